@@ -1,0 +1,305 @@
+import { InvalidOptionError } from '../errors.js'
+import { DEFAULT_MAX_KEY_BYTES } from '../keys/key.js'
+import type { Serializer } from '../serialization/serializer.js'
+import type { RedisAdapter } from '../tiers/redis/adapter.js'
+import type { IoRedisClient } from '../tiers/redis/ioredis-adapter.js'
+import type { NodeRedisClient } from '../tiers/redis/node-redis-adapter.js'
+import type { RemoteTier } from '../tiers/tier.js'
+import { AdaptiveTtl } from '../ttl/adaptive.js'
+import { type Duration, parseDuration } from './duration.js'
+import type { Isolation } from './isolation.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+
+/** A TTL: a {@link Duration} or an adaptive TTL (`ttl.adaptive({ min, max })`). */
+export type TtlOption = Duration | AdaptiveTtl
+
+/** Options of the in-process tier. */
+export interface L1Options {
+  /** Most entries kept. Default 10,000 when neither bound is given. */
+  maxEntries?: number
+  /** Most bytes kept, counting each entry's serialized size. */
+  maxBytes?: number
+  /** Caps how long the L1 keeps any entry (bounded staleness for an instance that misses an invalidation). Default: the entry's TTL. */
+  ttl?: Duration
+  /** How values are protected from callers that mutate them. Default `'freeze'`; see {@link Isolation}. */
+  isolation?: Isolation
+}
+
+/** Options of the shared tier. */
+export interface L2Options {
+  /**
+   * A Redis URL (`redis://…`, `rediss://…`), a connected or unconnected client of the `redis`
+   * package or of `ioredis`, a {@link RedisAdapter}, or any {@link RemoteTier}. A client you pass
+   * is not closed by `cache.close()`.
+   */
+  redis?: string | NodeRedisClient | IoRedisClient | RedisAdapter
+  /** Any remote tier (e.g. `MemoryRemoteTier` in tests). Exclusive with `redis`. */
+  tier?: RemoteTier
+  /** Which client a URL opens. Default `'ioredis'` when installed (see docs/redis.md for the measurements), else `'redis'`. */
+  client?: 'redis' | 'ioredis'
+  /** Deadline of every Redis call. Default `'500ms'`. */
+  timeout?: Duration
+  /** Most keys per coalesced MGET. Default 100. */
+  batchSize?: number
+  /** Gzip L2 payloads of at least this many bytes (when it saves space). Default: off. */
+  compressAbove?: number
+}
+
+/** Options of {@link createCache}; defaults are listed in docs/options.md and `DEFAULTS`. */
+export interface CacheOptions {
+  /** Prefix of every key this cache writes: `<namespace>:<version>:<key>`. Default `'cache'`. */
+  namespace?: string
+  /** Bump to make everything written under the old version unreachable. Default `'v1'`. */
+  version?: string
+  /** The in-process tier, or `false` for none. Default `{ maxEntries: 10_000 }`. */
+  l1?: L1Options | false
+  /** The shared tier, or `false` (default) for none. */
+  l2?: L2Options | false
+  /** Default TTL. Default `'1h'`. `Infinity` = no expiry. */
+  ttl?: TtlOption
+  /** TTL of `null` results (negative caching). Default: the normal TTL. */
+  negativeTtl?: Duration
+  /** Spread of every finite TTL, ±fraction (0.1 = ±10%), so entries written together do not expire together. Default 0.1. */
+  jitter?: number
+  /** `'json'` (default: tagged, Date/BigInt/Map/Set/Buffer survive), `'msgpack'` (needs `@msgpack/msgpack`), or your own. */
+  serializer?: 'json' | 'msgpack' | Serializer
+  /** Largest encoded value accepted, in bytes. Default 8 MiB. */
+  maxValueBytes?: number
+  /** Storage keys longer than this (UTF-8 bytes) are hashed. Default 250. */
+  maxKeyBytes?: number
+  /** Milliseconds since the epoch; inject a fake to test expiry without sleeping. Default `Date.now`. */
+  clock?: () => number
+  /** Uniform [0, 1); drives jitter. Default `Math.random`. */
+  random?: () => number
+}
+
+/** Per-entry options, resolved call → cache → defaults. */
+export interface EntryOptions {
+  ttl?: TtlOption
+  negativeTtl?: Duration
+  /** Tags stored with the entry (invalidation by tag). */
+  tags?: readonly string[]
+  /** Neither read nor write the L1 for this call. */
+  skipL1?: boolean
+  /** Neither read nor write the L2 for this call. */
+  skipL2?: boolean
+  /** Each L1 hit pushes expiry out by the TTL again, up to `maxTtl` after creation. */
+  sliding?: boolean
+  /** Hard cap of a sliding entry's life. Required with `sliding`. */
+  maxTtl?: Duration
+}
+
+/** What a factory can read and decide about the entry it is loading (adaptive caching). */
+export interface FactoryContext {
+  readonly key: string
+  /** The TTL the entry will get, in ms; assign to change it. */
+  ttl: number
+  /** Tags the entry will get; assign to change them. */
+  tags: readonly string[]
+  /** Return the value to the caller but do not cache it. */
+  skipCache(): void
+}
+
+export type Factory<T> = (context: FactoryContext) => T | Promise<T>
+
+export interface GetOrSetOptions<T> extends EntryOptions {
+  key: string
+  factory: Factory<T>
+  /** Bypass reads: run the factory and store its result. */
+  forceFresh?: boolean
+  /** Values read from the L2 that fail this schema are a miss (counted), not a crash. */
+  schema?: StandardSchemaV1<unknown, T>
+}
+
+export interface GetOrSetManyOptions<T> extends EntryOptions {
+  keys: readonly string[]
+  /** Called once with only the keys found in neither tier; returns what it found. */
+  factory: (missingKeys: string[]) => Promise<ReadonlyMap<string, T>> | ReadonlyMap<string, T>
+  schema?: StandardSchemaV1<unknown, T>
+}
+
+export interface WriteThroughOptions<T> extends EntryOptions {
+  key: string
+  value: T
+  /** Writes the value to the source of truth; the cache is updated only if it resolves. */
+  write: (value: T) => unknown
+}
+
+/** Default of every cache-level option, in one place. */
+export const DEFAULTS = {
+  namespace: 'cache',
+  version: 'v1',
+  l1MaxEntries: 10_000,
+  ttlMs: 3_600_000,
+  jitter: 0.1,
+  maxValueBytes: 8 * 1024 * 1024,
+  maxKeyBytes: DEFAULT_MAX_KEY_BYTES,
+  l2TimeoutMs: 500,
+  l2BatchSize: 100,
+  isolation: 'freeze' as Isolation,
+} as const
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+
+export interface ResolvedOptions {
+  namespace: string
+  version: string
+  l1: { maxEntries: number; maxBytes: number; ttlMs: number; isolation: Isolation } | false
+  l2: L2Options | false
+  l2TimeoutMs: number
+  l2BatchSize: number
+  compressAbove: number
+  ttl: number | AdaptiveTtl
+  negativeTtlMs: number | undefined
+  jitter: number
+  serializer: 'json' | 'msgpack' | Serializer
+  maxValueBytes: number
+  maxKeyBytes: number
+  clock: () => number
+  random: () => number
+}
+
+/** Validates cache options once, at construction, with messages that name the option. */
+export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError(
+      'createCache expects an options object, e.g. createCache({ namespace: "shop" }).',
+    )
+  }
+  const namespace = options.namespace ?? DEFAULTS.namespace
+  const version = options.version ?? DEFAULTS.version
+  for (const [name, value] of [
+    ['namespace', namespace],
+    ['version', version],
+  ] as const) {
+    if (typeof value !== 'string' || !NAME.test(value)) {
+      throw new InvalidOptionError(
+        `${name} ${JSON.stringify(value)} is invalid: use letters, digits, '_', '.' or '-' (no ':' or glob characters), starting with a letter or digit.`,
+      )
+    }
+  }
+  return {
+    namespace,
+    version,
+    l1: resolveL1(options.l1),
+    l2: resolveL2(options.l2),
+    l2TimeoutMs:
+      options.l2 && options.l2.timeout !== undefined
+        ? positive(parseDuration(options.l2.timeout, 'l2.timeout'), 'l2.timeout')
+        : DEFAULTS.l2TimeoutMs,
+    l2BatchSize:
+      options.l2 && options.l2.batchSize !== undefined
+        ? integer(options.l2.batchSize, 'l2.batchSize', 1)
+        : DEFAULTS.l2BatchSize,
+    compressAbove:
+      options.l2 && options.l2.compressAbove !== undefined
+        ? integer(options.l2.compressAbove, 'l2.compressAbove', 0)
+        : Number.POSITIVE_INFINITY,
+    ttl: resolveTtl(options.ttl ?? DEFAULTS.ttlMs, 'ttl'),
+    negativeTtlMs:
+      options.negativeTtl === undefined ? undefined : parseDuration(options.negativeTtl, 'negativeTtl'),
+    jitter: fraction(options.jitter ?? DEFAULTS.jitter, 'jitter'),
+    serializer: resolveSerializer(options.serializer ?? 'json'),
+    maxValueBytes: integer(options.maxValueBytes ?? DEFAULTS.maxValueBytes, 'maxValueBytes', 1),
+    maxKeyBytes: integer(options.maxKeyBytes ?? DEFAULTS.maxKeyBytes, 'maxKeyBytes', 64),
+    clock: fn(options.clock ?? Date.now, 'clock'),
+    random: fn(options.random ?? Math.random, 'random'),
+  }
+}
+
+function resolveL1(l1: CacheOptions['l1']): ResolvedOptions['l1'] {
+  if (l1 === false) return false
+  const o = l1 ?? {}
+  if (typeof o !== 'object' || o === null)
+    throw new InvalidOptionError('l1 must be an options object or false.')
+  const bothMissing = o.maxEntries === undefined && o.maxBytes === undefined
+  const isolation = o.isolation ?? DEFAULTS.isolation
+  if (isolation !== 'freeze' && isolation !== 'clone' && isolation !== 'none') {
+    throw new InvalidOptionError(
+      `l1.isolation must be 'freeze', 'clone' or 'none'; got ${JSON.stringify(isolation)}.`,
+    )
+  }
+  return {
+    maxEntries: bothMissing
+      ? DEFAULTS.l1MaxEntries
+      : o.maxEntries === undefined
+        ? Number.POSITIVE_INFINITY
+        : integer(o.maxEntries, 'l1.maxEntries', 1),
+    maxBytes: o.maxBytes === undefined ? Number.POSITIVE_INFINITY : integer(o.maxBytes, 'l1.maxBytes', 1),
+    ttlMs:
+      o.ttl === undefined ? Number.POSITIVE_INFINITY : positive(parseDuration(o.ttl, 'l1.ttl'), 'l1.ttl'),
+    isolation,
+  }
+}
+
+function resolveL2(l2: CacheOptions['l2']): L2Options | false {
+  if (l2 === undefined || l2 === false) return false
+  if (typeof l2 !== 'object' || l2 === null) {
+    throw new InvalidOptionError("l2 must be false or an object like { redis: 'redis://127.0.0.1:6379' }.")
+  }
+  if ((l2.redis === undefined) === (l2.tier === undefined)) {
+    throw new InvalidOptionError(
+      'l2 needs exactly one of `redis` (a URL or a client) or `tier` (a RemoteTier).',
+    )
+  }
+  if (typeof l2.redis === 'string' && !/^rediss?:\/\//.test(l2.redis)) {
+    throw new InvalidOptionError(
+      `l2.redis must be a redis:// or rediss:// URL; got a string starting '${l2.redis.slice(0, 8)}'.`,
+    )
+  }
+  if (l2.client !== undefined && l2.client !== 'redis' && l2.client !== 'ioredis') {
+    throw new InvalidOptionError(`l2.client must be 'redis' or 'ioredis'; got ${JSON.stringify(l2.client)}.`)
+  }
+  return l2
+}
+
+/** Validates a TTL option (cache-level or per call). */
+export function resolveTtl(value: TtlOption, what: string): number | AdaptiveTtl {
+  if (value instanceof AdaptiveTtl) return value
+  return parseDuration(value, what)
+}
+
+function resolveSerializer(value: CacheOptions['serializer']): 'json' | 'msgpack' | Serializer {
+  if (value === 'json' || value === 'msgpack') return value
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof value.encode === 'function' &&
+    typeof value.decode === 'function'
+  ) {
+    return value
+  }
+  throw new InvalidOptionError(
+    "serializer must be 'json', 'msgpack' or an object with encode(value) and decode(bytes).",
+  )
+}
+
+function integer(value: unknown, what: string, min: number): number {
+  if (
+    typeof value !== 'number' ||
+    !(Number.isInteger(value) || value === Number.POSITIVE_INFINITY) ||
+    value < min
+  ) {
+    throw new InvalidOptionError(`${what} must be an integer ≥ ${min}; got ${String(value)}.`)
+  }
+  return value
+}
+
+function positive(value: number, what: string): number {
+  if (value <= 0) throw new InvalidOptionError(`${what} must be greater than 0.`)
+  return value
+}
+
+function fraction(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
+    throw new InvalidOptionError(
+      `${what} must be a fraction in [0, 1), e.g. 0.1 for ±10%; got ${String(value)}.`,
+    )
+  }
+  return value
+}
+
+function fn<T>(value: T, what: string): T {
+  if (typeof value !== 'function') throw new InvalidOptionError(`${what} must be a function.`)
+  return value
+}

@@ -1,0 +1,45 @@
+/** Counters since the cache was created. Cheap to keep (plain increments); read with `cache.stats()`. */
+export interface CacheStats {
+  /** Reads answered by the in-process tier. */
+  l1Hits: number
+  /** Reads answered by the shared tier (then backfilled into the L1). */
+  l2Hits: number
+  /** Reads found in no tier. */
+  misses: number
+  factoryCalls: number
+  factoryErrors: number
+  /** Writes to either tier. */
+  sets: number
+  deletes: number
+  /** L2 calls that failed or timed out. */
+  l2Errors: number
+  l2Timeouts: number
+  /** L2 bytes that did not decode (foreign data, old format, truncation): served as misses. */
+  decodeErrors: number
+  /** L2 values that failed the caller's schema: served as misses. */
+  schemaFailures: number
+  /** Entries the L1 evicted to stay within its bounds. */
+  l1Evictions: number
+  l1Entries: number
+  l1Bytes: number
+  /** Loads in flight right now. */
+  inFlight: number
+}
+
+export type CounterName = Exclude<keyof CacheStats, 'l1Evictions' | 'l1Entries' | 'l1Bytes' | 'inFlight'>
+
+export function emptyCounters(): Record<CounterName, number> {
+  return {
+    l1Hits: 0,
+    l2Hits: 0,
+    misses: 0,
+    factoryCalls: 0,
+    factoryErrors: 0,
+    sets: 0,
+    deletes: 0,
+    l2Errors: 0,
+    l2Timeouts: 0,
+    decodeErrors: 0,
+    schemaFailures: 0,
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Every error stratacache throws is a {@link StrataError} with a stable `code`, a message that
+ * says what to do, and the original error as `cause`. Match on `code` (or `instanceof` one of the
+ * classes in {@link errors}); messages may be reworded between versions, codes never are.
+ */
+export class StrataError extends Error {
+  readonly code: StrataErrorCode
+
+  constructor(code: StrataErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+export type StrataErrorCode =
+  | 'E_INVALID_KEY'
+  | 'E_INVALID_OPTION'
+  | 'E_SERIALIZATION'
+  | 'E_VALUE_TOO_LARGE'
+  | 'E_FACTORY'
+  | 'E_L2'
+  | 'E_L2_TIMEOUT'
+  | 'E_CLOSED'
+
+/** A key is empty, not a string, or a key part cannot be encoded. */
+export class InvalidKeyError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_INVALID_KEY', message, options)
+  }
+}
+
+/** An option (cache-level or per call) is missing, of the wrong type or out of range. */
+export class InvalidOptionError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_INVALID_OPTION', message, options)
+  }
+}
+
+/** The serializer could not encode a value (function, symbol, circular structure…). */
+export class SerializationError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_SERIALIZATION', message, options)
+  }
+}
+
+/** The encoded value is larger than `maxValueBytes`. */
+export class ValueTooLargeError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_VALUE_TOO_LARGE', message, options)
+  }
+}
+
+/** The factory passed to getOrSet/getOrSetMany/wrap threw or rejected; `cause` is what it threw. */
+export class FactoryError extends StrataError {
+  readonly key: string | undefined
+  constructor(message: string, key: string | undefined, options?: { cause?: unknown }) {
+    super('E_FACTORY', message, options)
+    this.key = key
+  }
+}
+
+/** The L2 (Redis) failed a write or delete that the caller must know about. */
+export class L2Error extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_L2', message, options)
+  }
+}
+
+/** An L2 call did not answer within its deadline (`l2.timeout`). */
+export class L2TimeoutError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_L2_TIMEOUT', message, options)
+  }
+}
+
+/** The cache was used after `close()`. */
+export class ClosedError extends StrataError {
+  constructor(message: string) {
+    super('E_CLOSED', message)
+  }
+}
+
+/** Every error class by its code. */
+export const errors = {
+  E_INVALID_KEY: InvalidKeyError,
+  E_INVALID_OPTION: InvalidOptionError,
+  E_SERIALIZATION: SerializationError,
+  E_VALUE_TOO_LARGE: ValueTooLargeError,
+  E_FACTORY: FactoryError,
+  E_L2: L2Error,
+  E_L2_TIMEOUT: L2TimeoutError,
+  E_CLOSED: ClosedError,
+} as const

@@ -1,0 +1,49 @@
+/**
+ * stratacache: an in-process L1 and a Redis L2 behind one getOrSet. The public surface is this
+ * file; subpaths `stratacache/redis` and `stratacache/serializers` expose the pluggable parts.
+ */
+export { Cache, createCache } from './core/cache.js'
+export { type Duration, parseDuration } from './core/duration.js'
+export type { Isolation } from './core/isolation.js'
+export {
+  type CacheOptions,
+  DEFAULTS,
+  type EntryOptions,
+  type Factory,
+  type FactoryContext,
+  type GetOrSetManyOptions,
+  type GetOrSetOptions,
+  type L1Options,
+  type L2Options,
+  type TtlOption,
+  type WriteThroughOptions,
+} from './core/options.js'
+export type { StandardSchemaV1 } from './core/standard-schema.js'
+export type { CacheStats } from './core/stats.js'
+export {
+  ClosedError,
+  errors,
+  FactoryError,
+  InvalidKeyError,
+  InvalidOptionError,
+  L2Error,
+  L2TimeoutError,
+  SerializationError,
+  StrataError,
+  type StrataErrorCode,
+  ValueTooLargeError,
+} from './errors.js'
+export {
+  DEFAULT_MAX_KEY_BYTES,
+  defineKeys,
+  escapeGlob,
+  escapePart,
+  type KeyPart,
+  key,
+  shortenKey,
+} from './keys/key.js'
+export type { Serializer } from './serialization/serializer.js'
+export { MemoryRemoteTier } from './tiers/memory/memory-remote-tier.js'
+export type { RemoteEntry, RemoteTier } from './tiers/tier.js'
+export { AdaptiveTtl, type AdaptiveTtlOptions, adaptiveTtl } from './ttl/adaptive.js'
+export { ttl } from './ttl/presets.js'

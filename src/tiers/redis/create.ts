@@ -1,0 +1,76 @@
+import { createRequire } from 'node:module'
+import type { L2Options } from '../../core/options.js'
+import { InvalidOptionError } from '../../errors.js'
+import type { RedisAdapter } from './adapter.js'
+import { IoRedisAdapter, type IoRedisClient } from './ioredis-adapter.js'
+import { NodeRedisAdapter, type NodeRedisClient } from './node-redis-adapter.js'
+import { RedisTier } from './redis-tier.js'
+
+/** Bound on commands a client queues while disconnected (node-redis; ioredis is bounded by maxRetriesPerRequest). */
+const MAX_QUEUED_COMMANDS = 10_000
+
+/**
+ * The client a URL opens when `l2.client` is not given: ioredis, measured faster on this
+ * project's benchmarks (docs/redis.md), when it is installed; otherwise node-redis.
+ */
+export function defaultRedisClient(): 'redis' | 'ioredis' {
+  const require = createRequire(import.meta.url)
+  for (const name of ['ioredis', 'redis'] as const) {
+    try {
+      require.resolve(name)
+      return name
+    } catch {}
+  }
+  throw new InvalidOptionError(
+    'l2.redis needs a Redis client: run `npm install ioredis` (or `npm install redis`).',
+  )
+}
+
+/** Builds the Redis L2 from `l2` options: a URL, a node-redis or ioredis client, or an adapter. */
+export function createRedisTier(
+  l2: L2Options,
+  options: { timeoutMs: number; batchSize: number; onError: (error: unknown) => void },
+): RedisTier {
+  const source = l2.redis
+  let adapter: RedisAdapter
+  const connectTimeoutMs = Math.max(options.timeoutMs, 1000)
+  if (typeof source === 'string') {
+    const client = l2.client ?? defaultRedisClient()
+    adapter =
+      client === 'ioredis'
+        ? new IoRedisAdapter(source, {
+            commandTimeoutMs: options.timeoutMs,
+            connectTimeoutMs,
+            onError: options.onError,
+          })
+        : new NodeRedisAdapter(source, {
+            maxQueuedCommands: MAX_QUEUED_COMMANDS,
+            connectTimeoutMs,
+            onError: options.onError,
+          })
+  } else if (isAdapter(source)) {
+    adapter = source
+  } else if (typeof (source as IoRedisClient | undefined)?.getBuffer === 'function') {
+    adapter = new IoRedisAdapter(source as IoRedisClient, {
+      commandTimeoutMs: options.timeoutMs,
+      connectTimeoutMs,
+      onError: options.onError,
+    })
+  } else if (typeof (source as NodeRedisClient | undefined)?.withTypeMapping === 'function') {
+    adapter = new NodeRedisAdapter(source as NodeRedisClient, {
+      maxQueuedCommands: MAX_QUEUED_COMMANDS,
+      connectTimeoutMs,
+      onError: options.onError,
+    })
+  } else {
+    throw new InvalidOptionError(
+      'l2.redis must be a redis:// URL, a `redis` or `ioredis` client, or a RedisAdapter.',
+    )
+  }
+  return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize })
+}
+
+function isAdapter(value: unknown): value is RedisAdapter {
+  const v = value as Partial<RedisAdapter> | undefined
+  return typeof v?.mget === 'function' && typeof v.scan === 'function' && typeof v.setMany === 'function'
+}

@@ -1,0 +1,155 @@
+import { ClosedError, L2TimeoutError } from '../../errors.js'
+import { escapeGlob } from '../../keys/key.js'
+import type { RemoteEntry, RemoteTier } from '../tier.js'
+import type { RedisAdapter } from './adapter.js'
+
+export interface RedisTierOptions {
+  /** Deadline of every call, in ms: neither Redis client bounds a call to a frozen server. */
+  timeoutMs: number
+  /** Most keys in one MGET when single reads are batched. */
+  batchSize: number
+}
+
+interface PendingRead {
+  key: string
+  resolve: (value: Uint8Array | undefined) => void
+  reject: (error: unknown) => void
+}
+
+const SCAN_COUNT = 1000
+const UNLINK_CHUNK = 500
+
+/**
+ * The Redis L2. Every call has its own deadline ({@link L2TimeoutError} after `timeoutMs`), and
+ * single reads issued in the same tick are coalesced into MGETs of at most `batchSize` keys, so N
+ * concurrent misses cost ⌈N / batchSize⌉ round trips whatever the client's pipelining does.
+ */
+export class RedisTier implements RemoteTier {
+  readonly name = 'redis'
+  readonly adapter: RedisAdapter
+  readonly #timeoutMs: number
+  readonly #batchSize: number
+  #pending: PendingRead[] = []
+  #closed = false
+
+  constructor(adapter: RedisAdapter, options: RedisTierOptions) {
+    this.adapter = adapter
+    this.#timeoutMs = options.timeoutMs
+    this.#batchSize = options.batchSize
+  }
+
+  get(key: string): Promise<Uint8Array | undefined> {
+    if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
+    return new Promise((resolve, reject) => {
+      if (this.#pending.push({ key, resolve, reject }) === 1) process.nextTick(this.#flush)
+    })
+  }
+
+  async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    this.#assertOpen()
+    const out: (Uint8Array | undefined)[] = []
+    const chunks: Promise<(Buffer | null)[]>[] = []
+    for (let i = 0; i < keys.length; i += this.#batchSize) {
+      chunks.push(this.#deadline(this.adapter.mget(keys.slice(i, i + this.#batchSize)), 'MGET'))
+    }
+    for (const values of await Promise.all(chunks)) for (const value of values) out.push(value ?? undefined)
+    return out
+  }
+
+  async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    this.#assertOpen()
+    await this.#deadline(this.adapter.set(key, toBuffer(value), ttlMs), 'SET')
+  }
+
+  async setMany(entries: readonly RemoteEntry[]): Promise<void> {
+    this.#assertOpen()
+    if (entries.length === 0) return
+    const buffers = entries.map((e) => ({ key: e.key, value: toBuffer(e.value), ttlMs: e.ttlMs }))
+    await this.#deadline(this.adapter.setMany(buffers), 'SET pipeline')
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    this.#assertOpen()
+    let deleted = 0
+    for (let i = 0; i < keys.length; i += UNLINK_CHUNK) {
+      deleted += await this.#deadline(this.adapter.unlink(keys.slice(i, i + UNLINK_CHUNK)), 'UNLINK')
+    }
+    return deleted
+  }
+
+  /** SCAN (never KEYS) with the prefix glob-escaped, then UNLINK what it finds, page by page. */
+  async deleteByPrefix(prefix: string): Promise<number> {
+    this.#assertOpen()
+    const match = `${escapeGlob(prefix)}*`
+    let cursor = '0'
+    let deleted = 0
+    do {
+      const page = await this.#deadline(this.adapter.scan(cursor, match, SCAN_COUNT), 'SCAN')
+      cursor = page.cursor
+      if (page.keys.length > 0) deleted += await this.delete(page.keys)
+    } while (cursor !== '0')
+    return deleted
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      await this.#deadline(this.adapter.close(false), 'QUIT')
+    } catch {
+      await this.adapter.close(true)
+    }
+  }
+
+  readonly #flush = (): void => {
+    const batch = this.#pending
+    this.#pending = []
+    if (batch.length === 1) {
+      const read = batch[0] as PendingRead
+      this.#deadline(this.adapter.get(read.key), 'GET').then(
+        (value) => read.resolve(value ?? undefined),
+        read.reject,
+      )
+      return
+    }
+    for (let i = 0; i < batch.length; i += this.#batchSize) {
+      const chunk = batch.slice(i, i + this.#batchSize)
+      this.#deadline(this.adapter.mget(chunk.map((read) => read.key)), 'MGET').then(
+        (values) => {
+          for (let j = 0; j < chunk.length; j++) (chunk[j] as PendingRead).resolve(values[j] ?? undefined)
+        },
+        (error) => {
+          for (const read of chunk) read.reject(error)
+        },
+      )
+    }
+  }
+
+  #deadline<T>(operation: Promise<T>, what: string): Promise<T> {
+    const ms = this.#timeoutMs
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new L2TimeoutError(`Redis ${what} did not answer within ${ms} ms (l2.timeout).`)),
+        ms,
+      )
+      operation.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError('The Redis tier is closed.')
+  }
+}
+
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}

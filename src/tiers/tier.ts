@@ -1,0 +1,27 @@
+/**
+ * A shared, byte-oriented tier (the L2): Redis in production, {@link MemoryRemoteTier} in unit
+ * tests. Keys are full storage keys (namespace and version included). The core never sees a
+ * Redis command; it only calls this.
+ */
+export interface RemoteTier {
+  /** A short name for metrics and errors ('redis', 'memory'). */
+  readonly name: string
+  get(key: string): Promise<Uint8Array | undefined>
+  /** One round trip for all keys (MGET or pipeline); the result is aligned with `keys`. */
+  getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
+  /** Stores `value`; `ttlMs` is Infinity for no expiry. */
+  set(key: string, value: Uint8Array, ttlMs: number): Promise<void>
+  setMany(entries: readonly RemoteEntry[]): Promise<void>
+  /** Deletes the keys; resolves to how many existed. */
+  delete(keys: readonly string[]): Promise<number>
+  /** Deletes every key starting with the literal `prefix` (glob characters in it are escaped). */
+  deleteByPrefix(prefix: string): Promise<number>
+  /** Releases what the tier opened (never a client the user passed in). */
+  close(): Promise<void>
+}
+
+export interface RemoteEntry {
+  key: string
+  value: Uint8Array
+  ttlMs: number
+}
