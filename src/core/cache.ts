@@ -17,7 +17,7 @@ import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import { type L1Entry, MemoryStore } from '../tiers/memory/memory-store.js'
 import { createRedisTier } from '../tiers/redis/create.js'
-import type { RemoteTier } from '../tiers/tier.js'
+import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
 import { type Duration, parseDuration } from './duration.js'
 import { EntryContext } from './entry-context.js'
@@ -445,13 +445,14 @@ export class Cache {
       for (const key of missing) settle.get(key)?.reject(error)
       return
     }
-    const writes: Promise<void>[] = []
+    const remote: RemoteEntry[] = []
+    const tags = this.#tagsOf(options)
     for (const key of missing) {
       const value = loaded.get(key)
       if (value !== undefined && tokens.get(key)?.overtaken !== true) {
         try {
-          const ttl = this.#ttlFor(key, value, options)
-          writes.push(this.#write(key, value, ttl, this.#tagsOf(options), options, 'suppress'))
+          const entry = this.#writeL1(key, value, this.#ttlFor(key, value, options), tags, options)
+          if (entry !== undefined) remote.push(entry)
         } catch (error) {
           settle.get(key)?.reject(error)
           continue
@@ -459,7 +460,12 @@ export class Cache {
       }
       settle.get(key)?.resolve(value)
     }
-    await Promise.allSettled(writes)
+    if (remote.length === 0) return
+    try {
+      await (this.#l2 as RemoteTier).setMany(remote)
+    } catch (error) {
+      this.#l2Failure(error, 'setMany')
+    }
   }
 
   /** Reads and decodes one L2 entry; any failure is a miss (counted), never an error. */
@@ -549,7 +555,7 @@ export class Cache {
     }
   }
 
-  /** Encodes once (so bad values fail at the call in every configuration), then writes both tiers. */
+  /** Writes both tiers; an L2 failure is counted, and rethrown only when the caller must know. */
   async #write(
     key: string,
     value: unknown,
@@ -558,12 +564,33 @@ export class Cache {
     options: EntryOptions,
     onL2Failure: L2Failure,
   ): Promise<void> {
+    const remote = this.#writeL1(key, value, ttlMs, tags, options)
+    if (remote === undefined) return
+    try {
+      await (this.#l2 as RemoteTier).set(remote.key, remote.value, remote.ttlMs)
+    } catch (error) {
+      const failure = this.#l2Failure(error, 'set')
+      if (onL2Failure === 'throw') throw failure
+    }
+  }
+
+  /**
+   * Encodes once (so bad values fail at the call in every configuration), stores the L1 entry and
+   * returns the L2 entry still to write, if the L2 is in use for this call.
+   */
+  #writeL1(
+    key: string,
+    value: unknown,
+    ttlMs: number,
+    tags: readonly string[],
+    options: EntryOptions,
+  ): RemoteEntry | undefined {
     const payload = this.#encode(value)
     const now = this.#clock()
     const ttl = this.#jitter(ttlMs)
     if (!(ttl > 0)) {
       this.#l1?.delete(key)
-      return
+      return undefined
     }
     const expiresAt = now + ttl
     this.#counters.sets++
@@ -583,14 +610,9 @@ export class Cache {
       }
       this.#storeL1(key, value, now, l1Expiry, payload.byteLength, tags, slideMs, maxExpiresAt)
     }
-    if (this.#l2 === undefined || options.skipL2 === true) return
+    if (this.#l2 === undefined || options.skipL2 === true) return undefined
     const bytes = encodeEnvelope({ createdAt: now, expiresAt, tags, payload }, this.#options.compressAbove)
-    try {
-      await this.#l2.set(this.#storageKey(key), bytes, ttl)
-    } catch (error) {
-      const failure = this.#l2Failure(error, 'set')
-      if (onL2Failure === 'throw') throw failure
-    }
+    return { key: this.#storageKey(key), value: bytes, ttlMs: ttl }
   }
 
   /** Puts a value in the L1 under the isolation policy; returns what callers should receive. */

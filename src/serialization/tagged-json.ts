@@ -16,6 +16,7 @@ export class TaggedJsonSerializer implements Serializer {
   readonly name = 'json'
 
   encode(value: unknown): Uint8Array {
+    if (value === undefined) throw new TypeError('undefined is not a cacheable value')
     const plain = isPlain(value, 0)
     const json = plain ? JSON.stringify(value) : JSON.stringify(tag(value, new Set()))
     if (json === undefined) throw new TypeError(`a ${typeof value} cannot be serialized`)
