@@ -19,6 +19,7 @@ import { type L1Entry, MemoryStore } from '../tiers/memory/memory-store.js'
 import { createRedisTier } from '../tiers/redis/create.js'
 import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
+import { coarseClock } from './clock.js'
 import { type Duration, parseDuration } from './duration.js'
 import { EntryContext } from './entry-context.js'
 import { deepFreeze, type Isolation } from './isolation.js'
@@ -72,7 +73,7 @@ export class Cache {
     this.#options = resolved
     this.namespace = resolved.namespace
     this.version = resolved.version
-    this.#clock = resolved.clock
+    this.#clock = options.clock === undefined ? coarseClock(resolved.clock) : resolved.clock
     this.#prefix = `${resolved.namespace}:${resolved.version}:`
     this.#serializer =
       resolved.serializer === 'json'
@@ -138,19 +139,20 @@ export class Cache {
   /** The cached value for `key` from either tier, or `undefined`. */
   async get<T = unknown>(
     key: string,
-    options: Pick<EntryOptions, 'skipL1' | 'skipL2'> & { schema?: StandardSchemaV1<unknown, T> } = {},
+    options?: Pick<EntryOptions, 'skipL1' | 'skipL2'> & { schema?: StandardSchemaV1<unknown, T> },
   ): Promise<T | undefined> {
     if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
     if (this.#closed) throw closed()
-    if (this.#l1 !== undefined && options.skipL1 !== true) {
+    const skipL1 = options?.skipL1 === true
+    if (this.#l1 !== undefined && !skipL1) {
       const entry = this.#l1.get(key, this.#clock())
       if (entry !== undefined) {
         this.#counters.l1Hits++
         return this.#readEntry(entry) as T
       }
     }
-    if (this.#l2 !== undefined && options.skipL2 !== true) {
-      const found = await this.#readL2(key, options.schema, options.skipL1 === true)
+    if (this.#l2 !== undefined && options?.skipL2 !== true) {
+      const found = await this.#readL2(key, options?.schema, skipL1)
       if (found !== undefined) return found.value as T
     }
     this.#counters.misses++
