@@ -2,8 +2,8 @@ import { InvalidOptionError } from '../errors.js'
 import { DEFAULT_MAX_KEY_BYTES } from '../keys/key.js'
 import type { Serializer } from '../serialization/serializer.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
-import type { IoRedisClient } from '../tiers/redis/ioredis-adapter.js'
-import type { NodeRedisClient } from '../tiers/redis/node-redis-adapter.js'
+import type { IoRedisClientLike } from '../tiers/redis/ioredis-adapter.js'
+import type { NodeRedisClientLike } from '../tiers/redis/node-redis-adapter.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
 import { type Duration, parseDuration } from './duration.js'
@@ -32,7 +32,7 @@ export interface L2Options {
    * package or of `ioredis`, a {@link RedisAdapter}, or any {@link RemoteTier}. A client you pass
    * is not closed by `cache.close()`.
    */
-  redis?: string | NodeRedisClient | IoRedisClient | RedisAdapter
+  redis?: string | NodeRedisClientLike | IoRedisClientLike | RedisAdapter
   /** Any remote tier (e.g. `MemoryRemoteTier` in tests). Exclusive with `redis`. */
   tier?: RemoteTier
   /** Which client a URL opens. Default `'ioredis'` when installed (see docs/redis.md for the measurements), else `'redis'`. */

@@ -2,8 +2,8 @@ import { createRequire } from 'node:module'
 import type { L2Options } from '../../core/options.js'
 import { InvalidOptionError } from '../../errors.js'
 import type { RedisAdapter } from './adapter.js'
-import { IoRedisAdapter, type IoRedisClient } from './ioredis-adapter.js'
-import { NodeRedisAdapter, type NodeRedisClient } from './node-redis-adapter.js'
+import { IoRedisAdapter, type IoRedisClientLike } from './ioredis-adapter.js'
+import { NodeRedisAdapter, type NodeRedisClientLike } from './node-redis-adapter.js'
 import { RedisTier } from './redis-tier.js'
 
 /** Bound on commands a client queues while disconnected (node-redis; ioredis is bounded by maxRetriesPerRequest). */
@@ -50,14 +50,14 @@ export function createRedisTier(
           })
   } else if (isAdapter(source)) {
     adapter = source
-  } else if (typeof (source as IoRedisClient | undefined)?.getBuffer === 'function') {
-    adapter = new IoRedisAdapter(source as IoRedisClient, {
+  } else if (typeof (source as IoRedisClientLike | undefined)?.getBuffer === 'function') {
+    adapter = new IoRedisAdapter(source as IoRedisClientLike, {
       commandTimeoutMs: options.timeoutMs,
       connectTimeoutMs,
       onError: options.onError,
     })
-  } else if (typeof (source as NodeRedisClient | undefined)?.withTypeMapping === 'function') {
-    adapter = new NodeRedisAdapter(source as NodeRedisClient, {
+  } else if (typeof (source as NodeRedisClientLike | undefined)?.withTypeMapping === 'function') {
+    adapter = new NodeRedisAdapter(source as NodeRedisClientLike, {
       maxQueuedCommands: MAX_QUEUED_COMMANDS,
       connectTimeoutMs,
       onError: options.onError,

@@ -2,6 +2,12 @@ import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
 
+/** What an ioredis client (`new Redis()`) looks like to the option types. */
+export interface IoRedisClientLike {
+  status: string
+  getBuffer(...args: never[]): unknown
+}
+
 /** The subset of an ioredis client we call. */
 export interface IoRedisClient {
   status: string
@@ -33,7 +39,7 @@ export class IoRedisAdapter implements RedisAdapter {
   readonly #client: IoRedisClient
   readonly #owned: boolean
 
-  constructor(source: string | IoRedisClient, options: IoRedisAdapterOptions) {
+  constructor(source: string | IoRedisClientLike, options: IoRedisAdapterOptions) {
     if (typeof source === 'string') {
       const Redis = load()
       this.#client = new Redis(source, {
@@ -46,7 +52,7 @@ export class IoRedisAdapter implements RedisAdapter {
       })
       this.#owned = true
     } else {
-      this.#client = source
+      this.#client = source as IoRedisClient
       this.#owned = false
     }
     this.#client.on('error', options.onError)

@@ -2,6 +2,13 @@ import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
 
+/** What a node-redis v5/v6 client (`createClient()` from `redis`) looks like to the option types. */
+export interface NodeRedisClientLike {
+  isOpen: boolean
+  connect(): Promise<unknown>
+  withTypeMapping(...args: never[]): unknown
+}
+
 /** The subset of a node-redis v5/v6 client we call, after Buffer type mapping. */
 export interface NodeRedisClient {
   isOpen: boolean
@@ -38,7 +45,7 @@ export class NodeRedisAdapter implements RedisAdapter {
   readonly #owned: boolean
 
   /** Wraps a client the user created (not closed by us unless asked) or opens one from a URL. */
-  constructor(source: string | NodeRedisClient, options: NodeRedisAdapterOptions) {
+  constructor(source: string | NodeRedisClientLike, options: NodeRedisAdapterOptions) {
     const lib = load()
     if (typeof source === 'string') {
       this.#raw = lib.createClient({
@@ -53,7 +60,7 @@ export class NodeRedisAdapter implements RedisAdapter {
       })
       this.#owned = true
     } else {
-      this.#raw = source
+      this.#raw = source as NodeRedisClient
       this.#owned = false
     }
     // Without an 'error' listener node-redis would crash the host process on a socket error.
