@@ -1,0 +1,39 @@
+/**
+ * An eviction policy decides which resident entry leaves when a store is over its bounds. It
+ * works on *slots* — small integers the store assigns to entries — so that policies keep their
+ * state in typed arrays (no allocation per access) and the simulator can replay traces through
+ * the very same code the L1 runs.
+ *
+ * Protocol, as the L1 store and the simulator drive it:
+ * - a read of a resident key → `touch(slot)`; a read of an absent key → `miss(hash)`;
+ * - a new key → `insert(slot, hash)` into a free slot, then, while the store is over its bounds,
+ *   `victim(candidate)` picks a slot (possibly the candidate itself: admission refused), and the
+ *   store evicts it and calls `remove(slot)`;
+ * - a delete or an expiry → `remove(slot)`.
+ * A policy is sized for `capacity` resident entries; slots range over 0 … capacity (one spare, so
+ * a new entry can be inserted before a victim is chosen).
+ */
+export interface EvictionPolicy {
+  readonly name: PolicyName
+  touch(slot: number): void
+  miss(hash: number): void
+  insert(slot: number, hash: number): void
+  remove(slot: number): void
+  victim(candidate: number): number
+}
+
+export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'w-tinylfu'
+
+/** A 32-bit hash of a key (FNV-1a over UTF-16 code units, then a murmur3 finaliser). */
+export function hashKey(key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
