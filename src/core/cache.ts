@@ -39,6 +39,9 @@ import { type CacheStats, type CounterName, emptyCounters } from './stats.js'
 /** Whether an L2 failure reaches the caller: reads degrade to misses, writes and deletes must be known. */
 type L2Failure = 'suppress' | 'throw'
 
+/** What an L2 read returns when the L2 itself failed (as opposed to not having the key). */
+const L2_UNAVAILABLE = Symbol('l2-unavailable')
+
 interface Decoded {
   value: unknown
   createdAt: number
@@ -95,7 +98,7 @@ export class Cache {
         createRedisTier(resolved.l2, {
           timeoutMs: resolved.l2TimeoutMs,
           batchSize: resolved.l2BatchSize,
-          onError: () => this.#count('l2Errors'),
+          onError: () => this.#count('l2ConnectionErrors'),
         })
     }
   }
@@ -153,7 +156,7 @@ export class Cache {
     }
     if (this.#l2 !== undefined && options?.skipL2 !== true) {
       const found = await this.#readL2(key, options?.schema, skipL1)
-      if (found !== undefined) return found.value as T
+      if (found !== undefined && found !== L2_UNAVAILABLE) return found.value as T
     }
     this.#counters.misses++
     return undefined
@@ -396,9 +399,12 @@ export class Cache {
   }
 
   async #load<T>(key: string, options: GetOrSetOptions<T>, token: { overtaken: boolean }): Promise<T> {
+    let writeOptions: EntryOptions = options
     if (this.#l2 !== undefined && options.skipL2 !== true && options.forceFresh !== true) {
       const found = await this.#readL2(key, options.schema, options.skipL1 === true)
-      if (found !== undefined) return found.value as T
+      // The L2 just failed this key: do not make the caller wait a second deadline for the write-back.
+      if (found === L2_UNAVAILABLE) writeOptions = { ...options, skipL2: true }
+      else if (found !== undefined) return found.value as T
     }
     this.#counters.misses++
     const context = new EntryContext(key, this.#ttlFor(key, undefined, options), this.#tagsOf(options))
@@ -412,7 +418,7 @@ export class Cache {
     }
     if (value === undefined || context.skipped || token.overtaken) return value
     const ttl = context.ttlChanged ? parseDuration(context.ttl, 'ctx.ttl') : this.#ttlFor(key, value, options)
-    await this.#write(key, value, ttl, context.tags, options, 'suppress')
+    await this.#write(key, value, ttl, context.tags, writeOptions, 'suppress')
     return value
   }
 
@@ -475,13 +481,13 @@ export class Cache {
     key: string,
     schema: StandardSchemaV1<unknown, unknown> | undefined,
     skipL1: boolean,
-  ): Promise<Decoded | undefined> {
+  ): Promise<Decoded | undefined | typeof L2_UNAVAILABLE> {
     let bytes: Uint8Array | undefined
     try {
       bytes = await (this.#l2 as RemoteTier).get(this.#storageKey(key))
     } catch (error) {
       this.#l2Failure(error, 'get')
-      return undefined
+      return L2_UNAVAILABLE
     }
     return bytes === undefined ? undefined : this.#acceptL2(key, bytes, schema, skipL1)
   }

@@ -14,6 +14,8 @@ export interface CacheStats {
   /** L2 calls that failed or timed out. */
   l2Errors: number
   l2Timeouts: number
+  /** Connection-level errors the Redis client reported (it reconnects by itself). */
+  l2ConnectionErrors: number
   /** L2 bytes that did not decode (foreign data, old format, truncation): served as misses. */
   decodeErrors: number
   /** L2 values that failed the caller's schema: served as misses. */
@@ -39,6 +41,7 @@ export function emptyCounters(): Record<CounterName, number> {
     deletes: 0,
     l2Errors: 0,
     l2Timeouts: 0,
+    l2ConnectionErrors: 0,
     decodeErrors: 0,
     schemaFailures: 0,
   }

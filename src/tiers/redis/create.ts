@@ -32,36 +32,24 @@ export function createRedisTier(
   options: { timeoutMs: number; batchSize: number; onError: (error: unknown) => void },
 ): RedisTier {
   const source = l2.redis
+  const clientOptions = {
+    commandTimeoutMs: options.timeoutMs,
+    connectTimeoutMs: Math.max(options.timeoutMs, 1000),
+    maxQueuedCommands: MAX_QUEUED_COMMANDS,
+    onError: options.onError,
+  }
   let adapter: RedisAdapter
-  const connectTimeoutMs = Math.max(options.timeoutMs, 1000)
   if (typeof source === 'string') {
-    const client = l2.client ?? defaultRedisClient()
     adapter =
-      client === 'ioredis'
-        ? new IoRedisAdapter(source, {
-            commandTimeoutMs: options.timeoutMs,
-            connectTimeoutMs,
-            onError: options.onError,
-          })
-        : new NodeRedisAdapter(source, {
-            maxQueuedCommands: MAX_QUEUED_COMMANDS,
-            connectTimeoutMs,
-            onError: options.onError,
-          })
+      (l2.client ?? defaultRedisClient()) === 'ioredis'
+        ? new IoRedisAdapter(source, clientOptions)
+        : new NodeRedisAdapter(source, clientOptions)
   } else if (isAdapter(source)) {
     adapter = source
   } else if (typeof (source as IoRedisClientLike | undefined)?.getBuffer === 'function') {
-    adapter = new IoRedisAdapter(source as IoRedisClientLike, {
-      commandTimeoutMs: options.timeoutMs,
-      connectTimeoutMs,
-      onError: options.onError,
-    })
+    adapter = new IoRedisAdapter(source as IoRedisClientLike, clientOptions)
   } else if (typeof (source as NodeRedisClientLike | undefined)?.withTypeMapping === 'function') {
-    adapter = new NodeRedisAdapter(source as NodeRedisClientLike, {
-      maxQueuedCommands: MAX_QUEUED_COMMANDS,
-      connectTimeoutMs,
-      onError: options.onError,
-    })
+    adapter = new NodeRedisAdapter(source as NodeRedisClientLike, clientOptions)
   } else {
     throw new InvalidOptionError(
       'l2.redis must be a redis:// URL, a `redis` or `ioredis` client, or a RedisAdapter.',

@@ -22,7 +22,8 @@ export interface NodeRedisClient {
   close(): Promise<void>
   destroy(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
-  withTypeMapping(mapping: Record<number, unknown>): NodeRedisClient
+  isReady: boolean
+  withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisClient
 }
 
 interface NodeRedisMulti {
@@ -31,6 +32,12 @@ interface NodeRedisMulti {
 }
 
 export interface NodeRedisAdapterOptions {
+  /**
+   * node-redis's own per-command timeout. Our tier's deadline only rejects the caller; this one
+   * also drops the command from node-redis's offline queue, so a write reported as failed is never
+   * sent later, after a reconnect, over a newer value.
+   */
+  commandTimeoutMs: number
   /** Bound on commands queued while disconnected (node-redis's own queue is unbounded by default). */
   maxQueuedCommands: number
   connectTimeoutMs: number
@@ -60,13 +67,16 @@ export class NodeRedisAdapter implements RedisAdapter {
       })
       this.#owned = true
     } else {
-      this.#raw = source as NodeRedisClient
+      this.#raw = source as unknown as NodeRedisClient
       this.#owned = false
     }
     // Without an 'error' listener node-redis would crash the host process on a socket error.
     this.#raw.on('error', options.onError)
     if (!this.#raw.isOpen) this.#raw.connect().catch(options.onError)
-    this.#client = this.#raw.withTypeMapping({ [lib.RESP_TYPES.BLOB_STRING]: Buffer })
+    this.#client = this.#raw.withCommandOptions({
+      typeMapping: { [lib.RESP_TYPES.BLOB_STRING]: Buffer },
+      timeout: options.commandTimeoutMs,
+    })
   }
 
   get(key: string): Promise<Buffer | null> {
@@ -102,7 +112,7 @@ export class NodeRedisAdapter implements RedisAdapter {
 
   async close(force: boolean): Promise<void> {
     if (!this.#owned) return
-    if (force || !this.#raw.isOpen) this.#raw.destroy()
+    if (force || !this.#raw.isReady) this.#raw.destroy()
     else await this.#raw.close()
   }
 }

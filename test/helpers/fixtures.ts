@@ -1,0 +1,116 @@
+/** Small shared pieces of the integration suites. */
+import type { StandardSchemaV1 } from '../../dist/index.js'
+import {
+  IoRedisAdapter,
+  NodeRedisAdapter,
+  type RedisAdapter,
+  RedisTier,
+} from '../../dist/tiers/redis/index.js'
+
+export type ClientName = 'redis' | 'ioredis'
+
+/** Both Redis clients, for `describe.each(CLIENTS)`. */
+export const CLIENTS: readonly ClientName[] = ['redis', 'ioredis']
+
+export interface Deferred<T> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+  reject: (error: unknown) => void
+}
+
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/** A hand-written Standard Schema: `{ id: number }`. */
+export const idSchema: StandardSchemaV1<unknown, { id: number }> = {
+  '~standard': {
+    version: 1,
+    vendor: 'test',
+    validate: (v: unknown) =>
+      typeof (v as { id?: unknown } | null)?.id === 'number'
+        ? { value: v as { id: number } }
+        : { issues: [{ message: 'id must be a number' }] },
+  },
+}
+
+export interface CallLog {
+  get: string[][]
+  mget: string[][]
+  set: string[]
+}
+
+/**
+ * A RedisAdapter over a real client that records every read it forwards, so a test can count
+ * round trips exactly (each adapter call is one Redis command).
+ */
+export function countingTier(
+  client: ClientName,
+  url: string,
+  timeoutMs = 500,
+): { tier: RedisTier; calls: CallLog; reset: () => void } {
+  const onError = () => {}
+  const inner: RedisAdapter =
+    client === 'ioredis'
+      ? new IoRedisAdapter(url, { commandTimeoutMs: timeoutMs, connectTimeoutMs: 1000, onError })
+      : new NodeRedisAdapter(url, { maxQueuedCommands: 10_000, connectTimeoutMs: 1000, onError })
+  const calls: CallLog = { get: [], mget: [], set: [] }
+  const adapter: RedisAdapter = {
+    client: inner.client,
+    get: (key) => {
+      calls.get.push([key])
+      return inner.get(key)
+    },
+    mget: (keys) => {
+      calls.mget.push([...keys])
+      return inner.mget(keys)
+    },
+    set: (key, value, ttlMs) => {
+      calls.set.push(key)
+      return inner.set(key, value, ttlMs)
+    },
+    setMany: (entries) => inner.setMany(entries),
+    unlink: (keys) => inner.unlink(keys),
+    scan: (cursor, match, count) => inner.scan(cursor, match, count),
+    close: (force) => inner.close(force),
+  }
+  const tier = new RedisTier(adapter, { timeoutMs, batchSize: 100 })
+  return {
+    tier,
+    calls,
+    reset: () => {
+      calls.get.length = 0
+      calls.mget.length = 0
+      calls.set.length = 0
+    },
+  }
+}
+
+/** Polls `check` every 10 ms until it returns true or `ms` pass; resolves to whether it did. */
+export async function pollUntil(check: () => Promise<boolean> | boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await check()) return true
+    if (Date.now() >= deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** How long `run()` takes to settle, and how it settled. */
+export async function timed<T>(
+  run: () => Promise<T>,
+): Promise<{ ms: number; value?: T; error?: unknown; ok: boolean }> {
+  const start = performance.now()
+  try {
+    const value = await run()
+    return { ms: performance.now() - start, value, ok: true }
+  } catch (error) {
+    return { ms: performance.now() - start, error, ok: false }
+  }
+}

@@ -1,0 +1,171 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Cache, createCache, type StrataError } from '../../dist/index.js'
+import { CLIENTS, pollUntil, timed } from '../helpers/fixtures.js'
+import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
+
+const server = useRedisServer()
+const TIMEOUT_MS = 200
+/** Scheduling slack on top of a deadline (two CI cores, two suites at a time). */
+const MARGIN_MS = 300
+/** getOrSet's bound over one timeout: the factory is synchronous, so this is scheduling only. */
+const GETORSET_SLACK_MS = 150
+
+describe.each(CLIENTS)('Redis down or frozen (client %s)', (client) => {
+  const caches: Cache[] = []
+  const open = (namespace: string) => {
+    const cache = createCache({
+      namespace,
+      jitter: 0,
+      l2: { redis: server().url, client, timeout: `${TIMEOUT_MS}ms` },
+    })
+    caches.push(cache)
+    return cache
+  }
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((c) => c.close()))
+    if (server().spawned && server().pid === undefined) await server().restart()
+  })
+
+  it('with the server killed: get is a miss, set rejects with E_L2 or E_L2_TIMEOUT, and the L1 keeps serving', async () => {
+    const cache = open(uniqueNamespace('killed'))
+    await cache.set('warm', 'in L1')
+    await server().kill()
+
+    const get = await timed(() => cache.get('absent'))
+    expect(get.ok).toBe(true)
+    expect(get.value).toBeUndefined()
+    expect(get.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
+
+    const set = await timed(() => cache.set('written', 1))
+    expect(set.ok).toBe(false)
+    expect(['E_L2', 'E_L2_TIMEOUT']).toContain((set.error as StrataError).code)
+    expect(set.ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
+
+    let calls = 0
+    const loaded = await cache.getOrSet({
+      key: 'loaded',
+      factory: () => {
+        calls++
+        return 'from the source'
+      },
+    })
+    expect(loaded).toBe('from the source')
+    expect(calls).toBe(1)
+
+    // The L1 keeps serving what it holds, including what the failed write stored there.
+    expect(await cache.get('warm')).toBe('in L1')
+    expect(cache.peek('written')).toBe(1)
+    expect(cache.peek('loaded')).toBe('from the source')
+    const stats = cache.stats()
+    expect(stats.l2Errors + stats.l2Timeouts).toBeGreaterThanOrEqual(3)
+    expect(stats.inFlight).toBe(0)
+  })
+
+  it('with the server killed, getOrSet returns the factory value within a bounded time', async () => {
+    const cache = open(uniqueNamespace('killed-load'))
+    await cache.set('warm', 'in L1')
+    await server().kill()
+    const loaded = await timed(() => cache.getOrSet({ key: 'loaded', factory: () => 'from the source' }))
+    expect(loaded.ok).toBe(true)
+    expect(loaded.value).toBe('from the source')
+    // At worst the failed read and the failed write-back each take one l2.timeout.
+    expect(loaded.ms).toBeLessThan(2 * TIMEOUT_MS + MARGIN_MS)
+  })
+
+  it('with the server paused, getOrSet returns the factory value within one L2 timeout', async () => {
+    const cache = open(uniqueNamespace('paused-load'))
+    await cache.set('warm', 'in L1')
+    server().pause()
+    try {
+      const loaded = await timed(() => cache.getOrSet({ key: 'loaded', factory: () => 'from the source' }))
+      expect(loaded.ok).toBe(true)
+      expect(loaded.value).toBe('from the source')
+      // One l2.timeout for the read that found Redis unresponsive, not a second one for
+      // writing the result back to the same unresponsive Redis.
+      expect(loaded.ms).toBeLessThan(TIMEOUT_MS + GETORSET_SLACK_MS)
+    } finally {
+      server().resume()
+    }
+  })
+
+  it('a set rejected during an outage is not applied later, when Redis comes back', async () => {
+    const namespace = uniqueNamespace('late')
+    const cache = open(namespace)
+    await cache.set('warm', 1)
+    await server().kill()
+    await expect(cache.set('k', 'written during the outage')).rejects.toMatchObject({
+      code: expect.stringMatching(/^E_L2/),
+    })
+    await server().restart()
+    // Once a new write succeeds, everything the client had queued before it has been sent.
+    const reconnected = await pollUntil(async () => {
+      try {
+        await cache.set('probe', 1)
+        return true
+      } catch {
+        return false
+      }
+    }, 5000)
+    expect(reconnected).toBe(true)
+    const replayed = await server().command('EXISTS', `${namespace}:v1:k`)
+    expect(replayed, 'the SET that rejected during the outage reached Redis after the reconnect').toBe(0)
+  })
+
+  it('after a killed server comes back on the same port, the same cache reaches Redis again', async () => {
+    const namespace = uniqueNamespace('back')
+    const cache = open(namespace)
+    await cache.set('before', 1)
+    await server().kill()
+    await expect(cache.set('during', 2)).rejects.toMatchObject({ code: expect.stringMatching(/^E_L2/) })
+    await server().restart()
+
+    const recovered = await pollUntil(async () => {
+      try {
+        await cache.set('after', 3)
+        return true
+      } catch {
+        return false
+      }
+    }, 5000)
+    expect(recovered).toBe(true)
+    expect(await server().command('EXISTS', `${namespace}:v1:after`)).toBe(1)
+  })
+
+  it('with the server paused (SIGSTOP): get settles as a miss within the timeout, set rejects, and both recover after SIGCONT', async () => {
+    const namespace = uniqueNamespace('paused')
+    const cache = open(namespace)
+    await cache.set('warm', 'in L1')
+    server().pause()
+    try {
+      const get = await timed(() => cache.get('absent'))
+      expect(get.ok).toBe(true)
+      expect(get.value).toBeUndefined()
+      expect(get.ms).toBeLessThan(1000)
+
+      const loaded = await timed(() => cache.getOrSet({ key: 'loaded', factory: () => 'fresh' }))
+      expect(loaded.value).toBe('fresh')
+      expect(loaded.ms).toBeLessThan(1000)
+
+      const set = await timed(() => cache.set('written', 1))
+      expect(set.ok).toBe(false)
+      expect(['E_L2', 'E_L2_TIMEOUT']).toContain((set.error as StrataError).code)
+      expect(set.ms).toBeLessThan(1000)
+      expect(cache.stats().l2Timeouts + cache.stats().l2Errors).toBeGreaterThanOrEqual(2)
+      expect(await cache.get('warm')).toBe('in L1')
+    } finally {
+      server().resume()
+    }
+
+    const recovered = await pollUntil(async () => {
+      try {
+        await cache.set('after', 'ok')
+        return true
+      } catch {
+        return false
+      }
+    }, 5000)
+    expect(recovered).toBe(true)
+    const reader = open(namespace)
+    expect(await reader.get('after')).toBe('ok')
+  })
+})
