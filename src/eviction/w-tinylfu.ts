@@ -27,6 +27,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   readonly #hash: Int32Array
   readonly #sketch: FrequencySketch
   #windowMax: number
+  /** The window never shrinks below its initial 1%: smaller, bursts of new keys cannot build frequency before they compete. */
+  readonly #windowMin: number
   #protectedMax: number
   // hill climbing
   readonly #sampleSize: number
@@ -35,16 +37,36 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   #previousHitRate = 0
   #stepSize: number
   #adjustment = 0
+  readonly #stepPercent: number
+  readonly #restart: number
+  readonly #decay: number
 
-  constructor(capacity: number, options: { windowShare?: number; adaptive?: boolean } = {}) {
+  constructor(
+    capacity: number,
+    options: {
+      windowShare?: number
+      adaptive?: boolean
+      sampleFactor?: number
+      stepPercent?: number
+      restart?: number
+      decay?: number
+    } = {},
+  ) {
     this.#capacity = capacity
     this.#queues = new SlotQueues(capacity + 1, 3)
     this.#hash = new Int32Array(capacity + 1)
     this.#sketch = new FrequencySketch(capacity)
     this.#windowMax = Math.max(1, Math.round(capacity * (options.windowShare ?? 0.01)))
+    this.#windowMin = this.#windowMax
     this.#protectedMax = Math.floor((capacity - this.#windowMax) * 0.8)
-    this.#sampleSize = options.adaptive === false ? Number.POSITIVE_INFINITY : Math.max(10 * capacity, 100)
-    this.#stepSize = -STEP_PERCENT * capacity
+    this.#sampleSize =
+      options.adaptive === false
+        ? Number.POSITIVE_INFINITY
+        : Math.max((options.sampleFactor ?? 10) * capacity, 100)
+    this.#stepPercent = options.stepPercent ?? STEP_PERCENT
+    this.#restart = options.restart ?? RESTART_THRESHOLD
+    this.#decay = options.decay ?? STEP_DECAY
+    this.#stepSize = -this.#stepPercent * capacity
   }
 
   /** The window's current share of the capacity (for reports and tests). */
@@ -128,9 +150,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const change = hitRate - this.#previousHitRate
     const amount = change >= 0 ? this.#stepSize : -this.#stepSize
     this.#stepSize =
-      Math.abs(change) >= RESTART_THRESHOLD
-        ? STEP_PERCENT * this.#capacity * (amount >= 0 ? 1 : -1)
-        : STEP_DECAY * amount
+      Math.abs(change) >= this.#restart
+        ? this.#stepPercent * this.#capacity * (amount >= 0 ? 1 : -1)
+        : this.#decay * amount
     this.#previousHitRate = hitRate
     this.#adjustment += amount
     this.#hits = 0
@@ -156,7 +178,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
         queues.moveToNewest(WINDOW, slot)
       }
     } else {
-      const shrink = Math.min(-n, this.#windowMax - 1)
+      const shrink = Math.min(-n, this.#windowMax - this.#windowMin)
       if (shrink <= 0) return
       this.#windowMax -= shrink
       for (let i = 0; i < shrink && (queues.sizes[WINDOW] as number) > this.#windowMax; i++) {

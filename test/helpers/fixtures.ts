@@ -56,10 +56,9 @@ export function countingTier(
   timeoutMs = 500,
 ): { tier: RedisTier; calls: CallLog; reset: () => void } {
   const onError = () => {}
+  const options = { commandTimeoutMs: timeoutMs, connectTimeoutMs: 1000, maxQueuedCommands: 10_000, onError }
   const inner: RedisAdapter =
-    client === 'ioredis'
-      ? new IoRedisAdapter(url, { commandTimeoutMs: timeoutMs, connectTimeoutMs: 1000, onError })
-      : new NodeRedisAdapter(url, { maxQueuedCommands: 10_000, connectTimeoutMs: 1000, onError })
+    client === 'ioredis' ? new IoRedisAdapter(url, options) : new NodeRedisAdapter(url, options)
   const calls: CallLog = { get: [], mget: [], set: [] }
   const adapter: RedisAdapter = {
     client: inner.client,

@@ -1,0 +1,112 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util'
+
+/** Bad command-line usage: `main` prints the message and a pointer to `--help`, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>
+type ParsedValues<O extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>
+>['values']
+
+/**
+ * `parseArgs` in strict mode without positionals, with its errors turned into {@link UsageError}s
+ * that name the closest known option ("Did you mean --writes?").
+ */
+export function parseCommandArgs<const O extends OptionsConfig>(argv: string[], options: O): ParsedValues<O> {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values
+  } catch (error) {
+    const err = error as Error & { code?: string }
+    if (typeof err.code !== 'string' || !err.code.startsWith('ERR_PARSE_ARGS')) throw error
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const given = /'(-{1,2}[^']*)'/.exec(err.message)?.[1] ?? ''
+      const suggestion = closest(given.replace(/^-+/, '').split('=')[0] ?? '', Object.keys(options))
+      throw new UsageError(
+        `unknown option '${given}'.${suggestion === undefined ? '' : ` Did you mean --${suggestion}?`}`,
+      )
+    }
+    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      const given = /'([^']*)'/.exec(err.message)?.[1] ?? ''
+      throw new UsageError(`unexpected argument '${given}'.`)
+    }
+    const message = err.message.replace(/^\w/, (c) => c.toLowerCase())
+    throw new UsageError(/[.!?]$/.test(message) ? message : `${message}.`)
+  }
+}
+
+/** The candidate nearest to `input` by edit distance, if it is close enough to be a likely typo. */
+export function closest(input: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(input.length / 3)) + 1
+  for (const candidate of candidates) {
+    const distance = editDistance(input.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution))
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}
+
+interface NumberRule {
+  readonly min?: number
+  readonly max?: number
+}
+
+/** An integer option, e.g. `--requests 20000` (`20_000` and `20,000` are accepted too). */
+export function parseIntegerOption(name: string, value: string, rule: NumberRule = {}): number {
+  const cleaned = value.trim().replace(/[_,]/g, '')
+  const n = /^-?\d+$/.test(cleaned) ? Number(cleaned) : Number.NaN
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--${name} must be an integer; got '${value}'.`)
+  return checkRange(name, n, rule)
+}
+
+/** A decimal option, e.g. `--zipf 0.99`. */
+export function parseNumberOption(name: string, value: string, rule: NumberRule = {}): number {
+  const n = value.trim() === '' ? Number.NaN : Number(value)
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number; got '${value}'.`)
+  return checkRange(name, n, rule)
+}
+
+/** A share between 0 and 1, written as a fraction (`0.01`) or a percentage (`1%`). */
+export function parseShareOption(name: string, value: string): number {
+  const text = value.trim()
+  if (text.endsWith('%')) return parseNumberOption(name, text.slice(0, -1), { min: 0, max: 100 }) / 100
+  const n = text === '' ? Number.NaN : Number(text)
+  if (!Number.isFinite(n) || n < 0 || n > 1) {
+    throw new UsageError(
+      `--${name} must be a fraction between 0 and 1 (e.g. 0.01) or a percentage (1%); got '${value}'.`,
+    )
+  }
+  return n
+}
+
+/** A duration in milliseconds: `2ms`, `0.5s`, or a bare number of milliseconds. */
+export function parseDurationOption(name: string, value: string, rule: NumberRule = {}): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s)?$/.exec(value.trim())
+  if (!match)
+    throw new UsageError(`--${name} must be a duration like '2ms', '0.5s' or a number of ms; got '${value}'.`)
+  const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1)
+  return checkRange(name, ms, rule)
+}
+
+function checkRange(name: string, n: number, { min, max }: NumberRule): number {
+  if (min !== undefined && n < min) throw new UsageError(`--${name} must be at least ${min}; got ${n}.`)
+  if (max !== undefined && n > max) throw new UsageError(`--${name} must be at most ${max}; got ${n}.`)
+  return n
+}

@@ -1,0 +1,125 @@
+import { type CatalogLayout, PAGE_SIZE } from './catalog.js'
+import { createRng } from './random.js'
+
+/** One request of the replayed workload. */
+export type DemoRequest =
+  | { readonly kind: 'product'; readonly id: number }
+  | { readonly kind: 'page'; readonly categoryId: number; readonly page: number }
+  | {
+      readonly kind: 'write'
+      readonly id: number
+      readonly priceCents: number
+      readonly categoryId: number
+      /** The category page (1..pages) that lists this product, or null if it is beyond the pages read. */
+      readonly page: number | null
+    }
+
+export interface WorkloadOptions {
+  readonly requests: number
+  readonly products: number
+  readonly categories: number
+  /** Zipf exponent: 0 is uniform, ~1 is typical web traffic. */
+  readonly alpha: number
+  /** Share of requests that are price updates. */
+  readonly writeShare: number
+  /** Share of the reads that are category pages (the rest are product reads). */
+  readonly pageShare: number
+  /** Category pages 1..pages are read, page p with weight 1/p. */
+  readonly pages: number
+  readonly seed: number
+  readonly layout: CatalogLayout
+}
+
+export interface Workload {
+  readonly requests: readonly DemoRequest[]
+  readonly productReads: number
+  readonly pageReads: number
+  readonly writes: number
+  /** Distinct cache keys the reads touch (an upper bound on what a cache can usefully hold). */
+  readonly distinctKeys: number
+}
+
+/** Samples ranks 0..n-1 with P(rank k) ∝ 1/(k+1)^alpha, by binary search in the cumulative weights. */
+export function zipfSampler(n: number, alpha: number): (u: number) => number {
+  const cumulative = new Float64Array(n)
+  let total = 0
+  for (let k = 0; k < n; k++) {
+    total += 1 / (k + 1) ** alpha
+    cumulative[k] = total
+  }
+  return (u) => {
+    const target = u * total
+    let lo = 0
+    let hi = n - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if ((cumulative[mid] as number) < target) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+/** Ids 1..n in a seeded random order: popularity rank r maps to id permutation[r]. */
+function shuffledIds(n: number, random: () => number): Int32Array {
+  const ids = new Int32Array(n)
+  for (let i = 0; i < n; i++) ids[i] = i + 1
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const tmp = ids[i] as number
+    ids[i] = ids[j] as number
+    ids[j] = tmp
+  }
+  return ids
+}
+
+/**
+ * Generates the whole request sequence up front, so the three runs replay exactly the same
+ * requests. Products and categories are Zipf-distributed (the hot items are scattered over the id
+ * space, not ids 1, 2, 3…); writes pick their product from the same distribution, since popular
+ * products are also the ones whose prices change.
+ */
+export function generateWorkload(options: WorkloadOptions): Workload {
+  const { requests, products, categories, alpha, writeShare, pageShare, pages, layout } = options
+  const random = createRng(options.seed)
+  const productIds = shuffledIds(products, random)
+  const categoryIds = shuffledIds(categories, random)
+  const productRank = zipfSampler(products, alpha)
+  const categoryRank = zipfSampler(categories, alpha)
+  const pageRank = zipfSampler(pages, 1)
+  const pickProduct = (): number => productIds[productRank(random())] as number
+  const pickCategory = (): number => categoryIds[categoryRank(random())] as number
+
+  const out: DemoRequest[] = new Array(requests)
+  const seen = new Set<string>()
+  let productReads = 0
+  let pageReads = 0
+  let writes = 0
+  for (let i = 0; i < requests; i++) {
+    const r = random()
+    if (r < writeShare) {
+      const id = pickProduct()
+      const page = Math.floor((layout.rankInCategory[id] as number) / PAGE_SIZE) + 1
+      out[i] = {
+        kind: 'write',
+        id,
+        priceCents: 99 + Math.floor(random() * 99_900),
+        categoryId: layout.categoryOf[id] as number,
+        page: page <= pages ? page : null,
+      }
+      writes++
+    } else if (r < writeShare + (1 - writeShare) * pageShare) {
+      const categoryId = pickCategory()
+      const page = pageRank(random()) + 1
+      out[i] = { kind: 'page', categoryId, page }
+      seen.add(`c${categoryId}:${page}`)
+      pageReads++
+    } else {
+      const id = pickProduct()
+      out[i] = { kind: 'product', id }
+      seen.add(`p${id}`)
+      productReads++
+    }
+  }
+  return { requests: out, productReads, pageReads, writes, distinctKeys: seen.size }
+}
