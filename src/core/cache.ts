@@ -85,7 +85,11 @@ export class Cache {
           ? new MsgpackSerializer()
           : resolved.serializer
     if (resolved.l1) {
-      this.#l1 = new MemoryStore({ maxEntries: resolved.l1.maxEntries, maxBytes: resolved.l1.maxBytes })
+      this.#l1 = new MemoryStore({
+        maxEntries: resolved.l1.maxEntries,
+        maxBytes: resolved.l1.maxBytes,
+        policy: resolved.l1.policy,
+      })
       this.#l1TtlMs = resolved.l1.ttlMs
       this.#isolation = resolved.l1.isolation
     } else {
@@ -372,7 +376,9 @@ export class Cache {
   // ---- internals -------------------------------------------------------------------------
 
   #readEntry(entry: L1Entry): unknown {
-    if (entry.slideMs > 0) entry.expiresAt = Math.min(this.#clock() + entry.slideMs, entry.maxExpiresAt)
+    if (entry.slideMs > 0) {
+      ;(this.#l1 as MemoryStore).extend(entry, Math.min(this.#clock() + entry.slideMs, entry.maxExpiresAt))
+    }
     return entry.cloneOnRead ? structuredClone(entry.value) : entry.value
   }
 
@@ -641,20 +647,22 @@ export class Cache {
       stored = structuredClone(value)
       cloneOnRead = true
     }
-    ;(this.#l1 as MemoryStore).set({
-      key,
-      value: stored,
-      createdAt: now,
-      expiresAt,
-      slideMs,
-      maxExpiresAt,
-      size,
-      tags,
-      cloneOnRead,
-      visited: false,
-      newer: undefined,
-      older: undefined,
-    })
+    ;(this.#l1 as MemoryStore).set(
+      {
+        key,
+        value: stored,
+        createdAt: now,
+        expiresAt,
+        slideMs,
+        maxExpiresAt,
+        size,
+        tags,
+        cloneOnRead,
+        slot: -1,
+        heapIndex: -1,
+      },
+      now,
+    )
     return value
   }
 

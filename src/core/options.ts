@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
+import { POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import { DEFAULT_MAX_KEY_BYTES } from '../keys/key.js'
 import type { Serializer } from '../serialization/serializer.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
@@ -23,6 +24,8 @@ export interface L1Options {
   ttl?: Duration
   /** How values are protected from callers that mutate them. Default `'freeze'`; see {@link Isolation}. */
   isolation?: Isolation
+  /** Which entry leaves when the L1 is full. Default and evidence: docs/eviction.md. */
+  policy?: PolicyName
 }
 
 /** Options of the shared tier. */
@@ -137,6 +140,7 @@ export const DEFAULTS = {
   l2TimeoutMs: 500,
   l2BatchSize: 100,
   isolation: 'freeze' as Isolation,
+  l1Policy: 'w-tinylfu' as PolicyName,
 } as const
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
@@ -144,7 +148,9 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 export interface ResolvedOptions {
   namespace: string
   version: string
-  l1: { maxEntries: number; maxBytes: number; ttlMs: number; isolation: Isolation } | false
+  l1:
+    | { maxEntries: number; maxBytes: number; ttlMs: number; isolation: Isolation; policy: PolicyName }
+    | false
   l2: L2Options | false
   l2TimeoutMs: number
   l2BatchSize: number
@@ -229,7 +235,18 @@ function resolveL1(l1: CacheOptions['l1']): ResolvedOptions['l1'] {
     ttlMs:
       o.ttl === undefined ? Number.POSITIVE_INFINITY : positive(parseDuration(o.ttl, 'l1.ttl'), 'l1.ttl'),
     isolation,
+    policy: resolvePolicy(o.policy),
   }
+}
+
+function resolvePolicy(policy: PolicyName | undefined): PolicyName {
+  if (policy === undefined) return DEFAULTS.l1Policy
+  if (!POLICY_NAMES.includes(policy)) {
+    throw new InvalidOptionError(
+      `l1.policy must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(policy)}.`,
+    )
+  }
+  return policy
 }
 
 function resolveL2(l2: CacheOptions['l2']): L2Options | false {

@@ -1,12 +1,12 @@
-import type { EvictionPolicy } from './policy.js'
+import { type EvictionPolicy, withSlot } from './policy.js'
 
 const NONE = -1
 
 /** Least recently used: a doubly linked list in two Int32Arrays; a hit moves the slot to the head. */
 export class LruPolicy implements EvictionPolicy {
   readonly name = 'lru' as const
-  readonly #prev: Int32Array
-  readonly #next: Int32Array
+  #prev: Int32Array
+  #next: Int32Array
   #head = NONE // most recent
   #tail = NONE // least recent
 
@@ -24,6 +24,8 @@ export class LruPolicy implements EvictionPolicy {
   miss(_hash: number): void {}
 
   insert(slot: number, _hash: number): void {
+    this.#prev = withSlot(this.#prev, slot, NONE)
+    this.#next = withSlot(this.#next, slot, NONE)
     this.#pushHead(slot)
   }
 

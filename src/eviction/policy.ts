@@ -37,3 +37,18 @@ export function hashKey(key: string): number {
   h = Math.imul(h, 0xc2b2ae35)
   return (h ^ (h >>> 16)) >>> 0
 }
+
+type SlotArray = Int32Array | Int8Array | Uint8Array
+
+/**
+ * Returns `array`, or a copy at least twice as long when `slot` is past its end (new cells set to
+ * `fill`). Policies size their arrays for their capacity; a store bounded by bytes only may use
+ * more slots than that estimate, so arrays grow on insert (never on the hit path).
+ */
+export function withSlot<T extends SlotArray>(array: T, slot: number, fill: number): T {
+  if (slot < array.length) return array
+  const next = new (array.constructor as new (length: number) => T)(Math.max(slot + 1, array.length * 2))
+  next.set(array)
+  if (fill !== 0) next.fill(fill, array.length)
+  return next
+}

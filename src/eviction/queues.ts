@@ -1,3 +1,5 @@
+import { withSlot } from './policy.js'
+
 const NONE = -1
 
 /**
@@ -5,10 +7,10 @@ const NONE = -1
  * slot is in at most one queue at a time. Shared by the segmented policies (S3-FIFO, W-TinyLFU).
  */
 export class SlotQueues {
-  readonly #newer: Int32Array
-  readonly #older: Int32Array
+  #newer: Int32Array
+  #older: Int32Array
   /** Queue id of each slot, or -1. */
-  readonly queueOf: Int8Array
+  queueOf: Int8Array
   readonly #head: Int32Array // newest of each queue
   readonly #tail: Int32Array // oldest of each queue
   readonly sizes: Int32Array
@@ -29,6 +31,11 @@ export class SlotQueues {
 
   /** Appends `slot` as the newest of queue `q`. */
   push(q: number, slot: number): void {
+    if (slot >= this.queueOf.length) {
+      this.#newer = withSlot(this.#newer, slot, NONE)
+      this.#older = withSlot(this.#older, slot, NONE)
+      this.queueOf = withSlot(this.queueOf, slot, -1)
+    }
     const head = this.#head[q] as number
     this.#older[slot] = head
     this.#newer[slot] = NONE

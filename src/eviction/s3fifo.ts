@@ -1,4 +1,4 @@
-import type { EvictionPolicy } from './policy.js'
+import { type EvictionPolicy, withSlot } from './policy.js'
 import { SlotQueues } from './queues.js'
 
 const SMALL = 0
@@ -14,8 +14,8 @@ const MAX_FREQ = 3
 export class S3FifoPolicy implements EvictionPolicy {
   readonly name = 's3fifo' as const
   readonly #queues: SlotQueues
-  readonly #freq: Uint8Array
-  readonly #hash: Int32Array
+  #freq: Uint8Array
+  #hash: Int32Array
   readonly #smallTarget: number
   readonly #ghost: GhostQueue
 
@@ -35,6 +35,8 @@ export class S3FifoPolicy implements EvictionPolicy {
   miss(_hash: number): void {}
 
   insert(slot: number, hash: number): void {
+    this.#freq = withSlot(this.#freq, slot, 0)
+    this.#hash = withSlot(this.#hash, slot, 0)
     this.#freq[slot] = 0
     this.#hash[slot] = hash
     this.#queues.push(this.#ghost.take(hash) ? MAIN : SMALL, slot)

@@ -1,4 +1,4 @@
-import type { EvictionPolicy } from './policy.js'
+import { type EvictionPolicy, withSlot } from './policy.js'
 
 const NONE = -1
 
@@ -9,10 +9,10 @@ const NONE = -1
  */
 export class SievePolicy implements EvictionPolicy {
   readonly name = 'sieve' as const
-  readonly #newer: Int32Array
-  readonly #older: Int32Array
-  readonly #visited: Uint8Array
-  readonly #resident: Uint8Array
+  #newer: Int32Array
+  #older: Int32Array
+  #visited: Uint8Array
+  #resident: Uint8Array
   #head = NONE // newest
   #tail = NONE // oldest
   #hand = NONE
@@ -31,6 +31,10 @@ export class SievePolicy implements EvictionPolicy {
   miss(_hash: number): void {}
 
   insert(slot: number, _hash: number): void {
+    this.#newer = withSlot(this.#newer, slot, NONE)
+    this.#older = withSlot(this.#older, slot, NONE)
+    this.#visited = withSlot(this.#visited, slot, 0)
+    this.#resident = withSlot(this.#resident, slot, 0)
     this.#visited[slot] = 0
     this.#resident[slot] = 1
     this.#older[slot] = this.#head

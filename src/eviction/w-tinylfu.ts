@@ -1,5 +1,5 @@
 import { FrequencySketch } from './frequency-sketch.js'
-import type { EvictionPolicy } from './policy.js'
+import { type EvictionPolicy, withSlot } from './policy.js'
 import { SlotQueues } from './queues.js'
 
 const WINDOW = 0
@@ -24,7 +24,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'w-tinylfu' as const
   readonly #capacity: number
   readonly #queues: SlotQueues
-  readonly #hash: Int32Array
+  #hash: Int32Array
   readonly #sketch: FrequencySketch
   #windowMax: number
   /** The window never shrinks below its initial 1%: smaller, bursts of new keys cannot build frequency before they compete. */
@@ -91,6 +91,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   }
 
   insert(slot: number, hash: number): void {
+    this.#hash = withSlot(this.#hash, slot, 0)
     this.#hash[slot] = hash
     this.#queues.push(WINDOW, slot)
   }

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { POLICY_NAMES } from '../../dist/eviction/index.js'
 import { type L1Entry, MemoryStore } from '../../dist/tiers/memory/memory-store.js'
 
 function entry(key: string, size = 1, expiresAt = Number.POSITIVE_INFINITY): L1Entry {
@@ -13,41 +14,42 @@ function entry(key: string, size = 1, expiresAt = Number.POSITIVE_INFINITY): L1E
     size,
     tags: [],
     cloneOnRead: false,
-    visited: false,
-    newer: undefined,
-    older: undefined,
+    slot: -1,
+    heapIndex: -1,
   }
 }
 
-describe('MemoryStore (L1)', () => {
+describe.each(POLICY_NAMES)('MemoryStore (L1) with %s eviction', (policy) => {
   it('never exceeds maxEntries', () => {
-    const store = new MemoryStore({ maxEntries: 3, maxBytes: Number.POSITIVE_INFINITY })
-    for (let i = 0; i < 10; i++) store.set(entry(`k${i}`))
+    const store = new MemoryStore({ maxEntries: 3, maxBytes: Number.POSITIVE_INFINITY, policy })
+    for (let i = 0; i < 10; i++) store.set(entry(`k${i}`), 0)
     expect(store.size).toBe(3)
     expect(store.evictions).toBe(7)
   })
 
   it('never exceeds maxBytes, and refuses an entry larger than the whole budget', () => {
-    const store = new MemoryStore({ maxEntries: 100, maxBytes: 100 })
-    for (let i = 0; i < 10; i++) store.set(entry(`k${i}`, 30))
+    const store = new MemoryStore({ maxEntries: 100, maxBytes: 100, policy })
+    for (let i = 0; i < 10; i++) store.set(entry(`k${i}`, 30), 0)
     expect(store.bytes).toBeLessThanOrEqual(100)
-    store.set(entry('huge', 101))
+    store.set(entry('huge', 101), 0)
     expect(store.peek('huge')).toBeUndefined()
   })
 
-  it('keeps a re-read entry over one never read again (SIEVE)', () => {
-    const store = new MemoryStore({ maxEntries: 2, maxBytes: Number.POSITIVE_INFINITY })
-    store.set(entry('hot'))
-    store.set(entry('cold'))
-    store.get('hot', 0)
-    store.set(entry('new'))
-    expect(store.peek('hot')).toBeDefined()
-    expect(store.peek('cold')).toBeUndefined()
+  it('reclaims expired entries before evicting live ones', () => {
+    const store = new MemoryStore({ maxEntries: 3, maxBytes: Number.POSITIVE_INFINITY, policy })
+    store.set(entry('live1', 1), 0)
+    store.set(entry('soon', 1, 50), 0)
+    store.set(entry('live2', 1), 0)
+    store.set(entry('new', 1), 100)
+    expect(store.peek('soon')).toBeUndefined()
+    expect([...store.keys()].sort()).toEqual(['live1', 'live2', 'new'])
+    expect(store.expirations).toBe(1)
+    expect(store.evictions).toBe(0)
   })
 
   it('drops an expired entry when it is read', () => {
-    const store = new MemoryStore({ maxEntries: 10, maxBytes: Number.POSITIVE_INFINITY })
-    store.set(entry('k', 1, 100))
+    const store = new MemoryStore({ maxEntries: 10, maxBytes: Number.POSITIVE_INFINITY, policy })
+    store.set(entry('k', 1, 100), 0)
     expect(store.get('k', 99)).toBeDefined()
     expect(store.get('k', 100)).toBeUndefined()
     expect(store.size).toBe(0)
@@ -65,12 +67,12 @@ describe('MemoryStore (L1)', () => {
     )
     fc.assert(
       fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
-        const store = new MemoryStore({ maxEntries: 8, maxBytes: 120 })
+        const store = new MemoryStore({ maxEntries: 8, maxBytes: 120, policy })
         const sizes = new Map<string, number>()
         for (const o of ops) {
           const key = `k${o.key}`
           if (o.kind === 'set') {
-            store.set(entry(key, o.size))
+            store.set(entry(key, o.size), 0)
           } else if (o.kind === 'get') {
             store.get(key, 0)
           } else {
@@ -88,5 +90,17 @@ describe('MemoryStore (L1)', () => {
       }),
       { numRuns: 300 },
     )
+  })
+})
+
+describe('MemoryStore with SIEVE', () => {
+  it('keeps a re-read entry over one never read again (SIEVE)', () => {
+    const store = new MemoryStore({ maxEntries: 2, maxBytes: Number.POSITIVE_INFINITY, policy: 'sieve' })
+    store.set(entry('hot'), 0)
+    store.set(entry('cold'), 0)
+    store.get('hot', 0)
+    store.set(entry('new'), 0)
+    expect(store.peek('hot')).toBeDefined()
+    expect(store.peek('cold')).toBeUndefined()
   })
 })

@@ -1,11 +1,7 @@
-/**
- * The L1: an in-process map of live values with expiry, bounded by entries and by bytes.
- *
- * Eviction is SIEVE (Zhang et al., NSDI 2024): a hit only sets a `visited` bit — no list
- * reordering, so the hit path is one Map lookup and one store — and a hand sweeping from the
- * oldest entry evicts the first unvisited one, clearing bits as it passes. It matches or beats
- * LRU on most web and database traces. Expired entries met by the hand are dropped first.
- */
+import { createPolicy, type EvictionPolicy, hashKey, type PolicyName } from '../../eviction/index.js'
+import { ExpiryHeap } from './expiry-heap.js'
+
+/** One L1 entry: the live value and what the cache needs to serve it. */
 export interface L1Entry {
   readonly key: string
   value: unknown
@@ -21,32 +17,47 @@ export interface L1Entry {
   tags: readonly string[]
   /** True when freezing could not protect the value (Map, Set, Date, typed arrays): reads clone it. */
   cloneOnRead: boolean
-  visited: boolean
-  newer: L1Entry | undefined
-  older: L1Entry | undefined
+  /** Owned by the store: the entry's slot in the eviction policy, and its place in the expiry heap. */
+  slot: number
+  heapIndex: number
 }
 
 export interface MemoryStoreOptions {
   maxEntries: number
   maxBytes: number
+  policy: PolicyName
 }
 
+/** A store bounded by bytes only sizes its policy as if entries averaged this many bytes. */
+const ASSUMED_ENTRY_BYTES = 256
+
+/**
+ * The L1: an in-process map of live values, bounded by entries and by bytes. Which entry leaves
+ * when it is full is the {@link EvictionPolicy}'s choice (docs/eviction.md); expired entries are
+ * always reclaimed first, oldest expiry first.
+ */
 export class MemoryStore {
   readonly #map = new Map<string, L1Entry>()
   readonly #maxEntries: number
   readonly #maxBytes: number
+  readonly #policyName: PolicyName
+  readonly #capacity: number
+  #policy: EvictionPolicy
+  #bySlot: (L1Entry | undefined)[] = []
+  #freeSlots: number[] = []
+  readonly #expiries = new ExpiryHeap<L1Entry>()
   #bytes = 0
-  /** Newest entry (insertion end). */
-  #head: L1Entry | undefined
-  /** Oldest entry. */
-  #tail: L1Entry | undefined
-  /** SIEVE's hand; moves from old to new. */
-  #hand: L1Entry | undefined
   evictions = 0
+  expirations = 0
 
   constructor(options: MemoryStoreOptions) {
     this.#maxEntries = options.maxEntries
     this.#maxBytes = options.maxBytes
+    this.#policyName = options.policy
+    this.#capacity = Number.isFinite(options.maxEntries)
+      ? options.maxEntries
+      : Math.min(Math.max(16, Math.ceil(options.maxBytes / ASSUMED_ENTRY_BYTES)), 1 << 22)
+    this.#policy = createPolicy(this.#policyName, this.#capacity)
   }
 
   get size(): number {
@@ -57,36 +68,68 @@ export class MemoryStore {
     return this.#bytes
   }
 
+  get policy(): PolicyName {
+    return this.#policyName
+  }
+
   /** The live entry for `key`, or undefined (an expired entry is removed). Counts as a hit for eviction. */
   get(key: string, now: number): L1Entry | undefined {
     const entry = this.#map.get(key)
     if (entry === undefined) return undefined
     if (entry.expiresAt <= now) {
       this.#remove(entry)
+      this.expirations++
       return undefined
     }
-    entry.visited = true
+    this.#policy.touch(entry.slot)
     return entry
   }
 
-  /** Like {@link get} but without the clock or the hit bit (for maintenance and tests). */
+  /** Like {@link get} but without expiry or eviction bookkeeping (for maintenance and tests). */
   peek(key: string): L1Entry | undefined {
     return this.#map.get(key)
   }
 
-  set(entry: L1Entry): void {
+  /** Moves an entry's expiry (sliding expiration). */
+  extend(entry: L1Entry, expiresAt: number): void {
+    entry.expiresAt = expiresAt
+    if (this.#map.get(entry.key) === entry) this.#expiries.update(entry)
+  }
+
+  /** Inserts or replaces `entry`, then evicts (expired entries first) until within bounds. */
+  set(entry: L1Entry, now: number): void {
     const previous = this.#map.get(entry.key)
-    if (previous !== undefined) this.#remove(previous)
-    if (entry.size > this.#maxBytes) return // larger than the whole budget: never cacheable here
+    if (entry.size > this.#maxBytes) {
+      // Larger than the whole budget: never cacheable here, and the old value is outdated.
+      if (previous !== undefined) this.#remove(previous)
+      return
+    }
+    if (previous !== undefined) {
+      entry.slot = previous.slot
+      this.#expiries.remove(previous)
+      this.#bytes -= previous.size
+      this.#policy.touch(entry.slot)
+    } else {
+      entry.slot = this.#freeSlots.pop() ?? this.#bySlot.length
+      const hash = hashKey(entry.key)
+      this.#policy.miss(hash)
+      this.#policy.insert(entry.slot, hash)
+    }
     this.#map.set(entry.key, entry)
+    this.#bySlot[entry.slot] = entry
     this.#bytes += entry.size
-    entry.older = this.#head
-    entry.newer = undefined
-    if (this.#head !== undefined) this.#head.newer = entry
-    this.#head = entry
-    if (this.#tail === undefined) this.#tail = entry
+    this.#expiries.add(entry)
     while (this.#map.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      if (!this.#evictOne(entry)) break
+      const soonest = this.#expiries.peek()
+      if (soonest !== undefined && soonest.expiresAt <= now) {
+        this.#remove(soonest)
+        this.expirations++
+        continue
+      }
+      const victim = this.#bySlot[this.#policy.victim(entry.slot)]
+      if (victim === undefined) break // a policy bug must not loop forever
+      this.#remove(victim)
+      this.evictions++
     }
   }
 
@@ -99,44 +142,24 @@ export class MemoryStore {
 
   clear(): void {
     this.#map.clear()
-    this.#head = this.#tail = this.#hand = undefined
+    this.#bySlot = []
+    this.#freeSlots = []
+    this.#expiries.clear()
     this.#bytes = 0
+    this.#policy = createPolicy(this.#policyName, this.#capacity)
   }
 
   keys(): IterableIterator<string> {
     return this.#map.keys()
   }
 
-  #evictOne(protect: L1Entry): boolean {
-    let hand = this.#hand ?? this.#tail
-    // At most two sweeps: the first clears every visited bit, the second must find a victim.
-    for (let steps = 0; hand !== undefined && steps <= 2 * this.#map.size; steps++) {
-      if (hand.visited && hand !== protect) {
-        hand.visited = false
-        hand = hand.newer ?? this.#tail
-        continue
-      }
-      if (hand === protect && this.#map.size > 1) {
-        hand = hand.newer ?? this.#tail
-        continue
-      }
-      this.#hand = hand.newer
-      this.#remove(hand)
-      this.evictions++
-      return true
-    }
-    return false
-  }
-
   #remove(entry: L1Entry): void {
     if (this.#map.get(entry.key) !== entry) return
     this.#map.delete(entry.key)
+    this.#bySlot[entry.slot] = undefined
+    this.#freeSlots.push(entry.slot)
+    this.#policy.remove(entry.slot)
+    this.#expiries.remove(entry)
     this.#bytes -= entry.size
-    if (this.#hand === entry) this.#hand = entry.newer
-    if (entry.newer !== undefined) entry.newer.older = entry.older
-    else this.#head = entry.older
-    if (entry.older !== undefined) entry.older.newer = entry.newer
-    else this.#tail = entry.newer
-    entry.newer = entry.older = undefined
   }
 }
