@@ -15,6 +15,11 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     summary: 'Replay a product-catalog workload against SQLite: no cache vs L1 vs L1 + Redis L2',
     load: () => import('./demo/command.js'),
   },
+  simulate: {
+    summary:
+      'Replay a cache trace or a synthetic workload through every eviction policy and OPT, at several sizes',
+    load: () => import('./simulate.js'),
+  },
 }
 
 function help(): string {

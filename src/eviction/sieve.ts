@@ -61,7 +61,10 @@ export class SievePolicy implements EvictionPolicy {
     // The entry just inserted is passed over: SIEVE evicts before inserting.
     while (hand !== NONE) {
       if (hand !== candidate && this.#visited[hand] === 0) {
-        this.#hand = this.#newer[hand] as number
+        // The hand never rests on the newcomer: SIEVE evicts before inserting, so the next sweep
+        // starts over from the oldest entry rather than at the entry just added.
+        const newer = this.#newer[hand] as number
+        this.#hand = newer === candidate ? NONE : newer
         return hand
       }
       this.#visited[hand] = 0

@@ -1,0 +1,24 @@
+import type { TraceKey } from '../hash.js'
+import { type Chunks, flatten, forEachLine, keyFromBytes, type ReadOptions, readChunks } from './source.js'
+
+/**
+ * A text trace with one key per line, in batches (one per chunk of the file). A line holding a
+ * canonical decimal integer gives a number key, any other line the trimmed text; blank lines are
+ * skipped. Streams: memory stays at a chunk or two whatever the file's size.
+ */
+export function readLinesBatches(path: string, options: ReadOptions = {}): AsyncGenerator<TraceKey[]> {
+  return decodeLines(readChunks(path, options))
+}
+
+/** {@link readLinesBatches} over any stream of bytes (one batch per chunk). */
+export function decodeLines(chunks: Chunks): AsyncGenerator<TraceKey[]> {
+  return forEachLine<TraceKey>(chunks, (buffer, start, end, _line, out) => {
+    const key = keyFromBytes(buffer, start, end)
+    if (key !== undefined) out.push(key)
+  })
+}
+
+/** {@link readLinesBatches}, key by key. */
+export function readLines(path: string, options: ReadOptions = {}): AsyncGenerator<TraceKey> {
+  return flatten(readLinesBatches(path, options))
+}

@@ -1,0 +1,67 @@
+import type { TraceKey } from '../hash.js'
+import { type Chunks, flatten, type ReadOptions, readChunks } from './source.js'
+
+/** Bytes per request in libCacheSim's oracleGeneral format. */
+export const ORACLE_GENERAL_RECORD_BYTES = 24
+const TWO_32 = 4294967296
+/** obj_id's high word above which the id is no longer a safe integer. */
+const SAFE_HIGH = 2 ** 21
+
+/**
+ * A libCacheSim `oracleGeneral` binary trace, in batches: per request, little-endian,
+ * `uint32 timestamp, uint64 obj_id, uint32 obj_size, int64 next_access_vtime` (24 bytes). The key
+ * is `obj_id`: a number when it is at most 2^53 − 1, else its decimal text. Records split across
+ * chunks are reassembled. (libCacheSim's `.zst` files must be decompressed first; `.gz` is read.)
+ */
+export function readOracleGeneralBatches(
+  path: string,
+  options: ReadOptions = {},
+): AsyncGenerator<TraceKey[]> {
+  return decodeOracleGeneral(readChunks(path, options), path)
+}
+
+/** {@link readOracleGeneralBatches} over any stream of bytes, split anywhere; `name` is for error messages. */
+export async function* decodeOracleGeneral(chunks: Chunks, name = 'input'): AsyncGenerator<TraceKey[]> {
+  const pending = Buffer.alloc(ORACLE_GENERAL_RECORD_BYTES)
+  let pendingLength = 0
+  let offset = 0
+  for await (const chunk of chunks) {
+    const out: TraceKey[] = []
+    let i = 0
+    if (pendingLength > 0) {
+      const take = Math.min(ORACLE_GENERAL_RECORD_BYTES - pendingLength, chunk.length)
+      chunk.copy(pending, pendingLength, 0, take)
+      pendingLength += take
+      i = take
+      if (pendingLength < ORACLE_GENERAL_RECORD_BYTES) continue
+      out.push(objectId(pending, 0))
+      pendingLength = 0
+    }
+    for (; i + ORACLE_GENERAL_RECORD_BYTES <= chunk.length; i += ORACLE_GENERAL_RECORD_BYTES) {
+      out.push(objectId(chunk, i))
+    }
+    if (i < chunk.length) {
+      chunk.copy(pending, 0, i)
+      pendingLength = chunk.length - i
+    }
+    offset += chunk.length
+    if (out.length > 0) yield out
+  }
+  if (pendingLength > 0) {
+    throw new Error(
+      `${name}: ${offset} bytes is not a whole number of ${ORACLE_GENERAL_RECORD_BYTES}-byte oracleGeneral records.`,
+    )
+  }
+}
+
+/** {@link readOracleGeneralBatches}, key by key. */
+export function readOracleGeneral(path: string, options: ReadOptions = {}): AsyncGenerator<TraceKey> {
+  return flatten(readOracleGeneralBatches(path, options))
+}
+
+function objectId(buffer: Buffer, record: number): TraceKey {
+  const lo = buffer.readUInt32LE(record + 4)
+  const hi = buffer.readUInt32LE(record + 8)
+  if (hi < SAFE_HIGH) return hi * TWO_32 + lo
+  return ((BigInt(hi) << 32n) | BigInt(lo)).toString()
+}

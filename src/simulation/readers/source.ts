@@ -1,0 +1,136 @@
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
+import { pipeline } from 'node:stream'
+import { createGunzip } from 'node:zlib'
+import type { TraceKey } from '../hash.js'
+
+/** Bytes, chunk by chunk: a file's (see {@link readChunks}), stdin, or an array in tests. */
+export type Chunks = AsyncIterable<Buffer> | Iterable<Buffer>
+
+/** Options every trace reader accepts. */
+export interface ReadOptions {
+  /**
+   * Called after each chunk of the file is read, with the bytes read so far and the file's size
+   * (both counted on disk, so compressed for a `.gz`): enough to draw a progress bar.
+   */
+  readonly onProgress?: (bytesRead: number, totalBytes: number) => void
+}
+
+const FILE_CHUNK = 1 << 20
+const GUNZIP_CHUNK = 1 << 18
+
+/**
+ * The bytes of a trace file, chunk by chunk, gunzipped on the fly when the name ends in `.gz`.
+ * Never holds more than a chunk or two in memory. Breaking out of the loop closes the file.
+ */
+export async function* readChunks(path: string, options: ReadOptions = {}): AsyncGenerator<Buffer> {
+  const { onProgress } = options
+  const total = onProgress === undefined ? 0 : (await stat(path)).size
+  let read = 0
+  const file = createReadStream(path, { highWaterMark: FILE_CHUNK })
+  if (!path.endsWith('.gz')) {
+    for await (const chunk of file as AsyncIterable<Buffer>) {
+      read += chunk.length
+      onProgress?.(read, total)
+      yield chunk
+    }
+    return
+  }
+  if (onProgress !== undefined) {
+    // `pipe` already reads in flowing mode: one more 'data' listener only observes.
+    file.on('data', (chunk: Buffer | string) => {
+      read += chunk.length
+    })
+  }
+  const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK })
+  // Errors on either side reach the loop below through `gunzip`; an early exit destroys both.
+  pipeline(file, gunzip, () => {})
+  for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    onProgress?.(read, total)
+    yield chunk
+  }
+}
+
+/** The keys of a batched reader one by one. */
+export async function* flatten<K extends TraceKey>(
+  batches: AsyncIterable<readonly K[]> | Iterable<readonly K[]>,
+): AsyncGenerator<K> {
+  for await (const batch of batches) yield* batch
+}
+
+/**
+ * Calls `onLine(buffer, start, end)` for every line of the stream (without its `\n`; a trailing
+ * `\r` is left to the callback), handing over whatever the callback pushed after each chunk. Works
+ * on bytes: no string is made for a line unless the callback makes one.
+ */
+export async function* forEachLine<K>(
+  chunks: Chunks,
+  onLine: (buffer: Buffer, start: number, end: number, lineNumber: number, out: K[]) => void,
+): AsyncGenerator<K[]> {
+  let carry: Buffer | undefined
+  let lineNumber = 0
+  for await (const chunk of chunks) {
+    const buffer = carry === undefined ? chunk : Buffer.concat([carry, chunk])
+    const out: K[] = []
+    let start = 0
+    for (let nl = buffer.indexOf(10, start); nl !== -1; nl = buffer.indexOf(10, start)) {
+      onLine(buffer, start, nl, ++lineNumber, out)
+      start = nl + 1
+    }
+    // Copied: the stream may hand the chunk's memory back to a pool.
+    carry = start < buffer.length ? Buffer.from(buffer.subarray(start)) : undefined
+    if (out.length > 0) yield out
+  }
+  if (carry !== undefined) {
+    const out: K[] = []
+    onLine(carry, 0, carry.length, ++lineNumber, out)
+    if (out.length > 0) yield out
+  }
+}
+
+const SPACE = 32
+const TAB = 9
+const CR = 13
+const MINUS = 45
+const ZERO = 48
+const NINE = 57
+
+/**
+ * The key written in `buffer[start, end)`, surrounding blanks trimmed: a number when the text is a
+ * canonical decimal integer (`42`, `-7`; not `007`, `+1`, `1.0` or `-0`) within the safe range,
+ * else the text itself; `undefined` for a blank line.
+ */
+export function keyFromBytes(buffer: Buffer, start: number, end: number): TraceKey | undefined {
+  while (start < end && isBlank(buffer[start] as number)) start++
+  while (end > start && isBlank(buffer[end - 1] as number)) end--
+  if (start === end) return undefined
+  let i = start
+  const negative = buffer[i] === MINUS
+  if (negative) i++
+  const digits = end - i
+  if (digits > 0 && digits <= 16 && !(digits > 1 && buffer[i] === ZERO)) {
+    let n = 0
+    for (; i < end; i++) {
+      const c = buffer[i] as number
+      if (c < ZERO || c > NINE) break
+      n = n * 10 + (c - ZERO)
+    }
+    if (i === end && n <= Number.MAX_SAFE_INTEGER && !(negative && n === 0)) return negative ? -n : n
+  }
+  return buffer.toString('utf8', start, end)
+}
+
+/** {@link keyFromBytes} for text already decoded (CSV fields). */
+export function keyFromText(text: string): TraceKey | undefined {
+  const trimmed = text.trim()
+  if (trimmed === '') return undefined
+  if (/^-?(?:0|[1-9]\d{0,15})$/.test(trimmed) && trimmed !== '-0') {
+    const n = Number(trimmed)
+    if (Number.isSafeInteger(n)) return n
+  }
+  return trimmed
+}
+
+function isBlank(c: number): boolean {
+  return c === SPACE || c === TAB || c === CR
+}

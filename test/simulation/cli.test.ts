@@ -1,0 +1,190 @@
+import { writeFile } from 'node:fs/promises'
+import { gzipSync } from 'node:zlib'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CliContext, CommandModule } from '../../dist/cli/command.js'
+import * as simulateModule from '../../dist/cli/simulate.js'
+import { run, simulateCommand } from '../../dist/cli/simulate.js'
+import { haveTraces, tempDir, trace } from './helpers.js'
+
+interface Captured {
+  ctx: CliContext
+  stdout: () => string
+  stderr: () => string
+}
+
+function capture(tty = false): Captured {
+  let out = ''
+  let err = ''
+  return {
+    ctx: {
+      stdout: {
+        write: (chunk: string) => {
+          out += chunk
+          return true
+        },
+      },
+      stderr: {
+        write: (chunk: string) => {
+          err += chunk
+          return true
+        },
+        isTTY: tty,
+        columns: 100,
+      },
+      env: {},
+    },
+    stdout: () => out,
+    stderr: () => err,
+  }
+}
+
+let tmp: Awaited<ReturnType<typeof tempDir>>
+beforeAll(async () => {
+  tmp = await tempDir()
+  // a b c a b d a b c as numbers: LRU @ 2 → 0 hits, OPT @ 2 → 4 hits (see opt.test.ts)
+  await writeFile(tmp.path('abc.txt'), 'a\nb\nc\na\nb\nd\na\nb\nc\n')
+  await writeFile(tmp.path('keys.log.gz'), gzipSync('1\n2\n1\n2\n'))
+  await writeFile(tmp.path('t.csv'), 'ts,obj\n1,x\n2,y\n3,x\n')
+})
+afterAll(async () => {
+  await tmp.cleanup()
+})
+
+describe('stratacache simulate', () => {
+  it('prints a table: policies by sizes, hit ratios in %, OPT as the upper bound', async () => {
+    const c = capture()
+    const code = await simulateCommand(
+      ['--trace', tmp.path('abc.txt'), '--policies', 'lru,opt', '--sizes', '2,3'],
+      c.ctx,
+    )
+    expect(code).toBe(0)
+    const out = c.stdout()
+    expect(out).toMatch(/abc\.txt \(lines\)/)
+    expect(out).toMatch(/9 requests, 4 distinct keys/)
+    expect(out).toMatch(/hit ratio %\s+2\s+3/)
+    expect(out).toMatch(/lru\s+0\.00\s+44\.44\n/)
+    expect(out).toMatch(/opt \(upper bound\)\s+44\.44\s+55\.56/)
+    expect(out).toMatch(/Bélády/)
+    expect(c.stderr()).toBe('')
+  })
+
+  it('--json: one document with every (policy, size)', async () => {
+    const c = capture()
+    expect(
+      await simulateCommand(
+        ['--synthetic', 'loop:100:1000', '--policies', 'lru,opt', '--sizes', '99,100%', '--json'],
+        c.ctx,
+      ),
+    ).toBe(0)
+    const doc = JSON.parse(c.stdout())
+    expect(doc.source).toEqual({ kind: 'synthetic', name: 'loop n=100 requests=1,000', seed: 1 })
+    expect(doc.requests).toBe(1000)
+    expect(doc.distinctKeys).toBe(100)
+    expect(
+      doc.results.map((r: { policy: string; capacity: number; hits: number }) => [
+        r.policy,
+        r.capacity,
+        r.hits,
+      ]),
+    ).toEqual([
+      ['lru', 99, 0],
+      ['lru', 100, 900],
+      ['opt', 99, 891],
+      ['opt', 100, 900],
+    ])
+  })
+
+  it('--csv: a header and one row per (policy, size)', async () => {
+    const c = capture()
+    expect(
+      await simulateCommand(
+        ['--trace', tmp.path('keys.log.gz'), '--policies', 'lru', '--sizes', '1,2', '--csv'],
+        c.ctx,
+      ),
+    ).toBe(0)
+    expect(c.stdout()).toBe(
+      'policy,size,capacity,requests,hits,misses,hit_ratio\nlru,1,1,4,0,4,0.000000\nlru,2,2,4,2,2,0.500000\n',
+    )
+  })
+
+  it('reads a CSV column; infers formats from names', async () => {
+    const c = capture()
+    expect(
+      await simulateCommand(
+        ['--trace', tmp.path('t.csv'), '--key-column', 'obj', '--policies', 'lru', '--sizes', '5', '--csv'],
+        c.ctx,
+      ),
+    ).toBe(0)
+    expect(c.stdout()).toMatch(/lru,5,5,3,1,2,/)
+  })
+
+  it('draws a progress bar only on a terminal, and erases it', async () => {
+    const tty = capture(true)
+    expect(
+      await simulateCommand(
+        ['--synthetic', 'zipf:0.9:1000:300000', '--policies', 'lru,opt', '--sizes', '100'],
+        tty.ctx,
+      ),
+    ).toBe(0)
+    expect(tty.stderr()).toMatch(/reading/)
+    expect(tty.stderr().endsWith('\r\x1b[K')).toBe(true)
+    const quiet = capture(true)
+    await simulateCommand(['--synthetic', 'zipf:0.9:1000:3000', '--sizes', '100', '--quiet'], quiet.ctx)
+    expect(quiet.stderr()).toBe('')
+    const json = capture(true)
+    await simulateCommand(['--synthetic', 'zipf:0.9:1000:3000', '--sizes', '100', '--json'], json.ctx)
+    expect(json.stderr()).toBe('')
+  })
+
+  it('bad usage: exit code 2 and a pointer to --help', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /either --trace FILE or --synthetic SPEC/],
+      [['--synthetic', 'loop:10', '--trace', 'x'], /exactly one/],
+      [
+        ['--synthetic', 'loop:10', '--policies', 'lru,sieeve'],
+        /unknown policy 'sieeve'. Did you mean sieve\?/,
+      ],
+      [['--synthetic', 'loop:10', '--sizes', '0'], /--sizes/],
+      [['--synthetic', 'zipf:0.99'], /needs n/],
+      [['--trace', '/nonexistent/trace.lis'], /no such file/],
+      [['--trace', tmp.path('abc.txt'), '--format', 'parquet'], /--format must be one of/],
+      [['--trace', tmp.path('abc.txt'), '--key-column', 'k'], /--key-column applies to csv/],
+      [['--synthetic', 'loop:10', '--json', '--csv'], /exclusive/],
+      [['--synthetic', 'loop:10', '--polices', 'lru'], /Did you mean --policies\?/],
+    ]
+    for (const [argv, message] of cases) {
+      const c = capture()
+      expect(await simulateCommand(argv, c.ctx), argv.join(' ')).toBe(2)
+      expect(c.stderr()).toMatch(message)
+      expect(c.stderr()).toMatch(/Run 'stratacache simulate --help'/)
+    }
+  })
+
+  it('a failure while reading: exit code 1', async () => {
+    await writeFile(tmp.path('bad.lis'), '1 1 0 0\nnot a request\n')
+    const c = capture()
+    expect(await simulateCommand(['--trace', tmp.path('bad.lis'), '--sizes', '10'], c.ctx)).toBe(1)
+    expect(c.stderr()).toMatch(/bad\.lis:2:/)
+  })
+
+  it('--help; run() is a CommandModule for src/cli/main.ts', async () => {
+    const c = capture()
+    expect(await run(['--help'], c.ctx)).toBe(0)
+    expect(c.stdout()).toMatch(/Usage: stratacache simulate/)
+    expect(c.stdout()).toMatch(/zipf:ALPHA:N/)
+    await expect(run(['--bogus'], capture().ctx)).rejects.toMatchObject({ name: 'UsageError' })
+    const command: CommandModule = simulateModule // what `load: () => import('./simulate.js')` must give
+    expect(typeof command.run).toBe('function')
+  })
+
+  it.skipIf(!haveTraces)('aliases: tinylfu, belady; the OLTP anchor through the CLI', async () => {
+    const c = capture()
+    const code = await simulateCommand(
+      ['--trace', trace('arc-OLTP.lis.gz'), '--policies', 'lru,belady', '--sizes', '1000', '--csv'],
+      c.ctx,
+    )
+    expect(code).toBe(0)
+    expect(c.stdout()).toMatch(/^lru,1000,1000,914145,\d+,\d+,0\.328\d+$/m)
+    expect(c.stdout()).toMatch(/^opt,1000,1000,914145,\d+,\d+,0\.536\d+$/m)
+  })
+})

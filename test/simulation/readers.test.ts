@@ -1,0 +1,259 @@
+import { writeFile } from 'node:fs/promises'
+import { gzipSync } from 'node:zlib'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  decodeArc,
+  decodeCache2k,
+  decodeCsv,
+  decodeLines,
+  decodeOracleGeneral,
+  inferFormat,
+  readArc,
+  readCache2k,
+  readChunks,
+  readCsv,
+  readLines,
+  readOracleGeneral,
+  readTraceBatches,
+} from '../../dist/simulation/readers/index.js'
+import { collect, haveTraces, splitEverywhere, tempDir, trace } from './helpers.js'
+
+let tmp: Awaited<ReturnType<typeof tempDir>>
+beforeAll(async () => {
+  tmp = await tempDir()
+})
+afterAll(async () => {
+  await tmp.cleanup()
+})
+
+const flat = async <T>(batches: AsyncIterable<T[]>): Promise<T[]> => (await collect(batches)).flat()
+
+describe('lines reader', () => {
+  const text =
+    '1\n2\n  3  \r\n\nabc\n007\n-5\n-0\n12345678901234567\n9007199254740991\n9007199254740993\nfoo bar\nlast'
+  const expected = [
+    1,
+    2,
+    3,
+    'abc',
+    '007',
+    -5,
+    '-0',
+    '12345678901234567',
+    9007199254740991,
+    '9007199254740993',
+    'foo bar',
+    'last',
+  ]
+
+  it('reads one key per line: canonical integers as numbers, anything else as trimmed text', async () => {
+    await writeFile(tmp.path('keys.txt'), text)
+    expect(await collect(readLines(tmp.path('keys.txt')))).toEqual(expected)
+  })
+
+  it('gunzips .gz files transparently', async () => {
+    await writeFile(tmp.path('keys.txt.gz'), gzipSync(text))
+    expect(await collect(readLines(tmp.path('keys.txt.gz')))).toEqual(expected)
+  })
+
+  it('joins lines split across chunks anywhere', async () => {
+    expect(await flat(decodeLines(splitEverywhere(Buffer.from(text))))).toEqual(expected)
+  })
+
+  it('streams a file of many chunks, reporting progress', async () => {
+    const n = 300_000
+    const lines = Array.from({ length: n }, (_, i) => String((i * 7919) % 100_003))
+    await writeFile(tmp.path('big.txt.gz'), gzipSync(`${lines.join('\n')}\n`))
+    let lastProgress = 0
+    let batches = 0
+    let count = 0
+    let sum = 0
+    for await (const batch of readTraceBatches(tmp.path('big.txt.gz'), 'lines', {
+      onProgress: (done, total) => {
+        expect(done).toBeLessThanOrEqual(total)
+        lastProgress = done / total
+      },
+    })) {
+      batches++
+      count += batch.length
+      for (const key of batch) sum += key as number
+    }
+    expect(count).toBe(n)
+    expect(sum).toBe(lines.reduce((s, l) => s + Number(l), 0))
+    expect(batches).toBeGreaterThan(1)
+    expect(lastProgress).toBe(1)
+  })
+})
+
+describe('csv reader', () => {
+  const csv =
+    'id,"the key",other\r\n' +
+    '1,"a,b",x\r\n' +
+    '2,"say ""hi""",y\r\n' +
+    '3,"multi\nline",z\r\n' +
+    '4,42,w\r\n' +
+    '5,,v\r\n' +
+    '\r\n' +
+    '6, 7 ,u'
+  const expected = ['a,b', 'say "hi"', 'multi\nline', 42, 7]
+
+  it('reads the named key column: quotes, escaped quotes, embedded newlines, CRLF, empty keys skipped', async () => {
+    await writeFile(tmp.path('trace.csv'), csv)
+    expect(await collect(readCsv(tmp.path('trace.csv'), { keyColumn: 'the key' }))).toEqual(expected)
+  })
+
+  it('gives the same keys however the bytes are split', async () => {
+    expect(await flat(decodeCsv(splitEverywhere(Buffer.from(csv)), { keyColumn: 'the key' }))).toEqual(
+      expected,
+    )
+    expect(await flat(decodeCsv([Buffer.from(csv)], { keyColumn: 'the key' }))).toEqual(expected)
+  })
+
+  it("defaults to a column named 'key' (any case), else the first; other delimiters", async () => {
+    expect(await flat(decodeCsv([Buffer.from('\uFEFFts,Key\n1,a\n2,b\n')]))).toEqual(['a', 'b'])
+    expect(await flat(decodeCsv([Buffer.from('obj,size\n10,1\n11,1\n')]))).toEqual([10, 11])
+    expect(
+      await flat(decodeCsv([Buffer.from('a;b\n1;x\n2;y\n')], { keyColumn: 'b', delimiter: ';' })),
+    ).toEqual(['x', 'y'])
+  })
+
+  it('gunzips and names a missing column', async () => {
+    await writeFile(tmp.path('trace.csv.gz'), gzipSync(csv))
+    expect(await collect(readCsv(tmp.path('trace.csv.gz'), { keyColumn: 'the key' }))).toEqual(expected)
+    await expect(collect(readCsv(tmp.path('trace.csv'), { keyColumn: 'nope' }))).rejects.toThrow(
+      /no column 'nope'.*id, the key, other/,
+    )
+  })
+})
+
+describe('ARC .lis reader', () => {
+  const lis = '10 3 0 1\n20 1 0 2\n\n5 2 0 3\r\n7 1 0 4'
+
+  it('expands each request into block_count consecutive blocks', async () => {
+    await writeFile(tmp.path('t.lis'), lis)
+    expect(await collect(readArc(tmp.path('t.lis')))).toEqual([10, 11, 12, 20, 5, 6, 7])
+    expect(await flat(decodeArc(splitEverywhere(Buffer.from(lis))))).toEqual([10, 11, 12, 20, 5, 6, 7])
+  })
+
+  it('names the file and line of a malformed request', async () => {
+    await expect(flat(decodeArc([Buffer.from('1 1 0 0\nx 1 0 0\n')], 'bad.lis'))).rejects.toThrow(
+      /bad\.lis:2:/,
+    )
+    await expect(flat(decodeArc([Buffer.from('1\n')], 'bad.lis'))).rejects.toThrow(/bad\.lis:1:/)
+    await expect(flat(decodeArc([Buffer.from('1x2 1 0 0\n')], 'bad.lis'))).rejects.toThrow(/bad\.lis:1:/)
+  })
+})
+
+describe('cache2k reader', () => {
+  const values = [0, 1, -1, 2147483647, -2147483648, 123456789, -987654321, 0x01020304]
+  const encode = (ints: readonly number[]): Buffer => {
+    const buffer = Buffer.alloc(ints.length * 4)
+    ints.forEach((v, i) => {
+      buffer.writeInt32BE(v, i * 4)
+    })
+    return buffer
+  }
+
+  it('reads big-endian signed 32-bit integers, negative ones included', async () => {
+    await writeFile(tmp.path('t.trace'), encode(values))
+    expect(await collect(readCache2k(tmp.path('t.trace')))).toEqual(values)
+  })
+
+  it('reassembles integers split across chunks at every offset', async () => {
+    expect(await flat(decodeCache2k(splitEverywhere(encode(values), 7)))).toEqual(values)
+    expect(await flat(decodeCache2k(splitEverywhere(encode(values), 3)))).toEqual(values)
+  })
+
+  it('reassembles integers that straddle the chunks of a real gunzip stream', async () => {
+    // Random ints barely compress, so the .gz spans several 1 MiB reads and the gunzipped chunks
+    // come out at sizes that are not multiples of 4.
+    const n = 800_000
+    const ints = new Array<number>(n)
+    let x = 0x12345678
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      ints[i] = x | 0
+    }
+    const path = tmp.path('random.trace.gz')
+    await writeFile(path, gzipSync(encode(ints)))
+    const sizes = (await collect(readChunks(path))).map((chunk) => chunk.length)
+    expect(sizes.some((size) => size % 4 !== 0)).toBe(true)
+    const read = await collect(readCache2k(path))
+    expect(read.length).toBe(n)
+    const firstDifference = read.findIndex((v, i) => v !== ints[i])
+    expect(firstDifference).toBe(-1)
+  })
+
+  it('refuses a file that is not a whole number of integers', async () => {
+    await expect(flat(decodeCache2k([Buffer.alloc(10)], 'odd.trace'))).rejects.toThrow(/odd\.trace: 10 bytes/)
+  })
+})
+
+describe('oracleGeneral reader', () => {
+  const ids = [1n, 2n ** 32n + 5n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n, 0n]
+  const encode = (objectIds: readonly bigint[]): Buffer => {
+    const buffer = Buffer.alloc(objectIds.length * 24)
+    objectIds.forEach((id, i) => {
+      buffer.writeUInt32LE(1000 + i, i * 24) // timestamp
+      buffer.writeBigUInt64LE(id, i * 24 + 4)
+      buffer.writeUInt32LE(4096, i * 24 + 12) // size
+      buffer.writeBigInt64LE(-1n, i * 24 + 16) // next access
+    })
+    return buffer
+  }
+  const expected = [1, 2 ** 32 + 5, 2 ** 53 - 1, '9007199254740992', '18446744073709551615', 0]
+
+  it('reads obj_id as the key: a number up to 2^53 − 1, else its decimal text', async () => {
+    await writeFile(tmp.path('t.oracleGeneral.bin'), encode(ids))
+    expect(await collect(readOracleGeneral(tmp.path('t.oracleGeneral.bin')))).toEqual(expected)
+    await writeFile(tmp.path('t.oracleGeneral.bin.gz'), gzipSync(encode(ids)))
+    expect(await collect(readOracleGeneral(tmp.path('t.oracleGeneral.bin.gz')))).toEqual(expected)
+  })
+
+  it('reassembles records split across chunks; refuses a truncated file', async () => {
+    expect(await flat(decodeOracleGeneral(splitEverywhere(encode(ids), 11)))).toEqual(expected)
+    await expect(flat(decodeOracleGeneral([encode(ids).subarray(0, 30)], 'cut'))).rejects.toThrow(
+      /cut: 30 bytes/,
+    )
+  })
+})
+
+describe('format inference', () => {
+  it('looks past .gz at the extension', () => {
+    expect(inferFormat('../shared/traces/arc-OLTP.lis.gz')).toBe('arc')
+    expect(inferFormat('cache2k-web07.trace.gz')).toBe('cache2k')
+    expect(inferFormat('x.CSV')).toBe('csv')
+    expect(inferFormat('/data/w01.oracleGeneral.bin')).toBe('oracle')
+    expect(inferFormat('keys.txt.gz')).toBe('lines')
+    expect(inferFormat('mystery.bin')).toBeUndefined()
+  })
+})
+
+describe.skipIf(!haveTraces)('the real traces', () => {
+  it('arc-OLTP: 914,145 requests over 186,880 blocks', async () => {
+    let count = 0
+    const distinct = new Set<number>()
+    for await (const batch of readTraceBatches(trace('arc-OLTP.lis.gz'), 'arc')) {
+      count += batch.length
+      for (const key of batch) distinct.add(key as number)
+    }
+    expect(count).toBe(914_145)
+    expect(distinct.size).toBe(186_880)
+  })
+
+  it('cache2k-web07: 76,118 requests over 20,484 keys', async () => {
+    const keys = await collect(readCache2k(trace('cache2k-web07.trace.gz')))
+    expect(keys.length).toBe(76_118)
+    expect(new Set(keys).size).toBe(20_484)
+  })
+
+  it('stops reading (and closes the file) when the consumer stops', async () => {
+    let count = 0
+    for await (const _ of readCache2k(trace('cache2k-orm-busy.trace.gz'))) {
+      if (++count === 1000) break
+    }
+    expect(count).toBe(1000)
+  })
+})
