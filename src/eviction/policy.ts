@@ -14,7 +14,7 @@
  * a new entry can be inserted before a victim is chosen).
  */
 export interface EvictionPolicy {
-  readonly name: PolicyName
+  readonly name: string
   touch(slot: number): void
   miss(hash: number): void
   insert(slot: number, hash: number): void

@@ -1,6 +1,7 @@
 import { createPolicy, type EvictionPolicy, POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import { hashTraceKey, type TraceKey } from './hash.js'
 import { computeNextUses, optHitCounts } from './opt.js'
+import { ArcPolicy } from './policies/arc.js'
 import { readTraceBatches, type TraceFormat, type TraceReadOptions } from './readers/index.js'
 import { SimulatedCache } from './sim-cache.js'
 import {
@@ -16,11 +17,15 @@ export type PolicyFactory = (name: string, capacity: number) => EvictionPolicy
 /** The name of Bélády's clairvoyant optimum, computed offline rather than by a policy. */
 export const OPT = 'opt'
 
-/** Every policy the default factory builds, and `opt`. */
-export const SIMULATED_POLICIES: readonly string[] = [...POLICY_NAMES, OPT]
+/** A reference policy the simulator offers for comparison but the L1 does not (see policies/arc.ts). */
+export const ARC = 'arc'
 
-/** The eviction policies of src/eviction, by name. */
+/** Every policy the default factory builds, and `opt`. */
+export const SIMULATED_POLICIES: readonly string[] = [...POLICY_NAMES, ARC, OPT]
+
+/** The eviction policies of src/eviction, by name, and the simulator's reference policies. */
 export const defaultPolicyFactory: PolicyFactory = (name, capacity) => {
+  if (name === ARC) return new ArcPolicy(capacity)
   if (!(POLICY_NAMES as readonly string[]).includes(name)) {
     throw new RangeError(`Unknown policy '${name}': use one of ${SIMULATED_POLICIES.join(', ')}.`)
   }
