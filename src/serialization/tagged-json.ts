@@ -20,11 +20,8 @@ export class TaggedJsonSerializer implements Serializer {
     const plain = isPlain(value, 0)
     const json = plain ? JSON.stringify(value) : JSON.stringify(tag(value, new Set()))
     if (json === undefined) throw new TypeError(`a ${typeof value} cannot be serialized`)
-    const length = Buffer.byteLength(json)
-    const out = Buffer.allocUnsafe(length + 1)
-    out[0] = plain ? PLAIN : TAGGED
-    out.write(json, 1, length, 'utf8')
-    return out
+    // One UTF-8 pass into Node's buffer pool: faster than byteLength + allocUnsafe + write.
+    return Buffer.from((plain ? 'p' : 't') + json, 'utf8')
   }
 
   decode(bytes: Uint8Array): unknown {
@@ -39,8 +36,8 @@ export class TaggedJsonSerializer implements Serializer {
   }
 }
 
-const PLAIN = 0x70 // 'p'
-const TAGGED = 0x74 // 't'
+const PLAIN = 0x70 // 'p', the marker of bare JSON
+const TAGGED = 0x74 // 't', the marker of tagged JSON
 const TAG = '$t'
 const MAX_DEPTH = 512
 
