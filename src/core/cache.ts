@@ -15,7 +15,7 @@ import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
-import { type L1Entry, MemoryStore } from '../tiers/memory/memory-store.js'
+import { CLONE_ON_READ, MemoryStore, MISS } from '../tiers/memory/memory-store.js'
 import { createRedisTier } from '../tiers/redis/create.js'
 import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
@@ -130,10 +130,10 @@ export class Cache {
     const ttl = options.ttl ?? this.#options.ttl
     if (typeof ttl === 'object') ttl.record(key)
     if (this.#l1 !== undefined && options.forceFresh !== true && options.skipL1 !== true) {
-      const entry = this.#l1.get(key, this.#clock())
-      if (entry !== undefined) {
+      const value = this.#l1.get(key, this.#clock())
+      if (value !== MISS) {
         this.#counters.l1Hits++
-        return this.#readEntry(entry) as T
+        return value as T
       }
     }
     if (options.forceFresh !== true) {
@@ -152,10 +152,10 @@ export class Cache {
     if (this.#closed) throw closed()
     const skipL1 = options?.skipL1 === true
     if (this.#l1 !== undefined && !skipL1) {
-      const entry = this.#l1.get(key, this.#clock())
-      if (entry !== undefined) {
+      const value = this.#l1.get(key, this.#clock())
+      if (value !== MISS) {
         this.#counters.l1Hits++
-        return this.#readEntry(entry) as T
+        return value as T
       }
     }
     if (this.#l2 !== undefined && options?.skipL2 !== true) {
@@ -169,8 +169,8 @@ export class Cache {
   /** Synchronous L1-only read: the value if this process holds it, else `undefined`. */
   peek<T = unknown>(key: string): T | undefined {
     if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
-    const entry = this.#l1?.get(key, this.#clock())
-    return entry === undefined ? undefined : (this.#readEntry(entry) as T)
+    const value = this.#l1 === undefined ? MISS : this.#l1.get(key, this.#clock())
+    return value === MISS ? undefined : (value as T)
   }
 
   /** Values for `keys` (aligned; `undefined` where absent): L1 first, then one L2 round trip for the rest. */
@@ -180,10 +180,10 @@ export class Cache {
     const out: (T | undefined)[] = new Array(keys.length)
     const missing: number[] = []
     for (let i = 0; i < keys.length; i++) {
-      const entry = this.#l1?.get(keys[i] as string, this.#clock())
-      if (entry !== undefined) {
+      const value = this.#l1 === undefined ? MISS : this.#l1.get(keys[i] as string, this.#clock())
+      if (value !== MISS) {
         this.#counters.l1Hits++
-        out[i] = this.#readEntry(entry) as T
+        out[i] = value as T
       } else missing.push(i)
     }
     if (missing.length > 0 && this.#l2 !== undefined) {
@@ -286,10 +286,11 @@ export class Cache {
     for (const key of options.keys) {
       if (seen.has(key)) continue
       seen.add(key)
-      const entry = options.skipL1 === true ? undefined : this.#l1?.get(key, this.#clock())
-      if (entry !== undefined) {
+      const value =
+        options.skipL1 === true || this.#l1 === undefined ? MISS : this.#l1.get(key, this.#clock())
+      if (value !== MISS) {
         this.#counters.l1Hits++
-        result.set(key, this.#readEntry(entry) as T)
+        result.set(key, value as T)
         continue
       }
       const flight = this.#flights.get(key)
@@ -374,13 +375,6 @@ export class Cache {
   }
 
   // ---- internals -------------------------------------------------------------------------
-
-  #readEntry(entry: L1Entry): unknown {
-    if (entry.slideMs > 0) {
-      ;(this.#l1 as MemoryStore).extend(entry, Math.min(this.#clock() + entry.slideMs, entry.maxExpiresAt))
-    }
-    return entry.cloneOnRead ? structuredClone(entry.value) : entry.value
-  }
 
   /** Registers a load as the key's flight, with a token that a later write or delete can mark overtaken. */
   #track(key: string, start: (token: { overtaken: boolean }) => Promise<unknown>): Promise<unknown> {
@@ -648,20 +642,15 @@ export class Cache {
       cloneOnRead = true
     }
     ;(this.#l1 as MemoryStore).set(
-      {
-        key,
-        value: stored,
-        createdAt: now,
-        expiresAt,
-        slideMs,
-        maxExpiresAt,
-        size,
-        tags,
-        cloneOnRead,
-        slot: -1,
-        heapIndex: -1,
-      },
+      key,
+      stored,
+      expiresAt,
+      size,
+      cloneOnRead ? CLONE_ON_READ : 0,
+      tags,
       now,
+      slideMs,
+      maxExpiresAt,
     )
     return value
   }

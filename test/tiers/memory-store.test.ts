@@ -1,61 +1,70 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { POLICY_NAMES } from '../../dist/eviction/index.js'
-import { type L1Entry, MemoryStore } from '../../dist/tiers/memory/memory-store.js'
+import { CLONE_ON_READ, MemoryStore, MISS } from '../../dist/tiers/memory/memory-store.js'
 
-function entry(key: string, size = 1, expiresAt = Number.POSITIVE_INFINITY): L1Entry {
-  return {
-    key,
-    value: key,
-    createdAt: 0,
-    expiresAt,
-    slideMs: 0,
-    maxExpiresAt: expiresAt,
-    size,
-    tags: [],
-    cloneOnRead: false,
-    slot: -1,
-    heapIndex: -1,
-  }
+const NEVER = Number.POSITIVE_INFINITY
+
+function put(store: MemoryStore, key: string, size = 1, expiresAt = NEVER, now = 0): void {
+  store.set(key, `value of ${key}`, expiresAt, size, 0, [], now)
 }
 
 describe.each(POLICY_NAMES)('MemoryStore (L1) with %s eviction', (policy) => {
   it('never exceeds maxEntries', () => {
-    const store = new MemoryStore({ maxEntries: 3, maxBytes: Number.POSITIVE_INFINITY, policy })
-    for (let i = 0; i < 10; i++) store.set(entry(`k${i}`), 0)
+    const store = new MemoryStore({ maxEntries: 3, maxBytes: NEVER, policy })
+    for (let i = 0; i < 10; i++) put(store, `k${i}`)
     expect(store.size).toBe(3)
     expect(store.evictions).toBe(7)
   })
 
   it('never exceeds maxBytes, and refuses an entry larger than the whole budget', () => {
     const store = new MemoryStore({ maxEntries: 100, maxBytes: 100, policy })
-    for (let i = 0; i < 10; i++) store.set(entry(`k${i}`, 30), 0)
+    for (let i = 0; i < 10; i++) put(store, `k${i}`, 30)
     expect(store.bytes).toBeLessThanOrEqual(100)
-    store.set(entry('huge', 101), 0)
-    expect(store.peek('huge')).toBeUndefined()
+    put(store, 'huge', 101)
+    expect(store.has('huge')).toBe(false)
   })
 
   it('reclaims expired entries before evicting live ones', () => {
-    const store = new MemoryStore({ maxEntries: 3, maxBytes: Number.POSITIVE_INFINITY, policy })
-    store.set(entry('live1', 1), 0)
-    store.set(entry('soon', 1, 50), 0)
-    store.set(entry('live2', 1), 0)
-    store.set(entry('new', 1), 100)
-    expect(store.peek('soon')).toBeUndefined()
+    const store = new MemoryStore({ maxEntries: 3, maxBytes: NEVER, policy })
+    put(store, 'live1')
+    put(store, 'soon', 1, 50)
+    put(store, 'live2')
+    put(store, 'new', 1, NEVER, 100)
+    expect(store.has('soon')).toBe(false)
     expect([...store.keys()].sort()).toEqual(['live1', 'live2', 'new'])
     expect(store.expirations).toBe(1)
     expect(store.evictions).toBe(0)
   })
 
   it('drops an expired entry when it is read', () => {
-    const store = new MemoryStore({ maxEntries: 10, maxBytes: Number.POSITIVE_INFINITY, policy })
-    store.set(entry('k', 1, 100), 0)
-    expect(store.get('k', 99)).toBeDefined()
-    expect(store.get('k', 100)).toBeUndefined()
+    const store = new MemoryStore({ maxEntries: 10, maxBytes: NEVER, policy })
+    put(store, 'k', 1, 100)
+    expect(store.get('k', 99)).toBe('value of k')
+    expect(store.get('k', 100)).toBe(MISS)
     expect(store.size).toBe(0)
   })
 
-  it('keeps exact accounting through overwrites and deletes (model-based)', () => {
+  it('slides a sliding entry on each hit, up to its cap', () => {
+    const store = new MemoryStore({ maxEntries: 10, maxBytes: NEVER, policy })
+    store.set('s', 'v', 10, 1, 0, [], 0, 10, 25)
+    expect(store.get('s', 9)).toBe('v')
+    expect(store.expiryOf('s')).toBe(19)
+    expect(store.get('s', 18)).toBe('v')
+    expect(store.expiryOf('s')).toBe(25)
+    expect(store.get('s', 25)).toBe(MISS)
+  })
+
+  it('clones on read the entries flagged so', () => {
+    const store = new MemoryStore({ maxEntries: 10, maxBytes: NEVER, policy })
+    const value = new Map([['a', 1]])
+    store.set('m', value, NEVER, 1, CLONE_ON_READ, [], 0)
+    const read = store.get('m', 0) as Map<string, number>
+    expect(read).toEqual(value)
+    expect(read).not.toBe(value)
+  })
+
+  it('keeps exact byte accounting through overwrites, deletes and evictions', () => {
     const op = fc.oneof(
       fc.record({
         kind: fc.constant('set' as const),
@@ -68,39 +77,84 @@ describe.each(POLICY_NAMES)('MemoryStore (L1) with %s eviction', (policy) => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
         const store = new MemoryStore({ maxEntries: 8, maxBytes: 120, policy })
-        const sizes = new Map<string, number>()
         for (const o of ops) {
           const key = `k${o.key}`
-          if (o.kind === 'set') {
-            store.set(entry(key, o.size), 0)
-          } else if (o.kind === 'get') {
-            store.get(key, 0)
-          } else {
-            store.delete(key)
-          }
-          sizes.clear()
-          for (const k of store.keys()) sizes.set(k, store.peek(k)?.size ?? 0)
-          const total = [...sizes.values()].reduce((a, b) => a + b, 0)
+          if (o.kind === 'set') put(store, key, o.size)
+          else if (o.kind === 'get') store.get(key, 0)
+          else store.delete(key)
+          let total = 0
+          for (const k of store.keys()) total += store.sizeOf(k) ?? 0
           expect(store.bytes).toBe(total)
           expect(store.size).toBeLessThanOrEqual(8)
           expect(store.bytes).toBeLessThanOrEqual(120)
-          if (o.kind === 'set' && o.size <= 120) expect(store.peek(key)?.size).toBe(o.size)
-          if (o.kind === 'delete') expect(store.peek(key)).toBeUndefined()
+          if (o.kind === 'set' && o.size <= 120 && store.has(key)) expect(store.sizeOf(key)).toBe(o.size)
+          if (o.kind === 'delete') expect(store.has(key)).toBe(false)
         }
       }),
       { numRuns: 300 },
     )
   })
+
+  it('agrees with a reference map with expiry (model-based): never serves a value it should not', () => {
+    const command = fc.oneof(
+      fc.record({
+        kind: fc.constant('set' as const),
+        key: fc.integer({ min: 0, max: 30 }),
+        value: fc.integer(),
+        ttl: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+      }),
+      fc.record({ kind: fc.constant('get' as const), key: fc.integer({ min: 0, max: 30 }) }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 30 }) }),
+      fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 20 }) }),
+      fc.record({ kind: fc.constant('clear' as const) }),
+    )
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.array(command, { maxLength: 300 }),
+        (capacity, commands) => {
+          const store = new MemoryStore({ maxEntries: capacity, maxBytes: NEVER, policy })
+          const model = new Map<string, { value: number; expiresAt: number }>()
+          let now = 0
+          for (const c of commands) {
+            if (c.kind === 'tick') now += c.ms
+            else if (c.kind === 'clear') {
+              store.clear()
+              model.clear()
+            } else if (c.kind === 'set') {
+              const expiresAt = c.ttl === undefined ? NEVER : now + c.ttl
+              store.set(`k${c.key}`, c.value, expiresAt, 1, 0, [], now)
+              model.set(`k${c.key}`, { value: c.value, expiresAt })
+            } else if (c.kind === 'delete') {
+              store.delete(`k${c.key}`)
+              model.delete(`k${c.key}`)
+            } else {
+              const got = store.get(`k${c.key}`, now)
+              const expected = model.get(`k${c.key}`)
+              const live = expected !== undefined && expected.expiresAt > now
+              // Evictions may turn a live entry into a miss; nothing may turn a miss into a value.
+              if (got !== MISS) {
+                expect(live).toBe(true)
+                expect(got).toBe(expected?.value)
+              }
+            }
+            expect(store.size).toBeLessThanOrEqual(capacity)
+          }
+        },
+      ),
+      { numRuns: 200 },
+    )
+  })
 })
 
 describe('MemoryStore with SIEVE', () => {
-  it('keeps a re-read entry over one never read again (SIEVE)', () => {
-    const store = new MemoryStore({ maxEntries: 2, maxBytes: Number.POSITIVE_INFINITY, policy: 'sieve' })
-    store.set(entry('hot'), 0)
-    store.set(entry('cold'), 0)
+  it('keeps a re-read entry over one never read again', () => {
+    const store = new MemoryStore({ maxEntries: 2, maxBytes: NEVER, policy: 'sieve' })
+    put(store, 'hot')
+    put(store, 'cold')
     store.get('hot', 0)
-    store.set(entry('new'), 0)
-    expect(store.peek('hot')).toBeDefined()
-    expect(store.peek('cold')).toBeUndefined()
+    put(store, 'new')
+    expect(store.has('hot')).toBe(true)
+    expect(store.has('cold')).toBe(false)
   })
 })

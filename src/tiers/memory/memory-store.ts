@@ -1,26 +1,12 @@
 import { createPolicy, type EvictionPolicy, hashKey, type PolicyName } from '../../eviction/index.js'
-import { ExpiryHeap } from './expiry-heap.js'
+import { withSlot } from '../../eviction/policy.js'
 
-/** One L1 entry: the live value and what the cache needs to serve it. */
-export interface L1Entry {
-  readonly key: string
-  value: unknown
-  createdAt: number
-  /** Logical expiry (ms since epoch); Infinity = never. */
-  expiresAt: number
-  /** For sliding entries: how far each hit pushes `expiresAt` (0 = not sliding)… */
-  slideMs: number
-  /** …and the hard cap it never passes. */
-  maxExpiresAt: number
-  /** Weight in bytes (the serialized size). */
-  size: number
-  tags: readonly string[]
-  /** True when freezing could not protect the value (Map, Set, Date, typed arrays): reads clone it. */
-  cloneOnRead: boolean
-  /** Owned by the store: the entry's slot in the eviction policy, and its place in the expiry heap. */
-  slot: number
-  heapIndex: number
-}
+/** What {@link MemoryStore.get} returns for an absent or expired key (values may be `null`). */
+export const MISS: unique symbol = Symbol('l1-miss')
+
+/** Per-entry flags. */
+export const CLONE_ON_READ = 1
+const SLIDING = 2
 
 export interface MemoryStoreOptions {
   maxEntries: number
@@ -28,24 +14,45 @@ export interface MemoryStoreOptions {
   policy: PolicyName
 }
 
-/** A store bounded by bytes only sizes its policy as if entries averaged this many bytes. */
+/** Per-entry details that are rare enough to live outside the arrays. */
+interface Sliding {
+  slideMs: number
+  maxExpiresAt: number
+}
+
+/** A store bounded by bytes only sizes its arrays and policy as if entries averaged this many bytes. */
 const ASSUMED_ENTRY_BYTES = 256
+const NONE = -1
 
 /**
- * The L1: an in-process map of live values, bounded by entries and by bytes. Which entry leaves
- * when it is full is the {@link EvictionPolicy}'s choice (docs/eviction.md); expired entries are
- * always reclaimed first, oldest expiry first.
+ * The L1: an in-process store of live values, bounded by entries and by bytes.
+ *
+ * Layout: a `Map` from key to a small integer *slot*, and one array per field indexed by slot
+ * (keys, values, expiry, size, flags) — no object per entry, so the hit path is one Map lookup and
+ * a few array reads, and memory per entry stays close to lru-cache's. Which entry leaves when the
+ * store is full is the {@link EvictionPolicy}'s choice (docs/eviction.md); expired entries are
+ * always reclaimed first, soonest expiry first, through a binary heap of slots.
  */
 export class MemoryStore {
-  readonly #map = new Map<string, L1Entry>()
+  readonly #index = new Map<string, number>()
   readonly #maxEntries: number
   readonly #maxBytes: number
   readonly #policyName: PolicyName
   readonly #capacity: number
   #policy: EvictionPolicy
-  #bySlot: (L1Entry | undefined)[] = []
-  #freeSlots: number[] = []
-  readonly #expiries = new ExpiryHeap<L1Entry>()
+  #keys: (string | undefined)[] = []
+  #values: unknown[] = []
+  #expiresAt: Float64Array
+  #sizes: Float64Array
+  #flags: Uint8Array
+  #tags: (readonly string[] | undefined)[] = []
+  readonly #sliding = new Map<number, Sliding>()
+  #free: number[] = []
+  #nextSlot = 0
+  // expiry heap: slots ordered by #expiresAt; #heapPos[slot] = index in #heap, or NONE
+  #heap: Int32Array
+  #heapPos: Int32Array
+  #heapSize = 0
   #bytes = 0
   evictions = 0
   expirations = 0
@@ -58,10 +65,16 @@ export class MemoryStore {
       ? options.maxEntries
       : Math.min(Math.max(16, Math.ceil(options.maxBytes / ASSUMED_ENTRY_BYTES)), 1 << 22)
     this.#policy = createPolicy(this.#policyName, this.#capacity)
+    const initial = Math.min(this.#capacity + 1, 1024)
+    this.#expiresAt = new Float64Array(initial)
+    this.#sizes = new Float64Array(initial)
+    this.#flags = new Uint8Array(initial)
+    this.#heap = new Int32Array(initial)
+    this.#heapPos = new Int32Array(initial).fill(NONE)
   }
 
   get size(): number {
-    return this.#map.size
+    return this.#index.size
   }
 
   get bytes(): number {
@@ -72,94 +85,229 @@ export class MemoryStore {
     return this.#policyName
   }
 
-  /** The live entry for `key`, or undefined (an expired entry is removed). Counts as a hit for eviction. */
-  get(key: string, now: number): L1Entry | undefined {
-    const entry = this.#map.get(key)
-    if (entry === undefined) return undefined
-    if (entry.expiresAt <= now) {
-      this.#remove(entry)
+  /**
+   * The value for `key`, or {@link MISS} (an expired entry is removed). A hit counts for eviction,
+   * slides a sliding entry's expiry, and clones a value that freezing could not protect.
+   */
+  get(key: string, now: number): unknown {
+    const slot = this.#index.get(key)
+    if (slot === undefined) return MISS
+    if ((this.#expiresAt[slot] as number) <= now) {
+      this.#remove(slot)
       this.expirations++
-      return undefined
+      return MISS
     }
-    this.#policy.touch(entry.slot)
-    return entry
+    this.#policy.touch(slot)
+    const flags = this.#flags[slot] as number
+    if (flags === 0) return this.#values[slot]
+    if (flags & SLIDING) {
+      const sliding = this.#sliding.get(slot) as Sliding
+      this.#expiresAt[slot] = Math.min(now + sliding.slideMs, sliding.maxExpiresAt)
+      this.#heapFix(slot)
+    }
+    return flags & CLONE_ON_READ ? structuredClone(this.#values[slot]) : this.#values[slot]
   }
 
-  /** Like {@link get} but without expiry or eviction bookkeeping (for maintenance and tests). */
-  peek(key: string): L1Entry | undefined {
-    return this.#map.get(key)
+  /** Whether `key` is stored (expired or not), without touching it. */
+  has(key: string): boolean {
+    return this.#index.has(key)
   }
 
-  /** Moves an entry's expiry (sliding expiration). */
-  extend(entry: L1Entry, expiresAt: number): void {
-    entry.expiresAt = expiresAt
-    if (this.#map.get(entry.key) === entry) this.#expiries.update(entry)
+  /** The stored size of `key`, or undefined. */
+  sizeOf(key: string): number | undefined {
+    const slot = this.#index.get(key)
+    return slot === undefined ? undefined : this.#sizes[slot]
   }
 
-  /** Inserts or replaces `entry`, then evicts (expired entries first) until within bounds. */
-  set(entry: L1Entry, now: number): void {
-    const previous = this.#map.get(entry.key)
-    if (entry.size > this.#maxBytes) {
+  /** The logical expiry of `key`, or undefined. */
+  expiryOf(key: string): number | undefined {
+    const slot = this.#index.get(key)
+    return slot === undefined ? undefined : this.#expiresAt[slot]
+  }
+
+  /**
+   * Inserts or replaces an entry, then evicts (expired entries first) until within bounds.
+   * `slideMs` > 0 makes each hit push the expiry out by that much, never past `maxExpiresAt`.
+   */
+  set(
+    key: string,
+    value: unknown,
+    expiresAt: number,
+    size: number,
+    flags: number,
+    tags: readonly string[],
+    now: number,
+    slideMs = 0,
+    maxExpiresAt = expiresAt,
+  ): void {
+    let slot = this.#index.get(key)
+    if (size > this.#maxBytes) {
       // Larger than the whole budget: never cacheable here, and the old value is outdated.
-      if (previous !== undefined) this.#remove(previous)
+      if (slot !== undefined) this.#remove(slot)
       return
     }
-    if (previous !== undefined) {
-      entry.slot = previous.slot
-      this.#expiries.remove(previous)
-      this.#bytes -= previous.size
-      this.#policy.touch(entry.slot)
+    if (slot !== undefined) {
+      this.#bytes -= this.#sizes[slot] as number
+      this.#policy.touch(slot)
     } else {
-      entry.slot = this.#freeSlots.pop() ?? this.#bySlot.length
-      const hash = hashKey(entry.key)
+      slot = this.#allocate()
+      this.#index.set(key, slot)
+      this.#keys[slot] = key
+      const hash = hashKey(key)
       this.#policy.miss(hash)
-      this.#policy.insert(entry.slot, hash)
+      this.#policy.insert(slot, hash)
     }
-    this.#map.set(entry.key, entry)
-    this.#bySlot[entry.slot] = entry
-    this.#bytes += entry.size
-    this.#expiries.add(entry)
-    while (this.#map.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const soonest = this.#expiries.peek()
-      if (soonest !== undefined && soonest.expiresAt <= now) {
-        this.#remove(soonest)
+    this.#values[slot] = value
+    this.#expiresAt[slot] = expiresAt
+    this.#sizes[slot] = size
+    this.#tags[slot] = tags.length === 0 ? undefined : tags
+    if (slideMs > 0) {
+      this.#flags[slot] = flags | SLIDING
+      this.#sliding.set(slot, { slideMs, maxExpiresAt })
+    } else {
+      this.#flags[slot] = flags
+      this.#sliding.delete(slot)
+    }
+    this.#bytes += size
+    this.#heapFix(slot)
+    while (this.#index.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
+      if (this.#heapSize > 0 && (this.#expiresAt[this.#heap[0] as number] as number) <= now) {
+        this.#remove(this.#heap[0] as number)
         this.expirations++
         continue
       }
-      const victim = this.#bySlot[this.#policy.victim(entry.slot)]
-      if (victim === undefined) break // a policy bug must not loop forever
+      const victim = this.#policy.victim(slot)
+      if (this.#keys[victim] === undefined) break // a policy bug must not loop forever
       this.#remove(victim)
       this.evictions++
     }
   }
 
   delete(key: string): boolean {
-    const entry = this.#map.get(key)
-    if (entry === undefined) return false
-    this.#remove(entry)
+    const slot = this.#index.get(key)
+    if (slot === undefined) return false
+    this.#remove(slot)
     return true
   }
 
   clear(): void {
-    this.#map.clear()
-    this.#bySlot = []
-    this.#freeSlots = []
-    this.#expiries.clear()
+    this.#index.clear()
+    this.#keys = []
+    this.#values = []
+    this.#tags = []
+    this.#sliding.clear()
+    this.#free = []
+    this.#nextSlot = 0
+    this.#heapSize = 0
+    this.#heapPos.fill(NONE)
     this.#bytes = 0
     this.#policy = createPolicy(this.#policyName, this.#capacity)
   }
 
   keys(): IterableIterator<string> {
-    return this.#map.keys()
+    return this.#index.keys()
   }
 
-  #remove(entry: L1Entry): void {
-    if (this.#map.get(entry.key) !== entry) return
-    this.#map.delete(entry.key)
-    this.#bySlot[entry.slot] = undefined
-    this.#freeSlots.push(entry.slot)
-    this.#policy.remove(entry.slot)
-    this.#expiries.remove(entry)
-    this.#bytes -= entry.size
+  #allocate(): number {
+    const reused = this.#free.pop()
+    if (reused !== undefined) return reused
+    const slot = this.#nextSlot++
+    if (slot >= this.#expiresAt.length) {
+      this.#expiresAt = withSlot(this.#expiresAt, slot, 0)
+      this.#sizes = withSlot(this.#sizes, slot, 0)
+      this.#flags = withSlot(this.#flags, slot, 0)
+      this.#heap = withSlot(this.#heap, slot, 0)
+      this.#heapPos = withSlot(this.#heapPos, slot, NONE)
+    }
+    return slot
+  }
+
+  #remove(slot: number): void {
+    const key = this.#keys[slot]
+    if (key === undefined) return
+    this.#index.delete(key)
+    this.#keys[slot] = undefined
+    this.#values[slot] = undefined
+    this.#tags[slot] = undefined
+    if ((this.#flags[slot] as number) & SLIDING) this.#sliding.delete(slot)
+    this.#flags[slot] = 0
+    this.#bytes -= this.#sizes[slot] as number
+    this.#policy.remove(slot)
+    this.#heapRemove(slot)
+    this.#free.push(slot)
+  }
+
+  // ---- expiry heap (entries that never expire are kept out of it) ----
+
+  /** Puts `slot` where its expiry belongs (adding or removing it as needed). */
+  #heapFix(slot: number): void {
+    const expires = this.#expiresAt[slot] as number
+    const pos = this.#heapPos[slot] as number
+    if (expires === Number.POSITIVE_INFINITY) {
+      if (pos !== NONE) this.#heapRemove(slot)
+      return
+    }
+    if (pos === NONE) {
+      this.#heap[this.#heapSize] = slot
+      this.#heapPos[slot] = this.#heapSize++
+      this.#siftUp(this.#heapSize - 1)
+    } else {
+      this.#siftDown(pos)
+      this.#siftUp(this.#heapPos[slot] as number)
+    }
+  }
+
+  #heapRemove(slot: number): void {
+    const pos = this.#heapPos[slot] as number
+    if (pos === NONE) return
+    this.#heapPos[slot] = NONE
+    const last = this.#heap[--this.#heapSize] as number
+    if (pos === this.#heapSize) return
+    this.#heap[pos] = last
+    this.#heapPos[last] = pos
+    this.#siftDown(pos)
+    this.#siftUp(this.#heapPos[last] as number)
+  }
+
+  #siftUp(i: number): void {
+    const heap = this.#heap
+    const slot = heap[i] as number
+    const expires = this.#expiresAt[slot] as number
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const p = heap[parent] as number
+      if ((this.#expiresAt[p] as number) <= expires) break
+      heap[i] = p
+      this.#heapPos[p] = i
+      i = parent
+    }
+    heap[i] = slot
+    this.#heapPos[slot] = i
+  }
+
+  #siftDown(i: number): void {
+    const heap = this.#heap
+    const n = this.#heapSize
+    const slot = heap[i] as number
+    const expires = this.#expiresAt[slot] as number
+    for (;;) {
+      let child = 2 * i + 1
+      if (child >= n) break
+      const right = child + 1
+      if (
+        right < n &&
+        (this.#expiresAt[heap[right] as number] as number) <
+          (this.#expiresAt[heap[child] as number] as number)
+      ) {
+        child = right
+      }
+      const c = heap[child] as number
+      if ((this.#expiresAt[c] as number) >= expires) break
+      heap[i] = c
+      this.#heapPos[c] = i
+      i = child
+    }
+    heap[i] = slot
+    this.#heapPos[slot] = i
   }
 }
