@@ -512,26 +512,43 @@ export class Cache {
   }
 
   /** Decodes, checks expiry and schema, counts the hit and backfills the L1 with the remaining TTL. */
-  async #acceptL2(
+  /**
+   * Decodes, checks expiry and schema, counts the hit and backfills the L1 with the remaining TTL.
+   * Synchronous unless a schema validates asynchronously: the common read path adds no await.
+   */
+  #acceptL2(
     key: string,
     bytes: Uint8Array,
     schema: StandardSchemaV1<unknown, unknown> | undefined,
     skipL1: boolean,
-  ): Promise<Decoded | undefined> {
+  ): Decoded | undefined | Promise<Decoded | undefined> {
     const decoded = this.#decode(bytes)
-    if (decoded === undefined) return undefined
-    const now = this.#clock()
-    if (decoded.expiresAt <= now) return undefined
-    if (schema !== undefined) {
-      const result = await schema['~standard'].validate(decoded.value)
-      if (result.issues !== undefined) {
-        this.#counters.schemaFailures++
-        return undefined
-      }
-      decoded.value = result.value
+    if (decoded === undefined || decoded.expiresAt <= this.#clock()) return undefined
+    if (schema === undefined) return this.#acceptDecoded(key, decoded, skipL1)
+    const result = schema['~standard'].validate(decoded.value)
+    return result instanceof Promise
+      ? result.then((settled) => this.#acceptValidated(key, decoded, settled, skipL1))
+      : this.#acceptValidated(key, decoded, result, skipL1)
+  }
+
+  #acceptValidated(
+    key: string,
+    decoded: Decoded,
+    result: StandardSchemaV1.Result<unknown>,
+    skipL1: boolean,
+  ): Decoded | undefined {
+    if (result.issues !== undefined) {
+      this.#counters.schemaFailures++
+      return undefined
     }
+    decoded.value = result.value
+    return this.#acceptDecoded(key, decoded, skipL1)
+  }
+
+  #acceptDecoded(key: string, decoded: Decoded, skipL1: boolean): Decoded {
     this.#counters.l2Hits++
     if (this.#l1 !== undefined && !skipL1) {
+      const now = this.#clock()
       const expiresAt = Math.min(decoded.expiresAt, now + this.#l1TtlMs)
       decoded.value = this.#storeL1(
         key,

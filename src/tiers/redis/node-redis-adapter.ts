@@ -48,6 +48,9 @@ export interface NodeRedisAdapterOptions {
 export class NodeRedisAdapter implements RedisAdapter {
   readonly client = 'redis'
   readonly #raw: NodeRedisClient
+  /** Reads: bounded by the tier's deadline only (a stale queued read is harmless, and node-redis's per-command timeout costs an AbortSignal timer each). */
+  readonly #reader: NodeRedisClient
+  /** Writes: node-redis's own timeout as well, so a write reported failed is never sent after a reconnect. */
   readonly #client: NodeRedisClient
   readonly #owned: boolean
 
@@ -73,18 +76,17 @@ export class NodeRedisAdapter implements RedisAdapter {
     // Without an 'error' listener node-redis would crash the host process on a socket error.
     this.#raw.on('error', options.onError)
     if (!this.#raw.isOpen) this.#raw.connect().catch(options.onError)
-    this.#client = this.#raw.withCommandOptions({
-      typeMapping: { [lib.RESP_TYPES.BLOB_STRING]: Buffer },
-      timeout: options.commandTimeoutMs,
-    })
+    const typeMapping = { [lib.RESP_TYPES.BLOB_STRING]: Buffer }
+    this.#reader = this.#raw.withCommandOptions({ typeMapping, timeout: 0 })
+    this.#client = this.#raw.withCommandOptions({ typeMapping, timeout: options.commandTimeoutMs })
   }
 
   get(key: string): Promise<Buffer | null> {
-    return this.#client.get(key)
+    return this.#reader.get(key)
   }
 
   mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    return this.#client.mGet(keys as string[])
+    return this.#reader.mGet(keys as string[])
   }
 
   async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
