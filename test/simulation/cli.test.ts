@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CliContext, CommandModule } from '../../dist/cli/command.js'
 import * as simulateModule from '../../dist/cli/simulate.js'
 import { run, simulateCommand } from '../../dist/cli/simulate.js'
-import { haveTraces, tempDir, trace } from './helpers.js'
+import { tempDir, trace } from './helpers.js'
 
 interface Captured {
   ctx: CliContext
@@ -177,7 +177,7 @@ describe('stratacache simulate', () => {
     expect(typeof command.run).toBe('function')
   })
 
-  it.skipIf(!haveTraces)('aliases: tinylfu, belady; the OLTP anchor through the CLI', async () => {
+  it('aliases: tinylfu, belady; the OLTP anchor through the CLI', async () => {
     const c = capture()
     const code = await simulateCommand(
       ['--trace', trace('arc-OLTP.lis.gz'), '--policies', 'lru,belady', '--sizes', '1000', '--csv'],

@@ -6,8 +6,16 @@ import { fileURLToPath } from 'node:url'
 
 /** The shared real traces (never copied into the project): /work/shared/traces next to the project root. */
 export const TRACES_DIR = fileURLToPath(new URL('../../../shared/traces/', import.meta.url))
-export const trace = (name: string): string => join(TRACES_DIR, name)
-export const haveTraces = existsSync(join(TRACES_DIR, 'arc-OLTP.lis.gz'))
+/** A real trace from ../shared/traces; a missing one fails the test loudly (never a silent skip). */
+export const trace = (name: string): string => {
+  const path = join(TRACES_DIR, name)
+  if (!existsSync(path)) {
+    throw new Error(
+      `${path} is missing: the real traces live in ../shared/traces beside the project (see its README).`,
+    )
+  }
+  return path
+}
 
 export async function collect<T>(iterable: AsyncIterable<T> | Iterable<T>): Promise<T[]> {
   const out: T[] = []

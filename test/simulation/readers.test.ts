@@ -16,7 +16,7 @@ import {
   readOracleGeneral,
   readTraceBatches,
 } from '../../dist/simulation/readers/index.js'
-import { collect, haveTraces, splitEverywhere, tempDir, trace } from './helpers.js'
+import { collect, splitEverywhere, tempDir, trace } from './helpers.js'
 
 let tmp: Awaited<ReturnType<typeof tempDir>>
 beforeAll(async () => {
@@ -231,7 +231,7 @@ describe('format inference', () => {
   })
 })
 
-describe.skipIf(!haveTraces)('the real traces', () => {
+describe('the real traces', () => {
   it('arc-OLTP: 914,145 requests over 186,880 blocks', async () => {
     let count = 0
     const distinct = new Set<number>()

@@ -14,7 +14,7 @@ import {
   simulate,
   syntheticTraceSource,
 } from '../../dist/simulation/simulate.js'
-import { haveTraces, trace } from './helpers.js'
+import { trace } from './helpers.js'
 
 const pct = (result: SimulationResult, policy: string, size: string): string => {
   const row = result.results.find((r) => r.policy === policy && r.size === size)
@@ -40,7 +40,7 @@ function naiveLru(keys: readonly number[], capacity: number): number {
   return hits
 }
 
-describe.skipIf(!haveTraces)('correctness anchors on the real traces (README figures)', () => {
+describe('correctness anchors on the real traces (README figures)', () => {
   it('LRU replaying arc-OLTP at 1,000 entries gives exactly 32.83%', async () => {
     const result = await simulate(fileTraceSource(trace('arc-OLTP.lis.gz'), 'arc'), {
       policies: ['lru', 'opt'],
