@@ -1,4 +1,5 @@
 import { FrequencySketch } from './frequency-sketch.js'
+import { GhostLists } from './ghosts.js'
 import { type EvictionPolicy, withSlot } from './policy.js'
 import { SlotQueues } from './queues.js'
 
@@ -6,19 +7,41 @@ const WINDOW = 0
 const PROBATION = 1
 const PROTECTED = 2
 
-/** Caffeine's hill-climber constants. */
-const STEP_PERCENT = 0.0625
-const STEP_DECAY = 0.98
-const RESTART_THRESHOLD = 0.05
+/** Ghost lists: keys that left the window refused by admission, and keys evicted from main. */
+const WINDOW_GHOST = 0
+const MAIN_GHOST = 1
+/** How many recent evictions each ghost list remembers, as a share of the capacity. */
+const WINDOW_GHOST_DEPTH = 0.5
+const MAIN_GHOST_DEPTH = 0.75
+/** Entries the window grows (shrinks) by on each hit in the window (main) ghost list. */
+const GHOST_STEP = 2
+/** The main region's protected share. */
+const PROTECTED_SHARE = 0.8
+
+export interface WTinyLfuOptions {
+  /** The window's initial share of the capacity (default 0: pure TinyLFU until the workload asks for recency). */
+  windowShare?: number
+  /** Whether the window adapts to the workload (default true); false keeps `windowShare` fixed. */
+  adaptive?: boolean
+}
 
 /**
- * W-TinyLFU (Einziger, Friedman & Manes, 2017), as Caffeine runs it: new entries enter an LRU
- * *window*; entries leaving the window compete with the main region's LRU victim, and the one
- * the frequency sketch says is more popular stays. The main region is a segmented LRU (20%
- * probation, 80% protected). The window's share starts at 1% and is tuned by hill climbing: after
- * each sample of 10 × capacity requests, if the hit ratio improved the window keeps moving the
- * same way, otherwise it turns back — so recency-skewed workloads (a big window, LRU-like) and
- * frequency-skewed ones (a small window) are both served.
+ * W-TinyLFU (Einziger, Friedman & Manes, 2017) with an adaptive window. New entries enter an LRU
+ * *window*; entries leaving the window compete with the main region's LRU victim, and the one the
+ * frequency sketch says is more popular stays. The main region is a segmented LRU (20% probation,
+ * 80% protected).
+ *
+ * The window's size is tuned ARC-style (Megiddo & Modha, 2003) from *ghosts*, hashes of recently
+ * evicted keys (see {@link GhostLists}): a miss on a key that recently left the window refused by
+ * admission says a larger window would have hit, so the window grows; a miss on a key recently
+ * evicted from main says a larger main would have, so the window shrinks. Every miss is a signal,
+ * so the window follows a workload within a few × capacity requests — fast enough for a hot set
+ * that changes every 10 × capacity requests, where Caffeine's hill climber (one step per
+ * 10 × capacity requests, judged by a noisy hit ratio) is still wandering. The window starts empty
+ * (TinyLFU: a looping scan keeps a stable resident set, OPT's hit ratio) and grows when recency
+ * pays, up to an LRU-like cache on recency-skewed workloads (the ORM traces at small sizes).
+ *
+ * Per hit: one sketch increment and one queue move (the adaptation runs on misses only).
  */
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'w-tinylfu' as const
@@ -26,47 +49,21 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   readonly #queues: SlotQueues
   #hash: Int32Array
   readonly #sketch: FrequencySketch
+  readonly #ghosts: GhostLists | undefined
   #windowMax: number
-  /** The window never shrinks below its initial 1%: smaller, bursts of new keys cannot build frequency before they compete. */
-  readonly #windowMin: number
   #protectedMax: number
-  // hill climbing
-  readonly #sampleSize: number
-  #hits = 0
-  #misses = 0
-  #previousHitRate = 0
-  #stepSize: number
-  #adjustment = 0
-  readonly #stepPercent: number
-  readonly #restart: number
-  readonly #decay: number
 
-  constructor(
-    capacity: number,
-    options: {
-      windowShare?: number
-      adaptive?: boolean
-      sampleFactor?: number
-      stepPercent?: number
-      restart?: number
-      decay?: number
-    } = {},
-  ) {
+  constructor(capacity: number, options: WTinyLfuOptions = {}) {
     this.#capacity = capacity
     this.#queues = new SlotQueues(capacity + 1, 3)
     this.#hash = new Int32Array(capacity + 1)
     this.#sketch = new FrequencySketch(capacity)
-    this.#windowMax = Math.max(1, Math.round(capacity * (options.windowShare ?? 0.01)))
-    this.#windowMin = this.#windowMax
-    this.#protectedMax = Math.floor((capacity - this.#windowMax) * 0.8)
-    this.#sampleSize =
+    this.#windowMax = Math.min(capacity - 1, Math.max(0, Math.round(capacity * (options.windowShare ?? 0))))
+    this.#protectedMax = Math.floor((capacity - this.#windowMax) * PROTECTED_SHARE)
+    this.#ghosts =
       options.adaptive === false
-        ? Number.POSITIVE_INFINITY
-        : Math.max((options.sampleFactor ?? 10) * capacity, 100)
-    this.#stepPercent = options.stepPercent ?? STEP_PERCENT
-    this.#restart = options.restart ?? RESTART_THRESHOLD
-    this.#decay = options.decay ?? STEP_DECAY
-    this.#stepSize = -this.#stepPercent * capacity
+        ? undefined
+        : new GhostLists(Math.round(capacity * WINDOW_GHOST_DEPTH), Math.round(capacity * MAIN_GHOST_DEPTH))
   }
 
   /** The window's current share of the capacity (for reports and tests). */
@@ -82,12 +79,13 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       queues.moveToNewest(PROTECTED, slot)
       this.#demoteProtectedOverflow()
     } else queues.moveToNewest(q as number, slot)
-    if (++this.#hits + this.#misses >= this.#sampleSize) this.#climb()
   }
 
   miss(hash: number): void {
     this.#sketch.increment(hash)
-    if (this.#hits + ++this.#misses >= this.#sampleSize) this.#climb()
+    const ghost = this.#ghosts?.take(hash) ?? -1
+    if (ghost === WINDOW_GHOST) this.#resizeWindow(GHOST_STEP)
+    else if (ghost === MAIN_GHOST) this.#resizeWindow(-GHOST_STEP)
   }
 
   insert(slot: number, hash: number): void {
@@ -110,32 +108,48 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       queues.moveToNewest(PROBATION, contender)
     }
     if (contender === -1) {
-      // Window within bounds: the main region evicts its LRU (probation first).
+      // Window within bounds (it is growing): the main region evicts its LRU (probation first).
       const fromMain = queues.oldest(PROBATION)
-      if (fromMain !== -1) return fromMain
+      if (fromMain !== -1) return this.#evicted(MAIN_GHOST, fromMain)
       const fromProtected = queues.oldest(PROTECTED)
-      if (fromProtected !== -1) return fromProtected
+      if (fromProtected !== -1) return this.#evicted(MAIN_GHOST, fromProtected)
       const fromWindow = queues.oldest(WINDOW)
-      return fromWindow === candidate && sizes[WINDOW] === 1 ? candidate : fromWindow
+      return this.#evicted(
+        WINDOW_GHOST,
+        fromWindow === candidate && sizes[WINDOW] === 1 ? candidate : fromWindow,
+      )
     }
     let victim = queues.oldest(PROBATION)
     if (victim === contender) {
       // Probation holds only the contender: the protected LRU is the one to beat.
       victim = queues.oldest(PROTECTED)
-      if (victim === -1) return contender
+      if (victim === -1) return this.#evicted(WINDOW_GHOST, contender)
     }
-    return this.#admit(contender, victim) ? victim : contender
+    return this.#admit(contender, victim, contender === candidate)
+      ? this.#evicted(MAIN_GHOST, victim)
+      : this.#evicted(WINDOW_GHOST, contender)
   }
 
-  /** TinyLFU admission: the contender enters main only if it is more popular than the victim. */
-  #admit(contender: number, victim: number): boolean {
-    const contenderFreq = this.#sketch.frequency(this.#hash[contender] as number)
+  /** Records the eviction of `slot` in a ghost list, and returns it. */
+  #evicted(list: number, slot: number): number {
+    this.#ghosts?.add(list, this.#hash[slot] as number)
+    return slot
+  }
+
+  /**
+   * TinyLFU admission: the contender enters main only if it is more popular than the victim. A
+   * contender that is the very key being inserted (an empty window) competes without the access
+   * that brought it in: otherwise, in a loop larger than the cache, each key just read back would
+   * outrank the resident keys not yet read in this pass, and evict them one after another.
+   */
+  #admit(contender: number, victim: number, fresh: boolean): boolean {
+    const contenderFreq = this.#sketch.frequency(this.#hash[contender] as number) - (fresh ? 1 : 0)
     const victimFreq = this.#sketch.frequency(this.#hash[victim] as number)
     if (contenderFreq > victimFreq) return true
-    // Caffeine's defence against hash flooding: a warm contender sometimes wins a tie-break, so an
-    // attacker cannot pin a victim by raising its estimate. Deterministic from the hashes.
-    if (contenderFreq >= 6 && ((this.#hash[contender] as number) & 127) === 0) return true
-    return false
+    // Caffeine's defence against hash flooding: when the victim's estimate is near the counters'
+    // cap (where an attacker can pin it), a warm contender sometimes wins anyway, so the victim
+    // cannot be held forever. Deterministic from the hashes.
+    return contenderFreq >= 6 && victimFreq >= 12 && ((this.#hash[contender] as number) & 127) === 0
   }
 
   #demoteProtectedOverflow(): void {
@@ -145,48 +159,16 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     }
   }
 
-  #climb(): void {
-    const requests = this.#hits + this.#misses
-    const hitRate = this.#hits / requests
-    const change = hitRate - this.#previousHitRate
-    const amount = change >= 0 ? this.#stepSize : -this.#stepSize
-    this.#stepSize =
-      Math.abs(change) >= this.#restart
-        ? this.#stepPercent * this.#capacity * (amount >= 0 ? 1 : -1)
-        : this.#decay * amount
-    this.#previousHitRate = hitRate
-    this.#adjustment += amount
-    this.#hits = 0
-    this.#misses = 0
-    const whole = Math.trunc(this.#adjustment)
-    if (whole === 0) return
-    this.#adjustment -= whole
-    this.#resizeWindow(whole)
-  }
-
-  /** Grows (n > 0) or shrinks the window by up to |n| entries, moving entries between regions. */
+  /**
+   * Grows (n > 0) or shrinks the window's bound by |n| entries, within [0, capacity − 1]. Entries
+   * move lazily: a larger window fills as main evicts without competition, a smaller one drains
+   * through admission at the next evictions.
+   */
   #resizeWindow(n: number): void {
-    const queues = this.#queues
-    const mainMax = this.#capacity - this.#windowMax
-    if (n > 0) {
-      const grow = Math.min(n, mainMax - 1)
-      if (grow <= 0) return
-      this.#windowMax += grow
-      for (let i = 0; i < grow; i++) {
-        let slot = queues.oldest(PROBATION)
-        if (slot === -1) slot = queues.oldest(PROTECTED)
-        if (slot === -1) break
-        queues.moveToNewest(WINDOW, slot)
-      }
-    } else {
-      const shrink = Math.min(-n, this.#windowMax - this.#windowMin)
-      if (shrink <= 0) return
-      this.#windowMax -= shrink
-      for (let i = 0; i < shrink && (queues.sizes[WINDOW] as number) > this.#windowMax; i++) {
-        queues.moveToNewest(PROBATION, queues.oldest(WINDOW))
-      }
-    }
-    this.#protectedMax = Math.floor((this.#capacity - this.#windowMax) * 0.8)
-    this.#demoteProtectedOverflow()
+    let next = this.#windowMax + n
+    if (next < 0) next = 0
+    if (next > this.#capacity - 1) next = this.#capacity - 1
+    this.#windowMax = next
+    this.#protectedMax = Math.floor((this.#capacity - next) * PROTECTED_SHARE)
   }
 }
