@@ -63,8 +63,24 @@ export class SlotQueues {
 
   /** Makes `slot` the newest of queue `q` (moving it from any queue). */
   moveToNewest(q: number, slot: number): void {
-    if (this.queueOf[slot] === q && this.#head[q] === slot) return
-    this.unlink(slot)
-    this.push(q, slot)
+    if (this.queueOf[slot] !== q) {
+      this.unlink(slot)
+      this.push(q, slot)
+      return
+    }
+    // Within one queue (every hit on a window or protected entry): relink only, sizes unchanged.
+    const head = this.#head[q] as number
+    if (head === slot) return
+    const newerArr = this.#newer
+    const olderArr = this.#older
+    const newer = newerArr[slot] as number // not NONE: slot is not the head
+    const older = olderArr[slot] as number
+    olderArr[newer] = older
+    if (older !== NONE) newerArr[older] = newer
+    else this.#tail[q] = newer
+    olderArr[slot] = head
+    newerArr[slot] = NONE
+    newerArr[head] = slot
+    this.#head[q] = slot
   }
 }
