@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { SingleFlight } from '../../dist/coordination/single-flight.js'
-import { deferred } from '../helpers/clock.js'
+import { deferred } from '../helpers/deferred.js'
 
 describe('SingleFlight', () => {
   it('suppresses duplicate loads of one key', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createCache, MemoryRemoteTier, type StandardSchemaV1, ttl } from '../../dist/index.js'
-import { deferred, manualClock } from '../helpers/clock.js'
+import { manualClock } from '../helpers/clock.js'
+import { deferred } from '../helpers/deferred.js'
 
 const twoTier = (shared = new MemoryRemoteTier(), extra: Parameters<typeof createCache>[0] = {}) =>
   createCache({ namespace: 'shop', jitter: 0, l2: { tier: shared }, ...extra })

@@ -1,5 +1,6 @@
+import { afterEach } from 'vitest'
 /** Small shared pieces of the integration suites. */
-import type { StandardSchemaV1 } from '../../dist/index.js'
+import type { Cache, StandardSchemaV1 } from '../../dist/index.js'
 import {
   IoRedisAdapter,
   NodeRedisAdapter,
@@ -12,20 +13,18 @@ export type ClientName = 'redis' | 'ioredis'
 /** Both Redis clients, for `describe.each(CLIENTS)`. */
 export const CLIENTS: readonly ClientName[] = ['redis', 'ioredis']
 
-export interface Deferred<T> {
-  promise: Promise<T>
-  resolve: (value: T) => void
-  reject: (error: unknown) => void
-}
+export { type Deferred, deferred } from './deferred.js'
 
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  let reject!: (error: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
+/** Tracks the caches a test opens and closes them after each test (so no handle outlives it). */
+export function closeAfterEach(): <C extends Cache>(cache: C) => C {
+  const caches: Cache[] = []
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((c) => c.close()))
   })
-  return { promise, resolve, reject }
+  return (cache) => {
+    caches.push(cache)
+    return cache
+  }
 }
 
 /** A hand-written Standard Schema: `{ id: number }`. */

@@ -1,21 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
-import { CLIENTS } from '../helpers/fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { type CacheOptions, createCache } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
 const LARGE = 'x'.repeat(100_000)
 
 describe.each(CLIENTS)('L2 compression (client %s)', (client) => {
-  const caches: Cache[] = []
-  const open = (namespace: string, l2: { compressAbove?: number } = {}, options: CacheOptions = {}) => {
-    const cache = createCache({ ...options, namespace, l2: { redis: server().url, client, ...l2 } })
-    caches.push(cache)
-    return cache
-  }
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
-  })
+  const track = closeAfterEach()
+  const open = (namespace: string, l2: { compressAbove?: number } = {}, options: CacheOptions = {}) =>
+    track(createCache({ ...options, namespace, l2: { redis: server().url, client, ...l2 } }))
 
   it('a large compressible value with compressAbove 1024 is stored under 10 KB in Redis and reads back equal', async () => {
     const namespace = uniqueNamespace('gzip')

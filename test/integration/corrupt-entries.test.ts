@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
+import { describe, expect, it } from 'vitest'
+import { type CacheOptions, createCache } from '../../dist/index.js'
 import { decodeEnvelope, ENVELOPE_MAGIC, encodeEnvelope } from '../../dist/serialization/index.js'
-import { CLIENTS } from '../helpers/fixtures.js'
+import { CLIENTS, closeAfterEach } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
@@ -77,15 +77,9 @@ const CORRUPTIONS: [string, () => Buffer][] = [
 ]
 
 describe.each(CLIENTS)('corrupt bytes in Redis are a miss (client %s)', (client) => {
-  const caches: Cache[] = []
-  const open = (options: CacheOptions) => {
-    const cache = createCache({ jitter: 0, ...options, l2: { redis: server().url, client } })
-    caches.push(cache)
-    return cache
-  }
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
-  })
+  const track = closeAfterEach()
+  const open = (options: CacheOptions) =>
+    track(createCache({ jitter: 0, ...options, l2: { redis: server().url, client } }))
 
   it('sanity: the valid envelope this file corrupts is read as a hit', async () => {
     const namespace = uniqueNamespace('valid')

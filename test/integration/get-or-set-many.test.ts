@@ -1,22 +1,18 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, createCache } from '../../dist/index.js'
-import { CLIENTS, countingTier } from '../helpers/fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { createCache } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach, countingTier } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
 
 describe.each(CLIENTS)('getOrSetMany over a real Redis L2 (client %s)', (client) => {
-  const caches: Cache[] = []
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
-  })
+  const track = closeAfterEach()
 
   it('100 keys with 30 in L1 and 30 only in L2 cost one L2 read and one factory call with exactly the 40 missing keys', async () => {
     const namespace = uniqueNamespace('many')
     const counted = countingTier(client, server().url)
-    const reader = createCache({ namespace, jitter: 0, l2: { tier: counted.tier } })
-    const writer = createCache({ namespace, jitter: 0, l2: { redis: server().url, client } })
-    caches.push(reader, writer)
+    const reader = track(createCache({ namespace, jitter: 0, l2: { tier: counted.tier } }))
+    const writer = track(createCache({ namespace, jitter: 0, l2: { redis: server().url, client } }))
 
     const keys = Array.from({ length: 100 }, (_, i) => `item:${i}`)
     const inL1 = keys.slice(0, 30)

@@ -1,20 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache, key } from '../../dist/index.js'
-import { CLIENTS } from '../helpers/fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { type CacheOptions, createCache, key } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
 
 describe.each(CLIENTS)('namespaces and key escaping in a real Redis (client %s)', (client) => {
-  const caches: Cache[] = []
-  const open = (options: CacheOptions) => {
-    const cache = createCache({ jitter: 0, ...options, l2: { redis: server().url, client } })
-    caches.push(cache)
-    return cache
-  }
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
-  })
+  const track = closeAfterEach()
+  const open = (options: CacheOptions) =>
+    track(createCache({ jitter: 0, ...options, l2: { redis: server().url, client } }))
 
   it('clear() removes every key of its namespace (all versions) and nothing else', async () => {
     const namespace = uniqueNamespace('clr')

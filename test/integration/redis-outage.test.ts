@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, createCache, type StrataError } from '../../dist/index.js'
-import { CLIENTS, pollUntil, timed } from '../helpers/fixtures.js'
+import { createCache, type StrataError } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach, pollUntil, timed } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
@@ -11,18 +11,12 @@ const MARGIN_MS = 300
 const GETORSET_SLACK_MS = 150
 
 describe.each(CLIENTS)('Redis down or frozen (client %s)', (client) => {
-  const caches: Cache[] = []
-  const open = (namespace: string) => {
-    const cache = createCache({
-      namespace,
-      jitter: 0,
-      l2: { redis: server().url, client, timeout: `${TIMEOUT_MS}ms` },
-    })
-    caches.push(cache)
-    return cache
-  }
+  const track = closeAfterEach()
+  const open = (namespace: string) =>
+    track(
+      createCache({ namespace, jitter: 0, l2: { redis: server().url, client, timeout: `${TIMEOUT_MS}ms` } }),
+    )
   afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
     if (server().spawned && server().pid === undefined) await server().restart()
   })
 

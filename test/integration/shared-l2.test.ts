@@ -1,20 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
-import { CLIENTS, idSchema } from '../helpers/fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { type CacheOptions, createCache } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach, idSchema } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
 
 describe.each(CLIENTS)('instances sharing one Redis (client %s)', (client) => {
-  const caches: Cache[] = []
-  const open = (options: CacheOptions) => {
-    const cache = createCache({ jitter: 0, ...options, l2: { redis: server().url, client } })
-    caches.push(cache)
-    return cache
-  }
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
-  })
+  const track = closeAfterEach()
+  const open = (options: CacheOptions) =>
+    track(createCache({ jitter: 0, ...options, l2: { redis: server().url, client } }))
 
   it("second instance's first read is an L2 hit, backfilled into its L1 so its second read is an L1 hit", async () => {
     const namespace = uniqueNamespace('shared')

@@ -1,21 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, createCache, FactoryError } from '../../dist/index.js'
-import { CLIENTS, deferred } from '../helpers/fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { createCache, FactoryError } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach, deferred } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
 const N = 1000
 
 describe.each(CLIENTS)('single-flight over a real Redis L2 (client %s)', (client) => {
-  const caches: Cache[] = []
-  const open = (namespace: string) => {
-    const cache = createCache({ namespace, jitter: 0, l2: { redis: server().url, client } })
-    caches.push(cache)
-    return cache
-  }
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
-  })
+  const track = closeAfterEach()
+  const open = (namespace: string) =>
+    track(createCache({ namespace, jitter: 0, l2: { redis: server().url, client } }))
 
   it('1,000 concurrent getOrSet on a cold key run the factory exactly once and all get its value', async () => {
     const namespace = uniqueNamespace('sf-ok')

@@ -1,20 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
-import { CLIENTS, pollUntil } from '../helpers/fixtures.js'
+import { describe, expect, it } from 'vitest'
+import { type CacheOptions, createCache } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach, pollUntil } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
 
 describe.each(CLIENTS)('TTLs in a real Redis (client %s)', (client) => {
-  const caches: Cache[] = []
-  const open = (options: CacheOptions) => {
-    const cache = createCache({ ...options, l2: { redis: server().url, client } })
-    caches.push(cache)
-    return cache
-  }
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((c) => c.close()))
-  })
+  const track = closeAfterEach()
+  const open = (options: CacheOptions) =>
+    track(createCache({ ...options, l2: { redis: server().url, client } }))
 
   it('an entry with ttl 150ms is gone from Redis once it expires', async () => {
     const namespace = uniqueNamespace('expire')
