@@ -5,6 +5,7 @@
 // Usage: node bench/l1-store.js [--json] [--quick]     (child: node --expose-gc bench/l1-store.js --child IMPL CAP)
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { rng } from './lib/common.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const IMPLS = [
@@ -175,17 +176,6 @@ function median(fn) {
   for (let r = 0; r < ROUNDS; r++) xs.push(fn())
   xs.sort((a, b) => a - b)
   return xs[xs.length >> 1]
-}
-
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** A uniform get/set/size face over each implementation. */
