@@ -34,7 +34,7 @@ import {
   type WriteThroughOptions,
 } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
-import { type CacheStats, type CounterName, emptyCounters } from './stats.js'
+import { type CacheStats, emptyCounters } from './stats.js'
 
 /** Whether an L2 failure reaches the caller: reads degrade to misses, writes and deletes must be known. */
 type L2Failure = 'suppress' | 'throw'
@@ -102,7 +102,9 @@ export class Cache {
         createRedisTier(resolved.l2, {
           timeoutMs: resolved.l2TimeoutMs,
           batchSize: resolved.l2BatchSize,
-          onError: () => this.#count('l2ConnectionErrors'),
+          onError: () => {
+            this.#counters.l2ConnectionErrors++
+          },
         })
     }
   }
@@ -360,6 +362,7 @@ export class Cache {
     return {
       ...this.#counters,
       l1Evictions: this.#l1?.evictions ?? 0,
+      l1Expirations: this.#l1?.expirations ?? 0,
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       inFlight: this.#flights.size,
@@ -721,10 +724,6 @@ export class Cache {
   #assertKeys(keys: readonly string[]): void {
     if (!Array.isArray(keys)) throw new InvalidKeyError('Expected an array of keys.')
     for (const key of keys) if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
-  }
-
-  #count(counter: CounterName): void {
-    this.#counters[counter]++
   }
 
   /** Counts an L2 failure and returns the error a caller should see if it must see one. */

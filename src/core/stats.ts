@@ -22,13 +22,15 @@ export interface CacheStats {
   schemaFailures: number
   /** Entries the L1 evicted to stay within its bounds. */
   l1Evictions: number
+  /** Expired entries the L1 reclaimed (on read, or before evicting a live entry). */
+  l1Expirations: number
   l1Entries: number
   l1Bytes: number
   /** Loads in flight right now. */
   inFlight: number
 }
 
-export type CounterName = Exclude<keyof CacheStats, 'l1Evictions' | 'l1Entries' | 'l1Bytes' | 'inFlight'>
+export type CounterName = Exclude<keyof CacheStats, 'l1Evictions' | 'l1Expirations' | 'l1Entries' | 'l1Bytes' | 'inFlight'>
 
 export function emptyCounters(): Record<CounterName, number> {
   return {
