@@ -30,7 +30,10 @@ export interface CacheStats {
   inFlight: number
 }
 
-export type CounterName = Exclude<keyof CacheStats, 'l1Evictions' | 'l1Expirations' | 'l1Entries' | 'l1Bytes' | 'inFlight'>
+export type CounterName = Exclude<
+  keyof CacheStats,
+  'l1Evictions' | 'l1Expirations' | 'l1Entries' | 'l1Bytes' | 'inFlight'
+>
 
 export function emptyCounters(): Record<CounterName, number> {
   return {
