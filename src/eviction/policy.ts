@@ -38,7 +38,7 @@ export function hashKey(key: string): number {
   return (h ^ (h >>> 16)) >>> 0
 }
 
-type SlotArray = Int32Array | Int8Array | Uint8Array | Float64Array
+type SlotArray = Int32Array | Int8Array | Uint8Array | Uint32Array | Float64Array
 
 /**
  * Returns `array`, or a copy at least twice as long when `slot` is past its end (new cells set to

@@ -43,9 +43,11 @@ export class MemoryStore {
   #keys: (string | undefined)[] = []
   #values: unknown[] = []
   #expiresAt: Float64Array
-  #sizes: Float64Array
+  /** Serialized sizes; values are capped by maxValueBytes, far below 4 GiB. */
+  #sizes: Uint32Array
   #flags: Uint8Array
-  #tags: (readonly string[] | undefined)[] = []
+  /** Tags of the entries that have any (most have none: a Map costs nothing for them). */
+  readonly #tags = new Map<number, readonly string[]>()
   readonly #sliding = new Map<number, Sliding>()
   #free: number[] = []
   #nextSlot = 0
@@ -67,7 +69,7 @@ export class MemoryStore {
     this.#policy = createPolicy(this.#policyName, this.#capacity)
     const initial = Math.min(this.#capacity + 1, 1024)
     this.#expiresAt = new Float64Array(initial)
-    this.#sizes = new Float64Array(initial)
+    this.#sizes = new Uint32Array(initial)
     this.#flags = new Uint8Array(initial)
     this.#heap = new Int32Array(initial)
     this.#heapPos = new Int32Array(initial).fill(NONE)
@@ -160,7 +162,8 @@ export class MemoryStore {
     this.#values[slot] = value
     this.#expiresAt[slot] = expiresAt
     this.#sizes[slot] = size
-    this.#tags[slot] = tags.length === 0 ? undefined : tags
+    if (tags.length > 0) this.#tags.set(slot, tags)
+    else if (this.#tags.size > 0) this.#tags.delete(slot)
     if (slideMs > 0) {
       this.#flags[slot] = flags | SLIDING
       this.#sliding.set(slot, { slideMs, maxExpiresAt })
@@ -194,7 +197,7 @@ export class MemoryStore {
     this.#index.clear()
     this.#keys = []
     this.#values = []
-    this.#tags = []
+    this.#tags.clear()
     this.#sliding.clear()
     this.#free = []
     this.#nextSlot = 0
@@ -228,7 +231,7 @@ export class MemoryStore {
     this.#index.delete(key)
     this.#keys[slot] = undefined
     this.#values[slot] = undefined
-    this.#tags[slot] = undefined
+    if (this.#tags.size > 0) this.#tags.delete(slot)
     if ((this.#flags[slot] as number) & SLIDING) this.#sliding.delete(slot)
     this.#flags[slot] = 0
     this.#bytes -= this.#sizes[slot] as number
