@@ -62,7 +62,31 @@ export class FrequencySketch {
     if (added && ++this.#additions >= this.#sampleSize) this.#age()
   }
 
+  /** Adds `n` to every counter of `hash` (capped at 15): hits recorded elsewhere, flushed in one go. */
+  add(hash: number, n: number): void {
+    const t = this.#table
+    const base = (hash & this.#blockMask) << 6
+    const h = counterHash(hash)
+    let i = base + (h & 15)
+    t[i] = Math.min(15, (t[i] as number) + n)
+    i = base + 16 + ((h >>> 4) & 15)
+    t[i] = Math.min(15, (t[i] as number) + n)
+    i = base + 32 + ((h >>> 8) & 15)
+    t[i] = Math.min(15, (t[i] as number) + n)
+    i = base + 48 + ((h >>> 12) & 15)
+    t[i] = Math.min(15, (t[i] as number) + n)
+  }
+
+  /** Counts one addition made outside the table (toward the aging period). */
+  count(): void {
+    if (++this.#additions >= this.#sampleSize) this.#age()
+  }
+
+  /** How many times the counters have been halved; counts kept outside the table halve with it. */
+  epoch = 0
+
   #age(): void {
+    this.epoch++
     const t = this.#table
     for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) >>> 1
     this.#additions >>>= 1
