@@ -169,7 +169,7 @@ export class MemoryStore {
       this.#sliding.set(slot, { slideMs, maxExpiresAt })
     } else {
       this.#flags[slot] = flags
-      this.#sliding.delete(slot)
+      if (this.#sliding.size > 0) this.#sliding.delete(slot)
     }
     this.#bytes += size
     this.#heapFix(slot)
