@@ -41,7 +41,8 @@ export interface WTinyLfuOptions {
  * (TinyLFU: a looping scan keeps a stable resident set, OPT's hit ratio) and grows when recency
  * pays, up to an LRU-like cache on recency-skewed workloads (the ORM traces at small sizes).
  *
- * Per hit: one sketch increment and one queue move (the adaptation runs on misses only).
+ * Per hit: one per-slot counter bump and one queue move (the sketch is updated when the entry
+ * leaves or is compared; the adaptation runs on misses only).
  */
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'w-tinylfu' as const
