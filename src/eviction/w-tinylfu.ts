@@ -52,6 +52,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   /** Hits per slot not yet added to the sketch. */
   #pending: Uint8Array
   #pendingEpoch = 0
+  /** CLOCK bits of the protected segment. */
+  #referenced: Uint8Array
   readonly #sketch: FrequencySketch
   readonly #ghosts: GhostLists | undefined
   #windowMax: number
@@ -62,6 +64,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.#queues = new SlotQueues(capacity + 1, 3)
     this.#hash = new Int32Array(capacity + 1)
     this.#pending = new Uint8Array(capacity + 1)
+    this.#referenced = new Uint8Array(capacity + 1)
     this.#sketch = new FrequencySketch(capacity)
     this.#windowMax = Math.min(capacity - 1, Math.max(0, Math.round(capacity * (options.windowShare ?? 0))))
     this.#protectedMax = Math.floor((capacity - this.#windowMax) * PROTECTED_SHARE)
@@ -90,7 +93,11 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     }
     const queues = this.#queues
     const q = queues.queueOf[slot]
-    if (q === PROBATION) {
+    if (q === PROTECTED) {
+      // CLOCK within the protected segment: a hit only sets a bit; order is settled on demotion.
+      this.#referenced[slot] = 1
+    } else if (q === PROBATION) {
+      this.#referenced[slot] = 0
       queues.moveToNewest(PROTECTED, slot)
       this.#demoteProtectedOverflow()
     } else queues.moveToNewest(q as number, slot)
@@ -107,6 +114,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.#hash = withSlot(this.#hash, slot, 0)
     this.#pending = withSlot(this.#pending, slot, 0)
     this.#pending[slot] = 0
+    this.#referenced = withSlot(this.#referenced, slot, 0)
+    this.#referenced[slot] = 0
     this.#hash[slot] = hash
     this.#queues.push(WINDOW, slot)
   }
@@ -190,8 +199,13 @@ export class WTinyLfuPolicy implements EvictionPolicy {
 
   #demoteProtectedOverflow(): void {
     const queues = this.#queues
+    const referenced = this.#referenced
     while ((queues.sizes[PROTECTED] as number) > this.#protectedMax) {
-      queues.moveToNewest(PROBATION, queues.oldest(PROTECTED))
+      const oldest = queues.oldest(PROTECTED)
+      if (referenced[oldest] === 1) {
+        referenced[oldest] = 0 // second chance: read since it entered or was last passed over
+        queues.moveToNewest(PROTECTED, oldest)
+      } else queues.moveToNewest(PROBATION, oldest)
     }
   }
 
