@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { createRng } from './random.js'
+import { Random } from '../../simulation/random.js'
 
 /** A product as the origin returns it (and the cache stores it). */
 export interface Product {
@@ -233,7 +233,8 @@ function build(path: string, products: number, categories: number): void {
       `INSERT INTO products (id, category_id, sku, name, description, price_cents, stock, rating, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
-    const random = createRng(CATALOG_SEED)
+    const rng = new Random(CATALOG_SEED)
+    const random = (): number => rng.next()
     const createdAt = Date.UTC(2025, 0, 1)
     db.transaction(() => {
       for (let id = 1; id <= categories; id++) {

@@ -1,5 +1,5 @@
+import { Random } from '../../simulation/random.js'
 import { type CatalogLayout, PAGE_SIZE } from './catalog.js'
-import { createRng } from './random.js'
 
 /** One request of the replayed workload. */
 export type DemoRequest =
@@ -81,7 +81,8 @@ function shuffledIds(n: number, random: () => number): Int32Array {
  */
 export function generateWorkload(options: WorkloadOptions): Workload {
   const { requests, products, categories, alpha, writeShare, pageShare, pages, layout } = options
-  const random = createRng(options.seed)
+  const rng = new Random(options.seed)
+  const random = (): number => rng.next()
   const productIds = shuffledIds(products, random)
   const categoryIds = shuffledIds(categories, random)
   const productRank = zipfSampler(products, alpha)
