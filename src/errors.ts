@@ -21,6 +21,8 @@ export type StrataErrorCode =
   | 'E_FACTORY'
   | 'E_L2'
   | 'E_L2_TIMEOUT'
+  | 'E_L2_UNAVAILABLE'
+  | 'E_FACTORY_HARD_TIMEOUT'
   | 'E_CLOSED'
 
 /** A key is empty, not a string, or a key part cannot be encoded. */
@@ -74,6 +76,25 @@ export class L2TimeoutError extends StrataError {
   }
 }
 
+/**
+ * The L2 was not asked because its circuit breaker is open (it failed repeatedly and is being
+ * probed in the background). Reads degrade to misses; nothing waits on a dead Redis.
+ */
+export class L2UnavailableError extends StrataError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_L2_UNAVAILABLE', message, options)
+  }
+}
+
+/** The factory did not settle within `timeout.hard` and no stale value could stand in. */
+export class FactoryHardTimeoutError extends StrataError {
+  readonly key: string
+  constructor(message: string, key: string) {
+    super('E_FACTORY_HARD_TIMEOUT', message)
+    this.key = key
+  }
+}
+
 /** The cache was used after `close()`. */
 export class ClosedError extends StrataError {
   constructor(message: string) {
@@ -90,5 +111,7 @@ export const errors = {
   E_FACTORY: FactoryError,
   E_L2: L2Error,
   E_L2_TIMEOUT: L2TimeoutError,
+  E_L2_UNAVAILABLE: L2UnavailableError,
+  E_FACTORY_HARD_TIMEOUT: FactoryHardTimeoutError,
   E_CLOSED: ClosedError,
 } as const

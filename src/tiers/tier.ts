@@ -1,3 +1,5 @@
+import type { LockService } from '../coordination/lock.js'
+
 /**
  * A shared, byte-oriented tier (the L2): Redis in production, {@link MemoryRemoteTier} in unit
  * tests. Keys are full storage keys (namespace and version included). The core never sees a
@@ -16,6 +18,10 @@ export interface RemoteTier {
   delete(keys: readonly string[]): Promise<number>
   /** Deletes every key starting with the literal `prefix` (glob characters in it are escaped). */
   deleteByPrefix(prefix: string): Promise<number>
+  /** One cheap round trip that proves the tier answers (the circuit breaker's probe). */
+  ping(): Promise<void>
+  /** Per-key locks shared by every process using this tier (distributed single-flight), if the tier offers them. */
+  readonly locks?: LockService
   /** Releases what the tier opened (never a client the user passed in). */
   close(): Promise<void>
 }
