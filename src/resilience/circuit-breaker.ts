@@ -1,0 +1,217 @@
+import type { LockService } from '../coordination/lock.js'
+import { ClosedError, InvalidOptionError, L2UnavailableError } from '../errors.js'
+import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
+
+/** 'closed': calls pass; 'open': calls fail fast; 'half-open': a background probe is running (calls still fail fast). */
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+export interface CircuitBreakerOptions {
+  /** Consecutive failed calls that open the breaker (an integer ≥ 1). A success resets the count. */
+  failureThreshold: number
+  /** How long the breaker stays open before a background probe, in ms (finite, > 0). */
+  breakDurationMs: number
+  /**
+   * Time source, in ms. The probe is scheduled with `setTimeout(breakDurationMs)`; in addition, a
+   * call arriving while open once `clock()` has passed the end of the break starts the probe at
+   * once (the call itself still fails fast), so a test driving a fake clock needs no real wait.
+   */
+  clock: () => number
+  /** Called on every change of state, synchronously. What it throws is ignored. */
+  onStateChange?: (state: CircuitState) => void
+  /**
+   * Awaited after a successful probe, before the breaker closes (e.g. to replay the deletes that
+   * failed during the outage). The breaker is still half-open meanwhile and rejects calls made
+   * through it: use {@link CircuitBreakerTier.inner}. If it throws or rejects, the probe failed and
+   * the breaker opens for another `breakDurationMs`. It should be bounded: the breaker stays
+   * half-open until it settles.
+   */
+  onRecover?: () => Promise<void>
+}
+
+/**
+ * A circuit breaker around any {@link RemoteTier}. Closed, calls pass through, and
+ * `failureThreshold` consecutive rejections (except {@link ClosedError}) open it. Open, every call
+ * rejects at once with {@link L2UnavailableError}, so no caller waits on a dead Redis; after
+ * `breakDurationMs` a background probe (`inner.ping()`, never a user's call) runs while the state
+ * is 'half-open'. If it answers, `onRecover` is awaited and the breaker closes; otherwise it opens
+ * for another `breakDurationMs`. The probe timer is unref'd and cleared by {@link close}.
+ */
+export class CircuitBreakerTier implements RemoteTier {
+  /** The tier behind the breaker; calls made directly on it bypass the breaker. */
+  readonly inner: RemoteTier
+  /** The inner tier's locks behind the same breaker; present iff the inner tier has locks. */
+  declare readonly locks?: LockService
+  readonly #failureThreshold: number
+  readonly #breakDurationMs: number
+  readonly #clock: () => number
+  readonly #onStateChange: ((state: CircuitState) => void) | undefined
+  readonly #onRecover: (() => Promise<void>) | undefined
+  #state: CircuitState = 'closed'
+  /** Consecutive failures while closed. */
+  #failures = 0
+  /** Bumped each time the breaker opens: a call settling later than that does not count. */
+  #period = 0
+  /** When the current break ends, by `clock`. */
+  #probeAt = 0
+  #timer: NodeJS.Timeout | undefined
+  #lastError: unknown
+  #closed = false
+
+  constructor(inner: RemoteTier, options: CircuitBreakerOptions) {
+    const { failureThreshold, breakDurationMs } = options
+    if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
+      throw new InvalidOptionError(
+        `CircuitBreakerTier: failureThreshold must be an integer ≥ 1 (consecutive failures that open the breaker); got ${String(failureThreshold)}.`,
+      )
+    }
+    if (!Number.isFinite(breakDurationMs) || breakDurationMs <= 0) {
+      throw new InvalidOptionError(
+        `CircuitBreakerTier: breakDurationMs must be a finite number of ms > 0; got ${String(breakDurationMs)}.`,
+      )
+    }
+    if (typeof options.clock !== 'function') {
+      throw new InvalidOptionError(
+        'CircuitBreakerTier: clock must be a function returning ms (e.g. Date.now).',
+      )
+    }
+    this.inner = inner
+    this.#failureThreshold = failureThreshold
+    this.#breakDurationMs = breakDurationMs
+    this.#clock = options.clock
+    this.#onStateChange = options.onStateChange
+    this.#onRecover = options.onRecover
+    const locks = inner.locks
+    if (locks !== undefined) {
+      this.locks = {
+        acquire: (key, token, ttlMs) => this.#call(() => locks.acquire(key, token, ttlMs)),
+        extend: (key, token, ttlMs) => this.#call(() => locks.extend(key, token, ttlMs)),
+        release: (key, token) => this.#call(() => locks.release(key, token)),
+      }
+    }
+  }
+
+  /** The inner tier's name ('redis', 'memory'). */
+  get name(): string {
+    return this.inner.name
+  }
+
+  get state(): CircuitState {
+    return this.#state
+  }
+
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.#call(() => this.inner.get(key))
+  }
+
+  getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#call(() => this.inner.getMany(keys))
+  }
+
+  set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
+    return this.#call(() => this.inner.set(key, value, ttlMs))
+  }
+
+  setMany(entries: readonly RemoteEntry[]): Promise<void> {
+    return this.#call(() => this.inner.setMany(entries))
+  }
+
+  delete(keys: readonly string[]): Promise<number> {
+    return this.#call(() => this.inner.delete(keys))
+  }
+
+  deleteByPrefix(prefix: string): Promise<number> {
+    return this.#call(() => this.inner.deleteByPrefix(prefix))
+  }
+
+  ping(): Promise<void> {
+    return this.#call(() => this.inner.ping())
+  }
+
+  /** Stops probing (clears the timer; a probe in progress no longer changes the state) and closes the inner tier. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    await this.inner.close()
+  }
+
+  #call<T>(run: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new ClosedError(`The ${this.name} tier is closed.`))
+    if (this.#state !== 'closed') {
+      if (this.#state === 'open' && this.#clock() >= this.#probeAt) void this.#probe()
+      return Promise.reject(this.#unavailable())
+    }
+    const period = this.#period
+    let pending: Promise<T>
+    try {
+      pending = run()
+    } catch (error) {
+      pending = Promise.reject(error)
+    }
+    return pending.then(
+      (value) => {
+        if (period === this.#period && this.#state === 'closed') this.#failures = 0
+        return value
+      },
+      (error: unknown) => {
+        if (period === this.#period && this.#state === 'closed' && !(error instanceof ClosedError)) {
+          this.#lastError = error
+          if (++this.#failures >= this.#failureThreshold) this.#open()
+        }
+        throw error
+      },
+    )
+  }
+
+  #open(): void {
+    this.#state = 'open'
+    this.#period++
+    this.#failures = 0
+    this.#probeAt = this.#clock() + this.#breakDurationMs
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => void this.#probe(), this.#breakDurationMs)
+    this.#timer.unref()
+    this.#emit('open')
+  }
+
+  /** Never rejects: every outcome ends in a state change (unless the breaker was closed meanwhile). */
+  async #probe(): Promise<void> {
+    if (this.#closed || this.#state !== 'open') return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#state = 'half-open'
+    this.#emit('half-open')
+    let recovered = false
+    try {
+      await this.inner.ping()
+      await this.#onRecover?.()
+      recovered = true
+    } catch (error) {
+      this.#lastError = error
+    }
+    if (this.#closed) return
+    if (recovered) {
+      this.#state = 'closed'
+      this.#failures = 0
+      this.#emit('closed')
+    } else {
+      this.#open()
+    }
+  }
+
+  #unavailable(): L2UnavailableError {
+    const what = `The L2 (${this.name}) is unavailable: its circuit breaker is open after ${this.#failureThreshold} consecutive failure${this.#failureThreshold === 1 ? '' : 's'}, so calls fail fast`
+    const message =
+      this.#state === 'half-open'
+        ? `${what} while a background probe checks whether it answers again.`
+        : `${what}; a background probe will check it in ${Math.max(0, Math.ceil(this.#probeAt - this.#clock()))} ms.`
+    return new L2UnavailableError(message, { cause: this.#lastError })
+  }
+
+  #emit(state: CircuitState): void {
+    try {
+      this.#onStateChange?.(state)
+    } catch {}
+  }
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest'
+import { MemoryRemoteTier } from '../../dist/tiers/memory/memory-remote-tier.js'
+import { manualClock } from '../helpers/clock.js'
+
+function tier() {
+  const clock = manualClock()
+  const remote = new MemoryRemoteTier({ clock })
+  return { clock, remote, locks: remote.locks! }
+}
+
+describe('MemoryRemoteTier ping', () => {
+  it('answers and counts one round trip', async () => {
+    const { remote } = tier()
+    await remote.ping()
+    expect(remote.roundTrips).toBe(1)
+  })
+})
+
+describe('MemoryRemoteTier locks', () => {
+  it('acquire takes a free lock once: a second acquire, with any token, gets false while it is held', async () => {
+    const { locks } = tier()
+    expect(await locks.acquire('lock:k', 'a', 1000)).toBe(true)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(false)
+    expect(await locks.acquire('lock:k', 'a', 1000)).toBe(false)
+    expect(await locks.acquire('lock:other', 'b', 1000)).toBe(true)
+  })
+
+  it('a lock expires ttlMs after it was taken, by the tier clock, and can then be taken by someone else', async () => {
+    const { clock, locks } = tier()
+    await locks.acquire('lock:k', 'a', 1000)
+    clock.advance(999)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(false)
+    clock.advance(1)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(true)
+    expect(await locks.release('lock:k', 'a')).toBe(false)
+  })
+
+  it('extend by the holder pushes the expiry to ttlMs from now', async () => {
+    const { clock, locks } = tier()
+    await locks.acquire('lock:k', 'a', 1000)
+    clock.advance(900)
+    expect(await locks.extend('lock:k', 'a', 1000)).toBe(true)
+    clock.advance(900)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(false)
+    clock.advance(100)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(true)
+  })
+
+  it('extend with a wrong token, or after expiry, returns false and changes nothing', async () => {
+    const { clock, locks } = tier()
+    await locks.acquire('lock:k', 'a', 1000)
+    expect(await locks.extend('lock:k', 'b', 60_000)).toBe(false)
+    clock.advance(1000)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(true)
+    expect(await locks.extend('lock:k', 'a', 60_000)).toBe(false)
+    expect(await locks.extend('lock:absent', 'a', 1000)).toBe(false)
+  })
+
+  it('release by a wrong token does nothing; release by the holder frees the lock at once', async () => {
+    const { locks } = tier()
+    await locks.acquire('lock:k', 'a', 60_000)
+    expect(await locks.release('lock:k', 'b')).toBe(false)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(false)
+    expect(await locks.release('lock:k', 'a')).toBe(true)
+    expect(await locks.release('lock:k', 'a')).toBe(false)
+    expect(await locks.acquire('lock:k', 'b', 1000)).toBe(true)
+  })
+
+  it('a token that is a prefix of the holder’s does not match it', async () => {
+    const { locks } = tier()
+    await locks.acquire('lock:k', 'abc', 60_000)
+    expect(await locks.release('lock:k', 'ab')).toBe(false)
+    expect(await locks.extend('lock:k', 'abcd', 1000)).toBe(false)
+  })
+
+  it('counts one round trip per lock call', async () => {
+    const { remote, locks } = tier()
+    await locks.acquire('lock:k', 'a', 1000)
+    await locks.extend('lock:k', 'a', 1000)
+    await locks.release('lock:k', 'a')
+    expect(remote.roundTrips).toBe(3)
+  })
+
+  it('locks live in the keyspace as in Redis: the key holds the token and a prefix delete releases it', async () => {
+    const { remote, locks } = tier()
+    await locks.acquire('ns:lock:k', 'tok', 60_000)
+    expect(remote.keys()).toEqual(['ns:lock:k'])
+    expect(new TextDecoder().decode(await remote.get('ns:lock:k'))).toBe('tok')
+    expect(await remote.deleteByPrefix('ns:')).toBe(1)
+    expect(await locks.acquire('ns:lock:k', 'other', 1000)).toBe(true)
+  })
+
+  it('with { locks: false } the tier has no locks, like a Redis adapter without the lock commands', () => {
+    const remote = new MemoryRemoteTier({ locks: false })
+    expect(remote.locks).toBeUndefined()
+    expect('locks' in remote).toBe(false)
+  })
+})
