@@ -12,6 +12,10 @@ export class SingleFlight<T> {
     return this.#flights.get(key)
   }
 
+  has(key: string): boolean {
+    return this.#flights.has(key)
+  }
+
   /** Runs `load` unless a load for `key` is already in flight, and returns the shared promise. */
   do(key: string, load: () => Promise<T>): Promise<T> {
     const existing = this.#flights.get(key)

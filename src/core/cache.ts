@@ -1,43 +1,63 @@
+import { type HeldLock, KeyLocks } from '../coordination/key-lock.js'
 import { SingleFlight } from '../coordination/single-flight.js'
 import {
   ClosedError,
   FactoryError,
+  FactoryHardTimeoutError,
   InvalidKeyError,
   InvalidOptionError,
   L2Error,
   L2TimeoutError,
+  L2UnavailableError,
   SerializationError,
   StrataError,
   ValueTooLargeError,
 } from '../errors.js'
 import { shortenKey } from '../keys/key.js'
+import { CircuitBreakerTier } from '../resilience/circuit-breaker.js'
 import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
-import { CLONE_ON_READ, MemoryStore, MISS } from '../tiers/memory/memory-store.js'
+import {
+  ATTENTION,
+  CLONE_ON_READ,
+  EAGER,
+  type EntryView,
+  MemoryStore,
+  MISS,
+} from '../tiers/memory/memory-store.js'
 import { createRedisTier } from '../tiers/redis/create.js'
 import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
 import { coarseClock } from './clock.js'
 import { type Duration, parseDuration } from './duration.js'
 import { EntryContext } from './entry-context.js'
+import { CacheEventEmitter, type CacheEventListener, type CacheEventName } from './events.js'
 import { deepFreeze, type Isolation } from './isolation.js'
 import {
   type CacheOptions,
+  DEFAULTS,
   type EntryOptions,
   type GetOrSetManyOptions,
   type GetOrSetOptions,
+  hasResilienceOptions,
+  type Resilience,
+  type ResilienceOptions,
   type ResolvedOptions,
   resolveOptions,
+  resolveResilience,
   resolveTtl,
   type WriteThroughOptions,
 } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 import { type CacheStats, emptyCounters } from './stats.js'
 
-/** Whether an L2 failure reaches the caller: reads degrade to misses, writes and deletes must be known. */
-type L2Failure = 'suppress' | 'throw'
+/**
+ * What an L2 write failure leads to: `'suppress'` for write-backs of loaded values (nothing is
+ * outdated), `'repair'` for explicit writes (the L2 copy is outdated: rethrow or queue its deletion).
+ */
+type L2Failure = 'suppress' | 'repair'
 
 /** What an L2 read returns when the L2 itself failed (as opposed to not having the key). */
 const L2_UNAVAILABLE = Symbol('l2-unavailable')
@@ -45,10 +65,38 @@ const L2_UNAVAILABLE = Symbol('l2-unavailable')
 interface Decoded {
   value: unknown
   createdAt: number
+  /** End of freshness. */
   expiresAt: number
+  loadMs: number
   tags: readonly string[]
   size: number
+  /** False for a value past its fresh time but within the reader's grace. */
+  fresh: boolean
 }
+
+/** A value that can stand in for a fresh one: stale within grace, or still fresh and being refreshed early. */
+interface Stale {
+  value: unknown
+  freshUntil: number
+  /** End of grace: after this the value may not be served. */
+  expiresAt: number
+}
+
+/** How a load got past the key's distributed lock. */
+type LockOutcome = { lock: HeldLock | undefined; value?: undefined } | { value: { v: unknown } }
+
+/**
+ * XFetch's exponential draw −ln(U) is truncated at this many factory durations: entries enter
+ * their refresh window this long before expiry (times δ·β), and a draw beyond it has a
+ * probability of e^−12 ≈ 6·10⁻⁶ — the hit path compares one number until then.
+ */
+const XFETCH_SPAN = 12
+/** First and longest pause between two looks at the L2 while another process holds the key's lock. */
+const LOCK_POLL_FIRST_MS = 10
+const LOCK_POLL_MAX_MS = 100
+/** Keys whose L2 copy must be deleted once the L2 answers again; past this many, the oldest are dropped (counted). */
+const MAX_PENDING_REPAIRS = 100_000
+const REPAIR_CHUNK = 500
 
 /**
  * A two-tier cache: an in-process L1 in front of an optional shared L2, behind one `getOrSet`.
@@ -62,6 +110,16 @@ export class Cache {
   readonly #l1TtlMs: number
   readonly #isolation: Isolation
   readonly #l2: RemoteTier | undefined
+  /** The L2 without its circuit breaker (repairs run on it while the breaker is half-open). */
+  readonly #l2Direct: RemoteTier | undefined
+  readonly #keyLocks: KeyLocks | undefined
+  readonly #resilience: Resilience
+  readonly #events = new CacheEventEmitter()
+  /** Storage keys whose L2 copy is outdated because a write or delete failed: deleted when the L2 answers. */
+  readonly #pendingRepairs = new Set<string>()
+  #repairing = false
+  /** Factories running now: aborted on close(). */
+  readonly #controllers = new Set<AbortController>()
   readonly #serializer: Serializer
   readonly #clock: () => number
   readonly #prefix: string
@@ -78,6 +136,7 @@ export class Cache {
     this.version = resolved.version
     this.#clock = options.clock === undefined ? coarseClock(resolved.clock) : resolved.clock
     this.#prefix = `${resolved.namespace}:${resolved.version}:`
+    this.#resilience = resolved.resilience
     this.#serializer =
       resolved.serializer === 'json'
         ? new TaggedJsonSerializer()
@@ -97,7 +156,7 @@ export class Cache {
       this.#isolation = 'none'
     }
     if (resolved.l2) {
-      this.#l2 =
+      const direct =
         resolved.l2.tier ??
         createRedisTier(resolved.l2, {
           timeoutMs: resolved.l2TimeoutMs,
@@ -106,7 +165,38 @@ export class Cache {
             this.#counters.l2ConnectionErrors++
           },
         })
+      this.#l2Direct = direct
+      this.#l2 =
+        resolved.breaker === false
+          ? direct
+          : new CircuitBreakerTier(direct, {
+              failureThreshold: resolved.breaker.threshold,
+              breakDurationMs: resolved.breaker.breakDurationMs,
+              clock: Date.now,
+              onStateChange: (state) => {
+                if (state === 'open') this.#counters.breakerOpened++
+                this.#events.emit('breaker', { state })
+              },
+              onRecover: () => this.#repair(direct),
+            })
+      if (resolved.lock !== false && this.#l2.locks !== undefined) {
+        this.#keyLocks = new KeyLocks(this.#l2.locks, {
+          ttlMs: resolved.lock.ttlMs,
+          onError: (error) => this.#l2Failure(error, 'lock'),
+        })
+      }
     }
+  }
+
+  /** Listens to what the cache does to protect callers (stale served, early refreshes, lock waits, timeouts, breaker). */
+  on<E extends CacheEventName>(name: E, listener: CacheEventListener<E>): this {
+    this.#events.on(name, listener)
+    return this
+  }
+
+  off<E extends CacheEventName>(name: E, listener: CacheEventListener<E>): this {
+    this.#events.off(name, listener)
+    return this
   }
 
   /** The L2 in use, if any (for diagnostics and tests). */
@@ -132,17 +222,22 @@ export class Cache {
     const ttl = options.ttl ?? this.#options.ttl
     if (typeof ttl === 'object') ttl.record(key)
     if (this.#l1 !== undefined && options.forceFresh !== true && options.skipL1 !== true) {
-      const value = this.#l1.get(key, this.#clock())
+      const now = this.#clock()
+      const value = this.#l1.lookup(key, now)
       if (value !== MISS) {
-        this.#counters.l1Hits++
-        return value as T
+        if (value !== ATTENTION) {
+          this.#counters.l1Hits++
+          return value as T
+        }
+        const view = this.#l1.inspect(key, now)
+        if (view !== undefined) return this.#attention(key, options, view, now) as Promise<T>
       }
     }
     if (options.forceFresh !== true) {
       const flight = this.#flights.get(key)
       if (flight !== undefined) return flight as Promise<T>
     }
-    return this.#track(key, (token) => this.#load(key, options, token)) as Promise<T>
+    return this.#refresh(key, options, this.#resilienceOf(options), undefined, true) as Promise<T>
   }
 
   /** The cached value for `key` from either tier, or `undefined`. */
@@ -220,7 +315,7 @@ export class Cache {
     }
     this.#overtake(key)
     const ttl = this.#ttlFor(key, value, options)
-    await this.#write(key, value, ttl, this.#tagsOf(options), options, 'throw')
+    await this.#write(key, value, ttl, this.#tagsOf(options), options, 'repair', this.#resilienceOf(options))
   }
 
   /**
@@ -251,10 +346,14 @@ export class Cache {
     }
     this.#counters.deletes += keys.length
     if (this.#l2 === undefined || keys.length === 0) return
+    const storageKeys = keys.map((k) => this.#storageKey(k))
     try {
-      await this.#l2.delete(keys.map((k) => this.#storageKey(k)))
+      await this.#l2.delete(storageKeys)
+      for (const key of storageKeys) this.#written(key)
     } catch (error) {
-      throw this.#l2Failure(error, 'delete')
+      const failure = this.#l2Failure(error, 'delete')
+      if (this.#options.l2WriteErrors === 'throw') throw failure
+      this.#queueRepair(storageKeys)
     }
   }
 
@@ -373,6 +472,8 @@ export class Cache {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const controller of this.#controllers) controller.abort(closed())
+    this.#keyLocks?.stopAll()
     this.#l1?.clear()
     await this.#l2?.close()
   }
@@ -401,28 +502,316 @@ export class Cache {
     }
   }
 
-  async #load<T>(key: string, options: GetOrSetOptions<T>, token: { overtaken: boolean }): Promise<T> {
+  /** The per-call resilience options, resolved (the cache-wide object when the call sets none). */
+  #resilienceOf(options: ResilienceOptions): Resilience {
+    return hasResilienceOptions(options) ? resolveResilience(options, this.#resilience) : this.#resilience
+  }
+
+  /**
+   * An L1 entry that is stale (within grace) or in its refresh window. In the window, the caller
+   * gets the value and, when XFetch's draw (or the eager fraction) says so, a background refresh
+   * starts. Past its fresh time, the value stands in while the refresh runs (see #preferFresh).
+   */
+  #attention<T>(key: string, options: GetOrSetOptions<T>, view: EntryView, now: number): Promise<unknown> {
+    const res = this.#resilienceOf(options)
+    const stale: Stale = { value: view.value, freshUntil: view.freshUntil, expiresAt: view.expiresAt }
+    if (now < view.freshUntil) {
+      this.#counters.l1Hits++
+      if (!this.#flights.has(key) && this.#refreshDue(view, now)) {
+        const kind = view.flags & EAGER ? 'eager' : 'xfetch'
+        this.#counters.earlyRefreshes++
+        this.#events.emit('early-refresh', { key, kind })
+        this.#refresh(key, options, res, stale, true).catch(ignore)
+      }
+      return Promise.resolve(view.value)
+    }
+    const flight = this.#flights.get(key) ?? this.#refresh(key, options, res, stale, true)
+    return this.#preferFresh(key, flight, stale, res)
+  }
+
+  /** XFetch (Vattani et al., 2015): refresh when now − δ·β·ln(U) ≥ expiry; δ·β is encoded in the window's width. */
+  #refreshDue(view: EntryView, now: number): boolean {
+    if (view.flags & EAGER) return true
+    const deltaBeta = (view.freshUntil - view.softAt) / XFETCH_SPAN
+    return now - deltaBeta * Math.log(this.#options.random()) >= view.freshUntil
+  }
+
+  /**
+   * Races the refresh against the soft timeout when a stale value can stand in: whichever comes
+   * first answers. With the default soft timeout of 0 the stale value answers at once
+   * (stale-while-revalidate) and the refresh finishes in the background.
+   */
+  #preferFresh(key: string, flight: Promise<unknown>, stale: Stale, res: Resilience): Promise<unknown> {
+    const serveStale = (reason: 'soft-timeout' | 'refreshing') => {
+      this.#counters.staleServed++
+      this.#events.emit('stale-served', {
+        key,
+        ageMs: Math.max(0, this.#clock() - stale.freshUntil),
+        reason,
+      })
+      return stale.value
+    }
+    if (res.softTimeoutMs <= 0) {
+      flight.catch(ignore)
+      return Promise.resolve(serveStale('refreshing'))
+    }
+    return new Promise((resolve, reject) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        settled = true
+        this.#counters.factoryTimeouts++
+        this.#events.emit('factory-timeout', { key, kind: 'soft' })
+        resolve(serveStale('soft-timeout'))
+      }, res.softTimeoutMs)
+      flight.then(
+        (value) => {
+          if (settled) return
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          if (settled) return
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  /** Starts (and registers as the key's flight) a load: L2, then the key's lock, then the factory. */
+  #refresh<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    stale: Stale | undefined,
+    readL2: boolean,
+  ): Promise<unknown> {
+    return this.#track(key, (token) => this.#load(key, options, res, token, stale, readL2))
+  }
+
+  async #load<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    token: { overtaken: boolean },
+    stale: Stale | undefined,
+    readL2: boolean,
+  ): Promise<unknown> {
     let writeOptions: EntryOptions = options
-    if (this.#l2 !== undefined && options.skipL2 !== true && options.forceFresh !== true) {
-      const found = await this.#readL2(key, options.schema, options.skipL1 === true)
+    const useL2 = this.#l2 !== undefined && options.skipL2 !== true
+    const seen: { bytes?: Uint8Array } = {}
+    if (useL2 && readL2 && options.forceFresh !== true) {
+      const found = await this.#readL2(key, options.schema, options.skipL1 === true, res, seen)
       // The L2 just failed this key: do not make the caller wait a second deadline for the write-back.
       if (found === L2_UNAVAILABLE) writeOptions = { ...options, skipL2: true }
-      else if (found !== undefined) return found.value as T
+      else if (found !== undefined) {
+        if (found.fresh && isNewer(found, stale)) {
+          if (stale !== undefined) this.#tookFromL2(key)
+          return found.value
+        }
+        if (!found.fresh && stale === undefined) {
+          // Stale in the L2 (within grace): it stands in while a refresh runs.
+          const fromL2: Stale = {
+            value: found.value,
+            freshUntil: found.expiresAt,
+            expiresAt: found.expiresAt + res.graceMs,
+          }
+          return this.#preferFresh(key, this.#refresh(key, options, res, fromL2, false), fromL2, res)
+        }
+      }
     }
-    this.#counters.misses++
-    const context = new EntryContext(key, this.#ttlFor(key, undefined, options), this.#tagsOf(options))
+    let lock: HeldLock | undefined
+    if (
+      useL2 &&
+      writeOptions.skipL2 !== true &&
+      this.#keyLocks !== undefined &&
+      options.forceFresh !== true
+    ) {
+      const outcome = await this.#lockOrValue(key, options, res, stale, seen)
+      if (outcome.value !== undefined) return outcome.value.v
+      lock = outcome.lock
+    }
+    try {
+      return await this.#runFactory(key, options, res, token, stale, writeOptions)
+    } finally {
+      lock?.release()
+    }
+  }
+
+  /**
+   * Distributed single-flight: take the key's lock, or wait for the process that holds it to
+   * store the value (polling the L2 with backoff). A holder that died leaves a lock that expires
+   * after its TTL; a waiter then takes it. A refresh (a value at hand) never waits: someone else
+   * is refreshing, so the current value stays. An L2 failure lets the load go on without a lock.
+   */
+  async #lockOrValue<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    stale: Stale | undefined,
+    seen: { bytes?: Uint8Array },
+  ): Promise<LockOutcome> {
+    const lockOptions = this.#options.lock as { ttlMs: number; waitMs: number | undefined }
+    const locks = this.#keyLocks as KeyLocks
+    const lockKey = this.#lockKey(key)
+    const maxWaitMs =
+      lockOptions.waitMs ??
+      (Number.isFinite(res.hardTimeoutMs) ? lockOptions.ttlMs + res.hardTimeoutMs : DEFAULTS.lockWaitMs)
+    const started = performance.now()
+    let pollMs = LOCK_POLL_FIRST_MS
+    let waited = false
+    const skipL1 = options.skipL1 === true
+    for (;;) {
+      let lock: HeldLock | undefined
+      try {
+        lock = await locks.tryAcquire(lockKey, lockOptions.ttlMs)
+      } catch (error) {
+        this.#l2Failure(error, 'lock')
+        return { lock: undefined }
+      }
+      if (lock !== undefined) {
+        // Another process may have stored the value between our L2 read and taking the lock.
+        const found = await this.#readL2(key, options.schema, skipL1, res, seen)
+        if (found !== L2_UNAVAILABLE && found?.fresh === true && isNewer(found, stale)) {
+          lock.release()
+          this.#lockWaited(key, started, waited, 'value')
+          if (stale !== undefined) this.#tookFromL2(key)
+          return { value: { v: found.value } }
+        }
+        this.#lockWaited(key, started, waited, 'acquired')
+        return { lock }
+      }
+      if (stale !== undefined) return { value: { v: stale.value } }
+      const elapsed = performance.now() - started
+      if (elapsed >= maxWaitMs) {
+        this.#lockWaited(key, started, waited, 'gave-up')
+        return { lock: undefined }
+      }
+      if (this.#closed) throw closed()
+      waited = true
+      await delay(Math.min(pollMs, maxWaitMs - elapsed))
+      pollMs = Math.min(pollMs * 1.5, LOCK_POLL_MAX_MS)
+      const found = await this.#readL2(key, options.schema, skipL1, res, seen)
+      if (found === L2_UNAVAILABLE) return { lock: undefined }
+      if (found?.fresh === true) {
+        this.#lockWaited(key, started, waited, 'value')
+        return { value: { v: found.value } }
+      }
+    }
+  }
+
+  #lockWaited(
+    key: string,
+    started: number,
+    waited: boolean,
+    outcome: 'value' | 'acquired' | 'gave-up',
+  ): void {
+    if (!waited) return
+    this.#counters.lockWaits++
+    this.#events.emit('lock-waited', { key, waitedMs: performance.now() - started, outcome })
+  }
+
+  #tookFromL2(key: string): void {
+    this.#counters.refreshesFromL2++
+    this.#events.emit('refresh-from-l2', { key })
+  }
+
+  /**
+   * Runs the factory under the hard timeout, with an AbortSignal and the stale value in its
+   * context; stores what it returns. When it fails and a stale value is within grace, that value
+   * is served instead (fail-safe) and kept fresh for `failSafeBackoff`, so the origin is not
+   * retried before then.
+   */
+  async #runFactory<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    token: { overtaken: boolean },
+    stale: Stale | undefined,
+    writeOptions: EntryOptions,
+  ): Promise<unknown> {
+    if (stale === undefined) this.#counters.misses++
+    const controller = new AbortController()
+    const context = new EntryContext<T>(
+      key,
+      this.#ttlFor(key, undefined, options),
+      this.#tagsOf(options),
+      controller.signal,
+      stale === undefined
+        ? undefined
+        : { value: stale.value as T, ageMs: Math.max(0, this.#clock() - stale.freshUntil) },
+    )
     this.#counters.factoryCalls++
+    this.#controllers.add(controller)
+    const started = performance.now()
     let value: T
     try {
-      value = await options.factory(context)
+      value = await this.#withHardTimeout(key, options.factory, context, controller, res.hardTimeoutMs)
+      if (context.failed) {
+        throw new FactoryError(`The factory declined: ${describe(context.failure)}`, key, {
+          cause: context.failure,
+        })
+      }
     } catch (cause) {
       this.#counters.factoryErrors++
-      throw new FactoryError(`The factory of getOrSet failed: ${describe(cause)}`, key, { cause })
+      const error =
+        cause instanceof FactoryHardTimeoutError || cause instanceof FactoryError
+          ? cause
+          : new FactoryError(`The factory of getOrSet failed: ${describe(cause)}`, key, { cause })
+      const now = this.#clock()
+      const failSafe = stale !== undefined && now < stale.expiresAt
+      this.#events.emit('factory-error', { key, error, staleServed: failSafe })
+      if (!failSafe) throw error
+      this.#counters.failSafeServed++
+      this.#l1?.refreshUntil(key, now + res.failSafeBackoffMs)
+      this.#events.emit('stale-served', {
+        key,
+        ageMs: Math.max(0, now - stale.freshUntil),
+        reason: 'fail-safe',
+      })
+      return stale.value
+    } finally {
+      this.#controllers.delete(controller)
     }
+    const loadMs = performance.now() - started
     if (value === undefined || context.skipped || token.overtaken) return value
     const ttl = context.ttlChanged ? parseDuration(context.ttl, 'ctx.ttl') : this.#ttlFor(key, value, options)
-    await this.#write(key, value, ttl, context.tags, writeOptions, 'suppress')
+    await this.#write(key, value, ttl, context.tags, writeOptions, 'suppress', res, loadMs)
     return value
+  }
+
+  #withHardTimeout<T>(
+    key: string,
+    factory: GetOrSetOptions<T>['factory'],
+    context: EntryContext<T>,
+    controller: AbortController,
+    hardMs: number,
+  ): Promise<T> {
+    // A factory that throws synchronously is a rejection like any other.
+    const running = new Promise<T>((resolve) => resolve(factory(context)))
+    if (!Number.isFinite(hardMs)) return running
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#counters.factoryTimeouts++
+        this.#events.emit('factory-timeout', { key, kind: 'hard' })
+        const error = new FactoryHardTimeoutError(
+          `The factory for "${key}" did not settle within timeout.hard (${hardMs} ms); its signal was aborted.`,
+          key,
+        )
+        controller.abort(error)
+        reject(error)
+      }, hardMs)
+      running.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
   }
 
   async #loadMany<T>(
@@ -484,15 +873,27 @@ export class Cache {
     key: string,
     schema: StandardSchemaV1<unknown, unknown> | undefined,
     skipL1: boolean,
+    res: Resilience = this.#resilience,
+    seen?: { bytes?: Uint8Array },
   ): Promise<Decoded | undefined | typeof L2_UNAVAILABLE> {
+    const storageKey = this.#storageKey(key)
+    // Its L2 copy is outdated (a write or delete failed): never read it back.
+    if (this.#pendingRepairs.size > 0 && this.#pendingRepairs.has(storageKey)) return undefined
     let bytes: Uint8Array | undefined
     try {
-      bytes = await (this.#l2 as RemoteTier).get(this.#storageKey(key))
+      bytes = await (this.#l2 as RemoteTier).get(storageKey)
     } catch (error) {
       this.#l2Failure(error, 'get')
       return L2_UNAVAILABLE
     }
-    return bytes === undefined ? undefined : this.#acceptL2(key, bytes, schema, skipL1)
+    if (bytes === undefined) return undefined
+    if (seen !== undefined) {
+      // A second look during the same load: the same bytes were already judged (corrupt, failing
+      // the schema, stale) and counted; only a new value is worth decoding.
+      if (seen.bytes !== undefined && Buffer.compare(seen.bytes, bytes) === 0) return undefined
+      seen.bytes = bytes
+    }
+    return this.#acceptL2(key, bytes, schema, skipL1, res)
   }
 
   async #readManyL2(
@@ -501,22 +902,27 @@ export class Cache {
     skipL1 = false,
   ): Promise<(Decoded | undefined)[]> {
     let values: (Uint8Array | undefined)[]
+    const storageKeys = keys.map((k) => this.#storageKey(k))
     try {
-      values = await (this.#l2 as RemoteTier).getMany(keys.map((k) => this.#storageKey(k)))
+      values = await (this.#l2 as RemoteTier).getMany(storageKeys)
     } catch (error) {
       this.#l2Failure(error, 'getMany')
       return keys.map(() => undefined)
     }
-    return Promise.all(
+    const decoded = await Promise.all(
       values.map((bytes, i) =>
-        bytes === undefined ? undefined : this.#acceptL2(keys[i] as string, bytes, schema, skipL1),
+        bytes === undefined || this.#pendingRepairs.has(storageKeys[i] as string)
+          ? undefined
+          : this.#acceptL2(keys[i] as string, bytes, schema, skipL1, this.#resilience),
       ),
     )
+    // Bulk reads serve fresh values only.
+    return decoded.map((d) => (d?.fresh === true ? d : undefined))
   }
 
-  /** Decodes, checks expiry and schema, counts the hit and backfills the L1 with the remaining TTL. */
   /**
-   * Decodes, checks expiry and schema, counts the hit and backfills the L1 with the remaining TTL.
+   * Decodes, checks expiry (a value past its fresh time is kept, marked stale, when within the
+   * reader's grace) and schema, counts the hit and backfills the L1 with the remaining times.
    * Synchronous unless a schema validates asynchronously: the common read path adds no await.
    */
   #acceptL2(
@@ -524,14 +930,20 @@ export class Cache {
     bytes: Uint8Array,
     schema: StandardSchemaV1<unknown, unknown> | undefined,
     skipL1: boolean,
+    res: Resilience,
   ): Decoded | undefined | Promise<Decoded | undefined> {
     const decoded = this.#decode(bytes)
-    if (decoded === undefined || decoded.expiresAt <= this.#clock()) return undefined
-    if (schema === undefined) return this.#acceptDecoded(key, decoded, skipL1)
+    if (decoded === undefined) return undefined
+    const now = this.#clock()
+    if (decoded.expiresAt <= now) {
+      if (decoded.expiresAt + res.graceMs <= now) return undefined
+      decoded.fresh = false
+    }
+    if (schema === undefined) return this.#acceptDecoded(key, decoded, skipL1, res)
     const result = schema['~standard'].validate(decoded.value)
     return result instanceof Promise
-      ? result.then((settled) => this.#acceptValidated(key, decoded, settled, skipL1))
-      : this.#acceptValidated(key, decoded, result, skipL1)
+      ? result.then((settled) => this.#acceptValidated(key, decoded, settled, skipL1, res))
+      : this.#acceptValidated(key, decoded, result, skipL1, res)
   }
 
   #acceptValidated(
@@ -539,20 +951,23 @@ export class Cache {
     decoded: Decoded,
     result: StandardSchemaV1.Result<unknown>,
     skipL1: boolean,
+    res: Resilience,
   ): Decoded | undefined {
     if (result.issues !== undefined) {
       this.#counters.schemaFailures++
       return undefined
     }
     decoded.value = result.value
-    return this.#acceptDecoded(key, decoded, skipL1)
+    return this.#acceptDecoded(key, decoded, skipL1, res)
   }
 
-  #acceptDecoded(key: string, decoded: Decoded, skipL1: boolean): Decoded {
-    this.#counters.l2Hits++
+  #acceptDecoded(key: string, decoded: Decoded, skipL1: boolean, res: Resilience): Decoded {
+    if (decoded.fresh) this.#counters.l2Hits++
     if (this.#l1 !== undefined && !skipL1) {
       const now = this.#clock()
-      const expiresAt = Math.min(decoded.expiresAt, now + this.#l1TtlMs)
+      const freshUntil = Math.min(decoded.expiresAt, now + this.#l1TtlMs)
+      const expiresAt = freshUntil + res.graceMs
+      const soft = this.#softAt(decoded.createdAt, freshUntil, decoded.loadMs, res)
       decoded.value = this.#storeL1(
         key,
         decoded.value,
@@ -562,9 +977,24 @@ export class Cache {
         decoded.tags,
         0,
         expiresAt,
+        freshUntil,
+        soft,
+        res.eagerRefresh > 0,
       )
     }
     return decoded
+  }
+
+  /**
+   * When an entry's refresh window opens: at the eager fraction of its TTL, or δ·β·XFETCH_SPAN
+   * before its fresh time ends (XFetch), or never (its fresh time).
+   */
+  #softAt(createdAt: number, freshUntil: number, loadMs: number, res: Resilience): number {
+    if (res.eagerRefresh > 0) return createdAt + (freshUntil - createdAt) * res.eagerRefresh
+    if (res.earlyRefreshBeta > 0 && loadMs > 0) {
+      return Math.max(createdAt, freshUntil - loadMs * res.earlyRefreshBeta * XFETCH_SPAN)
+    }
+    return freshUntil
   }
 
   #decode(bytes: Uint8Array): Decoded | undefined {
@@ -574,8 +1004,10 @@ export class Cache {
         value: this.#serializer.decode(envelope.payload),
         createdAt: envelope.createdAt,
         expiresAt: envelope.expiresAt,
+        loadMs: envelope.loadMs,
         tags: envelope.tags,
         size: bytes.byteLength,
+        fresh: true,
       }
     } catch {
       this.#counters.decodeErrors++
@@ -583,7 +1015,11 @@ export class Cache {
     }
   }
 
-  /** Writes both tiers; an L2 failure is counted, and rethrown only when the caller must know. */
+  /**
+   * Writes both tiers; an L2 failure is counted and, for an explicit write (`'repair'`), the key
+   * is queued for deletion from the L2 when it answers again (its copy there is now outdated), or
+   * rethrown when `l2.writeErrors` is `'throw'`.
+   */
   async #write(
     key: string,
     value: unknown,
@@ -591,14 +1027,60 @@ export class Cache {
     tags: readonly string[],
     options: EntryOptions,
     onL2Failure: L2Failure,
+    res: Resilience = this.#resilience,
+    loadMs = 0,
   ): Promise<void> {
-    const remote = this.#writeL1(key, value, ttlMs, tags, options)
+    const remote = this.#writeL1(key, value, ttlMs, tags, options, res, loadMs)
     if (remote === undefined) return
     try {
       await (this.#l2 as RemoteTier).set(remote.key, remote.value, remote.ttlMs)
+      this.#written(remote.key)
     } catch (error) {
       const failure = this.#l2Failure(error, 'set')
-      if (onL2Failure === 'throw') throw failure
+      if (onL2Failure === 'suppress') return
+      if (this.#options.l2WriteErrors === 'throw') throw failure
+      this.#queueRepair([remote.key])
+    }
+  }
+
+  /** A write reached the L2: the key's copy there is current again; pending repairs can run. */
+  #written(storageKey: string): void {
+    if (this.#pendingRepairs.size === 0) return
+    this.#pendingRepairs.delete(storageKey)
+    if (this.#pendingRepairs.size > 0 && this.#l2Direct !== undefined) {
+      this.#repair(this.#l2Direct).catch(ignore)
+    }
+  }
+
+  #queueRepair(storageKeys: readonly string[]): void {
+    for (const key of storageKeys) {
+      this.#pendingRepairs.delete(key)
+      this.#pendingRepairs.add(key)
+    }
+    this.#counters.l2RepairsQueued += storageKeys.length
+    while (this.#pendingRepairs.size > MAX_PENDING_REPAIRS) {
+      this.#pendingRepairs.delete(this.#pendingRepairs.values().next().value as string)
+      this.#counters.l2RepairsDropped++
+    }
+  }
+
+  /**
+   * Deletes from the L2 every key whose copy there went stale while it failed (the breaker runs
+   * this before it closes). Deleting, never replaying: a value written meanwhile by another
+   * instance is newer than anything this one could replay.
+   */
+  async #repair(tier: RemoteTier): Promise<void> {
+    if (this.#repairing || this.#pendingRepairs.size === 0) return
+    this.#repairing = true
+    try {
+      while (this.#pendingRepairs.size > 0) {
+        const chunk = [...this.#pendingRepairs].slice(0, REPAIR_CHUNK)
+        await tier.delete(chunk)
+        for (const key of chunk) this.#pendingRepairs.delete(key)
+        this.#counters.l2Repairs += chunk.length
+      }
+    } finally {
+      this.#repairing = false
     }
   }
 
@@ -612,6 +1094,8 @@ export class Cache {
     ttlMs: number,
     tags: readonly string[],
     options: EntryOptions,
+    res: Resilience = this.#resilience,
+    loadMs = 0,
   ): RemoteEntry | undefined {
     const payload = this.#encode(value)
     const now = this.#clock()
@@ -621,9 +1105,11 @@ export class Cache {
       return undefined
     }
     const expiresAt = now + ttl
+    const graceMs = Number.isFinite(ttl) ? res.graceMs : 0
     this.#counters.sets++
     if (this.#l1 !== undefined && options.skipL1 !== true) {
-      let l1Expiry = Math.min(expiresAt, now + this.#l1TtlMs)
+      const freshUntil = Math.min(expiresAt, now + this.#l1TtlMs)
+      let l1Expiry = freshUntil + graceMs
       let slideMs = 0
       let maxExpiresAt = l1Expiry
       if (options.sliding === true) {
@@ -634,13 +1120,31 @@ export class Cache {
         }
         slideMs = Math.min(ttl, this.#l1TtlMs)
         maxExpiresAt = Math.min(now + parseDuration(options.maxTtl, 'maxTtl'), now + this.#l1TtlMs)
-        l1Expiry = Math.min(l1Expiry, maxExpiresAt)
+        l1Expiry = Math.min(freshUntil, maxExpiresAt)
+        this.#storeL1(key, value, now, l1Expiry, payload.byteLength, tags, slideMs, maxExpiresAt)
+      } else {
+        this.#storeL1(
+          key,
+          value,
+          now,
+          l1Expiry,
+          payload.byteLength,
+          tags,
+          0,
+          l1Expiry,
+          freshUntil,
+          this.#softAt(now, freshUntil, loadMs, res),
+          res.eagerRefresh > 0,
+        )
       }
-      this.#storeL1(key, value, now, l1Expiry, payload.byteLength, tags, slideMs, maxExpiresAt)
     }
     if (this.#l2 === undefined || options.skipL2 === true) return undefined
-    const bytes = encodeEnvelope({ createdAt: now, expiresAt, tags, payload }, this.#options.compressAbove)
-    return { key: this.#storageKey(key), value: bytes, ttlMs: ttl }
+    const bytes = encodeEnvelope(
+      { createdAt: now, expiresAt, loadMs, tags, payload },
+      this.#options.compressAbove,
+    )
+    // Redis keeps the entry through its grace, so a stale value can stand in for the factory.
+    return { key: this.#storageKey(key), value: bytes, ttlMs: ttl + graceMs }
   }
 
   /** Puts a value in the L1 under the isolation policy; returns what callers should receive. */
@@ -653,6 +1157,9 @@ export class Cache {
     tags: readonly string[],
     slideMs: number,
     maxExpiresAt: number,
+    freshUntil = expiresAt,
+    softAt = freshUntil,
+    eager = false,
   ): unknown {
     let stored = value
     let cloneOnRead = false
@@ -666,11 +1173,13 @@ export class Cache {
       stored,
       expiresAt,
       size,
-      cloneOnRead ? CLONE_ON_READ : 0,
+      (cloneOnRead ? CLONE_ON_READ : 0) | (eager ? EAGER : 0),
       tags,
       now,
       slideMs,
       maxExpiresAt,
+      freshUntil,
+      softAt,
     )
     return value
   }
@@ -721,6 +1230,11 @@ export class Cache {
     return shortenKey(this.#prefix + key, this.#options.maxKeyBytes)
   }
 
+  /** Lock keys start with '!', which no namespace may: they never collide with an entry. */
+  #lockKey(key: string): string {
+    return shortenKey(`!lock:${this.#prefix}${key}`, this.#options.maxKeyBytes)
+  }
+
   #assertKeys(keys: readonly string[]): void {
     if (!Array.isArray(keys)) throw new InvalidKeyError('Expected an array of keys.')
     for (const key of keys) if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
@@ -728,6 +1242,11 @@ export class Cache {
 
   /** Counts an L2 failure and returns the error a caller should see if it must see one. */
   #l2Failure(error: unknown, operation: string): StrataError {
+    if (error instanceof L2UnavailableError) {
+      this.#counters.l2Skipped++
+      return error
+    }
+    this.#events.emit('l2-error', { operation, error })
     if (error instanceof L2TimeoutError) {
       this.#counters.l2Timeouts++
       return error
@@ -758,6 +1277,17 @@ function invalidKey(key: unknown): InvalidKeyError {
 
 function closed(): ClosedError {
   return new ClosedError('This cache was closed: create a new one with createCache().')
+}
+
+function ignore(): void {}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Whether an L2 value is newer than the one at hand (another instance refreshed it). */
+function isNewer(found: Decoded, stale: Stale | undefined): boolean {
+  return stale === undefined || found.expiresAt > stale.freshUntil
 }
 
 function describe(error: unknown): string {

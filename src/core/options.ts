@@ -46,10 +46,54 @@ export interface L2Options {
   batchSize?: number
   /** Gzip L2 payloads of at least this many bytes (when it saves space). Default: off. */
   compressAbove?: number
+  /**
+   * Stop calling a failing L2 for a while: after `threshold` consecutive failures (default 5) the
+   * cache runs L1-only for `breakDuration` (default `'5s'`), probes Redis in the background with a
+   * PING, and resumes when it answers. `false` turns it off.
+   */
+  breaker?: false | { threshold?: number; breakDuration?: Duration }
+  /**
+   * What `set`/`delete` do when the L2 write fails: `'suppress'` (default) resolves — the L1 is
+   * updated and the key is queued to be deleted from the L2 when it answers again, so no instance
+   * reads the outdated L2 value once it is back and nothing is replayed over newer data —
+   * `'throw'` rejects with E_L2 / E_L2_TIMEOUT / E_L2_UNAVAILABLE.
+   */
+  writeErrors?: 'suppress' | 'throw'
+}
+
+/** Factory timeouts: `soft` gives up waiting when a stale value can stand in, `hard` gives up. */
+export interface FactoryTimeouts {
+  /** With a stale value (within grace) at hand, return it after this long and let the factory finish in the background. Default 0: return stale at once. */
+  soft?: Duration
+  /** Reject with E_FACTORY_HARD_TIMEOUT (or serve stale, fail-safe) after this long, and abort `ctx.signal`. Default: none. */
+  hard?: Duration
+}
+
+/** Distributed single-flight: one process per key runs the factory, the others wait for its value. */
+export interface LockOptions {
+  /** Life of the lock without renewal (renewed while the factory runs). Default `'5s'`. */
+  ttl?: Duration
+  /** Longest a process waits for another's value before computing it itself. Default: lock TTL + `timeout.hard`, or `'30s'`. */
+  wait?: Duration
+}
+
+/** The resilience options, cache-wide or per call (docs/resilience.md). */
+export interface ResilienceOptions {
+  /** How long an entry is kept past its TTL, stale, to stand in when the factory is slow or fails (stale-while-revalidate, fail-safe). Default: 0 (off). */
+  grace?: Duration | false
+  /** After the factory failed and a stale value was served, serve it as fresh for this long before calling the factory again. Default `'30s'`. */
+  failSafeBackoff?: Duration
+  timeout?: FactoryTimeouts
+  /** XFetch's β: reads refresh an entry early, in the background, with a probability that rises as expiry nears, scaled by how long its factory took. Default 1; `false` turns it off. */
+  earlyRefresh?: number | false
+  /** Refresh in the background on the first read after this fraction of the TTL (e.g. 0.8). Default: off. Overrides `earlyRefresh`. */
+  eagerRefresh?: number | false
 }
 
 /** Options of {@link createCache}; defaults are listed in docs/options.md and `DEFAULTS`. */
-export interface CacheOptions {
+export interface CacheOptions extends ResilienceOptions {
+  /** Distributed single-flight over the L2's locks; on by default when the L2 offers them. `false` turns it off. */
+  lock?: LockOptions | false
   /** Prefix of every key this cache writes: `<namespace>:<version>:<key>`. Default `'cache'`. */
   namespace?: string
   /** Bump to make everything written under the old version unreachable. Default `'v1'`. */
@@ -77,7 +121,7 @@ export interface CacheOptions {
 }
 
 /** Per-entry options, resolved call → cache → defaults. */
-export interface EntryOptions {
+export interface EntryOptions extends ResilienceOptions {
   ttl?: TtlOption
   negativeTtl?: Duration
   /** Tags stored with the entry (invalidation by tag). */
@@ -93,17 +137,31 @@ export interface EntryOptions {
 }
 
 /** What a factory can read and decide about the entry it is loading (adaptive caching). */
-export interface FactoryContext {
+export interface FactoryContext<T = unknown> {
   readonly key: string
   /** The TTL the entry will get, in ms; assign to change it. */
   ttl: number
   /** Tags the entry will get; assign to change them. */
   tags: readonly string[]
+  /** Aborted when the hard timeout fires or the cache closes: pass it to fetch / your driver. */
+  readonly signal: AbortSignal
+  /**
+   * The value being refreshed, when there is one (stale, or about to be): a conditional refresh
+   * (an API that answers 304 Not Modified) can return `stale.value` as the fresh value.
+   */
+  readonly stale: { readonly value: T; readonly ageMs: number } | undefined
   /** Return the value to the caller but do not cache it. */
+  skip(): void
+  /** Same as {@link skip}. */
   skipCache(): void
+  /**
+   * Declines without throwing: `return ctx.fail('upstream 503')`. The stale value is served when
+   * there is one (fail-safe); otherwise the call rejects with E_FACTORY carrying `reason`.
+   */
+  fail(reason?: unknown): never
 }
 
-export type Factory<T> = (context: FactoryContext) => T | Promise<T>
+export type Factory<T> = (context: FactoryContext<T>) => T | Promise<T>
 
 export interface GetOrSetOptions<T> extends EntryOptions {
   key: string
@@ -141,6 +199,12 @@ export const DEFAULTS = {
   l2BatchSize: 100,
   isolation: 'freeze' as Isolation,
   l1Policy: 'w-tinylfu' as PolicyName,
+  failSafeBackoffMs: 30_000,
+  earlyRefreshBeta: 1,
+  lockTtlMs: 5_000,
+  lockWaitMs: 30_000,
+  breakerThreshold: 5,
+  breakerDurationMs: 5_000,
 } as const
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
@@ -163,6 +227,69 @@ export interface ResolvedOptions {
   maxKeyBytes: number
   clock: () => number
   random: () => number
+  resilience: Resilience
+  lock: { ttlMs: number; waitMs: number | undefined } | false
+  breaker: { threshold: number; breakDurationMs: number } | false
+  l2WriteErrors: 'suppress' | 'throw'
+}
+
+/** {@link ResilienceOptions} in milliseconds, validated. */
+export interface Resilience {
+  graceMs: number
+  failSafeBackoffMs: number
+  softTimeoutMs: number
+  hardTimeoutMs: number
+  /** XFetch β; 0 = off. */
+  earlyRefreshBeta: number
+  /** Fraction of the TTL; 0 = off. */
+  eagerRefresh: number
+}
+
+/** Cache-wide resilience options, validated. */
+export function resolveResilience(options: ResilienceOptions, base?: Resilience): Resilience {
+  const grace = options.grace
+  const timeout = options.timeout
+  if (timeout !== undefined && (typeof timeout !== 'object' || timeout === null)) {
+    throw new InvalidOptionError("timeout must be an object like { soft: '100ms', hard: '2s' }.")
+  }
+  const earlyRefresh = options.earlyRefresh
+  const eagerRefresh = options.eagerRefresh
+  return {
+    graceMs: grace === undefined ? (base?.graceMs ?? 0) : grace === false ? 0 : parseDuration(grace, 'grace'),
+    failSafeBackoffMs:
+      options.failSafeBackoff === undefined
+        ? (base?.failSafeBackoffMs ?? DEFAULTS.failSafeBackoffMs)
+        : parseDuration(options.failSafeBackoff, 'failSafeBackoff'),
+    softTimeoutMs:
+      timeout?.soft === undefined ? (base?.softTimeoutMs ?? 0) : parseDuration(timeout.soft, 'timeout.soft'),
+    hardTimeoutMs:
+      timeout?.hard === undefined
+        ? (base?.hardTimeoutMs ?? Number.POSITIVE_INFINITY)
+        : positive(parseDuration(timeout.hard, 'timeout.hard'), 'timeout.hard'),
+    earlyRefreshBeta:
+      earlyRefresh === undefined
+        ? (base?.earlyRefreshBeta ?? DEFAULTS.earlyRefreshBeta)
+        : earlyRefresh === false
+          ? 0
+          : nonNegative(earlyRefresh, 'earlyRefresh'),
+    eagerRefresh:
+      eagerRefresh === undefined
+        ? (base?.eagerRefresh ?? 0)
+        : eagerRefresh === false
+          ? 0
+          : openFraction(eagerRefresh, 'eagerRefresh'),
+  }
+}
+
+/** Whether `options` sets any resilience option (so the cache-wide resolution can be reused). */
+export function hasResilienceOptions(options: ResilienceOptions): boolean {
+  return (
+    options.grace !== undefined ||
+    options.failSafeBackoff !== undefined ||
+    options.timeout !== undefined ||
+    options.earlyRefresh !== undefined ||
+    options.eagerRefresh !== undefined
+  )
 }
 
 /** Validates cache options once, at construction, with messages that name the option. */
@@ -210,7 +337,57 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     maxKeyBytes: integer(options.maxKeyBytes ?? DEFAULTS.maxKeyBytes, 'maxKeyBytes', 64),
     clock: fn(options.clock ?? Date.now, 'clock'),
     random: fn(options.random ?? Math.random, 'random'),
+    resilience: resolveResilience(options),
+    lock: resolveLock(options.lock),
+    breaker: resolveBreaker(options.l2 ? options.l2.breaker : undefined),
+    l2WriteErrors: resolveWriteErrors(options.l2 ? options.l2.writeErrors : undefined),
   }
+}
+
+function resolveLock(lock: CacheOptions['lock']): ResolvedOptions['lock'] {
+  if (lock === false) return false
+  if (lock !== undefined && (typeof lock !== 'object' || lock === null)) {
+    throw new InvalidOptionError("lock must be false or an object like { ttl: '5s' }.")
+  }
+  return {
+    ttlMs:
+      lock?.ttl === undefined
+        ? DEFAULTS.lockTtlMs
+        : positive(parseDuration(lock.ttl, 'lock.ttl'), 'lock.ttl'),
+    waitMs: lock?.wait === undefined ? undefined : parseDuration(lock.wait, 'lock.wait'),
+  }
+}
+
+function resolveBreaker(breaker: L2Options['breaker']): ResolvedOptions['breaker'] {
+  if (breaker === false) return false
+  if (breaker !== undefined && (typeof breaker !== 'object' || breaker === null)) {
+    throw new InvalidOptionError(
+      "l2.breaker must be false or an object like { threshold: 5, breakDuration: '5s' }.",
+    )
+  }
+  return {
+    threshold:
+      breaker?.threshold === undefined
+        ? DEFAULTS.breakerThreshold
+        : integer(breaker.threshold, 'l2.breaker.threshold', 1),
+    breakDurationMs:
+      breaker?.breakDuration === undefined
+        ? DEFAULTS.breakerDurationMs
+        : positive(
+            parseDuration(breaker.breakDuration, 'l2.breaker.breakDuration'),
+            'l2.breaker.breakDuration',
+          ),
+  }
+}
+
+function resolveWriteErrors(value: L2Options['writeErrors']): 'suppress' | 'throw' {
+  if (value === undefined) return 'suppress'
+  if (value !== 'suppress' && value !== 'throw') {
+    throw new InvalidOptionError(
+      `l2.writeErrors must be 'suppress' or 'throw'; got ${JSON.stringify(value)}.`,
+    )
+  }
+  return value
 }
 
 function resolveL1(l1: CacheOptions['l1']): ResolvedOptions['l1'] {
@@ -304,6 +481,20 @@ function integer(value: unknown, what: string, min: number): number {
 
 function positive(value: number, what: string): number {
   if (value <= 0) throw new InvalidOptionError(`${what} must be greater than 0.`)
+  return value
+}
+
+function nonNegative(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !(value >= 0 && value < Number.POSITIVE_INFINITY)) {
+    throw new InvalidOptionError(`${what} must be a finite number ≥ 0 (or false); got ${String(value)}.`)
+  }
+  return value
+}
+
+function openFraction(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !(value > 0 && value < 1)) {
+    throw new InvalidOptionError(`${what} must be a fraction in (0, 1), e.g. 0.8; got ${String(value)}.`)
+  }
   return value
 }
 

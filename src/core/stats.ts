@@ -20,6 +20,28 @@ export interface CacheStats {
   decodeErrors: number
   /** L2 values that failed the caller's schema: served as misses. */
   schemaFailures: number
+  /** Stale values (within grace) returned in place of a fresh one: stale-while-revalidate, soft timeouts, fail-safe. */
+  staleServed: number
+  /** Of those, the ones returned because the factory failed or hit its hard timeout (fail-safe). */
+  failSafeServed: number
+  /** Background refreshes started by a read in an entry's refresh window (XFetch or eager). */
+  earlyRefreshes: number
+  /** Refreshes that found a newer value in the L2 (another instance refreshed it) instead of running the factory. */
+  refreshesFromL2: number
+  /** Factory runs past their soft or hard timeout. */
+  factoryTimeouts: number
+  /** Loads that waited for another process holding the key's lock. */
+  lockWaits: number
+  /** Times the L2 circuit breaker opened. */
+  breakerOpened: number
+  /** L2 calls not made because the breaker was open (each a miss, or a queued repair). */
+  l2Skipped: number
+  /** Keys queued for deletion from the L2 after a failed write or delete. */
+  l2RepairsQueued: number
+  /** Of those, keys deleted once the L2 answered again. */
+  l2Repairs: number
+  /** Queued repairs dropped because the queue was full (their L2 copies may be outdated until they expire). */
+  l2RepairsDropped: number
   /** Entries the L1 evicted to stay within its bounds. */
   l1Evictions: number
   /** Expired entries the L1 reclaimed (on read, or before evicting a live entry). */
@@ -49,5 +71,16 @@ export function emptyCounters(): Record<CounterName, number> {
     l2ConnectionErrors: 0,
     decodeErrors: 0,
     schemaFailures: 0,
+    staleServed: 0,
+    failSafeServed: 0,
+    earlyRefreshes: 0,
+    refreshesFromL2: 0,
+    factoryTimeouts: 0,
+    lockWaits: 0,
+    breakerOpened: 0,
+    l2Skipped: 0,
+    l2RepairsQueued: 0,
+    l2Repairs: 0,
+    l2RepairsDropped: 0,
   }
 }

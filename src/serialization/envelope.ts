@@ -6,25 +6,33 @@ import { gunzipSync, gzipSync } from 'node:zlib'
  * | offset | size | field                                                         |
  * |--------|------|---------------------------------------------------------------|
  * | 0      | 1    | magic 0xC5 ("stratacache"), so foreign bytes are recognised   |
- * | 1      | 1    | format version (1)                                            |
+ * | 1      | 1    | format version (2)                                            |
  * | 2      | 1    | flags: bit 0 = payload gzip-compressed                        |
  * | 3      | 8    | created-at, ms since epoch, float64 LE                        |
  * | 11     | 8    | logical expiry, ms since epoch, float64 LE (Infinity = never) |
- * | 19     | 2    | tag count n, uint16 LE                                        |
- * | 21     | …    | n × (uint16 LE byte length + UTF-8 tag)                       |
+ * | 19     | 4    | how long the factory took, ms, float32 LE (0 = unknown)       |
+ * | 23     | 2    | tag count n, uint16 LE                                        |
+ * | 25     | …    | n × (uint16 LE byte length + UTF-8 tag)                       |
  * | …      | …    | payload: the serializer's bytes                               |
+ *
+ * The logical expiry is the end of freshness; the key itself lives in Redis longer by the grace
+ * period, so a stale value can stand in when the origin fails. The factory's duration lets every
+ * instance schedule a probabilistic early refresh (XFetch) of an entry it did not compute.
  *
  * Readers refuse any other magic or version (a miss plus a counted error), so a rolling deploy
  * that changes the format degrades to misses instead of misreading values.
  */
 export const ENVELOPE_MAGIC = 0xc5
-export const ENVELOPE_VERSION = 1
+export const ENVELOPE_VERSION = 2
 const FLAG_GZIP = 1
-const HEADER = 21
+const HEADER = 25
+const HEADER_V1 = 21
 
 export interface Envelope {
   createdAt: number
   expiresAt: number
+  /** How long the factory took to compute the value, in ms (0 when unknown). */
+  loadMs: number
   tags: readonly string[]
   payload: Uint8Array
 }
@@ -32,7 +40,9 @@ export interface Envelope {
 export class EnvelopeError extends Error {}
 
 /** Builds the entry bytes; payloads of at least `compressAbove` bytes are gzipped when it saves space. */
-export function encodeEnvelope(envelope: Envelope, compressAbove = Number.POSITIVE_INFINITY): Buffer {
+export function encodeEnvelope(
+  envelope: Omit<Envelope, 'loadMs'> & { loadMs?: number },
+  compressAbove = Number.POSITIVE_INFINITY): Buffer {
   let payload = envelope.payload
   let flags = 0
   if (payload.byteLength >= compressAbove) {
@@ -57,7 +67,8 @@ export function encodeEnvelope(envelope: Envelope, compressAbove = Number.POSITI
   out[2] = flags
   out.writeDoubleLE(envelope.createdAt, 3)
   out.writeDoubleLE(envelope.expiresAt, 11)
-  out.writeUInt16LE(encodedTags.length, 19)
+  out.writeFloatLE(envelope.loadMs ?? 0, 19)
+  out.writeUInt16LE(encodedTags.length, 23)
   let offset = HEADER
   for (const bytes of encodedTags) {
     out.writeUInt16LE(bytes.byteLength, offset)
@@ -70,23 +81,28 @@ export function encodeEnvelope(envelope: Envelope, compressAbove = Number.POSITI
 
 /**
  * Reads entry bytes; throws {@link EnvelopeError} (or a zlib error) for anything that is not a
- * valid v1 envelope. A compressed payload may not inflate past `maxPayloadBytes` (no zip bombs).
+ * valid v2 envelope. A compressed payload may not inflate past `maxPayloadBytes` (no zip bombs).
  */
 export function decodeEnvelope(bytes: Uint8Array, maxPayloadBytes = Number.POSITIVE_INFINITY): Envelope {
   const buffer = Buffer.isBuffer(bytes)
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (buffer.length < HEADER) throw new EnvelopeError(`entry too short (${buffer.length} bytes)`)
+  // v1 (no factory duration) is still read: entries written by the previous release stay hits.
+  const version = buffer[1]
+  const header = version === 1 ? HEADER_V1 : HEADER
+  if (buffer.length < header) throw new EnvelopeError(`entry too short (${buffer.length} bytes)`)
   if (buffer[0] !== ENVELOPE_MAGIC) throw new EnvelopeError('not a stratacache entry (bad magic byte)')
-  if (buffer[1] !== ENVELOPE_VERSION) throw new EnvelopeError(`unsupported entry format version ${buffer[1]}`)
+  if (version !== ENVELOPE_VERSION && version !== 1)
+    throw new EnvelopeError(`unsupported entry format version ${version}`)
   const flags = buffer[2] as number
   const createdAt = buffer.readDoubleLE(3)
   const expiresAt = buffer.readDoubleLE(11)
-  if (Number.isNaN(createdAt) || Number.isNaN(expiresAt))
+  const loadMs = version === 1 ? 0 : buffer.readFloatLE(19)
+  if (Number.isNaN(createdAt) || Number.isNaN(expiresAt) || !(loadMs >= 0 && loadMs < Infinity))
     throw new EnvelopeError('entry timestamps are not numbers')
-  const tagCount = buffer.readUInt16LE(19)
+  const tagCount = buffer.readUInt16LE(header - 2)
   const tags: string[] = []
-  let offset = HEADER
+  let offset = header
   for (let i = 0; i < tagCount; i++) {
     if (offset + 2 > buffer.length) throw new EnvelopeError('entry truncated in its tags')
     const length = buffer.readUInt16LE(offset)
@@ -101,5 +117,5 @@ export function decodeEnvelope(bytes: Uint8Array, maxPayloadBytes = Number.POSIT
       Number.isFinite(maxPayloadBytes) ? { maxOutputLength: maxPayloadBytes } : {},
     )
   }
-  return { createdAt, expiresAt, tags, payload }
+  return { createdAt, expiresAt, loadMs, tags, payload }
 }

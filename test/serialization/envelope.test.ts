@@ -4,19 +4,21 @@ import { describe, expect, it } from 'vitest'
 import { decodeEnvelope, encodeEnvelope, TaggedJsonSerializer } from '../../dist/serialization/index.js'
 
 describe('entry envelope', () => {
-  it('has a pinned v1 wire format', () => {
+  it('has a pinned v2 wire format', () => {
     const payload = new TaggedJsonSerializer().encode({ id: 1, name: 'x' })
     const bytes = encodeEnvelope({
       createdAt: 1_700_000_000_000,
       expiresAt: 1_700_003_600_000,
+      loadMs: 12.5,
       tags: ['p:1'],
       payload,
     })
-    // Golden bytes: changing the format must bump ENVELOPE_VERSION and keep a reader for v1.
+    // Golden bytes: changing the format must bump ENVELOPE_VERSION and keep a reader for the previous one.
     expect(Buffer.from(bytes).toString('hex')).toBe(
-      'c50100' + // magic, version 1, flags
+      'c50200' + // magic, version 2, flags
         '00008056febc7842' + // created-at float64 LE
         '000068c501bd7842' + // expires-at float64 LE
+        '00004841' + // factory duration float32 LE (12.5 ms)
         '0100' + // one tag
         '0300703a31' + // "p:1"
         Buffer.from('p{"id":1,"name":"x"}').toString('hex'),
@@ -24,6 +26,23 @@ describe('entry envelope', () => {
     const back = decodeEnvelope(bytes)
     expect(back.createdAt).toBe(1_700_000_000_000)
     expect(back.expiresAt).toBe(1_700_003_600_000)
+    expect(back.loadMs).toBe(12.5)
+    expect(back.tags).toEqual(['p:1'])
+    expect(Buffer.from(back.payload).toString()).toBe('p{"id":1,"name":"x"}')
+  })
+
+  it('still reads v1 entries (written by the previous release), with an unknown factory duration', () => {
+    const v1 = Buffer.from(
+      'c50100' +
+        '00008056febc7842' +
+        '000068c501bd7842' +
+        '0100' +
+        '0300703a31' +
+        Buffer.from('p{"id":1,"name":"x"}').toString('hex'),
+      'hex',
+    )
+    const back = decodeEnvelope(v1)
+    expect(back).toMatchObject({ createdAt: 1_700_000_000_000, expiresAt: 1_700_003_600_000, loadMs: 0 })
     expect(back.tags).toEqual(['p:1'])
     expect(Buffer.from(back.payload).toString()).toBe('p{"id":1,"name":"x"}')
   })
@@ -64,7 +83,7 @@ describe('entry envelope', () => {
     const other = Buffer.from(good)
     other[1] = 9
     expect(() => decodeEnvelope(other)).toThrow(/version 9/)
-    for (let cut = 0; cut < 27; cut++) {
+    for (let cut = 0; cut < 31; cut++) {
       expect(() => decodeEnvelope(good.subarray(0, cut))).toThrow()
     }
     fc.assert(

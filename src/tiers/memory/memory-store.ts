@@ -3,10 +3,31 @@ import { withSlot } from '../../eviction/policy.js'
 
 /** What {@link MemoryStore.get} returns for an absent or expired key (values may be `null`). */
 export const MISS: unique symbol = Symbol('l1-miss')
+/**
+ * What {@link MemoryStore.lookup} returns for an entry the caller must look at before serving:
+ * stale (past its fresh time, within grace) or inside its early-refresh window.
+ */
+export const ATTENTION: unique symbol = Symbol('l1-attention')
 
 /** Per-entry flags. */
 export const CLONE_ON_READ = 1
 const SLIDING = 2
+/** The entry outlives its fresh time (grace): its fresh time is in `#freshUntil`. */
+const GRACE = 4
+/** The entry's refresh window opens at `softAt` deterministically (eager refresh), not by XFetch. */
+export const EAGER = 8
+
+/** What {@link MemoryStore.inspect} reports; one object reused by every call (no allocation). */
+export interface EntryView {
+  value: unknown
+  /** End of freshness (the TTL). */
+  freshUntil: number
+  /** When the entry's refresh window opened (≤ freshUntil). */
+  softAt: number
+  /** Physical expiry: fresh time plus grace. */
+  expiresAt: number
+  flags: number
+}
 
 export interface MemoryStoreOptions {
   maxEntries: number
@@ -43,6 +64,11 @@ export class MemoryStore {
   #keys: (string | undefined)[] = []
   #values: unknown[] = []
   #expiresAt: Float64Array
+  /** From this time on a hit takes the slow path (refresh window, staleness); ≤ fresh time ≤ #expiresAt. */
+  #softAt: Float64Array
+  /** Fresh times of the entries kept past them (grace); for the others it is #expiresAt. */
+  readonly #freshUntil = new Map<number, number>()
+  readonly #view: EntryView = { value: undefined, freshUntil: 0, softAt: 0, expiresAt: 0, flags: 0 }
   /** Serialized sizes; values are capped by maxValueBytes, far below 4 GiB. */
   #sizes: Uint32Array
   #flags: Uint8Array
@@ -69,6 +95,7 @@ export class MemoryStore {
     this.#policy = createPolicy(this.#policyName, this.#capacity)
     const initial = Math.min(this.#capacity + 1, 1024)
     this.#expiresAt = new Float64Array(initial)
+    this.#softAt = new Float64Array(initial)
     this.#sizes = new Uint32Array(initial)
     this.#flags = new Uint8Array(initial)
     this.#heap = new Int32Array(initial)
@@ -88,23 +115,88 @@ export class MemoryStore {
   }
 
   /**
-   * The value for `key`, or {@link MISS} (an expired entry is removed). A hit counts for eviction,
-   * slides a sliding entry's expiry, and clones a value that freezing could not protect.
+   * The fresh value for `key`, or {@link MISS} (an expired entry is removed; a stale one, within
+   * grace, is kept for {@link lookup}). A hit counts for eviction, slides a sliding entry's
+   * expiry, and clones a value that freezing could not protect.
    */
   get(key: string, now: number): unknown {
     const slot = this.#index.get(key)
     if (slot === undefined) return MISS
-    if ((this.#expiresAt[slot] as number) <= now) {
+    if ((this.#softAt[slot] as number) <= now && !this.#freshAt(slot, now)) return MISS
+    return this.#hit(slot, now)
+  }
+
+  /**
+   * Like {@link get}, but an entry that is stale (within grace) or inside its refresh window
+   * answers {@link ATTENTION}: the caller then reads it with {@link inspect} and decides. The hit
+   * path is the same single comparison as `get`'s.
+   */
+  lookup(key: string, now: number): unknown {
+    const slot = this.#index.get(key)
+    if (slot === undefined) return MISS
+    if ((this.#softAt[slot] as number) <= now) {
+      if ((this.#expiresAt[slot] as number) <= now) {
+        this.#remove(slot)
+        this.expirations++
+        return MISS
+      }
+      return ATTENTION
+    }
+    return this.#hit(slot, now)
+  }
+
+  /**
+   * The entry behind an {@link ATTENTION}: its value (counted as a hit) and times, or undefined
+   * when it is gone. The returned object is reused by the next call.
+   */
+  inspect(key: string, now: number): EntryView | undefined {
+    const slot = this.#index.get(key)
+    if (slot === undefined) return undefined
+    const expiresAt = this.#expiresAt[slot] as number
+    if (expiresAt <= now) {
       this.#remove(slot)
       this.expirations++
-      return MISS
+      return undefined
     }
+    const view = this.#view
+    view.flags = this.#flags[slot] as number
+    view.expiresAt = expiresAt
+    view.softAt = this.#softAt[slot] as number
+    view.freshUntil = view.flags & GRACE ? (this.#freshUntil.get(slot) as number) : expiresAt
+    view.value = this.#hit(slot, now)
+    return view
+  }
+
+  /** Marks `key` fresh until `freshUntil` (fail-safe: a stale value stands in for a while); false if gone. */
+  refreshUntil(key: string, freshUntil: number): boolean {
+    const slot = this.#index.get(key)
+    if (slot === undefined) return false
+    const until = Math.min(freshUntil, this.#expiresAt[slot] as number)
+    this.#softAt[slot] = until
+    if ((this.#flags[slot] as number) & GRACE) this.#freshUntil.set(slot, until)
+    return true
+  }
+
+  /** Whether the entry in `slot` (past its soft time) is still fresh; removes it when expired. */
+  #freshAt(slot: number, now: number): boolean {
+    const expiresAt = this.#expiresAt[slot] as number
+    if (expiresAt <= now) {
+      this.#remove(slot)
+      this.expirations++
+      return false
+    }
+    return (this.#flags[slot] as number) & GRACE ? (this.#freshUntil.get(slot) as number) > now : true
+  }
+
+  #hit(slot: number, now: number): unknown {
     this.#policy.touch(slot)
     const flags = this.#flags[slot] as number
     if (flags === 0) return this.#values[slot]
     if (flags & SLIDING) {
       const sliding = this.#sliding.get(slot) as Sliding
-      this.#expiresAt[slot] = Math.min(now + sliding.slideMs, sliding.maxExpiresAt)
+      const expiresAt = Math.min(now + sliding.slideMs, sliding.maxExpiresAt)
+      this.#expiresAt[slot] = expiresAt
+      this.#softAt[slot] = expiresAt
       this.#heapFix(slot)
     }
     return flags & CLONE_ON_READ ? structuredClone(this.#values[slot]) : this.#values[slot]
@@ -130,6 +222,8 @@ export class MemoryStore {
   /**
    * Inserts or replaces an entry, then evicts (expired entries first) until within bounds.
    * `slideMs` > 0 makes each hit push the expiry out by that much, never past `maxExpiresAt`.
+   * `freshUntil` < `expiresAt` keeps the entry, stale, for grace; from `softAt` on, {@link lookup}
+   * asks the caller's attention (refresh window).
    */
   set(
     key: string,
@@ -141,6 +235,8 @@ export class MemoryStore {
     now: number,
     slideMs = 0,
     maxExpiresAt = expiresAt,
+    freshUntil = expiresAt,
+    softAt = freshUntil,
   ): void {
     let slot = this.#index.get(key)
     if (size > this.#maxBytes) {
@@ -161,14 +257,20 @@ export class MemoryStore {
     }
     this.#values[slot] = value
     this.#expiresAt[slot] = expiresAt
+    this.#softAt[slot] = Math.min(softAt, freshUntil, expiresAt)
+    let entryFlags = flags
+    if (freshUntil < expiresAt) {
+      entryFlags |= GRACE
+      this.#freshUntil.set(slot, freshUntil)
+    } else if (this.#freshUntil.size > 0) this.#freshUntil.delete(slot)
     this.#sizes[slot] = size
     if (tags.length > 0) this.#tags.set(slot, tags)
     else if (this.#tags.size > 0) this.#tags.delete(slot)
     if (slideMs > 0) {
-      this.#flags[slot] = flags | SLIDING
+      this.#flags[slot] = entryFlags | SLIDING
       this.#sliding.set(slot, { slideMs, maxExpiresAt })
     } else {
-      this.#flags[slot] = flags
+      this.#flags[slot] = entryFlags
       if (this.#sliding.size > 0) this.#sliding.delete(slot)
     }
     this.#bytes += size
@@ -199,6 +301,7 @@ export class MemoryStore {
     this.#values = []
     this.#tags.clear()
     this.#sliding.clear()
+    this.#freshUntil.clear()
     this.#free = []
     this.#nextSlot = 0
     this.#heapSize = 0
@@ -217,6 +320,7 @@ export class MemoryStore {
     const slot = this.#nextSlot++
     if (slot >= this.#expiresAt.length) {
       this.#expiresAt = withSlot(this.#expiresAt, slot, 0)
+      this.#softAt = withSlot(this.#softAt, slot, 0)
       this.#sizes = withSlot(this.#sizes, slot, 0)
       this.#flags = withSlot(this.#flags, slot, 0)
       this.#heap = withSlot(this.#heap, slot, 0)
@@ -232,7 +336,9 @@ export class MemoryStore {
     this.#keys[slot] = undefined
     this.#values[slot] = undefined
     if (this.#tags.size > 0) this.#tags.delete(slot)
-    if ((this.#flags[slot] as number) & SLIDING) this.#sliding.delete(slot)
+    const flags = this.#flags[slot] as number
+    if (flags & SLIDING) this.#sliding.delete(slot)
+    if (flags & GRACE) this.#freshUntil.delete(slot)
     this.#flags[slot] = 0
     this.#bytes -= this.#sizes[slot] as number
     this.#policy.remove(slot)

@@ -1,0 +1,61 @@
+/**
+ * What the cache reports as it protects the caller: every resilience decision is an event, so
+ * metrics (and tests) can count stale values served, early refreshes, lock waits, timeouts and
+ * breaker transitions. None is called `error`: an event nobody listens to never throws.
+ */
+export interface CacheEvents {
+  /** A stale value (within grace) was returned instead of waiting for, or instead of, the factory. */
+  'stale-served': { key: string; ageMs: number; reason: 'soft-timeout' | 'fail-safe' | 'refreshing' }
+  /** A read in an entry's refresh window started a background refresh. */
+  'early-refresh': { key: string; kind: 'xfetch' | 'eager' }
+  /** A refresh found a newer value in the L2 (another instance refreshed it) and took it instead of running the factory. */
+  'refresh-from-l2': { key: string }
+  /** A load waited for another process that held the key's lock. */
+  'lock-waited': { key: string; waitedMs: number; outcome: 'value' | 'acquired' | 'gave-up' }
+  /** The factory failed (threw, declined with `ctx.fail`, or hit its hard timeout). */
+  'factory-error': { key: string; error: unknown; staleServed: boolean }
+  /** The factory ran past a timeout. */
+  'factory-timeout': { key: string; kind: 'soft' | 'hard' }
+  /** The L2 circuit breaker changed state. */
+  breaker: { state: 'closed' | 'open' | 'half-open' }
+  /** An L2 call failed (counted; the caller saw a miss or, for writes, the cache queued a repair). */
+  'l2-error': { operation: string; error: unknown }
+}
+
+export type CacheEventName = keyof CacheEvents
+export type CacheEventListener<E extends CacheEventName> = (event: CacheEvents[E]) => void
+
+/** A minimal typed emitter: listeners run synchronously; one that throws is isolated from the others and from the cache. */
+export class CacheEventEmitter {
+  readonly #listeners = new Map<CacheEventName, Set<(event: never) => void>>()
+
+  on<E extends CacheEventName>(name: E, listener: CacheEventListener<E>): void {
+    let set = this.#listeners.get(name)
+    if (set === undefined) {
+      set = new Set()
+      this.#listeners.set(name, set)
+    }
+    set.add(listener as (event: never) => void)
+  }
+
+  off<E extends CacheEventName>(name: E, listener: CacheEventListener<E>): void {
+    this.#listeners.get(name)?.delete(listener as (event: never) => void)
+  }
+
+  /** Whether anyone listens to `name` (so callers can skip building the event). */
+  has(name: CacheEventName): boolean {
+    return (this.#listeners.get(name)?.size ?? 0) > 0
+  }
+
+  emit<E extends CacheEventName>(name: E, event: CacheEvents[E]): void {
+    const set = this.#listeners.get(name)
+    if (set === undefined) return
+    for (const listener of set) {
+      try {
+        ;(listener as CacheEventListener<E>)(event)
+      } catch {
+        // A listener's bug must not break a cache read.
+      }
+    }
+  }
+}
