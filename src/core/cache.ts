@@ -257,7 +257,7 @@ export class Cache {
     }
     if (this.#l2 !== undefined && options?.skipL2 !== true) {
       const found = await this.#readL2(key, options?.schema, skipL1)
-      if (found !== undefined && found !== L2_UNAVAILABLE) return found.value as T
+      if (found !== undefined && found !== L2_UNAVAILABLE && found.fresh) return found.value as T
     }
     this.#counters.misses++
     return undefined

@@ -167,13 +167,19 @@ export class MemoryStore {
     return view
   }
 
-  /** Marks `key` fresh until `freshUntil` (fail-safe: a stale value stands in for a while); false if gone. */
-  refreshUntil(key: string, freshUntil: number): boolean {
+  /**
+   * After a failed refresh: no new refresh before `until`, and a stale entry counts as fresh until
+   * then (fail-safe backoff) — never past its grace, and never less fresh than it was.
+   */
+  refreshUntil(key: string, until: number): boolean {
     const slot = this.#index.get(key)
     if (slot === undefined) return false
-    const until = Math.min(freshUntil, this.#expiresAt[slot] as number)
-    this.#softAt[slot] = until
-    if ((this.#flags[slot] as number) & GRACE) this.#freshUntil.set(slot, until)
+    const bounded = Math.min(until, this.#expiresAt[slot] as number)
+    if ((this.#flags[slot] as number) & GRACE) {
+      const freshUntil = Math.max(this.#freshUntil.get(slot) as number, bounded)
+      this.#freshUntil.set(slot, freshUntil)
+      this.#softAt[slot] = Math.max(this.#softAt[slot] as number, Math.min(bounded, freshUntil))
+    } else this.#softAt[slot] = Math.max(this.#softAt[slot] as number, bounded)
     return true
   }
 
