@@ -45,6 +45,8 @@ const GROUPS = [
       'cache-manager-cacheablememory',
       'lru-sync',
       'strata-peek',
+      'strata-getOrSet-resilient',
+      'strata-getOrSet-plain',
       // Informational: the hit path under other L1 eviction policies (the goals use the default).
       'strata-get@sieve',
       'strata-peek@sieve',
@@ -552,6 +554,16 @@ function reportL1(r) {
     1.5,
     vs('strata-peek', 'lru-sync'),
   )
+  if (m('strata-getOrSet-resilient') && m('strata-getOrSet-plain')) {
+    goal(
+      '1h',
+      'L1: getOrSet hit, every resilience feature on vs off (issue 4: ≤ 1.10)',
+      paired(m('strata-getOrSet-resilient'), m('strata-getOrSet-plain')),
+      'max',
+      1.1,
+      vs('strata-getOrSet-resilient', 'strata-getOrSet-plain'),
+    )
+  }
 }
 
 function reportL2(r) {

@@ -68,6 +68,19 @@ const IMPLS = {
       },
     }
   },
+  // Issue 4's goal: the getOrSet hit path with every resilience feature on vs all of them off.
+  async 'strata-getOrSet-resilient'() {
+    return getOrSetCase(
+      await strata(policy, RESILIENT),
+      'getOrSet hit — grace 6h, failSafeBackoff, timeout { soft 100ms, hard 2s }, earlyRefresh β=1, entries loaded by a factory',
+    )
+  },
+  async 'strata-getOrSet-plain'() {
+    return getOrSetCase(
+      await strata(policy, PLAIN),
+      'getOrSet hit — grace off, earlyRefresh off, no timeouts, entries loaded by a factory',
+    )
+  },
   async 'strata-peek'() {
     const cache = await strata(policy)
     return {
@@ -178,13 +191,48 @@ const IMPLS = {
   },
 }
 
-async function strata(policy) {
+const RESILIENT = {
+  grace: '6h',
+  failSafeBackoff: '30s',
+  timeout: { soft: '100ms', hard: '2s' },
+  earlyRefresh: 1,
+  load: true,
+}
+const PLAIN = { grace: false, earlyRefresh: false, load: true }
+
+function getOrSetCase(cache, describe) {
+  const factory = () => {
+    throw new Error('factory called on a hit')
+  }
+  return {
+    describe,
+    async loop(ops) {
+      let misses = 0
+      for (let i = 0; i < ops; i++) {
+        if ((await cache.getOrSet({ key: keys[seq[i & SEQ_MASK]], factory })) === undefined) misses++
+      }
+      return misses
+    },
+  }
+}
+
+async function strata(policy, { load = false, ...options } = {}) {
   const { createCache } = await import('../../dist/index.js')
   const cache = createCache({
     l1: policy ? { maxEntries: KEY_COUNT, policy } : { maxEntries: KEY_COUNT },
     l2: false,
+    ...options,
   })
-  for (let i = 0; i < KEY_COUNT; i++) await cache.set(keys[i], values[i])
+  for (let i = 0; i < KEY_COUNT; i++) {
+    // `load`: filled through getOrSet with a factory that takes a little time, so every entry
+    // records a factory duration and carries an early-refresh window (the resilient shape).
+    if (load)
+      await cache.getOrSet({
+        key: keys[i],
+        factory: () => new Promise((r) => setImmediate(() => r(values[i]))),
+      })
+    else await cache.set(keys[i], values[i])
+  }
   const stats = cache.stats()
   if (stats.l1Entries !== KEY_COUNT) throw new Error(`only ${stats.l1Entries} keys resident`)
   return cache
