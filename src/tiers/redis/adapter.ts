@@ -13,9 +13,31 @@ export interface RedisAdapter {
   setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void>
   unlink(keys: readonly string[]): Promise<number>
   scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }>
+  /**
+   * PING: one cheap round trip that proves the server answers (the circuit breaker's probe).
+   * Optional so that adapters written before it keep working; {@link RedisTier} then probes with a
+   * GET of {@link PING_FALLBACK_KEY} instead (implement `ping` if an ACL keeps you from reading it).
+   */
+  ping?(): Promise<void>
+  /**
+   * SET key value NX [PX ttl]: stores `value` only if `key` does not exist; true when it did.
+   * `ttlMs` Infinity = no expiry. This and the two compare-and-* methods are the lock primitives:
+   * an adapter without all three gives a {@link RedisTier} without `locks`.
+   */
+  setIfAbsent?(key: string, value: string, ttlMs: number): Promise<boolean>
+  /** Deletes `key` if its value is `token`, atomically on the server (Lua); true when it did. */
+  compareAndDelete?(key: string, token: string): Promise<boolean>
+  /**
+   * Sets `key` to expire `ttlMs` from now if its value is `token`, atomically on the server (Lua);
+   * true when it did. `ttlMs` Infinity removes the expiry.
+   */
+  compareAndExpire?(key: string, token: string, ttlMs: number): Promise<boolean>
   /** Closes the connection; `force` drops it without waiting for replies. */
   close(force: boolean): Promise<void>
 }
+
+/** The key {@link RedisTier.ping} reads when the adapter has no `ping` (it never needs to exist). */
+export const PING_FALLBACK_KEY = 'stratacache:ping'
 
 /** Redis takes PX as a positive integer; sub-millisecond TTLs round up so they still expire. */
 export function pxOf(ttlMs: number): number | undefined {

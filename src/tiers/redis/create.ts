@@ -6,7 +6,10 @@ import { IoRedisAdapter, type IoRedisClientLike } from './ioredis-adapter.js'
 import { NodeRedisAdapter, type NodeRedisClientLike } from './node-redis-adapter.js'
 import { RedisTier } from './redis-tier.js'
 
-/** Bound on commands a client queues while disconnected (node-redis; ioredis is bounded by maxRetriesPerRequest). */
+/**
+ * Bound on the commands a node-redis client holds (written or waiting for the socket). Clients
+ * opened from a URL queue nothing while disconnected (see the adapters).
+ */
 const MAX_QUEUED_COMMANDS = 10_000
 
 /**

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module'
-import { InvalidOptionError } from '../../errors.js'
+import { InvalidOptionError, L2TimeoutError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
+import { FirstConnection } from './first-connection.js'
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
 
 /** What an ioredis client (`new Redis()`) looks like to the option types. */
 export interface IoRedisClientLike {
@@ -13,13 +15,17 @@ export interface IoRedisClient {
   status: string
   getBuffer(key: string): Promise<Buffer | null>
   mgetBuffer(...keys: string[]): Promise<(Buffer | null)[]>
-  set(key: string, value: Buffer, ...args: (string | number)[]): Promise<unknown>
+  set(key: string, value: Buffer | string, ...args: (string | number)[]): Promise<unknown>
+  ping(): Promise<unknown>
+  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
   unlink(...keys: string[]): Promise<number>
   scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]>
   pipeline(): IoRedisPipeline
   quit(): Promise<unknown>
   disconnect(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
+  once(event: 'ready', listener: () => void): unknown
 }
 
 interface IoRedisPipeline {
@@ -28,48 +34,98 @@ interface IoRedisPipeline {
 }
 
 export interface IoRedisAdapterOptions {
+  /**
+   * ioredis's own per-command timeout (it waits forever on a frozen server otherwise). For a client
+   * opened from a URL, also how long a command waits for the very first connection.
+   */
   commandTimeoutMs: number
   connectTimeoutMs: number
   onError: (error: unknown) => void
 }
 
-/** Adapter over ioredis. */
+/**
+ * Adapter over ioredis. A client opened from a URL never queues or re-sends a command across a
+ * disconnection (see the constructor); a client you pass in keeps the options you gave it.
+ */
 export class IoRedisAdapter implements RedisAdapter {
   readonly client = 'ioredis'
   readonly #client: IoRedisClient
   readonly #owned: boolean
+  /** Only for a client we opened: commands wait (bounded) for its first connection. */
+  readonly #first: FirstConnection | undefined
+  readonly #commandTimeoutMs: number
 
   constructor(source: string | IoRedisClientLike, options: IoRedisAdapterOptions) {
+    this.#commandTimeoutMs = options.commandTimeoutMs
     if (typeof source === 'string') {
       const Redis = load()
       this.#client = new Redis(source, {
-        // Bounded: a command is retried at most once across a reconnect, and times out on its own
-        // (ioredis waits forever on a frozen server by default).
-        maxRetriesPerRequest: 1,
+        // Fail fast while disconnected, and never send a command later than when it was issued:
+        // a SET queued during an outage and replayed after the reconnect could overwrite newer
+        // data. enableOfflineQueue: false rejects commands issued while disconnected;
+        // maxRetriesPerRequest: 0 rejects the commands in flight when the connection drops (with
+        // 1 they would be kept for the next connection); autoResendUnfulfilledCommands: false
+        // makes sure nothing in flight is re-sent after a reconnect either.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        // ioredis waits forever on a frozen server by default.
         commandTimeout: options.commandTimeoutMs,
         connectTimeout: options.connectTimeoutMs,
+        // Always a number: ioredis keeps reconnecting by itself, backing off to 2 s between attempts.
         retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
       })
       this.#owned = true
+      const first = new FirstConnection(options.commandTimeoutMs)
+      this.#client.once('ready', () => first.ready())
+      this.#first = first
     } else {
       this.#client = source as IoRedisClient
       this.#owned = false
+      this.#first = undefined
     }
     this.#client.on('error', options.onError)
   }
 
   get(key: string): Promise<Buffer | null> {
-    return this.#client.getBuffer(key)
+    return this.#run(() => this.#client.getBuffer(key))
   }
 
   mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    return this.#client.mgetBuffer(...keys)
+    return this.#run(() => this.#client.mgetBuffer(...keys))
   }
 
-  async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    const px = pxOf(ttlMs)
-    if (px === undefined) await this.#client.set(key, value)
-    else await this.#client.set(key, value, 'PX', px)
+  set(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    return this.#run(async () => {
+      const px = pxOf(ttlMs)
+      if (px === undefined) await this.#client.set(key, value)
+      else await this.#client.set(key, value, 'PX', px)
+    })
+  }
+
+  ping(): Promise<void> {
+    return this.#run(async () => {
+      await this.#client.ping()
+    })
+  }
+
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.#run(async () => {
+      const px = pxOf(ttlMs)
+      const reply =
+        px === undefined
+          ? await this.#client.set(key, value, 'NX')
+          : await this.#client.set(key, value, 'PX', px, 'NX')
+      return reply !== null
+    })
+  }
+
+  compareAndDelete(key: string, token: string): Promise<boolean> {
+    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, token)) === 1)
+  }
+
+  compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.#run(async () => (await this.#eval(COMPARE_AND_EXPIRE, key, token, pxOf(ttlMs) ?? '')) === 1)
   }
 
   async setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
@@ -84,18 +140,47 @@ export class IoRedisAdapter implements RedisAdapter {
   }
 
   unlink(keys: readonly string[]): Promise<number> {
-    return this.#client.unlink(...keys)
+    return this.#run(() => this.#client.unlink(...keys))
   }
 
-  async scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
-    const [next, keys] = await this.#client.scan(cursor, 'MATCH', match, 'COUNT', count)
-    return { cursor: next, keys }
+  scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
+    return this.#run(async () => {
+      const [next, keys] = await this.#client.scan(cursor, 'MATCH', match, 'COUNT', count)
+      return { cursor: next, keys }
+    })
   }
 
   async close(force: boolean): Promise<void> {
     if (!this.#owned) return
+    this.#first?.abort()
     if (force || this.#client.status !== 'ready') this.#client.disconnect()
     else await this.#client.quit()
+  }
+
+  #run<T>(command: () => Promise<T>): Promise<T> {
+    return (this.#first === undefined ? command() : this.#first.run(command)).catch(this.#timedOut)
+  }
+
+  /**
+   * ioredis's own commandTimeout may fire just before the tier's deadline (its timer starts first):
+   * either way the caller gets an E_L2_TIMEOUT.
+   */
+  readonly #timedOut = (error: unknown): never => {
+    if (error instanceof Error && error.message === 'Command timed out') {
+      const within = this.#owned ? `${this.#commandTimeoutMs} ms (l2.timeout)` : 'its commandTimeout'
+      throw new L2TimeoutError(`Redis did not answer within ${within}.`, { cause: error })
+    }
+    throw error
+  }
+
+  /** EVALSHA, then EVAL if the server does not have the script cached (first use, restart, SCRIPT FLUSH). */
+  async #eval(script: LuaScript, key: string, ...args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(script.sha, 1, key, ...args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return await this.#client.eval(script.lua, 1, key, ...args)
+    }
   }
 }
 

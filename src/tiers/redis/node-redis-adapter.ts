@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
+import { FirstConnection } from './first-connection.js'
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
 
 /** What a node-redis v5/v6 client (`createClient()` from `redis`) looks like to the option types. */
 export interface NodeRedisClientLike {
@@ -15,13 +17,17 @@ export interface NodeRedisClient {
   connect(): Promise<unknown>
   get(key: string): Promise<Buffer | null>
   mGet(keys: string[]): Promise<(Buffer | null)[]>
-  set(key: string, value: Buffer, options?: { PX?: number }): Promise<unknown>
+  set(key: string, value: Buffer | string, options?: { PX?: number; NX?: boolean }): Promise<unknown>
+  ping(): Promise<unknown>
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
   unlink(keys: string[]): Promise<number>
   scan(cursor: string, options: { MATCH: string; COUNT: number }): Promise<{ cursor: string; keys: string[] }>
   multi(): NodeRedisMulti
   close(): Promise<void>
   destroy(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
+  once(event: 'ready', listener: () => void): unknown
   isReady: boolean
   withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisClient
 }
@@ -33,18 +39,24 @@ interface NodeRedisMulti {
 
 export interface NodeRedisAdapterOptions {
   /**
-   * node-redis's own per-command timeout. Our tier's deadline only rejects the caller; this one
-   * also drops the command from node-redis's offline queue, so a write reported as failed is never
-   * sent later, after a reconnect, over a newer value.
+   * node-redis's own per-command timeout on writes. Our tier's deadline only rejects the caller;
+   * this one also drops a command not yet written to the socket, so for a client you pass in that
+   * keeps an offline queue, a write reported as failed is never sent later, after a reconnect, over
+   * a newer value. For a client opened from a URL (no offline queue), also how long a command waits
+   * for the very first connection.
    */
   commandTimeoutMs: number
-  /** Bound on commands queued while disconnected (node-redis's own queue is unbounded by default). */
+  /** Bound on the commands node-redis holds (its own queue is unbounded by default). */
   maxQueuedCommands: number
   connectTimeoutMs: number
   onError: (error: unknown) => void
 }
 
-/** Adapter over node-redis (`redis` package), the official client. */
+/**
+ * Adapter over node-redis (`redis` package), the official client. A client opened from a URL never
+ * queues a command while disconnected (see the constructor); a client you pass in keeps the options
+ * you gave it.
+ */
 export class NodeRedisAdapter implements RedisAdapter {
   readonly client = 'redis'
   readonly #raw: NodeRedisClient
@@ -53,6 +65,8 @@ export class NodeRedisAdapter implements RedisAdapter {
   /** Writes: node-redis's own timeout as well, so a write reported failed is never sent after a reconnect. */
   readonly #client: NodeRedisClient
   readonly #owned: boolean
+  /** Only for a client we opened: commands wait (bounded) for its first connection. */
+  readonly #first: FirstConnection | undefined
 
   /** Wraps a client the user created (not closed by us unless asked) or opens one from a URL. */
   constructor(source: string | NodeRedisClientLike, options: NodeRedisAdapterOptions) {
@@ -60,18 +74,26 @@ export class NodeRedisAdapter implements RedisAdapter {
     if (typeof source === 'string') {
       this.#raw = lib.createClient({
         url: source,
-        disableOfflineQueue: false,
+        // Fail fast while disconnected: a command issued then rejects at once, and the commands in
+        // flight when the connection drops are rejected too, so nothing issued during an outage is
+        // sent after the reconnect, where a late SET could overwrite newer data.
+        disableOfflineQueue: true,
         commandsQueueMaxLength: options.maxQueuedCommands,
         socket: {
           connectTimeout: options.connectTimeoutMs,
-          // Back off to 2 s between attempts; never give up (the cache serves L1 meanwhile).
+          // Always a number: back off to 2 s between attempts and never give up (the cache serves
+          // its L1 meanwhile), including when Redis is not up yet at start.
           reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
         },
       })
       this.#owned = true
+      const first = new FirstConnection(options.commandTimeoutMs)
+      this.#raw.once('ready', () => first.ready())
+      this.#first = first
     } else {
       this.#raw = source as unknown as NodeRedisClient
       this.#owned = false
+      this.#first = undefined
     }
     // Without an 'error' listener node-redis would crash the host process on a socket error.
     this.#raw.on('error', options.onError)
@@ -82,40 +104,88 @@ export class NodeRedisAdapter implements RedisAdapter {
   }
 
   get(key: string): Promise<Buffer | null> {
-    return this.#reader.get(key)
+    return this.#run(() => this.#reader.get(key))
   }
 
   mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    return this.#reader.mGet(keys as string[])
+    return this.#run(() => this.#reader.mGet(keys as string[]))
   }
 
-  async set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    const px = pxOf(ttlMs)
-    await this.#client.set(key, value, px === undefined ? undefined : { PX: px })
-  }
-
-  async setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
-    let multi = this.#client.multi()
-    for (const { key, value, ttlMs } of entries) {
+  set(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    return this.#run(async () => {
       const px = pxOf(ttlMs)
-      multi = multi.set(key, value, px === undefined ? undefined : { PX: px })
-    }
-    await multi.execAsPipeline()
+      await this.#client.set(key, value, px === undefined ? undefined : { PX: px })
+    })
+  }
+
+  setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
+    return this.#run(async () => {
+      let multi = this.#client.multi()
+      for (const { key, value, ttlMs } of entries) {
+        const px = pxOf(ttlMs)
+        multi = multi.set(key, value, px === undefined ? undefined : { PX: px })
+      }
+      await multi.execAsPipeline()
+    })
   }
 
   unlink(keys: readonly string[]): Promise<number> {
-    return this.#client.unlink(keys as string[])
+    return this.#run(() => this.#client.unlink(keys as string[]))
   }
 
-  async scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
-    const reply = await this.#raw.scan(cursor, { MATCH: match, COUNT: count })
-    return { cursor: String(reply.cursor), keys: reply.keys.map(String) }
+  scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
+    return this.#run(async () => {
+      const reply = await this.#raw.scan(cursor, { MATCH: match, COUNT: count })
+      return { cursor: String(reply.cursor), keys: reply.keys.map(String) }
+    })
+  }
+
+  ping(): Promise<void> {
+    return this.#run(async () => {
+      await this.#reader.ping()
+    })
+  }
+
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.#run(async () => {
+      const px = pxOf(ttlMs)
+      const reply = await this.#client.set(key, value, px === undefined ? { NX: true } : { PX: px, NX: true })
+      return reply !== null
+    })
+  }
+
+  compareAndDelete(key: string, token: string): Promise<boolean> {
+    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token])) === 1)
+  }
+
+  compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const px = pxOf(ttlMs)
+    return this.#run(
+      async () =>
+        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)])) === 1,
+    )
   }
 
   async close(force: boolean): Promise<void> {
     if (!this.#owned) return
+    this.#first?.abort()
     if (force || !this.#raw.isReady) this.#raw.destroy()
     else await this.#raw.close()
+  }
+
+  #run<T>(command: () => Promise<T>): Promise<T> {
+    return this.#first === undefined ? command() : this.#first.run(command)
+  }
+
+  /** EVALSHA, then EVAL if the server does not have the script cached (first use, restart, SCRIPT FLUSH). */
+  async #eval(script: LuaScript, key: string, args: string[]): Promise<unknown> {
+    const options = { keys: [key], arguments: args }
+    try {
+      return await this.#client.evalSha(script.sha, options)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return await this.#client.eval(script.lua, options)
+    }
   }
 }
 

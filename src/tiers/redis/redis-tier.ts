@@ -1,7 +1,8 @@
+import type { LockService } from '../../coordination/lock.js'
 import { ClosedError, L2TimeoutError } from '../../errors.js'
 import { escapeGlob } from '../../keys/key.js'
 import type { RemoteEntry, RemoteTier } from '../tier.js'
-import type { RedisAdapter } from './adapter.js'
+import { PING_FALLBACK_KEY, type RedisAdapter } from './adapter.js'
 
 export interface RedisTierOptions {
   /** Deadline of every call, in ms: neither Redis client bounds a call to a frozen server. */
@@ -27,6 +28,12 @@ const UNLINK_CHUNK = 500
 export class RedisTier implements RemoteTier {
   readonly name = 'redis'
   readonly adapter: RedisAdapter
+  /**
+   * Per-key locks on this Redis (SET NX PX, then compare-and-delete / compare-and-expire in Lua),
+   * each call under the same deadline as the others. Present only when the adapter has
+   * `setIfAbsent`, `compareAndDelete` and `compareAndExpire`. Lock keys are used as given.
+   */
+  declare readonly locks?: LockService
   readonly #timeoutMs: number
   readonly #batchSize: number
   #pending: PendingRead[] = []
@@ -36,6 +43,20 @@ export class RedisTier implements RemoteTier {
     this.adapter = adapter
     this.#timeoutMs = options.timeoutMs
     this.#batchSize = options.batchSize
+    const { setIfAbsent, compareAndDelete, compareAndExpire } = adapter
+    if (setIfAbsent && compareAndDelete && compareAndExpire) {
+      this.locks = {
+        acquire: (key, token, ttlMs) =>
+          this.#call(() => setIfAbsent.call(adapter, key, token, ttlMs), 'SET NX (lock acquire)'),
+        extend: (key, token, ttlMs) =>
+          this.#call(
+            () => compareAndExpire.call(adapter, key, token, ttlMs),
+            'compare-and-expire (lock extend)',
+          ),
+        release: (key, token) =>
+          this.#call(() => compareAndDelete.call(adapter, key, token), 'compare-and-delete (lock release)'),
+      }
+    }
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
@@ -91,6 +112,13 @@ export class RedisTier implements RemoteTier {
     return deleted
   }
 
+  /** PING (or, for an adapter without `ping`, a GET of a key that need not exist) under the deadline. */
+  async ping(): Promise<void> {
+    this.#assertOpen()
+    if (this.adapter.ping) await this.#deadline(this.adapter.ping(), 'PING')
+    else await this.#deadline(this.adapter.get(PING_FALLBACK_KEY), 'GET (ping)')
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -123,6 +151,11 @@ export class RedisTier implements RemoteTier {
         },
       )
     }
+  }
+
+  #call<T>(run: () => Promise<T>, what: string): Promise<T> {
+    if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
+    return this.#deadline(run(), what)
   }
 
   #deadline<T>(operation: Promise<T>, what: string): Promise<T> {
