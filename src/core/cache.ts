@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { type HeldLock, KeyLocks } from '../coordination/key-lock.js'
 import { SingleFlight } from '../coordination/single-flight.js'
 import {
@@ -13,6 +14,10 @@ import {
   StrataError,
   ValueTooLargeError,
 } from '../errors.js'
+import type { Bus } from '../invalidation/bus.js'
+import { type BusMessage, decodeMessage, encodeMessage } from '../invalidation/messages.js'
+import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
+import { globToRegExp } from '../keys/glob.js'
 import { shortenKey } from '../keys/key.js'
 import { CircuitBreakerTier } from '../resilience/circuit-breaker.js'
 import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
@@ -82,6 +87,12 @@ interface Stale {
   expiresAt: number
 }
 
+/** A value computed by a factory: when its load started (its creation time) and how long it took. */
+interface Load {
+  startedAt: number
+  ms: number
+}
+
 /** How a load got past the key's distributed lock. */
 type LockOutcome = { lock: HeldLock | undefined; value?: undefined } | { value: { v: unknown } }
 
@@ -97,6 +108,19 @@ const LOCK_POLL_MAX_MS = 100
 /** Keys whose L2 copy must be deleted once the L2 answers again; past this many, the oldest are dropped (counted). */
 const MAX_PENDING_REPAIRS = 100_000
 const REPAIR_CHUNK = 500
+/**
+ * How long a deleted key keeps its tombstone: a load that started before the delete and finishes
+ * within this long cannot write its result back. Loads longer than this are not protected.
+ */
+const TOMBSTONE_MS = 60_000
+/** Life of a tag marker created by an invalidation (writes with the tag extend it to cover their entries). */
+const MARKER_MS = 86_400_000
+/** Tag markers this instance remembers (what it invalidated or heard on the bus, or read). */
+const MAX_KNOWN_MARKERS = 100_000
+/** Tags that stand for "depends on key K" (reserved: user tags may not start with it). */
+const DEPENDENCY_TAG = '@key:'
+
+type TagState = 'fresh' | 'stale' | 'gone'
 
 /**
  * A two-tier cache: an in-process L1 in front of an optional shared L2, behind one `getOrSet`.
@@ -120,6 +144,17 @@ export class Cache {
   #repairing = false
   /** Factories running now: aborted on close(). */
   readonly #controllers = new Set<AbortController>()
+  /** This instance's id on the bus (its own messages are ignored). */
+  readonly #source = randomUUID()
+  readonly #store: InvalidationStore | undefined
+  readonly #bus: Bus | undefined
+  readonly #channel: string
+  /** Whether the bus is delivering: only then are remembered tag markers trusted without a read. */
+  #busUp = false
+  #unsubscribe: Promise<(() => Promise<void>) | undefined> | undefined
+  #unsubscribeNow: (() => Promise<void>) | undefined
+  /** Tag markers this instance knows (its own invalidations, the bus, reads), bounded. */
+  readonly #markers = new Map<string, TagMarker>()
   readonly #serializer: Serializer
   readonly #clock: () => number
   readonly #prefix: string
@@ -136,6 +171,7 @@ export class Cache {
     this.version = resolved.version
     this.#clock = options.clock === undefined ? coarseClock(resolved.clock) : resolved.clock
     this.#prefix = `${resolved.namespace}:${resolved.version}:`
+    this.#channel = `!bus:${resolved.namespace}`
     this.#resilience = resolved.resilience
     this.#serializer =
       resolved.serializer === 'json'
@@ -179,6 +215,27 @@ export class Cache {
               },
               onRecover: () => this.#repair(direct),
             })
+      this.#store = this.#l2.invalidation
+      if (resolved.bus && this.#l2.bus !== undefined) {
+        this.#bus = this.#l2.bus
+        this.#unsubscribe = this.#bus
+          .subscribe(
+            this.#channel,
+            (message) => this.#onBusMessage(message),
+            (state) => this.#onBusState(state),
+          )
+          .then(
+            (unsubscribe) => {
+              this.#busUp = true
+              this.#unsubscribeNow = unsubscribe
+              return unsubscribe
+            },
+            (error: unknown) => {
+              this.#l2Failure(error, 'subscribe')
+              return undefined
+            },
+          )
+      }
       if (resolved.lock !== false && this.#l2.locks !== undefined) {
         this.#keyLocks = new KeyLocks(this.#l2.locks, {
           ttlMs: resolved.lock.ttlMs,
@@ -340,21 +397,40 @@ export class Cache {
   async deleteMany(keys: readonly string[]): Promise<void> {
     this.#assertKeys(keys)
     if (this.#closed) throw closed()
+    if (keys.length === 0) return
+    const at = this.#stamp()
+    const dependents = keys.map(dependencyTag)
     for (const key of keys) {
       this.#overtake(key)
       this.#l1?.delete(key)
     }
+    // Entries that depend on these keys (transitively: their tags include the whole chain).
+    for (const tag of dependents) this.#learnMarker(tag, 'delete', at)
+    this.#l1?.deleteTagged(dependents)
     this.#counters.deletes += keys.length
-    if (this.#l2 === undefined || keys.length === 0) return
+    if (this.#l2 === undefined) return
     const storageKeys = keys.map((k) => this.#storageKey(k))
     try {
-      await this.#l2.delete(storageKeys)
+      if (this.#store !== undefined) {
+        // Tombstones, not UNLINK: a load that started before this delete cannot write back.
+        await Promise.all([
+          this.#store.tombstone(storageKeys, at, TOMBSTONE_MS),
+          this.#store.bumpMarkers(
+            dependents.map((t) => this.#markerKey(t)),
+            at,
+            'delete',
+            MARKER_MS,
+            true,
+          ),
+        ])
+      } else await this.#l2.delete(storageKeys)
       for (const key of storageKeys) this.#written(key)
     } catch (error) {
       const failure = this.#l2Failure(error, 'delete')
       if (this.#options.l2WriteErrors === 'throw') throw failure
       this.#queueRepair(storageKeys)
     }
+    await this.#publish({ op: 'delete', source: this.#source, at, version: this.version, keys: [...keys] })
   }
 
   /** Removes every entry of this cache's namespace (all versions) — never FLUSHDB, never KEYS. */
@@ -368,6 +444,82 @@ export class Cache {
     } catch (error) {
       throw this.#l2Failure(error, 'clear')
     }
+    await this.#publish({ op: 'clear', source: this.#source, at: this.#stamp() })
+  }
+
+  /**
+   * Invalidates every entry carrying any of `tags`, in every tier and every instance, in O(number
+   * of tags): each tag's marker records the time, and an entry created before it is gone
+   * (`mode: 'delete'`, the default) or stale (`'expire'`: never served as fresh, still usable by
+   * grace and fail-safe) — checked when the entry is read. Rejects (E_L2…) if the L2 could not
+   * record it; the local L1 and the bus are updated regardless.
+   */
+  async invalidateTags(tags: readonly string[], options: { mode?: InvalidationMode } = {}): Promise<void> {
+    if (
+      !Array.isArray(tags) ||
+      tags.length === 0 ||
+      tags.some((t) => typeof t !== 'string' || t.length === 0)
+    ) {
+      throw new InvalidOptionError('invalidateTags expects a non-empty array of non-empty tag strings.')
+    }
+    const mode = options?.mode ?? 'delete'
+    if (mode !== 'delete' && mode !== 'expire') {
+      throw new InvalidOptionError(
+        `invalidateTags: mode must be 'delete' or 'expire'; got ${JSON.stringify(mode)}.`,
+      )
+    }
+    if (this.#closed) throw closed()
+    const at = this.#stamp()
+    this.#applyTags(tags, mode, at)
+    this.#counters.tagInvalidations += tags.length
+    if (this.#store !== undefined) {
+      try {
+        await this.#store.bumpMarkers(
+          tags.map((t) => this.#markerKey(t)),
+          at,
+          mode,
+          MARKER_MS,
+        )
+      } catch (error) {
+        await this.#publish({ op: 'tags', source: this.#source, at, tags: [...tags], mode })
+        throw this.#l2Failure(error, 'invalidateTags')
+      }
+    }
+    await this.#publish({ op: 'tags', source: this.#source, at, tags: [...tags], mode })
+  }
+
+  /**
+   * Deletes every key of this namespace and version matching the glob `pattern` (`*`, `?`,
+   * `[…]`; build the literal parts with `key()`, which escapes them, so user input cannot widen
+   * the pattern): SCAN in batches and UNLINK in the L2 (never KEYS), and the L1 of every instance.
+   * Resolves to how many keys the L2 held (the L1's count without an L2).
+   */
+  async deleteMatching(pattern: string): Promise<number> {
+    if (typeof pattern !== 'string' || pattern.length === 0) {
+      throw new InvalidOptionError("deleteMatching expects a glob pattern such as key('user', id) + ':*'.")
+    }
+    if (this.#closed) throw closed()
+    const removed = this.#deleteMatchingL1(pattern)
+    if (this.#l2 === undefined) return removed
+    let deleted: number
+    try {
+      deleted = await this.#l2.deleteByPrefix(this.#prefix, pattern)
+    } catch (error) {
+      throw this.#l2Failure(error, 'deleteMatching')
+    }
+    await this.#publish({
+      op: 'pattern',
+      source: this.#source,
+      at: this.#stamp(),
+      version: this.version,
+      pattern,
+    })
+    return deleted
+  }
+
+  /** Resolves once this instance hears the bus (immediately without one): invalidations from others reach it from then on. */
+  async ready(): Promise<void> {
+    await this.#unsubscribe
   }
 
   /**
@@ -475,6 +627,8 @@ export class Cache {
     for (const controller of this.#controllers) controller.abort(closed())
     this.#keyLocks?.stopAll()
     this.#l1?.clear()
+    // Not awaiting a subscription still in progress (Redis may be unreachable): closing the tier ends it.
+    await this.#unsubscribeNow?.().catch(ignore)
     await this.#l2?.close()
   }
 
@@ -744,6 +898,7 @@ export class Cache {
     this.#counters.factoryCalls++
     this.#controllers.add(controller)
     const started = performance.now()
+    const startedAt = this.#stamp()
     let value: T
     try {
       value = await this.#withHardTimeout(key, options.factory, context, controller, res.hardTimeoutMs)
@@ -773,10 +928,10 @@ export class Cache {
     } finally {
       this.#controllers.delete(controller)
     }
-    const loadMs = performance.now() - started
+    const load: Load = { startedAt, ms: performance.now() - started }
     if (value === undefined || context.skipped || token.overtaken) return value
     const ttl = context.ttlChanged ? parseDuration(context.ttl, 'ctx.ttl') : this.#ttlFor(key, value, options)
-    await this.#write(key, value, ttl, context.tags, writeOptions, 'suppress', res, loadMs)
+    await this.#write(key, value, ttl, context.tags, writeOptions, 'suppress', res, load)
     return value
   }
 
@@ -845,7 +1000,7 @@ export class Cache {
       for (const key of missing) settle.get(key)?.reject(error)
       return
     }
-    const remote: RemoteEntry[] = []
+    const remote: (RemoteEntry & { createdAt: number })[] = []
     const tags = this.#tagsOf(options)
     for (const key of missing) {
       const value = loaded.get(key)
@@ -862,7 +1017,13 @@ export class Cache {
     }
     if (remote.length === 0) return
     try {
+      const touched = this.#touchMarkers(
+        tags,
+        Math.max(...remote.map((r) => r.ttlMs)),
+        Math.min(...remote.map((r) => r.createdAt)),
+      )
       await (this.#l2 as RemoteTier).setMany(remote)
+      await touched
     } catch (error) {
       this.#l2Failure(error, 'setMany')
     }
@@ -939,6 +1100,42 @@ export class Cache {
       if (decoded.expiresAt + res.graceMs <= now) return undefined
       decoded.fresh = false
     }
+    if (decoded.tags.length > 0 && this.#store !== undefined) {
+      const state = this.#tagState(decoded.tags, decoded.createdAt)
+      return typeof state === 'string'
+        ? this.#acceptTagged(key, decoded, state, schema, skipL1, res)
+        : state.then((settled) => this.#acceptTagged(key, decoded, settled, schema, skipL1, res))
+    }
+    return this.#acceptValid(key, decoded, schema, skipL1, res)
+  }
+
+  /** An L2 entry with tags, judged against its tags' markers. */
+  #acceptTagged(
+    key: string,
+    decoded: Decoded,
+    state: TagState,
+    schema: StandardSchemaV1<unknown, unknown> | undefined,
+    skipL1: boolean,
+    res: Resilience,
+  ): Decoded | undefined | Promise<Decoded | undefined> {
+    if (state === 'gone' || (state === 'stale' && res.graceMs <= 0)) {
+      this.#counters.tagInvalidatedReads++
+      return undefined
+    }
+    if (state === 'stale') {
+      decoded.fresh = false
+      decoded.expiresAt = Math.min(decoded.expiresAt, this.#clock())
+    }
+    return this.#acceptValid(key, decoded, schema, skipL1, res)
+  }
+
+  #acceptValid(
+    key: string,
+    decoded: Decoded,
+    schema: StandardSchemaV1<unknown, unknown> | undefined,
+    skipL1: boolean,
+    res: Resilience,
+  ): Decoded | undefined | Promise<Decoded | undefined> {
     if (schema === undefined) return this.#acceptDecoded(key, decoded, skipL1, res)
     const result = schema['~standard'].validate(decoded.value)
     return result instanceof Promise
@@ -972,6 +1169,7 @@ export class Cache {
         key,
         decoded.value,
         now,
+        decoded.createdAt,
         expiresAt,
         decoded.size,
         decoded.tags,
@@ -1028,12 +1226,21 @@ export class Cache {
     options: EntryOptions,
     onL2Failure: L2Failure,
     res: Resilience = this.#resilience,
-    loadMs = 0,
+    load?: Load,
   ): Promise<void> {
-    const remote = this.#writeL1(key, value, ttlMs, tags, options, res, loadMs)
+    const remote = this.#writeL1(key, value, ttlMs, tags, options, res, load)
     if (remote === undefined) return
     try {
-      await (this.#l2 as RemoteTier).set(remote.key, remote.value, remote.ttlMs)
+      const touched = this.#touchMarkers(tags, remote.ttlMs, remote.createdAt)
+      if (load !== undefined && this.#store !== undefined) {
+        // The lease check: not over a tombstone newer than the load's start.
+        const stored = await this.#store.setLoaded(remote.key, remote.value, remote.ttlMs, load.startedAt)
+        if (!stored) {
+          this.#counters.writesRefused++
+          this.#l1?.delete(key)
+        }
+      } else await (this.#l2 as RemoteTier).set(remote.key, remote.value, remote.ttlMs)
+      await touched
       this.#written(remote.key)
     } catch (error) {
       const failure = this.#l2Failure(error, 'set')
@@ -1095,10 +1302,13 @@ export class Cache {
     tags: readonly string[],
     options: EntryOptions,
     res: Resilience = this.#resilience,
-    loadMs = 0,
-  ): RemoteEntry | undefined {
+    load?: Load,
+  ): (RemoteEntry & { createdAt: number }) | undefined {
     const payload = this.#encode(value)
     const now = this.#clock()
+    const loadMs = load?.ms ?? 0
+    // A loaded value is as old as its load: an invalidation after the load started makes it stale.
+    const createdAt = load?.startedAt ?? this.#stamp()
     const ttl = this.#jitter(ttlMs)
     if (!(ttl > 0)) {
       this.#l1?.delete(key)
@@ -1121,12 +1331,13 @@ export class Cache {
         slideMs = Math.min(ttl, this.#l1TtlMs)
         maxExpiresAt = Math.min(now + parseDuration(options.maxTtl, 'maxTtl'), now + this.#l1TtlMs)
         l1Expiry = Math.min(freshUntil, maxExpiresAt)
-        this.#storeL1(key, value, now, l1Expiry, payload.byteLength, tags, slideMs, maxExpiresAt)
+        this.#storeL1(key, value, now, createdAt, l1Expiry, payload.byteLength, tags, slideMs, maxExpiresAt)
       } else {
         this.#storeL1(
           key,
           value,
           now,
+          createdAt,
           l1Expiry,
           payload.byteLength,
           tags,
@@ -1139,12 +1350,9 @@ export class Cache {
       }
     }
     if (this.#l2 === undefined || options.skipL2 === true) return undefined
-    const bytes = encodeEnvelope(
-      { createdAt: now, expiresAt, loadMs, tags, payload },
-      this.#options.compressAbove,
-    )
+    const bytes = encodeEnvelope({ createdAt, expiresAt, loadMs, tags, payload }, this.#options.compressAbove)
     // Redis keeps the entry through its grace, so a stale value can stand in for the factory.
-    return { key: this.#storageKey(key), value: bytes, ttlMs: ttl + graceMs }
+    return { key: this.#storageKey(key), value: bytes, ttlMs: ttl + graceMs, createdAt }
   }
 
   /** Puts a value in the L1 under the isolation policy; returns what callers should receive. */
@@ -1152,6 +1360,7 @@ export class Cache {
     key: string,
     value: unknown,
     now: number,
+    createdAt: number,
     expiresAt: number,
     size: number,
     tags: readonly string[],
@@ -1161,6 +1370,16 @@ export class Cache {
     softAt = freshUntil,
     eager = false,
   ): unknown {
+    let fresh = freshUntil
+    if (tags.length > 0) {
+      // An invalidation this instance already knows of, later than the value's creation.
+      const state = this.#knownTagState(tags, createdAt)
+      if (state === 'gone') {
+        this.#l1?.delete(key)
+        return value
+      }
+      if (state === 'stale') fresh = Math.min(freshUntil, now)
+    }
     let stored = value
     let cloneOnRead = false
     if (this.#isolation === 'freeze') cloneOnRead = !deepFreeze(value)
@@ -1178,8 +1397,8 @@ export class Cache {
       now,
       slideMs,
       maxExpiresAt,
-      freshUntil,
-      softAt,
+      fresh,
+      Math.min(softAt, fresh),
     )
     return value
   }
@@ -1217,13 +1436,207 @@ export class Cache {
     return ttlMs * (1 + (2 * this.#options.random() - 1) * jitter)
   }
 
+  /**
+   * The entry's tags: its own, plus one per key it depends on and, transitively, the dependency
+   * tags of those keys' cached entries (so deleting a key reaches dependents of dependents).
+   */
   #tagsOf(options: EntryOptions): readonly string[] {
     const tags = options.tags
-    if (tags === undefined) return []
-    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0)) {
-      throw new InvalidOptionError('tags must be an array of non-empty strings.')
+    const dependsOn = options.dependsOn
+    if (tags === undefined && dependsOn === undefined) return []
+    if (tags !== undefined) {
+      if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.length === 0)) {
+        throw new InvalidOptionError('tags must be an array of non-empty strings.')
+      }
+      if (tags.some((t) => t.startsWith(DEPENDENCY_TAG))) {
+        throw new InvalidOptionError(
+          `Tags starting with '${DEPENDENCY_TAG}' are reserved: use dependsOn: [key].`,
+        )
+      }
+      if (dependsOn === undefined) return tags
     }
-    return tags
+    if (!Array.isArray(dependsOn) || dependsOn.some((k) => typeof k !== 'string' || k.length === 0)) {
+      throw new InvalidOptionError('dependsOn must be an array of cache keys.')
+    }
+    const all = new Set(tags)
+    for (const key of dependsOn) {
+      all.add(dependencyTag(key))
+      for (const tag of this.#l1?.tagsOf(key) ?? []) if (tag.startsWith(DEPENDENCY_TAG)) all.add(tag)
+    }
+    return [...all]
+  }
+
+  // ---- invalidation ---------------------------------------------------------------------
+
+  /** Invalidation and creation times: fractional ms since the epoch, so "before" is rarely a tie. */
+  #stamp(): number {
+    return this.#options.clock === Date.now ? performance.timeOrigin + performance.now() : this.#clock()
+  }
+
+  #markerKey(tag: string): string {
+    return shortenKey(`!tag:${this.namespace}:${tag}`, this.#options.maxKeyBytes)
+  }
+
+  /** Records an invalidation of `tag` this instance knows of (markers only ever move forward). */
+  #learnMarker(tag: string, mode: InvalidationMode, at: number): void {
+    const known = this.#markers.get(tag) ?? { deletedAt: 0, expiredAt: 0 }
+    this.#remember(
+      tag,
+      mode === 'delete'
+        ? { deletedAt: Math.max(known.deletedAt, at), expiredAt: known.expiredAt }
+        : { deletedAt: known.deletedAt, expiredAt: Math.max(known.expiredAt, at) },
+    )
+  }
+
+  #remember(tag: string, marker: TagMarker): void {
+    this.#markers.delete(tag)
+    this.#markers.set(tag, marker)
+    if (this.#markers.size > MAX_KNOWN_MARKERS)
+      this.#markers.delete(this.#markers.keys().next().value as string)
+  }
+
+  /** What this instance already knows about an entry created at `createdAt` with `tags`. */
+  #knownTagState(tags: readonly string[], createdAt: number): TagState {
+    let state: TagState = 'fresh'
+    for (const tag of tags) {
+      const marker = this.#markers.get(tag)
+      if (marker === undefined) continue
+      const judged = judge(marker, createdAt)
+      if (judged === 'gone') return 'gone'
+      if (judged === 'stale') state = 'stale'
+    }
+    return state
+  }
+
+  /**
+   * An L2 entry's state by its tags' markers: remembered ones while the bus is up (it would have
+   * told us of a change), read from the L2 otherwise. A missing marker (evicted, flushed) or a
+   * failed read means "unknown", and unknown is a miss: never serve what may have been invalidated.
+   */
+  #tagState(tags: readonly string[], createdAt: number): TagState | Promise<TagState> {
+    let state: TagState = 'fresh'
+    let unknown: string[] | undefined
+    for (const tag of tags) {
+      const marker = this.#busUp ? this.#markers.get(tag) : undefined
+      if (marker === undefined) {
+        unknown ??= []
+        unknown.push(tag)
+        continue
+      }
+      const judged = judge(marker, createdAt)
+      if (judged === 'gone') return 'gone'
+      if (judged === 'stale') state = 'stale'
+    }
+    if (unknown === undefined) return state
+    const asked = unknown
+    return (this.#store as InvalidationStore).markers(asked.map((t) => this.#markerKey(t))).then(
+      (found) => {
+        for (let i = 0; i < asked.length; i++) {
+          const marker = found[i]
+          if (marker === undefined) return 'gone'
+          if (this.#busUp) this.#remember(asked[i] as string, marker)
+          const judged = judge(marker, createdAt)
+          if (judged === 'gone') return 'gone'
+          if (judged === 'stale') state = 'stale'
+        }
+        return state
+      },
+      (error: unknown) => {
+        this.#l2Failure(error, 'tag markers')
+        return 'gone'
+      },
+    )
+  }
+
+  /** Makes the markers of `tags` outlive an entry that lives `ttlMs` (never rejects: a missing marker fails closed). */
+  #touchMarkers(tags: readonly string[], ttlMs: number, createdAt: number): Promise<void> {
+    if (tags.length === 0 || this.#store === undefined) return Promise.resolve()
+    return this.#store
+      .touchMarkers(
+        tags.map((t) => this.#markerKey(t)),
+        ttlMs,
+        createdAt,
+      )
+      .catch((error: unknown) => {
+        this.#l2Failure(error, 'tag markers')
+      })
+  }
+
+  /** Applies a tag invalidation to this instance: remembered, and the L1's tagged entries dropped or made stale. */
+  #applyTags(tags: readonly string[], mode: InvalidationMode, at: number): void {
+    for (const tag of tags) this.#learnMarker(tag, mode, at)
+    if (mode === 'delete') this.#l1?.deleteTagged(tags)
+    else this.#l1?.expireTagged(tags, this.#clock())
+  }
+
+  #deleteMatchingL1(pattern: string): number {
+    const match = globToRegExp(pattern)
+    for (const key of [...this.#overtaken.keys()]) if (match.test(key)) this.#overtake(key)
+    if (this.#l1 === undefined) return 0
+    const matching = [...this.#l1.keys()].filter((k) => match.test(k))
+    for (const key of matching) this.#l1.delete(key)
+    return matching.length
+  }
+
+  async #publish(message: BusMessage): Promise<void> {
+    if (this.#bus === undefined) return
+    try {
+      await this.#bus.publish(this.#channel, encodeMessage(message))
+    } catch (error) {
+      this.#l2Failure(error, 'publish')
+    }
+  }
+
+  #onBusMessage(bytes: Uint8Array): void {
+    const message = decodeMessage(bytes)
+    if (message === undefined) {
+      this.#counters.busMessagesDropped++
+      return
+    }
+    if (message.source === this.#source || this.#closed) return
+    this.#counters.busMessages++
+    switch (message.op) {
+      case 'delete': {
+        const dependents = message.keys.map(dependencyTag)
+        for (const tag of dependents) this.#learnMarker(tag, 'delete', message.at)
+        if (message.version === this.version) {
+          for (const key of message.keys) {
+            this.#overtake(key)
+            this.#l1?.delete(key)
+          }
+        }
+        this.#l1?.deleteTagged(dependents)
+        break
+      }
+      case 'tags':
+        this.#applyTags(message.tags, message.mode, message.at)
+        break
+      case 'clear':
+        for (const key of [...this.#overtaken.keys()]) this.#overtake(key)
+        this.#l1?.clear()
+        break
+      case 'pattern':
+        if (message.version === this.version) this.#deleteMatchingL1(message.pattern)
+        break
+    }
+  }
+
+  /**
+   * The bus went down (messages may be lost from now on) or came back. While it is down, nothing
+   * remembered about tags is trusted (markers are read from the L2). When it is back, the L1 is
+   * dropped — it may hold values invalidated while we could not hear it — and loads in flight
+   * are not stored.
+   */
+  #onBusState(state: 'up' | 'down'): void {
+    this.#markers.clear()
+    if (state === 'down') {
+      this.#busUp = false
+      return
+    }
+    for (const key of [...this.#overtaken.keys()]) this.#overtake(key)
+    this.#l1?.clear()
+    this.#counters.busResyncs++
+    this.#busUp = true
   }
 
   #storageKey(key: string): string {
@@ -1280,6 +1693,16 @@ function closed(): ClosedError {
 }
 
 function ignore(): void {}
+
+function dependencyTag(key: string): string {
+  return `${DEPENDENCY_TAG}${key}`
+}
+
+function judge(marker: TagMarker, createdAt: number): TagState {
+  if (marker.deletedAt >= createdAt) return 'gone'
+  if (marker.expiredAt >= createdAt) return 'stale'
+  return 'fresh'
+}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

@@ -94,6 +94,11 @@ export interface ResilienceOptions {
 export interface CacheOptions extends ResilienceOptions {
   /** Distributed single-flight over the L2's locks; on by default when the L2 offers them. `false` turns it off. */
   lock?: LockOptions | false
+  /**
+   * Tell the other instances what changed (deletes, tag invalidations, clears) over the L2's bus
+   * (Redis pub/sub), so each drops its L1 copy. On by default when the L2 offers a bus.
+   */
+  bus?: boolean
   /** Prefix of every key this cache writes: `<namespace>:<version>:<key>`. Default `'cache'`. */
   namespace?: string
   /** Bump to make everything written under the old version unreachable. Default `'v1'`. */
@@ -130,6 +135,11 @@ export interface EntryOptions extends ResilienceOptions {
   skipL1?: boolean
   /** Neither read nor write the L2 for this call. */
   skipL2?: boolean
+  /**
+   * Keys this entry is computed from: deleting (or invalidating) any of them invalidates this entry
+   * too, transitively (an entry depending on this one is invalidated as well). Cycles are harmless.
+   */
+  dependsOn?: readonly string[]
   /** Each L1 hit pushes expiry out by the TTL again, up to `maxTtl` after creation. */
   sliding?: boolean
   /** Hard cap of a sliding entry's life. Required with `sliding`. */
@@ -231,6 +241,7 @@ export interface ResolvedOptions {
   lock: { ttlMs: number; waitMs: number | undefined } | false
   breaker: { threshold: number; breakDurationMs: number } | false
   l2WriteErrors: 'suppress' | 'throw'
+  bus: boolean
 }
 
 /** {@link ResilienceOptions} in milliseconds, validated. */
@@ -341,6 +352,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     lock: resolveLock(options.lock),
     breaker: resolveBreaker(options.l2 ? options.l2.breaker : undefined),
     l2WriteErrors: resolveWriteErrors(options.l2 ? options.l2.writeErrors : undefined),
+    bus: resolveBoolean(options.bus, 'bus', true),
   }
 }
 
@@ -481,6 +493,13 @@ function integer(value: unknown, what: string, min: number): number {
 
 function positive(value: number, what: string): number {
   if (value <= 0) throw new InvalidOptionError(`${what} must be greater than 0.`)
+  return value
+}
+
+function resolveBoolean(value: unknown, what: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean')
+    throw new InvalidOptionError(`${what} must be true or false; got ${String(value)}.`)
   return value
 }
 

@@ -40,6 +40,18 @@ export interface CacheStats {
   l2RepairsQueued: number
   /** Of those, keys deleted once the L2 answered again. */
   l2Repairs: number
+  /** Loaded values not written to the L2 because their key was deleted after the load started (the lease check). */
+  writesRefused: number
+  /** L2 entries read as misses because a tag or dependency invalidated them (or their tag marker was missing). */
+  tagInvalidatedReads: number
+  /** Tags invalidated by this instance. */
+  tagInvalidations: number
+  /** Invalidation messages received from other instances and applied. */
+  busMessages: number
+  /** Bus messages dropped as malformed. */
+  busMessagesDropped: number
+  /** Times the L1 was dropped because the bus had been disconnected (messages may have been lost). */
+  busResyncs: number
   /** Queued repairs dropped because the queue was full (their L2 copies may be outdated until they expire). */
   l2RepairsDropped: number
   /** Entries the L1 evicted to stay within its bounds. */
@@ -82,5 +94,11 @@ export function emptyCounters(): Record<CounterName, number> {
     l2RepairsQueued: 0,
     l2Repairs: 0,
     l2RepairsDropped: 0,
+    writesRefused: 0,
+    tagInvalidations: 0,
+    tagInvalidatedReads: 0,
+    busMessages: 0,
+    busMessagesDropped: 0,
+    busResyncs: 0,
   }
 }

@@ -1,5 +1,7 @@
 import type { LockService } from '../coordination/lock.js'
 import { ClosedError, InvalidOptionError, L2UnavailableError } from '../errors.js'
+import type { Bus } from '../invalidation/bus.js'
+import type { InvalidationStore } from '../invalidation/store.js'
 import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
 
 /** 'closed': calls pass; 'open': calls fail fast; 'half-open': a background probe is running (calls still fail fast). */
@@ -41,6 +43,10 @@ export class CircuitBreakerTier implements RemoteTier {
   readonly inner: RemoteTier
   /** The inner tier's locks behind the same breaker; present iff the inner tier has locks. */
   declare readonly locks?: LockService
+  /** The inner tier's invalidation store behind the same breaker; present iff the inner tier has one. */
+  declare readonly invalidation?: InvalidationStore
+  /** The inner tier's bus, as is: it has its own connection, whose state it reports itself. */
+  declare readonly bus?: Bus
   readonly #failureThreshold: number
   readonly #breakDurationMs: number
   readonly #clock: () => number
@@ -88,6 +94,18 @@ export class CircuitBreakerTier implements RemoteTier {
         release: (key, token) => this.#call(() => locks.release(key, token)),
       }
     }
+    const store = inner.invalidation
+    if (store !== undefined) {
+      this.invalidation = {
+        tombstone: (keys, at, keepMs) => this.#call(() => store.tombstone(keys, at, keepMs)),
+        setLoaded: (key, value, ttlMs, since) => this.#call(() => store.setLoaded(key, value, ttlMs, since)),
+        markers: (keys) => this.#call(() => store.markers(keys)),
+        touchMarkers: (keys, ttlMs, before) => this.#call(() => store.touchMarkers(keys, ttlMs, before)),
+        bumpMarkers: (keys, at, mode, ttlMs, onlyExisting) =>
+          this.#call(() => store.bumpMarkers(keys, at, mode, ttlMs, onlyExisting)),
+      }
+    }
+    if (inner.bus !== undefined) this.bus = inner.bus
   }
 
   /** The inner tier's name ('redis', 'memory'). */
@@ -119,8 +137,8 @@ export class CircuitBreakerTier implements RemoteTier {
     return this.#call(() => this.inner.delete(keys))
   }
 
-  deleteByPrefix(prefix: string): Promise<number> {
-    return this.#call(() => this.inner.deleteByPrefix(prefix))
+  deleteByPrefix(prefix: string, pattern?: string): Promise<number> {
+    return this.#call(() => this.inner.deleteByPrefix(prefix, pattern))
   }
 
   ping(): Promise<void> {

@@ -42,7 +42,8 @@ export class EnvelopeError extends Error {}
 /** Builds the entry bytes; payloads of at least `compressAbove` bytes are gzipped when it saves space. */
 export function encodeEnvelope(
   envelope: Omit<Envelope, 'loadMs'> & { loadMs?: number },
-  compressAbove = Number.POSITIVE_INFINITY): Buffer {
+  compressAbove = Number.POSITIVE_INFINITY,
+): Buffer {
   let payload = envelope.payload
   let flags = 0
   if (payload.byteLength >= compressAbove) {

@@ -1,4 +1,6 @@
 import type { LockService } from '../coordination/lock.js'
+import type { Bus } from '../invalidation/bus.js'
+import type { InvalidationStore } from '../invalidation/store.js'
 
 /**
  * A shared, byte-oriented tier (the L2): Redis in production, {@link MemoryRemoteTier} in unit
@@ -8,6 +10,7 @@ import type { LockService } from '../coordination/lock.js'
 export interface RemoteTier {
   /** A short name for metrics and errors ('redis', 'memory'). */
   readonly name: string
+  /** The stored bytes, or undefined (absent, expired, or a tombstone). */
   get(key: string): Promise<Uint8Array | undefined>
   /** One round trip for all keys (MGET or pipeline); the result is aligned with `keys`. */
   getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
@@ -16,12 +19,20 @@ export interface RemoteTier {
   setMany(entries: readonly RemoteEntry[]): Promise<void>
   /** Deletes the keys; resolves to how many existed. */
   delete(keys: readonly string[]): Promise<number>
-  /** Deletes every key starting with the literal `prefix` (glob characters in it are escaped). */
-  deleteByPrefix(prefix: string): Promise<number>
+  /**
+   * Deletes every key that starts with the literal `prefix` (glob characters in it are escaped)
+   * and whose remainder matches the glob `pattern` (default `'*'`: everything). Resolves to how
+   * many it deleted.
+   */
+  deleteByPrefix(prefix: string, pattern?: string): Promise<number>
   /** One cheap round trip that proves the tier answers (the circuit breaker's probe). */
   ping(): Promise<void>
   /** Per-key locks shared by every process using this tier (distributed single-flight), if the tier offers them. */
   readonly locks?: LockService
+  /** Tombstones and tag markers (invalidation that is never wrong), if the tier offers them. */
+  readonly invalidation?: InvalidationStore
+  /** The channel instances use to tell each other what changed, if the tier offers one. */
+  readonly bus?: Bus
   /** Releases what the tier opened (never a client the user passed in). */
   close(): Promise<void>
 }

@@ -1,4 +1,16 @@
 import type { LockService } from '../../coordination/lock.js'
+import type { Bus } from '../../invalidation/bus.js'
+import {
+  decodeMarker,
+  encodeMarker,
+  type InvalidationMode,
+  type InvalidationStore,
+  isTombstone,
+  type TagMarker,
+  TOMBSTONE_PREFIX,
+  tombstoneTime,
+} from '../../invalidation/store.js'
+import { globToRegExp } from '../../keys/glob.js'
 import type { RemoteEntry, RemoteTier } from '../tier.js'
 
 export interface MemoryRemoteTierOptions {
@@ -23,6 +35,9 @@ export class MemoryRemoteTier implements RemoteTier {
    * or deleteByPrefix that covers its key releases it. Each call counts one round trip.
    */
   declare readonly locks?: LockService
+  readonly invalidation: InvalidationStore
+  /** An in-process bus: every cache sharing this tier hears the others, as over Redis pub/sub. */
+  readonly bus: MemoryBus = new MemoryBus()
   readonly #entries = new Map<string, { value: Uint8Array; expiresAt: number }>()
   readonly #clock: () => number
   /** Round trips served (every call, pings and lock calls included), for tests that count them. */
@@ -30,6 +45,44 @@ export class MemoryRemoteTier implements RemoteTier {
 
   constructor(options: MemoryRemoteTierOptions = {}) {
     this.#clock = options.clock ?? Date.now
+    this.invalidation = {
+      tombstone: async (keys, at, keepMs) => {
+        this.roundTrips++
+        for (const key of keys) this.#write(key, encoder.encode(`${TOMBSTONE_PREFIX}${at}`), keepMs)
+      },
+      setLoaded: async (key, value, ttlMs, loadStartedAt) => {
+        this.roundTrips++
+        const current = this.#read(key)
+        if (current !== undefined && isTombstone(current) && tombstoneTime(current) >= loadStartedAt)
+          return false
+        this.#write(key, value, ttlMs)
+        return true
+      },
+      markers: async (keys) => {
+        this.roundTrips++
+        return keys.map((key) => this.#marker(key))
+      },
+      touchMarkers: async (keys, ttlMs, createdBefore) => {
+        this.roundTrips++
+        const until = this.#clock() + ttlMs
+        for (const key of keys) {
+          const entry = this.#read(key) === undefined ? undefined : this.#entries.get(key)
+          if (entry === undefined) this.#write(key, encoder.encode(`${createdBefore},0`), ttlMs)
+          else if (entry.expiresAt < until) entry.expiresAt = until
+        }
+      },
+      bumpMarkers: async (keys, at, mode, ttlMs, onlyExisting = false) => {
+        this.roundTrips++
+        for (const key of keys) {
+          const existing = this.#read(key) === undefined ? undefined : this.#entries.get(key)
+          if (existing === undefined && onlyExisting) continue
+          const marker = bumped(this.#marker(key) ?? { deletedAt: 0, expiredAt: 0 }, at, mode)
+          const bytes = encoder.encode(encodeMarker(marker))
+          if (existing === undefined) this.#write(key, bytes, ttlMs)
+          else existing.value = bytes
+        }
+      },
+    }
     if (options.locks !== false) {
       this.locks = {
         acquire: async (key, token, ttlMs) => {
@@ -59,12 +112,12 @@ export class MemoryRemoteTier implements RemoteTier {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     this.roundTrips++
-    return this.#read(key)
+    return this.#readValue(key)
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     this.roundTrips++
-    return keys.map((k) => this.#read(k))
+    return keys.map((k) => this.#readValue(k))
   }
 
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
@@ -84,10 +137,13 @@ export class MemoryRemoteTier implements RemoteTier {
     return deleted
   }
 
-  async deleteByPrefix(prefix: string): Promise<number> {
+  async deleteByPrefix(prefix: string, pattern = '*'): Promise<number> {
     this.roundTrips++
+    const match = globToRegExp(pattern)
     let deleted = 0
-    for (const k of [...this.#entries.keys()]) if (k.startsWith(prefix) && this.#entries.delete(k)) deleted++
+    for (const k of [...this.#entries.keys()]) {
+      if (k.startsWith(prefix) && match.test(k.slice(prefix.length)) && this.#entries.delete(k)) deleted++
+    }
     return deleted
   }
 
@@ -101,6 +157,17 @@ export class MemoryRemoteTier implements RemoteTier {
   }
 
   async close(): Promise<void> {}
+
+  /** A value as a reader sees it: tombstones are misses. */
+  #readValue(key: string): Uint8Array | undefined {
+    const value = this.#read(key)
+    return value === undefined || isTombstone(value) ? undefined : value
+  }
+
+  #marker(key: string): TagMarker | undefined {
+    const value = this.#read(key)
+    return value === undefined ? undefined : decodeMarker(Buffer.from(value).toString('latin1'))
+  }
 
   #read(key: string): Uint8Array | undefined {
     const entry = this.#entries.get(key)
@@ -125,4 +192,61 @@ export class MemoryRemoteTier implements RemoteTier {
     // Copy: a caller reusing its buffer must not change what is stored, as with a real server.
     this.#entries.set(key, { value: Uint8Array.from(value), expiresAt: this.#clock() + ttlMs })
   }
+}
+
+function bumped(marker: TagMarker, at: number, mode: InvalidationMode): TagMarker {
+  return mode === 'delete'
+    ? { deletedAt: Math.max(marker.deletedAt, at), expiredAt: marker.expiredAt }
+    : { deletedAt: marker.deletedAt, expiredAt: Math.max(marker.expiredAt, at) }
+}
+
+/**
+ * The in-process bus of {@link MemoryRemoteTier}: delivers asynchronously (as a network would), in
+ * order. `disconnect()`/`reconnect()` let tests cut it: messages published meanwhile are lost, and
+ * subscribers hear 'down' then 'up', as from a Redis subscriber connection.
+ */
+export class MemoryBus implements Bus {
+  readonly #subscribers = new Map<
+    string,
+    Set<{ onMessage: (m: Uint8Array) => void; onState: (s: 'up' | 'down') => void }>
+  >()
+  #connected = true
+
+  async publish(channel: string, message: Uint8Array): Promise<void> {
+    if (!this.#connected) return
+    const copy = Uint8Array.from(message)
+    for (const subscriber of this.#subscribers.get(channel) ?? []) {
+      queueMicrotask(() => subscriber.onMessage(copy))
+    }
+  }
+
+  async subscribe(
+    channel: string,
+    onMessage: (message: Uint8Array) => void,
+    onState: (state: 'up' | 'down') => void,
+  ): Promise<() => Promise<void>> {
+    let set = this.#subscribers.get(channel)
+    if (set === undefined) {
+      set = new Set()
+      this.#subscribers.set(channel, set)
+    }
+    const subscriber = { onMessage, onState }
+    set.add(subscriber)
+    return async () => {
+      set.delete(subscriber)
+    }
+  }
+
+  /** Cuts every subscription: subscribers hear 'down', and what is published until `reconnect()` is lost. */
+  disconnect(): void {
+    this.#connected = false
+    for (const set of this.#subscribers.values()) for (const s of set) s.onState('down')
+  }
+
+  reconnect(): void {
+    this.#connected = true
+    for (const set of this.#subscribers.values()) for (const s of set) s.onState('up')
+  }
+
+  async close(): Promise<void> {}
 }

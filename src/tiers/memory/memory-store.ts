@@ -74,6 +74,8 @@ export class MemoryStore {
   #flags: Uint8Array
   /** Tags of the entries that have any (most have none: a Map costs nothing for them). */
   readonly #tags = new Map<number, readonly string[]>()
+  /** Slots by tag: invalidating a tag touches only its entries. */
+  readonly #byTag = new Map<string, Set<number>>()
   readonly #sliding = new Map<number, Sliding>()
   #free: number[] = []
   #nextSlot = 0
@@ -270,8 +272,18 @@ export class MemoryStore {
       this.#freshUntil.set(slot, freshUntil)
     } else if (this.#freshUntil.size > 0) this.#freshUntil.delete(slot)
     this.#sizes[slot] = size
-    if (tags.length > 0) this.#tags.set(slot, tags)
-    else if (this.#tags.size > 0) this.#tags.delete(slot)
+    if (this.#tags.size > 0) this.#untag(slot)
+    if (tags.length > 0) {
+      this.#tags.set(slot, tags)
+      for (const tag of tags) {
+        let slots = this.#byTag.get(tag)
+        if (slots === undefined) {
+          slots = new Set()
+          this.#byTag.set(tag, slots)
+        }
+        slots.add(slot)
+      }
+    }
     if (slideMs > 0) {
       this.#flags[slot] = entryFlags | SLIDING
       this.#sliding.set(slot, { slideMs, maxExpiresAt })
@@ -306,6 +318,7 @@ export class MemoryStore {
     this.#keys = []
     this.#values = []
     this.#tags.clear()
+    this.#byTag.clear()
     this.#sliding.clear()
     this.#freshUntil.clear()
     this.#free = []
@@ -316,8 +329,60 @@ export class MemoryStore {
     this.#policy = createPolicy(this.#policyName, this.#capacity)
   }
 
+  /** The tags of `key`'s entry, or undefined when absent. */
+  tagsOf(key: string): readonly string[] | undefined {
+    const slot = this.#index.get(key)
+    return slot === undefined ? undefined : (this.#tags.get(slot) ?? [])
+  }
+
+  /** Removes every entry carrying any of `tags`; returns how many. O(entries with those tags). */
+  deleteTagged(tags: readonly string[]): number {
+    let removed = 0
+    for (const tag of tags) {
+      const slots = this.#byTag.get(tag)
+      if (slots === undefined) continue
+      for (const slot of [...slots]) {
+        this.#remove(slot)
+        removed++
+      }
+    }
+    return removed
+  }
+
+  /**
+   * Marks every entry carrying any of `tags` stale as of `now`: no longer served as fresh, still
+   * there for grace and fail-safe (entries without grace are removed). Returns how many.
+   */
+  expireTagged(tags: readonly string[], now: number): number {
+    let expired = 0
+    for (const tag of tags) {
+      const slots = this.#byTag.get(tag)
+      if (slots === undefined) continue
+      for (const slot of [...slots]) {
+        if ((this.#flags[slot] as number) & GRACE) {
+          this.#freshUntil.set(slot, Math.min(this.#freshUntil.get(slot) as number, now))
+          this.#softAt[slot] = Math.min(this.#softAt[slot] as number, now)
+        } else this.#remove(slot)
+        expired++
+      }
+    }
+    return expired
+  }
+
   keys(): IterableIterator<string> {
     return this.#index.keys()
+  }
+
+  #untag(slot: number): void {
+    const tags = this.#tags.get(slot)
+    if (tags === undefined) return
+    this.#tags.delete(slot)
+    for (const tag of tags) {
+      const slots = this.#byTag.get(tag)
+      if (slots === undefined) continue
+      slots.delete(slot)
+      if (slots.size === 0) this.#byTag.delete(tag)
+    }
   }
 
   #allocate(): number {
@@ -341,7 +406,7 @@ export class MemoryStore {
     this.#index.delete(key)
     this.#keys[slot] = undefined
     this.#values[slot] = undefined
-    if (this.#tags.size > 0) this.#tags.delete(slot)
+    if (this.#tags.size > 0) this.#untag(slot)
     const flags = this.#flags[slot] as number
     if (flags & SLIDING) this.#sliding.delete(slot)
     if (flags & GRACE) this.#freshUntil.delete(slot)

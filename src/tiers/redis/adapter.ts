@@ -1,3 +1,5 @@
+import type { LuaScript } from './scripts.js'
+
 /**
  * The few Redis commands the L2 needs, behind one small interface so that node-redis and ioredis
  * (or a user's own client) plug in the same way. Values travel as Buffers, never strings, so
@@ -32,6 +34,24 @@ export interface RedisAdapter {
    * true when it did. `ttlMs` Infinity removes the expiry.
    */
   compareAndExpire?(key: string, token: string, ttlMs: number): Promise<boolean>
+  /**
+   * Runs a single-key Lua script: EVALSHA, then EVAL when the server does not have it (NOSCRIPT).
+   * Invalidation (tombstones, tag markers) needs it: an adapter without it gives a
+   * {@link RedisTier} without `invalidation`.
+   */
+  evalScript?(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
+  /** PUBLISH channel message. With {@link subscribe}, the invalidation bus. */
+  publish?(channel: string, message: Buffer): Promise<void>
+  /**
+   * Subscribes on a dedicated connection (opened on first use, closed with the adapter).
+   * `onState('down')` when the subscriber connection drops (messages may be lost), `'up'` once
+   * subscribed again. Resolves to the function that unsubscribes.
+   */
+  subscribe?(
+    channel: string,
+    onMessage: (message: Buffer) => void,
+    onState: (state: 'up' | 'down') => void,
+  ): Promise<() => Promise<void>>
   /** Closes the connection; `force` drops it without waiting for replies. */
   close(force: boolean): Promise<void>
 }

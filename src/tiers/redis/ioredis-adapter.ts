@@ -17,8 +17,10 @@ export interface IoRedisClient {
   mgetBuffer(...keys: string[]): Promise<(Buffer | null)[]>
   set(key: string, value: Buffer | string, ...args: (string | number)[]): Promise<unknown>
   ping(): Promise<unknown>
-  evalsha(sha: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
-  eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
+  evalsha(sha: string, numKeys: number, ...args: (string | number | Buffer)[]): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: (string | number | Buffer)[]): Promise<unknown>
+  publish(channel: string, message: Buffer): Promise<unknown>
+  duplicate(overrides?: Record<string, unknown>): IoRedisSubscriber
   unlink(...keys: string[]): Promise<number>
   scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]>
   pipeline(): IoRedisPipeline
@@ -26,6 +28,16 @@ export interface IoRedisClient {
   disconnect(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
   once(event: 'ready', listener: () => void): unknown
+}
+
+/** A duplicate connection in subscriber mode. */
+interface IoRedisSubscriber {
+  subscribe(channel: string): Promise<unknown>
+  unsubscribe(channel: string): Promise<unknown>
+  on(event: 'messageBuffer', listener: (channel: Buffer, message: Buffer) => void): unknown
+  on(event: 'close' | 'ready', listener: () => void): unknown
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  disconnect(): void
 }
 
 interface IoRedisPipeline {
@@ -54,9 +66,16 @@ export class IoRedisAdapter implements RedisAdapter {
   /** Only for a client we opened: commands wait (bounded) for its first connection. */
   readonly #first: FirstConnection | undefined
   readonly #commandTimeoutMs: number
+  readonly #onError: (error: unknown) => void
+  #subscriber: IoRedisSubscriber | undefined
+  readonly #channels = new Map<
+    string,
+    Set<{ onMessage: (m: Buffer) => void; onState: (s: 'up' | 'down') => void }>
+  >()
 
   constructor(source: string | IoRedisClientLike, options: IoRedisAdapterOptions) {
     this.#commandTimeoutMs = options.commandTimeoutMs
+    this.#onError = options.onError
     if (typeof source === 'string') {
       const Redis = load()
       this.#client = new Redis(source, {
@@ -121,11 +140,78 @@ export class IoRedisAdapter implements RedisAdapter {
   }
 
   compareAndDelete(key: string, token: string): Promise<boolean> {
-    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, token)) === 1)
+    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token])) === 1)
   }
 
   compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return this.#run(async () => (await this.#eval(COMPARE_AND_EXPIRE, key, token, pxOf(ttlMs) ?? '')) === 1)
+    return this.#run(
+      async () => (await this.#eval(COMPARE_AND_EXPIRE, key, [token, String(pxOf(ttlMs) ?? '')])) === 1,
+    )
+  }
+
+  evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#run(() => this.#eval(script, key, args))
+  }
+
+  publish(channel: string, message: Buffer): Promise<void> {
+    return this.#run(async () => {
+      await this.#client.publish(channel, message)
+    })
+  }
+
+  /**
+   * One subscriber connection (a duplicate of the client) for every channel. ioredis resubscribes
+   * by itself after a reconnect; 'up' is reported once our SUBSCRIBE is confirmed again.
+   */
+  async subscribe(
+    channel: string,
+    onMessage: (message: Buffer) => void,
+    onState: (state: 'up' | 'down') => void,
+  ): Promise<() => Promise<void>> {
+    const subscriber = this.#subscriberConnection()
+    let listeners = this.#channels.get(channel)
+    const entry = { onMessage, onState }
+    if (listeners === undefined) {
+      listeners = new Set()
+      this.#channels.set(channel, listeners)
+      listeners.add(entry)
+      await subscriber.subscribe(channel)
+    } else listeners.add(entry)
+    return async () => {
+      const set = this.#channels.get(channel)
+      set?.delete(entry)
+      if (set?.size === 0) {
+        this.#channels.delete(channel)
+        await subscriber.unsubscribe(channel).catch(this.#onError)
+      }
+    }
+  }
+
+  #subscriberConnection(): IoRedisSubscriber {
+    if (this.#subscriber !== undefined) return this.#subscriber
+    // Subscribing may wait for the connection (offline queue on for this one); it resubscribes by itself.
+    const subscriber = this.#client.duplicate({ enableOfflineQueue: true, autoResubscribe: true })
+    subscriber.on('error', this.#onError)
+    let down = false
+    subscriber.on('close', () => {
+      if (down) return
+      down = true
+      for (const set of this.#channels.values()) for (const l of set) l.onState('down')
+    })
+    subscriber.on('ready', () => {
+      if (!down) return
+      const channels = [...this.#channels.keys()]
+      Promise.all(channels.map((c) => subscriber.subscribe(c))).then(() => {
+        down = false
+        for (const c of channels) for (const l of this.#channels.get(c) ?? []) l.onState('up')
+      }, this.#onError)
+    })
+    subscriber.on('messageBuffer', (channel, message) => {
+      const set = this.#channels.get(channel.toString())
+      if (set !== undefined) for (const l of set) l.onMessage(message)
+    })
+    this.#subscriber = subscriber
+    return subscriber
   }
 
   async setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
@@ -151,6 +237,9 @@ export class IoRedisAdapter implements RedisAdapter {
   }
 
   async close(force: boolean): Promise<void> {
+    this.#subscriber?.disconnect()
+    this.#subscriber = undefined
+    this.#channels.clear()
     if (!this.#owned) return
     this.#first?.abort()
     if (force || this.#client.status !== 'ready') this.#client.disconnect()
@@ -174,7 +263,7 @@ export class IoRedisAdapter implements RedisAdapter {
   }
 
   /** EVALSHA, then EVAL if the server does not have the script cached (first use, restart, SCRIPT FLUSH). */
-  async #eval(script: LuaScript, key: string, ...args: (string | number)[]): Promise<unknown> {
+  async #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
     try {
       return await this.#client.evalsha(script.sha, 1, key, ...args)
     } catch (error) {

@@ -19,8 +19,10 @@ export interface NodeRedisClient {
   mGet(keys: string[]): Promise<(Buffer | null)[]>
   set(key: string, value: Buffer | string, options?: { PX?: number; NX?: boolean }): Promise<unknown>
   ping(): Promise<unknown>
-  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+  evalSha(sha: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
+  eval(script: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
+  publish(channel: string, message: Buffer): Promise<unknown>
+  duplicate(overrides?: Record<string, unknown>): NodeRedisSubscriber
   unlink(keys: string[]): Promise<number>
   scan(cursor: string, options: { MATCH: string; COUNT: number }): Promise<{ cursor: string; keys: string[] }>
   multi(): NodeRedisMulti
@@ -30,6 +32,17 @@ export interface NodeRedisClient {
   once(event: 'ready', listener: () => void): unknown
   isReady: boolean
   withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisClient
+}
+
+/** A duplicate connection used for SUBSCRIBE (node-redis resubscribes by itself after a reconnect). */
+interface NodeRedisSubscriber {
+  connect(): Promise<unknown>
+  subscribe(channel: string, listener: (message: Buffer) => void, bufferMode: true): Promise<unknown>
+  unsubscribe(channel: string): Promise<unknown>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  on(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown
+  destroy(): void
+  isOpen: boolean
 }
 
 interface NodeRedisMulti {
@@ -67,10 +80,18 @@ export class NodeRedisAdapter implements RedisAdapter {
   readonly #owned: boolean
   /** Only for a client we opened: commands wait (bounded) for its first connection. */
   readonly #first: FirstConnection | undefined
+  readonly #onError: (error: unknown) => void
+  #subscriber: Promise<NodeRedisSubscriber> | undefined
+  #subscriberHandle: NodeRedisSubscriber | undefined
+  readonly #channels = new Map<
+    string,
+    Set<{ onMessage: (m: Buffer) => void; onState: (s: 'up' | 'down') => void }>
+  >()
 
   /** Wraps a client the user created (not closed by us unless asked) or opens one from a URL. */
   constructor(source: string | NodeRedisClientLike, options: NodeRedisAdapterOptions) {
     const lib = load()
+    this.#onError = options.onError
     if (typeof source === 'string') {
       this.#raw = lib.createClient({
         url: source,
@@ -154,6 +175,69 @@ export class NodeRedisAdapter implements RedisAdapter {
     })
   }
 
+  evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#run(() => this.#eval(script, key, args))
+  }
+
+  publish(channel: string, message: Buffer): Promise<void> {
+    return this.#run(async () => {
+      await this.#client.publish(channel, message)
+    })
+  }
+
+  async subscribe(
+    channel: string,
+    onMessage: (message: Buffer) => void,
+    onState: (state: 'up' | 'down') => void,
+  ): Promise<() => Promise<void>> {
+    const subscriber = await this.#subscriberConnection()
+    let listeners = this.#channels.get(channel)
+    const entry = { onMessage, onState }
+    if (listeners === undefined) {
+      listeners = new Set()
+      this.#channels.set(channel, listeners)
+      listeners.add(entry)
+      await subscriber.subscribe(
+        channel,
+        (message) => {
+          for (const l of this.#channels.get(channel) ?? []) l.onMessage(message)
+        },
+        true,
+      )
+    } else listeners.add(entry)
+    return async () => {
+      const set = this.#channels.get(channel)
+      set?.delete(entry)
+      if (set?.size === 0) {
+        this.#channels.delete(channel)
+        await subscriber.unsubscribe(channel).catch(this.#onError)
+      }
+    }
+  }
+
+  #subscriberConnection(): Promise<NodeRedisSubscriber> {
+    if (this.#subscriber !== undefined) return this.#subscriber
+    const subscriber = this.#raw.duplicate({ disableOfflineQueue: false })
+    this.#subscriberHandle = subscriber
+    subscriber.on('error', this.#onError)
+    let down = false
+    const setDown = () => {
+      if (down) return
+      down = true
+      for (const set of this.#channels.values()) for (const l of set) l.onState('down')
+    }
+    subscriber.on('reconnecting', setDown)
+    subscriber.on('end', setDown)
+    subscriber.on('ready', () => {
+      if (!down) return
+      down = false
+      // node-redis has resubscribed on this connection before 'ready'.
+      for (const set of this.#channels.values()) for (const l of set) l.onState('up')
+    })
+    this.#subscriber = subscriber.connect().then(() => subscriber)
+    return this.#subscriber
+  }
+
   compareAndDelete(key: string, token: string): Promise<boolean> {
     return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token])) === 1)
   }
@@ -167,6 +251,14 @@ export class NodeRedisAdapter implements RedisAdapter {
   }
 
   async close(force: boolean): Promise<void> {
+    try {
+      this.#subscriberHandle?.destroy()
+    } catch {
+      // Already closed.
+    }
+    this.#subscriber = undefined
+    this.#subscriberHandle = undefined
+    this.#channels.clear()
     if (!this.#owned) return
     this.#first?.abort()
     if (force || !this.#raw.isReady) this.#raw.destroy()
@@ -178,8 +270,8 @@ export class NodeRedisAdapter implements RedisAdapter {
   }
 
   /** EVALSHA, then EVAL if the server does not have the script cached (first use, restart, SCRIPT FLUSH). */
-  async #eval(script: LuaScript, key: string, args: string[]): Promise<unknown> {
-    const options = { keys: [key], arguments: args }
+  async #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    const options = { keys: [key], arguments: [...args] }
     try {
       return await this.#client.evalSha(script.sha, options)
     } catch (error) {

@@ -1,8 +1,17 @@
 import type { LockService } from '../../coordination/lock.js'
 import { ClosedError, L2TimeoutError } from '../../errors.js'
+import type { Bus } from '../../invalidation/bus.js'
+import {
+  decodeMarker,
+  type InvalidationMode,
+  type InvalidationStore,
+  isTombstone,
+  TOMBSTONE_PREFIX,
+} from '../../invalidation/store.js'
 import { escapeGlob } from '../../keys/key.js'
 import type { RemoteEntry, RemoteTier } from '../tier.js'
-import { PING_FALLBACK_KEY, type RedisAdapter } from './adapter.js'
+import { PING_FALLBACK_KEY, pxOf, type RedisAdapter } from './adapter.js'
+import { BUMP_MARKER, type LuaScript, SET_LOADED, TOUCH_MARKER } from './scripts.js'
 
 export interface RedisTierOptions {
   /** Deadline of every call, in ms: neither Redis client bounds a call to a frozen server. */
@@ -34,6 +43,10 @@ export class RedisTier implements RemoteTier {
    * `setIfAbsent`, `compareAndDelete` and `compareAndExpire`. Lock keys are used as given.
    */
   declare readonly locks?: LockService
+  /** Tombstones and tag markers, one key per Lua call (cluster-safe). Present when the adapter has `evalScript`. */
+  declare readonly invalidation?: InvalidationStore
+  /** Redis pub/sub on a dedicated connection. Present when the adapter has `publish` and `subscribe`. */
+  declare readonly bus?: Bus
   readonly #timeoutMs: number
   readonly #batchSize: number
   #pending: PendingRead[] = []
@@ -57,9 +70,63 @@ export class RedisTier implements RemoteTier {
           this.#call(() => compareAndDelete.call(adapter, key, token), 'compare-and-delete (lock release)'),
       }
     }
+    const { evalScript, publish, subscribe } = adapter
+    if (evalScript) {
+      const run = (script: LuaScript, key: string, args: (string | Buffer)[], what: string) =>
+        this.#call(() => evalScript.call(adapter, script, key, args), what)
+      this.invalidation = {
+        tombstone: async (keys, at, keepMs) => {
+          if (keys.length === 0) return
+          const value = Buffer.from(`${TOMBSTONE_PREFIX}${at}`, 'latin1')
+          await this.setMany(keys.map((key) => ({ key, value, ttlMs: keepMs })))
+        },
+        setLoaded: async (key, value, ttlMs, loadStartedAt) =>
+          (await run(
+            SET_LOADED,
+            key,
+            [toBuffer(value), String(pxOf(ttlMs) ?? ''), String(loadStartedAt)],
+            'SET (loaded, unless deleted)',
+          )) === 1,
+        markers: async (keys) => {
+          if (keys.length === 0) return []
+          // One GET per marker (coalesced into MGETs by the batcher): markers live in any slot.
+          const values = await Promise.all(keys.map((key) => this.#getRaw(key)))
+          return values.map((v) =>
+            v === undefined ? undefined : decodeMarker(Buffer.from(v).toString('latin1')),
+          )
+        },
+        touchMarkers: async (keys, ttlMs, createdBefore) => {
+          const args = [String(pxOf(ttlMs) ?? ''), String(createdBefore)]
+          await Promise.all(keys.map((key) => run(TOUCH_MARKER, key, args, 'tag marker touch')))
+        },
+        bumpMarkers: async (keys, at, mode: InvalidationMode, ttlMs, onlyExisting = false) => {
+          const args = [
+            String(at),
+            mode === 'delete' ? 'd' : 'e',
+            String(pxOf(ttlMs) ?? ''),
+            onlyExisting ? '1' : '0',
+          ]
+          await Promise.all(keys.map((key) => run(BUMP_MARKER, key, args, 'tag marker bump')))
+        },
+      }
+    }
+    if (publish && subscribe) {
+      this.bus = {
+        publish: (channel, message) =>
+          this.#call(() => publish.call(adapter, channel, toBuffer(message)), 'PUBLISH'),
+        subscribe: (channel, onMessage, onState) => subscribe.call(adapter, channel, onMessage, onState),
+        close: async () => {},
+      }
+    }
   }
 
-  get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const value = await this.#getRaw(key)
+    return value === undefined || isTombstone(value) ? undefined : value
+  }
+
+  /** A single read, coalesced with the others of this tick into MGETs. */
+  #getRaw(key: string): Promise<Uint8Array | undefined> {
     if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
     return new Promise((resolve, reject) => {
       if (this.#pending.push({ key, resolve, reject }) === 1) process.nextTick(this.#flush)
@@ -73,7 +140,9 @@ export class RedisTier implements RemoteTier {
     for (let i = 0; i < keys.length; i += this.#batchSize) {
       chunks.push(this.#deadline(this.adapter.mget(keys.slice(i, i + this.#batchSize)), 'MGET'))
     }
-    for (const values of await Promise.all(chunks)) for (const value of values) out.push(value ?? undefined)
+    for (const values of await Promise.all(chunks)) {
+      for (const value of values) out.push(value === null || isTombstone(value) ? undefined : value)
+    }
     return out
   }
 
@@ -99,9 +168,9 @@ export class RedisTier implements RemoteTier {
   }
 
   /** SCAN (never KEYS) with the prefix glob-escaped, then UNLINK what it finds, page by page. */
-  async deleteByPrefix(prefix: string): Promise<number> {
+  async deleteByPrefix(prefix: string, pattern = '*'): Promise<number> {
     this.#assertOpen()
-    const match = `${escapeGlob(prefix)}*`
+    const match = `${escapeGlob(prefix)}${pattern}`
     let cursor = '0'
     let deleted = 0
     do {

@@ -1,0 +1,74 @@
+/**
+ * What a shared tier stores for invalidation, besides values: per-key *tombstones* (the key was
+ * deleted at time t, so a load that started before t must not write its result back) and per-tag
+ * *markers* (the tag was invalidated at time t, so an entry created before t is gone or stale —
+ * lazy invalidation, O(1) per tag whatever the number of tagged entries). Every operation touches
+ * one key per call, so it works unchanged on a Redis Cluster.
+ */
+export interface InvalidationStore {
+  /** Replaces each key's value with a tombstone saying it was deleted at `at`, kept `keepMs`. Reads see a miss. */
+  tombstone(keys: readonly string[], at: number, keepMs: number): Promise<void>
+  /**
+   * Stores a value a load computed, unless the key was deleted (tombstoned) at or after
+   * `loadStartedAt` — the lease check of "Scaling Memcache" (NSDI 2013), atomic on the server.
+   * Resolves to whether it stored it.
+   */
+  setLoaded(key: string, value: Uint8Array, ttlMs: number, loadStartedAt: number): Promise<boolean>
+  /** The markers of `keys`, aligned; undefined where there is none (never used, expired, or evicted). */
+  markers(keys: readonly string[]): Promise<(TagMarker | undefined)[]>
+  /**
+   * Makes each marker exist and live at least `ttlMs` more (Infinity: forever). A marker created
+   * here records a deletion at `createdBefore`: if it was missing because it was evicted or lost,
+   * entries created before that are unknown, so they read as misses (fail closed).
+   */
+  touchMarkers(keys: readonly string[], ttlMs: number, createdBefore: number): Promise<void>
+  /**
+   * Records an invalidation at `at` in each marker (keeping the later time). A missing marker is
+   * created to live `ttlMs`, unless `onlyExisting` (nothing can depend on a marker nobody created).
+   */
+  bumpMarkers(
+    keys: readonly string[],
+    at: number,
+    mode: InvalidationMode,
+    ttlMs: number,
+    onlyExisting?: boolean,
+  ): Promise<void>
+}
+
+/** `'delete'`: entries created before the invalidation are gone. `'expire'`: they are stale — never served as fresh, still usable by grace and fail-safe. */
+export type InvalidationMode = 'delete' | 'expire'
+
+/** When a tag was last invalidated in each mode (0 = never). */
+export interface TagMarker {
+  deletedAt: number
+  expiredAt: number
+}
+
+/** Tombstones are stored as this ASCII prefix and the time: no envelope starts with '!'. */
+export const TOMBSTONE_PREFIX = '!del:'
+const TOMBSTONE_FIRST_BYTE = 0x21
+
+/** Whether stored bytes are a tombstone (a miss to every reader). */
+export function isTombstone(bytes: Uint8Array): boolean {
+  return bytes[0] === TOMBSTONE_FIRST_BYTE && bytes[1] === 0x64 && bytes[2] === 0x65 && bytes[3] === 0x6c
+}
+
+/** The time in a tombstone's bytes. */
+export function tombstoneTime(bytes: Uint8Array): number {
+  return Number(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', 5))
+}
+
+/** A marker's stored form, `"<deletedAt>,<expiredAt>"`. */
+export function encodeMarker(marker: TagMarker): string {
+  return `${marker.deletedAt},${marker.expiredAt}`
+}
+
+/** Parses a stored marker; undefined for anything malformed (treated as missing: fail closed). */
+export function decodeMarker(text: string): TagMarker | undefined {
+  const comma = text.indexOf(',')
+  if (comma < 0) return undefined
+  const deletedAt = Number(text.slice(0, comma))
+  const expiredAt = Number(text.slice(comma + 1))
+  if (!Number.isFinite(deletedAt) || !Number.isFinite(expiredAt)) return undefined
+  return { deletedAt, expiredAt }
+}
