@@ -117,6 +117,8 @@ const TOMBSTONE_MS = 60_000
 const MARKER_MS = 86_400_000
 /** Tag markers this instance remembers (what it invalidated or heard on the bus, or read). */
 const MAX_KNOWN_MARKERS = 100_000
+/** How far before the entry that creates a tag marker the marker's "deleted at" is set. */
+const MARKER_EPSILON_MS = 0.001
 /** Tags that stand for "depends on key K" (reserved: user tags may not start with it). */
 const DEPENDENCY_TAG = '@key:'
 
@@ -1551,11 +1553,13 @@ export class Cache {
   /** Makes the markers of `tags` outlive an entry that lives `ttlMs` (never rejects: a missing marker fails closed). */
   #touchMarkers(tags: readonly string[], ttlMs: number, createdAt: number): Promise<void> {
     if (tags.length === 0 || this.#store === undefined) return Promise.resolve()
+    // A marker this creates (first use of the tag, or after it was lost) dates from just before
+    // this entry: older entries with the tag are unknown, so they read as misses.
     return this.#store
       .touchMarkers(
         tags.map((t) => this.#markerKey(t)),
         ttlMs,
-        createdAt,
+        createdAt - MARKER_EPSILON_MS,
       )
       .catch((error: unknown) => {
         this.#l2Failure(error, 'tag markers')
