@@ -68,6 +68,8 @@ export interface CacheWorker {
   /** Starts every armed call in the same tick; resolves when all settled. */
   go(): Promise<RunReport>
   stats(): Promise<CacheStats & { factoryCalls: number }>
+  /** Provokes an unhandled rejection or an uncaught exception in the worker (to test the recorder). */
+  inject(kind: 'unhandledRejection' | 'uncaughtException'): Promise<void>
   /** Closes the worker's cache and resolves to every fault it recorded. */
   close(): Promise<Fault[]>
   /** Resolves with the next event `name` matching `accept` (events already received count). */
@@ -198,6 +200,9 @@ function startWorker(): Promise<CacheWorker> {
     go: () => call<RunReport>('go'),
     stats: () => call('stats'),
     close: () => call<Fault[]>('close'),
+    inject: async (kind) => {
+      await call('inject', { kind })
+    },
     next,
     kill: (signal) => {
       if (exitInfo === undefined) child.kill(signal)

@@ -8,7 +8,8 @@
  * - worker → parent `{ event, data }` for what the parent may wait on: 'factory-started',
  *   'factory-finished', 'fault' (an unhandledRejection or uncaughtException here).
  *
- * Methods: open({ options }), warm(), arm({ keys, factoryMs }), go(), stats(), faults(), close().
+ * Methods: open({ options }), warm(), arm({ keys, factoryMs }), go(), stats(), faults(), close(),
+ * inject({ kind }) (provokes a fault, to test the recorder).
  * `arm` prepares the calls without starting them; `go` starts them all in the same tick, so the
  * calls of several workers overlap when the parent sends 'go' to each in turn.
  *
@@ -132,6 +133,16 @@ const methods = {
 
   faults() {
     return faults
+  },
+
+  /** For the helper's own test: provokes an unhandled rejection or an uncaught exception here. */
+  inject({ kind }) {
+    if (kind === 'unhandledRejection') Promise.reject(new Error('injected rejection'))
+    else
+      setTimeout(() => {
+        throw new Error('injected exception')
+      }, 0)
+    return kind
   },
 
   /** Closes the cache, then reports the faults (a late rejection from closing included). */
