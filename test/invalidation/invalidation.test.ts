@@ -46,7 +46,10 @@ describe('tags', () => {
     await delivered()
     expect(await b.get('p1')).toBeUndefined()
     expect(await b.get('p2')).toBe(2)
-    const c = createCache({ namespace: 'inv', l2: { tier: (a.l2 as unknown as { inner: MemoryRemoteTier }).inner } })
+    const c = createCache({
+      namespace: 'inv',
+      l2: { tier: (a.l2 as unknown as { inner: MemoryRemoteTier }).inner },
+    })
     expect(await c.get('p1')).toBeUndefined()
     expect(await c.get('p2')).toBe(2)
     expect(await c.get('u1')).toBe(3)
@@ -58,7 +61,10 @@ describe('tags', () => {
     await a.invalidateTags(['t'])
     await a.set('p1', 'new', { tags: ['t'] })
     expect(await a.get('p1')).toBe('new')
-    const c = createCache({ namespace: 'inv', l2: { tier: (b.l2 as unknown as { inner: MemoryRemoteTier }).inner } })
+    const c = createCache({
+      namespace: 'inv',
+      l2: { tier: (b.l2 as unknown as { inner: MemoryRemoteTier }).inner },
+    })
     expect(await c.get('p1')).toBe('new')
   })
 
@@ -164,7 +170,10 @@ describe('the read/invalidate race (leases)', () => {
     await b.delete('k') // the source of truth changed; b invalidates
     gate.resolve('old (read before the change)')
     expect(await loading).toBe('old (read before the change)')
-    const c = createCache({ namespace: 'inv', l2: { tier: (a.l2 as unknown as { inner: MemoryRemoteTier }).inner } })
+    const c = createCache({
+      namespace: 'inv',
+      l2: { tier: (a.l2 as unknown as { inner: MemoryRemoteTier }).inner },
+    })
     expect(await c.get('k')).toBeUndefined()
     expect(a.peek('k')).toBeUndefined()
   })
@@ -178,7 +187,10 @@ describe('the read/invalidate race (leases)', () => {
     gate.resolve('old')
     await loading
     expect(a.peek('k')).toBeUndefined()
-    const c = createCache({ namespace: 'inv', l2: { tier: (a.l2 as unknown as { inner: MemoryRemoteTier }).inner } })
+    const c = createCache({
+      namespace: 'inv',
+      l2: { tier: (a.l2 as unknown as { inner: MemoryRemoteTier }).inner },
+    })
     expect(await c.get('k')).toBeUndefined()
   })
 })
