@@ -47,6 +47,7 @@ import {
   type GetOrSetManyOptions,
   type GetOrSetOptions,
   hasResilienceOptions,
+  type L2Options,
   type Resilience,
   type ResilienceOptions,
   type ResolvedOptions,
@@ -129,9 +130,13 @@ type TagState = 'fresh' | 'stale' | 'gone'
  * Create it with {@link createCache}.
  */
 export class Cache {
-  readonly namespace: string
+  /** This cache's namespace: every key it stores starts with `<name>:<version>:`. */
+  readonly name: string
   readonly version: string
   readonly #options: ResolvedOptions
+  /** The options as given, for {@link namespace} children. */
+  readonly #given: CacheOptions
+  readonly #children = new Set<Cache>()
   readonly #l1: MemoryStore | undefined
   readonly #l1TtlMs: number
   readonly #isolation: Isolation
@@ -168,8 +173,9 @@ export class Cache {
 
   constructor(options: CacheOptions = {}) {
     const resolved = resolveOptions(options)
+    this.#given = options
     this.#options = resolved
-    this.namespace = resolved.namespace
+    this.name = resolved.namespace
     this.version = resolved.version
     this.#clock = options.clock === undefined ? coarseClock(resolved.clock) : resolved.clock
     this.#prefix = `${resolved.namespace}:${resolved.version}:`
@@ -442,7 +448,7 @@ export class Cache {
     this.#l1?.clear()
     if (this.#l2 === undefined) return
     try {
-      await this.#l2.deleteByPrefix(`${this.namespace}:`)
+      await this.#l2.deleteByPrefix(`${this.name}:`)
     } catch (error) {
       throw this.#l2Failure(error, 'clear')
     }
@@ -517,6 +523,24 @@ export class Cache {
       pattern,
     })
     return deleted
+  }
+
+  /**
+   * A cache for the namespace `<this namespace>.<name>`, with this cache's options, sharing its L2
+   * connection and bus (each has its own L1, counters and breaker). Its `clear()` removes only its
+   * own namespace. Closed with this cache.
+   */
+  namespace(name: string): Cache {
+    if (this.#closed) throw closed()
+    const l2 = this.#given.l2
+    const child = new Cache({
+      ...this.#given,
+      namespace: `${this.name}.${name}`,
+      l2:
+        l2 && this.#l2Direct !== undefined ? { ...withoutRedis(l2), tier: borrowed(this.#l2Direct) } : false,
+    })
+    this.#children.add(child)
+    return child
   }
 
   /** Resolves once this instance hears the bus (immediately without one): invalidations from others reach it from then on. */
@@ -626,6 +650,7 @@ export class Cache {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await Promise.all([...this.#children].map((child) => child.close()))
     for (const controller of this.#controllers) controller.abort(closed())
     this.#keyLocks?.stopAll()
     this.#l1?.clear()
@@ -1476,7 +1501,7 @@ export class Cache {
   }
 
   #markerKey(tag: string): string {
-    return shortenKey(`!tag:${this.namespace}:${tag}`, this.#options.maxKeyBytes)
+    return shortenKey(`!tag:${this.name}:${tag}`, this.#options.maxKeyBytes)
   }
 
   /** Records an invalidation of `tag` this instance knows of (markers only ever move forward). */
@@ -1697,6 +1722,22 @@ function closed(): ClosedError {
 }
 
 function ignore(): void {}
+
+function withoutRedis(l2: L2Options): L2Options {
+  const { redis: _redis, ...rest } = l2
+  return rest
+}
+
+/** `tier` for a child cache: every call goes to the parent's tier, but closing it leaves it open. */
+function borrowed(tier: RemoteTier): RemoteTier {
+  return new Proxy(tier, {
+    get(target, property) {
+      if (property === 'close') return async () => {}
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
 
 function dependencyTag(key: string): string {
   return `${DEPENDENCY_TAG}${key}`

@@ -229,3 +229,46 @@ describe('bus cut', () => {
     expect(a.stats().busMessagesDropped).toBe(2)
   })
 })
+
+describe('namespaces and versions', () => {
+  it('cache.namespace(name) shares the L2 and bus; its clear() removes only its own keys, everywhere', async () => {
+    const { tier, a, b } = await pair()
+    const usersA = a.namespace('users')
+    const usersB = b.namespace('users')
+    expect(usersA.name).toBe('inv.users')
+    await Promise.all([usersA.ready(), usersB.ready()])
+    await a.set('k', 'parent')
+    await usersA.set('k', 'child')
+    expect(await usersB.get('k')).toBe('child')
+    expect(
+      tier
+        .keys()
+        .filter((k) => !k.startsWith('!'))
+        .sort(),
+    ).toEqual(['inv.users:v1:k', 'inv:v1:k'])
+    await usersA.clear()
+    await delivered()
+    expect(usersB.peek('k')).toBeUndefined()
+    expect(await usersB.get('k')).toBeUndefined()
+    expect(await b.get('k')).toBe('parent')
+  })
+
+  it('closing the parent closes its children; closing a child leaves the shared connection open', async () => {
+    const { a } = await pair()
+    const child = a.namespace('c')
+    await child.close()
+    await a.set('k', 1)
+    expect(await a.get('k')).toBe(1)
+    const other = a.namespace('d')
+    await a.close()
+    await expect(other.get('k')).rejects.toMatchObject({ code: 'E_CLOSED' })
+  })
+
+  it('a version bump makes everything written under the old version unreachable', async () => {
+    const tier = new MemoryRemoteTier()
+    const v1 = createCache({ namespace: 'inv', version: 'v1', l2: { tier } })
+    await v1.set('k', 'old')
+    const v2 = createCache({ namespace: 'inv', version: 'v2', l2: { tier } })
+    expect(await v2.get('k')).toBeUndefined()
+  })
+})
