@@ -18,6 +18,8 @@ const FACTORY_MS = 20
 const MARGIN_MS = 150
 /** The bound of every call, whatever Redis does. */
 const BOUND_MS = TIMEOUT_MS + FACTORY_MS + MARGIN_MS
+/** Longest pause between two looks at the L2 while another process holds a key's lock (LOCK_POLL_MAX_MS in src/core/cache.ts). */
+const POLL_MAX_MS = 100
 const LOOPS = 20
 const KEYS = 200
 const WARM_KEYS = 100
@@ -203,6 +205,48 @@ describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
         `breaker closed ${(closedAt - resumedAt).toFixed(0)} ms after SIGCONT; L2 hits after close ${cache.stats().l2Hits - l2HitsAtClose}`,
       ),
     )
+    expect(faults()).toEqual([])
+  })
+
+  it('Redis frozen while a caller waits for another process’s lock: the caller computes the value within one L2 timeout + factory time, without a second L2 deadline for the write-back', async () => {
+    const namespace = uniqueNamespace('frozen-wait')
+    const cache = open(namespace)
+    await cache.set('warm', 1)
+    // Another process holds the key's lock (and is slow): this caller polls the L2 for its value.
+    expect(
+      await server().command('SET', `!lock:${namespace}:v1:contended`, 'another-process', 'PX', 30_000),
+    ).toBe('OK')
+    let factoryEnd = 0
+    const answer = cache.getOrSet({
+      key: 'contended',
+      factory: async () => {
+        await delay(FACTORY_MS)
+        factoryEnd = performance.now()
+        return 'computed here'
+      },
+    })
+    const waitedSince = performance.now()
+    // The scenario: the caller has been waiting a while when Redis freezes.
+    await delay(300)
+    expect(factoryEnd).toBe(0)
+    server().pause()
+    const pausedAt = performance.now()
+    let answeredAt = 0
+    try {
+      expect(await answer).toBe('computed here')
+      answeredAt = performance.now()
+    } finally {
+      server().resume()
+    }
+    const afterFactory = answeredAt - factoryEnd
+    const afterPause = answeredAt - pausedAt
+    console.log(
+      `[frozen while waiting for a lock, ${client}] waited ${(pausedAt - waitedSince).toFixed(0)} ms before the freeze; answered ${afterPause.toFixed(0)} ms after it (bound ${POLL_MAX_MS + BOUND_MS}); ${afterFactory.toFixed(0)} ms of that after the factory had returned`,
+    )
+    // At most one poll interval, one L2 deadline (the poll that found Redis frozen) and the factory…
+    expect(afterPause).toBeLessThan(POLL_MAX_MS + BOUND_MS)
+    // …and no second deadline writing the value back to the Redis that just failed.
+    expect(afterFactory).toBeLessThan(MARGIN_MS)
     expect(faults()).toEqual([])
   })
 
