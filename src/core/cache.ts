@@ -95,7 +95,9 @@ interface Load {
 }
 
 /** How a load got past the key's distributed lock. */
-type LockOutcome = { lock: HeldLock | undefined; value?: undefined } | { value: { v: unknown } }
+type LockOutcome =
+  | { lock: HeldLock | undefined; value?: undefined; l2Failed?: boolean }
+  | { value: { v: unknown } }
 
 /**
  * XFetch's exponential draw −ln(U) is truncated at this many factory durations: entries enter
@@ -811,6 +813,8 @@ export class Cache {
       const outcome = await this.#lockOrValue(key, options, res, stale, seen)
       if (outcome.value !== undefined) return outcome.value.v
       lock = outcome.lock
+      // The L2 just failed: no second deadline for the write-back either.
+      if (outcome.l2Failed === true) writeOptions = { ...writeOptions, skipL2: true }
     }
     try {
       return await this.#runFactory(key, options, res, token, stale, writeOptions)
@@ -848,7 +852,7 @@ export class Cache {
         lock = await locks.tryAcquire(lockKey, lockOptions.ttlMs)
       } catch (error) {
         this.#l2Failure(error, 'lock')
-        return { lock: undefined }
+        return { lock: undefined, l2Failed: true }
       }
       if (lock !== undefined) {
         // Another process may have stored the value between our L2 read and taking the lock.
@@ -860,7 +864,7 @@ export class Cache {
           return { value: { v: found.value } }
         }
         this.#lockWaited(key, started, waited, 'acquired')
-        return { lock }
+        return { lock, l2Failed: found === L2_UNAVAILABLE }
       }
       if (stale !== undefined) return { value: { v: stale.value } }
       const elapsed = performance.now() - started
@@ -873,7 +877,7 @@ export class Cache {
       await delay(Math.min(pollMs, maxWaitMs - elapsed))
       pollMs = Math.min(pollMs * 1.5, LOCK_POLL_MAX_MS)
       const found = await this.#readL2(key, options.schema, skipL1, res, seen)
-      if (found === L2_UNAVAILABLE) return { lock: undefined }
+      if (found === L2_UNAVAILABLE) return { lock: undefined, l2Failed: true }
       if (found?.fresh === true) {
         this.#lockWaited(key, started, waited, 'value')
         return { value: { v: found.value } }
