@@ -199,7 +199,8 @@ export class MemoryStore {
   #hit(slot: number, now: number): unknown {
     this.#policy.touch(slot)
     const flags = this.#flags[slot] as number
-    if (flags === 0) return this.#values[slot]
+    // Grace and eager-refresh entries read like plain ones: only cloning and sliding cost more.
+    if ((flags & (CLONE_ON_READ | SLIDING)) === 0) return this.#values[slot]
     if (flags & SLIDING) {
       const sliding = this.#sliding.get(slot) as Sliding
       const expiresAt = Math.min(now + sliding.slideMs, sliding.maxExpiresAt)
