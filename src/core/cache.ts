@@ -36,6 +36,7 @@ import { createRedisTier } from '../tiers/redis/create.js'
 import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
 import { coarseClock } from './clock.js'
+import { within } from './deadline.js'
 import { type Duration, parseDuration } from './duration.js'
 import { EntryContext } from './entry-context.js'
 import { CacheEventEmitter, type CacheEventListener, type CacheEventName } from './events.js'
@@ -976,27 +977,15 @@ export class Cache {
     // A factory that throws synchronously is a rejection like any other.
     const running = new Promise<T>((resolve) => resolve(factory(context)))
     if (!Number.isFinite(hardMs)) return running
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#counters.factoryTimeouts++
-        this.#events.emit('factory-timeout', { key, kind: 'hard' })
-        const error = new FactoryHardTimeoutError(
-          `The factory for "${key}" did not settle within timeout.hard (${hardMs} ms); its signal was aborted.`,
-          key,
-        )
-        controller.abort(error)
-        reject(error)
-      }, hardMs)
-      running.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
+    return within(running, hardMs, () => {
+      this.#counters.factoryTimeouts++
+      this.#events.emit('factory-timeout', { key, kind: 'hard' })
+      const error = new FactoryHardTimeoutError(
+        `The factory for "${key}" did not settle within timeout.hard (${hardMs} ms); its signal was aborted.`,
+        key,
       )
+      controller.abort(error)
+      return error
     })
   }
 

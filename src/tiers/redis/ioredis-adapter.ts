@@ -3,6 +3,7 @@ import { InvalidOptionError, L2TimeoutError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
 import { FirstConnection } from './first-connection.js'
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
+import { Subscriptions } from './subscriptions.js'
 
 /** What an ioredis client (`new Redis()`) looks like to the option types. */
 export interface IoRedisClientLike {
@@ -68,10 +69,7 @@ export class IoRedisAdapter implements RedisAdapter {
   readonly #commandTimeoutMs: number
   readonly #onError: (error: unknown) => void
   #subscriber: IoRedisSubscriber | undefined
-  readonly #channels = new Map<
-    string,
-    Set<{ onMessage: (m: Buffer) => void; onState: (s: 'up' | 'down') => void }>
-  >()
+  readonly #subscriptions = new Subscriptions()
 
   constructor(source: string | IoRedisClientLike, options: IoRedisAdapterOptions) {
     this.#commandTimeoutMs = options.commandTimeoutMs
@@ -169,47 +167,29 @@ export class IoRedisAdapter implements RedisAdapter {
     onState: (state: 'up' | 'down') => void,
   ): Promise<() => Promise<void>> {
     const subscriber = this.#subscriberConnection()
-    let listeners = this.#channels.get(channel)
-    const entry = { onMessage, onState }
-    if (listeners === undefined) {
-      listeners = new Set()
-      this.#channels.set(channel, listeners)
-      listeners.add(entry)
-      await subscriber.subscribe(channel)
-    } else listeners.add(entry)
-    return async () => {
-      const set = this.#channels.get(channel)
-      set?.delete(entry)
-      if (set?.size === 0) {
-        this.#channels.delete(channel)
-        await subscriber.unsubscribe(channel).catch(this.#onError)
-      }
-    }
+    return this.#subscriptions.listen(
+      channel,
+      { onMessage, onState },
+      () => subscriber.subscribe(channel),
+      () => subscriber.unsubscribe(channel),
+      this.#onError,
+    )
   }
 
   #subscriberConnection(): IoRedisSubscriber {
     if (this.#subscriber !== undefined) return this.#subscriber
     // Subscribing may wait for the connection (offline queue on for this one); it resubscribes by itself.
     const subscriber = this.#client.duplicate({ enableOfflineQueue: true, autoResubscribe: true })
+    const subscriptions = this.#subscriptions
     subscriber.on('error', this.#onError)
-    let down = false
-    subscriber.on('close', () => {
-      if (down) return
-      down = true
-      for (const set of this.#channels.values()) for (const l of set) l.onState('down')
-    })
+    subscriber.on('close', () => subscriptions.down())
     subscriber.on('ready', () => {
-      if (!down) return
-      const channels = [...this.#channels.keys()]
-      Promise.all(channels.map((c) => subscriber.subscribe(c))).then(() => {
-        down = false
-        for (const c of channels) for (const l of this.#channels.get(c) ?? []) l.onState('up')
-      }, this.#onError)
+      if (!subscriptions.isDown) return
+      // 'up' once our SUBSCRIBE is confirmed again, not merely connected.
+      const channels = subscriptions.channels()
+      Promise.all(channels.map((c) => subscriber.subscribe(c))).then(() => subscriptions.up(), this.#onError)
     })
-    subscriber.on('messageBuffer', (channel, message) => {
-      const set = this.#channels.get(channel.toString())
-      if (set !== undefined) for (const l of set) l.onMessage(message)
-    })
+    subscriber.on('messageBuffer', (channel, message) => subscriptions.deliver(channel.toString(), message))
     this.#subscriber = subscriber
     return subscriber
   }
@@ -239,7 +219,7 @@ export class IoRedisAdapter implements RedisAdapter {
   async close(force: boolean): Promise<void> {
     this.#subscriber?.disconnect()
     this.#subscriber = undefined
-    this.#channels.clear()
+    this.#subscriptions.clear()
     if (!this.#owned) return
     this.#first?.abort()
     if (force || this.#client.status !== 'ready') this.#client.disconnect()

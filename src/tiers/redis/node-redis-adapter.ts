@@ -3,6 +3,7 @@ import { InvalidOptionError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
 import { FirstConnection } from './first-connection.js'
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
+import { Subscriptions } from './subscriptions.js'
 
 /** What a node-redis v5/v6 client (`createClient()` from `redis`) looks like to the option types. */
 export interface NodeRedisClientLike {
@@ -83,10 +84,7 @@ export class NodeRedisAdapter implements RedisAdapter {
   readonly #onError: (error: unknown) => void
   #subscriber: Promise<NodeRedisSubscriber> | undefined
   #subscriberHandle: NodeRedisSubscriber | undefined
-  readonly #channels = new Map<
-    string,
-    Set<{ onMessage: (m: Buffer) => void; onState: (s: 'up' | 'down') => void }>
-  >()
+  readonly #subscriptions = new Subscriptions()
 
   /** Wraps a client the user created (not closed by us unless asked) or opens one from a URL. */
   constructor(source: string | NodeRedisClientLike, options: NodeRedisAdapterOptions) {
@@ -191,49 +189,26 @@ export class NodeRedisAdapter implements RedisAdapter {
     onState: (state: 'up' | 'down') => void,
   ): Promise<() => Promise<void>> {
     const subscriber = await this.#subscriberConnection()
-    let listeners = this.#channels.get(channel)
-    const entry = { onMessage, onState }
-    if (listeners === undefined) {
-      listeners = new Set()
-      this.#channels.set(channel, listeners)
-      listeners.add(entry)
-      await subscriber.subscribe(
-        channel,
-        (message) => {
-          for (const l of this.#channels.get(channel) ?? []) l.onMessage(message)
-        },
-        true,
-      )
-    } else listeners.add(entry)
-    return async () => {
-      const set = this.#channels.get(channel)
-      set?.delete(entry)
-      if (set?.size === 0) {
-        this.#channels.delete(channel)
-        await subscriber.unsubscribe(channel).catch(this.#onError)
-      }
-    }
+    const subscriptions = this.#subscriptions
+    return subscriptions.listen(
+      channel,
+      { onMessage, onState },
+      () => subscriber.subscribe(channel, (message) => subscriptions.deliver(channel, message), true),
+      () => subscriber.unsubscribe(channel),
+      this.#onError,
+    )
   }
 
   #subscriberConnection(): Promise<NodeRedisSubscriber> {
     if (this.#subscriber !== undefined) return this.#subscriber
     const subscriber = this.#raw.duplicate({ disableOfflineQueue: false })
+    const subscriptions = this.#subscriptions
     this.#subscriberHandle = subscriber
     subscriber.on('error', this.#onError)
-    let down = false
-    const setDown = () => {
-      if (down) return
-      down = true
-      for (const set of this.#channels.values()) for (const l of set) l.onState('down')
-    }
-    subscriber.on('reconnecting', setDown)
-    subscriber.on('end', setDown)
-    subscriber.on('ready', () => {
-      if (!down) return
-      down = false
-      // node-redis has resubscribed on this connection before 'ready'.
-      for (const set of this.#channels.values()) for (const l of set) l.onState('up')
-    })
+    subscriber.on('reconnecting', () => subscriptions.down())
+    subscriber.on('end', () => subscriptions.down())
+    // node-redis has resubscribed on this connection before 'ready'.
+    subscriber.on('ready', () => subscriptions.up())
     this.#subscriber = subscriber.connect().then(() => subscriber)
     return this.#subscriber
   }
@@ -258,7 +233,7 @@ export class NodeRedisAdapter implements RedisAdapter {
     }
     this.#subscriber = undefined
     this.#subscriberHandle = undefined
-    this.#channels.clear()
+    this.#subscriptions.clear()
     if (!this.#owned) return
     this.#first?.abort()
     if (force || !this.#raw.isReady) this.#raw.destroy()

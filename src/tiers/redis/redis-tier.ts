@@ -1,4 +1,5 @@
 import type { LockService } from '../../coordination/lock.js'
+import { within } from '../../core/deadline.js'
 import { ClosedError, L2TimeoutError } from '../../errors.js'
 import type { Bus } from '../../invalidation/bus.js'
 import {
@@ -229,22 +230,11 @@ export class RedisTier implements RemoteTier {
 
   #deadline<T>(operation: Promise<T>, what: string): Promise<T> {
     const ms = this.#timeoutMs
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new L2TimeoutError(`Redis ${what} did not answer within ${ms} ms (l2.timeout).`)),
-        ms,
-      )
-      operation.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
+    return within(
+      operation,
+      ms,
+      () => new L2TimeoutError(`Redis ${what} did not answer within ${ms} ms (l2.timeout).`),
+    )
   }
 
   #assertOpen(): void {
