@@ -16,8 +16,6 @@ const TTL_MS = 1000
 const FACTORY_MS = 50
 /** Reads come every ~1–2 ms (a 1 ms timer between them). */
 const READ_GAP_MS = 1
-/** A read answered from the L1 takes microseconds; anything near this bound waited for a load. */
-const READ_BOUND_MS = 20
 const KEY = 'hot'
 
 interface Loaded {
@@ -119,10 +117,11 @@ describe('refresh before expiry under steady reads', () => {
     expect(stats.earlyRefreshes - warm.earlyRefreshes).toBe(runs.length)
     expect(new Set(events)).toEqual(new Set(['xfetch']))
     expect(stats.staleServed).toBe(0)
-    // Every read was answered at once from the L1 with a value.
+    // Every read was answered from the L1 with a value: none waited for a load (the slowest read's
+    // time is reported, not asserted: on a loaded CI machine the event loop itself can stall).
     expect(log.errors).toBe(0)
     expect(log.empty).toBe(0)
-    expect(log.maxMs).toBeLessThan(READ_BOUND_MS)
+    expect(stats.l1Hits - warm.l1Hits).toBe(log.reads)
     // Readers saw the refreshed values, not only the first.
     expect(log.seen.size).toBeGreaterThanOrEqual(9)
     console.log(
@@ -150,7 +149,7 @@ describe('refresh before expiry under steady reads', () => {
     expect(stats.staleServed).toBe(0)
     expect(log.errors).toBe(0)
     expect(log.empty).toBe(0)
-    expect(log.maxMs).toBeLessThan(READ_BOUND_MS)
+    expect(stats.l1Hits - warm.l1Hits).toBe(log.reads)
     console.log(
       `[eager 0.8] ${log.reads} reads, ${runs.length} refreshes in ${10 * TTL_MS} ms, misses ${misses}, slowest read ${log.maxMs.toFixed(2)} ms; ${summary(runs)}`,
     )
@@ -206,7 +205,7 @@ describe('refresh before expiry under steady reads', () => {
       const log = logs[i] as ReadLog
       expect(log.errors).toBe(0)
       expect(log.empty).toBe(0)
-      expect(log.maxMs).toBeLessThan(READ_BOUND_MS)
+      expect((after[i] as { l1Hits: number }).l1Hits - (warm[i] as { l1Hits: number }).l1Hits).toBe(log.reads)
     }
     console.log(
       `[shared L2] over ${PERIODS} TTLs: factory runs with a shared L2 ${calls('shared')} (refreshes taken from the L2: ${fromL2}) vs ${calls('separate')} for two caches that share nothing; slowest read ${Math.max(...logs.map((l) => l.maxMs)).toFixed(2)} ms`,
