@@ -383,7 +383,24 @@ export class Cache {
     }
     this.#overtake(key)
     const ttl = this.#ttlFor(key, value, options)
-    await this.#write(key, value, ttl, this.#tagsOf(options), options, 'repair', this.#resilienceOf(options))
+    const tags = this.#tagsOf(options)
+    const at = this.#stamp()
+    // What was derived from the old value is outdated, here and (below) everywhere.
+    const dependents = this.#dropDependents([key], at)
+    await this.#write(key, value, ttl, tags, options, 'repair', this.#resilienceOf(options))
+    if (this.#store !== undefined && options.skipL2 !== true) {
+      await this.#store
+        .bumpMarkers(
+          dependents.map((t) => this.#markerKey(t)),
+          at,
+          'delete',
+          MARKER_MS,
+          true,
+        )
+        .catch((error: unknown) => this.#l2Failure(error, 'dependency markers'))
+    }
+    // Other instances drop their copy of the old value (and read the new one from the L2).
+    await this.#publish({ op: 'delete', source: this.#source, at, version: this.version, keys: [key] })
   }
 
   /**
@@ -410,14 +427,11 @@ export class Cache {
     if (this.#closed) throw closed()
     if (keys.length === 0) return
     const at = this.#stamp()
-    const dependents = keys.map(dependencyTag)
     for (const key of keys) {
       this.#overtake(key)
       this.#l1?.delete(key)
     }
-    // Entries that depend on these keys (transitively: their tags include the whole chain).
-    for (const tag of dependents) this.#learnMarker(tag, 'delete', at)
-    this.#l1?.deleteTagged(dependents)
+    const dependents = this.#dropDependents(keys, at)
     this.#counters.deletes += keys.length
     if (this.#l2 === undefined) return
     const storageKeys = keys.map((k) => this.#storageKey(k))
@@ -1584,6 +1598,17 @@ export class Cache {
       })
   }
 
+  /**
+   * `keys` changed at `at`: this instance's entries that depend on them (transitively: their tags
+   * include the whole chain) are dropped, and the change is remembered. Returns the dependency tags.
+   */
+  #dropDependents(keys: readonly string[], at: number): string[] {
+    const dependents = keys.map(dependencyTag)
+    for (const tag of dependents) this.#learnMarker(tag, 'delete', at)
+    this.#l1?.deleteTagged(dependents)
+    return dependents
+  }
+
   /** Applies a tag invalidation to this instance: remembered, and the L1's tagged entries dropped or made stale. */
   #applyTags(tags: readonly string[], mode: InvalidationMode, at: number): void {
     for (const tag of tags) this.#learnMarker(tag, mode, at)
@@ -1604,6 +1629,7 @@ export class Cache {
     if (this.#bus === undefined) return
     try {
       await this.#bus.publish(this.#channel, encodeMessage(message))
+      this.#counters.busPublished++
     } catch (error) {
       this.#l2Failure(error, 'publish')
     }

@@ -3,6 +3,9 @@ import { POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import { DEFAULT_MAX_KEY_BYTES } from '../keys/key.js'
 import type { Serializer } from '../serialization/serializer.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
+import type { IoRedisClusterLike } from '../tiers/redis/cluster-ioredis-adapter.js'
+import type { NodeRedisClusterLike } from '../tiers/redis/cluster-node-redis-adapter.js'
+import { isClusterUrls, parseClusterUrls, type RedisClusterUrls } from '../tiers/redis/cluster-options.js'
 import type { IoRedisClientLike } from '../tiers/redis/ioredis-adapter.js'
 import type { NodeRedisClientLike } from '../tiers/redis/node-redis-adapter.js'
 import type { RemoteTier } from '../tiers/tier.js'
@@ -31,11 +34,20 @@ export interface L1Options {
 /** Options of the shared tier. */
 export interface L2Options {
   /**
-   * A Redis URL (`redis://…`, `rediss://…`), a connected or unconnected client of the `redis`
-   * package or of `ioredis`, a {@link RedisAdapter}, or any {@link RemoteTier}. A client you pass
-   * is not closed by `cache.close()`.
+   * A Redis URL (`redis://…`, `rediss://…`), a Redis Cluster as `{ cluster: [node URLs] }`, a
+   * connected or unconnected client or cluster client of the `redis` package (`createClient`,
+   * `createCluster`) or of `ioredis` (`Redis`, `Redis.Cluster`), a {@link RedisAdapter}, or any
+   * {@link RemoteTier}. A client you pass is not closed by `cache.close()`. Cluster:
+   * docs/redis.md#redis-cluster.
    */
-  redis?: string | NodeRedisClientLike | IoRedisClientLike | RedisAdapter
+  redis?:
+    | string
+    | RedisClusterUrls
+    | NodeRedisClientLike
+    | IoRedisClientLike
+    | NodeRedisClusterLike
+    | IoRedisClusterLike
+    | RedisAdapter
   /** Any remote tier (e.g. `MemoryRemoteTier` in tests). Exclusive with `redis`. */
   tier?: RemoteTier
   /** Which client a URL opens. Default `'ioredis'` when installed (see docs/redis.md for the measurements), else `'redis'`. */
@@ -453,6 +465,7 @@ function resolveL2(l2: CacheOptions['l2']): L2Options | false {
       `l2.redis must be a redis:// or rediss:// URL; got a string starting '${l2.redis.slice(0, 8)}'.`,
     )
   }
+  if (isClusterUrls(l2.redis)) parseClusterUrls(l2.redis)
   if (l2.client !== undefined && l2.client !== 'redis' && l2.client !== 'ioredis') {
     throw new InvalidOptionError(`l2.client must be 'redis' or 'ioredis'; got ${JSON.stringify(l2.client)}.`)
   }

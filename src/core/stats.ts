@@ -46,6 +46,8 @@ export interface CacheStats {
   tagInvalidatedReads: number
   /** Tags invalidated by this instance. */
   tagInvalidations: number
+  /** Invalidation messages this instance published. */
+  busPublished: number
   /** Invalidation messages received from other instances and applied. */
   busMessages: number
   /** Bus messages dropped as malformed. */
@@ -97,6 +99,7 @@ export function emptyCounters(): Record<CounterName, number> {
     writesRefused: 0,
     tagInvalidations: 0,
     tagInvalidatedReads: 0,
+    busPublished: 0,
     busMessages: 0,
     busMessagesDropped: 0,
     busResyncs: 0,

@@ -19,11 +19,13 @@ describe('delete', () => {
     const { a, b } = await pair()
     await a.set('k', 'v1')
     expect(await b.get('k')).toBe('v1') // now in b's L1
+    await delivered()
+    const heard = b.stats().busMessages
     await a.delete('k')
     await delivered()
     expect(b.peek('k')).toBeUndefined()
     expect(await b.get('k')).toBeUndefined()
-    expect(b.stats().busMessages).toBe(1)
+    expect(b.stats().busMessages).toBe(heard + 1)
   })
 
   it('ignores its own bus messages', async () => {
@@ -32,6 +34,29 @@ describe('delete', () => {
     await a.delete('k')
     await delivered()
     expect(a.stats().busMessages).toBe(0)
+  })
+})
+
+describe('set', () => {
+  it('replaces the value in every instance: the others drop their copy and read the new one', async () => {
+    const { a, b } = await pair()
+    await a.set('k', 'old')
+    expect(await b.get('k')).toBe('old')
+    await a.set('k', 'new')
+    await delivered()
+    expect(b.peek('k')).toBeUndefined()
+    expect(await b.get('k')).toBe('new')
+  })
+
+  it('invalidates what depends on the key it replaces', async () => {
+    const { a, b } = await pair()
+    await a.set('user:1', 'ada')
+    await a.set('greeting:1', 'hello ada', { dependsOn: ['user:1'] })
+    expect(await b.get('greeting:1')).toBe('hello ada')
+    await a.set('user:1', 'grace')
+    await delivered()
+    expect(await a.get('greeting:1')).toBeUndefined()
+    expect(await b.get('greeting:1')).toBeUndefined()
   })
 })
 
