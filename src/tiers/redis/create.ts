@@ -2,6 +2,9 @@ import { createRequire } from 'node:module'
 import type { L2Options } from '../../core/options.js'
 import { InvalidOptionError } from '../../errors.js'
 import type { RedisAdapter } from './adapter.js'
+import { IoRedisClusterAdapter, type IoRedisClusterLike } from './cluster-ioredis-adapter.js'
+import { NodeRedisClusterAdapter, type NodeRedisClusterLike } from './cluster-node-redis-adapter.js'
+import { isClusterUrls, parseClusterUrls } from './cluster-options.js'
 import { IoRedisAdapter, type IoRedisClientLike } from './ioredis-adapter.js'
 import { NodeRedisAdapter, type NodeRedisClientLike } from './node-redis-adapter.js'
 import { RedisTier } from './redis-tier.js'
@@ -29,7 +32,10 @@ export function defaultRedisClient(): 'redis' | 'ioredis' {
   )
 }
 
-/** Builds the Redis L2 from `l2` options: a URL, a node-redis or ioredis client, or an adapter. */
+/**
+ * Builds the Redis L2 from `l2` options: a URL, `{ cluster: [urls] }`, a node-redis or ioredis
+ * client or cluster, or an adapter.
+ */
 export function createRedisTier(
   l2: L2Options,
   options: { timeoutMs: number; batchSize: number; onError: (error: unknown) => void },
@@ -47,15 +53,25 @@ export function createRedisTier(
       (l2.client ?? defaultRedisClient()) === 'ioredis'
         ? new IoRedisAdapter(source, clientOptions)
         : new NodeRedisAdapter(source, clientOptions)
+  } else if (isClusterUrls(source)) {
+    const nodes = parseClusterUrls(source)
+    adapter =
+      (l2.client ?? defaultRedisClient()) === 'ioredis'
+        ? new IoRedisClusterAdapter(nodes, clientOptions)
+        : new NodeRedisClusterAdapter(nodes, clientOptions)
   } else if (isAdapter(source)) {
     adapter = source
+  } else if (isIoRedisCluster(source)) {
+    adapter = new IoRedisClusterAdapter(source, clientOptions)
+  } else if (isNodeRedisCluster(source)) {
+    adapter = new NodeRedisClusterAdapter(source, clientOptions)
   } else if (typeof (source as IoRedisClientLike | undefined)?.getBuffer === 'function') {
     adapter = new IoRedisAdapter(source as IoRedisClientLike, clientOptions)
   } else if (typeof (source as NodeRedisClientLike | undefined)?.withTypeMapping === 'function') {
     adapter = new NodeRedisAdapter(source as NodeRedisClientLike, clientOptions)
   } else {
     throw new InvalidOptionError(
-      'l2.redis must be a redis:// URL, a `redis` or `ioredis` client, or a RedisAdapter.',
+      'l2.redis must be a redis:// URL, { cluster: [redis:// URLs] }, a `redis` or `ioredis` client or cluster, or a RedisAdapter.',
     )
   }
   return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize })
@@ -64,4 +80,16 @@ export function createRedisTier(
 function isAdapter(value: unknown): value is RedisAdapter {
   const v = value as Partial<RedisAdapter> | undefined
   return typeof v?.mget === 'function' && typeof v.scan === 'function' && typeof v.setMany === 'function'
+}
+
+/** An ioredis `Cluster` (checked before clients: it has their methods too). */
+function isIoRedisCluster(value: unknown): value is IoRedisClusterLike {
+  const v = value as Partial<IoRedisClusterLike> | undefined
+  return v?.isCluster === true && typeof v.nodes === 'function' && typeof v.getBuffer === 'function'
+}
+
+/** A node-redis cluster (`createCluster`): a client would have no `nodeClient`. */
+function isNodeRedisCluster(value: unknown): value is NodeRedisClusterLike {
+  const v = value as Partial<NodeRedisClusterLike> | undefined
+  return typeof v?.nodeClient === 'function' && typeof v.withTypeMapping === 'function'
 }

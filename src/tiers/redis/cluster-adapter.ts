@@ -1,0 +1,367 @@
+import { pxOf, type RedisAdapter } from './adapter.js'
+import { groupBySlot, keySlot } from './cluster-slot.js'
+import { ClusterSubscriber, type SubscriberLink } from './cluster-subscriber.js'
+import type { FirstConnection } from './first-connection.js'
+import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
+
+/** One command of a per-node pipeline; its keys all hash to one slot. */
+export type PipelineCommand =
+  | { kind: 'get'; key: string }
+  | { kind: 'mget'; keys: readonly string[] }
+  | { kind: 'set'; key: string; value: Buffer; px: number | undefined }
+  | { kind: 'unlink'; keys: readonly string[] }
+
+/**
+ * What a {@link ClusterAdapter} needs from one Redis Cluster client library. Every keyed command
+ * gets keys of ONE slot only (the adapter splits the others), so the library routes it to the
+ * master that owns it and follows MOVED/ASK; per-node commands (SCAN, PING, the subscriber) go to
+ * a master the driver lists.
+ */
+export interface ClusterDriver<N> {
+  readonly client: 'redis' | 'ioredis'
+  /** Whether the client was opened from URLs (closed with the adapter). */
+  readonly owned: boolean
+  /** For a client we opened: commands wait (bounded) for its first connection. */
+  readonly first: FirstConnection | undefined
+  get(key: string): Promise<Buffer | null>
+  /** MGET of keys that all hash to one slot. */
+  mget(keys: readonly string[]): Promise<(Buffer | null)[]>
+  /** SET [PX] — `px` undefined = no expiry. */
+  set(key: string, value: Buffer, px: number | undefined): Promise<void>
+  /** SET NX [PX]; true when it stored the value. */
+  setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean>
+  /** UNLINK of keys that all hash to one slot. */
+  unlink(keys: readonly string[]): Promise<number>
+  evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
+  eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
+  /** PUBLISH routed by the library (to any node), for when no master is known yet. */
+  publish(channel: string, message: Buffer): Promise<void>
+  /** PUBLISH on that node's connection. */
+  publishNode(node: N, channel: string, message: Buffer): Promise<void>
+  /** `host:port` of the master that owns `slot` in the client's slot table; undefined if unknown. */
+  slotOwner(slot: number): string | undefined
+  /**
+   * Sends `commands` (their slots all owned by one master, by {@link slotOwner}) in one pipeline.
+   * Resolves to each command's reply or the Error the server answered for it (MOVED included); to
+   * undefined when the client refused to send them together (its slot table changed): nothing was
+   * sent. Rejects when the pipeline failed as a whole.
+   */
+  pipeline(commands: readonly PipelineCommand[]): Promise<unknown[] | undefined>
+  /** The masters of the current topology (possibly empty before the first connection). */
+  masters(): readonly N[]
+  /** `host:port` of a node. */
+  address(node: N): string
+  scanNode(node: N, cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }>
+  pingNode(node: N): Promise<void>
+  /** PING through the cluster client, for when no master is known yet. */
+  ping(): Promise<void>
+  /** Opens a subscriber connection to `node` that never reconnects by itself (see {@link ClusterSubscriber}). */
+  openSubscriber(
+    node: N,
+    onMessage: (channel: string, message: Buffer) => void,
+    onEnd: () => void,
+  ): Promise<SubscriberLink>
+  close(force: boolean): Promise<void>
+}
+
+/**
+ * A {@link RedisAdapter} over a Redis Cluster client (ioredis `Cluster` or node-redis
+ * `createCluster`). Single-key commands go through the library's routing. Multi-key commands are
+ * split so that none ever spans two slots (no CROSSSLOT): keys are grouped by slot (one MGET or
+ * UNLINK per slot; keys without a shared `{hash tag}` almost never share one), and the commands for
+ * the slots of one master go to it in one pipeline, all masters at once. SETs of `setMany` likewise.
+ * A command the pipeline's node answers with MOVED/ASK/TRYAGAIN (topology changing) is sent again
+ * on its own, routed by the library. SCAN walks every master in turn behind one cursor; PING
+ * succeeds when any master answers; the bus subscribes on one master at a time and moves to
+ * another when it loses it.
+ */
+export class ClusterAdapter<N> implements RedisAdapter {
+  readonly client: 'redis' | 'ioredis'
+  readonly #driver: ClusterDriver<N>
+  readonly #subscriber: ClusterSubscriber<N>
+  #publishAt = Math.floor(Math.random() * 1024)
+
+  constructor(
+    driver: ClusterDriver<N>,
+    options: { onError: (error: unknown) => void; connectTimeoutMs: number },
+  ) {
+    this.#driver = driver
+    this.client = driver.client
+    this.#subscriber = new ClusterSubscriber<N>(
+      {
+        nodes: () => driver.masters(),
+        open: (node, onMessage, onEnd) => driver.openSubscriber(node, onMessage, onEnd),
+      },
+      { onError: options.onError, openTimeoutMs: options.connectTimeoutMs * 2 },
+    )
+  }
+
+  get(key: string): Promise<Buffer | null> {
+    return this.#run(() => this.#driver.get(key))
+  }
+
+  mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    return this.#run(async () => {
+      if (keys.length === 1) return [await this.#driver.get(keys[0] as string)]
+      const groups = groupBySlot(keys)
+      const replies = await this.#batch(
+        groups.map(({ slot, indexes }) => ({
+          slot,
+          command:
+            indexes.length === 1
+              ? { kind: 'get', key: keys[indexes[0] as number] as string }
+              : { kind: 'mget', keys: indexes.map((i) => keys[i] as string) },
+        })),
+      )
+      const out: (Buffer | null)[] = new Array(keys.length).fill(null)
+      for (let g = 0; g < groups.length; g++) {
+        const { indexes } = groups[g] as { indexes: number[] }
+        const reply = replies[g]
+        if (indexes.length === 1) out[indexes[0] as number] = (reply as Buffer | null) ?? null
+        else {
+          const values = reply as (Buffer | null)[]
+          for (let j = 0; j < indexes.length; j++) out[indexes[j] as number] = values[j] ?? null
+        }
+      }
+      return out
+    })
+  }
+
+  set(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    return this.#run(() => this.#driver.set(key, value, pxOf(ttlMs)))
+  }
+
+  /** One SET per entry, pipelined per master, all masters at once (not a transaction, as on one Redis). */
+  setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
+    return this.#run(async () => {
+      await this.#batch(
+        entries.map(({ key, value, ttlMs }) => ({
+          slot: keySlot(key),
+          command: { kind: 'set', key, value, px: pxOf(ttlMs) },
+        })),
+      )
+    })
+  }
+
+  unlink(keys: readonly string[]): Promise<number> {
+    return this.#run(async () => {
+      const counts = await this.#batch(
+        groupBySlot(keys).map(({ slot, indexes }) => ({
+          slot,
+          command: { kind: 'unlink', keys: indexes.map((i) => keys[i] as string) },
+        })),
+      )
+      return counts.reduce((sum: number, n) => sum + Number(n), 0)
+    })
+  }
+
+  /**
+   * SCAN over every master in turn, behind one cursor: `<host:port>#<that node's cursor>`, '0' once
+   * the last master (by address) is done. A master that left the topology mid-scan (failover) is
+   * skipped: like SCAN during a resharding, keys may then be missed.
+   */
+  scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
+    return this.#run(async () => {
+      const masters = this.#sortedMasters()
+      if (masters.length === 0)
+        throw new Error('No Redis Cluster master is known: the cluster is not connected.')
+      let node: { node: N; address: string } | undefined
+      let nodeCursor = '0'
+      if (cursor === '0') node = masters[0]
+      else {
+        const at = cursor.lastIndexOf('#')
+        const address = cursor.slice(0, at)
+        nodeCursor = cursor.slice(at + 1)
+        node = masters.find((m) => m.address === address)
+        if (node === undefined) {
+          node = masters.find((m) => m.address > address)
+          nodeCursor = '0'
+          if (node === undefined) return { cursor: '0', keys: [] }
+        }
+      }
+      const chosen = node as { node: N; address: string }
+      const page = await this.#driver.scanNode(chosen.node, nodeCursor, match, count)
+      if (page.cursor !== '0') return { cursor: `${chosen.address}#${page.cursor}`, keys: page.keys }
+      const following = masters.find((m) => m.address > chosen.address)
+      return { cursor: following === undefined ? '0' : `${following.address}#0`, keys: page.keys }
+    })
+  }
+
+  /** Succeeds when any master answers (the breaker's probe: the cluster is reachable). */
+  ping(): Promise<void> {
+    return this.#run(async () => {
+      const masters = this.#driver.masters()
+      if (masters.length === 0) return this.#driver.ping()
+      try {
+        await Promise.any(masters.map((node) => this.#driver.pingNode(node)))
+      } catch (error) {
+        throw error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error
+      }
+    })
+  }
+
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.#run(() => this.#driver.setIfAbsent(key, value, pxOf(ttlMs)))
+  }
+
+  compareAndDelete(key: string, token: string): Promise<boolean> {
+    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token])) === 1)
+  }
+
+  compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
+    const px = pxOf(ttlMs)
+    return this.#run(
+      async () =>
+        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)])) === 1,
+    )
+  }
+
+  evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#run(() => this.#eval(script, key, args))
+  }
+
+  /**
+   * Classic PUBLISH: the cluster forwards it to every node, so a subscriber on any master hears it.
+   * Sent to one master (rotating); a master that fails it (down) is skipped for the next, so the
+   * bus keeps working while one master is down. A message sent twice is harmless (idempotent).
+   */
+  publish(channel: string, message: Buffer): Promise<void> {
+    return this.#run(async () => {
+      const masters = this.#driver.masters()
+      if (masters.length === 0) return this.#driver.publish(channel, message)
+      const start = this.#publishAt++
+      let firstError: unknown
+      for (let i = 0; i < masters.length; i++) {
+        try {
+          await this.#driver.publishNode(masters[(start + i) % masters.length] as N, channel, message)
+          return
+        } catch (error) {
+          firstError ??= error
+        }
+      }
+      throw firstError
+    })
+  }
+
+  subscribe(
+    channel: string,
+    onMessage: (message: Buffer) => void,
+    onState: (state: 'up' | 'down') => void,
+  ): Promise<() => Promise<void>> {
+    return this.#subscriber.subscribe(channel, onMessage, onState)
+  }
+
+  async close(force: boolean): Promise<void> {
+    this.#subscriber.close()
+    if (!this.#driver.owned) return
+    this.#driver.first?.abort()
+    await this.#driver.close(force)
+  }
+
+  #run<T>(command: () => Promise<T>): Promise<T> {
+    const first = this.#driver.first
+    return first === undefined ? command() : first.run(command)
+  }
+
+  /**
+   * Runs single-slot commands: those whose slots one master owns go to it in one pipeline (a lone
+   * command is sent as is), every master at once. Resolves to the replies, in order; rejects with
+   * the first error (a CROSSSLOT is impossible: no command spans two slots).
+   */
+  async #batch(items: readonly { slot: number; command: PipelineCommand }[]): Promise<unknown[]> {
+    const replies: unknown[] = new Array(items.length)
+    const byOwner = new Map<string, number[]>()
+    const alone: number[] = []
+    for (let i = 0; i < items.length; i++) {
+      const owner = this.#driver.slotOwner((items[i] as { slot: number }).slot)
+      if (owner === undefined) alone.push(i)
+      else {
+        const list = byOwner.get(owner)
+        if (list === undefined) byOwner.set(owner, [i])
+        else list.push(i)
+      }
+    }
+    const runs: Promise<void>[] = []
+    const direct = async (i: number) => {
+      replies[i] = await this.#direct((items[i] as { command: PipelineCommand }).command)
+    }
+    for (const indexes of byOwner.values()) {
+      if (indexes.length === 1) {
+        alone.push(indexes[0] as number)
+        continue
+      }
+      const commands = indexes.map((i) => (items[i] as { command: PipelineCommand }).command)
+      runs.push(
+        this.#driver.pipeline(commands).then(async (results) => {
+          // Not sent together (the client's slot table changed): each on its own, routed.
+          if (results === undefined) {
+            await Promise.all(indexes.map(direct))
+            return
+          }
+          await Promise.all(
+            indexes.map(async (i, j) => {
+              const result = results[j]
+              if (isRedirection(result)) await direct(i)
+              else if (result instanceof Error) throw result
+              else replies[i] = result
+            }),
+          )
+        }),
+      )
+    }
+    for (const i of alone) runs.push(direct(i))
+    await Promise.all(runs)
+    return replies
+  }
+
+  /** One command on its own, routed (and redirected) by the client library. */
+  #direct(command: PipelineCommand): Promise<unknown> {
+    switch (command.kind) {
+      case 'get':
+        return this.#driver.get(command.key)
+      case 'mget':
+        return this.#mgetSlot(command.keys)
+      case 'set':
+        return this.#driver.set(command.key, command.value, command.px)
+      case 'unlink':
+        return this.#driver.unlink(command.keys)
+    }
+  }
+
+  /** MGET of one slot; TRYAGAIN (the slot is being migrated and the keys are split) falls back to GETs. */
+  async #mgetSlot(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    try {
+      return await this.#driver.mget(keys)
+    } catch (error) {
+      if (!isTryAgain(error)) throw error
+      return Promise.all(keys.map((key) => this.#driver.get(key)))
+    }
+  }
+
+  #sortedMasters(): { node: N; address: string }[] {
+    return this.#driver
+      .masters()
+      .map((node) => ({ node, address: this.#driver.address(node) }))
+      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))
+  }
+
+  /** EVALSHA, then EVAL if the node does not have the script cached (each master has its own cache). */
+  async #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    try {
+      return await this.#driver.evalsha(script.sha, key, args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return await this.#driver.eval(script.lua, key, args)
+    }
+  }
+}
+
+/** A reply saying the command did not run on that node and may be sent again, routed: MOVED, ASK, TRYAGAIN. */
+function isRedirection(reply: unknown): boolean {
+  return reply instanceof Error && /^(MOVED|ASK|TRYAGAIN) /.test(reply.message)
+}
+
+function isTryAgain(error: unknown): boolean {
+  const message = (error as { message?: unknown } | null)?.message
+  return typeof message === 'string' && message.startsWith('TRYAGAIN')
+}

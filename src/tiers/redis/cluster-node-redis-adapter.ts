@@ -1,0 +1,360 @@
+import { createRequire } from 'node:module'
+import { InvalidOptionError } from '../../errors.js'
+import { ClusterAdapter, type ClusterDriver, type PipelineCommand } from './cluster-adapter.js'
+import type { ClusterNodeAddress } from './cluster-options.js'
+import type { SubscriberLink } from './cluster-subscriber.js'
+import { FirstConnection } from './first-connection.js'
+
+/** What a node-redis v5/v6 cluster (`createCluster()` from `redis`) looks like to the option types. */
+export interface NodeRedisClusterLike {
+  isOpen: boolean
+  connect(): Promise<unknown>
+  nodeClient(...args: never[]): unknown
+  withTypeMapping(...args: never[]): unknown
+}
+
+/** A master of the topology (`cluster.masters`). */
+interface NodeRedisShardNode {
+  host: string
+  port: number
+  address?: string
+}
+
+/** The subset of a node-redis cluster we call, after Buffer type mapping. */
+interface NodeRedisCluster {
+  isOpen: boolean
+  isReady: boolean
+  connect(): Promise<unknown>
+  get(key: string): Promise<Buffer | null>
+  mGet(keys: string[]): Promise<(Buffer | null)[]>
+  set(key: string, value: Buffer | string, options?: { PX?: number; NX?: boolean }): Promise<unknown>
+  evalSha(sha: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
+  eval(script: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
+  publish(channel: string, message: Buffer): Promise<unknown>
+  unlink(keys: string[]): Promise<number>
+  /** Slot → shard, per the client's topology. */
+  readonly slots: ({ master: NodeRedisShardNode } | undefined)[]
+  multi(routingKey?: string): NodeRedisMulti
+  readonly masters?: NodeRedisShardNode[]
+  getMasters?(): NodeRedisShardNode[]
+  nodeClient(node: NodeRedisShardNode): Promise<NodeRedisNodeClient>
+  close(): Promise<void>
+  destroy(): void
+  on(event: 'error' | 'node-error', listener: (error: unknown) => void): unknown
+  withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisCluster
+}
+
+interface NodeRedisMulti {
+  get(key: string): NodeRedisMulti
+  mGet(keys: string[]): NodeRedisMulti
+  set(key: string, value: Buffer, options?: { PX?: number }): NodeRedisMulti
+  unlink(keys: string[]): NodeRedisMulti
+  execAsPipeline(): Promise<unknown[]>
+}
+
+/** The connection to one node. */
+interface NodeRedisNodeClient {
+  readonly options?: { socket?: Record<string, unknown> }
+  ping(): Promise<unknown>
+  publish(channel: string, message: Buffer): Promise<unknown>
+  scan(
+    cursor: string,
+    options: { MATCH: string; COUNT: number },
+  ): Promise<{ cursor: unknown; keys: unknown[] }>
+  duplicate(overrides: Record<string, unknown>): NodeRedisSubscriber
+}
+
+interface NodeRedisSubscriber {
+  isReady: boolean
+  connect(): Promise<unknown>
+  subscribe(channel: string, listener: (message: Buffer) => void, bufferMode: true): Promise<unknown>
+  unsubscribe(channel: string): Promise<unknown>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  on(event: 'end' | 'terminated', listener: () => void): unknown
+  destroy(): void
+}
+
+export interface NodeRedisClusterAdapterOptions {
+  /** node-redis's own per-command timeout on writes (see node-redis-adapter.ts). */
+  commandTimeoutMs: number
+  /** Bound on the commands each node connection holds. */
+  maxQueuedCommands: number
+  connectTimeoutMs: number
+  onError: (error: unknown) => void
+}
+
+function backoff(attempt: number): number {
+  return Math.min(50 * 2 ** attempt, 2000)
+}
+
+class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
+  readonly client = 'redis'
+  readonly owned: boolean
+  readonly first: FirstConnection | undefined
+  readonly #raw: NodeRedisCluster
+  /** Reads: bounded by the tier's deadline only. */
+  readonly #reader: NodeRedisCluster
+  /** Writes: node-redis's own timeout as well, so a write reported failed is never sent after a reconnect. */
+  readonly #writer: NodeRedisCluster
+  readonly #onError: (error: unknown) => void
+  #closed = false
+  #retry: NodeJS.Timeout | undefined
+
+  constructor(
+    source: readonly ClusterNodeAddress[] | NodeRedisClusterLike,
+    options: NodeRedisClusterAdapterOptions,
+  ) {
+    const lib = load()
+    this.#onError = options.onError
+    if (Array.isArray(source)) {
+      const nodes = source as readonly ClusterNodeAddress[]
+      const first = nodes[0] as ClusterNodeAddress
+      this.#raw = lib.createCluster({
+        rootNodes: nodes.map(({ host, port, tls }) => ({
+          socket: { host, port, ...(tls ? { tls: true } : {}) },
+        })),
+        // Every node connection (rootNodes only serve the discovery): as for a single Redis
+        // (node-redis-adapter.ts), nothing is queued while a node is disconnected, so nothing
+        // issued during an outage is sent after the reconnect; reconnect forever, backing off to 2 s.
+        defaults: {
+          ...(first.username === undefined ? {} : { username: first.username }),
+          ...(first.password === undefined ? {} : { password: first.password }),
+          disableOfflineQueue: true,
+          commandsQueueMaxLength: options.maxQueuedCommands,
+          socket: {
+            connectTimeout: options.connectTimeoutMs,
+            reconnectStrategy: (retries: number) => backoff(retries),
+            ...(first.tls ? { tls: true } : {}),
+          },
+        },
+      })
+      this.owned = true
+      const firstConnection = new FirstConnection(options.commandTimeoutMs)
+      this.first = firstConnection
+      // The cluster client gives up when no root node answers: try again, forever, until closed.
+      const connect = (attempt: number) => {
+        this.#retry = undefined
+        if (this.#closed) return
+        this.#raw.connect().then(
+          () => firstConnection.ready(),
+          (error: unknown) => {
+            options.onError(error)
+            if (!this.#closed) this.#retry = setTimeout(() => connect(attempt + 1), backoff(attempt))
+          },
+        )
+      }
+      // Listeners first: without an 'error' listener node-redis would crash the host process.
+      this.#raw.on('error', options.onError)
+      this.#raw.on('node-error', options.onError)
+      connect(0)
+    } else {
+      this.#raw = source as unknown as NodeRedisCluster
+      this.owned = false
+      this.first = undefined
+      this.#raw.on('error', options.onError)
+      this.#raw.on('node-error', options.onError)
+      if (!this.#raw.isOpen) this.#raw.connect().catch(options.onError)
+    }
+    const typeMapping = { [lib.RESP_TYPES.BLOB_STRING]: Buffer }
+    this.#reader = this.#raw.withCommandOptions({ typeMapping, timeout: 0 })
+    this.#writer = this.#raw.withCommandOptions({ typeMapping, timeout: options.commandTimeoutMs })
+  }
+
+  get(key: string): Promise<Buffer | null> {
+    return this.#reader.get(key)
+  }
+
+  mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    return this.#reader.mGet(keys as string[])
+  }
+
+  async set(key: string, value: Buffer, px: number | undefined): Promise<void> {
+    await this.#writer.set(key, value, px === undefined ? undefined : { PX: px })
+  }
+
+  async setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean> {
+    const reply = await this.#writer.set(key, value, px === undefined ? { NX: true } : { PX: px, NX: true })
+    return reply !== null
+  }
+
+  unlink(keys: readonly string[]): Promise<number> {
+    return this.#writer.unlink(keys as string[])
+  }
+
+  evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#writer.evalSha(sha, { keys: [key], arguments: [...args] })
+  }
+
+  eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#writer.eval(lua, { keys: [key], arguments: [...args] })
+  }
+
+  async publish(channel: string, message: Buffer): Promise<void> {
+    await this.#writer.publish(channel, message)
+  }
+
+  async publishNode(node: NodeRedisShardNode, channel: string, message: Buffer): Promise<void> {
+    await (await this.#raw.nodeClient(node)).publish(channel, message)
+  }
+
+  slotOwner(slot: number): string | undefined {
+    const master = this.#raw.slots[slot]?.master
+    return master === undefined ? undefined : this.address(master)
+  }
+
+  /** A pipeline to the master of the first command's key (node-redis routes it by that key). */
+  async pipeline(commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
+    const first = commands[0]
+    if (first === undefined) return []
+    const writes = first.kind === 'set' || first.kind === 'unlink'
+    let multi = (writes ? this.#writer : this.#reader).multi(
+      'key' in first ? first.key : (first.keys[0] as string),
+    )
+    for (const command of commands) {
+      switch (command.kind) {
+        case 'get':
+          multi = multi.get(command.key)
+          break
+        case 'mget':
+          multi = multi.mGet(command.keys as string[])
+          break
+        case 'set':
+          multi = multi.set(
+            command.key,
+            command.value,
+            command.px === undefined ? undefined : { PX: command.px },
+          )
+          break
+        case 'unlink':
+          multi = multi.unlink(command.keys as string[])
+          break
+      }
+    }
+    try {
+      return await multi.execAsPipeline()
+    } catch (error) {
+      // Some commands failed (MOVED among them): the replies, errors in place.
+      const replies = (error as { replies?: unknown }).replies
+      if (Array.isArray(replies) && Array.isArray((error as { errorIndexes?: unknown }).errorIndexes)) {
+        return replies
+      }
+      throw error
+    }
+  }
+
+  masters(): readonly NodeRedisShardNode[] {
+    return this.#raw.masters ?? this.#raw.getMasters?.() ?? []
+  }
+
+  address(node: NodeRedisShardNode): string {
+    return node.address ?? `${node.host}:${node.port}`
+  }
+
+  async scanNode(
+    node: NodeRedisShardNode,
+    cursor: string,
+    match: string,
+    count: number,
+  ): Promise<{ cursor: string; keys: string[] }> {
+    const client = await this.#raw.nodeClient(node)
+    const reply = await client.scan(cursor, { MATCH: match, COUNT: count })
+    return { cursor: String(reply.cursor), keys: reply.keys.map(String) }
+  }
+
+  async pingNode(node: NodeRedisShardNode): Promise<void> {
+    await (await this.#raw.nodeClient(node)).ping()
+  }
+
+  async ping(): Promise<void> {
+    throw new Error('No Redis Cluster master is known: the cluster is not connected.')
+  }
+
+  async openSubscriber(
+    node: NodeRedisShardNode,
+    onMessage: (channel: string, message: Buffer) => void,
+    onEnd: () => void,
+  ): Promise<SubscriberLink> {
+    const base = await this.#raw.nodeClient(node)
+    // The node's own options (address, credentials, TLS), but never reconnecting: ClusterSubscriber
+    // picks the next master itself when this one is lost.
+    const subscriber = base.duplicate({
+      socket: { ...(base.options?.socket ?? { host: node.host, port: node.port }), reconnectStrategy: false },
+      disableOfflineQueue: false,
+    })
+    let ended = false
+    const end = () => {
+      if (ended) return
+      ended = true
+      onEnd()
+    }
+    subscriber.on('error', (error) => {
+      this.#onError(error)
+      if (!subscriber.isReady) end()
+    })
+    subscriber.on('end', end)
+    subscriber.on('terminated', end)
+    try {
+      await subscriber.connect()
+    } catch (error) {
+      ended = true
+      destroy(subscriber)
+      throw error
+    }
+    return {
+      subscribe: async (channel) => {
+        await subscriber.subscribe(channel, (message) => onMessage(channel, message), true)
+      },
+      unsubscribe: async (channel) => {
+        await subscriber.unsubscribe(channel)
+      },
+      close: () => {
+        ended = true
+        destroy(subscriber)
+      },
+    }
+  }
+
+  async close(force: boolean): Promise<void> {
+    this.#closed = true
+    if (this.#retry !== undefined) clearTimeout(this.#retry)
+    if (force || !this.#raw.isReady) this.#raw.destroy()
+    else await this.#raw.close()
+  }
+}
+
+function destroy(client: { destroy(): void }): void {
+  try {
+    client.destroy()
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Adapter over a node-redis cluster: one opened from URLs (fail-fast settings, see the driver) or
+ * yours (kept as you configured it; not closed with the cache). See {@link ClusterAdapter}.
+ */
+export class NodeRedisClusterAdapter extends ClusterAdapter<NodeRedisShardNode> {
+  constructor(
+    source: readonly ClusterNodeAddress[] | NodeRedisClusterLike,
+    options: NodeRedisClusterAdapterOptions,
+  ) {
+    super(new NodeRedisClusterDriver(source, options), options)
+  }
+}
+
+interface NodeRedisModule {
+  createCluster(options: Record<string, unknown>): NodeRedisCluster
+  RESP_TYPES: { BLOB_STRING: number }
+}
+
+function load(): NodeRedisModule {
+  try {
+    return createRequire(import.meta.url)('redis') as NodeRedisModule
+  } catch (cause) {
+    throw new InvalidOptionError(
+      "l2.client 'redis' needs the node-redis package: run `npm install redis` (or choose l2.client 'ioredis').",
+      { cause },
+    )
+  }
+}
