@@ -41,12 +41,13 @@ export interface ClusterDriver<N> {
   /** `host:port` of the master that owns `slot` in the client's slot table; undefined if unknown. */
   slotOwner(slot: number): string | undefined
   /**
-   * Sends `commands` (their slots all owned by one master, by {@link slotOwner}) in one pipeline.
-   * Resolves to each command's reply or the Error the server answered for it (MOVED included); to
-   * undefined when the client refused to send them together (its slot table changed): nothing was
-   * sent. Rejects when the pipeline failed as a whole.
+   * Sends `commands` (their slots all owned by one master, by {@link slotOwner}; `slot` is the
+   * first one's) in one pipeline. Resolves to each command's reply or the Error the server answered
+   * for it (MOVED included); to undefined when they could not go together because the topology
+   * changed (the client refused them, or a node answered MOVED/ASK/TRYAGAIN without telling which
+   * command): each is then sent again on its own, routed. Rejects when the pipeline failed otherwise.
    */
-  pipeline(commands: readonly PipelineCommand[]): Promise<unknown[] | undefined>
+  pipeline(slot: number, commands: readonly PipelineCommand[]): Promise<unknown[] | undefined>
   /** The masters of the current topology (possibly empty before the first connection). */
   masters(): readonly N[]
   /** `host:port` of a node. */
@@ -79,6 +80,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
   readonly client: 'redis' | 'ioredis'
   readonly #driver: ClusterDriver<N>
   readonly #subscriber: ClusterSubscriber<N>
+  readonly #onError: (error: unknown) => void
   #publishAt = Math.floor(Math.random() * 1024)
 
   constructor(
@@ -87,6 +89,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
   ) {
     this.#driver = driver
     this.client = driver.client
+    this.#onError = options.onError
     this.#subscriber = new ClusterSubscriber<N>(
       {
         nodes: () => driver.masters(),
@@ -112,6 +115,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
               ? { kind: 'get', key: keys[indexes[0] as number] as string }
               : { kind: 'mget', keys: indexes.map((i) => keys[i] as string) },
         })),
+        true,
       )
       const out: (Buffer | null)[] = new Array(keys.length).fill(null)
       for (let g = 0; g < groups.length; g++) {
@@ -119,8 +123,8 @@ export class ClusterAdapter<N> implements RedisAdapter {
         const reply = replies[g]
         if (indexes.length === 1) out[indexes[0] as number] = (reply as Buffer | null) ?? null
         else {
-          const values = reply as (Buffer | null)[]
-          for (let j = 0; j < indexes.length; j++) out[indexes[j] as number] = values[j] ?? null
+          const values = reply as (Buffer | null)[] | undefined
+          for (let j = 0; j < indexes.length; j++) out[indexes[j] as number] = values?.[j] ?? null
         }
       }
       return out
@@ -260,16 +264,22 @@ export class ClusterAdapter<N> implements RedisAdapter {
 
   #run<T>(command: () => Promise<T>): Promise<T> {
     const first = this.#driver.first
-    return first === undefined ? command() : first.run(command)
+    return first === undefined ? attempt(command) : first.run(() => attempt(command))
   }
 
   /**
    * Runs single-slot commands: those whose slots one master owns go to it in one pipeline (a lone
-   * command is sent as is), every master at once. Resolves to the replies, in order; rejects with
-   * the first error (a CROSSSLOT is impossible: no command spans two slots).
+   * command is sent as is), every master at once. Resolves to the replies, in order (a CROSSSLOT is
+   * impossible: no command spans two slots). When a command fails, rejects with its error; except
+   * with `partial` (reads) while other commands succeeded: the failed ones resolve to undefined and
+   * their errors go to `onError`, so that one master down does not fail the reads of the others.
    */
-  async #batch(items: readonly { slot: number; command: PipelineCommand }[]): Promise<unknown[]> {
+  async #batch(
+    items: readonly { slot: number; command: PipelineCommand }[],
+    partial = false,
+  ): Promise<unknown[]> {
     const replies: unknown[] = new Array(items.length)
+    const failures: unknown[] = []
     const byOwner = new Map<string, number[]>()
     const alone: number[] = []
     for (let i = 0; i < items.length; i++) {
@@ -281,36 +291,47 @@ export class ClusterAdapter<N> implements RedisAdapter {
         else list.push(i)
       }
     }
-    const runs: Promise<void>[] = []
     const direct = async (i: number) => {
-      replies[i] = await this.#direct((items[i] as { command: PipelineCommand }).command)
+      try {
+        replies[i] = await this.#direct((items[i] as { command: PipelineCommand }).command)
+      } catch (error) {
+        failures.push(error)
+      }
     }
+    const runs: Promise<unknown>[] = []
     for (const indexes of byOwner.values()) {
       if (indexes.length === 1) {
         alone.push(indexes[0] as number)
         continue
       }
       const commands = indexes.map((i) => (items[i] as { command: PipelineCommand }).command)
+      const slot = (items[indexes[0] as number] as { slot: number }).slot
       runs.push(
-        this.#driver.pipeline(commands).then(async (results) => {
-          // Not sent together (the client's slot table changed): each on its own, routed.
-          if (results === undefined) {
-            await Promise.all(indexes.map(direct))
-            return
-          }
-          await Promise.all(
-            indexes.map(async (i, j) => {
-              const result = results[j]
-              if (isRedirection(result)) await direct(i)
-              else if (result instanceof Error) throw result
-              else replies[i] = result
-            }),
-          )
-        }),
+        this.#driver.pipeline(slot, commands).then(
+          (results) => {
+            // Not sent together (the topology changed): each on its own, routed.
+            if (results === undefined) return Promise.all(indexes.map(direct))
+            return Promise.all(
+              indexes.map((i, j) => {
+                const result = results[j]
+                if (isRedirection(result)) return direct(i)
+                if (result instanceof Error) failures.push(result)
+                else replies[i] = result
+                return undefined
+              }),
+            )
+          },
+          (error: unknown) => {
+            for (let k = 0; k < indexes.length; k++) failures.push(error)
+          },
+        ),
       )
     }
     for (const i of alone) runs.push(direct(i))
     await Promise.all(runs)
+    if (failures.length === 0) return replies
+    if (!partial || failures.length === items.length) throw failures[0]
+    for (const error of new Set(failures)) this.#onError(error)
     return replies
   }
 
@@ -356,8 +377,17 @@ export class ClusterAdapter<N> implements RedisAdapter {
   }
 }
 
+/** `command()`, a synchronous throw included as a rejection. */
+function attempt<T>(command: () => Promise<T>): Promise<T> {
+  try {
+    return command()
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 /** A reply saying the command did not run on that node and may be sent again, routed: MOVED, ASK, TRYAGAIN. */
-function isRedirection(reply: unknown): boolean {
+export function isRedirection(reply: unknown): boolean {
   return reply instanceof Error && /^(MOVED|ASK|TRYAGAIN) /.test(reply.message)
 }
 

@@ -189,7 +189,7 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
     return this.#cluster.slots[slot]?.[0]
   }
 
-  async pipeline(commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
+  async pipeline(_slot: number, commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
     const pipeline = this.#cluster.pipeline()
     for (const command of commands) {
       switch (command.kind) {

@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../../errors.js'
-import { ClusterAdapter, type ClusterDriver, type PipelineCommand } from './cluster-adapter.js'
+import { ClusterAdapter, type ClusterDriver, isRedirection, type PipelineCommand } from './cluster-adapter.js'
 import type { ClusterNodeAddress } from './cluster-options.js'
+import { keySlot } from './cluster-slot.js'
 import type { SubscriberLink } from './cluster-subscriber.js'
 import { FirstConnection } from './first-connection.js'
 
@@ -18,6 +19,8 @@ interface NodeRedisShardNode {
   host: string
   port: number
   address?: string
+  /** Its connection, once one was started. */
+  client?: { isReady: boolean }
 }
 
 /** The subset of a node-redis cluster we call, after Buffer type mapping. */
@@ -34,13 +37,13 @@ interface NodeRedisCluster {
   unlink(keys: string[]): Promise<number>
   /** Slot → shard, per the client's topology. */
   readonly slots: ({ master: NodeRedisShardNode } | undefined)[]
-  multi(routingKey?: string): NodeRedisMulti
   readonly masters?: NodeRedisShardNode[]
   getMasters?(): NodeRedisShardNode[]
   nodeClient(node: NodeRedisShardNode): Promise<NodeRedisNodeClient>
   close(): Promise<void>
   destroy(): void
-  on(event: 'error' | 'node-error', listener: (error: unknown) => void): unknown
+  on(event: 'error', listener: (error: unknown) => void): unknown
+  on(event: 'node-error', listener: (error: unknown, node?: { host: string; port: number }) => void): unknown
   withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisCluster
 }
 
@@ -62,6 +65,8 @@ interface NodeRedisNodeClient {
     options: { MATCH: string; COUNT: number },
   ): Promise<{ cursor: unknown; keys: unknown[] }>
   duplicate(overrides: Record<string, unknown>): NodeRedisSubscriber
+  withTypeMapping(typeMapping: Record<number, unknown>): NodeRedisNodeClient
+  multi(): NodeRedisMulti
 }
 
 interface NodeRedisSubscriber {
@@ -97,6 +102,10 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
   /** Writes: node-redis's own timeout as well, so a write reported failed is never sent after a reconnect. */
   readonly #writer: NodeRedisCluster
   readonly #onError: (error: unknown) => void
+  readonly #typeMapping: Record<number, unknown>
+  readonly #typedClients = new WeakMap<NodeRedisNodeClient, NodeRedisNodeClient>()
+  /** Masters whose first connection attempt is awaited, by address. */
+  readonly #attempts = new Map<string, () => void>()
   #closed = false
   #retry: NodeJS.Timeout | undefined
 
@@ -110,6 +119,11 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
       const nodes = source as readonly ClusterNodeAddress[]
       const first = nodes[0] as ClusterNodeAddress
       this.#raw = lib.createCluster({
+        // connect() discovers the topology only: with every master connected eagerly, it would wait
+        // (forever) for a master that is down, and the cluster would be unusable until it is back.
+        // The masters are connected below, in the background; commands to one that is not
+        // connected fail at once (see #assertConnected).
+        minimizeConnections: true,
         rootNodes: nodes.map(({ host, port, tls }) => ({
           socket: { host, port, ...(tls ? { tls: true } : {}) },
         })),
@@ -136,7 +150,13 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
         this.#retry = undefined
         if (this.#closed) return
         this.#raw.connect().then(
-          () => firstConnection.ready(),
+          () => {
+            // Commands wait (bounded) until every master is connected, or failed once (down).
+            const masters = this.masters()
+            Promise.all(masters.map((m) => this.#firstAttempt(m, options.connectTimeoutMs))).then(() =>
+              firstConnection.ready(),
+            )
+          },
           (error: unknown) => {
             options.onError(error)
             if (!this.#closed) this.#retry = setTimeout(() => connect(attempt + 1), backoff(attempt))
@@ -145,7 +165,10 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
       }
       // Listeners first: without an 'error' listener node-redis would crash the host process.
       this.#raw.on('error', options.onError)
-      this.#raw.on('node-error', options.onError)
+      this.#raw.on('node-error', (error, node) => {
+        options.onError(error)
+        if (node !== undefined) this.#attempts.get(`${node.host}:${node.port}`)?.()
+      })
       connect(0)
     } else {
       this.#raw = source as unknown as NodeRedisCluster
@@ -156,36 +179,44 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
       if (!this.#raw.isOpen) this.#raw.connect().catch(options.onError)
     }
     const typeMapping = { [lib.RESP_TYPES.BLOB_STRING]: Buffer }
+    this.#typeMapping = typeMapping
     this.#reader = this.#raw.withCommandOptions({ typeMapping, timeout: 0 })
     this.#writer = this.#raw.withCommandOptions({ typeMapping, timeout: options.commandTimeoutMs })
   }
 
-  get(key: string): Promise<Buffer | null> {
+  async get(key: string): Promise<Buffer | null> {
+    this.#assertConnected(key)
     return this.#reader.get(key)
   }
 
-  mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+  async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    this.#assertConnected(keys[0])
     return this.#reader.mGet(keys as string[])
   }
 
   async set(key: string, value: Buffer, px: number | undefined): Promise<void> {
+    this.#assertConnected(key)
     await this.#writer.set(key, value, px === undefined ? undefined : { PX: px })
   }
 
   async setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean> {
+    this.#assertConnected(key)
     const reply = await this.#writer.set(key, value, px === undefined ? { NX: true } : { PX: px, NX: true })
     return reply !== null
   }
 
-  unlink(keys: readonly string[]): Promise<number> {
+  async unlink(keys: readonly string[]): Promise<number> {
+    this.#assertConnected(keys[0])
     return this.#writer.unlink(keys as string[])
   }
 
-  evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+  async evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    this.#assertConnected(key)
     return this.#writer.evalSha(sha, { keys: [key], arguments: [...args] })
   }
 
-  eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+  async eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    this.#assertConnected(key)
     return this.#writer.eval(lua, { keys: [key], arguments: [...args] })
   }
 
@@ -194,7 +225,7 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
   }
 
   async publishNode(node: NodeRedisShardNode, channel: string, message: Buffer): Promise<void> {
-    await (await this.#raw.nodeClient(node)).publish(channel, message)
+    await (await this.#nodeClient(node)).publish(channel, message)
   }
 
   slotOwner(slot: number): string | undefined {
@@ -202,14 +233,17 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
     return master === undefined ? undefined : this.address(master)
   }
 
-  /** A pipeline to the master of the first command's key (node-redis routes it by that key). */
-  async pipeline(commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
-    const first = commands[0]
-    if (first === undefined) return []
-    const writes = first.kind === 'set' || first.kind === 'unlink'
-    let multi = (writes ? this.#writer : this.#reader).multi(
-      'key' in first ? first.key : (first.keys[0] as string),
-    )
+  /**
+   * A pipeline on the connection to the slot's master. Not `cluster.multi()`: its pipelines ignore
+   * the type mapping (values would come back as strings, binary envelopes broken). node-redis
+   * rejects a pipeline at its first error reply without the others' replies: a redirection means
+   * "send each on its own" (a SET already run is then sent again at once, with the same value).
+   */
+  async pipeline(slot: number, commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
+    const master = this.#raw.slots[slot]?.master
+    if (master === undefined) return undefined
+    const client = this.#typed(await this.#nodeClient(master))
+    let multi = client.multi()
     for (const command of commands) {
       switch (command.kind) {
         case 'get':
@@ -233,13 +267,64 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
     try {
       return await multi.execAsPipeline()
     } catch (error) {
-      // Some commands failed (MOVED among them): the replies, errors in place.
+      // Some versions report every reply, errors in place.
       const replies = (error as { replies?: unknown }).replies
       if (Array.isArray(replies) && Array.isArray((error as { errorIndexes?: unknown }).errorIndexes)) {
         return replies
       }
+      if (isRedirection(error)) return undefined
       throw error
     }
+  }
+
+  /** Resolves once `master` is connected, or its first attempt failed, or after `ms`. */
+  #firstAttempt(master: NodeRedisShardNode, ms: number): Promise<void> {
+    const address = this.address(master)
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.#attempts.delete(address)
+        resolve()
+      }
+      const timer = setTimeout(done, ms)
+      this.#attempts.set(address, done)
+      this.#raw.nodeClient(master).then(done, done)
+    })
+  }
+
+  /**
+   * For a cluster we opened (masters connected in the background, see the constructor): throws
+   * unless the connection to the master of `key`'s slot is up. node-redis would otherwise make the
+   * command wait for that connection, then send it whenever the master comes back: long after its
+   * caller gave up, over newer data. A master not yet connected (new after a failover) is connected
+   * now, for the next commands.
+   */
+  #assertConnected(key: string | undefined): void {
+    if (!this.owned || key === undefined) return
+    const master = this.#raw.slots[keySlot(key)]?.master
+    if (master === undefined || master.client?.isReady === true) return
+    throw this.#notConnected(master)
+  }
+
+  /** The connection to `node`: for a cluster we opened, only if it is up (as above). */
+  #nodeClient(node: NodeRedisShardNode): Promise<NodeRedisNodeClient> {
+    if (this.owned && node.client?.isReady !== true) return Promise.reject(this.#notConnected(node))
+    return this.#raw.nodeClient(node)
+  }
+
+  #notConnected(node: NodeRedisShardNode): Error {
+    if (node.client === undefined) this.#raw.nodeClient(node).catch(() => {})
+    return new Error(`Not connected to the Redis Cluster master ${this.address(node)}.`)
+  }
+
+  /** The node connection with Buffer replies (one proxy per connection). */
+  #typed(client: NodeRedisNodeClient): NodeRedisNodeClient {
+    let typed = this.#typedClients.get(client)
+    if (typed === undefined) {
+      typed = client.withTypeMapping(this.#typeMapping)
+      this.#typedClients.set(client, typed)
+    }
+    return typed
   }
 
   masters(): readonly NodeRedisShardNode[] {
@@ -256,13 +341,13 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
     match: string,
     count: number,
   ): Promise<{ cursor: string; keys: string[] }> {
-    const client = await this.#raw.nodeClient(node)
+    const client = await this.#nodeClient(node)
     const reply = await client.scan(cursor, { MATCH: match, COUNT: count })
     return { cursor: String(reply.cursor), keys: reply.keys.map(String) }
   }
 
   async pingNode(node: NodeRedisShardNode): Promise<void> {
-    await (await this.#raw.nodeClient(node)).ping()
+    await (await this.#nodeClient(node)).ping()
   }
 
   async ping(): Promise<void> {
@@ -274,7 +359,7 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
     onMessage: (channel: string, message: Buffer) => void,
     onEnd: () => void,
   ): Promise<SubscriberLink> {
-    const base = await this.#raw.nodeClient(node)
+    const base = await this.#nodeClient(node)
     // The node's own options (address, credentials, TLS), but never reconnecting: ClusterSubscriber
     // picks the next master itself when this one is lost.
     const subscriber = base.duplicate({

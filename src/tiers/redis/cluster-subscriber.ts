@@ -1,4 +1,5 @@
 import { ClosedError } from '../../errors.js'
+import { Subscriptions } from './subscriptions.js'
 
 /** One subscriber connection to one cluster node. It never reconnects by itself. */
 export interface SubscriberLink {
@@ -22,11 +23,6 @@ export interface SubscriberSource<N> {
     onMessage: (channel: string, message: Buffer) => void,
     onEnd: () => void,
   ): Promise<SubscriberLink>
-}
-
-interface Listener {
-  onMessage: (message: Buffer) => void
-  onState: (state: 'up' | 'down') => void
 }
 
 interface Current {
@@ -53,12 +49,11 @@ export class ClusterSubscriber<N> {
   readonly #source: SubscriberSource<N>
   readonly #onError: (error: unknown) => void
   readonly #openTimeoutMs: number
-  readonly #channels = new Map<string, Set<Listener>>()
+  readonly #subscriptions = new Subscriptions()
   #current: Current | undefined
   #connecting: Promise<Current> | undefined
   /** Rotates over the nodes, from a random start so that instances spread over the masters. */
   #next = Math.floor(Math.random() * 1024)
-  #down = false
   #closed = false
   #sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined
 
@@ -71,38 +66,33 @@ export class ClusterSubscriber<N> {
     this.#openTimeoutMs = options.openTimeoutMs
   }
 
-  async subscribe(
+  subscribe(
     channel: string,
     onMessage: (message: Buffer) => void,
     onState: (state: 'up' | 'down') => void,
   ): Promise<() => Promise<void>> {
-    if (this.#closed) throw new ClosedError('The Redis tier is closed.')
-    const entry = { onMessage, onState }
-    let listeners = this.#channels.get(channel)
-    if (listeners === undefined) {
-      listeners = new Set()
-      this.#channels.set(channel, listeners)
-    }
-    listeners.add(entry)
-    const current = await this.#connected()
-    if (!current.subscribed.has(channel)) {
-      // A connection lost meanwhile is replaced by one that subscribes every channel, this one included.
-      await current.link?.subscribe(channel)
-      current.subscribed.add(channel)
-    }
-    return async () => {
-      const set = this.#channels.get(channel)
-      set?.delete(entry)
-      if (set?.size !== 0) return
-      this.#channels.delete(channel)
-      const now = this.#current
-      if (now?.subscribed.delete(channel)) await now.link?.unsubscribe(channel).catch(this.#onError)
-    }
+    if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
+    return this.#subscriptions.listen(
+      channel,
+      { onMessage, onState },
+      async () => {
+        const current = await this.#connected()
+        if (current.subscribed.has(channel)) return
+        // A connection lost meanwhile is replaced by one that subscribes every channel, this one included.
+        await current.link?.subscribe(channel)
+        current.subscribed.add(channel)
+      },
+      async () => {
+        const current = this.#current
+        if (current?.subscribed.delete(channel)) await current.link?.unsubscribe(channel)
+      },
+      this.#onError,
+    )
   }
 
   close(): void {
     this.#closed = true
-    this.#channels.clear()
+    this.#subscriptions.clear()
     if (this.#sleeping !== undefined) {
       clearTimeout(this.#sleeping.timer)
       this.#sleeping.wake()
@@ -117,10 +107,7 @@ export class ClusterSubscriber<N> {
       this.#connecting = this.#connect().then(
         (current) => {
           this.#connecting = undefined
-          if (this.#down) {
-            this.#down = false
-            this.#notify('up')
-          }
+          this.#subscriptions.up()
           return current
         },
         (error: unknown) => {
@@ -139,10 +126,7 @@ export class ClusterSubscriber<N> {
     if (this.#current !== current || this.#closed) return
     this.#current = undefined
     current.link?.close()
-    if (!this.#down) {
-      this.#down = true
-      this.#notify('down')
-    }
+    this.#subscriptions.down()
     this.#connected().catch(() => {}) // rejects only once closed
   }
 
@@ -155,7 +139,7 @@ export class ClusterSubscriber<N> {
         const current: Current = { link: undefined, subscribed: new Set(), ended: false }
         try {
           current.link = await this.#open(node, current)
-          for (const channel of [...this.#channels.keys()]) {
+          for (const channel of this.#subscriptions.channels()) {
             await current.link.subscribe(channel)
             current.subscribed.add(channel)
           }
@@ -185,7 +169,7 @@ export class ClusterSubscriber<N> {
       this.#source
         .open(
           node,
-          (channel, message) => this.#dispatch(channel, message),
+          (channel, message) => this.#subscriptions.deliver(channel, message),
           () => this.#lost(current),
         )
         .then(
@@ -210,14 +194,5 @@ export class ClusterSubscriber<N> {
       }
       this.#sleeping = { timer: setTimeout(wake, ms), wake }
     })
-  }
-
-  #dispatch(channel: string, message: Buffer): void {
-    const listeners = this.#channels.get(channel)
-    if (listeners !== undefined) for (const l of listeners) l.onMessage(message)
-  }
-
-  #notify(state: 'up' | 'down'): void {
-    for (const listeners of this.#channels.values()) for (const l of listeners) l.onState(state)
   }
 }
