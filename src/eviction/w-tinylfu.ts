@@ -11,12 +11,22 @@ const PROTECTED = 2
 const WINDOW_GHOST = 0
 const MAIN_GHOST = 1
 /** How many recent evictions each ghost list remembers, as a share of the capacity. */
-const WINDOW_GHOST_DEPTH = 0.5
+const WINDOW_GHOST_DEPTH = 0.25
 const MAIN_GHOST_DEPTH = 0.75
-/** Entries the window grows (shrinks) by on each hit in the window (main) ghost list. */
-const GHOST_STEP = 2
+/**
+ * Entries the window grows by on each hit in the window ghost list, and shrinks by on each hit in
+ * the main ghost list (fractions accumulate; the bound is the integer part).
+ */
+const GHOST_GROW = 1.875
+const GHOST_SHRINK = 1.25
 /** The main region's protected share. */
 const PROTECTED_SHARE = 0.8
+/**
+ * From this window share up (the ghosts say recency pays), an entry read while in the window
+ * skips admission when it leaves the window and goes straight to protected, as ARC moves a key
+ * seen twice from its recency list to its frequency list.
+ */
+const RECENCY_SHARE = 0.28
 
 export interface WTinyLfuOptions {
   /** The window's initial share of the capacity (default 0: pure TinyLFU until the workload asks for recency). */
@@ -29,7 +39,7 @@ export interface WTinyLfuOptions {
  * W-TinyLFU (Einziger, Friedman & Manes, 2017) with an adaptive window. New entries enter an LRU
  * *window*; entries leaving the window compete with the main region's LRU victim, and the one the
  * frequency sketch says is more popular stays. The main region is a segmented LRU (20% probation,
- * 80% protected).
+ * 80% protected, CLOCK bits in protected).
  *
  * The window's size is tuned ARC-style (Megiddo & Modha, 2003) from *ghosts*, hashes of recently
  * evicted keys (see {@link GhostLists}): a miss on a key that recently left the window refused by
@@ -41,8 +51,15 @@ export interface WTinyLfuOptions {
  * (TinyLFU: a looping scan keeps a stable resident set, OPT's hit ratio) and grows when recency
  * pays, up to an LRU-like cache on recency-skewed workloads (the ORM traces at small sizes).
  *
- * Per hit: one per-slot counter bump and one queue move (the sketch is updated when the entry
- * leaves or is compared; the adaptation runs on misses only).
+ * Once the window holds at least {@link RECENCY_SHARE} of the capacity, the policy also takes
+ * ARC's second idea: an entry read again while in the window has shown recency twice, so when it
+ * leaves the window it goes straight to protected instead of facing admission, where the sketch
+ * (counts that lag a recency-driven workload) would often refuse it. Below that share the window
+ * is a short burst filter: a re-read there is usually a correlated reference (the same database
+ * page twice in one transaction) and admission decides as in W-TinyLFU.
+ *
+ * Per hit: one per-slot counter bump and one queue move or bit set (the sketch is updated when the
+ * entry leaves or is compared; the adaptation runs on misses only).
  */
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'w-tinylfu' as const
@@ -52,10 +69,12 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   /** Hits per slot not yet added to the sketch. */
   #pending: Uint8Array
   #pendingEpoch = 0
-  /** CLOCK bits of the protected segment. */
+  /** CLOCK bits of the protected segment; in the window, whether the entry was read there. */
   #referenced: Uint8Array
   readonly #sketch: FrequencySketch
   readonly #ghosts: GhostLists | undefined
+  /** The window's bound, with the fraction the ghost steps accumulate; the bound is its integer part. */
+  #windowTarget: number
   #windowMax: number
   #protectedMax: number
 
@@ -67,6 +86,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.#referenced = new Uint8Array(capacity + 1)
     this.#sketch = new FrequencySketch(capacity)
     this.#windowMax = Math.min(capacity - 1, Math.max(0, Math.round(capacity * (options.windowShare ?? 0))))
+    this.#windowTarget = this.#windowMax
     this.#protectedMax = Math.floor((capacity - this.#windowMax) * PROTECTED_SHARE)
     this.#ghosts =
       options.adaptive === false
@@ -100,14 +120,17 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       this.#referenced[slot] = 0
       queues.moveToNewest(PROTECTED, slot)
       this.#demoteProtectedOverflow()
-    } else queues.moveToNewest(q as number, slot)
+    } else {
+      this.#referenced[slot] = 1 // read in the window: see victim()
+      queues.moveToNewest(q as number, slot)
+    }
   }
 
   miss(hash: number): void {
     this.#sketch.increment(hash)
     const ghost = this.#ghosts?.take(hash) ?? -1
-    if (ghost === WINDOW_GHOST) this.#resizeWindow(GHOST_STEP)
-    else if (ghost === MAIN_GHOST) this.#resizeWindow(-GHOST_STEP)
+    if (ghost === WINDOW_GHOST) this.#resizeWindow(GHOST_GROW)
+    else if (ghost === MAIN_GHOST) this.#resizeWindow(-GHOST_SHRINK)
   }
 
   insert(slot: number, hash: number): void {
@@ -132,10 +155,21 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   victim(candidate: number): number {
     const queues = this.#queues
     const sizes = queues.sizes
-    // Entries past the window's share move to probation, where they must beat the main victim.
+    // Entries past the window's share move to probation, where they must beat the main victim;
+    // with a large window, one read while in the window goes to protected without a contest.
+    const recency = this.#windowMax >= this.#capacity * RECENCY_SHARE
+    const referenced = this.#referenced
     let contender = -1
     while ((sizes[WINDOW] as number) > this.#windowMax) {
-      contender = queues.oldest(WINDOW)
+      const oldest = queues.oldest(WINDOW)
+      if (recency && referenced[oldest] === 1) {
+        referenced[oldest] = 0
+        queues.moveToNewest(PROTECTED, oldest)
+        this.#demoteProtectedOverflow()
+        continue
+      }
+      referenced[oldest] = 0
+      contender = oldest
       queues.moveToNewest(PROBATION, contender)
     }
     if (contender === -1) {
@@ -215,10 +249,11 @@ export class WTinyLfuPolicy implements EvictionPolicy {
    * through admission at the next evictions.
    */
   #resizeWindow(n: number): void {
-    let next = this.#windowMax + n
+    let next = this.#windowTarget + n
     if (next < 0) next = 0
     if (next > this.#capacity - 1) next = this.#capacity - 1
-    this.#windowMax = next
-    this.#protectedMax = Math.floor((this.#capacity - next) * PROTECTED_SHARE)
+    this.#windowTarget = next
+    this.#windowMax = Math.floor(next)
+    this.#protectedMax = Math.floor((this.#capacity - this.#windowMax) * PROTECTED_SHARE)
   }
 }
