@@ -424,6 +424,53 @@ describe('only on a cluster', () => {
     },
   )
 
+  it.each(CLIENTS)(
+    'client %s: a keyPrefix on your Cluster client is hashed too (no CROSSSLOT for keys its prefix moves apart)',
+    async (client) => {
+      const urls = cluster().urls
+      const mine =
+        client === 'ioredis'
+          ? new Redis.Cluster(
+              urls.map((u) => ({ host: '127.0.0.1', port: Number(new URL(u).port) })),
+              { keyPrefix: 'app:' },
+            )
+          : createCluster({ rootNodes: urls.map((url) => ({ url })), keyPrefix: 'app:' })
+      if (!(mine instanceof Redis.Cluster)) await mine.connect()
+      try {
+        const namespace = uniqueNamespace('prefixed')
+        // Two keys whose storage keys share a slot, but not once prefixed: one MGET for both would fail.
+        const bySlot = new Map<number, string>()
+        let pair: [string, string] | undefined
+        for (let i = 0; pair === undefined; i++) {
+          const k = `c${i}`
+          const slot = keySlot(`${namespace}:v1:${k}`)
+          const other = bySlot.get(slot)
+          if (
+            other !== undefined &&
+            keySlot(`app:${namespace}:v1:${other}`) !== keySlot(`app:${namespace}:v1:${k}`)
+          ) {
+            pair = [other, k]
+          } else bySlot.set(slot, k)
+        }
+        const a = createCache({ namespace, l2: { redis: mine } })
+        await a.ready()
+        await a.set(pair[0], 'first')
+        await a.set(pair[1], 'second')
+        const b = createCache({ namespace, l2: { redis: mine } })
+        const errors: unknown[] = []
+        b.on('l2-error', ({ error }) => errors.push(error))
+        expect(await b.getMany(pair)).toEqual(['first', 'second'])
+        expect(errors).toEqual([])
+        expect(await cluster().scan(`app:${namespace}:*`)).toHaveLength(2)
+        await a.close()
+        await b.close()
+      } finally {
+        if (mine instanceof Redis.Cluster) mine.disconnect()
+        else mine.destroy()
+      }
+    },
+  )
+
   it('rejects a malformed cluster option at construction, with the reason', () => {
     const bad: [unknown, RegExp][] = [
       [{ cluster: [] }, /non-empty array of node URLs/],
@@ -522,6 +569,10 @@ describe.each(CLIENTS)('one master killed (client %s)', (client) => {
     const d = track(createCache(options()))
     const mixed = await d.getMany([live[1]!, dead[2]!, live[2]!])
     expect(mixed).toEqual([`v:${live[1]}`, undefined, `v:${live[2]}`])
+
+    // clear() cannot reach the dead master's keys: it fails rather than report success.
+    const g = track(createCache({ ...options(), namespace: uniqueNamespace('clear-down') }))
+    await expect(g.clear()).rejects.toThrow(/not connected|offline|closed/i)
 
     // The bus: b's subscriber was on the victim; it resubscribes on a live master.
     await vi.waitFor(() => expect(b.stats().busResyncs).toBeGreaterThan(0), { timeout: 10_000 })

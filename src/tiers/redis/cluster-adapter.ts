@@ -23,6 +23,8 @@ export interface ClusterDriver<N> {
   readonly owned: boolean
   /** For a client we opened: commands wait (bounded) for its first connection. */
   readonly first: FirstConnection | undefined
+  /** What the client prepends to every key (a `keyPrefix` you configured): slots are computed with it. */
+  readonly keyPrefix: string
   get(key: string): Promise<Buffer | null>
   /** MGET of keys that all hash to one slot. */
   mget(keys: readonly string[]): Promise<(Buffer | null)[]>
@@ -48,6 +50,8 @@ export interface ClusterDriver<N> {
    * command): each is then sent again on its own, routed. Rejects when the pipeline failed otherwise.
    */
   pipeline(slot: number, commands: readonly PipelineCommand[]): Promise<unknown[] | undefined>
+  /** `host:port` of the master of every slot in the client's slot table (repeats allowed). */
+  slotOwners(): Iterable<string>
   /** The masters of the current topology (possibly empty before the first connection). */
   masters(): readonly N[]
   /** `host:port` of a node. */
@@ -106,7 +110,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
   mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
     return this.#run(async () => {
       if (keys.length === 1) return [await this.#driver.get(keys[0] as string)]
-      const groups = groupBySlot(keys)
+      const groups = groupBySlot(keys, this.#driver.keyPrefix)
       const replies = await this.#batch(
         groups.map(({ slot, indexes }) => ({
           slot,
@@ -140,7 +144,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
     return this.#run(async () => {
       await this.#batch(
         entries.map(({ key, value, ttlMs }) => ({
-          slot: keySlot(key),
+          slot: keySlot(this.#driver.keyPrefix + key),
           command: { kind: 'set', key, value, px: pxOf(ttlMs) },
         })),
       )
@@ -150,7 +154,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
   unlink(keys: readonly string[]): Promise<number> {
     return this.#run(async () => {
       const counts = await this.#batch(
-        groupBySlot(keys).map(({ slot, indexes }) => ({
+        groupBySlot(keys, this.#driver.keyPrefix).map(({ slot, indexes }) => ({
           slot,
           command: { kind: 'unlink', keys: indexes.map((i) => keys[i] as string) },
         })),
@@ -161,33 +165,34 @@ export class ClusterAdapter<N> implements RedisAdapter {
 
   /**
    * SCAN over every master in turn, behind one cursor: `<host:port>#<that node's cursor>`, '0' once
-   * the last master (by address) is done. A master that left the topology mid-scan (failover) is
-   * skipped: like SCAN during a resharding, keys may then be missed.
+   * the last master (by address) is done. The masters are those owning slots in the client's slot
+   * table; one that is not connected (down) fails the scan, so that `clear()` and `deleteMatching()`
+   * never report success with keys left behind. A master that left the topology mid-scan (failover)
+   * is skipped: like SCAN during a resharding, keys may then be missed.
    */
   scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
     return this.#run(async () => {
-      const masters = this.#sortedMasters()
-      if (masters.length === 0)
+      const owners = [...new Set(this.#driver.slotOwners())].sort()
+      if (owners.length === 0)
         throw new Error('No Redis Cluster master is known: the cluster is not connected.')
-      let node: { node: N; address: string } | undefined
+      let address: string | undefined = owners[0]
       let nodeCursor = '0'
-      if (cursor === '0') node = masters[0]
-      else {
+      if (cursor !== '0') {
         const at = cursor.lastIndexOf('#')
-        const address = cursor.slice(0, at)
+        const previous = cursor.slice(0, at)
         nodeCursor = cursor.slice(at + 1)
-        node = masters.find((m) => m.address === address)
-        if (node === undefined) {
-          node = masters.find((m) => m.address > address)
-          nodeCursor = '0'
-          if (node === undefined) return { cursor: '0', keys: [] }
-        }
+        address = owners.includes(previous) ? previous : owners.find((a) => a > previous)
+        if (address !== previous) nodeCursor = '0'
+        if (address === undefined) return { cursor: '0', keys: [] }
       }
-      const chosen = node as { node: N; address: string }
-      const page = await this.#driver.scanNode(chosen.node, nodeCursor, match, count)
-      if (page.cursor !== '0') return { cursor: `${chosen.address}#${page.cursor}`, keys: page.keys }
-      const following = masters.find((m) => m.address > chosen.address)
-      return { cursor: following === undefined ? '0' : `${following.address}#0`, keys: page.keys }
+      const node = this.#driver.masters().find((m) => this.#driver.address(m) === address)
+      if (node === undefined) {
+        throw new Error(`Redis Cluster master ${address} is not connected: cannot SCAN its keys.`)
+      }
+      const page = await this.#driver.scanNode(node, nodeCursor, match, count)
+      if (page.cursor !== '0') return { cursor: `${address}#${page.cursor}`, keys: page.keys }
+      const following = owners.find((a) => a > (address as string))
+      return { cursor: following === undefined ? '0' : `${following}#0`, keys: page.keys }
     })
   }
 
@@ -357,13 +362,6 @@ export class ClusterAdapter<N> implements RedisAdapter {
       if (!isTryAgain(error)) throw error
       return Promise.all(keys.map((key) => this.#driver.get(key)))
     }
-  }
-
-  #sortedMasters(): { node: N; address: string }[] {
-    return this.#driver
-      .masters()
-      .map((node) => ({ node, address: this.#driver.address(node) }))
-      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))
   }
 
   /** EVALSHA, then EVAL if the node does not have the script cached (each master has its own cache). */

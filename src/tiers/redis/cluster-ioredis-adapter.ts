@@ -15,6 +15,7 @@ export interface IoRedisClusterLike {
 /** The subset of an ioredis `Cluster` we call. */
 interface IoRedisCluster {
   status: string
+  options?: { keyPrefix?: string }
   getBuffer(key: string): Promise<Buffer | null>
   mgetBuffer(...keys: string[]): Promise<(Buffer | null)[]>
   set(key: string, value: Buffer | string, ...args: (string | number)[]): Promise<unknown>
@@ -51,6 +52,7 @@ interface IoRedisNode {
   ping(): Promise<unknown>
   publish(channel: string, message: Buffer): Promise<unknown>
   duplicate(overrides: Record<string, unknown>): IoRedisSubscriber
+  pipeline(): IoRedisPipeline
   once(event: 'ready' | 'end', listener: () => void): unknown
   off(event: 'ready' | 'end', listener: () => void): unknown
 }
@@ -80,6 +82,7 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
   readonly client = 'ioredis'
   readonly owned: boolean
   readonly first: FirstConnection | undefined
+  readonly keyPrefix: string
   readonly #cluster: IoRedisCluster
   readonly #commandTimeoutMs: number
   readonly #onError: (error: unknown) => void
@@ -141,6 +144,7 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
     }
     this.#cluster.on('error', options.onError)
     this.#cluster.on('node error', options.onError)
+    this.keyPrefix = this.#cluster.options?.keyPrefix ?? ''
   }
 
   get(key: string): Promise<Buffer | null> {
@@ -189,8 +193,24 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
     return this.#cluster.slots[slot]?.[0]
   }
 
-  async pipeline(_slot: number, commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
-    const pipeline = this.#cluster.pipeline()
+  /**
+   * A pipeline on the connection to the slot's master itself: ioredis's cluster pipelines cost
+   * about twice as much (they check every key's slot again). Only on a ready connection: a node's
+   * own offline queue would hold the commands until it connects. Replies MOVED/ASK/TRYAGAIN are
+   * sent again, routed, by the adapter.
+   */
+  async pipeline(slot: number, commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
+    let pipeline: IoRedisPipeline
+    if (this.keyPrefix !== '') {
+      // Your keyPrefix is applied by the cluster client, not by its node connections.
+      pipeline = this.#cluster.pipeline()
+    } else {
+      const owner = this.#cluster.slots[slot]?.[0]
+      const node =
+        owner === undefined ? undefined : this.#cluster.nodes('master').find((n) => this.address(n) === owner)
+      if (node === undefined || node.status !== 'ready') return undefined
+      pipeline = node.pipeline()
+    }
     for (const command of commands) {
       switch (command.kind) {
         case 'get':
@@ -212,12 +232,16 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
     try {
       results = await pipeline.exec()
     } catch (error) {
-      // ioredis checks, before sending anything, that one node owns every slot by its own table.
+      // A cluster pipeline checks, before sending anything, that one node owns every slot.
       if (error instanceof Error && error.message.includes('same slots allocation group')) return undefined
       return this.#timedOut(error)
     }
     if (results === null) return undefined
     return results.map(([error, value]) => (error === null ? value : asTimeout(error, this.#within())))
+  }
+
+  *slotOwners(): Iterable<string> {
+    for (const nodes of this.#cluster.slots) if (nodes?.[0] !== undefined) yield nodes[0]
   }
 
   masters(): readonly IoRedisNode[] {

@@ -25,6 +25,8 @@ interface NodeRedisShardNode {
 
 /** The subset of a node-redis cluster we call, after Buffer type mapping. */
 interface NodeRedisCluster {
+  /** node-redis 6's cluster-level `keyPrefix`. */
+  readonly _keyPrefix?: unknown
   isOpen: boolean
   isReady: boolean
   connect(): Promise<unknown>
@@ -96,6 +98,7 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
   readonly client = 'redis'
   readonly owned: boolean
   readonly first: FirstConnection | undefined
+  readonly keyPrefix: string
   readonly #raw: NodeRedisCluster
   /** Reads: bounded by the tier's deadline only. */
   readonly #reader: NodeRedisCluster
@@ -178,6 +181,8 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
       this.#raw.on('node-error', options.onError)
       if (!this.#raw.isOpen) this.#raw.connect().catch(options.onError)
     }
+    const prefix = this.#raw._keyPrefix
+    this.keyPrefix = prefix === undefined || prefix === null ? '' : String(prefix)
     const typeMapping = { [lib.RESP_TYPES.BLOB_STRING]: Buffer }
     this.#typeMapping = typeMapping
     this.#reader = this.#raw.withCommandOptions({ typeMapping, timeout: 0 })
@@ -241,7 +246,8 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
    */
   async pipeline(slot: number, commands: readonly PipelineCommand[]): Promise<unknown[] | undefined> {
     const master = this.#raw.slots[slot]?.master
-    if (master === undefined) return undefined
+    // Your keyPrefix is applied by the cluster client, not by its node connections: one by one.
+    if (master === undefined || this.keyPrefix !== '') return undefined
     const client = this.#typed(await this.#nodeClient(master))
     let multi = client.multi()
     for (const command of commands) {
@@ -301,7 +307,7 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
    */
   #assertConnected(key: string | undefined): void {
     if (!this.owned || key === undefined) return
-    const master = this.#raw.slots[keySlot(key)]?.master
+    const master = this.#raw.slots[keySlot(this.keyPrefix + key)]?.master
     if (master === undefined || master.client?.isReady === true) return
     throw this.#notConnected(master)
   }
@@ -325,6 +331,10 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
       this.#typedClients.set(client, typed)
     }
     return typed
+  }
+
+  slotOwners(): Iterable<string> {
+    return this.masters().map((m) => this.address(m))
   }
 
   masters(): readonly NodeRedisShardNode[] {

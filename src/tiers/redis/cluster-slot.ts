@@ -63,11 +63,15 @@ function isAscii(key: string): boolean {
   return true
 }
 
-/** The positions of `keys` grouped by slot, in first-seen order: each group can go in one multi-key command. */
-export function groupBySlot(keys: readonly string[]): { slot: number; indexes: number[] }[] {
+/**
+ * The positions of `keys` grouped by slot, in first-seen order: each group can go in one multi-key
+ * command. `prefix`: what the client prepends to every key it sends (its `keyPrefix`), which the
+ * server hashes too.
+ */
+export function groupBySlot(keys: readonly string[], prefix = ''): { slot: number; indexes: number[] }[] {
   const groups = new Map<number, number[]>()
   for (let i = 0; i < keys.length; i++) {
-    const slot = keySlot(keys[i] as string)
+    const slot = keySlot(prefix + (keys[i] as string))
     const group = groups.get(slot)
     if (group === undefined) groups.set(slot, [i])
     else group.push(i)
