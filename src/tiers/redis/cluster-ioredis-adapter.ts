@@ -110,6 +110,10 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
           retryDelayOnClusterDown: 0,
           // Reads from masters only: a replica may not have the last write yet.
           scaleReads: 'master',
+          // The ready check sends CLUSTER INFO to a random node, and a failure starts the whole
+          // connection over: while one master is down, a new client could take many attempts to
+          // connect. Without it, a cluster that is down answers CLUSTERDOWN, which fails fast too.
+          enableReadyCheck: false,
           // Always a number: ioredis keeps reconnecting to the cluster, backing off to 2 s.
           clusterRetryStrategy: (times: number) => backoff(times),
           redisOptions: {
