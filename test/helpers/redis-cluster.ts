@@ -54,9 +54,12 @@ function installExitHook(): void {
   })
 }
 
-/** SIGKILLs the node if this process dies without running its 'exit' hooks; leaves when the node exits first. */
-function startWatchdog(pid: number): void {
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do kill -0 ${pid} 2>/dev/null || exit 0; sleep 1; done; kill -9 ${pid} 2>/dev/null`
+/**
+ * SIGKILLs the node and removes the cluster's directory if this process dies without running its
+ * 'exit' hooks; leaves when the node exits first.
+ */
+function startWatchdog(pid: number, dir: string): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do kill -0 ${pid} 2>/dev/null || exit 0; sleep 1; done; kill -9 ${pid} 2>/dev/null; rm -rf '${dir}'`
   try {
     const watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' })
     watchdog.on('error', () => {})
@@ -313,7 +316,7 @@ class SpawnedNode implements ClusterNode {
     child.once('exit', () => live.delete(child))
     this.#child = child
     this.#paused = false
-    if (child.pid !== undefined) startWatchdog(child.pid)
+    if (child.pid !== undefined) startWatchdog(child.pid, this.#dir)
     const deadline = Date.now() + READY_TIMEOUT_MS
     let lastError: unknown
     for (;;) {

@@ -1,6 +1,6 @@
 /** `stratacache/redis`: the Redis L2, its adapters and the adapter interface for your own client. */
 export { pxOf, type RedisAdapter } from './adapter.js'
-export { ClusterAdapter, type ClusterDriver } from './cluster-adapter.js'
+export { ClusterAdapter, type ClusterDriver, type PipelineCommand } from './cluster-adapter.js'
 export {
   IoRedisClusterAdapter,
   type IoRedisClusterAdapterOptions,
