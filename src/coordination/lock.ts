@@ -11,4 +11,10 @@ export interface LockService {
   extend(key: string, token: string, ttlMs: number): Promise<boolean>
   /** Releases the lock if `token` still holds it; true when it did. */
   release(key: string, token: string): Promise<boolean>
+  /**
+   * True when an `acquire` and a read of the tier issued right after it reach the server in that
+   * order (one connection): the two can then be sent together, and the read still sees anything
+   * written before the lock was taken.
+   */
+  readonly orderedWithReads?: boolean
 }

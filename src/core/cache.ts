@@ -150,7 +150,8 @@ export class Cache {
   readonly #resilience: Resilience
   readonly #events = new CacheEventEmitter()
   /** Storage keys whose L2 copy is outdated because a write or delete failed: deleted when the L2 answers. */
-  readonly #pendingRepairs = new Set<string>()
+  /** Storage key → cache key, in queue order. */
+  readonly #pendingRepairs = new Map<string, string>()
   #repairing = false
   /** Factories running now: aborted on close(). */
   readonly #controllers = new Set<AbortController>()
@@ -387,20 +388,22 @@ export class Cache {
     const at = this.#stamp()
     // What was derived from the old value is outdated, here and (below) everywhere.
     const dependents = this.#dropDependents([key], at)
-    await this.#write(key, value, ttl, tags, options, 'repair', this.#resilienceOf(options))
-    if (this.#store !== undefined && options.skipL2 !== true) {
-      await this.#store
-        .bumpMarkers(
+    const written = await this.#write(key, value, ttl, tags, options, 'repair', this.#resilienceOf(options))
+    // When the L2 failed, the queued repair tells the others once it answers: nothing waits twice.
+    if (!written || options.skipL2 === true || this.#l2 === undefined) return
+    await Promise.all([
+      this.#store
+        ?.bumpMarkers(
           dependents.map((t) => this.#markerKey(t)),
           at,
           'delete',
           MARKER_MS,
           true,
         )
-        .catch((error: unknown) => this.#l2Failure(error, 'dependency markers'))
-    }
-    // Other instances drop their copy of the old value (and read the new one from the L2).
-    await this.#publish({ op: 'delete', source: this.#source, at, version: this.version, keys: [key] })
+        .catch((error: unknown) => this.#l2Failure(error, 'dependency markers')),
+      // Other instances drop their copy of the old value (and read the new one from the L2).
+      this.#publish({ op: 'delete', source: this.#source, at, version: this.version, keys: [key] }),
+    ])
   }
 
   /**
@@ -453,7 +456,9 @@ export class Cache {
     } catch (error) {
       const failure = this.#l2Failure(error, 'delete')
       if (this.#options.l2WriteErrors === 'throw') throw failure
-      this.#queueRepair(storageKeys)
+      // The repair deletes them and tells the others once the L2 answers.
+      this.#queueRepair(keys)
+      return
     }
     await this.#publish({ op: 'delete', source: this.#source, at, version: this.version, keys: [...keys] })
   }
@@ -861,17 +866,31 @@ export class Cache {
     let pollMs = LOCK_POLL_FIRST_MS
     let waited = false
     const skipL1 = options.skipL1 === true
+    const ordered = (this.#l2 as RemoteTier).locks?.orderedWithReads === true
     for (;;) {
       let lock: HeldLock | undefined
+      // Another process may have stored the value between our L2 read and taking the lock: read
+      // again after taking it — in the same round trip when the tier keeps the two in order.
+      const acquiring = locks.tryAcquire(lockKey, lockOptions.ttlMs)
+      const reading = ordered ? this.#readL2(key, options.schema, skipL1, res, seen) : undefined
       try {
-        lock = await locks.tryAcquire(lockKey, lockOptions.ttlMs)
+        lock = await acquiring
       } catch (error) {
+        await reading
         this.#l2Failure(error, 'lock')
         return { lock: undefined, l2Failed: true }
       }
+      if (lock === undefined && reading !== undefined) {
+        const found = await reading
+        if (found === L2_UNAVAILABLE) return { lock: undefined, l2Failed: true }
+        if (found?.fresh === true && isNewer(found, stale)) {
+          this.#lockWaited(key, started, waited, 'value')
+          if (stale !== undefined) this.#tookFromL2(key)
+          return { value: { v: found.value } }
+        }
+      }
       if (lock !== undefined) {
-        // Another process may have stored the value between our L2 read and taking the lock.
-        const found = await this.#readL2(key, options.schema, skipL1, res, seen)
+        const found = await (reading ?? this.#readL2(key, options.schema, skipL1, res, seen))
         if (found !== L2_UNAVAILABLE && found?.fresh === true && isNewer(found, stale)) {
           lock.release()
           this.#lockWaited(key, started, waited, 'value')
@@ -1261,9 +1280,9 @@ export class Cache {
     onL2Failure: L2Failure,
     res: Resilience = this.#resilience,
     load?: Load,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const remote = this.#writeL1(key, value, ttlMs, tags, options, res, load)
-    if (remote === undefined) return
+    if (remote === undefined) return true
     try {
       const touched = this.#touchMarkers(tags, remote.ttlMs, remote.createdAt)
       if (load !== undefined && this.#store !== undefined) {
@@ -1276,11 +1295,13 @@ export class Cache {
       } else await (this.#l2 as RemoteTier).set(remote.key, remote.value, remote.ttlMs)
       await touched
       this.#written(remote.key)
+      return true
     } catch (error) {
       const failure = this.#l2Failure(error, 'set')
-      if (onL2Failure === 'suppress') return
+      if (onL2Failure === 'suppress') return false
       if (this.#options.l2WriteErrors === 'throw') throw failure
-      this.#queueRepair([remote.key])
+      this.#queueRepair([key])
+      return false
     }
   }
 
@@ -1293,14 +1314,15 @@ export class Cache {
     }
   }
 
-  #queueRepair(storageKeys: readonly string[]): void {
-    for (const key of storageKeys) {
-      this.#pendingRepairs.delete(key)
-      this.#pendingRepairs.add(key)
+  #queueRepair(keys: readonly string[]): void {
+    for (const key of keys) {
+      const storageKey = this.#storageKey(key)
+      this.#pendingRepairs.delete(storageKey)
+      this.#pendingRepairs.set(storageKey, key)
     }
-    this.#counters.l2RepairsQueued += storageKeys.length
+    this.#counters.l2RepairsQueued += keys.length
     while (this.#pendingRepairs.size > MAX_PENDING_REPAIRS) {
-      this.#pendingRepairs.delete(this.#pendingRepairs.values().next().value as string)
+      this.#pendingRepairs.delete(this.#pendingRepairs.keys().next().value as string)
       this.#counters.l2RepairsDropped++
     }
   }
@@ -1316,9 +1338,24 @@ export class Cache {
     try {
       while (this.#pendingRepairs.size > 0) {
         const chunk = [...this.#pendingRepairs].slice(0, REPAIR_CHUNK)
-        await tier.delete(chunk)
-        for (const key of chunk) this.#pendingRepairs.delete(key)
+        await tier.delete(chunk.map(([storageKey]) => storageKey))
+        for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
         this.#counters.l2Repairs += chunk.length
+        // Instances that could not hear us meanwhile drop their copies now (the bus goes over the
+        // same Redis; published directly: the breaker is still half-open during a repair).
+        const keys = chunk.map(([, key]) => key)
+        await tier.bus
+          ?.publish(
+            this.#channel,
+            encodeMessage({
+              op: 'delete',
+              source: this.#source,
+              at: this.#stamp(),
+              version: this.version,
+              keys,
+            }),
+          )
+          .catch((error: unknown) => this.#l2Failure(error, 'publish'))
       }
     } finally {
       this.#repairing = false

@@ -45,7 +45,7 @@ export class CircuitBreakerTier implements RemoteTier {
   declare readonly locks?: LockService
   /** The inner tier's invalidation store behind the same breaker; present iff the inner tier has one. */
   declare readonly invalidation?: InvalidationStore
-  /** The inner tier's bus, as is: it has its own connection, whose state it reports itself. */
+  /** The inner tier's bus: publishing behind the breaker, subscribing as is (its own connection). */
   declare readonly bus?: Bus
   readonly #failureThreshold: number
   readonly #breakDurationMs: number
@@ -92,6 +92,7 @@ export class CircuitBreakerTier implements RemoteTier {
         acquire: (key, token, ttlMs) => this.#call(() => locks.acquire(key, token, ttlMs)),
         extend: (key, token, ttlMs) => this.#call(() => locks.extend(key, token, ttlMs)),
         release: (key, token) => this.#call(() => locks.release(key, token)),
+        orderedWithReads: locks.orderedWithReads === true,
       }
     }
     const store = inner.invalidation
@@ -105,7 +106,16 @@ export class CircuitBreakerTier implements RemoteTier {
           this.#call(() => store.bumpMarkers(keys, at, mode, ttlMs, onlyExisting)),
       }
     }
-    if (inner.bus !== undefined) this.bus = inner.bus
+    const bus = inner.bus
+    if (bus !== undefined) {
+      // Publishing uses the tier's connection: behind the breaker. The subscription has its own
+      // connection and reports its own state.
+      this.bus = {
+        publish: (channel, message) => this.#call(() => bus.publish(channel, message)),
+        subscribe: (channel, onMessage, onState) => bus.subscribe(channel, onMessage, onState),
+        close: () => bus.close(),
+      }
+    }
   }
 
   /** The inner tier's name ('redis', 'memory'). */

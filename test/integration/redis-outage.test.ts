@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Cache, type CacheOptions, createCache, type StrataError } from '../../dist/index.js'
 import { CLIENTS, closeAfterEach, pollUntil, timed } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
@@ -127,6 +127,27 @@ describe.each(CLIENTS)('Redis down or frozen (client %s)', (client) => {
     expect(cache.stats()).toMatchObject({ l2RepairsQueued: 1, l2Repairs: 1 })
     expect(await server().command('EXISTS', `${namespace}:v1:k`)).toBe(0)
     expect(await reader.get('k')).toBeUndefined()
+  })
+
+  it('a set made during a freeze reaches the other instances once Redis answers: their L1 copy is dropped', async () => {
+    const namespace = uniqueNamespace('repair-bus')
+    const cache = open(namespace, { breaker: { threshold: 1, breakDuration: '100ms' } })
+    const other = open(namespace)
+    await Promise.all([cache.ready(), other.ready()])
+    await cache.set('k', 'old')
+    await vi.waitFor(() => expect(other.stats().busMessages).toBe(1))
+    expect(await other.get('k')).toBe('old')
+    const closed = breakerState(cache, 'closed')
+    server().pause()
+    try {
+      await cache.set('k', 'new')
+    } finally {
+      server().resume()
+    }
+    await closed
+    await vi.waitFor(() => expect(other.peek('k')).toBeUndefined())
+    expect(await other.get('k')).toBeUndefined()
+    expect(cache.peek('k')).toBe('new')
   })
 
   it('a set that failed during an outage is not applied later, when Redis comes back', async () => {

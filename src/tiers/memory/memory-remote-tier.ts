@@ -97,6 +97,7 @@ export class MemoryRemoteTier implements RemoteTier {
           this.#write(key, encoder.encode(token), ttlMs)
           return true
         },
+        orderedWithReads: true,
         release: async (key, token) => {
           this.roundTrips++
           return this.#holds(key, token) && this.#entries.delete(key)

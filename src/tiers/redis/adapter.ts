@@ -7,6 +7,8 @@ import type { LuaScript } from './scripts.js'
  */
 export interface RedisAdapter {
   readonly client: 'redis' | 'ioredis' | string
+  /** True when every command goes over one connection, so the server runs them in the order they were issued. */
+  readonly ordered?: boolean
   get(key: string): Promise<Buffer | null>
   mget(keys: readonly string[]): Promise<(Buffer | null)[]>
   /** SET key value [PX ttl]; `ttlMs` Infinity = no expiry. */

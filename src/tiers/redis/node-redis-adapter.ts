@@ -73,6 +73,7 @@ export interface NodeRedisAdapterOptions {
  */
 export class NodeRedisAdapter implements RedisAdapter {
   readonly client = 'redis'
+  readonly ordered = true
   readonly #raw: NodeRedisClient
   /** Reads: bounded by the tier's deadline only (a stale queued read is harmless, and node-redis's per-command timeout costs an AbortSignal timer each). */
   readonly #reader: NodeRedisClient

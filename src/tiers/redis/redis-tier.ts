@@ -69,6 +69,7 @@ export class RedisTier implements RemoteTier {
           ),
         release: (key, token) =>
           this.#call(() => compareAndDelete.call(adapter, key, token), 'compare-and-delete (lock release)'),
+        orderedWithReads: adapter.ordered === true,
       }
     }
     const { evalScript, publish, subscribe } = adapter
