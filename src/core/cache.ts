@@ -89,6 +89,12 @@ interface Stale {
   expiresAt: number
 }
 
+/** An in-flight load, as writes and deletes see it. */
+interface LoadToken {
+  overtaken: boolean
+  startedAt: number
+}
+
 /** A value computed by a factory: when its load started (its creation time) and how long it took. */
 interface Load {
   startedAt: number
@@ -171,7 +177,7 @@ export class Cache {
   readonly #prefix: string
   readonly #flights = new SingleFlight<unknown>()
   /** Loads in flight that a write or delete has overtaken: their result must not be stored. */
-  readonly #overtaken = new Map<string, { overtaken: boolean }>()
+  readonly #overtaken = new Map<string, LoadToken>()
   readonly #counters = emptyCounters()
   #closed = false
 
@@ -684,8 +690,8 @@ export class Cache {
   // ---- internals -------------------------------------------------------------------------
 
   /** Registers a load as the key's flight, with a token that a later write or delete can mark overtaken. */
-  #track(key: string, start: (token: { overtaken: boolean }) => Promise<unknown>): Promise<unknown> {
-    const token = { overtaken: false }
+  #track(key: string, start: (token: LoadToken) => Promise<unknown>): Promise<unknown> {
+    const token = { overtaken: false, startedAt: this.#stamp() }
     this.#overtaken.set(key, token)
     const flight = this.#flights.track(key, start(token))
     const done = () => {
@@ -695,10 +701,14 @@ export class Cache {
     return flight
   }
 
-  /** A write or delete of `key` happened: an in-flight load of it must not store its (older) result. */
-  #overtake(key: string): void {
+  /**
+   * A write or delete of `key` happened (at `at`, for one heard on the bus): an in-flight load of
+   * it that started before must not store its (older) result. One that started after read the new
+   * data and stays.
+   */
+  #overtake(key: string, at = Number.POSITIVE_INFINITY): void {
     const token = this.#overtaken.get(key)
-    if (token !== undefined) {
+    if (token !== undefined && token.startedAt <= at) {
       token.overtaken = true
       this.#overtaken.delete(key)
       this.#flights.forget(key)
@@ -796,7 +806,7 @@ export class Cache {
     key: string,
     options: GetOrSetOptions<T>,
     res: Resilience,
-    token: { overtaken: boolean },
+    token: LoadToken,
     stale: Stale | undefined,
     readL2: boolean,
   ): Promise<unknown> {
@@ -945,7 +955,7 @@ export class Cache {
     key: string,
     options: GetOrSetOptions<T>,
     res: Resilience,
-    token: { overtaken: boolean },
+    token: LoadToken,
     stale: Stale | undefined,
     writeOptions: EntryOptions,
   ): Promise<unknown> {
@@ -1653,9 +1663,9 @@ export class Cache {
     else this.#l1?.expireTagged(tags, this.#clock())
   }
 
-  #deleteMatchingL1(pattern: string): number {
+  #deleteMatchingL1(pattern: string, at = Number.POSITIVE_INFINITY): number {
     const match = globToRegExp(pattern)
-    for (const key of [...this.#overtaken.keys()]) if (match.test(key)) this.#overtake(key)
+    for (const key of [...this.#overtaken.keys()]) if (match.test(key)) this.#overtake(key, at)
     if (this.#l1 === undefined) return 0
     const matching = [...this.#l1.keys()].filter((k) => match.test(k))
     for (const key of matching) this.#l1.delete(key)
@@ -1686,7 +1696,7 @@ export class Cache {
         for (const tag of dependents) this.#learnMarker(tag, 'delete', message.at)
         if (message.version === this.version) {
           for (const key of message.keys) {
-            this.#overtake(key)
+            this.#overtake(key, message.at)
             this.#l1?.delete(key)
           }
         }
@@ -1697,11 +1707,11 @@ export class Cache {
         this.#applyTags(message.tags, message.mode, message.at)
         break
       case 'clear':
-        for (const key of [...this.#overtaken.keys()]) this.#overtake(key)
+        for (const key of [...this.#overtaken.keys()]) this.#overtake(key, message.at)
         this.#l1?.clear()
         break
       case 'pattern':
-        if (message.version === this.version) this.#deleteMatchingL1(message.pattern)
+        if (message.version === this.version) this.#deleteMatchingL1(message.pattern, message.at)
         break
     }
   }
