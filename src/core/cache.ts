@@ -446,16 +446,20 @@ export class Cache {
     const storageKeys = keys.map((k) => this.#storageKey(k))
     try {
       if (this.#store !== undefined) {
-        // Tombstones, not UNLINK: a load that started before this delete cannot write back.
+        // Tombstones, not UNLINK: a load that started before this delete cannot write back. The
+        // dependency markers live elsewhere (another slot on a cluster): their failure is counted
+        // but does not make the delete fail (the bus still tells every instance).
         await Promise.all([
           this.#store.tombstone(storageKeys, at, TOMBSTONE_MS),
-          this.#store.bumpMarkers(
-            dependents.map((t) => this.#markerKey(t)),
-            at,
-            'delete',
-            MARKER_MS,
-            true,
-          ),
+          this.#store
+            .bumpMarkers(
+              dependents.map((t) => this.#markerKey(t)),
+              at,
+              'delete',
+              MARKER_MS,
+              true,
+            )
+            .catch((error: unknown) => this.#l2Failure(error, 'dependency markers')),
         ])
       } else await this.#l2.delete(storageKeys)
       for (const key of storageKeys) this.#written(key)

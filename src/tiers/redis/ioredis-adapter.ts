@@ -197,15 +197,17 @@ export class IoRedisAdapter implements RedisAdapter {
     return subscriber
   }
 
-  async setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
-    let pipeline = this.#client.pipeline()
-    for (const { key, value, ttlMs } of entries) {
-      const px = pxOf(ttlMs)
-      pipeline = px === undefined ? pipeline.set(key, value) : pipeline.set(key, value, 'PX', px)
-    }
-    const results = await pipeline.exec()
-    const failed = results?.find(([error]) => error !== null)
-    if (failed) throw failed[0]
+  setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
+    return this.#run(async () => {
+      let pipeline = this.#client.pipeline()
+      for (const { key, value, ttlMs } of entries) {
+        const px = pxOf(ttlMs)
+        pipeline = px === undefined ? pipeline.set(key, value) : pipeline.set(key, value, 'PX', px)
+      }
+      const results = await pipeline.exec()
+      const failed = results?.find(([error]) => error !== null)
+      if (failed) throw failed[0]
+    })
   }
 
   unlink(keys: readonly string[]): Promise<number> {
