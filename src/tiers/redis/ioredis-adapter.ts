@@ -92,8 +92,8 @@ export class IoRedisAdapter implements RedisAdapter {
         connectTimeout: options.connectTimeoutMs,
         // Always a number: ioredis keeps reconnecting by itself, backing off to 2 s between attempts.
         retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
-        // Commands issued in one tick go out in one write (one syscall instead of one each).
-        enableAutoPipelining: true,
+        // No enableAutoPipelining: it defers every command to the next event-loop turn, measured
+        // +60–70 µs per sequential L2 read for no gain in concurrent throughput.
       })
       this.#owned = true
       const first = new FirstConnection(options.commandTimeoutMs)
