@@ -23,6 +23,8 @@ export interface RedisTierOptions {
 
 interface PendingRead {
   key: string
+  /** True for a value read (a tombstone is a miss); false for a raw read (tag markers). */
+  value: boolean
   resolve: (value: Uint8Array | undefined) => void
   reject: (error: unknown) => void
 }
@@ -92,7 +94,7 @@ export class RedisTier implements RemoteTier {
         markers: async (keys) => {
           if (keys.length === 0) return []
           // One GET per marker (coalesced into MGETs by the batcher): markers live in any slot.
-          const values = await Promise.all(keys.map((key) => this.#getRaw(key)))
+          const values = await Promise.all(keys.map((key) => this.#read(key, false)))
           return values.map((v) =>
             v === undefined ? undefined : decodeMarker(Buffer.from(v).toString('latin1')),
           )
@@ -122,16 +124,18 @@ export class RedisTier implements RemoteTier {
     }
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
-    const value = await this.#getRaw(key)
-    return value === undefined || isTombstone(value) ? undefined : value
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.#read(key, true)
   }
 
-  /** A single read, coalesced with the others of this tick into MGETs. */
-  #getRaw(key: string): Promise<Uint8Array | undefined> {
+  /**
+   * A single read, coalesced with the others of this tick into MGETs. `value`: a tombstone reads
+   * as a miss (filtered when the reply arrives: no extra promise per read).
+   */
+  #read(key: string, value: boolean): Promise<Uint8Array | undefined> {
     if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
     return new Promise((resolve, reject) => {
-      if (this.#pending.push({ key, resolve, reject }) === 1) process.nextTick(this.#flush)
+      if (this.#pending.push({ key, value, resolve, reject }) === 1) process.nextTick(this.#flush)
     })
   }
 
@@ -205,17 +209,14 @@ export class RedisTier implements RemoteTier {
     this.#pending = []
     if (batch.length === 1) {
       const read = batch[0] as PendingRead
-      this.#deadline(this.adapter.get(read.key), 'GET').then(
-        (value) => read.resolve(value ?? undefined),
-        read.reject,
-      )
+      this.#deadline(this.adapter.get(read.key), 'GET').then((value) => settle(read, value), read.reject)
       return
     }
     for (let i = 0; i < batch.length; i += this.#batchSize) {
       const chunk = batch.slice(i, i + this.#batchSize)
       this.#deadline(this.adapter.mget(chunk.map((read) => read.key)), 'MGET').then(
         (values) => {
-          for (let j = 0; j < chunk.length; j++) (chunk[j] as PendingRead).resolve(values[j] ?? undefined)
+          for (let j = 0; j < chunk.length; j++) settle(chunk[j] as PendingRead, values[j] ?? null)
         },
         (error) => {
           for (const read of chunk) read.reject(error)
@@ -245,4 +246,8 @@ export class RedisTier implements RemoteTier {
 
 function toBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+function settle(read: PendingRead, value: Buffer | null): void {
+  read.resolve(value === null || (read.value && isTombstone(value)) ? undefined : value)
 }
