@@ -172,6 +172,8 @@ export class Cache {
   #unsubscribeNow: (() => Promise<void>) | undefined
   /** Tag markers this instance knows (its own invalidations, the bus, reads), bounded. */
   readonly #markers = new Map<string, TagMarker>()
+  /** When this namespace was last cleared, as far as this instance knows. */
+  #clearedAt = 0
   readonly #serializer: Serializer
   readonly #clock: () => number
   readonly #prefix: string
@@ -476,6 +478,7 @@ export class Cache {
   /** Removes every entry of this cache's namespace (all versions) — never FLUSHDB, never KEYS. */
   async clear(): Promise<void> {
     if (this.#closed) throw closed()
+    this.#clearedAt = Math.max(this.#clearedAt, this.#stamp())
     for (const key of this.#overtaken.keys()) this.#overtake(key)
     this.#l1?.clear()
     if (this.#l2 === undefined) return
@@ -1162,6 +1165,8 @@ export class Cache {
   ): Decoded | undefined | Promise<Decoded | undefined> {
     const decoded = this.#decode(bytes)
     if (decoded === undefined) return undefined
+    // A read that crossed a delete (its reply came back after the bus told us): the value is older.
+    if (this.#deletedSince(key, decoded.createdAt)) return undefined
     const now = this.#clock()
     if (decoded.expiresAt <= now) {
       if (decoded.expiresAt + res.graceMs <= now) return undefined
@@ -1456,6 +1461,10 @@ export class Cache {
     eager = false,
   ): unknown {
     let fresh = freshUntil
+    if (this.#deletedSince(key, createdAt)) {
+      this.#l1?.delete(key)
+      return value
+    }
     if (tags.length > 0) {
       // An invalidation this instance already knows of, later than the value's creation.
       const state = this.#knownTagState(tags, createdAt)
@@ -1578,6 +1587,18 @@ export class Cache {
     this.#markers.set(tag, marker)
     if (this.#markers.size > MAX_KNOWN_MARKERS)
       this.#markers.delete(this.#markers.keys().next().value as string)
+  }
+
+  /**
+   * Whether this instance knows of a delete (or clear) of `key` after `createdAt`: a value read
+   * from the L2, or loaded, that is older than a change already announced. (Strictly after: a
+   * write in the same instant as a delete — a manual clock — is the newer one.)
+   */
+  #deletedSince(key: string, createdAt: number): boolean {
+    if (this.#clearedAt > createdAt) return true
+    if (this.#markers.size === 0) return false
+    const marker = this.#markers.get(dependencyTag(key))
+    return marker !== undefined && marker.deletedAt > createdAt
   }
 
   /** What this instance already knows about an entry created at `createdAt` with `tags`. */
@@ -1711,6 +1732,7 @@ export class Cache {
         this.#applyTags(message.tags, message.mode, message.at)
         break
       case 'clear':
+        this.#clearedAt = Math.max(this.#clearedAt, message.at)
         for (const key of [...this.#overtaken.keys()]) this.#overtake(key, message.at)
         this.#l1?.clear()
         break
