@@ -231,18 +231,21 @@ export class ClusterAdapter<N> implements RedisAdapter {
 
   /**
    * Classic PUBLISH: the cluster forwards it to every node, so a subscriber on any master hears it.
-   * Sent to one master (rotating); a master that fails it (down) is skipped for the next, so the
-   * bus keeps working while one master is down. A message sent twice is harmless (idempotent).
+   * Always sent to the same master, so one sender's messages arrive in the order it sent them
+   * (the cluster forwards each node's messages in order, not across nodes); a master that fails it
+   * (down) is skipped, and the next one becomes the one used, so the bus keeps working while one
+   * master is down. A message sent twice is harmless (idempotent).
    */
   publish(channel: string, message: Buffer): Promise<void> {
     return this.#run(async () => {
       const masters = this.#driver.masters()
       if (masters.length === 0) return this.#driver.publish(channel, message)
-      const start = this.#publishAt++
+      const start = this.#publishAt
       let firstError: unknown
       for (let i = 0; i < masters.length; i++) {
         try {
           await this.#driver.publishNode(masters[(start + i) % masters.length] as N, channel, message)
+          this.#publishAt = (start + i) % masters.length
           return
         } catch (error) {
           firstError ??= error
