@@ -162,6 +162,8 @@ describe.each([
       await a.set('p1', 1, { tags: ['products', 'tv'] })
       await a.set('p2', 2, { tags: ['products', 'audio'] })
       await a.set('u', 3)
+      // Each set publishes: once b has heard them, only the invalidation can drop its copies.
+      await vi.waitFor(() => expect(b.stats().busMessages).toBe(3))
       expect(await b.getMany(['p1', 'p2', 'u'])).toEqual([1, 2, 3])
       await a.invalidateTags(['tv'])
       await vi.waitFor(() => expect(b.peek('p1')).toBeUndefined())
