@@ -400,15 +400,7 @@ export class Cache {
     // When the L2 failed, the queued repair tells the others once it answers: nothing waits twice.
     if (!written || options.skipL2 === true || this.#l2 === undefined) return
     await Promise.all([
-      this.#store
-        ?.bumpMarkers(
-          dependents.map((t) => this.#markerKey(t)),
-          at,
-          'delete',
-          MARKER_MS,
-          true,
-        )
-        .catch((error: unknown) => this.#l2Failure(error, 'dependency markers')),
+      this.#bumpDependents(dependents, at),
       // Other instances drop their copy of the old value (and read the new one from the L2).
       this.#publish({ op: 'delete', source: this.#source, at, version: this.version, keys: [key] }),
     ])
@@ -453,15 +445,7 @@ export class Cache {
         // but does not make the delete fail (the bus still tells every instance).
         await Promise.all([
           this.#store.tombstone(storageKeys, at, TOMBSTONE_MS),
-          this.#store
-            .bumpMarkers(
-              dependents.map((t) => this.#markerKey(t)),
-              at,
-              'delete',
-              MARKER_MS,
-              true,
-            )
-            .catch((error: unknown) => this.#l2Failure(error, 'dependency markers')),
+          this.#bumpDependents(dependents, at),
         ])
       } else await this.#l2.delete(storageKeys)
       for (const key of storageKeys) this.#written(key)
@@ -1681,6 +1665,26 @@ export class Cache {
     return dependents
   }
 
+  /**
+   * Records in the L2 that the keys behind `dependents` changed at `at` (markers that exist only:
+   * nothing depends on a key nobody declared). Never rejects: the markers may live on another
+   * node than the keys, and the bus tells the instances anyway; a failure is counted.
+   */
+  async #bumpDependents(dependents: readonly string[], at: number): Promise<void> {
+    if (this.#store === undefined) return
+    await this.#store
+      .bumpMarkers(
+        dependents.map((t) => this.#markerKey(t)),
+        at,
+        'delete',
+        MARKER_MS,
+        true,
+      )
+      .catch((error: unknown) => {
+        this.#l2Failure(error, 'dependency markers')
+      })
+  }
+
   /** Applies a tag invalidation to this instance: remembered, and the L1's tagged entries dropped or made stale. */
   #applyTags(tags: readonly string[], mode: InvalidationMode, at: number): void {
     for (const tag of tags) this.#learnMarker(tag, mode, at)
@@ -1716,18 +1720,15 @@ export class Cache {
     if (message.source === this.#source || this.#closed) return
     this.#counters.busMessages++
     switch (message.op) {
-      case 'delete': {
-        const dependents = message.keys.map(dependencyTag)
-        for (const tag of dependents) this.#learnMarker(tag, 'delete', message.at)
+      case 'delete':
         if (message.version === this.version) {
           for (const key of message.keys) {
             this.#overtake(key, message.at)
             this.#l1?.delete(key)
           }
         }
-        this.#l1?.deleteTagged(dependents)
+        this.#dropDependents(message.keys, message.at)
         break
-      }
       case 'tags':
         this.#applyTags(message.tags, message.mode, message.at)
         break

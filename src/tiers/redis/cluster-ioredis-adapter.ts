@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module'
 import { InvalidOptionError, L2TimeoutError } from '../../errors.js'
+import { reconnectDelay, requireClient } from './client-modules.js'
 import { ClusterAdapter, type ClusterDriver, type PipelineCommand } from './cluster-adapter.js'
 import type { ClusterNodeAddress } from './cluster-options.js'
 import type { SubscriberLink } from './cluster-subscriber.js'
@@ -74,10 +74,6 @@ export interface IoRedisClusterAdapterOptions {
   onError: (error: unknown) => void
 }
 
-function backoff(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 2000)
-}
-
 class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
   readonly client = 'ioredis'
   readonly owned: boolean
@@ -115,7 +111,7 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
           // connect. Without it, a cluster that is down answers CLUSTERDOWN, which fails fast too.
           enableReadyCheck: false,
           // Always a number: ioredis keeps reconnecting to the cluster, backing off to 2 s.
-          clusterRetryStrategy: (times: number) => backoff(times),
+          clusterRetryStrategy: reconnectDelay,
           redisOptions: {
             username: first.username,
             password: first.password,
@@ -366,18 +362,12 @@ type IoRedisClusterConstructor = new (
 ) => IoRedisCluster
 
 function load(): IoRedisClusterConstructor {
-  try {
-    const mod = createRequire(import.meta.url)('ioredis') as {
-      Cluster?: IoRedisClusterConstructor
-      default?: { Cluster?: IoRedisClusterConstructor }
-    }
-    const Cluster = mod.Cluster ?? mod.default?.Cluster
-    if (Cluster === undefined) throw new Error('ioredis exports no Cluster')
-    return Cluster
-  } catch (cause) {
-    throw new InvalidOptionError(
-      "l2.client 'ioredis' needs the ioredis package: run `npm install ioredis` (or choose l2.client 'redis').",
-      { cause },
-    )
-  }
+  const mod = requireClient<{
+    Cluster?: IoRedisClusterConstructor
+    default?: { Cluster?: IoRedisClusterConstructor }
+  }>('ioredis')
+  const Cluster = mod.Cluster ?? mod.default?.Cluster
+  if (Cluster === undefined)
+    throw new InvalidOptionError('The installed ioredis exports no Cluster: use ioredis 5.')
+  return Cluster
 }

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module'
-import { InvalidOptionError } from '../../errors.js'
+import { reconnectDelay, requireClient } from './client-modules.js'
 import { ClusterAdapter, type ClusterDriver, isRedirection, type PipelineCommand } from './cluster-adapter.js'
 import type { ClusterNodeAddress } from './cluster-options.js'
 import { keySlot } from './cluster-slot.js'
@@ -90,10 +89,6 @@ export interface NodeRedisClusterAdapterOptions {
   onError: (error: unknown) => void
 }
 
-function backoff(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 2000)
-}
-
 class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
   readonly client = 'redis'
   readonly owned: boolean
@@ -140,7 +135,7 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
           commandsQueueMaxLength: options.maxQueuedCommands,
           socket: {
             connectTimeout: options.connectTimeoutMs,
-            reconnectStrategy: (retries: number) => backoff(retries),
+            reconnectStrategy: reconnectDelay,
             ...(first.tls ? { tls: true } : {}),
           },
         },
@@ -162,7 +157,7 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
           },
           (error: unknown) => {
             options.onError(error)
-            if (!this.#closed) this.#retry = setTimeout(() => connect(attempt + 1), backoff(attempt))
+            if (!this.#closed) this.#retry = setTimeout(() => connect(attempt + 1), reconnectDelay(attempt))
           },
         )
       }
@@ -444,12 +439,5 @@ interface NodeRedisModule {
 }
 
 function load(): NodeRedisModule {
-  try {
-    return createRequire(import.meta.url)('redis') as NodeRedisModule
-  } catch (cause) {
-    throw new InvalidOptionError(
-      "l2.client 'redis' needs the node-redis package: run `npm install redis` (or choose l2.client 'ioredis').",
-      { cause },
-    )
-  }
+  return requireClient<NodeRedisModule>('redis')
 }

@@ -1,4 +1,5 @@
 import { ClosedError } from '../../errors.js'
+import { reconnectDelay } from './client-modules.js'
 import { Subscriptions } from './subscriptions.js'
 
 /** One subscriber connection to one cluster node. It never reconnects by itself. */
@@ -32,9 +33,6 @@ interface Current {
 }
 
 /** Back-off between attempts, as for the command connections: 50 ms doubling to 2 s, forever. */
-function backoff(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 2000)
-}
 
 /**
  * The invalidation bus's subscriber on a Redis Cluster: one connection, to one master at a time,
@@ -154,7 +152,7 @@ export class ClusterSubscriber<N> {
           this.#onError(error)
         }
       }
-      await this.#sleep(backoff(attempt))
+      await this.#sleep(reconnectDelay(attempt))
     }
   }
 

@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module'
-import { InvalidOptionError, L2TimeoutError } from '../../errors.js'
+import { L2TimeoutError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
+import { reconnectDelay, requireClient } from './client-modules.js'
 import { FirstConnection } from './first-connection.js'
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
 import { Subscriptions } from './subscriptions.js'
@@ -91,7 +91,7 @@ export class IoRedisAdapter implements RedisAdapter {
         commandTimeout: options.commandTimeoutMs,
         connectTimeout: options.connectTimeoutMs,
         // Always a number: ioredis keeps reconnecting by itself, backing off to 2 s between attempts.
-        retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2000),
+        retryStrategy: reconnectDelay,
         // No enableAutoPipelining: it defers every command to the next event-loop turn, measured
         // +60–70 µs per sequential L2 read for no gain in concurrent throughput.
       })
@@ -261,15 +261,6 @@ export class IoRedisAdapter implements RedisAdapter {
 type IoRedisConstructor = new (url: string, options: Record<string, unknown>) => IoRedisClient
 
 function load(): IoRedisConstructor {
-  try {
-    const mod = createRequire(import.meta.url)('ioredis') as
-      | IoRedisConstructor
-      | { default: IoRedisConstructor }
-    return 'default' in mod ? mod.default : mod
-  } catch (cause) {
-    throw new InvalidOptionError(
-      "l2.client 'ioredis' needs the ioredis package: run `npm install ioredis` (or choose l2.client 'redis').",
-      { cause },
-    )
-  }
+  const mod = requireClient<IoRedisConstructor | { default: IoRedisConstructor }>('ioredis')
+  return 'default' in mod ? mod.default : mod
 }

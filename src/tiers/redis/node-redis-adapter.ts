@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module'
-import { InvalidOptionError } from '../../errors.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
+import { reconnectDelay, requireClient } from './client-modules.js'
 import { FirstConnection } from './first-connection.js'
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
 import { Subscriptions } from './subscriptions.js'
@@ -103,7 +102,7 @@ export class NodeRedisAdapter implements RedisAdapter {
           connectTimeout: options.connectTimeoutMs,
           // Always a number: back off to 2 s between attempts and never give up (the cache serves
           // its L1 meanwhile), including when Redis is not up yet at start.
-          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000),
+          reconnectStrategy: reconnectDelay,
         },
       })
       this.#owned = true
@@ -263,12 +262,5 @@ interface NodeRedisModule {
 }
 
 function load(): NodeRedisModule {
-  try {
-    return createRequire(import.meta.url)('redis') as NodeRedisModule
-  } catch (cause) {
-    throw new InvalidOptionError(
-      "l2.client 'redis' needs the node-redis package: run `npm install redis` (or choose l2.client 'ioredis').",
-      { cause },
-    )
-  }
+  return requireClient<NodeRedisModule>('redis')
 }
