@@ -1,0 +1,143 @@
+/**
+ * The observability contracts: what `cache.snapshot()` and `cache.health()` return, and what the
+ * Prometheus, OpenTelemetry and dashboard adapters read. The core fills them; the adapters never
+ * reach into the cache's internals. Durations are in seconds (Prometheus' base unit), times in ms
+ * since the epoch.
+ */
+import type { CacheStats } from '../core/stats.js'
+
+/** The operations the cache times. */
+export type OperationName =
+  /** A whole `getOrSet`/`get` call, labelled by the tier that answered it. */
+  | 'getOrSet'
+  | 'get'
+  | 'set'
+  | 'delete'
+  | 'invalidate'
+  /** One run of a user's factory (the origin). */
+  | 'factory'
+  /** One call to the L2 (Redis): `tier` is 'l2', `result` 'read' | 'write'. */
+  | 'l2'
+
+/**
+ * Which tier answered, for reads: 'l1', 'l2', 'origin' (the factory ran), 'stale' (a stale value
+ * was served), 'miss' (`get` found nothing). For other operations: 'all'.
+ */
+export type TierLabel = 'l1' | 'l2' | 'origin' | 'stale' | 'miss' | 'all'
+
+/**
+ * A latency histogram. `bounds` are the upper bounds (seconds, ascending) of the Prometheus
+ * buckets; `counts[i]` is how many observations fell in bucket i, NOT cumulative; the last entry of
+ * `counts` is the +Inf bucket (so `counts.length === bounds.length + 1`).
+ */
+export interface HistogramData {
+  readonly bounds: readonly number[]
+  readonly counts: readonly number[]
+  readonly count: number
+  /** Sum of the observed durations, in seconds. */
+  readonly sum: number
+}
+
+export interface LatencySeries {
+  readonly operation: OperationName
+  readonly tier: TierLabel
+  readonly histogram: HistogramData
+  /** Percentiles in seconds, interpolated in fine internal buckets (relative error ≤ 12%). 0 when empty. */
+  readonly p50: number
+  readonly p95: number
+  readonly p99: number
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy'
+
+export type AlertName =
+  /** The hit ratio over the window is below `alerts.hitRatioBelow` (default 0.7). */
+  | 'low-hit-ratio'
+  /** Redis used_memory / maxmemory, or the L1's bytes or entries over its bound, is above `alerts.memoryAbove` (default 0.9). */
+  | 'memory-high'
+  /** L1 evictions plus Redis evicted_keys per second above `alerts.evictionsPerSecondAbove` (default 10). */
+  | 'evictions-high'
+  /** The p99 of getOrSet/get over the window is above `alerts.p99Above` (default 5 ms). */
+  | 'latency-high'
+  /** The L2 breaker is open or Redis does not answer. */
+  | 'l2-unavailable'
+  /** Redis has no maxmemory, or a `noeviction` policy, while the cache relies on Redis evicting. */
+  | 'redis-eviction-misconfigured'
+
+export interface Alert {
+  readonly name: AlertName
+  readonly severity: 'warning' | 'critical'
+  /** What is wrong and what to do, in one sentence. */
+  readonly message: string
+  /** The measured value and the threshold it crossed (ratios in [0, 1], rates per second, seconds). */
+  readonly value: number
+  readonly threshold: number
+  /** When it started firing (ms since the epoch). */
+  readonly since: number
+}
+
+export interface RedisMemory {
+  readonly usedBytes: number
+  /** 0 when Redis has no limit. */
+  readonly maxBytes: number
+  readonly policy: string
+  /** usedBytes / maxBytes, or 0 without a limit. */
+  readonly usage: number
+  /** Redis' evicted_keys per second over the window. */
+  readonly evictedKeysPerSecond: number
+}
+
+export interface CacheHealth {
+  readonly cache: string
+  readonly status: HealthStatus
+  readonly checkedAt: number
+  /** Rates and ratios over the sliding window (default the last 60 s). */
+  readonly window: {
+    readonly seconds: number
+    readonly operations: number
+    readonly opsPerSecond: number
+    /** Hits / (hits + misses) over the window; 1 when there were no reads. */
+    readonly hitRatio: number
+    readonly evictionsPerSecond: number
+    /** p99 of getOrSet and get calls over the window, in seconds. */
+    readonly p99: number
+  }
+  readonly l1?: {
+    readonly entries: number
+    readonly bytes: number
+    readonly maxEntries: number
+    readonly maxBytes: number
+    /** The larger of entries/maxEntries and bytes/maxBytes. */
+    readonly usage: number
+  }
+  readonly l2?: {
+    readonly connected: boolean
+    readonly breaker: 'closed' | 'open' | 'half-open'
+    /** From Redis `INFO memory` (absent when the tier is not Redis or did not answer). */
+    readonly memory?: RedisMemory
+  }
+  readonly alerts: readonly Alert[]
+  /** Configuration advice that is not an alert (e.g. Redis has no maxmemory). */
+  readonly warnings: readonly string[]
+}
+
+/** A key group (the key with its ids replaced by placeholders) and its share of sampled reads. */
+export interface KeyGroupCount {
+  readonly group: string
+  /** Sampled reads of this group (Space-Saving estimate, never below the true sampled count). */
+  readonly count: number
+  readonly share: number
+}
+
+/** Everything an instance reports at one moment: what the dashboard charts and instances publish. */
+export interface CacheSnapshot {
+  readonly cache: string
+  /** This instance's id (random per process and cache). */
+  readonly instance: string
+  readonly at: number
+  readonly stats: CacheStats
+  readonly latency: readonly LatencySeries[]
+  readonly health: CacheHealth
+  /** The hottest key groups, by sampled counting (bounded: at most 20). */
+  readonly hotKeyGroups: readonly KeyGroupCount[]
+}
