@@ -1,4 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib'
+import { DecodeError } from './limits.js'
 
 /**
  * The wire format of an L2 entry (pinned by test/serialization/envelope.test.ts):
@@ -37,7 +38,8 @@ export interface Envelope {
   payload: Uint8Array
 }
 
-export class EnvelopeError extends Error {}
+/** Bytes that are not a valid entry (a {@link DecodeError}: the only error {@link decodeEnvelope} throws). */
+export class EnvelopeError extends DecodeError {}
 
 /** Builds the entry bytes; payloads of at least `compressAbove` bytes are gzipped when it saves space. */
 export function encodeEnvelope(
@@ -81,8 +83,9 @@ export function encodeEnvelope(
 }
 
 /**
- * Reads entry bytes; throws {@link EnvelopeError} (or a zlib error) for anything that is not a
- * valid v2 envelope. A compressed payload may not inflate past `maxPayloadBytes` (no zip bombs).
+ * Reads entry bytes; throws {@link EnvelopeError} for anything that is not a valid v1/v2
+ * envelope. A payload may not be (or inflate to) more than `maxPayloadBytes` (no zip bombs), and
+ * no length read from the bytes is trusted beyond the end of the buffer.
  */
 export function decodeEnvelope(bytes: Uint8Array, maxPayloadBytes = Number.POSITIVE_INFINITY): Envelope {
   const buffer = Buffer.isBuffer(bytes)
@@ -102,6 +105,8 @@ export function decodeEnvelope(bytes: Uint8Array, maxPayloadBytes = Number.POSIT
   if (Number.isNaN(createdAt) || Number.isNaN(expiresAt) || !(loadMs >= 0 && loadMs < Infinity))
     throw new EnvelopeError('entry timestamps are not numbers')
   const tagCount = buffer.readUInt16LE(header - 2)
+  // Each tag takes at least its 2-byte length: a count the buffer cannot hold is a lie.
+  if (header + tagCount * 2 > buffer.length) throw new EnvelopeError('entry truncated in its tags')
   const tags: string[] = []
   let offset = header
   for (let i = 0; i < tagCount; i++) {
@@ -112,11 +117,20 @@ export function decodeEnvelope(bytes: Uint8Array, maxPayloadBytes = Number.POSIT
     offset += 2 + length
   }
   let payload: Uint8Array = buffer.subarray(offset)
+  if (flags & ~FLAG_GZIP) throw new EnvelopeError(`unknown entry flags ${flags}`)
   if (flags & FLAG_GZIP) {
-    payload = gunzipSync(
-      payload,
-      Number.isFinite(maxPayloadBytes) ? { maxOutputLength: maxPayloadBytes } : {},
-    )
+    try {
+      payload = gunzipSync(
+        payload,
+        Number.isFinite(maxPayloadBytes) ? { maxOutputLength: maxPayloadBytes } : {},
+      )
+    } catch (cause) {
+      throw new EnvelopeError('entry payload does not inflate (corrupt, or larger than maxValueBytes)', {
+        cause,
+      })
+    }
+  } else if (payload.byteLength > maxPayloadBytes) {
+    throw new EnvelopeError(`entry payload is larger than ${maxPayloadBytes} bytes`)
   }
   return { createdAt, expiresAt, loadMs, tags, payload }
 }

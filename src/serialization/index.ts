@@ -6,6 +6,7 @@ export {
   type Envelope,
   encodeEnvelope,
 } from './envelope.js'
+export { DecodeError, MAX_DEPTH } from './limits.js'
 export { MsgpackSerializer } from './msgpack.js'
 export type { Serializer } from './serializer.js'
 export { TaggedJsonSerializer } from './tagged-json.js'

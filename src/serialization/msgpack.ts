@@ -1,19 +1,35 @@
 import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../errors.js'
+import { assertMsgpackShape, DecodeError } from './limits.js'
 import type { Serializer } from './serializer.js'
+
+interface ExtensionCodecLike {
+  decode(data: Uint8Array, type: number, context: unknown): unknown
+}
 
 interface MsgpackModule {
   Encoder: new (options?: {
     useBigInt64?: boolean
     ignoreUndefined?: boolean
   }) => { encode(value: unknown): Uint8Array }
-  Decoder: new (options?: { useBigInt64?: boolean }) => { decode(bytes: Uint8Array): unknown }
+  Decoder: new (options?: {
+    useBigInt64?: boolean
+    extensionCodec?: ExtensionCodecLike
+  }) => { decode(bytes: Uint8Array): unknown }
+  ExtensionCodec: new () => ExtensionCodecLike
 }
+
+/** The only extension type read back: the timestamp (-1) that Dates are written as. */
+const EXT_TIMESTAMP = -1
 
 /**
  * MessagePack via the optional peer `@msgpack/msgpack` (chosen over msgpackr because it rejects
  * `__proto__` map keys instead of renaming them, and bounds allocations on truncated input).
  * Smaller than JSON for numeric data; Date and BigInt round-trip, Map and Set do not (use 'json').
+ *
+ * Decoding is bounded: the bytes are walked first (depth ≤ 512, every declared length within the
+ * buffer, nothing allocated from a declared length), extension types other than the timestamp are
+ * refused instead of surfacing as opaque `ExtData`, and every failure is a {@link DecodeError}.
  */
 export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack'
@@ -32,8 +48,14 @@ export class MsgpackSerializer implements Serializer {
         },
       )
     }
+    const extensions = new lib.ExtensionCodec()
+    const decodeExtension = extensions.decode.bind(extensions)
+    extensions.decode = (data, type, context) => {
+      if (type !== EXT_TIMESTAMP) throw new DecodeError(`MessagePack extension type ${type} is not allowed`)
+      return decodeExtension(data, type, context)
+    }
     this.#encoder = new lib.Encoder({ useBigInt64: true })
-    this.#decoder = new lib.Decoder({ useBigInt64: true })
+    this.#decoder = new lib.Decoder({ useBigInt64: true, extensionCodec: extensions })
   }
 
   encode(value: unknown): Uint8Array {
@@ -42,6 +64,17 @@ export class MsgpackSerializer implements Serializer {
   }
 
   decode(bytes: Uint8Array): unknown {
-    return this.#decoder.decode(bytes)
+    assertMsgpackShape(bytes)
+    try {
+      return this.#decoder.decode(bytes)
+    } catch (cause) {
+      if (cause instanceof DecodeError) throw cause
+      throw new DecodeError(
+        `MessagePack refused: ${cause instanceof Error ? cause.message : String(cause)}`,
+        {
+          cause,
+        },
+      )
+    }
   }
 }

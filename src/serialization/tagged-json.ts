@@ -1,3 +1,4 @@
+import { assertJsonDepth, DecodeError, MAX_DEPTH } from './limits.js'
 import type { Serializer } from './serializer.js'
 
 /**
@@ -10,7 +11,9 @@ import type { Serializer } from './serializer.js'
  * tagging (`t` + JSON with `{"$t": type, "v": …}` objects, revived by one walk).
  *
  * Safety: decoding never assigns through `__proto__`: revived properties are defined, not set, so
- * cached JSON cannot pollute prototypes.
+ * cached JSON cannot pollute prototypes. Input nested deeper than 512 levels, a BigInt of more than
+ * 10,000 digits (parsing one costs quadratic time) or a malformed tag is refused with a
+ * {@link DecodeError}, the only error `decode` throws.
  */
 export class TaggedJsonSerializer implements Serializer {
   readonly name = 'json'
@@ -21,7 +24,14 @@ export class TaggedJsonSerializer implements Serializer {
     const json = plain ? JSON.stringify(value) : JSON.stringify(tag(value, new Set()))
     if (json === undefined) throw new TypeError(`a ${typeof value} cannot be serialized`)
     // One UTF-8 pass into Node's buffer pool: faster than byteLength + allocUnsafe + write.
-    return Buffer.from((plain ? 'p' : 't') + json, 'utf8')
+    const bytes = Buffer.from((plain ? 'p' : 't') + json, 'utf8')
+    // Never write what decode would refuse (tags add nesting of their own).
+    try {
+      assertJsonDepth(bytes, 1)
+    } catch {
+      throw new TypeError(`a value nested deeper than ${MAX_DEPTH} levels cannot be cached`)
+    }
+    return bytes
   }
 
   decode(bytes: Uint8Array): unknown {
@@ -29,17 +39,28 @@ export class TaggedJsonSerializer implements Serializer {
       ? bytes
       : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     const mode = buffer[0]
-    const parsed: unknown = JSON.parse(buffer.toString('utf8', 1))
-    if (mode === PLAIN) return parsed
-    if (mode === TAGGED) return revive(parsed)
-    throw new TypeError(`unknown tagged-json mode byte ${mode}`)
+    if (mode !== PLAIN && mode !== TAGGED) throw new DecodeError(`unknown tagged-json mode byte ${mode}`)
+    assertJsonDepth(buffer, 1)
+    try {
+      const parsed: unknown = JSON.parse(buffer.toString('utf8', 1))
+      return mode === PLAIN ? parsed : revive(parsed)
+    } catch (cause) {
+      if (cause instanceof DecodeError) throw cause
+      throw new DecodeError(
+        `tagged-json refused: ${cause instanceof Error ? cause.message : String(cause)}`,
+        {
+          cause,
+        },
+      )
+    }
   }
 }
 
 const PLAIN = 0x70 // 'p', the marker of bare JSON
 const TAGGED = 0x74 // 't', the marker of tagged JSON
 const TAG = '$t'
-const MAX_DEPTH = 512
+/** Longest BigInt written or read, in characters: parsing is quadratic, so forged giants would stall the reader. */
+const MAX_BIGINT_CHARS = 10_000
 
 /** True when JSON.stringify round-trips `value` exactly (and it has no `$t` key we would misread). */
 function isPlain(value: unknown, depth: number): boolean {
@@ -76,8 +97,11 @@ function tag(value: unknown, seen: Set<object>): unknown {
       if (value === Number.NEGATIVE_INFINITY) return { [TAG]: 'num', v: '-Infinity' }
       if (Object.is(value, -0)) return { [TAG]: 'num', v: '-0' }
       return value
-    case 'bigint':
-      return { [TAG]: 'big', v: value.toString() }
+    case 'bigint': {
+      const text = value.toString()
+      if (text.length > MAX_BIGINT_CHARS) throw new TypeError(`a BigInt over ${MAX_BIGINT_CHARS} digits`)
+      return { [TAG]: 'big', v: text }
+    }
     case 'undefined':
       return { [TAG]: 'undef' }
     case 'function':
@@ -144,7 +168,8 @@ function reviveTagged(kind: string, v: unknown): unknown {
     case 'num':
       return Number(v)
     case 'big':
-      return BigInt(v as string)
+      if (typeof v !== 'string' || v.length > MAX_BIGINT_CHARS) throw new DecodeError('malformed BigInt tag')
+      return BigInt(v)
     case 'undef':
       return undefined
     case 'date':
@@ -163,7 +188,7 @@ function reviveTagged(kind: string, v: unknown): unknown {
       return record
     }
     default:
-      throw new TypeError(`unknown tagged-json type '${kind}'`)
+      throw new DecodeError(`unknown tagged-json type '${kind}'`)
   }
 }
 

@@ -4,10 +4,17 @@
  *
  * Set REDIS_URL to run against an existing server instead; tests that need to kill, pause or
  * restart the server then fail with a clear error.
+ *
+ * Least privilege: a spawned server's `default` user — the one every client on `url` connects
+ * as — gets only the commands, key patterns and channels the cache needs ({@link CACHE_ACL}), so
+ * the suite proves nothing else is required. `command()` (admin actions: DEBUG, CONFIG, CLIENT
+ * KILL, FLUSHDB…) authenticates as a separate admin user. `useRedisServer()` fails the file when
+ * the server's ACL LOG shows a denied command (a NOPERM the cache may have swallowed).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
 
@@ -25,17 +32,119 @@ const COMMAND_TIMEOUT_MS = 5000
 const NOT_INSTALLED =
   'redis-server not found: install it with `apt-get install -y redis-server` (or set REDIS_URL to use an existing server)'
 
+/**
+ * The least-privilege ACL of the suite's client user: every command the cache, its locks,
+ * invalidation (Lua), bus, health check and write-behind send, and nothing else — no KEYS,
+ * FLUSHDB, CONFIG, DEBUG. Keys: the cache's layout (`<namespace>:<version>:<key>`,
+ * `!tag:<ns>:…`, `!lock:<ns>:…`, `!wb:{…}:…`) all contain ':'; docs/security.md gives the
+ * per-namespace line, which test/integration/security/acl.test.ts runs.
+ */
+export const CACHE_ACL = {
+  commands: [
+    // values, tombstones, locks, markers (the Lua scripts' own calls are checked too)
+    'get',
+    'mget',
+    'set',
+    'del',
+    'unlink',
+    'exists',
+    'getrange',
+    'persist',
+    'pexpire',
+    'pttl',
+    'scan',
+    // static scripts only (EVALSHA, then EVAL of the same source after NOSCRIPT)
+    'evalsha',
+    'eval',
+    // the invalidation bus
+    'publish',
+    'subscribe',
+    'unsubscribe',
+    // connection, ready check, health (INFO memory), pipelines
+    'ping',
+    'info',
+    'quit',
+    'multi',
+    'exec',
+    'discard',
+    // write-behind: streams, per-key sequences, time
+    'xadd',
+    'xreadgroup',
+    'xack',
+    'xautoclaim',
+    'xgroup',
+    'xpending',
+    'xrange',
+    'xdel',
+    'xlen',
+    'xinfo',
+    'xtrim',
+    'hincrby',
+    'hset',
+    'hget',
+    'hmget',
+    'time',
+  ],
+  keys: ['*:*'],
+  channels: ['!bus:*'],
+} as const
+
+/** An ACL for the client user: commands (lowercase names), key globs, channel globs. */
+export interface AclRules {
+  readonly commands: readonly string[]
+  readonly keys: readonly string[]
+  readonly channels: readonly string[]
+}
+
+/** The `ACL SETUSER <user> …` arguments that give exactly `rules`. */
+export function aclSetUserArgs(rules: AclRules): string[] {
+  return [
+    'on',
+    'resetkeys',
+    'resetchannels',
+    ...rules.keys.map((k) => `~${k}`),
+    ...rules.channels.map((c) => `&${c}`),
+    '-@all',
+    ...rules.commands.map((c) => `+${c}`),
+  ]
+}
+
+export interface RedisServerOptions {
+  /** The client user's ACL. Default {@link CACHE_ACL}; `false`: none (the default user may do anything). */
+  acl?: AclRules | false
+  /** Also listen for TLS, with a certificate signed by a CA generated for this run (`openssl`); `url` is then `rediss://`. */
+  tls?: boolean
+}
+
+/** A CA and a server certificate for 127.0.0.1 / localhost, generated with openssl. */
+export interface TestCertificates {
+  readonly dir: string
+  /** PEM of the CA certificate (what a client must trust). */
+  readonly ca: string
+  readonly caFile: string
+  readonly certFile: string
+  readonly keyFile: string
+}
+
 export interface RedisServer {
-  /** `redis://127.0.0.1:<port>` (or REDIS_URL). */
+  /** `redis://127.0.0.1:<port>` (or REDIS_URL); `rediss://127.0.0.1:<tlsPort>` with `tls`. Connects as the least-privilege user. */
   readonly url: string
+  /** The TLS port (with `tls`), else undefined. */
+  readonly tlsPort: number | undefined
+  /** The CA that signed the server's certificate (with `tls`), else undefined. */
+  readonly certificates: TestCertificates | undefined
   readonly host: string
   readonly port: number
   /** Pid of the spawned server; undefined with REDIS_URL or once stopped. */
   readonly pid: number | undefined
   /** False when REDIS_URL points at a server this helper does not control. */
   readonly spawned: boolean
-  /** One command on a fresh connection; bulk strings decoded as UTF-8. Rejects with RespError on `-ERR`. */
+  /** One command on a fresh connection, as the admin user; bulk strings decoded as UTF-8. Rejects with RespError on `-ERR`. */
   command(...args: RespArg[]): Promise<RespReply>
+  /** One command as the least-privilege user of `url` (plain port). */
+  clientCommand(...args: RespArg[]): Promise<RespReply>
+  /** What the server's ACL LOG recorded as denied (command or key/channel and the user), oldest first; empty when none or no ACL. */
+  deniedCommands(): Promise<string[]>
   /** Like `command`, but bulk strings come back as Buffers (for binary values). */
   commandBuffer(...args: RespArg[]): Promise<RespBufferReply>
   /** Every key matching `match` (a SCAN glob), via SCAN — never KEYS. */
@@ -256,32 +365,151 @@ async function waitForPong(target: Target, ms: number, failed: () => string | un
 
 // ---- the server -------------------------------------------------------------------------
 
+// ---- least privilege and TLS ------------------------------------------------------------
+
+const ADMIN_USER = 'stratacache-test-admin'
+/** Random per run: the admin user is not reachable with a guessable password. */
+const ADMIN_PASSWORD = `admin-${process.pid}-${Math.random().toString(36).slice(2)}`
+
+let certificates: TestCertificates | undefined
+
+/** Generates (once per process) a CA and a server certificate for 127.0.0.1 with openssl. */
+export function testCertificates(): TestCertificates {
+  if (certificates !== undefined) return certificates
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'stratacache-tls-'))
+  const file = (name: string) => path.join(dir, name)
+  const openssl = (...args: string[]) =>
+    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  try {
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.crt'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=stratacache test CA',
+    )
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      file('server.key'),
+      '-out',
+      file('server.csr'),
+      '-subj',
+      '/CN=localhost',
+    )
+    writeFileSync(file('san.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      file('server.csr'),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file('server.crt'),
+      '-days',
+      '1',
+      '-extfile',
+      file('san.cnf'),
+    )
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true })
+    throw new Error(
+      `could not generate test certificates with openssl (apt-get install -y openssl): ${String(error)}`,
+    )
+  }
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }))
+  certificates = {
+    dir,
+    ca: readFileSync(file('ca.crt'), 'utf8'),
+    caFile: file('ca.crt'),
+    certFile: file('server.crt'),
+    keyFile: file('server.key'),
+  }
+  return certificates
+}
+
+/** Makes `default` (what `url` connects as) least-privilege and adds the admin user `command()` uses. */
+async function applyAcl(target: Target, rules: AclRules): Promise<void> {
+  await rawCommand(target, ['ACL', 'SETUSER', ADMIN_USER, 'on', `>${ADMIN_PASSWORD}`, '~*', '&*', '+@all'])
+  await rawCommand({ ...target, username: ADMIN_USER, password: ADMIN_PASSWORD }, [
+    'ACL',
+    'SETUSER',
+    'default',
+    'nopass',
+    ...aclSetUserArgs(rules),
+  ])
+}
+
+async function deniedCommands(admin: Target): Promise<string[]> {
+  const log = (await rawCommand(admin, ['ACL', 'LOG']).then(toStrings)) as RespReply[]
+  return log
+    .map((entry) => {
+      const fields = entry as RespReply[]
+      const field = (name: string) => fields[fields.indexOf(name) + 1]
+      return `${String(field('reason'))} ${String(field('object'))} (user ${String(field('username'))}, ${String(field('count'))}×)`
+    })
+    .reverse()
+}
+
 class SpawnedRedis implements RedisServer {
   readonly host = '127.0.0.1'
   readonly spawned = true
   readonly port: number
+  readonly tlsPort: number | undefined
+  readonly certificates: TestCertificates | undefined
   readonly #binary: string
+  readonly #acl: AclRules | false
+  #aclApplied = false
   #child: ChildProcess | undefined
   #paused = false
 
-  constructor(binary: string, port: number) {
+  constructor(binary: string, port: number, options: RedisServerOptions, tlsPort: number | undefined) {
     this.#binary = binary
     this.port = port
+    this.#acl = options.acl ?? CACHE_ACL
+    this.tlsPort = tlsPort
+    this.certificates = tlsPort === undefined ? undefined : testCertificates()
   }
 
   get url(): string {
-    return `redis://${this.host}:${this.port}`
+    return this.tlsPort === undefined
+      ? `redis://${this.host}:${this.port}`
+      : `rediss://${this.host}:${this.tlsPort}`
   }
 
   get pid(): number | undefined {
     return this.#child?.pid
   }
 
-  get #target(): Target {
+  /** The client user (plain port). */
+  get #client(): Target {
     return { host: this.host, port: this.port, password: undefined, username: undefined, db: undefined }
   }
 
+  /** The admin user once the ACL is in place. */
+  get #target(): Target {
+    return this.#aclApplied
+      ? { ...this.#client, username: ADMIN_USER, password: ADMIN_PASSWORD }
+      : this.#client
+  }
+
   async start(): Promise<void> {
+    this.#aclApplied = false
     const args = [
       '--port',
       String(this.port),
@@ -296,6 +524,21 @@ class SpawnedRedis implements RedisServer {
       '--daemonize',
       'no',
     ]
+    const certs = this.certificates
+    if (this.tlsPort !== undefined && certs !== undefined) {
+      args.push(
+        '--tls-port',
+        String(this.tlsPort),
+        '--tls-cert-file',
+        certs.certFile,
+        '--tls-key-file',
+        certs.keyFile,
+        '--tls-ca-cert-file',
+        certs.caFile,
+        '--tls-auth-clients',
+        'no',
+      )
+    }
     const child = spawn(this.#binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     const collect = (chunk: Buffer) => {
@@ -320,6 +563,10 @@ class SpawnedRedis implements RedisServer {
         }
         return undefined
       })
+      if (this.#acl !== false) {
+        await applyAcl(this.#client, this.#acl)
+        this.#aclApplied = true
+      }
     } catch (error) {
       await this.kill()
       throw error
@@ -332,6 +579,15 @@ class SpawnedRedis implements RedisServer {
 
   commandBuffer(...args: RespArg[]): Promise<RespBufferReply> {
     return rawCommand(this.#target, args)
+  }
+
+  clientCommand(...args: RespArg[]): Promise<RespReply> {
+    return rawCommand(this.#client, args).then(toStrings)
+  }
+
+  async deniedCommands(): Promise<string[]> {
+    if (!this.#aclApplied || this.#child === undefined) return []
+    return deniedCommands(this.#target)
   }
 
   scan(match: string): Promise<string[]> {
@@ -385,6 +641,8 @@ class SpawnedRedis implements RedisServer {
 class ExternalRedis implements RedisServer {
   readonly spawned = false
   readonly pid = undefined
+  readonly tlsPort = undefined
+  readonly certificates = undefined
   readonly url: string
   readonly host: string
   readonly port: number
@@ -418,6 +676,15 @@ class ExternalRedis implements RedisServer {
 
   commandBuffer(...args: RespArg[]): Promise<RespBufferReply> {
     return rawCommand(this.#target, args)
+  }
+
+  /** An external server is used as given (its users are yours): same as `command`. */
+  clientCommand(...args: RespArg[]): Promise<RespReply> {
+    return rawCommand(this.#target, args).then(toStrings)
+  }
+
+  async deniedCommands(): Promise<string[]> {
+    return []
   }
 
   scan(match: string): Promise<string[]> {
@@ -464,9 +731,9 @@ async function scanAll(server: RedisServer, match: string): Promise<string[]> {
  * Starts a redis-server on a free loopback port (or connects to REDIS_URL) and resolves once it
  * answers PING. Throws if redis-server is not installed — tests never skip silently.
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const external = process.env.REDIS_URL
-  if (external !== undefined && external !== '') {
+  if (external !== undefined && external !== '' && options.tls !== true) {
     const server = new ExternalRedis(external)
     await server.start()
     return server
@@ -477,7 +744,12 @@ export async function startRedisServer(): Promise<RedisServer> {
   let lastError: unknown
   // A free port can be taken between probing and binding: try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const server = new SpawnedRedis(binary, await freePort())
+    const server = new SpawnedRedis(
+      binary,
+      await freePort(),
+      options,
+      options.tls === true ? await freePort() : undefined,
+    )
     try {
       await server.start()
       return server
@@ -492,14 +764,26 @@ export async function startRedisServer(): Promise<RedisServer> {
  * Registers beforeAll/afterAll hooks that start one server for the current file (or describe
  * block) and always stop it; returns a getter for use inside tests and hooks.
  */
-export function useRedisServer(): () => RedisServer {
+export function useRedisServer(options: RedisServerOptions = {}): () => RedisServer {
   let server: RedisServer | undefined
   beforeAll(async () => {
-    server = await startRedisServer()
+    server = await startRedisServer(options)
   })
   afterAll(async () => {
-    await server?.stop()
+    const running = server
     server = undefined
+    let denied: string[] = []
+    try {
+      // A NOPERM the cache swallowed (counted as an L2 error) still fails the file.
+      denied = (await running?.deniedCommands()) ?? []
+    } finally {
+      await running?.stop()
+    }
+    if (denied.length > 0) {
+      throw new Error(
+        `the least-privilege ACL user was denied: ${denied.join('; ')}. The cache must not need these (or CACHE_ACL in test/helpers/redis-server.ts is missing a command it legitimately needs).`,
+      )
+    }
   })
   return () => {
     if (server === undefined) throw new Error('the redis-server of this suite is not running')

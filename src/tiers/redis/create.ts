@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import type { L2Options } from '../../core/options.js'
 import { InvalidOptionError } from '../../errors.js'
 import type { RedisAdapter } from './adapter.js'
+import { type TlsOptions, withTls } from './client-modules.js'
 import { IoRedisClusterAdapter, type IoRedisClusterLike } from './cluster-ioredis-adapter.js'
 import { NodeRedisClusterAdapter, type NodeRedisClusterLike } from './cluster-node-redis-adapter.js'
 import { isClusterUrls, parseClusterUrls } from './cluster-options.js'
@@ -41,12 +42,27 @@ export function createRedisTier(
   options: { timeoutMs: number; batchSize: number; onError: (error: unknown) => void },
 ): RedisTier {
   const source = l2.redis
+  const tls = resolveTls((l2 as { tls?: unknown }).tls, source)
   const clientOptions = {
     commandTimeoutMs: options.timeoutMs,
     connectTimeoutMs: Math.max(options.timeoutMs, 1000),
     maxQueuedCommands: MAX_QUEUED_COMMANDS,
     onError: options.onError,
   }
+  const adapter = withTls(tls, () => openAdapter(l2, source, clientOptions))
+  return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize })
+}
+
+function openAdapter(
+  l2: L2Options,
+  source: L2Options['redis'],
+  clientOptions: {
+    commandTimeoutMs: number
+    connectTimeoutMs: number
+    maxQueuedCommands: number
+    onError: (error: unknown) => void
+  },
+): RedisAdapter {
   let adapter: RedisAdapter
   if (typeof source === 'string') {
     adapter =
@@ -74,7 +90,37 @@ export function createRedisTier(
       'l2.redis must be a redis:// URL, { cluster: [redis:// URLs] }, a `redis` or `ioredis` client or cluster, or a RedisAdapter.',
     )
   }
-  return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize })
+  return adapter
+}
+
+const TLS_FIELDS = new Set(['ca', 'cert', 'key', 'servername'])
+
+/**
+ * Validates `l2.tls`: only for connections opened from `rediss://` URLs, and only fields that say
+ * what to trust — there is no way to turn certificate verification off here (pass your own
+ * client if you must).
+ */
+export function resolveTls(tls: unknown, source: L2Options['redis']): TlsOptions | undefined {
+  if (tls === undefined) return undefined
+  if (typeof tls !== 'object' || tls === null || Array.isArray(tls)) {
+    throw new InvalidOptionError("l2.tls must be an object like { ca: readFileSync('ca.pem') }.")
+  }
+  const unknown = Object.keys(tls).filter((k) => !TLS_FIELDS.has(k))
+  if (unknown.length > 0) {
+    throw new InvalidOptionError(
+      `l2.tls takes only ca, cert, key and servername; got ${unknown.map((k) => `\`${k}\``).join(', ')}. Certificate verification cannot be turned off: give the CA that signed the server's certificate.`,
+    )
+  }
+  const urls = typeof source === 'string' ? [source] : isClusterUrls(source) ? [...source.cluster] : undefined
+  if (urls === undefined) {
+    throw new InvalidOptionError(
+      'l2.tls applies to connections opened from rediss:// URLs; configure TLS on the client you pass in instead.',
+    )
+  }
+  if (urls.some((url) => typeof url !== 'string' || !url.startsWith('rediss://'))) {
+    throw new InvalidOptionError('l2.tls needs rediss:// URLs (redis:// is plaintext).')
+  }
+  return tls as TlsOptions
 }
 
 function isAdapter(value: unknown): value is RedisAdapter {

@@ -1,0 +1,88 @@
+import { InvalidKeyError, InvalidOptionError } from '../errors.js'
+import { escapePart } from './key.js'
+
+/**
+ * Input limits, checked before any work or network I/O, so attacker-chosen keys, tags and
+ * patterns cost bounded memory and CPU. Each refusal is a typed error (its `code` is the stable
+ * `E_INVALID_KEY` / `E_INVALID_OPTION`, its class says which limit).
+ */
+export const LIMIT_DEFAULTS = {
+  /** Longest cache key, in UTF-16 code units (a 1 MiB key would sit in the L1's map and be hashed on every call). */
+  maxKeyLength: 4096,
+  /** Most tags on one entry (its own plus one per `dependsOn` key). */
+  maxTags: 100,
+  /** Longest tag, in UTF-16 code units. */
+  maxTagLength: 1024,
+  /** Longest glob given to `deleteMatching`. */
+  maxPatternLength: 1024,
+  /** Most `*` in one glob: Redis matches each against the rest recursively (CVE-2022-36021 was this). */
+  maxPatternWildcards: 16,
+  /** Longest tenant id. */
+  maxTenantLength: 256,
+} as const
+
+/** A key longer than `maxKeyLength`. */
+export class KeyTooLongError extends InvalidKeyError {}
+
+/** An entry with more tags than `maxTags`, or a tag longer than the tag limit. */
+export class TooManyTagsError extends InvalidOptionError {}
+
+export function assertKeyLength(key: string, maxKeyLength: number): void {
+  if (key.length > maxKeyLength) {
+    throw new KeyTooLongError(
+      `A cache key of ${key.length} characters is over maxKeyLength (${maxKeyLength}): hash long inputs yourself (e.g. key('search', sha256(query))), or raise maxKeyLength.`,
+    )
+  }
+}
+
+export function assertTags(
+  tags: readonly string[],
+  maxTags: number,
+  maxTagLength = LIMIT_DEFAULTS.maxTagLength,
+): void {
+  if (tags.length > maxTags) {
+    throw new TooManyTagsError(
+      `An entry with ${tags.length} tags is over maxTags (${maxTags}): tag by a coarser group (e.g. 'category:1' rather than every product id), or raise maxTags.`,
+    )
+  }
+  for (const tag of tags) {
+    if (tag.length > maxTagLength) {
+      throw new TooManyTagsError(
+        `A tag of ${tag.length} characters is over the limit (${maxTagLength}): use an id, not the data.`,
+      )
+    }
+  }
+}
+
+/** Refuses globs that could make Redis (or the L1's regex) burn CPU: too long, or too many `*`. */
+export function assertPattern(pattern: string): void {
+  if (pattern.length > LIMIT_DEFAULTS.maxPatternLength) {
+    throw new InvalidOptionError(
+      `deleteMatching: the pattern is ${pattern.length} characters, over ${LIMIT_DEFAULTS.maxPatternLength}: build it from key() parts plus a trailing '*'.`,
+    )
+  }
+  let stars = 0
+  for (let at = pattern.indexOf('*'); at >= 0; at = pattern.indexOf('*', at + 1)) {
+    if (pattern[at - 1] !== '\\' && ++stars > LIMIT_DEFAULTS.maxPatternWildcards) {
+      throw new InvalidOptionError(
+        `deleteMatching: more than ${LIMIT_DEFAULTS.maxPatternWildcards} '*' in one pattern; escape user input with key() or escapeGlob().`,
+      )
+    }
+  }
+}
+
+/**
+ * The namespace a tenant's entries live under: `<namespace>@<escaped tenant>`. A namespace can
+ * never contain '@' and the escaped tenant never contains ':' or a glob character, so two
+ * (namespace, tenant) pairs — or a tenant and no tenant — never share a key, a tag marker, a
+ * lock, a bus channel or a `clear()` prefix.
+ */
+export function tenantScope(namespace: string, tenant: string | undefined): string {
+  if (tenant === undefined) return namespace
+  if (typeof tenant !== 'string' || tenant.length === 0 || tenant.length > LIMIT_DEFAULTS.maxTenantLength) {
+    throw new InvalidOptionError(
+      `tenant must be a non-empty string of at most ${LIMIT_DEFAULTS.maxTenantLength} characters (an id such as an organisation slug).`,
+    )
+  }
+  return `${namespace}@${escapePart(tenant)}`
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto'
+import type { L2Options } from '../core/options.js'
+import { InvalidOptionError } from '../errors.js'
+import { escapeGlob } from '../keys/key.js'
+import { tenantScope } from '../keys/limits.js'
+import { ENVELOPE_MAGIC } from '../serialization/envelope.js'
+import type { RedisAdapter } from '../tiers/redis/adapter.js'
+import { createRedisTier } from '../tiers/redis/create.js'
+import type { LuaScript } from '../tiers/redis/scripts.js'
+import { type EncryptionOptions, isSealed, KeyRing, sealedKeyId } from './keyring.js'
+
+/**
+ * SET KEYS[1] ARGV[2] KEEPTTL if it still holds ARGV[1]; 1 when it did. Static source, data only
+ * through KEYS/ARGV. A value written meanwhile (by a cache, with the current key) is left alone.
+ */
+const COMPARE_AND_SWAP: LuaScript = script(
+  "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0",
+)
+
+function script(lua: string): LuaScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
+}
+
+export interface RotateKeysOptions {
+  /** The Redis the caches use: as `l2` of `createCache` (a URL, `{ cluster }`, a client or an adapter), plus `tls`/`client`. */
+  l2: Pick<L2Options, 'redis' | 'client' | 'timeout'> & { tls?: unknown }
+  /** The caches' namespace (every version is rotated). */
+  namespace: string
+  /** Only this tenant's entries (`createCache({ tenant })`). Default: the namespace without tenant. */
+  tenant?: string
+  /** The new key ring: `current` is the key entries are re-encrypted with; the old keys must still be listed. */
+  encryption: EncryptionOptions
+  /** Keys per SCAN page and per round of compare-and-swap writes. Default 500. */
+  batchSize?: number
+  /** Also encrypt plaintext entries (turning encryption on for an existing cache). Default false. */
+  encryptPlaintext?: boolean
+  /** Called after each batch. */
+  onProgress?: (progress: RotationReport) => void
+  /** Stops after the current batch. */
+  signal?: AbortSignal
+}
+
+export interface RotationReport {
+  /** Keys seen by SCAN (entries, plus tombstones and anything else under the prefix). */
+  scanned: number
+  /** Entries re-encrypted with the current key. */
+  rotated: number
+  /** Entries already under the current key. */
+  current: number
+  /** Plaintext entries encrypted (with `encryptPlaintext`) or left alone (without). */
+  plaintext: number
+  /** Entries under a key id the ring does not hold, or failing authentication: left alone (they read as misses). */
+  unreadable: number
+  /** Entries that changed between the read and the swap (a cache wrote them meanwhile): left alone. */
+  changed: number
+}
+
+/**
+ * Re-encrypts every entry of a namespace under the current key, in batches, while caches keep
+ * running: SCAN (never KEYS), MGET, then a compare-and-swap per entry that keeps its TTL and
+ * never overwrites a value written meanwhile. Reads keep working throughout — caches hold the old
+ * key too — and once this resolves, the old key can be removed from every cache's ring after the
+ * longest TTL + grace of entries written before the rotation started (docs/security.md).
+ */
+export async function rotateKeys(options: RotateKeysOptions): Promise<RotationReport> {
+  const ring = KeyRing.from(options.encryption)
+  const batchSize = options.batchSize ?? 500
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new InvalidOptionError('rotateKeys: batchSize must be an integer ≥ 1.')
+  }
+  if (typeof options.namespace !== 'string' || options.namespace.length === 0) {
+    throw new InvalidOptionError('rotateKeys: namespace is required (the caches’ `namespace`).')
+  }
+  const tier = createRedisTier(options.l2 as L2Options, {
+    timeoutMs: 5_000,
+    batchSize,
+    onError: () => {},
+  })
+  const adapter = tier.adapter
+  try {
+    return await rotateWith(adapter, ring, options, batchSize)
+  } finally {
+    await tier.close()
+  }
+}
+
+async function rotateWith(
+  adapter: RedisAdapter,
+  ring: KeyRing,
+  options: RotateKeysOptions,
+  batchSize: number,
+): Promise<RotationReport> {
+  const evalScript = adapter.evalScript?.bind(adapter)
+  if (evalScript === undefined) {
+    throw new InvalidOptionError('rotateKeys needs an adapter with evalScript (compare-and-swap in Lua).')
+  }
+  const prefix = `${tenantScope(options.namespace, options.tenant)}:`
+  const match = `${escapeGlob(prefix)}*`
+  const report: RotationReport = {
+    scanned: 0,
+    rotated: 0,
+    current: 0,
+    plaintext: 0,
+    unreadable: 0,
+    changed: 0,
+  }
+  let cursor = '0'
+  do {
+    if (options.signal?.aborted) break
+    const page = await adapter.scan(cursor, match, batchSize)
+    cursor = page.cursor
+    report.scanned += page.keys.length
+    if (page.keys.length === 0) continue
+    const values = await adapter.mget(page.keys)
+    const swaps: Promise<void>[] = []
+    for (let i = 0; i < page.keys.length; i++) {
+      const key = page.keys[i] as string
+      const value = values[i]
+      if (value === null || value === undefined) continue
+      let next: Buffer | undefined
+      if (isSealed(value)) {
+        if (sealedKeyId(value) === ring.currentId) {
+          report.current++
+          continue
+        }
+        const opened = ring.open(value, key)
+        if (!opened.ok) {
+          report.unreadable++
+          continue
+        }
+        next = ring.seal(opened.plaintext, key)
+      } else if (value[0] === ENVELOPE_MAGIC) {
+        report.plaintext++
+        if (options.encryptPlaintext !== true) continue
+        next = ring.seal(value, key)
+      } else continue // a tombstone or foreign bytes
+      const sealed = next
+      swaps.push(
+        evalScript(COMPARE_AND_SWAP, key, [value, sealed]).then((swapped) => {
+          if (swapped === 1) {
+            if (isSealed(value)) report.rotated++
+          } else report.changed++
+        }),
+      )
+    }
+    await Promise.all(swaps)
+    options.onProgress?.({ ...report })
+  } while (cursor !== '0')
+  return report
+}
