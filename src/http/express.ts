@@ -1,0 +1,181 @@
+/**
+ * Express 5 adapter: `httpCache({ cache })` returns the HTTP layer with a `route(policy)`
+ * middleware to put before a route's handler.
+ *
+ * ```ts
+ * const http = httpCache({ cache })
+ * app.get('/products/:id', http.route({ maxAge: '60s', sMaxAge: '5m', tags: (req) => [`product:${req.params.id}`] }), handler)
+ * ```
+ */
+import { IncomingMessage, ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
+import type { Application, NextFunction, Request, RequestHandler, Response } from 'express'
+import type { ResponseHeaders } from './headers.js'
+import { type HttpCachePolicy, resolvePolicy } from './policy.js'
+import {
+  type CapturedResponse,
+  type Exchange,
+  HttpCache,
+  type HttpCacheOptions,
+  type HttpRequest,
+  type OutgoingResponse,
+} from './response-cache.js'
+
+export type { HttpCacheOptions, HttpCachePolicy }
+
+/** The HTTP layer for an Express app. */
+export class ExpressHttpCache extends HttpCache {
+  /** Middleware applying `policy` to the route it precedes (validated here, once). */
+  route(policy: HttpCachePolicy<Request>): RequestHandler {
+    const resolved = resolvePolicy(policy)
+    return (req, res, next) => {
+      const source = {
+        request: { method: req.method, url: req.originalUrl, headers: req.headers },
+        context: req,
+        revalidate: (replay: HttpRequest) => dispatch(rootApp(req.app), replay),
+      }
+      this.begin(resolved, source).then((step) => {
+        if (step.kind === 'respond') send(res, step.response, res.end as End)
+        else capture(req, res, next, step.exchange)
+      }, next)
+    }
+  }
+
+  /** Adds tags to the response being produced for `req` (e.g. every product a page lists). */
+  tag(req: Request, ...tags: string[]): void {
+    this.addTags(req, tags)
+  }
+}
+
+/** Creates the HTTP layer for an Express app (see {@link ExpressHttpCache.route}). */
+export function httpCache(options: HttpCacheOptions): ExpressHttpCache {
+  return new ExpressHttpCache(options)
+}
+
+type ServerResponseMethods = Pick<Response, 'write' | 'end' | 'writeHead'>
+
+type End = (this: Response, chunk?: unknown, encoding?: BufferEncoding) => unknown
+
+/**
+ * Buffers what the route writes (the body is needed whole: its ETag, its storage), then hands it
+ * to the core and writes the response the core returns. Methods are patched on this response
+ * object only, and restored before the real write, so outer middleware that patched them too
+ * (compression, loggers) see one ordinary response.
+ */
+function capture(req: Request, res: Response, next: NextFunction, exchange: Exchange): void {
+  const original: ServerResponseMethods = { write: res.write, end: res.end, writeHead: res.writeHead }
+  const chunks: Buffer[] = []
+  let ended = false
+  const restore = (): void => {
+    res.write = original.write
+    res.end = original.end
+    res.writeHead = original.writeHead
+    // Express answers 304 itself when `req.fresh`; under capture the core decides that.
+    delete (req as { fresh?: boolean }).fresh
+  }
+  Object.defineProperty(req, 'fresh', { configurable: true, get: () => false })
+  const toBuffer = (chunk: unknown, encoding?: BufferEncoding): Buffer | undefined => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return undefined
+    if (typeof chunk === 'string') return Buffer.from(chunk, encoding ?? 'utf8')
+    if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    return Buffer.from(String(chunk))
+  }
+  res.writeHead = function writeHead(this: Response, status: number, ...rest: unknown[]) {
+    res.statusCode = status
+    const headers = rest.find((r) => typeof r === 'object' && r !== null)
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2)
+        res.setHeader(String(headers[i]), headers[i + 1] as string)
+    } else if (headers !== undefined) {
+      for (const [name, value] of Object.entries(headers)) {
+        if (value !== undefined) res.setHeader(name, value as string | string[])
+      }
+    }
+    return res
+  } as Response['writeHead']
+  res.write = function write(chunk: unknown, encoding?: unknown, callback?: unknown) {
+    const buffer = toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined)
+    if (buffer !== undefined) chunks.push(buffer)
+    const cb = typeof encoding === 'function' ? encoding : callback
+    if (typeof cb === 'function') queueMicrotask(cb as () => void)
+    return true
+  } as Response['write']
+  res.end = function end(chunk?: unknown, encoding?: unknown, callback?: unknown) {
+    if (ended) return res
+    ended = true
+    const buffer = toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined)
+    if (buffer !== undefined) chunks.push(buffer)
+    restore()
+    const captured: CapturedResponse = {
+      status: res.statusCode,
+      headers: lowercaseHeaders(res.getHeaders()),
+      body: Buffer.concat(chunks),
+    }
+    exchange.finish(captured).then(
+      (out) => {
+        if (exchange.revalidation) return
+        for (const name of res.getHeaderNames()) res.removeHeader(name)
+        send(res, out, original.end as End)
+      },
+      (error: unknown) => {
+        if (!res.headersSent) next(error)
+      },
+    )
+    const cb = [chunk, encoding, callback].find((c) => typeof c === 'function')
+    if (typeof cb === 'function') res.once('finish', cb as () => void)
+    return res
+  } as Response['end']
+  res.once('close', () => {
+    if (!ended) {
+      restore()
+      exchange.abandon()
+    }
+  })
+  next()
+}
+
+function send(res: Response, out: OutgoingResponse, end: End): void {
+  res.statusCode = out.status
+  for (const [name, value] of Object.entries(out.headers)) res.setHeader(name, value)
+  if (out.body === null) end.call(res)
+  else end.call(res, out.body)
+}
+
+function lowercaseHeaders(headers: Record<string, string | string[] | number | undefined>): ResponseHeaders {
+  const out: ResponseHeaders = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    out[name.toLowerCase()] = typeof value === 'number' ? String(value) : value
+  }
+  return out
+}
+
+/** The top-level app: a route inside a mounted sub-app is reached from the root with the full URL. */
+function rootApp(app: Application): Application {
+  let current = app as Application & { parent?: Application }
+  while (current.parent !== undefined) current = current.parent as Application & { parent?: Application }
+  return current
+}
+
+/**
+ * Sends a background revalidation through the app in-process: a request object with no socket
+ * behind it, whose response the route middleware captures and never writes anywhere.
+ */
+function dispatch(app: Application, replay: HttpRequest): Promise<unknown> {
+  const req = new IncomingMessage(new Socket())
+  req.method = replay.method
+  req.url = replay.url
+  for (const [name, value] of Object.entries(replay.headers)) {
+    if (value !== undefined) req.headers[name] = typeof value === 'string' ? value : [...value].join(', ')
+  }
+  req.push(null)
+  const res = new ServerResponse(req)
+  return new Promise((resolve, reject) => {
+    const handle = (app as unknown as { handle(q: unknown, r: unknown, done: (e?: unknown) => void): void })
+      .handle
+    handle.call(app, req, res, (error?: unknown) =>
+      error === undefined ? resolve(undefined) : reject(error),
+    )
+    res.once('finish', () => resolve(undefined))
+  })
+}

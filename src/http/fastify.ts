@@ -1,0 +1,145 @@
+/**
+ * Fastify 5 adapter: a plugin (encapsulation skipped, as fastify-plugin would, so its hooks see
+ * every route) that reads each route's policy from `config.httpCache`.
+ *
+ * ```ts
+ * await app.register(fastifyHttpCache, { cache })
+ * app.get('/products/:id', { config: { httpCache: { maxAge: '60s', sMaxAge: '5m' } } }, handler)
+ * await app.httpCache.invalidateTags(['product:42'])
+ * ```
+ */
+import type { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { ResponseHeaders } from './headers.js'
+import { type HttpCachePolicy, type ResolvedPolicy, resolvePolicy } from './policy.js'
+import { type Exchange, HttpCache, type HttpCacheOptions, type HttpRequest } from './response-cache.js'
+
+export type { HttpCacheOptions, HttpCachePolicy }
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** stratacache's HTTP caching policy of this route (see stratacache/http). */
+    httpCache?: HttpCachePolicy<FastifyRequest>
+  }
+  interface FastifyInstance {
+    /** The HTTP layer registered by stratacache's plugin: invalidateTags, purgeUrl, stats, tag. */
+    httpCache: FastifyHttpCache
+  }
+}
+
+/** The HTTP layer of a Fastify app (decorated as `app.httpCache`). */
+export class FastifyHttpCache extends HttpCache {
+  /** Adds tags to the response being produced for `request` (e.g. every product a page lists). */
+  tag(request: FastifyRequest, ...tags: string[]): void {
+    this.addTags(request, tags)
+  }
+}
+
+async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Promise<void> {
+  const http = new FastifyHttpCache(options)
+  fastify.decorate('httpCache', http)
+  // Keyed by the policy object the route declared: resolved (and validated) once.
+  const resolved = new WeakMap<HttpCachePolicy<FastifyRequest>, ResolvedPolicy<FastifyRequest>>()
+  const resolve = (policy: HttpCachePolicy<FastifyRequest>): ResolvedPolicy<FastifyRequest> => {
+    let r = resolved.get(policy)
+    if (r === undefined) {
+      r = resolvePolicy(policy, 'config.httpCache')
+      resolved.set(policy, r)
+    }
+    return r
+  }
+  const exchanges = new WeakMap<FastifyRequest, Exchange>()
+
+  // Routes declared after the plugin: a bad policy fails at startup, not on the first request.
+  fastify.addHook('onRoute', (route) => {
+    const policy = route.config?.httpCache
+    if (policy !== undefined) resolve(policy)
+  })
+
+  fastify.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const policy = request.routeOptions.config.httpCache
+    if (policy === undefined) return
+    const step = await http.begin(resolve(policy), {
+      request: { method: request.method, url: request.url, headers: request.headers },
+      context: request,
+      revalidate: (replay: HttpRequest) =>
+        fastify.inject({
+          method: 'GET',
+          url: replay.url,
+          headers: replay.headers as Record<string, string | string[]>,
+        }),
+    })
+    if (step.kind === 'origin') {
+      exchanges.set(request, step.exchange)
+      return
+    }
+    const out = step.response
+    reply.code(out.status)
+    reply.headers(out.headers)
+    return reply.send(out.body === null ? undefined : Buffer.from(out.body))
+  })
+
+  fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const exchange = exchanges.get(request)
+    if (exchange === undefined) return payload
+    exchanges.delete(request)
+    const body = await readPayload(payload)
+    const out = await exchange.finish({
+      status: reply.statusCode,
+      headers: lowercaseHeaders(reply.getHeaders()),
+      body,
+    })
+    for (const name of Object.keys(reply.getHeaders())) {
+      if (out.headers[name.toLowerCase()] === undefined) reply.removeHeader(name)
+    }
+    reply.code(out.status)
+    reply.headers(out.headers)
+    if (out.body === null) {
+      if (out.status === 304) reply.removeHeader('content-length')
+      return null
+    }
+    return Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength)
+  })
+
+  const abandon = async (request: FastifyRequest): Promise<void> => {
+    exchanges.get(request)?.abandon()
+    exchanges.delete(request)
+  }
+  fastify.addHook('onResponse', abandon)
+  fastify.addHook('onRequestAbort', abandon)
+}
+
+async function readPayload(payload: unknown): Promise<Uint8Array> {
+  if (payload === null || payload === undefined) return new Uint8Array(0)
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8')
+  if (payload instanceof Uint8Array) return payload
+  if (typeof (payload as Readable).pipe === 'function') {
+    const chunks: Buffer[] = []
+    for await (const chunk of payload as Readable) {
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array))
+    }
+    return Buffer.concat(chunks)
+  }
+  return Buffer.from(String(payload))
+}
+
+function lowercaseHeaders(headers: Record<string, string | string[] | number | undefined>): ResponseHeaders {
+  const out: ResponseHeaders = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue
+    out[name.toLowerCase()] = typeof value === 'number' ? String(value) : value
+  }
+  return out
+}
+
+/**
+ * The plugin. Marked the way fastify-plugin marks plugins (skip-override, display name, metadata)
+ * without depending on it: the hooks must apply to routes outside the plugin's own context.
+ */
+export const fastifyHttpCache: FastifyPluginAsync<HttpCacheOptions> = Object.assign(plugin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'stratacache-http',
+  [Symbol.for('plugin-meta')]: { name: 'stratacache-http', fastify: '5.x' },
+})
+
+export default fastifyHttpCache

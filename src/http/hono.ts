@@ -1,0 +1,118 @@
+/**
+ * Hono adapter (any runtime; tested on @hono/node-server): `httpCache({ cache, app })` returns the
+ * HTTP layer with a `route(policy)` middleware. `app` is the Hono app itself: background
+ * revalidation (stale-while-revalidate) sends its request through `app.fetch`. Without it, a
+ * response within its stale-while-revalidate window is refreshed in the foreground instead.
+ *
+ * ```ts
+ * const app = new Hono()
+ * const http = httpCache({ cache, app })
+ * app.get('/products/:id', http.route({ maxAge: '60s', sMaxAge: '5m' }), (c) => c.json(product))
+ * ```
+ */
+import type { Context, MiddlewareHandler } from 'hono'
+import { InvalidOptionError } from '../index.js'
+import type { ResponseHeaders } from './headers.js'
+import { type HttpCachePolicy, resolvePolicy } from './policy.js'
+import {
+  HttpCache,
+  type HttpCacheOptions,
+  type HttpRequest,
+  type OutgoingResponse,
+  REVALIDATE_HEADER,
+} from './response-cache.js'
+
+export type { HttpCacheOptions, HttpCachePolicy }
+
+/** What the adapter needs of a Hono app: its fetch handler. */
+export interface FetchApp {
+  fetch(request: Request, env?: unknown): Response | Promise<Response>
+}
+
+export interface HonoHttpCacheOptions extends HttpCacheOptions {
+  /** The app, for background revalidation (stale-while-revalidate). */
+  app?: FetchApp
+}
+
+/** The HTTP layer of a Hono app. */
+export class HonoHttpCache extends HttpCache {
+  readonly #app: FetchApp | undefined
+
+  constructor(options: HonoHttpCacheOptions) {
+    super(options)
+    if (options.app !== undefined && typeof options.app?.fetch !== 'function') {
+      throw new InvalidOptionError('app must be the Hono app (an object with fetch(request)).')
+    }
+    this.#app = options.app
+  }
+
+  /** Middleware applying `policy` to the route it precedes (validated here, once). */
+  route(policy: HttpCachePolicy<Context>): MiddlewareHandler {
+    const resolved = resolvePolicy(policy)
+    return async (c, next) => {
+      const url = new URL(c.req.url)
+      const headers: Record<string, string> = {}
+      c.req.raw.headers.forEach((value, name) => {
+        headers[name] = value
+      })
+      const app = this.#app
+      const step = await this.begin(resolved, {
+        request: { method: c.req.method, url: url.pathname + url.search, headers },
+        context: c,
+        revalidate:
+          app === undefined
+            ? undefined
+            : async (replay: HttpRequest) => {
+                const init = new Headers()
+                for (const [name, value] of Object.entries(replay.headers)) {
+                  if (value !== undefined)
+                    init.set(name, typeof value === 'string' ? value : value.join(', '))
+                }
+                const response = await app.fetch(
+                  new Request(new URL(replay.url, url.origin), { headers: init }),
+                  c.env,
+                )
+                await response.arrayBuffer()
+              },
+      })
+      if (step.kind === 'respond') return toResponse(step.response)
+      await next()
+      const res = c.res
+      const captured: ResponseHeaders = {}
+      res.headers.forEach((value, name) => {
+        if (name !== 'set-cookie') captured[name] = value
+      })
+      const cookies = res.headers.getSetCookie()
+      if (cookies.length > 0) captured['set-cookie'] = cookies
+      const body = new Uint8Array(await res.arrayBuffer())
+      const out = await step.exchange.finish({ status: res.status, headers: captured, body })
+      // Assigning over an existing response merges its headers back in: clear it first.
+      c.res = undefined as unknown as Response
+      c.res = toResponse(out)
+      return undefined
+    }
+  }
+
+  /** Adds tags to the response being produced for `c` (e.g. every product a page lists). */
+  tag(c: Context, ...tags: string[]): void {
+    this.addTags(c, tags)
+  }
+}
+
+/** Creates the HTTP layer for a Hono app (see {@link HonoHttpCache.route}). */
+export function httpCache(options: HonoHttpCacheOptions): HonoHttpCache {
+  return new HonoHttpCache(options)
+}
+
+function toResponse(out: OutgoingResponse): Response {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(out.headers)) {
+    if (typeof value === 'string') headers.set(name, value)
+    else for (const v of value) headers.append(name, v)
+  }
+  headers.delete(REVALIDATE_HEADER)
+  return new Response(out.body === null ? null : (out.body as Uint8Array<ArrayBuffer>), {
+    status: out.status,
+    headers,
+  })
+}

@@ -1,0 +1,97 @@
+import { key } from '../index.js'
+import { headerValue, type RequestHeaders } from './headers.js'
+
+/**
+ * Request headers that commonly change what an app renders (absolute URLs, redirects, the method
+ * or path a framework acts on) but that no route declares: web cache poisoning (S12) works by
+ * sending one of them to a cache that leaves it out of its key. They are always keyed when
+ * present, so a request carrying `X-Forwarded-Host: evil` can only ever fill, and be served, an
+ * entry of its own. Behind a proxy that sets them on every request the cache works as usual.
+ */
+export const DEFAULT_KEYED_HEADERS: readonly string[] = Object.freeze([
+  'forwarded',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-scheme',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-host',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-host',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+])
+
+const PERCENT = /%[0-9a-f]{2}/gi
+
+/**
+ * The URL as one cache key part: percent-escapes upper-cased (RFC 3986 §6.2.2.1) and query
+ * parameters sorted by name (stable, so repeated names keep their order). Nothing is decoded —
+ * not even unreserved characters: `%2F` stays distinct from `/`, `%2E%2E` from `..`, `%41` from
+ * `A`, `;` stays in its segment — because routers match the raw path, and two URLs that can route
+ * differently must never share an entry (web cache deception, S13).
+ */
+export function normalizeUrl(url: string): string {
+  const hash = url.indexOf('#')
+  const bare = hash === -1 ? url : url.slice(0, hash)
+  const q = bare.indexOf('?')
+  const path = canonicalEscapes(q === -1 ? bare : bare.slice(0, q))
+  if (q === -1) return path
+  const params = bare
+    .slice(q + 1)
+    .split('&')
+    .filter((p) => p !== '')
+    .map(canonicalEscapes)
+  if (params.length === 0) return path
+  const named = params.map((p) => {
+    const eq = p.indexOf('=')
+    return [eq === -1 ? p : p.slice(0, eq), p] as const
+  })
+  named.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  return `${path}?${named.map((n) => n[1]).join('&')}`
+}
+
+function canonicalEscapes(part: string): string {
+  if (!part.includes('%')) return part
+  return part.replace(PERCENT, (m) => m.toUpperCase())
+}
+
+/** The path of a request URL (no query), normalized: the purge-by-URL tag is built from it. */
+export function normalizedPath(url: string): string {
+  const normalized = normalizeUrl(url)
+  const q = normalized.indexOf('?')
+  return q === -1 ? normalized : normalized.slice(0, q)
+}
+
+/**
+ * The cache key of a request: method, host, normalized URL, the values of the route's Vary
+ * headers (absent and empty are different), the always-keyed headers that are present, and the
+ * user for per-user routes. Parts are escaped by `key()`, so no header value can forge another
+ * request's key; long keys are hashed by the cache.
+ */
+export function requestKey(
+  prefix: string,
+  method: string,
+  url: string,
+  headers: RequestHeaders,
+  vary: readonly string[],
+  alwaysKeyed: readonly string[],
+  user: string | undefined,
+): string {
+  const parts: string[] = [method, (headerValue(headers, 'host') ?? '').toLowerCase(), normalizeUrl(url)]
+  for (const name of vary) {
+    const value = headerValue(headers, name)
+    parts.push(value === undefined ? '-' : `=${value.trim()}`)
+  }
+  let extra = ''
+  for (const name of alwaysKeyed) {
+    if (vary.includes(name)) continue
+    const value = headerValue(headers, name)
+    if (value !== undefined) extra += `${name}=${JSON.stringify(value)};`
+  }
+  parts.push(extra, user === undefined ? '-' : `u=${user}`)
+  return key(prefix, ...parts)
+}
