@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { Registry } from 'prom-client'
+import { Registry, type RegistryContentType } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { ALERT_NAMES, registerPrometheus } from '../../dist/observability/prometheus.js'
 import type { CacheSnapshot } from '../../dist/observability/types.js'
@@ -25,7 +25,7 @@ function mutable(initial: CacheSnapshot) {
   }
 }
 
-async function scrape(registry: Registry): Promise<Map<string, ParsedFamily>> {
+async function scrape(registry: Registry<RegistryContentType>): Promise<Map<string, ParsedFamily>> {
   return parsePrometheusText(await registry.metrics())
 }
 
@@ -168,7 +168,8 @@ describe('registerPrometheus', () => {
   })
 
   it('renders OpenMetrics too (counters named without _total in TYPE, with it on samples)', async () => {
-    const registry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE)
+    const registry = new Registry<RegistryContentType>()
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE)
     registerPrometheus(mutable(snapshot({ stats: { misses: 4 } })).source, { registry })
     const text = await registry.metrics()
     expect(text).toContain('# TYPE stratacache_misses counter')
