@@ -19,6 +19,13 @@ import { type BusMessage, decodeMessage, encodeMessage } from '../invalidation/m
 import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
 import { globToRegExp } from '../keys/glob.js'
 import { shortenKey } from '../keys/key.js'
+import { AccessRing } from '../observability/access-ring.js'
+import { type OperationContext, operationChannel, type TracedOperation } from '../observability/channels.js'
+import { type Diagnosis, diagnoseReads } from '../observability/diagnose.js'
+import { HealthMonitor } from '../observability/health.js'
+import { type LatencyHistogram, LatencyRecorder } from '../observability/histogram.js'
+import { publishSnapshots } from '../observability/publisher.js'
+import type { CacheHealth, CacheSnapshot, OperationName, TierLabel } from '../observability/types.js'
 import { CircuitBreakerTier } from '../resilience/circuit-breaker.js'
 import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
@@ -33,8 +40,14 @@ import {
   MISS,
 } from '../tiers/memory/memory-store.js'
 import { createRedisTier } from '../tiers/redis/create.js'
-import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
+import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
+import {
+  closeWriteBehinds,
+  type WriteBehind,
+  type WriteBehindOptions,
+  writeBehindFor,
+} from '../write/index.js'
 import { coarseClock } from './clock.js'
 import { within } from './deadline.js'
 import { type Duration, parseDuration } from './duration.js'
@@ -93,7 +106,14 @@ interface Stale {
 interface LoadToken {
   overtaken: boolean
   startedAt: number
+  /** Which tier the load's value came from (for latency by tier): 'origin' until it is known. */
+  tier: TierLabel
 }
+
+/** How many L1 entries dropped by expiry or for room are remembered, to classify the misses that follow. */
+const DROPPED_MEMORY = 4096
+/** How many key groups' TTLs are remembered for diagnose(). */
+const TTL_GROUPS = 256
 
 /** A value computed by a factory: when its load started (its creation time) and how long it took. */
 interface Load {
@@ -154,7 +174,28 @@ export class Cache {
   readonly #l2Direct: RemoteTier | undefined
   readonly #keyLocks: KeyLocks | undefined
   readonly #resilience: Resilience
-  readonly #events = new CacheEventEmitter()
+  readonly #events: CacheEventEmitter
+  /** Latency histograms (undefined with `observability.latency: false`). */
+  readonly #latency: LatencyRecorder | undefined
+  /** getOrSet / get answered by the L1: the hot path's histograms, kept at hand. */
+  readonly #l1HitLatency: LatencyHistogram | undefined
+  readonly #l1GetLatency: LatencyHistogram | undefined
+  /** Hits until the next timed one (Infinity when latency is off: never reaches 0). */
+  #hitCountdown: number
+  readonly #hitSampling: number
+  /** The latest reads, for hot key groups and diagnose() (undefined with `recentReads: 0`). */
+  readonly #recent: AccessRing | undefined
+  readonly #monitor: HealthMonitor
+  /** L1 entries recently dropped by expiry or for room: a miss of one of them is classified. */
+  readonly #dropped = new Map<string, 'capacity' | 'expired'>()
+  /** The TTL last written per key group, for diagnose(). */
+  readonly #ttlByGroup = new Map<string, number>()
+  /** Redis' memory figures from the last health check. */
+  #lastInfo: RemoteInfo | undefined
+  #lastInfoAnswered = true
+  /** Answers that did not come from a load: an L1 value in its refresh window, a stale stand-in. */
+  readonly #answeredBy = new WeakMap<Promise<unknown>, TierLabel>()
+  #stopPublishing: (() => void) | undefined
   /** Storage keys whose L2 copy is outdated because a write or delete failed: deleted when the L2 answers. */
   /** Storage key → cache key, in queue order. */
   readonly #pendingRepairs = new Map<string, string>()
@@ -190,6 +231,20 @@ export class Cache {
     this.name = resolved.namespace
     this.version = resolved.version
     this.#clock = options.clock === undefined ? coarseClock(resolved.clock) : resolved.clock
+    this.#events = new CacheEventEmitter(resolved.namespace)
+    const observability = resolved.observability
+    this.#latency = observability.latency ? new LatencyRecorder() : undefined
+    this.#l1HitLatency = this.#latency?.histogram('getOrSet', 'l1')
+    this.#l1GetLatency = this.#latency?.histogram('get', 'l1')
+    this.#hitSampling = observability.hitSampling
+    this.#hitCountdown = observability.latency ? observability.hitSampling : Number.POSITIVE_INFINITY
+    this.#recent = observability.recentReads > 0 ? new AccessRing(observability.recentReads) : undefined
+    this.#monitor = new HealthMonitor(
+      resolved.namespace,
+      observability.windowMs,
+      observability.alerts,
+      this.#clock(),
+    )
     this.#prefix = `${resolved.namespace}:${resolved.version}:`
     this.#channel = `!bus:${resolved.namespace}`
     this.#resilience = resolved.resilience
@@ -207,6 +262,7 @@ export class Cache {
       })
       this.#l1TtlMs = resolved.l1.ttlMs
       this.#isolation = resolved.l1.isolation
+      this.#l1.onRemoved = (key, cause) => this.#onL1Removed(key, cause)
     } else {
       this.#l1TtlMs = 0
       this.#isolation = 'none'
@@ -262,6 +318,13 @@ export class Cache {
           onError: (error) => this.#l2Failure(error, 'lock'),
         })
       }
+      const bus = this.#l2.bus
+      if (observability.publishMs > 0 && bus !== undefined) {
+        this.#stopPublishing = publishSnapshots(this.name, bus, observability.publishMs, async () => {
+          await this.health()
+          return this.snapshot()
+        })
+      }
     }
   }
 
@@ -296,25 +359,119 @@ export class Cache {
       throw new InvalidOptionError('getOrSet: `factory` must be a function that loads the value.')
     }
     if (this.#closed) throw closed()
+    if (operationChannel.hasSubscribers) {
+      return this.#traced('getOrSet', key, (context) => this.#getOrSet(key, options, context)) as Promise<T>
+    }
+    return this.#getOrSet(key, options, undefined) as T | Promise<T>
+  }
+
+  /** getOrSet after validation: the value itself on an L1 hit (no promise of its own), else a promise. */
+  #getOrSet<T>(key: string, options: GetOrSetOptions<T>, context: OperationContext | undefined): unknown {
     const ttl = options.ttl ?? this.#options.ttl
     if (typeof ttl === 'object') ttl.record(key)
+    // A clock read costs as much as a hit: one hit in `hitSampling` is timed.
+    const started = --this.#hitCountdown === 0 ? this.#sampleStart() : 0
+    const now = this.#clock()
+    this.#recent?.record(key, now)
     if (this.#l1 !== undefined && options.forceFresh !== true && options.skipL1 !== true) {
-      const now = this.#clock()
       const value = this.#l1.lookup(key, now)
       if (value !== MISS) {
         if (value !== ATTENTION) {
           this.#counters.l1Hits++
-          return value as T
+          if (started !== 0)
+            this.#l1HitLatency?.record((performance.now() - started) / 1000, this.#hitSampling)
+          if (this.#events.watchingReads) this.#events.emit('hit', { key, tier: 'l1' })
+          if (context !== undefined) context.tier = 'l1'
+          return value
         }
         const view = this.#l1.inspect(key, now)
-        if (view !== undefined) return this.#attention(key, options, view, now) as Promise<T>
+        if (view !== undefined) {
+          const answer = this.#attention(key, options, view, now)
+          return this.#timed('getOrSet', started, answer, key, context)
+        }
       }
+      this.#l1Missed(key)
     }
-    if (options.forceFresh !== true) {
-      const flight = this.#flights.get(key)
-      if (flight !== undefined) return flight as Promise<T>
+    let flight: Promise<unknown> | undefined
+    if (options.forceFresh !== true) flight = this.#flights.get(key)
+    flight ??= this.#refresh(key, options, this.#resilienceOf(options), undefined, true)
+    return this.#timed('getOrSet', started, flight, key, context)
+  }
+
+  /** Starts timing a sampled L1 hit. */
+  #sampleStart(): number {
+    this.#hitCountdown = this.#hitSampling
+    return performance.now()
+  }
+
+  /**
+   * Records how long a read that left the L1 took, under the tier its load says answered it
+   * ('stale' when a stale value stood in). `started` is 0 unless this call was sampled earlier.
+   */
+  #timed(
+    operation: OperationName,
+    started: number,
+    answer: Promise<unknown>,
+    key: string,
+    context: OperationContext | undefined,
+  ): Promise<unknown> {
+    if (this.#latency === undefined && context === undefined) return answer
+    const from = started === 0 ? performance.now() : started
+    const token = this.#overtaken.get(key)
+    const done = (tier: TierLabel) => {
+      this.#latency?.record(operation, tier, (performance.now() - from) / 1000)
+      if (context !== undefined) context.tier = tier
     }
-    return this.#refresh(key, options, this.#resilienceOf(options), undefined, true) as Promise<T>
+    return answer.then(
+      (value) => {
+        done(this.#answeredBy.get(answer) ?? token?.tier ?? 'origin')
+        return value
+      },
+      (error: unknown) => {
+        done(token?.tier ?? 'origin')
+        throw error
+      },
+    )
+  }
+
+  /** Runs `run` as a traced operation on the `stratacache:operation` channel (only when someone subscribes). */
+  #traced(
+    operation: TracedOperation,
+    key: string,
+    run: (context: OperationContext) => unknown,
+  ): Promise<unknown> {
+    const context: OperationContext = { cache: this.name, operation, key }
+    return operationChannel.tracePromise(async () => run(context), context)
+  }
+
+  /** An L1 miss: counted, and classified when the L1 had dropped the key by expiry or for room. */
+  #l1Missed(key: string): void {
+    this.#counters.l1Misses++
+    if (this.#dropped.size === 0) return
+    const cause = this.#dropped.get(key)
+    if (cause === undefined) return
+    this.#dropped.delete(key)
+    if (cause === 'expired') this.#counters.missesAfterExpiry++
+    else this.#counters.missesAfterEviction++
+  }
+
+  /** Remembers the TTL written for `key`'s group (bounded), for diagnose(). */
+  #noteTtl(key: string, ttlMs: number): void {
+    const group = (this.#recent as AccessRing).groupOf(key)
+    if (!this.#ttlByGroup.has(group) && this.#ttlByGroup.size >= TTL_GROUPS) return
+    this.#ttlByGroup.set(group, ttlMs)
+  }
+
+  #onL1Removed(key: string, cause: 'capacity' | 'expired'): void {
+    if (this.#recent !== undefined) {
+      if (this.#dropped.size >= DROPPED_MEMORY) {
+        const oldest = this.#dropped.keys().next()
+        if (oldest.done !== true) this.#dropped.delete(oldest.value)
+      }
+      this.#dropped.set(key, cause)
+    }
+    if (cause === 'capacity') this.#events.emit('evict', { key, cause })
+    else this.#events.emit('expire', { key })
   }
 
   /** The cached value for `key` from either tier, or `undefined`. */
@@ -324,20 +481,61 @@ export class Cache {
   ): Promise<T | undefined> {
     if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
     if (this.#closed) throw closed()
+    if (operationChannel.hasSubscribers) {
+      return this.#traced('get', key, (context) => this.#get(key, options, context)) as Promise<T | undefined>
+    }
+    return this.#get(key, options, undefined) as T | undefined | Promise<T | undefined>
+  }
+
+  /** get after validation: the value itself on an L1 hit, else a promise. */
+  #get(
+    key: string,
+    options:
+      | (Pick<EntryOptions, 'skipL1' | 'skipL2'> & { schema?: StandardSchemaV1<unknown, unknown> })
+      | undefined,
+    context: OperationContext | undefined,
+  ): unknown {
+    const started = --this.#hitCountdown === 0 ? this.#sampleStart() : 0
+    const now = this.#clock()
+    this.#recent?.record(key, now)
     const skipL1 = options?.skipL1 === true
     if (this.#l1 !== undefined && !skipL1) {
-      const value = this.#l1.get(key, this.#clock())
+      const value = this.#l1.get(key, now)
       if (value !== MISS) {
         this.#counters.l1Hits++
-        return value as T
+        if (started !== 0) this.#l1GetLatency?.record((performance.now() - started) / 1000, this.#hitSampling)
+        if (this.#events.watchingReads) this.#events.emit('hit', { key, tier: 'l1' })
+        if (context !== undefined) context.tier = 'l1'
+        return value
       }
+      this.#l1Missed(key)
     }
+    return this.#getPastL1(key, options, skipL1, started === 0 ? performance.now() : started, context)
+  }
+
+  async #getPastL1(
+    key: string,
+    options: { skipL2?: boolean; schema?: StandardSchemaV1<unknown, unknown> } | undefined,
+    skipL1: boolean,
+    started: number,
+    context: OperationContext | undefined,
+  ): Promise<unknown> {
+    let tier: TierLabel = 'miss'
+    let value: unknown
     if (this.#l2 !== undefined && options?.skipL2 !== true) {
       const found = await this.#readL2(key, options?.schema, skipL1)
-      if (found !== undefined && found !== L2_UNAVAILABLE && found.fresh) return found.value as T
+      if (found !== undefined && found !== L2_UNAVAILABLE && found.fresh) {
+        tier = 'l2'
+        value = found.value
+      }
     }
-    this.#counters.misses++
-    return undefined
+    if (tier === 'miss') {
+      this.#counters.misses++
+      if (this.#events.watchingReads) this.#events.emit('miss', { key })
+    }
+    this.#latency?.record('get', tier, (performance.now() - started) / 1000)
+    if (context !== undefined) context.tier = tier
+    return value
   }
 
   /** Synchronous L1-only read: the value if this process holds it, else `undefined`. */
@@ -390,6 +588,29 @@ export class Cache {
         'set: undefined is never cached; call delete(key) to remove an entry, or cache null.',
       )
     }
+    if (operationChannel.hasSubscribers) {
+      await this.#traced('set', key, (context) => {
+        context.tier = 'all'
+        return this.#measured('set', this.#set(key, value, options))
+      })
+      return
+    }
+    await this.#measured('set', this.#set(key, value, options))
+  }
+
+  /** Records how long `operation` took (tier 'all'), when latency is on. */
+  async #measured<T>(operation: OperationName, running: Promise<T>): Promise<T> {
+    if (this.#latency === undefined) return running
+    const started = performance.now()
+    try {
+      return await running
+    } finally {
+      this.#latency.record(operation, 'all', (performance.now() - started) / 1000)
+    }
+  }
+
+  async #set<T>(key: string, value: T, options: EntryOptions): Promise<void> {
+    this.#events.emit('set', { key })
     this.#overtake(key)
     const ttl = this.#ttlFor(key, value, options)
     const tags = this.#tagsOf(options)
@@ -420,6 +641,16 @@ export class Cache {
     return options.value
   }
 
+  /**
+   * Write-behind: `set` updates the cache and appends the write to a durable log in this cache's
+   * Redis (a stream named after the namespace and `options.name`); flushers call `options.flush`
+   * with batches. `close()` drains it. See docs/write-behind.md.
+   */
+  writeBehind<T>(options: WriteBehindOptions<T>): WriteBehind<T> {
+    if (this.#closed) throw closed()
+    return writeBehindFor<T>(this, this.#l2Direct, options)
+  }
+
   /** Removes `key` from both tiers. Rejects with E_L2 if the L2 delete failed. */
   async delete(key: string): Promise<void> {
     await this.deleteMany([key])
@@ -429,6 +660,18 @@ export class Cache {
     this.#assertKeys(keys)
     if (this.#closed) throw closed()
     if (keys.length === 0) return
+    if (operationChannel.hasSubscribers) {
+      await this.#traced('delete', keys.join(','), (context) => {
+        context.tier = 'all'
+        return this.#measured('delete', this.#deleteMany(keys))
+      })
+      return
+    }
+    await this.#measured('delete', this.#deleteMany(keys))
+  }
+
+  async #deleteMany(keys: readonly string[]): Promise<void> {
+    this.#events.emit('delete', { keys })
     const at = this.#stamp()
     for (const key of keys) {
       this.#overtake(key)
@@ -496,6 +739,17 @@ export class Cache {
       )
     }
     if (this.#closed) throw closed()
+    if (operationChannel.hasSubscribers) {
+      await this.#traced('invalidate', tags.join(','), (context) => {
+        context.tier = 'all'
+        return this.#measured('invalidate', this.#invalidateTags(tags, mode))
+      })
+      return
+    }
+    await this.#measured('invalidate', this.#invalidateTags(tags, mode))
+  }
+
+  async #invalidateTags(tags: readonly string[], mode: InvalidationMode): Promise<void> {
     const at = this.#stamp()
     this.#applyTags(tags, mode, at)
     this.#counters.tagInvalidations += tags.length
@@ -653,22 +907,128 @@ export class Cache {
     return (...args: A) => this.getOrSet<R>({ ...entry, key: key(...args), factory: () => fn(...args) })
   }
 
-  /** Counters since creation, plus current sizes. */
+  /** Counters since creation, plus current sizes and ratios. Every field is a number. */
   stats(): CacheStats {
+    const c = this.#counters
+    const ratio = (hits: number, total: number) => (total === 0 ? 1 : hits / total)
+    const factory = this.#latency?.histogram('factory', 'origin')
     return {
-      ...this.#counters,
+      ...c,
       l1Evictions: this.#l1?.evictions ?? 0,
       l1Expirations: this.#l1?.expirations ?? 0,
       l1Entries: this.#l1?.size ?? 0,
       l1Bytes: this.#l1?.bytes ?? 0,
       inFlight: this.#flights.size,
+      l1HitRatio: ratio(c.l1Hits, c.l1Hits + c.l1Misses),
+      l2HitRatio: ratio(c.l2Hits, c.l2Hits + c.l2Misses),
+      hitRatio: ratio(c.l1Hits + c.l2Hits, c.l1Hits + c.l2Hits + c.misses),
+      breakerOpen: this.#breakerState() === 'closed' ? 0 : 1,
+      factorySeconds: factory?.sum ?? 0,
     }
+  }
+
+  #breakerState(): 'closed' | 'open' | 'half-open' {
+    return this.#l2 instanceof CircuitBreakerTier ? this.#l2.state : 'closed'
+  }
+
+  /**
+   * Everything this instance reports at once: stats, latency histograms, health over the window
+   * (with Redis' memory figures from the last `health()` call) and the hottest key groups.
+   */
+  snapshot(): CacheSnapshot {
+    return {
+      cache: this.name,
+      instance: this.#source,
+      at: this.#clock(),
+      stats: this.stats(),
+      latency: this.#latency?.series() ?? [],
+      health: this.#evaluateHealth(),
+      hotKeyGroups: this.#recent?.hotGroups() ?? [],
+    }
+  }
+
+  /**
+   * Health over the window: status, hit ratio, L1 usage, Redis memory (`INFO`), breaker state and
+   * the alerts that fire. Asks Redis for its memory figures (under the L2 deadline).
+   */
+  async health(): Promise<CacheHealth> {
+    const info = this.#l2?.info
+    if (info !== undefined && !this.#closed) {
+      try {
+        this.#lastInfo = await info.call(this.#l2)
+        this.#lastInfoAnswered = true
+      } catch {
+        this.#lastInfoAnswered = false
+      }
+    }
+    return this.#evaluateHealth()
+  }
+
+  #evaluateHealth(): CacheHealth {
+    const c = this.#counters
+    const l1Options = this.#options.l1
+    return this.#monitor.evaluate({
+      now: this.#clock(),
+      hits: c.l1Hits + c.l2Hits,
+      misses: c.misses,
+      l1Evictions: this.#l1?.evictions ?? 0,
+      readHistograms: this.#latency?.reads() ?? [],
+      ...(this.#l1 === undefined || l1Options === false
+        ? {}
+        : {
+            l1: {
+              entries: this.#l1.size,
+              bytes: this.#l1.bytes,
+              maxEntries: l1Options.maxEntries,
+              maxBytes: l1Options.maxBytes,
+            },
+          }),
+      ...(this.#l2 === undefined
+        ? {}
+        : {
+            l2: {
+              breaker: this.#breakerState(),
+              info: this.#lastInfo,
+              answered: this.#lastInfoAnswered,
+            },
+          }),
+      closed: this.#closed,
+    })
+  }
+
+  /**
+   * Explains a low hit ratio with evidence: TTLs shorter than the time between reads, an L1 too
+   * small (with the size that would fix it, from replaying the latest reads through its policy),
+   * key cardinality explosion, near-duplicate keys, one-hit wonders, Redis evicting.
+   */
+  async diagnose(): Promise<Diagnosis> {
+    const health = await this.health()
+    const recent = this.#recent?.recent() ?? { keys: [], times: [] }
+    const l1Options = this.#options.l1
+    const c = this.#counters
+    return diagnoseReads({
+      cache: this.name,
+      now: this.#clock(),
+      keys: recent.keys,
+      times: recent.times,
+      hits: c.l1Hits + c.l2Hits,
+      misses: c.misses,
+      health,
+      ttlByGroup: this.#ttlByGroup,
+      dropped: this.#dropped,
+      missesAfterExpiry: c.missesAfterExpiry,
+      missesAfterEviction: c.missesAfterEviction,
+      ...(l1Options === false ? {} : { l1: { maxEntries: l1Options.maxEntries, policy: l1Options.policy } }),
+    })
   }
 
   /** Releases every handle the cache opened (a client you passed in stays open). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#stopPublishing?.()
+    // Write-behinds first: draining them needs the L2.
+    await closeWriteBehinds(this)
     await Promise.all([...this.#children].map((child) => child.close()))
     for (const controller of this.#controllers) controller.abort(closed())
     this.#keyLocks?.stopAll()
@@ -682,7 +1042,7 @@ export class Cache {
 
   /** Registers a load as the key's flight, with a token that a later write or delete can mark overtaken. */
   #track(key: string, start: (token: LoadToken) => Promise<unknown>): Promise<unknown> {
-    const token = { overtaken: false, startedAt: this.#stamp() }
+    const token: LoadToken = { overtaken: false, startedAt: this.#stamp(), tier: 'origin' }
     this.#overtaken.set(key, token)
     const flight = this.#flights.track(key, start(token))
     const done = () => {
@@ -727,7 +1087,9 @@ export class Cache {
         this.#events.emit('early-refresh', { key, kind })
         this.#refresh(key, options, res, stale, true).catch(ignore)
       }
-      return Promise.resolve(view.value)
+      const answer = Promise.resolve(view.value)
+      this.#answeredBy.set(answer, 'l1')
+      return answer
     }
     const flight = this.#flights.get(key) ?? this.#refresh(key, options, res, stale, true)
     return this.#preferFresh(key, flight, stale, res)
@@ -757,14 +1119,17 @@ export class Cache {
     }
     if (res.softTimeoutMs <= 0) {
       flight.catch(ignore)
-      return Promise.resolve(serveStale('refreshing'))
+      const answer = Promise.resolve(serveStale('refreshing'))
+      this.#answeredBy.set(answer, 'stale')
+      return answer
     }
-    return new Promise((resolve, reject) => {
+    const answer = new Promise((resolve, reject) => {
       let settled = false
       const timer = setTimeout(() => {
         settled = true
         this.#counters.factoryTimeouts++
         this.#events.emit('factory-timeout', { key, kind: 'soft' })
+        this.#answeredBy.set(answer, 'stale')
         resolve(serveStale('soft-timeout'))
       }, res.softTimeoutMs)
       flight.then(
@@ -780,6 +1145,7 @@ export class Cache {
         },
       )
     })
+    return answer
   }
 
   /** Starts (and registers as the key's flight) a load: L2, then the key's lock, then the factory. */
@@ -811,6 +1177,7 @@ export class Cache {
       else if (found !== undefined) {
         if (found.fresh && isNewer(found, stale)) {
           if (stale !== undefined) this.#tookFromL2(key)
+          token.tier = 'l2'
           return found.value
         }
         if (!found.fresh && stale === undefined) {
@@ -820,6 +1187,7 @@ export class Cache {
             freshUntil: found.expiresAt,
             expiresAt: found.expiresAt + res.graceMs,
           }
+          token.tier = 'stale'
           return this.#preferFresh(key, this.#refresh(key, options, res, fromL2, false), fromL2, res)
         }
       }
@@ -832,7 +1200,10 @@ export class Cache {
       options.forceFresh !== true
     ) {
       const outcome = await this.#lockOrValue(key, options, res, stale, seen)
-      if (outcome.value !== undefined) return outcome.value.v
+      if (outcome.value !== undefined) {
+        token.tier = 'l2'
+        return outcome.value.v
+      }
       lock = outcome.lock
       // The L2 just failed: no second deadline for the write-back either.
       if (outcome.l2Failed === true) writeOptions = { ...writeOptions, skipL2: true }
@@ -950,7 +1321,10 @@ export class Cache {
     stale: Stale | undefined,
     writeOptions: EntryOptions,
   ): Promise<unknown> {
-    if (stale === undefined) this.#counters.misses++
+    if (stale === undefined) {
+      this.#counters.misses++
+      if (this.#events.watchingReads) this.#events.emit('miss', { key })
+    }
     const controller = new AbortController()
     const context = new EntryContext<T>(
       key,
@@ -993,6 +1367,7 @@ export class Cache {
       return stale.value
     } finally {
       this.#controllers.delete(controller)
+      this.#latency?.record('factory', 'origin', (performance.now() - started) / 1000)
     }
     const load: Load = { startedAt, ms: performance.now() - started }
     if (value === undefined || context.skipped || token.overtaken) return value
@@ -1095,13 +1470,19 @@ export class Cache {
     // Its L2 copy is outdated (a write or delete failed): never read it back.
     if (this.#pendingRepairs.size > 0 && this.#pendingRepairs.has(storageKey)) return undefined
     let bytes: Uint8Array | undefined
+    const started = this.#latency === undefined ? 0 : performance.now()
     try {
       bytes = await (this.#l2 as RemoteTier).get(storageKey)
     } catch (error) {
       this.#l2Failure(error, 'get')
       return L2_UNAVAILABLE
+    } finally {
+      if (started !== 0) this.#latency?.record('l2', 'l2', (performance.now() - started) / 1000)
     }
-    if (bytes === undefined) return undefined
+    if (bytes === undefined) {
+      this.#counters.l2Misses++
+      return undefined
+    }
     if (seen !== undefined) {
       // A second look during the same load: the same bytes were already judged (corrupt, failing
       // the schema, stale) and counted; only a new value is worth decoding.
@@ -1118,8 +1499,11 @@ export class Cache {
   ): Promise<(Decoded | undefined)[]> {
     let values: (Uint8Array | undefined)[]
     const storageKeys = keys.map((k) => this.#storageKey(k))
+    const started = this.#latency === undefined ? 0 : performance.now()
     try {
       values = await (this.#l2 as RemoteTier).getMany(storageKeys)
+      if (started !== 0) this.#latency?.record('l2', 'l2', (performance.now() - started) / 1000)
+      for (const bytes of values) if (bytes === undefined) this.#counters.l2Misses++
     } catch (error) {
       this.#l2Failure(error, 'getMany')
       return keys.map(() => undefined)
@@ -1215,7 +1599,10 @@ export class Cache {
   }
 
   #acceptDecoded(key: string, decoded: Decoded, skipL1: boolean, res: Resilience): Decoded {
-    if (decoded.fresh) this.#counters.l2Hits++
+    if (decoded.fresh) {
+      this.#counters.l2Hits++
+      if (this.#events.watchingReads) this.#events.emit('hit', { key, tier: 'l2' })
+    }
     if (this.#l1 !== undefined && !skipL1) {
       const now = this.#clock()
       const freshUntil = Math.min(decoded.expiresAt, now + this.#l1TtlMs)
@@ -1286,6 +1673,7 @@ export class Cache {
   ): Promise<boolean> {
     const remote = this.#writeL1(key, value, ttlMs, tags, options, res, load)
     if (remote === undefined) return true
+    const started = this.#latency === undefined ? 0 : performance.now()
     try {
       const touched = this.#touchMarkers(tags, remote.ttlMs, remote.createdAt)
       if (load !== undefined && this.#store !== undefined) {
@@ -1297,6 +1685,7 @@ export class Cache {
         }
       } else await (this.#l2 as RemoteTier).set(remote.key, remote.value, remote.ttlMs)
       await touched
+      if (started !== 0) this.#latency?.record('l2', 'l2', (performance.now() - started) / 1000)
       this.#written(remote.key)
       return true
     } catch (error) {
@@ -1391,6 +1780,7 @@ export class Cache {
     const expiresAt = now + ttl
     const graceMs = Number.isFinite(ttl) ? res.graceMs : 0
     this.#counters.sets++
+    if (this.#recent !== undefined) this.#noteTtl(key, ttl)
     if (this.#l1 !== undefined && options.skipL1 !== true) {
       const freshUntil = Math.min(expiresAt, now + this.#l1TtlMs)
       let l1Expiry = freshUntil + graceMs
@@ -1719,6 +2109,7 @@ export class Cache {
     }
     if (message.source === this.#source || this.#closed) return
     this.#counters.busMessages++
+    this.#events.emit('bus-message', { type: message.op })
     switch (message.op) {
       case 'delete':
         if (message.version === this.version) {

@@ -1,9 +1,25 @@
+import { eventChannel } from '../observability/channels.js'
+
 /**
  * What the cache reports as it protects the caller: every resilience decision is an event, so
  * metrics (and tests) can count stale values served, early refreshes, lock waits, timeouts and
  * breaker transitions. None is called `error`: an event nobody listens to never throws.
  */
 export interface CacheEvents {
+  /** A read answered by a tier (`get`, `getOrSet`; `l1` hits are the hot path: listen only when you need them). */
+  hit: { key: string; tier: 'l1' | 'l2' }
+  /** A read found in no tier (the factory runs, or `get` returns undefined). */
+  miss: { key: string }
+  /** A value was written by `set`, `writeThrough` or a load. */
+  set: { key: string }
+  /** Keys were deleted by `delete`/`deleteMany`. */
+  delete: { keys: readonly string[] }
+  /** The L1 dropped an entry to stay within its bounds. */
+  evict: { key: string; cause: 'capacity' }
+  /** The L1 reclaimed an expired entry. */
+  expire: { key: string }
+  /** An invalidation message from another instance was applied. */
+  'bus-message': { type: string }
   /** A stale value (within grace) was returned instead of waiting for, or instead of, the factory. */
   'stale-served': { key: string; ageMs: number; reason: 'soft-timeout' | 'fail-safe' | 'refreshing' }
   /** A read in an entry's refresh window started a background refresh. */
@@ -25,9 +41,20 @@ export interface CacheEvents {
 export type CacheEventName = keyof CacheEvents
 export type CacheEventListener<E extends CacheEventName> = (event: CacheEvents[E]) => void
 
-/** A minimal typed emitter: listeners run synchronously; one that throws is isolated from the others and from the cache. */
+/**
+ * A minimal typed emitter: listeners run synchronously; one that throws is isolated from the
+ * others and from the cache. Every event also goes to the `stratacache:event` diagnostics channel
+ * when it has subscribers.
+ */
 export class CacheEventEmitter {
   readonly #listeners = new Map<CacheEventName, Set<(event: never) => void>>()
+  readonly #cache: string
+  /** Whether anyone listens to 'hit' or 'miss' here (checked on the hit path: a field, not a Map lookup). */
+  watchingReads = false
+
+  constructor(cache: string) {
+    this.#cache = cache
+  }
 
   on<E extends CacheEventName>(name: E, listener: CacheEventListener<E>): void {
     let set = this.#listeners.get(name)
@@ -36,10 +63,16 @@ export class CacheEventEmitter {
       this.#listeners.set(name, set)
     }
     set.add(listener as (event: never) => void)
+    this.#update()
   }
 
   off<E extends CacheEventName>(name: E, listener: CacheEventListener<E>): void {
     this.#listeners.get(name)?.delete(listener as (event: never) => void)
+    this.#update()
+  }
+
+  #update(): void {
+    this.watchingReads = this.has('hit') || this.has('miss')
   }
 
   /** Whether anyone listens to `name` (so callers can skip building the event). */
@@ -48,6 +81,7 @@ export class CacheEventEmitter {
   }
 
   emit<E extends CacheEventName>(name: E, event: CacheEvents[E]): void {
+    if (eventChannel.hasSubscribers) eventChannel.publish({ cache: this.#cache, name, event })
     const set = this.#listeners.get(name)
     if (set === undefined) return
     for (const listener of set) {

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '../errors.js'
 import { POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import { DEFAULT_MAX_KEY_BYTES } from '../keys/key.js'
+import { type AlertThresholds, DEFAULT_THRESHOLDS } from '../observability/health.js'
 import type { Serializer } from '../serialization/serializer.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
 import type { IoRedisClusterLike } from '../tiers/redis/cluster-ioredis-adapter.js'
@@ -102,8 +103,33 @@ export interface ResilienceOptions {
   eagerRefresh?: number | false
 }
 
+/** What the cache measures about itself (docs/observability.md). Counters in `stats()` are always kept. */
+export interface ObservabilityOptions {
+  /**
+   * Latency histograms per operation and tier (`snapshot().latency`, Prometheus, health's p99).
+   * Default true. Calls that leave the L1 are all timed; L1 hits one in `hitSampling`.
+   */
+  latency?: boolean
+  /** Time one L1 hit in this many (each sample counts for that many hits): a clock read costs as much as a hit. Default 64. */
+  hitSampling?: number
+  /** How many of the latest reads (key and time) to keep for hot key groups and `diagnose()`. Default 65,536; 0 = none. */
+  recentReads?: number
+  /** The window of `health()`'s rates and alerts. Default '60s'. */
+  window?: Duration
+  /** Alert thresholds; the defaults are the seed's: hit ratio < 0.7, memory > 0.9, > 10 evictions/s, p99 > 5 ms. */
+  alerts?: Partial<AlertThresholds>
+  /**
+   * Publish a snapshot (stats, latency, health, hot key groups — never a key) over the L2's bus
+   * every `interval` (default '2s'), for `stratacache dashboard --redis` and `diagnose --redis`.
+   * Default false.
+   */
+  publish?: boolean | { interval?: Duration }
+}
+
 /** Options of {@link createCache}; defaults are listed in docs/options.md and `DEFAULTS`. */
 export interface CacheOptions extends ResilienceOptions {
+  /** Latency histograms, recent reads, health window and alerts; `false` turns off all but the counters. */
+  observability?: ObservabilityOptions | false
   /** Distributed single-flight over the L2's locks; on by default when the L2 offers them. `false` turns it off. */
   lock?: LockOptions | false
   /**
@@ -254,6 +280,17 @@ export interface ResolvedOptions {
   breaker: { threshold: number; breakDurationMs: number } | false
   l2WriteErrors: 'suppress' | 'throw'
   bus: boolean
+  observability: ResolvedObservability
+}
+
+export interface ResolvedObservability {
+  latency: boolean
+  hitSampling: number
+  recentReads: number
+  windowMs: number
+  alerts: AlertThresholds
+  /** Publishing interval in ms; 0 = off. */
+  publishMs: number
 }
 
 /** {@link ResilienceOptions} in milliseconds, validated. */
@@ -365,6 +402,66 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     breaker: resolveBreaker(options.l2 ? options.l2.breaker : undefined),
     l2WriteErrors: resolveWriteErrors(options.l2 ? options.l2.writeErrors : undefined),
     bus: resolveBoolean(options.bus, 'bus', true),
+    observability: resolveObservability(options.observability),
+  }
+}
+
+function resolveObservability(options: CacheOptions['observability']): ResolvedObservability {
+  if (options === false) {
+    return {
+      latency: false,
+      hitSampling: 1,
+      recentReads: 0,
+      windowMs: 60_000,
+      alerts: { ...DEFAULT_THRESHOLDS },
+      publishMs: 0,
+    }
+  }
+  const o = options ?? {}
+  if (typeof o !== 'object' || o === null) {
+    throw new InvalidOptionError('observability must be an options object or false.')
+  }
+  const alerts = o.alerts ?? {}
+  if (typeof alerts !== 'object' || alerts === null) {
+    throw new InvalidOptionError(
+      'observability.alerts must be an object of thresholds, e.g. { hitRatioBelow: 0.8 }.',
+    )
+  }
+  const thresholds: AlertThresholds = { ...DEFAULT_THRESHOLDS }
+  for (const name of Object.keys(alerts) as (keyof AlertThresholds)[]) {
+    if (!(name in DEFAULT_THRESHOLDS)) {
+      throw new InvalidOptionError(
+        `observability.alerts.${String(name)} is not a threshold; use ${Object.keys(DEFAULT_THRESHOLDS).join(', ')}.`,
+      )
+    }
+    const value = alerts[name]
+    if (value === undefined) continue
+    thresholds[name] =
+      name === 'hitRatioBelow' || name === 'memoryAbove'
+        ? fraction(value, `observability.alerts.${name}`)
+        : nonNegative(value, `observability.alerts.${name}`)
+  }
+  const publish = o.publish ?? false
+  let publishMs = 0
+  if (publish === true) publishMs = 2000
+  else if (typeof publish === 'object' && publish !== null) {
+    publishMs =
+      publish.interval === undefined
+        ? 2000
+        : positive(
+            parseDuration(publish.interval, 'observability.publish.interval'),
+            'observability.publish.interval',
+          )
+  } else if (publish !== false) {
+    throw new InvalidOptionError("observability.publish must be true, false or { interval: '2s' }.")
+  }
+  return {
+    latency: resolveBoolean(o.latency, 'observability.latency', true),
+    hitSampling: integer(o.hitSampling ?? 64, 'observability.hitSampling', 1),
+    recentReads: integer(o.recentReads ?? 65_536, 'observability.recentReads', 0),
+    windowMs: positive(parseDuration(o.window ?? 60_000, 'observability.window'), 'observability.window'),
+    alerts: thresholds,
+    publishMs,
   }
 }
 

@@ -2,8 +2,16 @@
 export interface CacheStats {
   /** Reads answered by the in-process tier. */
   l1Hits: number
+  /** Reads the in-process tier could not answer (they went on to the L2 or the origin). */
+  l1Misses: number
   /** Reads answered by the shared tier (then backfilled into the L1). */
   l2Hits: number
+  /** L2 reads that found no value (absent or expired). */
+  l2Misses: number
+  /** Of the L1 misses, those of keys the L1 had reclaimed after their expiry (the TTL was shorter than the reuse). */
+  missesAfterExpiry: number
+  /** Of the L1 misses, those of keys the L1 had evicted for room (the L1 is too small). */
+  missesAfterEviction: number
   /** Reads found in no tier. */
   misses: number
   factoryCalls: number
@@ -64,17 +72,40 @@ export interface CacheStats {
   l1Bytes: number
   /** Loads in flight right now. */
   inFlight: number
+  /** l1Hits / (l1Hits + l1Misses); 1 before any read. */
+  l1HitRatio: number
+  /** l2Hits / (l2Hits + l2Misses); 1 before any L2 read. */
+  l2HitRatio: number
+  /** Reads answered by a tier / all reads ((l1Hits + l2Hits) / (l1Hits + l2Hits + misses)); 1 before any read. */
+  hitRatio: number
+  /** 1 while the L2 circuit breaker is open or half-open (skipping Redis), else 0. */
+  breakerOpen: number
+  /** Total time factories ran, in seconds (with latency on; the 'factory' latency series has the distribution). */
+  factorySeconds: number
 }
 
 export type CounterName = Exclude<
   keyof CacheStats,
-  'l1Evictions' | 'l1Expirations' | 'l1Entries' | 'l1Bytes' | 'inFlight'
+  | 'l1Evictions'
+  | 'l1Expirations'
+  | 'l1Entries'
+  | 'l1Bytes'
+  | 'inFlight'
+  | 'l1HitRatio'
+  | 'l2HitRatio'
+  | 'hitRatio'
+  | 'breakerOpen'
+  | 'factorySeconds'
 >
 
 export function emptyCounters(): Record<CounterName, number> {
   return {
     l1Hits: 0,
+    l1Misses: 0,
     l2Hits: 0,
+    l2Misses: 0,
+    missesAfterExpiry: 0,
+    missesAfterEviction: 0,
     misses: 0,
     factoryCalls: 0,
     factoryErrors: 0,

@@ -16,7 +16,7 @@ export type OperationName =
   | 'invalidate'
   /** One run of a user's factory (the origin). */
   | 'factory'
-  /** One call to the L2 (Redis): `tier` is 'l2', `result` 'read' | 'write'. */
+  /** One call to the L2 (Redis), reads and writes: `tier` is 'l2'. */
   | 'l2'
 
 /**
@@ -24,6 +24,9 @@ export type OperationName =
  * was served), 'miss' (`get` found nothing). For other operations: 'all'.
  */
 export type TierLabel = 'l1' | 'l2' | 'origin' | 'stale' | 'miss' | 'all'
+
+/** Every tier label, for adapters that declare label values up front. */
+export const TIER_LABELS: readonly TierLabel[] = ['l1', 'l2', 'origin', 'stale', 'miss', 'all']
 
 /**
  * A latency histogram. `bounds` are the upper bounds (seconds, ascending) of the Prometheus
@@ -124,7 +127,7 @@ export interface CacheHealth {
 /** A key group (the key with its ids replaced by placeholders) and its share of sampled reads. */
 export interface KeyGroupCount {
   readonly group: string
-  /** Sampled reads of this group (Space-Saving estimate, never below the true sampled count). */
+  /** Reads of this group among the most recent ones (up to 8,192) the cache keeps. */
   readonly count: number
   readonly share: number
 }
@@ -138,6 +141,6 @@ export interface CacheSnapshot {
   readonly stats: CacheStats
   readonly latency: readonly LatencySeries[]
   readonly health: CacheHealth
-  /** The hottest key groups, by sampled counting (bounded: at most 20). */
+  /** The hottest key groups among the most recent reads (bounded: at most 20). */
   readonly hotKeyGroups: readonly KeyGroupCount[]
 }

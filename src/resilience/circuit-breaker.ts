@@ -2,7 +2,7 @@ import type { LockService } from '../coordination/lock.js'
 import { ClosedError, InvalidOptionError, L2UnavailableError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { InvalidationStore } from '../invalidation/store.js'
-import type { RemoteEntry, RemoteTier } from '../tiers/tier.js'
+import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
 
 /** 'closed': calls pass; 'open': calls fail fast; 'half-open': a background probe is running (calls still fail fast). */
 export type CircuitState = 'closed' | 'open' | 'half-open'
@@ -47,6 +47,8 @@ export class CircuitBreakerTier implements RemoteTier {
   declare readonly invalidation?: InvalidationStore
   /** The inner tier's bus: publishing behind the breaker, subscribing as is (its own connection). */
   declare readonly bus?: Bus
+  /** The inner tier's memory figures behind the same breaker; present iff the inner tier has them. */
+  declare readonly info?: () => Promise<RemoteInfo>
   readonly #failureThreshold: number
   readonly #breakDurationMs: number
   readonly #clock: () => number
@@ -106,6 +108,8 @@ export class CircuitBreakerTier implements RemoteTier {
           this.#call(() => store.bumpMarkers(keys, at, mode, ttlMs, onlyExisting)),
       }
     }
+    const info = inner.info
+    if (info !== undefined) this.info = () => this.#call(() => info.call(inner))
     const bus = inner.bus
     if (bus !== undefined) {
       // Publishing uses the tier's connection: behind the breaker. The subscription has its own

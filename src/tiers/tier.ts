@@ -33,8 +33,22 @@ export interface RemoteTier {
   readonly invalidation?: InvalidationStore
   /** The channel instances use to tell each other what changed, if the tier offers one. */
   readonly bus?: Bus
+  /** Memory and eviction figures for `cache.health()` (Redis `INFO memory` and `INFO stats`), if the tier has them. */
+  info?(): Promise<RemoteInfo>
   /** Releases what the tier opened (never a client the user passed in). */
   close(): Promise<void>
+}
+
+/** What the shared tier says of its memory. */
+export interface RemoteInfo {
+  /** Bytes in use (Redis `used_memory`). */
+  usedMemory: number
+  /** The limit, 0 for none (Redis `maxmemory`). */
+  maxMemory: number
+  /** What happens at the limit (Redis `maxmemory-policy`). */
+  maxMemoryPolicy: string
+  /** Keys evicted since the server started (Redis `evicted_keys`). */
+  evictedKeys: number
 }
 
 export interface RemoteEntry {

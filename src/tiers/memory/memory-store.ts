@@ -86,6 +86,11 @@ export class MemoryStore {
   #bytes = 0
   evictions = 0
   expirations = 0
+  /**
+   * Told of every entry the store drops by itself: evicted to stay within its bounds ('capacity')
+   * or reclaimed after its expiry ('expired'). Not called for deletes and clears.
+   */
+  onRemoved: ((key: string, cause: 'capacity' | 'expired') => void) | undefined = undefined
 
   constructor(options: MemoryStoreOptions) {
     this.#maxEntries = options.maxEntries
@@ -138,8 +143,7 @@ export class MemoryStore {
     if (slot === undefined) return MISS
     if ((this.#softAt[slot] as number) <= now) {
       if ((this.#expiresAt[slot] as number) <= now) {
-        this.#remove(slot)
-        this.expirations++
+        this.#expire(slot)
         return MISS
       }
       return ATTENTION
@@ -156,8 +160,7 @@ export class MemoryStore {
     if (slot === undefined) return undefined
     const expiresAt = this.#expiresAt[slot] as number
     if (expiresAt <= now) {
-      this.#remove(slot)
-      this.expirations++
+      this.#expire(slot)
       return undefined
     }
     const view = this.#view
@@ -189,8 +192,7 @@ export class MemoryStore {
   #freshAt(slot: number, now: number): boolean {
     const expiresAt = this.#expiresAt[slot] as number
     if (expiresAt <= now) {
-      this.#remove(slot)
-      this.expirations++
+      this.#expire(slot)
       return false
     }
     return (this.#flags[slot] as number) & GRACE ? (this.#freshUntil.get(slot) as number) > now : true
@@ -296,14 +298,15 @@ export class MemoryStore {
     this.#heapFix(slot)
     while (this.#index.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
       if (this.#heapSize > 0 && (this.#expiresAt[this.#heap[0] as number] as number) <= now) {
-        this.#remove(this.#heap[0] as number)
-        this.expirations++
+        this.#expire(this.#heap[0] as number)
         continue
       }
       const victim = this.#policy.victim(slot)
-      if (this.#keys[victim] === undefined) break // a policy bug must not loop forever
+      const evicted = this.#keys[victim]
+      if (evicted === undefined) break // a policy bug must not loop forever
       this.#remove(victim)
       this.evictions++
+      this.onRemoved?.(evicted, 'capacity')
     }
   }
 
@@ -399,6 +402,15 @@ export class MemoryStore {
       this.#heapPos = withSlot(this.#heapPos, slot, NONE)
     }
     return slot
+  }
+
+  /** Removes an expired entry, counted and reported as such. */
+  #expire(slot: number): void {
+    const key = this.#keys[slot]
+    if (key === undefined) return
+    this.#remove(slot)
+    this.expirations++
+    this.onRemoved?.(key, 'expired')
   }
 
   #remove(slot: number): void {

@@ -1,0 +1,279 @@
+/**
+ * Why is the hit ratio low? Each finding names a cause with the evidence behind it and what to
+ * change. The evidence comes from the last reads the cache kept (AccessRing), the L1 entries it
+ * dropped by expiry or for room (their keys, bounded), the TTLs it wrote per key group, and the
+ * health window; "the size that would fix it" comes from replaying those reads through the L1's
+ * own eviction policy at larger sizes (the simulator's engine, not a model).
+ */
+import { createPolicy, hashKey, type PolicyName } from '../eviction/index.js'
+import { denseIds } from '../simulation/opt.js'
+import { SimulatedCache } from '../simulation/sim-cache.js'
+import { canonicalKey, keyGroup } from './key-groups.js'
+import type { CacheHealth } from './types.js'
+
+export type FindingKind =
+  | 'ttl-too-short'
+  | 'evictions-high'
+  | 'redis-evicting'
+  | 'cardinality-explosion'
+  | 'near-duplicate-keys'
+  | 'one-hit-wonders'
+  | 'l2-unavailable'
+
+export interface Finding {
+  readonly kind: FindingKind
+  readonly severity: 'info' | 'warning'
+  /** What is wrong, with the numbers. */
+  readonly message: string
+  /** What to change. */
+  readonly suggestion: string
+  /** The numbers behind it (groups are keys with their ids replaced: never a user's key). */
+  readonly evidence: Readonly<Record<string, number | string>>
+}
+
+export interface Diagnosis {
+  readonly cache: string
+  readonly at: number
+  /** Hit ratio over the health window, and since the cache was created. */
+  readonly hitRatio: { readonly window: number; readonly overall: number }
+  /** How many recent reads the evidence comes from. */
+  readonly sampledReads: number
+  readonly findings: readonly Finding[]
+}
+
+/** What the cache hands to {@link diagnoseReads}. */
+export interface DiagnoseInputs {
+  cache: string
+  now: number
+  keys: readonly string[]
+  times: readonly number[]
+  hits: number
+  misses: number
+  health: CacheHealth
+  /** The TTL last written per key group (ms). */
+  ttlByGroup: ReadonlyMap<string, number>
+  /** Recently dropped L1 entries: key → why. */
+  dropped: ReadonlyMap<string, 'capacity' | 'expired'>
+  /** Misses whose key the L1 had dropped, by cause, since creation. */
+  missesAfterExpiry: number
+  missesAfterEviction: number
+  l1?: { maxEntries: number; policy: PolicyName }
+}
+
+const MIN_READS = 50
+
+export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
+  const { keys, times } = inputs
+  const findings: Finding[] = []
+  const reads = inputs.hits + inputs.misses
+  const overall = reads === 0 ? 1 : inputs.hits / reads
+
+  if (inputs.health.l2 !== undefined && !inputs.health.l2.connected) {
+    findings.push({
+      kind: 'l2-unavailable',
+      severity: 'warning',
+      message: 'Redis does not answer: every L1 miss goes to the origin.',
+      suggestion: 'Check the Redis server and the network; the breaker probes it every few seconds.',
+      evidence: { breaker: inputs.health.l2.breaker },
+    })
+  }
+
+  if (keys.length >= MIN_READS) {
+    // Per key: reads, and the gaps between consecutive reads (reuse intervals).
+    const last = new Map<string, number>()
+    const readsOf = new Map<string, number>()
+    const gapsByGroup = new Map<string, number[]>()
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string
+      const time = times[i] as number
+      readsOf.set(key, (readsOf.get(key) ?? 0) + 1)
+      const previous = last.get(key)
+      if (previous !== undefined) {
+        const group = keyGroup(key)
+        let gaps = gapsByGroup.get(group)
+        if (gaps === undefined) {
+          gaps = []
+          gapsByGroup.set(group, gaps)
+        }
+        gaps.push(time - previous)
+      }
+      last.set(key, time)
+    }
+    const distinct = readsOf.size
+
+    // TTLs shorter than the time between reads of the same key: the entry is gone when it is needed.
+    const expiredShare = inputs.misses === 0 ? 0 : inputs.missesAfterExpiry / inputs.misses
+    for (const [group, gaps] of gapsByGroup) {
+      const ttl = inputs.ttlByGroup.get(group)
+      if (ttl === undefined || !Number.isFinite(ttl) || gaps.length < 10) continue
+      const outlived = gaps.filter((gap) => gap > ttl).length / gaps.length
+      if (outlived < 0.2) continue
+      const sorted = [...gaps].sort((a, b) => a - b)
+      const median = sorted[Math.floor(sorted.length / 2)] as number
+      const p90 = sorted[Math.floor(sorted.length * 0.9)] as number
+      findings.push({
+        kind: 'ttl-too-short',
+        severity: 'warning',
+        message: `${(outlived * 100).toFixed(0)}% of re-reads of "${group}" come after its TTL (${fmtMs(ttl)}) ran out: median time between reads ${fmtMs(median)}, p90 ${fmtMs(p90)}.`,
+        suggestion: `Raise the TTL of "${group}" towards ${fmtMs(p90)} if that much staleness is acceptable (or invalidate on change and use a long TTL); grace keeps serving while it refreshes.`,
+        evidence: {
+          group,
+          ttlMs: ttl,
+          medianReuseMs: median,
+          p90ReuseMs: p90,
+          reReadsAfterTtl: outlived,
+          missesAfterExpiry: expiredShare,
+        },
+      })
+    }
+
+    // One-hit wonders: keys read once in the whole sample.
+    let once = 0
+    for (const count of readsOf.values()) if (count === 1) once++
+    const onceShareOfReads = once / keys.length
+    if (onceShareOfReads >= 0.3) {
+      findings.push({
+        kind: 'one-hit-wonders',
+        severity: 'warning',
+        message: `${(onceShareOfReads * 100).toFixed(0)}% of the last ${keys.length} reads were of keys read only once (${once} of ${distinct} keys): no cache can hit those.`,
+        suggestion:
+          "Keep them out of the L1 with the 'w-tinylfu' policy (its admission filter rejects one-off keys), or do not cache the groups they come from.",
+        evidence: {
+          sampledReads: keys.length,
+          distinctKeys: distinct,
+          readOnce: once,
+          shareOfReads: onceShareOfReads,
+        },
+      })
+    }
+
+    // A key group whose keys hardly ever repeat: something per-request went into the key.
+    const groupReads = new Map<string, { reads: number; keys: Set<string> }>()
+    for (const [key, count] of readsOf) {
+      const group = keyGroup(key)
+      let entry = groupReads.get(group)
+      if (entry === undefined) {
+        entry = { reads: 0, keys: new Set() }
+        groupReads.set(group, entry)
+      }
+      entry.reads += count
+      entry.keys.add(key)
+    }
+    for (const [group, { reads: groupTotal, keys: groupKeys }] of groupReads) {
+      const perKey = groupTotal / groupKeys.size
+      if (groupTotal < MIN_READS || groupKeys.size < 0.8 * groupTotal) continue
+      findings.push({
+        kind: 'cardinality-explosion',
+        severity: 'warning',
+        message: `"${group}" had ${groupKeys.size} distinct keys for ${groupTotal} reads (${perKey.toFixed(2)} reads per key): its keys almost never repeat.`,
+        suggestion: `Check how "${group}" keys are built: a timestamp, a random id, a session or an unsorted parameter list in the key defeats the cache. Build keys with key() from the parts that decide the value.`,
+        evidence: { group, distinctKeys: groupKeys.size, reads: groupTotal, readsPerKey: perKey },
+      })
+    }
+
+    // Near-duplicates: different keys that differ only by case, spacing, separators or parameter order.
+    const byCanonical = new Map<string, string>()
+    let duplicates = 0
+    const examples: string[] = []
+    for (const key of readsOf.keys()) {
+      const canonical = canonicalKey(key)
+      const first = byCanonical.get(canonical)
+      if (first === undefined) byCanonical.set(canonical, key)
+      else if (first !== key) {
+        duplicates++
+        if (examples.length < 3) examples.push(`${keyGroup(first)} ~ ${keyGroup(key)}`)
+      }
+    }
+    if (duplicates > 0 && duplicates >= distinct * 0.01) {
+      findings.push({
+        kind: 'near-duplicate-keys',
+        severity: 'warning',
+        message: `${duplicates} keys differ from another key only by case, spacing, separators or parameter order (e.g. ${examples.join('; ')}): the same data is cached (and missed) under several keys.`,
+        suggestion:
+          'Build every key for a piece of data in one place (key() or defineKeys), normalising case and parameter order.',
+        evidence: { nearDuplicates: duplicates, distinctKeys: distinct, examples: examples.join('; ') },
+      })
+    }
+
+    // Evictions: misses of keys the L1 dropped for room, and the size that would have kept them.
+    const evictionShare = inputs.misses === 0 ? 0 : inputs.missesAfterEviction / inputs.misses
+    if (inputs.l1 !== undefined && Number.isFinite(inputs.l1.maxEntries) && evictionShare >= 0.1) {
+      const curve = sizeCurve(keys, inputs.l1.policy, inputs.l1.maxEntries, distinct)
+      const best = curve[curve.length - 1] as { size: number; hitRatio: number }
+      const enough = curve.find((point) => point.hitRatio >= best.hitRatio - 0.01) ?? best
+      const current = curve[0] as { size: number; hitRatio: number }
+      findings.push({
+        kind: 'evictions-high',
+        severity: 'warning',
+        message: `${(evictionShare * 100).toFixed(0)}% of misses were of keys the L1 had evicted for room (l1.maxEntries ${inputs.l1.maxEntries}, policy ${inputs.l1.policy}). Replaying the last ${keys.length} reads: ${curve.map((point) => `${point.size} → ${(point.hitRatio * 100).toFixed(1)}%`).join(', ')}.`,
+        suggestion:
+          enough.size > current.size
+            ? `Set l1.maxEntries to about ${enough.size} (hit ratio ${(current.hitRatio * 100).toFixed(1)}% → ${(enough.hitRatio * 100).toFixed(1)}% on these reads).`
+            : 'A larger L1 would not help these reads: their keys are not reused within the sample.',
+        evidence: {
+          missesAfterEviction: evictionShare,
+          maxEntries: inputs.l1.maxEntries,
+          suggestedMaxEntries: enough.size,
+          hitRatioNow: current.hitRatio,
+          hitRatioSuggested: enough.hitRatio,
+        },
+      })
+    }
+  }
+
+  const memory = inputs.health.l2?.memory
+  if (memory !== undefined && memory.evictedKeysPerSecond > 0) {
+    const target = memory.maxBytes > 0 ? Math.ceil((memory.maxBytes * 1.5) / 2 ** 20) : 0
+    findings.push({
+      kind: 'redis-evicting',
+      severity: 'warning',
+      message: `Redis evicts ${memory.evictedKeysPerSecond.toFixed(1)} keys/s at ${(memory.usage * 100).toFixed(0)}% of maxmemory (${memory.maxBytes} bytes, ${memory.policy}): entries other instances need are dropped before their TTL.`,
+      suggestion:
+        target > 0
+          ? `Raise maxmemory (try ${target} MB) or shorten TTLs of rarely read groups; keep maxmemory-policy allkeys-lfu.`
+          : 'Set maxmemory and an allkeys-lfu policy.',
+      evidence: {
+        evictedKeysPerSecond: memory.evictedKeysPerSecond,
+        usage: memory.usage,
+        maxBytes: memory.maxBytes,
+      },
+    })
+  }
+
+  return {
+    cache: inputs.cache,
+    at: inputs.now,
+    hitRatio: { window: inputs.health.window.hitRatio, overall },
+    sampledReads: keys.length,
+    findings,
+  }
+}
+
+/** Hit ratio of `keys` through the L1's policy at the current size and at 2×, 4×, 8×, 16× (capped at all keys). */
+function sizeCurve(
+  keys: readonly string[],
+  policy: PolicyName,
+  current: number,
+  distinct: number,
+): { size: number; hitRatio: number }[] {
+  const { ids, distinct: count } = denseIds(keys)
+  const hashes = new Int32Array(count)
+  for (let i = 0; i < keys.length; i++) hashes[ids[i] as number] = hashKey(keys[i] as string)
+  const sizes: number[] = []
+  for (let factor = 1; factor <= 16; factor *= 2) {
+    const size = Math.max(1, Math.min(current * factor, distinct))
+    if (!sizes.includes(size)) sizes.push(size)
+  }
+  return sizes.map((size) => {
+    const cache = new SimulatedCache(createPolicy(policy, size), size)
+    cache.replay(ids, 0, ids.length, hashes)
+    return { size, hitRatio: cache.hits / Math.max(1, cache.hits + cache.misses) }
+  })
+}
+
+function fmtMs(ms: number): string {
+  if (ms >= 3_600_000) return `${(ms / 3_600_000).toFixed(1)} h`
+  if (ms >= 60_000) return `${(ms / 60_000).toFixed(1)} min`
+  if (ms >= 1000) return `${(ms / 1000).toFixed(1)} s`
+  return `${Math.round(ms)} ms`
+}

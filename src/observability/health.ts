@@ -1,0 +1,249 @@
+/**
+ * Health over a sliding window, and the alerts it raises. The window is made of samples the cache
+ * takes when asked (`health()`, `snapshot()`) and once a second while something watches it
+ * (dashboard, publishing): rates are differences between the newest sample and the oldest one
+ * still inside the window, so a condition that ends clears its alert once it leaves the window.
+ */
+import type { RemoteInfo } from '../tiers/tier.js'
+import { LatencyHistogram, mergeHistograms } from './histogram.js'
+import type { Alert, AlertName, CacheHealth, HealthStatus, RedisMemory } from './types.js'
+
+/** The seed's thresholds, as defaults (`createCache({ observability: { alerts: { … } } })`). */
+export interface AlertThresholds {
+  /** Hit ratio over the window below this fires `low-hit-ratio`. Default 0.7. */
+  hitRatioBelow: number
+  /** Reads needed in the window before the hit ratio is judged. Default 100. */
+  minReads: number
+  /** Redis used/max memory, or L1 usage, above this fires `memory-high`. Default 0.9. */
+  memoryAbove: number
+  /** L1 evictions plus Redis evicted_keys per second above this fires `evictions-high`. Default 10. */
+  evictionsPerSecondAbove: number
+  /** p99 of reads (getOrSet, get) above this many seconds fires `latency-high`. Default 0.005 (5 ms). */
+  p99Above: number
+}
+
+export const DEFAULT_THRESHOLDS: Readonly<AlertThresholds> = {
+  hitRatioBelow: 0.7,
+  minReads: 100,
+  memoryAbove: 0.9,
+  evictionsPerSecondAbove: 10,
+  p99Above: 0.005,
+}
+
+interface Sample {
+  at: number
+  hits: number
+  misses: number
+  evictions: number
+  redisEvicted: number | undefined
+  reads: Float64Array
+}
+
+/** Cumulative figures at one moment, from the cache. */
+export interface HealthInputs {
+  now: number
+  hits: number
+  misses: number
+  l1Evictions: number
+  readHistograms: readonly LatencyHistogram[]
+  l1?: { entries: number; bytes: number; maxEntries: number; maxBytes: number }
+  l2?: { breaker: 'closed' | 'open' | 'half-open'; info: RemoteInfo | undefined; answered: boolean }
+  closed: boolean
+}
+
+const MAX_SAMPLES = 4096
+
+export class HealthMonitor {
+  readonly #cache: string
+  readonly #windowMs: number
+  readonly #thresholds: AlertThresholds
+  readonly #samples: Sample[] = []
+  readonly #firing = new Map<AlertName, number>()
+
+  constructor(cache: string, windowMs: number, thresholds: AlertThresholds, createdAt: number) {
+    this.#cache = cache
+    this.#windowMs = windowMs
+    this.#thresholds = thresholds
+    this.#samples.push({
+      at: createdAt,
+      hits: 0,
+      misses: 0,
+      evictions: 0,
+      redisEvicted: undefined,
+      reads: new LatencyHistogram().counts,
+    })
+  }
+
+  get windowMs(): number {
+    return this.#windowMs
+  }
+
+  /** Records the figures of now and returns the health over the window that ends now. */
+  evaluate(inputs: HealthInputs): CacheHealth {
+    const reads = mergeHistograms(inputs.readHistograms)
+    const sample: Sample = {
+      at: inputs.now,
+      hits: inputs.hits,
+      misses: inputs.misses,
+      evictions: inputs.l1Evictions,
+      redisEvicted: inputs.l2?.info?.evictedKeys,
+      reads: Float64Array.from(reads.counts),
+    }
+    const base = this.#baseline(inputs.now)
+    this.#samples.push(sample)
+    if (this.#samples.length > MAX_SAMPLES) this.#samples.splice(0, this.#samples.length - MAX_SAMPLES)
+
+    const seconds = Math.max(0.001, (inputs.now - base.at) / 1000)
+    const hits = sample.hits - base.hits
+    const misses = sample.misses - base.misses
+    const operations = hits + misses
+    const hitRatio = operations === 0 ? 1 : hits / operations
+    const l1EvictionsPerSecond = (sample.evictions - base.evictions) / seconds
+    const redisEvictedPerSecond =
+      sample.redisEvicted !== undefined && base.redisEvicted !== undefined
+        ? Math.max(0, sample.redisEvicted - base.redisEvicted) / seconds
+        : 0
+    const evictionsPerSecond = l1EvictionsPerSecond + redisEvictedPerSecond
+    const p99 = reads.quantile(0.99, base.reads)
+
+    const t = this.#thresholds
+    const found: Omit<Alert, 'since'>[] = []
+    const warnings: string[] = []
+    if (operations >= t.minReads && hitRatio < t.hitRatioBelow) {
+      found.push({
+        name: 'low-hit-ratio',
+        severity: 'warning',
+        message: `Hit ratio ${(hitRatio * 100).toFixed(1)}% over the last ${seconds.toFixed(0)} s is below ${(t.hitRatioBelow * 100).toFixed(0)}%: run cache.diagnose() to see why (TTLs, size, key cardinality).`,
+        value: hitRatio,
+        threshold: t.hitRatioBelow,
+      })
+    }
+    let l1Usage: number | undefined
+    if (inputs.l1 !== undefined) {
+      const l1 = inputs.l1
+      l1Usage = Math.max(
+        Number.isFinite(l1.maxEntries) ? l1.entries / l1.maxEntries : 0,
+        Number.isFinite(l1.maxBytes) ? l1.bytes / l1.maxBytes : 0,
+      )
+    }
+    let memory: RedisMemory | undefined
+    const info = inputs.l2?.info
+    if (info !== undefined) {
+      memory = {
+        usedBytes: info.usedMemory,
+        maxBytes: info.maxMemory,
+        policy: info.maxMemoryPolicy,
+        usage: info.maxMemory > 0 ? info.usedMemory / info.maxMemory : 0,
+        evictedKeysPerSecond: redisEvictedPerSecond,
+      }
+      if (memory.usage > t.memoryAbove) {
+        found.push({
+          name: 'memory-high',
+          severity: 'warning',
+          message: `Redis uses ${(memory.usage * 100).toFixed(1)}% of its maxmemory (${info.usedMemory} of ${info.maxMemory} bytes): raise maxmemory or lower TTLs before it evicts what the cache still needs.`,
+          value: memory.usage,
+          threshold: t.memoryAbove,
+        })
+      }
+      if (info.maxMemory === 0 || info.maxMemoryPolicy === 'noeviction') {
+        const why =
+          info.maxMemory === 0
+            ? 'Redis has no maxmemory: it grows until the host runs out of memory'
+            : "Redis' maxmemory-policy is noeviction: once full, every cache write fails"
+        warnings.push(`${why}. Set maxmemory and maxmemory-policy allkeys-lfu (or allkeys-lru).`)
+        found.push({
+          name: 'redis-eviction-misconfigured',
+          severity: 'warning',
+          message: `${why}. Set maxmemory and maxmemory-policy allkeys-lfu (or allkeys-lru).`,
+          value: info.maxMemory,
+          threshold: 0,
+        })
+      }
+    } else if (l1Usage !== undefined && l1Usage > t.memoryAbove && l1EvictionsPerSecond > 0) {
+      // The L1 is full by design (it evicts); it is only worth an alert when it also evicts.
+      found.push({
+        name: 'memory-high',
+        severity: 'warning',
+        message: `The L1 is ${(l1Usage * 100).toFixed(0)}% full and evicting: raise l1.maxEntries / l1.maxBytes if its hit ratio suffers.`,
+        value: l1Usage,
+        threshold: t.memoryAbove,
+      })
+    }
+    if (evictionsPerSecond > t.evictionsPerSecondAbove) {
+      found.push({
+        name: 'evictions-high',
+        severity: 'warning',
+        message: `${evictionsPerSecond.toFixed(1)} evictions/s (L1 ${l1EvictionsPerSecond.toFixed(1)}, Redis ${redisEvictedPerSecond.toFixed(1)}): the cache is too small for its working set — cache.diagnose() estimates the size that would fix it.`,
+        value: evictionsPerSecond,
+        threshold: t.evictionsPerSecondAbove,
+      })
+    }
+    if (p99 > t.p99Above) {
+      found.push({
+        name: 'latency-high',
+        severity: 'warning',
+        message: `p99 read latency ${(p99 * 1000).toFixed(2)} ms is above ${(t.p99Above * 1000).toFixed(1)} ms: check Redis latency and the share of reads reaching the origin.`,
+        value: p99,
+        threshold: t.p99Above,
+      })
+    }
+    const l2Down = inputs.l2 !== undefined && (inputs.l2.breaker !== 'closed' || !inputs.l2.answered)
+    if (l2Down) {
+      found.push({
+        name: 'l2-unavailable',
+        severity: inputs.l1 === undefined ? 'critical' : 'warning',
+        message:
+          'Redis does not answer (the circuit breaker skips it): reads fall back to the L1 and the origin; check the Redis server and the network.',
+        value: 1,
+        threshold: 0,
+      })
+    }
+
+    const alerts: Alert[] = found.map((alert) => {
+      const since = this.#firing.get(alert.name) ?? inputs.now
+      return { ...alert, since }
+    })
+    this.#firing.clear()
+    for (const alert of alerts) this.#firing.set(alert.name, alert.since)
+
+    let status: HealthStatus = 'healthy'
+    if (inputs.closed || alerts.some((alert) => alert.severity === 'critical')) status = 'unhealthy'
+    else if (alerts.length > 0) status = 'degraded'
+
+    const health: CacheHealth = {
+      cache: this.#cache,
+      status,
+      checkedAt: inputs.now,
+      window: {
+        seconds,
+        operations,
+        opsPerSecond: operations / seconds,
+        hitRatio,
+        evictionsPerSecond,
+        p99,
+      },
+      ...(inputs.l1 === undefined ? {} : { l1: { ...inputs.l1, usage: l1Usage ?? 0 } }),
+      ...(inputs.l2 === undefined
+        ? {}
+        : {
+            l2: {
+              connected: !l2Down,
+              breaker: inputs.l2.breaker,
+              ...(memory === undefined ? {} : { memory }),
+            },
+          }),
+      alerts,
+      warnings,
+    }
+    return health
+  }
+
+  /** The oldest sample inside the window (or the newest one before it), dropping older ones. */
+  #baseline(now: number): Sample {
+    const start = now - this.#windowMs
+    let keep = 0
+    while (keep + 1 < this.#samples.length && (this.#samples[keep + 1] as Sample).at <= start) keep++
+    if (keep > 0) this.#samples.splice(0, keep)
+    return this.#samples[0] as Sample
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Instances publish their snapshots over the L2's bus (Redis pub/sub) on `!stats:<namespace>`, so
+ * one dashboard or `stratacache diagnose --redis` sees every instance. A snapshot carries counters,
+ * histograms, health and key *groups* — never a key, a value or a tag.
+ */
+import type { Bus } from '../invalidation/bus.js'
+import type { CacheSnapshot } from './types.js'
+
+/** Snapshots larger than this are not published (nor accepted). */
+export const MAX_SNAPSHOT_BYTES = 256 * 1024
+
+export function snapshotChannel(namespace: string): string {
+  return `!stats:${namespace}`
+}
+
+/**
+ * Publishes `take()` every `intervalMs` on the namespace's stats channel; resolves nothing, never
+ * throws (a failed publish waits for the next tick). Returns the function that stops it. The
+ * timer is unref'd: it never keeps a process alive.
+ */
+export function publishSnapshots(
+  namespace: string,
+  bus: Bus,
+  intervalMs: number,
+  take: () => Promise<CacheSnapshot>,
+): () => void {
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    take()
+      .then((snapshot) => {
+        const bytes = Buffer.from(JSON.stringify(snapshot))
+        if (bytes.length <= MAX_SNAPSHOT_BYTES) return bus.publish(snapshotChannel(namespace), bytes)
+        return undefined
+      })
+      .catch(() => {
+        // Redis is down or the breaker is open: the next tick tries again.
+      })
+      .finally(() => {
+        running = false
+      })
+  }, intervalMs)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
+/** The cache surface {@link subscribeSnapshots} needs (a `Cache`, typically with `l1: false`). */
+export interface SnapshotSource {
+  readonly name: string
+  readonly l2?: { readonly bus?: Bus } | undefined
+}
+
+/**
+ * Calls `listener` with every snapshot instances of `cache.name`'s namespace publish. Malformed or
+ * oversized messages are dropped. Resolves to the function that unsubscribes.
+ */
+export async function subscribeSnapshots(
+  cache: SnapshotSource,
+  listener: (snapshot: CacheSnapshot) => void,
+): Promise<() => Promise<void>> {
+  const bus = cache.l2?.bus
+  if (bus === undefined) {
+    throw new TypeError(
+      'subscribeSnapshots needs a cache with a Redis L2 (its bus carries the snapshots): createCache({ namespace, l1: false, l2: { redis } }).',
+    )
+  }
+  return bus.subscribe(
+    snapshotChannel(cache.name),
+    (bytes) => {
+      const snapshot = parseSnapshot(bytes)
+      if (snapshot !== undefined) listener(snapshot)
+    },
+    () => {},
+  )
+}
+
+/** A published snapshot, or undefined when the bytes are not one. */
+export function parseSnapshot(bytes: Uint8Array): CacheSnapshot | undefined {
+  if (bytes.length > MAX_SNAPSHOT_BYTES) return undefined
+  try {
+    const value: unknown = JSON.parse(
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'),
+    )
+    if (typeof value !== 'object' || value === null) return undefined
+    const candidate = value as Partial<CacheSnapshot>
+    if (
+      typeof candidate.cache !== 'string' ||
+      typeof candidate.instance !== 'string' ||
+      typeof candidate.at !== 'number' ||
+      typeof candidate.stats !== 'object' ||
+      candidate.stats === null ||
+      !Array.isArray(candidate.latency) ||
+      typeof candidate.health !== 'object' ||
+      candidate.health === null ||
+      !Array.isArray(candidate.hotKeyGroups)
+    ) {
+      return undefined
+    }
+    return candidate as CacheSnapshot
+  } catch {
+    return undefined
+  }
+}
