@@ -24,6 +24,7 @@ export type StrataErrorCode =
   | 'E_L2_UNAVAILABLE'
   | 'E_FACTORY_HARD_TIMEOUT'
   | 'E_CLOSED'
+  | 'E_WRITE_BEHIND_FULL'
 
 /** A key is empty, not a string, or a key part cannot be encoded. */
 export class InvalidKeyError extends StrataError {
@@ -102,6 +103,19 @@ export class ClosedError extends StrataError {
   }
 }
 
+/**
+ * A write-behind log holds `maxPending` writes not yet flushed (the database is down or slower
+ * than the writes): the write was not accepted. Retry later, shed load, or raise `maxPending`.
+ */
+export class WriteBehindFullError extends StrataError {
+  /** Writes waiting in the log when this one was refused. */
+  readonly pending: number
+  constructor(message: string, pending: number) {
+    super('E_WRITE_BEHIND_FULL', message)
+    this.pending = pending
+  }
+}
+
 /** Every error class by its code. */
 export const errors = {
   E_INVALID_KEY: InvalidKeyError,
@@ -114,4 +128,5 @@ export const errors = {
   E_L2_UNAVAILABLE: L2UnavailableError,
   E_FACTORY_HARD_TIMEOUT: FactoryHardTimeoutError,
   E_CLOSED: ClosedError,
+  E_WRITE_BEHIND_FULL: WriteBehindFullError,
 } as const

@@ -49,3 +49,22 @@ export { MemoryRemoteTier } from './tiers/memory/memory-remote-tier.js'
 export type { RemoteEntry, RemoteTier } from './tiers/tier.js'
 export { AdaptiveTtl, type AdaptiveTtlOptions, adaptiveTtl } from './ttl/adaptive.js'
 export { ttl } from './ttl/presets.js'
+export {
+  createWriteBehind,
+  type DeadLetter,
+  type DeadLetters,
+  type FlushContext,
+  MemoryWriteLog,
+  RedisStreamLog,
+  WRITE_BEHIND_DEFAULTS,
+  type WriteBehind,
+  type WriteBehindCache,
+  type WriteBehindEventName,
+  type WriteBehindEvents,
+  type WriteBehindOp,
+  type WriteBehindOptions,
+  type WriteBehindStats,
+  type WriteLog,
+  type WriteReceipt,
+} from './write/index.js'
+export { WriteBehindFullError } from './errors.js'

@@ -33,6 +33,8 @@ export interface RemoteTier {
   readonly invalidation?: InvalidationStore
   /** The channel instances use to tell each other what changed, if the tier offers one. */
   readonly bus?: Bus
+  /** Raw commands for durable logs (Redis Streams: the write-behind log), if the tier offers them. */
+  readonly streams?: StreamCommands
   /** Memory and eviction figures for `cache.health()` (Redis `INFO memory` and `INFO stats`), if the tier has them. */
   info?(): Promise<RemoteInfo>
   /** Releases what the tier opened (never a client the user passed in). */
@@ -55,4 +57,22 @@ export interface RemoteEntry {
   key: string
   value: Uint8Array
   ttlMs: number
+}
+
+/**
+ * Raw Redis commands on the tier's own connection, each under the tier's per-call deadline: what
+ * the write-behind log (Redis Streams) needs. Bulk-string replies come back as Buffers.
+ */
+export interface StreamCommands {
+  /** One command, e.g. `['XLEN', key]`. */
+  call(args: readonly (string | Buffer)[]): Promise<unknown>
+  /**
+   * A Lua script over `keys` (all in one hash slot): EVALSHA, then EVAL when the server does not
+   * have it cached.
+   */
+  eval(
+    script: { readonly lua: string; readonly sha: string },
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ): Promise<unknown>
 }

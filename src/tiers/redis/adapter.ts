@@ -54,6 +54,12 @@ export interface RedisAdapter {
     onMessage: (message: Buffer) => void,
     onState: (state: 'up' | 'down') => void,
   ): Promise<() => Promise<void>>
+  /**
+   * Sends one raw command on the adapter's connection (bulk strings as Buffers), e.g. XADD or
+   * XREADGROUP. The write-behind log needs it: an adapter without it gives a {@link RedisTier}
+   * without `streams`.
+   */
+  command?(args: readonly (string | Buffer)[]): Promise<unknown>
   /** Closes the connection; `force` drops it without waiting for replies. */
   close(force: boolean): Promise<void>
 }

@@ -25,6 +25,7 @@ export interface IoRedisClient {
   unlink(...keys: string[]): Promise<number>
   scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]>
   pipeline(): IoRedisPipeline
+  callBuffer(command: string, ...args: (string | Buffer)[]): Promise<unknown>
   quit(): Promise<unknown>
   disconnect(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
@@ -212,6 +213,11 @@ export class IoRedisAdapter implements RedisAdapter {
 
   unlink(keys: readonly string[]): Promise<number> {
     return this.#run(() => this.#client.unlink(...keys))
+  }
+
+  command(args: readonly (string | Buffer)[]): Promise<unknown> {
+    const [name, ...rest] = args
+    return this.#run(() => this.#client.callBuffer(String(name), ...rest))
   }
 
   scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {

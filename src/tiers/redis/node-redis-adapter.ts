@@ -26,6 +26,7 @@ export interface NodeRedisClient {
   unlink(keys: string[]): Promise<number>
   scan(cursor: string, options: { MATCH: string; COUNT: number }): Promise<{ cursor: string; keys: string[] }>
   multi(): NodeRedisMulti
+  sendCommand(args: (string | Buffer)[]): Promise<unknown>
   close(): Promise<void>
   destroy(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
@@ -150,6 +151,11 @@ export class NodeRedisAdapter implements RedisAdapter {
 
   unlink(keys: readonly string[]): Promise<number> {
     return this.#run(() => this.#client.unlink(keys as string[]))
+  }
+
+  /** On the writes' connection view: node-redis's own timeout, so a command reported failed is never sent later. */
+  command(args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#run(() => this.#client.sendCommand([...args]))
   }
 
   scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {

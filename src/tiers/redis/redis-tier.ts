@@ -10,9 +10,9 @@ import {
   TOMBSTONE_PREFIX,
 } from '../../invalidation/store.js'
 import { escapeGlob } from '../../keys/key.js'
-import type { RemoteEntry, RemoteTier } from '../tier.js'
+import type { RemoteEntry, RemoteTier, StreamCommands } from '../tier.js'
 import { PING_FALLBACK_KEY, pxOf, type RedisAdapter } from './adapter.js'
-import { BUMP_MARKER, type LuaScript, SET_LOADED, TOUCH_MARKER } from './scripts.js'
+import { BUMP_MARKER, isNoScript, type LuaScript, SET_LOADED, TOUCH_MARKER } from './scripts.js'
 
 export interface RedisTierOptions {
   /** Deadline of every call, in ms: neither Redis client bounds a call to a frozen server. */
@@ -50,6 +50,8 @@ export class RedisTier implements RemoteTier {
   declare readonly invalidation?: InvalidationStore
   /** Redis pub/sub on a dedicated connection. Present when the adapter has `publish` and `subscribe`. */
   declare readonly bus?: Bus
+  /** Raw commands (Redis Streams for the write-behind log), each under the deadline. Present when the adapter has `command`. */
+  declare readonly streams?: StreamCommands
   readonly #timeoutMs: number
   readonly #batchSize: number
   #pending: PendingRead[] = []
@@ -114,6 +116,8 @@ export class RedisTier implements RemoteTier {
         },
       }
     }
+    const { command } = adapter
+    if (command) this.streams = this.#streams((args) => command.call(adapter, args))
     if (publish && subscribe) {
       this.bus = {
         publish: (channel, message) =>
@@ -126,6 +130,23 @@ export class RedisTier implements RemoteTier {
 
   get(key: string): Promise<Uint8Array | undefined> {
     return this.#read(key, true)
+  }
+
+  /** `streams` over the adapter's `command` (set up by the constructor when the adapter has one). */
+  #streams(command: (args: readonly (string | Buffer)[]) => Promise<unknown>): StreamCommands {
+    const call = (args: readonly (string | Buffer)[]) => this.#call(() => command(args), String(args[0]))
+    return {
+      call,
+      eval: async (script, keys, args) => {
+        const tail = [String(keys.length), ...keys, ...args]
+        try {
+          return await call(['EVALSHA', script.sha, ...tail])
+        } catch (error) {
+          if (!isNoScript(error)) throw error
+          return await call(['EVAL', script.lua, ...tail])
+        }
+      },
+    }
   }
 
   /**

@@ -1,0 +1,125 @@
+/**
+ * The durable log under a write-behind: the seam between the engine (batching, retries, dead
+ * letters, partition ownership) and its storage. {@link RedisStreamLog} is the production one;
+ * {@link MemoryWriteLog} keeps the same semantics in process for unit tests.
+ *
+ * The contract every implementation keeps:
+ * - `append` is durable when it resolves (as durable as the store: see docs/write-behind.md) and
+ *   assigns each write an id (increasing within a partition) and a per-key sequence.
+ * - An entry stays in the log until `ack` or `deadLetter` removes it, so `length` is the number
+ *   of writes not yet flushed.
+ * - Entries `read` by a consumer stay pending for it until acknowledged; `claim` hands every
+ *   pending entry of the partition to another consumer (crash recovery), in log order.
+ * - A partition is flushed by whoever holds its lease (`acquire`/`renew`/`release`), which is what
+ *   keeps writes of one key in order.
+ */
+export interface WriteLog {
+  /** A short description for errors ('redis stream !wb:{cache:carts:0}', 'memory'). */
+  readonly description: string
+  /** Checks that every process agrees on the partition count; rejects with InvalidOptionError if not. */
+  init(partitions: number): Promise<void>
+  /**
+   * Appends writes to `partition` in order, unless the partition already holds `maxPending`
+   * entries (Infinity: no bound): those not appended come back as `{ full: length }`.
+   */
+  append(partition: number, ops: readonly AppendOp[], maxPending: number): Promise<AppendResult[]>
+  /** The current per-key sequence of each key (0 when it was never written). */
+  sequences(partition: number, keys: readonly string[]): Promise<number[]>
+  /** Up to `count` entries never delivered before, in log order; they become pending for `consumer`. */
+  read(partition: number, consumer: string, count: number): Promise<LogEntry[]>
+  /** Every pending entry of the partition (any consumer's), now `consumer`'s, in log order. */
+  claim(partition: number, consumer: string): Promise<LogEntry[]>
+  /** Acknowledges and removes entries (by `entryId`). */
+  ack(partition: number, entryIds: readonly string[]): Promise<void>
+  /** Moves `entry` to the dead-letter stream with the error, then acknowledges `alsoAck` (and it). */
+  deadLetter(
+    partition: number,
+    entry: LogEntry,
+    attempts: number,
+    error: string,
+    alsoAck: readonly string[],
+  ): Promise<void>
+  /** Entries in the partition (appended, not yet acknowledged). */
+  length(partition: number): Promise<number>
+  /** The oldest entry's id and append time, or undefined when the partition is empty. */
+  oldest(partition: number): Promise<{ entryId: string; at: number } | undefined>
+  /** Takes the partition's lease for `ttlMs` if nobody holds it; true when this call took it. */
+  acquire(partition: number, token: string, ttlMs: number): Promise<boolean>
+  /** Extends the lease if `token` still holds it; true when it did. */
+  renew(partition: number, token: string, ttlMs: number): Promise<boolean>
+  release(partition: number, token: string): Promise<void>
+  /** The dead-letter stream. */
+  readonly dead: DeadLetterStore
+}
+
+export interface AppendOp {
+  readonly key: string
+  readonly op: 'set' | 'delete'
+  /** The encoded value; empty for a delete. */
+  readonly value: Uint8Array
+  /** A replayed write keeps its original id and sequence. */
+  readonly replay?: { readonly id: string; readonly seq: number }
+}
+
+export type AppendResult = { readonly id: string; readonly seq: number } | { readonly full: number }
+
+/** One write in the log. */
+export interface LogEntry {
+  /** Position in the log (what `ack` takes). */
+  readonly entryId: string
+  readonly key: string
+  readonly op: 'set' | 'delete'
+  readonly value: Uint8Array
+  /** The write's id: `entryId`, or the original one for a replayed write. */
+  readonly id: string
+  readonly seq: number
+  /** When it was appended, ms since the epoch (from `entryId`). */
+  readonly at: number
+}
+
+export interface DeadEntry {
+  readonly deadId: string
+  readonly partition: number
+  readonly key: string
+  readonly op: 'set' | 'delete'
+  readonly value: Uint8Array
+  readonly id: string
+  readonly seq: number
+  readonly attempts: number
+  readonly error: string
+  readonly failedAt: number
+}
+
+export interface DeadLetterStore {
+  list(count: number, after: string | undefined): Promise<DeadEntry[]>
+  count(): Promise<number>
+  /** Removes them; resolves to how many existed. */
+  remove(deadIds: readonly string[]): Promise<number>
+  /** The entries with these ids (missing ones left out). */
+  get(deadIds: readonly string[]): Promise<DeadEntry[]>
+}
+
+/** Compares two stream ids (`<ms>-<n>`) numerically. */
+export function compareIds(a: string, b: string): number {
+  const [am = '0', an = '0'] = a.split('-')
+  const [bm = '0', bn = '0'] = b.split('-')
+  const ms = Number(am) - Number(bm)
+  return ms !== 0 ? Math.sign(ms) : Math.sign(Number(an) - Number(bn))
+}
+
+/** The append time (ms) a stream id carries. */
+export function idTime(id: string): number {
+  const dash = id.indexOf('-')
+  return Number(dash === -1 ? id : id.slice(0, dash))
+}
+
+/** FNV-1a over UTF-16 code units: a stable key → partition mapping in every process. */
+export function partitionOf(key: string, partitions: number): number {
+  if (partitions === 1) return 0
+  let hash = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % partitions
+}

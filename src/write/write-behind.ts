@@ -1,0 +1,479 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import {
+  ClosedError,
+  InvalidKeyError,
+  InvalidOptionError,
+  SerializationError,
+  WriteBehindFullError,
+} from '../errors.js'
+import type { Serializer } from '../serialization/serializer.js'
+import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
+import type { RemoteTier } from '../tiers/tier.js'
+import { PartitionFlusher } from './flusher.js'
+import { type AppendOp, type AppendResult, compareIds, partitionOf, type WriteLog } from './log.js'
+import { type ResolvedWriteBehindOptions, resolveWriteBehindOptions } from './options.js'
+import { RedisStreamLog } from './redis-stream-log.js'
+import type {
+  DeadLetter,
+  DeadLetters,
+  WriteBehind,
+  WriteBehindEventName,
+  WriteBehindEvents,
+  WriteBehindOptions,
+  WriteBehindStats,
+  WriteReceipt,
+} from './types.js'
+
+/** What a write-behind updates besides the log: the cache (`Cache` satisfies it). */
+export interface WriteBehindCache {
+  set(key: string, value: unknown): Promise<void>
+  delete(key: string): Promise<void>
+}
+
+interface QueuedAppend {
+  op: AppendOp
+  resolve: (result: AppendResult) => void
+  reject: (error: unknown) => void
+}
+
+interface QueuedCheck {
+  key: string
+  resolve: (seq: number) => void
+  reject: (error: unknown) => void
+}
+
+const SETTLE_POLL_MS = 20
+
+/**
+ * Creates a write-behind over `log`, updating `cache` (if given) on every write. `cache.writeBehind()`
+ * is the usual entry point: it passes the cache and a Redis Stream log on the cache's own Redis.
+ */
+export function createWriteBehind<T>(
+  target: { log: WriteLog; cache?: WriteBehindCache | undefined },
+  options: WriteBehindOptions<T>,
+): WriteBehind<T> {
+  return new WriteBehindLog<T>(target.log, target.cache, resolveWriteBehindOptions(options))
+}
+
+/** The write-behinds of each cache, so that closing the cache drains them. */
+const byCache = new WeakMap<object, Map<string, WriteBehind<unknown>>>()
+
+/**
+ * What `cache.writeBehind(options)` does: a Redis Stream log on the cache's own Redis connection
+ * (`tier`, the L2 without its circuit breaker: a write is in the log or `set` rejects), named
+ * after the cache's namespace and `options.name`.
+ */
+export function writeBehindFor<T>(
+  cache: WriteBehindCache & { readonly name: string },
+  tier: RemoteTier | undefined,
+  options: WriteBehindOptions<T>,
+): WriteBehind<T> {
+  const resolved = resolveWriteBehindOptions(options)
+  const streams = tier?.streams
+  if (streams === undefined) {
+    throw new InvalidOptionError(
+      `writeBehind '${resolved.name}' needs a durable log: give the cache a single Redis L2 (l2: { redis: 'redis://…' } or a redis/ioredis client). A cache without L2, a MemoryRemoteTier or a Redis Cluster has no stream commands; use createWriteBehind({ log }) with your own WriteLog instead.`,
+    )
+  }
+  let mine = byCache.get(cache)
+  if (mine === undefined) {
+    mine = new Map()
+    byCache.set(cache, mine)
+  }
+  if (mine.has(resolved.name)) {
+    throw new InvalidOptionError(
+      `writeBehind '${resolved.name}' already exists on this cache: keep the first one, or give this one another name.`,
+    )
+  }
+  const log = new RedisStreamLog(streams, { namespace: cache.name, name: resolved.name })
+  const wb = new WriteBehindLog<T>(log, cache, resolved)
+  mine.set(resolved.name, wb as WriteBehind<unknown>)
+  return wb
+}
+
+/** Drains and closes every write-behind of `cache` (what `cache.close()` awaits). */
+export async function closeWriteBehinds(cache: object): Promise<void> {
+  const mine = byCache.get(cache)
+  if (mine === undefined) return
+  byCache.delete(cache)
+  await Promise.all([...mine.values()].map((wb) => wb.close()))
+}
+
+class WriteBehindLog<T> implements WriteBehind<T> {
+  readonly name: string
+  readonly deadLetters: DeadLetters
+  readonly #log: WriteLog
+  readonly #cache: WriteBehindCache | undefined
+  readonly #o: ResolvedWriteBehindOptions<T>
+  readonly #serializer: Serializer
+  readonly #flushers: PartitionFlusher<T>[] = []
+  readonly #listeners = new Map<WriteBehindEventName, Set<(event: never) => void>>()
+  readonly #stats: WriteBehindStats = {
+    appended: 0,
+    rejected: 0,
+    flushes: 0,
+    flushed: 0,
+    coalesced: 0,
+    retries: 0,
+    deadLettered: 0,
+    reclaimed: 0,
+    pending: 0,
+    lagMs: 0,
+    lastLagMs: 0,
+    lastFlushMs: 0,
+    maxFlushMs: 0,
+    totalFlushMs: 0,
+    ownedPartitions: 0,
+  }
+  /** Appends issued in the same tick share one round trip per partition. */
+  #queued = new Map<number, QueuedAppend[]>()
+  #checks = new Map<number, QueuedCheck[]>()
+  /** Last entry id this instance appended, per partition (what `settled` waits for). */
+  readonly #lastAppended = new Map<number, string>()
+  /** Highest sequence this instance gave each key still being written (see #overtaken). */
+  readonly #localSeq = new Map<string, number>()
+  readonly #inFlight = new Set<Promise<unknown>>()
+  #init: Promise<void> | undefined
+  #closing: Promise<{ drained: boolean; pending: number }> | undefined
+
+  constructor(log: WriteLog, cache: WriteBehindCache | undefined, options: ResolvedWriteBehindOptions<T>) {
+    this.#log = log
+    this.#cache = cache
+    this.#o = options
+    this.name = options.name
+    this.#serializer = options.serializer ?? new TaggedJsonSerializer()
+    const consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+    if (options.flusher) {
+      for (let p = 0; p < options.partitions; p++) {
+        const flusher = new PartitionFlusher<T>(
+          log,
+          p,
+          consumer,
+          randomUUID(),
+          {
+            flush: options.flush,
+            decode: (bytes) => this.#serializer.decode(bytes) as T,
+            maxBatch: options.maxBatch,
+            maxDelayMs: options.maxDelayMs,
+            retryBaseMs: options.retryBaseMs,
+            retryMaxMs: options.retryMaxMs,
+            maxAttempts: options.maxAttempts,
+            visibilityTimeoutMs: options.visibilityTimeoutMs,
+            flushTimeoutMs: options.flushTimeoutMs,
+            pollIntervalMs: options.pollIntervalMs,
+            clock: options.clock,
+            random: options.random,
+          },
+          { stats: this.#stats, emit: (name, event) => this.#emit(name, event) },
+        )
+        this.#flushers.push(flusher)
+      }
+      // Start once the partition count is confirmed; a mismatch surfaces on every set instead.
+      this.#ready().then(
+        () => {
+          if (this.#closing === undefined) for (const f of this.#flushers) f.start()
+        },
+        (error: unknown) => this.#emit('log-error', { operation: 'init', error }),
+      )
+    }
+    this.deadLetters = {
+      list: async ({ count = 100, after } = {}) =>
+        (await this.#log.dead.list(count, after)).map(
+          (d): DeadLetter => ({
+            deadId: d.deadId,
+            key: d.key,
+            op: d.op,
+            value: d.op === 'set' ? d.value : undefined,
+            id: d.id,
+            seq: d.seq,
+            attempts: d.attempts,
+            error: d.error,
+            failedAt: d.failedAt,
+          }),
+        ),
+      count: () => this.#log.dead.count(),
+      replay: (deadIds) => this.#replay(deadIds),
+      remove: (deadIds) => this.#log.dead.remove(deadIds),
+    }
+  }
+
+  #ready(): Promise<void> {
+    this.#init ??= this.#log.init(this.#o.partitions).catch((error: unknown) => {
+      // Let a later call try again (Redis may have been down), unless the answer was a mismatch.
+      if (!(error instanceof Error && error.name === 'InvalidOptionError')) this.#init = undefined
+      throw error
+    })
+    return this.#init
+  }
+
+  set(key: string, value: T): Promise<WriteReceipt> {
+    return this.#track(this.#write(key, 'set', value))
+  }
+
+  delete(key: string): Promise<WriteReceipt> {
+    return this.#track(this.#write(key, 'delete', undefined))
+  }
+
+  #track<R>(promise: Promise<R>): Promise<R> {
+    this.#inFlight.add(promise)
+    const done = () => this.#inFlight.delete(promise)
+    promise.then(done, done)
+    return promise
+  }
+
+  async #write(key: string, op: 'set' | 'delete', value: T | undefined): Promise<WriteReceipt> {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new InvalidKeyError(
+        'write-behind keys must be non-empty strings: build them with key(entity, ...parts).',
+      )
+    }
+    if (this.#closing !== undefined) {
+      throw new ClosedError(`write-behind '${this.name}' was closed: writes are no longer accepted.`)
+    }
+    let bytes: Uint8Array
+    if (op === 'set') {
+      if (value === undefined) {
+        throw new SerializationError(
+          'write-behind set: undefined cannot be written; call delete(key) instead.',
+        )
+      }
+      try {
+        bytes = this.#serializer.encode(value)
+      } catch (error) {
+        throw new SerializationError(
+          `write-behind set: the value of '${key}' cannot be encoded by the ${this.#serializer.name} serializer (${describe(error)}).`,
+          { cause: error },
+        )
+      }
+    } else bytes = new Uint8Array(0)
+    await this.#ready()
+    const partition = partitionOf(key, this.#o.partitions)
+    const result = await this.#append(partition, { key, op, value: bytes })
+    if ('full' in result) {
+      this.#stats.rejected++
+      this.#stats.pending = result.full
+      this.#emit('backpressure', { pending: result.full, maxPending: this.#o.maxPending })
+      throw new WriteBehindFullError(
+        `write-behind '${this.name}': ${result.full} writes are waiting to be flushed (maxPending ${this.#o.maxPending}); the database is probably down or slow. Retry later, or raise maxPending.`,
+        result.full,
+      )
+    }
+    this.#stats.appended++
+    const last = this.#lastAppended.get(partition)
+    if (last === undefined || compareIds(result.id, last) > 0) this.#lastAppended.set(partition, result.id)
+    this.#flushers[partition]?.poke()
+    if (this.#cache !== undefined && this.#o.updateCache)
+      await this.#updateCache(partition, key, op, value, result.seq)
+    return { id: result.id, seq: result.seq }
+  }
+
+  /**
+   * The write is in the log; now the cache. Two processes writing one key may update the cache in
+   * the opposite order of their log entries; the later-sequenced write is what the database ends
+   * with, so after its cache write a writer checks the key's sequence: if another process wrote
+   * it since, it deletes the key from the cache (a miss is never wrong; an older value would be).
+   */
+  async #updateCache(
+    partition: number,
+    key: string,
+    op: 'set' | 'delete',
+    value: T | undefined,
+    seq: number,
+  ) {
+    const cache = this.#cache as WriteBehindCache
+    this.#localSeq.set(key, Math.max(seq, this.#localSeq.get(key) ?? 0))
+    try {
+      if (op === 'delete') {
+        await cache.delete(key)
+        return
+      }
+      await cache.set(key, value)
+      const current = await this.#sequence(partition, key)
+      const mine = this.#localSeq.get(key) ?? 0
+      // A newer write from this process does its own check; one from another process: drop ours.
+      if (current > seq && current > mine) await cache.delete(key)
+    } catch (error) {
+      // The write is accepted (it is in the log and will be flushed): report, do not reject.
+      this.#emit('cache-error', { key, error })
+    } finally {
+      if (this.#localSeq.get(key) === seq) this.#localSeq.delete(key)
+    }
+  }
+
+  #append(partition: number, op: AppendOp): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#queued.get(partition)
+      if (queue === undefined) {
+        queue = []
+        this.#queued.set(partition, queue)
+        process.nextTick(() => this.#sendAppends(partition))
+      }
+      queue.push({ op, resolve, reject })
+    })
+  }
+
+  #sendAppends(partition: number): void {
+    const queue = this.#queued.get(partition) ?? []
+    this.#queued.delete(partition)
+    this.#log
+      .append(
+        partition,
+        queue.map((q) => q.op),
+        this.#o.maxPending,
+      )
+      .then(
+        (results) => {
+          for (let i = 0; i < queue.length; i++) {
+            const result = results[i]
+            const q = queue[i] as QueuedAppend
+            if (result === undefined) q.reject(new Error('the log answered fewer writes than it was sent'))
+            else q.resolve(result)
+          }
+        },
+        (error: unknown) => {
+          for (const q of queue) q.reject(error)
+        },
+      )
+  }
+
+  #sequence(partition: number, key: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let queue = this.#checks.get(partition)
+      if (queue === undefined) {
+        queue = []
+        this.#checks.set(partition, queue)
+        process.nextTick(() => {
+          const batch = this.#checks.get(partition) ?? []
+          this.#checks.delete(partition)
+          this.#log.sequences(partition, [...new Set(batch.map((c) => c.key))]).then(
+            (seqs) => {
+              const keys = [...new Set(batch.map((c) => c.key))]
+              const byKey = new Map(keys.map((k, i) => [k, seqs[i] ?? 0]))
+              for (const c of batch) c.resolve(byKey.get(c.key) ?? 0)
+            },
+            (error: unknown) => {
+              for (const c of batch) c.reject(error)
+            },
+          )
+        })
+      }
+      queue.push({ key, resolve, reject })
+    })
+  }
+
+  async pending(): Promise<number> {
+    let total = 0
+    for (let p = 0; p < this.#o.partitions; p++) total += await this.#log.length(p)
+    this.#stats.pending = total
+    return total
+  }
+
+  async settled(timeoutMs = this.#o.closeTimeoutMs): Promise<void> {
+    if (!(await this.#waitSettled(this.#o.clock() + timeoutMs))) {
+      throw new Error(`write-behind '${this.name}': writes still unflushed after ${timeoutMs} ms`)
+    }
+  }
+
+  /** True once every entry this instance appended was acknowledged (or dead-lettered). */
+  async #waitSettled(deadline: number): Promise<boolean> {
+    await Promise.allSettled([...this.#inFlight])
+    for (;;) {
+      let done = true
+      try {
+        for (const [partition, last] of this.#lastAppended) {
+          const oldest = await this.#log.oldest(partition)
+          if (oldest !== undefined && compareIds(oldest.entryId, last) <= 0) {
+            done = false
+            break
+          }
+        }
+      } catch {
+        done = false
+      }
+      if (done) return true
+      if (this.#o.clock() >= deadline) return false
+      for (const f of this.#flushers) f.drain()
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS))
+    }
+  }
+
+  stats(): WriteBehindStats {
+    return { ...this.#stats }
+  }
+
+  on<E extends WriteBehindEventName>(name: E, listener: (event: WriteBehindEvents[E]) => void): () => void {
+    let set = this.#listeners.get(name)
+    if (set === undefined) {
+      set = new Set()
+      this.#listeners.set(name, set)
+    }
+    set.add(listener as (event: never) => void)
+    return () => {
+      set.delete(listener as (event: never) => void)
+    }
+  }
+
+  #emit<E extends WriteBehindEventName>(name: E, event: WriteBehindEvents[E]): void {
+    const set = this.#listeners.get(name)
+    if (set === undefined) return
+    for (const listener of set) {
+      try {
+        ;(listener as (event: WriteBehindEvents[E]) => void)(event)
+      } catch {
+        // A listener's bug must not stop a flusher.
+      }
+    }
+  }
+
+  async #replay(deadIds: readonly string[] | undefined): Promise<number> {
+    let replayed = 0
+    const replayOne = async (entries: Awaited<ReturnType<WriteLog['dead']['get']>>) => {
+      for (const dead of entries) {
+        const partition = partitionOf(dead.key, this.#o.partitions)
+        const [result] = await this.#log.append(
+          partition,
+          [{ key: dead.key, op: dead.op, value: dead.value, replay: { id: dead.id, seq: dead.seq } }],
+          Number.POSITIVE_INFINITY,
+        )
+        if (result === undefined || 'full' in result) continue
+        // Removed only once it is back in the log: a crash in between replays it twice (harmless).
+        await this.#log.dead.remove([dead.deadId])
+        this.#flushers[partition]?.poke()
+        replayed++
+      }
+    }
+    if (deadIds !== undefined) {
+      await replayOne(await this.#log.dead.get(deadIds))
+      return replayed
+    }
+    for (;;) {
+      const page = await this.#log.dead.list(100, undefined)
+      if (page.length === 0) return replayed
+      await replayOne(page)
+    }
+  }
+
+  close(options: { timeoutMs?: number } = {}): Promise<{ drained: boolean; pending: number }> {
+    this.#closing ??= this.#close(options.timeoutMs ?? this.#o.closeTimeoutMs)
+    return this.#closing
+  }
+
+  async #close(timeoutMs: number): Promise<{ drained: boolean; pending: number }> {
+    const deadline = this.#o.clock() + timeoutMs
+    for (const f of this.#flushers) f.drain()
+    const drained = await this.#waitSettled(deadline)
+    await Promise.all(this.#flushers.map((f) => f.stop(Math.max(0, deadline - this.#o.clock()))))
+    let pending = this.#stats.pending
+    try {
+      pending = await this.pending()
+    } catch {
+      // Redis is down: the last seen count.
+    }
+    return { drained, pending }
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
