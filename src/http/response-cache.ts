@@ -64,7 +64,10 @@ export interface CapturedResponse {
 /** What the cache did with a request (the status header shows it upper-cased). */
 export type Outcome = 'hit' | 'stale' | 'stale-if-error' | 'coalesced' | 'miss' | 'bypass' | 'revalidate'
 
-/** The response to send. `body` is null when none goes out (HEAD, 304). */
+/**
+ * The response to send. `body` is null for a 304; for HEAD it is the GET body, which servers
+ * leave out (Node's http drops it, Hono strips it) after sizing Content-Length from it.
+ */
 export interface OutgoingResponse {
   readonly status: number
   readonly headers: ResponseHeaders
@@ -489,7 +492,7 @@ export class HttpCache {
       this.#stats.notModified++
       return { status: 304, headers: notModifiedHeaders(headers, this.#statusHeader), body: null, outcome }
     }
-    return { status, headers, body: method === 'HEAD' ? null : body, outcome }
+    return { status, headers, body, outcome }
   }
 
   /** The route did not finish (client gone, handler threw past the framework): waiters go to the origin. */
@@ -588,7 +591,7 @@ export class HttpCache {
     }
     const body = this.#bodyOf(entry)
     headers['content-length'] = String(body.byteLength)
-    return { status: entry.status, headers, body: method === 'HEAD' ? null : body, outcome }
+    return { status: entry.status, headers, body, outcome }
   }
 
   /** The stored body as bytes, decoded once per stored object (the L1 hands out the same frozen object on every hit). */
