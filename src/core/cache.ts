@@ -112,6 +112,8 @@ interface LoadToken {
 
 /** How many L1 entries dropped by expiry or for room are remembered, to classify the misses that follow. */
 const DROPPED_MEMORY = 4096
+/** The hit countdown without latency: reaching 0 only restarts it (a Smi, like every countdown value). */
+const UNTIMED_COUNTDOWN = 0x3fffffff
 /** How many key groups' TTLs are remembered for diagnose(). */
 const TTL_GROUPS = 256
 
@@ -180,7 +182,10 @@ export class Cache {
   /** getOrSet / get answered by the L1: the hot path's histograms, kept at hand. */
   readonly #l1HitLatency: LatencyHistogram | undefined
   readonly #l1GetLatency: LatencyHistogram | undefined
-  /** Hits until the next timed one (Infinity when latency is off: never reaches 0). */
+  /**
+   * Hits until the next timed one. Always a small integer: a double here (Infinity) would box a
+   * new number on every decrement — an allocation per hit.
+   */
   #hitCountdown: number
   readonly #hitSampling: number
   /** The latest reads, for hot key groups and diagnose() (undefined with `recentReads: 0`). */
@@ -237,7 +242,7 @@ export class Cache {
     this.#l1HitLatency = this.#latency?.histogram('getOrSet', 'l1')
     this.#l1GetLatency = this.#latency?.histogram('get', 'l1')
     this.#hitSampling = observability.hitSampling
-    this.#hitCountdown = observability.latency ? observability.hitSampling : Number.POSITIVE_INFINITY
+    this.#hitCountdown = observability.latency ? observability.hitSampling : UNTIMED_COUNTDOWN
     this.#recent = observability.recentReads > 0 ? new AccessRing(observability.recentReads) : undefined
     this.#monitor = new HealthMonitor(
       resolved.namespace,
@@ -400,6 +405,10 @@ export class Cache {
 
   /** Starts timing a sampled L1 hit. */
   #sampleStart(): number {
+    if (this.#latency === undefined) {
+      this.#hitCountdown = UNTIMED_COUNTDOWN
+      return 0
+    }
     this.#hitCountdown = this.#hitSampling
     return performance.now()
   }
