@@ -204,6 +204,6 @@ describe('the stratacache:operation tracing channel', () => {
     ])
     expect(errors).toHaveLength(1)
     expect(errors[0]?.key).toBe('bad')
-    expect((errors[0]?.error as Error).message).toContain('boom')
+    expect(String((errors[0]?.error as Error | undefined)?.message)).toContain('boom')
   })
 })
