@@ -95,8 +95,7 @@ export class KeyRing {
   readonly #keys: Map<string, KeyObject>
   readonly #currentKey: KeyObject
   readonly #currentHeader: Buffer
-  #ivPool = Buffer.alloc(0)
-  #ivAt = IV_POOL_SIZE
+  readonly #ivs = new IvSource()
 
   private constructor(keys: Map<string, KeyObject>, current: string) {
     this.#keys = keys
@@ -132,8 +131,9 @@ export class KeyRing {
     const keys = new Map<string, KeyObject>()
     for (const [id, material] of Object.entries(map as Record<string, unknown>)) {
       if (!KEY_ID.test(id)) {
+        // Not quoted: a map written the wrong way round would put a key here.
         throw new InvalidOptionError(
-          `${what}.keys: key id ${JSON.stringify(id.slice(0, 70))} is invalid: use 1–64 letters, digits, '.', '_' or '-'.`,
+          `${what}.keys: a key id (${id.length} characters) is invalid: use 1–64 letters, digits, '.', '_' or '-', e.g. 'k2'.`,
         )
       }
       keys.set(id, createSecretKey(keyBytes(material, `${what}.keys.${id}`)))
@@ -141,7 +141,7 @@ export class KeyRing {
     const current = options.current
     if (typeof current !== 'string' || !keys.has(current)) {
       throw new InvalidOptionError(
-        `${what}.current must be the id of one of the keys (${[...keys.keys()].join(', ')}); got ${typeof current === 'string' ? JSON.stringify(current.slice(0, 70)) : typeof current}.`,
+        `${what}.current must be the id of one of the keys (${[...keys.keys()].join(', ')}); got ${typeof current === 'string' ? `another string (${current.length} characters)` : typeof current}.`,
       )
     }
     return new KeyRing(keys, current)
@@ -162,7 +162,7 @@ export class KeyRing {
     const out = Buffer.allocUnsafe(header.length + IV_BYTES + plaintext.byteLength + TAG_BYTES)
     header.copy(out, 0)
     const iv = out.subarray(header.length, header.length + IV_BYTES)
-    this.#nextIv(iv)
+    this.#ivs.next(iv)
     const cipher = createCipheriv('aes-256-gcm', this.#currentKey, iv)
     cipher.setAAD(aad(header, storageKey))
     let at = header.length + IV_BYTES
@@ -204,15 +204,25 @@ export class KeyRing {
   [inspect.custom](): string {
     return `KeyRing { current: ${this.currentId}, ids: [${this.ids().join(', ')}] }`
   }
+}
 
-  #nextIv(target: Buffer): void {
-    if (this.#ivAt + IV_BYTES > this.#ivPool.length) {
-      // A fresh pool each time (never refilled in place): IVs already handed out stay untouched.
-      this.#ivPool = randomFillSync(Buffer.allocUnsafe(IV_POOL_SIZE))
-      this.#ivAt = 0
+/**
+ * Random 96-bit IVs, cut from a pool the CSPRNG fills 512 IVs at a time (one call instead of one
+ * per write). Random IVs keep the GCM collision bound of NIST SP 800-38D §8.3 as long as a key
+ * encrypts well under 2^32 entries: rotate before that (docs/security.md).
+ */
+export class IvSource {
+  #pool = Buffer.alloc(0)
+  #at = 0
+
+  /** Writes the next IV into `target` (12 bytes). */
+  next(target: Buffer): void {
+    if (this.#at + IV_BYTES > this.#pool.length) {
+      this.#pool = randomFillSync(Buffer.allocUnsafe(IV_POOL_SIZE))
+      this.#at = 0
     }
-    this.#ivPool.copy(target, 0, this.#ivAt, this.#ivAt + IV_BYTES)
-    this.#ivAt += IV_BYTES
+    this.#pool.copy(target, 0, this.#at, this.#at + IV_BYTES)
+    this.#at += IV_BYTES
   }
 }
 
