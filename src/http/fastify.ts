@@ -89,9 +89,8 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
       headers: lowercaseHeaders(reply.getHeaders()),
       body,
     })
-    for (const name of Object.keys(reply.getHeaders())) {
-      if (out.headers[name.toLowerCase()] === undefined) reply.removeHeader(name)
-    }
+    // Start from none: reply.header() appends to set-cookie rather than replacing it.
+    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
     reply.code(out.status)
     reply.headers(out.headers)
     if (out.body === null) {
