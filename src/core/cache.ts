@@ -15,10 +15,11 @@ import {
   ValueTooLargeError,
 } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
-import { type BusMessage, decodeMessage, encodeMessage } from '../invalidation/messages.js'
+import { BusCodec, type BusMessage } from '../invalidation/messages.js'
 import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
 import { globToRegExp } from '../keys/glob.js'
 import { shortenKey } from '../keys/key.js'
+import { assertPattern, assertTags, keyTooLong } from '../keys/limits.js'
 import { AccessRing } from '../observability/access-ring.js'
 import { type OperationContext, operationChannel, type TracedOperation } from '../observability/channels.js'
 import { type Diagnosis, diagnoseReads } from '../observability/diagnose.js'
@@ -27,6 +28,7 @@ import { type LatencyHistogram, LatencyRecorder } from '../observability/histogr
 import { publishSnapshots } from '../observability/publisher.js'
 import type { CacheHealth, CacheSnapshot, OperationName, TierLabel } from '../observability/types.js'
 import { CircuitBreakerTier } from '../resilience/circuit-breaker.js'
+import { EntryCrypto, emptySecurityStats, type SecurityStats, securityStats } from '../security/entries.js'
 import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
 import type { Serializer } from '../serialization/serializer.js'
@@ -114,6 +116,8 @@ interface LoadToken {
 const DROPPED_MEMORY = 4096
 /** The hit countdown without latency: reaching 0 only restarts it (a Smi, like every countdown value). */
 const UNTIMED_COUNTDOWN = 0x3fffffff
+/** How often published snapshots recompute their diagnosis. */
+const DIAGNOSIS_EVERY_MS = 30_000
 /** How many key groups' TTLs are remembered for diagnose(). */
 const TTL_GROUPS = 256
 
@@ -153,6 +157,13 @@ const MAX_KNOWN_MARKERS = 100_000
 const MARKER_EPSILON_MS = 0.001
 /** Tags that stand for "depends on key K" (reserved: user tags may not start with it). */
 const DEPENDENCY_TAG = '@key:'
+/** The security counter a dropped bus message adds to (a malformed one only counts as dropped). */
+const BUS_DROP_COUNTER = {
+  oversized: 'busOversized',
+  unauthenticated: 'busUnauthenticated',
+  replayed: 'busReplayed',
+  expired: 'busExpired',
+} as const
 
 type TagState = 'fresh' | 'stale' | 'gone'
 
@@ -201,6 +212,8 @@ export class Cache {
   /** Answers that did not come from a load: an L1 value in its refresh window, a stale stand-in. */
   readonly #answeredBy = new WeakMap<Promise<unknown>, TierLabel>()
   #stopPublishing: (() => void) | undefined
+  /** The diagnosis published snapshots carry (recomputed every DIAGNOSIS_EVERY_MS: it replays the latest reads). */
+  #diagnosis: Diagnosis | undefined
   /** Storage keys whose L2 copy is outdated because a write or delete failed: deleted when the L2 answers. */
   /** Storage key → cache key, in queue order. */
   readonly #pendingRepairs = new Map<string, string>()
@@ -227,6 +240,14 @@ export class Cache {
   /** Loads in flight that a write or delete has overtaken: their result must not be stored. */
   readonly #overtaken = new Map<string, LoadToken>()
   readonly #counters = emptyCounters()
+  /** Refused entries and bus messages (never a key or a value). */
+  readonly #security = emptySecurityStats()
+  /** Encryption of L2 entries, when configured. */
+  readonly #crypto: EntryCrypto | undefined
+  /** Signs, numbers and checks bus messages. */
+  readonly #busCodec: BusCodec
+  /** `<namespace>[@<tenant>]`: what every key, tag marker, lock and the bus channel are scoped by. */
+  readonly #scope: string
   #closed = false
 
   constructor(options: CacheOptions = {}) {
@@ -250,8 +271,15 @@ export class Cache {
       observability.alerts,
       this.#clock(),
     )
-    this.#prefix = `${resolved.namespace}:${resolved.version}:`
-    this.#channel = `!bus:${resolved.namespace}`
+    const security = resolved.security
+    this.#scope = security.scope
+    this.#prefix = `${security.scope}:${resolved.version}:`
+    this.#channel = `!bus:${security.scope}`
+    this.#crypto =
+      security.encryption === undefined
+        ? undefined
+        : new EntryCrypto(security.encryption.ring, security.encryption.all, this.#security)
+    this.#busCodec = new BusCodec({ secret: security.busSecret, maxAgeMs: security.busMaxAgeMs })
     this.#resilience = resolved.resilience
     this.#serializer =
       resolved.serializer === 'json'
@@ -326,8 +354,11 @@ export class Cache {
       const bus = this.#l2.bus
       if (observability.publishMs > 0 && bus !== undefined) {
         this.#stopPublishing = publishSnapshots(this.name, bus, observability.publishMs, async () => {
-          await this.health()
-          return this.snapshot()
+          const now = this.#clock()
+          if (this.#diagnosis === undefined || now - this.#diagnosis.at >= DIAGNOSIS_EVERY_MS) {
+            this.#diagnosis = await this.diagnose()
+          } else await this.health()
+          return { ...this.snapshot(), diagnosis: this.#diagnosis }
         })
       }
     }
@@ -359,7 +390,8 @@ export class Cache {
       throw new InvalidOptionError('getOrSet expects { key, factory, ttl? }.')
     }
     const key = options.key
-    if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
+      throw this.#invalidKey(key)
     if (typeof options.factory !== 'function') {
       throw new InvalidOptionError('getOrSet: `factory` must be a function that loads the value.')
     }
@@ -488,7 +520,8 @@ export class Cache {
     key: string,
     options?: Pick<EntryOptions, 'skipL1' | 'skipL2'> & { schema?: StandardSchemaV1<unknown, T> },
   ): Promise<T | undefined> {
-    if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
+      throw this.#invalidKey(key)
     if (this.#closed) throw closed()
     if (operationChannel.hasSubscribers) {
       return this.#traced('get', key, (context) => this.#get(key, options, context)) as Promise<T | undefined>
@@ -549,7 +582,8 @@ export class Cache {
 
   /** Synchronous L1-only read: the value if this process holds it, else `undefined`. */
   peek<T = unknown>(key: string): T | undefined {
-    if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
+      throw this.#invalidKey(key)
     const value = this.#l1 === undefined ? MISS : this.#l1.get(key, this.#clock())
     return value === MISS ? undefined : (value as T)
   }
@@ -590,7 +624,8 @@ export class Cache {
    * failed — the L1 holds the value regardless.
    */
   async set<T>(key: string, value: T, options: EntryOptions = {}): Promise<void> {
-    if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
+      throw this.#invalidKey(key)
     if (this.#closed) throw closed()
     if (value === undefined) {
       throw new InvalidOptionError(
@@ -644,7 +679,12 @@ export class Cache {
     if (typeof options !== 'object' || options === null || typeof options.write !== 'function') {
       throw new InvalidOptionError('writeThrough expects { key, value, write: (value) => Promise }.')
     }
-    if (typeof options.key !== 'string' || options.key.length === 0) throw invalidKey(options.key)
+    if (
+      typeof options.key !== 'string' ||
+      options.key.length === 0 ||
+      options.key.length > this.#maxKeyLength
+    )
+      throw this.#invalidKey(options.key)
     await options.write(options.value)
     await this.set(options.key, options.value, options)
     return options.value
@@ -719,7 +759,7 @@ export class Cache {
     this.#l1?.clear()
     if (this.#l2 === undefined) return
     try {
-      await this.#l2.deleteByPrefix(`${this.name}:`)
+      await this.#l2.deleteByPrefix(`${this.#scope}:`)
     } catch (error) {
       throw this.#l2Failure(error, 'clear')
     }
@@ -788,6 +828,7 @@ export class Cache {
     if (typeof pattern !== 'string' || pattern.length === 0) {
       throw new InvalidOptionError("deleteMatching expects a glob pattern such as key('user', id) + ':*'.")
     }
+    assertPattern(pattern)
     if (this.#closed) throw closed()
     const removed = this.#deleteMatchingL1(pattern)
     if (this.#l2 === undefined) return removed
@@ -817,7 +858,7 @@ export class Cache {
     const l2 = this.#given.l2
     const child = new Cache({
       ...this.#given,
-      namespace: `${this.name}.${name}`,
+      namespace: `${this.#options.namespace}.${name}`,
       l2:
         l2 && this.#l2Direct !== undefined ? { ...withoutRedis(l2), tier: borrowed(this.#l2Direct) } : false,
     })
@@ -917,7 +958,7 @@ export class Cache {
   }
 
   /** Counters since creation, plus current sizes and ratios. Every field is a number. */
-  stats(): CacheStats {
+  stats(): CacheStats & SecurityStats {
     const c = this.#counters
     const ratio = (hits: number, total: number) => (total === 0 ? 1 : hits / total)
     const factory = this.#latency?.histogram('factory', 'origin')
@@ -933,6 +974,7 @@ export class Cache {
       hitRatio: ratio(c.l1Hits + c.l2Hits, c.l1Hits + c.l2Hits + c.misses),
       breakerOpen: this.#breakerState() === 'closed' ? 0 : 1,
       factorySeconds: factory?.sum ?? 0,
+      ...securityStats(this.#security),
     }
   }
 
@@ -1540,7 +1582,7 @@ export class Cache {
     skipL1: boolean,
     res: Resilience,
   ): Decoded | undefined | Promise<Decoded | undefined> {
-    const decoded = this.#decode(bytes)
+    const decoded = this.#decode(bytes, key)
     if (decoded === undefined) return undefined
     // A read that crossed a delete (its reply came back after the bus told us): the value is older.
     if (this.#deletedSince(key, decoded.createdAt)) return undefined
@@ -1647,9 +1689,14 @@ export class Cache {
     return freshUntil
   }
 
-  #decode(bytes: Uint8Array): Decoded | undefined {
+  #decode(bytes: Uint8Array, key: string): Decoded | undefined {
+    // A sealed entry that does not open (moved, tampered, unknown key) or plaintext where
+    // encryption is required: a miss, counted as a security event, never the value.
+    const plain =
+      this.#crypto === undefined ? bytes : this.#crypto.open(bytes, this.#storageKey(key), undefined)
+    if (plain === undefined) return undefined
     try {
-      const envelope = decodeEnvelope(bytes, this.#options.maxValueBytes)
+      const envelope = decodeEnvelope(plain, this.#options.maxValueBytes)
       return {
         value: this.#serializer.decode(envelope.payload),
         createdAt: envelope.createdAt,
@@ -1748,7 +1795,7 @@ export class Cache {
         await tier.bus
           ?.publish(
             this.#channel,
-            encodeMessage({
+            this.#busCodec.encode({
               op: 'delete',
               source: this.#source,
               at: this.#stamp(),
@@ -1776,6 +1823,9 @@ export class Cache {
     res: Resilience = this.#resilience,
     load?: Load,
   ): (RemoteEntry & { createdAt: number }) | undefined {
+    if (options.encrypt === true && this.#crypto === undefined) {
+      throw new InvalidOptionError('encrypt: true needs the cache option `encryption: { keys, current }`.')
+    }
     const payload = this.#encode(value)
     const now = this.#clock()
     const loadMs = load?.ms ?? 0
@@ -1823,9 +1873,16 @@ export class Cache {
       }
     }
     if (this.#l2 === undefined || options.skipL2 === true) return undefined
-    const bytes = encodeEnvelope({ createdAt, expiresAt, loadMs, tags, payload }, this.#options.compressAbove)
+    const envelope = encodeEnvelope(
+      { createdAt, expiresAt, loadMs, tags, payload },
+      this.#options.compressAbove,
+    )
+    const storageKey = this.#storageKey(key)
+    // Sealed under its own Redis key: the bytes cannot be moved to another key.
+    const bytes =
+      this.#crypto === undefined ? envelope : this.#crypto.seal(envelope, storageKey, options.encrypt)
     // Redis keeps the entry through its grace, so a stale value can stand in for the factory.
-    return { key: this.#storageKey(key), value: bytes, ttlMs: ttl + graceMs, createdAt }
+    return { key: storageKey, value: bytes, ttlMs: ttl + graceMs, createdAt }
   }
 
   /** Puts a value in the L1 under the isolation policy; returns what callers should receive. */
@@ -1930,7 +1987,10 @@ export class Cache {
           `Tags starting with '${DEPENDENCY_TAG}' are reserved: use dependsOn: [key].`,
         )
       }
-      if (dependsOn === undefined) return tags
+      if (dependsOn === undefined) {
+        assertTags(tags, this.#options.security.maxTags)
+        return tags
+      }
     }
     if (!Array.isArray(dependsOn) || dependsOn.some((k) => typeof k !== 'string' || k.length === 0)) {
       throw new InvalidOptionError('dependsOn must be an array of cache keys.')
@@ -1940,7 +2000,9 @@ export class Cache {
       all.add(dependencyTag(key))
       for (const tag of this.#l1?.tagsOf(key) ?? []) if (tag.startsWith(DEPENDENCY_TAG)) all.add(tag)
     }
-    return [...all]
+    const result = [...all]
+    assertTags(result, this.#options.security.maxTags)
+    return result
   }
 
   // ---- invalidation ---------------------------------------------------------------------
@@ -1951,7 +2013,7 @@ export class Cache {
   }
 
   #markerKey(tag: string): string {
-    return shortenKey(`!tag:${this.name}:${tag}`, this.#options.maxKeyBytes)
+    return shortenKey(`!tag:${this.#scope}:${tag}`, this.#options.maxKeyBytes)
   }
 
   /** Records an invalidation of `tag` this instance knows of (markers only ever move forward). */
@@ -2103,7 +2165,7 @@ export class Cache {
   async #publish(message: BusMessage): Promise<void> {
     if (this.#bus === undefined) return
     try {
-      await this.#bus.publish(this.#channel, encodeMessage(message))
+      await this.#bus.publish(this.#channel, this.#busCodec.encode(message))
       this.#counters.busPublished++
     } catch (error) {
       this.#l2Failure(error, 'publish')
@@ -2111,9 +2173,10 @@ export class Cache {
   }
 
   #onBusMessage(bytes: Uint8Array): void {
-    const message = decodeMessage(bytes)
+    const { message, dropped } = this.#busCodec.decode(bytes)
     if (message === undefined) {
       this.#counters.busMessagesDropped++
+      if (dropped !== 'malformed') this.#security[BUS_DROP_COUNTER[dropped]]++
       return
     }
     if (message.source === this.#source || this.#closed) return
@@ -2172,7 +2235,19 @@ export class Cache {
 
   #assertKeys(keys: readonly string[]): void {
     if (!Array.isArray(keys)) throw new InvalidKeyError('Expected an array of keys.')
-    for (const key of keys) if (typeof key !== 'string' || key.length === 0) throw invalidKey(key)
+    for (const key of keys)
+      if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
+        throw this.#invalidKey(key)
+  }
+
+  get #maxKeyLength(): number {
+    return this.#options.security.maxKeyLength
+  }
+
+  #invalidKey(key: unknown): InvalidKeyError {
+    return typeof key === 'string' && key.length > this.#maxKeyLength
+      ? keyTooLong(key.length, this.#maxKeyLength)
+      : invalidKey(key)
   }
 
   /** Counts an L2 failure and returns the error a caller should see if it must see one. */

@@ -2,8 +2,11 @@ import { InvalidOptionError } from '../errors.js'
 import { POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import { DEFAULT_MAX_KEY_BYTES } from '../keys/key.js'
 import { type AlertThresholds, DEFAULT_THRESHOLDS } from '../observability/health.js'
+import type { EncryptionOptions } from '../security/keyring.js'
+import { type BusOptions, type ResolvedSecurity, resolveSecurity } from '../security/options.js'
 import type { Serializer } from '../serialization/serializer.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
+import type { TlsOptions } from '../tiers/redis/client-modules.js'
 import type { IoRedisClusterLike } from '../tiers/redis/cluster-ioredis-adapter.js'
 import type { NodeRedisClusterLike } from '../tiers/redis/cluster-node-redis-adapter.js'
 import { isClusterUrls, parseClusterUrls, type RedisClusterUrls } from '../tiers/redis/cluster-options.js'
@@ -72,6 +75,8 @@ export interface L2Options {
    * `'throw'` rejects with E_L2 / E_L2_TIMEOUT / E_L2_UNAVAILABLE.
    */
   writeErrors?: 'suppress' | 'throw'
+  /** TLS for connections opened from `rediss://` URLs: the CA to trust (and a client certificate). Verification is always on. */
+  tls?: TlsOptions
 }
 
 /** Factory timeouts: `soft` gives up waiting when a stale value can stand in, `hard` gives up. */
@@ -135,8 +140,17 @@ export interface CacheOptions extends ResilienceOptions {
   /**
    * Tell the other instances what changed (deletes, tag invalidations, clears) over the L2's bus
    * (Redis pub/sub), so each drops its L1 copy. On by default when the L2 offers a bus.
+   * `{ secret }` authenticates the messages (HMAC): docs/security.md.
    */
-  bus?: boolean
+  bus?: boolean | BusOptions
+  /** Encrypt L2 entries (AES-256-GCM, bound to their Redis key): docs/security.md. Default: off. */
+  encryption?: EncryptionOptions
+  /** Scopes every key, tag, pattern, clear, lock and bus message to this tenant: the same key under two tenants is two entries. */
+  tenant?: string
+  /** Longest cache key accepted (characters); longer ones are refused with E_INVALID_KEY. Default 4096. */
+  maxKeyLength?: number
+  /** Most tags on one entry (its own plus its `dependsOn` keys); more are refused with E_INVALID_OPTION. Default 100. */
+  maxTags?: number
   /** Prefix of every key this cache writes: `<namespace>:<version>:<key>`. Default `'cache'`. */
   namespace?: string
   /** Bump to make everything written under the old version unreachable. Default `'v1'`. */
@@ -182,6 +196,8 @@ export interface EntryOptions extends ResilienceOptions {
   sliding?: boolean
   /** Hard cap of a sliding entry's life. Required with `sliding`. */
   maxTtl?: Duration
+  /** Encrypt this entry (with `encryption.all: false`), or store it in plaintext (with the default `all: true`). */
+  encrypt?: boolean
 }
 
 /** What a factory can read and decide about the entry it is loading (adaptive caching). */
@@ -281,6 +297,7 @@ export interface ResolvedOptions {
   l2WriteErrors: 'suppress' | 'throw'
   bus: boolean
   observability: ResolvedObservability
+  security: ResolvedSecurity
 }
 
 export interface ResolvedObservability {
@@ -401,8 +418,13 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     lock: resolveLock(options.lock),
     breaker: resolveBreaker(options.l2 ? options.l2.breaker : undefined),
     l2WriteErrors: resolveWriteErrors(options.l2 ? options.l2.writeErrors : undefined),
-    bus: resolveBoolean(options.bus, 'bus', true),
+    bus: resolveBoolean(
+      typeof options.bus === 'object' && options.bus !== null ? true : options.bus,
+      'bus',
+      true,
+    ),
     observability: resolveObservability(options.observability),
+    security: resolveSecurity({ ...options, namespace }),
   }
 }
 
@@ -436,10 +458,11 @@ function resolveObservability(options: CacheOptions['observability']): ResolvedO
     }
     const value = alerts[name]
     if (value === undefined) continue
-    thresholds[name] =
-      name === 'hitRatioBelow' || name === 'memoryAbove'
-        ? fraction(value, `observability.alerts.${name}`)
-        : nonNegative(value, `observability.alerts.${name}`)
+    const what = `observability.alerts.${name}`
+    thresholds[name] = nonNegative(value, what)
+    if ((name === 'hitRatioBelow' || name === 'memoryAbove') && thresholds[name] > 1) {
+      throw new InvalidOptionError(`${what} is a ratio in [0, 1] (0.7 = 70%); got ${String(value)}.`)
+    }
   }
   const publish = o.publish ?? false
   let publishMs = 0

@@ -1,5 +1,6 @@
 /**
- * Instances publish their snapshots over the L2's bus (Redis pub/sub) on `!stats:<namespace>`, so
+ * Instances publish their snapshots over the L2's bus (Redis pub/sub) on `!bus:<namespace>:stats`
+ * (inside the bus' channel pattern, so the documented ACL covers it; a namespace has no ':'), so
  * one dashboard or `stratacache diagnose --redis` sees every instance. A snapshot carries counters,
  * histograms, health and key *groups* — never a key, a value or a tag.
  */
@@ -10,7 +11,7 @@ import type { CacheSnapshot } from './types.js'
 export const MAX_SNAPSHOT_BYTES = 256 * 1024
 
 export function snapshotChannel(namespace: string): string {
-  return `!stats:${namespace}`
+  return `!bus:${namespace}:stats`
 }
 
 /**

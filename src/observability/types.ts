@@ -5,6 +5,7 @@
  * since the epoch.
  */
 import type { CacheStats } from '../core/stats.js'
+import type { Diagnosis } from './diagnose.js'
 
 /** The operations the cache times. */
 export type OperationName =
@@ -143,4 +144,6 @@ export interface CacheSnapshot {
   readonly health: CacheHealth
   /** The hottest key groups among the most recent reads (bounded: at most 20). */
   readonly hotKeyGroups: readonly KeyGroupCount[]
+  /** In published snapshots: the instance's latest `diagnose()` (recomputed at most every 30 s). */
+  readonly diagnosis?: Diagnosis
 }
