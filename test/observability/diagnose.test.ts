@@ -16,7 +16,10 @@ function* zipfKeys(n: number, count: number, prefix: string): Generator<string> 
   const total = weights.reduce((a, b) => a + b, 0)
   const cumulative: number[] = []
   let sum = 0
-  for (const w of weights) cumulative.push((sum += w / total))
+  for (const w of weights) {
+    sum += w / total
+    cumulative.push(sum)
+  }
   let seed = 42
   for (let i = 0; i < count; i++) {
     seed = (seed * 1103515245 + 12345) % 2 ** 31
