@@ -10,8 +10,9 @@ import {
   TOMBSTONE_PREFIX,
 } from '../../invalidation/store.js'
 import { escapeGlob } from '../../keys/key.js'
-import type { RemoteEntry, RemoteTier, StreamCommands } from '../tier.js'
+import type { RemoteEntry, RemoteInfo, RemoteTier, StreamCommands } from '../tier.js'
 import { PING_FALLBACK_KEY, pxOf, type RedisAdapter } from './adapter.js'
+import { parseInfo } from './info.js'
 import { BUMP_MARKER, isNoScript, type LuaScript, SET_LOADED, TOUCH_MARKER } from './scripts.js'
 
 export interface RedisTierOptions {
@@ -52,6 +53,8 @@ export class RedisTier implements RemoteTier {
   declare readonly bus?: Bus
   /** Raw commands (Redis Streams for the write-behind log), each under the deadline. Present when the adapter has `command`. */
   declare readonly streams?: StreamCommands
+  /** Redis `INFO` (its memory and stats sections) under the deadline. Present when the adapter has `command`. */
+  declare readonly info?: () => Promise<RemoteInfo>
   readonly #timeoutMs: number
   readonly #batchSize: number
   #pending: PendingRead[] = []
@@ -118,6 +121,12 @@ export class RedisTier implements RemoteTier {
     }
     const { command } = adapter
     if (command) this.streams = this.#streams((args) => command.call(adapter, args))
+    if (command) {
+      this.info = async () => {
+        const reply = await this.#call(() => command.call(adapter, ['INFO']), 'INFO')
+        return parseInfo(String(reply))
+      }
+    }
     if (publish && subscribe) {
       this.bus = {
         publish: (channel, message) =>
