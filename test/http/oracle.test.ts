@@ -192,7 +192,8 @@ describe('storability and freshness against http-cache-semantics (shared cache, 
       fc.property(requestArb, responseArb, fc.integer({ min: 0, max: 800 }), (req, res, afterS) => {
         const decision = ours(req, res)
         if (!decision.storable) return
-        const policy = oracle(req, res)
+        // now() is the documented hook for tests ("You can monkey-patch it"), missing from the types.
+        const policy = oracle(req, res) as CachePolicy & { now(): number }
         const storedAt = policy.now()
         const now = storedAt + afterS * 1000
         policy.now = () => now
