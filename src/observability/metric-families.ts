@@ -47,6 +47,9 @@ const sum = (snapshots: readonly CacheSnapshot[], pick: (s: CacheSnapshot) => nu
   for (const snapshot of snapshots) total += pick(snapshot) ?? 0
   return total
 }
+/** An unbounded L1 reports Infinity (null once published as JSON): exposed as 0, "no bound". */
+const finiteOrZero = (n: number | null | undefined): number =>
+  typeof n === 'number' && Number.isFinite(n) ? n : 0
 const max = (snapshots: readonly CacheSnapshot[], pick: (s: CacheSnapshot) => number | undefined): number => {
   let best = 0
   for (const snapshot of snapshots) best = Math.max(best, pick(snapshot) ?? 0)
@@ -135,6 +138,18 @@ export const FAMILIES: readonly Family[] = [
     tier: { l1: 'l1Hits', l2: 'l2Hits' },
   }),
   statFamily('misses_total', 'counter', 'Reads found in no tier.', 'misses'),
+  statFamily(
+    'tier_misses_total',
+    'counter',
+    'Reads a tier could not answer (an L1 miss goes on to the L2 or the origin).',
+    { tier: { l1: 'l1Misses', l2: 'l2Misses' } },
+  ),
+  statFamily(
+    'l1_miss_causes_total',
+    'counter',
+    'L1 misses of keys the L1 had held: reclaimed after expiry (TTL shorter than reuse) or evicted for room (L1 too small).',
+    { cause: { expired: 'missesAfterExpiry', evicted: 'missesAfterEviction' } },
+  ),
   statFamily(
     'stale_served_total',
     'counter',
@@ -237,12 +252,12 @@ export const FAMILIES: readonly Family[] = [
   statFamily('l1_bytes', 'gauge', 'Bytes held by the in-process tier.', 'l1Bytes'),
   gaugeFamily('l1_max_entries', 'The entry bound of the in-process tier (0: none).', (snapshots) =>
     snapshots.some((s) => s.health.l1 !== undefined)
-      ? sum(snapshots, (s) => s.health.l1?.maxEntries)
+      ? sum(snapshots, (s) => finiteOrZero(s.health.l1?.maxEntries))
       : undefined,
   ),
   gaugeFamily('l1_max_bytes', 'The byte bound of the in-process tier (0: none).', (snapshots) =>
     snapshots.some((s) => s.health.l1 !== undefined)
-      ? sum(snapshots, (s) => s.health.l1?.maxBytes)
+      ? sum(snapshots, (s) => finiteOrZero(s.health.l1?.maxBytes))
       : undefined,
   ),
   statFamily('in_flight', 'gauge', 'Loads in flight.', 'inFlight'),

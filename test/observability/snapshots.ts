@@ -16,10 +16,20 @@ import type {
 export const BOUNDS: readonly number[] = [0.000001, 0.00001, 0.0001, 0.001, 0.005, 0.01, 0.1, 1]
 
 export function stats(overrides: Partial<CacheStats> = {}): CacheStats {
-  const base: Record<string, number> = {}
+  const base: Record<string, unknown> = {
+    l1HitRatio: 1,
+    l2HitRatio: 1,
+    hitRatio: 1,
+    breakerState: 'closed',
+    factorySeconds: { count: 0, sum: 0, p50: 0, p99: 0 },
+  }
   for (const name of [
     'l1Hits',
+    'l1Misses',
     'l2Hits',
+    'l2Misses',
+    'missesAfterExpiry',
+    'missesAfterEviction',
     'misses',
     'factoryCalls',
     'factoryErrors',
