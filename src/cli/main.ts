@@ -20,6 +20,10 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
       'Replay a cache trace or a synthetic workload through every eviction policy and OPT, at several sizes',
     load: () => import('./simulate.js'),
   },
+  writebehind: {
+    summary: "A write-behind log's dead letters: list, count, replay or remove them",
+    load: () => import('./writebehind.js'),
+  },
 }
 
 function help(): string {

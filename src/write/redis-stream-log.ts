@@ -154,6 +154,12 @@ export class RedisStreamLog implements WriteLog {
     }
   }
 
+  /** The partition count the log was created with (undefined for a log never used). */
+  async storedPartitions(): Promise<number | undefined> {
+    const stored = text(await this.#redis.call(['GET', `${this.#root}:meta`]))
+    return stored === undefined ? undefined : Number(stored)
+  }
+
   async append(partition: number, ops: readonly AppendOp[], maxPending: number): Promise<AppendResult[]> {
     const args: (string | Buffer)[] = [Number.isFinite(maxPending) ? String(maxPending) : '']
     for (const op of ops) {
