@@ -15,8 +15,18 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
   let stdout = ''
   let stderr = ''
   const code = await main(args, {
-    stdout: { write: (chunk: string) => ((stdout += chunk), true) },
-    stderr: { write: (chunk: string) => ((stderr += chunk), true) },
+    stdout: {
+      write: (chunk: string) => {
+        stdout += chunk
+        return true
+      },
+    },
+    stderr: {
+      write: (chunk: string) => {
+        stderr += chunk
+        return true
+      },
+    },
     env: {},
   })
   return { code, stdout, stderr }
