@@ -11,9 +11,19 @@ interface CommandEntry {
 
 /** The subcommands. Adding one: a module exporting `run` (see CommandModule) and a line here. */
 export const commands: Readonly<Record<string, CommandEntry>> = {
+  dashboard: {
+    summary:
+      'Serve a live dashboard (with /metrics and /health) of a demo, or of instances publishing through Redis',
+    load: () => import('./dashboard.js'),
+  },
   demo: {
     summary: 'Replay a product-catalog workload against SQLite: no cache vs L1 vs L1 + Redis L2',
     load: () => import('./demo/command.js'),
+  },
+  diagnose: {
+    summary:
+      'Explain a low hit ratio: what the instances of a namespace publish over Redis, and what Redis says',
+    load: () => import('./diagnose.js'),
   },
   simulate: {
     summary:

@@ -116,7 +116,7 @@ interface LoadToken {
 const DROPPED_MEMORY = 4096
 /** The hit countdown without latency: reaching 0 only restarts it (a Smi, like every countdown value). */
 const UNTIMED_COUNTDOWN = 0x3fffffff
-/** How often published snapshots recompute their diagnosis. */
+/** How often published snapshots recompute their diagnosis (at the latest). */
 const DIAGNOSIS_EVERY_MS = 30_000
 /** How many key groups' TTLs are remembered for diagnose(). */
 const TTL_GROUPS = 256
@@ -214,6 +214,7 @@ export class Cache {
   #stopPublishing: (() => void) | undefined
   /** The diagnosis published snapshots carry (recomputed every DIAGNOSIS_EVERY_MS: it replays the latest reads). */
   #diagnosis: Diagnosis | undefined
+  #diagnosedReads = 0
   /** Storage keys whose L2 copy is outdated because a write or delete failed: deleted when the L2 answers. */
   /** Storage key → cache key, in queue order. */
   readonly #pendingRepairs = new Map<string, string>()
@@ -355,8 +356,15 @@ export class Cache {
       if (observability.publishMs > 0 && bus !== undefined) {
         this.#stopPublishing = publishSnapshots(this.name, bus, observability.publishMs, async () => {
           const now = this.#clock()
-          if (this.#diagnosis === undefined || now - this.#diagnosis.at >= DIAGNOSIS_EVERY_MS) {
+          const reads = this.#recent?.total ?? 0
+          // Every 30 s, and sooner while traffic ramps up (each time the reads seen have doubled).
+          if (
+            this.#diagnosis === undefined ||
+            now - this.#diagnosis.at >= DIAGNOSIS_EVERY_MS ||
+            reads >= 2 * this.#diagnosedReads
+          ) {
             this.#diagnosis = await this.diagnose()
+            this.#diagnosedReads = Math.max(1, reads)
           } else await this.health()
           return { ...this.snapshot(), diagnosis: this.#diagnosis }
         })

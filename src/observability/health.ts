@@ -99,9 +99,12 @@ export class HealthMonitor {
     const operations = hits + misses
     const hitRatio = operations === 0 ? 1 : hits / operations
     const l1EvictionsPerSecond = (sample.evictions - base.evictions) / seconds
+    // Redis' figures start with the first health() that reached it: the oldest such sample in the window.
+    const redisBase = this.#samples.find((s) => s.redisEvicted !== undefined && s !== sample)
     const redisEvictedPerSecond =
-      sample.redisEvicted !== undefined && base.redisEvicted !== undefined
-        ? Math.max(0, sample.redisEvicted - base.redisEvicted) / seconds
+      sample.redisEvicted !== undefined && redisBase?.redisEvicted !== undefined
+        ? Math.max(0, sample.redisEvicted - redisBase.redisEvicted) /
+          Math.max(0.001, (inputs.now - redisBase.at) / 1000)
         : 0
     const evictionsPerSecond = l1EvictionsPerSecond + redisEvictedPerSecond
     const p99 = reads.quantile(0.99, base.reads)

@@ -1,0 +1,205 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { main } from '../../dist/cli/main.js'
+import { type CacheSnapshot, createCache, subscribeSnapshots } from '../../dist/index.js'
+import { manualClock } from '../helpers/clock.js'
+import { closeAfterEach } from '../helpers/fixtures.js'
+import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
+
+/**
+ * health(), alerts, published snapshots and `stratacache diagnose` against a real redis-server
+ * this file starts (so it may set maxmemory, freeze the server and restore it).
+ */
+const server = useRedisServer()
+const track = closeAfterEach()
+const WINDOW = 10_000
+
+afterEach(async () => {
+  await server().command('CONFIG', 'SET', 'maxmemory', '0')
+  await server().command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+})
+
+function redisCache(extra: Parameters<typeof createCache>[0] = {}) {
+  const clock = manualClock()
+  const cache = track(
+    createCache({
+      namespace: uniqueNamespace('obs'),
+      clock,
+      l2: { redis: server().url },
+      observability: { window: WINDOW, alerts: { p99Above: 10 } },
+      ...extra,
+    }),
+  )
+  return { clock, cache }
+}
+
+const names = (health: { alerts: readonly { name: string }[] }) => health.alerts.map((a) => a.name)
+
+function capture() {
+  let text = ''
+  return {
+    stream: {
+      write(chunk: string) {
+        text += chunk
+        return true
+      },
+    },
+    text: () => text,
+  }
+}
+
+describe('health() reads Redis memory and eviction figures', () => {
+  it('warns while Redis has no maxmemory, and stops once it has a limit and an evicting policy', async () => {
+    const { cache } = redisCache()
+    const unlimited = await cache.health()
+    expect(unlimited.l2?.memory).toMatchObject({ maxBytes: 0, policy: 'noeviction', usage: 0 })
+    expect(unlimited.l2?.memory?.usedBytes).toBeGreaterThan(0)
+    expect(names(unlimited)).toEqual(['redis-eviction-misconfigured'])
+    expect(unlimited.warnings[0]).toMatch(/no maxmemory/)
+
+    await server().command('CONFIG', 'SET', 'maxmemory', String(256 * 2 ** 20))
+    await server().command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu')
+    const configured = await cache.health()
+    expect(configured.alerts).toEqual([])
+    expect(configured.warnings).toEqual([])
+    expect(configured.status).toBe('healthy')
+  })
+
+  it('memory-high (and Redis evictions): fires when a tiny maxmemory fills, clears when it is raised', async () => {
+    const { clock, cache } = redisCache({ l1: false })
+    await server().command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')
+    const info = String(await server().command('INFO', 'memory'))
+    const used = Number(/used_memory:(\d+)/.exec(info)?.[1])
+    // A limit a little above what the empty server uses, then 2 MB of values.
+    await server().command('CONFIG', 'SET', 'maxmemory', String(used + 512 * 1024))
+    await cache.health()
+    const value = 'x'.repeat(20_000)
+    for (let i = 0; i < 100; i++) await cache.set(`big:${i}`, value)
+    clock.advance(1000)
+    const full = await cache.health()
+    expect(names(full)).toContain('memory-high')
+    expect(full.l2?.memory?.usage).toBeGreaterThan(0.9)
+    expect(full.l2?.memory?.evictedKeysPerSecond).toBeGreaterThan(10)
+    expect(names(full)).toContain('evictions-high')
+    const diagnosis = await cache.diagnose()
+    expect(diagnosis.findings.map((f) => f.kind)).toContain('redis-evicting')
+
+    await server().command('CONFIG', 'SET', 'maxmemory', String(512 * 2 ** 20))
+    clock.advance(WINDOW + 1)
+    await cache.health()
+    clock.advance(1000)
+    const roomy = await cache.health()
+    expect(names(roomy)).not.toContain('memory-high')
+    expect(names(roomy)).not.toContain('evictions-high')
+  })
+
+  it('latency-high: fires while Redis is frozen under reads, clears once fast reads fill the window', async () => {
+    const { clock, cache } = redisCache({
+      l1: false,
+      lock: false,
+      // 20 ms, not the 5 ms default: other suites share these two cores, and a fast read must stay fast.
+      observability: { window: WINDOW, alerts: { p99Above: 0.02 } },
+    })
+    await server().command('CONFIG', 'SET', 'maxmemory', String(256 * 2 ** 20))
+    await server().command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu')
+    await cache.set('k', 1)
+    // The injected fault: the server stops answering for 100 ms while 20 reads wait on it.
+    server().pause()
+    const reads = Promise.all(Array.from({ length: 20 }, () => cache.get('k')))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    server().resume()
+    expect(await reads).toEqual(Array(20).fill(1))
+    const slow = await cache.health()
+    expect(names(slow)).toEqual(['latency-high'])
+    expect(slow.window.p99).toBeGreaterThan(0.08)
+
+    clock.advance(WINDOW + 1)
+    await cache.health()
+    for (let i = 0; i < 300; i++) await cache.get('k')
+    const fast = await cache.health()
+    expect(fast.alerts, `p99 ${fast.window.p99}`).toEqual([])
+  })
+})
+
+describe('published snapshots', () => {
+  it('reach another process’s subscriber with stats, health, hot key groups and a diagnosis — never a key', async () => {
+    const namespace = uniqueNamespace('pub')
+    const publisher = track(
+      createCache({
+        namespace,
+        l2: { redis: server().url },
+        observability: { publish: { interval: '100ms' } },
+      }),
+    )
+    const watcher = track(createCache({ namespace, l1: false, l2: { redis: server().url } }))
+    const received: CacheSnapshot[] = []
+    const unsubscribe = await subscribeSnapshots(watcher, (snapshot) => received.push(snapshot))
+    for (let i = 0; i < 200; i++)
+      await publisher.getOrSet({ key: `customer:${1000 + (i % 50)}`, factory: () => i })
+    // Snapshots published during the loop show part of it; wait for one taken after it.
+    await vi.waitFor(() => expect(received.at(-1)?.stats.l1Hits).toBe(150), { timeout: 5000 })
+    await unsubscribe()
+    const snapshot = received.at(-1) as CacheSnapshot
+    expect(snapshot.cache).toBe(namespace)
+    expect(snapshot.stats.misses).toBe(50)
+    expect(snapshot.stats.l1Hits).toBe(150)
+    expect(snapshot.hotKeyGroups[0]).toEqual({ group: 'customer:{n}', count: 200, share: 1 })
+    // The diagnosis is recomputed at most every 30 s: it may describe an earlier part of the loop.
+    expect(snapshot.diagnosis?.sampledReads).toBeGreaterThan(0)
+    expect(snapshot.diagnosis?.sampledReads).toBeLessThanOrEqual(200)
+    expect(snapshot.health.l2?.memory?.usedBytes).toBeGreaterThan(0)
+    expect(JSON.stringify(received)).not.toMatch(/customer:1\d{3}/)
+  })
+
+  it('`stratacache diagnose --redis` reports each publishing instance and what Redis says', async () => {
+    const namespace = uniqueNamespace('cli')
+    const publisher = track(
+      createCache({
+        namespace,
+        l1: { maxEntries: 5 },
+        l2: { redis: server().url },
+        observability: { publish: { interval: '100ms' } },
+      }),
+    )
+    for (let round = 0; round < 10; round++) {
+      for (let i = 0; i < 40; i++)
+        await publisher.getOrSet({ key: `page:${i}`, factory: () => i, skipL2: true })
+    }
+    const out = capture()
+    const err = capture()
+    const code = await main(['diagnose', '--redis', server().url, '--namespace', namespace, '--wait', '1s'], {
+      stdout: out.stream,
+      stderr: err.stream,
+      env: {},
+    })
+    expect(err.text()).toBe('')
+    expect(code).toBe(0)
+    expect(out.text()).toContain(`Namespace "${namespace}": 1 instance(s)`)
+    expect(out.text()).toMatch(/evictions-high: .*l1\.maxEntries 5/)
+    expect(out.text()).toMatch(/Set l1\.maxEntries to about 40/)
+    expect(out.text()).toMatch(/Redis: .* used of no limit \(noeviction\)/)
+    expect(out.text()).toContain('Hottest key groups: page:{n} 100.0%')
+  })
+
+  it('`stratacache diagnose` says so when no instance publishes, and fails clearly on an unreachable Redis', async () => {
+    const out = capture()
+    const code = await main(
+      ['diagnose', '--redis', server().url, '--namespace', 'nobody', '--wait', '200ms'],
+      {
+        stdout: out.stream,
+        stderr: capture().stream,
+        env: {},
+      },
+    )
+    expect(code).toBe(0)
+    expect(out.text()).toContain('No instance publishes')
+
+    const err = capture()
+    const down = await main(
+      ['diagnose', '--redis', 'redis://user:hunter2@127.0.0.1:1', '--namespace', 'x', '--wait', '0'],
+      { stdout: capture().stream, stderr: err.stream, env: {} },
+    )
+    expect(down).toBe(1)
+    expect(err.text()).toContain('did not answer')
+    expect(err.text()).not.toContain('hunter2')
+  })
+})
