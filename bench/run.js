@@ -47,6 +47,8 @@ const GROUPS = [
       'strata-peek',
       'strata-getOrSet-resilient',
       'strata-getOrSet-plain',
+      'strata-getOrSet-metrics-on',
+      'strata-getOrSet-metrics-off',
       // Informational: the hit path under other L1 eviction policies (the goals use the default).
       'strata-get@sieve',
       'strata-peek@sieve',
@@ -562,6 +564,17 @@ function reportL1(r) {
       'max',
       1.1,
       vs('strata-getOrSet-resilient', 'strata-getOrSet-plain'),
+    )
+  }
+  if (m('strata-getOrSet-metrics-on') && m('strata-getOrSet-metrics-off')) {
+    // Time off / time on = throughput on / throughput off.
+    goal(
+      '1i',
+      'L1: getOrSet hit throughput, metrics on vs off (issue 7: ≥ 0.9)',
+      paired(m('strata-getOrSet-metrics-off'), m('strata-getOrSet-metrics-on')),
+      'min',
+      0.9,
+      vs('strata-getOrSet-metrics-on', 'strata-getOrSet-metrics-off'),
     )
   }
 }

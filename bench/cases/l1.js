@@ -81,6 +81,20 @@ const IMPLS = {
       'getOrSet hit — grace off, earlyRefresh off, no timeouts, entries loaded by a factory',
     )
   },
+  // Issue 7's goal: the getOrSet hit path with metrics on (the default: counters, sampled latency
+  // histograms, the recent-reads ring) vs off (observability: false; counters only).
+  async 'strata-getOrSet-metrics-on'() {
+    return getOrSetCase(
+      await strata(policy, { observability: {} }),
+      'getOrSet hit — observability on (default): counters, latency sampled 1/64, recent reads',
+    )
+  },
+  async 'strata-getOrSet-metrics-off'() {
+    return getOrSetCase(
+      await strata(policy, { observability: false }),
+      'getOrSet hit — observability: false (counters only)',
+    )
+  },
   async 'strata-peek'() {
     const cache = await strata(policy)
     return {
