@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type RequestListener, type Server } from 'node:http'
 import { createRequire } from 'node:module'
@@ -62,7 +62,9 @@ describe('createDashboardHandler, watching caches of this process', () => {
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8')
     const html = await response.text()
     expect(html).toContain(UPLOT_JS.slice(0, 200))
-    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!github\.com\/leeoniya)/)
+    expect(html).not.toMatch(
+      /<script[^>]+src=|<link[^>]+href="(?!data:)|https?:\/\/(?!github\.com\/leeoniya)/,
+    )
     const csp = response.headers.get('content-security-policy')!
     expect(csp).toContain("default-src 'none'")
     expect(csp).toContain("connect-src 'self'")
@@ -163,7 +165,7 @@ describe('createDashboardHandler, watching caches of this process', () => {
   it('/health answers 200 while healthy or degraded and 503 when unhealthy', async () => {
     const products = cache({
       namespace: 'products',
-      observability: { alerts: { hitRatioBelow: 0.99, minReads: 10 } },
+      observability: { alerts: { hitRatioBelow: 0.99, minReads: 10, p99Above: 60 } },
     })
     const handler = dashboard({ caches: [products] })
     const base = await serve(handler)
@@ -392,5 +394,99 @@ describe('aggregating what instances publish through Redis', () => {
     const response = await fetch(`${base}/health`)
     expect(response.status).toBe(503)
     expect(await response.json()).toMatchObject({ status: 'unhealthy', caches: [] })
+  })
+})
+
+describe('stratacache dashboard (the CLI)', () => {
+  const bin = new URL('../../bin/stratacache.js', import.meta.url).pathname
+
+  /** Starts the command and resolves with the URL it prints. */
+  async function start(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+    const child = spawn(process.execPath, [bin, 'dashboard', '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await new Promise((resolve) => child.once('exit', resolve))
+      }
+    })
+    let out = ''
+    let err = ''
+    child.stderr!.on('data', (chunk: Buffer) => {
+      err += chunk.toString()
+    })
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString()
+        const match = /Dashboard: (http:\/\/\S+)\n/.exec(out)
+        if (match) resolve(match[1]!)
+      })
+      child.once('exit', (code) => reject(new Error(`exited with ${code} before printing its URL: ${err}`)))
+    })
+    return { child, url }
+  }
+
+  async function stop(child: ChildProcess): Promise<number | null> {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill('SIGTERM')
+    return exited
+  }
+
+  it('without --redis runs a demo workload: the page gets live reads from both demo caches; SIGTERM exits 0', async () => {
+    const { child, url } = await start([])
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+    let body: DashboardFeed | undefined
+    const live = await pollUntil(async () => {
+      body = await feed(url.replace(/\/$/, ''))
+      const last = body.history.at(-1)?.groups['*']
+      return last !== undefined && (last.ops.origin ?? 0) > 0 && (last.ops.l1 ?? 0) > 0
+    }, 20_000)
+    expect(live).toBe(true)
+    expect(body!.snapshots.map((s) => s.cache).sort()).toEqual(['products', 'sessions'])
+    expect((await fetch(`${url}health`)).status).toBeLessThan(600)
+    expect(await stop(child)).toBe(0)
+  })
+
+  it('with --redis and --namespace shows the instances publishing there', async () => {
+    const namespace = uniqueNamespace('cli')
+    const { child, url } = await start(['--redis', redis().url, '--namespace', namespace])
+    const publisher = cache({
+      namespace,
+      l2: { redis: redis().url },
+      observability: { publish: { interval: '100ms' } },
+    })
+    await publisher.getOrSet({ key: 'k', factory: () => 1 })
+    const seen = await pollUntil(async () => {
+      const body = await feed(url.replace(/\/$/, ''))
+      return body.mode === 'published' && body.snapshots.some((s) => s.cache === namespace)
+    }, 10_000)
+    expect(seen).toBe(true)
+    expect(await stop(child)).toBe(0)
+  })
+
+  it('prints its help, and exits 2 on bad usage', () => {
+    const run = (args: string[]) => {
+      try {
+        return {
+          code: 0,
+          out: execFileSync(process.execPath, [bin, 'dashboard', ...args], { encoding: 'utf8' }),
+        }
+      } catch (error) {
+        const e = error as { status: number; stderr: string }
+        return { code: e.status, out: e.stderr }
+      }
+    }
+    const helped = run(['--help'])
+    expect(helped.code).toBe(0)
+    expect(helped.out).toContain('Usage: stratacache dashboard')
+    expect(run(['--port', 'x'])).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('--port must be an integer'),
+    })
+    expect(run(['--namespace', 'a'])).toMatchObject({
+      code: 2,
+      out: expect.stringContaining('goes with --redis'),
+    })
   })
 })

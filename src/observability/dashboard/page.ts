@@ -39,7 +39,13 @@ const SCRIPT = `
     intervalMs: 1000, historySeconds: 300, error: null, alerts: [], series: {} }
   window.__stratacache = state
   const $ = (id) => document.getElementById(id)
-  const mb = (bytes) => (bytes == null ? null : bytes / 1048576)
+  function bytes(n) {
+    if (n == null) return '--'
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+    let i = 0
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++ }
+    return (i === 0 ? n.toFixed(0) : n.toFixed(1)) + ' ' + units[i]
+  }
   const DEFS = [
     { id: 'hit', title: 'Hit ratio (%)', range: [0, 100], series: [
       ['hit ratio', '#2a9d8f', (p) => (p.hitRatio == null ? null : p.hitRatio * 100)]] },
@@ -48,9 +54,9 @@ const SCRIPT = `
       ['stale', '#9b5de5', (p) => p.ops.stale], ['miss', '#d1495b', (p) => p.ops.miss]] },
     { id: 'latency', title: 'Read latency (ms)', series: [
       ['p50', '#2a9d8f', (p) => p.p50], ['p95', '#e9a23b', (p) => p.p95], ['p99', '#d1495b', (p) => p.p99]] },
-    { id: 'memory', title: 'Memory (MiB)', series: [
-      ['L1', '#2a9d8f', (p) => mb(p.l1Bytes)], ['Redis used', '#457b9d', (p) => mb(p.redisUsedBytes)],
-      ['Redis maxmemory', '#d1495b', (p) => (p.redisMaxBytes ? mb(p.redisMaxBytes) : null)]] },
+    { id: 'memory', title: 'Memory', unit: bytes, series: [
+      ['L1', '#2a9d8f', (p) => p.l1Bytes], ['Redis used', '#457b9d', (p) => p.redisUsedBytes],
+      ['Redis maxmemory', '#d1495b', (p) => (p.redisMaxBytes ? p.redisMaxBytes : null)]] },
     { id: 'evictions', title: 'Evictions per second (L1 + Redis)', series: [
       ['evictions/s', '#d1495b', (p) => p.evictionsPerSecond]] },
     { id: 'breaker', title: 'L2 circuit breaker (0 closed, 1 half-open, 2 open)', range: [0, 2], series: [
@@ -83,8 +89,9 @@ const SCRIPT = `
       const opts = {
         width, height: 200,
         scales: { x: { time: true }, y: def.range ? { range: def.range } : { auto: true } },
-        series: [{}].concat(def.series.map(([label, stroke]) => ({ label, stroke, width: 2, spanGaps: false }))),
-        axes: [{}, { size: 60 }],
+        series: [{}].concat(def.series.map(([label, stroke]) => ({ label, stroke, width: 2, spanGaps: false,
+          ...(def.unit ? { value: (u, v) => def.unit(v) } : {}) }))),
+        axes: [{}, { size: 70, ...(def.unit ? { values: (u, splits) => splits.map(def.unit) } : {}) }],
         legend: { live: true },
       }
       charts[def.id] = { def, plot: new uPlot(opts, [[]].concat(def.series.map(() => [])), holder) }
@@ -237,6 +244,7 @@ export function buildPage(title: string): Page {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escaped}</title>
+<link rel="icon" href="data:,">
 <style>${css}</style>
 </head>
 <body>
