@@ -607,7 +607,10 @@ export class Cache {
       if (value !== MISS) {
         this.#counters.l1Hits++
         out[i] = value as T
-      } else missing.push(i)
+      } else {
+        if (this.#l1 !== undefined) this.#l1Missed(keys[i] as string)
+        missing.push(i)
+      }
     }
     if (missing.length > 0 && this.#l2 !== undefined) {
       const found = await this.#readManyL2(
@@ -662,7 +665,6 @@ export class Cache {
   }
 
   async #set<T>(key: string, value: T, options: EntryOptions): Promise<void> {
-    this.#events.emit('set', { key })
     this.#overtake(key)
     const ttl = this.#ttlFor(key, value, options)
     const tags = this.#tagsOf(options)
@@ -1847,6 +1849,7 @@ export class Cache {
     const expiresAt = now + ttl
     const graceMs = Number.isFinite(ttl) ? res.graceMs : 0
     this.#counters.sets++
+    this.#events.emit('set', { key })
     if (this.#recent !== undefined) this.#noteTtl(key, ttl)
     if (this.#l1 !== undefined && options.skipL1 !== true) {
       const freshUntil = Math.min(expiresAt, now + this.#l1TtlMs)

@@ -131,7 +131,7 @@ describe('stats(): exact counters for a scripted sequence', () => {
 })
 
 describe('events', () => {
-  it('emits hit, miss, set, delete, evict and expire to cache.on listeners', async () => {
+  it('emits hit, miss, set (explicit and loaded), delete, evict and expire to cache.on listeners', async () => {
     const { clock, cache } = setup({ l2: false })
     const seen: string[] = []
     cache.on('hit', (e) => seen.push(`hit:${e.key}:${e.tier}`))
@@ -147,7 +147,16 @@ describe('events', () => {
     await cache.delete('c')
     clock.advance(1001)
     expect(cache.peek('b')).toBeUndefined()
-    expect(seen).toEqual(['miss:a', 'hit:a:l1', 'set:b', 'set:c', 'evict:a:capacity', 'delete:c', 'expire:b'])
+    expect(seen).toEqual([
+      'miss:a',
+      'set:a',
+      'hit:a:l1',
+      'set:b',
+      'set:c',
+      'evict:a:capacity',
+      'delete:c',
+      'expire:b',
+    ])
   })
 
   it('publishes every event on the stratacache:event diagnostics channel', async () => {
