@@ -34,11 +34,8 @@ interface PageState {
   series: Record<string, Record<string, number>>
 }
 
-declare global {
-  interface Window {
-    __stratacache?: PageState
-  }
-}
+/** The page's own state ((globalThis as unknown as PageGlobal).__stratacache); the tests type-check without the DOM lib. */
+type PageGlobal = { __stratacache?: PageState }
 
 let browser: Browser
 let server: Server
@@ -106,10 +103,9 @@ describe('the dashboard page in headless chromium', () => {
     await page.goto(base)
     await page.waitForFunction(
       () => {
-        const s = window.__stratacache
+        const s = (globalThis as unknown as PageGlobal).__stratacache
         return (
-          s !== undefined &&
-          s.ready &&
+          s?.ready === true &&
           (s.series.hit?.['hit ratio'] ?? 0) >= 3 &&
           (s.series.ops?.l1 ?? 0) >= 3 &&
           (s.series.latency?.p99 ?? 0) >= 3 &&
@@ -129,7 +125,9 @@ describe('the dashboard page in headless chromium', () => {
 
     mode = 'scan'
     await page.waitForFunction(
-      () => window.__stratacache?.alerts.includes('products:low-hit-ratio') === true,
+      () =>
+        (globalThis as unknown as PageGlobal).__stratacache?.alerts.includes('products:low-hit-ratio') ===
+        true,
       undefined,
       { timeout: WAIT_MS },
     )
@@ -137,7 +135,7 @@ describe('the dashboard page in headless chromium', () => {
       .poll(() => page.locator('#alerts td').first().textContent(), { timeout: WAIT_MS })
       .toBe('low-hit-ratio')
     expect(await page.locator('#status').textContent()).toBe('degraded')
-    const state = await page.evaluate(() => window.__stratacache!)
+    const state = await page.evaluate(() => (globalThis as unknown as PageGlobal).__stratacache!)
     expect(state.error).toBeNull()
     expect(state.updates).toBeGreaterThan(3)
 
