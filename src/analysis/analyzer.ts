@@ -1,0 +1,246 @@
+import type { EventSink, RawEvent } from './event.js'
+import { ReuseProfiler } from './mrc/reuse-profiler.js'
+import { type Access, Normalizer } from './normalize/index.js'
+import { CountMin } from './sketch/count-min.js'
+import { SpaceSaving } from './sketch/space-saving.js'
+import { hashKey, SignatureStats, TypeStats } from './stats.js'
+
+export interface AnalyzerOptions {
+  /** Signatures tracked; later new ones are counted under their type's "(other signatures)". Default 2,000. */
+  readonly maxSignatures?: number
+  /** Data types tracked; later new ones are counted under "(other)". Default 200. */
+  readonly maxTypes?: number
+  /** Keys the overall reuse profiler tracks exactly before it samples (fixed-size SHARDS). Default 32,768. */
+  readonly profilerKeys?: number
+  /** The same per data type. Default 4,096. */
+  readonly typeProfilerKeys?: number
+  /** Sampled reads kept for the policy simulations. Default 1,000,000 (10 MB). */
+  readonly retainedEvents?: number
+  /** Malformed lines kept as examples. Default 20. */
+  readonly malformedSamples?: number
+}
+
+export interface MalformedSample {
+  readonly line: number
+  readonly reason: string
+  /** The line's start, control characters escaped, at most 120 characters. */
+  readonly text: string
+}
+
+/** The sampled reads kept for replays: key sample id, its hash and its type, in log order. */
+export interface RetainedReads {
+  readonly ids: Int32Array
+  readonly hashes: Uint32Array
+  readonly types: Uint16Array
+  readonly length: number
+  /** The sampling rate they represent (1 = every read). */
+  readonly rate: number
+}
+
+const OTHER_TYPE = '(other)'
+const OTHER_SIGNATURES = '(other signatures)'
+
+/**
+ * The streaming half of `analyze`: every event is normalised and folded into per-signature and
+ * per-type aggregates, sketches and reuse profilers whose memory is bounded whatever the log's
+ * size. Implements the readers' {@link EventSink}.
+ */
+export class Analyzer implements EventSink {
+  readonly #normalizer = new Normalizer()
+  readonly #maxSignatures: number
+  readonly #maxTypes: number
+  readonly #typeProfilerKeys: number
+  readonly #retainCap: number
+  readonly #malformedCap: number
+  readonly signatures = new Map<string, SignatureStats>()
+  readonly types = new Map<string, TypeStats>()
+  readonly typeList: TypeStats[] = []
+  readonly profiler: ReuseProfiler
+  readonly topKeys = new SpaceSaving(256)
+  /** Read frequencies of every key (1 MiB), so that the top-key trackers skip rare keys cheaply. */
+  readonly #frequencies = new CountMin(16, 4)
+  lines = 0
+  events = 0
+  reads = 0
+  writes = 0
+  others = 0
+  skippedLines = 0
+  malformedLines = 0
+  readonly malformedByReason = new Map<string, number>()
+  readonly malformedSamples: MalformedSample[] = []
+  firstTime = Number.POSITIVE_INFINITY
+  lastTime = Number.NEGATIVE_INFINITY
+  timedEvents = 0
+  readDurationSumMs = 0
+  readDurationCount = 0
+  #retainedIds: Int32Array
+  #retainedHashes: Uint32Array
+  #retainedTypes: Uint16Array
+  #retained = 0
+
+  constructor(options: AnalyzerOptions = {}) {
+    this.#maxSignatures = options.maxSignatures ?? 2000
+    this.#maxTypes = options.maxTypes ?? 200
+    this.#typeProfilerKeys = options.typeProfilerKeys ?? 4096
+    this.#retainCap = options.retainedEvents ?? 1_000_000
+    this.#malformedCap = options.malformedSamples ?? 20
+    this.profiler = new ReuseProfiler({ maxKeys: options.profilerKeys ?? 32_768 })
+    const initial = Math.min(1 << 16, this.#retainCap)
+    this.#retainedIds = new Int32Array(initial)
+    this.#retainedHashes = new Uint32Array(initial)
+    this.#retainedTypes = new Uint16Array(initial)
+  }
+
+  event(raw: RawEvent): void {
+    const access = this.#normalizer.normalize(raw)
+    this.lines = Math.max(this.lines, raw.line)
+    if (access.op === 'other') {
+      this.others++
+      return
+    }
+    this.events++
+    const time = raw.time
+    if (!Number.isNaN(time)) {
+      this.timedEvents++
+      if (time < this.firstTime) this.firstTime = time
+      if (time > this.lastTime) this.lastTime = time
+    }
+    const signature = this.#signature(access, raw)
+    const type = signature.type
+    if (!Number.isNaN(time)) type.observe(time)
+    signature.shapes[access.shape]++
+    if (raw.durationMs >= 0) {
+      signature.durationSumMs += raw.durationMs
+      signature.durationCount++
+    }
+    if (raw.bytes >= 0) {
+      signature.bytesSum += raw.bytes
+      signature.bytesCount++
+    }
+    if (access.op === 'write') {
+      this.writes++
+      signature.writes++
+      type.write(access, time, raw.bytes)
+      return
+    }
+    this.reads++
+    signature.reads++
+    if (raw.durationMs >= 0) {
+      this.readDurationSumMs += raw.durationMs
+      this.readDurationCount++
+    }
+    const hash = hashKey(access.key)
+    signature.keys.add(hash)
+    const estimate = this.#frequencies.add(hash)
+    type.read(access, hash, time, raw.durationMs, raw.bytes, estimate)
+    this.topKeys.offer(access.key, estimate)
+    const id = this.profiler.access(access.key, hash, time)
+    if (id >= 0) this.#retain(id, hash, type.index)
+  }
+
+  malformed(line: number, reason: string, text: string): void {
+    this.lines = Math.max(this.lines, line)
+    this.malformedLines++
+    this.malformedByReason.set(reason, (this.malformedByReason.get(reason) ?? 0) + 1)
+    if (this.malformedSamples.length < this.#malformedCap) {
+      this.malformedSamples.push({ line, reason, text: preview(text) })
+    }
+  }
+
+  skipped(line: number): void {
+    this.lines = Math.max(this.lines, line)
+    this.skippedLines++
+  }
+
+  /** The reads kept for replays (see {@link RetainedReads}); valid until the next event. */
+  retained(): RetainedReads {
+    this.#filterRetained()
+    return {
+      ids: this.#retainedIds.subarray(0, this.#retained),
+      hashes: this.#retainedHashes.subarray(0, this.#retained),
+      types: this.#retainedTypes.subarray(0, this.#retained),
+      length: this.#retained,
+      rate: this.profiler.rate,
+    }
+  }
+
+  #signature(access: Access, raw: RawEvent): SignatureStats {
+    const found = this.signatures.get(access.signature)
+    if (found !== undefined) return found
+    let type = this.types.get(access.type)
+    if (type === undefined) {
+      const name = this.typeList.length >= this.#maxTypes ? OTHER_TYPE : access.type
+      type = this.types.get(name)
+      if (type === undefined) {
+        type = new TypeStats(name, this.typeList.length, this.#typeProfilerKeys)
+        this.typeList.push(type)
+        this.types.set(name, type)
+      }
+      if (name !== access.type) this.types.set(access.type, type)
+    }
+    const overflow = this.signatures.size >= this.#maxSignatures
+    const name = overflow ? `${type.name} ${OTHER_SIGNATURES}` : access.signature
+    let signature = this.signatures.get(name)
+    if (signature === undefined) {
+      signature = new SignatureStats(name, type, overflow ? '' : raw.text, raw.line)
+      type.signatures.push(signature)
+      this.signatures.set(name, signature)
+    }
+    return signature
+  }
+
+  #retain(id: number, hash: number, type: number): void {
+    if (this.#retained === this.#retainedIds.length) {
+      if (this.#retained >= this.#retainCap) {
+        // Too many sampled reads: sample fewer keys (the profiler's threshold drops) and forget
+        // the reads of the keys no longer sampled.
+        this.profiler.shrinkTo(Math.max(16, Math.floor(this.profiler.trackedKeys * 0.7)))
+        this.#filterRetained()
+      }
+      if (this.#retained === this.#retainedIds.length) {
+        const length = Math.min(this.#retainCap, this.#retainedIds.length * 2)
+        const grow = <T extends Int32Array | Uint32Array | Uint16Array>(a: T, make: (n: number) => T): T => {
+          const b = make(length)
+          b.set(a)
+          return b
+        }
+        this.#retainedIds = grow(this.#retainedIds, (n) => new Int32Array(n))
+        this.#retainedHashes = grow(this.#retainedHashes, (n) => new Uint32Array(n))
+        this.#retainedTypes = grow(this.#retainedTypes, (n) => new Uint16Array(n))
+      }
+      if (hash >= this.profiler.threshold) return
+    }
+    const i = this.#retained++
+    this.#retainedIds[i] = id
+    this.#retainedHashes[i] = hash
+    this.#retainedTypes[i] = type
+  }
+
+  #filterRetained(): void {
+    const threshold = this.profiler.threshold
+    let j = 0
+    for (let i = 0; i < this.#retained; i++) {
+      const hash = this.#retainedHashes[i] as number
+      if (hash >= threshold) continue
+      this.#retainedIds[j] = this.#retainedIds[i] as number
+      this.#retainedHashes[j] = hash
+      this.#retainedTypes[j] = this.#retainedTypes[i] as number
+      j++
+    }
+    this.#retained = j
+  }
+}
+
+function preview(text: string): string {
+  const escaped = text
+    .slice(0, 200)
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping them is the point
+    .replace(/[\x00-\x1f\x7f\ufffd\\]/g, (c) =>
+      c === '\\'
+        ? '\\\\'
+        : c === '\ufffd'
+          ? '\\ufffd'
+          : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    )
+  return escaped.length > 120 ? `${escaped.slice(0, 120)}…` : escaped
+}

@@ -1,0 +1,108 @@
+import { type EventSink, type LineReader, newRawEvent, resetRawEvent } from '../event.js'
+import { type FieldMap, fillEvent, kindOf, type ResolvedFields, resolveFields } from './fields.js'
+import { anyTimeParser } from './time.js'
+
+/**
+ * CSV with a header line, like the seed's query log (`timestamp,query_signature,…`). Columns are
+ * found by name (see FIELD_CANDIDATES in fields.ts) or named with `--fields`; the text column is a
+ * query (`query_signature`, `query`, `sql`), a URL (`url`, `path`) or a key (`key`). Quoted fields
+ * ("a,b", "say ""hi""") are read per RFC 4180, on one line. A row with a different number of fields
+ * than the header is malformed.
+ */
+export function csvReader(map: FieldMap = {}): LineReader {
+  const event = newRawEvent()
+  const parseTime = anyTimeParser()
+  let header: string[] | undefined
+  let fields: ResolvedFields | undefined
+  let text: ReturnType<typeof kindOf>
+  let index = new Map<string, number>()
+  let row: string[] = []
+  const get = (name: string): unknown => {
+    const i = index.get(name)
+    return i === undefined ? undefined : row[i]
+  }
+  return {
+    format: 'csv',
+    line(line: string, lineNumber: number, sink: EventSink): void {
+      if (line.trim() === '') {
+        sink.skipped(lineNumber)
+        return
+      }
+      const cells = splitCsv(line)
+      if (header === undefined) {
+        if (cells === undefined) {
+          sink.malformed(lineNumber, 'bad CSV header', line)
+          return
+        }
+        header = cells.map((cell) => cell.trim())
+        index = new Map(header.map((name, i) => [name, i]))
+        fields = resolveFields(header, map)
+        text = kindOf(fields)
+        if (text === undefined) {
+          throw new RangeError(
+            `CSV header '${line.slice(0, 200)}' has no query, url or key column: name it with --fields (e.g. --fields query=sql).`,
+          )
+        }
+        sink.skipped(lineNumber)
+        return
+      }
+      if (cells === undefined) {
+        sink.malformed(lineNumber, 'unterminated quote', line)
+        return
+      }
+      if (cells.length !== header.length) {
+        sink.malformed(lineNumber, `wrong field count (${cells.length}, header has ${header.length})`, line)
+        return
+      }
+      row = cells
+      resetRawEvent(event, lineNumber)
+      const problem = fillEvent(
+        event,
+        fields as ResolvedFields,
+        text as NonNullable<typeof text>,
+        get,
+        parseTime,
+      )
+      if (problem !== undefined) sink.malformed(lineNumber, problem, line)
+      else sink.event(event)
+    },
+    end(): void {},
+  }
+}
+
+/** One CSV line's fields, or undefined when a quote is left open. */
+export function splitCsv(line: string): string[] | undefined {
+  if (!line.includes('"')) return line.split(',')
+  const out: string[] = []
+  let i = 0
+  for (;;) {
+    if (line[i] === '"') {
+      let value = ''
+      i++
+      for (;;) {
+        const q = line.indexOf('"', i)
+        if (q === -1) return undefined
+        value += line.slice(i, q)
+        if (line[q + 1] === '"') {
+          value += '"'
+          i = q + 2
+          continue
+        }
+        i = q + 1
+        break
+      }
+      out.push(value)
+      if (i >= line.length) return out
+      if (line[i] !== ',') return undefined
+      i++
+    } else {
+      const comma = line.indexOf(',', i)
+      if (comma === -1) {
+        out.push(line.slice(i))
+        return out
+      }
+      out.push(line.slice(i, comma))
+      i = comma + 1
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import type { MalformedSample } from './analyzer.js'
+import type { MissRatioCurve } from './mrc/reuse-profiler.js'
+import type { Shape } from './normalize/index.js'
+import type { PolicyName } from './replay.js'
+
+export type Decision = 'cache' | 'short-ttl' | 'dont-cache'
+export type Pattern = 'cache-aside' | 'write-through' | 'write-behind'
+
+/** Everything `analyze` found, as one JSON-serialisable document (`--json` prints it). */
+export interface AnalysisReport {
+  readonly source: { readonly file: string; readonly format: string; readonly bytes: number }
+  readonly lines: {
+    readonly total: number
+    readonly events: number
+    readonly reads: number
+    readonly writes: number
+    /** Statements or commands that are neither (BEGIN, PING, OPTIONS…). */
+    readonly other: number
+    /** Well-formed lines without an access (headers, blank lines, checkpoint messages). */
+    readonly skipped: number
+    readonly malformed: number
+    readonly malformedByReason: Readonly<Record<string, number>>
+    readonly malformedSamples: readonly MalformedSample[]
+  }
+  /** First to last timestamp, ms (0 when the log has no times). */
+  readonly spanMs: number
+  readonly timed: boolean
+  readonly elapsedMs: number
+  readonly options: { readonly maxStalenessMs: number; readonly target: number }
+  readonly hotSet: HotSet
+  readonly signatures: readonly SignatureReport[]
+  readonly types: readonly TypeReport[]
+  readonly cache: CacheRecommendation
+  /** Error bounds of the sketches, for the reader of the numbers. */
+  readonly accuracy: {
+    readonly distinctKeysRelativeError: number
+    /** 1 when the overall miss-ratio curve is exact. */
+    readonly samplingRate: number
+  }
+}
+
+export interface HotSet {
+  /** Signatures that carry 80% of reads, most read first. */
+  readonly signatures: readonly string[]
+  readonly signatureCount: number
+  readonly totalSignatures: number
+  /** Share of reads they carry (≥ 0.8). */
+  readonly readShare: number
+  /** Share of distinct keys that receive 80% of reads (from the key sample). */
+  readonly keyShareFor80: number
+  /** Popularity curve: share of keys (most read first) vs share of reads, about 100 points. */
+  readonly popularity: readonly { readonly keyShare: number; readonly readShare: number }[]
+  readonly topKeys: readonly { readonly key: string; readonly reads: number; readonly share: number }[]
+}
+
+export interface SignatureReport {
+  readonly signature: string
+  readonly type: string
+  readonly shape: Shape
+  readonly reads: number
+  readonly writes: number
+  /** Share of all reads (for read signatures) or all writes. */
+  readonly share: number
+  readonly hot: boolean
+  readonly distinctKeys: number
+  readonly meanDurationMs: number | null
+  readonly originTimeMs: number | null
+  readonly meanBytes: number | null
+  readonly example: string
+  readonly firstLine: number
+  readonly recommendation: Recommendation | null
+}
+
+export interface Recommendation {
+  readonly name: string
+  readonly decision: Decision
+  readonly reason: string
+  readonly ttlMs: number
+  readonly ttl: string
+  readonly pattern: Pattern
+  readonly patternReason: string
+  readonly invalidation: 'key-delete' | 'tags' | 'ttl-only' | 'versioned-url'
+  readonly invalidationDetail: string
+  readonly tags: readonly string[]
+  /** Share of this signature's reads a cache with this TTL could serve (capacity unlimited), or null. */
+  readonly ttlHitRatio: number | null
+}
+
+export interface TypeReport {
+  readonly type: string
+  readonly reads: number
+  readonly writes: number
+  /** reads / (reads + writes). */
+  readonly readRatio: number
+  readonly writesByKind: {
+    readonly entity: number
+    readonly bulk: number
+    readonly insert: number
+    readonly counter: number
+  }
+  readonly distinctKeys: number
+  readonly entities: number
+  /** Mean time between changes of one entity (ms): entity writes spread over the entities, plus bulk writes. Infinity: no change seen. */
+  readonly entityChangeIntervalMs: number | null
+  /** Mean time between any two writes to the type (what list queries see). */
+  readonly typeChangeIntervalMs: number | null
+  /** Median observed gap between two writes to the same entity, or null. */
+  readonly medianWriteGapMs: number | null
+  readonly medianReadInterArrivalMs: number | null
+  readonly medianReuseDistance: number | null
+  readonly meanValueBytes: number | null
+  readonly originTimeMs: number | null
+  readonly maxStalenessMs: number
+  readonly mrc: MissRatioCurve
+  readonly topKeys: readonly { readonly key: string; readonly reads: number }[]
+  readonly signatures: readonly string[]
+}
+
+export interface CacheRecommendation {
+  /** Types whose reads the recommended cache holds. */
+  readonly types: readonly string[]
+  readonly reads: number
+  /** Overall LRU miss-ratio curve of every read (exact or SHARDS). */
+  readonly lru: MissRatioCurve
+  /** Each L1 policy on the cached types' reads, replayed through the simulator. */
+  readonly policies: readonly {
+    readonly policy: PolicyName
+    readonly points: readonly { readonly size: number; readonly hitRatio: number }[]
+  }[]
+  /** Hit ratio of an unbounded cache on those reads. */
+  readonly maxHitRatio: number
+  readonly size: number
+  readonly policy: PolicyName
+  readonly predictedHitRatio: number
+  /** The same reads replayed through the real L1 store at that size and policy. */
+  readonly measuredL1HitRatio: number
+  /** Share of all reads the cache would serve. */
+  readonly overallHitRatio: number
+  readonly memoryBytes: number | null
+  readonly rate: number
+  readonly reason: string
+}
