@@ -6,6 +6,7 @@ import {
 } from '@opentelemetry/sdk-metrics'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createCache } from '../../dist/index.js'
 import { type OperationContext, operationChannel } from '../../dist/observability/channels.js'
 import { instrumentOpenTelemetry, type OpenTelemetryShutdown } from '../../dist/observability/otel.js'
 import { alert, series, snapshot } from './snapshots.js'
@@ -223,5 +224,43 @@ describe('instrumentOpenTelemetry', () => {
     expect(() => instrumentOpenTelemetry({ recordKeys: 'yes' as never })).toThrow(
       expect.objectContaining({ code: 'E_INVALID_OPTION' }),
     )
+  })
+
+  it('with a real cache: getOrSet spans say which tier answered, failures are errors, and the meters read its stats', async () => {
+    const t = setup()
+    const products = createCache({ namespace: 'products', l1: { maxEntries: 100 } })
+    closers.push(() => products.close())
+    instrument({ tracer: t.tracer, meter: t.meter, caches: [products] })
+    await products.getOrSet({ key: 'user:42', factory: () => ({ name: 'secret-value' }) })
+    await products.getOrSet({ key: 'user:42', factory: () => ({ name: 'secret-value' }) })
+    await expect(
+      products.getOrSet({
+        key: 'user:43',
+        factory: () => {
+          throw new Error('database down for user:43')
+        },
+      }),
+    ).rejects.toThrow()
+    await products.set('user:44', 1)
+
+    const spans = t.spans.getFinishedSpans()
+    expect(spans.map((s) => [s.name, s.attributes['cache.tier'], s.attributes['cache.hit']])).toEqual([
+      ['stratacache.getOrSet', 'origin', false],
+      ['stratacache.getOrSet', 'l1', true],
+      ['stratacache.getOrSet', expect.any(String), expect.anything()],
+      ['stratacache.set', 'all', undefined],
+    ])
+    expect(spans[2]!.status.code).toBe(2)
+    expect(spans[2]!.attributes['error.type']).toBe('E_FACTORY')
+    const exported = JSON.stringify(spans.map((s) => [s.attributes, s.events, s.status]))
+    expect(exported).not.toMatch(/user:4|secret-value/)
+
+    const metrics = await t.metrics()
+    const hits = metrics.get('stratacache.hits')!.find((p) => p.attributes['cache.tier'] === 'l1')
+    expect(hits?.value).toBe(products.stats().l1Hits)
+    expect(metrics.get('stratacache.factory_calls')?.[0]?.value).toBe(2)
+    const durations = metrics.get('stratacache.operation.duration')!
+    const origin = durations.find((p) => p.attributes['cache.tier'] === 'origin')
+    expect((origin?.value as { count: number }).count).toBe(1)
   })
 })
