@@ -261,6 +261,6 @@ describe('instrumentOpenTelemetry', () => {
     expect(metrics.get('stratacache.factory_calls')?.[0]?.value).toBe(2)
     const durations = metrics.get('stratacache.operation.duration')!
     const origin = durations.find((p) => p.attributes['cache.tier'] === 'origin')
-    expect((origin?.value as { count: number }).count).toBe(1)
+    expect((origin!.value as { count: number }).count).toBe(1)
   })
 })
