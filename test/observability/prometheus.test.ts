@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { Registry, type RegistryContentType } from 'prom-client'
 import { describe, expect, it } from 'vitest'
 import { ALERT_NAMES, registerPrometheus } from '../../dist/observability/prometheus.js'
@@ -215,5 +216,27 @@ describe('registerPrometheus', () => {
     `
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
     expect(out).toBe('0')
+  })
+
+  it('exposes every metric the Grafana dashboard in docs/ queries', async () => {
+    const registry = new Registry()
+    const snap = snapshot({
+      latency: [series('getOrSet', 'l1', [1])],
+      health: {
+        l2: {
+          connected: true,
+          breaker: 'closed',
+          memory: { usedBytes: 1, maxBytes: 2, policy: 'allkeys-lru', usage: 0.5, evictedKeysPerSecond: 0 },
+        },
+      },
+    })
+    registerPrometheus(mutable(snap).source, { registry })
+    const exposed = new Set<string>()
+    for (const family of (await scrape(registry)).values())
+      for (const s of family.samples) exposed.add(s.name)
+    const dashboard = readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url), 'utf8')
+    const queried = new Set(dashboard.match(/stratacache_[a-z0-9_]+/g))
+    expect(queried.size).toBeGreaterThan(10)
+    for (const name of queried) expect(exposed, name).toContain(name)
   })
 })
