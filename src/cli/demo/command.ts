@@ -9,6 +9,7 @@ import {
 import type { CliContext } from '../command.js'
 import { createProgress, progressEnabled } from '../progress.js'
 import { defaultCatalogDir, openCatalog } from './catalog.js'
+import { MissingFrameworkError, runHttp } from './http.js'
 import { type DemoConfig, type DemoReport, redactUrl, renderText, type SkippedRun, toJson } from './report.js'
 import {
   MODE_LABELS,
@@ -40,6 +41,7 @@ const OPTIONS = {
   'origin-latency': { type: 'string', default: '2ms' },
   redis: { type: 'string' },
   'catalog-dir': { type: 'string' },
+  'skip-http': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   quiet: { type: 'boolean', short: 'q', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -50,8 +52,9 @@ function help(env: NodeJS.ProcessEnv): string {
 
 Builds a product catalog in SQLite (once, then reused), generates one seeded workload of
 Zipf-distributed product and category-page reads plus a share of price updates, and replays it
-three ways: no cache, L1 only, L1 + Redis L2. Prints hit ratio, database queries, p50/p95/p99
-latency and throughput of each, all measured.
+four ways: no cache, L1 only, L1 + Redis L2, and as HTTP requests to a Fastify API cached with
+stratacache/http (304s, response cache, tag purges). Prints hit ratio, database queries,
+p50/p95/p99 latency and throughput of each, all measured.
 
 Workload:
   --requests N          Requests replayed per run (default 20000)
@@ -69,6 +72,7 @@ Setup:
   --redis URL           Redis for the L1 + L2 run (default $REDIS_URL or redis://127.0.0.1:6379,
                         now ${redactUrl(defaultRedisUrl(env))}); skipped if not reachable
   --catalog-dir DIR     Where the SQLite catalog lives (default ${defaultCatalogDir(env)})
+  --skip-http           Leave out the HTTP API column (the slowest: real sockets per request)
 
 Output:
   --json                One JSON object on stdout, nothing else
@@ -195,6 +199,22 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
           hint: 'Check that the URL points at a Redis server you can use (password, TLS).',
         })
       }
+    }
+
+    try {
+      if (!values['skip-http']) {
+        runs.push(
+          await measure(MODE_LABELS.http, (options) => runHttp({ ...options, l1Size: config.l1Size })),
+        )
+      }
+    } catch (error) {
+      if (!(error instanceof MissingFrameworkError)) throw error
+      skipped.push({
+        mode: 'http',
+        label: MODE_LABELS.http,
+        reason: message(error),
+        hint: 'To include it, install fastify (npm install fastify).',
+      })
     }
 
     const report: DemoReport = {

@@ -111,6 +111,8 @@ export function renderText(report: DemoReport): string {
       (r) => (r.cacheStats === null ? '-' : `${fmt(stat(r, 'l1Hits'))} / ${fmt(stat(r, 'l2Hits'))}`),
     ],
     ['stale reads', (r) => fmt(r.staleReads)],
+    ['response-cache hits', (r) => (r.http === undefined ? '-' : percent(r.http.responseCacheHitRatio))],
+    ['304 share', (r) => (r.http === undefined ? '-' : percent(r.http.notModifiedShare))],
     ['p50 latency (ms)', (r) => ms(r.latencyMs.p50)],
     ['p95 latency (ms)', (r) => ms(r.latencyMs.p95)],
     ['p99 latency (ms)', (r) => ms(r.latencyMs.p99)],
@@ -143,6 +145,14 @@ export function renderText(report: DemoReport): string {
   for (const run of runs) {
     if (run.errors > 0)
       lines.push(`${run.label}: ${fmt(run.errors)} requests failed; first error: ${run.firstError}`)
+  }
+  const http = runs.find((run) => run.http !== undefined)
+  if (http?.http !== undefined) {
+    lines.push(
+      `${http.label}: the same requests over HTTP to a Fastify API with stratacache/http (real sockets, fetch):`,
+      '  response-cache hits = responses served from stored pages / reads; 304 share = reads answered',
+      `  304 Not Modified to a client revalidating its copy; ${fmt(http.http.purges)} price updates purged their pages by tag.`,
+    )
   }
   lines.push(
     'hit ratio: reads that did not query the database / reads. Latency: per request, performance.now().',
@@ -197,6 +207,14 @@ export function toJson(report: DemoReport): object {
         wallMs: round(run.wallMs, 1),
         cpuMs: round(run.cpuMs, 1),
         cacheStats: run.cacheStats,
+        http:
+          run.http === undefined
+            ? null
+            : {
+                ...run.http,
+                notModifiedShare: round(run.http.notModifiedShare, 4),
+                responseCacheHitRatio: round(run.http.responseCacheHitRatio, 4),
+              },
       }
     }),
     skipped: report.skipped,

@@ -2,14 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { type Cache, createCache, key } from '../../index.js'
 import type { Catalog, Product, ProductSummary } from './catalog.js'
+import type { HttpNumbers } from './http.js'
 import type { DemoRequest, Workload } from './workload.js'
 
-export type Mode = 'no-cache' | 'l1' | 'l1+l2'
+export type Mode = 'no-cache' | 'l1' | 'l1+l2' | 'http'
 
 export const MODE_LABELS: Readonly<Record<Mode, string>> = {
   'no-cache': 'No cache',
   l1: 'L1 only',
   'l1+l2': 'L1 + L2',
+  http: 'HTTP API',
 }
 
 /** TTLs of the demo's entries. Writes delete both kinds of entry, so these only bound memory. */
@@ -53,6 +55,8 @@ export interface RunResult {
   latencyMs: Percentiles & { hit: Percentiles | null; miss: Percentiles | null }
   /** `cache.stats()` at the end of the run (null without a cache). */
   cacheStats: Record<string, number> | null
+  /** The HTTP API run's HTTP-level numbers (only that run). */
+  http?: HttpNumbers
 }
 
 export interface RunOptions {
@@ -66,7 +70,7 @@ export interface RunOptions {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The "remote database": SQLite behind an added latency, with every query counted. */
-class Origin {
+export class Origin {
   reads = 0
   writes = 0
   readonly #catalog: Catalog
@@ -99,7 +103,7 @@ class Origin {
 }
 
 /** How one mode serves a request. `loaded()` tells whether this request's own origin load ran. */
-interface Target {
+export interface Target {
   product(id: number, loaded: () => void): Promise<Product>
   page(categoryId: number, page: number, loaded: () => void): Promise<ProductSummary[]>
   write(request: Extract<DemoRequest, { kind: 'write' }>, sequence: number): Promise<void>
@@ -160,7 +164,7 @@ function cachedTarget(origin: Origin, cache: Cache): Target {
  * Replays the workload with `concurrency` workers pulling the next request from the shared list,
  * timing each request with performance.now().
  */
-async function replay(
+export async function replay(
   mode: Mode,
   target: Target,
   origin: Origin,
