@@ -30,6 +30,10 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
       'Replay a cache trace or a synthetic workload through every eviction policy and OPT, at several sizes',
     load: () => import('./simulate.js'),
   },
+  analyze: {
+    summary: 'Read an access or query log and recommend what to cache, TTLs, cache size and policy, with the predicted hit ratio',
+    load: () => import('./analyze.js'),
+  },
   writebehind: {
     summary: "A write-behind log's dead letters: list, count, replay or remove them",
     load: () => import('./writebehind.js'),

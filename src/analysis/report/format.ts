@@ -1,0 +1,32 @@
+/** Small formatting helpers shared by the reports. */
+export const int = (n: number): string => Math.round(n).toLocaleString('en-US')
+export const pct = (ratio: number, digits = 1): string => `${(ratio * 100).toFixed(digits)}%`
+
+export function bytes(n: number | null): string {
+  if (n === null || !Number.isFinite(n)) return '—'
+  if (n < 1024) return `${Math.round(n)} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`
+}
+
+/** A plain-text table: columns padded, numbers right-aligned. */
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  right: ReadonlySet<number>,
+): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)))
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, i) =>
+        right.has(i) ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number),
+      )
+      .join('  ')
+      .trimEnd()
+  return [line(header), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n')
+}
+
+export function clip(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`
+}
