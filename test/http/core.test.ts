@@ -1,0 +1,164 @@
+/**
+ * The framework-free pieces, without a server: policy validation and headers, URL normalization
+ * and keys, entity-tag parsing, and the request flow of HttpCache (bypass rules, per-user keys,
+ * coalescing, invalidation while in flight) driven directly through begin/finish.
+ */
+import { describe, expect, it } from 'vitest'
+import {
+  computeEtag,
+  HttpCache,
+  type HttpRequest,
+  normalizeUrl,
+  parseEntityTags,
+  requestKey,
+  resolvePolicy,
+  type Step,
+} from '../../dist/http/index.js'
+import { createCache, InvalidOptionError } from '../../dist/index.js'
+import { deferred } from '../helpers/deferred.js'
+
+describe('policy', () => {
+  it('renders Cache-Control for shared and per-user responses', () => {
+    const p = resolvePolicy({ maxAge: '1m', sMaxAge: '1h', staleWhileRevalidate: '30s', staleIfError: '1d' })
+    expect(p.sharedCacheControl).toBe(
+      'max-age=60, s-maxage=3600, stale-while-revalidate=30, stale-if-error=86400',
+    )
+    expect(p.privateCacheControl).toBe('private, max-age=60, stale-while-revalidate=30, stale-if-error=86400')
+    expect(resolvePolicy({ noStore: true }).sharedCacheControl).toBe('no-store')
+    expect(
+      resolvePolicy({ maxAge: '1s', mustRevalidate: true, staleWhileRevalidate: '1m' }).sharedCacheControl,
+    ).toBe('max-age=1, must-revalidate')
+  })
+
+  it('refuses invalid policies with E_INVALID_OPTION naming the option', () => {
+    expect(() => resolvePolicy({ maxAge: -1 })).toThrow(/maxAge/)
+    expect(() => resolvePolicy({ maxAge: Number.POSITIVE_INFINITY })).toThrow(/finite/)
+    expect(() => resolvePolicy({ vary: ['*'] })).toThrow(InvalidOptionError)
+    expect(() => resolvePolicy({ vary: ['bad header'] })).toThrow(/vary/)
+    expect(() => resolvePolicy({ noStore: true, maxAge: '1m' })).toThrow(/noStore/)
+    expect(() => resolvePolicy({ tags: [''] })).toThrow(/tags/)
+    expect(() => resolvePolicy({ etag: 'medium' as 'weak' })).toThrow(/etag/)
+  })
+})
+
+describe('keys', () => {
+  it('normalizes percent-escape case and query order, and decodes nothing', () => {
+    expect(normalizeUrl('/a%2fb?z=1&a=2&a=1')).toBe('/a%2Fb?a=2&a=1&z=1')
+    expect(normalizeUrl('/account%2Fsettings.css')).not.toBe(normalizeUrl('/account/settings.css'))
+    expect(normalizeUrl('/%41')).not.toBe(normalizeUrl('/A'))
+    expect(normalizeUrl('/static/%2e%2e/x')).toBe('/static/%2E%2E/x')
+    expect(normalizeUrl('/p?#frag')).toBe('/p')
+  })
+
+  it('separates absent from empty Vary values, keys proxy headers when present, and cannot be forged', () => {
+    const k = (headers: Record<string, string>, user?: string) =>
+      requestKey(
+        'http',
+        'GET',
+        '/p',
+        { host: 'h', ...headers },
+        ['accept-language'],
+        ['x-forwarded-host'],
+        user,
+      )
+    expect(k({})).not.toBe(k({ 'accept-language': '' }))
+    expect(k({ 'x-forwarded-host': 'evil' })).not.toBe(k({}))
+    expect(k({}, 'alice')).not.toBe(k({}, 'bob'))
+    expect(k({ 'accept-language': 'en:u=alice' })).not.toBe(k({ 'accept-language': 'en' }, 'alice'))
+  })
+})
+
+describe('entity tags', () => {
+  it('parses lists with weak tags, commas inside quotes and the wildcard', () => {
+    expect(parseEntityTags('"a", W/"b",  "c,d"')).toEqual(['"a"', 'W/"b"', '"c,d"'])
+    expect(parseEntityTags('*')).toEqual(['*'])
+  })
+
+  it('computes the same tag for the same bytes, and marks weak ones', () => {
+    const body = Buffer.from('hello')
+    expect(computeEtag(body, false)).toBe(computeEtag(Buffer.from('hello'), false))
+    expect(computeEtag(body, true)).toBe(`W/${computeEtag(body, false)}`)
+    expect(computeEtag(Buffer.from('hellp'), false)).not.toBe(computeEtag(body, false))
+  })
+})
+
+describe('HttpCache request flow', () => {
+  const make = () => {
+    const cache = createCache({ namespace: 'httpcore', jitter: 0 })
+    return { cache, http: new HttpCache({ cache }) }
+  }
+  const source = (request: Partial<HttpRequest> = {}) => ({
+    request: { method: 'GET', url: '/p', headers: { host: 'h' }, ...request },
+    context: {},
+  })
+  const ok = { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('body') }
+  const origin = (step: Step) => {
+    if (step.kind !== 'origin') throw new Error(`expected the origin, got ${step.response.outcome}`)
+    return step.exchange
+  }
+
+  it('bypasses a GET with a body, and a request with credentials when the user function declines', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m', user: () => undefined })
+    const fat = origin(
+      await http.begin(resolvePolicy({ maxAge: '1m' }), source({ headers: { 'content-length': '5' } })),
+    )
+    expect((await fat.finish(ok)).outcome).toBe('bypass')
+    const declined = origin(await http.begin(policy, source({ headers: { cookie: 'a=1' } })))
+    expect((await declined.finish(ok)).outcome).toBe('bypass')
+    expect(http.stats().stored).toBe(0)
+    await cache.close()
+  })
+
+  it('never stores 401 or 403 (an authorization failure is not cached without its principal, S18)', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m' })
+    for (const status of [401, 403]) {
+      const exchange = origin(await http.begin(policy, source({ url: `/s${status}` })))
+      const out = await exchange.finish({ ...ok, status })
+      expect(out.headers['cache-control']).toBeUndefined()
+    }
+    expect(http.stats().uncacheable.status).toBe(2)
+    await cache.close()
+  })
+
+  it('waiters of a response that turns out unstorable run the origin themselves (nothing personal is shared)', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m' })
+    const leader = origin(await http.begin(policy, source()))
+    const waiting = http.begin(policy, source())
+    await leader.finish({ ...ok, headers: { 'set-cookie': 'session=leader' } })
+    const waiter = origin(await waiting)
+    const out = await waiter.finish(ok)
+    expect(out.headers['set-cookie']).toBeUndefined()
+    await cache.close()
+  })
+
+  it('does not store a response whose tag was invalidated while it was being produced', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m', tags: ['product:1'] })
+    const exchange = origin(await http.begin(policy, source()))
+    const gate = deferred()
+    const produced = gate.promise.then(() => exchange.finish(ok))
+    await http.invalidateTags(['product:1'])
+    gate.resolve()
+    await produced
+    expect(http.stats().uncacheable.invalidated).toBe(1)
+    expect(origin(await http.begin(policy, source()))).toBeDefined()
+    await cache.close()
+  })
+
+  it('an abandoned exchange releases its waiters to the origin', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m' })
+    const leader = origin(await http.begin(policy, source()))
+    const waiting = http.begin(policy, source())
+    leader.abandon()
+    expect((await waiting).kind).toBe('origin')
+    await cache.close()
+  })
+
+  it('refuses an options object without a cache', () => {
+    expect(() => new HttpCache({} as never)).toThrow(/createCache/)
+  })
+})
