@@ -86,7 +86,8 @@ export class MemoryWriteLog implements WriteLog {
       const seq = op.replay?.seq ?? (p.seqs.get(op.key) ?? 0) + 1
       if (op.replay === undefined) p.seqs.set(op.key, seq)
       const id = op.replay?.id ?? entryId
-      p.entries.push({ entryId, key: op.key, op: op.op, value: op.value, id, seq, at: this.#clock() })
+      // A replayed write keeps its original append time, as in the Redis log (it reads the id's).
+      p.entries.push({ entryId, key: op.key, op: op.op, value: op.value, id, seq, at: idTime(id) })
       return { id, seq }
     })
   }

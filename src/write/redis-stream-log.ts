@@ -25,7 +25,8 @@ function script(lua: string): Script {
  * KEYS[1] the partition's stream, KEYS[2] its per-key sequence hash. ARGV[1] the pending bound
  * ('' for none), then per write: key, op ('s'|'d'), value, replayed id ('' for a new write),
  * replayed seq. Appends each write unless the stream already holds the bound, in one atomic step
- * with its sequence: the reply is, per write, `id, seq` or `'full', length`.
+ * with its sequence: the reply is, per write, `id, seq` (a replayed write's original ones) or
+ * `'full', length`.
  *
  * A key's first sequence is Redis's clock in µs (TIME), not 1: if Redis ever loses the hash (no
  * persistence, restart), the next sequence is still above any the database has seen, so the
@@ -58,7 +59,8 @@ for i = 2, #ARGV, 5 do
       id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', string.format('%d', seq), 'v', value)
     else
       seq = tonumber(rseq)
-      id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', rseq, 'v', value, 'i', rid)
+      redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', rseq, 'v', value, 'i', rid)
+      id = rid
     end
     len = len + 1
     out[#out + 1] = id

@@ -87,7 +87,11 @@ export function writeBehindFor<T>(
     )
   }
   const log = new RedisStreamLog(streams, { namespace: cache.name, name: resolved.name })
-  const wb = new WriteBehindLog<T>(log, cache, resolved)
+  const registry = mine
+  const wb: WriteBehind<T> = new WriteBehindLog<T>(log, cache, resolved, () => {
+    // Closed on its own: the name is free again, and the cache's close() has nothing to drain.
+    if (registry.get(resolved.name) === wb) registry.delete(resolved.name)
+  })
   mine.set(resolved.name, wb as WriteBehind<unknown>)
   return wb
 }
@@ -137,7 +141,15 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   #init: Promise<void> | undefined
   #closing: Promise<{ drained: boolean; pending: number }> | undefined
 
-  constructor(log: WriteLog, cache: WriteBehindCache | undefined, options: ResolvedWriteBehindOptions<T>) {
+  readonly #onClosed: (() => void) | undefined
+
+  constructor(
+    log: WriteLog,
+    cache: WriteBehindCache | undefined,
+    options: ResolvedWriteBehindOptions<T>,
+    onClosed?: () => void,
+  ) {
+    this.#onClosed = onClosed
     this.#log = log
     this.#cache = cache
     this.#o = options
@@ -470,6 +482,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     } catch {
       // Redis is down: the last seen count.
     }
+    this.#onClosed?.()
     return { drained, pending }
   }
 }

@@ -1,0 +1,145 @@
+/**
+ * The WriteLog contract (src/write/log.ts), checked on every implementation: the Redis Stream log
+ * through both clients (ioredis arrays, node-redis RESP3 maps) and the in-memory log the unit
+ * tests use, so that what the engine's unit tests prove holds on Redis too.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { MemoryWriteLog, RedisStreamLog, type WriteLog } from '../../../dist/index.js'
+import { createRedisTier, type RedisTier } from '../../../dist/tiers/redis/index.js'
+import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
+
+const redis = useRedisServer()
+const tiers: RedisTier[] = []
+afterEach(async () => {
+  await Promise.all(tiers.splice(0).map((t) => t.close()))
+})
+
+const bytes = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'))
+const text = (value: Uint8Array) => Buffer.from(value).toString('utf8')
+
+type Kind = 'memory' | 'ioredis' | 'redis'
+
+function open(kind: Kind): WriteLog {
+  if (kind === 'memory') return new MemoryWriteLog()
+  const tier = createRedisTier(
+    { redis: redis().url, client: kind },
+    { timeoutMs: 2000, batchSize: 100, onError: () => {} },
+  )
+  tiers.push(tier)
+  if (tier.streams === undefined) throw new Error('no stream commands')
+  return new RedisStreamLog(tier.streams, { namespace: uniqueNamespace('conf'), name: 'log' })
+}
+
+describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)', (kind) => {
+  it('appends in order with increasing ids and per-key sequences, up to maxPending', async () => {
+    const log = open(kind)
+    await log.init(1)
+    const results = await log.append(
+      0,
+      [
+        { key: 'a', op: 'set', value: bytes('1') },
+        { key: 'a', op: 'set', value: bytes('2') },
+        { key: 'b', op: 'delete', value: new Uint8Array(0) },
+        { key: 'c', op: 'set', value: bytes('3') },
+      ],
+      3,
+    )
+    expect(results[3]).toEqual({ full: 3 })
+    const [a1, a2, b] = results as { id: string; seq: number }[]
+    expect(a2?.seq).toBe((a1?.seq ?? 0) + 1)
+    expect(Number.isSafeInteger(b?.seq)).toBe(true)
+    expect(await log.sequences(0, ['a', 'b', 'zz'])).toEqual([a2?.seq, b?.seq, 0])
+    expect(await log.length(0)).toBe(3)
+    const oldest = await log.oldest(0)
+    expect(oldest?.entryId).toBe(a1?.id)
+    expect(oldest?.at).toBeGreaterThan(Date.now() - 60_000)
+  })
+
+  it('delivers each entry once per read, keeps it pending until acknowledged, and hands pending entries over on claim', async () => {
+    const log = open(kind)
+    await log.append(
+      0,
+      [
+        { key: 'k', op: 'set', value: bytes('v') },
+        { key: 'd', op: 'delete', value: new Uint8Array(0) },
+      ],
+      Number.POSITIVE_INFINITY,
+    )
+    const first = await log.read(0, 'c1', 10)
+    expect(first.map((e) => [e.key, e.op, text(e.value)])).toEqual([
+      ['k', 'set', 'v'],
+      ['d', 'delete', ''],
+    ])
+    expect(await log.read(0, 'c1', 10)).toEqual([])
+    const claimed = await log.claim(0, 'c2')
+    expect(claimed.map((e) => e.entryId)).toEqual(first.map((e) => e.entryId))
+    await log.ack(0, [first[0]?.entryId as string])
+    expect((await log.claim(0, 'c3')).map((e) => e.key)).toEqual(['d'])
+    expect(await log.length(0)).toBe(1)
+  })
+
+  it('moves an entry to the dead-letter stream with its error, and replays keep the original id and sequence', async () => {
+    const log = open(kind)
+    const [written] = (await log.append(
+      0,
+      [{ key: 'p', op: 'set', value: bytes('x') }],
+      Number.POSITIVE_INFINITY,
+    )) as {
+      id: string
+      seq: number
+    }[]
+    const [entry] = await log.read(0, 'c', 10)
+    if (entry === undefined) throw new Error('nothing read')
+    await log.deadLetter(0, entry, 4, 'Error: no', [])
+    expect(await log.length(0)).toBe(0)
+    expect(await log.dead.count()).toBe(1)
+    const [dead] = await log.dead.list(10, undefined)
+    expect(dead).toMatchObject({
+      key: 'p',
+      op: 'set',
+      id: written?.id,
+      seq: written?.seq,
+      attempts: 4,
+      error: 'Error: no',
+      partition: 0,
+    })
+    expect(text(dead?.value ?? new Uint8Array())).toBe('x')
+    expect(await log.dead.get([dead?.deadId as string])).toHaveLength(1)
+    const [again] = await log.append(
+      0,
+      [
+        {
+          key: 'p',
+          op: 'set',
+          value: bytes('x'),
+          replay: { id: written?.id as string, seq: written?.seq as number },
+        },
+      ],
+      Number.POSITIVE_INFINITY,
+    )
+    expect(again).toEqual({ id: written?.id, seq: written?.seq })
+    const [replayed] = await log.read(0, 'c', 10)
+    expect(replayed).toMatchObject({ key: 'p', id: written?.id, seq: written?.seq })
+    expect(await log.dead.remove([dead?.deadId as string])).toBe(1)
+    expect(await log.dead.count()).toBe(0)
+  })
+
+  it('gives a partition lease to one holder at a time, renewable and releasable only by it', async () => {
+    const log = open(kind)
+    expect(await log.acquire(1, 'A', 5000)).toBe(true)
+    expect(await log.acquire(1, 'B', 5000)).toBe(false)
+    expect(await log.renew(1, 'B', 5000)).toBe(false)
+    expect(await log.renew(1, 'A', 5000)).toBe(true)
+    await log.release(1, 'B')
+    expect(await log.acquire(1, 'B', 5000)).toBe(false)
+    await log.release(1, 'A')
+    expect(await log.acquire(1, 'B', 5000)).toBe(true)
+  })
+
+  it('refuses a process that disagrees on the partition count', async () => {
+    const log = open(kind)
+    await log.init(2)
+    await log.init(2)
+    await expect(log.init(3)).rejects.toThrow()
+  })
+})
