@@ -28,11 +28,13 @@ export class KeyTooLongError extends InvalidKeyError {}
 export class TooManyTagsError extends InvalidOptionError {}
 
 export function assertKeyLength(key: string, maxKeyLength: number): void {
-  if (key.length > maxKeyLength) {
-    throw new KeyTooLongError(
-      `A cache key of ${key.length} characters is over maxKeyLength (${maxKeyLength}): hash long inputs yourself (e.g. key('search', sha256(query))), or raise maxKeyLength.`,
-    )
-  }
+  if (key.length > maxKeyLength) throw keyTooLong(key.length, maxKeyLength)
+}
+
+export function keyTooLong(length: number, maxKeyLength: number): KeyTooLongError {
+  return new KeyTooLongError(
+    `A cache key of ${length} characters is over maxKeyLength (${maxKeyLength}): hash long inputs yourself (e.g. key('search', sha256(query))), or raise maxKeyLength.`,
+  )
 }
 
 export function assertTags(

@@ -1,5 +1,4 @@
-import { ENVELOPE_MAGIC } from '../serialization/envelope.js'
-import { type EncryptionOptions, isSealed, KeyRing, type OpenFailure } from './keyring.js'
+import { isSealed, type KeyRing, type OpenFailure } from './keyring.js'
 
 /**
  * Security events a cache counts (`cache.stats().security`). Each stands for something refused —
@@ -13,7 +12,7 @@ export interface SecurityStats {
   unknownKeyIds: number
   /** Encrypted entries too short or of an unknown format version. */
   malformedEntries: number
-  /** Plaintext entries found where this cache requires encryption (a planted value). */
+  /** Unencrypted bytes (a plaintext envelope or anything else) where this cache requires encryption: a planted value. */
   plaintextRefused: number
   /** Bus messages without a valid HMAC (when `bus.secret` is set). */
   busUnauthenticated: number
@@ -23,9 +22,14 @@ export interface SecurityStats {
   busExpired: number
   /** Bus messages over 1 MiB. */
   busOversized: number
+  /** All of the above. */
+  securityEvents: number
 }
 
-export function emptySecurityStats(): SecurityStats {
+/** The counters (the total is their sum, computed when read). */
+export type SecurityCounters = Omit<SecurityStats, 'securityEvents'>
+
+export function emptySecurityStats(): SecurityCounters {
   return {
     integrityFailures: 0,
     unknownKeyIds: 0,
@@ -38,7 +42,14 @@ export function emptySecurityStats(): SecurityStats {
   }
 }
 
-const COUNTER: Record<OpenFailure | 'plaintext', keyof SecurityStats> = {
+/** The counters plus their total. */
+export function securityStats(counters: SecurityCounters): SecurityStats {
+  let total = 0
+  for (const value of Object.values(counters)) total += value
+  return { ...counters, securityEvents: total }
+}
+
+const COUNTER: Record<OpenFailure | 'plaintext', keyof SecurityCounters> = {
   integrity: 'integrityFailures',
   'unknown-key': 'unknownKeyIds',
   malformed: 'malformedEntries',
@@ -53,11 +64,11 @@ export class EntryCrypto {
   readonly ring: KeyRing
   /** Whether entries are encrypted (and required) unless an entry says otherwise. */
   readonly all: boolean
-  readonly stats: SecurityStats
+  readonly stats: SecurityCounters
 
-  constructor(options: EncryptionOptions, stats: SecurityStats) {
-    this.ring = KeyRing.from(options)
-    this.all = options.all ?? true
+  constructor(ring: KeyRing, all: boolean, stats: SecurityCounters) {
+    this.ring = ring
+    this.all = all
     this.stats = stats
   }
 
@@ -72,11 +83,11 @@ export class EntryCrypto {
    */
   open(bytes: Uint8Array, storageKey: string, required: boolean | undefined): Uint8Array | undefined {
     if (!isSealed(bytes)) {
-      if ((required ?? this.all) && bytes[0] === ENVELOPE_MAGIC) {
+      // Where encryption is required, anything unsealed was planted (or mangled): refused here.
+      if (required ?? this.all) {
         this.stats[COUNTER.plaintext]++
         return undefined
       }
-      // Foreign bytes (not an envelope) are refused by the envelope decoder and counted there.
       return bytes
     }
     const opened = this.ring.open(bytes, storageKey)

@@ -1,0 +1,72 @@
+import { type Duration, parseDuration } from '../core/duration.js'
+import { InvalidOptionError } from '../errors.js'
+import { LIMIT_DEFAULTS, tenantScope } from '../keys/limits.js'
+import type { BusSecret } from './hmac.js'
+import { type EncryptionOptions, KeyRing } from './keyring.js'
+
+/** `bus` as an object: the bus is on, with these settings. */
+export interface BusOptions {
+  /**
+   * Shared secret(s), at least 32 bytes each: messages are signed (HMAC-SHA256) with the first
+   * and must verify under one of them; anything else is dropped and counted. Without a secret,
+   * anyone who can PUBLISH on the channel can make every instance drop its L1 (docs/security.md).
+   */
+  secret?: BusSecret | readonly BusSecret[]
+  /** Oldest message accepted (also bounds how far ahead a sender's clock may be). Default `'5m'`. */
+  maxAge?: Duration
+}
+
+/** The security options of a cache, validated (keys as `KeyObject`s inside the ring). */
+export interface ResolvedSecurity {
+  /** What the cache's keys, tag markers, locks and bus channel are scoped by: `<namespace>[@<tenant>]`. */
+  scope: string
+  encryption: { ring: KeyRing; all: boolean } | undefined
+  busSecret: BusSecret | readonly BusSecret[] | undefined
+  busMaxAgeMs: number
+  maxKeyLength: number
+  maxTags: number
+}
+
+export const DEFAULT_BUS_MAX_AGE_MS = 300_000
+
+export function resolveSecurity(options: {
+  namespace: string
+  tenant?: string | undefined
+  encryption?: EncryptionOptions | undefined
+  bus?: boolean | BusOptions | undefined
+  maxKeyLength?: number | undefined
+  maxTags?: number | undefined
+}): ResolvedSecurity {
+  const bus = typeof options.bus === 'object' && options.bus !== null ? options.bus : undefined
+  if (bus !== undefined) {
+    const unknown = Object.keys(bus).filter((k) => k !== 'secret' && k !== 'maxAge')
+    if (unknown.length > 0) {
+      throw new InvalidOptionError(`bus takes true, false or { secret, maxAge }; got also ${unknown.join(', ')}.`)
+    }
+  }
+  return {
+    scope: tenantScope(options.namespace, options.tenant),
+    encryption:
+      options.encryption === undefined
+        ? undefined
+        : { ring: KeyRing.from(options.encryption), all: resolveAll(options.encryption.all) },
+    busSecret: bus?.secret,
+    busMaxAgeMs: bus?.maxAge === undefined ? DEFAULT_BUS_MAX_AGE_MS : parseDuration(bus.maxAge, 'bus.maxAge'),
+    maxKeyLength: limit(options.maxKeyLength, LIMIT_DEFAULTS.maxKeyLength, 'maxKeyLength'),
+    maxTags: limit(options.maxTags, LIMIT_DEFAULTS.maxTags, 'maxTags'),
+  }
+}
+
+function resolveAll(all: unknown): boolean {
+  if (all === undefined) return true
+  if (typeof all !== 'boolean') throw new InvalidOptionError('encryption.all must be true or false.')
+  return all
+}
+
+function limit(value: unknown, fallback: number, what: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new InvalidOptionError(`${what} must be an integer ≥ 1; got ${String(value)}.`)
+  }
+  return value
+}
