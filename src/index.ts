@@ -68,3 +68,48 @@ export {
   type WriteReceipt,
 } from './write/index.js'
 export { WriteBehindFullError } from './errors.js'
+export {
+  assertPattern,
+  KeyTooLongError,
+  LIMIT_DEFAULTS,
+  TooManyTagsError,
+  tenantScope,
+} from './keys/limits.js'
+export type { SecurityStats } from './security/entries.js'
+export { type BusSecret, MessageAuthenticator } from './security/hmac.js'
+export {
+  type EncryptionOptions,
+  encryptionFromEnv,
+  type KeyMap,
+  type KeyMaterial,
+  KeyRing,
+  type OpenFailure,
+  type OpenResult,
+} from './security/keyring.js'
+export { type RotateKeysOptions, type RotationReport, rotateKeys } from './security/rotate.js'
+export type { TlsOptions } from './tiers/redis/client-modules.js'
+export { WriteBehindFullError } from './errors.js'
+export {
+  EVENT_CHANNEL_NAME,
+  type EventMessage,
+  OPERATION_CHANNEL_NAME,
+  type OperationContext,
+  type TracedOperation,
+} from './observability/channels.js'
+export type { Diagnosis, Finding, FindingKind } from './observability/diagnose.js'
+export { type AlertThresholds, DEFAULT_THRESHOLDS } from './observability/health.js'
+export { parseSnapshot, type SnapshotSource, subscribeSnapshots } from './observability/publisher.js'
+export type {
+  Alert,
+  AlertName,
+  CacheHealth,
+  CacheSnapshot,
+  HealthStatus,
+  HistogramData,
+  KeyGroupCount,
+  LatencySeries,
+  OperationName,
+  RedisMemory,
+  TierLabel,
+} from './observability/types.js'
+export type { RemoteInfo } from './tiers/tier.js'
