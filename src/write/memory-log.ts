@@ -1,4 +1,12 @@
-import type { AppendOp, AppendResult, DeadEntry, DeadLetterStore, LogEntry, WriteLog } from './log.js'
+import {
+  type AppendOp,
+  type AppendResult,
+  type DeadEntry,
+  type DeadLetterStore,
+  idTime,
+  type LogEntry,
+  type WriteLog,
+} from './log.js'
 
 interface Partition {
   entries: LogEntry[]
