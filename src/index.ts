@@ -67,7 +67,6 @@ export {
   type WriteLog,
   type WriteReceipt,
 } from './write/index.js'
-export { WriteBehindFullError } from './errors.js'
 export {
   assertPattern,
   KeyTooLongError,
