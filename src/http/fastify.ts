@@ -76,7 +76,10 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
     const out = step.response
     reply.code(out.status)
     reply.headers(out.headers)
-    return reply.send(out.body === null ? undefined : Buffer.from(out.body))
+    // A view, not a copy: the stored body is shared by every hit.
+    return reply.send(
+      out.body === null ? undefined : Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength),
+    )
   })
 
   fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {

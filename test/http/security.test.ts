@@ -175,6 +175,58 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       },
     )
 
+    it('no parameter is left out of the key, so one hidden behind ";" (parameter cloaking) fills only its own entry', async () => {
+      const app = await start([
+        {
+          path: '/page',
+          policy: { maxAge: '60s' },
+          // Some stacks split the query on ';' as well as '&' (the cloaking attack relies on it).
+          handler: ({ url }) => {
+            const query = url.split('?')[1] ?? ''
+            const lang = query.split(/[;&]/).find((p) => p.startsWith('lang='))
+            return { body: `lang=${lang?.slice(5) ?? 'en'}` }
+          },
+        },
+      ])
+      expect((await get(app, '/page?utm_content=x;lang=evil')).body).toBe('lang=evil')
+      expect((await get(app, '/page?utm_content=x')).body).toBe('lang=en')
+      expect((await get(app, '/page?utm_content=x')).response.headers.get('x-cache')).toBe('HIT')
+    })
+
+    it('a GET with a body (fat GET) is neither served from nor stored in the cache', async () => {
+      let n = 0
+      const app = await start([
+        { path: '/fat', policy: { maxAge: '60s' }, handler: () => ({ body: `v${++n}` }) },
+      ])
+      await get(app, '/fat')
+      const { request } = await import('node:http')
+      const url = new URL(app.url)
+      const fat = await new Promise<{ cache: unknown; body: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: '/fat',
+            method: 'GET',
+            headers: { 'content-type': 'application/json', 'content-length': '12' },
+          },
+          (res) => {
+            let body = ''
+            res.on('data', (c: Buffer) => {
+              body += c
+            })
+            res.on('end', () => resolve({ cache: res.headers['x-cache'], body }))
+          },
+        )
+        req.on('error', reject)
+        req.end('{"q":"evil"}')
+      })
+      expect(fat).toEqual({ cache: 'BYPASS', body: 'v2' })
+      const normal = await get(app, '/fat')
+      expect(normal.response.headers.get('x-cache')).toBe('HIT')
+      expect(normal.body).toBe('v1')
+    })
+
     it('a forged revalidation header is an ordinary header: it neither bypasses nor refreshes the cache', async () => {
       let n = 0
       const app = await start([
