@@ -20,6 +20,8 @@ export interface FlusherSettings<T> {
 
 export interface FlusherHost {
   readonly stats: WriteBehindStats
+  /** What this partition's flusher last saw: entries in the log, age of the oldest. */
+  observe(partition: number, pending: number, lagMs: number): void
   emit<E extends keyof WriteBehindEvents>(name: E, event: WriteBehindEvents[E]): void
 }
 
@@ -34,6 +36,8 @@ interface Failing {
 /** Entries read per XREADGROUP, and most held in memory, as multiples of `maxBatch`. */
 const READ_FACTOR = 2
 const BUFFER_FACTOR = 4
+/** How often a flusher with a backlog asks the log's length (for stats). */
+const MEASURE_EVERY_MS = 1000
 
 /**
  * Flushes one partition of the log while it holds the partition's lease (so that one process at
@@ -77,6 +81,8 @@ export class PartitionFlusher<T> {
   #lastSuccess = 0
   #stopped = false
   #draining = false
+  /** When the partition's length was last asked (it is reported in stats while a backlog flushes). */
+  #measuredAt = 0
   #wake: (() => void) | undefined
   #loop: Promise<void> | undefined
   #flushAbort: AbortController | undefined
@@ -175,12 +181,16 @@ export class PartitionFlusher<T> {
     }
     const now = s.clock()
     if (this.#buffer.length === 0) {
-      this.#host.stats.pending = await this.#log.length(this.partition)
-      this.#host.stats.lagMs = 0
+      this.#host.observe(this.partition, await this.#log.length(this.partition), 0)
+      this.#measuredAt = now
       await this.#sleep(s.pollIntervalMs)
       return
     }
-    this.#host.stats.lagMs = Math.max(0, now - (this.#buffer[0]?.at ?? now))
+    if (now - this.#measuredAt >= MEASURE_EVERY_MS) {
+      this.#measuredAt = now
+      const lag = Math.max(0, now - (this.#buffer[0]?.at ?? now))
+      this.#host.observe(this.partition, await this.#log.length(this.partition), lag)
+    }
     const plan = this.#plan(now)
     if (plan.batch === undefined) {
       await this.#sleep(plan.waitMs)
@@ -324,12 +334,14 @@ export class PartitionFlusher<T> {
     try {
       await Promise.race([
         Promise.resolve().then(() => s.flush(ops, { attempt, signal: abort.signal })),
+        // Settles when the flush timed out or the write-behind stopped: a flush that ignores its
+        // signal is abandoned (its entries stay unacknowledged), never waited for.
         new Promise((_, reject) => {
-          timer = setTimeout(() => {
-            const error = new Error(`flush did not settle within ${s.flushTimeoutMs} ms (flushTimeout)`)
-            abort.abort(error)
-            reject(error)
-          }, s.flushTimeoutMs)
+          abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true })
+          timer = setTimeout(
+            () => abort.abort(new Error(`flush did not settle within ${s.flushTimeoutMs} ms (flushTimeout)`)),
+            s.flushTimeoutMs,
+          )
         }),
       ])
     } catch (error) {
@@ -338,6 +350,7 @@ export class PartitionFlusher<T> {
       clearTimeout(timer)
       this.#flushAbort = undefined
     }
+    if (this.#stopped && failure !== undefined) return
     const now = s.clock()
     const outcome = ++this.#outcomes
     if (failure === undefined) {

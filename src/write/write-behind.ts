@@ -138,6 +138,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   /** Highest sequence this instance gave each key still being written (see #overtaken). */
   readonly #localSeq = new Map<string, number>()
   readonly #inFlight = new Set<Promise<unknown>>()
+  /** What each partition's flusher last saw, summed (pending) or maxed (lag) into stats. */
+  readonly #seen = new Map<number, { pending: number; lagMs: number }>()
   #init: Promise<void> | undefined
   #closing: Promise<{ drained: boolean; pending: number }> | undefined
 
@@ -177,7 +179,11 @@ class WriteBehindLog<T> implements WriteBehind<T> {
             clock: options.clock,
             random: options.random,
           },
-          { stats: this.#stats, emit: (name, event) => this.#emit(name, event) },
+          {
+            stats: this.#stats,
+            observe: (partition, pending, lagMs) => this.#observe(partition, pending, lagMs),
+            emit: (name, event) => this.#emit(name, event),
+          },
         )
         this.#flushers.push(flusher)
       }
@@ -376,7 +382,11 @@ class WriteBehindLog<T> implements WriteBehind<T> {
 
   async pending(): Promise<number> {
     let total = 0
-    for (let p = 0; p < this.#o.partitions; p++) total += await this.#log.length(p)
+    for (let p = 0; p < this.#o.partitions; p++) {
+      const length = await this.#log.length(p)
+      this.#seen.set(p, { pending: length, lagMs: this.#seen.get(p)?.lagMs ?? 0 })
+      total += length
+    }
     this.#stats.pending = total
     return total
   }
@@ -408,6 +418,18 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       for (const f of this.#flushers) f.drain()
       await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS))
     }
+  }
+
+  #observe(partition: number, pending: number, lagMs: number): void {
+    this.#seen.set(partition, { pending, lagMs })
+    let total = 0
+    let lag = 0
+    for (const seen of this.#seen.values()) {
+      total += seen.pending
+      lag = Math.max(lag, seen.lagMs)
+    }
+    this.#stats.pending = total
+    this.#stats.lagMs = lag
   }
 
   stats(): WriteBehindStats {

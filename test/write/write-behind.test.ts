@@ -60,6 +60,15 @@ function once<E>(
   })
 }
 
+/** Polls `check` (every 5 ms) until it holds; throws after `ms`. */
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
 describe('write-behind engine (in-memory log)', () => {
   it('flushes one op per key, the last write, and acknowledges only after flush resolved', async () => {
     const log = new MemoryWriteLog()
@@ -352,6 +361,40 @@ describe('write-behind engine (in-memory log)', () => {
     })
     await stuck.set('a', 1)
     expect(await stuck.close({ timeoutMs: 50 })).toEqual({ drained: false, pending: 1 })
+  })
+
+  it('abandons a flush that ignores its signal when close() runs out of time, aborting the signal', async () => {
+    const log = new MemoryWriteLog()
+    let signal: AbortSignal | undefined
+    let started!: () => void
+    const inFlush = new Promise<void>((resolve) => {
+      started = resolve
+    })
+    const wb = make<number>(log, (_batch, context) => {
+      signal = context.signal
+      started()
+      return new Promise(() => {})
+    })
+    await wb.set('a', 1)
+    await inFlush
+    const closing = Date.now()
+    expect(await wb.close({ timeoutMs: 100 })).toEqual({ drained: false, pending: 1 })
+    expect(Date.now() - closing).toBeLessThan(5000)
+    expect(signal?.aborted).toBe(true)
+  })
+
+  it('reports the entries waiting in every partition and the age of the oldest in stats()', async () => {
+    const log = new MemoryWriteLog()
+    const wb = make<number>(
+      log,
+      async () => {
+        throw new Error('down')
+      },
+      { partitions: 3, retryMax: 50 },
+    )
+    await Promise.all(Array.from({ length: 30 }, (_, i) => wb.set(`k${i}`, i)))
+    await until(() => wb.stats().pending === 30 && wb.stats().lagMs > 0, 10_000)
+    expect(await wb.pending()).toBe(30)
   })
 
   it('validates its options at construction with messages that name the option', () => {
