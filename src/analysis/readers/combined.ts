@@ -39,7 +39,7 @@ export function combinedReader(): LineReader {
       event.text = m[6] as string
       const bytes = m[8] as string
       event.bytes = bytes === '-' ? Number.NaN : Number(bytes)
-      const tail = m[10] as string
+      const tail = (m[9] ?? '') as string
       if (tail !== '') {
         const t = TRAILING_TIME.exec(tail)
         if (t !== null) {

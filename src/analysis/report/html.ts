@@ -132,11 +132,13 @@ draw('chart-mrc', {
   series: [{ label: 'entries' }].concat(data.policies.map((c, i) => ({ label: c.policy, stroke: colors[i], width: 2 })),
     [{ label: 'LRU, all reads (stack distances)', stroke: '#999', dash: [4, 4] }]),
 }, [sizes].concat(data.policies.map((c) => c.points.map((p) => p.hitRatio)), [sizes.map(lruAt)]));
+// Log axes: label the powers of ten only (1 s, 10 s, 1.7 min, 17 min, 2.8 h…), the rest stay ticks.
+function fmt(ms) { const s = ms / 1000; return s < 60 ? s.toFixed(s < 10 ? 1 : 0) + ' s' : s < 3600 ? (s / 60).toFixed(s < 600 ? 1 : 0) + ' min' : s < 172800 ? (s / 3600).toFixed(1) + ' h' : (s / 86400).toFixed(1) + ' d'; }
+function durationTicks(u, v) { return v.map((x) => Math.abs(Math.log10(x) - Math.round(Math.log10(x))) < 1e-6 ? fmt(x) : ''); }
 const ttl = data.ttl.slice().sort((a, b) => a.change - b.change);
 draw('chart-ttl', {
   scales: { x: { time: false, distr: 3 }, y: { distr: 3 } },
-  axes: [{ values: (u, v) => v.map((x) => x >= 3600000 ? (x / 3600000).toFixed(0) + 'h' : (x / 60000).toFixed(0) + 'm') },
-         { values: (u, v) => v.map((x) => x >= 3600000 ? (x / 3600000).toFixed(0) + 'h' : (x / 60000).toFixed(0) + 'm') }],
+  axes: [{ values: durationTicks }, { values: durationTicks }],
   series: [{ label: 'change interval' }, { label: 'TTL', stroke: colors[2], width: 0, paths: () => null, points: { show: true, size: 8, fill: colors[2] } }],
 }, [ttl.map((p) => p.change), ttl.map((p) => p.ttl)]);
 </script>

@@ -46,7 +46,7 @@ export function formatTerminal(report: AnalysisReport): string {
     out.push(
       `Hottest keys: ${hot.topKeys
         .slice(0, 5)
-        .map((k) => `${clip(k.key.replace(/\u0001/g, ' | '), 40)} (${pct(k.share)})`)
+        .map((k) => `${clip(k.key.split('\u0001').join(' | '), 40)} (${pct(k.share)})`)
         .join(', ')}`,
     )
   }

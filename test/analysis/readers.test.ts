@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest'
+import { splitLines } from '../../dist/analysis/lines.js'
+import {
+  createReader,
+  detectFormat,
+  type LogFormat,
+  parseFieldMap,
+} from '../../dist/analysis/readers/index.js'
+import { collector } from './helpers.js'
+
+function read(format: LogFormat, text: string, fields?: string) {
+  const reader = createReader(format, fields === undefined ? {} : { fields: parseFieldMap(fields) })
+  const sink = collector()
+  text.split('\n').forEach((line, i) => reader.line(line, i + 1, sink))
+  reader.end(sink)
+  return sink
+}
+
+describe('log readers', () => {
+  it('combined: method, URL, time, bytes and nginx request time; a line missing fields is malformed', () => {
+    const sink = read(
+      'combined',
+      [
+        '10.0.0.1 - - [05/Jan/2026:09:00:01 +0000] "GET /api/products/42 HTTP/1.1" 200 1234 "-" "curl/8" 0.012',
+        '10.0.0.1 - bob [05/Jan/2026:10:00:01 +0100] "PUT /api/products/42 HTTP/1.1" 204 - "-" "curl/8"',
+        '10.0.0.1 - - [05/Jan/2026:09:00:01 +0000] "GET /x HTTP/1.1"',
+      ].join('\n'),
+    )
+    expect(sink.events).toHaveLength(2)
+    expect(sink.events[0]).toMatchObject({
+      verb: 'GET',
+      text: '/api/products/42',
+      bytes: 1234,
+      durationMs: 12,
+      kind: 'http',
+    })
+    expect(sink.events[0]?.time).toBe(Date.UTC(2026, 0, 5, 9, 0, 1))
+    expect(sink.events[1]?.time).toBe(Date.UTC(2026, 0, 5, 9, 0, 1)) // +0100
+    expect(sink.events[1]?.bytes).toBeNaN()
+    expect(sink.bad).toEqual([{ line: 3, reason: 'not a combined/common log line' }])
+  })
+
+  it('postgres: duration + statement, continuation lines, DETAIL parameters, log_duration after log_statement', () => {
+    const sink = read(
+      'postgres',
+      [
+        '2026-01-05 09:00:01.500 UTC [42] LOG:  duration: 0.412 ms  statement: SELECT *',
+        '\tFROM users WHERE id = 7',
+        '2026-01-05 09:00:02.000 UTC [42] LOG:  duration: 1.5 ms  execute <unnamed>: SELECT * FROM t WHERE id = $1',
+        "2026-01-05 09:00:02.000 UTC [42] DETAIL:  parameters: $1 = '9'",
+        '2026-01-05 09:00:03.000 UTC [43] LOG:  statement: UPDATE users SET a = 1 WHERE id = 7',
+        '2026-01-05 09:00:03.001 UTC [43] LOG:  duration: 2.000 ms',
+        '2026-01-05 09:00:04.000 UTC [44] LOG:  checkpoint starting: time',
+        'garbage line',
+      ].join('\n'),
+    )
+    expect(sink.events.map((e) => [e.text, e.durationMs, e.params])).toEqual([
+      ['SELECT * FROM users WHERE id = 7', 0.412, undefined],
+      ['SELECT * FROM t WHERE id = $1', 1.5, ['9']],
+      ['UPDATE users SET a = 1 WHERE id = 7', 2, undefined],
+    ])
+    expect(sink.events[0]?.time).toBe(Date.UTC(2026, 0, 5, 9, 0, 1, 500))
+    expect(sink.bad).toEqual([{ line: 8, reason: 'not a PostgreSQL log line' }])
+  })
+
+  it('redis-monitor: one event per key, writes with value sizes, keyless commands skipped', () => {
+    const sink = read(
+      'redis-monitor',
+      [
+        '1767603601.250000 [0 127.0.0.1:5000] "GET" "user:1"',
+        '1767603601.260000 [0 127.0.0.1:5000] "MGET" "user:1" "user:2"',
+        '1767603601.270000 [0 127.0.0.1:5000] "MSET" "a" "xyz" "b" "q"',
+        '1767603601.280000 [0 lua] "SET" "say \\"hi\\"" "12345"',
+        '1767603601.290000 [0 127.0.0.1:5000] "PING"',
+        '1767603601.300000 [0 127.0.0.1:5000] "GET" "unterminated',
+      ].join('\n'),
+    )
+    expect(sink.events.map((e) => [e.op, e.text, Number.isNaN(e.bytes) ? null : e.bytes])).toEqual([
+      ['read', 'user:1', null],
+      ['read', 'user:1', null],
+      ['read', 'user:2', null],
+      ['write', 'a', 3],
+      ['write', 'b', 1],
+      ['write', 'say "hi"', 5],
+    ])
+    expect(sink.events[0]?.time).toBe(1767603601250)
+    expect(sink.skips).toEqual([5])
+    expect(sink.bad).toEqual([{ line: 6, reason: 'not a MONITOR line' }])
+  })
+
+  it('csv: columns found by name, quoted fields, wrong field count is malformed', () => {
+    const sink = read(
+      'csv',
+      [
+        'timestamp,query_signature,params,duration_ms',
+        '2026-01-05T09:00:00Z,"SELECT * FROM users WHERE id = ?",7,1.5',
+        '2026-01-05T09:00:01Z,"SELECT a, b FROM t WHERE x = ?",q,2',
+        '2026-01-05T09:00:02Z,only-two',
+      ].join('\n'),
+    )
+    expect(sink.events.map((e) => [e.kind, e.text, e.params, e.durationMs])).toEqual([
+      ['sql', 'SELECT * FROM users WHERE id = ?', ['7'], 1.5],
+      ['sql', 'SELECT a, b FROM t WHERE x = ?', ['q'], 2],
+    ])
+    expect(sink.bad).toEqual([{ line: 4, reason: 'wrong field count (2, header has 4)' }])
+  })
+
+  it('jsonl: configurable fields with dotted paths and units; non-JSON is malformed', () => {
+    const sink = read(
+      'jsonl',
+      [
+        '{"t": 1767603600, "req": {"path": "/a/1", "verb": "get"}, "lat": 0.25}',
+        '{"t": 1767603601',
+        '[1,2]',
+      ].join('\n'),
+      'time=t,url=req.path,method=req.verb,duration=lat:s',
+    )
+    expect(sink.events).toHaveLength(1)
+    expect(sink.events[0]).toMatchObject({
+      kind: 'http',
+      text: '/a/1',
+      verb: 'GET',
+      durationMs: 250,
+      time: 1767603600000,
+    })
+    expect(sink.bad.map((b) => b.reason)).toEqual(['not JSON', 'not a JSON object'])
+  })
+
+  it('detects every format from its first lines', () => {
+    expect(detectFormat(['1767603601.25 [0 127.0.0.1:5000] "GET" "k"'])).toBe('redis-monitor')
+    expect(detectFormat(['2026-01-05 09:00:01 UTC [1] LOG:  statement: SELECT 1'])).toBe('postgres')
+    expect(detectFormat(['1.2.3.4 - - [05/Jan/2026:09:00:01 +0000] "GET / HTTP/1.1" 200 5'])).toBe('combined')
+    expect(detectFormat(['{"url": "/"}'])).toBe('jsonl')
+    expect(detectFormat(['timestamp,query_signature', '1,SELECT 1'])).toBe('csv')
+    expect(detectFormat(['user:1', 'user:2'])).toBe('keys')
+  })
+
+  it('splits lines across chunk boundaries; long and binary lines are reported, not assembled', async () => {
+    const lines: [number, string][] = []
+    const bad: [number, string][] = []
+    const text = `a\r\nbé\n${'x'.repeat(5000)}\nok\nbin\u0000ary\nlast`
+    const bytes = Buffer.from(text)
+    const chunks = [bytes.subarray(0, 4), bytes.subarray(4, 7), bytes.subarray(7, 3000), bytes.subarray(3000)]
+    const total = await splitLines(
+      chunks,
+      { line: (t, n) => lines.push([n, t]), bad: (n, reason) => bad.push([n, reason]) },
+      1000,
+    )
+    expect(total).toBe(6)
+    expect(lines).toEqual([
+      [1, 'a'],
+      [2, 'bé'],
+      [4, 'ok'],
+      [6, 'last'],
+    ])
+    expect(bad).toEqual([
+      [3, 'line too long (5000 characters)'],
+      [5, 'binary data'],
+    ])
+  })
+})

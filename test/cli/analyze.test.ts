@@ -1,0 +1,119 @@
+import { execFile } from 'node:child_process'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SHOP_WORKLOAD, writeWorkloadLog } from '../../dist/analysis/generate/index.js'
+import { main } from '../../dist/cli/main.js'
+import { tempDir } from '../analysis/helpers.js'
+
+function capture(tty = false) {
+  let out = ''
+  let err = ''
+  return {
+    ctx: {
+      stdout: { write: (c: string) => ((out += c), true) },
+      stderr: { write: (c: string) => ((err += c), true), isTTY: tty, columns: 100 },
+      env: {},
+    },
+    stdout: () => out,
+    stderr: () => err,
+  }
+}
+
+let tmp: Awaited<ReturnType<typeof tempDir>>
+beforeAll(async () => {
+  tmp = await tempDir()
+  await writeWorkloadLog(
+    tmp.path('shop.log'),
+    { types: SHOP_WORKLOAD, readsPerSecond: 100, events: 20_000, seed: 2 },
+    'postgres',
+  )
+  await writeFile(tmp.path('garbage.log'), Buffer.from([0, 1, 2, 0xff, 10, 0, 10]))
+})
+afterAll(async () => {
+  await tmp.cleanup()
+})
+
+describe('stratacache analyze', () => {
+  it('prints a terminal report: types, recommendations, cache size with predicted and L1-replayed hit ratios', async () => {
+    const c = capture()
+    expect(
+      await main(
+        ['analyze', tmp.path('shop.log'), '--max-staleness', '4h', '--max-staleness', 'users=5m'],
+        c.ctx,
+      ),
+    ).toBe(0)
+    const out = c.stdout()
+    expect(out).toContain('(postgres,')
+    expect(out).toMatch(/Hot set: \d+ of \d+ read signatures/)
+    expect(out).toContain('SELECT * FROM users WHERE id = ?')
+    expect(out).toMatch(
+      /Predicted hit ratio: [\d.]+% .* replayed through the stratacache L1 at that size: [\d.]+%/,
+    )
+    expect(out).toMatch(/users=|TTL capped|5m/)
+    expect(c.stderr()).toBe('') // no progress bar without a TTY
+  })
+
+  it('--json prints one parseable document; a progress bar is drawn only on a TTY stderr without --json', async () => {
+    const c = capture(true)
+    expect(await main(['analyze', '--file', tmp.path('shop.log'), '--json'], c.ctx)).toBe(0)
+    const report = JSON.parse(c.stdout())
+    expect(report.source.format).toBe('postgres')
+    expect(report.cache.policy).toMatch(/lru|sieve|s3fifo|w-tinylfu/)
+    expect(c.stderr()).toBe('')
+    const t = capture(true)
+    expect(await main(['analyze', tmp.path('shop.log'), '--quiet'], t.ctx)).toBe(0)
+    expect(t.stderr()).toBe('')
+  })
+
+  it('--emit-config prints a TypeScript module that type-checks against stratacache', async () => {
+    const c = capture()
+    expect(await main(['analyze', tmp.path('shop.log'), '--emit-config'], c.ctx)).toBe(0)
+    const module = c.stdout()
+    expect(module).toContain("import { type CacheOptions, defineKeys } from 'stratacache'")
+    expect(module).toMatch(/usersById: \(id: string \| number\) => id/)
+    expect(module).toMatch(/productsByCategory: \['products'\]/)
+    // Type-check it inside the package, so that 'stratacache' resolves to this build.
+    const dir = new URL('../../test-output/emit-config/', import.meta.url)
+    await mkdir(dir, { recursive: true })
+    await writeFile(
+      new URL('cache-config.ts', dir),
+      `${module}\nexport const k: string = keys.usersById(1)\n`,
+    )
+    const tsc = new URL('../../node_modules/typescript/bin/tsc', import.meta.url).pathname
+    const args = [
+      '--noEmit',
+      '--strict',
+      '--exactOptionalPropertyTypes',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2023',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      new URL('cache-config.ts', dir).pathname,
+    ]
+    await expect(
+      promisify(execFile)(process.execPath, [tsc, ...args], {
+        cwd: new URL('../../', import.meta.url).pathname,
+      }),
+    ).resolves.toBeDefined()
+  }, 60_000)
+
+  it('exits 1 with the reasons when nothing could be read; 2 on bad usage', async () => {
+    const c = capture()
+    expect(await main(['analyze', tmp.path('garbage.log'), '--format', 'combined'], c.ctx)).toBe(1)
+    expect(c.stderr()).toContain('no access could be read')
+    expect(c.stderr()).toContain('binary data')
+    const u = capture()
+    expect(await main(['analyze', tmp.path('shop.log'), '--format', 'combind'], u.ctx)).toBe(2)
+    expect(u.stderr()).toContain('Did you mean combined?')
+    const m = capture()
+    expect(await main(['analyze'], m.ctx)).toBe(2)
+    const s = capture()
+    expect(await main(['analyze', tmp.path('shop.log'), '--max-staleness', 'soon'], s.ctx)).toBe(2)
+  })
+})
