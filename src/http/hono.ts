@@ -76,7 +76,13 @@ export class HonoHttpCache extends HttpCache {
               },
       })
       if (step.kind === 'respond') return toResponse(step.response)
-      await next()
+      try {
+        await next()
+      } catch (error) {
+        // Hono normally turns a handler's error into a response; if one escapes, release the waiters.
+        step.exchange.abandon()
+        throw error
+      }
       const res = c.res
       const captured: ResponseHeaders = {}
       res.headers.forEach((value, name) => {
