@@ -5,17 +5,27 @@ import { escapeGlob } from '../keys/key.js'
 import { tenantScope } from '../keys/limits.js'
 import { ENVELOPE_MAGIC } from '../serialization/envelope.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
+import { ClusterAdapter } from '../tiers/redis/cluster-adapter.js'
+import { keySlot } from '../tiers/redis/cluster-slot.js'
 import { createRedisTier } from '../tiers/redis/create.js'
 import type { LuaScript } from '../tiers/redis/scripts.js'
 import { type EncryptionOptions, isSealed, KeyRing, sealedKeyId } from './keyring.js'
 
 /**
- * SET KEYS[1] ARGV[2] KEEPTTL if it still holds ARGV[1]; 1 when it did. Static source, data only
- * through KEYS/ARGV. A value written meanwhile (by a cache, with the current key) is left alone.
+ * For each triple (key, expected, next) in ARGV: SET key next KEEPTTL if it still holds expected.
+ * Returns how many it swapped. KEYS[1] is the first of those keys; every key of one call hashes to
+ * the same slot on a cluster (one call per slot), so the script only touches keys local to its
+ * node. Static source, data only through KEYS/ARGV. A value written meanwhile (by a cache, with
+ * the current key) is left alone.
  */
-const COMPARE_AND_SWAP: LuaScript = script(
-  "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0",
+const COMPARE_AND_SWAP_MANY: LuaScript = script(
+  'local n = 0 ' +
+    'for i = 1, #ARGV, 3 do ' +
+    "if redis.call('get', ARGV[i]) == ARGV[i + 1] then redis.call('set', ARGV[i], ARGV[i + 2], 'KEEPTTL') n = n + 1 end " +
+    'end return n',
 )
+/** Swaps per script call: bounds how long one call blocks Redis (each is a GET and a SET). */
+const SWAPS_PER_CALL = 250
 
 function script(lua: string): LuaScript {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') }
@@ -112,7 +122,9 @@ async function rotateWith(
     report.scanned += page.keys.length
     if (page.keys.length === 0) continue
     const values = await adapter.mget(page.keys)
-    const swaps: Promise<void>[] = []
+    // One group per slot on a cluster; one group on a single Redis.
+    const groups = new Map<number, { key: string; value: Buffer; next: Buffer }[]>()
+    const cluster = adapter instanceof ClusterAdapter
     for (let i = 0; i < page.keys.length; i++) {
       const key = page.keys[i] as string
       const value = values[i]
@@ -134,14 +146,31 @@ async function rotateWith(
         if (options.encryptPlaintext !== true) continue
         next = ring.seal(value, key)
       } else continue // a tombstone or foreign bytes
-      const sealed = next
-      swaps.push(
-        evalScript(COMPARE_AND_SWAP, key, [value, sealed]).then((swapped) => {
-          if (swapped === 1) {
-            if (isSealed(value)) report.rotated++
-          } else report.changed++
-        }),
-      )
+      const slot = cluster ? keySlot(key) : 0
+      let group = groups.get(slot)
+      if (group === undefined) {
+        group = []
+        groups.set(slot, group)
+      }
+      group.push({ key, value, next })
+    }
+    const swaps: Promise<void>[] = []
+    for (const group of groups.values()) {
+      for (let at = 0; at < group.length; at += SWAPS_PER_CALL) {
+        const chunk = group.slice(at, at + SWAPS_PER_CALL)
+        const args: (string | Buffer)[] = []
+        for (const { key, value, next } of chunk) args.push(key, value, next)
+        const sealed = chunk.filter(({ value }) => isSealed(value)).length
+        swaps.push(
+          evalScript(COMPARE_AND_SWAP_MANY, (chunk[0] as { key: string }).key, args).then((reply) => {
+            const swapped = Number(reply)
+            // Which entries changed meanwhile is not told apart from which were plaintext: the
+            // count of swaps is exact, and so is what is left for a second pass.
+            report.rotated += Math.min(swapped, sealed)
+            report.changed += chunk.length - swapped
+          }),
+        )
+      }
     }
     await Promise.all(swaps)
     options.onProgress?.({ ...report })
