@@ -136,8 +136,16 @@ export const SHOP_WORKLOAD: readonly TypeSpec[] = [
     readMs: 2,
     bytes: 400,
   },
-  { name: 'prices', entities: 200, readShare: 0.1, skew: 0.5, changeEverySeconds: 4, readMs: 1, bytes: 60 },
-  { name: 'carts', entities: 400, readShare: 0.06, skew: 0.3, changeEverySeconds: 60, readMs: 3, bytes: 700 },
+  { name: 'prices', entities: 50, readShare: 0.1, skew: 0.5, changeEverySeconds: 8, readMs: 1, bytes: 60 },
+  {
+    name: 'carts',
+    entities: 400,
+    readShare: 0.06,
+    skew: 0.3,
+    changeEverySeconds: 300,
+    readMs: 3,
+    bytes: 700,
+  },
   {
     name: 'countries',
     entities: 250,
