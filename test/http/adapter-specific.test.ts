@@ -1,0 +1,88 @@
+/**
+ * What only one framework has: Express sub-apps (background revalidation is dispatched from the
+ * root app with the full URL) and Express's own ETag / 304; Fastify's route-declaration-time
+ * validation of `config.httpCache`.
+ */
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import Fastify from 'fastify'
+import { describe, expect, it } from 'vitest'
+import { httpCache } from '../../dist/http/express.js'
+import { fastifyHttpCache } from '../../dist/http/fastify.js'
+import { createCache } from '../../dist/index.js'
+import { manualClock } from '../helpers/clock.js'
+
+describe('Express', () => {
+  it('revalidates a route of a mounted sub-app in the background through the root app', async () => {
+    const clock = manualClock()
+    const cache = createCache({ namespace: 'express-sub', jitter: 0, clock })
+    const http = httpCache({ cache, clock })
+    let version = 1
+    const api = express()
+    api.get('/news', http.route({ maxAge: '10s', staleWhileRevalidate: '1m' }), (_req, res) => {
+      res.send(`news v${version}`)
+    })
+    const app = express()
+    app.use('/api', api)
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      expect(await (await fetch(`${base}/api/news`)).text()).toBe('news v1')
+      version = 2
+      clock.advance(20_000)
+      const revalidated = new Promise((resolve) => http.on('revalidated', resolve))
+      const stale = await fetch(`${base}/api/news`)
+      expect(stale.headers.get('x-cache')).toBe('STALE')
+      expect(await stale.text()).toBe('news v1')
+      expect(await revalidated).toMatchObject({ ok: true })
+      expect(await (await fetch(`${base}/api/news`)).text()).toBe('news v2')
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await cache.close()
+    }
+  })
+
+  it("keeps Express's own ETag when the app computes one, and still answers 304 itself", async () => {
+    const cache = createCache({ namespace: 'express-etag', jitter: 0 })
+    const http = httpCache({ cache })
+    const app = express() // default: weak ETags from res.send
+    app.get('/doc', http.route({ maxAge: '60s' }), (_req, res) => {
+      res.send('document')
+    })
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      const first = await fetch(`${base}/doc`)
+      const etag = first.headers.get('etag') as string
+      expect(etag).toMatch(/^W\//)
+      const miss = await fetch(`${base}/doc?x=1`, { headers: { 'if-none-match': etag } })
+      expect(miss.status).toBe(304) // the route ran (a miss); the core compared
+      const hit = await fetch(`${base}/doc`, { headers: { 'if-none-match': etag } })
+      expect(hit.status).toBe(304)
+      expect(hit.headers.get('x-cache')).toBe('HIT')
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await cache.close()
+    }
+  })
+})
+
+describe('Fastify', () => {
+  it('refuses an invalid config.httpCache when the route is declared, with E_INVALID_OPTION', async () => {
+    const cache = createCache({ namespace: 'fastify-bad' })
+    const app = Fastify()
+    await app.register(fastifyHttpCache, { cache })
+    try {
+      expect(() =>
+        app.get('/bad', { config: { httpCache: { maxAge: 'soon' as '1s' } } }, async () => 'x'),
+      ).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
+    } finally {
+      await app.close()
+      await cache.close()
+    }
+  })
+})
