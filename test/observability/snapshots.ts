@@ -217,3 +217,17 @@ export function seriesCount(families: Map<string, ParsedFamily>): number {
   for (const family of families.values()) n += family.samples.length
   return n
 }
+
+/** Every series of a scrape as `name{label="value",…}` (label values included, sample values not). */
+export function seriesIds(families: Map<string, ParsedFamily>): string[] {
+  const ids: string[] = []
+  for (const family of families.values()) {
+    for (const s of family.samples) {
+      const labels = Object.entries(s.labels)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}="${v}"`)
+      ids.push(`${s.name}{${labels.join(',')}}`)
+    }
+  }
+  return ids.sort()
+}

@@ -50,22 +50,25 @@ export function startDemo(options: DemoOptions = {}): DemoWorkload {
   const window = options.window ?? '10s'
   const random = new Random(options.seed ?? 1)
   const shared = new MemoryRemoteTier()
+  // The simulated origin takes up to 25 ms, so the latency alert is set above it: in the demo,
+  // the alerts that fire are the scan's (low hit ratio, then a full L1 evicting).
+  const observability = { window, alerts: { p99Above: 0.05 } }
   const products = createCache({
     namespace: 'products',
-    ttl: '30s',
-    l1: { maxEntries: 3000 },
+    ttl: '60s',
+    l1: { maxEntries: 8000 },
     l2: { tier: shared },
-    observability: { window },
+    observability,
   })
   const sessions = createCache({
     namespace: 'sessions',
-    ttl: '5s',
-    l1: { maxEntries: 400 },
+    ttl: '10s',
+    l1: { maxEntries: 2000 },
     l2: { tier: shared },
-    observability: { window },
+    observability,
   })
-  const productIds = new ZipfianGenerator(20_000, 0.9)
-  const userIds = new ZipfianGenerator(5_000, 0.8)
+  const productIds = new ZipfianGenerator(20_000, 1.1)
+  const userIds = new ZipfianGenerator(5_000, 1)
 
   let stopped = false
   let scanUntil = 0

@@ -39,6 +39,12 @@ export interface DashboardOptions {
   intervalMs?: number
   /** The page title. Default `'stratacache'`. */
   title?: string
+  /**
+   * The path the handler is mounted at, for servers that pass the full URL (Node's http, Fastify's
+   * `request.raw`), e.g. `'/cache'`. Not needed with Express's `app.use('/cache', handler)`, which
+   * strips it. Default: none.
+   */
+  basePath?: string
 }
 
 export type NextFunction = (error?: unknown) => void
@@ -128,6 +134,12 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
   }
   const historySeconds = positive('historySeconds', options.historySeconds, 300, 1)
   const intervalMs = positive('intervalMs', options.intervalMs, 1000, 10)
+  const basePath = (options.basePath ?? '').replace(/\/+$/, '')
+  if (typeof basePath !== 'string' || (basePath !== '' && !basePath.startsWith('/'))) {
+    throw new InvalidOptionError(
+      `createDashboardHandler: basePath must start with '/' (e.g. '/cache'); got ${JSON.stringify(options.basePath)}.`,
+    )
+  }
   const page = buildPage(options.title ?? 'stratacache')
   const mode: DashboardFeed['mode'] = caches === undefined ? 'published' : 'local'
 
@@ -186,7 +198,13 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost')
-    const path = url.pathname.replace(/\/+$/, '') || '/'
+    let path = url.pathname
+    if (basePath !== '') {
+      if (path !== basePath && !path.startsWith(`${basePath}/`))
+        path = '/\u0000' // not ours
+      else path = path.slice(basePath.length)
+    }
+    path = path.replace(/\/+$/, '') || '/'
     const known = path === '/' || path === '/api/snapshots' || path === '/metrics' || path === '/health'
     if (!known) {
       if (next !== undefined) return next()

@@ -131,6 +131,9 @@ const SCRIPT = `
 
   function inGroup(s) { return state.group === '*' || s.cache === state.group }
 
+  /** Instance ids are UUIDs: the first 8 characters tell them apart on one page. */
+  const shortId = (id) => String(id).slice(0, 8)
+
   function table(target, headers, rows, empty) {
     const node = $(target)
     if (rows.length === 0) { node.replaceChildren(el('p', empty, 'empty')); return }
@@ -153,7 +156,7 @@ const SCRIPT = `
     state.alerts = alerts.map((a) => a.cache + ':' + a.alert.name)
     table('alerts', ['alert', 'cache', 'instance', 'value', 'threshold', 'since', 'what to do'], alerts.map(({ cache, instance, alert }) => ({
       cls: alert.severity,
-      cells: [{ text: alert.name }, { text: cache }, { text: instance }, { text: fmt(alert.value, 4), num: true },
+      cells: [{ text: alert.name }, { text: cache }, { text: shortId(instance) }, { text: fmt(alert.value, 4), num: true },
         { text: fmt(alert.threshold, 4), num: true }, { text: new Date(alert.since).toLocaleTimeString() }, { text: alert.message }],
     })), 'No alert is firing.')
 
@@ -166,7 +169,7 @@ const SCRIPT = `
     })), 'No reads sampled yet.')
 
     table('instances', ['cache', 'instance', 'status', 'hit ratio (window)', 'ops/s (window)', 'p99 (ms)', 'L1 entries', 'breaker', 'warnings'],
-      snaps.map((s) => ({ cells: [{ text: s.cache }, { text: s.instance }, { text: s.health.status },
+      snaps.map((s) => ({ cells: [{ text: s.cache }, { text: shortId(s.instance) }, { text: s.health.status },
         { text: fmt(s.health.window.hitRatio * 100, 1) + ' %', num: true }, { text: fmt(s.health.window.opsPerSecond, 1), num: true },
         { text: fmt(s.health.window.p99 * 1000, 3), num: true }, { text: fmt(s.stats.l1Entries, 0), num: true },
         { text: s.health.l2 ? s.health.l2.breaker : '–' }, { text: s.health.warnings.join(' ') }] })),
