@@ -38,6 +38,10 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     summary: "A write-behind log's dead letters: list, count, replay or remove them",
     load: () => import('./writebehind.js'),
   },
+  'rotate-keys': {
+    summary: 'Re-encrypt every entry of a namespace with the current encryption key, in batches, while caches run',
+    load: () => import('./rotate-keys.js'),
+  },
 }
 
 function help(): string {
