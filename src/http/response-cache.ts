@@ -434,6 +434,8 @@ export class HttpCache {
         fallback,
         flight,
         perUser: policy.user !== undefined && user !== undefined,
+        credentials:
+          source.request.headers.authorization !== undefined || source.request.headers.cookie !== undefined,
         startedAt: this.#clock(),
       }),
     }
@@ -449,7 +451,11 @@ export class HttpCache {
     const shareable = STORABLE_STATUSES.has(status)
     if (shareable && headers['cache-control'] === undefined) {
       headers['cache-control'] =
-        policy.user !== undefined ? policy.privateCacheControl : policy.sharedCacheControl
+        // A response to a request with credentials may be personal: no shared cache (a CDN
+        // included, which RFC 9111 §3.5 would let store it under s-maxage) may keep it.
+        policy.user !== undefined || state.credentials
+          ? policy.privateCacheControl
+          : policy.sharedCacheControl
     }
     if (policy.varyHeader !== undefined) headers.vary = mergeVary(headerValue(headers, 'vary'), policy.vary)
     if (policy.etag !== false && status === 200 && headers.etag === undefined && method === 'GET') {
@@ -721,6 +727,8 @@ export interface ExchangeState {
   readonly fallback: Fallback | undefined
   readonly flight: Flight | undefined
   readonly perUser: boolean
+  /** The request carried Authorization or Cookie. */
+  readonly credentials: boolean
   readonly startedAt: number
 }
 

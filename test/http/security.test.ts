@@ -44,6 +44,9 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       const alice = await get(app, '/me', { authorization: 'Bearer alice' })
       expect(alice.body).toBe('user=Bearer alice')
       expect(alice.response.headers.get('x-cache')).toBe('BYPASS')
+      // Nor may a CDN keep it: s-maxage would let one store an authorized response (RFC 9111 §3.5).
+      expect(alice.response.headers.get('cache-control')).toBe('private, max-age=60')
+      expect(alice.response.headers.get('surrogate-key')).toBeNull()
       const anonymous = await get(app, '/me')
       expect(anonymous.body).toBe('user=anonymous')
       const bob = await get(app, '/me', { authorization: 'Bearer bob' })
@@ -59,7 +62,9 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
 
     it('never serves the response to a request with a Cookie to another user', async () => {
       const app = await start([whoami()])
-      expect((await get(app, '/me', { cookie: 'session=alice' })).body).toBe('user=session=alice')
+      const alice = await get(app, '/me', { cookie: 'session=alice' })
+      expect(alice.body).toBe('user=session=alice')
+      expect(alice.response.headers.get('cache-control')).toBe('private, max-age=60')
       expect((await get(app, '/me')).body).toBe('user=anonymous')
       expect((await get(app, '/me', { cookie: 'session=bob' })).body).toBe('user=session=bob')
     })
