@@ -50,26 +50,19 @@ describe('HTML report', () => {
       const errors: string[] = []
       page.on('pageerror', (error) => errors.push(error.message))
       await page.goto(`file://${htmlPath}`)
-      await page.waitForFunction(
-        () => (window as unknown as { __charts?: number }).__charts === 3,
-        undefined,
-        { timeout: 20_000 },
-      )
+      // Page code as strings: the test project has no DOM types.
+      await page.waitForFunction('window.__charts === 3', undefined, { timeout: 20_000 })
       expect(errors).toEqual([])
       expect(requests).toEqual([]) // nothing loaded from the network
       // Every chart has a canvas with drawn (non-blank) pixels and a legend per series.
-      const charts = await page.evaluate(() =>
-        ['chart-popularity', 'chart-mrc', 'chart-ttl'].map((id) => {
-          const canvas = document.querySelector<HTMLCanvasElement>(`#${id} canvas`)
-          if (canvas === null) return { id, drawn: 0, legend: 0 }
-          const pixels =
-            canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ??
-            new Uint8ClampedArray()
-          let drawn = 0
-          for (let i = 3; i < pixels.length; i += 4) if ((pixels[i] as number) > 0) drawn++
-          return { id, drawn, legend: document.querySelectorAll(`#${id} .u-legend .u-series`).length }
-        }),
-      )
+      const charts = (await page.evaluate(`['chart-popularity', 'chart-mrc', 'chart-ttl'].map((id) => {
+        const canvas = document.querySelector('#' + id + ' canvas')
+        if (canvas === null) return { id, drawn: 0, legend: 0 }
+        const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data
+        let drawn = 0
+        for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) drawn++
+        return { id, drawn, legend: document.querySelectorAll('#' + id + ' .u-legend .u-series').length }
+      })`)) as { id: string; drawn: number; legend: number }[]
       for (const chart of charts) expect(chart.drawn, chart.id).toBeGreaterThan(500)
       expect(charts.find((c) => c.id === 'chart-mrc')?.legend).toBe(6) // x + 4 policies + LRU curve
       expect(await page.textContent('#predicted')).toMatch(/^\d+\.\d%$/)

@@ -11,7 +11,7 @@ import { collector } from './helpers.js'
 function read(format: LogFormat, text: string, fields?: string) {
   const reader = createReader(format, fields === undefined ? {} : { fields: parseFieldMap(fields) })
   const sink = collector()
-  text.split('\n').forEach((line, i) => reader.line(line, i + 1, sink))
+  for (const [i, line] of text.split('\n').entries()) reader.line(line, i + 1, sink)
   reader.end(sink)
   return sink
 }

@@ -33,7 +33,7 @@ describe('miss-ratio curves: exact stack distances and SHARDS', () => {
   it('the exact curve equals an LRU simulation at every size', () => {
     const { keys, hashes } = log(30_000)
     const profiler = new ReuseProfiler()
-    keys.forEach((key, i) => profiler.access(key, hashes[i] as number, i))
+    for (const [i, key] of keys.entries()) profiler.access(key, hashes[i] as number, i)
     const curve = profiler.curve()
     for (const size of [1, 10, 100, 1000, 5000]) {
       const at = curve.sizes.indexOf(curve.sizes.find((s) => s >= size) as number)

@@ -11,8 +11,20 @@ function capture(tty = false) {
   let err = ''
   return {
     ctx: {
-      stdout: { write: (c: string) => ((out += c), true) },
-      stderr: { write: (c: string) => ((err += c), true), isTTY: tty, columns: 100 },
+      stdout: {
+        write: (c: string) => {
+          out += c
+          return true
+        },
+      },
+      stderr: {
+        write: (c: string) => {
+          err += c
+          return true
+        },
+        isTTY: tty,
+        columns: 100,
+      },
       env: {},
     },
     stdout: () => out,
