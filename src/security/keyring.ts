@@ -189,7 +189,9 @@ export class KeyRing {
       decipher.setAAD(aad(bytes.subarray(0, headerLength), storageKey))
       decipher.setAuthTag(tag)
       const body = bytes.subarray(headerLength + IV_BYTES, bytes.length - TAG_BYTES)
-      const plaintext = Buffer.concat([decipher.update(body), decipher.final()])
+      const head = decipher.update(body)
+      const tail = decipher.final() // GCM streams: empty, but it is what checks the tag
+      const plaintext = tail.length === 0 ? head : Buffer.concat([head, tail])
       return { ok: true, plaintext, keyId }
     } catch {
       return { ok: false, reason: 'integrity', keyId }
