@@ -38,7 +38,7 @@ function upsertSql(schema) {
 
 const methods = {
   open({ redisUrl, namespace, name, schema, pg: pgConfig, options, cacheOptions = {} }) {
-    cache = createCache({ namespace, l2: { redis: redisUrl, timeout: 2000 }, lock: false, ...cacheOptions })
+    cache = createCache({ namespace, l2: { redis: redisUrl, timeout: 5000 }, lock: false, ...cacheOptions })
     pool = new pg.Pool({ ...pgConfig, max: 2 })
     const sql = upsertSql(schema)
     wb = cache.writeBehind({

@@ -39,7 +39,7 @@ describe.each(cases)(
       await redis.start()
       const namespace = `aof-${process.pid}`
       // A writer-only process: nothing is flushed before the restart, so everything must survive in Redis.
-      const writerCache = createCache({ namespace, l2: { redis: redis.url, client } })
+      const writerCache = createCache({ namespace, l2: { redis: redis.url, client, timeout: 5000 } })
       caches.push(writerCache)
       const writer = writerCache.writeBehind<string>({
         name: 'feed',
@@ -65,7 +65,7 @@ describe.each(cases)(
       await redis.start()
 
       const db = table()
-      const flusherCache = createCache({ namespace, l2: { redis: redis.url, client } })
+      const flusherCache = createCache({ namespace, l2: { redis: redis.url, client, timeout: 5000 } })
       caches.push(flusherCache)
       const flusher = flusherCache.writeBehind<string>({ name: 'feed', flush: db.flush, maxDelay: 10 })
       const deadline = Date.now() + 20_000

@@ -41,7 +41,7 @@ describe('write-behind with a poison entry (PostgreSQL rejects it with a CHECK v
       `ALTER TABLE "${db.schema}".kv ADD CONSTRAINT no_poison CHECK (value IS NULL OR value NOT LIKE 'poison%')`,
     )
     const namespace = uniqueNamespace('wbpoison')
-    cache = createCache({ namespace, l2: { redis: redis().url } })
+    cache = createCache({ namespace, l2: { redis: redis().url, timeout: 5000 } })
     const wb = cache.writeBehind<string>({
       name: 'items',
       flush: flushInto(pool, db.schema),
@@ -64,20 +64,27 @@ describe('write-behind with a poison entry (PostgreSQL rejects it with a CHECK v
     const acks: Ack[] = []
     let n = 0
     let stop = false
+    const failures: unknown[] = []
     const writer = async () => {
-      while (!stop) {
+      while (!stop && failures.length === 0) {
         const key = KEYS[n % KEYS.length] as string
         const value = `ok:${n++}`
-        const receipt = await wb.set(key, value)
-        acks.push({ key, seq: receipt.seq, value })
+        try {
+          const receipt = await wb.set(key, value)
+          acks.push({ key, seq: receipt.seq, value })
+        } catch (error) {
+          failures.push(error)
+        }
       }
     }
     const writers = Array.from({ length: 4 }, writer)
-    await until(() => acks.length >= 200, 20_000, 'the first writes')
+    await until(() => acks.length >= 200 || failures.length > 0, 30_000, 'the first writes')
+    expect(failures).toEqual([])
     const poison = await wb.set('item:poison', 'poison!')
     const letter = await deadLetter
     stop = true
     await Promise.all(writers)
+    expect(failures).toEqual([])
     await wb.settled(20_000)
 
     expect(letter).toMatchObject({ key: 'item:poison', attempts: 3 })
