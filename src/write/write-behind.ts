@@ -137,6 +137,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   readonly #lastAppended = new Map<number, string>()
   /** Highest sequence this instance gave each key still being written (see #overtaken). */
   readonly #localSeq = new Map<string, number>()
+  /** The last cache update of each key still running (see #write). */
+  readonly #cacheChain = new Map<string, Promise<void>>()
   readonly #inFlight = new Set<Promise<unknown>>()
   /** What each partition's flusher last saw, summed (pending) or maxed (lag) into stats. */
   readonly #seen = new Map<number, { pending: number; lagMs: number }>()
@@ -281,8 +283,18 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     const last = this.#lastAppended.get(partition)
     if (last === undefined || compareIds(result.id, last) > 0) this.#lastAppended.set(partition, result.id)
     this.#flushers[partition]?.poke()
-    if (this.#cache !== undefined && this.#o.updateCache)
-      await this.#updateCache(partition, key, op, value, result.seq)
+    if (this.#cache !== undefined && this.#o.updateCache) {
+      // Cache updates of one key run one after the other, in log order: a later write of the key
+      // in this process never lands in the cache before an earlier one.
+      this.#localSeq.set(key, Math.max(result.seq, this.#localSeq.get(key) ?? 0))
+      const previous = this.#cacheChain.get(key)
+      const update = (previous ?? Promise.resolve()).then(() =>
+        this.#updateCache(partition, key, op, value, result.seq),
+      )
+      this.#cacheChain.set(key, update)
+      await update
+      if (this.#cacheChain.get(key) === update) this.#cacheChain.delete(key)
+    }
     return { id: result.id, seq: result.seq }
   }
 
@@ -300,7 +312,6 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     seq: number,
   ) {
     const cache = this.#cache as WriteBehindCache
-    this.#localSeq.set(key, Math.max(seq, this.#localSeq.get(key) ?? 0))
     try {
       if (op === 'delete') {
         await cache.delete(key)
@@ -309,7 +320,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       await cache.set(key, value)
       const current = await this.#sequence(partition, key)
       const mine = this.#localSeq.get(key) ?? 0
-      // A newer write from this process does its own check; one from another process: drop ours.
+      // A newer write from this process comes next (chained) and checks again; one from another
+      // process may have reached the cache before ours: drop ours.
       if (current > seq && current > mine) await cache.delete(key)
     } catch (error) {
       // The write is accepted (it is in the log and will be flushed): report, do not reject.

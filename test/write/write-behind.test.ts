@@ -330,6 +330,24 @@ describe('write-behind engine (in-memory log)', () => {
     expect(errors).toHaveLength(1)
   })
 
+  it('applies the cache writes of one key in log order even when an earlier one is slower', async () => {
+    const log = new MemoryWriteLog()
+    const cache = new Map<string, unknown>()
+    const fake = {
+      async set(key: string, value: unknown) {
+        // The first write's L2 round trip is the slow one.
+        if (value === 1) await new Promise((resolve) => setTimeout(resolve, 30))
+        cache.set(key, value)
+      },
+      async delete(key: string) {
+        cache.delete(key)
+      },
+    }
+    const wb = make<number>(log, async () => {}, { flusher: false }, fake)
+    await Promise.all([wb.set('k', 1), wb.set('k', 2)])
+    expect(cache.get('k')).toBe(2)
+  })
+
   it('drops its cache write when another writer appended a newer write of the key meanwhile', async () => {
     const log = new MemoryWriteLog()
     const cache = new Map<string, unknown>()
