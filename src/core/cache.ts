@@ -2191,6 +2191,9 @@ export class Cache {
       return
     }
     if (message.source === this.#source || this.#closed) return
+    // A change dated far ahead would hide every entry until then (a forged 'clear' freezing the
+    // cache): no sender's clock is trusted further ahead than the bus's maxAge.
+    message.at = Math.min(message.at, this.#stamp() + this.#options.security.busMaxAgeMs)
     this.#counters.busMessages++
     this.#events.emit('bus-message', { type: message.op })
     switch (message.op) {

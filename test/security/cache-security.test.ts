@@ -185,6 +185,21 @@ describe('the authenticated bus (S10)', () => {
     await expect.poll(() => b.peek('k')).toBeUndefined()
   })
 
+  it('without a secret, a forged change dated far ahead freezes an instance for at most bus.maxAge', async () => {
+    const tier = new MemoryRemoteTier()
+    let now = 1_000_000
+    const b = cache(tier, { l1: { maxEntries: 100 }, clock: () => now, bus: { maxAge: '1m' } })
+    await b.ready()
+    await tier.bus.publish(
+      '!bus:sec',
+      new BusCodec().encode({ op: 'clear', source: 'evil', at: now + 365 * 86_400_000 }),
+    )
+    await expect.poll(() => b.stats().busMessages).toBe(1)
+    now += 61_000
+    await b.set('k', 'fresh')
+    expect(await b.get('k')).toBe('fresh')
+  })
+
   it('a captured genuine message replayed later is dropped', async () => {
     const tier = new MemoryRemoteTier()
     const captured: Uint8Array[] = []
