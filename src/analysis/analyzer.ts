@@ -1,3 +1,4 @@
+import { detach } from './detach.js'
 import type { EventSink, RawEvent } from './event.js'
 import { ReuseProfiler } from './mrc/reuse-profiler.js'
 import { type Access, Normalizer } from './normalize/index.js'
@@ -141,9 +142,12 @@ export class Analyzer implements EventSink {
   malformed(line: number, reason: string, text: string): void {
     this.lines = Math.max(this.lines, line)
     this.malformedLines++
-    this.malformedByReason.set(reason, (this.malformedByReason.get(reason) ?? 0) + 1)
+    this.malformedByReason.set(
+      this.malformedByReason.has(reason) ? reason : detach(reason),
+      (this.malformedByReason.get(reason) ?? 0) + 1,
+    )
     if (this.malformedSamples.length < this.#malformedCap) {
-      this.malformedSamples.push({ line, reason, text: preview(text) })
+      this.malformedSamples.push({ line, reason: detach(reason), text: detach(preview(text)) })
     }
   }
 

@@ -1,4 +1,5 @@
 import { hashKey } from '../eviction/policy.js'
+import { detach } from './detach.js'
 import { ReuseProfiler } from './mrc/reuse-profiler.js'
 import type { Access, Shape } from './normalize/index.js'
 import { HyperLogLog } from './sketch/hyperloglog.js'
@@ -29,7 +30,7 @@ export class SignatureStats {
     example: string,
     line: number,
   ) {
-    this.example = example.length > 300 ? `${example.slice(0, 300)}…` : example
+    this.example = example.length > 300 ? `${example.slice(0, 300)}…` : detach(example)
     this.firstLine = line
   }
 

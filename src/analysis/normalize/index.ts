@@ -1,3 +1,4 @@
+import { detach } from '../detach.js'
 import type { RawEvent } from '../event.js'
 import type { Access } from './access.js'
 import { normalizeKey } from './key.js'
@@ -47,12 +48,25 @@ export class Normalizer {
       for (const m of this.#memos.values()) m.clear()
       this.#size = 0
     }
-    memo.set(event.text, access)
+    memo.set(detach(event.text), access)
     this.#size++
     return access
   }
 
   #compute(event: RawEvent): Access {
+    const access = this.#normalize(event)
+    // Every string the analyser keeps comes from here: copy them off the chunk they were cut from.
+    return {
+      op: access.op,
+      signature: detach(access.signature),
+      type: detach(access.type),
+      key: detach(access.key),
+      entity: detach(access.entity),
+      shape: access.shape,
+    }
+  }
+
+  #normalize(event: RawEvent): Access {
     switch (event.kind) {
       case 'sql': {
         const access = normalizeSql(event.text, event.params)
