@@ -457,13 +457,20 @@ async function applyAcl(target: Target, rules: AclRules): Promise<void> {
 
 async function deniedCommands(admin: Target): Promise<string[]> {
   const log = (await rawCommand(admin, ['ACL', 'LOG']).then(toStrings)) as RespReply[]
-  return log
-    .map((entry) => {
-      const fields = entry as RespReply[]
-      const field = (name: string) => fields[fields.indexOf(name) + 1]
-      return `${String(field('reason'))} ${String(field('object'))} (user ${String(field('username'))}, ${String(field('count'))}×)`
-    })
-    .reverse()
+  return (
+    log
+      // A failed login (reason 'auth') is not a permission the cache lacked.
+      .filter((entry) => {
+        const fields = entry as RespReply[]
+        return fields[fields.indexOf('reason') + 1] !== 'auth'
+      })
+      .map((entry) => {
+        const fields = entry as RespReply[]
+        const field = (name: string) => fields[fields.indexOf(name) + 1]
+        return `${String(field('reason'))} ${String(field('object'))} (user ${String(field('username'))}, ${String(field('count'))}×)`
+      })
+      .reverse()
+  )
 }
 
 class SpawnedRedis implements RedisServer {

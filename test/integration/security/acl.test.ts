@@ -111,6 +111,48 @@ describe.each(CLIENTS)('least privilege on a real Redis (client %s)', (client) =
   })
 })
 
+describe.each(CLIENTS)('bad keys and scripts on a real Redis (client %s)', (client) => {
+  const track = closeAfterEach()
+
+  it('CRLF, NUL, emoji and NFC/NFD keys are distinct, literal keys (S5); scripts stay static whatever the keys and tags (S17)', async () => {
+    const cache = track(createCache({ namespace: 'secure', l1: false, l2: { redis: server().url, client } }))
+    const nfc = 'caf\u00e9'
+    const nfd = 'cafe\u0301'
+    const keys = ['k\r\nFLUSHALL\r\n', 'k\u0000x', 'k\u{1F600}', nfc, nfd, "k'); redis.call('flushall') --"]
+    for (const [i, k] of keys.entries()) await cache.set(k, i, { tags: [`${k}-tag`, `t${i}`] })
+    for (const [i, k] of keys.entries()) expect(await cache.get(k)).toBe(i)
+    await cache.invalidateTags([`${nfc}-tag`])
+    expect(await cache.get(nfc)).toBeUndefined()
+    expect(await cache.get(nfd)).toBe(4)
+    expect(await server().command('EXISTS', 'secure:v1:k\r\nFLUSHALL\r\n')).toBe(1)
+    // Every Lua call used one of a few fixed sources: the server caches no script per key or tag.
+    const info = String(await server().command('INFO', 'memory'))
+    const scripts = Number(/number_of_cached_scripts:(\d+)/.exec(info)?.[1])
+    expect(scripts).toBeGreaterThan(0)
+    expect(scripts).toBeLessThanOrEqual(8)
+    await cache.clear()
+  })
+
+  it('a refused login never shows the password in errors (S15)', async () => {
+    const errors: string[] = []
+    const url = server().url.replace('redis://', 'redis://nobody:hunter2-secret-password@')
+    const cache = track(
+      createCache({
+        namespace: 'secure',
+        l1: false,
+        l2: { redis: url, client, timeout: '300ms', breaker: false },
+      }),
+    )
+    cache.on('l2-error', ({ error }) =>
+      errors.push(`${(error as Error).message} ${String((error as Error).cause)}`),
+    )
+    expect(await cache.get('k')).toBeUndefined()
+    await expect(cache.set('k', 1, {})).resolves.toBeUndefined()
+    expect(errors.length).toBeGreaterThan(0)
+    expect(errors.join('\n')).not.toContain('hunter2')
+  })
+})
+
 describe('the ACL check itself', () => {
   it('the client user is refused FLUSHDB, KEYS, CONFIG and keys outside its patterns, and the helper reports each attempt', async () => {
     const own = await startRedisServer({ acl: SECURE_ACL })
