@@ -41,7 +41,9 @@ export function resolveSecurity(options: {
   if (bus !== undefined) {
     const unknown = Object.keys(bus).filter((k) => k !== 'secret' && k !== 'maxAge')
     if (unknown.length > 0) {
-      throw new InvalidOptionError(`bus takes true, false or { secret, maxAge }; got also ${unknown.join(', ')}.`)
+      throw new InvalidOptionError(
+        `bus takes true, false or { secret, maxAge }; got also ${unknown.join(', ')}.`,
+      )
     }
   }
   return {

@@ -12,8 +12,18 @@ function context(env: Record<string, string>) {
   return {
     out,
     ctx: {
-      stdout: { write: (s: string) => ((out.stdout += s), true) },
-      stderr: { write: (s: string) => ((out.stderr += s), true) },
+      stdout: {
+        write: (s: string) => {
+          out.stdout += s
+          return true
+        },
+      },
+      stderr: {
+        write: (s: string) => {
+          out.stderr += s
+          return true
+        },
+      },
       env,
     },
   }
