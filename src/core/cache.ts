@@ -55,12 +55,18 @@ import {
   type WriteBehind,
   type WriteBehindOptions,
   writeBehindFor,
+  writeBehindsOf,
 } from '../write/index.js'
 import { coarseClock } from './clock.js'
 import { within } from './deadline.js'
 import { type Duration, parseDuration } from './duration.js'
 import { EntryContext } from './entry-context.js'
-import { CacheEventEmitter, type CacheEventListener, type CacheEventName } from './events.js'
+import {
+  CacheEventEmitter,
+  type CacheEventListener,
+  type CacheEventName,
+  type CacheEvents,
+} from './events.js'
 import { deepFreeze, type Isolation } from './isolation.js'
 import {
   type CacheOptions,
@@ -753,7 +759,15 @@ export class Cache {
    */
   writeBehind<T>(options: WriteBehindOptions<T>): WriteBehind<T> {
     if (this.#closed) throw closed()
-    return writeBehindFor<T>(this, this.#l2Direct, options)
+    const wb = writeBehindFor<T>(this, this.#l2Direct, options)
+    const name = options.name
+    const emit = (kind: CacheEvents['write-behind']['kind'], count: number, ms: number) =>
+      this.#events.emit('write-behind', { name, kind, count, ms })
+    wb.on('flushed', (e) => emit('flushed', e.keys, e.lagMs))
+    wb.on('retry', (e) => emit('retry', e.keys, e.delayMs))
+    wb.on('dead-letter', () => emit('dead-letter', 1, 0))
+    wb.on('backpressure', (e) => emit('backpressure', e.pending, 0))
+    return wb
   }
 
   /** Removes `key` from both tiers. Rejects with E_L2 if the L2 delete failed. */
@@ -1031,7 +1045,38 @@ export class Cache {
       breakerOpen: this.#breakerState() === 'closed' ? 0 : 1,
       factorySeconds: factory?.sum ?? 0,
       ...securityStats(this.#security),
+      ...this.#writeBehindStats(),
     }
+  }
+
+  /** The write-behinds of this cache, summed (lag: the worst). */
+  #writeBehindStats(): Pick<
+    CacheStats,
+    | 'writeBehindPending'
+    | 'writeBehindLagMs'
+    | 'writeBehindFlushed'
+    | 'writeBehindRetries'
+    | 'writeBehindDeadLettered'
+    | 'writeBehindRejected'
+  > {
+    const out = {
+      writeBehindPending: 0,
+      writeBehindLagMs: 0,
+      writeBehindFlushed: 0,
+      writeBehindRetries: 0,
+      writeBehindDeadLettered: 0,
+      writeBehindRejected: 0,
+    }
+    for (const wb of writeBehindsOf(this)) {
+      const s = wb.stats()
+      out.writeBehindPending += s.pending
+      out.writeBehindLagMs = Math.max(out.writeBehindLagMs, s.lagMs)
+      out.writeBehindFlushed += s.flushed
+      out.writeBehindRetries += s.retries
+      out.writeBehindDeadLettered += s.deadLettered
+      out.writeBehindRejected += s.rejected
+    }
+    return out
   }
 
   #breakerState(): 'closed' | 'open' | 'half-open' {

@@ -20,6 +20,18 @@ export interface CacheEvents {
   expire: { key: string }
   /** An invalidation message from another instance was applied. */
   'bus-message': { type: string }
+  /**
+   * Progress of a write-behind created by `cache.writeBehind`: a batch flushed, a flush to retry,
+   * an entry dead-lettered, a write refused because the log was full.
+   */
+  'write-behind': {
+    name: string
+    kind: 'flushed' | 'retry' | 'dead-letter' | 'backpressure'
+    /** Keys in the batch (flushed, retry), pending writes (backpressure), 1 (dead-letter). */
+    count: number
+    /** End-to-end lag of the flushed batch, or the retry delay, in ms (0 otherwise). */
+    ms: number
+  }
   /** A stale value (within grace) was returned instead of waiting for, or instead of, the factory. */
   'stale-served': { key: string; ageMs: number; reason: 'soft-timeout' | 'fail-safe' | 'refreshing' }
   /** A read in an entry's refresh window started a background refresh. */

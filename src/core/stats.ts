@@ -82,6 +82,18 @@ export interface CacheStats {
   breakerOpen: number
   /** Total time factories ran, in seconds (with latency on; the 'factory' latency series has the distribution). */
   factorySeconds: number
+  /** Writes waiting in this cache's write-behind logs (all processes), as last seen. */
+  writeBehindPending: number
+  /** Age of the oldest waiting write-behind entry, in ms (the worst log). */
+  writeBehindLagMs: number
+  /** Write-behind entries acknowledged after a flush resolved, by this instance. */
+  writeBehindFlushed: number
+  /** Write-behind flush calls that failed and were retried. */
+  writeBehindRetries: number
+  /** Write-behind entries moved to a dead-letter stream by this instance. */
+  writeBehindDeadLettered: number
+  /** Write-behind writes refused because a log was full (`maxPending`). */
+  writeBehindRejected: number
 }
 
 export type CounterName = Exclude<
@@ -96,6 +108,12 @@ export type CounterName = Exclude<
   | 'hitRatio'
   | 'breakerOpen'
   | 'factorySeconds'
+  | 'writeBehindPending'
+  | 'writeBehindLagMs'
+  | 'writeBehindFlushed'
+  | 'writeBehindRetries'
+  | 'writeBehindDeadLettered'
+  | 'writeBehindRejected'
 >
 
 export function emptyCounters(): Record<CounterName, number> {

@@ -20,4 +20,5 @@ export {
   createWriteBehind,
   type WriteBehindCache,
   writeBehindFor,
+  writeBehindsOf,
 } from './write-behind.js'

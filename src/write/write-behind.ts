@@ -96,6 +96,11 @@ export function writeBehindFor<T>(
   return wb
 }
 
+/** The open write-behinds of `cache` (for its stats and snapshots). */
+export function writeBehindsOf(cache: object): WriteBehind<unknown>[] {
+  return [...(byCache.get(cache)?.values() ?? [])]
+}
+
 /** Drains and closes every write-behind of `cache` (what `cache.close()` awaits). */
 export async function closeWriteBehinds(cache: object): Promise<void> {
   const mine = byCache.get(cache)

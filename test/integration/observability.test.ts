@@ -136,7 +136,14 @@ describe('published snapshots', () => {
     for (let i = 0; i < 200; i++)
       await publisher.getOrSet({ key: `customer:${1000 + (i % 50)}`, factory: () => i })
     // Snapshots published during the loop show part of it; wait for one taken after it.
-    await vi.waitFor(() => expect(received.at(-1)?.stats.l1Hits).toBe(150), { timeout: 5000 })
+    // (hot key groups are recomputed at most once a second)
+    await vi.waitFor(
+      () => {
+        expect(received.at(-1)?.stats.l1Hits).toBe(150)
+        expect(received.at(-1)?.hotKeyGroups[0]?.count).toBe(200)
+      },
+      { timeout: 5000 },
+    )
     await unsubscribe()
     const snapshot = received.at(-1) as CacheSnapshot
     expect(snapshot.cache).toBe(namespace)
@@ -201,5 +208,36 @@ describe('published snapshots', () => {
     expect(down).toBe(1)
     expect(err.text()).toContain('did not answer')
     expect(err.text()).not.toContain('hunter2')
+  })
+})
+
+describe('write-behind in the cache’s observability', () => {
+  it('reports flushes and retries as write-behind events and its backlog in stats()', async () => {
+    const { cache } = redisCache({ l2: { redis: server().url, timeout: '5s' } })
+    const events: string[] = []
+    cache.on('write-behind', (e) => events.push(`${e.name}:${e.kind}:${e.count}`))
+    let failures = 1
+    const flushed: string[] = []
+    const wb = cache.writeBehind<number>({
+      name: 'carts',
+      maxDelay: 10,
+      retryBase: 10,
+      flush: async (batch) => {
+        if (failures-- > 0) throw new Error('database restarting')
+        for (const op of batch) flushed.push(op.key)
+      },
+    })
+    await wb.set('a', 1)
+    await wb.set('b', 2)
+    await vi.waitFor(() => expect(cache.stats().writeBehindFlushed).toBe(2), { timeout: 10_000 })
+    const stats = cache.stats()
+    expect(stats.writeBehindRetries).toBeGreaterThanOrEqual(1)
+    expect(stats.writeBehindDeadLettered).toBe(0)
+    expect(flushed.sort()).toEqual(['a', 'b'])
+    expect(events).toContain('carts:retry:2')
+    expect(events.filter((e) => e.startsWith('carts:flushed')).length).toBeGreaterThanOrEqual(1)
+    await vi.waitFor(async () => {
+      expect(cache.stats().writeBehindPending).toBe(0)
+    })
   })
 })
