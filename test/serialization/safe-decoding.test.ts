@@ -20,7 +20,8 @@ function onlyDecodeErrors(decode: () => unknown): void {
   } catch (error) {
     if (!(error instanceof DecodeError)) throw error
   }
-  expect(performance.now() - started).toBeLessThan(250)
+  // A hang, not a speed check: generous for a loaded machine.
+  expect(performance.now() - started).toBeLessThan(1000)
 }
 
 function plain(text: string): Uint8Array {
