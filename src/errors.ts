@@ -25,6 +25,7 @@ export type StrataErrorCode =
   | 'E_FACTORY_HARD_TIMEOUT'
   | 'E_CLOSED'
   | 'E_WRITE_BEHIND_FULL'
+  | 'E_HTTP_PURGE'
 
 /** A key is empty, not a string, or a key part cannot be encoded. */
 export class InvalidKeyError extends StrataError {

@@ -1,14 +1,14 @@
-import { StrataError, type StrataErrorCode } from '../index.js'
+import { StrataError } from '../index.js'
 
 /**
  * The CDN purge hook failed after the tags were invalidated in stratacache: this cache no longer
  * serves the old responses, the CDN may until you retry (`tags` says which). `cause` is the hook's
- * error. (The code is ours: the core's code union lives in src/errors.ts, outside this folder.)
+ * error.
  */
 export class HttpPurgeError extends StrataError {
   readonly tags: readonly string[]
   constructor(message: string, tags: readonly string[], options?: { cause?: unknown }) {
-    super('E_HTTP_PURGE' as StrataErrorCode, message, options)
+    super('E_HTTP_PURGE', message, options)
     this.tags = tags
   }
 }
