@@ -1,27 +1,47 @@
-import { withSlot } from './policy.js'
-
 const NONE = -1
+/** The queue byte of a slot in no queue. */
+export const NO_QUEUE = 0xff
+/** Words per slot in {@link SlotQueues.nodes}. */
+const STRIDE = 4
 
 /**
- * Several intrusive doubly linked FIFO/LRU queues over the same slot space, in typed arrays: a
- * slot is in at most one queue at a time. Shared by the segmented policies (S3-FIFO, W-TinyLFU).
+ * Several intrusive doubly linked FIFO/LRU queues over the same slot space: a slot is in at most
+ * one queue at a time. Shared by the segmented policies (S3-FIFO, W-TinyLFU, ARC).
+ *
+ * Layout: one Int32Array, four words per slot — newer, older, *meta*, *data* — so that everything
+ * a policy knows about a slot shares one cache line. On a full cache every eviction visits a slot
+ * nobody touched for a long time; with one array per field that was one cache miss per field.
+ * The low byte of *meta* is the slot's queue ({@link NO_QUEUE}: none); its upper bits and the
+ * *data* word belong to the owning policy (W-TinyLFU keeps hit counts and a reference bit in the
+ * former and the key's hash in the latter) and are left alone here.
  */
 export class SlotQueues {
-  #newer: Int32Array
-  #older: Int32Array
-  /** Queue id of each slot, or -1. */
-  queueOf: Int8Array
+  /** [newer, older, meta, data] per slot; read `nodes` again after {@link push}, which may grow it. */
+  nodes: Int32Array
   readonly #head: Int32Array // newest of each queue
   readonly #tail: Int32Array // oldest of each queue
   readonly sizes: Int32Array
 
   constructor(slots: number, queues: number) {
-    this.#newer = new Int32Array(slots).fill(NONE)
-    this.#older = new Int32Array(slots).fill(NONE)
-    this.queueOf = new Int8Array(slots).fill(-1)
+    this.nodes = SlotQueues.#blank(slots)
     this.#head = new Int32Array(queues).fill(NONE)
     this.#tail = new Int32Array(queues).fill(NONE)
     this.sizes = new Int32Array(queues)
+  }
+
+  static #blank(slots: number): Int32Array {
+    const nodes = new Int32Array(slots * STRIDE)
+    for (let i = 0; i < nodes.length; i += STRIDE) {
+      nodes[i] = NONE
+      nodes[i + 1] = NONE
+      nodes[i + 2] = NO_QUEUE
+    }
+    return nodes
+  }
+
+  /** The queue holding `slot`, or {@link NO_QUEUE}. */
+  queueOf(slot: number): number {
+    return (this.nodes[slot * STRIDE + 2] as number) & 0xff
   }
 
   /** The oldest slot of queue `q`, or -1. */
@@ -29,41 +49,52 @@ export class SlotQueues {
     return this.#tail[q] as number
   }
 
+  /** Makes room for `slot` (a store bounded by bytes may use more slots than it was sized for). */
+  reserve(slot: number): void {
+    if (slot * STRIDE < this.nodes.length) return
+    const next = SlotQueues.#blank(Math.max(slot + 1, (this.nodes.length / STRIDE) * 2))
+    next.set(this.nodes)
+    this.nodes = next
+  }
+
   /** Appends `slot` as the newest of queue `q`. */
   push(q: number, slot: number): void {
-    if (slot >= this.queueOf.length) {
-      this.#newer = withSlot(this.#newer, slot, NONE)
-      this.#older = withSlot(this.#older, slot, NONE)
-      this.queueOf = withSlot(this.queueOf, slot, -1)
-    }
+    this.reserve(slot)
+    const nodes = this.nodes
+    const i = slot * STRIDE
     const head = this.#head[q] as number
-    this.#older[slot] = head
-    this.#newer[slot] = NONE
-    if (head !== NONE) this.#newer[head] = slot
+    nodes[i] = NONE
+    nodes[i + 1] = head
+    nodes[i + 2] = ((nodes[i + 2] as number) & ~0xff) | q
+    if (head !== NONE) nodes[head * STRIDE] = slot
     else this.#tail[q] = slot
     this.#head[q] = slot
-    this.queueOf[slot] = q
     this.sizes[q] = (this.sizes[q] as number) + 1
   }
 
   /** Removes `slot` from whatever queue holds it; false if none does. */
   unlink(slot: number): boolean {
-    const q = this.queueOf[slot] as number
-    if (q < 0) return false
-    const newer = this.#newer[slot] as number
-    const older = this.#older[slot] as number
-    if (newer !== NONE) this.#older[newer] = older
+    const nodes = this.nodes
+    const i = slot * STRIDE
+    const meta = nodes[i + 2] as number
+    const q = meta & 0xff
+    if (q === NO_QUEUE) return false
+    const newer = nodes[i] as number
+    const older = nodes[i + 1] as number
+    if (newer !== NONE) nodes[newer * STRIDE + 1] = older
     else this.#head[q] = older
-    if (older !== NONE) this.#newer[older] = newer
+    if (older !== NONE) nodes[older * STRIDE] = newer
     else this.#tail[q] = newer
-    this.queueOf[slot] = -1
+    nodes[i + 2] = meta | NO_QUEUE
     this.sizes[q] = (this.sizes[q] as number) - 1
     return true
   }
 
   /** Makes `slot` the newest of queue `q` (moving it from any queue). */
   moveToNewest(q: number, slot: number): void {
-    if (this.queueOf[slot] !== q) {
+    const nodes = this.nodes
+    const i = slot * STRIDE
+    if (((nodes[i + 2] as number) & 0xff) !== q) {
       this.unlink(slot)
       this.push(q, slot)
       return
@@ -71,16 +102,14 @@ export class SlotQueues {
     // Within one queue (every hit on a window or protected entry): relink only, sizes unchanged.
     const head = this.#head[q] as number
     if (head === slot) return
-    const newerArr = this.#newer
-    const olderArr = this.#older
-    const newer = newerArr[slot] as number // not NONE: slot is not the head
-    const older = olderArr[slot] as number
-    olderArr[newer] = older
-    if (older !== NONE) newerArr[older] = newer
+    const newer = nodes[i] as number // not NONE: slot is not the head
+    const older = nodes[i + 1] as number
+    nodes[newer * STRIDE + 1] = older
+    if (older !== NONE) nodes[older * STRIDE] = newer
     else this.#tail[q] = newer
-    olderArr[slot] = head
-    newerArr[slot] = NONE
-    newerArr[head] = slot
+    nodes[i] = NONE
+    nodes[i + 1] = head
+    nodes[head * STRIDE] = slot
     this.#head[q] = slot
   }
 }

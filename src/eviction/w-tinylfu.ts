@@ -1,11 +1,25 @@
 import { FrequencySketch } from './frequency-sketch.js'
 import { GhostLists } from './ghosts.js'
-import { type EvictionPolicy, withSlot } from './policy.js'
+import type { EvictionPolicy } from './policy.js'
 import { SlotQueues } from './queues.js'
 
 const WINDOW = 0
 const PROBATION = 1
 const PROTECTED = 2
+
+/*
+ * Per-slot state lives in the queues' node array (one cache line per slot, see SlotQueues): the
+ * meta word's low byte is the queue, bits 8–11 the hits not yet added to the sketch, bit 12 the
+ * reference bit; the data word is the key's hash.
+ */
+const STRIDE = 4
+const META = 2
+const HASH = 3
+const PENDING_SHIFT = 8
+const PENDING_ONE = 1 << PENDING_SHIFT
+const PENDING_MASK = 15 << PENDING_SHIFT
+/** CLOCK bit in the protected segment; in the window, whether the entry was read there. */
+const REFERENCED = 1 << 12
 
 /** Ghost lists: keys that left the window refused by admission, and keys evicted from main. */
 const WINDOW_GHOST = 0
@@ -65,12 +79,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'w-tinylfu' as const
   readonly #capacity: number
   readonly #queues: SlotQueues
-  #hash: Int32Array
-  /** Hits per slot not yet added to the sketch. */
-  #pending: Uint8Array
+  /** The sketch epoch the pending hit counts are aligned with. */
   #pendingEpoch = 0
-  /** CLOCK bits of the protected segment; in the window, whether the entry was read there. */
-  #referenced: Uint8Array
   readonly #sketch: FrequencySketch
   readonly #ghosts: GhostLists | undefined
   /** The window's bound, with the fraction the ghost steps accumulate; the bound is its integer part. */
@@ -81,9 +91,6 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   constructor(capacity: number, options: WTinyLfuOptions = {}) {
     this.#capacity = capacity
     this.#queues = new SlotQueues(capacity + 1, 3)
-    this.#hash = new Int32Array(capacity + 1)
-    this.#pending = new Uint8Array(capacity + 1)
-    this.#referenced = new Uint8Array(capacity + 1)
     this.#sketch = new FrequencySketch(capacity)
     this.#windowMax = Math.min(capacity - 1, Math.max(0, Math.round(capacity * (options.windowShare ?? 0))))
     this.#windowTarget = this.#windowMax
@@ -105,24 +112,27 @@ export class WTinyLfuPolicy implements EvictionPolicy {
    * at a fraction of the cost per hit.
    */
   touch(slot: number): void {
-    const pending = this.#pending[slot] as number
-    if (pending < 15) {
+    const queues = this.#queues
+    const nodes = queues.nodes
+    const at = slot * STRIDE + META
+    let meta = nodes[at] as number
+    if ((meta & PENDING_MASK) !== PENDING_MASK) {
+      // (This slot's count is bumped from its value before the aging, as it always was.)
       if (this.#pendingEpoch !== this.#sketch.epoch) this.#agePending()
-      this.#pending[slot] = pending + 1
+      meta += PENDING_ONE
       this.#sketch.count()
     }
-    const queues = this.#queues
-    const q = queues.queueOf[slot]
+    const q = meta & 0xff
     if (q === PROTECTED) {
       // CLOCK within the protected segment: a hit only sets a bit; order is settled on demotion.
-      this.#referenced[slot] = 1
+      nodes[at] = meta | REFERENCED
     } else if (q === PROBATION) {
-      this.#referenced[slot] = 0
+      nodes[at] = meta & ~REFERENCED
       queues.moveToNewest(PROTECTED, slot)
       this.#demoteProtectedOverflow()
     } else {
-      this.#referenced[slot] = 1 // read in the window: see victim()
-      queues.moveToNewest(q as number, slot)
+      nodes[at] = meta | REFERENCED // read in the window: see victim()
+      queues.moveToNewest(q, slot)
     }
   }
 
@@ -134,20 +144,23 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   }
 
   insert(slot: number, hash: number): void {
-    this.#hash = withSlot(this.#hash, slot, 0)
-    this.#pending = withSlot(this.#pending, slot, 0)
-    this.#pending[slot] = 0
-    this.#referenced = withSlot(this.#referenced, slot, 0)
-    this.#referenced[slot] = 0
-    this.#hash[slot] = hash
-    this.#queues.push(WINDOW, slot)
+    const queues = this.#queues
+    queues.reserve(slot)
+    const nodes = queues.nodes
+    const i = slot * STRIDE
+    nodes[i + META] = 0 // no pending hits, not referenced
+    nodes[i + HASH] = hash
+    queues.push(WINDOW, slot)
   }
 
   remove(slot: number): void {
-    if ((this.#pending[slot] as number) > 0) {
+    const nodes = this.#queues.nodes
+    const at = slot * STRIDE + META
+    if (((nodes[at] as number) & PENDING_MASK) !== 0) {
       if (this.#pendingEpoch !== this.#sketch.epoch) this.#agePending()
-      this.#sketch.add(this.#hash[slot] as number, this.#pending[slot] as number)
-      this.#pending[slot] = 0
+      const meta = nodes[at] as number
+      this.#sketch.add(nodes[at + 1] as number, (meta & PENDING_MASK) >>> PENDING_SHIFT)
+      nodes[at] = meta & ~PENDING_MASK
     }
     this.#queues.unlink(slot)
   }
@@ -158,17 +171,18 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     // Entries past the window's share move to probation, where they must beat the main victim;
     // with a large window, one read while in the window goes to protected without a contest.
     const recency = this.#windowMax >= this.#capacity * RECENCY_SHARE
-    const referenced = this.#referenced
     let contender = -1
     while ((sizes[WINDOW] as number) > this.#windowMax) {
       const oldest = queues.oldest(WINDOW)
-      if (recency && referenced[oldest] === 1) {
-        referenced[oldest] = 0
+      const nodes = queues.nodes
+      const at = oldest * STRIDE + META
+      const meta = nodes[at] as number
+      nodes[at] = meta & ~REFERENCED
+      if (recency && (meta & REFERENCED) !== 0) {
         queues.moveToNewest(PROTECTED, oldest)
         this.#demoteProtectedOverflow()
         continue
       }
-      referenced[oldest] = 0
       contender = oldest
       queues.moveToNewest(PROBATION, contender)
     }
@@ -197,21 +211,28 @@ export class WTinyLfuPolicy implements EvictionPolicy {
 
   /** Records the eviction of `slot` in a ghost list, and returns it. */
   #evicted(list: number, slot: number): number {
-    this.#ghosts?.add(list, this.#hash[slot] as number)
+    this.#ghosts?.add(list, this.#queues.nodes[slot * STRIDE + HASH] as number)
     return slot
   }
 
   /** The popularity of a resident entry: the sketch's estimate plus its hits not yet flushed. */
   #frequency(slot: number): number {
     if (this.#pendingEpoch !== this.#sketch.epoch) this.#agePending()
-    return Math.min(15, this.#sketch.frequency(this.#hash[slot] as number) + (this.#pending[slot] as number))
+    const nodes = this.#queues.nodes
+    const i = slot * STRIDE
+    const pending = ((nodes[i + META] as number) & PENDING_MASK) >>> PENDING_SHIFT
+    return Math.min(15, this.#sketch.frequency(nodes[i + HASH] as number) + pending)
   }
 
   /** The sketch aged (halved its counters) since the pending counts were last aligned: halve them too. */
   #agePending(): void {
     const shift = Math.min(8, this.#sketch.epoch - this.#pendingEpoch)
-    const pending = this.#pending
-    for (let i = 0; i < pending.length; i++) pending[i] = (pending[i] as number) >>> shift
+    const nodes = this.#queues.nodes
+    for (let at = META; at < nodes.length; at += STRIDE) {
+      const meta = nodes[at] as number
+      const pending = ((meta & PENDING_MASK) >>> PENDING_SHIFT) >>> shift
+      nodes[at] = (meta & ~PENDING_MASK) | (pending << PENDING_SHIFT)
+    }
     this.#pendingEpoch = this.#sketch.epoch
   }
 
@@ -228,16 +249,19 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     // Caffeine's defence against hash flooding: when the victim's estimate is near the counters'
     // cap (where an attacker can pin it), a warm contender sometimes wins anyway, so the victim
     // cannot be held forever. Deterministic from the hashes.
-    return contenderFreq >= 6 && victimFreq >= 12 && ((this.#hash[contender] as number) & 127) === 0
+    const hash = this.#queues.nodes[contender * STRIDE + HASH] as number
+    return contenderFreq >= 6 && victimFreq >= 12 && (hash & 127) === 0
   }
 
   #demoteProtectedOverflow(): void {
     const queues = this.#queues
-    const referenced = this.#referenced
     while ((queues.sizes[PROTECTED] as number) > this.#protectedMax) {
       const oldest = queues.oldest(PROTECTED)
-      if (referenced[oldest] === 1) {
-        referenced[oldest] = 0 // second chance: read since it entered or was last passed over
+      const nodes = queues.nodes
+      const at = oldest * STRIDE + META
+      const meta = nodes[at] as number
+      if ((meta & REFERENCED) !== 0) {
+        nodes[at] = meta & ~REFERENCED // second chance: read since it entered or was last passed over
         queues.moveToNewest(PROTECTED, oldest)
       } else queues.moveToNewest(PROBATION, oldest)
     }

@@ -1,5 +1,6 @@
 export { hashNumber, hashTraceKey, type TraceKey } from './hash.js'
 export { computeNextUses, denseIds, optHitCounts, optHits } from './opt.js'
+export { PerfectLfuPolicy } from './policies/lfu.js'
 export { Random } from './random.js'
 export * from './readers/index.js'
 export { formatCsv, formatJson, formatTable, type ReportSource } from './report.js'

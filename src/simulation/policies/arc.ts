@@ -67,14 +67,14 @@ export class ArcPolicy implements EvictionPolicy {
   victim(candidate: number): number {
     const queues = this.#queues
     // Sizes as ARC's REPLACE sees them, before the candidate was added.
-    const inT1 = queues.queueOf[candidate] === T1 ? 1 : 0
+    const inT1 = queues.queueOf(candidate) === T1 ? 1 : 0
     const t1 = (queues.sizes[T1] as number) - inT1
     let fromT1 = t1 >= 1 && (t1 > this.#p || (this.#insertedFromB2 && t1 === Math.floor(this.#p)))
     if (!fromT1 && (queues.sizes[T2] as number) - (1 - inT1) <= 0) fromT1 = true
     let victim = queues.oldest(fromT1 ? T1 : T2)
     if (victim === candidate) victim = queues.oldest(fromT1 ? T2 : T1)
     if (victim === -1) return candidate
-    const ghosts = queues.queueOf[victim] === T1 ? this.#b1 : this.#b2
+    const ghosts = queues.queueOf(victim) === T1 ? this.#b1 : this.#b2
     ghosts.set(this.#hash[victim] as number, true)
     return victim
   }

@@ -16,6 +16,21 @@ const SLIDING = 2
 const GRACE = 4
 /** The entry's refresh window opens at `softAt` deterministically (eager refresh), not by XFetch. */
 export const EAGER = 8
+/** The entry is in the expiry heap (internal: entries without expiry never touch the heap's arrays). */
+const IN_HEAP = 16
+
+/*
+ * Per-slot numbers, interleaved in one Float64Array (see #meta): what the hit path reads and what an
+ * eviction clears share one cache line per slot.
+ */
+const STRIDE = 4
+/** From this time on a hit takes the slow path (refresh window, staleness); ≤ fresh time ≤ expiry. */
+const SOFT_AT = 0
+/** Physical expiry: fresh time plus grace. */
+const EXPIRES_AT = 1
+/** Serialized size. */
+const SIZE = 2
+const FLAGS = 3
 
 /** What {@link MemoryStore.inspect} reports; one object reused by every call (no allocation). */
 export interface EntryView {
@@ -48,9 +63,11 @@ const NONE = -1
 /**
  * The L1: an in-process store of live values, bounded by entries and by bytes.
  *
- * Layout: a `Map` from key to a small integer *slot*, and one array per field indexed by slot
- * (keys, values, expiry, size, flags) — no object per entry, so the hit path is one Map lookup and
- * a few array reads, and memory per entry stays close to lru-cache's. Which entry leaves when the
+ * Layout: a `Map` from key to a small integer *slot*; per slot, the key and the value side by side
+ * in one array, and soft time, expiry, size and flags side by side in one Float64Array — no object
+ * per entry, so the hit path is one Map lookup and reads from two cache lines (plus the policy's
+ * one), and memory per entry stays close to lru-cache's. Evicting a long-untouched entry likewise
+ * costs a few cache misses rather than one per field. Which entry leaves when the
  * store is full is the {@link EvictionPolicy}'s choice (docs/eviction.md); expired entries are
  * always reclaimed first, soonest expiry first, through a binary heap of slots.
  */
@@ -61,17 +78,13 @@ export class MemoryStore {
   readonly #policyName: PolicyName
   readonly #capacity: number
   #policy: EvictionPolicy
-  #keys: (string | undefined)[] = []
-  #values: unknown[] = []
-  #expiresAt: Float64Array
-  /** From this time on a hit takes the slow path (refresh window, staleness); ≤ fresh time ≤ #expiresAt. */
-  #softAt: Float64Array
+  /** Key then value, per slot (an empty slot has an undefined key). */
+  #entries: unknown[] = []
+  /** SOFT_AT, EXPIRES_AT, SIZE, FLAGS per slot (STRIDE numbers). */
+  #meta: Float64Array
   /** Fresh times of the entries kept past them (grace); for the others it is #expiresAt. */
   readonly #freshUntil = new Map<number, number>()
   readonly #view: EntryView = { value: undefined, freshUntil: 0, softAt: 0, expiresAt: 0, flags: 0 }
-  /** Serialized sizes; values are capped by maxValueBytes, far below 4 GiB. */
-  #sizes: Uint32Array
-  #flags: Uint8Array
   /** Tags of the entries that have any (most have none: a Map costs nothing for them). */
   readonly #tags = new Map<number, readonly string[]>()
   /** Slots by tag: invalidating a tag touches only its entries. */
@@ -79,7 +92,8 @@ export class MemoryStore {
   readonly #sliding = new Map<number, Sliding>()
   #free: number[] = []
   #nextSlot = 0
-  // expiry heap: slots ordered by #expiresAt; #heapPos[slot] = index in #heap, or NONE
+  // expiry heap: slots ordered by expiry; #heapPos[slot] = index in #heap, or NONE (only entries
+  // flagged IN_HEAP have a position)
   #heap: Int32Array
   #heapPos: Int32Array
   #heapSize = 0
@@ -101,10 +115,7 @@ export class MemoryStore {
       : Math.min(Math.max(16, Math.ceil(options.maxBytes / ASSUMED_ENTRY_BYTES)), 1 << 22)
     this.#policy = createPolicy(this.#policyName, this.#capacity)
     const initial = Math.min(this.#capacity + 1, 1024)
-    this.#expiresAt = new Float64Array(initial)
-    this.#softAt = new Float64Array(initial)
-    this.#sizes = new Uint32Array(initial)
-    this.#flags = new Uint8Array(initial)
+    this.#meta = new Float64Array(initial * STRIDE)
     this.#heap = new Int32Array(initial)
     this.#heapPos = new Int32Array(initial).fill(NONE)
   }
@@ -129,7 +140,7 @@ export class MemoryStore {
   get(key: string, now: number): unknown {
     const slot = this.#index.get(key)
     if (slot === undefined) return MISS
-    if ((this.#softAt[slot] as number) <= now && !this.#freshAt(slot, now)) return MISS
+    if ((this.#meta[slot * STRIDE + SOFT_AT] as number) <= now && !this.#freshAt(slot, now)) return MISS
     return this.#hit(slot, now)
   }
 
@@ -141,8 +152,8 @@ export class MemoryStore {
   lookup(key: string, now: number): unknown {
     const slot = this.#index.get(key)
     if (slot === undefined) return MISS
-    if ((this.#softAt[slot] as number) <= now) {
-      if ((this.#expiresAt[slot] as number) <= now) {
+    if ((this.#meta[slot * STRIDE + SOFT_AT] as number) <= now) {
+      if ((this.#meta[slot * STRIDE + EXPIRES_AT] as number) <= now) {
         this.#expire(slot)
         return MISS
       }
@@ -158,15 +169,15 @@ export class MemoryStore {
   inspect(key: string, now: number): EntryView | undefined {
     const slot = this.#index.get(key)
     if (slot === undefined) return undefined
-    const expiresAt = this.#expiresAt[slot] as number
+    const expiresAt = this.#meta[slot * STRIDE + EXPIRES_AT] as number
     if (expiresAt <= now) {
       this.#expire(slot)
       return undefined
     }
     const view = this.#view
-    view.flags = this.#flags[slot] as number
+    view.flags = (this.#meta[slot * STRIDE + FLAGS] as number) & ~IN_HEAP
     view.expiresAt = expiresAt
-    view.softAt = this.#softAt[slot] as number
+    view.softAt = this.#meta[slot * STRIDE + SOFT_AT] as number
     view.freshUntil = view.flags & GRACE ? (this.#freshUntil.get(slot) as number) : expiresAt
     view.value = this.#hit(slot, now)
     return view
@@ -179,38 +190,44 @@ export class MemoryStore {
   refreshUntil(key: string, until: number): boolean {
     const slot = this.#index.get(key)
     if (slot === undefined) return false
-    const bounded = Math.min(until, this.#expiresAt[slot] as number)
-    if ((this.#flags[slot] as number) & GRACE) {
+    const bounded = Math.min(until, this.#meta[slot * STRIDE + EXPIRES_AT] as number)
+    if ((this.#meta[slot * STRIDE + FLAGS] as number) & GRACE) {
       const freshUntil = Math.max(this.#freshUntil.get(slot) as number, bounded)
       this.#freshUntil.set(slot, freshUntil)
-      this.#softAt[slot] = Math.max(this.#softAt[slot] as number, Math.min(bounded, freshUntil))
-    } else this.#softAt[slot] = Math.max(this.#softAt[slot] as number, bounded)
+      this.#meta[slot * STRIDE + SOFT_AT] = Math.max(
+        this.#meta[slot * STRIDE + SOFT_AT] as number,
+        Math.min(bounded, freshUntil),
+      )
+    } else
+      this.#meta[slot * STRIDE + SOFT_AT] = Math.max(this.#meta[slot * STRIDE + SOFT_AT] as number, bounded)
     return true
   }
 
   /** Whether the entry in `slot` (past its soft time) is still fresh; removes it when expired. */
   #freshAt(slot: number, now: number): boolean {
-    const expiresAt = this.#expiresAt[slot] as number
+    const expiresAt = this.#meta[slot * STRIDE + EXPIRES_AT] as number
     if (expiresAt <= now) {
       this.#expire(slot)
       return false
     }
-    return (this.#flags[slot] as number) & GRACE ? (this.#freshUntil.get(slot) as number) > now : true
+    return (this.#meta[slot * STRIDE + FLAGS] as number) & GRACE
+      ? (this.#freshUntil.get(slot) as number) > now
+      : true
   }
 
   #hit(slot: number, now: number): unknown {
     this.#policy.touch(slot)
-    const flags = this.#flags[slot] as number
+    const flags = this.#meta[slot * STRIDE + FLAGS] as number
     // Grace and eager-refresh entries read like plain ones: only cloning and sliding cost more.
-    if ((flags & (CLONE_ON_READ | SLIDING)) === 0) return this.#values[slot]
+    if ((flags & (CLONE_ON_READ | SLIDING)) === 0) return this.#entries[slot * 2 + 1]
     if (flags & SLIDING) {
       const sliding = this.#sliding.get(slot) as Sliding
       const expiresAt = Math.min(now + sliding.slideMs, sliding.maxExpiresAt)
-      this.#expiresAt[slot] = expiresAt
-      this.#softAt[slot] = expiresAt
+      this.#meta[slot * STRIDE + EXPIRES_AT] = expiresAt
+      this.#meta[slot * STRIDE + SOFT_AT] = expiresAt
       this.#heapFix(slot)
     }
-    return flags & CLONE_ON_READ ? structuredClone(this.#values[slot]) : this.#values[slot]
+    return flags & CLONE_ON_READ ? structuredClone(this.#entries[slot * 2 + 1]) : this.#entries[slot * 2 + 1]
   }
 
   /** Whether `key` is stored (expired or not), without touching it. */
@@ -221,13 +238,13 @@ export class MemoryStore {
   /** The stored size of `key`, or undefined. */
   sizeOf(key: string): number | undefined {
     const slot = this.#index.get(key)
-    return slot === undefined ? undefined : this.#sizes[slot]
+    return slot === undefined ? undefined : this.#meta[slot * STRIDE + SIZE]
   }
 
   /** The logical expiry of `key`, or undefined. */
   expiryOf(key: string): number | undefined {
     const slot = this.#index.get(key)
-    return slot === undefined ? undefined : this.#expiresAt[slot]
+    return slot === undefined ? undefined : this.#meta[slot * STRIDE + EXPIRES_AT]
   }
 
   /**
@@ -255,26 +272,31 @@ export class MemoryStore {
       if (slot !== undefined) this.#remove(slot)
       return
     }
+    // An overwrite keeps its place in the expiry heap (the heap is fixed below); a new slot has none.
+    let entryFlags = flags
     if (slot !== undefined) {
-      this.#bytes -= this.#sizes[slot] as number
+      const at = slot * STRIDE
+      this.#bytes -= this.#meta[at + SIZE] as number
+      entryFlags |= (this.#meta[at + FLAGS] as number) & IN_HEAP
       this.#policy.touch(slot)
     } else {
       slot = this.#allocate()
       this.#index.set(key, slot)
-      this.#keys[slot] = key
+      this.#entries[slot * 2] = key
       const hash = hashKey(key)
       this.#policy.miss(hash)
       this.#policy.insert(slot, hash)
     }
-    this.#values[slot] = value
-    this.#expiresAt[slot] = expiresAt
-    this.#softAt[slot] = Math.min(softAt, freshUntil, expiresAt)
-    let entryFlags = flags
+    this.#entries[slot * 2 + 1] = value
+    const meta = this.#meta
+    const at = slot * STRIDE
+    meta[at + EXPIRES_AT] = expiresAt
+    meta[at + SOFT_AT] = Math.min(softAt, freshUntil, expiresAt)
+    meta[at + SIZE] = size
     if (freshUntil < expiresAt) {
       entryFlags |= GRACE
       this.#freshUntil.set(slot, freshUntil)
     } else if (this.#freshUntil.size > 0) this.#freshUntil.delete(slot)
-    this.#sizes[slot] = size
     if (this.#tags.size > 0) this.#untag(slot)
     if (tags.length > 0) {
       this.#tags.set(slot, tags)
@@ -288,21 +310,24 @@ export class MemoryStore {
       }
     }
     if (slideMs > 0) {
-      this.#flags[slot] = entryFlags | SLIDING
+      meta[at + FLAGS] = entryFlags | SLIDING
       this.#sliding.set(slot, { slideMs, maxExpiresAt })
     } else {
-      this.#flags[slot] = entryFlags
+      meta[at + FLAGS] = entryFlags
       if (this.#sliding.size > 0) this.#sliding.delete(slot)
     }
     this.#bytes += size
     this.#heapFix(slot)
     while (this.#index.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      if (this.#heapSize > 0 && (this.#expiresAt[this.#heap[0] as number] as number) <= now) {
+      if (
+        this.#heapSize > 0 &&
+        (this.#meta[(this.#heap[0] as number) * STRIDE + EXPIRES_AT] as number) <= now
+      ) {
         this.#expire(this.#heap[0] as number)
         continue
       }
       const victim = this.#policy.victim(slot)
-      const evicted = this.#keys[victim]
+      const evicted = this.#entries[victim * 2] as string | undefined
       if (evicted === undefined) break // a policy bug must not loop forever
       this.#remove(victim)
       this.evictions++
@@ -319,8 +344,7 @@ export class MemoryStore {
 
   clear(): void {
     this.#index.clear()
-    this.#keys = []
-    this.#values = []
+    this.#entries = []
     this.#tags.clear()
     this.#byTag.clear()
     this.#sliding.clear()
@@ -329,6 +353,7 @@ export class MemoryStore {
     this.#nextSlot = 0
     this.#heapSize = 0
     this.#heapPos.fill(NONE)
+    this.#meta.fill(0) // no IN_HEAP flags left behind
     this.#bytes = 0
     this.#policy = createPolicy(this.#policyName, this.#capacity)
   }
@@ -363,9 +388,9 @@ export class MemoryStore {
       const slots = this.#byTag.get(tag)
       if (slots === undefined) continue
       for (const slot of [...slots]) {
-        if ((this.#flags[slot] as number) & GRACE) {
+        if ((this.#meta[slot * STRIDE + FLAGS] as number) & GRACE) {
           this.#freshUntil.set(slot, Math.min(this.#freshUntil.get(slot) as number, now))
-          this.#softAt[slot] = Math.min(this.#softAt[slot] as number, now)
+          this.#meta[slot * STRIDE + SOFT_AT] = Math.min(this.#meta[slot * STRIDE + SOFT_AT] as number, now)
         } else this.#remove(slot)
         expired++
       }
@@ -393,11 +418,8 @@ export class MemoryStore {
     const reused = this.#free.pop()
     if (reused !== undefined) return reused
     const slot = this.#nextSlot++
-    if (slot >= this.#expiresAt.length) {
-      this.#expiresAt = withSlot(this.#expiresAt, slot, 0)
-      this.#softAt = withSlot(this.#softAt, slot, 0)
-      this.#sizes = withSlot(this.#sizes, slot, 0)
-      this.#flags = withSlot(this.#flags, slot, 0)
+    if (slot >= this.#heapPos.length) {
+      this.#meta = withSlot(this.#meta, slot * STRIDE + STRIDE - 1, 0)
       this.#heap = withSlot(this.#heap, slot, 0)
       this.#heapPos = withSlot(this.#heapPos, slot, NONE)
     }
@@ -406,7 +428,7 @@ export class MemoryStore {
 
   /** Removes an expired entry, counted and reported as such. */
   #expire(slot: number): void {
-    const key = this.#keys[slot]
+    const key = this.#entries[slot * 2] as string | undefined
     if (key === undefined) return
     this.#remove(slot)
     this.expirations++
@@ -414,19 +436,20 @@ export class MemoryStore {
   }
 
   #remove(slot: number): void {
-    const key = this.#keys[slot]
+    const key = this.#entries[slot * 2] as string | undefined
     if (key === undefined) return
     this.#index.delete(key)
-    this.#keys[slot] = undefined
-    this.#values[slot] = undefined
+    this.#entries[slot * 2] = undefined
+    this.#entries[slot * 2 + 1] = undefined
     if (this.#tags.size > 0) this.#untag(slot)
-    const flags = this.#flags[slot] as number
+    const at = slot * STRIDE
+    const flags = this.#meta[at + FLAGS] as number
     if (flags & SLIDING) this.#sliding.delete(slot)
     if (flags & GRACE) this.#freshUntil.delete(slot)
-    this.#flags[slot] = 0
-    this.#bytes -= this.#sizes[slot] as number
+    if (flags & IN_HEAP) this.#heapRemove(slot)
+    this.#meta[at + FLAGS] = 0
+    this.#bytes -= this.#meta[at + SIZE] as number
     this.#policy.remove(slot)
-    this.#heapRemove(slot)
     this.#free.push(slot)
   }
 
@@ -434,13 +457,16 @@ export class MemoryStore {
 
   /** Puts `slot` where its expiry belongs (adding or removing it as needed). */
   #heapFix(slot: number): void {
-    const expires = this.#expiresAt[slot] as number
-    const pos = this.#heapPos[slot] as number
+    const at = slot * STRIDE
+    const expires = this.#meta[at + EXPIRES_AT] as number
+    const flags = this.#meta[at + FLAGS] as number
     if (expires === Number.POSITIVE_INFINITY) {
-      if (pos !== NONE) this.#heapRemove(slot)
+      if (flags & IN_HEAP) this.#heapRemove(slot)
       return
     }
-    if (pos === NONE) {
+    const pos = this.#heapPos[slot] as number
+    if ((flags & IN_HEAP) === 0) {
+      this.#meta[at + FLAGS] = flags | IN_HEAP
       this.#heap[this.#heapSize] = slot
       this.#heapPos[slot] = this.#heapSize++
       this.#siftUp(this.#heapSize - 1)
@@ -454,6 +480,8 @@ export class MemoryStore {
     const pos = this.#heapPos[slot] as number
     if (pos === NONE) return
     this.#heapPos[slot] = NONE
+    const at = slot * STRIDE + FLAGS
+    this.#meta[at] = (this.#meta[at] as number) & ~IN_HEAP
     const last = this.#heap[--this.#heapSize] as number
     if (pos === this.#heapSize) return
     this.#heap[pos] = last
@@ -465,11 +493,11 @@ export class MemoryStore {
   #siftUp(i: number): void {
     const heap = this.#heap
     const slot = heap[i] as number
-    const expires = this.#expiresAt[slot] as number
+    const expires = this.#meta[slot * STRIDE + EXPIRES_AT] as number
     while (i > 0) {
       const parent = (i - 1) >> 1
       const p = heap[parent] as number
-      if ((this.#expiresAt[p] as number) <= expires) break
+      if ((this.#meta[p * STRIDE + EXPIRES_AT] as number) <= expires) break
       heap[i] = p
       this.#heapPos[p] = i
       i = parent
@@ -480,22 +508,23 @@ export class MemoryStore {
 
   #siftDown(i: number): void {
     const heap = this.#heap
+    const meta = this.#meta
     const n = this.#heapSize
     const slot = heap[i] as number
-    const expires = this.#expiresAt[slot] as number
+    const expires = this.#meta[slot * STRIDE + EXPIRES_AT] as number
     for (;;) {
       let child = 2 * i + 1
       if (child >= n) break
       const right = child + 1
       if (
         right < n &&
-        (this.#expiresAt[heap[right] as number] as number) <
-          (this.#expiresAt[heap[child] as number] as number)
+        (meta[(heap[right] as number) * STRIDE + EXPIRES_AT] as number) <
+          (meta[(heap[child] as number) * STRIDE + EXPIRES_AT] as number)
       ) {
         child = right
       }
       const c = heap[child] as number
-      if ((this.#expiresAt[c] as number) >= expires) break
+      if ((this.#meta[c * STRIDE + EXPIRES_AT] as number) >= expires) break
       heap[i] = c
       this.#heapPos[c] = i
       i = child
