@@ -1,13 +1,40 @@
 import { defineConfig } from 'vitest/config'
 
+/**
+ * Two groups, run one after the other. The first holds the suites that load both cores for long
+ * stretches (multi-process write-behind, 100,000-entry key rotation, million-event analyses); the
+ * second holds everything else, including the suites that measure time (propagation delays, fault
+ * deadlines, refresh-before-expiry), which would otherwise share the cores with the first group.
+ */
+const CPU_HEAVY = [
+  'test/integration/write-behind/**/*.test.ts',
+  'test/integration/security/rotation.test.ts',
+  'test/analysis/**/*.test.ts',
+  'test/cli/analyze*.test.ts',
+]
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
     // Fault and integration suites start their own redis-server; two at a time fit two cores.
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'cpu-heavy', include: CPU_HEAVY, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'main',
+          include: ['test/**/*.test.ts'],
+          exclude: CPU_HEAVY,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 })
