@@ -1,10 +1,10 @@
 import { detach } from './detach.js'
 import type { EventSink, RawEvent } from './event.js'
 import { ReuseProfiler } from './mrc/reuse-profiler.js'
-import { type Access, Normalizer } from './normalize/index.js'
+import { type NormalizedAccess, Normalizer } from './normalize/index.js'
 import { CountMin } from './sketch/count-min.js'
 import { SpaceSaving } from './sketch/space-saving.js'
-import { hashKey, SignatureStats, TypeStats } from './stats.js'
+import { SignatureStats, TypeStats } from './stats.js'
 
 export interface AnalyzerOptions {
   /** Signatures tracked; later new ones are counted under their type's "(other signatures)". Default 2,000. */
@@ -130,7 +130,7 @@ export class Analyzer implements EventSink {
       this.readDurationSumMs += raw.durationMs
       this.readDurationCount++
     }
-    const hash = hashKey(access.key)
+    const hash = access.keyHash
     signature.keys.add(hash)
     const estimate = this.#frequencies.add(hash)
     type.read(access, hash, time, raw.durationMs, raw.bytes, estimate)
@@ -168,7 +168,7 @@ export class Analyzer implements EventSink {
     }
   }
 
-  #signature(access: Access, raw: RawEvent): SignatureStats {
+  #signature(access: NormalizedAccess, raw: RawEvent): SignatureStats {
     const found = this.signatures.get(access.signature)
     if (found !== undefined) return found
     let type = this.types.get(access.type)

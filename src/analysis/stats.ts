@@ -1,7 +1,7 @@
 import { hashKey } from '../eviction/policy.js'
 import { detach } from './detach.js'
 import { ReuseProfiler } from './mrc/reuse-profiler.js'
-import type { Access, Shape } from './normalize/index.js'
+import type { NormalizedAccess, Shape } from './normalize/index.js'
 import { HyperLogLog } from './sketch/hyperloglog.js'
 import { LogHistogram } from './sketch/log-histogram.js'
 import { SpaceSaving } from './sketch/space-saving.js'
@@ -10,6 +10,66 @@ export { hashKey }
 
 /** Entities whose last write time is remembered, per type (oldest forgotten first beyond it). */
 const LAST_WRITES = 50_000
+
+interface LastWrite {
+  entity: string
+  time: number
+  newer: LastWrite | undefined
+  older: LastWrite | undefined
+}
+
+/**
+ * The last write time of the most recently written entities, oldest forgotten first: a Map to
+ * list nodes kept in write order, so that a write to a known entity moves its node (a Map
+ * delete + set per write, the obvious way, made the Map rehash all the time).
+ */
+class LastWrites {
+  readonly #nodes = new Map<string, LastWrite>()
+  #oldest: LastWrite | undefined
+  #newest: LastWrite | undefined
+
+  get(entity: string): LastWrite | undefined {
+    return this.#nodes.get(entity)
+  }
+
+  /** Makes `node` the most recent. */
+  touch(node: LastWrite): void {
+    if (node === this.#newest) return
+    this.#unlink(node)
+    this.#append(node)
+  }
+
+  /** Remembers a new entity's write, forgetting the oldest one first when `limit` are known. */
+  add(entity: string, time: number, limit: number): void {
+    let node: LastWrite
+    const oldest = this.#oldest
+    if (this.#nodes.size >= limit && oldest !== undefined) {
+      this.#nodes.delete(oldest.entity)
+      this.#unlink(oldest)
+      node = oldest
+      node.entity = entity
+      node.time = time
+    } else node = { entity, time, newer: undefined, older: undefined }
+    this.#nodes.set(entity, node)
+    this.#append(node)
+  }
+
+  #unlink(node: LastWrite): void {
+    if (node.older === undefined) this.#oldest = node.newer
+    else node.older.newer = node.newer
+    if (node.newer === undefined) this.#newest = node.older
+    else node.newer.older = node.older
+    node.newer = undefined
+    node.older = undefined
+  }
+
+  #append(node: LastWrite): void {
+    node.older = this.#newest
+    if (this.#newest === undefined) this.#oldest = node
+    else this.#newest.newer = node
+    this.#newest = node
+  }
+}
 
 /** Aggregates of one signature (a query shape, a route, a key pattern). */
 export class SignatureStats {
@@ -61,7 +121,7 @@ export class TypeStats {
   readonly writtenEntities = new HyperLogLog(12)
   /** Time between two writes to the same entity. */
   readonly writeGapsMs = new LogHistogram()
-  readonly #lastWrite = new Map<string, number>()
+  readonly #lastWrites = new LastWrites()
   readDurationSumMs = 0
   readDurationCount = 0
   readBytesSum = 0
@@ -82,7 +142,7 @@ export class TypeStats {
   }
 
   read(
-    access: Access,
+    access: NormalizedAccess,
     hash: number,
     time: number,
     durationMs: number,
@@ -91,7 +151,7 @@ export class TypeStats {
   ): void {
     this.reads++
     this.readKeys.add(hash)
-    if (access.entity !== '') this.entities.add(hashKey(access.entity))
+    if (access.entity !== '') this.entities.add(access.entityHash)
     if (durationMs >= 0) {
       this.readDurationSumMs += durationMs
       this.readDurationCount++
@@ -104,7 +164,7 @@ export class TypeStats {
     this.profiler.access(access.key, hash, time)
   }
 
-  write(access: Access, time: number, bytes: number): void {
+  write(access: NormalizedAccess, time: number, bytes: number): void {
     this.writes++
     if (bytes >= 0) {
       this.writeBytesSum += bytes
@@ -123,19 +183,16 @@ export class TypeStats {
       return
     }
     this.writesEntity++
-    const entityHash = hashKey(access.entity)
+    const entityHash = access.entityHash
     this.entities.add(entityHash)
     this.writtenEntities.add(entityHash)
     if (Number.isNaN(time)) return
-    const last = this.#lastWrite.get(access.entity)
+    const last = this.#lastWrites.get(access.entity)
     if (last !== undefined) {
-      if (time >= last) this.writeGapsMs.add(time - last)
-      this.#lastWrite.delete(access.entity) // re-inserted last: Map order is then by last write
-    } else if (this.#lastWrite.size >= LAST_WRITES) {
-      const oldest = this.#lastWrite.keys().next().value
-      if (oldest !== undefined) this.#lastWrite.delete(oldest)
-    }
-    this.#lastWrite.set(access.entity, time)
+      if (time >= last.time) this.writeGapsMs.add(time - last.time)
+      last.time = time
+      this.#lastWrites.touch(last)
+    } else this.#lastWrites.add(access.entity, time, LAST_WRITES)
   }
 
   observe(time: number): void {

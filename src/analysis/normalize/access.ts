@@ -24,3 +24,11 @@ export interface Access {
   readonly entity: string
   readonly shape: Shape
 }
+
+/** An access as the {@link Normalizer} hands it out: with the hashes the analyser needs, computed once. */
+export interface NormalizedAccess extends Access {
+  /** hashKey(key). */
+  readonly keyHash: number
+  /** hashKey(entity), or 0 when there is no entity. */
+  readonly entityHash: number
+}

@@ -1,43 +1,60 @@
+import { hashKey } from '../../eviction/policy.js'
 import { detach } from '../detach.js'
-import type { RawEvent } from '../event.js'
-import type { Access } from './access.js'
+import type { EventKind, Operation, RawEvent } from '../event.js'
+import type { Access, NormalizedAccess } from './access.js'
 import { normalizeKey } from './key.js'
 import { normalizeSql } from './sql.js'
-import { normalizeUrl } from './url.js'
+import { normalizeUrl, UrlNormalizer } from './url.js'
 
-export type { Access, Shape } from './access.js'
+export type { Access, NormalizedAccess, Shape } from './access.js'
 export { normalizeKey } from './key.js'
 export { normalizeSql, scanSql } from './sql.js'
 export { normalizeUrl } from './url.js'
 
 const MEMO_LIMIT = 100_000
 
+const KINDS: readonly EventKind[] = ['sql', 'http', 'key']
+const OPS: readonly (Operation | '')[] = ['', 'read', 'write', 'other']
+
 /**
- * Normalises events, memoising by (kind, verb, text): a log's hot queries and URLs repeat, so most
- * lines cost one Map lookup. The memo is dropped whenever it reaches its limit (bounded memory).
+ * Normalises events. Plain URL paths go through a {@link UrlNormalizer} (one template per route
+ * skeleton); everything else is memoised by (kind, verb, text): a log's hot queries and URLs
+ * repeat, so most lines cost one Map lookup. The memo is dropped whenever it reaches its limit
+ * (bounded memory). Every string handed out is a copy, never a slice of the chunk it came from.
  */
 export class Normalizer {
-  /** One memo per (kind, verb, forced op): no key concatenation on the hot path. */
-  readonly #memos = new Map<string, Map<string, Access>>()
+  /** One memo per (kind, forced op), then per verb: no key concatenation on the hot path. */
+  readonly #memos: Map<string, Map<string, NormalizedAccess>>[] = Array.from(
+    { length: KINDS.length * OPS.length },
+    () => new Map(),
+  )
+  readonly #urls = new UrlNormalizer()
   #size = 0
   #lookups = 0
   #hits = 0
   /** Turned off when most lookups miss (a huge key space): then the memo only costs. */
   #enabled = true
 
-  normalize(event: RawEvent): Access {
+  normalize(event: RawEvent): NormalizedAccess {
+    if (event.kind === 'http' && event.params === undefined) {
+      const access = this.#urls.normalize(event.text, urlMethod(event))
+      if (access !== undefined) return withHashes(overrideOp(access, event.op))
+    }
     // Bind parameters change the key: those events are not memoised.
     if (event.params !== undefined || !this.#enabled) return this.#compute(event)
-    const group = `${event.kind}${event.verb}${event.op}`
-    let memo = this.#memos.get(group)
+    const group = this.#memos[KINDS.indexOf(event.kind) * OPS.length + OPS.indexOf(event.op)] as Map<
+      string,
+      Map<string, NormalizedAccess>
+    >
+    let memo = group.get(event.verb)
     if (memo === undefined) {
       memo = new Map()
-      this.#memos.set(group, memo)
+      group.set(detach(event.verb), memo)
     }
     let access = memo.get(event.text)
     if (++this.#lookups === MEMO_LIMIT) {
       this.#enabled = this.#hits * 2 > this.#lookups
-      if (!this.#enabled) this.#memos.clear()
+      if (!this.#enabled) for (const g of this.#memos) g.clear()
     }
     if (access !== undefined) {
       this.#hits++
@@ -45,7 +62,7 @@ export class Normalizer {
     }
     access = this.#compute(event)
     if (this.#size >= MEMO_LIMIT) {
-      for (const m of this.#memos.values()) m.clear()
+      for (const g of this.#memos) for (const m of g.values()) m.clear()
       this.#size = 0
     }
     memo.set(detach(event.text), access)
@@ -53,35 +70,49 @@ export class Normalizer {
     return access
   }
 
-  #compute(event: RawEvent): Access {
+  #compute(event: RawEvent): NormalizedAccess {
     const access = this.#normalize(event)
     // Every string the analyser keeps comes from here: copy them off the chunk they were cut from.
-    return {
+    return withHashes({
       op: access.op,
       signature: detach(access.signature),
       type: detach(access.type),
       key: detach(access.key),
       entity: detach(access.entity),
       shape: access.shape,
-    }
+    })
   }
 
   #normalize(event: RawEvent): Access {
     switch (event.kind) {
-      case 'sql': {
-        const access = normalizeSql(event.text, event.params)
-        return event.op === '' || event.op === access.op ? access : { ...access, op: event.op }
-      }
-      case 'http': {
-        const access = normalizeUrl(
-          event.text,
-          event.verb === '' && event.op === 'write' ? 'POST' : event.verb,
-        )
-        return event.op === '' || event.op === access.op ? access : { ...access, op: event.op }
-      }
+      case 'sql':
+        return overrideOp(normalizeSql(event.text, event.params), event.op)
+      case 'http':
+        return overrideOp(normalizeUrl(event.text, urlMethod(event)), event.op)
       case 'key':
         return normalizeKey(event.text, event.op === '' ? opOfVerb(event.verb) : event.op, event.verb)
     }
+  }
+}
+
+function urlMethod(event: RawEvent): string {
+  return event.verb === '' && event.op === 'write' ? 'POST' : event.verb
+}
+
+function overrideOp(access: Access, op: Operation | ''): Access {
+  return op === '' || op === access.op ? access : { ...access, op }
+}
+
+function withHashes(access: Access): NormalizedAccess {
+  return {
+    op: access.op,
+    signature: access.signature,
+    type: access.type,
+    key: access.key,
+    entity: access.entity,
+    shape: access.shape,
+    keyHash: hashKey(access.key),
+    entityHash: access.entity === '' ? 0 : hashKey(access.entity),
   }
 }
 

@@ -1,3 +1,4 @@
+import { detach } from '../detach.js'
 import type { Operation } from '../event.js'
 import type { Access, Shape } from './access.js'
 import { placeholderFor } from './placeholders.js'
@@ -125,5 +126,140 @@ export function normalizeUrl(url: string, method: string): Access {
     key: path + keyQuery,
     entity: shape === 'list' ? '' : entity,
     shape,
+  }
+}
+
+/** Most digit segments a path may have to be templated (longer ones take the general path). */
+const MAX_DIGIT_SEGMENTS = 8
+/** Templates kept per method; the map is dropped when it reaches this (bounded memory). */
+const TEMPLATE_LIMIT = 20_000
+
+/** How an access follows from a path of its template: everything but the key and the entity is shared. */
+interface UrlTemplate {
+  readonly op: Operation
+  readonly signature: string
+  readonly type: string
+  readonly shape: Shape
+  /** -1: no entity; -2: the whole path; k ≥ 0: the k-th all-digit segment; -3: `entity` below. */
+  readonly entityDigits: number
+  readonly entity: string
+}
+
+/**
+ * {@link normalizeUrl} for a stream of requests, most of which are paths like `/api/users/18310`:
+ * a path without query, fragment or escapes is reduced to its skeleton — its all-digit segments
+ * replaced by `0` — and the route, resource, shape and operation are computed once per skeleton
+ * and method. An all-digit segment is always an `:id` whatever its digits, and nothing else in
+ * normalizeUrl looks at them, so every path of a skeleton normalises the same way except for its
+ * key (the path) and entity (one of those segments, or a constant). Returned strings are copies:
+ * none keeps the chunk `url` was cut from alive.
+ */
+export class UrlNormalizer {
+  readonly #templates = new Map<string, Map<string, UrlTemplate>>()
+  /** Start and end of each all-digit segment of the path being normalised. */
+  readonly #digits = new Int32Array(2 * MAX_DIGIT_SEGMENTS)
+  #count = 0
+
+  /** normalizeUrl(url, method) through a template, or undefined for a URL that is not a plain path. */
+  normalize(url: string, method: string): Access | undefined {
+    const skeleton = this.#skeleton(url)
+    if (skeleton === undefined) return undefined
+    let templates = this.#templates.get(method)
+    if (templates === undefined) {
+      templates = new Map()
+      this.#templates.set(method, templates)
+    }
+    let template = templates.get(skeleton)
+    if (template === undefined) {
+      template = this.#template(normalizeUrl(url, method), url)
+      if (template === undefined) return undefined
+      if (templates.size >= TEMPLATE_LIMIT) templates.clear()
+      templates.set(detach(skeleton), template)
+    }
+    const key = detach(url)
+    let entity = template.entity
+    if (template.entityDigits === -2) entity = key
+    else if (template.entityDigits >= 0) {
+      const k = 2 * template.entityDigits
+      entity = key.slice(this.#digits[k] as number, this.#digits[k + 1] as number)
+    }
+    return {
+      op: template.op,
+      signature: template.signature,
+      type: template.type,
+      key,
+      entity,
+      shape: template.shape,
+    }
+  }
+
+  /**
+   * The path with its all-digit segments replaced by `0` (the path itself when it has none), and
+   * their offsets in #digits; undefined when the URL is not a plain path (no leading `/`, or a
+   * `?`, `#` or `%`, or too many digit segments).
+   */
+  #skeleton(url: string): string | undefined {
+    const n = url.length
+    if (n === 0 || url.charCodeAt(0) !== 47) return undefined
+    const digits = this.#digits
+    let count = 0
+    let segment = 1
+    let allDigits = true
+    for (let i = 1; i <= n; i++) {
+      const c = i === n ? 47 : url.charCodeAt(i)
+      if (c === 47) {
+        if (allDigits && i > segment) {
+          if (count === MAX_DIGIT_SEGMENTS) return undefined
+          digits[2 * count] = segment
+          digits[2 * count + 1] = i
+          count++
+        }
+        segment = i + 1
+        allDigits = true
+      } else if (c === 63 || c === 35 || c === 37)
+        return undefined // ? # %
+      else if (c < 48 || c > 57) allDigits = false
+    }
+    this.#count = count
+    if (count === 0) return url
+    let skeleton = url.slice(0, digits[0] as number)
+    for (let k = 0; k < count; k++) {
+      const next = k + 1 < count ? (digits[2 * k + 2] as number) : n
+      skeleton += `0${url.slice(digits[2 * k + 1] as number, next)}`
+    }
+    return skeleton
+  }
+
+  /**
+   * The template of `access` = normalizeUrl(url), whose digit segments are in #digits; undefined
+   * when the access does not have the expected form (then the caller normalises the long way).
+   */
+  #template(access: Access, url: string): UrlTemplate | undefined {
+    if (access.key !== url) return undefined
+    const base = {
+      op: access.op,
+      signature: detach(access.signature),
+      type: detach(access.type),
+      shape: access.shape,
+    }
+    if (access.entity === '') return { ...base, entityDigits: -1, entity: '' }
+    if (access.shape === 'static') {
+      return access.entity === url ? { ...base, entityDigits: -2, entity: '' } : undefined
+    }
+    // The entity is the last segment that is a value (normalizeUrl's placeholderFor): find it.
+    const segments = url.split('/')
+    let offset = url.length + 1
+    for (let i = segments.length - 1; i >= 0; i--) {
+      const segment = segments[i] as string
+      offset -= segment.length + 1
+      if (placeholderFor(segment) === undefined) continue
+      if (segment !== access.entity) return undefined
+      for (let k = 0; k < this.#count; k++) {
+        if (this.#digits[2 * k] === offset && this.#digits[2 * k + 1] === offset + segment.length)
+          return { ...base, entityDigits: k, entity: '' }
+      }
+      return { ...base, entityDigits: -3, entity: detach(segment) }
+    }
+    return undefined
   }
 }

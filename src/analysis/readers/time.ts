@@ -27,11 +27,17 @@ function offsetMs(zone: string): number {
   return (m[1] === '-' ? -1 : 1) * minutes * 60_000
 }
 
+/** A CLF timestamp parser; `within` reads `text.slice(start, end)` without cutting it out first. */
+export interface ClfTimeParser {
+  (text: string): number
+  within(text: string, start: number, end: number): number
+}
+
 /** `10/Oct/2000:13:55:36 -0700` (Apache/nginx `%t` without brackets) → ms since the epoch, or NaN. */
-export function clfTimeParser(): (text: string) => number {
+export function clfTimeParser(): ClfTimeParser {
   let lastText = ''
   let lastValue = Number.NaN
-  return (text) => {
+  const parse = (text: string): number => {
     if (text === lastText) return lastValue
     const m =
       /^(\d{1,2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))? ?([+-]\d{2}:?\d{2}|Z)?$/.exec(
@@ -50,6 +56,9 @@ export function clfTimeParser(): (text: string) => number {
       offsetMs(m[8] ?? '+0000')
     return lastValue
   }
+  // A slice and one native comparison: faster than comparing in place (startsWith, charCodeAt).
+  parse.within = (text: string, start: number, end: number): number => parse(text.slice(start, end))
+  return parse
 }
 
 /** `2024-01-15 10:23:45.123 UTC`, `2024-01-15T10:23:45Z`, `…+02:00` → ms since the epoch, or NaN. */

@@ -4,17 +4,22 @@
  * with true frequency above n/k is tracked, and each count overestimates by at most its `error`.
  * A min-heap finds the smallest counter in O(log k).
  */
+/** One counter: `pos` is its place in the heap (updated in place: no Map write per heap swap). */
+interface Counter {
+  item: string
+  count: number
+  error: number
+  pos: number
+}
+
 export class SpaceSaving {
   readonly capacity: number
-  readonly #index = new Map<string, number>() // item → heap position
-  readonly #items: string[] = []
-  readonly #counts: Float64Array
-  readonly #errors: Float64Array
+  readonly #index = new Map<string, Counter>()
+  /** Min-heap by count. */
+  readonly #heap: Counter[] = []
 
   constructor(capacity: number) {
     this.capacity = capacity
-    this.#counts = new Float64Array(capacity)
-    this.#errors = new Float64Array(capacity)
   }
 
   /**
@@ -23,97 +28,93 @@ export class SpaceSaving {
    * then replaces with that estimate. Rare keys — most of a large key space — cost one Map lookup.
    */
   offer(item: string, estimate: number): void {
-    const at = this.#index.get(item)
-    if (at !== undefined) {
-      this.#counts[at] = (this.#counts[at] as number) + 1
-      this.#siftDown(at)
+    const counter = this.#index.get(item)
+    if (counter !== undefined) {
+      counter.count += 1
+      this.#siftDown(counter.pos)
       return
     }
-    const size = this.#items.length
+    const heap = this.#heap
+    const size = heap.length
     if (size < this.capacity) {
-      this.#items.push(item)
-      this.#counts[size] = estimate
-      this.#errors[size] = estimate - 1
-      this.#index.set(item, size)
+      const added: Counter = { item, count: estimate, error: estimate - 1, pos: size }
+      heap.push(added)
+      this.#index.set(item, added)
       this.#siftUp(size)
       return
     }
-    const min = this.#counts[0] as number
-    if (estimate <= min) return
-    this.#index.delete(this.#items[0] as string)
-    this.#items[0] = item
-    this.#index.set(item, 0)
-    this.#errors[0] = estimate - 1
-    this.#counts[0] = estimate
+    const min = heap[0] as Counter
+    if (estimate <= min.count) return
+    this.#index.delete(min.item)
+    min.item = item
+    this.#index.set(item, min)
+    min.error = estimate - 1
+    min.count = estimate
     this.#siftDown(0)
   }
 
   add(item: string, weight = 1): void {
-    const at = this.#index.get(item)
-    if (at !== undefined) {
-      this.#counts[at] = (this.#counts[at] as number) + weight
-      this.#siftDown(at)
+    const counter = this.#index.get(item)
+    if (counter !== undefined) {
+      counter.count += weight
+      this.#siftDown(counter.pos)
       return
     }
-    const size = this.#items.length
+    const heap = this.#heap
+    const size = heap.length
     if (size < this.capacity) {
-      this.#items.push(item)
-      this.#counts[size] = weight
-      this.#errors[size] = 0
-      this.#index.set(item, size)
+      const added: Counter = { item, count: weight, error: 0, pos: size }
+      heap.push(added)
+      this.#index.set(item, added)
       this.#siftUp(size)
       return
     }
-    const min = this.#counts[0] as number
-    this.#index.delete(this.#items[0] as string)
-    this.#items[0] = item
-    this.#index.set(item, 0)
-    this.#errors[0] = min
-    this.#counts[0] = min + weight
+    const min = heap[0] as Counter
+    this.#index.delete(min.item)
+    min.item = item
+    this.#index.set(item, min)
+    min.error = min.count
+    min.count = min.count + weight
     this.#siftDown(0)
   }
 
   /** Tracked items, most frequent first: `count` overestimates the truth by at most `error`. */
   top(limit = this.capacity): { item: string; count: number; error: number }[] {
-    return this.#items
-      .map((item, i) => ({ item, count: this.#counts[i] as number, error: this.#errors[i] as number }))
+    return this.#heap
+      .map(({ item, count, error }) => ({ item, count, error }))
       .sort((a, b) => b.count - a.count)
       .slice(0, limit)
   }
 
   #swap(i: number, j: number): void {
-    const items = this.#items
-    const a = items[i] as string
-    const b = items[j] as string
-    items[i] = b
-    items[j] = a
-    this.#index.set(b, i)
-    this.#index.set(a, j)
-    const c = this.#counts[i] as number
-    this.#counts[i] = this.#counts[j] as number
-    this.#counts[j] = c
-    const e = this.#errors[i] as number
-    this.#errors[i] = this.#errors[j] as number
-    this.#errors[j] = e
+    const heap = this.#heap
+    const a = heap[i] as Counter
+    const b = heap[j] as Counter
+    heap[i] = b
+    heap[j] = a
+    b.pos = i
+    a.pos = j
   }
 
   #siftUp(i: number): void {
+    const heap = this.#heap
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if ((this.#counts[parent] as number) <= (this.#counts[i] as number)) return
+      if ((heap[parent] as Counter).count <= (heap[i] as Counter).count) return
       this.#swap(i, parent)
       i = parent
     }
   }
 
   #siftDown(i: number): void {
-    const n = this.#items.length
+    const heap = this.#heap
+    const n = heap.length
     for (;;) {
       const l = 2 * i + 1
       const r = l + 1
       let smallest = i
-      if (l < n && (this.#counts[l] as number) < (this.#counts[smallest] as number)) smallest = l
-      if (r < n && (this.#counts[r] as number) < (this.#counts[smallest] as number)) smallest = r
+      if (l < n && (heap[l] as Counter).count < (heap[smallest] as Counter).count) smallest = l
+      if (r < n && (heap[r] as Counter).count < (heap[smallest] as Counter).count) smallest = r
       if (smallest === i) return
       this.#swap(i, smallest)
       i = smallest
