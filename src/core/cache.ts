@@ -85,7 +85,7 @@ import {
   type WriteThroughOptions,
 } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
-import { type CacheStats, emptyCounters } from './stats.js'
+import { type CacheStats, emptyCounters, type WriteBehindStatName } from './stats.js'
 
 /**
  * What an L2 write failure leads to: `'suppress'` for write-backs of loaded values (nothing is
@@ -1050,15 +1050,7 @@ export class Cache {
   }
 
   /** The write-behinds of this cache, summed (lag: the worst). */
-  #writeBehindStats(): Pick<
-    CacheStats,
-    | 'writeBehindPending'
-    | 'writeBehindLagMs'
-    | 'writeBehindFlushed'
-    | 'writeBehindRetries'
-    | 'writeBehindDeadLettered'
-    | 'writeBehindRejected'
-  > {
+  #writeBehindStats(): Pick<CacheStats, WriteBehindStatName> {
     const out = {
       writeBehindPending: 0,
       writeBehindLagMs: 0,

@@ -108,13 +108,17 @@ export type CounterName = Exclude<
   | 'hitRatio'
   | 'breakerOpen'
   | 'factorySeconds'
+  | WriteBehindStatName
+>
+
+/** The write-behind figures of {@link CacheStats}: read from the cache's write-behinds, not counted. */
+export type WriteBehindStatName =
   | 'writeBehindPending'
   | 'writeBehindLagMs'
   | 'writeBehindFlushed'
   | 'writeBehindRetries'
   | 'writeBehindDeadLettered'
   | 'writeBehindRejected'
->
 
 export function emptyCounters(): Record<CounterName, number> {
   return {

@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises'
-import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { analyzeFile } from '../../dist/analysis/analyze.js'
 import { SHOP_WORKLOAD, writeWorkloadLog } from '../../dist/analysis/generate/index.js'
 import { formatHtml } from '../../dist/analysis/report/html.js'
+import { launchChromium } from '../helpers/chromium.js'
 import { tempDir } from './helpers.js'
 
 const OUT = new URL('../../test-output/analyze/', import.meta.url)
@@ -28,19 +28,7 @@ afterAll(async () => {
 
 describe('HTML report', () => {
   it('renders its three charts in headless chromium, offline, and is saved as a screenshot', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
+    const browser = await launchChromium()
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
       const requests: string[] = []

@@ -7,21 +7,12 @@
 import { mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, createCache, MemoryRemoteTier } from '../../dist/index.js'
 import { createDashboardHandler, type DashboardHandler } from '../../dist/observability/dashboard/index.js'
+import { launchChromium } from '../helpers/chromium.js'
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-]
 /** Generous: two shared cores, other suites running. */
 const WAIT_MS = 20_000
 
@@ -75,7 +66,7 @@ beforeAll(async () => {
       if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 2))
     }
   })()
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })
+  browser = await launchChromium()
 })
 
 afterAll(async () => {
