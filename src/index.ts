@@ -4,6 +4,7 @@
  */
 export { Cache, createCache } from './core/cache.js'
 export { type Duration, parseDuration } from './core/duration.js'
+export type { CacheEventListener, CacheEventName, CacheEvents } from './core/events.js'
 export type { Isolation } from './core/isolation.js'
 export {
   type CacheOptions,
@@ -15,6 +16,7 @@ export {
   type GetOrSetOptions,
   type L1Options,
   type L2Options,
+  type ObservabilityOptions,
   type TtlOption,
   type WriteThroughOptions,
 } from './core/options.js'
