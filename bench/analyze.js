@@ -5,7 +5,7 @@
 //     (over 100 evenly spaced sizes, as in the SHARDS paper, and over the log-spaced grid) and speedup.
 import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SHOP_WORKLOAD, writeWorkloadLog } from '../dist/analysis/generate/index.js'
 import { ReuseProfiler } from '../dist/analysis/mrc/reuse-profiler.js'
@@ -30,6 +30,7 @@ async function bigLog() {
 
 function analyzeRun(path) {
   const bin = new URL('../bin/stratacache.js', import.meta.url).pathname
+  const loadAtStart = loadavg()
   const t = performance.now()
   // /usr/bin/time -v reports the child's peak RSS (max resident set size).
   const run = spawnSync('/usr/bin/time', ['-v', process.execPath, bin, 'analyze', path, '--json'], {
@@ -40,7 +41,7 @@ function analyzeRun(path) {
   if (run.status !== 0) throw new Error(`analyze failed (${run.status}): ${run.stderr.slice(-2000)}`)
   const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr)?.[1] ?? Number.NaN) * 1024
   const report = JSON.parse(run.stdout)
-  return { seconds, rss, report }
+  return { seconds, rss, report, loadAtStart, loadAtEnd: loadavg() }
 }
 
 function shards() {
@@ -84,12 +85,18 @@ console.log(
 )
 
 const path = await bigLog()
-const { seconds, rss, report } = analyzeRun(path)
+const { seconds, rss, report, loadAtStart, loadAtEnd } = analyzeRun(path)
 console.log(
   `stratacache analyze on ${report.lines.total.toLocaleString('en-US')} lines of combined access log:`,
 )
 console.log(
   `  ${seconds.toFixed(1)} s wall (${Math.round(report.lines.total / seconds).toLocaleString('en-US')} lines/s), peak RSS ${(rss / 2 ** 20).toFixed(0)} MiB`,
+)
+// The machine is shared: the load average says how much of it the run had.
+const load = (l) => l.map((x) => x.toFixed(2)).join(' ')
+console.log(
+  `  ${Math.round(report.lines.total / seconds).toLocaleString('en-US')} lines/s; load average (1, 5, 15 min) ` +
+    `${load(loadAtStart)} at start, ${load(loadAtEnd)} at end, on ${availableParallelism()} cores`,
 )
 console.log(
   `  recommended ${report.cache.size.toLocaleString('en-US')} entries ${report.cache.policy}: predicted ${(report.cache.predictedHitRatio * 100).toFixed(1)}%, ` +

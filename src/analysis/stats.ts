@@ -47,10 +47,10 @@ class LastWrites {
       this.#nodes.delete(oldest.entity)
       this.#unlink(oldest)
       node = oldest
-      node.entity = entity
+      node.entity = detach(entity)
       node.time = time
-    } else node = { entity, time, newer: undefined, older: undefined }
-    this.#nodes.set(entity, node)
+    } else node = { entity: detach(entity), time, newer: undefined, older: undefined }
+    this.#nodes.set(node.entity, node)
     this.#append(node)
   }
 
@@ -90,7 +90,7 @@ export class SignatureStats {
     example: string,
     line: number,
   ) {
-    this.example = example.length > 300 ? `${example.slice(0, 300)}…` : detach(example)
+    this.example = detach(example.length > 300 ? `${example.slice(0, 300)}…` : example)
     this.firstLine = line
   }
 

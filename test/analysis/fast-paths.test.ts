@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { normalizeUrl, UrlNormalizer } from '../../dist/analysis/normalize/url.js'
 import { COMBINED_LINE, type CombinedFields, scanCombined } from '../../dist/analysis/readers/combined.js'
 import { createReader } from '../../dist/analysis/readers/index.js'
+import { hashKey } from '../../dist/eviction/policy.js'
 import { collector } from './helpers.js'
 
 // The analyser's hot path replaces general code (a regular expression, normalizeUrl per line) with
@@ -115,7 +116,7 @@ describe('analysis fast paths', () => {
     )
   })
 
-  it("route templates give normalizeUrl's result for every path, however often the route repeats", () => {
+  it("route templates give normalizeUrl's result and the key and entity hashes for every path, however often the route repeats", () => {
     const segment = fc.constantFrom(
       '',
       'api',
@@ -151,7 +152,12 @@ describe('analysis fast paths', () => {
             expect(/[?#%]/.test(url)).toBe(true)
             continue
           }
-          expect(templated).toEqual(normalizeUrl(url, verb))
+          const { keyHash, entityHash, ...access } = templated
+          expect(access).toEqual(normalizeUrl(url, verb))
+          expect([keyHash, entityHash]).toEqual([
+            hashKey(access.key),
+            access.entity === '' ? 0 : hashKey(access.entity),
+          ])
         }
       }),
       { numRuns: 1000 },

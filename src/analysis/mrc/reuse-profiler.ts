@@ -1,16 +1,8 @@
+import { detach } from '../detach.js'
 import { LogHistogram } from '../sketch/log-histogram.js'
 import { bucketOfDistance, SIZE_GRID } from './grid.js'
 
 const TWO_32 = 4294967296
-
-interface Entry {
-  readonly key: string
-  readonly hash: number
-  readonly id: number
-  stamp: number
-  count: number
-  lastTime: number
-}
 
 export interface ReuseProfilerOptions {
   /**
@@ -50,9 +42,28 @@ export interface MissRatioCurve {
 export class ReuseProfiler {
   readonly #maxKeys: number
   #threshold: number
-  readonly #entries = new Map<string, Entry>()
-  /** Max-heap of entries by hash, for fixed-size eviction (unused when maxKeys is Infinity). */
-  readonly #heap: Entry[] = []
+  /**
+   * The tracked keys, struct-of-arrays in slots (a freed slot is reused), found through an
+   * open-addressing table of slot + 1 probed by hash: a sampled reference touches a few typed
+   * arrays instead of a Map's buckets, an entry object and its key.
+   */
+  #keys: string[] = []
+  #hashes = new Float64Array(0)
+  #ids = new Float64Array(0)
+  #stamps = new Int32Array(0)
+  #counts = new Float64Array(0)
+  #lastTimes = new Float64Array(0)
+  #free: number[] = []
+  #slotsUsed = 0
+  #table = new Int32Array(0)
+  #tableMask = 0
+  #tableBits = 0
+  #size = 0
+  /** Max-heap by hash of (hash, slot, id), for fixed-size eviction (unused when maxKeys is Infinity). */
+  #heapHashes = new Float64Array(0)
+  #heapSlots = new Int32Array(0)
+  #heapIds = new Float64Array(0)
+  #heapLength = 0
   #tree: Int32Array
   #now = 1
   #nextId = 0
@@ -76,6 +87,7 @@ export class ReuseProfiler {
     this.#tree = new Int32Array(
       Math.min(1 << 16, Number.isFinite(this.#maxKeys) ? 4 * this.#maxKeys + 16 : 1 << 16) + 1,
     )
+    this.#growSlots(Number.isFinite(this.#maxKeys) ? Math.min(this.#maxKeys + 1, 1 << 16) : 1024)
   }
 
   /** The current sampling rate R. */
@@ -89,7 +101,7 @@ export class ReuseProfiler {
   }
 
   get trackedKeys(): number {
-    return this.#entries.size
+    return this.#size
   }
 
   /**
@@ -103,32 +115,39 @@ export class ReuseProfiler {
     if (hash >= this.#threshold) return -1
     this.sampledReferences++
     this.#sampled++
-    let entry = this.#entries.get(key)
-    if (entry !== undefined) {
-      const distance = this.#live() - this.#prefix(entry.stamp)
+    let slot = this.#find(key, hash)
+    if (slot !== -1) {
+      const distance = this.#live() - this.#prefix(this.#stamps[slot] as number)
       const scaled = distance / rate
       const bucket = bucketOfDistance(scaled)
       this.#histogram[bucket] = (this.#histogram[bucket] as number) + 1
       this.reuseDistance.add(scaled, 1 / rate)
-      if (time >= entry.lastTime) this.interArrivalMs.add(time - entry.lastTime, 1 / rate)
-      this.#update(entry.stamp, -1)
-      entry.stamp = this.#stamp()
-      this.#update(entry.stamp, 1)
-      entry.count++
-      entry.lastTime = time
-      return entry.id
+      const lastTime = this.#lastTimes[slot] as number
+      if (time >= lastTime) this.interArrivalMs.add(time - lastTime, 1 / rate)
+      this.#update(this.#stamps[slot] as number, -1)
+      const stamp = this.#stamp()
+      this.#stamps[slot] = stamp
+      this.#update(stamp, 1)
+      this.#counts[slot] = (this.#counts[slot] as number) + 1
+      this.#lastTimes[slot] = time
+      return this.#ids[slot] as number
     }
     this.#cold++
-    entry = { key, hash, id: this.#nextId++, stamp: 0, count: 1, lastTime: time }
-    entry.stamp = this.#stamp()
-    this.#update(entry.stamp, 1)
-    this.#entries.set(key, entry)
+    const id = this.#nextId++
+    // Stamped before it is tracked: a compaction here must not see it (nor count it).
+    const stamp = this.#stamp()
+    slot = this.#insert(key, hash)
+    this.#ids[slot] = id
+    this.#stamps[slot] = stamp
+    this.#counts[slot] = 1
+    this.#lastTimes[slot] = time
+    this.#update(stamp, 1)
     this.#liveCount++
     if (Number.isFinite(this.#maxKeys)) {
-      this.#heapPush(entry)
-      while (this.#entries.size > this.#maxKeys) this.#evictLargest()
+      this.#heapPush(hash, slot, id)
+      while (this.#size > this.#maxKeys) this.#evictLargest()
     }
-    return entry.id
+    return id
   }
 
   /**
@@ -138,19 +157,20 @@ export class ReuseProfiler {
   shrinkTo(keys: number): void {
     if (!Number.isFinite(this.#maxKeys)) {
       // Fixed-rate profilers have no heap: build one (rare: only when a cap is hit).
-      for (const entry of this.#entries.values()) this.#heapPush(entry)
+      for (const slot of this.#liveSlots())
+        this.#heapPush(this.#hashes[slot] as number, slot, this.#ids[slot] as number)
     }
-    while (this.#entries.size > keys && this.#heap.length > 0) this.#evictLargest()
+    while (this.#size > keys && this.#heapLength > 0) this.#evictLargest()
   }
 
-  /** Access counts of the tracked keys (a uniform sample of the keys when R < 1), in no order. */
+  /** Access counts of the tracked keys (a uniform sample of the keys when R < 1), oldest key first. */
   sampleCounts(): number[] {
-    return Array.from(this.#entries.values(), (entry) => entry.count)
+    return this.#liveSlots().map((slot) => this.#counts[slot] as number)
   }
 
   curve(): MissRatioCurve {
     const rate = this.rate
-    const distinct = this.#entries.size / rate
+    const distinct = this.#size / rate
     const adjust = this.#expected - this.#sampled
     const total = this.#expected
     const sizes: number[] = []
@@ -200,37 +220,48 @@ export class ReuseProfiler {
     return sum
   }
 
-  /** Renumbers live entries 1…n in stamp order, doubling the tree if it is over half full. */
+  /**
+   * Renumbers live entries 1…n in stamp order, doubling the tree if it is over half full. (An
+   * entry being re-stamped when this runs still counts at its old place until the next
+   * compaction, as it always has: the curves depend on it.)
+   */
   #compact(): void {
-    const entries = Array.from(this.#entries.values()).sort((a, b) => a.stamp - b.stamp)
     let length = this.#tree.length
-    if (entries.length + 1 > (length - 1) / 2) length = 2 * (length - 1) + 1
+    if (this.#size + 1 > (length - 1) / 2) length = 2 * (length - 1) + 1
+    // Stamps are distinct and below #now: ordering entries by stamp is a pass over them.
+    const byStamp = new Int32Array(this.#now)
+    for (const slot of this.#liveSlots()) byStamp[this.#stamps[slot] as number] = slot + 1
     const tree = new Int32Array(length)
-    entries.forEach((entry, i) => {
-      entry.stamp = i + 1
-      tree[i + 1] = 1
-    })
+    let n = 0
+    for (let stamp = 1; stamp < byStamp.length; stamp++) {
+      const slot = (byStamp[stamp] as number) - 1
+      if (slot < 0) continue
+      n++
+      this.#stamps[slot] = n
+      tree[n] = 1
+    }
     // Linear-time build: push each node's sum to its parent.
     for (let i = 1; i < length; i++) {
       const parent = i + (i & -i)
       if (parent < length) tree[parent] = (tree[parent] as number) + (tree[i] as number)
     }
     this.#tree = tree
-    this.#now = entries.length + 1
+    this.#now = n + 1
   }
 
   // ——— fixed-size eviction ———
 
   #evictLargest(): void {
-    const top = this.#heapPop()
-    if (top === undefined) return
-    if (this.#entries.get(top.key) !== top) return
+    if (this.#heapLength === 0) return
+    const hash = this.#heapHashes[0] as number
+    const slot = this.#heapSlots[0] as number
+    const id = this.#heapIds[0] as number
+    this.#heapPop()
+    if (this.#ids[slot] !== id) return // no longer tracked (a duplicate from shrinkTo)
     const oldRate = this.rate
-    this.#entries.delete(top.key)
-    this.#update(top.stamp, -1)
-    this.#liveCount--
-    if (top.hash < this.#threshold) {
-      this.#threshold = top.hash
+    this.#remove(slot)
+    if (hash < this.#threshold) {
+      this.#threshold = hash
       const ratio = this.rate / oldRate
       for (let i = 0; i < this.#histogram.length; i++)
         this.#histogram[i] = (this.#histogram[i] as number) * ratio
@@ -240,46 +271,167 @@ export class ReuseProfiler {
     }
     // The evicted key's own past references stay in the histogram: rescaling already accounts for
     // the share of sampled keys that leave (SHARDS keeps them too).
-    while (this.#heap.length > 0 && (this.#heap[0] as Entry).hash >= this.#threshold) {
-      const next = this.#heapPop() as Entry
-      if (this.#entries.get(next.key) === next) {
-        this.#entries.delete(next.key)
-        this.#update(next.stamp, -1)
-        this.#liveCount--
-      }
+    while (this.#heapLength > 0 && (this.#heapHashes[0] as number) >= this.#threshold) {
+      const next = this.#heapSlots[0] as number
+      const nextId = this.#heapIds[0] as number
+      this.#heapPop()
+      if (this.#ids[next] === nextId) this.#remove(next)
     }
   }
 
-  #heapPush(entry: Entry): void {
-    const heap = this.#heap
-    heap.push(entry)
-    let i = heap.length - 1
+  /** Stops tracking the key in `slot`. */
+  #remove(slot: number): void {
+    this.#unindex(slot)
+    this.#update(this.#stamps[slot] as number, -1)
+    this.#liveCount--
+    this.#ids[slot] = -1
+    this.#keys[slot] = ''
+    this.#free.push(slot)
+    this.#size--
+  }
+
+  #heapPush(hash: number, slot: number, id: number): void {
+    if (this.#heapLength === this.#heapHashes.length) {
+      const length = Math.max(16, 2 * this.#heapLength)
+      const hashes = new Float64Array(length)
+      hashes.set(this.#heapHashes)
+      const slots = new Int32Array(length)
+      slots.set(this.#heapSlots)
+      const ids = new Float64Array(length)
+      ids.set(this.#heapIds)
+      this.#heapHashes = hashes
+      this.#heapSlots = slots
+      this.#heapIds = ids
+    }
+    const hashes = this.#heapHashes
+    const slots = this.#heapSlots
+    const ids = this.#heapIds
+    let i = this.#heapLength++
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if ((heap[parent] as Entry).hash >= entry.hash) break
-      heap[i] = heap[parent] as Entry
+      if ((hashes[parent] as number) >= hash) break
+      hashes[i] = hashes[parent] as number
+      slots[i] = slots[parent] as number
+      ids[i] = ids[parent] as number
       i = parent
     }
-    heap[i] = entry
+    hashes[i] = hash
+    slots[i] = slot
+    ids[i] = id
   }
 
-  #heapPop(): Entry | undefined {
-    const heap = this.#heap
-    const top = heap[0]
-    const last = heap.pop()
-    if (top === undefined || last === undefined || heap.length === 0) return top
+  /** Removes the top (the caller read it first). */
+  #heapPop(): void {
+    const hashes = this.#heapHashes
+    const slots = this.#heapSlots
+    const ids = this.#heapIds
+    const n = --this.#heapLength
+    if (n === 0) return
+    const last = hashes[n] as number
+    const lastSlot = slots[n] as number
+    const lastId = ids[n] as number
     let i = 0
-    const n = heap.length
     for (;;) {
       const l = 2 * i + 1
       if (l >= n) break
       const r = l + 1
-      const child = r < n && (heap[r] as Entry).hash > (heap[l] as Entry).hash ? r : l
-      if ((heap[child] as Entry).hash <= last.hash) break
-      heap[i] = heap[child] as Entry
+      const child = r < n && (hashes[r] as number) > (hashes[l] as number) ? r : l
+      if ((hashes[child] as number) <= last) break
+      hashes[i] = hashes[child] as number
+      slots[i] = slots[child] as number
+      ids[i] = ids[child] as number
       i = child
     }
-    heap[i] = last
-    return top
+    hashes[i] = last
+    slots[i] = lastSlot
+    ids[i] = lastId
+  }
+
+  // ——— slots and their open-addressing index ———
+
+  /** Live slots, oldest entry (smallest id) first. */
+  #liveSlots(): number[] {
+    const slots: number[] = []
+    for (let slot = 0; slot < this.#slotsUsed; slot++) if ((this.#ids[slot] as number) >= 0) slots.push(slot)
+    return slots.sort((a, b) => (this.#ids[a] as number) - (this.#ids[b] as number))
+  }
+
+  #home(hash: number): number {
+    return Math.imul(hash | 0, 0x9e3779b1) >>> (32 - this.#tableBits)
+  }
+
+  /** The slot tracking `key`, or -1. */
+  #find(key: string, hash: number): number {
+    const table = this.#table
+    const mask = this.#tableMask
+    for (let i = this.#home(hash); ; i = (i + 1) & mask) {
+      const entry = table[i] as number
+      if (entry === 0) return -1
+      const slot = entry - 1
+      if (this.#hashes[slot] === hash && this.#keys[slot] === key) return slot
+    }
+  }
+
+  /** A slot for a new key, indexed. */
+  #insert(key: string, hash: number): number {
+    let slot = this.#free.pop()
+    if (slot === undefined) {
+      if (this.#slotsUsed === this.#hashes.length) this.#growSlots(2 * this.#hashes.length)
+      slot = this.#slotsUsed++
+    }
+    this.#keys[slot] = detach(key) // callers may pass a slice of a large string: keep a copy
+    this.#hashes[slot] = hash
+    this.#size++
+    const mask = this.#tableMask
+    let i = this.#home(hash)
+    while (this.#table[i] !== 0) i = (i + 1) & mask
+    this.#table[i] = slot + 1
+    return slot
+  }
+
+  /** Removes `slot` from the index (linear probing with backward-shift deletion: no tombstones). */
+  #unindex(slot: number): void {
+    const table = this.#table
+    const mask = this.#tableMask
+    let i = this.#home(this.#hashes[slot] as number)
+    while (table[i] !== slot + 1) i = (i + 1) & mask
+    table[i] = 0
+    for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const moved = (table[j] as number) - 1
+      const home = this.#home(this.#hashes[moved] as number)
+      // `moved` may fill the hole at i when its home is not cyclically within (i, j].
+      const between = i <= j ? home > i && home <= j : home > i || home <= j
+      if (!between) {
+        table[i] = table[j] as number
+        table[j] = 0
+        i = j
+      }
+    }
+  }
+
+  /** Room for `capacity` slots; the index stays at most half full. */
+  #growSlots(capacity: number): void {
+    const grow = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity)
+      b.set(a)
+      return b
+    }
+    this.#hashes = grow(this.#hashes, (n) => new Float64Array(n))
+    this.#ids = grow(this.#ids, (n) => new Float64Array(n))
+    this.#stamps = grow(this.#stamps, (n) => new Int32Array(n))
+    this.#counts = grow(this.#counts, (n) => new Float64Array(n))
+    this.#lastTimes = grow(this.#lastTimes, (n) => new Float64Array(n))
+    let bits = 4
+    while (1 << bits < 2 * capacity) bits++
+    if (bits === this.#tableBits) return
+    this.#tableBits = bits
+    this.#tableMask = (1 << bits) - 1
+    this.#table = new Int32Array(1 << bits)
+    for (let slot = 0; slot < this.#slotsUsed; slot++) {
+      if ((this.#ids[slot] as number) < 0) continue
+      let i = this.#home(this.#hashes[slot] as number)
+      while (this.#table[i] !== 0) i = (i + 1) & this.#tableMask
+      this.#table[i] = slot + 1
+    }
   }
 }

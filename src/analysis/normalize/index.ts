@@ -20,7 +20,8 @@ const OPS: readonly (Operation | '')[] = ['', 'read', 'write', 'other']
  * Normalises events. Plain URL paths go through a {@link UrlNormalizer} (one template per route
  * skeleton); everything else is memoised by (kind, verb, text): a log's hot queries and URLs
  * repeat, so most lines cost one Map lookup. The memo is dropped whenever it reaches its limit
- * (bounded memory). Every string handed out is a copy, never a slice of the chunk it came from.
+ * (bounded memory). Memoised strings are copies; a templated access's key and entity are slices
+ * of the line (see {@link UrlNormalizer}): the structures that keep keys copy them.
  */
 export class Normalizer {
   /** One memo per (kind, forced op), then per verb: no key concatenation on the hot path. */
@@ -38,7 +39,9 @@ export class Normalizer {
   normalize(event: RawEvent): NormalizedAccess {
     if (event.kind === 'http' && event.params === undefined) {
       const access = this.#urls.normalize(event.text, urlMethod(event))
-      if (access !== undefined) return withHashes(overrideOp(access, event.op))
+      if (access !== undefined) {
+        return event.op === '' || event.op === access.op ? access : { ...access, op: event.op }
+      }
     }
     // Bind parameters change the key: those events are not memoised.
     if (event.params !== undefined || !this.#enabled) return this.#compute(event)

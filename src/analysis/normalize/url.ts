@@ -1,6 +1,7 @@
+import { hashKey } from '../../eviction/policy.js'
 import { detach } from '../detach.js'
 import type { Operation } from '../event.js'
-import type { Access, Shape } from './access.js'
+import type { Access, NormalizedAccess, Shape } from './access.js'
 import { placeholderFor } from './placeholders.js'
 
 const STATIC_EXT =
@@ -143,6 +144,19 @@ interface UrlTemplate {
   /** -1: no entity; -2: the whole path; k ≥ 0: the k-th all-digit segment; -3: `entity` below. */
   readonly entityDigits: number
   readonly entity: string
+  /** hashKey(entity) when the entity is a constant. */
+  readonly entityHash: number
+}
+
+/** FNV-1a step and finaliser: together, {@link hashKey} of the characters fed. */
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+function finish(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
 }
 
 /**
@@ -151,23 +165,29 @@ interface UrlTemplate {
  * replaced by `0` — and the route, resource, shape and operation are computed once per skeleton
  * and method. An all-digit segment is always an `:id` whatever its digits, and nothing else in
  * normalizeUrl looks at them, so every path of a skeleton normalises the same way except for its
- * key (the path) and entity (one of those segments, or a constant). Returned strings are copies:
- * none keeps the chunk `url` was cut from alive.
+ * key (the path) and entity (one of those segments, or a constant). The one pass over the path
+ * that finds the skeleton also hashes the key and the digit segments (hashKey, fused).
+ *
+ * The key and entity returned are slices of `url` (no copy per request): whoever keeps one copies
+ * it (see detach.ts). Template strings are copies.
  */
 export class UrlNormalizer {
   readonly #templates = new Map<string, Map<string, UrlTemplate>>()
   /** Start and end of each all-digit segment of the path being normalised. */
   readonly #digits = new Int32Array(2 * MAX_DIGIT_SEGMENTS)
+  /** FNV state of each all-digit segment (before finishing). */
+  readonly #digitHashes = new Int32Array(MAX_DIGIT_SEGMENTS)
   #count = 0
+  #keyHash = 0
 
   /** normalizeUrl(url, method) through a template, or undefined for a URL that is not a plain path. */
-  normalize(url: string, method: string): Access | undefined {
+  normalize(url: string, method: string): NormalizedAccess | undefined {
     const skeleton = this.#skeleton(url)
     if (skeleton === undefined) return undefined
     let templates = this.#templates.get(method)
     if (templates === undefined) {
       templates = new Map()
-      this.#templates.set(method, templates)
+      this.#templates.set(detach(method), templates)
     }
     let template = templates.get(skeleton)
     if (template === undefined) {
@@ -176,20 +196,26 @@ export class UrlNormalizer {
       if (templates.size >= TEMPLATE_LIMIT) templates.clear()
       templates.set(detach(skeleton), template)
     }
-    const key = detach(url)
+    const keyHash = finish(this.#keyHash)
     let entity = template.entity
-    if (template.entityDigits === -2) entity = key
-    else if (template.entityDigits >= 0) {
-      const k = 2 * template.entityDigits
-      entity = key.slice(this.#digits[k] as number, this.#digits[k + 1] as number)
+    let entityHash = template.entityHash
+    if (template.entityDigits === -2) {
+      entity = url
+      entityHash = keyHash
+    } else if (template.entityDigits >= 0) {
+      const k = template.entityDigits
+      entity = url.slice(this.#digits[2 * k] as number, this.#digits[2 * k + 1] as number)
+      entityHash = finish(this.#digitHashes[k] as number)
     }
     return {
       op: template.op,
       signature: template.signature,
       type: template.type,
-      key,
+      key: url,
       entity,
       shape: template.shape,
+      keyHash,
+      entityHash,
     }
   }
 
@@ -205,22 +231,37 @@ export class UrlNormalizer {
     let count = 0
     let segment = 1
     let allDigits = true
-    for (let i = 1; i <= n; i++) {
-      const c = i === n ? 47 : url.charCodeAt(i)
+    let h = Math.imul(FNV_OFFSET ^ 47, FNV_PRIME)
+    let segmentHash = FNV_OFFSET
+    for (let i = 1; i < n; i++) {
+      const c = url.charCodeAt(i)
+      h = Math.imul(h ^ c, FNV_PRIME)
       if (c === 47) {
         if (allDigits && i > segment) {
           if (count === MAX_DIGIT_SEGMENTS) return undefined
           digits[2 * count] = segment
           digits[2 * count + 1] = i
+          this.#digitHashes[count] = segmentHash
           count++
         }
         segment = i + 1
         allDigits = true
-      } else if (c === 63 || c === 35 || c === 37)
-        return undefined // ? # %
-      else if (c < 48 || c > 57) allDigits = false
+        segmentHash = FNV_OFFSET
+        continue
+      }
+      if (c === 63 || c === 35 || c === 37) return undefined // ? # %
+      if (c < 48 || c > 57) allDigits = false
+      segmentHash = Math.imul(segmentHash ^ c, FNV_PRIME)
+    }
+    if (allDigits && n > segment) {
+      if (count === MAX_DIGIT_SEGMENTS) return undefined
+      digits[2 * count] = segment
+      digits[2 * count + 1] = n
+      this.#digitHashes[count] = segmentHash
+      count++
     }
     this.#count = count
+    this.#keyHash = h
     if (count === 0) return url
     let skeleton = url.slice(0, digits[0] as number)
     for (let k = 0; k < count; k++) {
@@ -242,9 +283,9 @@ export class UrlNormalizer {
       type: detach(access.type),
       shape: access.shape,
     }
-    if (access.entity === '') return { ...base, entityDigits: -1, entity: '' }
+    if (access.entity === '') return { ...base, entityDigits: -1, entity: '', entityHash: 0 }
     if (access.shape === 'static') {
-      return access.entity === url ? { ...base, entityDigits: -2, entity: '' } : undefined
+      return access.entity === url ? { ...base, entityDigits: -2, entity: '', entityHash: 0 } : undefined
     }
     // The entity is the last segment that is a value (normalizeUrl's placeholderFor): find it.
     const segments = url.split('/')
@@ -256,9 +297,9 @@ export class UrlNormalizer {
       if (segment !== access.entity) return undefined
       for (let k = 0; k < this.#count; k++) {
         if (this.#digits[2 * k] === offset && this.#digits[2 * k + 1] === offset + segment.length)
-          return { ...base, entityDigits: k, entity: '' }
+          return { ...base, entityDigits: k, entity: '', entityHash: 0 }
       }
-      return { ...base, entityDigits: -3, entity: detach(segment) }
+      return { ...base, entityDigits: -3, entity: detach(segment), entityHash: hashKey(segment) }
     }
     return undefined
   }

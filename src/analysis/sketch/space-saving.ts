@@ -1,8 +1,11 @@
+import { detach } from '../detach.js'
+
 /**
  * The k most frequent items of a stream (Metwally et al., "Space-Saving", 2005): k counters; an
  * item not tracked replaces the smallest counter and inherits its count as its error. Any item
  * with true frequency above n/k is tracked, and each count overestimates by at most its `error`.
- * A min-heap finds the smallest counter in O(log k).
+ * A min-heap finds the smallest counter in O(log k). Items kept are copied (detach): callers may
+ * pass slices of a large string.
  */
 /** One counter: `pos` is its place in the heap (updated in place: no Map write per heap swap). */
 interface Counter {
@@ -37,17 +40,18 @@ export class SpaceSaving {
     const heap = this.#heap
     const size = heap.length
     if (size < this.capacity) {
-      const added: Counter = { item, count: estimate, error: estimate - 1, pos: size }
+      const kept = detach(item)
+      const added: Counter = { item: kept, count: estimate, error: estimate - 1, pos: size }
       heap.push(added)
-      this.#index.set(item, added)
+      this.#index.set(kept, added)
       this.#siftUp(size)
       return
     }
     const min = heap[0] as Counter
     if (estimate <= min.count) return
     this.#index.delete(min.item)
-    min.item = item
-    this.#index.set(item, min)
+    min.item = detach(item)
+    this.#index.set(min.item, min)
     min.error = estimate - 1
     min.count = estimate
     this.#siftDown(0)
@@ -63,16 +67,17 @@ export class SpaceSaving {
     const heap = this.#heap
     const size = heap.length
     if (size < this.capacity) {
-      const added: Counter = { item, count: weight, error: 0, pos: size }
+      const kept = detach(item)
+      const added: Counter = { item: kept, count: weight, error: 0, pos: size }
       heap.push(added)
-      this.#index.set(item, added)
+      this.#index.set(kept, added)
       this.#siftUp(size)
       return
     }
     const min = heap[0] as Counter
     this.#index.delete(min.item)
-    min.item = item
-    this.#index.set(item, min)
+    min.item = detach(item)
+    this.#index.set(min.item, min)
     min.error = min.count
     min.count = min.count + weight
     this.#siftDown(0)
