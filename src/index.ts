@@ -36,6 +36,7 @@ export {
   StrataError,
   type StrataErrorCode,
   ValueTooLargeError,
+  WriteBehindFullError,
 } from './errors.js'
 export {
   DEFAULT_MAX_KEY_BYTES,
@@ -46,29 +47,6 @@ export {
   key,
   shortenKey,
 } from './keys/key.js'
-export type { Serializer } from './serialization/serializer.js'
-export { MemoryRemoteTier } from './tiers/memory/memory-remote-tier.js'
-export type { RemoteEntry, RemoteTier } from './tiers/tier.js'
-export { AdaptiveTtl, type AdaptiveTtlOptions, adaptiveTtl } from './ttl/adaptive.js'
-export { ttl } from './ttl/presets.js'
-export {
-  createWriteBehind,
-  type DeadLetter,
-  type DeadLetters,
-  type FlushContext,
-  MemoryWriteLog,
-  RedisStreamLog,
-  WRITE_BEHIND_DEFAULTS,
-  type WriteBehind,
-  type WriteBehindCache,
-  type WriteBehindEventName,
-  type WriteBehindEvents,
-  type WriteBehindOp,
-  type WriteBehindOptions,
-  type WriteBehindStats,
-  type WriteLog,
-  type WriteReceipt,
-} from './write/index.js'
 export {
   assertPattern,
   KeyTooLongError,
@@ -76,20 +54,6 @@ export {
   TooManyTagsError,
   tenantScope,
 } from './keys/limits.js'
-export type { SecurityStats } from './security/entries.js'
-export { type BusSecret, MessageAuthenticator } from './security/hmac.js'
-export {
-  type EncryptionOptions,
-  encryptionFromEnv,
-  type KeyMap,
-  type KeyMaterial,
-  KeyRing,
-  type OpenFailure,
-  type OpenResult,
-} from './security/keyring.js'
-export { type RotateKeysOptions, type RotationReport, rotateKeys } from './security/rotate.js'
-export type { TlsOptions } from './tiers/redis/client-modules.js'
-export { WriteBehindFullError } from './errors.js'
 export {
   EVENT_CHANNEL_NAME,
   type EventMessage,
@@ -113,4 +77,39 @@ export type {
   RedisMemory,
   TierLabel,
 } from './observability/types.js'
-export type { RemoteInfo } from './tiers/tier.js'
+export type { SecurityStats } from './security/entries.js'
+export { type BusSecret, MessageAuthenticator } from './security/hmac.js'
+export {
+  type EncryptionOptions,
+  encryptionFromEnv,
+  type KeyMap,
+  type KeyMaterial,
+  KeyRing,
+  type OpenFailure,
+  type OpenResult,
+} from './security/keyring.js'
+export { type RotateKeysOptions, type RotationReport, rotateKeys } from './security/rotate.js'
+export type { Serializer } from './serialization/serializer.js'
+export { MemoryRemoteTier } from './tiers/memory/memory-remote-tier.js'
+export type { TlsOptions } from './tiers/redis/client-modules.js'
+export type { RemoteEntry, RemoteInfo, RemoteTier } from './tiers/tier.js'
+export { AdaptiveTtl, type AdaptiveTtlOptions, adaptiveTtl } from './ttl/adaptive.js'
+export { ttl } from './ttl/presets.js'
+export {
+  createWriteBehind,
+  type DeadLetter,
+  type DeadLetters,
+  type FlushContext,
+  MemoryWriteLog,
+  RedisStreamLog,
+  WRITE_BEHIND_DEFAULTS,
+  type WriteBehind,
+  type WriteBehindCache,
+  type WriteBehindEventName,
+  type WriteBehindEvents,
+  type WriteBehindOp,
+  type WriteBehindOptions,
+  type WriteBehindStats,
+  type WriteLog,
+  type WriteReceipt,
+} from './write/index.js'

@@ -31,7 +31,8 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     load: () => import('./simulate.js'),
   },
   analyze: {
-    summary: 'Read an access or query log and recommend what to cache, TTLs, cache size and policy, with the predicted hit ratio',
+    summary:
+      'Read an access or query log and recommend what to cache, TTLs, cache size and policy, with the predicted hit ratio',
     load: () => import('./analyze.js'),
   },
   writebehind: {
@@ -39,7 +40,8 @@ export const commands: Readonly<Record<string, CommandEntry>> = {
     load: () => import('./writebehind.js'),
   },
   'rotate-keys': {
-    summary: 'Re-encrypt every entry of a namespace with the current encryption key, in batches, while caches run',
+    summary:
+      'Re-encrypt every entry of a namespace with the current encryption key, in batches, while caches run',
     load: () => import('./rotate-keys.js'),
   },
 }
