@@ -230,7 +230,8 @@ export class ReuseProfiler {
     if (this.#size + 1 > (length - 1) / 2) length = 2 * (length - 1) + 1
     // Stamps are distinct and below #now: ordering entries by stamp is a pass over them.
     const byStamp = new Int32Array(this.#now)
-    for (const slot of this.#liveSlots()) byStamp[this.#stamps[slot] as number] = slot + 1
+    for (let slot = 0; slot < this.#slotsUsed; slot++)
+      if ((this.#ids[slot] as number) >= 0) byStamp[this.#stamps[slot] as number] = slot + 1
     const tree = new Int32Array(length)
     let n = 0
     for (let stamp = 1; stamp < byStamp.length; stamp++) {
