@@ -234,7 +234,8 @@ describe('write-behind in the cache’s observability', () => {
     expect(stats.writeBehindRetries).toBeGreaterThanOrEqual(1)
     expect(stats.writeBehindDeadLettered).toBe(0)
     expect(flushed.sort()).toEqual(['a', 'b'])
-    expect(events).toContain('carts:retry:2')
+    // The failed batch held 'a', or 'a' and 'b' (whether 'b' was appended before the first flush).
+    expect(events.some((e) => /^carts:retry:[12]$/.test(e))).toBe(true)
     expect(events.filter((e) => e.startsWith('carts:flushed')).length).toBeGreaterThanOrEqual(1)
     await vi.waitFor(async () => {
       expect(cache.stats().writeBehindPending).toBe(0)
