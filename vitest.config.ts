@@ -1,11 +1,15 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * Two groups, run one after the other. The first holds the suites that load both cores for long
+ * Three groups, run one after the other. The first holds the suites that load both cores for long
  * stretches (multi-process write-behind, 100,000-entry key rotation, million-event analyses); the
- * second holds everything else, including the suites that measure time (propagation delays, fault
- * deadlines, refresh-before-expiry), which would otherwise share the cores with the first group.
+ * second holds everything else, including the suites that measure time (fault deadlines,
+ * refresh-before-expiry), which would otherwise share the cores with the first group; the third,
+ * alone, the 3-process suite that measures bus propagation delays.
  */
+/** Measures propagation delays between processes to the millisecond: it runs last, alone. */
+const ALONE = ['test/integration/invalidation-processes.test.ts']
+
 const CPU_HEAVY = [
   'test/integration/write-behind/**/*.test.ts',
   'test/integration/security/rotation.test.ts',
@@ -31,9 +35,13 @@ export default defineConfig({
         test: {
           name: 'main',
           include: ['test/**/*.test.ts'],
-          exclude: CPU_HEAVY,
+          exclude: [...CPU_HEAVY, ...ALONE],
           sequence: { groupOrder: 2 },
         },
+      },
+      {
+        extends: true,
+        test: { name: 'alone', include: ALONE, fileParallelism: false, sequence: { groupOrder: 3 } },
       },
     ],
   },
