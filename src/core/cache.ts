@@ -695,14 +695,23 @@ export class Cache {
         'set: undefined is never cached; call delete(key) to remove an entry, or cache null.',
       )
     }
-    if (operationChannel.hasSubscribers) {
-      await this.#traced('set', key, (context) => {
-        context.tier = 'all'
-        return this.#measured('set', this.#set(key, value, options))
-      })
-      return
-    }
-    await this.#measured('set', this.#set(key, value, options))
+    await this.#observedWrite(
+      'set',
+      () => key,
+      () => this.#set(key, value, options),
+    )
+  }
+
+  /**
+   * Runs a write timed (when latency is on) and traced (when someone subscribes), tier 'all'.
+   * `subject` (the key, or the keys or tags joined) is built only for a subscriber.
+   */
+  #observedWrite(operation: TracedOperation, subject: () => string, run: () => Promise<void>): unknown {
+    if (!operationChannel.hasSubscribers) return this.#measured(operation, run())
+    return this.#traced(operation, subject(), (context) => {
+      context.tier = 'all'
+      return this.#measured(operation, run())
+    })
   }
 
   /** Records how long `operation` took (tier 'all'), when latency is on. */
@@ -779,14 +788,11 @@ export class Cache {
     this.#assertKeys(keys)
     if (this.#closed) throw closed()
     if (keys.length === 0) return
-    if (operationChannel.hasSubscribers) {
-      await this.#traced('delete', keys.join(','), (context) => {
-        context.tier = 'all'
-        return this.#measured('delete', this.#deleteMany(keys))
-      })
-      return
-    }
-    await this.#measured('delete', this.#deleteMany(keys))
+    await this.#observedWrite(
+      'delete',
+      () => keys.join(','),
+      () => this.#deleteMany(keys),
+    )
   }
 
   async #deleteMany(keys: readonly string[]): Promise<void> {
@@ -858,14 +864,11 @@ export class Cache {
       )
     }
     if (this.#closed) throw closed()
-    if (operationChannel.hasSubscribers) {
-      await this.#traced('invalidate', tags.join(','), (context) => {
-        context.tier = 'all'
-        return this.#measured('invalidate', this.#invalidateTags(tags, mode))
-      })
-      return
-    }
-    await this.#measured('invalidate', this.#invalidateTags(tags, mode))
+    await this.#observedWrite(
+      'invalidate',
+      () => tags.join(','),
+      () => this.#invalidateTags(tags, mode),
+    )
   }
 
   async #invalidateTags(tags: readonly string[], mode: InvalidationMode): Promise<void> {

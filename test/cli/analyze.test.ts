@@ -5,32 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SHOP_WORKLOAD, writeWorkloadLog } from '../../dist/analysis/generate/index.js'
 import { main } from '../../dist/cli/main.js'
 import { tempDir } from '../analysis/helpers.js'
-
-function capture(tty = false) {
-  let out = ''
-  let err = ''
-  return {
-    ctx: {
-      stdout: {
-        write: (c: string) => {
-          out += c
-          return true
-        },
-      },
-      stderr: {
-        write: (c: string) => {
-          err += c
-          return true
-        },
-        isTTY: tty,
-        columns: 100,
-      },
-      env: {},
-    },
-    stdout: () => out,
-    stderr: () => err,
-  }
-}
+import { captureCli } from '../helpers/cli.js'
 
 let tmp: Awaited<ReturnType<typeof tempDir>>
 beforeAll(async () => {
@@ -48,7 +23,7 @@ afterAll(async () => {
 
 describe('stratacache analyze', () => {
   it('prints a terminal report: types, recommendations, cache size with predicted and L1-replayed hit ratios', async () => {
-    const c = capture()
+    const c = captureCli()
     expect(
       await main(
         ['analyze', tmp.path('shop.log'), '--max-staleness', '4h', '--max-staleness', 'users=5m'],
@@ -67,19 +42,19 @@ describe('stratacache analyze', () => {
   })
 
   it('--json prints one parseable document; a progress bar is drawn only on a TTY stderr without --json', async () => {
-    const c = capture(true)
+    const c = captureCli(true)
     expect(await main(['analyze', '--file', tmp.path('shop.log'), '--json'], c.ctx)).toBe(0)
     const report = JSON.parse(c.stdout())
     expect(report.source.format).toBe('postgres')
     expect(report.cache.policy).toMatch(/lru|sieve|s3fifo|w-tinylfu/)
     expect(c.stderr()).toBe('')
-    const t = capture(true)
+    const t = captureCli(true)
     expect(await main(['analyze', tmp.path('shop.log'), '--quiet'], t.ctx)).toBe(0)
     expect(t.stderr()).toBe('')
   })
 
   it('--emit-config prints a TypeScript module that type-checks against stratacache', async () => {
-    const c = capture()
+    const c = captureCli()
     expect(await main(['analyze', tmp.path('shop.log'), '--emit-config'], c.ctx)).toBe(0)
     const module = c.stdout()
     expect(module).toContain("import { type CacheOptions, defineKeys } from 'stratacache'")
@@ -116,16 +91,16 @@ describe('stratacache analyze', () => {
   }, 60_000)
 
   it('exits 1 with the reasons when nothing could be read; 2 on bad usage', async () => {
-    const c = capture()
+    const c = captureCli()
     expect(await main(['analyze', tmp.path('garbage.log'), '--format', 'combined'], c.ctx)).toBe(1)
     expect(c.stderr()).toContain('no access could be read')
     expect(c.stderr()).toContain('binary data')
-    const u = capture()
+    const u = captureCli()
     expect(await main(['analyze', tmp.path('shop.log'), '--format', 'combind'], u.ctx)).toBe(2)
     expect(u.stderr()).toContain('Did you mean combined?')
-    const m = capture()
+    const m = captureCli()
     expect(await main(['analyze'], m.ctx)).toBe(2)
-    const s = capture()
+    const s = captureCli()
     expect(await main(['analyze', tmp.path('shop.log'), '--max-staleness', 'soon'], s.ctx)).toBe(2)
   })
 })

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { main } from '../../dist/cli/main.js'
 import { type CacheSnapshot, createCache, subscribeSnapshots } from '../../dist/index.js'
+import { captureCli } from '../helpers/cli.js'
 import { manualClock } from '../helpers/clock.js'
 import { closeAfterEach } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
@@ -33,19 +34,6 @@ function redisCache(extra: Parameters<typeof createCache>[0] = {}) {
 }
 
 const names = (health: { alerts: readonly { name: string }[] }) => health.alerts.map((a) => a.name)
-
-function capture() {
-  let text = ''
-  return {
-    stream: {
-      write(chunk: string) {
-        text += chunk
-        return true
-      },
-    },
-    text: () => text,
-  }
-}
 
 describe('health() reads Redis memory and eviction figures', () => {
   it('warns while Redis has no maxmemory, and stops once it has a limit and an evicting policy', async () => {
@@ -171,43 +159,37 @@ describe('published snapshots', () => {
       for (let i = 0; i < 40; i++)
         await publisher.getOrSet({ key: `page:${i}`, factory: () => i, skipL2: true })
     }
-    const out = capture()
-    const err = capture()
-    const code = await main(['diagnose', '--redis', server().url, '--namespace', namespace, '--wait', '1s'], {
-      stdout: out.stream,
-      stderr: err.stream,
-      env: {},
-    })
-    expect(err.text()).toBe('')
+    const cli = captureCli()
+    const code = await main(
+      ['diagnose', '--redis', server().url, '--namespace', namespace, '--wait', '1s'],
+      cli.ctx,
+    )
+    expect(cli.stderr()).toBe('')
     expect(code).toBe(0)
-    expect(out.text()).toContain(`Namespace "${namespace}": 1 instance(s)`)
-    expect(out.text()).toMatch(/evictions-high: .*l1\.maxEntries 5/)
-    expect(out.text()).toMatch(/Set l1\.maxEntries to about 40/)
-    expect(out.text()).toMatch(/Redis: .* used of no limit \(noeviction\)/)
-    expect(out.text()).toContain('Hottest key groups: page:{n} 100.0%')
+    expect(cli.stdout()).toContain(`Namespace "${namespace}": 1 instance(s)`)
+    expect(cli.stdout()).toMatch(/evictions-high: .*l1\.maxEntries 5/)
+    expect(cli.stdout()).toMatch(/Set l1\.maxEntries to about 40/)
+    expect(cli.stdout()).toMatch(/Redis: .* used of no limit \(noeviction\)/)
+    expect(cli.stdout()).toContain('Hottest key groups: page:{n} 100.0%')
   })
 
   it('`stratacache diagnose` says so when no instance publishes, and fails clearly on an unreachable Redis', async () => {
-    const out = capture()
+    const idle = captureCli()
     const code = await main(
       ['diagnose', '--redis', server().url, '--namespace', 'nobody', '--wait', '200ms'],
-      {
-        stdout: out.stream,
-        stderr: capture().stream,
-        env: {},
-      },
+      idle.ctx,
     )
     expect(code).toBe(0)
-    expect(out.text()).toContain('No instance publishes')
+    expect(idle.stdout()).toContain('No instance publishes')
 
-    const err = capture()
+    const unreachable = captureCli()
     const down = await main(
       ['diagnose', '--redis', 'redis://user:hunter2@127.0.0.1:1', '--namespace', 'x', '--wait', '0'],
-      { stdout: capture().stream, stderr: err.stream, env: {} },
+      unreachable.ctx,
     )
     expect(down).toBe(1)
-    expect(err.text()).toContain('did not answer')
-    expect(err.text()).not.toContain('hunter2')
+    expect(unreachable.stderr()).toContain('did not answer')
+    expect(unreachable.stderr()).not.toContain('hunter2')
   })
 })
 

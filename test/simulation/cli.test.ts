@@ -1,42 +1,11 @@
 import { writeFile } from 'node:fs/promises'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CliContext, CommandModule } from '../../dist/cli/command.js'
+import type { CommandModule } from '../../dist/cli/command.js'
 import * as simulateModule from '../../dist/cli/simulate.js'
 import { run, simulateCommand } from '../../dist/cli/simulate.js'
+import { captureCli } from '../helpers/cli.js'
 import { tempDir, trace } from './helpers.js'
-
-interface Captured {
-  ctx: CliContext
-  stdout: () => string
-  stderr: () => string
-}
-
-function capture(tty = false): Captured {
-  let out = ''
-  let err = ''
-  return {
-    ctx: {
-      stdout: {
-        write: (chunk: string) => {
-          out += chunk
-          return true
-        },
-      },
-      stderr: {
-        write: (chunk: string) => {
-          err += chunk
-          return true
-        },
-        isTTY: tty,
-        columns: 100,
-      },
-      env: {},
-    },
-    stdout: () => out,
-    stderr: () => err,
-  }
-}
 
 let tmp: Awaited<ReturnType<typeof tempDir>>
 beforeAll(async () => {
@@ -52,7 +21,7 @@ afterAll(async () => {
 
 describe('stratacache simulate', () => {
   it('prints a table: policies by sizes, hit ratios in %, OPT as the upper bound', async () => {
-    const c = capture()
+    const c = captureCli()
     const code = await simulateCommand(
       ['--trace', tmp.path('abc.txt'), '--policies', 'lru,opt', '--sizes', '2,3'],
       c.ctx,
@@ -69,7 +38,7 @@ describe('stratacache simulate', () => {
   })
 
   it('--json: one document with every (policy, size)', async () => {
-    const c = capture()
+    const c = captureCli()
     expect(
       await simulateCommand(
         ['--synthetic', 'loop:100:1000', '--policies', 'lru,opt', '--sizes', '99,100%', '--json'],
@@ -95,7 +64,7 @@ describe('stratacache simulate', () => {
   })
 
   it('--csv: a header and one row per (policy, size)', async () => {
-    const c = capture()
+    const c = captureCli()
     expect(
       await simulateCommand(
         ['--trace', tmp.path('keys.log.gz'), '--policies', 'lru', '--sizes', '1,2', '--csv'],
@@ -108,7 +77,7 @@ describe('stratacache simulate', () => {
   })
 
   it('reads a CSV column; infers formats from names', async () => {
-    const c = capture()
+    const c = captureCli()
     expect(
       await simulateCommand(
         ['--trace', tmp.path('t.csv'), '--key-column', 'obj', '--policies', 'lru', '--sizes', '5', '--csv'],
@@ -119,7 +88,7 @@ describe('stratacache simulate', () => {
   })
 
   it('draws a progress bar only on a terminal, and erases it', async () => {
-    const tty = capture(true)
+    const tty = captureCli(true)
     expect(
       await simulateCommand(
         ['--synthetic', 'zipf:0.9:1000:300000', '--policies', 'lru,opt', '--sizes', '100'],
@@ -128,10 +97,10 @@ describe('stratacache simulate', () => {
     ).toBe(0)
     expect(tty.stderr()).toMatch(/reading/)
     expect(tty.stderr().endsWith('\r\x1b[K')).toBe(true)
-    const quiet = capture(true)
+    const quiet = captureCli(true)
     await simulateCommand(['--synthetic', 'zipf:0.9:1000:3000', '--sizes', '100', '--quiet'], quiet.ctx)
     expect(quiet.stderr()).toBe('')
-    const json = capture(true)
+    const json = captureCli(true)
     await simulateCommand(['--synthetic', 'zipf:0.9:1000:3000', '--sizes', '100', '--json'], json.ctx)
     expect(json.stderr()).toBe('')
   })
@@ -153,7 +122,7 @@ describe('stratacache simulate', () => {
       [['--synthetic', 'loop:10', '--polices', 'lru'], /Did you mean --policies\?/],
     ]
     for (const [argv, message] of cases) {
-      const c = capture()
+      const c = captureCli()
       expect(await simulateCommand(argv, c.ctx), argv.join(' ')).toBe(2)
       expect(c.stderr()).toMatch(message)
       expect(c.stderr()).toMatch(/Run 'stratacache simulate --help'/)
@@ -162,23 +131,23 @@ describe('stratacache simulate', () => {
 
   it('a failure while reading: exit code 1', async () => {
     await writeFile(tmp.path('bad.lis'), '1 1 0 0\nnot a request\n')
-    const c = capture()
+    const c = captureCli()
     expect(await simulateCommand(['--trace', tmp.path('bad.lis'), '--sizes', '10'], c.ctx)).toBe(1)
     expect(c.stderr()).toMatch(/bad\.lis:2:/)
   })
 
   it('--help; run() is a CommandModule for src/cli/main.ts', async () => {
-    const c = capture()
+    const c = captureCli()
     expect(await run(['--help'], c.ctx)).toBe(0)
     expect(c.stdout()).toMatch(/Usage: stratacache simulate/)
     expect(c.stdout()).toMatch(/zipf:ALPHA:N/)
-    await expect(run(['--bogus'], capture().ctx)).rejects.toMatchObject({ name: 'UsageError' })
+    await expect(run(['--bogus'], captureCli().ctx)).rejects.toMatchObject({ name: 'UsageError' })
     const command: CommandModule = simulateModule // what `load: () => import('./simulate.js')` must give
     expect(typeof command.run).toBe('function')
   })
 
   it('aliases: tinylfu, belady; the OLTP anchor through the CLI', async () => {
-    const c = capture()
+    const c = captureCli()
     const code = await simulateCommand(
       ['--trace', trace('arc-OLTP.lis.gz'), '--policies', 'lru,belady', '--sizes', '1000', '--csv'],
       c.ctx,
