@@ -32,6 +32,33 @@ const COMMAND_TIMEOUT_MS = 5000
 const NOT_INSTALLED =
   'redis-server not found: install it with `apt-get install -y redis-server` (or set REDIS_URL to use an existing server)'
 
+/** The commands a cache needs for values, invalidation, locks, the bus and health (no MULTI, no streams). */
+export const CACHE_CORE_COMMANDS = [
+  // values, tombstones, locks, markers (the Lua scripts' own calls are checked too)
+  'get',
+  'mget',
+  'set',
+  'del',
+  'unlink',
+  'exists',
+  'getrange',
+  'persist',
+  'pexpire',
+  'pttl',
+  'scan',
+  // static scripts only (EVALSHA, then EVAL of the same source after NOSCRIPT)
+  'evalsha',
+  'eval',
+  // the invalidation bus
+  'publish',
+  'subscribe',
+  'unsubscribe',
+  // connection, ready check, health (INFO memory), pipelines
+  'ping',
+  'info',
+  'quit',
+] as const
+
 /**
  * The least-privilege ACL of the suite's client user: every command the cache, its locks,
  * invalidation (Lua), bus, health check and write-behind send, and nothing else — no KEYS,
@@ -41,29 +68,7 @@ const NOT_INSTALLED =
  */
 export const CACHE_ACL = {
   commands: [
-    // values, tombstones, locks, markers (the Lua scripts' own calls are checked too)
-    'get',
-    'mget',
-    'set',
-    'del',
-    'unlink',
-    'exists',
-    'getrange',
-    'persist',
-    'pexpire',
-    'pttl',
-    'scan',
-    // static scripts only (EVALSHA, then EVAL of the same source after NOSCRIPT)
-    'evalsha',
-    'eval',
-    // the invalidation bus
-    'publish',
-    'subscribe',
-    'unsubscribe',
-    // connection, ready check, health (INFO memory), pipelines
-    'ping',
-    'info',
-    'quit',
+    ...CACHE_CORE_COMMANDS,
     'multi',
     'exec',
     'discard',

@@ -3,34 +3,20 @@ import { describe, expect, it } from 'vitest'
 import { type CacheOptions, createCache } from '../../../dist/index.js'
 import { BusCodec } from '../../../dist/invalidation/messages.js'
 import { CLIENTS, closeAfterEach } from '../../helpers/fixtures.js'
-import { type AclRules, CACHE_ACL, startRedisServer, useRedisServer } from '../../helpers/redis-server.js'
+import {
+  type AclRules,
+  CACHE_ACL,
+  CACHE_CORE_COMMANDS,
+  startRedisServer,
+  useRedisServer,
+} from '../../helpers/redis-server.js'
 
 /**
  * The per-namespace ACL of docs/security.md, for namespace `secure` and its tenants: its keys,
  * tag markers and locks, its bus channels, and the cache's commands — nothing else.
  */
 const SECURE_ACL: AclRules = {
-  commands: [
-    'get',
-    'mget',
-    'set',
-    'del',
-    'unlink',
-    'exists',
-    'getrange',
-    'persist',
-    'pexpire',
-    'pttl',
-    'scan',
-    'evalsha',
-    'eval',
-    'publish',
-    'subscribe',
-    'unsubscribe',
-    'ping',
-    'info',
-    'quit',
-  ],
+  commands: CACHE_CORE_COMMANDS,
   keys: ['secure:*', 'secure@*', '!tag:secure:*', '!tag:secure@*', '!lock:secure:*', '!lock:secure@*'],
   channels: ['!bus:secure', '!bus:secure@*', '!bus:secure:stats'],
 }
