@@ -97,6 +97,10 @@ function report(
   waitMs: number,
 ): string {
   const lines: string[] = []
+  const redisAlerts = redis.alerts.filter((a) => a.name !== 'low-hit-ratio' && a.name !== 'latency-high')
+  const printed = new Set(redisAlerts.map((a) => `${a.name}\n${a.message}`))
+  const aboutRedis = (a: { name: string; message: string }) =>
+    REDIS_ALERTS.includes(a.name) || printed.has(`${a.name}\n${a.message}`)
   lines.push(
     `Namespace "${namespace}": ${instances.length} instance(s) published a snapshot in ${waitMs / 1000} s.`,
   )
@@ -111,7 +115,10 @@ function report(
     lines.push(
       `Instance ${snapshot.instance.slice(0, 8)} — ${snapshot.health.status}: hit ratio ${pct(s.hitRatio)} overall, ${pct(snapshot.health.window.hitRatio)} over the last ${snapshot.health.window.seconds.toFixed(0)} s (L1 ${pct(s.l1HitRatio)}, L2 ${pct(s.l2HitRatio)}); ${s.l1Entries} L1 entries, ${s.l1Evictions} evictions.`,
     )
-    for (const alert of snapshot.health.alerts) lines.push(`  ALERT ${alert.name}: ${alert.message}`)
+    for (const alert of snapshot.health.alerts) {
+      // Alerts about Redis itself are the same for every instance: printed once, under Redis.
+      if (!aboutRedis(alert)) lines.push(`  ALERT ${alert.name}: ${alert.message}`)
+    }
     const findings = snapshot.diagnosis?.findings ?? []
     if (findings.length === 0)
       lines.push('  No finding: nothing in its recent reads explains a low hit ratio.')
@@ -131,13 +138,13 @@ function report(
     lines.push(
       `Redis: ${mb(memory.usedBytes)} used of ${memory.maxBytes === 0 ? 'no limit' : mb(memory.maxBytes)} (${memory.policy}).`,
     )
-    for (const alert of redis.alerts) {
-      if (alert.name !== 'low-hit-ratio' && alert.name !== 'latency-high')
-        lines.push(`  ALERT ${alert.name}: ${alert.message}`)
-    }
+    for (const alert of redisAlerts) lines.push(`  ALERT ${alert.name}: ${alert.message}`)
   }
   return `${lines.join('\n')}\n`
 }
+
+/** Alerts about the shared Redis, not about one instance. */
+const REDIS_ALERTS: readonly string[] = ['redis-eviction-misconfigured']
 
 function formatFinding(finding: Finding): string[] {
   return [`  ${finding.kind}: ${finding.message}`, `    → ${finding.suggestion}`]

@@ -1170,6 +1170,7 @@ export class Cache {
       times: recent.times,
       hits: c.l1Hits + c.l2Hits,
       misses: c.misses,
+      l1Misses: c.l1Misses,
       health,
       ttlByGroup: this.#ttlByGroup,
       dropped: this.#dropped,

@@ -8,6 +8,7 @@
 import { createPolicy, hashKey, type PolicyName } from '../eviction/index.js'
 import { denseIds } from '../simulation/opt.js'
 import { SimulatedCache } from '../simulation/sim-cache.js'
+import { EVICTION_ADVICE } from './health.js'
 import { canonicalKey, keyGroup } from './key-groups.js'
 import type { CacheHealth } from './types.js'
 
@@ -48,19 +49,23 @@ export interface DiagnoseInputs {
   keys: readonly string[]
   times: readonly number[]
   hits: number
+  /** Reads found in no tier. */
   misses: number
+  /** Reads the L1 could not answer (found in the L2, or in no tier): what the L1's own misses are shares of. */
+  l1Misses: number
   health: CacheHealth
   /** The TTL last written per key group (ms). */
   ttlByGroup: ReadonlyMap<string, number>
   /** Recently dropped L1 entries: key → why. */
   dropped: ReadonlyMap<string, 'capacity' | 'expired'>
-  /** Misses whose key the L1 had dropped, by cause, since creation. */
+  /** L1 misses whose key the L1 had dropped, by cause, since creation. */
   missesAfterExpiry: number
   missesAfterEviction: number
   l1?: { maxEntries: number; policy: PolicyName }
 }
 
 const MIN_READS = 50
+
 
 export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
   const { keys, times } = inputs
@@ -102,7 +107,7 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
     const distinct = readsOf.size
 
     // TTLs shorter than the time between reads of the same key: the entry is gone when it is needed.
-    const expiredShare = inputs.misses === 0 ? 0 : inputs.missesAfterExpiry / inputs.misses
+    const expiredShare = shareOf(inputs.missesAfterExpiry, inputs.l1Misses)
     for (const [group, gaps] of gapsByGroup) {
       const ttl = inputs.ttlByGroup.get(group)
       if (ttl === undefined || !Number.isFinite(ttl) || gaps.length < 10) continue
@@ -195,8 +200,9 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
       })
     }
 
-    // Evictions: misses of keys the L1 dropped for room, and the size that would have kept them.
-    const evictionShare = inputs.misses === 0 ? 0 : inputs.missesAfterEviction / inputs.misses
+    // Evictions: L1 misses of keys the L1 dropped for room, and the size that would have kept them.
+    // A share of the L1's misses: with an L2 most of them are L2 hits, not misses of both tiers.
+    const evictionShare = shareOf(inputs.missesAfterEviction, inputs.l1Misses)
     if (inputs.l1 !== undefined && Number.isFinite(inputs.l1.maxEntries) && evictionShare >= 0.1) {
       const curve = sizeCurve(keys, inputs.l1.policy, inputs.l1.maxEntries, distinct)
       const best = curve[curve.length - 1] as { size: number; hitRatio: number }
@@ -205,7 +211,7 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
       findings.push({
         kind: 'evictions-high',
         severity: 'warning',
-        message: `${(evictionShare * 100).toFixed(0)}% of misses were of keys the L1 had evicted for room (l1.maxEntries ${inputs.l1.maxEntries}, policy ${inputs.l1.policy}). Replaying the last ${keys.length} reads: ${curve.map((point) => `${point.size} → ${(point.hitRatio * 100).toFixed(1)}%`).join(', ')}.`,
+        message: `${(evictionShare * 100).toFixed(0)}% of L1 misses were of keys the L1 had evicted for room (l1.maxEntries ${inputs.l1.maxEntries}, policy ${inputs.l1.policy}). Replaying the last ${keys.length} reads: ${curve.map((point) => `${point.size} → ${(point.hitRatio * 100).toFixed(1)}%`).join(', ')}.`,
         suggestion:
           enough.size > current.size
             ? `Set l1.maxEntries to about ${enough.size} (hit ratio ${(current.hitRatio * 100).toFixed(1)}% → ${(enough.hitRatio * 100).toFixed(1)}% on these reads).`
@@ -230,8 +236,8 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
       message: `Redis evicts ${memory.evictedKeysPerSecond.toFixed(1)} keys/s at ${(memory.usage * 100).toFixed(0)}% of maxmemory (${memory.maxBytes} bytes, ${memory.policy}): entries other instances need are dropped before their TTL.`,
       suggestion:
         target > 0
-          ? `Raise maxmemory (try ${target} MB) or shorten TTLs of rarely read groups; keep maxmemory-policy allkeys-lfu.`
-          : 'Set maxmemory and an allkeys-lfu policy.',
+          ? `Raise maxmemory (try ${target} MB) or shorten TTLs of rarely read groups. ${EVICTION_ADVICE}`
+          : `Set maxmemory. ${EVICTION_ADVICE}`,
       evidence: {
         evictedKeysPerSecond: memory.evictedKeysPerSecond,
         usage: memory.usage,
@@ -269,6 +275,11 @@ function sizeCurve(
     cache.replay(ids, 0, ids.length, hashes)
     return { size, hitRatio: cache.hits / Math.max(1, cache.hits + cache.misses) }
   })
+}
+
+/** `part / whole`, 0 when there is no whole. */
+function shareOf(part: number, whole: number): number {
+  return whole === 0 ? 0 : part / whole
 }
 
 function fmtMs(ms: number): string {

@@ -53,6 +53,13 @@ export interface HealthInputs {
 
 const MAX_SAMPLES = 4096
 
+/**
+ * The one eviction advice (health() and diagnose() both give it): a Redis that only caches should
+ * evict by frequency, but one that also holds write-behind's log must never evict (docs/write-behind.md).
+ */
+export const EVICTION_ADVICE =
+  'A Redis that only caches: maxmemory-policy allkeys-lfu. A Redis that also holds the write-behind log must use noeviction (an evicting policy may drop the log: docs/write-behind.md), so give the cache a Redis of its own.'
+
 export class HealthMonitor {
   readonly #cache: string
   readonly #windowMs: number
@@ -152,12 +159,14 @@ export class HealthMonitor {
         const why =
           info.maxMemory === 0
             ? 'Redis has no maxmemory: it grows until the host runs out of memory'
-            : "Redis' maxmemory-policy is noeviction: once full, every cache write fails"
-        warnings.push(`${why}. Set maxmemory and maxmemory-policy allkeys-lfu (or allkeys-lru).`)
+            : "Redis' maxmemory-policy is noeviction: once full, every cache write fails (reads still work)"
+        const message = `${why}. ${info.maxMemory === 0 ? 'Set maxmemory. ' : ''}${EVICTION_ADVICE}`
+        // One alert; `warnings` keeps its text for callers that read only the configuration advice.
+        warnings.push(message)
         found.push({
           name: 'redis-eviction-misconfigured',
           severity: 'warning',
-          message: `${why}. Set maxmemory and maxmemory-policy allkeys-lfu (or allkeys-lru).`,
+          message,
           value: info.maxMemory,
           threshold: 0,
         })

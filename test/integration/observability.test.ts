@@ -155,9 +155,20 @@ describe('published snapshots', () => {
         observability: { publish: { interval: '100ms' } },
       }),
     )
+    // A second instance: what is said about the shared Redis must still be said once.
+    const other = track(
+      createCache({
+        namespace,
+        l1: { maxEntries: 5 },
+        l2: { redis: server().url },
+        observability: { publish: { interval: '100ms' } },
+      }),
+    )
     for (let round = 0; round < 10; round++) {
-      for (let i = 0; i < 40; i++)
+      for (let i = 0; i < 40; i++) {
         await publisher.getOrSet({ key: `page:${i}`, factory: () => i, skipL2: true })
+        await other.getOrSet({ key: `page:${i}`, factory: () => i })
+      }
     }
     const cli = captureCli()
     const code = await main(
@@ -166,7 +177,17 @@ describe('published snapshots', () => {
     )
     expect(cli.stderr()).toBe('')
     expect(code).toBe(0)
-    expect(cli.stdout()).toContain(`Namespace "${namespace}": 1 instance(s)`)
+    expect(cli.stdout()).toContain(`Namespace "${namespace}": 2 instance(s)`)
+    // Each alert once (the eviction-policy one was printed per instance and again under Redis).
+    const alerts = cli.stdout().match(/ALERT .*/g) ?? []
+    expect(alerts.filter((line) => line.startsWith('ALERT redis-eviction-misconfigured'))).toHaveLength(1)
+    // Every share is of the right total: none above 100% (the L2-backed instance's L1 misses are L2 hits).
+    const shares = [...cli.stdout().matchAll(/(\d+(?:\.\d+)?)% of/g)].map((m) => Number(m[1]))
+    expect(shares.length).toBeGreaterThan(0)
+    for (const share of shares) expect(share).toBeLessThanOrEqual(100)
+    // The eviction advice agrees with docs/write-behind.md: the write-behind log's Redis must not evict.
+    expect(cli.stdout()).toMatch(/write-behind log must use noeviction/)
+    expect(cli.stdout()).not.toMatch(/keep maxmemory-policy allkeys-lfu/)
     expect(cli.stdout()).toMatch(/evictions-high: .*l1\.maxEntries 5/)
     expect(cli.stdout()).toMatch(/Set l1\.maxEntries to about 40/)
     expect(cli.stdout()).toMatch(/Redis: .* used of no limit \(noeviction\)/)

@@ -76,6 +76,20 @@ describe('diagnose(): explains a low hit ratio with evidence', () => {
     expect(evidence.hitRatioNow).toBeCloseTo(cache.stats().l1HitRatio, 1)
   })
 
+  it('evictions-high with an L2: the share is of the L1 misses (most are L2 hits), never above 100%', async () => {
+    const { cache } = setup({ l1: { maxEntries: 50, policy: 'lru' }, l2: { tier: new MemoryRemoteTier() } })
+    for (const key of zipfKeys(2000, 20_000, 'item')) await cache.getOrSet({ key, factory: () => 1 })
+    const stats = cache.stats()
+    // The case that printed 1268%: far more L1 evicted-key misses than misses of both tiers.
+    expect(stats.missesAfterEviction).toBeGreaterThan(stats.misses)
+    const finding = (await cache.diagnose()).findings.find((f) => f.kind === 'evictions-high')
+    const share = finding?.evidence.missesAfterEviction as number
+    expect(share).toBeCloseTo(stats.missesAfterEviction / stats.l1Misses, 6)
+    expect(share).toBeLessThanOrEqual(1)
+    const printed = Number(/^(\d+)% of L1 misses/.exec(finding?.message ?? '')?.[1])
+    expect(printed).toBe(Math.round(share * 100))
+  })
+
   it('cardinality-explosion: a timestamp in the key', async () => {
     const { clock, cache } = setup()
     for (let i = 0; i < 300; i++) {
