@@ -66,7 +66,6 @@ export interface DiagnoseInputs {
 
 const MIN_READS = 50
 
-
 export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
   const { keys, times } = inputs
   const findings: Finding[] = []
