@@ -19,6 +19,13 @@ import {
 import { describeSyntheticSpec, parseSyntheticSpec, type SyntheticSpec } from '../simulation/synthetic.js'
 import { closest, parseCommandArgs, parseIntegerOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
+import {
+  detectLogTraceFormat,
+  isLogTraceFormat,
+  LOG_TRACE_FORMATS,
+  type LogTraceFormat,
+  logTraceSource,
+} from './log-trace.js'
 import { createProgress, type Progress, progressEnabled } from './progress.js'
 
 const OPTIONS = {
@@ -54,13 +61,18 @@ size, and prints the hit ratios. Keys are unit-size; cold start; every request c
 
 Source (one of):
   --trace FILE          A trace file; .gz is gunzipped on the fly
-  --format F            ${TRACE_FORMATS.join(' | ')} (default: from the name: .lis arc,
-                        .trace cache2k, .csv csv, *oracleGeneral* oracle, else lines)
+  --format F            ${[...TRACE_FORMATS, ...LOG_TRACE_FORMATS].join(' | ')}
+                        (default: from the name: .lis arc, .trace cache2k, .csv csv,
+                        *oracleGeneral* oracle, .txt/.keys lines; else from the first lines,
+                        as analyze detects them: an access log, or one key per line)
                           lines    one key per line
                           csv      a header line, then rows; the key column by --key-column
                           arc      ARC .lis: start_block block_count ignored request_id
                           cache2k  big-endian signed 32-bit integers
                           oracle   libCacheSim oracleGeneral (24-byte little-endian records)
+                          combined, jsonl, postgres, redis-monitor
+                                   access logs, read as analyze reads them: each read's key is
+                                   its route or query with its values (writes are skipped)
   --key-column NAME     The CSV column holding the key (default: 'key', else the first)
   --synthetic SPEC      A generated workload, deterministic for a seed:
                           zipf:ALPHA:N[:REQUESTS]          scrambled Zipf over N keys
@@ -132,30 +144,57 @@ interface Setup {
   readonly report: ReportSource
 }
 
-function traceSetup(values: {
+type AnyTraceFormat = TraceFormat | LogTraceFormat
+
+async function traceSetup(values: {
   trace: string
   format: string | undefined
   keyColumn: string | undefined
-}): Setup {
+}): Promise<Setup> {
   const path = values.trace
   if (!existsSync(path)) throw new UsageError(`--trace: no such file '${path}'.`)
   if (!statSync(path).isFile()) throw new UsageError(`--trace: '${path}' is not a file.`)
-  let format: TraceFormat
+  let format: AnyTraceFormat
   if (values.format !== undefined) {
     const given = values.format.toLowerCase().replace(/^oraclegeneral$/, 'oracle')
-    if (!(TRACE_FORMATS as readonly string[]).includes(given)) {
-      throw new UsageError(`--format must be one of ${TRACE_FORMATS.join(', ')}; got '${values.format}'.`)
+    if (!(TRACE_FORMATS as readonly string[]).includes(given) && !isLogTraceFormat(given)) {
+      throw new UsageError(
+        `--format must be one of ${[...TRACE_FORMATS, ...LOG_TRACE_FORMATS].join(', ')}; got '${values.format}'.`,
+      )
     }
-    format = given as TraceFormat
+    format = given as AnyTraceFormat
   } else {
-    format = inferFormat(path) ?? 'lines'
+    // A name says nothing (access.log): read the first lines as analyze does.
+    format = inferFormat(path) ?? (await detectLogTraceFormat(path)) ?? 'lines'
   }
   if (values.keyColumn !== undefined && format !== 'csv') {
     throw new UsageError(`--key-column applies to csv traces; this one is read as ${format}.`)
   }
+  const report: ReportSource = { kind: 'trace', name: path, format }
+  if (isLogTraceFormat(format)) return { source: logTraceSource(path, format), report }
   const options: TraceReadOptions = values.keyColumn === undefined ? {} : { keyColumn: values.keyColumn }
-  return { source: fileTraceSource(path, format, options), report: { kind: 'trace', name: path, format } }
+  return { source: fileTraceSource(path, format, options), report }
 }
+
+/**
+ * A trace whose requests (nearly) all have a key of their own hits 0% under every policy and size:
+ * not a finding about policies but a sign that the keys are not keys (raw log lines, with their
+ * timestamps). Refused, with what to do instead.
+ */
+function refuseAllDistinct(result: { requests: number; distinctKeys: number }, setup: Setup): void {
+  if (setup.report.kind !== 'trace' || result.requests < MIN_REQUESTS_TO_JUDGE) return
+  const repeats = result.requests - result.distinctKeys
+  if (repeats > result.requests * MAX_REPEAT_SHARE) return
+  throw new Error(
+    `${result.distinctKeys.toLocaleString('en-US')} of the ${result.requests.toLocaleString('en-US')} requests of ${setup.report.name} (read as ${setup.report.format}) have a key of their own: no policy could hit more than ${((repeats / result.requests) * 100).toFixed(2)}% at any size, so these are not cache keys. ` +
+      `If it is an access log, give its format (--format ${LOG_TRACE_FORMATS.join('|')}: simulate reads what analyze reads); for a CSV, the key's column (--key-column NAME); a key trace has one key per line.`,
+  )
+}
+
+/** At most this share of repeated requests (a hit ratio bound of 1%) means the keys are not keys. */
+const MAX_REPEAT_SHARE = 0.01
+/** Fewer requests than this are not judged by {@link refuseAllDistinct} (a tiny trace may well be all distinct). */
+const MIN_REQUESTS_TO_JUDGE = 100
 
 function syntheticSetup(text: string, seed: number): Setup {
   let spec: SyntheticSpec
@@ -202,7 +241,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const seed = parseIntegerOption('seed', values.seed, { min: 0, max: Number.MAX_SAFE_INTEGER })
   const setup =
     values.trace !== undefined
-      ? traceSetup({ trace: values.trace, format: values.format, keyColumn: values['key-column'] })
+      ? await traceSetup({ trace: values.trace, format: values.format, keyColumn: values['key-column'] })
       : syntheticSetup(values.synthetic as string, seed)
 
   const showProgress = progressEnabled(ctx.stderr, { json: values.json || values.csv, quiet: values.quiet })
@@ -239,6 +278,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     bar?.done()
   }
 
+  refuseAllDistinct(result, setup)
   if (values.json) ctx.stdout.write(formatJson(result, setup.report))
   else if (values.csv) ctx.stdout.write(formatCsv(result))
   else ctx.stdout.write(formatTable(result, setup.report))

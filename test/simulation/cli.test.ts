@@ -1,6 +1,7 @@
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SHOP_WORKLOAD, writeWorkloadLog } from '../../dist/analysis/generate/index.js'
 import type { CommandModule } from '../../dist/cli/command.js'
 import * as simulateModule from '../../dist/cli/simulate.js'
 import { run, simulateCommand } from '../../dist/cli/simulate.js'
@@ -144,6 +145,44 @@ describe('stratacache simulate', () => {
     await expect(run(['--bogus'], captureCli().ctx)).rejects.toMatchObject({ name: 'UsageError' })
     const command: CommandModule = simulateModule // what `load: () => import('./simulate.js')` must give
     expect(typeof command.run).toBe('function')
+  })
+
+  it("reads an access log as analyze does: docs/eviction.md's `simulate --trace access.log` works", async () => {
+    const log = tmp.path('access.log')
+    await writeWorkloadLog(
+      log,
+      { types: SHOP_WORKLOAD, readsPerSecond: 100, events: 5000, seed: 4 },
+      'combined',
+    )
+    const gets = (await readFile(log, 'utf8')).split('\n').filter((line) => line.includes('"GET ')).length
+    const c = captureCli()
+    // The command of docs/eviction.md, as written there.
+    const argv = ['--trace', log, '--policies', 'lru,sieve,s3fifo,w-tinylfu,opt', '--sizes', '1%,5%,10%']
+    expect(await simulateCommand([...argv, '--json'], c.ctx)).toBe(0)
+    expect(c.stderr()).toBe('')
+    const doc = JSON.parse(c.stdout())
+    expect(doc.source).toMatchObject({ kind: 'trace', format: 'combined' })
+    // Every GET is a read, replayed by its route and values (the PUTs are writes: skipped).
+    expect(doc.requests).toBe(gets)
+    expect(doc.distinctKeys).toBeLessThan(gets / 2)
+    const tinylfu = doc.results.find(
+      (r: { policy: string; size: string }) => r.policy === 'w-tinylfu' && r.size === '10%',
+    )
+    expect(tinylfu.hitRatio).toBeGreaterThan(0.2)
+  })
+
+  it('refuses a trace whose keys (nearly) all differ, with a hint: raw log lines are not keys', async () => {
+    const log = tmp.path('raw.log')
+    await writeWorkloadLog(
+      log,
+      { types: SHOP_WORKLOAD, readsPerSecond: 100, events: 2000, seed: 4 },
+      'combined',
+    )
+    const c = captureCli()
+    expect(await simulateCommand(['--trace', log, '--format', 'lines', '--sizes', '10%'], c.ctx)).toBe(1)
+    expect(c.stdout()).toBe('')
+    expect(c.stderr()).toMatch(/have a key of their own: no policy could hit more than 0\.\d+% at any size/)
+    expect(c.stderr()).toMatch(/--format combined\|jsonl\|postgres\|redis-monitor/)
   })
 
   it('aliases: tinylfu, belady; the OLTP anchor through the CLI', async () => {
