@@ -1,5 +1,5 @@
 // Hit ratio of every eviction policy against OPT (and ARC, as a reference) on the real traces in
-// ../shared/traces and on the synthetic suite, and the acceptance checks of the default policy.
+// traces/ (the repository's copy, with sources and licences) and on the synthetic suite, and the acceptance checks of the default policy.
 // Usage: node bench/hit-ratios.js [--json] [--quick]
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -13,7 +13,7 @@ import {
   syntheticTraceSource,
 } from '../dist/simulation/index.js'
 
-const TRACES = resolve(import.meta.dirname, '../../shared/traces')
+const TRACES = resolve(import.meta.dirname, '../traces')
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
 const policies = [...POLICY_NAMES, 'arc', 'opt']
@@ -76,7 +76,8 @@ async function run(name, source, sizes, extra = []) {
 
 for (const [file, format, sizes] of real) {
   const path = resolve(TRACES, file)
-  if (!existsSync(path)) throw new Error(`${path} is missing: the real traces live in ../shared/traces`)
+  if (!existsSync(path))
+    throw new Error(`${path} is missing: the real traces live in traces/ at the repository's root`)
   await run(file, fileTraceSource(path, format), quick ? sizes.slice(1, 2) : sizes)
 }
 for (const spec of synthetic) {

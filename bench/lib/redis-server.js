@@ -1,5 +1,5 @@
 // A private redis-server for the benchmark: a free loopback port, no persistence, killed at the end.
-// (Never the shared one on 6379: other work may be using it, and its contents are not ours.)
+// (Never the machine's own one on the standard port: other work may be using it, and its contents are not ours.)
 import { spawn } from 'node:child_process'
 import net from 'node:net'
 

@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The shared real traces (never copied into the project): /work/shared/traces next to the project root. */
-export const TRACES_DIR = fileURLToPath(new URL('../../../shared/traces/', import.meta.url))
-/** A real trace from ../shared/traces; a missing one fails the test loudly (never a silent skip). */
+/** The real traces kept in the repository (traces/, with their sources and licences in its README). */
+export const TRACES_DIR = fileURLToPath(new URL('../../traces/', import.meta.url))
+/** A real trace from traces/; a missing one fails the test loudly (never a silent skip). */
 export const trace = (name: string): string => {
   const path = join(TRACES_DIR, name)
   if (!existsSync(path)) {
     throw new Error(
-      `${path} is missing: the real traces live in ../shared/traces beside the project (see its README).`,
+      `${path} is missing: the real traces live in traces/ at the repository's root (see its README).`,
     )
   }
   return path

@@ -2,18 +2,18 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cache, createCache, WriteBehindFullError } from '../../../dist/index.js'
 import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
-import { type Ack, flushInto, lastByKey, PG, TcpProxy, usePostgresSchema } from './harness.js'
+import { type Ack, flushInto, lastByKey, TcpProxy, usePostgresSchema } from './harness.js'
 
 const redis = useRedisServer()
 const db = usePostgresSchema('outage')
-const proxy = new TcpProxy({ host: PG.host, port: PG.port })
+let proxy: TcpProxy
 let pool: pg.Pool
 let cache: Cache | undefined
 
 beforeAll(async () => {
-  await proxy.start()
+  proxy = await new TcpProxy(db.connection()).start()
   // The flush's own pool goes through the proxy; short connect timeout so a refused database fails fast.
-  pool = new pg.Pool({ ...PG, port: proxy.port, max: 2, connectionTimeoutMillis: 1000 })
+  pool = new pg.Pool({ ...db.connection(), port: proxy.port, max: 2, connectionTimeoutMillis: 1000 })
   pool.on('error', () => {})
 })
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
-import { lastByKey, PG, startWorker, usePostgresSchema, type Worker, type WriteSummary } from './harness.js'
+import { lastByKey, startWorker, usePostgresSchema, type Worker, type WriteSummary } from './harness.js'
 
 const redis = useRedisServer()
 const db = usePostgresSchema('four')
@@ -23,7 +23,7 @@ describe('write-behind with 4 writer processes on one Redis and PostgreSQL', () 
           namespace,
           name: 'carts',
           schema: db.schema,
-          pg: PG,
+          pg: db.connection(),
           // updateCache: false: what is measured and checked here is the log and the flush (the
           // cache's own write path costs 3-5x more CPU than the append and would make this test
           // take minutes on a loaded 2-core machine; sigkill.test.ts writes through the cache, and

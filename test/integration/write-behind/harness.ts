@@ -1,6 +1,6 @@
 /**
- * What the write-behind integration tests share: a PostgreSQL schema per test file (created and
- * dropped here), the flush that applies a batch idempotently (the documented contract), a TCP
+ * What the write-behind integration tests share: a PostgreSQL of their own per test file
+ * (test/helpers/postgres.ts) with a schema created and dropped here, the flush that applies a batch idempotently (the documented contract), a TCP
  * proxy that can refuse connections (the database "down" without touching the server), a
  * redis-server with AOF in a temporary directory, and forked worker processes driven over IPC
  * (test/helpers/workers/write-behind-worker.mjs).
@@ -14,9 +14,8 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { afterAll, beforeAll } from 'vitest'
 import type { WriteBehindOp } from '../../../dist/index.js'
+import { type PostgresConnection, usePostgres } from '../../helpers/postgres.js'
 import { freePort } from '../../helpers/redis-server.js'
-
-export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' }
 
 export interface Row {
   key: string
@@ -54,16 +53,21 @@ export function flushInto(pool: pg.Pool, schema: string) {
   }
 }
 
-/** A schema of its own for this test file, dropped afterwards; `pool` talks to PostgreSQL directly. */
+/**
+ * A PostgreSQL started for this test file, with a schema of its own (dropped afterwards);
+ * `connection` is the server's address for other clients, `pool` talks to it directly.
+ */
 export function usePostgresSchema(label: string): {
   schema: string
+  connection: () => PostgresConnection
   pool: () => pg.Pool
   rows: () => Promise<Map<string, Row>>
 } {
+  const connection = usePostgres()
   const schema = `wb_${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
   let pool: pg.Pool | undefined
   beforeAll(async () => {
-    pool = new pg.Pool({ ...PG, max: 4 })
+    pool = new pg.Pool({ ...connection(), max: 4 })
     await pool.query(`CREATE SCHEMA "${schema}"`)
     await pool.query(tableSql(schema))
   })
@@ -77,6 +81,7 @@ export function usePostgresSchema(label: string): {
   }
   return {
     schema,
+    connection,
     pool: get,
     rows: async () => {
       const result = await get().query<{ key: string; value: string | null; seq: string; id: string }>(

@@ -5,7 +5,6 @@ import {
   type Ack,
   flushInto,
   lastByKey,
-  PG,
   startWorker,
   until,
   usePostgresSchema,
@@ -44,7 +43,7 @@ describe('write-behind when writer/flusher processes are SIGKILLed', () => {
         namespace,
         name: 'sessions',
         schema: db.schema,
-        pg: PG,
+        pg: db.connection(),
         options,
       })
       const tag = `g${generation++}`
