@@ -2,8 +2,9 @@
  * stratacache: an in-process L1 and a Redis L2 behind one getOrSet. The public surface is this
  * file; subpaths `stratacache/redis` and `stratacache/serializers` expose the pluggable parts.
  */
+
+export { type Duration, parseDuration } from './base/duration.js'
 export { Cache, createCache } from './core/cache.js'
-export { type Duration, parseDuration } from './core/duration.js'
 export type { CacheEventListener, CacheEventName, CacheEvents } from './core/events.js'
 export type { Isolation } from './core/isolation.js'
 export {
@@ -21,7 +22,6 @@ export {
   type WriteThroughOptions,
 } from './core/options.js'
 export type { StandardSchemaV1 } from './core/standard-schema.js'
-export type { CacheStats } from './core/stats.js'
 export {
   ClosedError,
   errors,
@@ -64,6 +64,7 @@ export {
 export type { Diagnosis, Finding, FindingKind } from './observability/diagnose.js'
 export { type AlertThresholds, DEFAULT_THRESHOLDS } from './observability/health.js'
 export { parseSnapshot, type SnapshotSource, subscribeSnapshots } from './observability/publisher.js'
+export type { CacheStats } from './observability/stats.js'
 export type {
   Alert,
   AlertName,

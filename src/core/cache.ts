@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { coarseClock } from '../base/clock.js'
+import { within } from '../base/deadline.js'
+import { type Duration, parseDuration } from '../base/duration.js'
 import { type HeldLock, KeyLocks } from '../coordination/key-lock.js'
 import { SingleFlight } from '../coordination/single-flight.js'
 import {
@@ -26,6 +29,7 @@ import { type Diagnosis, diagnoseReads } from '../observability/diagnose.js'
 import { HealthMonitor } from '../observability/health.js'
 import { type LatencyHistogram, LatencyRecorder } from '../observability/histogram.js'
 import { publishSnapshots } from '../observability/publisher.js'
+import { type CacheStats, emptyCounters, type WriteBehindStatName } from '../observability/stats.js'
 import type {
   CacheHealth,
   CacheSnapshot,
@@ -57,9 +61,6 @@ import {
   writeBehindFor,
   writeBehindsOf,
 } from '../write/index.js'
-import { coarseClock } from './clock.js'
-import { within } from './deadline.js'
-import { type Duration, parseDuration } from './duration.js'
 import { EntryContext } from './entry-context.js'
 import {
   CacheEventEmitter,
@@ -85,7 +86,6 @@ import {
   type WriteThroughOptions,
 } from './options.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
-import { type CacheStats, emptyCounters, type WriteBehindStatName } from './stats.js'
 
 /**
  * What an L2 write failure leads to: `'suppress'` for write-backs of loaded values (nothing is

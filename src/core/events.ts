@@ -1,56 +1,7 @@
 import { eventChannel } from '../observability/channels.js'
+import type { CacheEventName, CacheEvents } from '../observability/events.js'
 
-/**
- * What the cache reports as it protects the caller: every resilience decision is an event, so
- * metrics (and tests) can count stale values served, early refreshes, lock waits, timeouts and
- * breaker transitions. None is called `error`: an event nobody listens to never throws.
- */
-export interface CacheEvents {
-  /** A read answered by a tier (`get`, `getOrSet`; `l1` hits are the hot path: listen only when you need them). */
-  hit: { key: string; tier: 'l1' | 'l2' }
-  /** A read found in no tier (the factory runs, or `get` returns undefined). */
-  miss: { key: string }
-  /** A value was written by `set`, `writeThrough` or a load. */
-  set: { key: string }
-  /** Keys were deleted by `delete`/`deleteMany`. */
-  delete: { keys: readonly string[] }
-  /** The L1 dropped an entry to stay within its bounds. */
-  evict: { key: string; cause: 'capacity' }
-  /** The L1 reclaimed an expired entry. */
-  expire: { key: string }
-  /** An invalidation message from another instance was applied. */
-  'bus-message': { type: string }
-  /**
-   * Progress of a write-behind created by `cache.writeBehind`: a batch flushed, a flush to retry,
-   * an entry dead-lettered, a write refused because the log was full.
-   */
-  'write-behind': {
-    name: string
-    kind: 'flushed' | 'retry' | 'dead-letter' | 'backpressure'
-    /** Keys in the batch (flushed, retry), pending writes (backpressure), 1 (dead-letter). */
-    count: number
-    /** End-to-end lag of the flushed batch, or the retry delay, in ms (0 otherwise). */
-    ms: number
-  }
-  /** A stale value (within grace) was returned instead of waiting for, or instead of, the factory. */
-  'stale-served': { key: string; ageMs: number; reason: 'soft-timeout' | 'fail-safe' | 'refreshing' }
-  /** A read in an entry's refresh window started a background refresh. */
-  'early-refresh': { key: string; kind: 'xfetch' | 'eager' }
-  /** A refresh found a newer value in the L2 (another instance refreshed it) and took it instead of running the factory. */
-  'refresh-from-l2': { key: string }
-  /** A load waited for another process that held the key's lock. */
-  'lock-waited': { key: string; waitedMs: number; outcome: 'value' | 'acquired' | 'gave-up' }
-  /** The factory failed (threw, declined with `ctx.fail`, or hit its hard timeout). */
-  'factory-error': { key: string; error: unknown; staleServed: boolean }
-  /** The factory ran past a timeout. */
-  'factory-timeout': { key: string; kind: 'soft' | 'hard' }
-  /** The L2 circuit breaker changed state. */
-  breaker: { state: 'closed' | 'open' | 'half-open' }
-  /** An L2 call failed (counted; the caller saw a miss or, for writes, the cache queued a repair). */
-  'l2-error': { operation: string; error: unknown }
-}
-
-export type CacheEventName = keyof CacheEvents
+export type { CacheEventName, CacheEvents } from '../observability/events.js'
 export type CacheEventListener<E extends CacheEventName> = (event: CacheEvents[E]) => void
 
 /**

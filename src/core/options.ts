@@ -1,3 +1,4 @@
+import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import { DEFAULT_MAX_KEY_BYTES } from '../keys/key.js'
@@ -5,18 +6,13 @@ import { type AlertThresholds, DEFAULT_THRESHOLDS } from '../observability/healt
 import type { EncryptionOptions } from '../security/keyring.js'
 import { type BusOptions, type ResolvedSecurity, resolveSecurity } from '../security/options.js'
 import type { Serializer } from '../serialization/serializer.js'
-import type { RedisAdapter } from '../tiers/redis/adapter.js'
-import type { TlsOptions } from '../tiers/redis/client-modules.js'
-import type { IoRedisClusterLike } from '../tiers/redis/cluster-ioredis-adapter.js'
-import type { NodeRedisClusterLike } from '../tiers/redis/cluster-node-redis-adapter.js'
-import { isClusterUrls, parseClusterUrls, type RedisClusterUrls } from '../tiers/redis/cluster-options.js'
-import type { IoRedisClientLike } from '../tiers/redis/ioredis-adapter.js'
-import type { NodeRedisClientLike } from '../tiers/redis/node-redis-adapter.js'
-import type { RemoteTier } from '../tiers/tier.js'
+import { isClusterUrls, parseClusterUrls } from '../tiers/redis/cluster-options.js'
+import type { L2Options } from '../tiers/redis/options.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
-import { type Duration, parseDuration } from './duration.js'
 import type { Isolation } from './isolation.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
+
+export type { L2Options } from '../tiers/redis/options.js'
 
 /** A TTL: a {@link Duration} or an adaptive TTL (`ttl.adaptive({ min, max })`). */
 export type TtlOption = Duration | AdaptiveTtl
@@ -33,50 +29,6 @@ export interface L1Options {
   isolation?: Isolation
   /** Which entry leaves when the L1 is full. Default and evidence: docs/eviction.md. */
   policy?: PolicyName
-}
-
-/** Options of the shared tier. */
-export interface L2Options {
-  /**
-   * A Redis URL (`redis://…`, `rediss://…`), a Redis Cluster as `{ cluster: [node URLs] }`, a
-   * connected or unconnected client or cluster client of the `redis` package (`createClient`,
-   * `createCluster`) or of `ioredis` (`Redis`, `Redis.Cluster`), a {@link RedisAdapter}, or any
-   * {@link RemoteTier}. A client you pass is not closed by `cache.close()`. Cluster:
-   * docs/redis.md#redis-cluster.
-   */
-  redis?:
-    | string
-    | RedisClusterUrls
-    | NodeRedisClientLike
-    | IoRedisClientLike
-    | NodeRedisClusterLike
-    | IoRedisClusterLike
-    | RedisAdapter
-  /** Any remote tier (e.g. `MemoryRemoteTier` in tests). Exclusive with `redis`. */
-  tier?: RemoteTier
-  /** Which client a URL opens. Default `'ioredis'` when installed (see docs/redis.md for the measurements), else `'redis'`. */
-  client?: 'redis' | 'ioredis'
-  /** Deadline of every Redis call. Default `'500ms'`. */
-  timeout?: Duration
-  /** Most keys per coalesced MGET. Default 100. */
-  batchSize?: number
-  /** Gzip L2 payloads of at least this many bytes (when it saves space). Default: off. */
-  compressAbove?: number
-  /**
-   * Stop calling a failing L2 for a while: after `threshold` consecutive failures (default 5) the
-   * cache runs L1-only for `breakDuration` (default `'5s'`), probes Redis in the background with a
-   * PING, and resumes when it answers. `false` turns it off.
-   */
-  breaker?: false | { threshold?: number; breakDuration?: Duration }
-  /**
-   * What `set`/`delete` do when the L2 write fails: `'suppress'` (default) resolves — the L1 is
-   * updated and the key is queued to be deleted from the L2 when it answers again, so no instance
-   * reads the outdated L2 value once it is back and nothing is replayed over newer data —
-   * `'throw'` rejects with E_L2 / E_L2_TIMEOUT / E_L2_UNAVAILABLE.
-   */
-  writeErrors?: 'suppress' | 'throw'
-  /** TLS for connections opened from `rediss://` URLs: the CA to trust (and a client certificate). Verification is always on. */
-  tls?: TlsOptions
 }
 
 /** Factory timeouts: `soft` gives up waiting when a stale value can stand in, `hard` gives up. */

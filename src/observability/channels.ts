@@ -4,7 +4,7 @@
  * subscriber, the cost is one `hasSubscribers` check per call: no context object is allocated.
  */
 import { channel, tracingChannel } from 'node:diagnostics_channel'
-import type { CacheEventName, CacheEvents } from '../core/events.js'
+import type { CacheEventName, CacheEvents } from './events.js'
 import type { TierLabel } from './types.js'
 
 /** The traced operations (a subset of {@link OperationName}: the ones a caller makes). */

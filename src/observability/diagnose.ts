@@ -10,37 +10,9 @@ import { denseIds } from '../simulation/opt.js'
 import { SimulatedCache } from '../simulation/sim-cache.js'
 import { EVICTION_ADVICE } from './health.js'
 import { canonicalKey, keyGroup } from './key-groups.js'
-import type { CacheHealth } from './types.js'
+import type { CacheHealth, Diagnosis, Finding } from './types.js'
 
-export type FindingKind =
-  | 'ttl-too-short'
-  | 'evictions-high'
-  | 'redis-evicting'
-  | 'cardinality-explosion'
-  | 'near-duplicate-keys'
-  | 'one-hit-wonders'
-  | 'l2-unavailable'
-
-export interface Finding {
-  readonly kind: FindingKind
-  readonly severity: 'info' | 'warning'
-  /** What is wrong, with the numbers. */
-  readonly message: string
-  /** What to change. */
-  readonly suggestion: string
-  /** The numbers behind it (groups are keys with their ids replaced: never a user's key). */
-  readonly evidence: Readonly<Record<string, number | string>>
-}
-
-export interface Diagnosis {
-  readonly cache: string
-  readonly at: number
-  /** Hit ratio over the health window, and since the cache was created. */
-  readonly hitRatio: { readonly window: number; readonly overall: number }
-  /** How many recent reads the evidence comes from. */
-  readonly sampledReads: number
-  readonly findings: readonly Finding[]
-}
+export type { Diagnosis, Finding, FindingKind } from './types.js'
 
 /** What the cache hands to {@link diagnoseReads}. */
 export interface DiagnoseInputs {

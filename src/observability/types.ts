@@ -4,8 +4,7 @@
  * reach into the cache's internals. Durations are in seconds (Prometheus' base unit), times in ms
  * since the epoch.
  */
-import type { CacheStats } from '../core/stats.js'
-import type { Diagnosis } from './diagnose.js'
+import type { CacheStats } from './stats.js'
 
 /** The operations the cache times. */
 export type OperationName =
@@ -146,4 +145,34 @@ export interface CacheSnapshot {
   readonly hotKeyGroups: readonly KeyGroupCount[]
   /** In published snapshots: the instance's latest `diagnose()` (recomputed at most every 30 s). */
   readonly diagnosis?: Diagnosis
+}
+
+export type FindingKind =
+  | 'ttl-too-short'
+  | 'evictions-high'
+  | 'redis-evicting'
+  | 'cardinality-explosion'
+  | 'near-duplicate-keys'
+  | 'one-hit-wonders'
+  | 'l2-unavailable'
+
+export interface Finding {
+  readonly kind: FindingKind
+  readonly severity: 'info' | 'warning'
+  /** What is wrong, with the numbers. */
+  readonly message: string
+  /** What to change. */
+  readonly suggestion: string
+  /** The numbers behind it (groups are keys with their ids replaced: never a user's key). */
+  readonly evidence: Readonly<Record<string, number | string>>
+}
+
+export interface Diagnosis {
+  readonly cache: string
+  readonly at: number
+  /** Hit ratio over the health window, and since the cache was created. */
+  readonly hitRatio: { readonly window: number; readonly overall: number }
+  /** How many recent reads the evidence comes from. */
+  readonly sampledReads: number
+  readonly findings: readonly Finding[]
 }

@@ -1,4 +1,4 @@
-import { type Duration, parseDuration } from '../core/duration.js'
+import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { LIMIT_DEFAULTS, tenantScope } from '../keys/limits.js'
 import type { BusSecret } from './hmac.js'

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import type { L2Options } from '../core/options.js'
 import { InvalidOptionError } from '../errors.js'
 import { escapeGlob } from '../keys/key.js'
 import { tenantScope } from '../keys/limits.js'
@@ -8,6 +7,7 @@ import type { RedisAdapter } from '../tiers/redis/adapter.js'
 import { ClusterAdapter } from '../tiers/redis/cluster-adapter.js'
 import { keySlot } from '../tiers/redis/cluster-slot.js'
 import { createRedisTier } from '../tiers/redis/create.js'
+import type { L2Options } from '../tiers/redis/options.js'
 import type { LuaScript } from '../tiers/redis/scripts.js'
 import { type EncryptionOptions, isSealed, KeyRing, sealedKeyId } from './keyring.js'
 

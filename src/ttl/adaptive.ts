@@ -1,4 +1,4 @@
-import { type Duration, parseDuration } from '../core/duration.js'
+import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** Options of {@link adaptiveTtl}. */

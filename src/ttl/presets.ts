@@ -1,4 +1,4 @@
-import type { Duration } from '../core/duration.js'
+import type { Duration } from '../base/duration.js'
 import { adaptiveTtl } from './adaptive.js'
 
 /**

@@ -2,7 +2,7 @@
  * Synthetic CacheSnapshots for the adapters' unit tests: the adapters read nothing but this
  * contract, so they can be tested without a cache.
  */
-import type { CacheStats } from '../../dist/core/stats.js'
+import type { CacheStats } from '../../dist/observability/stats.js'
 import type {
   Alert,
   CacheHealth,

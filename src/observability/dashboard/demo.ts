@@ -4,8 +4,9 @@
  * `scanEveryMs` a scan of rarely-read keys runs for `scanForMs`: the hit ratio drops, the
  * low-hit-ratio alert fires, then clears once the scan leaves the health window.
  */
+
+import type { Duration } from '../../base/duration.js'
 import { type Cache, createCache } from '../../core/cache.js'
-import type { Duration } from '../../core/duration.js'
 import { Random } from '../../simulation/random.js'
 import { ZipfianGenerator } from '../../simulation/zipf.js'
 import { MemoryRemoteTier } from '../../tiers/memory/memory-remote-tier.js'

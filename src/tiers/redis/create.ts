@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module'
-import type { L2Options } from '../../core/options.js'
 import { InvalidOptionError } from '../../errors.js'
 import type { RedisAdapter } from './adapter.js'
 import { type TlsOptions, withTls } from './client-modules.js'
@@ -8,6 +7,7 @@ import { NodeRedisClusterAdapter, type NodeRedisClusterLike } from './cluster-no
 import { isClusterUrls, parseClusterUrls } from './cluster-options.js'
 import { IoRedisAdapter, type IoRedisClientLike } from './ioredis-adapter.js'
 import { NodeRedisAdapter, type NodeRedisClientLike } from './node-redis-adapter.js'
+import type { L2Options } from './options.js'
 import { RedisTier } from './redis-tier.js'
 
 /**

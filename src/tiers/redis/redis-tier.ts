@@ -1,5 +1,5 @@
+import { within } from '../../base/deadline.js'
 import type { LockService } from '../../coordination/lock.js'
-import { within } from '../../core/deadline.js'
 import { ClosedError, L2TimeoutError } from '../../errors.js'
 import type { Bus } from '../../invalidation/bus.js'
 import {

@@ -138,7 +138,7 @@ describe('refresh before expiry under steady reads', () => {
     for (const run of runs) {
       // Not before 80% of the TTL, and well before expiry: the first read after 800 ms comes within a
       // few ms, allowing for a busy CI core. The age is measured here with Date.now(); the cache
-      // stamps entries with its coarse clock (src/core/clock.ts), which can lag Date.now() by a few
+      // stamps entries with its coarse clock (src/base/clock.ts), which can lag Date.now() by a few
       // ms on a busy event loop (measured: 3 ms), hence the 10 ms of slack below 80%.
       expect(run.ageOfPrevious as number).toBeGreaterThanOrEqual(0.8 * TTL_MS - 10)
       expect(run.ageOfPrevious as number).toBeLessThan(0.8 * TTL_MS + 100)

@@ -78,7 +78,7 @@ describe('fail-safe and factory timeouts over a real Redis L2', () => {
     expect(retries.length).toBeGreaterThanOrEqual(2)
     expect(retries.length).toBeLessThanOrEqual(Math.ceil(WINDOW_MS / BACKOFF_MS) + 1)
     const gaps = retries.slice(1).map((c, i) => c.at - (retries[i] as { at: number }).at)
-    // The cache measures the backoff on its coarse clock (src/core/clock.ts), which can lag real time
+    // The cache measures the backoff on its coarse clock (src/base/clock.ts), which can lag real time
     // by a few ms on a busy event loop: 10 ms of slack.
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(BACKOFF_MS - 10)
     const stats = cache.stats()
