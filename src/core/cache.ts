@@ -51,6 +51,13 @@ import {
   MemoryStore,
   MISS,
 } from '../tiers/memory/memory-store.js'
+import {
+  ConnectionReport,
+  connectionOf,
+  describeConnectionError,
+  unreachableWarning,
+  untilAnswering,
+} from '../tiers/redis/connection.js'
 import { createRedisTier } from '../tiers/redis/create.js'
 import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
@@ -130,6 +137,8 @@ const DROPPED_MEMORY = 4096
 const UNTIMED_COUNTDOWN = 0x3fffffff
 /** How often published snapshots recompute their diagnosis (at the latest). */
 const DIAGNOSIS_EVERY_MS = 30_000
+/** How long ready() waits for Redis and the bus by default. */
+const READY_TIMEOUT = '5s'
 /** How many key groups' TTLs are remembered for diagnose(). */
 const TTL_GROUPS = 256
 
@@ -241,6 +250,10 @@ export class Cache {
   readonly #channel: string
   /** Whether the bus is delivering: only then are remembered tag markers trusted without a read. */
   #busUp = false
+  /** Why the bus could not subscribe, for ready(). */
+  #busError: unknown
+  /** The L2 connection's last error, for ready(), health() and diagnose(). */
+  #connection = new ConnectionReport()
   #unsubscribe: Promise<(() => Promise<void>) | undefined> | undefined
   #unsubscribeNow: (() => Promise<void>) | undefined
   /** Tag markers this instance knows (its own invalidations, the bus, reads), bounded. */
@@ -325,6 +338,13 @@ export class Cache {
           },
         })
       this.#l2Direct = direct
+      this.#connection = connectionOf(direct)
+      this.#connection.onFirstFailure((error) => {
+        // Once per connection: a wrong URL must not be silent, nor flood the log while it retries.
+        const warning = unreachableWarning(error)
+        this.#events.emit('l2-error', { operation: 'connect', error: warning })
+        process.emitWarning(warning)
+      })
       this.#l2 =
         resolved.breaker === false
           ? direct
@@ -354,6 +374,7 @@ export class Cache {
               return unsubscribe
             },
             (error: unknown) => {
+              this.#busError = error
               this.#l2Failure(error, 'subscribe')
               return undefined
             },
@@ -939,9 +960,23 @@ export class Cache {
     return child
   }
 
-  /** Resolves once this instance hears the bus (immediately without one): invalidations from others reach it from then on. */
-  async ready(): Promise<void> {
-    await this.#unsubscribe
+  /**
+   * Resolves once Redis answers and this instance hears the bus (immediately without an L2):
+   * invalidations from others reach it from then on. Rejects after `timeout` (default 5 s) with an
+   * {@link L2Error} naming the connection's error (ECONNREFUSED, ENOTFOUND, WRONGPASS, NOAUTH…).
+   */
+  async ready(options: { timeout?: Duration } = {}): Promise<void> {
+    const timeoutMs = parseDuration(options.timeout ?? READY_TIMEOUT, 'ready({ timeout })')
+    const l2 = this.#l2Direct
+    if (l2 === undefined || this.#closed) return
+    await untilAnswering({
+      ping: () => l2.ping(),
+      subscribed: (this.#unsubscribe ?? Promise.resolve()).then(() =>
+        this.#unsubscribe === undefined || this.#busUp ? { ok: true } : { ok: false, error: this.#busError },
+      ),
+      report: this.#connection,
+      timeoutMs,
+    })
   }
 
   /**
@@ -1147,6 +1182,9 @@ export class Cache {
               breaker: this.#breakerState(),
               info: this.#lastInfo,
               answered: this.#lastInfoAnswered,
+              ...(this.#connection.cause === undefined
+                ? {}
+                : { error: describeConnectionError(this.#connection.cause) }),
             },
           }),
       closed: this.#closed,

@@ -44,13 +44,15 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
   const reads = inputs.hits + inputs.misses
   const overall = reads === 0 ? 1 : inputs.hits / reads
 
-  if (inputs.health.l2 !== undefined && !inputs.health.l2.connected) {
+  const l2 = inputs.health.l2
+  if (l2 !== undefined && !l2.connected) {
     findings.push({
       kind: 'l2-unavailable',
       severity: 'warning',
-      message: 'Redis does not answer: every L1 miss goes to the origin.',
-      suggestion: 'Check the Redis server and the network; the breaker probes it every few seconds.',
-      evidence: { breaker: inputs.health.l2.breaker },
+      message: `Redis does not answer${l2.error === undefined ? '' : ` (${l2.error})`}: every L1 miss goes to the origin.`,
+      suggestion:
+        'Check the Redis server, l2.redis (host, port, password) and the network; the breaker probes it every few seconds.',
+      evidence: { breaker: l2.breaker, ...(l2.error === undefined ? {} : { error: l2.error }) },
     })
   }
 

@@ -47,7 +47,13 @@ export interface HealthInputs {
   l1Evictions: number
   readHistograms: readonly LatencyHistogram[]
   l1?: { entries: number; bytes: number; maxEntries: number; maxBytes: number }
-  l2?: { breaker: 'closed' | 'open' | 'half-open'; info: RemoteInfo | undefined; answered: boolean }
+  l2?: {
+    breaker: 'closed' | 'open' | 'half-open'
+    info: RemoteInfo | undefined
+    answered: boolean
+    /** The connection's last error since Redis last answered (`connect ECONNREFUSED 127.0.0.1:6379`). */
+    error?: string
+  }
   closed: boolean
 }
 
@@ -199,13 +205,13 @@ export class HealthMonitor {
         threshold: t.p99Above,
       })
     }
-    const l2Down = inputs.l2 !== undefined && (inputs.l2.breaker !== 'closed' || !inputs.l2.answered)
+    const l2 = inputs.l2
+    const l2Down = l2 !== undefined && (l2.breaker !== 'closed' || !l2.answered)
     if (l2Down) {
       found.push({
         name: 'l2-unavailable',
         severity: inputs.l1 === undefined ? 'critical' : 'warning',
-        message:
-          'Redis does not answer (the circuit breaker skips it): reads fall back to the L1 and the origin; check the Redis server and the network.',
+        message: `Redis does not answer${l2.error === undefined ? '' : ` (${l2.error})`}${l2.breaker === 'closed' ? '' : ', the circuit breaker skips it'}: reads fall back to the L1 and the origin; check the Redis server, l2.redis and the network.`,
         value: 1,
         threshold: 0,
       })
@@ -241,6 +247,7 @@ export class HealthMonitor {
             l2: {
               connected: !l2Down,
               breaker: inputs.l2.breaker,
+              ...(l2Down && inputs.l2.error !== undefined ? { error: inputs.l2.error } : {}),
               ...(memory === undefined ? {} : { memory }),
             },
           }),

@@ -116,6 +116,8 @@ export interface CacheHealth {
   readonly l2?: {
     readonly connected: boolean
     readonly breaker: 'closed' | 'open' | 'half-open'
+    /** While not connected: the connection's last error, e.g. `connect ECONNREFUSED 127.0.0.1:6379` or `WRONGPASS …`. */
+    readonly error?: string
     /** From Redis `INFO memory` (absent when the tier is not Redis or did not answer). */
     readonly memory?: RedisMemory
   }

@@ -5,6 +5,7 @@ import { type TlsOptions, withTls } from './client-modules.js'
 import { IoRedisClusterAdapter, type IoRedisClusterLike } from './cluster-ioredis-adapter.js'
 import { NodeRedisClusterAdapter, type NodeRedisClusterLike } from './cluster-node-redis-adapter.js'
 import { isClusterUrls, parseClusterUrls } from './cluster-options.js'
+import { ConnectionReport } from './connection.js'
 import { IoRedisAdapter, type IoRedisClientLike } from './ioredis-adapter.js'
 import { NodeRedisAdapter, type NodeRedisClientLike } from './node-redis-adapter.js'
 import type { L2Options } from './options.js'
@@ -43,14 +44,19 @@ export function createRedisTier(
 ): RedisTier {
   const source = l2.redis
   const tls = resolveTls((l2 as { tls?: unknown }).tls, source)
+  // Every connection error the client reports is recorded: ready(), health() and diagnose() name it.
+  const connection = new ConnectionReport()
   const clientOptions = {
     commandTimeoutMs: options.timeoutMs,
     connectTimeoutMs: Math.max(options.timeoutMs, 1000),
     maxQueuedCommands: MAX_QUEUED_COMMANDS,
-    onError: options.onError,
+    onError: (error: unknown) => {
+      connection.failed(error)
+      options.onError(error)
+    },
   }
   const adapter = withTls(tls, () => openAdapter(l2, source, clientOptions))
-  return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize })
+  return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize, connection })
 }
 
 function openAdapter(

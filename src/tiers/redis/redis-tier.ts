@@ -12,6 +12,7 @@ import {
 import { escapeGlob } from '../../keys/key.js'
 import type { RemoteEntry, RemoteInfo, RemoteTier, StreamCommands } from '../tier.js'
 import { PING_FALLBACK_KEY, pxOf, type RedisAdapter } from './adapter.js'
+import { ConnectionReport } from './connection.js'
 import { parseInfo } from './info.js'
 import { BUMP_MARKER, isNoScript, type LuaScript, SET_LOADED, TOUCH_MARKER } from './scripts.js'
 
@@ -20,6 +21,8 @@ export interface RedisTierOptions {
   timeoutMs: number
   /** Most keys in one MGET when single reads are batched. */
   batchSize: number
+  /** Where the client's connection errors go (createRedisTier wires it); default: one that hears none. */
+  connection?: ConnectionReport
 }
 
 interface PendingRead {
@@ -55,6 +58,8 @@ export class RedisTier implements RemoteTier {
   declare readonly streams?: StreamCommands
   /** Redis `INFO` (its memory and stats sections) under the deadline. Present when the adapter has `command`. */
   declare readonly info?: () => Promise<RemoteInfo>
+  /** The connection's last error (since Redis last answered a PING or INFO): what ready() and health() name. */
+  readonly connection: ConnectionReport
   readonly #timeoutMs: number
   readonly #batchSize: number
   #pending: PendingRead[] = []
@@ -64,6 +69,7 @@ export class RedisTier implements RemoteTier {
     this.adapter = adapter
     this.#timeoutMs = options.timeoutMs
     this.#batchSize = options.batchSize
+    this.connection = options.connection ?? new ConnectionReport()
     const { setIfAbsent, compareAndDelete, compareAndExpire } = adapter
     if (setIfAbsent && compareAndDelete && compareAndExpire) {
       this.locks = {
@@ -124,6 +130,7 @@ export class RedisTier implements RemoteTier {
     if (command) {
       this.info = async () => {
         const reply = await this.#call(() => command.call(adapter, ['INFO']), 'INFO')
+        this.connection.answered()
         return parseInfo(String(reply))
       }
     }
@@ -222,6 +229,7 @@ export class RedisTier implements RemoteTier {
     this.#assertOpen()
     if (this.adapter.ping) await this.#deadline(this.adapter.ping(), 'PING')
     else await this.#deadline(this.adapter.get(PING_FALLBACK_KEY), 'GET (ping)')
+    this.connection.answered()
   }
 
   async close(): Promise<void> {
