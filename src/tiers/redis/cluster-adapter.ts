@@ -1,8 +1,7 @@
-import { pxOf, type RedisAdapter } from './adapter.js'
 import { groupBySlot, keySlot } from './cluster-slot.js'
 import { ClusterSubscriber, type SubscriberLink } from './cluster-subscriber.js'
+import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
 import type { FirstConnection } from './first-connection.js'
-import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
 
 /** One command of a per-node pipeline; its keys all hash to one slot. */
 export type PipelineCommand =
@@ -15,29 +14,22 @@ export type PipelineCommand =
  * What a {@link ClusterAdapter} needs from one Redis Cluster client library. Every keyed command
  * gets keys of ONE slot only (the adapter splits the others), so the library routes it to the
  * master that owns it and follows MOVED/ASK; per-node commands (SCAN, PING, the subscriber) go to
- * a master the driver lists.
+ * a master the driver lists. `publish` and `ping` go through the library's routing, for when no
+ * master is known yet.
  */
-export interface ClusterDriver<N> {
-  readonly client: 'redis' | 'ioredis'
+export interface ClusterDriver<N>
+  extends Pick<
+    ClientPrimitives,
+    'client' | 'first' | 'get' | 'set' | 'setIfAbsent' | 'evalsha' | 'eval' | 'publish' | 'ping'
+  > {
   /** Whether the client was opened from URLs (closed with the adapter). */
   readonly owned: boolean
-  /** For a client we opened: commands wait (bounded) for its first connection. */
-  readonly first: FirstConnection | undefined
   /** What the client prepends to every key (a `keyPrefix` you configured): slots are computed with it. */
   readonly keyPrefix: string
-  get(key: string): Promise<Buffer | null>
   /** MGET of keys that all hash to one slot. */
   mget(keys: readonly string[]): Promise<(Buffer | null)[]>
-  /** SET [PX] — `px` undefined = no expiry. */
-  set(key: string, value: Buffer, px: number | undefined): Promise<void>
-  /** SET NX [PX]; true when it stored the value. */
-  setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean>
   /** UNLINK of keys that all hash to one slot. */
   unlink(keys: readonly string[]): Promise<number>
-  evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
-  eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
-  /** PUBLISH routed by the library (to any node), for when no master is known yet. */
-  publish(channel: string, message: Buffer): Promise<void>
   /** PUBLISH on that node's connection. */
   publishNode(node: N, channel: string, message: Buffer): Promise<void>
   /** `host:port` of the master that owns `slot` in the client's slot table; undefined if unknown. */
@@ -58,8 +50,6 @@ export interface ClusterDriver<N> {
   address(node: N): string
   scanNode(node: N, cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }>
   pingNode(node: N): Promise<void>
-  /** PING through the cluster client, for when no master is known yet. */
-  ping(): Promise<void>
   /** Opens a subscriber connection to `node` that never reconnects by itself (see {@link ClusterSubscriber}). */
   openSubscriber(
     node: N,
@@ -71,17 +61,32 @@ export interface ClusterDriver<N> {
 
 /**
  * A {@link RedisAdapter} over a Redis Cluster client (ioredis `Cluster` or node-redis
- * `createCluster`). Single-key commands go through the library's routing. Multi-key commands are
- * split so that none ever spans two slots (no CROSSSLOT): keys are grouped by slot (one MGET or
- * UNLINK per slot; keys without a shared `{hash tag}` almost never share one), and the commands for
- * the slots of one master go to it in one pipeline, all masters at once. SETs of `setMany` likewise.
- * A command the pipeline's node answers with MOVED/ASK/TRYAGAIN (topology changing) is sent again
- * on its own, routed by the library. SCAN walks every master in turn behind one cursor; PING
- * succeeds when any master answers; the bus subscribes on one master at a time and moves to
- * another when it loses it.
+ * `createCluster`): the shared command layer ({@link RedisCommands}) over {@link ClusterPrimitives}.
  */
-export class ClusterAdapter<N> implements RedisAdapter {
+export class ClusterAdapter<N> extends RedisCommands {
+  constructor(
+    driver: ClusterDriver<N>,
+    options: { onError: (error: unknown) => void; connectTimeoutMs: number },
+  ) {
+    super(new ClusterPrimitives(driver, options))
+  }
+}
+
+/**
+ * The commands of a Redis Cluster, over one library's {@link ClusterDriver}. Single-key commands
+ * go through the library's routing. Multi-key commands are split so that none ever spans two slots
+ * (no CROSSSLOT): keys are grouped by slot (one MGET or UNLINK per slot; keys without a shared
+ * `{hash tag}` almost never share one), and the commands for the slots of one master go to it in
+ * one pipeline, all masters at once. SETs of `setMany` likewise. A command the pipeline's node
+ * answers with MOVED/ASK/TRYAGAIN (topology changing) is sent again on its own, routed by the
+ * library. SCAN walks every master in turn behind one cursor; PING succeeds when any master
+ * answers; the bus subscribes on one master at a time and moves to another when it loses it.
+ */
+class ClusterPrimitives<N> implements ClientPrimitives {
   readonly client: 'redis' | 'ioredis'
+  /** Commands go to several masters' connections: no order across them. */
+  readonly ordered = false
+  readonly first: FirstConnection | undefined
   readonly #driver: ClusterDriver<N>
   readonly #subscriber: ClusterSubscriber<N>
   readonly #onError: (error: unknown) => void
@@ -93,6 +98,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
   ) {
     this.#driver = driver
     this.client = driver.client
+    this.first = driver.first
     this.#onError = options.onError
     this.#subscriber = new ClusterSubscriber<N>(
       {
@@ -104,63 +110,61 @@ export class ClusterAdapter<N> implements RedisAdapter {
   }
 
   get(key: string): Promise<Buffer | null> {
-    return this.#run(() => this.#driver.get(key))
+    return this.#driver.get(key)
   }
 
-  mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    return this.#run(async () => {
-      if (keys.length === 1) return [await this.#driver.get(keys[0] as string)]
-      const groups = groupBySlot(keys, this.#driver.keyPrefix)
-      const replies = await this.#batch(
-        groups.map(({ slot, indexes }) => ({
-          slot,
-          command:
-            indexes.length === 1
-              ? { kind: 'get', key: keys[indexes[0] as number] as string }
-              : { kind: 'mget', keys: indexes.map((i) => keys[i] as string) },
-        })),
-        true,
-      )
-      const out: (Buffer | null)[] = new Array(keys.length).fill(null)
-      for (let g = 0; g < groups.length; g++) {
-        const { indexes } = groups[g] as { indexes: number[] }
-        const reply = replies[g]
-        if (indexes.length === 1) out[indexes[0] as number] = (reply as Buffer | null) ?? null
-        else {
-          const values = reply as (Buffer | null)[] | undefined
-          for (let j = 0; j < indexes.length; j++) out[indexes[j] as number] = values?.[j] ?? null
-        }
+  async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    if (keys.length === 1) return [await this.#driver.get(keys[0] as string)]
+    const groups = groupBySlot(keys, this.#driver.keyPrefix)
+    const replies = await this.#batch(
+      groups.map(({ slot, indexes }) => ({
+        slot,
+        command:
+          indexes.length === 1
+            ? { kind: 'get', key: keys[indexes[0] as number] as string }
+            : { kind: 'mget', keys: indexes.map((i) => keys[i] as string) },
+      })),
+      true,
+    )
+    const out: (Buffer | null)[] = new Array(keys.length).fill(null)
+    for (let g = 0; g < groups.length; g++) {
+      const { indexes } = groups[g] as { indexes: number[] }
+      const reply = replies[g]
+      if (indexes.length === 1) out[indexes[0] as number] = (reply as Buffer | null) ?? null
+      else {
+        const values = reply as (Buffer | null)[] | undefined
+        for (let j = 0; j < indexes.length; j++) out[indexes[j] as number] = values?.[j] ?? null
       }
-      return out
-    })
+    }
+    return out
   }
 
-  set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    return this.#run(() => this.#driver.set(key, value, pxOf(ttlMs)))
+  set(key: string, value: Buffer, px: number | undefined): Promise<void> {
+    return this.#driver.set(key, value, px)
+  }
+
+  setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean> {
+    return this.#driver.setIfAbsent(key, value, px)
   }
 
   /** One SET per entry, pipelined per master, all masters at once (not a transaction, as on one Redis). */
-  setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
-    return this.#run(async () => {
-      await this.#batch(
-        entries.map(({ key, value, ttlMs }) => ({
-          slot: keySlot(this.#driver.keyPrefix + key),
-          command: { kind: 'set', key, value, px: pxOf(ttlMs) },
-        })),
-      )
-    })
+  async setMany(entries: readonly PxEntry[]): Promise<void> {
+    await this.#batch(
+      entries.map(({ key, value, px }) => ({
+        slot: keySlot(this.#driver.keyPrefix + key),
+        command: { kind: 'set', key, value, px },
+      })),
+    )
   }
 
-  unlink(keys: readonly string[]): Promise<number> {
-    return this.#run(async () => {
-      const counts = await this.#batch(
-        groupBySlot(keys, this.#driver.keyPrefix).map(({ slot, indexes }) => ({
-          slot,
-          command: { kind: 'unlink', keys: indexes.map((i) => keys[i] as string) },
-        })),
-      )
-      return counts.reduce((sum: number, n) => sum + Number(n), 0)
-    })
+  async unlink(keys: readonly string[]): Promise<number> {
+    const counts = await this.#batch(
+      groupBySlot(keys, this.#driver.keyPrefix).map(({ slot, indexes }) => ({
+        slot,
+        command: { kind: 'unlink', keys: indexes.map((i) => keys[i] as string) },
+      })),
+    )
+    return counts.reduce((sum: number, n) => sum + Number(n), 0)
   }
 
   /**
@@ -170,63 +174,47 @@ export class ClusterAdapter<N> implements RedisAdapter {
    * never report success with keys left behind. A master that left the topology mid-scan (failover)
    * is skipped: like SCAN during a resharding, keys may then be missed.
    */
-  scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
-    return this.#run(async () => {
-      const owners = [...new Set(this.#driver.slotOwners())].sort()
-      if (owners.length === 0)
-        throw new Error('No Redis Cluster master is known: the cluster is not connected.')
-      let address: string | undefined = owners[0]
-      let nodeCursor = '0'
-      if (cursor !== '0') {
-        const at = cursor.lastIndexOf('#')
-        const previous = cursor.slice(0, at)
-        nodeCursor = cursor.slice(at + 1)
-        address = owners.includes(previous) ? previous : owners.find((a) => a > previous)
-        if (address !== previous) nodeCursor = '0'
-        if (address === undefined) return { cursor: '0', keys: [] }
-      }
-      const node = this.#driver.masters().find((m) => this.#driver.address(m) === address)
-      if (node === undefined) {
-        throw new Error(`Redis Cluster master ${address} is not connected: cannot SCAN its keys.`)
-      }
-      const page = await this.#driver.scanNode(node, nodeCursor, match, count)
-      if (page.cursor !== '0') return { cursor: `${address}#${page.cursor}`, keys: page.keys }
-      const following = owners.find((a) => a > (address as string))
-      return { cursor: following === undefined ? '0' : `${following}#0`, keys: page.keys }
-    })
+  async scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
+    const owners = [...new Set(this.#driver.slotOwners())].sort()
+    if (owners.length === 0)
+      throw new Error('No Redis Cluster master is known: the cluster is not connected.')
+    let address: string | undefined = owners[0]
+    let nodeCursor = '0'
+    if (cursor !== '0') {
+      const at = cursor.lastIndexOf('#')
+      const previous = cursor.slice(0, at)
+      nodeCursor = cursor.slice(at + 1)
+      address = owners.includes(previous) ? previous : owners.find((a) => a > previous)
+      if (address !== previous) nodeCursor = '0'
+      if (address === undefined) return { cursor: '0', keys: [] }
+    }
+    const node = this.#driver.masters().find((m) => this.#driver.address(m) === address)
+    if (node === undefined) {
+      throw new Error(`Redis Cluster master ${address} is not connected: cannot SCAN its keys.`)
+    }
+    const page = await this.#driver.scanNode(node, nodeCursor, match, count)
+    if (page.cursor !== '0') return { cursor: `${address}#${page.cursor}`, keys: page.keys }
+    const following = owners.find((a) => a > (address as string))
+    return { cursor: following === undefined ? '0' : `${following}#0`, keys: page.keys }
   }
 
   /** Succeeds when any master answers (the breaker's probe: the cluster is reachable). */
-  ping(): Promise<void> {
-    return this.#run(async () => {
-      const masters = this.#driver.masters()
-      if (masters.length === 0) return this.#driver.ping()
-      try {
-        await Promise.any(masters.map((node) => this.#driver.pingNode(node)))
-      } catch (error) {
-        throw error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error
-      }
-    })
+  async ping(): Promise<void> {
+    const masters = this.#driver.masters()
+    if (masters.length === 0) return this.#driver.ping()
+    try {
+      await Promise.any(masters.map((node) => this.#driver.pingNode(node)))
+    } catch (error) {
+      throw error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error
+    }
   }
 
-  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return this.#run(() => this.#driver.setIfAbsent(key, value, pxOf(ttlMs)))
+  evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#driver.evalsha(sha, key, args)
   }
 
-  compareAndDelete(key: string, token: string): Promise<boolean> {
-    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token])) === 1)
-  }
-
-  compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const px = pxOf(ttlMs)
-    return this.#run(
-      async () =>
-        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)])) === 1,
-    )
-  }
-
-  evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    return this.#run(() => this.#eval(script, key, args))
+  eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#driver.eval(lua, key, args)
   }
 
   /**
@@ -236,23 +224,21 @@ export class ClusterAdapter<N> implements RedisAdapter {
    * (down) is skipped, and the next one becomes the one used, so the bus keeps working while one
    * master is down. A message sent twice is harmless (idempotent).
    */
-  publish(channel: string, message: Buffer): Promise<void> {
-    return this.#run(async () => {
-      const masters = this.#driver.masters()
-      if (masters.length === 0) return this.#driver.publish(channel, message)
-      const start = this.#publishAt
-      let firstError: unknown
-      for (let i = 0; i < masters.length; i++) {
-        try {
-          await this.#driver.publishNode(masters[(start + i) % masters.length] as N, channel, message)
-          this.#publishAt = (start + i) % masters.length
-          return
-        } catch (error) {
-          firstError ??= error
-        }
+  async publish(channel: string, message: Buffer): Promise<void> {
+    const masters = this.#driver.masters()
+    if (masters.length === 0) return this.#driver.publish(channel, message)
+    const start = this.#publishAt
+    let firstError: unknown
+    for (let i = 0; i < masters.length; i++) {
+      try {
+        await this.#driver.publishNode(masters[(start + i) % masters.length] as N, channel, message)
+        this.#publishAt = (start + i) % masters.length
+        return
+      } catch (error) {
+        firstError ??= error
       }
-      throw firstError
-    })
+    }
+    throw firstError
   }
 
   subscribe(
@@ -266,13 +252,7 @@ export class ClusterAdapter<N> implements RedisAdapter {
   async close(force: boolean): Promise<void> {
     this.#subscriber.close()
     if (!this.#driver.owned) return
-    this.#driver.first?.abort()
     await this.#driver.close(force)
-  }
-
-  #run<T>(command: () => Promise<T>): Promise<T> {
-    const first = this.#driver.first
-    return first === undefined ? attempt(command) : first.run(() => attempt(command))
   }
 
   /**
@@ -365,25 +345,6 @@ export class ClusterAdapter<N> implements RedisAdapter {
       if (!isTryAgain(error)) throw error
       return Promise.all(keys.map((key) => this.#driver.get(key)))
     }
-  }
-
-  /** EVALSHA, then EVAL if the node does not have the script cached (each master has its own cache). */
-  async #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    try {
-      return await this.#driver.evalsha(script.sha, key, args)
-    } catch (error) {
-      if (!isNoScript(error)) throw error
-      return await this.#driver.eval(script.lua, key, args)
-    }
-  }
-}
-
-/** `command()`, a synchronous throw included as a rejection. */
-function attempt<T>(command: () => Promise<T>): Promise<T> {
-  try {
-    return command()
-  } catch (error) {
-    return Promise.reject(error)
   }
 }
 

@@ -1,9 +1,9 @@
-import { InvalidOptionError, L2TimeoutError } from '../../errors.js'
-import { reconnectDelay, requireClient } from './client-modules.js'
+import { reconnectDelay } from './client-modules.js'
 import { ClusterAdapter, type ClusterDriver, type PipelineCommand } from './cluster-adapter.js'
 import type { ClusterNodeAddress } from './cluster-options.js'
 import type { SubscriberLink } from './cluster-subscriber.js'
 import { FirstConnection } from './first-connection.js'
+import { type IoRedisKeyed, IoRedisKeyedCommands, ioredisSet, loadIoRedisCluster } from './ioredis-common.js'
 
 /** What an ioredis `Cluster` (`new Redis.Cluster(nodes)`) looks like to the option types. */
 export interface IoRedisClusterLike {
@@ -13,17 +13,9 @@ export interface IoRedisClusterLike {
 }
 
 /** The subset of an ioredis `Cluster` we call. */
-interface IoRedisCluster {
+interface IoRedisCluster extends IoRedisKeyed {
   status: string
   options?: { keyPrefix?: string }
-  getBuffer(key: string): Promise<Buffer | null>
-  mgetBuffer(...keys: string[]): Promise<(Buffer | null)[]>
-  set(key: string, value: Buffer | string, ...args: (string | number)[]): Promise<unknown>
-  ping(): Promise<unknown>
-  evalsha(sha: string, numKeys: number, ...args: (string | number | Buffer)[]): Promise<unknown>
-  eval(script: string, numKeys: number, ...args: (string | number | Buffer)[]): Promise<unknown>
-  publish(channel: string, message: Buffer): Promise<unknown>
-  unlink(...keys: string[]): Promise<number>
   nodes(role: 'master'): IoRedisNode[]
   /** Slot → node keys (`host:port`), the master first. */
   slots: string[][]
@@ -38,7 +30,7 @@ interface IoRedisCluster {
 interface IoRedisPipeline {
   getBuffer(key: string): IoRedisPipeline
   mgetBuffer(...keys: string[]): IoRedisPipeline
-  set(key: string, value: Buffer, ...args: (string | number)[]): IoRedisPipeline
+  set(key: string, value: Buffer | string, ...args: (string | number)[]): IoRedisPipeline
   unlink(...keys: string[]): IoRedisPipeline
   exec(): Promise<[Error | null, unknown][] | null>
 }
@@ -74,123 +66,38 @@ export interface IoRedisClusterAdapterOptions {
   onError: (error: unknown) => void
 }
 
-class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
+class IoRedisClusterDriver
+  extends IoRedisKeyedCommands<IoRedisCluster>
+  implements ClusterDriver<IoRedisNode>
+{
   readonly client = 'ioredis'
-  readonly owned: boolean
   readonly first: FirstConnection | undefined
   readonly keyPrefix: string
-  readonly #cluster: IoRedisCluster
-  readonly #commandTimeoutMs: number
   readonly #onError: (error: unknown) => void
 
   constructor(
     source: readonly ClusterNodeAddress[] | IoRedisClusterLike,
     options: IoRedisClusterAdapterOptions,
   ) {
-    this.#commandTimeoutMs = options.commandTimeoutMs
-    this.#onError = options.onError
-    if (Array.isArray(source)) {
-      const nodes = source as readonly ClusterNodeAddress[]
-      const first = nodes[0] as ClusterNodeAddress
-      const Cluster = load()
-      this.#cluster = new Cluster(
-        nodes.map(({ host, port }) => ({ host, port })),
-        {
-          // As for a single Redis (ioredis-adapter.ts): never send a command later than when it was
-          // issued. enableOfflineQueue: false rejects commands while the cluster is not ready.
-          // retryDelayOnFailover: 0 and retryDelayOnClusterDown: 0 reject a command whose node
-          // connection closed (or that met CLUSTERDOWN) instead of re-sending it 100 ms later, when
-          // it may overwrite newer data. MOVED/ASK (the command did not run) are still followed.
-          enableOfflineQueue: false,
-          retryDelayOnFailover: 0,
-          retryDelayOnClusterDown: 0,
-          // Reads from masters only: a replica may not have the last write yet.
-          scaleReads: 'master',
-          // The ready check sends CLUSTER INFO to a random node, and a failure starts the whole
-          // connection over: while one master is down, a new client could take many attempts to
-          // connect. Without it, a cluster that is down answers CLUSTERDOWN, which fails fast too.
-          enableReadyCheck: false,
-          // Always a number: ioredis keeps reconnecting to the cluster, backing off to 2 s.
-          clusterRetryStrategy: reconnectDelay,
-          redisOptions: {
-            username: first.username,
-            password: first.password,
-            ...(first.tls ? { tls: {} } : {}),
-            maxRetriesPerRequest: 0,
-            autoResendUnfulfilledCommands: false,
-            commandTimeout: options.commandTimeoutMs,
-            connectTimeout: options.connectTimeoutMs,
-          },
-        },
-      )
-      this.owned = true
-      // ioredis connects a node on its first command, and with the offline queue off it rejects the
-      // commands that reach a node still connecting: connect every master as soon as it is known.
-      this.#cluster.on('+node', (node) => {
-        if (!node.options.readOnly && node.status === 'wait') node.connect().catch(() => {})
-      })
-      const firstConnection = new FirstConnection(options.commandTimeoutMs)
-      this.#cluster.once('ready', () => {
-        const masters = this.#cluster.nodes('master')
-        Promise.all(masters.map((node) => settled(node, options.connectTimeoutMs))).then(() =>
-          firstConnection.ready(),
-        )
-      })
-      this.first = firstConnection
-    } else {
-      this.#cluster = source as unknown as IoRedisCluster
-      this.owned = false
-      this.first = undefined
-    }
-    this.#cluster.on('error', options.onError)
-    this.#cluster.on('node error', options.onError)
-    this.keyPrefix = this.#cluster.options?.keyPrefix ?? ''
-  }
-
-  get(key: string): Promise<Buffer | null> {
-    return this.#cluster.getBuffer(key).catch(this.#timedOut)
-  }
-
-  mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    return this.#cluster.mgetBuffer(...keys).catch(this.#timedOut)
-  }
-
-  async set(key: string, value: Buffer, px: number | undefined): Promise<void> {
-    await (px === undefined ? this.#cluster.set(key, value) : this.#cluster.set(key, value, 'PX', px)).catch(
-      this.#timedOut,
+    const opened = Array.isArray(source) ? open(source as readonly ClusterNodeAddress[], options) : undefined
+    super(
+      opened?.cluster ?? (source as unknown as IoRedisCluster),
+      opened !== undefined,
+      options.commandTimeoutMs,
     )
-  }
-
-  async setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean> {
-    const reply = await (px === undefined
-      ? this.#cluster.set(key, value, 'NX')
-      : this.#cluster.set(key, value, 'PX', px, 'NX')
-    ).catch(this.#timedOut)
-    return reply !== null
-  }
-
-  unlink(keys: readonly string[]): Promise<number> {
-    return this.#cluster.unlink(...keys).catch(this.#timedOut)
-  }
-
-  evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    return this.#cluster.evalsha(sha, 1, key, ...args).catch(this.#timedOut)
-  }
-
-  eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    return this.#cluster.eval(lua, 1, key, ...args).catch(this.#timedOut)
-  }
-
-  async publish(channel: string, message: Buffer): Promise<void> {
-    await this.#cluster.publish(channel, message).catch(this.#timedOut)
+    this.first = opened?.first
+    this.#onError = options.onError
+    this.redis.on('error', options.onError)
+    this.redis.on('node error', options.onError)
+    this.keyPrefix = this.redis.options?.keyPrefix ?? ''
   }
 
   async publishNode(node: IoRedisNode, channel: string, message: Buffer): Promise<void> {
-    await node.publish(channel, message).catch(this.#timedOut)
+    await node.publish(channel, message).catch(this.timedOut)
   }
 
   slotOwner(slot: number): string | undefined {
-    return this.#cluster.slots[slot]?.[0]
+    return this.redis.slots[slot]?.[0]
   }
 
   /**
@@ -203,11 +110,11 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
     let pipeline: IoRedisPipeline
     if (this.keyPrefix !== '') {
       // Your keyPrefix is applied by the cluster client, not by its node connections.
-      pipeline = this.#cluster.pipeline()
+      pipeline = this.redis.pipeline()
     } else {
-      const owner = this.#cluster.slots[slot]?.[0]
+      const owner = this.redis.slots[slot]?.[0]
       const node =
-        owner === undefined ? undefined : this.#cluster.nodes('master').find((n) => this.address(n) === owner)
+        owner === undefined ? undefined : this.redis.nodes('master').find((n) => this.address(n) === owner)
       if (node === undefined || node.status !== 'ready') return undefined
       pipeline = node.pipeline()
     }
@@ -220,8 +127,7 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
           pipeline.mgetBuffer(...command.keys)
           break
         case 'set':
-          if (command.px === undefined) pipeline.set(command.key, command.value)
-          else pipeline.set(command.key, command.value, 'PX', command.px)
+          ioredisSet(pipeline, command.key, command.value, command.px)
           break
         case 'unlink':
           pipeline.unlink(...command.keys)
@@ -234,18 +140,18 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
     } catch (error) {
       // A cluster pipeline checks, before sending anything, that one node owns every slot.
       if (error instanceof Error && error.message.includes('same slots allocation group')) return undefined
-      return this.#timedOut(error)
+      return this.timedOut(error)
     }
     if (results === null) return undefined
-    return results.map(([error, value]) => (error === null ? value : asTimeout(error, this.#within())))
+    return results.map(([error, value]) => (error === null ? value : this.asTimeout(error)))
   }
 
   *slotOwners(): Iterable<string> {
-    for (const nodes of this.#cluster.slots) if (nodes?.[0] !== undefined) yield nodes[0]
+    for (const nodes of this.redis.slots) if (nodes?.[0] !== undefined) yield nodes[0]
   }
 
   masters(): readonly IoRedisNode[] {
-    return this.#cluster.nodes('master')
+    return this.redis.nodes('master')
   }
 
   address(node: IoRedisNode): string {
@@ -258,16 +164,12 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
     match: string,
     count: number,
   ): Promise<{ cursor: string; keys: string[] }> {
-    const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count).catch(this.#timedOut)
+    const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count).catch(this.timedOut)
     return { cursor: next, keys }
   }
 
   async pingNode(node: IoRedisNode): Promise<void> {
-    await node.ping().catch(this.#timedOut)
-  }
-
-  async ping(): Promise<void> {
-    await this.#cluster.ping().catch(this.#timedOut)
+    await node.ping().catch(this.timedOut)
   }
 
   async openSubscriber(
@@ -305,25 +207,65 @@ class IoRedisClusterDriver implements ClusterDriver<IoRedisNode> {
   }
 
   async close(force: boolean): Promise<void> {
-    if (force || this.#cluster.status !== 'ready') this.#cluster.disconnect()
-    else await this.#cluster.quit()
+    if (force || this.redis.status !== 'ready') this.redis.disconnect()
+    else await this.redis.quit()
   }
 
-  /** ioredis's own commandTimeout may fire just before the tier's deadline: either way, E_L2_TIMEOUT. */
   readonly #timedOut = (error: unknown): never => {
-    throw asTimeout(error, this.#within())
-  }
-
-  #within(): string {
-    return this.owned ? `${this.#commandTimeoutMs} ms (l2.timeout)` : 'its commandTimeout'
+    throw this.asTimeout(error)
   }
 }
 
-function asTimeout(error: unknown, within: string): unknown {
-  if (error instanceof Error && error.message === 'Command timed out') {
-    return new L2TimeoutError(`Redis did not answer within ${within}.`, { cause: error })
-  }
-  return error
+/**
+ * Opens a Cluster client from node addresses. As for a single Redis (ioredis-adapter.ts): never
+ * send a command later than when it was issued; commands wait (bounded) for the first connection.
+ */
+function open(
+  nodes: readonly ClusterNodeAddress[],
+  options: IoRedisClusterAdapterOptions,
+): { cluster: IoRedisCluster; first: FirstConnection } {
+  const seed = nodes[0] as ClusterNodeAddress
+  const Cluster = loadIoRedisCluster<IoRedisCluster>()
+  const cluster = new Cluster(
+    nodes.map(({ host, port }) => ({ host, port })),
+    {
+      // enableOfflineQueue: false rejects commands while the cluster is not ready.
+      // retryDelayOnFailover: 0 and retryDelayOnClusterDown: 0 reject a command whose node
+      // connection closed (or that met CLUSTERDOWN) instead of re-sending it 100 ms later, when
+      // it may overwrite newer data. MOVED/ASK (the command did not run) are still followed.
+      enableOfflineQueue: false,
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
+      // Reads from masters only: a replica may not have the last write yet.
+      scaleReads: 'master',
+      // The ready check sends CLUSTER INFO to a random node, and a failure starts the whole
+      // connection over: while one master is down, a new client could take many attempts to
+      // connect. Without it, a cluster that is down answers CLUSTERDOWN, which fails fast too.
+      enableReadyCheck: false,
+      // Always a number: ioredis keeps reconnecting to the cluster, backing off to 2 s.
+      clusterRetryStrategy: reconnectDelay,
+      redisOptions: {
+        username: seed.username,
+        password: seed.password,
+        ...(seed.tls ? { tls: {} } : {}),
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+        commandTimeout: options.commandTimeoutMs,
+        connectTimeout: options.connectTimeoutMs,
+      },
+    },
+  )
+  // ioredis connects a node on its first command, and with the offline queue off it rejects the
+  // commands that reach a node still connecting: connect every master as soon as it is known.
+  cluster.on('+node', (node) => {
+    if (!node.options.readOnly && node.status === 'wait') node.connect().catch(() => {})
+  })
+  const first = new FirstConnection(options.commandTimeoutMs)
+  cluster.once('ready', () => {
+    const masters = cluster.nodes('master')
+    Promise.all(masters.map((node) => settled(node, options.connectTimeoutMs))).then(() => first.ready())
+  })
+  return { cluster, first }
 }
 
 /** Resolves once `node` is ready, gave up (ended), or after `ms`. */
@@ -354,20 +296,4 @@ export class IoRedisClusterAdapter extends ClusterAdapter<IoRedisNode> {
   ) {
     super(new IoRedisClusterDriver(source, options), options)
   }
-}
-
-type IoRedisClusterConstructor = new (
-  nodes: { host: string; port: number }[],
-  options: Record<string, unknown>,
-) => IoRedisCluster
-
-function load(): IoRedisClusterConstructor {
-  const mod = requireClient<{
-    Cluster?: IoRedisClusterConstructor
-    default?: { Cluster?: IoRedisClusterConstructor }
-  }>('ioredis')
-  const Cluster = mod.Cluster ?? mod.default?.Cluster
-  if (Cluster === undefined)
-    throw new InvalidOptionError('The installed ioredis exports no Cluster: use ioredis 5.')
-  return Cluster
 }

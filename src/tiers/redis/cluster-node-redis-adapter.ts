@@ -1,9 +1,17 @@
-import { reconnectDelay, requireClient } from './client-modules.js'
+import { reconnectDelay } from './client-modules.js'
 import { ClusterAdapter, type ClusterDriver, isRedirection, type PipelineCommand } from './cluster-adapter.js'
 import type { ClusterNodeAddress } from './cluster-options.js'
 import { keySlot } from './cluster-slot.js'
 import type { SubscriberLink } from './cluster-subscriber.js'
 import { FirstConnection } from './first-connection.js'
+import {
+  bufferViews,
+  loadNodeRedis,
+  type NodeRedisKeyed,
+  NodeRedisKeyedCommands,
+  type NodeRedisModule,
+  nodeRedisSetOptions,
+} from './node-redis-common.js'
 
 /** What a node-redis v5/v6 cluster (`createCluster()` from `redis`) looks like to the option types. */
 export interface NodeRedisClusterLike {
@@ -23,19 +31,12 @@ interface NodeRedisShardNode {
 }
 
 /** The subset of a node-redis cluster we call, after Buffer type mapping. */
-interface NodeRedisCluster {
+interface NodeRedisCluster extends NodeRedisKeyed {
   /** node-redis 6's cluster-level `keyPrefix`. */
   readonly _keyPrefix?: unknown
   isOpen: boolean
   isReady: boolean
   connect(): Promise<unknown>
-  get(key: string): Promise<Buffer | null>
-  mGet(keys: string[]): Promise<(Buffer | null)[]>
-  set(key: string, value: Buffer | string, options?: { PX?: number; NX?: boolean }): Promise<unknown>
-  evalSha(sha: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
-  eval(script: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
-  publish(channel: string, message: Buffer): Promise<unknown>
-  unlink(keys: string[]): Promise<number>
   /** Slot → shard, per the client's topology. */
   readonly slots: ({ master: NodeRedisShardNode } | undefined)[]
   readonly masters?: NodeRedisShardNode[]
@@ -89,16 +90,15 @@ export interface NodeRedisClusterAdapterOptions {
   onError: (error: unknown) => void
 }
 
-class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
+class NodeRedisClusterDriver
+  extends NodeRedisKeyedCommands<NodeRedisCluster>
+  implements ClusterDriver<NodeRedisShardNode>
+{
   readonly client = 'redis'
   readonly owned: boolean
   readonly first: FirstConnection | undefined
   readonly keyPrefix: string
   readonly #raw: NodeRedisCluster
-  /** Reads: bounded by the tier's deadline only. */
-  readonly #reader: NodeRedisCluster
-  /** Writes: node-redis's own timeout as well, so a write reported failed is never sent after a reconnect. */
-  readonly #writer: NodeRedisCluster
   readonly #onError: (error: unknown) => void
   readonly #typeMapping: Record<number, unknown>
   readonly #typedClients = new WeakMap<NodeRedisNodeClient, NodeRedisNodeClient>()
@@ -111,43 +111,27 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
     source: readonly ClusterNodeAddress[] | NodeRedisClusterLike,
     options: NodeRedisClusterAdapterOptions,
   ) {
-    const lib = load()
+    const lib = loadNodeRedis<never, NodeRedisCluster>()
+    const owned = Array.isArray(source)
+    const raw = owned
+      ? create(lib, source as readonly ClusterNodeAddress[], options)
+      : (source as unknown as NodeRedisCluster)
+    const views = bufferViews(raw, lib, options.commandTimeoutMs)
+    super(views.reader, views.writer)
+    this.#raw = raw
+    this.owned = owned
+    this.#typeMapping = views.typeMapping
     this.#onError = options.onError
-    if (Array.isArray(source)) {
-      const nodes = source as readonly ClusterNodeAddress[]
-      const first = nodes[0] as ClusterNodeAddress
-      this.#raw = lib.createCluster({
-        // connect() discovers the topology only: with every master connected eagerly, it would wait
-        // (forever) for a master that is down, and the cluster would be unusable until it is back.
-        // The masters are connected below, in the background; commands to one that is not
-        // connected fail at once (see #assertConnected).
-        minimizeConnections: true,
-        rootNodes: nodes.map(({ host, port, tls }) => ({
-          socket: { host, port, ...(tls ? { tls: true } : {}) },
-        })),
-        // Every node connection (rootNodes only serve the discovery): as for a single Redis
-        // (node-redis-adapter.ts), nothing is queued while a node is disconnected, so nothing
-        // issued during an outage is sent after the reconnect; reconnect forever, backing off to 2 s.
-        defaults: {
-          ...(first.username === undefined ? {} : { username: first.username }),
-          ...(first.password === undefined ? {} : { password: first.password }),
-          disableOfflineQueue: true,
-          commandsQueueMaxLength: options.maxQueuedCommands,
-          socket: {
-            connectTimeout: options.connectTimeoutMs,
-            reconnectStrategy: reconnectDelay,
-            ...(first.tls ? { tls: true } : {}),
-          },
-        },
-      })
-      this.owned = true
+    const prefix = raw._keyPrefix
+    this.keyPrefix = prefix === undefined || prefix === null ? '' : String(prefix)
+    if (owned) {
       const firstConnection = new FirstConnection(options.commandTimeoutMs)
       this.first = firstConnection
       // The cluster client gives up when no root node answers: try again, forever, until closed.
       const connect = (attempt: number) => {
         this.#retry = undefined
         if (this.#closed) return
-        this.#raw.connect().then(
+        raw.connect().then(
           () => {
             // Commands wait (bounded) until every master is connected, or failed once (down).
             const masters = this.masters()
@@ -162,66 +146,23 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
         )
       }
       // Listeners first: without an 'error' listener node-redis would crash the host process.
-      this.#raw.on('error', options.onError)
-      this.#raw.on('node-error', (error, node) => {
+      raw.on('error', options.onError)
+      raw.on('node-error', (error, node) => {
         options.onError(error)
         if (node !== undefined) this.#attempts.get(`${node.host}:${node.port}`)?.()
       })
       connect(0)
     } else {
-      this.#raw = source as unknown as NodeRedisCluster
-      this.owned = false
       this.first = undefined
-      this.#raw.on('error', options.onError)
-      this.#raw.on('node-error', options.onError)
-      if (!this.#raw.isOpen) this.#raw.connect().catch(options.onError)
+      raw.on('error', options.onError)
+      raw.on('node-error', options.onError)
+      if (!raw.isOpen) raw.connect().catch(options.onError)
     }
-    const prefix = this.#raw._keyPrefix
-    this.keyPrefix = prefix === undefined || prefix === null ? '' : String(prefix)
-    const typeMapping = { [lib.RESP_TYPES.BLOB_STRING]: Buffer }
-    this.#typeMapping = typeMapping
-    this.#reader = this.#raw.withCommandOptions({ typeMapping, timeout: 0 })
-    this.#writer = this.#raw.withCommandOptions({ typeMapping, timeout: options.commandTimeoutMs })
   }
 
-  async get(key: string): Promise<Buffer | null> {
+  /** See {@link #assertConnected}. */
+  protected override admit(key: string | undefined): void {
     this.#assertConnected(key)
-    return this.#reader.get(key)
-  }
-
-  async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    this.#assertConnected(keys[0])
-    return this.#reader.mGet(keys as string[])
-  }
-
-  async set(key: string, value: Buffer, px: number | undefined): Promise<void> {
-    this.#assertConnected(key)
-    await this.#writer.set(key, value, px === undefined ? undefined : { PX: px })
-  }
-
-  async setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean> {
-    this.#assertConnected(key)
-    const reply = await this.#writer.set(key, value, px === undefined ? { NX: true } : { PX: px, NX: true })
-    return reply !== null
-  }
-
-  async unlink(keys: readonly string[]): Promise<number> {
-    this.#assertConnected(keys[0])
-    return this.#writer.unlink(keys as string[])
-  }
-
-  async evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    this.#assertConnected(key)
-    return this.#writer.evalSha(sha, { keys: [key], arguments: [...args] })
-  }
-
-  async eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    this.#assertConnected(key)
-    return this.#writer.eval(lua, { keys: [key], arguments: [...args] })
-  }
-
-  async publish(channel: string, message: Buffer): Promise<void> {
-    await this.#writer.publish(channel, message)
   }
 
   async publishNode(node: NodeRedisShardNode, channel: string, message: Buffer): Promise<void> {
@@ -254,11 +195,7 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
           multi = multi.mGet(command.keys as string[])
           break
         case 'set':
-          multi = multi.set(
-            command.key,
-            command.value,
-            command.px === undefined ? undefined : { PX: command.px },
-          )
+          multi = multi.set(command.key, command.value, nodeRedisSetOptions(command.px))
           break
         case 'unlink':
           multi = multi.unlink(command.keys as string[])
@@ -412,6 +349,40 @@ class NodeRedisClusterDriver implements ClusterDriver<NodeRedisShardNode> {
   }
 }
 
+/**
+ * Opens a cluster client from node addresses. connect() discovers the topology only: with every
+ * master connected eagerly, it would wait (forever) for a master that is down, and the cluster
+ * would be unusable until it is back. The masters are connected in the background; commands to
+ * one that is not connected fail at once (see the driver's #assertConnected).
+ */
+function create(
+  lib: NodeRedisModule<never, NodeRedisCluster>,
+  nodes: readonly ClusterNodeAddress[],
+  options: NodeRedisClusterAdapterOptions,
+): NodeRedisCluster {
+  const seed = nodes[0] as ClusterNodeAddress
+  return lib.createCluster({
+    minimizeConnections: true,
+    rootNodes: nodes.map(({ host, port, tls }) => ({
+      socket: { host, port, ...(tls ? { tls: true } : {}) },
+    })),
+    // Every node connection (rootNodes only serve the discovery): as for a single Redis
+    // (node-redis-adapter.ts), nothing is queued while a node is disconnected, so nothing
+    // issued during an outage is sent after the reconnect; reconnect forever, backing off to 2 s.
+    defaults: {
+      ...(seed.username === undefined ? {} : { username: seed.username }),
+      ...(seed.password === undefined ? {} : { password: seed.password }),
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: options.maxQueuedCommands,
+      socket: {
+        connectTimeout: options.connectTimeoutMs,
+        reconnectStrategy: reconnectDelay,
+        ...(seed.tls ? { tls: true } : {}),
+      },
+    },
+  })
+}
+
 function destroy(client: { destroy(): void }): void {
   try {
     client.destroy()
@@ -431,13 +402,4 @@ export class NodeRedisClusterAdapter extends ClusterAdapter<NodeRedisShardNode> 
   ) {
     super(new NodeRedisClusterDriver(source, options), options)
   }
-}
-
-interface NodeRedisModule {
-  createCluster(options: Record<string, unknown>): NodeRedisCluster
-  RESP_TYPES: { BLOB_STRING: number }
-}
-
-function load(): NodeRedisModule {
-  return requireClient<NodeRedisModule>('redis')
 }

@@ -1,7 +1,14 @@
-import { pxOf, type RedisAdapter } from './adapter.js'
-import { reconnectDelay, requireClient } from './client-modules.js'
+import { reconnectDelay } from './client-modules.js'
+import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
 import { FirstConnection } from './first-connection.js'
-import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
+import {
+  bufferViews,
+  loadNodeRedis,
+  type NodeRedisKeyed,
+  NodeRedisKeyedCommands,
+  type NodeRedisModule,
+  nodeRedisSetOptions,
+} from './node-redis-common.js'
 import { Subscriptions } from './subscriptions.js'
 
 /** What a node-redis v5/v6 client (`createClient()` from `redis`) looks like to the option types. */
@@ -12,18 +19,11 @@ export interface NodeRedisClientLike {
 }
 
 /** The subset of a node-redis v5/v6 client we call, after Buffer type mapping. */
-export interface NodeRedisClient {
+export interface NodeRedisClient extends NodeRedisKeyed {
   isOpen: boolean
   connect(): Promise<unknown>
-  get(key: string): Promise<Buffer | null>
-  mGet(keys: string[]): Promise<(Buffer | null)[]>
-  set(key: string, value: Buffer | string, options?: { PX?: number; NX?: boolean }): Promise<unknown>
   ping(): Promise<unknown>
-  evalSha(sha: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
-  eval(script: string, options: { keys: string[]; arguments: (string | Buffer)[] }): Promise<unknown>
-  publish(channel: string, message: Buffer): Promise<unknown>
   duplicate(overrides?: Record<string, unknown>): NodeRedisSubscriber
-  unlink(keys: string[]): Promise<number>
   scan(cursor: string, options: { MATCH: string; COUNT: number }): Promise<{ cursor: string; keys: string[] }>
   multi(): NodeRedisMulti
   sendCommand(args: (string | Buffer)[]): Promise<unknown>
@@ -68,125 +68,61 @@ export interface NodeRedisAdapterOptions {
 
 /**
  * Adapter over node-redis (`redis` package), the official client. A client opened from a URL never
- * queues a command while disconnected (see the constructor); a client you pass in keeps the options
- * you gave it.
+ * queues a command while disconnected (see {@link NodeRedisPrimitives}); a client you pass in keeps
+ * the options you gave it.
  */
-export class NodeRedisAdapter implements RedisAdapter {
+export class NodeRedisAdapter extends RedisCommands {
+  /** Wraps a client the user created (not closed by us unless asked) or opens one from a URL. */
+  constructor(source: string | NodeRedisClientLike, options: NodeRedisAdapterOptions) {
+    super(new NodeRedisPrimitives(source, options))
+  }
+}
+
+/** node-redis's commands on one Redis; the command layer is {@link RedisCommands}. */
+class NodeRedisPrimitives extends NodeRedisKeyedCommands<NodeRedisClient> implements ClientPrimitives {
   readonly client = 'redis'
   readonly ordered = true
+  readonly first: FirstConnection | undefined
   readonly #raw: NodeRedisClient
-  /** Reads: bounded by the tier's deadline only (a stale queued read is harmless, and node-redis's per-command timeout costs an AbortSignal timer each). */
-  readonly #reader: NodeRedisClient
-  /** Writes: node-redis's own timeout as well, so a write reported failed is never sent after a reconnect. */
-  readonly #client: NodeRedisClient
   readonly #owned: boolean
-  /** Only for a client we opened: commands wait (bounded) for its first connection. */
-  readonly #first: FirstConnection | undefined
   readonly #onError: (error: unknown) => void
   #subscriber: Promise<NodeRedisSubscriber> | undefined
   #subscriberHandle: NodeRedisSubscriber | undefined
   readonly #subscriptions = new Subscriptions()
 
-  /** Wraps a client the user created (not closed by us unless asked) or opens one from a URL. */
   constructor(source: string | NodeRedisClientLike, options: NodeRedisAdapterOptions) {
-    const lib = load()
-    this.#onError = options.onError
-    if (typeof source === 'string') {
-      this.#raw = lib.createClient({
-        url: source,
-        // Fail fast while disconnected: a command issued then rejects at once, and the commands in
-        // flight when the connection drops are rejected too, so nothing issued during an outage is
-        // sent after the reconnect, where a late SET could overwrite newer data.
-        disableOfflineQueue: true,
-        commandsQueueMaxLength: options.maxQueuedCommands,
-        socket: {
-          connectTimeout: options.connectTimeoutMs,
-          // Always a number: back off to 2 s between attempts and never give up (the cache serves
-          // its L1 meanwhile), including when Redis is not up yet at start.
-          reconnectStrategy: reconnectDelay,
-        },
-      })
-      this.#owned = true
-      const first = new FirstConnection(options.commandTimeoutMs)
-      this.#raw.once('ready', () => first.ready())
-      this.#first = first
-    } else {
-      this.#raw = source as unknown as NodeRedisClient
-      this.#owned = false
-      this.#first = undefined
-    }
+    const lib = loadNodeRedis<NodeRedisClient, never>()
+    const opened = typeof source === 'string' ? open(lib, source, options) : undefined
+    const raw = opened?.client ?? (source as unknown as NodeRedisClient)
     // Without an 'error' listener node-redis would crash the host process on a socket error.
-    this.#raw.on('error', options.onError)
-    if (!this.#raw.isOpen) this.#raw.connect().catch(options.onError)
-    const typeMapping = { [lib.RESP_TYPES.BLOB_STRING]: Buffer }
-    this.#reader = this.#raw.withCommandOptions({ typeMapping, timeout: 0 })
-    this.#client = this.#raw.withCommandOptions({ typeMapping, timeout: options.commandTimeoutMs })
+    raw.on('error', options.onError)
+    if (!raw.isOpen) raw.connect().catch(options.onError)
+    const views = bufferViews(raw, lib, options.commandTimeoutMs)
+    super(views.reader, views.writer)
+    this.#raw = raw
+    this.#owned = opened !== undefined
+    this.first = opened?.first
+    this.#onError = options.onError
   }
 
-  get(key: string): Promise<Buffer | null> {
-    return this.#run(() => this.#reader.get(key))
-  }
-
-  mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    return this.#run(() => this.#reader.mGet(keys as string[]))
-  }
-
-  set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    return this.#run(async () => {
-      const px = pxOf(ttlMs)
-      await this.#client.set(key, value, px === undefined ? undefined : { PX: px })
-    })
-  }
-
-  setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
-    return this.#run(async () => {
-      let multi = this.#client.multi()
-      for (const { key, value, ttlMs } of entries) {
-        const px = pxOf(ttlMs)
-        multi = multi.set(key, value, px === undefined ? undefined : { PX: px })
-      }
-      await multi.execAsPipeline()
-    })
-  }
-
-  unlink(keys: readonly string[]): Promise<number> {
-    return this.#run(() => this.#client.unlink(keys as string[]))
+  async setMany(entries: readonly PxEntry[]): Promise<void> {
+    let multi = this.writer.multi()
+    for (const { key, value, px } of entries) multi = multi.set(key, value, nodeRedisSetOptions(px))
+    await multi.execAsPipeline()
   }
 
   /** On the writes' connection view: node-redis's own timeout, so a command reported failed is never sent later. */
   command(args: readonly (string | Buffer)[]): Promise<unknown> {
-    return this.#run(() => this.#client.sendCommand([...args]))
+    return this.writer.sendCommand([...args])
   }
 
-  scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
-    return this.#run(async () => {
-      const reply = await this.#raw.scan(cursor, { MATCH: match, COUNT: count })
-      return { cursor: String(reply.cursor), keys: reply.keys.map(String) }
-    })
+  async scan(cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }> {
+    const reply = await this.#raw.scan(cursor, { MATCH: match, COUNT: count })
+    return { cursor: String(reply.cursor), keys: reply.keys.map(String) }
   }
 
-  ping(): Promise<void> {
-    return this.#run(async () => {
-      await this.#reader.ping()
-    })
-  }
-
-  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return this.#run(async () => {
-      const px = pxOf(ttlMs)
-      const reply = await this.#client.set(key, value, px === undefined ? { NX: true } : { PX: px, NX: true })
-      return reply !== null
-    })
-  }
-
-  evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    return this.#run(() => this.#eval(script, key, args))
-  }
-
-  publish(channel: string, message: Buffer): Promise<void> {
-    return this.#run(async () => {
-      await this.#client.publish(channel, message)
-    })
+  async ping(): Promise<void> {
+    await this.reader.ping()
   }
 
   async subscribe(
@@ -219,18 +155,6 @@ export class NodeRedisAdapter implements RedisAdapter {
     return this.#subscriber
   }
 
-  compareAndDelete(key: string, token: string): Promise<boolean> {
-    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token])) === 1)
-  }
-
-  compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const px = pxOf(ttlMs)
-    return this.#run(
-      async () =>
-        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)])) === 1,
-    )
-  }
-
   async close(force: boolean): Promise<void> {
     try {
       this.#subscriberHandle?.destroy()
@@ -241,32 +165,34 @@ export class NodeRedisAdapter implements RedisAdapter {
     this.#subscriberHandle = undefined
     this.#subscriptions.clear()
     if (!this.#owned) return
-    this.#first?.abort()
     if (force || !this.#raw.isReady) this.#raw.destroy()
     else await this.#raw.close()
   }
-
-  #run<T>(command: () => Promise<T>): Promise<T> {
-    return this.#first === undefined ? command() : this.#first.run(command)
-  }
-
-  /** EVALSHA, then EVAL if the server does not have the script cached (first use, restart, SCRIPT FLUSH). */
-  async #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    const options = { keys: [key], arguments: [...args] }
-    try {
-      return await this.#client.evalSha(script.sha, options)
-    } catch (error) {
-      if (!isNoScript(error)) throw error
-      return await this.#client.eval(script.lua, options)
-    }
-  }
 }
 
-interface NodeRedisModule {
-  createClient(options: Record<string, unknown>): NodeRedisClient
-  RESP_TYPES: { BLOB_STRING: number }
-}
-
-function load(): NodeRedisModule {
-  return requireClient<NodeRedisModule>('redis')
+/**
+ * Opens a client from a URL that fails fast while disconnected: a command issued then rejects at
+ * once, and the commands in flight when the connection drops are rejected too, so nothing issued
+ * during an outage is sent after the reconnect, where a late SET could overwrite newer data.
+ * Commands wait (bounded) for its first connection instead.
+ */
+function open(
+  lib: NodeRedisModule<NodeRedisClient, never>,
+  url: string,
+  options: NodeRedisAdapterOptions,
+): { client: NodeRedisClient; first: FirstConnection } {
+  const client = lib.createClient({
+    url,
+    disableOfflineQueue: true,
+    commandsQueueMaxLength: options.maxQueuedCommands,
+    socket: {
+      connectTimeout: options.connectTimeoutMs,
+      // Always a number: back off to 2 s between attempts and never give up (the cache serves
+      // its L1 meanwhile), including when Redis is not up yet at start.
+      reconnectStrategy: reconnectDelay,
+    },
+  })
+  const first = new FirstConnection(options.commandTimeoutMs)
+  client.once('ready', () => first.ready())
+  return { client, first }
 }
