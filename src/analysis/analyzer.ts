@@ -2,6 +2,7 @@ import { detach } from './detach.js'
 import type { EventSink, RawEvent } from './event.js'
 import { ReuseProfiler } from './mrc/reuse-profiler.js'
 import { type NormalizedAccess, Normalizer } from './normalize/index.js'
+import { RetainedLog, type RetainedEvents } from './retained.js'
 import { CountMin } from './sketch/count-min.js'
 import { SpaceSaving } from './sketch/space-saving.js'
 import { SignatureStats, TypeStats } from './stats.js'
@@ -15,7 +16,7 @@ export interface AnalyzerOptions {
   readonly profilerKeys?: number
   /** The same per data type. Default 4,096. */
   readonly typeProfilerKeys?: number
-  /** Sampled reads kept for the policy simulations. Default 1,000,000 (10 MB). */
+  /** Events kept for the replays (sampled reads and the writes that may invalidate them). Default 1,000,000 (26 MB). */
   readonly retainedEvents?: number
   /** Malformed lines kept as examples. Default 20. */
   readonly malformedSamples?: number
@@ -26,16 +27,6 @@ export interface MalformedSample {
   readonly reason: string
   /** The line's start, control characters escaped, at most 120 characters. */
   readonly text: string
-}
-
-/** The sampled reads kept for replays: key sample id, its hash and its type, in log order. */
-export interface RetainedReads {
-  readonly ids: Int32Array
-  readonly hashes: Uint32Array
-  readonly types: Uint16Array
-  readonly length: number
-  /** The sampling rate they represent (1 = every read). */
-  readonly rate: number
 }
 
 const OTHER_TYPE = '(other)'
@@ -54,6 +45,8 @@ export class Analyzer implements EventSink {
   readonly #retainCap: number
   readonly #malformedCap: number
   readonly signatures = new Map<string, SignatureStats>()
+  /** By {@link SignatureStats.index}. */
+  readonly signatureList: SignatureStats[] = []
   readonly types = new Map<string, TypeStats>()
   readonly typeList: TypeStats[] = []
   readonly profiler: ReuseProfiler
@@ -74,10 +67,9 @@ export class Analyzer implements EventSink {
   timedEvents = 0
   readDurationSumMs = 0
   readDurationCount = 0
-  #retainedIds: Int32Array
-  #retainedHashes: Uint32Array
-  #retainedTypes: Uint16Array
-  #retained = 0
+  readonly #retained: RetainedLog
+  /** Set when even the smallest key sample left no room: later events are not replayed. */
+  retainedTruncated = false
 
   constructor(options: AnalyzerOptions = {}) {
     this.#maxSignatures = options.maxSignatures ?? 2000
@@ -86,10 +78,7 @@ export class Analyzer implements EventSink {
     this.#retainCap = options.retainedEvents ?? 1_000_000
     this.#malformedCap = options.malformedSamples ?? 20
     this.profiler = new ReuseProfiler({ maxKeys: options.profilerKeys ?? 32_768 })
-    const initial = Math.min(1 << 16, this.#retainCap)
-    this.#retainedIds = new Int32Array(initial)
-    this.#retainedHashes = new Uint32Array(initial)
-    this.#retainedTypes = new Uint16Array(initial)
+    this.#retained = new RetainedLog(this.#retainCap)
   }
 
   event(raw: RawEvent): void {
@@ -122,6 +111,7 @@ export class Analyzer implements EventSink {
       this.writes++
       signature.writes++
       type.write(access, time, raw.bytes)
+      if (this.#room()) this.#retained.write(type.index, access.entityHash, time)
       return
     }
     this.reads++
@@ -136,7 +126,8 @@ export class Analyzer implements EventSink {
     type.read(access, hash, time, raw.durationMs, raw.bytes, estimate)
     this.topKeys.offer(access.key, estimate)
     const id = this.profiler.access(access.key, hash, time)
-    if (id >= 0) this.#retain(id, hash, type.index)
+    if (id >= 0 && this.#room() && hash < this.profiler.threshold)
+      this.#retained.read(id, hash, signature.index, access.shape === 'list' ? 0 : access.entityHash, time)
   }
 
   malformed(line: number, reason: string, text: string): void {
@@ -156,16 +147,10 @@ export class Analyzer implements EventSink {
     this.skippedLines++
   }
 
-  /** The reads kept for replays (see {@link RetainedReads}); valid until the next event. */
-  retained(): RetainedReads {
-    this.#filterRetained()
-    return {
-      ids: this.#retainedIds.subarray(0, this.#retained),
-      hashes: this.#retainedHashes.subarray(0, this.#retained),
-      types: this.#retainedTypes.subarray(0, this.#retained),
-      length: this.#retained,
-      rate: this.profiler.rate,
-    }
+  /** The events kept for replays (see {@link RetainedEvents}); valid until the next event. */
+  retained(): RetainedEvents {
+    this.#compact()
+    return this.#retained.view(this.profiler.rate)
   }
 
   #signature(access: NormalizedAccess, raw: RawEvent): SignatureStats {
@@ -186,52 +171,36 @@ export class Analyzer implements EventSink {
     const name = overflow ? `${type.name} ${OTHER_SIGNATURES}` : access.signature
     let signature = this.signatures.get(name)
     if (signature === undefined) {
-      signature = new SignatureStats(name, type, overflow ? '' : raw.text, raw.line)
+      signature = new SignatureStats(name, type, overflow ? '' : raw.text, raw.line, this.signatureList.length)
+      this.signatureList.push(signature)
       type.signatures.push(signature)
       this.signatures.set(name, signature)
     }
     return signature
   }
 
-  #retain(id: number, hash: number, type: number): void {
-    if (this.#retained === this.#retainedIds.length) {
-      if (this.#retained >= this.#retainCap) {
-        // Too many sampled reads: sample fewer keys (the profiler's threshold drops) and forget
-        // the reads of the keys no longer sampled.
-        this.profiler.shrinkTo(Math.max(16, Math.floor(this.profiler.trackedKeys * 0.7)))
-        this.#filterRetained()
-      }
-      if (this.#retained === this.#retainedIds.length) {
-        const length = Math.min(this.#retainCap, this.#retainedIds.length * 2)
-        const grow = <T extends Int32Array | Uint32Array | Uint16Array>(a: T, make: (n: number) => T): T => {
-          const b = make(length)
-          b.set(a)
-          return b
-        }
-        this.#retainedIds = grow(this.#retainedIds, (n) => new Int32Array(n))
-        this.#retainedHashes = grow(this.#retainedHashes, (n) => new Uint32Array(n))
-        this.#retainedTypes = grow(this.#retainedTypes, (n) => new Uint16Array(n))
-      }
-      if (hash >= this.profiler.threshold) return
+  /**
+   * Whether one more event may be retained. When the log is full: forget the reads of keys no
+   * longer sampled and the writes they no longer need; while that leaves it over 80% full, sample
+   * fewer keys (the profiler's threshold drops) and again.
+   */
+  #room(): boolean {
+    if (!this.#retained.full) return true
+    if (this.retainedTruncated) return false
+    this.#compact()
+    while (this.#retained.length > 0.8 * this.#retainCap && this.profiler.trackedKeys > 16) {
+      this.profiler.shrinkTo(Math.max(16, Math.floor(this.profiler.trackedKeys * 0.7)))
+      this.#compact()
     }
-    const i = this.#retained++
-    this.#retainedIds[i] = id
-    this.#retainedHashes[i] = hash
-    this.#retainedTypes[i] = type
+    if (this.#retained.full) this.retainedTruncated = true
+    return !this.retainedTruncated
   }
 
-  #filterRetained(): void {
-    const threshold = this.profiler.threshold
-    let j = 0
-    for (let i = 0; i < this.#retained; i++) {
-      const hash = this.#retainedHashes[i] as number
-      if (hash >= threshold) continue
-      this.#retainedIds[j] = this.#retainedIds[i] as number
-      this.#retainedHashes[j] = hash
-      this.#retainedTypes[j] = this.#retainedTypes[i] as number
-      j++
-    }
-    this.#retained = j
+  #compact(): void {
+    this.#retained.compact(
+      this.profiler.threshold,
+      (signature) => (this.signatureList[signature] as SignatureStats).type.index,
+    )
   }
 }
 

@@ -1,11 +1,11 @@
 import type { Analyzer } from './analyzer.js'
 import type { Shape } from './normalize/index.js'
+import { errorBand, type ReplayConfig, replayConfiguration, type SignaturePlan } from './predict.js'
 import {
   denseTrace,
   POLICY_NAMES,
   type PolicyName,
   policyCurves,
-  replayThroughL1,
   simulateHitRatio,
   sizeLadder,
 } from './replay.js'
@@ -14,6 +14,7 @@ import type {
   CacheRecommendation,
   Decision,
   HotSet,
+  Invalidation,
   Pattern,
   Recommendation,
   SignatureReport,
@@ -21,6 +22,14 @@ import type {
 } from './report-model.js'
 import type { SignatureStats, TypeStats } from './stats.js'
 import { formatDuration, humanDuration, ttlFor } from './ttl.js'
+
+/** `createCache`'s default TTL jitter (±10%), which the prediction's replay applies too. */
+const CACHE_JITTER = 0.1
+/**
+ * What replaying the log cannot know (± hit ratio): the jitter's draws and the real cache's own
+ * order of events; test/analysis/real-cache.test.ts measures it under half a point.
+ */
+const MODEL_ERROR = 0.01
 
 /** The decision matrix's thresholds (docs/analyze.md explains each). */
 export const THRESHOLDS = {
@@ -100,12 +109,10 @@ export function buildReport(analyzer: Analyzer, options: RecommendOptions): Anal
       }
     })
 
-  const cacheable = new Set<number>()
-  for (const report of signatureReports) {
-    if (report.recommendation === null || report.recommendation.decision === 'dont-cache') continue
-    const type = analyzer.types.get(report.type)
-    if (type !== undefined) cacheable.add(type.index)
-  }
+  const recommendations = new Map<string, Recommendation | null>(
+    signatureReports.map((r) => [r.signature, r.recommendation]),
+  )
+  const plans = analyzer.signatureList.map((s) => planOf(s, recommendations.get(s.signature) ?? null))
 
   return {
     source: { file: options.file, format: options.format, bytes: options.bytes },
@@ -127,7 +134,7 @@ export function buildReport(analyzer: Analyzer, options: RecommendOptions): Anal
     hotSet: hotSet(analyzer, readSignatures, hot),
     signatures: signatureReports,
     types: [...typeReports.values()].sort((a, b) => b.reads + b.writes - (a.reads + a.writes)),
-    cache: cacheRecommendation(analyzer, cacheable, options.target, typeReports),
+    cache: cacheRecommendation(analyzer, plans, timed, options.target, typeReports),
     accuracy: { distinctKeysRelativeError: 1.04 / Math.sqrt(4096), samplingRate: analyzer.profiler.rate },
   }
 }
@@ -246,6 +253,23 @@ function recommend(
     reason = `${rw}; ${changeText}${ttlMs >= maxStalenessMs ? `; TTL capped by the staleness you accept (${humanDuration(maxStalenessMs)})` : ''}`
   }
 
+  if (decision === 'dont-cache') {
+    // Nothing is cached: no pattern, no invalidation to set up.
+    return {
+      name,
+      decision,
+      reason,
+      ttlMs,
+      ttl: formatDuration(ttlMs),
+      pattern: null,
+      patternReason: '',
+      invalidation: null,
+      invalidationDetail: '',
+      tags: [],
+      ttlHitRatio,
+    }
+  }
+
   let pattern: Pattern = 'cache-aside'
   let patternReason = 'read-mostly: load on a miss with getOrSet, delete or tag-invalidate on write'
   if (shape === 'counter' || (type.writes > 0 && type.writesByKind.counter / type.writes > 0.5)) {
@@ -257,7 +281,7 @@ function recommend(
     patternReason = `write-heavy (${pct(1 - type.readRatio)} writes): writeThrough keeps the cached copy current instead of dropping it on every write`
   }
 
-  let invalidation: Recommendation['invalidation']
+  let invalidation: Invalidation
   let invalidationDetail: string
   let tags: string[] = []
   if (shape === 'static') {
@@ -287,6 +311,23 @@ function recommend(
     invalidationDetail,
     tags,
     ttlHitRatio,
+  }
+}
+
+/** What the prediction's replay does with a signature's reads and with the writes to its type. */
+function planOf(s: SignatureStats, r: Recommendation | null): SignaturePlan {
+  const cached = r !== null && r.decision !== 'dont-cache'
+  return {
+    cached,
+    ttlMs: r?.ttlMs ?? 0,
+    type: s.type.index,
+    onEntityWrite:
+      !cached || r.invalidation !== 'key-delete'
+        ? 'none'
+        : r.pattern === 'write-through'
+          ? 'refresh'
+          : 'delete',
+    tagged: cached && r.invalidation === 'tags',
   }
 }
 
@@ -320,16 +361,19 @@ function hotSet(analyzer: Analyzer, readSignatures: SignatureStats[], hot: Set<S
 
 function cacheRecommendation(
   analyzer: Analyzer,
-  cacheable: Set<number>,
+  plans: readonly SignaturePlan[],
+  timed: boolean,
   target: number,
   types: Map<TypeStats, TypeReport>,
 ): CacheRecommendation {
   const retained = analyzer.retained()
-  const trace = denseTrace(retained.ids, retained.hashes, retained.rate, (i) =>
-    cacheable.has(retained.types[i] as number),
-  )
-  const cachedTypes = analyzer.typeList.filter((t) => cacheable.has(t.index))
-  const reads = cachedTypes.reduce((sum, t) => sum + t.reads, 0)
+  // Only the reads of signatures worth caching: a don't-cache signature's reads never reach the cache.
+  const cachedRead = (i: number): boolean =>
+    (retained.ids[i] as number) >= 0 && (plans[retained.codes[i] as number] as SignaturePlan).cached
+  const trace = denseTrace(retained.ids, retained.hashes, retained.rate, cachedRead)
+  const cachedSignatures = analyzer.signatureList.filter((s) => (plans[s.index] as SignaturePlan).cached)
+  const cachedTypes = analyzer.typeList.filter((t) => cachedSignatures.some((s) => s.type === t))
+  const reads = cachedSignatures.reduce((sum, s) => sum + s.reads, 0)
   const lru = analyzer.profiler.curve()
   const distinct = Math.max(1, Math.round(trace.distinct / trace.rate))
   const maxHitRatio = trace.ids.length === 0 ? 0 : 1 - trace.distinct / trace.ids.length
@@ -378,7 +422,19 @@ function cacheRecommendation(
     reason = `the smallest size reaching ${pct(target)} of the hit ratio an unbounded cache would get (${pct(maxHitRatio)})`
   }
   const chosen = size === 0 ? { policy: 'w-tinylfu' as PolicyName, hitRatio: 0 } : best(size)
-  const measured = size === 0 ? 0 : replayThroughL1(trace, chosen.policy, size)
+  // The prediction: the recommended configuration (TTLs, invalidations, size, policy) replayed.
+  const config: ReplayConfig = {
+    plans,
+    size,
+    policy: chosen.policy,
+    timed,
+    jitter: CACHE_JITTER,
+    totalReads: reads,
+  }
+  const predicted = size === 0 ? 0 : replayConfiguration(retained, config).hitRatio
+  const withL2 =
+    size === 0 ? 0 : replayConfiguration(retained, { ...config, size: Number.POSITIVE_INFINITY }).hitRatio
+  const band = size === 0 ? MODEL_ERROR : errorBand(retained, config, MODEL_ERROR).band
   let bytes = 0
   let known = 0
   for (const t of cachedTypes) {
@@ -390,15 +446,18 @@ function cacheRecommendation(
   }
   return {
     types: cachedTypes.map((t) => t.name),
+    signatures: cachedSignatures.length,
     reads,
     lru,
     policies,
     maxHitRatio,
     size,
     policy: chosen.policy,
-    predictedHitRatio: chosen.hitRatio,
-    measuredL1HitRatio: measured,
-    overallHitRatio: analyzer.reads === 0 ? 0 : (chosen.hitRatio * reads) / analyzer.reads,
+    predictedHitRatio: predicted,
+    errorBand: band,
+    capacityHitRatio: chosen.hitRatio,
+    withL2HitRatio: withL2,
+    overallHitRatio: analyzer.reads === 0 ? 0 : (predicted * reads) / analyzer.reads,
     memoryBytes: known > 0 ? Math.round((bytes / known) * size) : null,
     rate: trace.rate,
     reason,

@@ -1,6 +1,5 @@
 import { createPolicy, POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import { SimulatedCache } from '../simulation/sim-cache.js'
-import { MemoryStore, MISS } from '../tiers/memory/memory-store.js'
 
 /** A read sequence ready for replays: dense ids 0…distinct-1 and each id's 32-bit hash. */
 export interface ReplayTrace {
@@ -52,25 +51,6 @@ export function simulateHitRatio(trace: ReplayTrace, policy: PolicyName, size: n
   const cache = new SimulatedCache(createPolicy(policy, capacity), capacity)
   cache.replay(trace.ids, 0, trace.ids.length, trace.hashes)
   return cache.hits / trace.ids.length
-}
-
-/**
- * Hit ratio measured through the real L1 store (src/tiers/memory/memory-store.ts) with `policy`
- * and `size` entries (scaled like {@link simulateHitRatio}): every read is a `get`, every miss a
- * `set` — what `getOrSet` does with a cold key. No TTL: the capacity's effect alone.
- */
-export function replayThroughL1(trace: ReplayTrace, policy: PolicyName, size: number): number {
-  if (trace.ids.length === 0) return 0
-  const maxEntries = scaledCapacity(size, trace.rate)
-  const store = new MemoryStore({ maxEntries, maxBytes: Number.POSITIVE_INFINITY, policy })
-  const keys = Array.from({ length: trace.distinct }, (_, i) => `k${i}`)
-  let hits = 0
-  for (let i = 0; i < trace.ids.length; i++) {
-    const key = keys[trace.ids[i] as number] as string
-    if (store.get(key, 0) !== MISS) hits++
-    else store.set(key, i, Number.POSITIVE_INFINITY, 1, 0, [], 0)
-  }
-  return hits / trace.ids.length
 }
 
 export interface PolicyCurve {

@@ -5,6 +5,7 @@ import type { PolicyName } from './replay.js'
 
 export type Decision = 'cache' | 'short-ttl' | 'dont-cache'
 export type Pattern = 'cache-aside' | 'write-through' | 'write-behind'
+export type Invalidation = 'key-delete' | 'tags' | 'ttl-only' | 'versioned-url'
 
 /** Everything `analyze` found, as one JSON-serialisable document (`--json` prints it). */
 export interface AnalysisReport {
@@ -77,9 +78,11 @@ export interface Recommendation {
   readonly reason: string
   readonly ttlMs: number
   readonly ttl: string
-  readonly pattern: Pattern
+  /** null for a don't-cache signature (nothing to set up). */
+  readonly pattern: Pattern | null
   readonly patternReason: string
-  readonly invalidation: 'key-delete' | 'tags' | 'ttl-only' | 'versioned-url'
+  /** null for a don't-cache signature. */
+  readonly invalidation: Invalidation | null
   readonly invalidationDetail: string
   readonly tags: readonly string[]
   /** Share of this signature's reads a cache with this TTL could serve (capacity unlimited), or null. */
@@ -117,8 +120,11 @@ export interface TypeReport {
 }
 
 export interface CacheRecommendation {
-  /** Types whose reads the recommended cache holds. */
+  /** Types with a signature worth caching. */
   readonly types: readonly string[]
+  /** How many signatures are worth caching. */
+  readonly signatures: number
+  /** Reads of those signatures (the reads of don't-cache signatures are not counted). */
   readonly reads: number
   /** Overall LRU miss-ratio curve of every read (exact or SHARDS). */
   readonly lru: MissRatioCurve
@@ -131,9 +137,18 @@ export interface CacheRecommendation {
   readonly maxHitRatio: number
   readonly size: number
   readonly policy: PolicyName
+  /**
+   * The prediction: the log's reads of the cached signatures and its writes replayed through the
+   * L1 store `createCache` runs, configured as recommended — TTLs (jittered as the cache does),
+   * invalidation on each write, size and policy. A share of those reads.
+   */
   readonly predictedHitRatio: number
-  /** The same reads replayed through the real L1 store at that size and policy. */
-  readonly measuredL1HitRatio: number
+  /** ± around the prediction (as a fraction): model error plus, on a key sample, ~2 standard errors. */
+  readonly errorBand: number
+  /** Capacity misses only (no TTL, no invalidation), through the simulator: the table's number. */
+  readonly capacityHitRatio: number
+  /** With an L2 that keeps every entry until its TTL or invalidation (L1 + Redis): share of reads that never reach the origin. */
+  readonly withL2HitRatio: number
   /** Share of all reads the cache would serve. */
   readonly overallHitRatio: number
   readonly memoryBytes: number | null

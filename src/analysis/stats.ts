@@ -89,6 +89,8 @@ export class SignatureStats {
     readonly type: TypeStats,
     example: string,
     line: number,
+    /** Position in the analyser's signature list (what the retained events name). */
+    readonly index: number,
   ) {
     this.example = detach(example.length > 300 ? `${example.slice(0, 300)}…` : example)
     this.firstLine = line

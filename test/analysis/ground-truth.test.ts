@@ -86,4 +86,24 @@ describe('analyze on a generated log with known ground truth', () => {
       expect(rec('profiles')).toMatchObject({ pattern: 'cache-aside', invalidation: 'key-delete' })
     }
   })
+  it("predicts over what it recommends caching only; a don't-cache row carries no pattern and no invalidation", () => {
+    for (const { format, report } of runs) {
+      const skipped = report.signatures.filter((s) => s.recommendation?.decision === 'dont-cache')
+      expect(skipped.map((s) => s.type), format).toContain('prices')
+      for (const s of skipped) {
+        expect(s.recommendation, s.signature).toMatchObject({ pattern: null, invalidation: null, tags: [] })
+      }
+      const cached = report.signatures.filter(
+        (s) => s.recommendation !== null && s.recommendation.decision !== 'dont-cache',
+      )
+      // The prediction's denominator: the reads of the cached signatures, not of every type's.
+      expect(report.cache.reads, format).toBe(cached.reduce((sum, s) => sum + s.reads, 0))
+      expect(report.cache.signatures, format).toBe(cached.length)
+      expect(report.cache.types, format).not.toContain('prices')
+      expect(report.cache.overallHitRatio, format).toBeCloseTo(
+        (report.cache.predictedHitRatio * report.cache.reads) / report.lines.reads,
+        10,
+      )
+    }
+  })
 })

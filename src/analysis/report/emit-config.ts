@@ -1,6 +1,6 @@
 import type { AnalysisReport } from '../report-model.js'
 import { formatDuration } from '../ttl.js'
-import { pct } from './format.js'
+import { pct, points } from './format.js'
 
 /**
  * A TypeScript module to paste into an application: `defineKeys` builders for every signature
@@ -42,7 +42,7 @@ export function formatConfig(report: AnalysisReport): string {
   for (const s of cached) {
     const r = s.recommendation as NonNullable<typeof s.recommendation>
     if (r.tags.length > 0)
-      lines.push(`  ${r.name}: [${r.tags.map((t) => `'${t.replace(/'/g, "\\'")}'`).join(', ')}],`)
+      lines.push(`  ${r.name}: [${r.tags.map(quote).join(', ')}],`)
   }
   lines.push('} as const satisfies Partial<Record<keyof typeof keys, readonly string[]>>')
   lines.push('')
@@ -56,9 +56,25 @@ export function formatConfig(report: AnalysisReport): string {
   }
   lines.push('} as const')
   lines.push('')
+  lines.push(
+    '/** On a write to each type: delete (write-through: rewrite) the written entity\'s keys of these kinds, invalidateTags these tags. */',
+  )
+  lines.push('export const onWrite = {')
+  for (const type of report.types) {
+    const kinds = cached.filter((s) => s.type === type.type && type.writes > 0)
+    const keyKinds = kinds.filter((s) => s.recommendation?.invalidation === 'key-delete')
+    const tagged = [...new Set(kinds.flatMap((s) => s.recommendation?.tags ?? []))]
+    if (keyKinds.length === 0 && tagged.length === 0) continue
+    lines.push(
+      `  ${quote(type.type)}: { keys: [${keyKinds.map((s) => quote(s.recommendation?.name ?? '')).join(', ')}], ` +
+        `tags: [${tagged.map(quote).join(', ')}] },`,
+    )
+  }
+  lines.push('} as const satisfies Record<string, { keys: readonly (keyof typeof keys)[]; tags: readonly string[] }>')
+  lines.push('')
   const cache = report.cache
   lines.push(
-    `// L1: ${pct(cache.predictedHitRatio)} predicted hit ratio on the cached reads at this size (${pct(cache.measuredL1HitRatio)} replayed through the L1).`,
+    `// L1: ${pct(cache.predictedHitRatio)} ± ${points(cache.errorBand)} points predicted hit ratio on the cached reads (the log replayed with these TTLs, invalidations, size and policy; ${pct(cache.withL2HitRatio)} with a Redis L2).`,
   )
   lines.push(`export const cacheOptions = {`)
   lines.push(`  l1: { maxEntries: ${Math.max(1, cache.size)}, policy: '${cache.policy}' },`)
@@ -71,4 +87,9 @@ export function formatConfig(report: AnalysisReport): string {
       lines.push(`//   ${s.signature.replace(/\n/g, ' ')} — ${s.recommendation?.reason}`)
   }
   return `${lines.join('\n')}\n`
+}
+
+/** A single-quoted TypeScript string literal. */
+function quote(text: string): string {
+  return `'${text.replace(/[\\']/g, (c) => `\\${c}`).replace(/\n/g, '\\n')}'`
 }

@@ -1,6 +1,8 @@
 /** Small formatting helpers shared by the reports. */
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 export const pct = (ratio: number, digits = 1): string => `${(ratio * 100).toFixed(digits)}%`
+/** A difference of ratios in percentage points: 0.012 → '1.2'. */
+export const points = (ratio: number): string => (ratio * 100).toFixed(1)
 
 export function bytes(n: number | null): string {
   if (n === null || !Number.isFinite(n)) return '—'

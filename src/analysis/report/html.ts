@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { AnalysisReport } from '../report-model.js'
 import { humanDuration } from '../ttl.js'
-import { bytes, int, pct } from './format.js'
+import { bytes, int, pct, points } from './format.js'
 
 /** uPlot's script and stylesheet, inlined so that the report opens offline. */
 function uplotAssets(): { js: string; css: string } {
@@ -71,7 +71,7 @@ export function formatHtml(report: AnalysisReport): string {
       const r = s.recommendation as NonNullable<typeof s.recommendation>
       return (
         `<tr class="${r.decision}"><td>${s.hot ? '★' : ''}</td><td><code>${escapeHtml(s.signature)}</code></td><td>${pct(s.share)}</td>` +
-        `<td>${r.decision}</td><td>${r.decision === 'dont-cache' ? '—' : r.ttl}</td><td>${r.pattern}</td><td>${r.invalidation}</td>` +
+        `<td>${r.decision}</td><td>${r.decision === 'dont-cache' ? '—' : r.ttl}</td><td>${r.pattern ?? '—'}</td><td>${r.invalidation ?? '—'}</td>` +
         `<td>${escapeHtml(r.reason)}</td></tr>`
       )
     })
@@ -99,7 +99,7 @@ ${report.timed ? `over ${humanDuration(report.spanMs)}` : '(no timestamps)'}.<br
 Hot set: ${report.hotSet.signatureCount} of ${report.hotSet.totalSignatures} read signatures carry ${pct(report.hotSet.readShare)} of reads;
 ${pct(report.hotSet.keyShareFor80)} of keys receive 80% of reads.<br>
 Recommended L1: <b>maxEntries ${int(cache.size)}</b>${cache.memoryBytes === null ? '' : ` (≈ ${bytes(cache.memoryBytes)})`}, policy <b>${cache.policy}</b>:
-predicted hit ratio <b id="predicted">${pct(cache.predictedHitRatio)}</b>, replayed through the stratacache L1 <b id="measured">${pct(cache.measuredL1HitRatio)}</b>.</p>
+predicted hit ratio <b id="predicted">${pct(cache.predictedHitRatio)}</b> <span id="error-band">± ${points(cache.errorBand)} points</span> (TTLs, invalidations, size and policy replayed through the stratacache L1; capacity misses only <b id="capacity">${pct(cache.capacityHitRatio)}</b>; with a Redis L2 <b id="with-l2">${pct(cache.withL2HitRatio)}</b>).</p>
 <div class="charts">
 <div class="chart" id="chart-popularity"><h3>Popularity: share of reads by share of keys</h3></div>
 <div class="chart" id="chart-mrc"><h3>Hit ratio vs cache size (entries)</h3></div>

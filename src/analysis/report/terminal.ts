@@ -1,6 +1,6 @@
 import type { AnalysisReport } from '../report-model.js'
 import { humanDuration } from '../ttl.js'
-import { bytes, clip, int, pct, table } from './format.js'
+import { bytes, clip, int, pct, points, table } from './format.js'
 
 const DECISION: Readonly<Record<string, string>> = {
   cache: 'cache',
@@ -95,8 +95,8 @@ export function formatTerminal(report: AnalysisReport): string {
           pct(s.share),
           DECISION[r.decision] ?? r.decision,
           r.decision === 'dont-cache' ? '—' : r.ttl,
-          r.pattern,
-          r.invalidation,
+          r.pattern ?? '—',
+          r.invalidation ?? '—',
           clip(r.reason, 90),
         ]
       }),
@@ -110,13 +110,13 @@ export function formatTerminal(report: AnalysisReport): string {
   out.push('Cache size')
   if (cache.size === 0) out.push(`  ${cache.reason}`)
   else {
-    const points = cache.policies[0]?.points ?? []
+    const ladder = cache.policies[0]?.points ?? []
     out.push(
-      `Hit ratio of the cached types' reads (${int(cache.reads)} reads: ${cache.types.map((t) => clip(t, 24)).join(', ')}) by cache size` +
+      `Hit ratio of the cached signatures' reads (${int(cache.reads)} reads: ${cache.types.map((t) => clip(t, 24)).join(', ')}) by cache size, capacity misses only` +
         (cache.rate < 1 ? ` — sampled at ${pct(cache.rate, 2)} of keys (SHARDS)` : ''),
     )
-    const shown = points.filter(
-      (_, i) => points.length <= 10 || i % Math.ceil(points.length / 10) === 0 || i === points.length - 1,
+    const shown = ladder.filter(
+      (_, i) => ladder.length <= 10 || i % Math.ceil(ladder.length / 10) === 0 || i === ladder.length - 1,
     )
     out.push(
       table(
@@ -134,11 +134,13 @@ export function formatTerminal(report: AnalysisReport): string {
         ` — ${cache.reason}.`,
     )
     out.push(
-      `Predicted hit ratio: ${pct(cache.predictedHitRatio)} of the cached types' reads (${pct(cache.overallHitRatio)} of all reads); ` +
-        `replayed through the stratacache L1 at that size: ${pct(cache.measuredL1HitRatio)}.`,
+      `Predicted hit ratio: ${pct(cache.predictedHitRatio)} ± ${points(cache.errorBand)} points of the cached signatures' reads ` +
+        `(${pct(cache.overallHitRatio)} of all reads): the log replayed through the stratacache L1 with these TTLs, ` +
+        'the invalidations its writes cause, this size and policy.',
     )
     out.push(
-      'Capacity misses only: TTL expiries and invalidations on write lower these (see the TTL column).',
+      `Capacity misses only: ${pct(cache.capacityHitRatio)}. With a Redis L2 behind the L1: ` +
+        `${pct(cache.withL2HitRatio)} of those reads never reach the origin.`,
     )
   }
   out.push('')
@@ -146,7 +148,10 @@ export function formatTerminal(report: AnalysisReport): string {
     `Accuracy: distinct-key counts ±${pct(report.accuracy.distinctKeysRelativeError)} (HyperLogLog); miss-ratio curve ` +
       (report.accuracy.samplingRate >= 1
         ? 'exact.'
-        : `sampled at ${pct(report.accuracy.samplingRate, 2)} of keys (SHARDS, typically < 1 point off).`),
+        : `sampled at ${pct(report.accuracy.samplingRate, 2)} of keys (SHARDS, typically < 1.5 points off).`) +
+      (cache.size === 0
+        ? ''
+        : ` Prediction ± ${points(cache.errorBand)} points (${report.accuracy.samplingRate >= 1 && cache.rate >= 1 ? 'exact replay: jitter and timing only' : 'replay of a key sample: two standard errors plus jitter and timing'}).`),
   )
   return `${out.join('\n')}\n`
 }
