@@ -2,7 +2,7 @@ import { detach } from './detach.js'
 import type { EventSink, RawEvent } from './event.js'
 import { ReuseProfiler } from './mrc/reuse-profiler.js'
 import { type NormalizedAccess, Normalizer } from './normalize/index.js'
-import { RetainedLog, type RetainedEvents } from './retained.js'
+import { type RetainedEvents, RetainedLog } from './retained.js'
 import { CountMin } from './sketch/count-min.js'
 import { SpaceSaving } from './sketch/space-saving.js'
 import { SignatureStats, TypeStats } from './stats.js'
@@ -77,7 +77,7 @@ export class Analyzer implements EventSink {
     this.#typeProfilerKeys = options.typeProfilerKeys ?? 4096
     this.#retainCap = options.retainedEvents ?? 1_000_000
     this.#malformedCap = options.malformedSamples ?? 20
-    this.profiler = new ReuseProfiler({ maxKeys: options.profilerKeys ?? 32_768 })
+    this.profiler = new ReuseProfiler({ maxKeys: options.profilerKeys ?? 32_768, reuseTimeBits: 15 })
     this.#retained = new RetainedLog(this.#retainCap)
   }
 
@@ -171,7 +171,13 @@ export class Analyzer implements EventSink {
     const name = overflow ? `${type.name} ${OTHER_SIGNATURES}` : access.signature
     let signature = this.signatures.get(name)
     if (signature === undefined) {
-      signature = new SignatureStats(name, type, overflow ? '' : raw.text, raw.line, this.signatureList.length)
+      signature = new SignatureStats(
+        name,
+        type,
+        overflow ? '' : raw.text,
+        raw.line,
+        this.signatureList.length,
+      )
       this.signatureList.push(signature)
       type.signatures.push(signature)
       this.signatures.set(name, signature)

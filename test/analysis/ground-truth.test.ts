@@ -89,7 +89,10 @@ describe('analyze on a generated log with known ground truth', () => {
   it("predicts over what it recommends caching only; a don't-cache row carries no pattern and no invalidation", () => {
     for (const { format, report } of runs) {
       const skipped = report.signatures.filter((s) => s.recommendation?.decision === 'dont-cache')
-      expect(skipped.map((s) => s.type), format).toContain('prices')
+      expect(
+        skipped.map((s) => s.type),
+        format,
+      ).toContain('prices')
       for (const s of skipped) {
         expect(s.recommendation, s.signature).toMatchObject({ pattern: null, invalidation: null, tags: [] })
       }

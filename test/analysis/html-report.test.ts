@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { analyzeFile } from '../../dist/analysis/analyze.js'
 import { SHOP_WORKLOAD, writeWorkloadLog } from '../../dist/analysis/generate/index.js'
@@ -27,6 +27,11 @@ afterAll(async () => {
 })
 
 describe('HTML report', () => {
+  it('states the predicted hit ratio with its error band', async () => {
+    const html = await readFile(htmlPath, 'utf8')
+    expect(html).toMatch(/<b id="predicted">\d+\.\d%<\/b> <span id="error-band">± \d+\.\d points<\/span>/)
+  })
+
   it('renders its three charts in headless chromium, offline, and is saved as a screenshot', async () => {
     const browser = await launchChromium()
     try {
@@ -54,6 +59,7 @@ describe('HTML report', () => {
       for (const chart of charts) expect(chart.drawn, chart.id).toBeGreaterThan(500)
       expect(charts.find((c) => c.id === 'chart-mrc')?.legend).toBe(6) // x + 4 policies + LRU curve
       expect(await page.textContent('#predicted')).toMatch(/^\d+\.\d%$/)
+      expect(await page.textContent('#error-band')).toMatch(/^± \d+\.\d points$/)
       await page.screenshot({ path: new URL('report.png', OUT).pathname, fullPage: true })
     } finally {
       await browser.close()

@@ -16,7 +16,7 @@ import { Normalizer } from '../../dist/analysis/normalize/index.js'
 import { createReader, detectFormat, type LogFormat } from '../../dist/analysis/readers/index.js'
 import { formatConfig } from '../../dist/analysis/report/emit-config.js'
 import type { AnalysisReport } from '../../dist/analysis/report-model.js'
-import { createCache } from '../../dist/index.js'
+import { createCache, type Duration } from '../../dist/index.js'
 import { readChunks } from '../../dist/simulation/readers/source.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 import { tempDir } from './helpers.js'
@@ -34,11 +34,14 @@ interface LogAccess {
 
 /** What `--emit-config` exports (the module is imported as written, bar the package specifier). */
 interface EmittedConfig {
-  readonly ttls: Readonly<Record<string, string>>
+  readonly ttls: Readonly<Record<string, Duration>>
   readonly tags: Readonly<Record<string, readonly string[]>>
   readonly patterns: Readonly<Record<string, string>>
   readonly onWrite: Readonly<Record<string, { keys: readonly string[]; tags: readonly string[] }>>
-  readonly cacheOptions: { l1: { maxEntries: number; policy: 'lru' | 'sieve' | 's3fifo' | 'w-tinylfu' }; ttl: string }
+  readonly cacheOptions: {
+    l1: { maxEntries: number; policy: 'lru' | 'sieve' | 's3fifo' | 'w-tinylfu' }
+    ttl: Duration
+  }
 }
 
 /** Every sample log of examples/logs (docs/analyze.md walks through them). */
@@ -53,7 +56,13 @@ const WORKLOADS: readonly { name: string; format: LogFormat; types: TypeSpec[]; 
     format: 'combined',
     types: [
       { name: 'users', entities: 3000, readShare: 0.8, skew: 0.9, changeEverySeconds: 600 },
-      { name: 'countries', entities: 200, readShare: 0.2, skew: 1, changeEverySeconds: Number.POSITIVE_INFINITY },
+      {
+        name: 'countries',
+        entities: 200,
+        readShare: 0.2,
+        skew: 1,
+        changeEverySeconds: Number.POSITIVE_INFINITY,
+      },
     ],
     events: 30_000,
   },
@@ -176,7 +185,7 @@ async function replayThroughCache(
             loads++
             return { at: now }
           },
-          ttl: config.ttls[kind] as string,
+          ttl: config.ttls[kind] as Duration,
           tags: config.tags[kind] ?? [],
         })
         continue
@@ -189,7 +198,11 @@ async function replayThroughCache(
           const key = kinds?.get(kind)
           if (key === undefined) continue
           if (config.patterns[kind] === 'write-through')
-            await cache.set(key, { at: now }, { ttl: config.ttls[kind] as string, tags: config.tags[kind] ?? [] })
+            await cache.set(
+              key,
+              { at: now },
+              { ttl: config.ttls[kind] as Duration, tags: config.tags[kind] ?? [] },
+            )
           else await cache.delete(key)
         }
       }

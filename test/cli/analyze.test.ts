@@ -22,7 +22,7 @@ afterAll(async () => {
 })
 
 describe('stratacache analyze', () => {
-  it('prints a terminal report: types, recommendations, cache size with predicted and L1-replayed hit ratios', async () => {
+  it('prints a terminal report: types, recommendations, cache size, the predicted hit ratio with its error band', async () => {
     const c = captureCli()
     expect(
       await main(
@@ -35,8 +35,10 @@ describe('stratacache analyze', () => {
     expect(out).toMatch(/Hot set: \d+ of \d+ read signatures/)
     expect(out).toContain('SELECT * FROM users WHERE id = ?')
     expect(out).toMatch(
-      /Predicted hit ratio: [\d.]+% .* replayed through the stratacache L1 at that size: [\d.]+%/,
+      /Predicted hit ratio: [\d.]+% ± [\d.]+ points .* replayed through the stratacache L1 with these TTLs, the invalidations its writes cause, this size and policy/,
     )
+    expect(out).toMatch(/Capacity misses only: [\d.]+%\. With a Redis L2 behind the L1: [\d.]+%/)
+    expect(out).toMatch(/Prediction ± [\d.]+ points/)
     expect(out).toMatch(/users=|TTL capped|5m/)
     expect(c.stderr()).toBe('') // no progress bar without a TTY
   })
@@ -47,6 +49,10 @@ describe('stratacache analyze', () => {
     const report = JSON.parse(c.stdout())
     expect(report.source.format).toBe('postgres')
     expect(report.cache.policy).toMatch(/lru|sieve|s3fifo|w-tinylfu/)
+    // The prediction and its error band, as fractions.
+    expect(report.cache.errorBand).toBeGreaterThan(0)
+    expect(report.cache.errorBand).toBeLessThan(0.05)
+    expect(report.cache.withL2HitRatio).toBeGreaterThanOrEqual(report.cache.predictedHitRatio)
     expect(c.stderr()).toBe('')
     const t = captureCli(true)
     expect(await main(['analyze', tmp.path('shop.log'), '--quiet'], t.ctx)).toBe(0)

@@ -1,6 +1,7 @@
 import { detach } from '../detach.js'
 import { LogHistogram } from '../sketch/log-histogram.js'
 import { bucketOfDistance, SIZE_GRID } from './grid.js'
+import { ReuseTimes } from './reuse-times.js'
 
 const TWO_32 = 4294967296
 
@@ -12,7 +13,22 @@ export interface ReuseProfilerOptions {
   readonly maxKeys?: number
   /** Initial sampling rate (fixed-rate SHARDS when `maxKeys` is Infinity). Default 1. */
   readonly rate?: number
+  /**
+   * log2 of the slots of a table of recent reuse times kept over every reference, which gives the
+   * curve below {@link SMALL_CACHE_DISTANCE} / R entries when the keys are sampled (see
+   * {@link ReuseTimes}). 0: off (SHARDS alone). Default 0.
+   */
+  readonly reuseTimeBits?: number
 }
+
+/**
+ * Below this many sampled entries (a cache of this / R entries) the sampled stack distances are
+ * too coarse and too dependent on which hot keys the sample holds: the reuse-time model is used.
+ */
+export const SMALL_CACHE_DISTANCE = 32
+
+/** Share of keys whose reuse times are measured (their reads are a uniform sample of the reads). */
+const REUSE_TIME_RATE = 0.25
 
 export interface MissRatioCurve {
   /** Cache sizes in entries (grid points up to the distinct keys). */
@@ -78,9 +94,12 @@ export class ReuseProfiler {
   references = 0
   readonly interArrivalMs = new LogHistogram()
   readonly reuseDistance = new LogHistogram()
+  readonly #reuseTimes: ReuseTimes | undefined
 
   constructor(options: ReuseProfilerOptions = {}) {
     this.#maxKeys = options.maxKeys ?? Number.POSITIVE_INFINITY
+    const bits = options.reuseTimeBits ?? 0
+    this.#reuseTimes = bits > 0 ? new ReuseTimes(bits, REUSE_TIME_RATE) : undefined
     const rate = options.rate ?? 1
     if (!(rate > 0 && rate <= 1)) throw new RangeError(`A sampling rate must be in (0, 1]; got ${rate}.`)
     this.#threshold = rate * TWO_32
@@ -112,6 +131,7 @@ export class ReuseProfiler {
     const rate = this.#threshold / TWO_32
     this.references++
     this.#expected += rate
+    this.#reuseTimes?.access(hash)
     if (hash >= this.#threshold) return -1
     this.sampledReferences++
     this.#sampled++
@@ -177,11 +197,17 @@ export class ReuseProfiler {
     const hitRatios: number[] = []
     let cumulative = adjust
     const reuses = this.#sampled - this.#cold
+    // Small caches from reuse times (when sampled and tracked), larger ones from SHARDS.
+    const small =
+      rate < 1 && this.#reuseTimes !== undefined
+        ? this.#reuseTimes.hitRatios(SIZE_GRID.filter((size) => size < SMALL_CACHE_DISTANCE / rate))
+        : []
     for (let k = 0; k < SIZE_GRID.length; k++) {
       cumulative += this.#histogram[k] as number
       const size = SIZE_GRID[k] as number
       sizes.push(size)
-      hitRatios.push(total <= 0 ? 0 : Math.min(1, Math.max(0, cumulative / total)))
+      const sharded = total <= 0 ? 0 : Math.min(1, Math.max(0, cumulative / total))
+      hitRatios.push(k < small.length ? (small[k] as number) : sharded)
       if (size >= distinct) break
     }
     const maxHitRatio = total <= 0 ? 0 : Math.min(1, Math.max(0, (reuses + adjust) / total))

@@ -41,8 +41,7 @@ export function formatConfig(report: AnalysisReport): string {
   lines.push('export const tags = {')
   for (const s of cached) {
     const r = s.recommendation as NonNullable<typeof s.recommendation>
-    if (r.tags.length > 0)
-      lines.push(`  ${r.name}: [${r.tags.map(quote).join(', ')}],`)
+    if (r.tags.length > 0) lines.push(`  ${r.name}: [${r.tags.map(quote).join(', ')}],`)
   }
   lines.push('} as const satisfies Partial<Record<keyof typeof keys, readonly string[]>>')
   lines.push('')
@@ -57,7 +56,7 @@ export function formatConfig(report: AnalysisReport): string {
   lines.push('} as const')
   lines.push('')
   lines.push(
-    '/** On a write to each type: delete (write-through: rewrite) the written entity\'s keys of these kinds, invalidateTags these tags. */',
+    "/** On a write to each type: delete (write-through: rewrite) the written entity's keys of these kinds, invalidateTags these tags. */",
   )
   lines.push('export const onWrite = {')
   for (const type of report.types) {
@@ -70,7 +69,9 @@ export function formatConfig(report: AnalysisReport): string {
         `tags: [${tagged.map(quote).join(', ')}] },`,
     )
   }
-  lines.push('} as const satisfies Record<string, { keys: readonly (keyof typeof keys)[]; tags: readonly string[] }>')
+  lines.push(
+    '} as const satisfies Record<string, { keys: readonly (keyof typeof keys)[]; tags: readonly string[] }>',
+  )
   lines.push('')
   const cache = report.cache
   lines.push(
