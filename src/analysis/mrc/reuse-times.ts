@@ -45,7 +45,7 @@ export class ReuseTimes {
   access(hash: number): void {
     // Reference numbers start at 1 (0 marks an empty slot) and wrap at 2^31: reuse times are
     // differences modulo 2^32, exact while shorter than that.
-    const now = (++this.#references | 0) || 1
+    const now = ++this.#references | 0 || 1
     if (hash >= this.#threshold) return
     this.#sampled++
     const at = ((hash ^ (hash >>> 15)) & this.#mask) << 1
