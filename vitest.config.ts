@@ -2,10 +2,11 @@ import { defineConfig } from 'vitest/config'
 
 /**
  * Three groups, run one after the other. The first holds the suites that load both cores for long
- * stretches (multi-process write-behind, 100,000-entry key rotation, million-event analyses); the
- * second holds everything else, including the suites that measure time (fault deadlines,
- * refresh-before-expiry), which would otherwise share the cores with the first group; the third,
- * alone, the 3-process suite that measures bus propagation delays.
+ * stretches (multi-process write-behind, 100,000-entry key rotation, million-event analyses, the
+ * soak with Redis killed under full load); the second holds everything else, including the
+ * suites that measure time (fault deadlines, refresh-before-expiry), which would otherwise share
+ * the cores with the first group; the third, alone, the 3-process suite that measures bus
+ * propagation delays.
  */
 /** Measures propagation delays between processes to the millisecond: it runs last, alone. */
 const ALONE = ['test/integration/invalidation-processes.test.ts']
@@ -15,6 +16,8 @@ const CPU_HEAVY = [
   'test/integration/security/rotation.test.ts',
   'test/analysis/**/*.test.ts',
   'test/cli/analyze*.test.ts',
+  // Two processes at full CPU for 45 s, Redis killed under them.
+  'test/integration/resilience/soak.test.ts',
 ]
 
 export default defineConfig({

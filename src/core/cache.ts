@@ -1929,27 +1929,35 @@ export class Cache {
     if (this.#repairing || this.#pendingRepairs.size === 0) return
     this.#repairing = true
     try {
-      while (this.#pendingRepairs.size > 0) {
-        const chunk = [...this.#pendingRepairs].slice(0, REPAIR_CHUNK)
-        await tier.delete(chunk.map(([storageKey]) => storageKey))
-        for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
-        this.#counters.l2Repairs += chunk.length
-        // Instances that could not hear us meanwhile drop their copies now (the bus goes over the
-        // same Redis; published directly: the breaker is still half-open during a repair).
-        const keys = chunk.map(([, key]) => key)
-        await tier.bus
-          ?.publish(
-            this.#channel,
-            this.#busCodec.encode({
-              op: 'delete',
-              source: this.#source,
-              at: this.#stamp(),
-              version: this.version,
-              keys,
-            }),
-          )
-          .catch((error: unknown) => this.#l2Failure(error, 'publish'))
-      }
+      // The keys pending now, every chunk at once. Keys queued meanwhile (writes failing fast
+      // while the breaker is half-open) wait for the next repair: chasing them kept a busy
+      // process's breaker half-open for good, a round trip per chunk on long loop turns (issue 24).
+      const pending = [...this.#pendingRepairs]
+      const chunks: (typeof pending)[] = []
+      for (let i = 0; i < pending.length; i += REPAIR_CHUNK) chunks.push(pending.slice(i, i + REPAIR_CHUNK))
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          await tier.delete(chunk.map(([storageKey]) => storageKey))
+          for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
+          this.#counters.l2Repairs += chunk.length
+          // Instances that could not hear us meanwhile drop their copies now (the bus goes over
+          // the same Redis; published directly: the breaker is still half-open during a repair).
+          // Not awaited: the breaker need not stay half-open for one more round trip.
+          const keys = chunk.map(([, key]) => key)
+          void tier.bus
+            ?.publish(
+              this.#channel,
+              this.#busCodec.encode({
+                op: 'delete',
+                source: this.#source,
+                at: this.#stamp(),
+                version: this.version,
+                keys,
+              }),
+            )
+            .catch((error: unknown) => this.#l2Failure(error, 'publish'))
+        }),
+      )
     } finally {
       this.#repairing = false
     }

@@ -1,8 +1,10 @@
 import type { LockService } from '../coordination/lock.js'
-import { ClosedError, InvalidOptionError, L2UnavailableError } from '../errors.js'
+import { ClosedError, InvalidOptionError, L2TimeoutError, L2UnavailableError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { InvalidationStore } from '../invalidation/store.js'
 import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
+
+const DEFAULT_PROBE_TIMEOUT_MS = 10_000
 
 /** 'closed': calls pass; 'open': calls fail fast; 'half-open': a background probe is running (calls still fail fast). */
 export type CircuitState = 'closed' | 'open' | 'half-open'
@@ -12,6 +14,13 @@ export interface CircuitBreakerOptions {
   failureThreshold: number
   /** How long the breaker stays open before a background probe, in ms (finite, > 0). */
   breakDurationMs: number
+  /**
+   * Deadline of a probe (PING, then `onRecover`), in ms (finite, > 0; default 10,000): one not
+   * settled by then has failed. A backstop against a probe that never settles — the calls it
+   * makes have their own deadlines — so generous: on a busy event loop each round trip costs a
+   * turn, and a turn can last seconds.
+   */
+  probeTimeoutMs?: number
   /**
    * Time source, in ms. The probe is scheduled with `setTimeout(breakDurationMs)`; in addition, a
    * call arriving while open once `clock()` has passed the end of the break starts the probe at
@@ -24,8 +33,8 @@ export interface CircuitBreakerOptions {
    * Awaited after a successful probe, before the breaker closes (e.g. to replay the deletes that
    * failed during the outage). The breaker is still half-open meanwhile and rejects calls made
    * through it: use {@link CircuitBreakerTier.inner}. If it throws or rejects, the probe failed and
-   * the breaker opens for another `breakDurationMs`. It should be bounded: the breaker stays
-   * half-open until it settles.
+   * the breaker opens for another `breakDurationMs`; so does one still running at the probe's
+   * deadline (the next probe calls it again: it should make progress each time).
    */
   onRecover?: () => Promise<void>
 }
@@ -35,8 +44,15 @@ export interface CircuitBreakerOptions {
  * `failureThreshold` consecutive rejections (except {@link ClosedError}) open it. Open, every call
  * rejects at once with {@link L2UnavailableError}, so no caller waits on a dead Redis; after
  * `breakDurationMs` a background probe (`inner.ping()`, never a user's call) runs while the state
- * is 'half-open'. If it answers, `onRecover` is awaited and the breaker closes; otherwise it opens
- * for another `breakDurationMs`. The probe timer is unref'd and cleared by {@link close}.
+ * is 'half-open'. If it answers, `onRecover` is awaited and the breaker closes; otherwise — or if
+ * the two have not settled within `probeTimeoutMs` — it opens for another `breakDurationMs`.
+ *
+ * Recovery depends on neither traffic nor idle time: the probe runs from its own timer (a call
+ * arriving after the break only starts it sooner), one answer closes the breaker, and a probe
+ * that hangs cannot keep it half-open. Under full CPU, the event loop's turns can outlast the L2
+ * deadline while the breaker is open (every read an L1 hit, nothing awaits I/O); the deadlines
+ * are judged after the loop's I/O poll (base/deadline.ts), so a PING answered in time counts.
+ * Timers are unref'd and cleared by {@link close}.
  */
 export class CircuitBreakerTier implements RemoteTier {
   /** The tier behind the breaker; calls made directly on it bypass the breaker. */
@@ -51,6 +67,7 @@ export class CircuitBreakerTier implements RemoteTier {
   declare readonly info?: () => Promise<RemoteInfo>
   readonly #failureThreshold: number
   readonly #breakDurationMs: number
+  readonly #probeTimeoutMs: number
   readonly #clock: () => number
   readonly #onStateChange: ((state: CircuitState) => void) | undefined
   readonly #onRecover: (() => Promise<void>) | undefined
@@ -61,6 +78,8 @@ export class CircuitBreakerTier implements RemoteTier {
   #period = 0
   /** When the current break ends, by `clock`. */
   #probeAt = 0
+  /** Bumped by each probe: the deadline of an earlier one changes nothing. */
+  #probes = 0
   #timer: NodeJS.Timeout | undefined
   #lastError: unknown
   #closed = false
@@ -77,6 +96,12 @@ export class CircuitBreakerTier implements RemoteTier {
         `CircuitBreakerTier: breakDurationMs must be a finite number of ms > 0; got ${String(breakDurationMs)}.`,
       )
     }
+    const probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
+    if (!Number.isFinite(probeTimeoutMs) || probeTimeoutMs <= 0) {
+      throw new InvalidOptionError(
+        `CircuitBreakerTier: probeTimeoutMs must be a finite number of ms > 0; got ${String(probeTimeoutMs)}.`,
+      )
+    }
     if (typeof options.clock !== 'function') {
       throw new InvalidOptionError(
         'CircuitBreakerTier: clock must be a function returning ms (e.g. Date.now).',
@@ -85,6 +110,7 @@ export class CircuitBreakerTier implements RemoteTier {
     this.inner = inner
     this.#failureThreshold = failureThreshold
     this.#breakDurationMs = breakDurationMs
+    this.#probeTimeoutMs = probeTimeoutMs
     this.#clock = options.clock
     this.#onStateChange = options.onStateChange
     this.#onRecover = options.onRecover
@@ -207,29 +233,46 @@ export class CircuitBreakerTier implements RemoteTier {
     this.#emit('open')
   }
 
-  /** Never rejects: every outcome ends in a state change (unless the breaker was closed meanwhile). */
+  /**
+   * Never rejects: every outcome ends in a state change (unless the breaker was closed meanwhile),
+   * at the latest after `probeTimeoutMs`.
+   */
   async #probe(): Promise<void> {
     if (this.#closed || this.#state !== 'open') return
-    clearTimeout(this.#timer)
-    this.#timer = undefined
+    const probe = ++this.#probes
     this.#state = 'half-open'
     this.#emit('half-open')
-    let recovered = false
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      const ms = this.#probeTimeoutMs
+      const error = new L2TimeoutError(
+        `The breaker's probe (PING, then recovery) did not settle within ${ms} ms.`,
+      )
+      this.#settle(probe, { error })
+    }, this.#probeTimeoutMs)
+    this.#timer.unref()
     try {
       await this.inner.ping()
       await this.#onRecover?.()
-      recovered = true
+      this.#settle(probe)
     } catch (error) {
-      this.#lastError = error
+      this.#settle(probe, { error })
     }
-    if (this.#closed) return
-    if (recovered) {
-      this.#state = 'closed'
-      this.#failures = 0
-      this.#emit('closed')
-    } else {
+  }
+
+  /** The outcome of probe number `probe` (no `failure`: it answered); ignored once it was settled. */
+  #settle(probe: number, failure?: { error: unknown }): void {
+    if (this.#closed || probe !== this.#probes || this.#state !== 'half-open') return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (failure !== undefined) {
+      this.#lastError = failure.error
       this.#open()
+      return
     }
+    this.#state = 'closed'
+    this.#failures = 0
+    this.#emit('closed')
   }
 
   #unavailable(): L2UnavailableError {

@@ -10,7 +10,12 @@ const down = () => new Error('connect ECONNREFUSED 127.0.0.1:1')
 
 /** A breaker over a FlakyTier, recording every state change. Time is vitest's fake clock. */
 function setup(
-  options: { failureThreshold?: number; onRecover?: () => Promise<void>; locks?: boolean } = {},
+  options: {
+    failureThreshold?: number
+    onRecover?: () => Promise<void>
+    locks?: boolean
+    probeTimeoutMs?: number
+  } = {},
 ) {
   const inner = new FlakyTier({ locks: options.locks ?? true })
   const states: CircuitState[] = []
@@ -20,6 +25,7 @@ function setup(
     clock: () => Date.now(),
     onStateChange: (state) => states.push(state),
     ...(options.onRecover ? { onRecover: options.onRecover } : {}),
+    ...(options.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: options.probeTimeoutMs }),
   })
   return { inner, breaker, states }
 }
@@ -71,6 +77,8 @@ describe('CircuitBreakerTier options', () => {
     ['breakDurationMs 0', { breakDurationMs: 0 }],
     ['breakDurationMs Infinity', { breakDurationMs: Number.POSITIVE_INFINITY }],
     ['breakDurationMs NaN', { breakDurationMs: Number.NaN }],
+    ['probeTimeoutMs 0', { probeTimeoutMs: 0 }],
+    ['probeTimeoutMs Infinity', { probeTimeoutMs: Number.POSITIVE_INFINITY }],
   ])('rejects %s with E_INVALID_OPTION', (_label, override) => {
     const options = { failureThreshold: 1, breakDurationMs: 10, clock: Date.now, ...override }
     expect(() => new CircuitBreakerTier(new FlakyTier(), options)).toThrow(
@@ -362,6 +370,93 @@ describe('CircuitBreakerTier probe and recovery', () => {
     inner.failing = undefined
     await vi.advanceTimersByTimeAsync(BREAK_MS)
     expect(breaker.state).toBe('closed')
+  })
+})
+
+describe('CircuitBreakerTier recovery without idle time or traffic (issue 24)', () => {
+  const PROBE_TIMEOUT_MS = 3 * BREAK_MS
+
+  it('probes on its own timer, with no call arriving, and one answer closes the breaker', async () => {
+    const { inner, states } = await open()
+    inner.failing = undefined
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(inner.calls.filter((c) => c !== 'ping')).toEqual(['get', 'get'])
+    expect(inner.count('ping')).toBe(1)
+    expect(states).toEqual(['open', 'half-open', 'closed'])
+  })
+
+  it('a PING that never settles fails the probe at probeTimeoutMs: the breaker opens again and the next probe closes it', async () => {
+    const s = setup({ probeTimeoutMs: PROBE_TIMEOUT_MS })
+    s.inner.failing = down()
+    await fail(s.breaker, 2)
+    s.inner.failing = undefined
+    s.inner.pingGate = new Promise(() => {})
+    await vi.advanceTimersByTimeAsync(BREAK_MS + PROBE_TIMEOUT_MS - 1)
+    expect(s.breaker.state).toBe('half-open')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(s.breaker.state).toBe('open')
+    const error = await rejection(s.breaker.get('k'))
+    expect(error.code).toBe('E_L2_UNAVAILABLE')
+    expect((error.cause as StrataError).code).toBe('E_L2_TIMEOUT')
+    expect((error.cause as Error).message).toMatch(/did not settle within 3000 ms/)
+    s.inner.pingGate = undefined
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(s.breaker.state).toBe('closed')
+    expect(s.states).toEqual(['open', 'half-open', 'open', 'half-open', 'closed'])
+  })
+
+  it('an onRecover that never settles cannot keep the breaker half-open: it opens again at probeTimeoutMs', async () => {
+    let attempts = 0
+    const s = setup({
+      probeTimeoutMs: PROBE_TIMEOUT_MS,
+      onRecover: () => (++attempts === 1 ? new Promise<void>(() => {}) : Promise.resolve()),
+    })
+    s.inner.failing = down()
+    await fail(s.breaker, 2)
+    s.inner.failing = undefined
+    await vi.advanceTimersByTimeAsync(BREAK_MS + PROBE_TIMEOUT_MS)
+    expect(s.breaker.state).toBe('open')
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(attempts).toBe(2)
+    expect(s.breaker.state).toBe('closed')
+  })
+
+  it('a probe settling after its deadline changes nothing: the later probe decides', async () => {
+    const s = setup({ probeTimeoutMs: PROBE_TIMEOUT_MS })
+    s.inner.failing = down()
+    await fail(s.breaker, 2)
+    s.inner.failing = undefined
+    const late = deferred()
+    s.inner.pingGate = late.promise
+    await vi.advanceTimersByTimeAsync(BREAK_MS + PROBE_TIMEOUT_MS)
+    expect(s.breaker.state).toBe('open')
+    // The next probe hangs too; the first one's PING answering now must not close the breaker.
+    s.inner.pingGate = new Promise(() => {})
+    late.resolve()
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(s.breaker.state).toBe('half-open')
+    expect(s.states).toEqual(['open', 'half-open', 'open', 'half-open'])
+  })
+
+  it('the default probe deadline is 10 s, whatever the break', async () => {
+    const { inner, breaker } = await open()
+    inner.failing = undefined
+    inner.pingGate = new Promise(() => {})
+    await vi.advanceTimersByTimeAsync(BREAK_MS + 9_999)
+    expect(breaker.state).toBe('half-open')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(breaker.state).toBe('open')
+  })
+
+  it('close() during a probe clears its deadline timer', async () => {
+    const { inner, breaker } = await open()
+    inner.failing = undefined
+    inner.pingGate = new Promise(() => {})
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(breaker.state).toBe('half-open')
+    expect(vi.getTimerCount()).toBe(1)
+    await breaker.close()
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
 

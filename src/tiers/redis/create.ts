@@ -34,6 +34,9 @@ export function defaultRedisClient(): 'redis' | 'ioredis' {
   )
 }
 
+/** The least a reconnect may take before the client gives up on it and tries again. */
+const CONNECT_TIMEOUT_MS = 10_000
+
 /**
  * Builds the Redis L2 from `l2` options: a URL, `{ cluster: [urls] }`, a node-redis or ioredis
  * client or cluster, or an adapter.
@@ -48,7 +51,9 @@ export function createRedisTier(
   const connection = new ConnectionReport()
   const clientOptions = {
     commandTimeoutMs: options.timeoutMs,
-    connectTimeoutMs: Math.max(options.timeoutMs, 1000),
+    // Generous: the client's timer fires before the event loop reads the connection's answer, so
+    // on a busy loop (turns of a second or more) a short one failed every reconnect (issue 24).
+    connectTimeoutMs: Math.max(options.timeoutMs, CONNECT_TIMEOUT_MS),
     maxQueuedCommands: MAX_QUEUED_COMMANDS,
     onError: (error: unknown) => {
       connection.failed(error)

@@ -158,8 +158,10 @@ function open(
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    // ioredis waits forever on a frozen server by default.
-    commandTimeout: options.commandTimeoutMs,
+    // No commandTimeout: the tier's deadline bounds every call, judged after the event loop's I/O
+    // poll (base/deadline.ts). ioredis's own timer fires before that poll, so on a busy loop it
+    // failed replies that had arrived in time — the breaker's probe among them, and the
+    // subscriber's resubscribe (an unhandled rejection inside ioredis). Issue 24.
     connectTimeout: options.connectTimeoutMs,
     // Always a number: ioredis keeps reconnecting by itself, backing off to 2 s between attempts.
     retryStrategy: reconnectDelay,

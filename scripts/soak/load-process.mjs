@@ -1,0 +1,177 @@
+/**
+ * One process of the soak (scripts/soak.mjs, test/integration/resilience/soak.test.ts): a cache
+ * on the shared Redis driven by `workers` concurrent loops as fast as they go — the mixed
+ * workload of issue 24 — reporting to its parent over the IPC channel of `child_process.fork`.
+ *
+ * Workload, per operation: 90% getOrSet of a Zipf-distributed key (with its tag), 7% set, 2.5%
+ * delete, 0.5% invalidateTags. Each loop yields with setImmediate every `yieldEvery` operations,
+ * so the event loop is never idle but its timers and I/O still run (a busy service).
+ *
+ * parent → child: `{ id, method, params }`; child → parent `{ id, ok, value | error }` and, every
+ * `tickMs`, `{ event: 'tick', data }`; `{ event: 'breaker', data: { state, at } }` on each change;
+ * `{ event: 'fault', data }` for an unhandled rejection or uncaught exception.
+ * `{ event: 'first-l2-hit' | 'first-bus-message', data: { at, after } }` once after each `mark`:
+ * the first read answered by Redis, and the first invalidation received from the other process
+ * (a process ignores its own messages), once Redis answers again.
+ * Methods: start(config), mark({ at }), stop().
+ */
+import os from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { createCache } from '../../dist/index.js'
+
+/** @type {import('../../dist/index.js').Cache | undefined} */
+let cache
+let running = false
+let ops = 0
+/** @type {Map<string, number>} error code → count since the last tick */
+let errors = new Map()
+/** Epoch ms from which the next L2 hit is reported (undefined: not waiting). */
+let firstHitAfter
+/** Epoch ms from which the next bus message from the other process is reported. */
+let firstMessageAfter
+let busMessages = 0
+/** How late the event loop ran timers: its longest turn per tick is what L2 deadlines compete with. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+let lastL2Hits = 0
+/** @type {Promise<void>[]} */
+let loops = []
+
+const emit = (event, data) => {
+  if (process.connected) process.send({ event, data })
+}
+
+const recordFault = (kind, error) =>
+  emit('fault', { kind, message: error instanceof Error ? (error.stack ?? error.message) : String(error) })
+process.on('unhandledRejection', (reason) => recordFault('unhandledRejection', reason))
+process.on('uncaughtException', (error) => recordFault('uncaughtException', error))
+process.on('disconnect', () => process.exit(0))
+
+/** Cumulative distribution of a Zipf(s) law over n ranks, for inverse-transform sampling. */
+function zipfCdf(n, s) {
+  const cdf = new Float64Array(n)
+  let sum = 0
+  for (let i = 0; i < n; i++) {
+    sum += 1 / (i + 1) ** s
+    cdf[i] = sum
+  }
+  for (let i = 0; i < n; i++) cdf[i] /= sum
+  return cdf
+}
+
+function sampleRank(cdf, u) {
+  let lo = 0
+  let hi = cdf.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (cdf[mid] < u) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function countError(error) {
+  const code = typeof error?.code === 'string' ? error.code : `uncoded ${error?.name ?? typeof error}`
+  errors.set(code, (errors.get(code) ?? 0) + 1)
+}
+
+async function loop(config, cdf) {
+  const tagOf = (rank) => `t${rank % config.tags}`
+  let sinceYield = 0
+  while (running) {
+    const rank = sampleRank(cdf, Math.random())
+    const key = `k${rank}`
+    const dice = Math.random()
+    try {
+      if (dice < 0.9) {
+        await cache.getOrSet({ key, factory: () => ({ rank, at: Date.now() }), tags: [tagOf(rank)] })
+      } else if (dice < 0.97) {
+        await cache.set(key, { rank, at: Date.now() }, { tags: [tagOf(rank)] })
+      } else if (dice < 0.995) {
+        await cache.delete(key)
+      } else {
+        await cache.invalidateTags([tagOf(rank)])
+      }
+    } catch (error) {
+      countError(error)
+    }
+    ops++
+    if (++sinceYield >= config.yieldEvery) {
+      sinceYield = 0
+      await new Promise((resolve) => setImmediate(resolve))
+      if (firstHitAfter !== undefined) {
+        const hits = cache.stats().l2Hits
+        if (hits > lastL2Hits) {
+          emit('first-l2-hit', { at: Date.now(), after: firstHitAfter })
+          firstHitAfter = undefined
+        }
+      }
+    }
+  }
+}
+
+function tick() {
+  const stats = cache.stats()
+  const memory = process.memoryUsage()
+  emit('tick', {
+    at: Date.now(),
+    ops,
+    errors: Object.fromEntries(errors),
+    breaker: cache.l2 && 'state' in cache.l2 ? cache.l2.state : 'none',
+    l2Hits: stats.l2Hits,
+    l2Skipped: stats.l2Skipped,
+    busMessages,
+    pendingRepairs: stats.l2RepairsQueued - stats.l2Repairs - stats.l2RepairsDropped,
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    arrayBuffers: memory.arrayBuffers,
+    load: os.loadavg()[0],
+    loopDelayMaxMs: loopDelay.max / 1e6,
+  })
+  loopDelay.reset()
+  ops = 0
+  busMessages = 0
+  errors = new Map()
+}
+
+const methods = {
+  start(config) {
+    cache = createCache({
+      namespace: config.namespace,
+      l1: { maxEntries: config.l1Entries },
+      l2: { redis: config.url, breaker: { breakDuration: config.breakDuration } },
+    })
+    cache.on('breaker', ({ state }) => emit('breaker', { state, at: Date.now() }))
+    cache.on('bus-message', () => {
+      busMessages++
+      if (firstMessageAfter === undefined) return
+      emit('first-bus-message', { at: Date.now(), after: firstMessageAfter })
+      firstMessageAfter = undefined
+    })
+    const cdf = zipfCdf(config.keys, config.zipf)
+    running = true
+    loops = Array.from({ length: config.workers }, () => loop(config, cdf))
+    loopDelay.enable()
+    setInterval(tick, config.tickMs).unref()
+  },
+  mark({ at }) {
+    lastL2Hits = cache.stats().l2Hits
+    firstHitAfter = at
+    firstMessageAfter = at
+  },
+  async stop() {
+    running = false
+    await Promise.all(loops)
+    const stats = cache.stats()
+    await cache.close()
+    return stats
+  },
+}
+
+process.on('message', async ({ id, method, params }) => {
+  try {
+    const value = await methods[method](params)
+    process.send({ id, ok: true, value })
+  } catch (error) {
+    process.send({ id, ok: false, error: `${error?.code ?? ''} ${error?.message ?? String(error)}` })
+  }
+})
