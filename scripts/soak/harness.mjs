@@ -23,8 +23,11 @@ import { fileURLToPath } from 'node:url'
 
 const LOAD_PROCESS = fileURLToPath(new URL('./load-process.mjs', import.meta.url))
 
-/** What an unreachable or frozen Redis may cause: nothing else is acceptable. */
-export const ALLOWED_OUTAGE_CODES = new Set(['E_L2_UNAVAILABLE', 'E_L2_TIMEOUT'])
+/**
+ * What an unreachable or frozen Redis may cause: nothing else is acceptable. 'E_L2 (connection
+ * lost)' is an E_L2 whose cause is the connection dropping under a call in flight (the SIGKILL).
+ */
+export const ALLOWED_OUTAGE_CODES = new Set(['E_L2_UNAVAILABLE', 'E_L2_TIMEOUT', 'E_L2 (connection lost)'])
 
 /** The workload of issue 24. */
 export const WORKLOAD = {

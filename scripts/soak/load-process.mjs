@@ -69,8 +69,13 @@ function sampleRank(cdf, u) {
   return lo
 }
 
+/** What the client says when a command was in flight as the connection dropped, or sent on a dead one. */
+const CONNECTION_LOST = /Connection is closed|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable|Socket closed/i
+
 function countError(error) {
-  const code = typeof error?.code === 'string' ? error.code : `uncoded ${error?.name ?? typeof error}`
+  let code = typeof error?.code === 'string' ? error.code : `uncoded ${error?.name ?? typeof error}`
+  // E_L2 is any failure of Redis: split off the one an outage causes, so the rest stands out.
+  if (code === 'E_L2' && CONNECTION_LOST.test(String(error.cause?.message))) code = 'E_L2 (connection lost)'
   errors.set(code, (errors.get(code) ?? 0) + 1)
 }
 
@@ -134,7 +139,7 @@ function tick() {
 }
 
 const methods = {
-  start(config) {
+  async start(config) {
     cache = createCache({
       namespace: config.namespace,
       l1: { maxEntries: config.l1Entries },
@@ -147,6 +152,8 @@ const methods = {
       emit('first-bus-message', { at: Date.now(), after: firstMessageAfter })
       firstMessageAfter = undefined
     })
+    // As a service does before taking traffic: the first connection is made on an idle loop.
+    await cache.ready()
     const cdf = zipfCdf(config.keys, config.zipf)
     running = true
     loops = Array.from({ length: config.workers }, () => loop(config, cdf))
