@@ -2,8 +2,10 @@
  * A clone anywhere passes its tests: nothing in src/, test/, bench/ or scripts/ reads a path
  * outside the repository (the real traces live in traces/, not beside the project) or talks to a
  * service on a fixed port (tests start their own redis-server and PostgreSQL on free ports; this
- * machine's own servers on the standard ports are not the suite's).
+ * machine's own servers on the standard ports are not the suite's). And what the docs walk through
+ * is in git: a sample log that .gitignore hides is missing from every clone.
  */
+import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -92,5 +94,25 @@ describe('the repository is self-contained', () => {
           ),
     )
     expect(found).toEqual([])
+  })
+
+  it('keeps in git every examples/ file the docs name and every sample log (none hidden by .gitignore)', () => {
+    const docs = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).map((name) => `docs/${name}`)]
+    const named = new Set(
+      docs
+        .filter((file) => file.endsWith('.md'))
+        .flatMap((file) => [...readFileSync(path.join(ROOT, file), 'utf8').matchAll(/examples\/[\w./-]*\w/g)])
+        .map((match) => match[0])
+        .filter((name) => /\.\w+$/.test(name)), // files, not folders
+    )
+    // examples/logs/ holds the workload in every format (docs/analyze.md): what the generator writes.
+    const generator = readFileSync(path.join(ROOT, 'scripts/generate-sample-logs.js'), 'utf8')
+    for (const match of generator.matchAll(/: '([\w-]+\.(?:log|jsonl|csv|txt))'/g))
+      named.add(`examples/logs/${match[1]}`)
+    expect(named.size).toBeGreaterThanOrEqual(6)
+    const tracked = new Set(
+      execFileSync('git', ['ls-files', 'examples'], { cwd: ROOT, encoding: 'utf8' }).split('\n'),
+    )
+    expect([...named].filter((name) => !tracked.has(name))).toEqual([])
   })
 })

@@ -1,21 +1,7 @@
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { UPLOT_CSS, UPLOT_JS } from '../../observability/dashboard/uplot.generated.js'
 import type { AnalysisReport } from '../report-model.js'
 import { humanDuration } from '../ttl.js'
 import { bytes, int, pct, points } from './format.js'
-
-/** uPlot's script and stylesheet, inlined so that the report opens offline. */
-function uplotAssets(): { js: string; css: string } {
-  const require = createRequire(import.meta.url)
-  try {
-    return {
-      js: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
-      css: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
-    }
-  } catch (error) {
-    throw new Error("The HTML report embeds uPlot: install it with 'npm install uplot'.", { cause: error })
-  }
-}
 
 const escapeHtml = (text: string): string =>
   text.replace(
@@ -35,7 +21,9 @@ const scriptJson = (value: unknown): string =>
  * the popularity curve, hit ratio vs cache size for every policy, and TTL vs change interval.
  */
 export function formatHtml(report: AnalysisReport): string {
-  const { js, css } = uplotAssets()
+  // uPlot inlined (the copy the dashboard vendors, not a dependency), so that the report opens offline.
+  const js = UPLOT_JS
+  const css = UPLOT_CSS
   const cache = report.cache
   const chartData = {
     popularity: report.hotSet.popularity,

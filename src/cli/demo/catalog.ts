@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import type Sqlite from 'better-sqlite3'
 import { Random } from '../../simulation/random.js'
 
 /** A product as the origin returns it (and the cache stores it). */
@@ -71,6 +72,21 @@ export function catalogPath(dir: string, products: number, categories: number): 
  * Opens the catalog for `products`/`categories` in `dir`, building it first if the file is missing
  * or does not hold exactly that many rows.
  */
+/**
+ * better-sqlite3 serves the demo alone (an optional peer dependency; a dev dependency of this
+ * repository): loaded when a catalog opens, so that installing the library compiles nothing.
+ */
+function loadSqlite(): typeof Sqlite {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof Sqlite
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw error
+    throw new Error(
+      "the demo's catalog needs the SQLite driver better-sqlite3, which is not installed: run `npm install better-sqlite3@12`.",
+    )
+  }
+}
+
 export function openCatalog(options: {
   dir: string
   products: number
@@ -78,15 +94,16 @@ export function openCatalog(options: {
   onBuild?: (path: string) => void
 }): Catalog {
   const { dir, products, categories } = options
+  const Database = loadSqlite()
   const path = catalogPath(dir, products, categories)
   let created = false
   let buildMs = 0
-  if (!isComplete(path, products, categories)) {
+  if (!isComplete(Database, path, products, categories)) {
     options.onBuild?.(path)
     mkdirSync(dir, { recursive: true })
     removeDatabase(path)
     const started = performance.now()
-    build(path, products, categories)
+    build(Database, path, products, categories)
     buildMs = performance.now() - started
     created = true
   }
@@ -153,9 +170,9 @@ export function openCatalog(options: {
   }
 }
 
-function isComplete(path: string, products: number, categories: number): boolean {
+function isComplete(Database: typeof Sqlite, path: string, products: number, categories: number): boolean {
   if (!existsSync(path)) return false
-  let db: Database.Database | undefined
+  let db: Sqlite.Database | undefined
   try {
     db = new Database(path, { readonly: true, fileMustExist: true })
     const row = db
@@ -206,7 +223,7 @@ function pick<T>(items: readonly T[], random: () => number): T {
 }
 
 /** Builds into a temporary file and renames it into place, so a reader never sees half a catalog. */
-function build(path: string, products: number, categories: number): void {
+function build(Database: typeof Sqlite, path: string, products: number, categories: number): void {
   const temporary = `${path}.tmp-${process.pid}`
   removeDatabase(temporary)
   const db = new Database(temporary)
