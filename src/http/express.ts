@@ -10,16 +10,11 @@
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
 import type { Application, NextFunction, Request, RequestHandler, Response } from 'express'
+import type { Exchange } from './exchange.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, resolvePolicy } from './policy.js'
-import {
-  type CapturedResponse,
-  type Exchange,
-  HttpCache,
-  type HttpCacheOptions,
-  type HttpRequest,
-  type OutgoingResponse,
-} from './response-cache.js'
+import { HttpCache } from './response-cache.js'
+import type { CapturedResponse, HttpCacheOptions, HttpRequest, OutgoingResponse } from './types.js'
 
 export type { HttpCacheOptions, HttpCachePolicy }
 

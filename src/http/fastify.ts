@@ -10,9 +10,11 @@
  */
 import type { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { Exchange } from './exchange.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, type ResolvedPolicy, resolvePolicy } from './policy.js'
-import { type Exchange, HttpCache, type HttpCacheOptions, type HttpRequest } from './response-cache.js'
+import { HttpCache } from './response-cache.js'
+import type { HttpCacheOptions, HttpRequest } from './types.js'
 
 export type { HttpCacheOptions, HttpCachePolicy }
 

@@ -14,13 +14,9 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { InvalidOptionError } from '../index.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, resolvePolicy } from './policy.js'
-import {
-  HttpCache,
-  type HttpCacheOptions,
-  type HttpRequest,
-  type OutgoingResponse,
-  REVALIDATE_HEADER,
-} from './response-cache.js'
+import { HttpCache } from './response-cache.js'
+import { REVALIDATE_HEADER } from './revalidation.js'
+import type { HttpCacheOptions, HttpRequest, OutgoingResponse } from './types.js'
 
 export type { HttpCacheOptions, HttpCachePolicy }
 

@@ -5,8 +5,11 @@
  * stale-while-revalidate, stale-if-error, single-flight and tags. Framework adapters:
  * `stratacache/http/express`, `stratacache/http/fastify`, `stratacache/http/hono`. Guide: docs/http.md.
  */
+
+export { DEFAULT_KEYED_HEADERS, HTTP_DEFAULTS } from './defaults.js'
 export { HttpPurgeError } from './errors.js'
 export { computeEtag, isNotModified, parseEntityTags, weakMatch } from './etag.js'
+export { Exchange, type Step } from './exchange.js'
 export {
   type CacheControl,
   headerValue,
@@ -14,24 +17,10 @@ export {
   type RequestHeaders,
   type ResponseHeaders,
 } from './headers.js'
-export { DEFAULT_KEYED_HEADERS, normalizeUrl, requestKey } from './key.js'
+export { normalizeUrl, requestKey } from './key.js'
 export { type HttpCachePolicy, type ResolvedPolicy, resolvePolicy } from './policy.js'
-export {
-  type CapturedResponse,
-  Exchange,
-  HttpCache,
-  type HttpCacheEvents,
-  type HttpCacheOptions,
-  type HttpCacheStats,
-  type HttpRequest,
-  type Outcome,
-  type OutgoingResponse,
-  REVALIDATE_HEADER,
-  type RequestSource,
-  type Step,
-  type StoredResponse,
-  tagToken,
-} from './response-cache.js'
+export { HttpCache } from './response-cache.js'
+export { REVALIDATE_HEADER } from './revalidation.js'
 export {
   decideStorage,
   freshnessLifetime,
@@ -43,3 +32,15 @@ export {
   type Usability,
   usability,
 } from './semantics.js'
+export { tagToken } from './stored.js'
+export type {
+  CapturedResponse,
+  HttpCacheEvents,
+  HttpCacheOptions,
+  HttpCacheStats,
+  HttpRequest,
+  Outcome,
+  OutgoingResponse,
+  RequestSource,
+  StoredResponse,
+} from './types.js'

@@ -1,29 +1,7 @@
 import { key } from '../index.js'
 import { headerValue, type RequestHeaders } from './headers.js'
 
-/**
- * Request headers that commonly change what an app renders (absolute URLs, redirects, the method
- * or path a framework acts on) but that no route declares: web cache poisoning (S12) works by
- * sending one of them to a cache that leaves it out of its key. They are always keyed when
- * present, so a request carrying `X-Forwarded-Host: evil` can only ever fill, and be served, an
- * entry of its own. Behind a proxy that sets them on every request the cache works as usual.
- */
-export const DEFAULT_KEYED_HEADERS: readonly string[] = Object.freeze([
-  'forwarded',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'x-forwarded-scheme',
-  'x-forwarded-port',
-  'x-forwarded-prefix',
-  'x-forwarded-server',
-  'x-host',
-  'x-original-url',
-  'x-rewrite-url',
-  'x-original-host',
-  'x-http-method-override',
-  'x-http-method',
-  'x-method-override',
-])
+export { DEFAULT_KEYED_HEADERS } from './defaults.js'
 
 const PERCENT = /%[0-9a-f]{2}/gi
 

@@ -1,4 +1,5 @@
 import { type Duration, InvalidOptionError, parseDuration } from '../index.js'
+import { HTTP_DEFAULTS } from './defaults.js'
 
 /**
  * How one route's responses are cached, by browsers, CDNs and the server-side response cache.
@@ -90,15 +91,18 @@ export function resolvePolicy<Req>(policy: HttpCachePolicy<Req>, where = 'policy
   if (typeof policy !== 'object' || policy === null) {
     throw new InvalidOptionError(`${where} must be an object like { maxAge: '60s', sMaxAge: '5m' }.`)
   }
-  const maxAge = seconds(policy.maxAge, `${where}.maxAge`) ?? 0
+  const maxAge = seconds(policy.maxAge, `${where}.maxAge`) ?? HTTP_DEFAULTS.maxAgeSeconds
   const sMaxAge = seconds(policy.sMaxAge, `${where}.sMaxAge`)
-  const staleWhileRevalidate = seconds(policy.staleWhileRevalidate, `${where}.staleWhileRevalidate`) ?? 0
-  const staleIfError = seconds(policy.staleIfError, `${where}.staleIfError`) ?? 0
+  const staleWhileRevalidate =
+    seconds(policy.staleWhileRevalidate, `${where}.staleWhileRevalidate`) ??
+    HTTP_DEFAULTS.staleWhileRevalidateSeconds
+  const staleIfError =
+    seconds(policy.staleIfError, `${where}.staleIfError`) ?? HTTP_DEFAULTS.staleIfErrorSeconds
   const isPrivate = flag(policy.private, `${where}.private`)
   const noStore = flag(policy.noStore, `${where}.noStore`)
   const mustRevalidate = flag(policy.mustRevalidate, `${where}.mustRevalidate`)
   const immutable = flag(policy.immutable, `${where}.immutable`)
-  const store = policy.store === undefined ? true : flag(policy.store, `${where}.store`)
+  const store = policy.store === undefined ? HTTP_DEFAULTS.store : flag(policy.store, `${where}.store`)
   const vary: string[] = []
   if (policy.vary !== undefined) {
     if (!Array.isArray(policy.vary))
@@ -124,7 +128,7 @@ export function resolvePolicy<Req>(policy: HttpCachePolicy<Req>, where = 'policy
       `${where}.tags must be an array of non-empty strings or a function of the request.`,
     )
   }
-  const etag = policy.etag ?? 'strong'
+  const etag: 'strong' | 'weak' | false = policy.etag ?? HTTP_DEFAULTS.etag
   if (etag !== 'strong' && etag !== 'weak' && etag !== false) {
     throw new InvalidOptionError(`${where}.etag must be 'strong', 'weak' or false.`)
   }

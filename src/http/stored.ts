@@ -1,0 +1,117 @@
+import { isNotModified } from './etag.js'
+import {
+  headerValue,
+  NOT_MODIFIED_HEADERS,
+  NOT_STORED,
+  type RequestHeaders,
+  type ResponseHeaders,
+  tokens,
+} from './headers.js'
+import { ageMs, type Timing } from './semantics.js'
+import type { Outcome, OutgoingResponse, StoredResponse } from './types.js'
+
+/**
+ * Stored responses, both ways: the entry kept in stratacache for a route's response, and the
+ * response to send for a stored entry (Age, the status header, 304). Bodies are decoded once per
+ * stored object: the L1 hands out the same frozen object on every hit.
+ */
+export class StoredResponses {
+  readonly #statusHeader: string | undefined
+  readonly #bodies = new WeakMap<StoredResponse, Uint8Array>()
+
+  /** `statusHeader`: the header telling what the cache did (never stored), lower-cased, if any. */
+  constructor(statusHeader: string | undefined) {
+    this.#statusHeader = statusHeader
+  }
+
+  /** The entry to keep for a response (text bodies as text, others as base64). */
+  create(
+    status: number,
+    headers: ResponseHeaders,
+    body: Uint8Array,
+    timing: Omit<Timing, 'storedAt'>,
+    tags: readonly string[],
+    now: number,
+  ): StoredResponse {
+    const storedHeaders: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(headers)) {
+      if (!NOT_STORED.has(name) && name !== this.#statusHeader) storedHeaders[name] = value
+    }
+    const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    const utf8 = text.toString('utf8')
+    const base64 = !Buffer.from(utf8, 'utf8').equals(text)
+    const entry: StoredResponse = {
+      v: 1,
+      status,
+      headers: storedHeaders,
+      body: base64 ? text.toString('base64') : utf8,
+      base64,
+      date: headerValue(headers, 'date') ?? new Date(now).toUTCString(),
+      tags,
+      storedAt: now,
+      initialAgeMs: timing.initialAgeMs,
+      freshMs: timing.freshMs,
+      staleWhileRevalidateMs: timing.staleWhileRevalidateMs,
+      staleIfErrorMs: timing.staleIfErrorMs,
+    }
+    this.#bodies.set(entry, new Uint8Array(text))
+    return entry
+  }
+
+  /** The response for a stored entry: its headers with Date and Age, or a 304 when the request's validators match. */
+  serve(
+    entry: StoredResponse,
+    method: string,
+    requestHeaders: RequestHeaders,
+    outcome: Outcome,
+    now: number,
+  ): OutgoingResponse {
+    const headers: ResponseHeaders = {}
+    for (const [name, value] of Object.entries(entry.headers)) {
+      headers[name] = typeof value === 'string' ? value : [...value]
+    }
+    headers.date = entry.date
+    headers.age = String(Math.floor(ageMs(entry, now) / 1000))
+    if (this.#statusHeader !== undefined) headers[this.#statusHeader] = outcome.toUpperCase()
+    if (isNotModified(method, requestHeaders, entry.status, headers)) {
+      return { status: 304, headers: notModifiedHeaders(headers, this.#statusHeader), body: null, outcome }
+    }
+    const body = this.#bodyOf(entry)
+    headers['content-length'] = String(body.byteLength)
+    return { status: entry.status, headers, body, outcome }
+  }
+
+  #bodyOf(entry: StoredResponse): Uint8Array {
+    let body = this.#bodies.get(entry)
+    if (body === undefined) {
+      body = new Uint8Array(Buffer.from(entry.body, entry.base64 ? 'base64' : 'utf8'))
+      this.#bodies.set(entry, body)
+    }
+    return body
+  }
+}
+
+/** The headers of a 304: those RFC 9110 §15.4.5 lists (plus Age, tags and the status header). */
+export function notModifiedHeaders(
+  headers: ResponseHeaders,
+  statusHeader: string | undefined,
+): ResponseHeaders {
+  const out: ResponseHeaders = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (NOT_MODIFIED_HEADERS.has(name) || name === statusHeader) out[name] = value
+  }
+  return out
+}
+
+/** The response's Vary with `names` added (`*` stays alone). */
+export function mergeVary(existing: string | undefined, names: readonly string[]): string {
+  const all = tokens(existing)
+  if (all.includes('*')) return '*'
+  for (const name of names) if (!all.includes(name)) all.push(name)
+  return all.join(', ')
+}
+
+/** A tag as one token of Surrogate-Key / Cache-Tag: whitespace, ',' and '%' percent-escaped. */
+export function tagToken(tag: string): string {
+  return tag.replace(/[\s,%]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
+}
