@@ -49,6 +49,8 @@ export interface Catalog {
   updatePrice(id: number, priceCents: number, updatedAt: number): void
   /** The price the database holds now, from a mirror that updatePrice keeps in step (no query). */
   priceOf(id: number): number | undefined
+  /** Reloads the mirror behind priceOf, after other processes updated prices. */
+  reloadPrices(): void
   layout(): CatalogLayout
   close(): void
 }
@@ -92,6 +94,11 @@ export function openCatalog(options: {
   products: number
   categories: number
   onBuild?: (path: string) => void
+  /**
+   * Other processes update prices too (the multi-process L1 + L2 run): the staleness audit then
+   * asks SQLite for the current price, since this process's mirror would not see their updates.
+   */
+  sharedWrites?: boolean
 }): Catalog {
   const { dir, products, categories } = options
   const Database = loadSqlite()
@@ -126,13 +133,17 @@ export function openCatalog(options: {
   )
   // The staleness audit compares every product read with the current price: a mirror kept in step
   // by updatePrice answers that without a query (which would cost as much as the read measured).
+  const currentPrice = db.prepare<[number], [number]>('SELECT price_cents FROM products WHERE id = ?').raw()
   const prices = new Int32Array(products + 1)
-  for (const [id, price] of db
-    .prepare<[], [number, number]>('SELECT id, price_cents FROM products')
-    .raw()
-    .iterate()) {
-    prices[id] = price
+  const reloadPrices = (): void => {
+    for (const [id, price] of db
+      .prepare<[], [number, number]>('SELECT id, price_cents FROM products')
+      .raw()
+      .iterate()) {
+      prices[id] = price
+    }
   }
+  reloadPrices()
 
   return {
     path,
@@ -146,7 +157,11 @@ export function openCatalog(options: {
       updatePrice.run(priceCents, updatedAt, id)
       prices[id] = priceCents
     },
-    priceOf: (id) => prices[id],
+    reloadPrices,
+    priceOf:
+      options.sharedWrites === true
+        ? (id) => (currentPrice.get(id) as [number] | undefined)?.[0]
+        : (id) => prices[id],
     layout: () => {
       const categoryOf = new Int32Array(products + 1)
       const rankInCategory = new Int32Array(products + 1)

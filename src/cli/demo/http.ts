@@ -2,21 +2,8 @@ import { Agent, request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createCache } from '../../index.js'
 import type { Product, ProductSummary } from './catalog.js'
-import { Origin, type RunOptions, type RunResult, replay, type Target } from './run.js'
-
-/** HTTP-level numbers of the HTTP API run (`stats()` of the HTTP layer, plus what the clients saw). */
-export interface HttpNumbers {
-  /** Reads answered 304 Not Modified (the client's copy was current). */
-  notModified: number
-  /** notModified / reads. */
-  notModifiedShare: number
-  /** Reads the response cache answered (fresh, stale or joined in flight) / reads. */
-  responseCacheHitRatio: number
-  /** Responses stored by the HTTP layer. */
-  stored: number
-  /** Tag invalidations sent by price updates (each purges the product page and the category page listing it). */
-  purges: number
-}
+import { Origin, replay, type Target } from './replay.js'
+import type { HttpNumbers, RunOptions, RunResult } from './types.js'
 
 /** Thrown when the HTTP run cannot start because Fastify is not installed (the demo skips the column). */
 export class MissingFrameworkError extends Error {}
@@ -27,16 +14,15 @@ export const PRODUCT_PAGE_POLICY = { maxAge: 0, sMaxAge: '10m' } as const
 export const CATEGORY_PAGE_POLICY = { maxAge: 0, sMaxAge: '1m' } as const
 
 /**
- * Run 4: the same workload as HTTP requests to a Fastify API over the catalog, cached with
+ * Runs 4 and 5: the same workload as HTTP requests to a Fastify API over the catalog — without a
+ * cache (`cached: false`: the same server and routes, the plugin not registered), then cached with
  * stratacache/http/fastify: `GET /products/:id`, `GET /categories/:id/pages/:page` (tagged with
  * the products it lists), `PUT /products/:id/price` (updates SQLite, then invalidates the
  * product's tag: its page and the category page listing it are purged). Clients send
  * If-None-Match with the ETag of the last copy of a URL they received, as browsers revalidating
  * and CDNs do; a 304 is served from that copy.
  */
-export async function runHttp(
-  options: RunOptions & { l1Size: number },
-): Promise<RunResult & { http: HttpNumbers }> {
+export async function runHttp(options: RunOptions & { l1Size: number; cached: boolean }): Promise<RunResult> {
   let Fastify: typeof import('fastify').default
   try {
     Fastify = (await import('fastify')).default
@@ -57,7 +43,7 @@ export async function runHttp(
   let purges = 0
   const agents: Agent[] = []
   try {
-    await app.register(fastifyHttpCache, { cache })
+    if (options.cached) await app.register(fastifyHttpCache, { cache })
     app.get<{ Params: { id: string } }>(
       '/products/:id',
       {
@@ -74,7 +60,7 @@ export async function runHttp(
       },
       async (request) => {
         const rows = await origin.page(Number(request.params.id), Number(request.params.page))
-        app.httpCache.tag(request, ...rows.map((row) => `product:${row.id}`))
+        if (options.cached) app.httpCache.tag(request, ...rows.map((row) => `product:${row.id}`))
         return rows
       },
     )
@@ -83,8 +69,10 @@ export async function runHttp(
       async (request, reply) => {
         const id = Number(request.params.id)
         await origin.updatePrice(id, request.body.priceCents, request.body.sequence)
-        purges++
-        await app.httpCache.invalidateTags([`product:${id}`])
+        if (options.cached) {
+          purges++
+          await app.httpCache.invalidateTags([`product:${id}`])
+        }
         return reply.code(204).send()
       },
     )
@@ -94,25 +82,39 @@ export async function runHttp(
     // which would otherwise dominate the column's numbers (the server is what is measured).
     const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency })
     agents.push(agent)
+    type Response = { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+    // The untimed warm-up only fills the caches: it goes through the same server and plugin, but
+    // in process (Fastify's inject), without the sockets that would make it take minutes.
+    let warming = options.warm
+    const inject = async (method: string, url: string, headers: Record<string, string>, body?: string) => {
+      const response = await app.inject({
+        method: method as 'GET',
+        url,
+        // The host the sockets' requests carry: it is part of the response cache's key.
+        headers: { ...headers, host: `127.0.0.1:${port}` },
+        ...(body === undefined ? {} : { payload: body }),
+      })
+      return { status: response.statusCode, headers: response.headers, body: response.body } as Response
+    }
     const send = (method: string, path: string, headers: Record<string, string>, body?: string) =>
-      new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>(
-        (resolve, reject) => {
-          const req = httpRequest({ host: '127.0.0.1', port, path, method, headers, agent }, (res) => {
-            const chunks: Buffer[] = []
-            res.on('data', (chunk: Buffer) => chunks.push(chunk))
-            res.on('end', () =>
-              resolve({
-                status: res.statusCode ?? 0,
-                headers: res.headers,
-                body: Buffer.concat(chunks).toString('utf8'),
-              }),
-            )
-            res.on('error', reject)
-          })
-          req.on('error', reject)
-          req.end(body)
-        },
-      )
+      warming ? inject(method, path, headers, body) : overSocket(method, path, headers, body)
+    const overSocket = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+      new Promise<Response>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path, method, headers, agent }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (chunk: Buffer) => chunks.push(chunk))
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+            }),
+          )
+          res.on('error', reject)
+        })
+        req.on('error', reject)
+        req.end(body)
+      })
 
     // What the clients hold: the last copy of each URL and its ETag.
     const copies = new Map<string, { etag: string; body: string }>()
@@ -120,8 +122,9 @@ export async function runHttp(
     const read = async <T>(path: string, loaded: () => void): Promise<T> => {
       const copy = copies.get(path)
       const response = await send('GET', path, copy === undefined ? {} : { 'if-none-match': copy.etag })
+      // Without the plugin there is no x-cache header: every read reached the origin.
       const outcome = response.headers['x-cache']
-      if (outcome === 'MISS' || outcome === 'BYPASS') loaded()
+      if (outcome === undefined ? !options.cached : outcome === 'MISS' || outcome === 'BYPASS') loaded()
       if (response.status === 304 && copy !== undefined) {
         notModified++
         return JSON.parse(copy.body) as T
@@ -147,17 +150,39 @@ export async function runHttp(
         if (response.status !== 204) throw new Error(`PUT price: HTTP ${response.status}`)
       },
     }
-    const result = await replay('http', target, origin, options, cache)
-    const stats = app.httpCache.stats()
-    const served = stats.hits + stats.staleServed + stats.staleIfError + stats.coalesced
+    const mode = options.cached ? 'http+cache' : 'http'
+    // The HTTP layer's counters at the start of the measured window (the warm-up's are not its).
+    let before = { served: 0, stored: 0, notModified: 0, purges: 0 }
+    const served = () => {
+      const stats = app.httpCache.stats()
+      return {
+        served: stats.hits + stats.staleServed + stats.staleIfError + stats.coalesced,
+        stored: stats.stored,
+      }
+    }
+    const result = await replay(
+      mode,
+      target,
+      origin,
+      {
+        ...options,
+        beforeWindow: async () => {
+          warming = false
+          if (options.cached) before = { ...served(), notModified, purges }
+        },
+      },
+      options.cached ? cache : undefined,
+    )
+    if (!options.cached) return result
+    const after = served()
     return {
       ...result,
       http: {
-        notModified,
-        notModifiedShare: result.reads === 0 ? 0 : notModified / result.reads,
-        responseCacheHitRatio: result.reads === 0 ? 0 : served / result.reads,
-        stored: stats.stored,
-        purges,
+        notModified: notModified - before.notModified,
+        notModifiedShare: result.reads === 0 ? 0 : (notModified - before.notModified) / result.reads,
+        responseCacheHitRatio: result.reads === 0 ? 0 : (after.served - before.served) / result.reads,
+        stored: after.stored - before.stored,
+        purges: purges - before.purges,
       },
     }
   } finally {

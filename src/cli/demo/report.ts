@@ -1,7 +1,8 @@
-import type { Mode, Percentiles, RunResult } from './run.js'
+import type { Mode, Percentiles, RunResult } from './types.js'
 
 export interface DemoConfig {
   requests: number
+  warmup: number
   products: number
   categories: number
   zipf: number
@@ -13,6 +14,7 @@ export interface DemoConfig {
   concurrency: number
   originLatencyMs: number
   redis: string
+  processes: number
 }
 
 export interface SkippedRun {
@@ -26,14 +28,20 @@ export interface DemoReport {
   config: DemoConfig
   catalog: { path: string; products: number; categories: number; created: boolean; buildMs: number }
   workload: {
+    /** The measured window; `warmup` requests came before it. */
     requests: number
+    warmup: number
     productReads: number
     pageReads: number
     writes: number
     distinctKeys: number
+    newKeys: number
   }
   runs: RunResult[]
   skipped: SkippedRun[]
+  /** os.loadavg()[0] and the core count when the runs ended: the figures depend on what else ran. */
+  loadAverage: number
+  cpus: number
 }
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
@@ -65,60 +73,71 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Widest line of the text report: it must read in a 100-column terminal. */
+export const REPORT_WIDTH = 100
+
 /** The human-readable report (stdout without --json). */
 export function renderText(report: DemoReport): string {
   const { config, catalog, workload, runs, skipped } = report
   const baseline = runs.find((run) => run.mode === 'no-cache')
   const lines: string[] = []
   lines.push(
-    `stratacache demo: ${fmt(workload.requests)} requests replayed ${runs.length} ways (seed ${config.seed})`,
+    `stratacache demo: ${fmt(workload.requests)} requests measured, ${runs.length} ways (seed ${config.seed})`,
   )
   lines.push(
-    `  catalog   ${fmt(catalog.products)} products in ${fmt(catalog.categories)} categories, SQLite ${catalog.path} ` +
-      (catalog.created ? `(built in ${(catalog.buildMs / 1000).toFixed(2)} s)` : '(reused)'),
+    `  catalog   ${fmt(catalog.products)} products in ${fmt(catalog.categories)} categories, ` +
+      (catalog.created ? `built in ${(catalog.buildMs / 1000).toFixed(2)} s` : 'reused'),
   )
+  lines.push(`            ${catalog.path}`)
   lines.push(
-    `  workload  ${fmt(workload.productReads)} product reads, ${fmt(workload.pageReads)} category-page reads, ` +
+    `  workload  ${fmt(workload.productReads)} product reads, ${fmt(workload.pageReads)} page reads, ` +
       `${fmt(workload.writes)} price updates; Zipf α=${config.zipf}`,
   )
   const reads = workload.productReads + workload.pageReads
   lines.push(
-    `            ${fmt(workload.distinctKeys)} distinct keys read: each misses at least once, so at most ` +
-      `${percent(reads === 0 ? 0 : 1 - workload.distinctKeys / reads)} of reads can hit`,
+    `  warm-up   ${fmt(workload.warmup)} requests first (untimed) for the cached runs: steady state, not a cold`,
+    `            start. ${fmt(workload.newKeys)} of the window's ${fmt(workload.distinctKeys)} keys are new to it: ` +
+      `at most ${percent(reads === 0 ? 0 : 1 - workload.newKeys / reads)} can hit`,
   )
   lines.push(
-    `  setup     origin +${config.originLatencyMs} ms per query, ${config.concurrency} requests in flight, ` +
-      `L1 max ${fmt(config.l1Size)} entries`,
+    `  setup     origin +${config.originLatencyMs} ms per query, ${config.concurrency} requests in flight ` +
+      `per process, L1 max ${fmt(config.l1Size)} entries`,
+    `  machine   load average ${report.loadAverage.toFixed(2)} on ${report.cpus} cores at the end: latency and ` +
+      'throughput move with it',
   )
   lines.push('')
 
   const stat = (run: RunResult, name: string): number => run.cacheStats?.[name] ?? 0
+  const cached = (run: RunResult, cell: (run: RunResult) => string) =>
+    run.cacheStats === null ? '-' : cell(run)
   const rows: [string, (run: RunResult) => string][] = [
-    ['requests', (r) => fmt(r.requests)],
     ['hit ratio', (r) => percent(r.hitRatio)],
     [
-      'origin queries',
+      'DB queries',
       (r) => {
         const saved = reduction(r, baseline)
         return r === baseline || saved === null
           ? fmt(originQueries(r))
-          : `${fmt(originQueries(r))} (-${percent(saved)})`
+          : `${fmt(originQueries(r))} -${(saved * 100).toFixed(0)}%`
       },
     ],
     ['  reads / writes', (r) => `${fmt(r.originReads)} / ${fmt(r.originWrites)}`],
+    ['L1 hits', (r) => cached(r, () => fmt(stat(r, 'l1Hits')))],
+    ['L2 hits', (r) => (r.mode === 'l1+l2' ? fmt(stat(r, 'l2Hits')) : '-')],
     [
-      'L1 / L2 hits',
-      (r) => (r.cacheStats === null ? '-' : `${fmt(stat(r, 'l1Hits'))} / ${fmt(stat(r, 'l2Hits'))}`),
+      'stampede reads→DB',
+      (r) => (r.stampede === undefined ? '-' : `${r.stampede.reads} → ${r.stampede.originQueries}`),
     ],
     ['stale reads', (r) => fmt(r.staleReads)],
-    ['response-cache hits', (r) => (r.http === undefined ? '-' : percent(r.http.responseCacheHitRatio))],
+    ['resp. cache hits', (r) => (r.http === undefined ? '-' : percent(r.http.responseCacheHitRatio))],
     ['304 share', (r) => (r.http === undefined ? '-' : percent(r.http.notModifiedShare))],
     ['p50 latency (ms)', (r) => ms(r.latencyMs.p50)],
     ['p95 latency (ms)', (r) => ms(r.latencyMs.p95)],
     ['p99 latency (ms)', (r) => ms(r.latencyMs.p99)],
+    ['  hit p50 (ms)', (r) => (r.latencyMs.hit === null ? '-' : ms(r.latencyMs.hit.p50))],
+    ['  miss p50 (ms)', (r) => (r.latencyMs.miss === null ? '-' : ms(r.latencyMs.miss.p50))],
     ['throughput (req/s)', (r) => fmt(r.throughput)],
-    ['wall time (s)', (r) => (r.wallMs / 1000).toFixed(3)],
-    ['CPU time (s)', (r) => (r.cpuMs / 1000).toFixed(3)],
+    ['wall / CPU (s)', (r) => `${(r.wallMs / 1000).toFixed(2)} / ${(r.cpuMs / 1000).toFixed(2)}`],
   ]
   if (runs.some((run) => run.errors > 0)) rows.push(['errors', (r) => fmt(r.errors)])
 
@@ -128,36 +147,42 @@ export function renderText(report: DemoReport): string {
   const renderRow = (row: string[]): string =>
     row
       .map((cell, col) => (col === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[col] ?? 0)))
-      .join('   ')
+      .join('  ')
       .trimEnd()
   lines.push(renderRow(header))
   for (const row of body) lines.push(renderRow(row))
   lines.push('')
 
   for (const skip of skipped) lines.push(`${skip.label}: skipped, ${skip.reason}. ${skip.hint}`)
-  const layered = runs.find((run) => run.mode === 'l1+l2')
-  if (layered !== undefined && stat(layered, 'l2Hits') === 0 && workload.distinctKeys <= config.l1Size) {
-    lines.push(
-      `${layered.label}: no L2 hits, since the L1 holds every key this workload reads. An L2 pays off when the`,
-      '  working set outgrows the L1, or is shared by several processes: try --l1-size 1000.',
-    )
-  }
   for (const run of runs) {
     if (run.errors > 0)
-      lines.push(`${run.label}: ${fmt(run.errors)} requests failed; first error: ${run.firstError}`)
+      lines.push(`${run.label}: ${fmt(run.errors)} requests failed; first: ${run.firstError}`)
+    for (const note of run.notes) lines.push(`${run.label}: ${note}`)
+  }
+  const layered = runs.find((run) => run.mode === 'l1+l2')
+  if (layered?.stampede !== undefined) {
+    const { processes, reads: cold, originQueries: queries } = layered.stampede
+    lines.push(
+      `${layered.label}: ${processes} processes, each with its own L1, share one Redis: a key one loaded is an`,
+      '  L2 hit for the others. Stampede: before the warm-up, every process read one cold key',
+      `  ${cold / processes} times at once (${cold} reads): ${queries} database ${queries === 1 ? 'query' : 'queries'} in all (lock in Redis).`,
+    )
   }
   const http = runs.find((run) => run.http !== undefined)
   if (http?.http !== undefined) {
     lines.push(
-      `${http.label}: the same requests over HTTP to a Fastify API with stratacache/http (real sockets, fetch):`,
-      '  response-cache hits = responses served from stored pages / reads; 304 share = reads answered',
-      `  304 Not Modified to a client revalidating its copy; ${fmt(http.http.purges)} price updates purged their pages by tag.`,
+      `HTTP / ${http.label}: one Fastify API over real sockets, without then with stratacache/http;`,
+      '  resp. cache hits = responses served from stored pages / reads; 304 share = reads answered',
+      `  304 Not Modified to a client revalidating its copy; ${fmt(http.http.purges)} price updates purged pages by tag.`,
     )
   }
   lines.push(
-    'hit ratio: reads that did not query the database / reads. Latency: per request, performance.now().',
-    'A price update writes SQLite, then deletes the product and its category-page entry (stale reads: product',
-    'reads that returned a price the database had neither at the start nor at the end of the request).',
+    'Latency: per request (performance.now()). A hit costs microseconds; the tail (p95, p99) of the',
+    '  cached columns is their misses: the origin query plus the L2 round trips of a miss (read,',
+    '  lock, write, unlock) and the event-loop queue at this concurrency: compare miss p50 with the',
+    '  no-cache p50. hit ratio: reads that did not query the database / reads. A price update writes',
+    '  SQLite, then deletes the product and its page (stale reads: a price the database had neither',
+    '  at the start nor at the end of the read; across processes, the bus delivers the deletes).',
   )
   return `${lines.join('\n')}\n`
 }
@@ -185,6 +210,7 @@ export function toJson(report: DemoReport): object {
       return {
         mode: run.mode,
         label: run.label,
+        processes: run.processes,
         requests: run.requests,
         reads: run.reads,
         writes: run.writes,
@@ -207,6 +233,7 @@ export function toJson(report: DemoReport): object {
         wallMs: round(run.wallMs, 1),
         cpuMs: round(run.cpuMs, 1),
         cacheStats: run.cacheStats,
+        stampede: run.stampede ?? null,
         http:
           run.http === undefined
             ? null
@@ -218,5 +245,7 @@ export function toJson(report: DemoReport): object {
       }
     }),
     skipped: report.skipped,
+    loadAverage: round(report.loadAverage, 2),
+    cpus: report.cpus,
   }
 }

@@ -15,7 +15,10 @@ export type DemoRequest =
     }
 
 export interface WorkloadOptions {
+  /** Requests of the measured window. */
   readonly requests: number
+  /** Requests replayed before the measured window, untimed, so that the caches reach their steady state. */
+  readonly warmup: number
   readonly products: number
   readonly categories: number
   /** Zipf exponent: 0 is uniform, ~1 is typical web traffic. */
@@ -31,12 +34,18 @@ export interface WorkloadOptions {
 }
 
 export interface Workload {
+  /** The warm-up, then the measured window: one sequence, as a running service sees it. */
   readonly requests: readonly DemoRequest[]
+  /** Index of the first measured request (= the warm-up's length). */
+  readonly measuredFrom: number
+  /** Counts of the measured window: */
   readonly productReads: number
   readonly pageReads: number
   readonly writes: number
-  /** Distinct cache keys the reads touch (an upper bound on what a cache can usefully hold). */
+  /** Distinct cache keys the window's reads touch. */
   readonly distinctKeys: number
+  /** Of those, the keys the warm-up never read: each misses at least once in the window, whatever the cache. */
+  readonly newKeys: number
 }
 
 /** Samples ranks 0..n-1 with P(rank k) ∝ 1/(k+1)^alpha, by binary search in the cumulative weights. */
@@ -74,13 +83,14 @@ function shuffledIds(n: number, random: () => number): Int32Array {
 }
 
 /**
- * Generates the whole request sequence up front, so the three runs replay exactly the same
- * requests. Products and categories are Zipf-distributed (the hot items are scattered over the id
+ * Generates the whole request sequence (warm-up, then measured window) up front, so every run
+ * replays exactly the same requests. Products and categories are Zipf-distributed (the hot items are scattered over the id
  * space, not ids 1, 2, 3…); writes pick their product from the same distribution, since popular
  * products are also the ones whose prices change.
  */
 export function generateWorkload(options: WorkloadOptions): Workload {
-  const { requests, products, categories, alpha, writeShare, pageShare, pages, layout } = options
+  const { products, categories, alpha, writeShare, pageShare, pages, layout, warmup } = options
+  const requests = warmup + options.requests
   const rng = new Random(options.seed)
   const random = (): number => rng.next()
   const productIds = shuffledIds(products, random)
@@ -92,11 +102,17 @@ export function generateWorkload(options: WorkloadOptions): Workload {
   const pickCategory = (): number => categoryIds[categoryRank(random())] as number
 
   const out: DemoRequest[] = new Array(requests)
+  const warmed = new Set<string>()
   const seen = new Set<string>()
   let productReads = 0
   let pageReads = 0
   let writes = 0
+  const read = (i: number, key: string): void => {
+    if (i < warmup) warmed.add(key)
+    else seen.add(key)
+  }
   for (let i = 0; i < requests; i++) {
+    const measured = i >= warmup ? 1 : 0
     const r = random()
     if (r < writeShare) {
       const id = pickProduct()
@@ -108,19 +124,29 @@ export function generateWorkload(options: WorkloadOptions): Workload {
         categoryId: layout.categoryOf[id] as number,
         page: page <= pages ? page : null,
       }
-      writes++
+      writes += measured
     } else if (r < writeShare + (1 - writeShare) * pageShare) {
       const categoryId = pickCategory()
       const page = pageRank(random()) + 1
       out[i] = { kind: 'page', categoryId, page }
-      seen.add(`c${categoryId}:${page}`)
-      pageReads++
+      read(i, `c${categoryId}:${page}`)
+      pageReads += measured
     } else {
       const id = pickProduct()
       out[i] = { kind: 'product', id }
-      seen.add(`p${id}`)
-      productReads++
+      read(i, `p${id}`)
+      productReads += measured
     }
   }
-  return { requests: out, productReads, pageReads, writes, distinctKeys: seen.size }
+  let newKeys = 0
+  for (const key of seen) if (!warmed.has(key)) newKeys++
+  return {
+    requests: out,
+    measuredFrom: warmup,
+    productReads,
+    pageReads,
+    writes,
+    distinctKeys: seen.size,
+    newKeys,
+  }
 }
