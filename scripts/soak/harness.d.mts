@@ -49,6 +49,8 @@ export interface SoakTick {
   at: number
   ops: number
   errors: Record<string, number>
+  /** The first message (and cause) of each code over the tick. */
+  errorSamples: Record<string, string>
   breaker: string
   l2Hits: number
   l2Skipped: number

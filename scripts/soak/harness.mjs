@@ -120,11 +120,11 @@ export async function runSoak(options) {
     } else if (event === 'breaker') {
       mine.breaker.push(data)
       log(`  -- process ${index}: breaker ${data.state} at ${fmtS(data.at - startedAt)}`)
-    }
-    else if (event === 'fault') mine.faults.push(data)
+    } else if (event === 'fault') mine.faults.push(data)
     else if (event === 'first-l2-hit' || event === 'first-bus-message') {
-      const outage = outages.findLast((o) => o.answeredAt === data.after)
-      if (outage !== undefined) outage.seen[index][event] ??= data.at
+      for (const outage of outages.filter((o) => data.after.includes(o.answeredAt))) {
+        outage.seen[index][event] ??= data.at
+      }
     }
   }
   const children = Array.from({ length: processes }, (_, i) => startLoadProcess(i, onEvent))
@@ -135,9 +135,7 @@ export async function runSoak(options) {
   })
   try {
     await Promise.all(
-      children.map((child) =>
-        child.call('start', { ...WORKLOAD, url: redis.url, namespace, tickMs }),
-      ),
+      children.map((child) => child.call('start', { ...WORKLOAD, url: redis.url, namespace, tickMs })),
     )
     log(
       `soak: ${processes} processes × ${WORKLOAD.workers} workers on ${redis.url}, breaker break ${WORKLOAD.breakDuration}, ${Math.round(durationMs / 1000)} s, faults: ${faults.map((f) => `${f.kind}@${f.atMs / 1000}s/${f.downMs / 1000}s`).join(', ') || 'none'}`,
@@ -185,8 +183,12 @@ function judge({ seen, outages, startedAt, closeWithinMs, lagTurns, rssGrowthLim
   if (aborted !== undefined) failures.push(aborted)
   const recoveries = outages.map((outage, n) => {
     const perProcess = seen.map((mine, i) => {
-      const closedAt = mine.breaker.find((b) => b.state === 'closed' && b.at >= outage.downAt)?.at
-      const opened = mine.breaker.some((b) => b.state === 'open' && b.at >= outage.downAt)
+      // Recovered: the last close before the next fault, after which the breaker stayed closed
+      // (a breaker that closes, then opens again, has not recovered yet).
+      const nextDown = outages[n + 1]?.downAt ?? Number.POSITIVE_INFINITY
+      const changes = mine.breaker.filter((b) => b.at >= outage.downAt && b.at < nextDown)
+      const closedAt = changes.at(-1)?.state === 'closed' ? changes.at(-1).at : undefined
+      const opened = changes.some((b) => b.state === 'open')
       const { 'first-l2-hit': firstHit, 'first-bus-message': firstMessage } = outage.seen[i]
       const closeMs = closedAt === undefined ? undefined : Math.max(0, closedAt - outage.answeredAt)
       // The longest loop turn from Redis answering until the tick after the breaker closed.
@@ -239,11 +241,11 @@ function judge({ seen, outages, startedAt, closeWithinMs, lagTurns, rssGrowthLim
         errorCodes[code] = (errorCodes[code] ?? 0) + count
         if (outage === -1) {
           failures.push(
-            `process ${i}: ${count} × ${code} at ${fmtS(tick.at - startedAt)}, while Redis was up`,
+            `process ${i}: ${count} × ${code} at ${fmtS(tick.at - startedAt)}, while Redis was up, e.g. ${tick.errorSamples?.[code]}`,
           )
         } else if (!ALLOWED_OUTAGE_CODES.has(code)) {
           failures.push(
-            `process ${i}: ${count} × ${code} at ${fmtS(tick.at - startedAt)} (during fault ${outage + 1}): not a code of an unreachable Redis`,
+            `process ${i}: ${count} × ${code} at ${fmtS(tick.at - startedAt)} (during fault ${outage + 1}): not a code of an unreachable Redis, e.g. ${tick.errorSamples?.[code]}`,
           )
         }
       }
@@ -262,7 +264,14 @@ function judge({ seen, outages, startedAt, closeWithinMs, lagTurns, rssGrowthLim
     }
     return { baselineRss: baseline?.rss, lastRss: last?.rss, growth }
   })
-  return { ok: failures.length === 0, failures, recoveries, errorCodes, memory, ticks: seen.map((s) => s.ticks) }
+  return {
+    ok: failures.length === 0,
+    failures,
+    recoveries,
+    errorCodes,
+    memory,
+    ticks: seen.map((s) => s.ticks),
+  }
 }
 
 /** One summary line of the run's recoveries, for the end of the output. */

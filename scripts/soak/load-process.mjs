@@ -10,7 +10,7 @@
  * parent → child: `{ id, method, params }`; child → parent `{ id, ok, value | error }` and, every
  * `tickMs`, `{ event: 'tick', data }`; `{ event: 'breaker', data: { state, at } }` on each change;
  * `{ event: 'fault', data }` for an unhandled rejection or uncaught exception.
- * `{ event: 'first-l2-hit' | 'first-bus-message', data: { at, after } }` once after each `mark`:
+ * `{ event: 'first-l2-hit' | 'first-bus-message', data: { at, after: [marks] } }` once after `mark`s:
  * the first read answered by Redis, and the first invalidation received from the other process
  * (a process ignores its own messages), once Redis answers again.
  * Methods: start(config), mark({ at }), stop().
@@ -25,10 +25,14 @@ let running = false
 let ops = 0
 /** @type {Map<string, number>} error code → count since the last tick */
 let errors = new Map()
+/** @type {Map<string, string>} error code → the first message seen since the last tick */
+let samples = new Map()
 /** Epoch ms from which the next L2 hit is reported (undefined: not waiting). */
-let firstHitAfter
+/** @type {number[]} */
+let firstHitAfter = []
 /** Epoch ms from which the next bus message from the other process is reported. */
-let firstMessageAfter
+/** @type {number[]} */
+let firstMessageAfter = []
 let busMessages = 0
 /** How late the event loop ran timers: its longest turn per tick is what L2 deadlines compete with. */
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
@@ -69,14 +73,19 @@ function sampleRank(cdf, u) {
   return lo
 }
 
-/** What the client says when a command was in flight as the connection dropped, or sent on a dead one. */
-const CONNECTION_LOST = /Connection is closed|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable|Socket closed/i
+/**
+ * What the client says when a command was in flight as the connection dropped (ioredis: "Reached
+ * the max retries per request limit (which is 0)"), or was sent on a dead one.
+ */
+const CONNECTION_LOST =
+  /Connection is closed|ECONNRESET|EPIPE|ECONNREFUSED|Stream isn't writeable|Socket closed|max retries per request/i
 
 function countError(error) {
   let code = typeof error?.code === 'string' ? error.code : `uncoded ${error?.name ?? typeof error}`
   // E_L2 is any failure of Redis: split off the one an outage causes, so the rest stands out.
   if (code === 'E_L2' && CONNECTION_LOST.test(String(error.cause?.message))) code = 'E_L2 (connection lost)'
   errors.set(code, (errors.get(code) ?? 0) + 1)
+  if (!samples.has(code)) samples.set(code, `${error?.message} (cause: ${error?.cause?.message ?? 'none'})`)
 }
 
 async function loop(config, cdf) {
@@ -103,12 +112,9 @@ async function loop(config, cdf) {
     if (++sinceYield >= config.yieldEvery) {
       sinceYield = 0
       await new Promise((resolve) => setImmediate(resolve))
-      if (firstHitAfter !== undefined) {
-        const hits = cache.stats().l2Hits
-        if (hits > lastL2Hits) {
-          emit('first-l2-hit', { at: Date.now(), after: firstHitAfter })
-          firstHitAfter = undefined
-        }
+      if (firstHitAfter.length > 0 && cache.stats().l2Hits > lastL2Hits) {
+        emit('first-l2-hit', { at: Date.now(), after: firstHitAfter })
+        firstHitAfter = []
       }
     }
   }
@@ -121,6 +127,7 @@ function tick() {
     at: Date.now(),
     ops,
     errors: Object.fromEntries(errors),
+    errorSamples: Object.fromEntries(samples),
     breaker: cache.l2 && 'state' in cache.l2 ? cache.l2.state : 'none',
     l2Hits: stats.l2Hits,
     l2Skipped: stats.l2Skipped,
@@ -136,6 +143,7 @@ function tick() {
   ops = 0
   busMessages = 0
   errors = new Map()
+  samples = new Map()
 }
 
 const methods = {
@@ -148,9 +156,9 @@ const methods = {
     cache.on('breaker', ({ state }) => emit('breaker', { state, at: Date.now() }))
     cache.on('bus-message', () => {
       busMessages++
-      if (firstMessageAfter === undefined) return
+      if (firstMessageAfter.length === 0) return
       emit('first-bus-message', { at: Date.now(), after: firstMessageAfter })
-      firstMessageAfter = undefined
+      firstMessageAfter = []
     })
     // As a service does before taking traffic: the first connection is made on an idle loop.
     await cache.ready()
@@ -162,8 +170,8 @@ const methods = {
   },
   mark({ at }) {
     lastL2Hits = cache.stats().l2Hits
-    firstHitAfter = at
-    firstMessageAfter = at
+    firstHitAfter.push(at)
+    firstMessageAfter.push(at)
   },
   async stop() {
     running = false

@@ -388,6 +388,9 @@ class SwitchableTier implements RemoteTier {
   readonly name = 'switchable'
   down = false
   calls = 0
+  /** When set, deletes wait for it (to hold a repair in progress); each delete's key count is kept. */
+  deleteGate: Promise<void> | undefined
+  readonly deletes: number[] = []
   readonly inner = new MemoryRemoteTier()
   readonly #fail = async () => {
     throw new Error('connection refused')
@@ -410,7 +413,11 @@ class SwitchableTier implements RemoteTier {
     return this.#pass(() => this.inner.setMany(entries))
   }
   delete(keys: readonly string[]) {
-    return this.#pass(() => this.inner.delete(keys))
+    return this.#pass(async () => {
+      this.deletes.push(keys.length)
+      await this.deleteGate
+      return this.inner.delete(keys)
+    })
   }
   deleteByPrefix(prefix: string) {
     return this.#pass(() => this.inner.deleteByPrefix(prefix))
@@ -467,6 +474,47 @@ describe('L2 circuit breaker', () => {
     const other = createCache({ namespace: 'b', l2: { tier } })
     expect(await other.get('k')).toBeUndefined()
     await Promise.all([cache.close(), other.close()])
+  })
+
+  it('writes failing while the repair runs do not keep the breaker half-open: it deletes the keys pending when it started, every chunk at once, then closes (issue 24)', async () => {
+    const tier = new SwitchableTier()
+    const cache = createCache({
+      namespace: 'b',
+      l2: { tier, breaker: { threshold: 1, breakDuration: '20ms' } },
+    })
+    // The breaker probes every 20 ms: it cycles open/half-open while the L2 is down.
+    let up = false
+    const states: string[] = []
+    const halfOpen = deferred()
+    const closed = deferred()
+    cache.on('breaker', ({ state }) => {
+      if (!up) return
+      states.push(state)
+      if (state === 'half-open') halfOpen.resolve()
+      if (state === 'closed') closed.resolve()
+    })
+    tier.down = true
+    const keys = Array.from({ length: 1200 }, (_, i) => `k${i}`)
+    await cache.set('k0', 'during') // opens the breaker
+    for (const key of keys.slice(1)) await cache.set(key, 'during') // skipped: queued for repair
+    const repair = deferred()
+    tier.deleteGate = repair.promise
+    tier.down = false
+    up = true
+    await halfOpen.promise
+    await vi.waitFor(() => expect(tier.deletes).toEqual([500, 500, 200]))
+    // Half-open: this write fails fast and is queued; the repair running now does not wait for it.
+    await cache.set('late', 'during')
+    repair.resolve()
+    await closed.promise
+    expect(states.slice(-2)).toEqual(['half-open', 'closed'])
+    expect(states.filter((state) => state === 'closed')).toHaveLength(1)
+    expect(cache.stats()).toMatchObject({ l2RepairsQueued: 1201, l2Repairs: 1200 })
+    // The next write that reaches the L2 repairs the rest.
+    await cache.set('after', 'back')
+    await vi.waitFor(() => expect(cache.stats().l2Repairs).toBe(1201))
+    expect(tier.deletes.at(-1)).toBe(1)
+    await cache.close()
   })
 
   it("writeErrors: 'throw' makes set reject while the L2 fails", async () => {
