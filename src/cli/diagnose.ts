@@ -57,6 +57,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     observability: { recentReads: 0 },
   })
   try {
+    try {
+      await observer.ready({ timeout: READY_TIMEOUT })
+    } catch (error) {
+      // The connection's own error: ECONNREFUSED, ENOTFOUND, WRONGPASS, NOAUTH…
+      ctx.stderr.write(`Redis at ${redactUrl(values.redis)}: ${(error as Error).message}\n`)
+      return 1
+    }
     const latest = new Map<string, CacheSnapshot>()
     let unsubscribe: () => Promise<void>
     try {
@@ -142,6 +149,9 @@ function report(
   }
   return `${lines.join('\n')}\n`
 }
+
+/** How long diagnose waits for Redis to answer before saying why it did not. */
+const READY_TIMEOUT = '3s'
 
 /** Alerts about the shared Redis, not about one instance. */
 const REDIS_ALERTS: readonly string[] = ['redis-eviction-misconfigured']

@@ -210,6 +210,8 @@ describe('published snapshots', () => {
     )
     expect(down).toBe(1)
     expect(unreachable.stderr()).toContain('did not answer')
+    // It says why: the socket's error, and what to check.
+    expect(unreachable.stderr()).toMatch(/ECONNREFUSED .*nothing listens there/)
     expect(unreachable.stderr()).not.toContain('hunter2')
   })
 })
