@@ -75,7 +75,7 @@ import {
   type CacheEventName,
   type CacheEvents,
 } from './events.js'
-import { deepFreeze, type Isolation } from './isolation.js'
+import { type DeepReadonly, deepFreeze, type Isolation } from './isolation.js'
 import {
   type CacheOptions,
   DEFAULTS,
@@ -427,7 +427,7 @@ export class Cache {
    * same time in this process), caches what it returns and returns it. `undefined` from the
    * factory is returned but never cached; `null` is cached (with `negativeTtl` when set).
    */
-  async getOrSet<T>(options: GetOrSetOptions<T>): Promise<T> {
+  async getOrSet<T>(options: GetOrSetOptions<T>): Promise<DeepReadonly<T>> {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('getOrSet expects { key, factory, ttl? }.')
     }
@@ -440,10 +440,10 @@ export class Cache {
     if (this.#closed) throw closed()
     if (operationChannel.hasSubscribers) {
       return this.#traced('getOrSet', key, (context) => this.#getOrSet(key, options, context)) as
-        | T
-        | Promise<T>
+        | DeepReadonly<T>
+        | Promise<DeepReadonly<T>>
     }
-    return this.#getOrSet(key, options, undefined) as T | Promise<T>
+    return this.#getOrSet(key, options, undefined) as DeepReadonly<T> | Promise<DeepReadonly<T>>
   }
 
   /** getOrSet after validation: the value itself on an L1 hit (no promise of its own), else a promise. */
@@ -597,17 +597,17 @@ export class Cache {
   async get<T = unknown>(
     key: string,
     options?: Pick<EntryOptions, 'skipL1' | 'skipL2'> & { schema?: StandardSchemaV1<unknown, T> },
-  ): Promise<T | undefined> {
+  ): Promise<DeepReadonly<T> | undefined> {
     if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
       throw this.#invalidKey(key)
     if (this.#closed) throw closed()
     if (operationChannel.hasSubscribers) {
       return this.#traced('get', key, (context) => this.#get(key, options, context)) as
-        | T
+        | DeepReadonly<T>
         | undefined
-        | Promise<T | undefined>
+        | Promise<DeepReadonly<T> | undefined>
     }
-    return this.#get(key, options, undefined) as T | undefined | Promise<T | undefined>
+    return this.#get(key, options, undefined) as DeepReadonly<T> | undefined | Promise<DeepReadonly<T> | undefined>
   }
 
   /** get after validation: the value itself on an L1 hit, else a promise. */
@@ -670,7 +670,7 @@ export class Cache {
   }
 
   /** Values for `keys` (aligned; `undefined` where absent): L1 first, then one L2 round trip for the rest. */
-  async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
+  async getMany<T = unknown>(keys: readonly string[]): Promise<(DeepReadonly<T> | undefined)[]> {
     this.#assertKeys(keys)
     if (this.#closed) throw closed()
     const out: (T | undefined)[] = new Array(keys.length)
@@ -695,7 +695,7 @@ export class Cache {
       })
     }
     for (const index of missing) if (out[index] === undefined) this.#counters.misses++
-    return out
+    return out as (DeepReadonly<T> | undefined)[]
   }
 
   /** True when either tier holds a live value for `key`. */
@@ -767,7 +767,7 @@ export class Cache {
    * Runs `write(value)` against the source of truth first and caches the value only if it
    * succeeded; if it throws, the cache is untouched and the error propagates as is.
    */
-  async writeThrough<T>(options: WriteThroughOptions<T>): Promise<T> {
+  async writeThrough<T>(options: WriteThroughOptions<T>): Promise<DeepReadonly<T>> {
     if (typeof options !== 'object' || options === null || typeof options.write !== 'function') {
       throw new InvalidOptionError('writeThrough expects { key, value, write: (value) => Promise }.')
     }
@@ -779,7 +779,7 @@ export class Cache {
       throw this.#invalidKey(options.key)
     await options.write(options.value)
     await this.set(options.key, options.value, options)
-    return options.value
+    return options.value as DeepReadonly<T> // frozen by set
   }
 
   /**
@@ -983,7 +983,7 @@ export class Cache {
    * Bulk read-through: L1, then one L2 round trip for what L1 lacked, then one `factory` call with
    * only the keys still missing. Keys already loading (by any getOrSet) are joined, not reloaded.
    */
-  async getOrSetMany<T>(options: GetOrSetManyOptions<T>): Promise<Map<string, T>> {
+  async getOrSetMany<T>(options: GetOrSetManyOptions<T>): Promise<Map<string, DeepReadonly<T>>> {
     if (typeof options !== 'object' || options === null || typeof options.factory !== 'function') {
       throw new InvalidOptionError('getOrSetMany expects { keys, factory: async (missingKeys) => Map }.')
     }
@@ -1024,7 +1024,7 @@ export class Cache {
       const value = await flight
       if (value !== undefined) result.set(key, value as T)
     }
-    return result
+    return result as Map<string, DeepReadonly<T>>
   }
 
   /** Pre-loads `keys` in batches through `loader` (skipping those already cached); resolves to how many are now cached. */
@@ -1055,7 +1055,7 @@ export class Cache {
   wrap<A extends unknown[], R>(
     fn: (...args: A) => R | Promise<R>,
     options: EntryOptions & { key: (...args: A) => string },
-  ): (...args: A) => Promise<R> {
+  ): (...args: A) => Promise<DeepReadonly<R>> {
     if (typeof fn !== 'function' || typeof options?.key !== 'function') {
       throw new InvalidOptionError(
         'wrap(fn, { key: (...args) => string }) needs a function and a key builder.',

@@ -63,7 +63,7 @@ export class Origin {
 /** How one mode serves a request. `loaded()` tells whether this request's own origin load ran. */
 export interface Target {
   product(id: number, loaded: () => void): Promise<Product>
-  page(categoryId: number, page: number, loaded: () => void): Promise<ProductSummary[]>
+  page(categoryId: number, page: number, loaded: () => void): Promise<readonly ProductSummary[]>
   write(request: Extract<DemoRequest, { kind: 'write' }>, sequence: number): Promise<void>
 }
 
