@@ -58,6 +58,7 @@ export interface SoakTick {
   pendingRepairs: number
   rss: number
   heapUsed: number
+  heapTotal: number
   arrayBuffers: number
   load: number
   /** The event loop's longest delay over the tick, in ms. */

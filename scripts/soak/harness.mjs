@@ -290,7 +290,7 @@ export function describeRecoveries(report) {
 }
 
 function header() {
-  return 'time    proc   ops/s  breaker    L2 hits/s  bus msgs  RSS MB  heap MB  loop lag  load  errors'
+  return 'time    proc   ops/s  breaker    L2 hits/s  bus msgs  RSS MB  heap used/total MB  buffers MB  loop lag  load  errors'
 }
 
 function printTick(log, startedAt, seen) {
@@ -305,7 +305,7 @@ function printTick(log, startedAt, seen) {
       .map(([code, count]) => `${code}×${count}`)
       .join(' ')
     log(
-      `${(i === 0 ? fmtS(at - startedAt) : '').padEnd(8)}${String(i).padEnd(5)}${String(Math.round(tick.ops / seconds)).padStart(7)}  ${tick.breaker.padEnd(10)} ${String(Math.round(l2Rate)).padStart(9)}  ${String(tick.busMessages).padStart(8)}  ${mb(tick.rss).padStart(6)}  ${mb(tick.heapUsed).padStart(7)}  ${`${Math.round(tick.loopDelayMaxMs)} ms`.padStart(8)}  ${tick.load.toFixed(2).padStart(4)}  ${errors || '-'}`,
+      `${(i === 0 ? fmtS(at - startedAt) : '').padEnd(8)}${String(i).padEnd(5)}${String(Math.round(tick.ops / seconds)).padStart(7)}  ${tick.breaker.padEnd(10)} ${String(Math.round(l2Rate)).padStart(9)}  ${String(tick.busMessages).padStart(8)}  ${mb(tick.rss).padStart(6)}  ${`${mb(tick.heapUsed)}/${mb(tick.heapTotal)}`.padStart(18)}  ${mb(tick.arrayBuffers).padStart(10)}  ${`${Math.round(tick.loopDelayMaxMs)} ms`.padStart(8)}  ${tick.load.toFixed(2).padStart(4)}  ${errors || '-'}`,
     )
   }
 }

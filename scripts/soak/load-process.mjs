@@ -135,6 +135,7 @@ function tick() {
     pendingRepairs: stats.l2RepairsQueued - stats.l2Repairs - stats.l2RepairsDropped,
     rss: memory.rss,
     heapUsed: memory.heapUsed,
+    heapTotal: memory.heapTotal,
     arrayBuffers: memory.arrayBuffers,
     load: os.loadavg()[0],
     loopDelayMaxMs: loopDelay.max / 1e6,
