@@ -2275,7 +2275,11 @@ export class Cache {
    */
   #dropDependents(keys: readonly string[], at: number): string[] {
     const dependents = keys.map(dependencyTag)
-    for (const tag of dependents) this.#learnMarker(tag, 'delete', at)
+    // The markers refuse a value older than `at` that is still on its way: read from the L2, or
+    // from a load in flight. With neither, nothing can consult them: no memory per key written.
+    if (this.#l2 !== undefined || this.#flights.size > 0) {
+      for (const tag of dependents) this.#learnMarker(tag, 'delete', at)
+    }
     this.#l1?.deleteTagged(dependents)
     return dependents
   }

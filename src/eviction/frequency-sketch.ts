@@ -1,12 +1,23 @@
 /** The sketch ages (halves every counter) after this many additions per entry of capacity. */
 const SAMPLE_FACTOR = 20
+/** Entries the table is first sized for (8 KB): it grows as the cache fills (see ensureCapacity). */
+const INITIAL_ENTRIES = 1024
+/** Four-bit counters per 32-bit word, words per 64-byte block, and the mask that halves a word. */
+const BLOCK_WORDS = 16
+const HALVE_MASK = 0x77777777
 
 /**
- * TinyLFU's popularity estimate: a count-min sketch with 4 counters per key, each capped at 15
- * (stored one per byte). As in Caffeine, a key's 4 counters lie in one 64-byte block (one cache
- * line): the block is chosen by the key's hash, and each counter by 4 bits of a second hash
- * within its own 16-byte quarter. The table holds 16 counters per entry of capacity (Caffeine's
- * density; measured here, 4 per entry costs about a point of hit ratio).
+ * TinyLFU's popularity estimate: a count-min sketch with 4 counters per key, each 4 bits wide
+ * (capped at 15), eight to a 32-bit word. As in Caffeine, a key's 4 counters lie in one 64-byte
+ * block (one cache line) chosen by the key's hash: one counter in each quarter of the block (4
+ * words, 32 counters), picked by 5 bits of a second hash. The table holds 16 counters — 8 bytes —
+ * per entry of capacity: Caffeine's density (measured here, 4 per entry costs about a point of hit
+ * ratio).
+ *
+ * The table grows with the cache instead of being sized for its capacity up front: it starts at
+ * {@link INITIAL_ENTRIES} and doubles (see {@link ensureCapacity}) by copying itself into both
+ * halves, which keeps every key's estimate exactly as it was (the block of a key is its old block
+ * or that block's copy), so growing loses no history.
  *
  * Updates are *conservative* (Estan & Varghese, 2002): an addition raises only the key's smallest
  * counters, to the new minimum, instead of adding to all 4. The estimate stays an upper bound,
@@ -18,31 +29,54 @@ const SAMPLE_FACTOR = 20
  * better on stationary skew (Zipf) and on a hot set that moves (the window adapts to the move).
  */
 export class FrequencySketch {
-  readonly #table: Uint8Array
-  readonly #blockMask: number
+  #table: Int32Array
+  #blockMask: number
+  readonly #capacity: number
   readonly #sampleSize: number
   #additions = 0
 
   constructor(capacity: number) {
-    let blocks = 1
-    while (blocks * 4 < capacity) blocks *= 2 // 64 counters per block: 16 per entry
-    this.#blockMask = blocks - 1
-    this.#table = new Uint8Array(blocks * 64)
+    this.#capacity = capacity
+    this.#table = new Int32Array(blocksFor(Math.min(capacity, INITIAL_ENTRIES)) * BLOCK_WORDS)
+    this.#blockMask = this.#table.length / BLOCK_WORDS - 1
     this.#sampleSize = Math.max(SAMPLE_FACTOR * capacity, 16)
+  }
+
+  /**
+   * Sizes the table for `entries` resident entries (at most the capacity): doubles it, copied into
+   * both halves, until it holds 16 counters per entry. Never shrinks. Returns how many resident
+   * entries it is now sized for (Infinity once sized for the capacity: no need to ask again).
+   */
+  ensureCapacity(entries: number): number {
+    const blocks = blocksFor(Math.min(entries, this.#capacity))
+    const table = this.#table
+    if (blocks * BLOCK_WORDS > table.length) {
+      const next = new Int32Array(blocks * BLOCK_WORDS)
+      for (let at = 0; at < next.length; at += table.length) next.set(table, at)
+      this.#table = next
+      this.#blockMask = blocks - 1
+    }
+    return this.#room()
+  }
+
+  /** Entries the table is sized for (16 counters each); Infinity once it is sized for the capacity. */
+  #room(): number {
+    const entries = (this.#table.length / BLOCK_WORDS) * 8
+    return entries >= this.#capacity ? Number.POSITIVE_INFINITY : entries
   }
 
   /** Estimated count of `hash` (0–15). */
   frequency(hash: number): number {
     const t = this.#table
-    const base = (hash & this.#blockMask) << 6
+    const base = (hash & this.#blockMask) << 4
     const h = counterHash(hash)
-    let min = t[base + (h & 15)] as number
-    let c = t[base + 16 + ((h >>> 4) & 15)] as number
+    let min = counter(t, base, h)
+    let c = counter(t, base + 4, h >>> 5)
     if (c < min) min = c
-    c = t[base + 32 + ((h >>> 8) & 15)] as number
+    c = counter(t, base + 8, h >>> 10)
     if (c < min) min = c
-    c = t[base + 48 + ((h >>> 12) & 15)] as number
-    return c < min ? c : min
+    c = counter(t, base + 12, h >>> 15)
+    return Math.min(c, min)
   }
 
   /** Counts one occurrence of `hash`. */
@@ -56,22 +90,22 @@ export class FrequencySketch {
    */
   add(hash: number, n: number): boolean {
     const t = this.#table
-    const base = (hash & this.#blockMask) << 6
+    const base = (hash & this.#blockMask) << 4
     const h = counterHash(hash)
-    const i0 = base + (h & 15)
-    const i1 = base + 16 + ((h >>> 4) & 15)
-    const i2 = base + 32 + ((h >>> 8) & 15)
-    const i3 = base + 48 + ((h >>> 12) & 15)
-    let min = t[i0] as number
-    if ((t[i1] as number) < min) min = t[i1] as number
-    if ((t[i2] as number) < min) min = t[i2] as number
-    if ((t[i3] as number) < min) min = t[i3] as number
+    const c0 = counter(t, base, h)
+    const c1 = counter(t, base + 4, h >>> 5)
+    const c2 = counter(t, base + 8, h >>> 10)
+    const c3 = counter(t, base + 12, h >>> 15)
+    let min = c0
+    if (c1 < min) min = c1
+    if (c2 < min) min = c2
+    if (c3 < min) min = c3
     if (min >= 15) return false
     const target = Math.min(min + n, 15)
-    if ((t[i0] as number) < target) t[i0] = target
-    if ((t[i1] as number) < target) t[i1] = target
-    if ((t[i2] as number) < target) t[i2] = target
-    if ((t[i3] as number) < target) t[i3] = target
+    if (c0 < target) raise(t, base, h, target)
+    if (c1 < target) raise(t, base + 4, h >>> 5, target)
+    if (c2 < target) raise(t, base + 8, h >>> 10, target)
+    if (c3 < target) raise(t, base + 12, h >>> 15, target)
     return true
   }
 
@@ -86,9 +120,27 @@ export class FrequencySketch {
   #age(): void {
     this.epoch++
     const t = this.#table
-    for (let i = 0; i < t.length; i++) t[i] = (t[i] as number) >>> 1
+    for (let i = 0; i < t.length; i++) t[i] = ((t[i] as number) >>> 1) & HALVE_MASK
     this.#additions >>>= 1
   }
+}
+
+/** Blocks (128 counters each) for `entries` entries at 16 counters per entry: a power of two. */
+function blocksFor(entries: number): number {
+  let blocks = 1
+  while (blocks * 8 < entries) blocks *= 2
+  return blocks
+}
+
+/** The counter picked by the low 5 bits of `h` in the quarter of a block starting at word `quarter`. */
+function counter(t: Int32Array, quarter: number, h: number): number {
+  return ((t[quarter + ((h >>> 3) & 3)] as number) >>> ((h & 7) << 2)) & 15
+}
+
+function raise(t: Int32Array, quarter: number, h: number, value: number): void {
+  const word = quarter + ((h >>> 3) & 3)
+  const shift = (h & 7) << 2
+  t[word] = ((t[word] as number) & ~(15 << shift)) | (value << shift)
 }
 
 /** A second hash, independent of the block bits (the low bits of `hash`). */

@@ -1,42 +1,63 @@
 /**
  * Two bounded histories of recently evicted keys ("ghosts"), by hash, as ARC keeps them: list 0
- * and list 1 each remember their last `depth` evictions. A ghost costs two Int32 cells in a table
- * of 2-way buckets; an insertion overwrites the staler way, so a ghost may be forgotten early
- * (never wrongly remembered beyond its depth): an approximation that needs no deletion, no
- * allocation and O(1) time per operation. Memory: O(depth).
+ * and list 1 each remember their last `depth` evictions. A ghost is one Int32 cell — 25 bits of
+ * the key's hash, the list, a used bit and a 5-bit *stamp* (when it was added, in eighths of its
+ * list's depth) — in a table of 4-way buckets (16 bytes, one cache line), about one cell per ghost
+ * the lists can hold. An insertion overwrites the stalest way, so a ghost may be forgotten early
+ * (never wrongly remembered beyond its depth, give or take an eighth): an approximation that needs
+ * no deletion, no allocation and O(1) time per operation.
+ *
+ * The table grows with the evictions: it starts small and doubles (rehashing its cells: each holds
+ * the hash bits that pick its bucket) until it has a cell per ghost the two depths allow, so a
+ * cache that never evicts pays almost nothing for it.
  */
-const EMPTY = -1
-const STAMP_MASK = 0x3fffffff
+const HASH_BITS = 25
+const HASH_MASK = (1 << HASH_BITS) - 1
+const LIST_BIT = 1 << 6
+const USED_BIT = 1 << 5
+const STAMP_MASK = 31
+/** Stamps count eighths of a list's depth; they wrap after 32 (four depths, long forgotten). */
+const STAMPS_PER_DEPTH = 8
+const WAYS = 4
+const INITIAL_CELLS = 256
 
 export class GhostLists {
-  /** Per cell pair: the hash, then `stamp << 1 | list` (stamp: the list's eviction count when added). */
-  readonly #table: Int32Array
-  readonly #mask: number
-  readonly #depth: Int32Array
+  #table: Int32Array
+  #mask: number
+  readonly #cells: number
+  /** Additions since the table last grew: it doubles when they reach its size. */
+  #added = 0
+  /** Per list: evictions per stamp, stamps a ghost stays fresh, evictions so far. */
+  readonly #unit: Int32Array
+  readonly #limit: Int32Array
   readonly #count = new Int32Array(2)
 
   constructor(depth0: number, depth1: number) {
-    this.#depth = Int32Array.of(Math.max(1, depth0), Math.max(1, depth1))
-    let buckets = 8
-    while (buckets < 2 * (depth0 + depth1)) buckets *= 2
-    this.#table = new Int32Array(buckets * 4) // 2 ways × (hash, tag)
-    this.#mask = buckets - 1
-    for (let i = 1; i < this.#table.length; i += 2) this.#table[i] = EMPTY
+    const first = Math.max(1, depth0)
+    const second = Math.max(1, depth1)
+    this.#unit = Int32Array.of(Math.ceil(first / STAMPS_PER_DEPTH), Math.ceil(second / STAMPS_PER_DEPTH))
+    this.#limit = Int32Array.of(
+      Math.ceil(first / (this.#unit[0] as number)),
+      Math.ceil(second / (this.#unit[1] as number)),
+    )
+    let cells = WAYS
+    while (cells < first + second) cells *= 2
+    this.#cells = cells
+    this.#table = new Int32Array(Math.min(cells, INITIAL_CELLS))
+    this.#mask = this.#table.length / WAYS - 1
   }
 
-  /** Remembers `hash` as evicted from `list`. */
+  /** Remembers `hash` (its low 25 bits) as evicted from `list`. */
   add(list: number, hash: number): void {
-    const t = this.#table
-    const base = (hash & this.#mask) << 2
-    const stamp = ((this.#count[list] as number) + 1) & STAMP_MASK
-    this.#count[list] = stamp
-    // Overwrite the way holding the same hash, else the staler (or other list's older) way.
-    let way = base
-    if (t[base] !== hash) {
-      if (t[base + 2] === hash || this.#staleness(base + 2) > this.#staleness(base)) way = base + 2
-    }
-    t[way] = hash
-    t[way + 1] = (stamp << 1) | list
+    const count = (this.#count[list] as number) + 1
+    this.#count[list] = count
+    const stamp = Math.floor(count / (this.#unit[list] as number)) & STAMP_MASK
+    if (++this.#added >= this.#table.length && this.#table.length < this.#cells) this.#grow()
+    this.#place(
+      this.#table,
+      this.#mask,
+      ((hash & HASH_MASK) << 7) | (list === 0 ? 0 : LIST_BIT) | USED_BIT | stamp,
+    )
   }
 
   /**
@@ -45,26 +66,53 @@ export class GhostLists {
    */
   take(hash: number): number {
     const t = this.#table
-    const base = (hash & this.#mask) << 2
-    for (let way = base; way <= base + 2; way += 2) {
-      if (t[way] !== hash) continue
-      const tag = t[way + 1] as number
-      if (tag === EMPTY) return -1
-      const list = tag & 1
-      t[way + 1] = EMPTY
-      return this.#age(tag) < (this.#depth[list] as number) ? list : -1
+    const key = hash & HASH_MASK
+    const base = (key & this.#mask) * WAYS
+    for (let way = base; way < base + WAYS; way++) {
+      const cell = t[way] as number
+      if ((cell & USED_BIT) === 0 || cell >>> 7 !== key) continue
+      t[way] = 0
+      const list = cell & LIST_BIT ? 1 : 0
+      return this.#age(cell) < (this.#limit[list] as number) ? list : -1
     }
     return -1
   }
 
-  /** How many of its list's evictions ago the ghost tagged `tag` was added. */
-  #age(tag: number): number {
-    return ((this.#count[tag & 1] as number) - (tag >>> 1)) & STAMP_MASK
+  /** Writes `cell` into its bucket: over the same hash, else an empty way, else the stalest. */
+  #place(t: Int32Array, mask: number, cell: number): void {
+    const key = cell >>> 7
+    const base = (key & mask) * WAYS
+    let way = base
+    let stalest = -1
+    for (let w = base; w < base + WAYS; w++) {
+      const other = t[w] as number
+      if ((other & USED_BIT) === 0 || other >>> 7 === key) {
+        way = w
+        break
+      }
+      const staleness = this.#age(other) / (this.#limit[other & LIST_BIT ? 1 : 0] as number)
+      if (staleness > stalest) {
+        stalest = staleness
+        way = w
+      }
+    }
+    t[way] = cell
   }
 
-  /** The cell's ghost age relative to its list's depth (≥ 1: stale; empty cells are stalest). */
-  #staleness(cell: number): number {
-    const tag = this.#table[cell + 1] as number
-    return tag === EMPTY ? 2 : this.#age(tag) / (this.#depth[tag & 1] as number)
+  /** How many stamps of its list ago the ghost in `cell` was added. */
+  #age(cell: number): number {
+    const list = cell & LIST_BIT ? 1 : 0
+    const now = Math.floor((this.#count[list] as number) / (this.#unit[list] as number))
+    return (now - (cell & STAMP_MASK)) & STAMP_MASK
+  }
+
+  #grow(): void {
+    const old = this.#table
+    const table = new Int32Array(old.length * 2)
+    const mask = table.length / WAYS - 1
+    for (const cell of old) if (cell & USED_BIT) this.#place(table, mask, cell)
+    this.#table = table
+    this.#mask = mask
+    this.#added = 0
   }
 }

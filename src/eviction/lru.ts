@@ -1,18 +1,20 @@
-import { type EvictionPolicy, withSlot } from './policy.js'
+import { type EvictionPolicy, INITIAL_SLOTS, withSlot } from './policy.js'
 
 const NONE = -1
 
 /** Least recently used: a doubly linked list in two Int32Arrays; a hit moves the slot to the head. */
 export class LruPolicy implements EvictionPolicy {
   readonly name = 'lru' as const
+  readonly #slots: number
   #prev: Int32Array
   #next: Int32Array
   #head = NONE // most recent
   #tail = NONE // least recent
 
   constructor(capacity: number) {
-    this.#prev = new Int32Array(capacity + 1).fill(NONE)
-    this.#next = new Int32Array(capacity + 1).fill(NONE)
+    this.#slots = capacity + 1
+    this.#prev = new Int32Array(Math.min(this.#slots, INITIAL_SLOTS)).fill(NONE)
+    this.#next = new Int32Array(Math.min(this.#slots, INITIAL_SLOTS)).fill(NONE)
   }
 
   touch(slot: number): void {
@@ -24,8 +26,8 @@ export class LruPolicy implements EvictionPolicy {
   miss(_hash: number): void {}
 
   insert(slot: number, _hash: number): void {
-    this.#prev = withSlot(this.#prev, slot, NONE)
-    this.#next = withSlot(this.#next, slot, NONE)
+    this.#prev = withSlot(this.#prev, slot, NONE, this.#slots)
+    this.#next = withSlot(this.#next, slot, NONE, this.#slots)
     this.#pushHead(slot)
   }
 

@@ -11,7 +11,8 @@
  *   store evicts it and calls `remove(slot)`;
  * - a delete or an expiry → `remove(slot)`.
  * A policy is sized for `capacity` resident entries; slots range over 0 … capacity (one spare, so
- * a new entry can be inserted before a victim is chosen).
+ * a new entry can be inserted before a victim is chosen). Its per-slot arrays start small and grow
+ * with the slots inserted, so an empty cache with room for a million entries costs a few kilobytes.
  */
 export interface EvictionPolicy {
   readonly name: string
@@ -38,16 +39,27 @@ export function hashKey(key: string): number {
   return (h ^ (h >>> 16)) >>> 0
 }
 
-type SlotArray = Int32Array | Int8Array | Uint8Array | Uint32Array | Float64Array
+type SlotArray = Int32Array | Int8Array | Uint8Array | Uint16Array | Uint32Array | Float64Array
+
+/** Slots a policy or store allocates before its first growth (a few cache lines per array). */
+export const INITIAL_SLOTS = 64
 
 /**
- * Returns `array`, or a copy at least twice as long when `slot` is past its end (new cells set to
- * `fill`). Policies size their arrays for their capacity; a store bounded by bytes only may use
- * more slots than that estimate, so arrays grow on insert (never on the hit path).
+ * The next length of a per-slot array that must reach index `slot`: double, but not past `limit`
+ * (the slots a full cache uses), so that a full cache pays for exactly what it holds — unless `slot`
+ * itself is past the limit (a store bounded by bytes only may use more slots than its estimate).
  */
-export function withSlot<T extends SlotArray>(array: T, slot: number, fill: number): T {
+export function grownLength(length: number, slot: number, limit: number): number {
+  return Math.max(slot + 1, Math.min(Math.max(length * 2, INITIAL_SLOTS), limit))
+}
+
+/**
+ * Returns `array`, or a longer copy (see {@link grownLength}; new cells set to `fill`) when `slot`
+ * is past its end. Per-slot arrays start small and grow on insert, never on the hit path.
+ */
+export function withSlot<T extends SlotArray>(array: T, slot: number, fill: number, limit: number): T {
   if (slot < array.length) return array
-  const next = new (array.constructor as new (length: number) => T)(Math.max(slot + 1, array.length * 2))
+  const next = new (array.constructor as new (length: number) => T)(grownLength(array.length, slot, limit))
   next.set(array)
   if (fill !== 0) next.fill(fill, array.length)
   return next

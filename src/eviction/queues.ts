@@ -1,29 +1,36 @@
+import { grownLength } from './policy.js'
+
 const NONE = -1
-/** The queue byte of a slot in no queue. */
-export const NO_QUEUE = 0xff
+/** The queue bits of a slot in no queue. */
+export const NO_QUEUE = 3
+/** The low bits of a slot's *meta* word that hold its queue; the rest belong to the owning policy. */
+export const QUEUE_MASK = 3
 /** Words per slot in {@link SlotQueues.nodes}. */
-const STRIDE = 4
+const STRIDE = 3
 
 /**
- * Several intrusive doubly linked FIFO/LRU queues over the same slot space: a slot is in at most
- * one queue at a time. Shared by the segmented policies (S3-FIFO, W-TinyLFU, ARC).
+ * Up to three intrusive doubly linked FIFO/LRU queues over the same slot space: a slot is in at
+ * most one queue at a time. Shared by the segmented policies (S3-FIFO, W-TinyLFU, ARC).
  *
- * Layout: one Int32Array, four words per slot — newer, older, *meta*, *data* — so that everything
- * a policy knows about a slot shares one cache line. On a full cache every eviction visits a slot
- * nobody touched for a long time; with one array per field that was one cache miss per field.
- * The low byte of *meta* is the slot's queue ({@link NO_QUEUE}: none); its upper bits and the
- * *data* word belong to the owning policy (W-TinyLFU keeps hit counts and a reference bit in the
- * former and the key's hash in the latter) and are left alone here.
+ * Layout: one Int32Array, three words per slot — newer, older, *meta* — so that everything a
+ * policy knows about a slot shares one cache line: on a full cache every eviction visits a slot
+ * nobody touched for a long time, and one array per field was one cache miss per field. The low
+ * two bits of *meta* are the slot's queue ({@link NO_QUEUE}: none); its upper 30 bits belong to the
+ * owning policy (W-TinyLFU keeps hit counts, a reference bit and the key's hash there) and are left
+ * alone here. The array starts small and doubles as slots are used (up to `slots`, or past it for a
+ * store bounded by bytes only): memory follows what is held, never what could be.
  */
 export class SlotQueues {
-  /** [newer, older, meta, data] per slot; read `nodes` again after {@link push}, which may grow it. */
+  /** [newer, older, meta] per slot; read `nodes` again after {@link push}, which may grow it. */
   nodes: Int32Array
+  readonly #slots: number
   readonly #head: Int32Array // newest of each queue
   readonly #tail: Int32Array // oldest of each queue
   readonly sizes: Int32Array
 
   constructor(slots: number, queues: number) {
-    this.nodes = SlotQueues.#blank(slots)
+    this.#slots = slots
+    this.nodes = SlotQueues.#blank(Math.min(slots, 64))
     this.#head = new Int32Array(queues).fill(NONE)
     this.#tail = new Int32Array(queues).fill(NONE)
     this.sizes = new Int32Array(queues)
@@ -41,7 +48,7 @@ export class SlotQueues {
 
   /** The queue holding `slot`, or {@link NO_QUEUE}. */
   queueOf(slot: number): number {
-    return (this.nodes[slot * STRIDE + 2] as number) & 0xff
+    return (this.nodes[slot * STRIDE + 2] as number) & QUEUE_MASK
   }
 
   /** The oldest slot of queue `q`, or -1. */
@@ -49,10 +56,11 @@ export class SlotQueues {
     return this.#tail[q] as number
   }
 
-  /** Makes room for `slot` (a store bounded by bytes may use more slots than it was sized for). */
+  /** Makes room for `slot`: the nodes double (at most to the slots asked for, unless `slot` is past them). */
   reserve(slot: number): void {
-    if (slot * STRIDE < this.nodes.length) return
-    const next = SlotQueues.#blank(Math.max(slot + 1, (this.nodes.length / STRIDE) * 2))
+    const length = this.nodes.length / STRIDE
+    if (slot < length) return
+    const next = SlotQueues.#blank(grownLength(length, slot, this.#slots))
     next.set(this.nodes)
     this.nodes = next
   }
@@ -65,7 +73,7 @@ export class SlotQueues {
     const head = this.#head[q] as number
     nodes[i] = NONE
     nodes[i + 1] = head
-    nodes[i + 2] = ((nodes[i + 2] as number) & ~0xff) | q
+    nodes[i + 2] = ((nodes[i + 2] as number) & ~QUEUE_MASK) | q
     if (head !== NONE) nodes[head * STRIDE] = slot
     else this.#tail[q] = slot
     this.#head[q] = slot
@@ -74,10 +82,11 @@ export class SlotQueues {
 
   /** Removes `slot` from whatever queue holds it; false if none does. */
   unlink(slot: number): boolean {
+    if (slot * STRIDE >= this.nodes.length) return false
     const nodes = this.nodes
     const i = slot * STRIDE
     const meta = nodes[i + 2] as number
-    const q = meta & 0xff
+    const q = meta & QUEUE_MASK
     if (q === NO_QUEUE) return false
     const newer = nodes[i] as number
     const older = nodes[i + 1] as number
@@ -94,7 +103,7 @@ export class SlotQueues {
   moveToNewest(q: number, slot: number): void {
     const nodes = this.nodes
     const i = slot * STRIDE
-    if (((nodes[i + 2] as number) & 0xff) !== q) {
+    if (((nodes[i + 2] as number) & QUEUE_MASK) !== q) {
       this.unlink(slot)
       this.push(q, slot)
       return

@@ -1,27 +1,31 @@
-import { type EvictionPolicy, withSlot } from './policy.js'
+import { type EvictionPolicy, INITIAL_SLOTS, withSlot } from './policy.js'
 
 const NONE = -1
+/** The `older` link of a slot that is not resident (no valid link is below NONE). */
+const ABSENT = -2
 
 /**
  * SIEVE (Zhang et al., NSDI 2024): one FIFO queue and a hand. A hit only sets a bit — the cheapest
  * hit path of all policies — and the hand, moving from the oldest entry toward the newest, evicts
- * the first entry whose bit is clear, clearing bits as it passes.
+ * the first entry whose bit is clear, clearing bits as it passes. Nine bytes per slot: two links
+ * and the bit (a slot out of the queue is marked in its `older` link, not in an array of its own).
  */
 export class SievePolicy implements EvictionPolicy {
   readonly name = 'sieve' as const
+  readonly #slots: number
   #newer: Int32Array
   #older: Int32Array
   #visited: Uint8Array
-  #resident: Uint8Array
   #head = NONE // newest
   #tail = NONE // oldest
   #hand = NONE
 
   constructor(capacity: number) {
-    this.#newer = new Int32Array(capacity + 1).fill(NONE)
-    this.#older = new Int32Array(capacity + 1).fill(NONE)
-    this.#visited = new Uint8Array(capacity + 1)
-    this.#resident = new Uint8Array(capacity + 1)
+    this.#slots = capacity + 1
+    const initial = Math.min(this.#slots, INITIAL_SLOTS)
+    this.#newer = new Int32Array(initial).fill(NONE)
+    this.#older = new Int32Array(initial).fill(ABSENT)
+    this.#visited = new Uint8Array(initial)
   }
 
   touch(slot: number): void {
@@ -31,12 +35,10 @@ export class SievePolicy implements EvictionPolicy {
   miss(_hash: number): void {}
 
   insert(slot: number, _hash: number): void {
-    this.#newer = withSlot(this.#newer, slot, NONE)
-    this.#older = withSlot(this.#older, slot, NONE)
-    this.#visited = withSlot(this.#visited, slot, 0)
-    this.#resident = withSlot(this.#resident, slot, 0)
+    this.#newer = withSlot(this.#newer, slot, NONE, this.#slots)
+    this.#older = withSlot(this.#older, slot, ABSENT, this.#slots)
+    this.#visited = withSlot(this.#visited, slot, 0, this.#slots)
     this.#visited[slot] = 0
-    this.#resident[slot] = 1
     this.#older[slot] = this.#head
     this.#newer[slot] = NONE
     if (this.#head !== NONE) this.#newer[this.#head] = slot
@@ -45,10 +47,10 @@ export class SievePolicy implements EvictionPolicy {
   }
 
   remove(slot: number): void {
-    if (this.#resident[slot] === 0) return
-    this.#resident[slot] = 0
+    const older = this.#older[slot]
+    if (older === undefined || older === ABSENT) return
+    this.#older[slot] = ABSENT
     const newer = this.#newer[slot] as number
-    const older = this.#older[slot] as number
     if (this.#hand === slot) this.#hand = newer
     if (newer !== NONE) this.#older[newer] = older
     else this.#head = older

@@ -1,25 +1,26 @@
 import { FrequencySketch } from './frequency-sketch.js'
 import { GhostLists } from './ghosts.js'
 import type { EvictionPolicy } from './policy.js'
-import { SlotQueues } from './queues.js'
+import { QUEUE_MASK, SlotQueues } from './queues.js'
 
 const WINDOW = 0
 const PROBATION = 1
 const PROTECTED = 2
 
 /*
- * Per-slot state lives in the queues' node array (one cache line per slot, see SlotQueues): the
- * meta word's low byte is the queue, bits 8–11 the hits not yet added to the sketch, bit 12 the
- * reference bit; the data word is the key's hash.
+ * Per-slot state lives in the queues' node array (12 bytes and one cache line per slot, see
+ * SlotQueues), in its meta word: bits 0–1 the queue, bits 2–5 the hits not yet added to the
+ * sketch, bit 6 the reference bit, bits 7–31 the key's hash (its upper 25 bits: the sketch and the
+ * ghosts see this hash, on misses as on resident entries).
  */
-const STRIDE = 4
+const STRIDE = 3
 const META = 2
-const HASH = 3
-const PENDING_SHIFT = 8
+const PENDING_SHIFT = 2
 const PENDING_ONE = 1 << PENDING_SHIFT
 const PENDING_MASK = 15 << PENDING_SHIFT
 /** CLOCK bit in the protected segment; in the window, whether the entry was read there. */
-const REFERENCED = 1 << 12
+const REFERENCED = 1 << 6
+const HASH_SHIFT = 7
 
 /** Ghost lists: keys that left the window refused by admission, and keys evicted from main. */
 const WINDOW_GHOST = 0
@@ -82,6 +83,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   /** The sketch epoch the pending hit counts are aligned with. */
   #pendingEpoch = 0
   readonly #sketch: FrequencySketch
+  /** Resident entries the sketch's table is sized for (it grows with them). */
+  #sketchRoom = 0
   readonly #ghosts: GhostLists | undefined
   /** The window's bound, with the fraction the ghost steps accumulate; the bound is its integer part. */
   #windowTarget: number
@@ -122,7 +125,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       meta += PENDING_ONE
       this.#sketch.count()
     }
-    const q = meta & 0xff
+    const q = meta & QUEUE_MASK
     if (q === PROTECTED) {
       // CLOCK within the protected segment: a hit only sets a bit; order is settled on demotion.
       nodes[at] = meta | REFERENCED
@@ -137,8 +140,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   }
 
   miss(hash: number): void {
-    this.#sketch.increment(hash)
-    const ghost = this.#ghosts?.take(hash) ?? -1
+    const h = hash >>> HASH_SHIFT
+    this.#sketch.increment(h)
+    const ghost = this.#ghosts?.take(h) ?? -1
     if (ghost === WINDOW_GHOST) this.#resizeWindow(GHOST_GROW)
     else if (ghost === MAIN_GHOST) this.#resizeWindow(-GHOST_SHRINK)
   }
@@ -147,10 +151,12 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const queues = this.#queues
     queues.reserve(slot)
     const nodes = queues.nodes
-    const i = slot * STRIDE
-    nodes[i + META] = 0 // no pending hits, not referenced
-    nodes[i + HASH] = hash
+    // The hash's upper bits; no pending hits, not referenced (push sets the queue bits).
+    nodes[slot * STRIDE + META] = (hash >>> HASH_SHIFT) << HASH_SHIFT
     queues.push(WINDOW, slot)
+    const sizes = queues.sizes
+    const resident = (sizes[WINDOW] as number) + (sizes[PROBATION] as number) + (sizes[PROTECTED] as number)
+    if (resident > this.#sketchRoom) this.#sketchRoom = this.#sketch.ensureCapacity(resident)
   }
 
   remove(slot: number): void {
@@ -159,7 +165,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     if (((nodes[at] as number) & PENDING_MASK) !== 0) {
       if (this.#pendingEpoch !== this.#sketch.epoch) this.#agePending()
       const meta = nodes[at] as number
-      this.#sketch.add(nodes[at + 1] as number, (meta & PENDING_MASK) >>> PENDING_SHIFT)
+      this.#sketch.add(meta >>> HASH_SHIFT, (meta & PENDING_MASK) >>> PENDING_SHIFT)
       nodes[at] = meta & ~PENDING_MASK
     }
     this.#queues.unlink(slot)
@@ -211,7 +217,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
 
   /** Records the eviction of `slot` in a ghost list, and returns it. */
   #evicted(list: number, slot: number): number {
-    this.#ghosts?.add(list, this.#queues.nodes[slot * STRIDE + HASH] as number)
+    this.#ghosts?.add(list, (this.#queues.nodes[slot * STRIDE + META] as number) >>> HASH_SHIFT)
     return slot
   }
 
@@ -219,9 +225,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   #frequency(slot: number): number {
     if (this.#pendingEpoch !== this.#sketch.epoch) this.#agePending()
     const nodes = this.#queues.nodes
-    const i = slot * STRIDE
-    const pending = ((nodes[i + META] as number) & PENDING_MASK) >>> PENDING_SHIFT
-    return Math.min(15, this.#sketch.frequency(nodes[i + HASH] as number) + pending)
+    const meta = nodes[slot * STRIDE + META] as number
+    const pending = (meta & PENDING_MASK) >>> PENDING_SHIFT
+    return Math.min(15, this.#sketch.frequency(meta >>> HASH_SHIFT) + pending)
   }
 
   /** The sketch aged (halved its counters) since the pending counts were last aligned: halve them too. */
@@ -249,7 +255,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     // Caffeine's defence against hash flooding: when the victim's estimate is near the counters'
     // cap (where an attacker can pin it), a warm contender sometimes wins anyway, so the victim
     // cannot be held forever. Deterministic from the hashes.
-    const hash = this.#queues.nodes[contender * STRIDE + HASH] as number
+    const hash = (this.#queues.nodes[contender * STRIDE + META] as number) >>> HASH_SHIFT
     return contenderFreq >= 6 && victimFreq >= 12 && (hash & 127) === 0
   }
 

@@ -1,5 +1,5 @@
 import { createPolicy, type EvictionPolicy, hashKey, type PolicyName } from '../../eviction/index.js'
-import { withSlot } from '../../eviction/policy.js'
+import { grownLength, withSlot } from '../../eviction/policy.js'
 
 /** What {@link MemoryStore.get} returns for an absent or expired key (values may be `null`). */
 export const MISS: unique symbol = Symbol('l1-miss')
@@ -19,18 +19,9 @@ export const EAGER = 8
 /** The entry is in the expiry heap (internal: entries without expiry never touch the heap's arrays). */
 const IN_HEAP = 16
 
-/*
- * Per-slot numbers, interleaved in one Float64Array (see #meta): what the hit path reads and what an
- * eviction clears share one cache line per slot.
- */
-const STRIDE = 4
-/** From this time on a hit takes the slow path (refresh window, staleness); ≤ fresh time ≤ expiry. */
-const SOFT_AT = 0
-/** Physical expiry: fresh time plus grace. */
-const EXPIRES_AT = 1
-/** Serialized size. */
-const SIZE = 2
-const FLAGS = 3
+/** Sizes from this value up are kept in a Map (rare: 64 KB and larger entries). */
+const LARGE_SIZE = 0xffff
+const NO_TIMES = new Float64Array(0)
 
 /** What {@link MemoryStore.inspect} reports; one object reused by every call (no allocation). */
 export interface EntryView {
@@ -64,12 +55,18 @@ const NONE = -1
  * The L1: an in-process store of live values, bounded by entries and by bytes.
  *
  * Layout: a `Map` from key to a small integer *slot*; per slot, the key and the value in two
- * arrays, and soft time, expiry, size and flags side by side in one Float64Array — no object per
- * entry, so the hit path is one Map lookup and reads from two cache lines (plus the policy's one),
- * and memory per entry stays close to lru-cache's. Evicting a long-untouched entry likewise costs a
- * few cache misses rather than one per field. Which entry leaves when the
- * store is full is the {@link EvictionPolicy}'s choice (docs/eviction.md); expired entries are
- * always reclaimed first, soonest expiry first, through a binary heap of slots.
+ * arrays, flags (1 byte) and size (2 bytes; larger sizes in a Map) in typed arrays, and — once any
+ * entry has an expiry — the expiry (8 bytes) and the expiry heap's two Int32 cells. The soft time
+ * (when a hit must take the slow path) shares the expiry's array until some entry's differs from
+ * its expiry (early refresh, grace, tag invalidation); only then does it get an array of its own.
+ * No object per entry: the hit path is one Map lookup and two array reads (plus the policy's
+ * cell), and the memory per entry stays close to lru-cache's. Every array starts small and doubles
+ * up to the capacity as slots are used, so room for a million entries holding a thousand costs
+ * what a thousand cost; nothing shrinks except on {@link clear}.
+ *
+ * Which entry leaves when the store is full is the {@link EvictionPolicy}'s choice
+ * (docs/eviction.md); expired entries are always reclaimed first, soonest expiry first, through a
+ * binary heap of slots.
  */
 export class MemoryStore {
   readonly #index = new Map<string, number>()
@@ -77,14 +74,22 @@ export class MemoryStore {
   readonly #maxBytes: number
   readonly #policyName: PolicyName
   readonly #capacity: number
+  /** Slots a full store uses (capacity + 1: a new entry is inserted before its victim leaves). */
+  readonly #slots: number
   #policy: EvictionPolicy
-  // Keys and values stay in two arrays: interleaved, one array of 2 × slots grows in steps that
-  // left ~3 more heap bytes per entry of slack at 1M entries, for one cache line less per eviction.
+  /** Length of the per-slot arrays (they grow together; see #allocate). */
+  #length = 0
   #keys: (string | undefined)[] = []
   #values: unknown[] = []
-  /** SOFT_AT, EXPIRES_AT, SIZE, FLAGS per slot (STRIDE numbers). */
-  #meta: Float64Array
-  /** Fresh times of the entries kept past them (grace); for the others it is #expiresAt. */
+  #flags = new Uint8Array(0)
+  #sizes = new Uint16Array(0)
+  /** Sizes of {@link LARGE_SIZE} bytes and more, by slot. */
+  readonly #largeSizes = new Map<number, number>()
+  /** Physical expiry per slot (fresh time plus grace); empty until an entry has one. */
+  #expiry = NO_TIMES
+  /** From this time on a hit takes the slow path (≤ fresh time ≤ expiry); the expiry's array until one differs. */
+  #soft = NO_TIMES
+  /** Fresh times of the entries kept past them (grace); for the others it is the expiry. */
   readonly #freshUntil = new Map<number, number>()
   readonly #view: EntryView = { value: undefined, freshUntil: 0, softAt: 0, expiresAt: 0, flags: 0 }
   /** Tags of the entries that have any (most have none: a Map costs nothing for them). */
@@ -95,9 +100,9 @@ export class MemoryStore {
   #free: number[] = []
   #nextSlot = 0
   // expiry heap: slots ordered by expiry; #heapPos[slot] = index in #heap, or NONE (only entries
-  // flagged IN_HEAP have a position)
-  #heap: Int32Array
-  #heapPos: Int32Array
+  // flagged IN_HEAP have a position). Empty, like the expiries, until an entry has an expiry.
+  #heap = new Int32Array(0)
+  #heapPos = new Int32Array(0)
   #heapSize = 0
   #bytes = 0
   evictions = 0
@@ -115,11 +120,8 @@ export class MemoryStore {
     this.#capacity = Number.isFinite(options.maxEntries)
       ? options.maxEntries
       : Math.min(Math.max(16, Math.ceil(options.maxBytes / ASSUMED_ENTRY_BYTES)), 1 << 22)
+    this.#slots = this.#capacity + 1
     this.#policy = createPolicy(this.#policyName, this.#capacity)
-    const initial = Math.min(this.#capacity + 1, 1024)
-    this.#meta = new Float64Array(initial * STRIDE)
-    this.#heap = new Int32Array(initial)
-    this.#heapPos = new Int32Array(initial).fill(NONE)
   }
 
   get size(): number {
@@ -142,7 +144,8 @@ export class MemoryStore {
   get(key: string, now: number): unknown {
     const slot = this.#index.get(key)
     if (slot === undefined) return MISS
-    if ((this.#meta[slot * STRIDE + SOFT_AT] as number) <= now && !this.#freshAt(slot, now)) return MISS
+    const soft = this.#soft
+    if (slot < soft.length && (soft[slot] as number) <= now && !this.#freshAt(slot, now)) return MISS
     return this.#hit(slot, now)
   }
 
@@ -154,8 +157,9 @@ export class MemoryStore {
   lookup(key: string, now: number): unknown {
     const slot = this.#index.get(key)
     if (slot === undefined) return MISS
-    if ((this.#meta[slot * STRIDE + SOFT_AT] as number) <= now) {
-      if ((this.#meta[slot * STRIDE + EXPIRES_AT] as number) <= now) {
+    const soft = this.#soft
+    if (slot < soft.length && (soft[slot] as number) <= now) {
+      if ((this.#expiry[slot] as number) <= now) {
         this.#expire(slot)
         return MISS
       }
@@ -171,15 +175,15 @@ export class MemoryStore {
   inspect(key: string, now: number): EntryView | undefined {
     const slot = this.#index.get(key)
     if (slot === undefined) return undefined
-    const expiresAt = this.#meta[slot * STRIDE + EXPIRES_AT] as number
+    const expiresAt = this.#expiryAt(slot)
     if (expiresAt <= now) {
       this.#expire(slot)
       return undefined
     }
     const view = this.#view
-    view.flags = (this.#meta[slot * STRIDE + FLAGS] as number) & ~IN_HEAP
+    view.flags = (this.#flags[slot] as number) & ~IN_HEAP
     view.expiresAt = expiresAt
-    view.softAt = this.#meta[slot * STRIDE + SOFT_AT] as number
+    view.softAt = this.#softAt(slot)
     view.freshUntil = view.flags & GRACE ? (this.#freshUntil.get(slot) as number) : expiresAt
     view.value = this.#hit(slot, now)
     return view
@@ -192,41 +196,35 @@ export class MemoryStore {
   refreshUntil(key: string, until: number): boolean {
     const slot = this.#index.get(key)
     if (slot === undefined) return false
-    const bounded = Math.min(until, this.#meta[slot * STRIDE + EXPIRES_AT] as number)
-    if ((this.#meta[slot * STRIDE + FLAGS] as number) & GRACE) {
+    const expiresAt = this.#expiryAt(slot)
+    const bounded = Math.min(until, expiresAt)
+    const soft = this.#softAt(slot)
+    if ((this.#flags[slot] as number) & GRACE) {
       const freshUntil = Math.max(this.#freshUntil.get(slot) as number, bounded)
       this.#freshUntil.set(slot, freshUntil)
-      this.#meta[slot * STRIDE + SOFT_AT] = Math.max(
-        this.#meta[slot * STRIDE + SOFT_AT] as number,
-        Math.min(bounded, freshUntil),
-      )
-    } else
-      this.#meta[slot * STRIDE + SOFT_AT] = Math.max(this.#meta[slot * STRIDE + SOFT_AT] as number, bounded)
+      this.#setTimes(slot, Math.max(soft, Math.min(bounded, freshUntil)), expiresAt)
+    } else this.#setTimes(slot, Math.max(soft, bounded), expiresAt)
     return true
   }
 
   /** Whether the entry in `slot` (past its soft time) is still fresh; removes it when expired. */
   #freshAt(slot: number, now: number): boolean {
-    const expiresAt = this.#meta[slot * STRIDE + EXPIRES_AT] as number
-    if (expiresAt <= now) {
+    if ((this.#expiry[slot] as number) <= now) {
       this.#expire(slot)
       return false
     }
-    return (this.#meta[slot * STRIDE + FLAGS] as number) & GRACE
-      ? (this.#freshUntil.get(slot) as number) > now
-      : true
+    return (this.#flags[slot] as number) & GRACE ? (this.#freshUntil.get(slot) as number) > now : true
   }
 
   #hit(slot: number, now: number): unknown {
     this.#policy.touch(slot)
-    const flags = this.#meta[slot * STRIDE + FLAGS] as number
+    const flags = this.#flags[slot] as number
     // Grace and eager-refresh entries read like plain ones: only cloning and sliding cost more.
     if ((flags & (CLONE_ON_READ | SLIDING)) === 0) return this.#values[slot]
     if (flags & SLIDING) {
       const sliding = this.#sliding.get(slot) as Sliding
       const expiresAt = Math.min(now + sliding.slideMs, sliding.maxExpiresAt)
-      this.#meta[slot * STRIDE + EXPIRES_AT] = expiresAt
-      this.#meta[slot * STRIDE + SOFT_AT] = expiresAt
+      this.#setTimes(slot, expiresAt, expiresAt)
       this.#heapFix(slot)
     }
     return flags & CLONE_ON_READ ? structuredClone(this.#values[slot]) : this.#values[slot]
@@ -240,13 +238,13 @@ export class MemoryStore {
   /** The stored size of `key`, or undefined. */
   sizeOf(key: string): number | undefined {
     const slot = this.#index.get(key)
-    return slot === undefined ? undefined : this.#meta[slot * STRIDE + SIZE]
+    return slot === undefined ? undefined : this.#sizeAt(slot)
   }
 
   /** The logical expiry of `key`, or undefined. */
   expiryOf(key: string): number | undefined {
     const slot = this.#index.get(key)
-    return slot === undefined ? undefined : this.#meta[slot * STRIDE + EXPIRES_AT]
+    return slot === undefined ? undefined : this.#expiryAt(slot)
   }
 
   /**
@@ -277,9 +275,8 @@ export class MemoryStore {
     // An overwrite keeps its place in the expiry heap (the heap is fixed below); a new slot has none.
     let entryFlags = flags
     if (slot !== undefined) {
-      const at = slot * STRIDE
-      this.#bytes -= this.#meta[at + SIZE] as number
-      entryFlags |= (this.#meta[at + FLAGS] as number) & IN_HEAP
+      this.#bytes -= this.#sizeAt(slot)
+      entryFlags |= (this.#flags[slot] as number) & IN_HEAP
       this.#policy.touch(slot)
     } else {
       slot = this.#allocate()
@@ -290,11 +287,8 @@ export class MemoryStore {
       this.#policy.insert(slot, hash)
     }
     this.#values[slot] = value
-    const meta = this.#meta
-    const at = slot * STRIDE
-    meta[at + EXPIRES_AT] = expiresAt
-    meta[at + SOFT_AT] = Math.min(softAt, freshUntil, expiresAt)
-    meta[at + SIZE] = size
+    this.#setTimes(slot, Math.min(softAt, freshUntil, expiresAt), expiresAt)
+    this.#setSize(slot, size)
     if (freshUntil < expiresAt) {
       entryFlags |= GRACE
       this.#freshUntil.set(slot, freshUntil)
@@ -312,19 +306,16 @@ export class MemoryStore {
       }
     }
     if (slideMs > 0) {
-      meta[at + FLAGS] = entryFlags | SLIDING
+      this.#flags[slot] = entryFlags | SLIDING
       this.#sliding.set(slot, { slideMs, maxExpiresAt })
     } else {
-      meta[at + FLAGS] = entryFlags
+      this.#flags[slot] = entryFlags
       if (this.#sliding.size > 0) this.#sliding.delete(slot)
     }
     this.#bytes += size
     this.#heapFix(slot)
     while (this.#index.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      if (
-        this.#heapSize > 0 &&
-        (this.#meta[(this.#heap[0] as number) * STRIDE + EXPIRES_AT] as number) <= now
-      ) {
+      if (this.#heapSize > 0 && (this.#expiry[this.#heap[0] as number] as number) <= now) {
         this.#expire(this.#heap[0] as number)
         continue
       }
@@ -344,19 +335,26 @@ export class MemoryStore {
     return true
   }
 
+  /** Drops every entry and gives the memory back: the arrays start small again. */
   clear(): void {
     this.#index.clear()
+    this.#length = 0
     this.#keys = []
     this.#values = []
+    this.#flags = new Uint8Array(0)
+    this.#sizes = new Uint16Array(0)
+    this.#largeSizes.clear()
+    this.#expiry = NO_TIMES
+    this.#soft = NO_TIMES
+    this.#heap = new Int32Array(0)
+    this.#heapPos = new Int32Array(0)
+    this.#heapSize = 0
     this.#tags.clear()
     this.#byTag.clear()
     this.#sliding.clear()
     this.#freshUntil.clear()
     this.#free = []
     this.#nextSlot = 0
-    this.#heapSize = 0
-    this.#heapPos.fill(NONE)
-    this.#meta.fill(0) // no IN_HEAP flags left behind
     this.#bytes = 0
     this.#policy = createPolicy(this.#policyName, this.#capacity)
   }
@@ -391,9 +389,9 @@ export class MemoryStore {
       const slots = this.#byTag.get(tag)
       if (slots === undefined) continue
       for (const slot of [...slots]) {
-        if ((this.#meta[slot * STRIDE + FLAGS] as number) & GRACE) {
+        if ((this.#flags[slot] as number) & GRACE) {
           this.#freshUntil.set(slot, Math.min(this.#freshUntil.get(slot) as number, now))
-          this.#meta[slot * STRIDE + SOFT_AT] = Math.min(this.#meta[slot * STRIDE + SOFT_AT] as number, now)
+          this.#setTimes(slot, Math.min(this.#softAt(slot), now), this.#expiryAt(slot))
         } else this.#remove(slot)
         expired++
       }
@@ -417,16 +415,66 @@ export class MemoryStore {
     }
   }
 
+  // ---- per-slot arrays ----
+
   #allocate(): number {
     const reused = this.#free.pop()
     if (reused !== undefined) return reused
     const slot = this.#nextSlot++
-    if (slot >= this.#heapPos.length) {
-      this.#meta = withSlot(this.#meta, slot * STRIDE + STRIDE - 1, 0)
-      this.#heap = withSlot(this.#heap, slot, 0)
-      this.#heapPos = withSlot(this.#heapPos, slot, NONE)
-    }
+    if (slot >= this.#length) this.#grow(slot)
     return slot
+  }
+
+  /** Grows every per-slot array to reach `slot` (doubling, up to the slots a full store uses). */
+  #grow(slot: number): void {
+    const length = grownLength(this.#length, slot, this.#slots)
+    this.#keys = grownArray(this.#keys, length)
+    this.#values = grownArray(this.#values, length)
+    this.#flags = withSlot(this.#flags, length - 1, 0, length)
+    this.#sizes = withSlot(this.#sizes, length - 1, 0, length)
+    if (this.#expiry !== NO_TIMES) this.#growTimes(length)
+    this.#length = length
+  }
+
+  /** Grows (or first allocates) the expiries, soft times and heap cells to `length` slots. */
+  #growTimes(length: number): void {
+    const aliased = this.#soft === this.#expiry
+    this.#expiry = withSlot(this.#expiry, length - 1, Number.POSITIVE_INFINITY, length)
+    this.#soft = aliased ? this.#expiry : withSlot(this.#soft, length - 1, Number.POSITIVE_INFINITY, length)
+    this.#heap = withSlot(this.#heap, length - 1, 0, length)
+    this.#heapPos = withSlot(this.#heapPos, length - 1, NONE, length)
+  }
+
+  #expiryAt(slot: number): number {
+    return slot < this.#expiry.length ? (this.#expiry[slot] as number) : Number.POSITIVE_INFINITY
+  }
+
+  #softAt(slot: number): number {
+    return slot < this.#soft.length ? (this.#soft[slot] as number) : Number.POSITIVE_INFINITY
+  }
+
+  /** Records an entry's soft time and expiry, allocating or splitting the time arrays when needed. */
+  #setTimes(slot: number, soft: number, expiresAt: number): void {
+    if (this.#expiry === NO_TIMES) {
+      if (expiresAt === Number.POSITIVE_INFINITY && soft === Number.POSITIVE_INFINITY) return
+      this.#growTimes(this.#length)
+    }
+    if (soft !== expiresAt && this.#soft === this.#expiry) this.#soft = this.#expiry.slice()
+    this.#expiry[slot] = expiresAt
+    this.#soft[slot] = soft
+  }
+
+  #sizeAt(slot: number): number {
+    const size = this.#sizes[slot] as number
+    return size === LARGE_SIZE ? (this.#largeSizes.get(slot) as number) : size
+  }
+
+  #setSize(slot: number, size: number): void {
+    if (this.#sizes[slot] === LARGE_SIZE) this.#largeSizes.delete(slot)
+    if (size >= LARGE_SIZE || !Number.isInteger(size) || size < 0) {
+      this.#sizes[slot] = LARGE_SIZE
+      this.#largeSizes.set(slot, size)
+    } else this.#sizes[slot] = size
   }
 
   /** Removes an expired entry, counted and reported as such. */
@@ -445,13 +493,14 @@ export class MemoryStore {
     this.#keys[slot] = undefined
     this.#values[slot] = undefined
     if (this.#tags.size > 0) this.#untag(slot)
-    const at = slot * STRIDE
-    const flags = this.#meta[at + FLAGS] as number
+    const flags = this.#flags[slot] as number
     if (flags & SLIDING) this.#sliding.delete(slot)
     if (flags & GRACE) this.#freshUntil.delete(slot)
     if (flags & IN_HEAP) this.#heapRemove(slot)
-    this.#meta[at + FLAGS] = 0
-    this.#bytes -= this.#meta[at + SIZE] as number
+    this.#flags[slot] = 0
+    this.#bytes -= this.#sizeAt(slot)
+    if (this.#sizes[slot] === LARGE_SIZE) this.#largeSizes.delete(slot)
+    this.#sizes[slot] = 0
     this.#policy.remove(slot)
     this.#free.push(slot)
   }
@@ -460,16 +509,14 @@ export class MemoryStore {
 
   /** Puts `slot` where its expiry belongs (adding or removing it as needed). */
   #heapFix(slot: number): void {
-    const at = slot * STRIDE
-    const expires = this.#meta[at + EXPIRES_AT] as number
-    const flags = this.#meta[at + FLAGS] as number
-    if (expires === Number.POSITIVE_INFINITY) {
+    const flags = this.#flags[slot] as number
+    if (this.#expiryAt(slot) === Number.POSITIVE_INFINITY) {
       if (flags & IN_HEAP) this.#heapRemove(slot)
       return
     }
     const pos = this.#heapPos[slot] as number
     if ((flags & IN_HEAP) === 0) {
-      this.#meta[at + FLAGS] = flags | IN_HEAP
+      this.#flags[slot] = flags | IN_HEAP
       this.#heap[this.#heapSize] = slot
       this.#heapPos[slot] = this.#heapSize++
       this.#siftUp(this.#heapSize - 1)
@@ -483,8 +530,7 @@ export class MemoryStore {
     const pos = this.#heapPos[slot] as number
     if (pos === NONE) return
     this.#heapPos[slot] = NONE
-    const at = slot * STRIDE + FLAGS
-    this.#meta[at] = (this.#meta[at] as number) & ~IN_HEAP
+    this.#flags[slot] = (this.#flags[slot] as number) & ~IN_HEAP
     const last = this.#heap[--this.#heapSize] as number
     if (pos === this.#heapSize) return
     this.#heap[pos] = last
@@ -495,12 +541,13 @@ export class MemoryStore {
 
   #siftUp(i: number): void {
     const heap = this.#heap
+    const expiry = this.#expiry
     const slot = heap[i] as number
-    const expires = this.#meta[slot * STRIDE + EXPIRES_AT] as number
+    const expires = expiry[slot] as number
     while (i > 0) {
       const parent = (i - 1) >> 1
       const p = heap[parent] as number
-      if ((this.#meta[p * STRIDE + EXPIRES_AT] as number) <= expires) break
+      if ((expiry[p] as number) <= expires) break
       heap[i] = p
       this.#heapPos[p] = i
       i = parent
@@ -511,23 +558,22 @@ export class MemoryStore {
 
   #siftDown(i: number): void {
     const heap = this.#heap
-    const meta = this.#meta
+    const expiry = this.#expiry
     const n = this.#heapSize
     const slot = heap[i] as number
-    const expires = this.#meta[slot * STRIDE + EXPIRES_AT] as number
+    const expires = expiry[slot] as number
     for (;;) {
       let child = 2 * i + 1
       if (child >= n) break
       const right = child + 1
       if (
         right < n &&
-        (meta[(heap[right] as number) * STRIDE + EXPIRES_AT] as number) <
-          (meta[(heap[child] as number) * STRIDE + EXPIRES_AT] as number)
+        (expiry[heap[right] as number] as number) < (expiry[heap[child] as number] as number)
       ) {
         child = right
       }
       const c = heap[child] as number
-      if ((this.#meta[c * STRIDE + EXPIRES_AT] as number) >= expires) break
+      if ((expiry[c] as number) >= expires) break
       heap[i] = c
       this.#heapPos[c] = i
       i = child
@@ -535,4 +581,12 @@ export class MemoryStore {
     heap[i] = slot
     this.#heapPos[slot] = i
   }
+}
+
+/** A copy of `array` with room for `length` elements (a preallocated array holds exactly that many). */
+function grownArray<T>(array: T[], length: number): T[] {
+  const next = new Array<T>(length)
+  for (let i = 0; i < array.length; i++) next[i] = array[i] as T
+  // No holes: reading a hole would look the index up on the prototype chain.
+  return next.fill(undefined as T, array.length)
 }

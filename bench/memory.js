@@ -1,0 +1,132 @@
+// What the L1 costs in memory: bytes per entry = heap + ArrayBuffers (RSS beside), for lru-cache 11
+// and for stratacache — through the public API (`createCache({ l1: { maxEntries }, l2: false })`)
+// and through the bare `MemoryStore` — with each eviction policy, at 10k / 100k / 1M entries; and
+// what room for 1,000,000 entries costs while it holds 1,000. Every figure comes from a fresh
+// process (`--expose-gc`, two collections before each reading): the keys and the one shared value
+// exist before the first reading, so only what the cache itself allocates is counted. Memory
+// figures do not depend on the machine's load; the load average is printed all the same.
+// Usage: node bench/memory.js [--json] [--quick]
+//        child: node --expose-gc bench/memory.js --child IMPL CAPACITY HELD
+import { spawnSync } from 'node:child_process'
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+const POLICIES = ['w-tinylfu', 'lru', 'sieve', 's3fifo']
+export const IMPLS = ['lru-cache', ...POLICIES.map((p) => `cache:${p}`), ...POLICIES.map((p) => `store:${p}`)]
+const ROOM = 1_000_000
+const ROOM_HELD = 1_000
+const self = fileURLToPath(import.meta.url)
+
+if (process.argv[2] === '--child') {
+  const [impl, capacity, held] = process.argv.slice(3)
+  console.log(JSON.stringify(await measure(impl, Number(capacity), Number(held))))
+} else if (process.argv[1] === self) {
+  await parent()
+}
+
+/** Runs one measurement in a fresh process: { bytesPerEntry, heap, arrayBuffers, rss } (bytes). */
+export function measureInChild(impl, capacity, held = capacity) {
+  const out = spawnSync(
+    process.execPath,
+    ['--expose-gc', self, '--child', impl, String(capacity), String(held)],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  )
+  if (out.status !== 0) throw new Error(`${impl} @ ${capacity} failed:\n${out.stderr}`)
+  return JSON.parse(out.stdout.trim().split('\n').pop())
+}
+
+async function parent() {
+  const json = process.argv.includes('--json')
+  const sizes = process.argv.includes('--quick') ? [100_000] : [10_000, 100_000, 1_000_000]
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')
+  const loadAtStart = load()
+  const results = {}
+  for (const n of sizes) {
+    for (const impl of IMPLS) results[`${impl}@${n}`] = measureInChild(impl, n)
+  }
+  for (const impl of IMPLS) results[`${impl}@room`] = measureInChild(impl, ROOM, ROOM_HELD)
+  if (json) {
+    console.log(JSON.stringify({ loadAtStart, loadAtEnd: load(), results }, null, 2))
+    return
+  }
+  console.log(`load average at start: ${loadAtStart} (a shared machine; memory figures do not depend on it)`)
+  console.log('bytes per entry = (heap + ArrayBuffers) ÷ entries; ratio = this ÷ lru-cache (≤ 1 is leaner)')
+  const cell = (text, width) => String(text).padStart(width)
+  console.log(
+    `${'implementation'.padEnd(20)}${sizes.map((n) => cell(n.toLocaleString('en-US'), 24)).join('')}`,
+  )
+  for (const impl of IMPLS) {
+    const row = sizes.map((n) => {
+      const r = results[`${impl}@${n}`]
+      const ratio = r.bytesPerEntry / results[`lru-cache@${n}`].bytesPerEntry
+      return cell(`${r.bytesPerEntry.toFixed(1)} B ${ratio.toFixed(2)}× (${rssPerEntry(r, n)})`, 24)
+    })
+    console.log(impl.padEnd(20) + row.join(''))
+  }
+  console.log(
+    "(in parentheses: RSS growth per entry, B — includes the allocator's slack and freed pages not yet returned)",
+  )
+  console.log(
+    `\nroom for ${ROOM.toLocaleString('en-US')}, holding ${ROOM_HELD.toLocaleString('en-US')}: heap + ArrayBuffers (RSS growth)`,
+  )
+  for (const impl of IMPLS) {
+    const r = results[`${impl}@room`]
+    console.log(`${impl.padEnd(20)}${cell(mb(r.heap + r.arrayBuffers), 10)} (${mb(r.rss)})`)
+  }
+  console.log(`load average at end: ${load()}`)
+}
+
+function rssPerEntry(r, n) {
+  return (r.rss / n).toFixed(0)
+}
+
+function mb(bytes) {
+  return `${(bytes / 1e6).toFixed(2)} MB`
+}
+
+async function measure(impl, capacity, held) {
+  const keys = Array.from({ length: held }, (_, i) => `key:${i}`)
+  const value = Object.freeze({ id: 1, name: 'product', price: 9.99 })
+  // Load the module and warm its code paths on a throwaway instance before the first reading.
+  const warm = await make(impl, 16)
+  for (let i = 0; i < 64; i++) await warm.set(`warm:${i}`, value)
+  const before = reading()
+  const cache = await make(impl, capacity)
+  for (const key of keys) await cache.set(key, value)
+  const after = reading()
+  if (cache.size() !== held) throw new Error(`${impl} holds ${cache.size()} of ${held}`)
+  const heap = after.heap - before.heap
+  const arrayBuffers = after.arrayBuffers - before.arrayBuffers
+  return { bytesPerEntry: (heap + arrayBuffers) / held, heap, arrayBuffers, rss: after.rss - before.rss }
+}
+
+function reading() {
+  global.gc()
+  global.gc()
+  const m = process.memoryUsage()
+  return { heap: m.heapUsed, arrayBuffers: m.arrayBuffers, rss: m.rss }
+}
+
+/** A uniform set/size face; `set` may return a promise (the cache's does). */
+async function make(impl, capacity) {
+  if (impl === 'lru-cache') {
+    const { LRUCache } = await import('lru-cache')
+    const c = new LRUCache({ max: capacity })
+    return { set: (k, v) => c.set(k, v), size: () => c.size }
+  }
+  const [kind, policy] = impl.split(':')
+  if (kind === 'cache') {
+    const { createCache } = await import('../dist/index.js')
+    const cache = createCache({ l1: { maxEntries: capacity, policy }, l2: false })
+    return { set: (k, v) => cache.set(k, v), size: () => cache.stats().l1Entries }
+  }
+  const { MemoryStore } = await import('../dist/tiers/memory/memory-store.js')
+  const store = new MemoryStore({ maxEntries: capacity, maxBytes: Number.POSITIVE_INFINITY, policy })
+  return { set: (k, v) => store.set(k, v, Number.POSITIVE_INFINITY, 1, 0, [], 0), size: () => store.size }
+}
