@@ -5,6 +5,8 @@ const INITIAL_ENTRIES = 1024
 /** Four-bit counters per 32-bit word, words per 64-byte block, and the mask that halves a word. */
 const BLOCK_WORDS = 16
 const HALVE_MASK = 0x77777777
+/** Entries per block: 128 counters at 16 per entry. */
+const BLOCK_ENTRIES = 8
 
 /**
  * TinyLFU's popularity estimate: a count-min sketch with 4 counters per key, each 4 bits wide
@@ -14,10 +16,13 @@ const HALVE_MASK = 0x77777777
  * per entry of capacity: Caffeine's density (measured here, 4 per entry costs about a point of hit
  * ratio).
  *
- * The table grows with the cache instead of being sized for its capacity up front: it starts at
- * {@link INITIAL_ENTRIES} and doubles (see {@link ensureCapacity}) by copying itself into both
- * halves, which keeps every key's estimate exactly as it was (the block of a key is its old block
- * or that block's copy), so growing loses no history.
+ * A key's block is its hash scaled to the number of blocks (not masked: the table is sized to
+ * the capacity, not to the next power of two). The table grows with the cache instead of being
+ * sized for its capacity up front: it starts at {@link INITIAL_ENTRIES} and doubles (see
+ * {@link ensureCapacity}), each block copied into the two that split its range of hashes, which
+ * keeps every key's estimate exactly as it was; the last step, to the capacity, takes for each new
+ * block the larger counters of the (at most two) old blocks it overlaps: estimates stay upper
+ * bounds. Growing loses no history.
  *
  * Updates are *conservative* (Estan & Varghese, 2002): an addition raises only the key's smallest
  * counters, to the new minimum, instead of adding to all 4. The estimate stays an upper bound,
@@ -30,15 +35,15 @@ const HALVE_MASK = 0x77777777
  */
 export class FrequencySketch {
   #table: Int32Array
-  #blockMask: number
+  #blocks: number
   readonly #capacity: number
   readonly #sampleSize: number
   #additions = 0
 
   constructor(capacity: number) {
     this.#capacity = capacity
-    this.#table = new Int32Array(blocksFor(Math.min(capacity, INITIAL_ENTRIES)) * BLOCK_WORDS)
-    this.#blockMask = this.#table.length / BLOCK_WORDS - 1
+    this.#blocks = this.#blocksFor(INITIAL_ENTRIES)
+    this.#table = new Int32Array(this.#blocks * BLOCK_WORDS)
     this.#sampleSize = Math.max(SAMPLE_FACTOR * capacity, 16)
   }
 
@@ -48,27 +53,48 @@ export class FrequencySketch {
    * entries it is now sized for (Infinity once sized for the capacity: no need to ask again).
    */
   ensureCapacity(entries: number): number {
-    const blocks = blocksFor(Math.min(entries, this.#capacity))
-    const table = this.#table
-    if (blocks * BLOCK_WORDS > table.length) {
-      const next = new Int32Array(blocks * BLOCK_WORDS)
-      for (let at = 0; at < next.length; at += table.length) next.set(table, at)
-      this.#table = next
-      this.#blockMask = blocks - 1
-    }
-    return this.#room()
+    const blocks = this.#blocksFor(entries)
+    if (blocks > this.#blocks) this.#grow(blocks)
+    const room = this.#blocks * BLOCK_ENTRIES
+    return room >= this.#capacity ? Number.POSITIVE_INFINITY : room
   }
 
-  /** Entries the table is sized for (16 counters each); Infinity once it is sized for the capacity. */
-  #room(): number {
-    const entries = (this.#table.length / BLOCK_WORDS) * 8
-    return entries >= this.#capacity ? Number.POSITIVE_INFINITY : entries
+  /** Blocks for `entries`: a power of two below the capacity's, exactly the capacity's from there. */
+  #blocksFor(entries: number): number {
+    const full = Math.ceil(this.#capacity / BLOCK_ENTRIES)
+    let blocks = 1
+    while (blocks * BLOCK_ENTRIES < entries && blocks < full) blocks *= 2
+    return Math.min(blocks, full)
+  }
+
+  #grow(blocks: number): void {
+    const old = this.#table
+    const oldBlocks = this.#blocks
+    const table = new Int32Array(blocks * BLOCK_WORDS)
+    for (let block = 0; block < blocks; block++) {
+      // The old blocks whose hashes this block's range overlaps (one when doubling, else two).
+      const first = Math.floor((block * oldBlocks) / blocks)
+      const last = Math.ceil(((block + 1) * oldBlocks) / blocks) - 1
+      for (let w = 0; w < BLOCK_WORDS; w++) {
+        let word = old[first * BLOCK_WORDS + w] as number
+        for (let from = first + 1; from <= last; from++)
+          word = maxCounters(word, old[from * BLOCK_WORDS + w] as number)
+        table[block * BLOCK_WORDS + w] = word
+      }
+    }
+    this.#table = table
+    this.#blocks = blocks
+  }
+
+  /** The first word of `hash`'s block: the hash (remixed, 25 bits) scaled to the number of blocks. */
+  #base(hash: number): number {
+    return Math.floor(((Math.imul(hash, 0x9e3779b1) >>> 7) * this.#blocks) / 33554432) * BLOCK_WORDS
   }
 
   /** Estimated count of `hash` (0–15). */
   frequency(hash: number): number {
     const t = this.#table
-    const base = (hash & this.#blockMask) << 4
+    const base = this.#base(hash)
     const h = counterHash(hash)
     let min = counter(t, base, h)
     let c = counter(t, base + 4, h >>> 5)
@@ -90,7 +116,7 @@ export class FrequencySketch {
    */
   add(hash: number, n: number): boolean {
     const t = this.#table
-    const base = (hash & this.#blockMask) << 4
+    const base = this.#base(hash)
     const h = counterHash(hash)
     const c0 = counter(t, base, h)
     const c1 = counter(t, base + 4, h >>> 5)
@@ -125,11 +151,12 @@ export class FrequencySketch {
   }
 }
 
-/** Blocks (128 counters each) for `entries` entries at 16 counters per entry: a power of two. */
-function blocksFor(entries: number): number {
-  let blocks = 1
-  while (blocks * 8 < entries) blocks *= 2
-  return blocks
+/** The nibble-wise maximum of two words of counters. */
+function maxCounters(a: number, b: number): number {
+  let word = 0
+  for (let shift = 0; shift < 32; shift += 4)
+    word |= Math.max((a >>> shift) & 15, (b >>> shift) & 15) << shift
+  return word
 }
 
 /** The counter picked by the low 5 bits of `h` in the quarter of a block starting at word `quarter`. */
@@ -143,7 +170,7 @@ function raise(t: Int32Array, quarter: number, h: number, value: number): void {
   t[word] = ((t[word] as number) & ~(15 << shift)) | (value << shift)
 }
 
-/** A second hash, independent of the block bits (the low bits of `hash`). */
+/** A second hash, independent of the block (picked by another remix of `hash`). */
 function counterHash(hash: number): number {
   const h = Math.imul(hash ^ (hash >>> 15), 0x2c1b3c6d)
   return (h ^ (h >>> 12)) >>> 8

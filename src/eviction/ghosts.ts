@@ -7,9 +7,10 @@
  * (never wrongly remembered beyond its depth, give or take an eighth): an approximation that needs
  * no deletion, no allocation and O(1) time per operation.
  *
- * The table grows with the evictions: it starts small and doubles (rehashing its cells: each holds
- * the hash bits that pick its bucket) until it has a cell per ghost the two depths allow, so a
- * cache that never evicts pays almost nothing for it.
+ * A ghost's bucket is its hash scaled to the number of buckets (no power-of-two rounding). The
+ * table grows with the evictions: it starts small and doubles (rehashing its cells: each holds the
+ * hash bits that pick its bucket) until it has a cell per ghost the two depths allow, so a cache
+ * that never evicts pays almost nothing for it.
  */
 const HASH_BITS = 25
 const HASH_MASK = (1 << HASH_BITS) - 1
@@ -23,7 +24,7 @@ const INITIAL_CELLS = 256
 
 export class GhostLists {
   #table: Int32Array
-  #mask: number
+  #buckets: number
   readonly #cells: number
   /** Additions since the table last grew: it doubles when they reach its size. */
   #added = 0
@@ -40,11 +41,9 @@ export class GhostLists {
       Math.ceil(first / (this.#unit[0] as number)),
       Math.ceil(second / (this.#unit[1] as number)),
     )
-    let cells = WAYS
-    while (cells < first + second) cells *= 2
-    this.#cells = cells
-    this.#table = new Int32Array(Math.min(cells, INITIAL_CELLS))
-    this.#mask = this.#table.length / WAYS - 1
+    this.#cells = Math.ceil((first + second) / WAYS) * WAYS
+    this.#table = new Int32Array(Math.min(this.#cells, INITIAL_CELLS))
+    this.#buckets = this.#table.length / WAYS
   }
 
   /** Remembers `hash` (its low 25 bits) as evicted from `list`. */
@@ -55,7 +54,7 @@ export class GhostLists {
     if (++this.#added >= this.#table.length && this.#table.length < this.#cells) this.#grow()
     this.#place(
       this.#table,
-      this.#mask,
+      this.#buckets,
       ((hash & HASH_MASK) << 7) | (list === 0 ? 0 : LIST_BIT) | USED_BIT | stamp,
     )
   }
@@ -67,7 +66,7 @@ export class GhostLists {
   take(hash: number): number {
     const t = this.#table
     const key = hash & HASH_MASK
-    const base = (key & this.#mask) * WAYS
+    const base = bucketOf(key, this.#buckets) * WAYS
     for (let way = base; way < base + WAYS; way++) {
       const cell = t[way] as number
       if ((cell & USED_BIT) === 0 || cell >>> 7 !== key) continue
@@ -79,9 +78,9 @@ export class GhostLists {
   }
 
   /** Writes `cell` into its bucket: over the same hash, else an empty way, else the stalest. */
-  #place(t: Int32Array, mask: number, cell: number): void {
+  #place(t: Int32Array, buckets: number, cell: number): void {
     const key = cell >>> 7
-    const base = (key & mask) * WAYS
+    const base = bucketOf(key, buckets) * WAYS
     let way = base
     let stalest = -1
     for (let w = base; w < base + WAYS; w++) {
@@ -108,11 +107,16 @@ export class GhostLists {
 
   #grow(): void {
     const old = this.#table
-    const table = new Int32Array(old.length * 2)
-    const mask = table.length / WAYS - 1
-    for (const cell of old) if (cell & USED_BIT) this.#place(table, mask, cell)
+    const table = new Int32Array(Math.min(old.length * 2, this.#cells))
+    const buckets = table.length / WAYS
+    for (const cell of old) if (cell & USED_BIT) this.#place(table, buckets, cell)
     this.#table = table
-    this.#mask = mask
+    this.#buckets = buckets
     this.#added = 0
   }
+}
+
+/** The bucket of a 25-bit `key`: the key, remixed, scaled to the number of buckets. */
+function bucketOf(key: number, buckets: number): number {
+  return Math.floor(((Math.imul(key, 0x9e3779b1) >>> 7) * buckets) / 33554432)
 }
