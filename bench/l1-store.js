@@ -1,11 +1,19 @@
-// The L1 store with each eviction policy beside lru-cache, tiny-lru, mnemonist and quick-lru:
-// get-hit, set with eviction, a Zipf read-through loop, get-hit with per-entry TTL, heap bytes per
-// entry. Each implementation runs in its own child process (same keys, same order); each number
-// is the median of ROUNDS measured rounds after a warm-up. Times are the process's CPU time
-// (process.cpuUsage: user + system, GC threads included), not wall time: on a machine shared with
-// other jobs, wall time mostly measures how often the process was descheduled.
-// Usage: node bench/l1-store.js [--json] [--quick]     (child: node --expose-gc bench/l1-store.js --child IMPL CAP)
-import { spawnSync } from 'node:child_process'
+// The L1 store with each eviction policy beside lru-cache, tiny-lru, mnemonist and quick-lru: get-hit,
+// get-hit with per-entry TTL, `cache.peek` (stratacache through createCache, beside lru-cache's
+// get), set with eviction, and a Zipf read-through loop. Memory is bench/memory.js's (heap +
+// ArrayBuffers, a fresh process per figure).
+//
+// Rotation: every implementation lives in its own child process (same keys, same order), kept for
+// the whole capacity; each round runs every implementation once, in an order that rotates from
+// round to round, so a burst of load from the other jobs on this shared machine falls on all of
+// them alike rather than on whichever ran during it. A figure is the median over the measured
+// rounds (one warm-up round first), beside the range over the rounds; a ratio is the median of the
+// per-round ratios to lru-cache (each taken within one round), beside their range. Times are the
+// child's CPU time (process.cpuUsage: user + system, GC threads included), not wall time, which on a
+// loaded machine mostly measures descheduling. The load average is printed with each capacity.
+// Usage: node bench/l1-store.js [--json] [--quick]     (child: forked with --child IMPL CAP)
+import { fork } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { rng } from './lib/common.js'
 
@@ -20,156 +28,149 @@ const IMPLS = [
   'sc:s3fifo',
   'sc:w-tinylfu',
 ]
-const self = fileURLToPath(import.meta.url)
+/** [id, label, better, the lru-cache metric it is compared with] */
+const METRICS = [
+  ['getHit', 'get hit (ns/op)', 'lower', 'getHit'],
+  ['getHitTtl', 'get hit, per-entry TTL (ns/op)', 'lower', 'getHitTtl'],
+  ['peek', 'cache.peek hit vs lru-cache get (ns/op)', 'lower', 'getHit'],
+  ['setEvict', 'set with eviction (ns/op)', 'lower', 'setEvict'],
+  ['readThrough', 'read-through Zipf 0.99, 10% of keys (Mops/s)', 'higher', 'readThrough'],
+]
+const OPS = 2_000_000
+const EVICTING_SETS = 500_000
 const NO_TAGS = []
+const self = fileURLToPath(import.meta.url)
 
-if (process.argv[2] === '--child') {
-  await child(process.argv[3], Number(process.argv[4]))
-} else {
-  await parent()
-}
+if (process.argv[2] === '--child') await child(process.argv[3], Number(process.argv[4]))
+else await parent()
 
 async function parent() {
   const json = process.argv.includes('--json')
   const capacities = process.argv.includes('--quick') ? [10_000] : [10_000, 100_000, 1_000_000]
+  const load = () =>
+    loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')
   const results = {}
   for (const cap of capacities) {
-    for (const impl of IMPLS) {
-      const out = spawnSync(process.execPath, ['--expose-gc', self, '--child', impl, String(cap)], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 24,
-      })
-      if (out.status !== 0) throw new Error(`${impl} @ ${cap} failed:\n${out.stderr}`)
-      results[`${impl}@${cap}`] = JSON.parse(out.stdout.trim().split('\n').pop())
-      if (!json) process.stderr.write(`  ${impl} @ ${cap} done\n`)
+    const loadAtStart = load()
+    const children = await Promise.all(IMPLS.map((impl) => start(impl, cap)))
+    const rounds = {} // metric → impl → values per measured round
+    for (const [metric] of METRICS) {
+      rounds[metric] = Object.fromEntries(IMPLS.map((impl) => [impl, []]))
+      for (let round = 0; round <= ROUNDS; round++) {
+        for (let k = 0; k < IMPLS.length; k++) {
+          const i = (k + round) % IMPLS.length
+          const value = await children[i].run(metric)
+          if (round > 0) rounds[metric][IMPLS[i]].push(value)
+        }
+      }
+      if (!json) process.stderr.write(`  ${cap}: ${metric} done (load ${load()})\n`)
     }
+    for (const c of children) c.stop()
+    results[cap] = { loadAtStart, loadAtEnd: load(), rounds }
   }
   if (json) {
     console.log(JSON.stringify(results, null, 2))
     return
   }
-  const metrics = [
-    ['getHit', 'get hit (ns/op)', 'lower'],
-    ['setEvict', 'set with eviction (ns/op)', 'lower'],
-    ['getHitTtl', 'get hit, per-entry TTL (ns/op)', 'lower'],
-    ['readThroughOps', 'read-through Zipf 0.99, 10% of keys (Mops/s)', 'higher'],
-    ['readThroughHit', 'read-through hit ratio (%)', 'higher'],
-    ['bytesPerEntry', 'heap bytes per entry', 'lower'],
-  ]
   for (const cap of capacities) {
+    const { loadAtStart, loadAtEnd, rounds } = results[cap]
     console.log(
-      `\ncapacity ${cap.toLocaleString('en-US')} — ratio = lru-cache ÷ this for costs, this ÷ lru-cache for rates (> 1 is better)`,
+      `\ncapacity ${cap.toLocaleString('en-US')} — ${ROUNDS} rounds, implementations rotated each round; load average ${loadAtStart} at start, ${loadAtEnd} at end (a shared machine)`,
     )
-    const header = ['metric', ...IMPLS]
-    console.log(header.map((h, i) => (i === 0 ? h.padEnd(46) : h.padStart(14))).join(''))
-    for (const [id, label, better] of metrics) {
-      const base = results[`lru-cache@${cap}`][id]
-      const cells = IMPLS.map((impl) => {
-        const v = results[`${impl}@${cap}`][id]
-        if (v === null || v === undefined) return 'n/a'.padStart(14)
-        const ratio = better === 'lower' ? base / v : v / base
-        const shown = id === 'readThroughOps' ? (v / 1e6).toFixed(2) : v.toFixed(1)
-        return `${shown} ${ratio.toFixed(2)}×`.padStart(14)
-      })
-      console.log(label.padEnd(46) + cells.join(''))
+    console.log(
+      'median [range over rounds]; ratio to lru-cache = median of per-round ratios [their range], > 1 is better',
+    )
+    for (const [metric, label, better, base] of METRICS) {
+      console.log(`  ${label}`)
+      const baseline = rounds[base]['lru-cache']
+      for (const impl of IMPLS) {
+        const values = rounds[metric][impl]
+        if (values.every((v) => v === null)) continue
+        const ratios = values.map((v, r) => (better === 'lower' ? baseline[r] / v : v / baseline[r]))
+        const show = (v) => (metric === 'readThrough' ? (v / 1e6).toFixed(2) : v.toFixed(1))
+        console.log(
+          `    ${impl.padEnd(14)}${show(median(values)).padStart(8)} [${show(Math.min(...values))}–${show(Math.max(...values))}]`.padEnd(
+            42,
+          ) +
+            `${median(ratios).toFixed(2)}× [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]`,
+        )
+      }
     }
   }
 }
 
+/** Forks a child for `impl` at `cap`; resolves once it has filled its caches. */
+function start(impl, cap) {
+  const proc = fork(self, ['--child', impl, String(cap)], { execArgv: ['--expose-gc'], stdio: 'inherit' })
+  let waiting
+  proc.on('message', (m) => waiting?.(m))
+  proc.on('exit', (code) => {
+    if (code !== 0 && code !== null) throw new Error(`${impl} @ ${cap} exited with ${code}`)
+  })
+  const next = () => new Promise((resolve) => (waiting = resolve))
+  return next().then(() => ({
+    run(metric) {
+      const reply = next()
+      proc.send(metric)
+      return reply.then((m) => m.value)
+    },
+    stop: () => proc.kill(),
+  }))
+}
+
 async function child(impl, cap) {
-  const cache = await make(impl, cap)
   const keys = Array.from({ length: cap * 2 }, (_, i) => `key:${i}`)
   const value = { id: 1, name: 'product', price: 9.99 }
   const next = rng(7)
   const seq = new Uint32Array(1 << 16)
   for (let i = 0; i < seq.length; i++) seq[i] = Math.floor(next() * cap)
-  const out = {}
-
-  // heap bytes per entry: fill a fresh cache with cap distinct keys sharing one value
-  {
-    const ks = Array.from({ length: cap }, (_, i) => `mem:${i}`)
-    await make(impl, 16) // load the module before measuring
-    global.gc()
-    global.gc()
-    const before = process.memoryUsage().heapUsed
-    // Construction is inside the measurement: some caches preallocate their arrays.
-    const fresh = await make(impl, cap)
-    for (const k of ks) fresh.set(k, value)
-    global.gc()
-    global.gc()
-    out.bytesPerEntry = (process.memoryUsage().heapUsed - before) / cap
-    if (fresh.size() !== cap) throw new Error(`${impl} holds ${fresh.size()} of ${cap}`)
-  }
-
+  const cache = await make(impl, cap)
   for (let i = 0; i < cap; i++) cache.set(keys[i], value)
-  const OPS = 2_000_000
-  out.getHit = median(() => {
+  const ttlCache = await make(impl, cap, 3_600_000)
+  if (ttlCache !== undefined) for (let i = 0; i < cap; i++) ttlCache.set(keys[i], value)
+  const peekable = impl.startsWith('sc:') ? await cacheOf(impl.slice(3), cap) : undefined
+  if (peekable !== undefined) for (let i = 0; i < cap; i++) await peekable.set(keys[i], value)
+  // A fresh cache per read-through round: Zipf 0.99 over 10 × cap keys, get and on a miss set.
+  const { ScrambledZipfianGenerator, Random } = await import('../dist/simulation/index.js')
+  const zipf = new ScrambledZipfianGenerator(cap * 10, 0.99)
+  const random = new Random(11)
+  const trace = Array.from({ length: 1 << 20 }, () => `z:${zipf.next(random)}`)
+  let fresh = cap
+
+  const rounds = {
+    getHit: () => hits(cache, (k) => cache.get(k)),
+    getHitTtl: () => (ttlCache === undefined ? null : hits(ttlCache, (k) => ttlCache.get(k))),
+    peek: () => (peekable === undefined ? null : hits(peekable, (k) => peekable.peek(k))),
+    setEvict() {
+      const t = cpuNs()
+      for (let i = 0; i < EVICTING_SETS; i++) cache.set(`new:${fresh++}`, value)
+      // (The hit rounds ran before: every metric's rounds run before the next metric's.)
+      return (cpuNs() - t) / EVICTING_SETS
+    },
+    async readThrough() {
+      const rt = await make(impl, cap)
+      const t = cpuNs()
+      for (let i = 0; i < trace.length; i++) {
+        const k = trace[i]
+        if (rt.get(k) === undefined) rt.set(k, value)
+      }
+      return trace.length / ((cpuNs() - t) / 1e9)
+    },
+  }
+  function hits(c, read) {
     let x
     const t = cpuNs()
-    for (let i = 0; i < OPS; i++) x = cache.get(keys[seq[i & 65535]])
-    if (x === undefined) throw new Error('miss in get-hit')
-    return (cpuNs() - t) / OPS
-  })
-
-  let fresh = cap
-  out.setEvict = median(() => {
-    const n = 500_000
-    const t = cpuNs()
-    for (let i = 0; i < n; i++) cache.set(`new:${fresh++}`, value)
-    return (cpuNs() - t) / n
-  })
-
-  // per-entry TTL (1 h) on every entry: the expiry check on each hit
-  if (impl === 'tiny-lru' || impl === 'mnemonist' || impl === 'quick-lru') {
-    out.getHitTtl = null
-    if (impl === 'tiny-lru' || impl === 'quick-lru') {
-      const ttlCache = await make(impl, cap, 3_600_000)
-      for (let i = 0; i < cap; i++) ttlCache.set(keys[i], value)
-      out.getHitTtl = median(() => {
-        const t = cpuNs()
-        for (let i = 0; i < OPS; i++) ttlCache.get(keys[seq[i & 65535]])
-        return (cpuNs() - t) / OPS
-      })
-    }
-  } else {
-    const ttlCache = await make(impl, cap, 3_600_000)
-    for (let i = 0; i < cap; i++) ttlCache.set(keys[i], value)
-    out.getHitTtl = median(() => {
-      let x
-      const t = cpuNs()
-      for (let i = 0; i < OPS; i++) x = ttlCache.get(keys[seq[i & 65535]])
-      if (x === undefined) throw new Error('miss in get-hit with TTL')
-      return (cpuNs() - t) / OPS
-    })
+    for (let i = 0; i < OPS; i++) x = read(keys[seq[i & 65535]])
+    const ns = (cpuNs() - t) / OPS
+    if (x === undefined) throw new Error(`${impl}: a miss in a hit round`)
+    return ns
   }
-
-  // read-through: Zipf 0.99 over 10 × cap keys, capacity cap; get, and on a miss set
-  {
-    const { ScrambledZipfianGenerator, Random } = await import('../dist/simulation/index.js')
-    const n = cap * 10
-    const zipf = new ScrambledZipfianGenerator(n, 0.99)
-    const random = new Random(11)
-    const reqs = 1 << 20
-    const trace = new Array(reqs)
-    for (let i = 0; i < reqs; i++) trace[i] = `z:${zipf.next(random)}`
-    let hits = 0
-    const rates = []
-    for (let r = 0; r < ROUNDS + 1; r++) {
-      const rt = await make(impl, cap)
-      hits = 0
-      const t = cpuNs()
-      for (let i = 0; i < reqs; i++) {
-        const k = trace[i]
-        if (rt.get(k) !== undefined) hits++
-        else rt.set(k, value)
-      }
-      if (r > 0) rates.push(reqs / ((cpuNs() - t) / 1e9))
-    }
-    rates.sort((a, b) => a - b)
-    out.readThroughOps = rates[rates.length >> 1]
-    out.readThroughHit = (100 * hits) / reqs
-  }
-  console.log(JSON.stringify(out))
+  process.on('message', async (metric) => {
+    process.send({ value: await rounds[metric]() })
+  })
+  process.send({ ready: true })
 }
 
 /** CPU time of this process so far, in ns. */
@@ -178,36 +179,40 @@ function cpuNs() {
   return (user + system) * 1000
 }
 
-function median(fn) {
-  fn() // warm-up
-  const xs = []
-  for (let r = 0; r < ROUNDS; r++) xs.push(fn())
-  xs.sort((a, b) => a - b)
-  return xs[xs.length >> 1]
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted[sorted.length >> 1]
 }
 
-/** A uniform get/set/size face over each implementation. */
+/** createCache with the given policy (default options otherwise: TTL 1 h), for peek. */
+async function cacheOf(policy, cap) {
+  const { createCache } = await import('../dist/index.js')
+  return createCache({ l1: { maxEntries: cap, policy }, l2: false })
+}
+
+/** A uniform get/set face over each implementation; undefined when it has no per-entry TTL. */
 async function make(impl, cap, ttlMs) {
   switch (impl) {
     case 'lru-cache': {
       const { LRUCache } = await import('lru-cache')
       const c = new LRUCache(ttlMs ? { max: cap, ttl: ttlMs } : { max: cap })
-      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v), size: () => c.size }
+      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v) }
     }
     case 'tiny-lru': {
       const { lru } = await import('tiny-lru')
       const c = lru(cap, ttlMs ?? 0)
-      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v), size: () => c.size }
+      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v) }
     }
     case 'mnemonist': {
+      if (ttlMs) return undefined
       const { LRUCache } = await import('mnemonist')
       const c = new LRUCache(cap)
-      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v), size: () => c.size }
+      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v) }
     }
     case 'quick-lru': {
       const { default: QuickLRU } = await import('quick-lru')
       const c = new QuickLRU(ttlMs ? { maxSize: cap, maxAge: ttlMs } : { maxSize: cap })
-      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v), size: () => c.size }
+      return { get: (k) => c.get(k), set: (k, v) => c.set(k, v) }
     }
     default: {
       const policy = impl.slice(3)
@@ -222,7 +227,6 @@ async function make(impl, cap, ttlMs) {
           return v === MISS ? undefined : v
         },
         set: (k, v) => store.set(k, v, expiresAt, 1, 0, NO_TAGS, now),
-        size: () => store.size,
       }
     }
   }

@@ -1,9 +1,12 @@
 // What the L1 costs in memory: bytes per entry = heap + ArrayBuffers (RSS beside), for lru-cache 11
-// and for stratacache — through the public API (`createCache({ l1: { maxEntries }, l2: false })`)
-// and through the bare `MemoryStore` — with each eviction policy, at 10k / 100k / 1M entries; and
-// what room for 1,000,000 entries costs while it holds 1,000. Every figure comes from a fresh
-// process (`--expose-gc`, two collections before each reading): the keys and the one shared value
-// exist before the first reading, so only what the cache itself allocates is counted. Memory
+// and for stratacache — through the public API (`createCache({ l1: { maxEntries }, l2: false })`,
+// default TTL 1 h) and through the bare `MemoryStore` (no expiry) — with each eviction policy, at
+// 10k / 100k / 1M entries; and what room for 1,000,000 entries costs while it holds 1,000. A full
+// cache is measured at steady state: 2 × capacity distinct keys written, so half were evicted and
+// the ghost history is as large as it gets. lru-cache is shown plain and with a TTL (`ttl: 1h`, its
+// per-entry expiry arrays), the like-for-like peer of the cache's default. Every figure comes from
+// a fresh process (`--expose-gc`, two collections before each reading): the keys and the one shared
+// value exist before the first reading, so only what the cache itself allocates is counted. Memory
 // figures do not depend on the machine's load; the load average is printed all the same.
 // Usage: node bench/memory.js [--json] [--quick]
 //        child: node --expose-gc bench/memory.js --child IMPL CAPACITY HELD
@@ -12,28 +15,30 @@ import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
 const POLICIES = ['w-tinylfu', 'lru', 'sieve', 's3fifo']
-export const IMPLS = ['lru-cache', ...POLICIES.map((p) => `cache:${p}`), ...POLICIES.map((p) => `store:${p}`)]
+export const IMPLS = [
+  'lru-cache',
+  'lru-cache:ttl',
+  ...POLICIES.map((p) => `cache:${p}`),
+  ...POLICIES.map((p) => `store:${p}`),
+]
 const ROOM = 1_000_000
 const ROOM_HELD = 1_000
 const self = fileURLToPath(import.meta.url)
 
 if (process.argv[2] === '--child') {
-  const [impl, capacity, held] = process.argv.slice(3)
-  console.log(JSON.stringify(await measure(impl, Number(capacity), Number(held))))
+  const [impl, capacity, held, written = held] = process.argv.slice(3)
+  console.log(JSON.stringify(await measure(impl, Number(capacity), Number(held), Number(written))))
 } else if (process.argv[1] === self) {
   await parent()
 }
 
-/** Runs one measurement in a fresh process: { bytesPerEntry, heap, arrayBuffers, rss } (bytes). */
-export function measureInChild(impl, capacity, held = capacity) {
-  const out = spawnSync(
-    process.execPath,
-    ['--expose-gc', self, '--child', impl, String(capacity), String(held)],
-    {
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    },
-  )
+/**
+ * Runs one measurement in a fresh process: { bytesPerEntry, heap, arrayBuffers, rss } (bytes), after
+ * writing `written` distinct keys into a cache with room for `capacity` (it then holds `held`).
+ */
+export function measureInChild(impl, capacity, held = capacity, written = held) {
+  const args = ['--expose-gc', self, '--child', impl, String(capacity), String(held), String(written)]
+  const out = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 })
   if (out.status !== 0) throw new Error(`${impl} @ ${capacity} failed:\n${out.stderr}`)
   return JSON.parse(out.stdout.trim().split('\n').pop())
 }
@@ -48,7 +53,10 @@ async function parent() {
   const loadAtStart = load()
   const results = {}
   for (const n of sizes) {
-    for (const impl of IMPLS) results[`${impl}@${n}`] = measureInChild(impl, n)
+    for (const impl of IMPLS) {
+      results[`${impl}@${n}`] = measureInChild(impl, n)
+      results[`${impl}@${n}/steady`] = measureInChild(impl, n, n, 2 * n)
+    }
   }
   for (const impl of IMPLS) results[`${impl}@room`] = measureInChild(impl, ROOM, ROOM_HELD)
   if (json) {
@@ -58,16 +66,22 @@ async function parent() {
   console.log(`load average at start: ${loadAtStart} (a shared machine; memory figures do not depend on it)`)
   console.log('bytes per entry = (heap + ArrayBuffers) ÷ entries; ratio = this ÷ lru-cache (≤ 1 is leaner)')
   const cell = (text, width) => String(text).padStart(width)
-  console.log(
-    `${'implementation'.padEnd(20)}${sizes.map((n) => cell(n.toLocaleString('en-US'), 24)).join('')}`,
-  )
-  for (const impl of IMPLS) {
-    const row = sizes.map((n) => {
-      const r = results[`${impl}@${n}`]
-      const ratio = r.bytesPerEntry / results[`lru-cache@${n}`].bytesPerEntry
-      return cell(`${r.bytesPerEntry.toFixed(1)} B ${ratio.toFixed(2)}× (${rssPerEntry(r, n)})`, 24)
-    })
-    console.log(impl.padEnd(20) + row.join(''))
+  for (const [phase, suffix] of [
+    ['filled (capacity keys written)', ''],
+    ['steady state (2 × capacity keys written)', '/steady'],
+  ]) {
+    console.log(`\n${phase}`)
+    console.log(
+      `${'implementation'.padEnd(20)}${sizes.map((n) => cell(n.toLocaleString('en-US'), 26)).join('')}`,
+    )
+    for (const impl of IMPLS) {
+      const row = sizes.map((n) => {
+        const r = results[`${impl}@${n}${suffix}`]
+        const ratio = r.bytesPerEntry / results[`lru-cache@${n}${suffix}`].bytesPerEntry
+        return cell(`${r.bytesPerEntry.toFixed(1)} B ${ratio.toFixed(2)}× (${rssPerEntry(r, n)})`, 26)
+      })
+      console.log(impl.padEnd(20) + row.join(''))
+    }
   }
   console.log(
     "(in parentheses: RSS growth per entry, B — includes the allocator's slack and freed pages not yet returned)",
@@ -90,8 +104,8 @@ function mb(bytes) {
   return `${(bytes / 1e6).toFixed(2)} MB`
 }
 
-async function measure(impl, capacity, held) {
-  const keys = Array.from({ length: held }, (_, i) => `key:${i}`)
+async function measure(impl, capacity, held, written) {
+  const keys = Array.from({ length: written }, (_, i) => `key:${i}`)
   const value = Object.freeze({ id: 1, name: 'product', price: 9.99 })
   // Load the module and warm its code paths on a throwaway instance before the first reading.
   const warm = await make(impl, 16)
@@ -115,9 +129,9 @@ function reading() {
 
 /** A uniform set/size face; `set` may return a promise (the cache's does). */
 async function make(impl, capacity) {
-  if (impl === 'lru-cache') {
+  if (impl.startsWith('lru-cache')) {
     const { LRUCache } = await import('lru-cache')
-    const c = new LRUCache({ max: capacity })
+    const c = new LRUCache(impl === 'lru-cache:ttl' ? { max: capacity, ttl: 3_600_000 } : { max: capacity })
     return { set: (k, v) => c.set(k, v), size: () => c.size }
   }
   const [kind, policy] = impl.split(':')

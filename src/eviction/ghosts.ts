@@ -1,24 +1,27 @@
 /**
  * Two bounded histories of recently evicted keys ("ghosts"), by hash, as ARC keeps them: list 0
- * and list 1 each remember their last `depth` evictions. A ghost is one Int32 cell — 25 bits of
- * the key's hash, the list, a used bit and a 5-bit *stamp* (when it was added, in eighths of its
- * list's depth) — in a table of 4-way buckets (16 bytes, one cache line), about one cell per ghost
- * the lists can hold. An insertion overwrites the stalest way, so a ghost may be forgotten early
- * (never wrongly remembered beyond its depth, give or take an eighth): an approximation that needs
- * no deletion, no allocation and O(1) time per operation.
+ * and list 1 each remember their last `depth` evictions. A ghost is one Int32 cell — 22 bits of
+ * the key's hash, the list, a used bit and an 8-bit *stamp* (when it was added, in sixteenths of
+ * its list's depth) — in a table of 4-way buckets (16 bytes, one cache line), about one cell per
+ * ghost the lists can hold. An insertion overwrites the stalest way, so a ghost may be forgotten
+ * early (never wrongly remembered beyond its depth, give or take a sixteenth): an approximation
+ * that needs no deletion, no allocation and O(1) time per operation. Stamps wrap after 16 depths:
+ * long enough that a ghost that old has been overwritten (with 5-bit stamps, wrapping after 4
+ * depths, a loop of twice the capacity met its own ghosts again as fresh ones).
  *
  * A ghost's bucket is its hash scaled to the number of buckets (no power-of-two rounding). The
  * table grows with the evictions: it starts small and doubles (rehashing its cells: each holds the
  * hash bits that pick its bucket) until it has a cell per ghost the two depths allow, so a cache
  * that never evicts pays almost nothing for it.
  */
-const HASH_BITS = 25
+const HASH_BITS = 22
 const HASH_MASK = (1 << HASH_BITS) - 1
-const LIST_BIT = 1 << 6
-const USED_BIT = 1 << 5
-const STAMP_MASK = 31
-/** Stamps count eighths of a list's depth; they wrap after 32 (four depths, long forgotten). */
-const STAMPS_PER_DEPTH = 8
+const KEY_SHIFT = 10
+const LIST_BIT = 1 << 9
+const USED_BIT = 1 << 8
+const STAMP_MASK = 255
+/** Stamps count sixteenths of a list's depth; they wrap after 256 (sixteen depths). */
+const STAMPS_PER_DEPTH = 16
 const WAYS = 4
 const INITIAL_CELLS = 256
 
@@ -46,7 +49,7 @@ export class GhostLists {
     this.#buckets = this.#table.length / WAYS
   }
 
-  /** Remembers `hash` (its low 25 bits) as evicted from `list`. */
+  /** Remembers `hash` (its low 22 bits) as evicted from `list`. */
   add(list: number, hash: number): void {
     const count = (this.#count[list] as number) + 1
     this.#count[list] = count
@@ -55,7 +58,7 @@ export class GhostLists {
     this.#place(
       this.#table,
       this.#buckets,
-      ((hash & HASH_MASK) << 7) | (list === 0 ? 0 : LIST_BIT) | USED_BIT | stamp,
+      ((hash & HASH_MASK) << KEY_SHIFT) | (list === 0 ? 0 : LIST_BIT) | USED_BIT | stamp,
     )
   }
 
@@ -69,7 +72,7 @@ export class GhostLists {
     const base = bucketOf(key, this.#buckets) * WAYS
     for (let way = base; way < base + WAYS; way++) {
       const cell = t[way] as number
-      if ((cell & USED_BIT) === 0 || cell >>> 7 !== key) continue
+      if ((cell & USED_BIT) === 0 || cell >>> KEY_SHIFT !== key) continue
       t[way] = 0
       const list = cell & LIST_BIT ? 1 : 0
       return this.#age(cell) < (this.#limit[list] as number) ? list : -1
@@ -79,13 +82,13 @@ export class GhostLists {
 
   /** Writes `cell` into its bucket: over the same hash, else an empty way, else the stalest. */
   #place(t: Int32Array, buckets: number, cell: number): void {
-    const key = cell >>> 7
+    const key = cell >>> KEY_SHIFT
     const base = bucketOf(key, buckets) * WAYS
     let way = base
     let stalest = -1
     for (let w = base; w < base + WAYS; w++) {
       const other = t[w] as number
-      if ((other & USED_BIT) === 0 || other >>> 7 === key) {
+      if ((other & USED_BIT) === 0 || other >>> KEY_SHIFT === key) {
         way = w
         break
       }
@@ -116,7 +119,7 @@ export class GhostLists {
   }
 }
 
-/** The bucket of a 25-bit `key`: the key, remixed, scaled to the number of buckets. */
+/** The bucket of a 22-bit `key`: the key, remixed, scaled to the number of buckets. */
 function bucketOf(key: number, buckets: number): number {
   return Math.floor(((Math.imul(key, 0x9e3779b1) >>> 7) * buckets) / 33554432)
 }
