@@ -140,9 +140,9 @@ async function child(impl, cap) {
   let fresh = cap
 
   const rounds = {
-    getHit: () => hits(cache, (k) => cache.get(k)),
-    getHitTtl: () => (ttlCache === undefined ? null : hits(ttlCache, (k) => ttlCache.get(k))),
-    peek: () => (peekable === undefined ? null : hits(peekable, (k) => peekable.peek(k))),
+    getHit: () => hits((k) => cache.get(k)),
+    getHitTtl: () => (ttlCache === undefined ? null : hits((k) => ttlCache.get(k))),
+    peek: () => (peekable === undefined ? null : hits((k) => peekable.peek(k))),
     setEvict() {
       const t = cpuNs()
       for (let i = 0; i < EVICTING_SETS; i++) cache.set(`new:${fresh++}`, value)
@@ -159,7 +159,7 @@ async function child(impl, cap) {
       return trace.length / ((cpuNs() - t) / 1e9)
     },
   }
-  function hits(c, read) {
+  function hits(read) {
     let x
     const t = cpuNs()
     for (let i = 0; i < OPS; i++) x = read(keys[seq[i & 65535]])
