@@ -607,7 +607,10 @@ export class Cache {
         | undefined
         | Promise<DeepReadonly<T> | undefined>
     }
-    return this.#get(key, options, undefined) as DeepReadonly<T> | undefined | Promise<DeepReadonly<T> | undefined>
+    return this.#get(key, options, undefined) as
+      | DeepReadonly<T>
+      | undefined
+      | Promise<DeepReadonly<T> | undefined>
   }
 
   /** get after validation: the value itself on an L1 hit, else a promise. */
