@@ -10,7 +10,7 @@
  * The binaries are found on PATH or under /usr/lib/postgresql/<version>/bin (Debian keeps them
  * there); when none is found the test fails with the command that installs them.
  */
-import { type ExecFileSyncOptions, execFileSync, spawn } from 'node:child_process'
+import { type ExecFileSyncOptions, execFileSync } from 'node:child_process'
 import {
   accessSync,
   chownSync,
@@ -24,7 +24,7 @@ import {
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll } from 'vitest'
-import { freePort } from './redis-server.js'
+import { freePort, startWatchdog } from './redis-server.js'
 
 /** What a `pg` client needs to connect (trust authentication, no password). */
 export interface PostgresConnection {
@@ -98,16 +98,6 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const stop of running) stop()
   })
-}
-
-/** SIGKILLs the server's postmaster if this process dies without its 'exit' hooks; leaves when the server does. */
-function startWatchdog(postmasterPid: number): void {
-  const script = `while kill -0 ${process.pid} 2>/dev/null; do kill -0 ${postmasterPid} 2>/dev/null || exit 0; sleep 1; done; kill -9 ${postmasterPid} 2>/dev/null`
-  try {
-    const watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' })
-    watchdog.on('error', () => {})
-    watchdog.unref()
-  } catch {}
 }
 
 /** Starts a fresh PostgreSQL (database `postgres`, user `postgres`, trust auth) on a free loopback port. */

@@ -186,9 +186,9 @@ function installExitHook(): void {
 /**
  * A detached shell that SIGKILLs the server if this process dies without running its 'exit'
  * hooks (SIGKILL of the test worker, a crash in native code…). It leaves on its own when the
- * server exits first.
+ * server exits first. test/helpers/postgres.ts watches its postmaster with it too.
  */
-function startWatchdog(serverPid: number): void {
+export function startWatchdog(serverPid: number): void {
   const script = `while kill -0 ${process.pid} 2>/dev/null; do kill -0 ${serverPid} 2>/dev/null || exit 0; sleep 1; done; kill -9 ${serverPid} 2>/dev/null`
   try {
     const watchdog = spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' })
