@@ -9,7 +9,7 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
-import type { Application, NextFunction, Request, RequestHandler, Response } from 'express'
+import type { Application, NextFunction, Request, Response } from 'express'
 import type { Exchange } from './exchange.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, resolvePolicy } from './policy.js'
@@ -18,15 +18,26 @@ import type { CapturedResponse, HttpCacheOptions, HttpRequest, OutgoingResponse 
 
 export type { HttpCacheOptions, HttpCachePolicy }
 
+/**
+ * What {@link ExpressHttpCache.route} returns: an Express middleware generic over the route's
+ * params, so that Express infers them from the route's path (`'/products/:id'` → `{ id: string }`)
+ * for the handlers after it, instead of taking them from this middleware.
+ */
+export type RouteMiddleware<P> = <Q extends P>(req: Request<Q>, res: Response, next: NextFunction) => void
+
 /** The HTTP layer for an Express app. */
 export class ExpressHttpCache extends HttpCache {
-  /** Middleware applying `policy` to the route it precedes (validated here, once). */
-  route(policy: HttpCachePolicy<Request>): RequestHandler {
+  /**
+   * Middleware applying `policy` to the route it precedes (validated here, once). Generic over the
+   * route's params like Express's own handlers, so `app.get('/p/:id', http.route(…), (req) => …)`
+   * keeps `req.params.id` a `string` (inferred from the path; or name them: `route<{ id: string }>()`).
+   */
+  route<P = Request['params']>(policy: HttpCachePolicy<Request<P>>): RouteMiddleware<P> {
     const resolved = resolvePolicy(policy)
     return (req, res, next) => {
       const source = {
         request: { method: req.method, url: req.originalUrl, headers: req.headers },
-        context: req,
+        context: req as Request<P>,
         revalidate: (replay: HttpRequest) => dispatch(rootApp(req.app), replay),
       }
       this.begin(resolved, source).then((step) => {
@@ -37,7 +48,7 @@ export class ExpressHttpCache extends HttpCache {
   }
 
   /** Adds tags to the response being produced for `req` (e.g. every product a page lists). */
-  tag(req: Request, ...tags: string[]): void {
+  tag<P>(req: Request<P>, ...tags: string[]): void {
     this.addTags(req, tags)
   }
 }
@@ -57,7 +68,7 @@ type End = (this: Response, chunk?: unknown, encoding?: BufferEncoding) => unkno
  * object only, and restored before the real write, so outer middleware that patched them too
  * (compression, loggers) see one ordinary response.
  */
-function capture(req: Request, res: Response, next: NextFunction, exchange: Exchange): void {
+function capture(req: object, res: Response, next: NextFunction, exchange: Exchange): void {
   const original: ServerResponseMethods = { write: res.write, end: res.end, writeHead: res.writeHead }
   const chunks: Buffer[] = []
   let ended = false

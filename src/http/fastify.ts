@@ -9,7 +9,13 @@
  * ```
  */
 import type { Readable } from 'node:stream'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  RouteGenericInterface,
+} from 'fastify'
 import type { Exchange } from './exchange.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, type ResolvedPolicy, resolvePolicy } from './policy.js'
@@ -27,6 +33,24 @@ declare module 'fastify' {
     /** The HTTP layer registered by stratacache's plugin: invalidateTags, purgeUrl, stats, tag. */
     httpCache: FastifyHttpCache
   }
+}
+
+/**
+ * A route's `config.httpCache` typed by the route's generic, so that `tags` and `user` read its
+ * params, query and headers typed, as its handler does (Fastify does not infer them from the path):
+ *
+ * ```ts
+ * type Product = { Params: { id: string } }
+ * app.get<Product>('/products/:id', {
+ *   config: { httpCache: routePolicy<Product>({ maxAge: '60s', tags: (request) => [`product:${request.params.id}`] }) },
+ * }, async (request) => products.find(request.params.id))
+ * ```
+ */
+export function routePolicy<G extends RouteGenericInterface = RouteGenericInterface>(
+  policy: HttpCachePolicy<FastifyRequest<G>>,
+): HttpCachePolicy<FastifyRequest> {
+  // The same request object reaches the policy: typed as the route declared it (as its handler is).
+  return policy as unknown as HttpCachePolicy<FastifyRequest>
 }
 
 /** The HTTP layer of a Fastify app (decorated as `app.httpCache`). */
