@@ -253,23 +253,33 @@ function recommend(
     reason = `${rw}; ${changeText}${ttlMs >= maxStalenessMs ? `; TTL capped by the staleness you accept (${humanDuration(maxStalenessMs)})` : ''}`
   }
 
-  if (decision === 'dont-cache') {
-    // Nothing is cached: no pattern, no invalidation to set up.
-    return {
-      name,
-      decision,
-      reason,
-      ttlMs,
-      ttl: formatDuration(ttlMs),
-      pattern: null,
-      patternReason: '',
-      invalidation: null,
-      invalidationDetail: '',
-      tags: [],
-      ttlHitRatio,
-    }
+  return {
+    name,
+    decision,
+    reason,
+    ttlMs,
+    ttl: formatDuration(ttlMs),
+    // Nothing is cached for a don't-cache signature: no pattern, no invalidation to set up.
+    ...(decision === 'dont-cache' ? NOTHING_TO_SET_UP : setUp(shape, type)),
+    ttlHitRatio,
   }
+}
 
+type SetUp = Pick<
+  Recommendation,
+  'pattern' | 'patternReason' | 'invalidation' | 'invalidationDetail' | 'tags'
+>
+
+const NOTHING_TO_SET_UP: SetUp = {
+  pattern: null,
+  patternReason: '',
+  invalidation: null,
+  invalidationDetail: '',
+  tags: [],
+}
+
+/** The pattern and the invalidation of a signature worth caching. */
+function setUp(shape: Shape, type: TypeReport): SetUp {
   let pattern: Pattern = 'cache-aside'
   let patternReason = 'read-mostly: load on a miss with getOrSet, delete or tag-invalidate on write'
   if (shape === 'counter' || (type.writes > 0 && type.writesByKind.counter / type.writes > 0.5)) {
@@ -299,19 +309,7 @@ function recommend(
     invalidation = 'key-delete'
     invalidationDetail = `one ${type.type} entity per key: delete its key when that entity is written`
   }
-  return {
-    name,
-    decision,
-    reason,
-    ttlMs,
-    ttl: formatDuration(ttlMs),
-    pattern,
-    patternReason,
-    invalidation,
-    invalidationDetail,
-    tags,
-    ttlHitRatio,
-  }
+  return { pattern, patternReason, invalidation, invalidationDetail, tags }
 }
 
 /** What the prediction's replay does with a signature's reads and with the writes to its type. */

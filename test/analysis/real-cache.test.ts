@@ -232,7 +232,11 @@ async function check(path: string, profilerKeys?: number): Promise<AnalysisRepor
   const l1 = await replayThroughCache(accesses, report, config, undefined)
   const l1l2 = await replayThroughCache(accesses, report, config, redis().url)
   const cache = report.cache
-  const label = `${basename(path)}: predicted ${cache.predictedHitRatio} (L1), ${cache.withL2HitRatio} (L1 + L2); real ${l1}, ${l1l2}`
+  const p = (x: number) => `${(x * 100).toFixed(2)}%`
+  const label =
+    `${basename(path)}: L1 predicted ${p(cache.predictedHitRatio)} ± ${p(cache.errorBand)}, real ${p(l1)}; ` +
+    `L1 + L2 predicted ${p(cache.withL2HitRatio)}, real ${p(l1l2)} (capacity only ${p(cache.capacityHitRatio)}, rate ${cache.rate})`
+  console.info(label) // the evidence, in the test log
   expect(Math.abs(cache.predictedHitRatio - l1), label).toBeLessThan(0.02)
   expect(Math.abs(cache.withL2HitRatio - l1l2), label).toBeLessThan(0.02)
   // The band the report prints covers the difference.
