@@ -128,7 +128,7 @@ export interface CacheRecommendation {
   readonly reads: number
   /** Overall LRU miss-ratio curve of every read (exact or SHARDS). */
   readonly lru: MissRatioCurve
-  /** Each L1 policy on the cached types' reads, replayed through the simulator. */
+  /** Each L1 policy on the cached signatures' reads, replayed through the simulator (capacity misses only). */
   readonly policies: readonly {
     readonly policy: PolicyName
     readonly points: readonly { readonly size: number; readonly hitRatio: number }[]
