@@ -261,6 +261,19 @@ export type Tier = RedisTier
   }, 180_000)
 })
 
+describe('the README for a user', () => {
+  it('keeps the two repository commands first, then an Install section with the install line', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+    const blocks = [...readme.matchAll(/```(\w*)\n([\s\S]*?)```/g)]
+    expect(blocks[0]?.[2]).toMatch(/^npm ci && npm run demo {4}#[^\n]*\nnpm test {18}#/)
+    const install = readme.indexOf('## Install')
+    expect(install).toBeGreaterThan(readme.indexOf(blocks[0]?.[0] ?? '\u0000'))
+    expect(install).toBeLessThan(readme.indexOf('## Quickstart'))
+    expect(readme.slice(install)).toMatch(/^## Install\n\n```bash\nnpm install stratacache ioredis /)
+    expect(readme).toMatch(/ES module package[\s\S]{0,200}require\('stratacache'\)/)
+  })
+})
+
 describe('the package manifest', () => {
   it('has no runtime dependencies; better-sqlite3 is an optional peer (the demo) and a dev dependency', () => {
     const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
