@@ -339,12 +339,14 @@ export class Cache {
         })
       this.#l2Direct = direct
       this.#connection = connectionOf(direct)
-      this.#connection.onFirstFailure((error) => {
-        // Once per connection: a wrong URL must not be silent, nor flood the log while it retries.
-        const warning = unreachableWarning(error)
-        this.#events.emit('l2-error', { operation: 'connect', error: warning })
-        process.emitWarning(warning)
-      })
+      // Announced by the cache that opened the connection (namespaces share it, and its report).
+      if (resolved.l2.tier === undefined)
+        this.#connection.onFirstFailure((error) => {
+          // Once per connection: a wrong URL must not be silent, nor flood the log while it retries.
+          const warning = unreachableWarning(error)
+          this.#events.emit('l2-error', { operation: 'connect', error: warning })
+          process.emitWarning(warning)
+        })
       this.#l2 =
         resolved.breaker === false
           ? direct

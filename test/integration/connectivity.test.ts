@@ -101,6 +101,20 @@ describe.each(CLIENTS)('connectivity that speaks (client %s)', (client) => {
     expect(finding?.evidence.error).toMatch(/ECONNREFUSED/)
   })
 
+  it('a namespace shares the connection: its ready() names the cause, the failure is announced once', async () => {
+    const { cache, connectErrors } = open(refusedUrl, client)
+    const child = cache.namespace('child')
+    const childErrors: unknown[] = []
+    child.on('l2-error', (event) => {
+      if (event.operation === 'connect') childErrors.push(event.error)
+    })
+    const error = await readyFails(child)
+    expect(error.message).toMatch(/ECONNREFUSED/)
+    expect(connectErrors).toHaveLength(1)
+    expect(childErrors).toEqual([])
+    expect(warnings.filter((w) => /Cannot connect to Redis/.test(w.message))).toHaveLength(1)
+  })
+
   it('an unknown host: ready() rejects naming ENOTFOUND', async () => {
     const { cache, connectErrors } = open('redis://no-such-host.invalid:6390', client)
     const error = await readyFails(cache)
