@@ -1,4 +1,5 @@
 import { Random } from './random.js'
+import { RECENCY_KINDS, type RecencyKind, recencyStream } from './recency-workloads.js'
 import { ScrambledZipfianGenerator } from './zipf.js'
 
 /**
@@ -18,8 +19,19 @@ import { ScrambledZipfianGenerator } from './zipf.js'
  * | `loop` | `n`, `requests` (10·n) | keys 0 … n−1 over and over: LRU's worst case once n exceeds the cache (`loop:2000`) |
  * | `shifting` | `hot`, `phase` (10·hot), `requests` (10·phase), `share` (0.9), `n` (100·hot) | a hot set of `hot` keys receiving `share` of the requests (uniformly), replaced by a brand-new hot set every `phase` requests; the rest is uniform over `n` background keys: recency (`shifting:1000`) |
  * | `cdn` | `alpha`, `n`, `requests` (10·n), `onehit` (0.3) | a CDN-like mix: `onehit` of the requests go to keys never seen before or again (one-hit wonders), the rest to a scrambled Zipf over `n` keys (`cdn:0.8:1e5`) |
+ *
+ * Recency-driven kinds (src/simulation/recency-workloads.ts); *re-reads* are of the key the stream
+ * produced d requests ago, d log-uniform in [1, `reach`], else (`fresh` of the time) a new key:
+ *
+ * | kind | parameters (defaults) | workload |
+ * |---|---|---|
+ * | `recent` | `fresh` (0.3), `reach` (1e5), `requests` (1e6) | re-reads only: temporal locality at every distance up to `reach` (`recent:0.3:1e5`) |
+ * | `drift` | `ws`, `rate` (0.1), `requests` (100·ws), `share` (0.9), `n` (10·ws) | a working set of `ws` keys read uniformly, drifting by `rate` new keys per request; the rest uniform over `n` background keys (`drift:10000`) |
+ * | `phases` | `alpha`, `n`, `phase` (2·n), `requests` (10·n), `fresh` (0.3), `reach` (n) | recency phases (re-reads) and frequency phases (Zipf over `n` keys) alternating every `phase` requests (`phases:0.9:1e5`) |
+ * | `lirs-mix` | `loop`, `alpha`, `n`, `requests` (10·n), `loop-share` (0.3), `recent-share` (0.4), `fresh` (0.3), `reach` (n) | LIRS's patterns interleaved: a loop over `loop` keys, re-reads, Zipf (`lirs-mix:5000:0.8:1e5`) |
+ * | `arc-mix` | `alpha`, `n`, `requests` (10·n), `phase` (2·n), `scan` (n/20), `recent-share` (0.8), `fresh` (0.3), `reach` (n) | re-reads and Zipf whose shares swap every `phase` (`recent-share`, then 1 − it), with scans of `scan` fresh keys every phase/4 requests (`arc-mix:0.9:1e5`) |
  */
-export type SyntheticKind = 'zipf' | 'scan-zipf' | 'loop' | 'shifting' | 'cdn'
+export type SyntheticKind = 'zipf' | 'scan-zipf' | 'loop' | 'shifting' | 'cdn' | RecencyKind
 
 export interface SyntheticSpec {
   readonly kind: SyntheticKind
@@ -68,6 +80,52 @@ const KINDS: Readonly<Record<SyntheticKind, KindDefinition>> = {
     params: ['alpha', 'n', 'requests', 'onehit'],
     required: 2,
     defaults: (p) => ({ requests: 10 * (p.n as number), onehit: 0.3 }),
+  },
+  recent: {
+    params: ['fresh', 'reach', 'requests', 'theta'],
+    required: 0,
+    defaults: () => ({ fresh: 0.3, reach: 100_000, requests: 1_000_000, theta: 1 }),
+  },
+  drift: {
+    params: ['ws', 'rate', 'requests', 'share', 'n'],
+    required: 1,
+    defaults: (p) => ({ rate: 0.1, requests: 100 * (p.ws as number), share: 0.9, n: 10 * (p.ws as number) }),
+  },
+  phases: {
+    params: ['alpha', 'n', 'phase', 'requests', 'fresh', 'reach', 'theta'],
+    required: 2,
+    defaults: (p) => ({
+      phase: 2 * (p.n as number),
+      requests: 10 * (p.n as number),
+      fresh: 0.3,
+      reach: p.n as number,
+      theta: 1,
+    }),
+  },
+  'lirs-mix': {
+    params: ['loop', 'alpha', 'n', 'requests', 'loop-share', 'recent-share', 'fresh', 'reach', 'theta'],
+    required: 3,
+    defaults: (p) => ({
+      requests: 10 * (p.n as number),
+      'loop-share': 0.3,
+      'recent-share': 0.4,
+      fresh: 0.3,
+      reach: p.n as number,
+      theta: 1,
+    }),
+  },
+  'arc-mix': {
+    params: ['alpha', 'n', 'requests', 'phase', 'scan', 'recent-share', 'fresh', 'reach', 'theta'],
+    required: 2,
+    defaults: (p) => ({
+      requests: 10 * (p.n as number),
+      phase: 2 * (p.n as number),
+      scan: Math.max(1, Math.round((p.n as number) / 20)),
+      'recent-share': 0.8,
+      fresh: 0.3,
+      reach: p.n as number,
+      theta: 1,
+    }),
   },
 }
 
@@ -148,8 +206,23 @@ function validate(kind: SyntheticKind, p: Record<string, number>, text: string):
   integer('scan', 1)
   integer('hot', 1)
   integer('phase', 1, Number.MAX_SAFE_INTEGER)
+  integer('reach', 1, 2 ** 28)
+  integer('ws', 1, 2 ** 28)
+  integer('loop', 1)
   fraction('share', 0, kind === 'scan-zipf')
   fraction('onehit', 0, false)
+  fraction('fresh', 0, false)
+  if (p.theta !== undefined && !(p.theta >= 0 && p.theta <= 3)) {
+    throw new RangeError(`'${text}': theta must be from 0 to 3; got ${p.theta}.`)
+  }
+  fraction('loop-share', 0, false)
+  fraction('recent-share', 0, false)
+  if (p.rate !== undefined && !(p.rate > 0 && p.rate <= (p.ws as number))) {
+    throw new RangeError(`'${text}': rate must be above 0 and at most ws (${p.ws}); got ${p.rate}.`)
+  }
+  if ((p['loop-share'] ?? 0) + (p['recent-share'] ?? 0) > 1) {
+    throw new RangeError(`'${text}': loop-share and recent-share must add up to at most 1.`)
+  }
   if (kind === 'scan-zipf' && p.share === 1) {
     throw new RangeError(`'${text}': share must be below 1 (some requests must be Zipf).`)
   }
@@ -184,6 +257,16 @@ export function* syntheticBatches(
   const p = spec.params as Record<string, number>
   const random = new Random(seed)
   const total = spec.requests
+  if ((RECENCY_KINDS as readonly string[]).includes(spec.kind)) {
+    const next = recencyStream(spec.kind as RecencyKind, p, random)
+    for (let produced = 0; produced < total; ) {
+      const out: number[] = new Array(Math.min(batchSize, total - produced))
+      for (let i = 0; i < out.length; i++) out[i] = next()
+      produced += out.length
+      yield out
+    }
+    return
+  }
   const n = p.n as number
   const zipf = p.alpha === undefined ? undefined : new ScrambledZipfianGenerator(n, p.alpha)
   let fresh = n // keys n, n+1, … are never drawn by the Zipf part: one-time keys for scans and one-hit wonders
