@@ -29,11 +29,26 @@ const MAIN_GHOST = 1
 const WINDOW_GHOST_DEPTH = 0.25
 const MAIN_GHOST_DEPTH = 0.75
 /**
+ * Above this many entries, the window ghost list remembers twice as deep (a share of
+ * {@link LARGE_WINDOW_GHOST_DEPTH}): in a large cache, a key admission refused comes back after
+ * more evictions than a quarter of the capacity, and counting only the quick returns let the main
+ * ghosts outvote the window's on recency-driven workloads.
+ */
+const LARGE_CACHE = 10_000
+const LARGE_WINDOW_GHOST_DEPTH = 0.5
+/**
  * Entries the window grows by on each hit in the window ghost list, and shrinks by on each hit in
- * the main ghost list (fractions accumulate; the bound is the integer part).
+ * the main ghost list (fractions accumulate; the bound is the integer part), for a cache of up to
+ * 1 / {@link STEP_SHARE} entries; larger caches scale both steps with their capacity.
  */
 const GHOST_GROW = 1.875
 const GHOST_SHRINK = 1.25
+/**
+ * The steps scale with the capacity above 1 / STEP_SHARE ≈ 6,667 entries, so that the window
+ * crosses the cache in the same number of ghost hits at every size: with fixed steps, a cache of
+ * 60,000 entries needed some 30,000 ghost hits — longer than a workload phase — to let recency in.
+ */
+const STEP_SHARE = 0.00015
 /** The main region's protected share. */
 const PROTECTED_SHARE = 0.8
 /**
@@ -90,6 +105,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   #windowTarget: number
   #windowMax: number
   #protectedMax: number
+  /** The ghost steps in entries (see {@link STEP_SHARE}). */
+  readonly #grow: number
+  readonly #shrink: number
 
   constructor(capacity: number, options: WTinyLfuOptions = {}) {
     this.#capacity = capacity
@@ -98,10 +116,14 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.#windowMax = Math.min(capacity - 1, Math.max(0, Math.round(capacity * (options.windowShare ?? 0))))
     this.#windowTarget = this.#windowMax
     this.#protectedMax = Math.floor((capacity - this.#windowMax) * PROTECTED_SHARE)
+    const stepScale = Math.max(1, capacity * STEP_SHARE)
+    this.#grow = GHOST_GROW * stepScale
+    this.#shrink = GHOST_SHRINK * stepScale
+    const windowGhostDepth = capacity > LARGE_CACHE ? LARGE_WINDOW_GHOST_DEPTH : WINDOW_GHOST_DEPTH
     this.#ghosts =
       options.adaptive === false
         ? undefined
-        : new GhostLists(Math.round(capacity * WINDOW_GHOST_DEPTH), Math.round(capacity * MAIN_GHOST_DEPTH))
+        : new GhostLists(Math.round(capacity * windowGhostDepth), Math.round(capacity * MAIN_GHOST_DEPTH))
   }
 
   /** The window's current share of the capacity (for reports and tests). */
@@ -143,8 +165,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const h = hash >>> HASH_SHIFT
     this.#sketch.increment(h)
     const ghost = this.#ghosts?.take(h) ?? -1
-    if (ghost === WINDOW_GHOST) this.#resizeWindow(GHOST_GROW)
-    else if (ghost === MAIN_GHOST) this.#resizeWindow(-GHOST_SHRINK)
+    if (ghost === WINDOW_GHOST) this.#resizeWindow(this.#grow)
+    else if (ghost === MAIN_GHOST) this.#resizeWindow(-this.#shrink)
   }
 
   insert(slot: number, hash: number): void {
