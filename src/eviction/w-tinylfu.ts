@@ -29,25 +29,24 @@ const MAIN_GHOST = 1
 const WINDOW_GHOST_DEPTH = 0.25
 const MAIN_GHOST_DEPTH = 0.75
 /**
- * Above this many entries, the window ghost list remembers twice as deep (a share of
- * {@link LARGE_WINDOW_GHOST_DEPTH}): in a large cache, a key admission refused comes back after
- * more evictions than a quarter of the capacity, and counting only the quick returns let the main
- * ghosts outvote the window's on recency-driven workloads.
+ * A cache of more than this many entries is *large*: its window ghost list remembers twice as deep
+ * ({@link LARGE_WINDOW_GHOST_DEPTH}) and its ghost steps scale with its capacity
+ * ({@link STEP_SHARE}). In a large cache, a key admission refused comes back after more evictions
+ * than a quarter of the capacity (counting only the quick returns let the main ghosts outvote the
+ * window's on recency-driven workloads), and fixed steps moved the window too slowly: at 60,000
+ * entries it needed some 30,000 ghost hits — longer than a workload phase — to let recency in.
+ * Smaller caches keep the settings the 50 checks of bench/hit-ratios.js were tuned with.
  */
 const LARGE_CACHE = 10_000
 const LARGE_WINDOW_GHOST_DEPTH = 0.5
 /**
  * Entries the window grows by on each hit in the window ghost list, and shrinks by on each hit in
- * the main ghost list (fractions accumulate; the bound is the integer part), for a cache of up to
- * 1 / {@link STEP_SHARE} entries; larger caches scale both steps with their capacity.
+ * the main ghost list (fractions accumulate; the bound is the integer part), in a cache that is not
+ * large; a large one multiplies both by capacity × {@link STEP_SHARE} (1.5 at 10,000 entries, 9 at
+ * 60,000), so the window crosses it in as many ghost hits as it crosses a small one.
  */
 const GHOST_GROW = 1.875
 const GHOST_SHRINK = 1.25
-/**
- * The steps scale with the capacity above 1 / STEP_SHARE ≈ 6,667 entries, so that the window
- * crosses the cache in the same number of ghost hits at every size: with fixed steps, a cache of
- * 60,000 entries needed some 30,000 ghost hits — longer than a workload phase — to let recency in.
- */
 const STEP_SHARE = 0.00015
 /** The main region's protected share. */
 const PROTECTED_SHARE = 0.8
@@ -79,7 +78,10 @@ export interface WTinyLfuOptions {
  * that changes every 10 × capacity requests, where Caffeine's hill climber (one step per
  * 10 × capacity requests, judged by a noisy hit ratio) is still wandering. The window starts empty
  * (TinyLFU: a looping scan keeps a stable resident set, OPT's hit ratio) and grows when recency
- * pays, up to an LRU-like cache on recency-skewed workloads (the ORM traces at small sizes).
+ * pays, up to an LRU-like cache on recency-skewed workloads (the ORM traces at small sizes). In a
+ * large cache the steps grow with the capacity and the window ghosts are remembered deeper (see
+ * {@link LARGE_CACHE}), so the window reaches most of the cache as fast, in
+ * ghost hits, as it does in a small one.
  *
  * Once the window holds at least {@link RECENCY_SHARE} of the capacity, the policy also takes
  * ARC's second idea: an entry read again while in the window has shown recency twice, so when it
@@ -105,7 +107,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   #windowTarget: number
   #windowMax: number
   #protectedMax: number
-  /** The ghost steps in entries (see {@link STEP_SHARE}). */
+  /** The ghost steps in entries (see {@link LARGE_CACHE}). */
   readonly #grow: number
   readonly #shrink: number
 
@@ -116,10 +118,11 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.#windowMax = Math.min(capacity - 1, Math.max(0, Math.round(capacity * (options.windowShare ?? 0))))
     this.#windowTarget = this.#windowMax
     this.#protectedMax = Math.floor((capacity - this.#windowMax) * PROTECTED_SHARE)
-    const stepScale = Math.max(1, capacity * STEP_SHARE)
+    const large = capacity > LARGE_CACHE
+    const stepScale = large ? capacity * STEP_SHARE : 1
     this.#grow = GHOST_GROW * stepScale
     this.#shrink = GHOST_SHRINK * stepScale
-    const windowGhostDepth = capacity > LARGE_CACHE ? LARGE_WINDOW_GHOST_DEPTH : WINDOW_GHOST_DEPTH
+    const windowGhostDepth = large ? LARGE_WINDOW_GHOST_DEPTH : WINDOW_GHOST_DEPTH
     this.#ghosts =
       options.adaptive === false
         ? undefined
