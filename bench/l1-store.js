@@ -92,7 +92,7 @@ async function parent() {
         const show = (v) => (metric === 'readThrough' ? (v / 1e6).toFixed(2) : v.toFixed(1))
         console.log(
           `    ${impl.padEnd(14)}${show(median(values)).padStart(8)} [${show(Math.min(...values))}–${show(Math.max(...values))}]`.padEnd(
-            42,
+            48,
           ) +
             `${median(ratios).toFixed(2)}× [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]`,
         )

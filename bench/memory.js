@@ -10,7 +10,7 @@
 // figures do not depend on the machine's load; the load average is printed all the same.
 // Usage: node bench/memory.js [--json] [--quick]
 //        child: node --expose-gc bench/memory.js --child IMPL CAPACITY HELD
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 
@@ -23,6 +23,7 @@ export const IMPLS = [
 ]
 const ROOM = 1_000_000
 const ROOM_HELD = 1_000
+const PARALLEL = 3
 const self = fileURLToPath(import.meta.url)
 
 if (process.argv[2] === '--child') {
@@ -43,6 +44,17 @@ export function measureInChild(impl, capacity, held = capacity, written = held) 
   return JSON.parse(out.stdout.trim().split('\n').pop())
 }
 
+/** {@link measureInChild}, without blocking: several measurements run side by side. */
+function measureApart(impl, capacity, held, written) {
+  const args = ['--expose-gc', self, '--child', impl, String(capacity), String(held), String(written)]
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${impl} @ ${capacity} failed:\n${stderr}`))
+      else resolve(JSON.parse(stdout.trim().split('\n').pop()))
+    })
+  })
+}
+
 async function parent() {
   const json = process.argv.includes('--json')
   const sizes = process.argv.includes('--quick') ? [100_000] : [10_000, 100_000, 1_000_000]
@@ -52,13 +64,22 @@ async function parent() {
       .join(' ')
   const loadAtStart = load()
   const results = {}
+  // Memory does not depend on what else runs: a few fresh processes at a time.
+  const jobs = []
   for (const n of sizes) {
     for (const impl of IMPLS) {
-      results[`${impl}@${n}`] = measureInChild(impl, n)
-      results[`${impl}@${n}/steady`] = measureInChild(impl, n, n, 2 * n)
+      jobs.push([`${impl}@${n}`, [impl, n, n, n]], [`${impl}@${n}/steady`, [impl, n, n, 2 * n]])
     }
   }
-  for (const impl of IMPLS) results[`${impl}@room`] = measureInChild(impl, ROOM, ROOM_HELD)
+  for (const impl of IMPLS) jobs.push([`${impl}@room`, [impl, ROOM, ROOM_HELD, ROOM_HELD]])
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) {
+        results[job[0]] = await measureApart(...job[1])
+        if (!json) process.stderr.write(`  ${job[0]}: ${results[job[0]].bytesPerEntry.toFixed(1)} B\n`)
+      }
+    }),
+  )
   if (json) {
     console.log(JSON.stringify({ loadAtStart, loadAtEnd: load(), results }, null, 2))
     return
@@ -107,9 +128,12 @@ function mb(bytes) {
 async function measure(impl, capacity, held, written) {
   const keys = Array.from({ length: written }, (_, i) => `key:${i}`)
   const value = Object.freeze({ id: 1, name: 'product', price: 9.99 })
-  // Load the module and warm its code paths on a throwaway instance before the first reading.
-  const warm = await make(impl, 16)
-  for (let i = 0; i < 64; i++) await warm.set(`warm:${i}`, value)
+  // Load the module and warm its code paths (inserts, growth, evictions) on throwaway instances
+  // before the first reading, so that compiled code is not counted as the cache's memory.
+  for (let round = 0; round < 3; round++) {
+    const warm = await make(impl, 1_000)
+    for (let i = 0; i < 10_000; i++) await warm.set(`warm:${i}`, value)
+  }
   const before = reading()
   const cache = await make(impl, capacity)
   for (const key of keys) await cache.set(key, value)
