@@ -69,34 +69,33 @@ async function parent() {
     }
     for (const c of children) c.stop()
     results[cap] = { loadAtStart, loadAtEnd: load(), rounds }
+    if (!json) print(cap, results[cap])
   }
-  if (json) {
-    console.log(JSON.stringify(results, null, 2))
-    return
-  }
-  for (const cap of capacities) {
-    const { loadAtStart, loadAtEnd, rounds } = results[cap]
-    console.log(
-      `\ncapacity ${cap.toLocaleString('en-US')} — ${ROUNDS} rounds, implementations rotated each round; load average ${loadAtStart} at start, ${loadAtEnd} at end (a shared machine)`,
-    )
-    console.log(
-      'median [range over rounds]; ratio to lru-cache = median of per-round ratios [their range], > 1 is better',
-    )
-    for (const [metric, label, better, base] of METRICS) {
-      console.log(`  ${label}`)
-      const baseline = rounds[base]['lru-cache']
-      for (const impl of IMPLS) {
-        const values = rounds[metric][impl]
-        if (values.every((v) => v === null)) continue
-        const ratios = values.map((v, r) => (better === 'lower' ? baseline[r] / v : v / baseline[r]))
-        const show = (v) => (metric === 'readThrough' ? (v / 1e6).toFixed(2) : v.toFixed(1))
-        console.log(
-          `    ${impl.padEnd(14)}${show(median(values)).padStart(8)} [${show(Math.min(...values))}–${show(Math.max(...values))}]`.padEnd(
-            48,
-          ) +
-            `${median(ratios).toFixed(2)}× [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]`,
-        )
-      }
+  if (json) console.log(JSON.stringify(results, null, 2))
+}
+
+/** Prints one capacity's table (as soon as it is measured: the larger capacities take long). */
+function print(cap, { loadAtStart, loadAtEnd, rounds }) {
+  console.log(
+    `\ncapacity ${cap.toLocaleString('en-US')} — ${ROUNDS} rounds, implementations rotated each round; load average ${loadAtStart} at start, ${loadAtEnd} at end (a shared machine)`,
+  )
+  console.log(
+    'median [range over rounds]; ratio to lru-cache = median of per-round ratios [their range], > 1 is better',
+  )
+  for (const [metric, label, better, base] of METRICS) {
+    console.log(`  ${label}`)
+    const baseline = rounds[base]['lru-cache']
+    for (const impl of IMPLS) {
+      const values = rounds[metric][impl]
+      if (values.every((v) => v === null)) continue
+      const ratios = values.map((v, r) => (better === 'lower' ? baseline[r] / v : v / baseline[r]))
+      const show = (v) => (metric === 'readThrough' ? (v / 1e6).toFixed(2) : v.toFixed(1))
+      console.log(
+        `    ${impl.padEnd(14)}${show(median(values)).padStart(8)} [${show(Math.min(...values))}–${show(Math.max(...values))}]`.padEnd(
+          48,
+        ) +
+          `${median(ratios).toFixed(2)}× [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]`,
+      )
     }
   }
 }
@@ -167,6 +166,7 @@ async function child(impl, cap) {
     if (x === undefined) throw new Error(`${impl}: a miss in a hit round`)
     return ns
   }
+  process.on('disconnect', () => process.exit(0))
   process.on('message', async (metric) => {
     process.send({ value: await rounds[metric]() })
   })
