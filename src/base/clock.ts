@@ -24,3 +24,18 @@ export function coarseClock(source: () => number, resolutionMs = 1, maxReads = 2
     return cached
   }
 }
+
+/**
+ * The cache's one clock, injected (`clock` option) or the system's. `now` is the (coarse) reading
+ * for expiry; `stamp` dates invalidations and creations in fractional ms, so "before" is rarely a
+ * tie — the system's high-resolution time, or the injected clock as is.
+ */
+export interface CacheClock {
+  readonly now: () => number
+  readonly stamp: () => number
+}
+
+export function cacheClock(injected: (() => number) | undefined): CacheClock {
+  if (injected !== undefined) return { now: injected, stamp: injected }
+  return { now: coarseClock(Date.now), stamp: () => performance.timeOrigin + performance.now() }
+}

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto'
+import type { CacheClock } from '../base/clock.js'
+import { BusCodec, type BusCodecOptions, type BusMessage } from '../invalidation/messages.js'
+import type { RemoteTier } from '../tiers/tier.js'
+import type { Flights } from './flights.js'
+import type { LocalTier } from './local-tier.js'
+import type { RemoteAccess } from './remote-tier.js'
+import type { TagState } from './tag-state.js'
+import type { Telemetry } from './telemetry.js'
+
+/** The security counter a dropped bus message adds to (a malformed one only counts as dropped). */
+const BUS_DROP_COUNTER = {
+  oversized: 'busOversized',
+  unauthenticated: 'busUnauthenticated',
+  replayed: 'busReplayed',
+  expired: 'busExpired',
+} as const
+
+/** Applies a change another instance announced to this instance's state. */
+export type ChangeApplier = (message: BusMessage) => void
+
+interface BusLinkOptions {
+  /** `!bus:<scope>`: every instance of this namespace (and tenant) listens here. */
+  channel: string
+  secret: BusCodecOptions['secret']
+  maxAgeMs: number
+  /** Whether to subscribe at all (the `bus` option). */
+  listen: boolean
+}
+
+/**
+ * This instance on the invalidation bus: publishes its changes (signed, numbered) and applies the
+ * others', ignoring its own echoes and refusing malformed, forged, replayed or expired messages.
+ * When the bus was down, nothing heard before is trusted: the L1 is dropped and loads in flight
+ * are not stored.
+ */
+export class BusLink {
+  /** This instance's id on the bus (its own messages are ignored). */
+  readonly source = randomUUID()
+  readonly #codec: BusCodec
+  readonly #options: BusLinkOptions
+  readonly #remote: RemoteAccess
+  readonly #telemetry: Telemetry
+  readonly #tags: TagState
+  readonly #local: LocalTier
+  readonly #flights: Flights
+  readonly #clock: CacheClock
+  #apply: ChangeApplier = () => {}
+  #closed = false
+  /** Why the bus could not subscribe, for ready(). */
+  #error: unknown
+  #subscribed: Promise<(() => Promise<void>) | undefined> | undefined
+  #unsubscribe: (() => Promise<void>) | undefined
+
+  constructor(
+    options: BusLinkOptions,
+    parts: {
+      remote: RemoteAccess
+      telemetry: Telemetry
+      tags: TagState
+      local: LocalTier
+      flights: Flights
+      clock: CacheClock
+    },
+  ) {
+    this.#options = options
+    this.#codec = new BusCodec({ secret: options.secret, maxAgeMs: options.maxAgeMs })
+    this.#remote = parts.remote
+    this.#telemetry = parts.telemetry
+    this.#tags = parts.tags
+    this.#local = parts.local
+    this.#flights = parts.flights
+    this.#clock = parts.clock
+  }
+
+  /** Subscribes (when the L2 has a bus and `bus` is on), applying what others announce with `apply`. */
+  start(apply: ChangeApplier): void {
+    this.#apply = apply
+    const bus = this.#remote.bus
+    if (!this.#options.listen || bus === undefined) return
+    this.#subscribed = bus
+      .subscribe(
+        this.#options.channel,
+        (message) => this.#onMessage(message),
+        (state) => this.#onState(state),
+      )
+      .then(
+        (unsubscribe) => {
+          this.#tags.hearing()
+          this.#unsubscribe = unsubscribe
+          return unsubscribe
+        },
+        (error: unknown) => {
+          this.#error = error
+          this.#telemetry.l2Failure(error, 'subscribe')
+          return undefined
+        },
+      )
+  }
+
+  /** Settles once this instance hears the bus (at once without one), or names why it could not subscribe. */
+  async subscribed(): Promise<{ ok: true } | { ok: false; error: unknown }> {
+    if (this.#subscribed === undefined) return { ok: true }
+    return (await this.#subscribed) === undefined ? { ok: false, error: this.#error } : { ok: true }
+  }
+
+  async publish(message: BusMessage): Promise<void> {
+    const bus = this.#remote.bus
+    if (bus === undefined || !this.#options.listen) return
+    try {
+      await bus.publish(this.#options.channel, this.#codec.encode(message))
+      this.#telemetry.counters.busPublished++
+    } catch (error) {
+      this.#telemetry.l2Failure(error, 'publish')
+    }
+  }
+
+  /** Tells the others that repaired keys changed, directly on `tier` (its breaker is still half-open). */
+  async publishRepaired(tier: RemoteTier, keys: readonly string[], version: string): Promise<void> {
+    await tier.bus
+      ?.publish(
+        this.#options.channel,
+        this.#codec.encode({
+          op: 'delete',
+          source: this.source,
+          at: this.#clock.stamp(),
+          version,
+          keys: [...keys],
+        }),
+      )
+      .catch((error: unknown) => this.#telemetry.l2Failure(error, 'publish'))
+  }
+
+  /** Not awaiting a subscription still in progress (Redis may be unreachable): closing the tier ends it. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await this.#unsubscribe?.().catch(() => {})
+  }
+
+  #onMessage(bytes: Uint8Array): void {
+    const { message, dropped } = this.#codec.decode(bytes)
+    const counters = this.#telemetry.counters
+    if (message === undefined) {
+      counters.busMessagesDropped++
+      if (dropped !== 'malformed') this.#telemetry.security[BUS_DROP_COUNTER[dropped]]++
+      return
+    }
+    if (message.source === this.source || this.#closed) return
+    // A change dated far ahead would hide every entry until then (a forged 'clear' freezing the
+    // cache): no sender's clock is trusted further ahead than the bus's maxAge.
+    message.at = Math.min(message.at, this.#clock.stamp() + this.#options.maxAgeMs)
+    counters.busMessages++
+    this.#telemetry.events.emit('bus-message', { type: message.op })
+    this.#apply(message)
+  }
+
+  /**
+   * The bus went down (messages may be lost from now on) or came back. While it is down, nothing
+   * remembered about tags is trusted (markers are read from the L2). When it is back, the L1 is
+   * dropped — it may hold values invalidated while we could not hear it — and loads in flight
+   * are not stored.
+   */
+  #onState(state: 'up' | 'down'): void {
+    if (state === 'down') {
+      this.#tags.busState(false)
+      return
+    }
+    this.#tags.busState(true)
+    this.#flights.overtakeAll()
+    this.#local.clear()
+    this.#telemetry.counters.busResyncs++
+  }
+}

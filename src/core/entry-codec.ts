@@ -1,0 +1,116 @@
+import { InvalidOptionError, SerializationError, ValueTooLargeError } from '../errors.js'
+import type { EntryCrypto } from '../security/entries.js'
+import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
+import type { Serializer } from '../serialization/serializer.js'
+
+/** An L2 entry, decoded. */
+export interface Decoded {
+  value: unknown
+  createdAt: number
+  /** End of freshness. */
+  expiresAt: number
+  loadMs: number
+  tags: readonly string[]
+  size: number
+  /** False for a value past its fresh time but within the reader's grace. */
+  fresh: boolean
+}
+
+/** The times and tags an L2 entry carries besides its payload. */
+export interface EnvelopeFields {
+  createdAt: number
+  expiresAt: number
+  loadMs: number
+  tags: readonly string[]
+}
+
+/**
+ * Values to bytes and back: the serializer, the size limit, the envelope (times and tags) and,
+ * when configured, the seal (encryption bound to the entry's storage key).
+ */
+export class EntryCodec {
+  readonly #serializer: Serializer
+  readonly #crypto: EntryCrypto | undefined
+  readonly #maxValueBytes: number
+  readonly #compressAbove: number | undefined
+  readonly #onDecodeError: () => void
+
+  constructor(options: {
+    serializer: Serializer
+    crypto: EntryCrypto | undefined
+    maxValueBytes: number
+    compressAbove: number | undefined
+    onDecodeError: () => void
+  }) {
+    this.#serializer = options.serializer
+    this.#crypto = options.crypto
+    this.#maxValueBytes = options.maxValueBytes
+    this.#compressAbove = options.compressAbove
+    this.#onDecodeError = options.onDecodeError
+  }
+
+  /** Refuses `encrypt: true` without a key ring (before anything is written). */
+  assertEncryptable(encrypt: boolean | undefined): void {
+    if (encrypt === true && this.#crypto === undefined) {
+      throw new InvalidOptionError('encrypt: true needs the cache option `encryption: { keys, current }`.')
+    }
+  }
+
+  /** The value's payload; a value that cannot be encoded or is too large fails here, at the call. */
+  encode(value: unknown): Uint8Array {
+    let payload: Uint8Array
+    try {
+      payload = this.#serializer.encode(value)
+    } catch (cause) {
+      throw new SerializationError(
+        `The ${this.#serializer.name} serializer cannot encode this value (${describe(cause)}). Cache plain data: no functions, symbols, class instances or circular references.`,
+        { cause },
+      )
+    }
+    if (payload.byteLength > this.#maxValueBytes) {
+      throw new ValueTooLargeError(
+        `The value encodes to ${payload.byteLength} bytes, over maxValueBytes (${this.#maxValueBytes}). Cache a smaller projection, or raise maxValueBytes.`,
+      )
+    }
+    return payload
+  }
+
+  /** The bytes stored in the L2: the envelope, sealed under its own storage key (they cannot be moved to another key). */
+  seal(
+    payload: Uint8Array,
+    fields: EnvelopeFields,
+    storageKey: string,
+    encrypt: boolean | undefined,
+  ): Uint8Array {
+    const envelope = encodeEnvelope({ ...fields, payload }, this.#compressAbove)
+    return this.#crypto === undefined ? envelope : this.#crypto.seal(envelope, storageKey, encrypt)
+  }
+
+  /**
+   * The entry, or undefined: a sealed entry that does not open (moved, tampered, unknown key) or
+   * plaintext where encryption is required is a miss, counted as a security event, never the value.
+   */
+  decode(bytes: Uint8Array, storageKey: string): Decoded | undefined {
+    const plain = this.#crypto === undefined ? bytes : this.#crypto.open(bytes, storageKey, undefined)
+    if (plain === undefined) return undefined
+    try {
+      const envelope = decodeEnvelope(plain, this.#maxValueBytes)
+      return {
+        value: this.#serializer.decode(envelope.payload),
+        createdAt: envelope.createdAt,
+        expiresAt: envelope.expiresAt,
+        loadMs: envelope.loadMs,
+        tags: envelope.tags,
+        size: bytes.byteLength,
+        fresh: true,
+      }
+    } catch {
+      this.#onDecodeError()
+      return undefined
+    }
+  }
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,77 @@
+import { SingleFlight } from '../coordination/single-flight.js'
+import type { TierLabel } from '../observability/types.js'
+
+/** What a read answers: the value and the tier it came from (for latency by tier and tracing). */
+export interface Loaded {
+  readonly value: unknown
+  readonly tier: TierLabel
+}
+
+/** An in-flight load, as writes and deletes see it. */
+export interface LoadToken {
+  overtaken: boolean
+  readonly startedAt: number
+}
+
+/**
+ * Loads in flight, one per key (however many callers ask), and what overtook them: a write or
+ * delete of the key after a load started means the load's (older) result must not be stored.
+ */
+export class Flights {
+  readonly #flights = new SingleFlight<Loaded>()
+  readonly #tokens = new Map<string, LoadToken>()
+  readonly #stamp: () => number
+
+  constructor(stamp: () => number) {
+    this.#stamp = stamp
+  }
+
+  get size(): number {
+    return this.#flights.size
+  }
+
+  get(key: string): Promise<Loaded> | undefined {
+    return this.#flights.get(key)
+  }
+
+  has(key: string): boolean {
+    return this.#flights.has(key)
+  }
+
+  /** The token of the load of `key` in flight, if any. */
+  tokenOf(key: string): LoadToken | undefined {
+    return this.#tokens.get(key)
+  }
+
+  /** Registers a load as the key's flight, with a token that a later write or delete can mark overtaken. */
+  track(key: string, start: (token: LoadToken) => Promise<Loaded>): Promise<Loaded> {
+    const token: LoadToken = { overtaken: false, startedAt: this.#stamp() }
+    this.#tokens.set(key, token)
+    const flight = this.#flights.track(key, start(token))
+    const done = () => {
+      if (this.#tokens.get(key) === token) this.#tokens.delete(key)
+    }
+    flight.then(done, done)
+    return flight
+  }
+
+  /**
+   * A write or delete of `key` happened (at `at`, for one heard on the bus): an in-flight load of
+   * it that started before must not store its (older) result. One that started after read the new
+   * data and stays.
+   */
+  overtake(key: string, at = Number.POSITIVE_INFINITY): void {
+    const token = this.#tokens.get(key)
+    if (token !== undefined && token.startedAt <= at) {
+      token.overtaken = true
+      this.#tokens.delete(key)
+      this.#flights.forget(key)
+    }
+  }
+
+  /** Every load in flight (whose key matches `match`) is overtaken by a change at `at`. */
+  overtakeAll(at = Number.POSITIVE_INFINITY, match?: RegExp): void {
+    for (const key of [...this.#tokens.keys()])
+      if (match === undefined || match.test(key)) this.overtake(key, at)
+  }
+}

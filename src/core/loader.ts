@@ -1,0 +1,488 @@
+import type { CacheClock } from '../base/clock.js'
+import { within } from '../base/deadline.js'
+import { parseDuration } from '../base/duration.js'
+import type { HeldLock } from '../coordination/key-lock.js'
+import { ClosedError, FactoryError, FactoryHardTimeoutError } from '../errors.js'
+import { type Decoded, describe } from './entry-codec.js'
+import { EntryContext } from './entry-context.js'
+import type { Flights, Loaded, LoadToken } from './flights.js'
+import { EAGER, type EntryView, type LocalTier, XFETCH_SPAN } from './local-tier.js'
+import {
+  DEFAULTS,
+  type EntryOptions,
+  type GetOrSetManyOptions,
+  type GetOrSetOptions,
+  type Resilience,
+  type ResolvedOptions,
+} from './options.js'
+import type { RemoteReads, Seen } from './remote-reads.js'
+import { L2_MISS, L2_UNAVAILABLE, type Miss, type RemoteAccess, type Unavailable } from './remote-tier.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+import type { Telemetry } from './telemetry.js'
+import type { Writer } from './writer.js'
+
+/** First and longest pause between two looks at the L2 while another process holds the key's lock. */
+const LOCK_POLL_FIRST_MS = 10
+const LOCK_POLL_MAX_MS = 100
+
+type Schema = StandardSchemaV1<unknown, unknown> | undefined
+
+/** A value that can stand in for a fresh one: stale within grace, or still fresh and being refreshed early. */
+interface Stale {
+  value: unknown
+  freshUntil: number
+  /** End of grace: after this the value may not be served. */
+  expiresAt: number
+}
+
+/** How a load got past the key's distributed lock. */
+type LockOutcome =
+  | { lock: HeldLock | undefined; value?: undefined; l2Failed?: boolean }
+  | { value: { v: unknown } }
+
+/** What getOrSetMany's joined flights are settled with. */
+export type Settlers = Map<string, { resolve: (loaded: Loaded) => void; reject: (error: unknown) => void }>
+
+/** The cache's lifecycle as loads see it: closed, and the factories running (aborted on close). */
+export interface Lifecycle {
+  closed: boolean
+  readonly controllers: Set<AbortController>
+}
+
+export interface LoaderParts {
+  options: ResolvedOptions
+  clock: CacheClock
+  local: LocalTier
+  remote: RemoteAccess
+  reads: RemoteReads
+  writer: Writer
+  flights: Flights
+  telemetry: Telemetry
+  lifecycle: Lifecycle
+}
+
+/**
+ * The miss path: early refresh and stale-while-revalidate, the L2 read (backfilling the L1), the
+ * key's distributed lock or the value another process stored meanwhile, the factory under its
+ * soft and hard timeouts with fail-safe, and getOrSetMany's bulk load. Every answer is a
+ * {@link Loaded}: the value and the tier it came from.
+ */
+export class Loader {
+  readonly #p: LoaderParts
+
+  constructor(parts: LoaderParts) {
+    this.#p = parts
+  }
+
+  /** Starts (and registers as the key's flight) a load: L2, then the key's lock, then the factory. */
+  refresh<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    stale?: Stale,
+    readL2 = true,
+  ): Promise<Loaded> {
+    return this.#p.flights.track(key, (token) => this.#load(key, options, res, token, stale, readL2))
+  }
+
+  /**
+   * An L1 entry that is stale (within grace) or in its refresh window. In the window, the caller
+   * gets the value and, when XFetch's draw (or the eager fraction) says so, a background refresh
+   * starts. Past its fresh time, the value stands in while the refresh runs (see #preferFresh).
+   */
+  attention<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    view: EntryView,
+    now: number,
+    res: Resilience,
+  ): Promise<Loaded> {
+    const { flights, telemetry } = this.#p
+    const stale: Stale = { value: view.value, freshUntil: view.freshUntil, expiresAt: view.expiresAt }
+    if (now < view.freshUntil) {
+      telemetry.counters.l1Hits++
+      if (!flights.has(key) && this.#refreshDue(view, now)) {
+        const kind = view.flags & EAGER ? 'eager' : 'xfetch'
+        telemetry.counters.earlyRefreshes++
+        telemetry.events.emit('early-refresh', { key, kind })
+        this.refresh(key, options, res, stale).catch(ignore)
+      }
+      return Promise.resolve({ value: view.value, tier: 'l1' })
+    }
+    const flight = flights.get(key) ?? this.refresh(key, options, res, stale)
+    return this.#preferFresh(key, flight, stale, res)
+  }
+
+  /** One L2 entry, backfilled into the L1 unless `skipL1`. */
+  async read(
+    key: string,
+    schema: Schema,
+    skipL1: boolean,
+    res: Resilience,
+    seen?: Seen,
+  ): Promise<Decoded | Miss | Unavailable> {
+    const found = await this.#p.reads.read(key, schema, res, seen)
+    if (typeof found === 'object' && !skipL1)
+      found.value = this.#p.local.backfill(key, found, res, this.#p.clock.now())
+    return found
+  }
+
+  /** Fresh L2 entries for `keys` (aligned), backfilled into the L1 unless `skipL1`. */
+  async readMany(keys: readonly string[], schema: Schema, skipL1: boolean): Promise<(Decoded | undefined)[]> {
+    const res = this.#p.options.resilience
+    const found = await this.#p.reads.readMany(keys, schema, res)
+    const now = this.#p.clock.now()
+    return found.map((entry, i) => {
+      if (entry === undefined) return undefined
+      if (!skipL1) entry.value = this.#p.local.backfill(keys[i] as string, entry, res, now)
+      // Bulk reads serve fresh values only.
+      return entry.fresh ? entry : undefined
+    })
+  }
+
+  /** XFetch (Vattani et al., 2015): refresh when now − δ·β·ln(U) ≥ expiry; δ·β is encoded in the window's width. */
+  #refreshDue(view: EntryView, now: number): boolean {
+    if (view.flags & EAGER) return true
+    const deltaBeta = (view.freshUntil - view.softAt) / XFETCH_SPAN
+    return now - deltaBeta * Math.log(this.#p.options.random()) >= view.freshUntil
+  }
+
+  /**
+   * Races the refresh against the soft timeout when a stale value can stand in: whichever comes
+   * first answers. With the default soft timeout of 0 the stale value answers at once
+   * (stale-while-revalidate) and the refresh finishes in the background.
+   */
+  #preferFresh(key: string, flight: Promise<Loaded>, stale: Stale, res: Resilience): Promise<Loaded> {
+    const { telemetry, clock } = this.#p
+    const serveStale = (reason: 'soft-timeout' | 'refreshing'): Loaded => {
+      telemetry.counters.staleServed++
+      telemetry.events.emit('stale-served', {
+        key,
+        ageMs: Math.max(0, clock.now() - stale.freshUntil),
+        reason,
+      })
+      return { value: stale.value, tier: 'stale' }
+    }
+    if (res.softTimeoutMs <= 0) {
+      flight.catch(ignore)
+      return Promise.resolve(serveStale('refreshing'))
+    }
+    return new Promise<Loaded>((resolve, reject) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        settled = true
+        telemetry.counters.factoryTimeouts++
+        telemetry.events.emit('factory-timeout', { key, kind: 'soft' })
+        resolve(serveStale('soft-timeout'))
+      }, res.softTimeoutMs)
+      flight.then(
+        (loaded) => {
+          if (settled) return
+          clearTimeout(timer)
+          resolve(loaded)
+        },
+        (error: unknown) => {
+          if (settled) return
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  async #load<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    token: LoadToken,
+    stale: Stale | undefined,
+    readL2: boolean,
+  ): Promise<Loaded> {
+    let writeOptions: EntryOptions = options
+    const useL2 = options.skipL2 !== true
+    const seen: Seen = {}
+    if (useL2 && readL2 && options.forceFresh !== true) {
+      const found = await this.read(key, options.schema, options.skipL1 === true, res, seen)
+      // The L2 just failed this key: do not make the caller wait a second deadline for the write-back.
+      if (found === L2_UNAVAILABLE) writeOptions = { ...options, skipL2: true }
+      else if (found !== L2_MISS) {
+        if (found.fresh && isNewer(found, stale)) {
+          if (stale !== undefined) this.#tookFromL2(key)
+          return { value: found.value, tier: 'l2' }
+        }
+        if (!found.fresh && stale === undefined) {
+          // Stale in the L2 (within grace): it stands in while a refresh runs.
+          const fromL2: Stale = {
+            value: found.value,
+            freshUntil: found.expiresAt,
+            expiresAt: found.expiresAt + res.graceMs,
+          }
+          const answer = this.#preferFresh(key, this.refresh(key, options, res, fromL2, false), fromL2, res)
+          return answer.then(asStale)
+        }
+      }
+    }
+    let lock: HeldLock | undefined
+    if (useL2 && writeOptions.skipL2 !== true && this.#p.remote.locking && options.forceFresh !== true) {
+      const outcome = await this.#lockOrValue(key, options, res, stale, seen)
+      if (outcome.value !== undefined) return { value: outcome.value.v, tier: 'l2' }
+      lock = outcome.lock
+      // The L2 just failed: no second deadline for the write-back either.
+      if (outcome.l2Failed === true) writeOptions = { ...writeOptions, skipL2: true }
+    }
+    try {
+      return { value: await this.#runFactory(key, options, res, token, stale, writeOptions), tier: 'origin' }
+    } finally {
+      lock?.release()
+    }
+  }
+
+  /**
+   * Distributed single-flight: take the key's lock, or wait for the process that holds it to
+   * store the value (polling the L2 with backoff). A holder that died leaves a lock that expires
+   * after its TTL; a waiter then takes it. A refresh (a value at hand) never waits: someone else
+   * is refreshing, so the current value stays. An L2 failure lets the load go on without a lock.
+   */
+  async #lockOrValue<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    stale: Stale | undefined,
+    seen: Seen,
+  ): Promise<LockOutcome> {
+    const { options: resolved, remote, lifecycle } = this.#p
+    const lockOptions = resolved.lock
+    if (lockOptions === false) return { lock: undefined }
+    const maxWaitMs =
+      lockOptions.waitMs ??
+      (Number.isFinite(res.hardTimeoutMs) ? lockOptions.ttlMs + res.hardTimeoutMs : DEFAULTS.lockWaitMs)
+    const started = performance.now()
+    let pollMs = LOCK_POLL_FIRST_MS
+    let waited = false
+    const skipL1 = options.skipL1 === true
+    const ordered = remote.ordersLockWithReads
+    for (;;) {
+      // Another process may have stored the value between our L2 read and taking the lock: read
+      // again after taking it — in the same round trip when the tier keeps the two in order.
+      const acquiring = remote.tryLock(key)
+      const reading = ordered ? this.read(key, options.schema, skipL1, res, seen) : undefined
+      const lock = await acquiring
+      if (lock === L2_UNAVAILABLE) {
+        await reading
+        return { lock: undefined, l2Failed: true }
+      }
+      if (lock === undefined && reading !== undefined) {
+        const found = await reading
+        if (found === L2_UNAVAILABLE) return { lock: undefined, l2Failed: true }
+        if (found !== L2_MISS && found.fresh && isNewer(found, stale)) {
+          this.#lockWaited(key, started, waited, 'value')
+          if (stale !== undefined) this.#tookFromL2(key)
+          return { value: { v: found.value } }
+        }
+      }
+      if (lock !== undefined) {
+        const found = await (reading ?? this.read(key, options.schema, skipL1, res, seen))
+        if (typeof found === 'object' && found.fresh && isNewer(found, stale)) {
+          lock.release()
+          this.#lockWaited(key, started, waited, 'value')
+          if (stale !== undefined) this.#tookFromL2(key)
+          return { value: { v: found.value } }
+        }
+        this.#lockWaited(key, started, waited, 'acquired')
+        return { lock, l2Failed: found === L2_UNAVAILABLE }
+      }
+      if (stale !== undefined) return { value: { v: stale.value } }
+      const elapsed = performance.now() - started
+      if (elapsed >= maxWaitMs) {
+        this.#lockWaited(key, started, waited, 'gave-up')
+        return { lock: undefined }
+      }
+      if (lifecycle.closed) throw closed()
+      waited = true
+      await delay(Math.min(pollMs, maxWaitMs - elapsed))
+      pollMs = Math.min(pollMs * 1.5, LOCK_POLL_MAX_MS)
+      const found = await this.read(key, options.schema, skipL1, res, seen)
+      if (found === L2_UNAVAILABLE) return { lock: undefined, l2Failed: true }
+      if (found !== L2_MISS && found.fresh) {
+        this.#lockWaited(key, started, waited, 'value')
+        return { value: { v: found.value } }
+      }
+    }
+  }
+
+  #lockWaited(
+    key: string,
+    started: number,
+    waited: boolean,
+    outcome: 'value' | 'acquired' | 'gave-up',
+  ): void {
+    if (!waited) return
+    this.#p.telemetry.counters.lockWaits++
+    this.#p.telemetry.events.emit('lock-waited', { key, waitedMs: performance.now() - started, outcome })
+  }
+
+  #tookFromL2(key: string): void {
+    this.#p.telemetry.counters.refreshesFromL2++
+    this.#p.telemetry.events.emit('refresh-from-l2', { key })
+  }
+
+  /**
+   * Runs the factory under the hard timeout, with an AbortSignal and the stale value in its
+   * context; stores what it returns. When it fails and a stale value is within grace, that value
+   * is served instead (fail-safe) and kept fresh for `failSafeBackoff`, so the origin is not
+   * retried before then.
+   */
+  async #runFactory<T>(
+    key: string,
+    options: GetOrSetOptions<T>,
+    res: Resilience,
+    token: LoadToken,
+    stale: Stale | undefined,
+    writeOptions: EntryOptions,
+  ): Promise<unknown> {
+    const { telemetry, writer, clock, lifecycle } = this.#p
+    const counters = telemetry.counters
+    if (stale === undefined) telemetry.missed(key)
+    const controller = new AbortController()
+    const context = new EntryContext<T>(
+      key,
+      writer.ttlFor(key, undefined, options),
+      writer.tagsOf(options),
+      controller.signal,
+      stale === undefined
+        ? undefined
+        : { value: stale.value as T, ageMs: Math.max(0, clock.now() - stale.freshUntil) },
+    )
+    counters.factoryCalls++
+    lifecycle.controllers.add(controller)
+    const started = performance.now()
+    const startedAt = clock.stamp()
+    let value: T
+    try {
+      value = await this.#withHardTimeout(key, options.factory, context, controller, res.hardTimeoutMs)
+      if (context.failed) {
+        throw new FactoryError(`The factory declined: ${describe(context.failure)}`, key, {
+          cause: context.failure,
+        })
+      }
+    } catch (cause) {
+      counters.factoryErrors++
+      const error =
+        cause instanceof FactoryHardTimeoutError || cause instanceof FactoryError
+          ? cause
+          : new FactoryError(`The factory of getOrSet failed: ${describe(cause)}`, key, { cause })
+      const now = clock.now()
+      const failSafe = stale !== undefined && now < stale.expiresAt
+      telemetry.events.emit('factory-error', { key, error, staleServed: failSafe })
+      if (!failSafe) throw error
+      counters.failSafeServed++
+      this.#p.local.refreshUntil(key, now + res.failSafeBackoffMs)
+      telemetry.events.emit('stale-served', {
+        key,
+        ageMs: Math.max(0, now - stale.freshUntil),
+        reason: 'fail-safe',
+      })
+      return stale.value
+    } finally {
+      lifecycle.controllers.delete(controller)
+      telemetry.latency?.record('factory', 'origin', (performance.now() - started) / 1000)
+    }
+    const load = { startedAt, ms: performance.now() - started }
+    if (value === undefined || context.skipped || token.overtaken) return value
+    const ttl = context.ttlChanged
+      ? parseDuration(context.ttl, 'ctx.ttl')
+      : writer.ttlFor(key, value, options)
+    await writer.write(key, value, ttl, context.tags, writeOptions, 'writeBack', res, load)
+    return value
+  }
+
+  #withHardTimeout<T>(
+    key: string,
+    factory: GetOrSetOptions<T>['factory'],
+    context: EntryContext<T>,
+    controller: AbortController,
+    hardMs: number,
+  ): Promise<T> {
+    // A factory that throws synchronously is a rejection like any other.
+    const running = new Promise<T>((resolve) => resolve(factory(context)))
+    if (!Number.isFinite(hardMs)) return running
+    const telemetry = this.#p.telemetry
+    return within(running, hardMs, () => {
+      telemetry.counters.factoryTimeouts++
+      telemetry.events.emit('factory-timeout', { key, kind: 'hard' })
+      const error = new FactoryHardTimeoutError(
+        `The factory for "${key}" did not settle within timeout.hard (${hardMs} ms); its signal was aborted.`,
+        key,
+      )
+      controller.abort(error)
+      return error
+    })
+  }
+
+  /** getOrSetMany's load of `keys` (registered as their flights): one L2 round trip, then one factory call. */
+  async loadMany<T>(keys: string[], options: GetOrSetManyOptions<T>, settle: Settlers): Promise<void> {
+    const { flights, telemetry, writer, remote } = this.#p
+    const res = this.#p.options.resilience
+    const tokens = new Map(keys.map((k) => [k, flights.tokenOf(k)]))
+    let missing = keys
+    if (options.skipL2 !== true) {
+      const found = await this.readMany(keys, options.schema, options.skipL1 === true)
+      missing = []
+      keys.forEach((key, i) => {
+        const hit = found[i]
+        if (hit !== undefined) settle.get(key)?.resolve({ value: hit.value, tier: 'l2' })
+        else missing.push(key)
+      })
+    }
+    if (missing.length === 0) return
+    telemetry.counters.misses += missing.length
+    telemetry.counters.factoryCalls++
+    let loaded: ReadonlyMap<string, T>
+    try {
+      loaded = await options.factory([...missing])
+      if (!(loaded instanceof Map)) throw new TypeError('the factory of getOrSetMany must resolve to a Map')
+    } catch (cause) {
+      telemetry.counters.factoryErrors++
+      const error = new FactoryError(`The factory of getOrSetMany failed: ${describe(cause)}`, undefined, {
+        cause,
+      })
+      for (const key of missing) settle.get(key)?.reject(error)
+      return
+    }
+    const entries = []
+    const tags = writer.tagsOf(options)
+    for (const key of missing) {
+      const value = loaded.get(key)
+      if (value !== undefined && tokens.get(key)?.overtaken !== true) {
+        try {
+          const entry = writer.prepare(key, value, writer.ttlFor(key, value, options), tags, options, res)
+          if (entry !== undefined) entries.push(entry)
+        } catch (error) {
+          settle.get(key)?.reject(error)
+          continue
+        }
+      }
+      settle.get(key)?.resolve({ value, tier: 'origin' })
+    }
+    if (entries.length > 0) await remote.writeMany(entries, tags)
+  }
+}
+
+export function closed(): ClosedError {
+  return new ClosedError('This cache was closed: create a new one with createCache().')
+}
+
+function ignore(): void {}
+
+function asStale(loaded: Loaded): Loaded {
+  return { value: loaded.value, tier: 'stale' }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Whether an L2 value is newer than the one at hand (another instance refreshed it). */
+function isNewer(found: Decoded, stale: Stale | undefined): boolean {
+  return stale === undefined || found.expiresAt > stale.freshUntil
+}

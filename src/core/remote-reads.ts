@@ -1,0 +1,141 @@
+import type { CacheClock } from '../base/clock.js'
+import type { Decoded, EntryCodec } from './entry-codec.js'
+import type { Resilience } from './options.js'
+import { L2_MISS, L2_UNAVAILABLE, type Miss, type RemoteAccess, type Unavailable } from './remote-tier.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+import type { Judgement, TagState } from './tag-state.js'
+import type { Telemetry } from './telemetry.js'
+
+type Schema = StandardSchemaV1<unknown, unknown> | undefined
+
+/** What one load has already seen in the L2 (a second look need not judge the same bytes again). */
+export interface Seen {
+  bytes?: Uint8Array
+}
+
+/**
+ * Reads L2 entries and judges them: decoded, not older than a delete or clear this instance knows
+ * of, within the reader's grace, not invalidated by a tag, valid for the caller's schema. Found
+ * (fresh or stale), Miss or Unavailable; a fresh one counts as an L2 hit. Never writes the L1.
+ * Synchronous after the round trip unless a schema or a tag marker read is asynchronous.
+ */
+export class RemoteReads {
+  readonly #remote: RemoteAccess
+  readonly #codec: EntryCodec
+  readonly #tags: TagState
+  readonly #telemetry: Telemetry
+  readonly #clock: CacheClock
+
+  constructor(
+    remote: RemoteAccess,
+    codec: EntryCodec,
+    tags: TagState,
+    telemetry: Telemetry,
+    clock: CacheClock,
+  ) {
+    this.#remote = remote
+    this.#codec = codec
+    this.#tags = tags
+    this.#telemetry = telemetry
+    this.#clock = clock
+  }
+
+  async read(
+    key: string,
+    schema: Schema,
+    res: Resilience,
+    seen?: Seen,
+  ): Promise<Decoded | Miss | Unavailable> {
+    const bytes = await this.#remote.read(key)
+    if (bytes === L2_MISS || bytes === L2_UNAVAILABLE) return bytes
+    if (seen !== undefined) {
+      // A second look during the same load: the same bytes were already judged (corrupt, failing
+      // the schema, stale) and counted; only a new value is worth decoding.
+      if (seen.bytes !== undefined && Buffer.compare(seen.bytes, bytes) === 0) return L2_MISS
+      seen.bytes = bytes
+    }
+    return (await this.#accept(key, bytes, schema, res)) ?? L2_MISS
+  }
+
+  /** Aligned with `keys`: every entry found and judged (fresh or stale), undefined elsewhere. */
+  async readMany(keys: readonly string[], schema: Schema, res: Resilience): Promise<(Decoded | undefined)[]> {
+    const values = await this.#remote.readMany(keys)
+    return Promise.all(
+      values.map((bytes, i) =>
+        bytes === undefined ? undefined : this.#accept(keys[i] as string, bytes, schema, res),
+      ),
+    )
+  }
+
+  #accept(
+    key: string,
+    bytes: Uint8Array,
+    schema: Schema,
+    res: Resilience,
+  ): Decoded | undefined | Promise<Decoded | undefined> {
+    const decoded = this.#codec.decode(bytes, this.#remote.storageKey(key))
+    if (decoded === undefined) return undefined
+    // A read that crossed a delete (its reply came back after the bus told us): the value is older.
+    if (this.#tags.deletedSince(key, decoded.createdAt)) return undefined
+    const now = this.#clock.now()
+    if (decoded.expiresAt <= now) {
+      if (decoded.expiresAt + res.graceMs <= now) return undefined
+      decoded.fresh = false
+    }
+    if (decoded.tags.length > 0 && this.#remote.hasMarkers) {
+      const state = this.#tags.judge(decoded.tags, decoded.createdAt, (tags) => this.#remote.markers(tags))
+      return typeof state === 'string'
+        ? this.#acceptTagged(key, decoded, state, schema, res)
+        : state.then((settled) => this.#acceptTagged(key, decoded, settled, schema, res))
+    }
+    return this.#acceptValid(key, decoded, schema)
+  }
+
+  /** An L2 entry with tags, judged against its tags' markers. */
+  #acceptTagged(
+    key: string,
+    decoded: Decoded,
+    state: Judgement,
+    schema: Schema,
+    res: Resilience,
+  ): Decoded | undefined | Promise<Decoded | undefined> {
+    if (state === 'gone' || (state === 'stale' && res.graceMs <= 0)) {
+      this.#telemetry.counters.tagInvalidatedReads++
+      return undefined
+    }
+    if (state === 'stale') {
+      decoded.fresh = false
+      decoded.expiresAt = Math.min(decoded.expiresAt, this.#clock.now())
+    }
+    return this.#acceptValid(key, decoded, schema)
+  }
+
+  #acceptValid(
+    key: string,
+    decoded: Decoded,
+    schema: Schema,
+  ): Decoded | undefined | Promise<Decoded | undefined> {
+    if (schema === undefined) return this.#found(key, decoded)
+    const result = schema['~standard'].validate(decoded.value)
+    return result instanceof Promise
+      ? result.then((settled) => this.#validated(key, decoded, settled))
+      : this.#validated(key, decoded, result)
+  }
+
+  #validated(key: string, decoded: Decoded, result: StandardSchemaV1.Result<unknown>): Decoded | undefined {
+    if (result.issues !== undefined) {
+      this.#telemetry.counters.schemaFailures++
+      return undefined
+    }
+    decoded.value = result.value
+    return this.#found(key, decoded)
+  }
+
+  #found(key: string, decoded: Decoded): Decoded {
+    if (decoded.fresh) {
+      this.#telemetry.counters.l2Hits++
+      if (this.#telemetry.events.watchingReads) this.#telemetry.events.emit('hit', { key, tier: 'l2' })
+    }
+    return decoded
+  }
+}

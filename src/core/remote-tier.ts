@@ -1,0 +1,565 @@
+import type { HeldLock } from '../coordination/key-lock.js'
+import { KeyLocks } from '../coordination/key-lock.js'
+import type { StrataError } from '../errors.js'
+import type { Bus } from '../invalidation/bus.js'
+import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
+import { shortenKey } from '../keys/key.js'
+import { CircuitBreakerTier, type CircuitState } from '../resilience/circuit-breaker.js'
+import { ConnectionReport, connectionOf, unreachableWarning } from '../tiers/redis/connection.js'
+import { createRedisTier } from '../tiers/redis/create.js'
+import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
+import type { EntryCodec, EnvelopeFields } from './entry-codec.js'
+import type { ResolvedOptions } from './options.js'
+import type { Telemetry } from './telemetry.js'
+
+/** An L2 read that found nothing (absent, expired, a tombstone, or a copy known to be outdated). */
+export const L2_MISS: unique symbol = Symbol('l2-miss')
+/** An L2 read that failed: the L2 itself did not answer (as opposed to not having the key). */
+export const L2_UNAVAILABLE: unique symbol = Symbol('l2-unavailable')
+export type Miss = typeof L2_MISS
+export type Unavailable = typeof L2_UNAVAILABLE
+
+/**
+ * What an L2 failure does, per operation — the one place this is decided.
+ * - `miss`: a read; the caller sees a miss (the failure is counted).
+ * - `count`: housekeeping (tag markers, a loaded value's write-back, bus messages); counted only,
+ *   nothing is outdated or the bus tells the instances anyway.
+ * - `writeErrors`: an explicit change whose L2 copy is now outdated; `l2.writeErrors: 'throw'`
+ *   rejects, `'suppress'` resolves and queues the L2 keys' deletion for when the L2 answers again.
+ * - `reject`: the caller's promise rejects (the L1 and the bus were updated regardless).
+ */
+export const L2_FAILURE_POLICY = {
+  get: 'miss',
+  getMany: 'miss',
+  'tag markers': 'miss',
+  lock: 'miss',
+  writeBack: 'count',
+  setMany: 'count',
+  'dependency markers': 'count',
+  publish: 'count',
+  subscribe: 'count',
+  set: 'writeErrors',
+  delete: 'writeErrors',
+  clear: 'reject',
+  deleteMatching: 'reject',
+  invalidateTags: 'reject',
+} as const satisfies Record<string, 'miss' | 'count' | 'writeErrors' | 'reject'>
+
+export type L2Operation = keyof typeof L2_FAILURE_POLICY
+
+/** Keys whose L2 copy must be deleted once the L2 answers again; past this many, the oldest are dropped (counted). */
+const MAX_PENDING_REPAIRS = 100_000
+const REPAIR_CHUNK = 500
+/**
+ * How long a deleted key keeps its tombstone: a load that started before the delete and finishes
+ * within this long cannot write its result back. Loads longer than this are not protected.
+ */
+const TOMBSTONE_MS = 60_000
+/** Life of a tag marker created by an invalidation (writes with the tag extend it to cover their entries). */
+const MARKER_MS = 86_400_000
+/** How far before the entry that creates a tag marker the marker's "deleted at" is set. */
+const MARKER_EPSILON_MS = 0.001
+
+/** An L2 entry to write, and when its value was created (tag markers must cover it). */
+export type RemoteWrite = RemoteEntry & { createdAt: number }
+
+/**
+ * The shared tier as the cache uses it: storage, lock and marker keys; reads that answer
+ * `bytes | Miss | Unavailable`; writes, deletes and invalidations that apply
+ * {@link L2_FAILURE_POLICY}; repairs of copies left outdated by a failed write. `NoRemoteTier`
+ * stands in when the cache has no L2.
+ */
+export interface RemoteAccess {
+  /** The tier without its breaker (for write-behinds and namespaces), if any. */
+  readonly direct: RemoteTier | undefined
+  /** The tier as calls reach it (through its breaker), if any. */
+  readonly tier: RemoteTier | undefined
+  readonly bus: Bus | undefined
+  /** Whether entries' tags are judged against markers in this tier. */
+  readonly hasMarkers: boolean
+  /** Whether values reach this instance from elsewhere (an L2): only then must it remember the changes it made. */
+  readonly shared: boolean
+  readonly breakerState: CircuitState
+  /** The L2 connection's last error, for ready(), health() and diagnose(). */
+  readonly connection: ConnectionReport
+  storageKey(key: string): string
+  /** The L2 entry for a value being written (sealed, with its envelope), or undefined without an L2. */
+  entry(
+    key: string,
+    payload: Uint8Array,
+    fields: EnvelopeFields,
+    ttlMs: number,
+    encrypt: boolean | undefined,
+  ): RemoteWrite | undefined
+  read(key: string): Promise<Uint8Array | Miss | Unavailable>
+  /** Aligned with `keys`; undefined where absent, outdated, or when the L2 failed. */
+  readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
+  /**
+   * Writes one entry (with `leaseFrom`, only if no delete of the key came after that time: the
+   * lease check of a loaded value). Resolves false when it was not written.
+   */
+  write(
+    key: string,
+    entry: RemoteWrite,
+    tags: readonly string[],
+    operation: 'set' | 'writeBack',
+    leaseFrom?: number,
+  ): Promise<'written' | 'refused' | 'failed'>
+  writeMany(entries: readonly RemoteWrite[], tags: readonly string[]): Promise<void>
+  /** Deletes (tombstones) `keys` and bumps the dependency markers; false when it failed (and was suppressed). */
+  delete(keys: readonly string[], at: number, dependents: readonly string[]): Promise<boolean>
+  /** Bumps the markers of the keys behind `dependents` (those that exist); never rejects. */
+  bumpDependents(dependents: readonly string[], at: number): Promise<void>
+  invalidateTags(tags: readonly string[], at: number, mode: InvalidationMode): Promise<void>
+  /** Deletes every key under `prefix` matching `pattern`; resolves to how many the L2 held (undefined without one). */
+  deleteByPrefix(
+    prefix: string,
+    operation: 'clear' | 'deleteMatching',
+    pattern?: string,
+  ): Promise<number | undefined>
+  markers(tags: readonly string[]): Promise<readonly (TagMarker | undefined)[]>
+  /** Takes the key's distributed lock: a lock, undefined (someone else holds it), or Unavailable. */
+  tryLock(key: string): Promise<HeldLock | undefined | Unavailable>
+  /** Whether a lock and a read sent together are answered in order (one round trip). */
+  readonly ordersLockWithReads: boolean
+  readonly locking: boolean
+  info(): Promise<RemoteInfo> | undefined
+  close(): Promise<void>
+}
+
+interface RemoteDeps {
+  options: ResolvedOptions
+  /** `<scope>:<version>:`, the prefix of every storage key. */
+  prefix: string
+  scope: string
+  telemetry: Telemetry
+  codec: EntryCodec
+  /** Tells the other instances (over `tier`'s bus) that repaired keys changed. */
+  onRepaired: (tier: RemoteTier, keys: readonly string[]) => Promise<void>
+}
+
+export function openRemoteTier(deps: RemoteDeps): RemoteAccess {
+  const l2 = deps.options.l2
+  if (l2 === false) return new NoRemoteTier(deps.prefix, deps.options.maxKeyBytes)
+  const counters = deps.telemetry.counters
+  const direct =
+    l2.tier ??
+    createRedisTier(l2, {
+      timeoutMs: deps.options.l2TimeoutMs,
+      batchSize: deps.options.l2BatchSize,
+      onError: () => {
+        counters.l2ConnectionErrors++
+      },
+    })
+  const connection = connectionOf(direct)
+  // Announced by the cache that opened the connection (namespaces share it, and its report).
+  if (l2.tier === undefined)
+    connection.onFirstFailure((error) => {
+      // Once per connection: a wrong URL must not be silent, nor flood the log while it retries.
+      const warning = unreachableWarning(error)
+      deps.telemetry.events.emit('l2-error', { operation: 'connect', error: warning })
+      process.emitWarning(warning)
+    })
+  return new RedisRemoteAccess(direct, connection, deps)
+}
+
+class RedisRemoteAccess implements RemoteAccess {
+  readonly direct: RemoteTier
+  readonly tier: RemoteTier
+  readonly shared = true
+  readonly connection: ConnectionReport
+  readonly #store: InvalidationStore | undefined
+  readonly #locks: KeyLocks | undefined
+  readonly #deps: RemoteDeps
+  readonly #telemetry: Telemetry
+  /** Storage key → cache key, in queue order: copies outdated because a write or delete failed. */
+  readonly #pendingRepairs = new Map<string, string>()
+  #repairing = false
+
+  constructor(direct: RemoteTier, connection: ConnectionReport, deps: RemoteDeps) {
+    const { options, telemetry } = deps
+    this.direct = direct
+    this.connection = connection
+    this.#deps = deps
+    this.#telemetry = telemetry
+    const breaker = options.breaker
+    this.tier =
+      breaker === false
+        ? direct
+        : new CircuitBreakerTier(direct, {
+            failureThreshold: breaker.threshold,
+            breakDurationMs: breaker.breakDurationMs,
+            clock: Date.now,
+            onStateChange: (state) => {
+              if (state === 'open') telemetry.counters.breakerOpened++
+              telemetry.events.emit('breaker', { state })
+            },
+            onRecover: () => this.#repair(direct),
+          })
+    this.#store = this.tier.invalidation
+    const lock = options.lock
+    if (lock !== false && this.tier.locks !== undefined) {
+      this.#locks = new KeyLocks(this.tier.locks, {
+        ttlMs: lock.ttlMs,
+        onError: (error) => this.failed(error, 'lock'),
+      })
+    }
+  }
+
+  get bus(): Bus | undefined {
+    return this.tier.bus
+  }
+
+  get hasMarkers(): boolean {
+    return this.#store !== undefined
+  }
+
+  get breakerState(): CircuitState {
+    return this.tier instanceof CircuitBreakerTier ? this.tier.state : 'closed'
+  }
+
+  get locking(): boolean {
+    return this.#locks !== undefined
+  }
+
+  get ordersLockWithReads(): boolean {
+    return this.tier.locks?.orderedWithReads === true
+  }
+
+  storageKey(key: string): string {
+    return shortenKey(this.#deps.prefix + key, this.#deps.options.maxKeyBytes)
+  }
+
+  entry(
+    key: string,
+    payload: Uint8Array,
+    fields: EnvelopeFields,
+    ttlMs: number,
+    encrypt: boolean | undefined,
+  ): RemoteWrite {
+    const storageKey = this.storageKey(key)
+    const value = this.#deps.codec.seal(payload, fields, storageKey, encrypt)
+    return { key: storageKey, value, ttlMs, createdAt: fields.createdAt }
+  }
+
+  #markerKey(tag: string): string {
+    return shortenKey(`!tag:${this.#deps.scope}:${tag}`, this.#deps.options.maxKeyBytes)
+  }
+
+  /** Lock keys start with '!', which no namespace may: they never collide with an entry. */
+  #lockKey(key: string): string {
+    return shortenKey(`!lock:${this.#deps.prefix}${key}`, this.#deps.options.maxKeyBytes)
+  }
+
+  /** Counts an L2 failure and returns the error a caller should see if it must see one. */
+  failed(error: unknown, operation: string): StrataError {
+    return this.#telemetry.l2Failure(error, operation)
+  }
+
+  /** Applies the policy of a failed change: reject, or queue the repair of `keys` (cache keys). */
+  #changeFailed(error: unknown, operation: L2Operation, keys: readonly string[]): void {
+    const failure = this.failed(error, operation)
+    const policy: string = L2_FAILURE_POLICY[operation]
+    if (policy === 'reject' || (policy === 'writeErrors' && this.#deps.options.l2WriteErrors === 'throw')) {
+      throw failure
+    }
+    if (policy === 'writeErrors') this.#queueRepair(keys)
+  }
+
+  async read(key: string): Promise<Uint8Array | Miss | Unavailable> {
+    const storageKey = this.storageKey(key)
+    // Its L2 copy is outdated (a write or delete failed): never read it back.
+    if (this.#pendingRepairs.size > 0 && this.#pendingRepairs.has(storageKey)) return L2_MISS
+    const started = this.#telemetry.l2Started()
+    let bytes: Uint8Array | undefined
+    try {
+      bytes = await this.tier.get(storageKey)
+    } catch (error) {
+      this.failed(error, 'get')
+      return L2_UNAVAILABLE
+    } finally {
+      this.#telemetry.l2Finished(started)
+    }
+    if (bytes === undefined) {
+      this.#telemetry.counters.l2Misses++
+      return L2_MISS
+    }
+    return bytes
+  }
+
+  async readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    const storageKeys = keys.map((k) => this.storageKey(k))
+    const started = this.#telemetry.l2Started()
+    let values: (Uint8Array | undefined)[]
+    try {
+      values = await this.tier.getMany(storageKeys)
+      this.#telemetry.l2Finished(started)
+      for (const bytes of values) if (bytes === undefined) this.#telemetry.counters.l2Misses++
+    } catch (error) {
+      this.failed(error, 'getMany')
+      return keys.map(() => undefined)
+    }
+    return values.map((bytes, i) => (this.#pendingRepairs.has(storageKeys[i] as string) ? undefined : bytes))
+  }
+
+  async write(
+    key: string,
+    entry: RemoteWrite,
+    tags: readonly string[],
+    operation: 'set' | 'writeBack',
+    leaseFrom?: number,
+  ): Promise<'written' | 'refused' | 'failed'> {
+    const started = this.#telemetry.l2Started()
+    try {
+      const touched = this.#touchMarkers(tags, entry.ttlMs, entry.createdAt)
+      let stored = true
+      if (leaseFrom !== undefined && this.#store !== undefined) {
+        // The lease check: not over a tombstone newer than the load's start.
+        stored = await this.#store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
+      } else await this.tier.set(entry.key, entry.value, entry.ttlMs)
+      await touched
+      this.#telemetry.l2Finished(started)
+      this.#written(entry.key)
+      return stored ? 'written' : 'refused'
+    } catch (error) {
+      this.#changeFailed(error, operation, [key])
+      return 'failed'
+    }
+  }
+
+  async writeMany(entries: readonly RemoteWrite[], tags: readonly string[]): Promise<void> {
+    try {
+      const touched = this.#touchMarkers(
+        tags,
+        Math.max(...entries.map((r) => r.ttlMs)),
+        Math.min(...entries.map((r) => r.createdAt)),
+      )
+      await this.tier.setMany(entries)
+      await touched
+    } catch (error) {
+      this.failed(error, 'setMany')
+    }
+  }
+
+  async delete(keys: readonly string[], at: number, dependents: readonly string[]): Promise<boolean> {
+    const storageKeys = keys.map((k) => this.storageKey(k))
+    try {
+      if (this.#store !== undefined) {
+        // Tombstones, not UNLINK: a load that started before this delete cannot write back. The
+        // dependency markers live elsewhere (another slot on a cluster): their failure is counted
+        // but does not make the delete fail (the bus still tells every instance).
+        await Promise.all([
+          this.#store.tombstone(storageKeys, at, TOMBSTONE_MS),
+          this.bumpDependents(dependents, at),
+        ])
+      } else await this.tier.delete(storageKeys)
+      for (const key of storageKeys) this.#written(key)
+      return true
+    } catch (error) {
+      this.#changeFailed(error, 'delete', keys)
+      return false
+    }
+  }
+
+  async bumpDependents(dependents: readonly string[], at: number): Promise<void> {
+    if (this.#store === undefined) return
+    await this.#store
+      .bumpMarkers(
+        dependents.map((t) => this.#markerKey(t)),
+        at,
+        'delete',
+        MARKER_MS,
+        true,
+      )
+      .catch((error: unknown) => {
+        this.failed(error, 'dependency markers')
+      })
+  }
+
+  async invalidateTags(tags: readonly string[], at: number, mode: InvalidationMode): Promise<void> {
+    if (this.#store === undefined) return
+    try {
+      await this.#store.bumpMarkers(
+        tags.map((t) => this.#markerKey(t)),
+        at,
+        mode,
+        MARKER_MS,
+      )
+    } catch (error) {
+      this.#changeFailed(error, 'invalidateTags', [])
+    }
+  }
+
+  async deleteByPrefix(
+    prefix: string,
+    operation: 'clear' | 'deleteMatching',
+    pattern?: string,
+  ): Promise<number | undefined> {
+    try {
+      return await (pattern === undefined
+        ? this.tier.deleteByPrefix(prefix)
+        : this.tier.deleteByPrefix(prefix, pattern))
+    } catch (error) {
+      this.#changeFailed(error, operation, [])
+      return undefined
+    }
+  }
+
+  markers(tags: readonly string[]): Promise<readonly (TagMarker | undefined)[]> {
+    const store = this.#store
+    if (store === undefined) return Promise.resolve(tags.map(() => undefined))
+    return store.markers(tags.map((t) => this.#markerKey(t))).catch((error: unknown) => {
+      this.failed(error, 'tag markers')
+      return tags.map(() => undefined)
+    })
+  }
+
+  /** Makes the markers of `tags` outlive an entry that lives `ttlMs` (never rejects: a missing marker fails closed). */
+  #touchMarkers(tags: readonly string[], ttlMs: number, createdAt: number): Promise<void> {
+    if (tags.length === 0 || this.#store === undefined) return Promise.resolve()
+    // A marker this creates (first use of the tag, or after it was lost) dates from just before
+    // this entry: older entries with the tag are unknown, so they read as misses.
+    return this.#store
+      .touchMarkers(
+        tags.map((t) => this.#markerKey(t)),
+        ttlMs,
+        createdAt - MARKER_EPSILON_MS,
+      )
+      .catch((error: unknown) => {
+        this.failed(error, 'tag markers')
+      })
+  }
+
+  async tryLock(key: string): Promise<HeldLock | undefined | Unavailable> {
+    const locks = this.#locks
+    const lock = this.#deps.options.lock
+    if (locks === undefined || lock === false) return undefined
+    try {
+      return await locks.tryAcquire(this.#lockKey(key), lock.ttlMs)
+    } catch (error) {
+      this.failed(error, 'lock')
+      return L2_UNAVAILABLE
+    }
+  }
+
+  info(): Promise<RemoteInfo> | undefined {
+    return this.tier.info?.call(this.tier)
+  }
+
+  async close(): Promise<void> {
+    this.#locks?.stopAll()
+    await this.tier.close()
+  }
+
+  /** A write reached the L2: the key's copy there is current again; pending repairs can run. */
+  #written(storageKey: string): void {
+    if (this.#pendingRepairs.size === 0) return
+    this.#pendingRepairs.delete(storageKey)
+    if (this.#pendingRepairs.size > 0) this.#repair(this.direct).catch(ignore)
+  }
+
+  #queueRepair(keys: readonly string[]): void {
+    const counters = this.#telemetry.counters
+    for (const key of keys) {
+      const storageKey = this.storageKey(key)
+      this.#pendingRepairs.delete(storageKey)
+      this.#pendingRepairs.set(storageKey, key)
+    }
+    counters.l2RepairsQueued += keys.length
+    while (this.#pendingRepairs.size > MAX_PENDING_REPAIRS) {
+      this.#pendingRepairs.delete(this.#pendingRepairs.keys().next().value as string)
+      counters.l2RepairsDropped++
+    }
+  }
+
+  /**
+   * Deletes from the L2 every key whose copy there went stale while it failed (the breaker runs
+   * this before it closes). Deleting, never replaying: a value written meanwhile by another
+   * instance is newer than anything this one could replay.
+   */
+  async #repair(tier: RemoteTier): Promise<void> {
+    if (this.#repairing || this.#pendingRepairs.size === 0) return
+    this.#repairing = true
+    try {
+      // The keys pending now, every chunk at once. Keys queued meanwhile (writes failing fast
+      // while the breaker is half-open) wait for the next repair: chasing them kept a busy
+      // process's breaker half-open for good, a round trip per chunk on long loop turns (issue 24).
+      const pending = [...this.#pendingRepairs]
+      const chunks: (typeof pending)[] = []
+      for (let i = 0; i < pending.length; i += REPAIR_CHUNK) chunks.push(pending.slice(i, i + REPAIR_CHUNK))
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          await tier.delete(chunk.map(([storageKey]) => storageKey))
+          for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
+          this.#telemetry.counters.l2Repairs += chunk.length
+          // Instances that could not hear us meanwhile drop their copies now (the bus goes over
+          // the same Redis; published directly: the breaker is still half-open during a repair).
+          // Not awaited: the breaker need not stay half-open for one more round trip.
+          void this.#deps.onRepaired(
+            tier,
+            chunk.map(([, key]) => key),
+          )
+        }),
+      )
+    } finally {
+      this.#repairing = false
+    }
+  }
+}
+
+/** No L2: every read misses (uncounted), every write and invalidation is done once the L1 is. */
+export class NoRemoteTier implements RemoteAccess {
+  readonly direct = undefined
+  readonly tier = undefined
+  readonly bus = undefined
+  readonly hasMarkers = false
+  readonly shared = false
+  readonly breakerState = 'closed'
+  readonly connection = new ConnectionReport()
+  readonly ordersLockWithReads = false
+  readonly locking = false
+  readonly #prefix: string
+  readonly #maxKeyBytes: number
+
+  constructor(prefix: string, maxKeyBytes: number) {
+    this.#prefix = prefix
+    this.#maxKeyBytes = maxKeyBytes
+  }
+
+  storageKey(key: string): string {
+    return shortenKey(this.#prefix + key, this.#maxKeyBytes)
+  }
+  entry(): undefined {
+    return undefined
+  }
+  async read(): Promise<Miss> {
+    return L2_MISS
+  }
+  async readMany(keys: readonly string[]): Promise<undefined[]> {
+    return keys.map(() => undefined)
+  }
+  async write(): Promise<'written'> {
+    return 'written'
+  }
+  async writeMany(): Promise<void> {}
+  async delete(): Promise<boolean> {
+    return true
+  }
+  async bumpDependents(): Promise<void> {}
+  async invalidateTags(): Promise<void> {}
+  async deleteByPrefix(): Promise<undefined> {
+    return undefined
+  }
+  async markers(tags: readonly string[]): Promise<undefined[]> {
+    return tags.map(() => undefined)
+  }
+  async tryLock(): Promise<undefined> {
+    return undefined
+  }
+  info(): undefined {
+    return undefined
+  }
+  async close(): Promise<void> {}
+}
+
+function ignore(): void {}

@@ -1,0 +1,274 @@
+import type { CacheClock } from '../base/clock.js'
+import { type Duration, parseDuration } from '../base/duration.js'
+import type { BusMessage } from '../invalidation/messages.js'
+import type { InvalidationMode } from '../invalidation/store.js'
+import { globToRegExp } from '../keys/glob.js'
+import { AdaptiveTtl } from '../ttl/adaptive.js'
+import type { BusLink } from './bus-link.js'
+import type { EntryCodec } from './entry-codec.js'
+import type { Flights } from './flights.js'
+import type { LocalTier } from './local-tier.js'
+import { type EntryOptions, type Resilience, type ResolvedOptions, resolveTtl } from './options.js'
+import type { RemoteAccess, RemoteWrite } from './remote-tier.js'
+import { dependencyTag, type TagState } from './tag-state.js'
+import type { Telemetry } from './telemetry.js'
+
+/** A value computed by a factory: when its load started (its creation time) and how long it took. */
+export interface Load {
+  startedAt: number
+  ms: number
+}
+
+export interface WriterParts {
+  options: ResolvedOptions
+  clock: CacheClock
+  local: LocalTier
+  remote: RemoteAccess
+  codec: EntryCodec
+  tags: TagState
+  flights: Flights
+  telemetry: Telemetry
+  bus: BusLink
+  version: string
+  /** `<scope>:` and `<scope>:<version>:`: what clear() and deleteMatching() remove. */
+  scope: string
+  prefix: string
+}
+
+/**
+ * Every change: set (both tiers, TTL with jitter, tags), delete, clear, tag invalidation and
+ * deleteMatching — applied here, written to the L2 (its failures follow the remote tier's policy
+ * table), announced on the bus; and the changes other instances announce, applied here.
+ */
+export class Writer {
+  readonly #p: WriterParts
+
+  constructor(parts: WriterParts) {
+    this.#p = parts
+  }
+
+  async set(key: string, value: unknown, options: EntryOptions, res: Resilience): Promise<void> {
+    const { flights, clock, bus } = this.#p
+    flights.overtake(key)
+    const ttl = this.ttlFor(key, value, options)
+    const tags = this.tagsOf(options)
+    const at = clock.stamp()
+    // What was derived from the old value is outdated, here and (below) everywhere.
+    const dependents = this.#dropDependents([key], at)
+    const written = await this.write(key, value, ttl, tags, options, 'set', res)
+    // When the L2 failed, the queued repair tells the others once it answers: nothing waits twice.
+    if (!written || options.skipL2 === true) return
+    await Promise.all([
+      this.#p.remote.bumpDependents(dependents, at),
+      // Other instances drop their copy of the old value (and read the new one from the L2).
+      bus.publish({ op: 'delete', source: bus.source, at, version: this.#p.version, keys: [key] }),
+    ])
+  }
+
+  /**
+   * Writes both tiers; resolves false when the L2 write failed (counted; for an explicit `set`,
+   * its policy queued the key's repair or rejected).
+   */
+  async write(
+    key: string,
+    value: unknown,
+    ttlMs: number,
+    tags: readonly string[],
+    options: EntryOptions,
+    operation: 'set' | 'writeBack',
+    res: Resilience,
+    load?: Load,
+  ): Promise<boolean> {
+    const entry = this.prepare(key, value, ttlMs, tags, options, res, load)
+    if (entry === undefined) return true
+    const outcome = await this.#p.remote.write(key, entry, tags, operation, load?.startedAt)
+    if (outcome === 'refused') {
+      this.#p.telemetry.counters.writesRefused++
+      this.#p.local.delete(key)
+    }
+    return outcome !== 'failed'
+  }
+
+  /**
+   * Encodes once (so bad values fail at the call in every configuration), stores the L1 entry and
+   * returns the L2 entry still to write, if the L2 is in use for this call.
+   */
+  prepare(
+    key: string,
+    value: unknown,
+    ttlMs: number,
+    tags: readonly string[],
+    options: EntryOptions,
+    res: Resilience,
+    load?: Load,
+  ): RemoteWrite | undefined {
+    const { codec, clock, local, telemetry } = this.#p
+    codec.assertEncryptable(options.encrypt)
+    const payload = codec.encode(value)
+    const now = clock.now()
+    const loadMs = load?.ms ?? 0
+    // A loaded value is as old as its load: an invalidation after the load started makes it stale.
+    const createdAt = load?.startedAt ?? clock.stamp()
+    const ttl = this.#jitter(ttlMs)
+    if (!(ttl > 0)) {
+      local.delete(key)
+      return undefined
+    }
+    const graceMs = Number.isFinite(ttl) ? res.graceMs : 0
+    telemetry.wrote(key, ttl)
+    if (options.skipL1 !== true) {
+      local.keep(
+        key,
+        value,
+        {
+          now,
+          createdAt,
+          ttlMs: ttl,
+          graceMs,
+          size: payload.byteLength,
+          tags,
+          loadMs,
+          sliding: options.sliding === true,
+          maxTtl: options.maxTtl,
+        },
+        res,
+      )
+    }
+    if (options.skipL2 === true) return undefined
+    // Redis keeps the entry through its grace, so a stale value can stand in for the factory.
+    return this.#p.remote.entry(
+      key,
+      payload,
+      { createdAt, expiresAt: now + ttl, loadMs, tags },
+      ttl + graceMs,
+      options.encrypt,
+    )
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    const { telemetry, clock, flights, local, bus } = this.#p
+    telemetry.events.emit('delete', { keys })
+    const at = clock.stamp()
+    for (const key of keys) {
+      flights.overtake(key)
+      local.delete(key)
+    }
+    const dependents = this.#dropDependents(keys, at)
+    telemetry.counters.deletes += keys.length
+    // When the L2 failed (and its policy did not reject), the queued repair tells the others once it answers.
+    if (!(await this.#p.remote.delete(keys, at, dependents))) return
+    await bus.publish({ op: 'delete', source: bus.source, at, version: this.#p.version, keys: [...keys] })
+  }
+
+  async clear(): Promise<void> {
+    const { tags, clock, flights, local, bus } = this.#p
+    tags.cleared(clock.stamp())
+    flights.overtakeAll()
+    local.clear()
+    await this.#p.remote.deleteByPrefix(this.#p.scope, 'clear')
+    await bus.publish({ op: 'clear', source: bus.source, at: clock.stamp() })
+  }
+
+  async invalidateTags(tags: readonly string[], mode: InvalidationMode): Promise<void> {
+    const { clock, telemetry, bus } = this.#p
+    const at = clock.stamp()
+    this.#applyTags(tags, mode, at)
+    telemetry.counters.tagInvalidations += tags.length
+    try {
+      await this.#p.remote.invalidateTags(tags, at, mode)
+    } finally {
+      // The others hear of it even when the L2 could not record it.
+      await bus.publish({ op: 'tags', source: bus.source, at, tags: [...tags], mode })
+    }
+  }
+
+  /** Resolves to how many keys the L2 held (the L1's count without an L2). */
+  async deleteMatching(pattern: string): Promise<number> {
+    const { clock, bus } = this.#p
+    const removed = this.#deleteMatchingLocal(pattern)
+    const deleted = await this.#p.remote.deleteByPrefix(this.#p.prefix, 'deleteMatching', pattern)
+    await bus.publish({
+      op: 'pattern',
+      source: bus.source,
+      at: clock.stamp(),
+      version: this.#p.version,
+      pattern,
+    })
+    return deleted ?? removed
+  }
+
+  /** Applies a change another instance announced. */
+  applyHeard(message: BusMessage): void {
+    const { flights, local, tags, version } = { ...this.#p }
+    switch (message.op) {
+      case 'delete':
+        if (message.version === version) {
+          for (const key of message.keys) {
+            flights.overtake(key, message.at)
+            local.delete(key)
+          }
+        }
+        this.#dropDependents(message.keys, message.at)
+        break
+      case 'tags':
+        this.#applyTags(message.tags, message.mode, message.at)
+        break
+      case 'clear':
+        tags.cleared(message.at)
+        flights.overtakeAll(message.at)
+        local.clear()
+        break
+      case 'pattern':
+        if (message.version === version) this.#deleteMatchingLocal(message.pattern, message.at)
+        break
+    }
+  }
+
+  ttlFor(key: string, value: unknown, options: { ttl?: unknown; negativeTtl?: Duration }): number {
+    const resolved = this.#p.options
+    if (value === null) {
+      if (options.negativeTtl !== undefined) return parseDuration(options.negativeTtl, 'negativeTtl')
+      if (resolved.negativeTtlMs !== undefined) return resolved.negativeTtlMs
+    }
+    const ttl = options.ttl === undefined ? resolved.ttl : resolveTtl(options.ttl as Duration, 'ttl')
+    return ttl instanceof AdaptiveTtl ? ttl.ttlFor(key) : ttl
+  }
+
+  tagsOf(options: EntryOptions): readonly string[] {
+    return this.#p.tags.tagsOf(options, (key) => this.#p.local.tagsOf(key))
+  }
+
+  #jitter(ttlMs: number): number {
+    const { jitter, random } = this.#p.options
+    if (jitter === 0 || !Number.isFinite(ttlMs)) return ttlMs
+    return ttlMs * (1 + (2 * random() - 1) * jitter)
+  }
+
+  /**
+   * `keys` changed at `at`: this instance's entries that depend on them (transitively: their tags
+   * include the whole chain) are dropped, and the change is remembered. Returns the dependency tags.
+   */
+  #dropDependents(keys: readonly string[], at: number): string[] {
+    const dependents = keys.map(dependencyTag)
+    // The markers refuse a value older than `at` that is still on its way: read from the L2, or
+    // from a load in flight. With neither, nothing can consult them: no memory per key written.
+    if (this.#p.remote.shared || this.#p.flights.size > 0) {
+      for (const tag of dependents) this.#p.tags.learn(tag, 'delete', at)
+    }
+    this.#p.local.deleteTagged(dependents)
+    return dependents
+  }
+
+  /** Applies a tag invalidation to this instance: remembered, and the L1's tagged entries dropped or made stale. */
+  #applyTags(tags: readonly string[], mode: InvalidationMode, at: number): void {
+    for (const tag of tags) this.#p.tags.learn(tag, mode, at)
+    if (mode === 'delete') this.#p.local.deleteTagged(tags)
+    else this.#p.local.expireTagged(tags, this.#p.clock.now())
+  }
+
+  #deleteMatchingLocal(pattern: string, at = Number.POSITIVE_INFINITY): number {
+    const match = globToRegExp(pattern)
+    this.#p.flights.overtakeAll(at, match)
+    return this.#p.local.deleteMatching(match)
+  }
+}
