@@ -41,7 +41,7 @@ import {
   type WriteThroughOptions,
 } from './options.js'
 import { RemoteReads } from './remote-reads.js'
-import { openRemoteTier, type RemoteAccess } from './remote-tier.js'
+import { borrowed, openRemoteTier, type RemoteAccess } from './remote-tier.js'
 import { CacheReport } from './report.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 import { TagState } from './tag-state.js'
@@ -692,15 +692,4 @@ function invalidKey(key: unknown): InvalidKeyError {
 function withoutRedis(l2: L2Options): L2Options {
   const { redis: _redis, ...rest } = l2
   return rest
-}
-
-/** `tier` for a child cache: every call goes to the parent's tier, but closing it leaves it open. */
-function borrowed(tier: RemoteTier): RemoteTier {
-  return new Proxy(tier, {
-    get(target, property) {
-      if (property === 'close') return async () => {}
-      const value = Reflect.get(target, property, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
 }

@@ -10,6 +10,7 @@ import { isClusterUrls, parseClusterUrls } from '../tiers/redis/cluster-options.
 import type { L2Options } from '../tiers/redis/options.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
 import type { Isolation } from './isolation.js'
+import { refuse } from './option-names.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 
 export type { L2Options } from '../tiers/redis/options.js'
@@ -223,6 +224,52 @@ export const DEFAULTS = {
   breakerDurationMs: 5_000,
 } as const
 
+/** Every option name, checked against the types (a name added there must be added here). */
+const CACHE_OPTIONS: Record<keyof CacheOptions, true> = {
+  grace: true,
+  failSafeBackoff: true,
+  timeout: true,
+  earlyRefresh: true,
+  eagerRefresh: true,
+  observability: true,
+  lock: true,
+  bus: true,
+  encryption: true,
+  tenant: true,
+  maxKeyLength: true,
+  maxTags: true,
+  namespace: true,
+  version: true,
+  l1: true,
+  l2: true,
+  ttl: true,
+  negativeTtl: true,
+  jitter: true,
+  serializer: true,
+  maxValueBytes: true,
+  maxKeyBytes: true,
+  clock: true,
+  random: true,
+}
+const L1_OPTIONS: Record<keyof L1Options, true> = {
+  maxEntries: true,
+  maxBytes: true,
+  ttl: true,
+  isolation: true,
+  policy: true,
+}
+const L2_OPTIONS: Record<keyof L2Options, true> = {
+  redis: true,
+  tier: true,
+  client: true,
+  timeout: true,
+  batchSize: true,
+  compressAbove: true,
+  breaker: true,
+  writeErrors: true,
+  tls: true,
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 
 export interface ResolvedOptions {
@@ -328,6 +375,9 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
       'createCache expects an options object, e.g. createCache({ namespace: "shop" }).',
     )
   }
+  refuse(options, CACHE_OPTIONS, '')
+  if (typeof options.l1 === 'object' && options.l1 !== null) refuse(options.l1, L1_OPTIONS, 'l1.')
+  if (typeof options.l2 === 'object' && options.l2 !== null) refuse(options.l2, L2_OPTIONS, 'l2.')
   const namespace = options.namespace ?? DEFAULTS.namespace
   const version = options.version ?? DEFAULTS.version
   for (const [name, value] of [

@@ -11,6 +11,8 @@ type Schema = StandardSchemaV1<unknown, unknown> | undefined
 /** What one load has already seen in the L2 (a second look need not judge the same bytes again). */
 export interface Seen {
   bytes?: Uint8Array
+  /** Whether the load already looked (a second look that finds nothing is not another L2 miss). */
+  looked?: boolean
 }
 
 /**
@@ -46,7 +48,9 @@ export class RemoteReads {
     res: Resilience,
     seen?: Seen,
   ): Promise<Decoded | Miss | Unavailable> {
-    const bytes = await this.#remote.read(key)
+    const again = seen?.looked === true
+    if (seen !== undefined) seen.looked = true
+    const bytes = await this.#remote.read(key, !again)
     if (bytes === L2_MISS || bytes === L2_UNAVAILABLE) return bytes
     if (seen !== undefined) {
       // A second look during the same load: the same bytes were already judged (corrupt, failing

@@ -22,11 +22,14 @@ export type Unavailable = typeof L2_UNAVAILABLE
 /**
  * What an L2 failure does, per operation — the one place this is decided.
  * - `miss`: a read; the caller sees a miss (the failure is counted).
- * - `count`: housekeeping (tag markers, a loaded value's write-back, bus messages); counted only,
- *   nothing is outdated or the bus tells the instances anyway.
- * - `writeErrors`: an explicit change whose L2 copy is now outdated; `l2.writeErrors: 'throw'`
- *   rejects, `'suppress'` resolves and queues the L2 keys' deletion for when the L2 answers again.
- * - `reject`: the caller's promise rejects (the L1 and the bus were updated regardless).
+ * - `count`: housekeeping (tag markers, a loaded value's write-back, bus messages); counted only:
+ *   nothing is outdated, or the bus tells the instances anyway.
+ * - `writeErrors`: an explicit change whose L2 state is now outdated. `l2.writeErrors: 'throw'`
+ *   rejects; `'suppress'` (the default) resolves and queues a repair that runs once the L2
+ *   answers again (before the breaker closes): the keys' deletion, or the invalidation, clear or
+ *   pattern deletion replayed. Replaying these is safe: markers only move forward, and deleting
+ *   a value written meanwhile costs a miss, never a wrong answer. The L1 and the bus are updated
+ *   at the call either way.
  */
 export const L2_FAILURE_POLICY = {
   get: 'miss',
@@ -40,10 +43,10 @@ export const L2_FAILURE_POLICY = {
   subscribe: 'count',
   set: 'writeErrors',
   delete: 'writeErrors',
-  clear: 'reject',
-  deleteMatching: 'reject',
-  invalidateTags: 'reject',
-} as const satisfies Record<string, 'miss' | 'count' | 'writeErrors' | 'reject'>
+  clear: 'writeErrors',
+  deleteMatching: 'writeErrors',
+  invalidateTags: 'writeErrors',
+} as const satisfies Record<string, 'miss' | 'count' | 'writeErrors'>
 
 export type L2Operation = keyof typeof L2_FAILURE_POLICY
 
@@ -91,7 +94,8 @@ export interface RemoteAccess {
     ttlMs: number,
     encrypt: boolean | undefined,
   ): RemoteWrite | undefined
-  read(key: string): Promise<Uint8Array | Miss | Unavailable>
+  /** One entry's bytes; `countMiss: false` for a second look within the same load (one load, one miss). */
+  read(key: string, countMiss?: boolean): Promise<Uint8Array | Miss | Unavailable>
   /** Aligned with `keys`; undefined where absent, outdated, or when the L2 failed. */
   readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
   /**
@@ -174,6 +178,8 @@ class RedisRemoteAccess implements RemoteAccess {
   readonly #telemetry: Telemetry
   /** Storage key → cache key, in queue order: copies outdated because a write or delete failed. */
   readonly #pendingRepairs = new Map<string, string>()
+  /** Invalidations, clears and pattern deletions the L2 did not record, replayed once it answers. */
+  readonly #pendingChanges: ((tier: RemoteTier) => Promise<unknown>)[] = []
   #repairing = false
 
   constructor(direct: RemoteTier, connection: ConnectionReport, deps: RemoteDeps) {
@@ -256,17 +262,26 @@ class RedisRemoteAccess implements RemoteAccess {
     return this.#telemetry.l2Failure(error, operation)
   }
 
-  /** Applies the policy of a failed change: reject, or queue the repair of `keys` (cache keys). */
-  #changeFailed(error: unknown, operation: L2Operation, keys: readonly string[]): void {
+  /**
+   * Applies the policy of a failed change: reject, or queue its repair — the deletion of `keys`
+   * (cache keys), or `replay` run on the L2 once it answers.
+   */
+  #changeFailed(
+    error: unknown,
+    operation: L2Operation,
+    keys: readonly string[],
+    replay?: (tier: RemoteTier) => Promise<unknown>,
+  ): void {
     const failure = this.failed(error, operation)
-    const policy: string = L2_FAILURE_POLICY[operation]
-    if (policy === 'reject' || (policy === 'writeErrors' && this.#deps.options.l2WriteErrors === 'throw')) {
-      throw failure
-    }
-    if (policy === 'writeErrors') this.#queueRepair(keys)
+    if (L2_FAILURE_POLICY[operation] !== 'writeErrors') return
+    if (this.#deps.options.l2WriteErrors === 'throw') throw failure
+    this.#queueRepair(keys)
+    if (replay === undefined) return
+    this.#pendingChanges.push(replay)
+    this.#telemetry.counters.l2RepairsQueued++
   }
 
-  async read(key: string): Promise<Uint8Array | Miss | Unavailable> {
+  async read(key: string, countMiss = true): Promise<Uint8Array | Miss | Unavailable> {
     const storageKey = this.storageKey(key)
     // Its L2 copy is outdated (a write or delete failed): never read it back.
     if (this.#pendingRepairs.size > 0 && this.#pendingRepairs.has(storageKey)) return L2_MISS
@@ -281,7 +296,7 @@ class RedisRemoteAccess implements RemoteAccess {
       this.#telemetry.l2Finished(started)
     }
     if (bytes === undefined) {
-      this.#telemetry.counters.l2Misses++
+      if (countMiss) this.#telemetry.counters.l2Misses++
       return L2_MISS
     }
     return bytes
@@ -386,7 +401,10 @@ class RedisRemoteAccess implements RemoteAccess {
         MARKER_MS,
       )
     } catch (error) {
-      this.#changeFailed(error, 'invalidateTags', [])
+      const markerKeys = tags.map((t) => this.#markerKey(t))
+      this.#changeFailed(error, 'invalidateTags', [], async (tier) =>
+        tier.invalidation?.bumpMarkers(markerKeys, at, mode, MARKER_MS),
+      )
     }
   }
 
@@ -400,7 +418,9 @@ class RedisRemoteAccess implements RemoteAccess {
         ? this.tier.deleteByPrefix(prefix)
         : this.tier.deleteByPrefix(prefix, pattern))
     } catch (error) {
-      this.#changeFailed(error, operation, [])
+      this.#changeFailed(error, operation, [], (tier) =>
+        pattern === undefined ? tier.deleteByPrefix(prefix) : tier.deleteByPrefix(prefix, pattern),
+      )
       return undefined
     }
   }
@@ -453,9 +473,10 @@ class RedisRemoteAccess implements RemoteAccess {
 
   /** A write reached the L2: the key's copy there is current again; pending repairs can run. */
   #written(storageKey: string): void {
-    if (this.#pendingRepairs.size === 0) return
+    if (this.#pendingRepairs.size === 0 && this.#pendingChanges.length === 0) return
     this.#pendingRepairs.delete(storageKey)
-    if (this.#pendingRepairs.size > 0) this.#repair(this.direct).catch(ignore)
+    if (this.#pendingRepairs.size > 0 || this.#pendingChanges.length > 0)
+      this.#repair(this.direct).catch(ignore)
   }
 
   #queueRepair(keys: readonly string[]): void {
@@ -478,9 +499,18 @@ class RedisRemoteAccess implements RemoteAccess {
    * instance is newer than anything this one could replay.
    */
   async #repair(tier: RemoteTier): Promise<void> {
-    if (this.#repairing || this.#pendingRepairs.size === 0) return
+    if (this.#repairing || (this.#pendingRepairs.size === 0 && this.#pendingChanges.length === 0)) return
     this.#repairing = true
     try {
+      // The invalidations, clears and pattern deletions the L2 missed, then the keys' copies.
+      const changes = this.#pendingChanges.splice(0)
+      try {
+        await Promise.all(changes.map((replay) => replay(tier)))
+      } catch (error) {
+        this.#pendingChanges.unshift(...changes)
+        throw error
+      }
+      this.#telemetry.counters.l2Repairs += changes.length
       // The keys pending now, every chunk at once. Keys queued meanwhile (writes failing fast
       // while the breaker is half-open) wait for the next repair: chasing them kept a busy
       // process's breaker half-open for good, a round trip per chunk on long loop turns (issue 24).
@@ -563,3 +593,14 @@ export class NoRemoteTier implements RemoteAccess {
 }
 
 function ignore(): void {}
+
+/** `tier` for a child cache: every call goes to the parent's tier, but closing it leaves it open. */
+export function borrowed(tier: RemoteTier): RemoteTier {
+  return new Proxy(tier, {
+    get(target, property) {
+      if (property === 'close') return async () => {}
+      const value = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}

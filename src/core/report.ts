@@ -72,6 +72,7 @@ export class CacheReport {
     const local = this.#p.local
     return {
       ...c,
+      hits: c.l1Hits + c.l2Hits,
       l1Evictions: local.evictions,
       l1Expirations: local.expirations,
       l1Entries: local.usage?.entries ?? 0,

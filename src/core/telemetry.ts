@@ -6,7 +6,6 @@ import { type LatencyHistogram, LatencyRecorder } from '../observability/histogr
 import { emptyCounters } from '../observability/stats.js'
 import type { KeyGroupCount, OperationName } from '../observability/types.js'
 import { emptySecurityStats } from '../security/entries.js'
-import { describe } from './entry-codec.js'
 import { CacheEventEmitter } from './events.js'
 import type { Loaded } from './flights.js'
 import type { ResolvedObservability } from './options.js'
@@ -234,11 +233,10 @@ export class Telemetry {
     }
     if (error instanceof StrataError) return error
     this.counters.l2Errors++
+    // Our words: the client's message (often about its internals) stays in `cause`.
     return new L2Error(
-      `The L2 ${operation} failed: ${describe(error)}. The L1 was updated; retry, or check Redis.`,
-      {
-        cause: error,
-      },
+      `The L2 ${operation} failed (the Redis client's error is this error's cause). The L1 was updated; retry, or check Redis and l2.redis.`,
+      { cause: error },
     )
   }
 }

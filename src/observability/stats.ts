@@ -14,6 +14,8 @@ export interface CacheStats {
   missesAfterEviction: number
   /** Reads found in no tier. */
   misses: number
+  /** Reads answered by a tier: l1Hits + l2Hits (stale values served are counted apart, in staleServed). */
+  hits: number
   factoryCalls: number
   factoryErrors: number
   /** Writes to either tier. */
@@ -98,6 +100,7 @@ export interface CacheStats {
 
 export type CounterName = Exclude<
   keyof CacheStats,
+  | 'hits'
   | 'l1Evictions'
   | 'l1Expirations'
   | 'l1Entries'

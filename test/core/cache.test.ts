@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { createCache, MemoryRemoteTier, type StandardSchemaV1, ttl } from '../../dist/index.js'
+import {
+  type CacheOptions,
+  createCache,
+  InvalidOptionError,
+  MemoryRemoteTier,
+  type StandardSchemaV1,
+  ttl,
+} from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/deferred.js'
 
@@ -492,5 +499,27 @@ describe('bad input', () => {
     await cache.close()
     await expect(cache.get('k')).rejects.toMatchObject({ code: 'E_CLOSED' })
     await expect(cache.getOrSet({ key: 'k', factory: () => 1 })).rejects.toMatchObject({ code: 'E_CLOSED' })
+  })
+})
+
+describe('options: an unknown name is refused with the nearest valid one', () => {
+  it.each([
+    [{ tll: '1m' }, '`tll`: did you mean `ttl`?'],
+    [{ l1: { maxEntrys: 10 } }, '`l1.maxEntrys`: did you mean `l1.maxEntries`?'],
+    [
+      { l2: { tier: new MemoryRemoteTier(), writeError: 'throw' } },
+      '`l2.writeError`: did you mean `l2.writeErrors`?',
+    ],
+    [{ namespase: 'x' }, '`namespase`: did you mean `namespace`?'],
+  ])('createCache(%j) throws E_INVALID_OPTION naming the option it meant', (options, message) => {
+    const attempt = () => createCache(options as CacheOptions)
+    expect(attempt).toThrow(InvalidOptionError)
+    expect(attempt).toThrow(message)
+  })
+
+  it('a name nothing resembles is refused with the list of valid names', () => {
+    expect(() => createCache({ zzzzzzzz: 1 } as CacheOptions)).toThrow(
+      /`zzzzzzzz` is not an option of createCache/,
+    )
   })
 })
