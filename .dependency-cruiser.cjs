@@ -1,7 +1,7 @@
 /**
  * The layers of src/, checked by `npm run lint` (dependency-cruiser). docs/architecture.md draws them.
  *
- *   surface     index.ts, http/, cli/, analysis/, observability/dashboard/   (what users call)
+ *   surface     index.ts, http/, keyv/, cli/, analysis/, observability/dashboard/   (what users call)
  *   core        core/                                                          (the Cache and its parts)
  *   mechanisms  tiers/, invalidation/, coordination/, resilience/, security/, serialization/,
  *               keys/, eviction/, ttl/, write/, simulation/, observability/ (the rest)
@@ -11,7 +11,7 @@
  */
 const BASE = '^src/(base/|errors\\.ts$)'
 const CORE = '^src/core/'
-const SURFACE = '^src/(index\\.ts$|http/|cli/|analysis/|observability/dashboard/)'
+const SURFACE = '^src/(index\\.ts$|http/|keyv/|cli/|analysis/|observability/dashboard/)'
 const MECHANISMS =
   '^src/(tiers|invalidation|coordination|resilience|security|serialization|keys|eviction|ttl|write|simulation)/|^src/observability/(?!dashboard/)'
 
