@@ -68,7 +68,11 @@ describe.each(CLIENTS)('close() (client %s)', (client) => {
       await c.close()
     `
     const exit = await runScript(script)
-    expect(exit.stderr).toBe('')
+    // Nothing on stderr but the one connection warning a refused Redis gets (reported once, with
+    // its cause): no unhandled rejection, no second report.
+    const lines = exit.stderr.split('\n').filter((line) => line !== '' && !line.includes('--trace-warnings'))
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/\[E_L2\] L2Error: Cannot connect to Redis: connect ECONNREFUSED/)
     expect(exit.signal).toBeNull()
     expect(exit.code).toBe(0)
   })

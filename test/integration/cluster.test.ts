@@ -578,9 +578,28 @@ describe.each(CLIENTS)('one master killed (client %s)', (client) => {
     const mixed = await d.getMany([live[1]!, dead[2]!, live[2]!])
     expect(mixed).toEqual([`v:${live[1]}`, undefined, `v:${live[2]}`])
 
-    // clear() cannot reach the dead master's keys: it fails rather than report success.
-    const g = track(createCache({ ...options(), namespace: uniqueNamespace('clear-down') }))
-    await expect(g.clear()).rejects.toThrow(/not connected|offline|closed/i)
+    // clear() cannot reach the dead master's keys. It follows l2.writeErrors like delete (the one
+    // L2-failure policy): with 'throw' it fails rather than report success, naming the client's
+    // error as its cause…
+    const g = track(
+      createCache({
+        ...options(),
+        namespace: uniqueNamespace('clear-down'),
+        l2: { redis: { cluster: cluster().urls }, client, breaker: false, writeErrors: 'throw' },
+      }),
+    )
+    const failure = await g.clear().then(
+      () => undefined,
+      (error: unknown) => error as Error & { code?: string; cause?: unknown },
+    )
+    expect(failure).toBeInstanceOf(Error)
+    expect(failure?.code).toMatch(/^E_L2/)
+    expect(`${failure?.message} ${String(failure?.cause)}`).toMatch(/not connected|offline|closed/i)
+    // …and with the default ('suppress') it resolves: the L1 is cleared, the L2 clear is queued.
+    const h = track(createCache({ ...options(), namespace: uniqueNamespace('clear-down') }))
+    await h.set('cleared', 'in the L1')
+    await h.clear()
+    expect(h.peek('cleared')).toBeUndefined()
 
     // The bus: b's subscriber was on the victim; it resubscribes on a live master.
     await vi.waitFor(() => expect(b.stats().busResyncs).toBeGreaterThan(0), { timeout: 10_000 })
