@@ -1,0 +1,233 @@
+/**
+ * A TCP proxy in the test process, between a cache (in this process or a worker) and a real
+ * redis-server, that imitates what networks do to a connection without closing it:
+ *
+ * - `forward` (the default): bytes pass as they arrive.
+ * - `blackhole`: nothing passes in the chosen direction(s), and nothing is closed — a partition,
+ *   a dropped NAT entry, a peer that stopped acknowledging. Bytes sent meanwhile are held (and the
+ *   sender's socket paused, so the kernel's buffers fill as TCP's would) and delivered in order
+ *   on `resume`, as TCP retransmission would once the path heals.
+ * - `delay(ms)`: every chunk is delivered `ms` after it arrived, in order (a slow or congested path).
+ * - `sever`: both sockets destroyed (a reset).
+ *
+ * Each mode applies to all connections (present and future) or to the ones a selector picks:
+ * a {@link ProxyLink}, or a predicate over links (e.g. the one whose client sent SUBSCRIBE, or
+ * whose upstream port a `CLIENT LIST` line names), and to one direction or both.
+ */
+import net from 'node:net'
+
+export type Direction = 'up' | 'down' | 'both'
+type Mode = { kind: 'forward' } | { kind: 'blackhole' } | { kind: 'delay'; ms: number }
+export type LinkSelector = ProxyLink | ((link: ProxyLink) => boolean) | 'all'
+
+/** How many bytes a link remembers of what its client sent first (to tell connections apart). */
+const SNIFF_BYTES = 4096
+
+/** One direction of one connection: a queue of chunks, each delivered when its time comes. */
+class Pipe {
+  #mode: Mode = { kind: 'forward' }
+  readonly #queue: { chunk: Buffer; due: number }[] = []
+  #timer: NodeJS.Timeout | undefined
+  /** Bytes delivered so far. */
+  delivered = 0
+
+  constructor(
+    readonly from: net.Socket,
+    readonly to: net.Socket,
+  ) {
+    from.on('data', (chunk: Buffer) => {
+      const due = this.#mode.kind === 'delay' ? Date.now() + this.#mode.ms : 0
+      this.#queue.push({ chunk, due })
+      this.#pump()
+    })
+  }
+
+  get held(): number {
+    return this.#queue.reduce((n, q) => n + q.chunk.length, 0)
+  }
+
+  set(mode: Mode): void {
+    const wasHolding = this.#mode.kind === 'blackhole'
+    this.#mode = mode
+    if (mode.kind === 'blackhole') {
+      this.from.pause()
+      return
+    }
+    if (wasHolding) this.from.resume()
+    // What was held or delayed is due by the new mode's rule from now on.
+    const due = mode.kind === 'delay' ? Date.now() + mode.ms : 0
+    for (const q of this.#queue) q.due = q.due === 0 ? due : Math.min(q.due, due)
+    this.#pump()
+  }
+
+  #pump(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    if (this.#mode.kind === 'blackhole') return
+    const now = Date.now()
+    while (this.#queue.length > 0) {
+      const head = this.#queue[0] as { chunk: Buffer; due: number }
+      if (head.due > now) {
+        this.#timer = setTimeout(() => this.#pump(), head.due - now)
+        return
+      }
+      this.#queue.shift()
+      if (this.to.destroyed) continue
+      this.to.write(head.chunk)
+      this.delivered += head.chunk.length
+    }
+  }
+
+  destroy(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#queue.length = 0
+  }
+}
+
+/** One proxied connection: the client's socket, the socket to the server, and what passes between. */
+export class ProxyLink {
+  /** Accept order, from 1. */
+  readonly id: number
+  readonly up: Pipe
+  readonly down: Pipe
+  /** The start of what the client sent (latin1), e.g. to find the SUBSCRIBE connection. */
+  sent = ''
+  closed = false
+
+  constructor(
+    id: number,
+    readonly client: net.Socket,
+    readonly upstream: net.Socket,
+  ) {
+    this.id = id
+    this.up = new Pipe(client, upstream)
+    this.down = new Pipe(upstream, client)
+    client.on('data', (chunk: Buffer) => {
+      if (this.sent.length < SNIFF_BYTES) this.sent += chunk.toString('latin1', 0, SNIFF_BYTES)
+    })
+  }
+
+  /** The local port of the socket to the server: what the server's CLIENT LIST shows as `addr`. */
+  get upstreamPort(): number | undefined {
+    return this.upstream.localPort
+  }
+
+  pipes(direction: Direction): Pipe[] {
+    return direction === 'up' ? [this.up] : direction === 'down' ? [this.down] : [this.up, this.down]
+  }
+
+  sever(): void {
+    this.closed = true
+    this.up.destroy()
+    this.down.destroy()
+    this.client.destroy()
+    this.upstream.destroy()
+  }
+}
+
+export interface TcpProxyOptions {
+  /** The server to forward to. */
+  target: { host?: string; port: number }
+}
+
+/** A proxy on a free loopback port; see the file header. Close it in afterAll/afterEach. */
+export class TcpProxy {
+  readonly #server: net.Server
+  readonly #target: { host: string; port: number }
+  readonly #links: ProxyLink[] = []
+  /** The mode new connections start in (set by the 'all' selector), per direction. */
+  #defaults: { up: Mode; down: Mode } = { up: { kind: 'forward' }, down: { kind: 'forward' } }
+  #nextId = 1
+  port = 0
+
+  private constructor(options: TcpProxyOptions) {
+    this.#target = { host: options.target.host ?? '127.0.0.1', port: options.target.port }
+    this.#server = net.createServer((client) => this.#accept(client))
+  }
+
+  static async start(options: TcpProxyOptions): Promise<TcpProxy> {
+    const proxy = new TcpProxy(options)
+    await new Promise<void>((resolve, reject) => {
+      proxy.#server.once('error', reject)
+      proxy.#server.listen(0, '127.0.0.1', () => resolve())
+    })
+    proxy.port = (proxy.#server.address() as net.AddressInfo).port
+    return proxy
+  }
+
+  /** `redis://127.0.0.1:<proxy port>` with the user and password of `url` (the server's URL). */
+  url(serverUrl: string): string {
+    const u = new URL(serverUrl)
+    u.hostname = '127.0.0.1'
+    u.port = String(this.port)
+    return u.toString().replace(/\/$/, '')
+  }
+
+  /** Every connection accepted so far that is still open. */
+  get links(): readonly ProxyLink[] {
+    return this.#links.filter((l) => !l.closed)
+  }
+
+  /** Stops forwarding (nothing closed; bytes held until resume). */
+  blackhole(which: LinkSelector = 'all', direction: Direction = 'both'): void {
+    this.#apply(which, direction, { kind: 'blackhole' })
+  }
+
+  /** Delivers every chunk `ms` after it arrived. */
+  delay(ms: number, which: LinkSelector = 'all', direction: Direction = 'both'): void {
+    this.#apply(which, direction, { kind: 'delay', ms })
+  }
+
+  /** Forwards again, delivering what was held first. */
+  resume(which: LinkSelector = 'all', direction: Direction = 'both'): void {
+    this.#apply(which, direction, { kind: 'forward' })
+  }
+
+  /** Resets the selected connections (both sockets destroyed). */
+  sever(which: LinkSelector = 'all'): void {
+    for (const link of this.#select(which)) link.sever()
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.#links) link.sever()
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+
+  #apply(which: LinkSelector, direction: Direction, mode: Mode): void {
+    if (which === 'all') {
+      if (direction !== 'down') this.#defaults.up = mode
+      if (direction !== 'up') this.#defaults.down = mode
+    }
+    for (const link of this.#select(which)) for (const pipe of link.pipes(direction)) pipe.set(mode)
+  }
+
+  #select(which: LinkSelector): ProxyLink[] {
+    if (which === 'all') return this.links.slice()
+    if (which instanceof ProxyLink) return [which]
+    return this.links.filter(which)
+  }
+
+  #accept(client: net.Socket): void {
+    client.pause()
+    const upstream = net.connect(this.#target.port, this.#target.host)
+    const link = new ProxyLink(this.#nextId++, client, upstream)
+    this.#links.push(link)
+    const end = () => link.sever()
+    client.on('error', end).on('close', end)
+    upstream.on('error', end).on('close', end)
+    client.setNoDelay(true)
+    upstream.setNoDelay(true)
+    upstream.once('connect', () => {
+      link.up.set(this.#defaults.up)
+      link.down.set(this.#defaults.down)
+      if (this.#defaults.up.kind !== 'blackhole') client.resume()
+    })
+  }
+}
+
+/** Starts a proxy to `target`; the caller closes it. */
+export function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
+  return TcpProxy.start({ target })
+}
