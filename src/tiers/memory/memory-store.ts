@@ -1,5 +1,6 @@
 import { createPolicy, type EvictionPolicy, hashKey, type PolicyName } from '../../eviction/index.js'
 import { grownLength, withSlot } from '../../eviction/policy.js'
+import { KeyIndex } from './key-index.js'
 
 /** What {@link MemoryStore.get} returns for an absent or expired key (values may be `null`). */
 export const MISS: unique symbol = Symbol('l1-miss')
@@ -54,13 +55,14 @@ const NONE = -1
 /**
  * The L1: an in-process store of live values, bounded by entries and by bytes.
  *
- * Layout: a `Map` from key to a small integer *slot*; per slot, the key and the value in two
+ * Layout: a {@link KeyIndex} (an open-addressing table of Int32 buckets, ~6 bytes per entry where
+ * a `Map` costs ~30–37) from key to a small integer *slot*; per slot, the key and the value in two
  * arrays, flags (1 byte) and size (2 bytes; larger sizes in a Map) in typed arrays, and — once any
  * entry has an expiry — the expiry (8 bytes) and the expiry heap's two Int32 cells. The soft time
  * (when a hit must take the slow path) shares the expiry's array until some entry's differs from
  * its expiry (early refresh, grace, tag invalidation); only then does it get an array of its own.
- * No object per entry: the hit path is one Map lookup and two array reads (plus the policy's
- * cell), and the memory per entry stays close to lru-cache's. Every array starts small and doubles
+ * No object per entry: the hit path is one hash of the key, a probe and two array reads (plus the
+ * policy's cell), and an entry costs less than in lru-cache. Every array starts small and doubles
  * up to the capacity as slots are used, so room for a million entries holding a thousand costs
  * what a thousand cost; nothing shrinks except on {@link clear}.
  *
@@ -69,7 +71,6 @@ const NONE = -1
  * binary heap of slots.
  */
 export class MemoryStore {
-  readonly #index = new Map<string, number>()
   readonly #maxEntries: number
   readonly #maxBytes: number
   readonly #policyName: PolicyName
@@ -77,9 +78,10 @@ export class MemoryStore {
   /** Slots a full store uses (capacity + 1: a new entry is inserted before its victim leaves). */
   readonly #slots: number
   #policy: EvictionPolicy
+  /** Key → slot, and the key of each slot. */
+  #index: KeyIndex
   /** Length of the per-slot arrays (they grow together; see #allocate). */
   #length = 0
-  #keys: (string | undefined)[] = []
   #values: unknown[] = []
   #flags = new Uint8Array(0)
   #sizes = new Uint16Array(0)
@@ -122,6 +124,7 @@ export class MemoryStore {
       : Math.min(Math.max(16, Math.ceil(options.maxBytes / ASSUMED_ENTRY_BYTES)), 1 << 22)
     this.#slots = this.#capacity + 1
     this.#policy = createPolicy(this.#policyName, this.#capacity)
+    this.#index = new KeyIndex(this.#slots)
   }
 
   get size(): number {
@@ -142,8 +145,8 @@ export class MemoryStore {
    * expiry, and clones a value that freezing could not protect.
    */
   get(key: string, now: number): unknown {
-    const slot = this.#index.get(key)
-    if (slot === undefined) return MISS
+    const slot = this.#index.find(key)
+    if (slot === NONE) return MISS
     const soft = this.#soft
     if (slot < soft.length && (soft[slot] as number) <= now && !this.#freshAt(slot, now)) return MISS
     return this.#hit(slot, now)
@@ -155,8 +158,8 @@ export class MemoryStore {
    * path is the same single comparison as `get`'s.
    */
   lookup(key: string, now: number): unknown {
-    const slot = this.#index.get(key)
-    if (slot === undefined) return MISS
+    const slot = this.#index.find(key)
+    if (slot === NONE) return MISS
     const soft = this.#soft
     if (slot < soft.length && (soft[slot] as number) <= now) {
       if ((this.#expiry[slot] as number) <= now) {
@@ -173,8 +176,8 @@ export class MemoryStore {
    * when it is gone. The returned object is reused by the next call.
    */
   inspect(key: string, now: number): EntryView | undefined {
-    const slot = this.#index.get(key)
-    if (slot === undefined) return undefined
+    const slot = this.#index.find(key)
+    if (slot === NONE) return undefined
     const expiresAt = this.#expiryAt(slot)
     if (expiresAt <= now) {
       this.#expire(slot)
@@ -194,8 +197,8 @@ export class MemoryStore {
    * then (fail-safe backoff) — never past its grace, and never less fresh than it was.
    */
   refreshUntil(key: string, until: number): boolean {
-    const slot = this.#index.get(key)
-    if (slot === undefined) return false
+    const slot = this.#index.find(key)
+    if (slot === NONE) return false
     const expiresAt = this.#expiryAt(slot)
     const bounded = Math.min(until, expiresAt)
     const soft = this.#softAt(slot)
@@ -232,19 +235,19 @@ export class MemoryStore {
 
   /** Whether `key` is stored (expired or not), without touching it. */
   has(key: string): boolean {
-    return this.#index.has(key)
+    return this.#index.find(key) !== NONE
   }
 
   /** The stored size of `key`, or undefined. */
   sizeOf(key: string): number | undefined {
-    const slot = this.#index.get(key)
-    return slot === undefined ? undefined : this.#sizeAt(slot)
+    const slot = this.#index.find(key)
+    return slot === NONE ? undefined : this.#sizeAt(slot)
   }
 
   /** The logical expiry of `key`, or undefined. */
   expiryOf(key: string): number | undefined {
-    const slot = this.#index.get(key)
-    return slot === undefined ? undefined : this.#expiryAt(slot)
+    const slot = this.#index.find(key)
+    return slot === NONE ? undefined : this.#expiryAt(slot)
   }
 
   /**
@@ -266,23 +269,22 @@ export class MemoryStore {
     freshUntil = expiresAt,
     softAt = freshUntil,
   ): void {
-    let slot = this.#index.get(key)
+    const hash = hashKey(key)
+    let slot = this.#index.findHashed(key, hash)
     if (size > this.#maxBytes) {
       // Larger than the whole budget: never cacheable here, and the old value is outdated.
-      if (slot !== undefined) this.#remove(slot)
+      if (slot !== NONE) this.#remove(slot)
       return
     }
     // An overwrite keeps its place in the expiry heap (the heap is fixed below); a new slot has none.
     let entryFlags = flags
-    if (slot !== undefined) {
+    if (slot !== NONE) {
       this.#bytes -= this.#sizeAt(slot)
       entryFlags |= (this.#flags[slot] as number) & IN_HEAP
       this.#policy.touch(slot)
     } else {
       slot = this.#allocate()
-      this.#index.set(key, slot)
-      this.#keys[slot] = key
-      const hash = hashKey(key)
+      this.#index.add(key, hash, slot)
       this.#policy.miss(hash)
       this.#policy.insert(slot, hash)
     }
@@ -320,7 +322,7 @@ export class MemoryStore {
         continue
       }
       const victim = this.#policy.victim(slot)
-      const evicted = this.#keys[victim]
+      const evicted = this.#index.keys[victim]
       if (evicted === undefined) break // a policy bug must not loop forever
       this.#remove(victim)
       this.evictions++
@@ -329,8 +331,8 @@ export class MemoryStore {
   }
 
   delete(key: string): boolean {
-    const slot = this.#index.get(key)
-    if (slot === undefined) return false
+    const slot = this.#index.find(key)
+    if (slot === NONE) return false
     this.#remove(slot)
     return true
   }
@@ -339,7 +341,6 @@ export class MemoryStore {
   clear(): void {
     this.#index.clear()
     this.#length = 0
-    this.#keys = []
     this.#values = []
     this.#flags = new Uint8Array(0)
     this.#sizes = new Uint16Array(0)
@@ -361,8 +362,8 @@ export class MemoryStore {
 
   /** The tags of `key`'s entry, or undefined when absent. */
   tagsOf(key: string): readonly string[] | undefined {
-    const slot = this.#index.get(key)
-    return slot === undefined ? undefined : (this.#tags.get(slot) ?? [])
+    const slot = this.#index.find(key)
+    return slot === NONE ? undefined : (this.#tags.get(slot) ?? [])
   }
 
   /** Removes every entry carrying any of `tags`; returns how many. O(entries with those tags). */
@@ -400,7 +401,7 @@ export class MemoryStore {
   }
 
   keys(): IterableIterator<string> {
-    return this.#index.keys()
+    return this.#index.entries()
   }
 
   #untag(slot: number): void {
@@ -428,7 +429,7 @@ export class MemoryStore {
   /** Grows every per-slot array to reach `slot` (doubling, up to the slots a full store uses). */
   #grow(slot: number): void {
     const length = grownLength(this.#length, slot, this.#slots)
-    this.#keys = grownArray(this.#keys, length)
+    this.#index.growTo(length)
     this.#values = grownArray(this.#values, length)
     this.#flags = withSlot(this.#flags, length - 1, 0, length)
     this.#sizes = withSlot(this.#sizes, length - 1, 0, length)
@@ -479,7 +480,7 @@ export class MemoryStore {
 
   /** Removes an expired entry, counted and reported as such. */
   #expire(slot: number): void {
-    const key = this.#keys[slot]
+    const key = this.#index.keys[slot]
     if (key === undefined) return
     this.#remove(slot)
     this.expirations++
@@ -487,10 +488,8 @@ export class MemoryStore {
   }
 
   #remove(slot: number): void {
-    const key = this.#keys[slot]
-    if (key === undefined) return
-    this.#index.delete(key)
-    this.#keys[slot] = undefined
+    if (this.#index.keys[slot] === undefined) return
+    this.#index.remove(slot)
     this.#values[slot] = undefined
     if (this.#tags.size > 0) this.#untag(slot)
     const flags = this.#flags[slot] as number
