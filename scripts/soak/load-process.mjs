@@ -15,9 +15,34 @@
  * (a process ignores its own messages), once Redis answers again.
  * Methods: start(config), mark({ at }), stop().
  */
+import { createRequire } from 'node:module'
 import os from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createCache } from '../../dist/index.js'
+
+/**
+ * SOAK_TRACE=1: each process prints to stderr, with the epoch ms, its ioredis connections' events
+ * (connect, ready, close, reconnecting, error) and why each probe failed — where a recovery's time
+ * goes.
+ */
+const TRACE = process.env.SOAK_TRACE === '1'
+const trace = (line) => {
+  if (TRACE) process.stderr.write(`[trace ${process.pid} ${Date.now()}] ${line}\n`)
+}
+if (TRACE) {
+  try {
+    const Redis = createRequire(import.meta.url)('ioredis')
+    const emit = Redis.prototype.emit
+    Redis.prototype.emit = function (event, ...args) {
+      if (['connect', 'ready', 'close', 'reconnecting', 'error', 'end'].includes(event)) {
+        const detail =
+          event === 'error' ? ` ${args[0]?.message}` : event === 'reconnecting' ? ` in ${args[0]} ms` : ''
+        trace(`ioredis ${this.condition?.subscriber ? 'subscriber' : 'client'} ${event}${detail}`)
+      }
+      return emit.call(this, event, ...args)
+    }
+  } catch {}
+}
 
 /** @type {import('../../dist/index.js').Cache | undefined} */
 let cache
@@ -49,6 +74,34 @@ const recordFault = (kind, error) =>
 process.on('unhandledRejection', (reason) => recordFault('unhandledRejection', reason))
 process.on('uncaughtException', (error) => recordFault('uncaughtException', error))
 process.on('disconnect', () => process.exit(0))
+
+/**
+ * SOAK_TRACE: every call the breaker's probe and the repair make on the tier behind the breaker
+ * (PING, UNLINK, tag marker scripts…) while the breaker is not closed, when it starts and settles.
+ */
+function traceRecoveryCalls(cache) {
+  const breaker = cache.l2
+  const wrap = (target, name, label) => {
+    const original = target?.[name]
+    if (typeof original !== 'function') return
+    let n = 0
+    target[name] = function (...args) {
+      if (breaker.state === 'closed') return original.apply(this, args)
+      const id = `${label}#${++n}`
+      trace(`  call ${id} starts`)
+      const settled = (outcome) => trace(`  call ${id} ${outcome}`)
+      const result = original.apply(this, args)
+      result.then(
+        () => settled('answered'),
+        (error) => settled(`failed: ${error?.message}`),
+      )
+      return result
+    }
+  }
+  const inner = breaker?.inner
+  for (const name of ['ping', 'delete', 'deleteByPrefix', 'setMany']) wrap(inner, name, name)
+  for (const name of ['tombstone', 'bumpMarkers', 'touchMarkers']) wrap(inner?.invalidation, name, name)
+}
 
 /** Cumulative distribution of a Zipf(s) law over n ranks, for inverse-transform sampling. */
 function zipfCdf(n, s) {
@@ -154,13 +207,21 @@ const methods = {
       l1: { maxEntries: config.l1Entries },
       l2: { redis: config.url, breaker: { breakDuration: config.breakDuration } },
     })
-    cache.on('breaker', ({ state }) => emit('breaker', { state, at: Date.now() }))
+    cache.on('breaker', ({ state }) => {
+      emit('breaker', { state, at: Date.now() })
+      trace(`breaker ${state}`)
+      // The breaker's error names the probe's failure as its cause.
+      if (TRACE && state === 'open') {
+        cache.l2.get('\u0000trace').catch((error) => trace(`  because: ${error?.cause?.message}`))
+      }
+    })
     cache.on('bus-message', () => {
       busMessages++
       if (firstMessageAfter.length === 0) return
       emit('first-bus-message', { at: Date.now(), after: firstMessageAfter })
       firstMessageAfter = []
     })
+    if (TRACE) traceRecoveryCalls(cache)
     // As a service does before taking traffic: the first connection is made on an idle loop.
     await cache.ready()
     const cdf = zipfCdf(config.keys, config.zipf)

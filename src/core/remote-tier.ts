@@ -181,6 +181,7 @@ class RedisRemoteAccess implements RemoteAccess {
   /** Invalidations, clears and pattern deletions the L2 did not record, replayed once it answers. */
   readonly #pendingChanges: ((tier: RemoteTier) => Promise<unknown>)[] = []
   #repairing = false
+  #stopProbingOnReady: () => void = () => {}
 
   constructor(direct: RemoteTier, connection: ConnectionReport, deps: RemoteDeps) {
     const { options, telemetry } = deps
@@ -189,19 +190,24 @@ class RedisRemoteAccess implements RemoteAccess {
     this.#deps = deps
     this.#telemetry = telemetry
     const breaker = options.breaker
-    this.tier =
-      breaker === false
-        ? direct
-        : new CircuitBreakerTier(direct, {
-            failureThreshold: breaker.threshold,
-            breakDurationMs: breaker.breakDurationMs,
-            clock: Date.now,
-            onStateChange: (state) => {
-              if (state === 'open') telemetry.counters.breakerOpened++
-              telemetry.events.emit('breaker', { state })
-            },
-            onRecover: () => this.#repair(direct),
-          })
+    if (breaker === false) {
+      this.tier = direct
+    } else {
+      const circuit = new CircuitBreakerTier(direct, {
+        failureThreshold: breaker.threshold,
+        breakDurationMs: breaker.breakDurationMs,
+        clock: Date.now,
+        onStateChange: (state) => {
+          if (state === 'open') telemetry.counters.breakerOpened++
+          telemetry.events.emit('breaker', { state })
+        },
+        onRecover: () => this.#repair(direct),
+      })
+      // The client reconnecting is the moment Redis can answer again: probe then, not a break
+      // later (the break's timer stays as the fallback, e.g. after a freeze with no reconnect).
+      this.#stopProbingOnReady = connection.onReady(() => circuit.probeNow())
+      this.tier = circuit
+    }
     this.#store = this.tier.invalidation
     const lock = options.lock
     if (lock !== false && this.tier.locks !== undefined) {
@@ -468,6 +474,7 @@ class RedisRemoteAccess implements RemoteAccess {
 
   async close(): Promise<void> {
     this.#locks?.stopAll()
+    this.#stopProbingOnReady()
     await this.tier.close()
   }
 
@@ -502,35 +509,37 @@ class RedisRemoteAccess implements RemoteAccess {
     if (this.#repairing || (this.#pendingRepairs.size === 0 && this.#pendingChanges.length === 0)) return
     this.#repairing = true
     try {
-      // The invalidations, clears and pattern deletions the L2 missed, then the keys' copies.
+      // The invalidations, clears and pattern deletions the L2 missed, and the keys' copies, all
+      // at once: they are all deletions or marker bumps, so their order does not matter, and each
+      // round trip costs a busy event loop a turn (seconds: issue 24's recovery). Keys queued
+      // meanwhile (writes failing fast while the breaker is half-open) wait for the next repair:
+      // chasing them kept a busy process's breaker half-open for good.
       const changes = this.#pendingChanges.splice(0)
-      try {
-        await Promise.all(changes.map((replay) => replay(tier)))
-      } catch (error) {
-        this.#pendingChanges.unshift(...changes)
-        throw error
-      }
-      this.#telemetry.counters.l2Repairs += changes.length
-      // The keys pending now, every chunk at once. Keys queued meanwhile (writes failing fast
-      // while the breaker is half-open) wait for the next repair: chasing them kept a busy
-      // process's breaker half-open for good, a round trip per chunk on long loop turns (issue 24).
+      const replayed = Promise.all(changes.map((replay) => replay(tier))).then(
+        () => {
+          this.#telemetry.counters.l2Repairs += changes.length
+        },
+        (error: unknown) => {
+          this.#pendingChanges.unshift(...changes)
+          throw error
+        },
+      )
       const pending = [...this.#pendingRepairs]
       const chunks: (typeof pending)[] = []
       for (let i = 0; i < pending.length; i += REPAIR_CHUNK) chunks.push(pending.slice(i, i + REPAIR_CHUNK))
-      await Promise.all(
-        chunks.map(async (chunk) => {
-          await tier.delete(chunk.map(([storageKey]) => storageKey))
-          for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
-          this.#telemetry.counters.l2Repairs += chunk.length
-          // Instances that could not hear us meanwhile drop their copies now (the bus goes over
-          // the same Redis; published directly: the breaker is still half-open during a repair).
-          // Not awaited: the breaker need not stay half-open for one more round trip.
-          void this.#deps.onRepaired(
-            tier,
-            chunk.map(([, key]) => key),
-          )
-        }),
-      )
+      const deleted = chunks.map(async (chunk) => {
+        await tier.delete(chunk.map(([storageKey]) => storageKey))
+        for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
+        this.#telemetry.counters.l2Repairs += chunk.length
+        // Instances that could not hear us meanwhile drop their copies now (the bus goes over
+        // the same Redis; published directly: the breaker is still half-open during a repair).
+        // Not awaited: the breaker need not stay half-open for one more round trip.
+        void this.#deps.onRepaired(
+          tier,
+          chunk.map(([, key]) => key),
+        )
+      })
+      await Promise.all([replayed, ...deleted])
     } finally {
       this.#repairing = false
     }

@@ -24,17 +24,21 @@ export interface CircuitBreakerOptions {
   /**
    * Time source, in ms. The probe is scheduled with `setTimeout(breakDurationMs)`; in addition, a
    * call arriving while open once `clock()` has passed the end of the break starts the probe at
-   * once (the call itself still fails fast), so a test driving a fake clock needs no real wait.
+   * once (the call itself still fails fast), so a test driving a fake clock needs no real wait;
+   * and {@link CircuitBreakerTier.probeNow} (the client reconnected) starts it at once.
    */
   clock: () => number
   /** Called on every change of state, synchronously. What it throws is ignored. */
   onStateChange?: (state: CircuitState) => void
   /**
-   * Awaited after a successful probe, before the breaker closes (e.g. to replay the deletes that
-   * failed during the outage). The breaker is still half-open meanwhile and rejects calls made
-   * through it: use {@link CircuitBreakerTier.inner}. If it throws or rejects, the probe failed and
-   * the breaker opens for another `breakDurationMs`; so does one still running at the probe's
-   * deadline (the next probe calls it again: it should make progress each time).
+   * Part of every probe, started together with its PING (e.g. to replay the deletes that failed
+   * during the outage): the breaker closes once both have succeeded. Run alongside the PING, not
+   * after it, because each round trip costs a turn of the event loop, and a busy loop's turns last
+   * seconds (issue 24). The breaker is still half-open meanwhile and rejects calls made through it:
+   * use {@link CircuitBreakerTier.inner}. If it throws or rejects, the probe failed and the breaker
+   * opens for another `breakDurationMs`; so does one still running at the probe's deadline (the
+   * next probe calls it again: it should make progress each time, and tolerate a Redis that does
+   * not answer yet).
    */
   onRecover?: () => Promise<void>
 }
@@ -43,13 +47,14 @@ export interface CircuitBreakerOptions {
  * A circuit breaker around any {@link RemoteTier}. Closed, calls pass through, and
  * `failureThreshold` consecutive rejections (except {@link ClosedError}) open it. Open, every call
  * rejects at once with {@link L2UnavailableError}, so no caller waits on a dead Redis; after
- * `breakDurationMs` a background probe (`inner.ping()`, never a user's call) runs while the state
- * is 'half-open'. If it answers, `onRecover` is awaited and the breaker closes; otherwise — or if
- * the two have not settled within `probeTimeoutMs` — it opens for another `breakDurationMs`.
+ * `breakDurationMs` — or as soon as {@link probeNow} says the client reconnected — a background
+ * probe (`inner.ping()` and `onRecover`, together; never a user's call) runs while the state is
+ * 'half-open'. If both succeed the breaker closes; otherwise — or if they have not settled within
+ * `probeTimeoutMs` — it opens for another `breakDurationMs`.
  *
- * Recovery depends on neither traffic nor idle time: the probe runs from its own timer (a call
- * arriving after the break only starts it sooner), one answer closes the breaker, and a probe
- * that hangs cannot keep it half-open. Under full CPU, the event loop's turns can outlast the L2
+ * Recovery depends on neither traffic nor idle time: the probe runs from its own timer and from
+ * the client's reconnection (a call arriving after the break only starts it sooner), one answer
+ * closes the breaker, and a probe that hangs cannot keep it half-open. Under full CPU, the event loop's turns can outlast the L2
  * deadline while the breaker is open (every read an L1 hit, nothing awaits I/O); the deadlines
  * are judged after the loop's I/O poll (base/deadline.ts), so a PING answered in time counts.
  * Timers are unref'd and cleared by {@link close}.
@@ -81,6 +86,8 @@ export class CircuitBreakerTier implements RemoteTier {
   /** Bumped by each probe: the deadline of an earlier one changes nothing. */
   #probes = 0
   #timer: NodeJS.Timeout | undefined
+  /** Set by {@link probeNow} during a probe: if that probe fails, the next one starts at once. */
+  #probeAgain = false
   #lastError: unknown
   #closed = false
 
@@ -185,6 +192,19 @@ export class CircuitBreakerTier implements RemoteTier {
     return this.#call(() => this.inner.ping())
   }
 
+  /**
+   * Evidence that the inner tier may answer again — its client has just (re)connected: probe now
+   * instead of at the end of the break. Open: the probe starts at once. Half-open: if the running
+   * probe fails (it may have gone out over the connection that died), the next one starts at once
+   * rather than a break later. Closed: nothing to do. Each call causes at most one probe, so a
+   * flapping connection probes no more often than it reconnects.
+   */
+  probeNow(): void {
+    if (this.#closed) return
+    if (this.#state === 'open') void this.#probe()
+    else if (this.#state === 'half-open') this.#probeAgain = true
+  }
+
   /** Stops probing (clears the timer; a probe in progress no longer changes the state) and closes the inner tier. */
   async close(): Promise<void> {
     if (this.#closed) return
@@ -240,20 +260,28 @@ export class CircuitBreakerTier implements RemoteTier {
   async #probe(): Promise<void> {
     if (this.#closed || this.#state !== 'open') return
     const probe = ++this.#probes
+    this.#probeAgain = false
     this.#state = 'half-open'
     this.#emit('half-open')
     clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       const ms = this.#probeTimeoutMs
       const error = new L2TimeoutError(
-        `The breaker's probe (PING, then recovery) did not settle within ${ms} ms.`,
+        `The breaker's probe (PING and recovery) did not settle within ${ms} ms.`,
       )
       this.#settle(probe, { error })
     }, this.#probeTimeoutMs)
     this.#timer.unref()
     try {
-      await this.inner.ping()
-      await this.#onRecover?.()
+      // Together: one round trip (one turn of a busy event loop) instead of two.
+      const ping = this.inner.ping()
+      let recovering: Promise<void> | undefined
+      try {
+        recovering = this.#onRecover?.()
+      } catch (error) {
+        recovering = Promise.reject(error)
+      }
+      await Promise.all([ping, recovering])
       this.#settle(probe)
     } catch (error) {
       this.#settle(probe, { error })
@@ -267,7 +295,9 @@ export class CircuitBreakerTier implements RemoteTier {
     this.#timer = undefined
     if (failure !== undefined) {
       this.#lastError = failure.error
+      const again = this.#probeAgain
       this.#open()
+      if (again) void this.#probe()
       return
     }
     this.#state = 'closed'

@@ -268,7 +268,7 @@ describe('CircuitBreakerTier probe and recovery', () => {
     expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'open', 'half-open', 'closed'])
   })
 
-  it('awaits onRecover after a successful probe, before any call passes again', async () => {
+  it('runs onRecover as part of the probe (with its PING), before any call passes again', async () => {
     const recovering = deferred()
     const seen: string[] = []
     let breaker!: CircuitBreakerTier
@@ -457,6 +457,85 @@ describe('CircuitBreakerTier recovery without idle time or traffic (issue 24)', 
     expect(vi.getTimerCount()).toBe(1)
     await breaker.close()
     expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe('CircuitBreakerTier recovery driven by events (issue 24)', () => {
+  it('probeNow() while open probes at once, without waiting for the break, and one answer closes it', async () => {
+    const { inner, breaker, states } = await open()
+    inner.failing = undefined
+    breaker.probeNow()
+    expect(breaker.state).toBe('half-open')
+    await vi.advanceTimersByTimeAsync(0)
+    expect(breaker.state).toBe('closed')
+    expect(inner.count('ping')).toBe(1)
+    expect(states).toEqual(['open', 'half-open', 'closed'])
+  })
+
+  it('probeNow() while closed does nothing', async () => {
+    const { inner, breaker, states } = setup()
+    breaker.probeNow()
+    await vi.advanceTimersByTimeAsync(BREAK_MS * 3)
+    expect(inner.count('ping')).toBe(0)
+    expect(states).toEqual([])
+  })
+
+  it('probeNow() during a probe that then fails starts one more probe at once, then waits a break again', async () => {
+    const { inner, breaker, states } = await open()
+    inner.failing = undefined
+    const gate = deferred()
+    inner.pingGate = gate.promise
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(breaker.state).toBe('half-open')
+    breaker.probeNow()
+    inner.pingGate = undefined
+    inner.failing = down()
+    gate.resolve()
+    // Redis still refuses: the first probe fails, the one probeNow() asked for follows at once
+    // and fails too, and the next waits for the end of a break.
+    await vi.advanceTimersByTimeAsync(0)
+    expect(inner.count('ping')).toBe(2)
+    expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'open'])
+    await vi.advanceTimersByTimeAsync(BREAK_MS - 1)
+    expect(inner.count('ping')).toBe(2)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(inner.count('ping')).toBe(3)
+  })
+
+  it('a reconnect during a probe that fails lets the next probe close the breaker without waiting a break', async () => {
+    const { inner, breaker, states } = await open()
+    inner.failing = undefined
+    const gate = deferred()
+    inner.pingGate = gate.promise
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(breaker.state).toBe('half-open')
+    breaker.probeNow()
+    // The probe in flight fails (its connection died); Redis answers from now on.
+    inner.pingGate = undefined
+    gate.reject(new Error('Connection is closed.'))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(breaker.state).toBe('closed')
+    expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'closed'])
+  })
+
+  it("starts onRecover together with the probe's PING, not after its answer (one round trip, not two)", async () => {
+    const started: string[] = []
+    const s = setup({
+      onRecover: async () => {
+        started.push(`recover while ping ${s.inner.count('ping')}`)
+      },
+    })
+    s.inner.failing = down()
+    await fail(s.breaker, 2)
+    s.inner.failing = undefined
+    const gate = deferred()
+    s.inner.pingGate = gate.promise
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(started).toEqual(['recover while ping 1'])
+    expect(s.breaker.state).toBe('half-open')
+    gate.resolve()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(s.breaker.state).toBe('closed')
   })
 })
 

@@ -54,9 +54,18 @@ export function requireClient<T>(name: 'ioredis' | 'redis'): T {
   return (name === 'ioredis' ? ioredisWithTls(mod, opening) : nodeRedisWithTls(mod, opening)) as T
 }
 
-/** Delay before reconnect attempt `attempt`: exponential from 50 ms, capped at 2 s, forever (the L1 serves meanwhile). */
+/** The longest wait between two reconnect attempts. */
+export const MAX_RECONNECT_DELAY_MS = 500
+
+/**
+ * Delay before reconnect attempt `attempt`: exponential from 50 ms, capped at
+ * {@link MAX_RECONNECT_DELAY_MS}, forever (the L1 serves meanwhile). The cap is what recovery
+ * waits for after Redis answers again, before anything can even probe it: 2 s made it most of
+ * the 5 s of issue 24. An attempt on a host that refuses costs one SYN; on a host that does not
+ * answer, the connect timeout (≥ 10 s) spaces the attempts anyway.
+ */
 export function reconnectDelay(attempt: number): number {
-  return Math.min(50 * 2 ** attempt, 2000)
+  return Math.min(50 * 2 ** attempt, MAX_RECONNECT_DELAY_MS)
 }
 
 type Options = Record<string, unknown>

@@ -11,6 +11,7 @@ export class ConnectionReport {
   #cause: Error | undefined
   #announced = false
   #onFirstFailure: (error: Error) => void = () => {}
+  readonly #onReady = new Set<() => void>()
 
   /** A connection-level error from the client (it reconnects by itself). */
   failed(error: unknown): void {
@@ -28,6 +29,25 @@ export class ConnectionReport {
   /** The last connection error since Redis last answered, if any. */
   get cause(): Error | undefined {
     return this.#cause
+  }
+
+  /**
+   * The client (re)connected and is ready for commands. Tells whoever waits for Redis to come back
+   * (the breaker's probe) at once: a reconnect is an event, and waiting for a timer instead costs
+   * up to a whole break — on a busy event loop, several of its turns (issue 24).
+   */
+  ready(): void {
+    for (const listener of this.#onReady) {
+      try {
+        listener()
+      } catch {}
+    }
+  }
+
+  /** Calls `listener` on every (re)connection; returns what removes it. */
+  onReady(listener: () => void): () => void {
+    this.#onReady.add(listener)
+    return () => this.#onReady.delete(listener)
   }
 
   /** Called once, with the first connection error of the connection's lifetime (later ones are only recorded). */

@@ -59,6 +59,8 @@ export function createRedisTier(
       connection.failed(error)
       options.onError(error)
     },
+    // Every (re)connection: the breaker probes at once instead of at the end of its break.
+    onReady: () => connection.ready(),
   }
   const adapter = withTls(tls, () => openAdapter(l2, source, clientOptions))
   return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize, connection })
@@ -72,6 +74,7 @@ function openAdapter(
     connectTimeoutMs: number
     maxQueuedCommands: number
     onError: (error: unknown) => void
+    onReady: () => void
   },
 ): RedisAdapter {
   let adapter: RedisAdapter

@@ -20,6 +20,7 @@ export interface IoRedisClient extends IoRedisKeyed {
   quit(): Promise<unknown>
   disconnect(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
+  on(event: 'ready', listener: () => void): unknown
   once(event: 'ready', listener: () => void): unknown
 }
 
@@ -46,6 +47,8 @@ export interface IoRedisAdapterOptions {
   commandTimeoutMs: number
   connectTimeoutMs: number
   onError: (error: unknown) => void
+  /** Called on every (re)connection of the command connection, once it takes commands. */
+  onReady?: () => void
 }
 
 /**
@@ -73,6 +76,8 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
     this.first = opened?.first
     this.#onError = options.onError
     this.redis.on('error', options.onError)
+    const onReady = options.onReady
+    if (onReady !== undefined) this.redis.on('ready', () => onReady())
   }
 
   async setMany(entries: readonly PxEntry[]): Promise<void> {
@@ -163,12 +168,18 @@ function open(
     // failed replies that had arrived in time — the breaker's probe among them, and the
     // subscriber's resubscribe (an unhandled rejection inside ioredis). Issue 24.
     connectTimeout: options.connectTimeoutMs,
-    // Always a number: ioredis keeps reconnecting by itself, backing off to 2 s between attempts.
+    // Always a number: ioredis keeps reconnecting by itself (see reconnectDelay for the cap).
     retryStrategy: reconnectDelay,
+    // 'ready' on connect, without a round trip for INFO first: on a busy event loop every round
+    // trip costs a turn, and each turn delays recovery (issue 24). A Redis still loading its data
+    // answers LOADING errors, which count against the breaker like any failure.
+    enableReadyCheck: false,
+    // Nor CLIENT SETINFO first (after reading ioredis's package.json from disk), for the same reason.
+    disableClientInfo: true,
     // No enableAutoPipelining: it defers every command to the next event-loop turn, measured
     // +60–70 µs per sequential L2 read for no gain in concurrent throughput.
   })
   const first = new FirstConnection(options.commandTimeoutMs)
-  client.once('ready', () => first.ready())
+  client.on('ready', () => first.ready())
   return { client, first }
 }

@@ -30,6 +30,7 @@ export interface NodeRedisClient extends NodeRedisKeyed {
   close(): Promise<void>
   destroy(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
+  on(event: 'ready', listener: () => void): unknown
   once(event: 'ready', listener: () => void): unknown
   isReady: boolean
   withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisClient
@@ -64,6 +65,8 @@ export interface NodeRedisAdapterOptions {
   maxQueuedCommands: number
   connectTimeoutMs: number
   onError: (error: unknown) => void
+  /** Called on every (re)connection of the command connection, once it takes commands. */
+  onReady?: () => void
 }
 
 /**
@@ -96,6 +99,8 @@ class NodeRedisPrimitives extends NodeRedisKeyedCommands<NodeRedisClient> implem
     const raw = opened?.client ?? (source as unknown as NodeRedisClient)
     // Without an 'error' listener node-redis would crash the host process on a socket error.
     raw.on('error', options.onError)
+    const onReady = options.onReady
+    if (onReady !== undefined) raw.on('ready', () => onReady())
     if (!raw.isOpen) raw.connect().catch(options.onError)
     const views = bufferViews(raw, lib, options.commandTimeoutMs)
     super(views.reader, views.writer)
@@ -184,15 +189,18 @@ function open(
   const client = lib.createClient({
     url,
     disableOfflineQueue: true,
+    // No CLIENT SETINFO round trip before 'ready' on every (re)connection: on a busy event loop
+    // each round trip costs a turn, and each turn delays recovery (issue 24).
+    disableClientInfo: true,
     commandsQueueMaxLength: options.maxQueuedCommands,
     socket: {
       connectTimeout: options.connectTimeoutMs,
-      // Always a number: back off to 2 s between attempts and never give up (the cache serves
-      // its L1 meanwhile), including when Redis is not up yet at start.
+      // Always a number: back off (see reconnectDelay for the cap) and never give up (the cache
+      // serves its L1 meanwhile), including when Redis is not up yet at start.
       reconnectStrategy: reconnectDelay,
     },
   })
   const first = new FirstConnection(options.commandTimeoutMs)
-  client.once('ready', () => first.ready())
+  client.on('ready', () => first.ready())
   return { client, first }
 }

@@ -25,7 +25,7 @@ const KEYS = 200
 const WARM_KEYS = 100
 /** Pause between two calls of one loop. */
 const THINK_MS = 5
-/** How long the breaker may take to close once Redis answers (probe period, reconnect back-off up to 2 s, margin). */
+/** How long the breaker may take to close once Redis answers (reconnect back-off up to 0.5 s, a probe on reconnect or per break, margin). */
 const RECOVERY_MS = 10_000
 
 type Phase = 'before' | 'fault' | 'recovering' | 'after'
