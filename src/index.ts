@@ -5,7 +5,7 @@
 
 export { type Duration, parseDuration } from './base/duration.js'
 export { Cache, createCache } from './core/cache.js'
-export type { CacheEventListener, CacheEventName, CacheEvents } from './core/events.js'
+export type { CacheEventListener, CacheEventName, CacheEvents, InvalidationEvent } from './core/events.js'
 export type { DeepReadonly, Isolation } from './core/isolation.js'
 export {
   type CacheOptions,

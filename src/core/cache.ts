@@ -194,6 +194,11 @@ export class Cache {
     return this
   }
 
+  /** The cache clock's current stamp (ms): pass it as `set(…, { startedAt })` before reading what the value is computed from. */
+  stamp(): number {
+    return this.#clock.stamp()
+  }
+
   /** The L2 in use, if any (for diagnostics and tests). */
   get l2(): RemoteTier | undefined {
     return this.#remote.tier

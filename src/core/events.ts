@@ -1,8 +1,9 @@
 import { Emitter } from '../base/emitter.js'
+import type { BusMessage } from '../invalidation/messages.js'
 import { eventChannel } from '../observability/channels.js'
-import type { CacheEventName, CacheEvents } from '../observability/events.js'
+import type { CacheEventName, CacheEvents, InvalidationEvent } from '../observability/events.js'
 
-export type { CacheEventName, CacheEvents } from '../observability/events.js'
+export type { CacheEventName, CacheEvents, InvalidationEvent } from '../observability/events.js'
 export type CacheEventListener<E extends CacheEventName> = (event: CacheEvents[E]) => void
 
 /**
@@ -27,4 +28,34 @@ export class CacheEventEmitter extends Emitter<CacheEvents> {
     if (eventChannel.hasSubscribers) eventChannel.publish({ cache: this.#cache, name, event })
     super.emit(name, event)
   }
+}
+
+/**
+ * Emits the `invalidate` event for a change made here (`'local'`) or heard on the bus
+ * (`'remote'`), from the bus message that announces it (or would, without a bus). `tags` and
+ * `keys` are the caller's own arrays for a local change (the HTTP layer recognises its calls by
+ * them). Costs nothing when nobody listens.
+ */
+export function emitInvalidation(
+  events: CacheEventEmitter,
+  message: BusMessage,
+  origin: InvalidationEvent['origin'],
+): void {
+  if (!events.has('invalidate') && !eventChannel.hasSubscribers) return
+  let event: InvalidationEvent
+  switch (message.op) {
+    case 'delete':
+      event = { kind: 'keys', origin, at: message.at, keys: message.keys }
+      break
+    case 'tags':
+      event = { kind: 'tags', origin, at: message.at, tags: message.tags, mode: message.mode }
+      break
+    case 'clear':
+      event = { kind: 'clear', origin, at: message.at }
+      break
+    case 'pattern':
+      event = { kind: 'pattern', origin, at: message.at, pattern: message.pattern }
+      break
+  }
+  events.emit('invalidate', event)
 }

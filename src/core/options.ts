@@ -151,6 +151,12 @@ export interface EntryOptions extends ResilienceOptions {
   maxTtl?: Duration
   /** Encrypt this entry (with `encryption.all: false`), or store it in plaintext (with the default `all: true`). */
   encrypt?: boolean
+  /**
+   * `set` only: when the value's computation started (a {@link Cache.stamp} taken before its
+   * first read). A delete of the key or an invalidation of one of its tags at or after it, on any
+   * instance, wins over this write: the value is not kept (docs/invalidation.md).
+   */
+  startedAt?: number
 }
 
 /** What a factory can read and decide about the entry it is loading (adaptive caching). */

@@ -1,11 +1,13 @@
 import type { CacheClock } from '../base/clock.js'
 import { type Duration, parseDuration } from '../base/duration.js'
+import { InvalidOptionError } from '../errors.js'
 import type { BusMessage } from '../invalidation/messages.js'
 import type { InvalidationMode } from '../invalidation/store.js'
 import { globToRegExp } from '../keys/glob.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
 import type { BusLink } from './bus-link.js'
 import type { EntryCodec } from './entry-codec.js'
+import { emitInvalidation } from './events.js'
 import type { Flights } from './flights.js'
 import type { LocalTier } from './local-tier.js'
 import { type EntryOptions, type Resilience, type ResolvedOptions, resolveTtl } from './options.js'
@@ -49,20 +51,39 @@ export class Writer {
 
   async set(key: string, value: unknown, options: EntryOptions, res: Resilience): Promise<void> {
     const { flights, clock, bus } = this.#p
+    const since = options.startedAt
+    if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) {
+      throw new InvalidOptionError(
+        'set: startedAt must be a time from cache.stamp(), taken before the first read.',
+      )
+    }
     flights.overtake(key)
     const ttl = this.ttlFor(key, value, options)
     const tags = this.tagsOf(options)
-    const at = clock.stamp()
+    // A value computed from reads made since `startedAt` is as old as those reads, and so is this
+    // change: a delete of the key or an invalidation of one of its tags after them wins (the
+    // L2's lease check, the markers), here and on every instance.
+    const at = since === undefined ? clock.stamp() : Math.min(since, clock.stamp())
+    const load = since === undefined ? undefined : { startedAt: at, ms: 0 }
     // What was derived from the old value is outdated, here and (below) everywhere.
     const dependents = this.#dropDependents([key], at)
-    const written = await this.write(key, value, ttl, tags, options, 'set', res)
+    const written = await this.write(key, value, ttl, tags, options, 'set', res, load)
+    const message: BusMessage = {
+      op: 'delete',
+      source: bus.source,
+      at,
+      version: this.#p.version,
+      keys: [key],
+    }
     // When the L2 failed, the queued repair tells the others once it answers: nothing waits twice.
-    if (!written || options.skipL2 === true) return
-    await Promise.all([
-      this.#p.remote.bumpDependents(dependents, at),
-      // Other instances drop their copy of the old value (and read the new one from the L2).
-      bus.publish({ op: 'delete', source: bus.source, at, version: this.#p.version, keys: [key] }),
-    ])
+    if (written && options.skipL2 !== true) {
+      await Promise.all([
+        this.#p.remote.bumpDependents(dependents, at),
+        // Other instances drop their copy of the old value (and read the new one from the L2).
+        bus.publish(message),
+      ])
+    }
+    emitInvalidation(this.#p.telemetry.events, message, 'local')
   }
 
   /**
@@ -155,9 +176,16 @@ export class Writer {
     }
     const dependents = this.#dropDependents(keys, at)
     telemetry.counters.deletes += keys.length
+    const message: BusMessage = {
+      op: 'delete',
+      source: bus.source,
+      at,
+      version: this.#p.version,
+      keys: [...keys],
+    }
     // When the L2 failed (and its policy did not reject), the queued repair tells the others once it answers.
-    if (!(await this.#p.remote.delete(keys, at, dependents))) return
-    await bus.publish({ op: 'delete', source: bus.source, at, version: this.#p.version, keys: [...keys] })
+    if (await this.#p.remote.delete(keys, at, dependents)) await bus.publish(message)
+    emitInvalidation(telemetry.events, { ...message, keys: keys as string[] }, 'local')
   }
 
   async clear(): Promise<void> {
@@ -166,7 +194,9 @@ export class Writer {
     flights.overtakeAll()
     local.clear()
     await this.#p.remote.deleteByPrefix(this.#p.scope, 'clear')
-    await bus.publish({ op: 'clear', source: bus.source, at: clock.stamp() })
+    const message: BusMessage = { op: 'clear', source: bus.source, at: clock.stamp() }
+    await bus.publish(message)
+    emitInvalidation(this.#p.telemetry.events, message, 'local')
   }
 
   async invalidateTags(tags: readonly string[], mode: InvalidationMode): Promise<void> {
@@ -179,6 +209,11 @@ export class Writer {
     } finally {
       // The others hear of it even when the L2 could not record it.
       await bus.publish({ op: 'tags', source: bus.source, at, tags: [...tags], mode })
+      emitInvalidation(
+        telemetry.events,
+        { op: 'tags', source: bus.source, at, tags: tags as string[], mode },
+        'local',
+      )
     }
   }
 
@@ -187,13 +222,15 @@ export class Writer {
     const { clock, bus } = this.#p
     const removed = this.#deleteMatchingLocal(pattern)
     const deleted = await this.#p.remote.deleteByPrefix(this.#p.prefix, 'deleteMatching', pattern)
-    await bus.publish({
+    const message: BusMessage = {
       op: 'pattern',
       source: bus.source,
       at: clock.stamp(),
       version: this.#p.version,
       pattern,
-    })
+    }
+    await bus.publish(message)
+    emitInvalidation(this.#p.telemetry.events, message, 'local')
     return deleted ?? removed
   }
 
@@ -222,6 +259,7 @@ export class Writer {
         if (message.version === version) this.#deleteMatchingLocal(message.pattern, message.at)
         break
     }
+    emitInvalidation(this.#p.telemetry.events, message, 'remote')
   }
 
   ttlFor(key: string, value: unknown, options: { ttl?: unknown; negativeTtl?: Duration }): number {

@@ -1,11 +1,14 @@
 /**
- * The tags this instance invalidated recently, with when. A response the route was producing while
+ * The tags invalidated recently (by this instance or heard from others), with when, in the
+ * cache's clock (Cache.stamp). A response the route was producing while
  * one of its tags was invalidated may predate the change: it is served but not stored. Entries
  * older than `memoryMs` are forgotten once there are many (a response takes far less to produce).
  */
 export class RecentInvalidations {
   readonly #at = new Map<string, number>()
   readonly #memoryMs: number
+  /** When the namespace was last cleared: everything produced before is outdated. */
+  #clearedAt = Number.NEGATIVE_INFINITY
 
   constructor(memoryMs: number) {
     this.#memoryMs = memoryMs
@@ -17,8 +20,14 @@ export class RecentInvalidations {
     for (const [tag, when] of this.#at) if (at - when > this.#memoryMs) this.#at.delete(tag)
   }
 
-  /** Whether one of `tags` was invalidated at or after `since`. */
+  cleared(at: number): void {
+    this.#clearedAt = Math.max(this.#clearedAt, at)
+  }
+
+  /** Whether one of `tags` was invalidated (or the namespace cleared) at or after `since`. */
   any(tags: readonly string[], since: number): boolean {
-    return tags.some((t) => (this.#at.get(t) ?? Number.NEGATIVE_INFINITY) >= since)
+    return (
+      this.#clearedAt >= since || tags.some((t) => (this.#at.get(t) ?? Number.NEGATIVE_INFINITY) >= since)
+    )
   }
 }

@@ -1,6 +1,6 @@
 import { Emitter } from '../base/emitter.js'
 import { SingleFlight } from '../coordination/single-flight.js'
-import { type Cache, InvalidOptionError } from '../index.js'
+import { type Cache, type InvalidationEvent, InvalidOptionError } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
 import { HttpPurgeError } from './errors.js'
 import { computeEtag, isNotModified } from './etag.js'
@@ -49,6 +49,8 @@ export class HttpCache {
   readonly #stored: StoredResponses
   readonly #keyed = new WeakMap<object, ReadonlySet<string>>()
   readonly #tagsByContext = new WeakMap<object, string[]>()
+  /** The tag arrays of this instance's own invalidateTags calls in progress, and their purge once started. */
+  readonly #ownCalls = new WeakMap<readonly string[], Promise<unknown> | undefined>()
   readonly #events = new Emitter<HttpCacheEvents>()
   readonly #stats: HttpCacheStats = {
     requests: 0,
@@ -78,6 +80,36 @@ export class HttpCache {
         if (!result.ok) this.#stats.revalidationFailures++
         this.#events.emit('revalidated', { key, ok: result.ok, status: result.status })
       },
+    })
+    this.cache.on('invalidate', (event) => this.#heard(event))
+  }
+
+  /**
+   * Every invalidation the cache makes or hears: tags and clears are remembered (a page produced
+   * since is not stored), and the CDN is purged of the tags this instance invalidated — once per
+   * invalidation, whichever API made it (the others hear it with origin 'remote' and do not purge).
+   */
+  #heard(event: InvalidationEvent): void {
+    if (event.kind === 'clear') this.#invalidations.cleared(event.at)
+    if (event.kind !== 'tags') return
+    this.#invalidations.note(event.tags, event.at)
+    const purge = this.#options.purge
+    if (event.origin !== 'local' || purge === undefined) return
+    // URL tags are this layer's own (purgeUrl); a CDN never saw them.
+    const tags = event.tags.filter((t) => !t.startsWith(URL_TAG))
+    if (tags.length === 0) return
+    const purging = Promise.resolve()
+      .then(() => purge(tags))
+      .then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      )
+    if (this.#ownCalls.has(event.tags)) {
+      this.#ownCalls.set(event.tags, purging)
+      return
+    }
+    void purging.then((failed) => {
+      if (failed !== undefined) this.#cacheError('purge', failed.error)
     })
   }
 
@@ -112,26 +144,28 @@ export class HttpCache {
    * with E_HTTP_PURGE when only the hook failed.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
-    this.#invalidations.note(tags, this.#clock())
-    await this.cache.invalidateTags(tags)
-    const purge = this.#options.purge
-    if (purge === undefined) return
+    // The purge is started by the cache's 'invalidate' event (#heard), as for cache.invalidateTags;
+    // this call waits for it and reports its failure.
+    this.#ownCalls.set(tags, undefined)
+    let purging: Promise<unknown> | undefined
     try {
-      await purge(tags)
-    } catch (error) {
-      throw new HttpPurgeError(
-        `The CDN purge hook failed for ${tags.length} tag(s); stratacache already dropped them. Retry the purge.`,
-        tags,
-        { cause: error },
-      )
+      await this.cache.invalidateTags(tags)
+    } finally {
+      purging = this.#ownCalls.get(tags)
+      this.#ownCalls.delete(tags)
     }
+    const failed = (await purging) as { error: unknown } | undefined
+    if (failed === undefined) return
+    throw new HttpPurgeError(
+      `The CDN purge hook failed for ${tags.length} tag(s); stratacache already dropped them. Retry the purge.`,
+      tags,
+      { cause: failed.error },
+    )
   }
 
   /** Drops every stored variant of a path (all query strings, Vary values and users). Local only: CDNs purge URLs through their own API. */
   async purgeUrl(url: string): Promise<void> {
-    const tag = URL_TAG + normalizedPath(url)
-    this.#invalidations.note([tag], this.#clock())
-    await this.cache.invalidateTags([tag])
+    await this.cache.invalidateTags([URL_TAG + normalizedPath(url)])
   }
 
   /**
@@ -244,7 +278,8 @@ export class HttpCache {
         perUser: policy.user !== undefined && user !== undefined,
         credentials:
           source.request.headers.authorization !== undefined || source.request.headers.cookie !== undefined,
-        startedAt: this.#clock(),
+        // The cache's clock, as its invalidations are dated: what the route reads comes after this.
+        startedAt: this.cache.stamp(),
       }),
     }
   }
@@ -350,7 +385,13 @@ export class HttpCache {
     try {
       // Kept a little longer than its last usable moment: the cache's TTL jitter must not cut
       // the stale windows short (freshness is judged from storedAt, not from the cache's TTL).
-      await this.cache.set(key, entry, { ttl: Math.ceil(windowMs * 1.25) + 1000, tags: allTags })
+      // Dated from when the route started: an invalidation of one of its tags made since, on any
+      // instance (heard later, or only in the L2's markers), wins over this copy.
+      await this.cache.set(key, entry, {
+        ttl: Math.ceil(windowMs * 1.25) + 1000,
+        tags: allTags,
+        startedAt: state.startedAt,
+      })
     } catch (error) {
       this.#cacheError('set', error)
       return undefined

@@ -19,6 +19,14 @@ export interface CacheEvents {
   /** An invalidation message from another instance was applied. */
   'bus-message': { type: string }
   /**
+   * Something was invalidated, once per change: keys deleted or overwritten (`set`), tags, the
+   * namespace cleared, or keys matching a pattern — by this instance (`origin: 'local'`, emitted
+   * once the change is applied here, written to the L2 and announced on the bus) or by another
+   * one, heard over the bus (`'remote'`, emitted once applied here). Act on `'local'` ones for
+   * what must happen once per change (a CDN purge); on both for what each instance holds.
+   */
+  invalidate: InvalidationEvent
+  /**
    * Progress of a write-behind created by `cache.writeBehind`: a batch flushed, a flush to retry,
    * an entry dead-lettered, a write refused because the log was full.
    */
@@ -49,3 +57,16 @@ export interface CacheEvents {
 }
 
 export type CacheEventName = keyof CacheEvents
+
+/** The `invalidate` event: what changed, where it was made, and when (`at`: the cache clock's stamp). */
+export type InvalidationEvent =
+  | { kind: 'keys'; origin: 'local' | 'remote'; at: number; keys: readonly string[] }
+  | {
+      kind: 'tags'
+      origin: 'local' | 'remote'
+      at: number
+      tags: readonly string[]
+      mode: 'delete' | 'expire'
+    }
+  | { kind: 'clear'; origin: 'local' | 'remote'; at: number }
+  | { kind: 'pattern'; origin: 'local' | 'remote'; at: number; pattern: string }
