@@ -170,3 +170,24 @@ export function connectionOf(tier: object): ConnectionReport {
   const connection = (tier as { connection?: unknown }).connection
   return connection instanceof ConnectionReport ? connection : new ConnectionReport()
 }
+
+/**
+ * Keeps an 'error' listener on `socket` for its whole life. Both clients listen for a socket's
+ * errors with `once` (ioredis: lib/Redis.js and its connector; node-redis: `events.once` during the
+ * TLS handshake), but a TLS socket can emit more than one: a certificate refused (the socket is
+ * destroyed), then a record read in the same chunk (a server's alert) is reported as a second
+ * error. With no listener left, Node throws it — an uncaught exception that ended the host
+ * process (`ERR_SSL_TLSV1_ALERT_DECODE_ERROR` in CI). This listener stays quiet while the client
+ * still listens itself, and hands `onLateError` the errors nobody else hears.
+ */
+export function keepErrorListener(
+  socket: {
+    on(event: 'error', listener: (error: Error) => void): unknown
+    listenerCount(event: 'error'): number
+  },
+  onLateError: (error: Error) => void,
+): void {
+  socket.on('error', (error) => {
+    if (socket.listenerCount('error') === 1) onLateError(error)
+  })
+}

@@ -1,7 +1,13 @@
 import { reconnectDelay } from './client-modules.js'
 import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
 import { FirstConnection } from './first-connection.js'
-import { type IoRedisKeyed, IoRedisKeyedCommands, ioredisSet, loadIoRedis } from './ioredis-common.js'
+import {
+  guardedConnector,
+  type IoRedisKeyed,
+  IoRedisKeyedCommands,
+  ioredisSet,
+  loadIoRedis,
+} from './ioredis-common.js'
 import { Subscriptions } from './subscriptions.js'
 
 /** What an ioredis client (`new Redis()`) looks like to the option types. */
@@ -155,7 +161,11 @@ function open(
   options: IoRedisAdapterOptions,
 ): { client: IoRedisClient; first: FirstConnection } {
   const Redis = loadIoRedis<IoRedisClient, never>()
+  // Every socket keeps an 'error' listener for life: a TLS handshake failing twice must not crash
+  // the host (see guardedConnector). The subscriber (duplicate()) inherits it.
+  const Connector = guardedConnector(options.onError)
   const client = new Redis(url, {
+    ...(Connector === undefined ? {} : { Connector }),
     // enableOfflineQueue: false rejects commands issued while disconnected; maxRetriesPerRequest: 0
     // rejects the commands in flight when the connection drops (with 1 they would be kept for the
     // next connection); autoResendUnfulfilledCommands: false makes sure nothing in flight is re-sent

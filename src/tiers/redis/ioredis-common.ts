@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module'
 import { InvalidOptionError, L2TimeoutError } from '../../errors.js'
 import { requireClient } from './client-modules.js'
+import { keepErrorListener } from './connection.js'
 
 /** ioredis's SET: `set(key, value, ...args)`, on a client, a Cluster or a pipeline. */
 interface IoRedisSetter<R> {
@@ -43,6 +45,45 @@ type IoRedisModule<R, C> = (new (
 export function loadIoRedis<R, C>(): IoRedisModule<R, C> {
   const mod = requireClient<IoRedisModule<R, C> | { default: IoRedisModule<R, C> }>('ioredis')
   return 'default' in mod ? mod.default : mod
+}
+
+/** ioredis's connector for one Redis (lib/connectors/StandaloneConnector): `connect()` resolves with the socket it opened. */
+interface IoRedisConnector {
+  connect(onError: (error: unknown) => void): Promise<SocketLike>
+}
+
+interface SocketLike {
+  on(event: 'error', listener: (error: Error) => void): unknown
+  listenerCount(event: 'error'): number
+}
+
+type ConnectorClass = new (options: Record<string, unknown>) => IoRedisConnector
+
+/**
+ * An ioredis `Connector` (its documented option for how a client opens its socket) that keeps an
+ * 'error' listener on every socket it opens, for the socket's whole life ({@link keepErrorListener}):
+ * a TLS handshake failing twice must not crash the host. Errors ioredis no longer hears go to
+ * `onLateError`. Undefined if the installed ioredis has no StandaloneConnector where ioredis 5
+ * keeps it (the client then runs with its own connector).
+ */
+export function guardedConnector(onLateError: (error: unknown) => void): ConnectorClass | undefined {
+  let Standalone: ConnectorClass
+  try {
+    const mod = createRequire(import.meta.url)('ioredis/built/connectors/StandaloneConnector.js') as {
+      default?: ConnectorClass
+    }
+    if (typeof mod.default !== 'function') return undefined
+    Standalone = mod.default
+  } catch {
+    return undefined
+  }
+  return class GuardedConnector extends Standalone {
+    override async connect(onError: (error: unknown) => void): Promise<SocketLike> {
+      const socket = await super.connect(onError)
+      keepErrorListener(socket, onLateError)
+      return socket
+    }
+  }
 }
 
 /** The installed ioredis's `Cluster` class. */

@@ -3,6 +3,7 @@ import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.j
 import { FirstConnection } from './first-connection.js'
 import {
   bufferViews,
+  guardedSocketOptions,
   loadNodeRedis,
   type NodeRedisKeyed,
   NodeRedisKeyedCommands,
@@ -193,12 +194,17 @@ function open(
     // each round trip costs a turn, and each turn delays recovery (issue 24).
     disableClientInfo: true,
     commandsQueueMaxLength: options.maxQueuedCommands,
-    socket: {
-      connectTimeout: options.connectTimeoutMs,
-      // Always a number: back off (see reconnectDelay for the cap) and never give up (the cache
-      // serves its L1 meanwhile), including when Redis is not up yet at start.
-      reconnectStrategy: reconnectDelay,
-    },
+    // Every socket keeps an 'error' listener for life: a TLS handshake failing twice must not
+    // crash the host (see guardedSocketOptions).
+    socket: guardedSocketOptions(
+      {
+        connectTimeout: options.connectTimeoutMs,
+        // Always a number: back off (see reconnectDelay for the cap) and never give up (the cache
+        // serves its L1 meanwhile), including when Redis is not up yet at start.
+        reconnectStrategy: reconnectDelay,
+      },
+      options.onError,
+    ),
   })
   const first = new FirstConnection(options.commandTimeoutMs)
   client.on('ready', () => first.ready())

@@ -1,4 +1,40 @@
+import tls from 'node:tls'
 import { requireClient } from './client-modules.js'
+import { keepErrorListener } from './connection.js'
+
+/** Marks node-redis socket options whose sockets get a lifelong 'error' listener (a global symbol: one wrapper for every copy of stratacache). */
+const GUARD = Symbol.for('stratacache.redis.lateSocketErrors')
+
+type TlsConnect = typeof tls.connect
+
+/**
+ * node-redis socket options (`createClient({ socket })`) whose TLS sockets each keep an 'error'
+ * listener for their whole life ({@link keepErrorListener}), handing `onLateError` what node-redis
+ * no longer hears: during the TLS handshake node-redis listens with `events.once`, so a
+ * certificate refused and then a record read in the same chunk (the server's alert) left the
+ * second error unheard — an uncaught exception that ended the host process. node-redis 5/6 has no
+ * socket factory; it passes its socket options to `tls.connect`, so `tls.connect` is wrapped
+ * (once per process) to add the listener to the sockets whose options carry our mark. Every other
+ * call goes through unchanged.
+ */
+export function guardedSocketOptions<T extends object>(socket: T, onLateError: (error: unknown) => void): T {
+  guardTlsConnect()
+  return { ...socket, [GUARD]: onLateError }
+}
+
+function guardTlsConnect(): void {
+  const current = tls.connect as TlsConnect & { [GUARD]?: true }
+  if (current[GUARD]) return
+  const guarded = function (this: unknown, ...args: Parameters<TlsConnect>) {
+    const socket = Reflect.apply(current, this, args) as tls.TLSSocket
+    const options = args[0] as { [GUARD]?: unknown } | undefined
+    const onLateError = typeof options === 'object' && options !== null ? options[GUARD] : undefined
+    if (typeof onLateError === 'function') keepErrorListener(socket, onLateError as (error: Error) => void)
+    return socket
+  } as TlsConnect & { [GUARD]?: true }
+  guarded[GUARD] = true
+  tls.connect = guarded
+}
 
 /** SET's options on node-redis: [PX px] [NX] (`px` undefined = no expiry). */
 export function nodeRedisSetOptions(

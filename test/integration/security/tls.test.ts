@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { createCache, InvalidOptionError } from '../../../dist/index.js'
 import { createRedisTier } from '../../../dist/tiers/redis/index.js'
@@ -6,6 +9,86 @@ import { useRedisServer } from '../../helpers/redis-server.js'
 
 // A redis-server listening for TLS with a certificate signed by a CA openssl generated for this run.
 const server = useRedisServer({ tls: true })
+
+/** A fatal TLS alert record (decode_error), as a server sends one after a handshake goes wrong. */
+const ALERT = Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32])
+
+/**
+ * A TCP proxy in front of the TLS port that delivers the server's whole first flight (certificate
+ * included) in one write followed by an alert record. A client that refuses the certificate
+ * destroys its socket while handling that read, and the alert in the same read is reported as a
+ * second error on the destroyed socket: the double TLS error once seen in CI, every time.
+ */
+function alertAfterFirstFlight(upstreamPort: number): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<net.Socket>()
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(upstreamPort, '127.0.0.1')
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => {
+        client.destroy()
+        upstream.destroy()
+      })
+    }
+    client.on('data', (chunk) => upstream.write(chunk))
+    let held: Buffer[] | undefined
+    upstream.on('data', (chunk: Buffer) => {
+      if (held !== undefined) return void held.push(chunk)
+      held = [chunk]
+      // The rest of the flight arrives within milliseconds on loopback.
+      setTimeout(() => client.write(Buffer.concat([...(held ?? []), ALERT])), 100)
+    })
+  })
+  return new Promise((resolve) => {
+    proxy.listen(0, '127.0.0.1', () => {
+      resolve({
+        port: (proxy.address() as net.AddressInfo).port,
+        close: () => {
+          for (const socket of sockets) socket.destroy()
+          proxy.close()
+        },
+      })
+    })
+  })
+}
+
+const DIST_REDIS = fileURLToPath(new URL('../../../dist/tiers/redis/index.js', import.meta.url))
+
+/**
+ * Opens a Redis tier on `url` with `client` in a child process (the host), without the CA, for
+ * `ms`, and reports how it ended: exit code, the connection errors the tier reported, stderr.
+ * In a child, so an uncaught exception ends that process, as it would a service, and not the
+ * test runner.
+ */
+function hostOpening(
+  url: string,
+  client: string,
+  ms: number,
+): Promise<{ code: number | null; errors: string[]; stderr: string }> {
+  const script = `
+    import { createRedisTier } from ${JSON.stringify(DIST_REDIS)}
+    const errors = []
+    const tier = createRedisTier(
+      { redis: ${JSON.stringify(url)}, client: ${JSON.stringify(client)} },
+      { timeoutMs: 300, batchSize: 10, onError: (e) => errors.push(String(e?.code) + ' ' + String(e?.message).split('\\n')[0]) },
+    )
+    setTimeout(async () => {
+      await tier.close()
+      process.stdout.write(JSON.stringify(errors))
+      process.exit(0)
+    }, ${ms})
+  `
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], (error, stdout, stderr) => {
+      let errors: string[] = []
+      try {
+        errors = JSON.parse(stdout) as string[]
+      } catch {}
+      resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? null), errors, stderr })
+    })
+  })
+}
 
 describe.each(CLIENTS)('TLS to Redis (client %s)', (client) => {
   const track = closeAfterEach()
@@ -44,6 +127,24 @@ describe.each(CLIENTS)('TLS to Redis (client %s)', (client) => {
       await tier.close()
     }
   })
+
+  it('a TLS handshake that fails twice (certificate refused, then the server’s alert in the same read) never crashes the host: both errors are reported', async () => {
+    const tlsPort = server().tlsPort
+    expect(tlsPort).toBeDefined()
+    const proxy = await alertAfterFirstFlight(tlsPort as number)
+    try {
+      const host = await hostOpening(`rediss://127.0.0.1:${proxy.port}`, client, 2_000)
+      expect(host.stderr).not.toMatch(/Unhandled 'error' event|ERR_SSL|uncaught/i)
+      expect(host.code, host.stderr).toBe(0)
+      const reported = host.errors.join('\n')
+      // The first error of each attempt (the refused certificate), and at least one second error
+      // (what the alert caused) that neither client listened for any more.
+      expect(reported).toMatch(/self[- ]signed|unable to verify|certificate/i)
+      expect(reported).toMatch(/ERR_SSL|alert|record/i)
+    } finally {
+      proxy.close()
+    }
+  }, 30_000)
 
   it('l2.tls cannot turn verification off, and needs rediss://', () => {
     const url = server().url
