@@ -72,6 +72,23 @@ describe('KeyIndex (the L1 key → slot table)', () => {
     m.check()
   })
 
+  it('keeps keys that share one home bucket, farther from it than a bucket can record (saturated distances)', () => {
+    // The first table has 128 buckets: a key's home is the top 7 bits of its hash.
+    const crowd: string[] = []
+    for (let i = 0; crowd.length < 30; i++) if (hashKey(`c${i}`) >>> 25 === 5) crowd.push(`c${i}`)
+    const m = model(60)
+    for (let i = 0; i < 20; i++) m.add(`other${i}`)
+    for (const key of crowd) m.add(key)
+    m.check()
+    for (let round = 0; round < 200; round++) {
+      m.remove(crowd[(round * 7) % crowd.length] as string)
+      m.add(`other${20 + (round % 30)}`)
+      m.remove(`other${(round * 3) % 50}`)
+      m.add(crowd[(round * 11) % crowd.length] as string)
+      m.check()
+    }
+  })
+
   it('works without distances in its buckets (a store of over 16 million slots: every home from the hash)', () => {
     // The buckets grow with the entries, so planning for 2^24 slots costs nothing here.
     const m = model(1 << 24)

@@ -1,15 +1,19 @@
 import { hashKey } from '../../eviction/index.js'
 
 /*
- * A bucket holds 0 (empty) or slot + 1 in its low SLOT_BITS and, above them, the entry's distance
- * from its home bucket (capped at SATURATED). The distance tells a probe which entries share its
- * key's home — only those can be its key, so the others are passed without reading their keys —
- * and lets a deletion shift entries back without hashing their keys again.
+ * A bucket holds 0 (empty) or slot + 1 in its low SLOT_BITS; above them, the entry's distance from
+ * its home bucket (3 bits, capped at SATURATED) and a 4-bit tag from its key's hash. Distance and
+ * tag tell a probe which entries can be its key (same home, same tag: 1 in 16 of the others), so
+ * it reads few keys; the distance also says when the key is absent (an entry nearer its home than
+ * the probe is to the key's: Robin Hood order) and lets insertions and deletions move entries
+ * without hashing their keys again (only a saturated distance is recomputed from the hash).
  */
 const SLOT_BITS = 24
 const SLOT_MASK = (1 << SLOT_BITS) - 1
-/** The distance of an entry 127 or more buckets from home (its home is then found from its hash). */
-const SATURATED = 127
+const DISTANCE_MASK = 7
+/** The distance of an entry 7 or more buckets from home (rare below MAX_LOAD with Robin Hood order). */
+const SATURATED = 7
+const TAG_SHIFT = 28 // the hash's top 4 bits
 /** Buckets in use at most, as a share of the buckets (linear probing stays short below ~0.7). */
 const MAX_LOAD = 0.65
 const INITIAL_BUCKETS = 128
@@ -17,7 +21,8 @@ const TWO_32 = 4294967296
 
 /**
  * The L1's key → slot index, and the key of each slot: an open-addressing hash table (linear
- * probing, deletion by backward shift: no tombstones, so churn never degrades it) of Int32
+ * probing, Robin Hood insertion, so a look-up for an absent key stops early, and deletion by
+ * backward shift: no tombstones, so churn never degrades it) of Int32
  * buckets, about 6 bytes per entry at full size — where a `Map<string, number>` costs ~30–37
  * (three 8-byte words per entry plus its buckets, in a table that doubles, and deleted entries
  * linger until it rehashes). A key's bucket is its 32-bit {@link hashKey} scaled to the number
@@ -62,21 +67,32 @@ export class KeyIndex {
     const buckets = this.#buckets
     const n = buckets.length
     if (n === 0) return -1
-    const mask = this.#slotMask
-    const wide = this.#wide
     const keys = this.keys
     let b = Math.floor((hash * n) / TWO_32)
+    if (this.#wide) return this.#findWide(key, b)
+    const tag = (hash >>> TAG_SHIFT) << 3
     let distance = 0
     for (;;) {
       const cell = buckets[b] as number
       if (cell === 0) return -1
-      const d = wide ? SATURATED : cell >>> SLOT_BITS
-      if (d === distance || d === SATURATED) {
-        const slot = (cell & mask) - 1
-        if (keys[slot] === key) return slot
-      }
+      const high = cell >>> SLOT_BITS
+      if (high === (tag | distance)) {
+        if (keys[(cell & SLOT_MASK) - 1] === key) return (cell & SLOT_MASK) - 1
+      } else if ((high & DISTANCE_MASK) < distance) return -1 // Robin Hood: the key would be here
       if (++b === n) b = 0
       if (distance < SATURATED) distance++
+    }
+  }
+
+  /** {@link findHashed} without distances or tags: every key on the way is read. */
+  #findWide(key: string, b: number): number {
+    const buckets = this.#buckets
+    const n = buckets.length
+    for (;;) {
+      const cell = buckets[b] as number
+      if (cell === 0) return -1
+      if (this.keys[cell - 1] === key) return cell - 1
+      if (++b === n) b = 0
     }
   }
 
@@ -108,16 +124,13 @@ export class KeyIndex {
     while (((buckets[i] as number) & mask) !== slot + 1) if (++i === n) i = 0
     keys[slot] = undefined
     this.#count--
-    // Backward shift: pull each later entry of the run back into the hole unless its home bucket
-    // lies cyclically in (hole, its bucket] — where it must stay to be found.
-    let j = i
+    // Backward shift: each following entry not in its home bucket moves one bucket back.
     for (;;) {
-      if (++j === n) j = 0
+      const j = i + 1 === n ? 0 : i + 1
       const cell = buckets[j] as number
-      if (cell === 0) break
-      const home = this.#homeOf(cell, j, n)
-      if (i <= j ? i < home && home <= j : i < home || home <= j) continue
-      buckets[i] = this.#cell(cell & mask, i - home + (i < home ? n : 0))
+      const d = cell === 0 ? 0 : this.#distanceOf(cell, j, n)
+      if (d === 0) break
+      buckets[i] = this.#cell(cell, d - 1)
       i = j
     }
     buckets[i] = 0
@@ -140,24 +153,42 @@ export class KeyIndex {
     }
   }
 
-  /** The home bucket of the entry `cell` found in bucket `b` (of `n`). */
-  #homeOf(cell: number, b: number, n: number): number {
-    const d = this.#wide ? SATURATED : cell >>> SLOT_BITS
-    if (d !== SATURATED) return b >= d ? b - d : b - d + n
-    return Math.floor((hashKey(this.keys[(cell & this.#slotMask) - 1] as string) * n) / TWO_32)
+  /** How far the entry `cell`, found in bucket `b` (of `n`), is from its home bucket. */
+  #distanceOf(cell: number, b: number, n: number): number {
+    const d = this.#wide ? SATURATED : (cell >>> SLOT_BITS) & DISTANCE_MASK
+    if (d !== SATURATED) return d
+    const home = Math.floor((hashKey(this.keys[(cell & this.#slotMask) - 1] as string) * n) / TWO_32)
+    return b >= home ? b - home : b - home + n
   }
 
-  /** A bucket's content: `entry` (slot + 1) at `distance` from its home. */
+  /** A bucket's content: `entry` (slot + 1, tag bits kept) at `distance` from its home. */
   #cell(entry: number, distance: number): number {
-    return this.#wide ? entry : entry | (Math.min(distance, SATURATED) << SLOT_BITS)
+    return this.#wide
+      ? entry
+      : (entry & ~(DISTANCE_MASK << SLOT_BITS)) | (Math.min(distance, SATURATED) << SLOT_BITS)
   }
 
+  /** Robin Hood insertion: an entry farther from its home takes the bucket of one nearer to its own. */
   #place(buckets: Int32Array, hash: number, slot: number): void {
     const n = buckets.length
-    const home = Math.floor((hash * n) / TWO_32)
-    let b = home
-    while (buckets[b] !== 0) if (++b === n) b = 0
-    buckets[b] = this.#cell(slot + 1, b >= home ? b - home : b - home + n)
+    let b = Math.floor((hash * n) / TWO_32)
+    let entry = this.#wide ? slot + 1 : (slot + 1) | ((hash >>> TAG_SHIFT) << (SLOT_BITS + 3))
+    let distance = 0
+    for (;;) {
+      const cell = buckets[b] as number
+      if (cell === 0) {
+        buckets[b] = this.#cell(entry, distance)
+        return
+      }
+      const d = this.#distanceOf(cell, b, n)
+      if (d < distance) {
+        buckets[b] = this.#cell(entry, distance)
+        entry = cell
+        distance = d
+      }
+      if (++b === n) b = 0
+      distance++
+    }
   }
 
   /** Doubles the buckets (exactly to the full size at the last step, past it if slots exceed it) and rehashes. */
