@@ -3,9 +3,18 @@
 // (what is measured is the log, not a database). Variants:
 //   raw XADD      one XADD per write, the floor of a durable append over this connection
 //   log only      wb.set with updateCache: false (the Lua append, batched per tick)
-//   log + cache   wb.set as shipped (the append, then the cache's L1 + L2 write and the sequence check)
+//   log + cache   wb.set as shipped (the append and the cache's L2 entry in one script per tick,
+//                 the L1 entry, one bus message per tick)
+//   replicated    log + cache with durability: 'replicated' (WAIT 1 after each tick's append),
+//                 against a master with one replica (with --replica)
 //   cache.set     the cache alone, for comparison (not durable, no database)
-// Options: --writes=N (default 20000)  --keys=N (1000)  --concurrency=N (64)  --client=ioredis|redis
+// The variants run in rotation (--rounds, default 5; each round runs every variant once, in a
+// shifted order) and each figure is the median of its rounds, so a load spike on this shared
+// machine hits every variant alike; the load average is printed with every round.
+// Options: --writes=N (default 20000)  --keys=N (1000)  --concurrency=N (64)  --rounds=N (5)
+//          --client=ioredis|redis  --only=a,b (variant names)  --quick (5000 writes, 3 rounds)
+import os from 'node:os'
+import Redis from 'ioredis'
 import { createCache } from '../dist/index.js'
 import { startRedis } from './lib/redis-server.js'
 
@@ -15,91 +24,165 @@ const args = Object.fromEntries(
     return [k, v]
   }),
 )
-const WRITES = Number(args.writes ?? 20_000)
+const QUICK = args.quick === 'true'
+const WRITES = Number(args.writes ?? (QUICK ? 5_000 : 20_000))
 const KEYS = Number(args.keys ?? 1000)
 const CONCURRENCY = Number(args.concurrency ?? 64)
+const ROUNDS = Number(args.rounds ?? (QUICK ? 3 : 5))
 const CLIENT = args.client ?? 'ioredis'
+const WITH_REPLICA = args.replica === 'true'
+const ONLY = args.only === undefined ? undefined : new Set(args.only.split(','))
+
+const load = () =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')
 
 const redis = await startRedis()
+const replica = WITH_REPLICA ? await startReplica(redis.port) : undefined
 
-async function run(label, makeWrite, settle = async () => {}) {
-  let issued = 0
-  const started = performance.now()
-  const one = async () => {
-    while (issued < WRITES) {
-      const n = issued++
-      await makeWrite(`k:${n % KEYS}`, { n, at: Date.now() })
+/** A redis-server replicating `masterPort` (no persistence); resolves once it is in sync. */
+async function startReplica(masterPort) {
+  const server = await startRedis()
+  const client = new Redis(server.url)
+  try {
+    // The replica stores the master's snapshot in its directory: not the repository's.
+    await client.call('CONFIG', 'SET', 'dir', os.tmpdir())
+    await client.call('REPLICAOF', '127.0.0.1', String(masterPort))
+    for (let i = 0; i < 200; i++) {
+      if (String(await client.call('INFO', 'replication')).includes('master_link_status:up')) return server
+      await new Promise((resolve) => setTimeout(resolve, 50))
     }
+  } finally {
+    client.disconnect()
   }
-  await Promise.all(Array.from({ length: CONCURRENCY }, one))
-  const ackMs = performance.now() - started
-  const drainMs = (await settle()) ?? 0
-  return { label, writesPerSec: Math.round(WRITES / (ackMs / 1000)), ackMs: Math.round(ackMs), drainMs }
+  throw new Error('the replica did not connect to the master within 10 s')
 }
 
-const rows = []
+const VARIANTS = [
+  { label: 'raw XADD', raw: true },
+  { label: 'log only', updateCache: false },
+  { label: 'log + cache', updateCache: true },
+  ...(replica === undefined ? [] : [{ label: 'replicated', updateCache: true, durability: 'replicated' }]),
+  { label: 'cache.set', cacheOnly: true },
+].filter((v) => ONLY === undefined || ONLY.has(v.label))
+
 let ns = 0
-async function variant(label, options) {
+function open(variant) {
   const cache = createCache({
     namespace: `bench${ns++}`,
     l2: { redis: redis.url, client: CLIENT },
     lock: false,
   })
-  const table = new Map()
   const lags = []
-  const wb = options.raw
-    ? undefined
-    : cache.writeBehind({
-        name: 'bench',
-        maxBatch: 1000,
-        maxDelay: 20,
-        updateCache: options.updateCache,
-        flush: async (batch) => {
-          const now = Date.now()
-          for (const op of batch) {
-            table.set(op.key, op.op === 'set' ? op.value : undefined)
-            lags.push(now - op.value.at)
-          }
-        },
-      })
+  const wb =
+    variant.raw || variant.cacheOnly
+      ? undefined
+      : cache.writeBehind({
+          name: 'bench',
+          maxBatch: 1000,
+          maxDelay: 20,
+          maxPending: Number.POSITIVE_INFINITY,
+          updateCache: variant.updateCache,
+          ...(variant.durability === undefined ? {} : { durability: variant.durability }),
+          flush: async (batch) => {
+            const now = Date.now()
+            for (const op of batch) if (op.op === 'set') lags.push(now - op.value.at)
+          },
+        })
   const streams = cache.l2?.streams ?? cache.l2?.inner?.streams
-  const write = options.raw
-    ? (key, value) => streams.call(['XADD', `raw:${ns}`, '*', 'k', key, 'v', JSON.stringify(value)])
-    : options.cacheOnly
+  const stream = `raw:${ns}`
+  const write = variant.raw
+    ? (key, value) => streams.call(['XADD', stream, '*', 'k', key, 'v', JSON.stringify(value)])
+    : variant.cacheOnly
       ? (key, value) => cache.set(key, value)
       : (key, value) => wb.set(key, value)
-  await write('warm', { n: -1, at: Date.now() })
-  const row = await run(label, write, async () => {
-    if (wb === undefined) return 0
-    const t = performance.now()
-    await wb.settled(60_000)
-    return Math.round(performance.now() - t)
-  })
-  if (wb !== undefined) {
-    lags.sort((a, b) => a - b)
-    row.lagP50 = lags[Math.floor(lags.length * 0.5)] ?? 0
-    row.lagP99 = lags[Math.floor(lags.length * 0.99)] ?? 0
-    row.flushes = wb.stats().flushes
-  }
-  await cache.close()
-  rows.push(row)
+  return { variant, cache, wb, lags, write, rounds: [] }
 }
 
+async function round(run) {
+  let issued = 0
+  run.lags.length = 0
+  const flushesBefore = run.wb?.stats().flushes ?? 0
+  const started = performance.now()
+  const one = async () => {
+    while (issued < WRITES) {
+      const n = issued++
+      await run.write(`k:${n % KEYS}`, { n, at: Date.now() })
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, one))
+  const ackMs = performance.now() - started
+  let drainMs = 0
+  if (run.wb !== undefined) {
+    const t = performance.now()
+    await run.wb.settled(120_000)
+    drainMs = performance.now() - t
+  }
+  const lags = [...run.lags].sort((a, b) => a - b)
+  run.rounds.push({
+    writesPerSec: WRITES / (ackMs / 1000),
+    ackMs,
+    drainMs,
+    lagP50: lags[Math.floor(lags.length * 0.5)],
+    lagP99: lags[Math.floor(lags.length * 0.99)],
+    flushes: run.wb === undefined ? undefined : run.wb.stats().flushes - flushesBefore,
+    load: os.loadavg()[0],
+  })
+}
+
+const median = (values) => {
+  const sorted = values.filter((v) => v !== undefined).sort((a, b) => a - b)
+  return sorted.length === 0 ? undefined : sorted[Math.floor((sorted.length - 1) / 2)]
+}
+const fmt = (v, width) => String(v === undefined ? '-' : Math.round(v)).padStart(width)
+
+const runs = VARIANTS.map(open)
 try {
-  await variant('raw XADD', { raw: true })
-  await variant('log only', { updateCache: false })
-  await variant('log + cache', { updateCache: true })
-  await variant('cache.set', { cacheOnly: true })
+  for (const run of runs) await run.write('warm', { n: -1, at: Date.now() })
+  console.log(
+    `write-behind, ${WRITES} writes over ${KEYS} keys, ${CONCURRENCY} in flight, ${CLIENT}, one process, Redis ${redis.version ?? ''}${replica ? ' + 1 replica' : ''}, ${ROUNDS} rounds in rotation`,
+  )
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = runs.map((_, i) => runs[(i + r) % runs.length])
+    for (const run of order) await round(run)
+    console.log(
+      `  round ${r + 1}: ${order.map((run) => `${run.variant.label} ${Math.round(run.rounds.at(-1).writesPerSec)}/s`).join(', ')}  (loadavg ${load()})`,
+    )
+  }
 } finally {
+  for (const run of runs) await run.cache.close()
+  await replica?.stop()
   await redis.stop()
 }
 
-console.log(
-  `write-behind, ${WRITES} writes over ${KEYS} keys, ${CONCURRENCY} concurrent, ${CLIENT}, one process, Redis ${redis.version ?? ''}`,
+console.log('variant        writes/s  × log only  ack ms  drain ms  lag p50  lag p99  flushes  load(1m)')
+const logOnly = median(
+  runs.find((r) => r.variant.label === 'log only')?.rounds.map((x) => x.writesPerSec) ?? [],
 )
-console.log('variant        writes/s   ack ms  drain ms  lag p50  lag p99  flushes')
-for (const r of rows) {
+for (const run of runs) {
+  const m = (f) => median(run.rounds.map(f))
+  const wps = m((x) => x.writesPerSec)
   console.log(
-    `${r.label.padEnd(13)} ${String(r.writesPerSec).padStart(9)} ${String(r.ackMs).padStart(8)} ${String(r.drainMs).padStart(9)} ${String(r.lagP50 ?? '-').padStart(8)} ${String(r.lagP99 ?? '-').padStart(8)} ${String(r.flushes ?? '-').padStart(8)}`,
+    `${run.variant.label.padEnd(13)} ${fmt(wps, 9)} ${(logOnly ? (wps / logOnly).toFixed(2) : '-').padStart(11)} ${fmt(
+      m((x) => x.ackMs),
+      7,
+    )} ${fmt(
+      m((x) => x.drainMs),
+      9,
+    )} ${fmt(
+      m((x) => x.lagP50),
+      8,
+    )} ${fmt(
+      m((x) => x.lagP99),
+      8,
+    )} ${fmt(
+      m((x) => x.flushes),
+      8,
+    )} ${m((x) => x.load)
+      .toFixed(2)
+      .padStart(9)}`,
   )
 }
+console.log(`loadavg at the end: ${load()} (${os.cpus().length} cores)`)

@@ -25,6 +25,7 @@ export type StrataErrorCode =
   | 'E_FACTORY_HARD_TIMEOUT'
   | 'E_CLOSED'
   | 'E_WRITE_BEHIND_FULL'
+  | 'E_WRITE_BEHIND_NOT_REPLICATED'
   | 'E_HTTP_PURGE'
 
 /** A key is empty, not a string, or a key part cannot be encoded. */
@@ -117,6 +118,21 @@ export class WriteBehindFullError extends StrataError {
   }
 }
 
+/**
+ * A write-behind with `durability: 'replicated'` appended the write to the master's log, but no
+ * replica confirmed it within `replicationTimeout` (`WAIT 1`): the write may still be flushed, or
+ * lost if the master fails before a replica has it. Treat it like a timeout: retry (a retry gets a
+ * newer sequence and wins), or check your replicas.
+ */
+export class WriteBehindNotReplicatedError extends StrataError {
+  /** Replicas that confirmed the write (fewer than required). */
+  readonly replicas: number
+  constructor(message: string, replicas: number, options?: { cause?: unknown }) {
+    super('E_WRITE_BEHIND_NOT_REPLICATED', message, options)
+    this.replicas = replicas
+  }
+}
+
 /** Every error class by its code. */
 export const errors = {
   E_INVALID_KEY: InvalidKeyError,
@@ -130,4 +146,5 @@ export const errors = {
   E_FACTORY_HARD_TIMEOUT: FactoryHardTimeoutError,
   E_CLOSED: ClosedError,
   E_WRITE_BEHIND_FULL: WriteBehindFullError,
+  E_WRITE_BEHIND_NOT_REPLICATED: WriteBehindNotReplicatedError,
 } as const

@@ -37,6 +37,7 @@ export {
   type StrataErrorCode,
   ValueTooLargeError,
   WriteBehindFullError,
+  WriteBehindNotReplicatedError,
 } from './errors.js'
 export {
   DEFAULT_MAX_KEY_BYTES,

@@ -421,7 +421,17 @@ export class Cache {
    */
   writeBehind<T>(options: WriteBehindOptions<T>): WriteBehind<T> {
     if (this.#lifecycle.closed) throw closed()
-    const wb = writeBehindFor<T>(this, this.#remote.direct, options)
+    const writer = this.#writer
+    const local = this.#local
+    const wb = writeBehindFor<T>(this, this.#remote.direct, options, {
+      stageSet: (key, value) => {
+        if (this.#lifecycle.closed) throw closed()
+        if (key.length > this.#maxKeyLength) throw this.#invalidKey(key)
+        return writer.stageSet(key, value, this.#resilience)
+      },
+      unstage: (key) => local.delete(key),
+      announce: (keys, at) => writer.announce(keys, at),
+    })
     const name = options.name
     const events = this.#telemetry.events
     const emit = (kind: CacheEvents['write-behind']['kind'], count: number, ms: number) =>

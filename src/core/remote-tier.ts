@@ -114,6 +114,11 @@ export interface RemoteAccess {
   delete(keys: readonly string[], at: number, dependents: readonly string[]): Promise<boolean>
   /** Bumps the markers of the keys behind `dependents` (those that exist); never rejects. */
   bumpDependents(dependents: readonly string[], at: number): Promise<void>
+  /**
+   * The L2 keys of the markers `bumpDependents` would bump (empty without markers), for a caller
+   * that bumps them inside its own script (a write-behind append).
+   */
+  dependentMarkerKeys(dependents: readonly string[]): string[]
   invalidateTags(tags: readonly string[], at: number, mode: InvalidationMode): Promise<void>
   /** Deletes every key under `prefix` matching `pattern`; resolves to how many the L2 held (undefined without one). */
   deleteByPrefix(
@@ -382,6 +387,10 @@ class RedisRemoteAccess implements RemoteAccess {
     }
   }
 
+  dependentMarkerKeys(dependents: readonly string[]): string[] {
+    return this.#store === undefined ? [] : dependents.map((t) => this.#markerKey(t))
+  }
+
   async bumpDependents(dependents: readonly string[], at: number): Promise<void> {
     if (this.#store === undefined) return
     await this.#store
@@ -585,6 +594,9 @@ export class NoRemoteTier implements RemoteAccess {
     return true
   }
   async bumpDependents(): Promise<void> {}
+  dependentMarkerKeys(): string[] {
+    return []
+  }
   async invalidateTags(): Promise<void> {}
   async deleteByPrefix(): Promise<undefined> {
     return undefined

@@ -87,6 +87,33 @@ export class Writer {
   }
 
   /**
+   * A `set` whose L2 writes the caller makes inside its own script (a write-behind appends them
+   * with the log entry, atomically): the L1 entry is stored and what depended on the key dropped
+   * now; `entry` is the L2 entry to write (undefined: nothing to write) and `markers` the
+   * dependency markers to bump where they exist (as `bumpDependents` does, at `at`); once
+   * written, call {@link announce}. Undefined when the set needs more than that (tags).
+   */
+  stageSet(
+    key: string,
+    value: unknown,
+    res: Resilience,
+  ): { entry: RemoteWrite | undefined; at: number; markers: string[] } | undefined {
+    if (this.tagsOf({}).length > 0) return undefined
+    this.#p.flights.overtake(key)
+    const at = this.#p.clock.stamp()
+    const dependents = this.#dropDependents([key], at)
+    const entry = this.prepare(key, value, this.ttlFor(key, value, {}), [], {}, res)
+    return { entry, at, markers: this.#p.remote.dependentMarkerKeys(dependents) }
+  }
+
+  /** After staged sets reached the L2: one bus message for all their keys. */
+  async announce(keys: readonly string[], at: number): Promise<void> {
+    if (keys.length === 0) return
+    const { bus } = this.#p
+    await bus.publish({ op: 'delete', source: bus.source, at, version: this.#p.version, keys: [...keys] })
+  }
+
+  /**
    * Writes both tiers; resolves false when the L2 write failed (counted; for an explicit `set`,
    * its policy queued the key's repair or rejected).
    */

@@ -1,5 +1,5 @@
 import { backoffDelay } from './backoff.js'
-import type { LogEntry, WriteLog } from './log.js'
+import type { FlushedKey, LogEntry, WriteLog } from './log.js'
 import type { FlushContext, WriteBehindEvents, WriteBehindOp, WriteBehindStats } from './types.js'
 
 /** The resolved options a flusher needs. */
@@ -70,6 +70,10 @@ export class PartitionFlusher<T> {
   readonly #inBuffer = new Set<string>()
   /** Flushed, acknowledgment still to send (Redis failed it). */
   #toAck: string[] = []
+  /** The flushed keys of #toAck and their newest flushed sequence (their sequences are trimmed with the ack). */
+  #toTrim: FlushedKey[] = []
+  /** True while the loop sleeps with nothing buffered: only then does an append here wake it. */
+  #idle = false
   readonly #failing = new Map<string, Failing>()
   #batchLimit: number
   /** Keys of failed multi-key flushes → the outcome number of that failure (cleared by a success). */
@@ -112,7 +116,15 @@ export class PartitionFlusher<T> {
     this.#loop ??= this.#run()
   }
 
-  /** Something was appended to this partition here: look now rather than at the next poll. */
+  /**
+   * Something was appended to this partition here: an idle flusher looks now rather than at the
+   * next poll (one that holds entries reads again when its batch is due anyway).
+   */
+  nudge(): void {
+    if (this.#idle) this.#wake?.()
+  }
+
+  /** Wakes the loop whatever it waits for (a stop, a drain, a lost lease). */
   poke(): void {
     this.#wake?.()
   }
@@ -174,7 +186,7 @@ export class PartitionFlusher<T> {
         return
       }
     }
-    if (this.#toAck.length > 0) await this.#ackNow()
+    if (this.#toAck.length > 0 || this.#toTrim.length > 0) await this.#ackNow()
     if (this.#buffer.length < s.maxBatch * BUFFER_FACTOR) {
       const fresh = await this.#log.read(this.partition, this.#consumer, s.maxBatch * READ_FACTOR)
       this.#take(fresh)
@@ -183,7 +195,12 @@ export class PartitionFlusher<T> {
     if (this.#buffer.length === 0) {
       this.#host.observe(this.partition, await this.#log.length(this.partition), 0)
       this.#measuredAt = now
-      await this.#sleep(s.pollIntervalMs)
+      this.#idle = true
+      try {
+        await this.#sleep(s.pollIntervalMs)
+      } finally {
+        this.#idle = false
+      }
       return
     }
     if (now - this.#measuredAt >= MEASURE_EVERY_MS) {
@@ -363,6 +380,7 @@ export class PartitionFlusher<T> {
         this.#suspects.delete(key)
       }
       this.#toAck.push(...entries.map((e) => e.entryId))
+      for (const entry of last.values()) this.#toTrim.push({ key: entry.key, seq: entry.seq })
       this.#aloneFailures = 0
       this.#notBefore = 0
       this.#lastSuccess = outcome
@@ -439,12 +457,15 @@ export class PartitionFlusher<T> {
 
   async #ackNow(): Promise<void> {
     const ids = this.#toAck
+    const trim = this.#toTrim
     this.#toAck = []
+    this.#toTrim = []
     try {
-      await this.#log.ack(this.partition, ids)
+      await this.#log.ack(this.partition, ids, trim)
     } catch (error) {
       // Flushed but not acknowledged: acknowledged on the next step (or flushed again by a new holder).
       this.#toAck = ids.concat(this.#toAck)
+      this.#toTrim = trim.concat(this.#toTrim)
       throw error
     }
   }

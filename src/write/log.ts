@@ -5,7 +5,8 @@
  *
  * The contract every implementation keeps:
  * - `append` is durable when it resolves (as durable as the store: see docs/write-behind.md) and
- *   assigns each write an id (increasing within a partition) and a per-key sequence.
+ *   assigns each write an id (increasing within a partition) and a sequence, greater than any
+ *   the partition gave before (so greater for every later write of a key).
  * - An entry stays in the log until `ack` or `deadLetter` removes it, so `length` is the number
  *   of writes not yet flushed.
  * - Entries `read` by a consumer stay pending for it until acknowledged; `claim` hands every
@@ -16,21 +17,37 @@
 export interface WriteLog {
   /** A short description for errors ('redis stream !wb:{cache:carts:0}', 'memory'). */
   readonly description: string
+  /**
+   * Whether `append` writes an op's `cache` entry in the same atomic step (a single Redis: the
+   * cache and the log share it). When false, the write-behind updates the cache itself.
+   */
+  readonly writesCache: boolean
   /** Checks that every process agrees on the partition count; rejects with InvalidOptionError if not. */
   init(partitions: number): Promise<void>
   /**
    * Appends writes to `partition` in order, unless the partition already holds `maxPending`
-   * entries (Infinity: no bound): those not appended come back as `{ full: length }`.
+   * entries (Infinity: no bound): those not appended come back as `{ full: length }`. With
+   * `replication`, resolves only once that many replicas have the appends (rejects with
+   * WriteBehindNotReplicatedError when fewer confirmed within its timeout).
    */
-  append(partition: number, ops: readonly AppendOp[], maxPending: number): Promise<AppendResult[]>
-  /** The current per-key sequence of each key (0 when it was never written). */
+  append(
+    partition: number,
+    ops: readonly AppendOp[],
+    maxPending: number,
+    replication?: Replication,
+  ): Promise<AppendResult[]>
+  /** The last sequence of each key with writes pending (0 when none is: never written, or all flushed). */
   sequences(partition: number, keys: readonly string[]): Promise<number[]>
   /** Up to `count` entries never delivered before, in log order; they become pending for `consumer`. */
   read(partition: number, consumer: string, count: number): Promise<LogEntry[]>
   /** Every pending entry of the partition (any consumer's), now `consumer`'s, in log order. */
   claim(partition: number, consumer: string): Promise<LogEntry[]>
-  /** Acknowledges and removes entries (by `entryId`). */
-  ack(partition: number, entryIds: readonly string[]): Promise<void>
+  /**
+   * Acknowledges and removes entries (by `entryId`); for each of `flushed` (a key and the
+   * sequence of its newest write that was flushed), forgets the key's sequence unless a newer
+   * write of it was appended since: the sequence store holds only keys with writes pending.
+   */
+  ack(partition: number, entryIds: readonly string[], flushed?: readonly FlushedKey[]): Promise<void>
   /** Moves `entry` to the dead-letter stream with the error, then acknowledges `alsoAck` (and it). */
   deadLetter(
     partition: number,
@@ -59,6 +76,29 @@ export interface AppendOp {
   readonly value: Uint8Array
   /** A replayed write keeps its original id and sequence. */
   readonly replay?: { readonly id: string; readonly seq: number }
+  /** The cache's L2 entry to write with it, when the log `writesCache`. */
+  readonly cache?: CacheEntryWrite
+  /** The cache's dependency markers to bump with it (those that exist), when the log `writesCache`. */
+  readonly markers?: { readonly keys: readonly string[]; readonly at: number }
+}
+
+/** An L2 entry of the cache, as stored: its Redis key, sealed bytes and time to live. */
+export interface CacheEntryWrite {
+  readonly key: string
+  readonly value: Uint8Array
+  readonly ttlMs: number
+}
+
+/** Replicas that must have an append before it is acknowledged, and how long to wait for them. */
+export interface Replication {
+  readonly replicas: number
+  readonly timeoutMs: number
+}
+
+/** A key whose writes up to sequence `seq` were flushed. */
+export interface FlushedKey {
+  readonly key: string
+  readonly seq: number
 }
 
 export type AppendResult = { readonly id: string; readonly seq: number } | { readonly full: number }

@@ -1,10 +1,13 @@
+import { InvalidOptionError } from '../errors.js'
 import {
   type AppendOp,
   type AppendResult,
   type DeadEntry,
   type DeadLetterStore,
+  type FlushedKey,
   idTime,
   type LogEntry,
+  type Replication,
   type WriteLog,
 } from './log.js'
 
@@ -14,7 +17,10 @@ interface Partition {
   pending: Map<string, string>
   /** Highest entry id delivered by `read` (entries after it are new). */
   delivered: number
+  /** The last sequence of each key with writes pending (trimmed as they are flushed). */
   seqs: Map<string, number>
+  /** The last sequence of every key ever written (in process, so never trimmed: 1, 2, 3… per key). */
+  counters: Map<string, number>
   lease: { token: string; expiresAt: number } | undefined
 }
 
@@ -25,6 +31,7 @@ interface Partition {
  */
 export class MemoryWriteLog implements WriteLog {
   readonly description = 'memory'
+  readonly writesCache = false
   readonly #partitions = new Map<number, Partition>()
   readonly #clock: () => number
   #nextId = 0
@@ -68,7 +75,14 @@ export class MemoryWriteLog implements WriteLog {
   #partition(p: number): Partition {
     let partition = this.#partitions.get(p)
     if (partition === undefined) {
-      partition = { entries: [], pending: new Map(), delivered: 0, seqs: new Map(), lease: undefined }
+      partition = {
+        entries: [],
+        pending: new Map(),
+        delivered: 0,
+        seqs: new Map(),
+        counters: new Map(),
+        lease: undefined,
+      }
       this.#partitions.set(p, partition)
     }
     return partition
@@ -85,14 +99,27 @@ export class MemoryWriteLog implements WriteLog {
     if (this.#partitionCount !== partitions) throw new Error('partition count mismatch')
   }
 
-  async append(partition: number, ops: readonly AppendOp[], maxPending: number): Promise<AppendResult[]> {
+  async append(
+    partition: number,
+    ops: readonly AppendOp[],
+    maxPending: number,
+    replication?: Replication,
+  ): Promise<AppendResult[]> {
     this.#check()
+    if (replication !== undefined && replication.replicas > 0) {
+      throw new InvalidOptionError(
+        "MemoryWriteLog has no replicas: durability: 'replicated' needs a Redis log with a replica.",
+      )
+    }
     const p = this.#partition(partition)
     return ops.map((op) => {
       if (p.entries.length >= maxPending) return { full: p.entries.length }
       const entryId = this.#id()
-      const seq = op.replay?.seq ?? (p.seqs.get(op.key) ?? 0) + 1
-      if (op.replay === undefined) p.seqs.set(op.key, seq)
+      const seq = op.replay?.seq ?? (p.counters.get(op.key) ?? 0) + 1
+      if (op.replay === undefined) {
+        p.counters.set(op.key, seq)
+        p.seqs.set(op.key, seq)
+      }
       const id = op.replay?.id ?? entryId
       // A replayed write keeps its original append time, as in the Redis log (it reads the id's).
       p.entries.push({ entryId, key: op.key, op: op.op, value: op.value, id, seq, at: idTime(id) })
@@ -133,12 +160,17 @@ export class MemoryWriteLog implements WriteLog {
     return out
   }
 
-  async ack(partition: number, entryIds: readonly string[]): Promise<void> {
+  async ack(
+    partition: number,
+    entryIds: readonly string[],
+    flushed: readonly FlushedKey[] = [],
+  ): Promise<void> {
     this.#check()
     const p = this.#partition(partition)
     const set = new Set(entryIds)
     p.entries = p.entries.filter((e) => !set.has(e.entryId))
     for (const id of entryIds) p.pending.delete(id)
+    for (const f of flushed) if (p.seqs.get(f.key) === f.seq) p.seqs.delete(f.key)
   }
 
   async deadLetter(
@@ -150,7 +182,7 @@ export class MemoryWriteLog implements WriteLog {
   ): Promise<void> {
     this.#check()
     this.#dead.push({ ...entry, deadId: this.#id(), partition, attempts, error, failedAt: this.#clock() })
-    await this.ack(partition, [entry.entryId, ...alsoAck])
+    await this.ack(partition, [entry.entryId, ...alsoAck], [{ key: entry.key, seq: entry.seq }])
   }
 
   async length(partition: number): Promise<number> {
@@ -186,6 +218,11 @@ export class MemoryWriteLog implements WriteLog {
     this.#check()
     const p = this.#partition(partition)
     if (p.lease?.token === token) p.lease = undefined
+  }
+
+  /** How many keys the partition's sequence store holds (for tests: only keys with writes pending). */
+  sequenceCount(partition: number): number {
+    return this.#partition(partition).seqs.size
   }
 
   /** Entry ids pending for each consumer (for tests). */

@@ -14,6 +14,8 @@ export const WRITE_BEHIND_DEFAULTS = {
   flushTimeoutMs: 30_000,
   partitions: 1,
   closeTimeoutMs: 10_000,
+  durability: 'redis',
+  replicationTimeoutMs: 200,
 } as const
 
 export interface ResolvedWriteBehindOptions<T> {
@@ -33,6 +35,9 @@ export interface ResolvedWriteBehindOptions<T> {
   closeTimeoutMs: number
   serializer: Serializer | undefined
   updateCache: boolean
+  /** Replicas that must confirm each append (0: none, 'redis'; 1: 'replicated'). */
+  replicas: number
+  replicationTimeoutMs: number
   clock: () => number
   random: () => number
 }
@@ -128,7 +133,23 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
     closeTimeoutMs: ms('closeTimeout', options.closeTimeout, d.closeTimeoutMs, 0),
     serializer,
     updateCache: bool('updateCache', options.updateCache, true),
+    replicas: durabilityReplicas(options.durability),
+    replicationTimeoutMs: int(
+      'replicationTimeout',
+      options.replicationTimeout,
+      d.replicationTimeoutMs,
+      1,
+      60_000,
+    ),
     clock: fn('clock', options.clock, Date.now),
     random: fn('random', options.random, Math.random),
   }
+}
+
+function durabilityReplicas(durability: unknown): number {
+  if (durability === undefined || durability === 'redis') return 0
+  if (durability === 'replicated') return 1
+  throw new InvalidOptionError(
+    `writeBehind: durability must be 'redis' (acknowledged once the master has the write) or 'replicated' (once a replica has it too); got ${JSON.stringify(durability)}.`,
+  )
 }

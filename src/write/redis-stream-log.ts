@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, WriteBehindNotReplicatedError } from '../errors.js'
 import type { StreamCommands } from '../tiers/tier.js'
 import {
   type AppendOp,
@@ -7,8 +7,10 @@ import {
   compareIds,
   type DeadEntry,
   type DeadLetterStore,
+  type FlushedKey,
   idTime,
   type LogEntry,
+  type Replication,
   type WriteLog,
 } from './log.js'
 
@@ -22,60 +24,103 @@ function script(lua: string): Script {
 }
 
 /**
- * KEYS[1] the partition's stream, KEYS[2] its per-key sequence hash. ARGV[1] the pending bound
- * ('' for none), then per write: key, op ('s'|'d'), value, replayed id ('' for a new write),
- * replayed seq. Appends each write unless the stream already holds the bound, in one atomic step
- * with its sequence: the reply is, per write, `id, seq` (a replayed write's original ones) or
+ * KEYS[1] the partition's stream, KEYS[2] its per-key sequence hash, KEYS[3] the partition's top
+ * sequence, then the cache entries written with the appends (single Redis only: on a cluster
+ * they live in other slots) and dependency markers. ARGV[1] the pending bound ('' for none),
+ * ARGV[2] the number of writes, then per write: key, op ('s'|'d'), value, replayed id ('' for a
+ * new write), replayed seq, the index in KEYS of its cache entry ('' for none), the cache entry's
+ * bytes, its PX ('' for none); then pairs (index in KEYS of a dependency marker, time). Appends
+ * each write unless the stream already holds the bound, in one atomic step with its sequence and
+ * its cache entry, and bumps each marker that exists as the cache's BUMP_MARKER does ('delete'
+ * mode, existing only): the reply is, per write, `id, seq` (a replayed write's original ones) or
  * `'full', length`.
  *
- * A key's first sequence is Redis's clock in µs (TIME), not 1: if Redis ever loses the hash (no
- * persistence, restart), the next sequence is still above any the database has seen, so the
- * idempotent flush never ignores new writes. Numbers pass through string.format('%d'): Lua's
- * default conversion prints 14 significant digits only.
+ * A sequence is max(Redis's clock in µs, the partition's top + 1): it grows with every write of
+ * the partition, so a key whose hash field was trimmed (nothing pending) still gets a greater
+ * one, and so does every key after Redis lost its data (no persistence, restart): the idempotent
+ * flush never ignores new writes. The hash holds the last sequence of each key with writes
+ * pending (what the cache's ordering check reads); acknowledgments trim it. Numbers pass through
+ * string.format('%d'): Lua's default conversion prints 14 significant digits only.
  */
 const APPEND = script(`
 local max = tonumber(ARGV[1])
 local len = redis.call('XLEN', KEYS[1])
 local out = {}
-local now
-for i = 2, #ARGV, 5 do
+local top
+local last = 2 + 8 * tonumber(ARGV[2])
+for i = 3, last, 8 do
   if max and len >= max then
     out[#out + 1] = 'full'
     out[#out + 1] = len
   else
-    local key, op, value, rid, rseq = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+    local key, op, rid = ARGV[i], ARGV[i + 1], ARGV[i + 3]
     local id
-    local seq
+    local q
     if rid == '' then
-      seq = redis.call('HINCRBY', KEYS[2], key, 1)
-      if seq == 1 then
-        if not now then
-          local t = redis.call('TIME')
-          now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-        end
-        seq = now
-        redis.call('HSET', KEYS[2], key, string.format('%d', seq))
+      if not top then
+        local t = redis.call('TIME')
+        top = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local stored = tonumber(redis.call('GET', KEYS[3]) or '0')
+        if stored >= top then top = stored + 1 end
+      else
+        top = top + 1
       end
-      id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', string.format('%d', seq), 'v', value)
+      q = string.format('%d', top)
+      redis.call('HSET', KEYS[2], key, q)
+      id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', q, 'v', ARGV[i + 2])
     else
-      seq = tonumber(rseq)
-      redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', rseq, 'v', value, 'i', rid)
+      q = ARGV[i + 4]
+      redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', q, 'v', ARGV[i + 2], 'i', rid)
       id = rid
+    end
+    local c = ARGV[i + 5]
+    if c ~= '' then
+      local px = ARGV[i + 7]
+      if px == '' then
+        redis.call('SET', KEYS[tonumber(c)], ARGV[i + 6])
+      else
+        redis.call('SET', KEYS[tonumber(c)], ARGV[i + 6], 'PX', px)
+      end
     end
     len = len + 1
     out[#out + 1] = id
-    out[#out + 1] = string.format('%d', seq)
+    out[#out + 1] = q
+  end
+end
+if top then redis.call('SET', KEYS[3], string.format('%d', top)) end
+for i = last + 1, #ARGV, 2 do
+  local marker = KEYS[tonumber(ARGV[i])]
+  local cur = redis.call('GET', marker)
+  if cur then
+    local d, e = 0, 0
+    local j = string.find(cur, ',', 1, true)
+    if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end
+    local at = tonumber(ARGV[i + 1])
+    if at > d then d = at end
+    redis.call('SET', marker, string.format('%.3f,%.3f', d, e), 'KEEPTTL')
   end
 end
 return out
 `)
 
-/** KEYS[1] the stream; ARGV[1] the group, then entry ids: XACK then XDEL, atomically. */
+/**
+ * KEYS[1] the stream, KEYS[2] the sequence hash; ARGV[1] the group, ARGV[2] how many entry ids
+ * follow, then the ids, then key/sequence pairs: XACK then XDEL the ids, and HDEL each key whose
+ * last sequence is the one given (its newest write is flushed: nothing of it is pending).
+ */
 const ACK = script(`
+local n = tonumber(ARGV[2])
 local ids = {}
-for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
-redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-return redis.call('XDEL', KEYS[1], unpack(ids))
+for i = 3, 2 + n do ids[#ids + 1] = ARGV[i] end
+local deleted = 0
+if n > 0 then
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  deleted = redis.call('XDEL', KEYS[1], unpack(ids))
+end
+for i = 3 + n, #ARGV, 2 do
+  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', KEYS[2], ARGV[i]) end
+end
+return deleted
 `)
 
 /** KEYS[1] the lease; ARGV[1] the token, ARGV[2] ms: PEXPIRE if the token holds it. */
@@ -98,6 +143,11 @@ export interface RedisStreamLogOptions {
   namespace: string
   /** The write-behind's name. */
   name: string
+  /**
+   * Write the cache's L2 entries in the append script (default false). Only where the cache's
+   * keys and the log share one Redis (not a cluster: they live in other slots).
+   */
+  writesCache?: boolean
 }
 
 /**
@@ -106,12 +156,15 @@ export interface RedisStreamLogOptions {
  * may, so `cache.clear()` never touches them; each partition's keys share a hash tag (one slot).
  *
  * - `!wb:{<ns>:<name>:<p>}:log`: the stream (entries are deleted once acknowledged);
- * - `!wb:{<ns>:<name>:<p>}:seq`: per-key sequences (one hash field per key ever written);
+ * - `!wb:{<ns>:<name>:<p>}:seq`: the last sequence of each key with writes pending (trimmed as
+ *   they are flushed);
+ * - `!wb:{<ns>:<name>:<p>}:top`: the partition's last sequence;
  * - `!wb:{<ns>:<name>:<p>}:lease`: which flusher owns the partition;
  * - `!wb:{<ns>:<name>}:dlq`: dead letters; `!wb:{<ns>:<name>}:meta`: the partition count.
  */
 export class RedisStreamLog implements WriteLog {
   readonly description: string
+  readonly writesCache: boolean
   readonly #redis: StreamCommands
   readonly #base: string
   readonly #root: string
@@ -119,6 +172,7 @@ export class RedisStreamLog implements WriteLog {
 
   constructor(redis: StreamCommands, options: RedisStreamLogOptions) {
     this.#redis = redis
+    this.writesCache = options.writesCache === true
     this.#base = `${options.namespace}:${options.name}`
     this.#root = `!wb:{${this.#base}}`
     this.description = `redis stream ${this.#key(0, 'log')}`
@@ -141,7 +195,7 @@ export class RedisStreamLog implements WriteLog {
     }
   }
 
-  #key(partition: number, what: 'log' | 'seq' | 'lease'): string {
+  #key(partition: number, what: 'log' | 'seq' | 'top' | 'lease'): string {
     return `!wb:{${this.#base}:${partition}}:${what}`
   }
 
@@ -162,19 +216,49 @@ export class RedisStreamLog implements WriteLog {
     return stored === undefined ? undefined : Number(stored)
   }
 
-  async append(partition: number, ops: readonly AppendOp[], maxPending: number): Promise<AppendResult[]> {
-    const args: (string | Buffer)[] = [Number.isFinite(maxPending) ? String(maxPending) : '']
+  async append(
+    partition: number,
+    ops: readonly AppendOp[],
+    maxPending: number,
+    replication?: Replication,
+  ): Promise<AppendResult[]> {
+    const keys = [this.#key(partition, 'log'), this.#key(partition, 'seq'), this.#key(partition, 'top')]
+    const args: (string | Buffer)[] = [
+      Number.isFinite(maxPending) ? String(maxPending) : '',
+      String(ops.length),
+    ]
+    const bumps: string[] = []
     for (const op of ops) {
+      if (this.writesCache && op.markers !== undefined) {
+        for (const marker of op.markers.keys) {
+          keys.push(marker)
+          bumps.push(String(keys.length), String(op.markers.at))
+        }
+      }
+      const cache = this.writesCache ? op.cache : undefined
+      let cacheIndex = ''
+      if (cache !== undefined) {
+        keys.push(cache.key)
+        cacheIndex = String(keys.length)
+      }
       args.push(
         op.key,
         op.op === 'set' ? 's' : 'd',
         toBuffer(op.value),
         op.replay?.id ?? '',
         op.replay === undefined ? '' : String(op.replay.seq),
+        cacheIndex,
+        cache === undefined ? '' : toBuffer(cache.value),
+        cache === undefined || !Number.isFinite(cache.ttlMs)
+          ? ''
+          : String(Math.max(1, Math.ceil(cache.ttlMs))),
       )
     }
+    const all = bumps.length === 0 ? args : args.concat(bumps)
     const reply = asArray(
-      await this.#redis.eval(APPEND, [this.#key(partition, 'log'), this.#key(partition, 'seq')], args),
+      replication === undefined || replication.replicas === 0
+        ? await this.#redis.eval(APPEND, keys, all)
+        : await this.#appendReplicated(keys, all, replication),
     )
     const out: AppendResult[] = []
     for (let i = 0; i + 1 < reply.length; i += 2) {
@@ -183,6 +267,43 @@ export class RedisStreamLog implements WriteLog {
       out.push(first === 'full' ? { full: second } : { id: first, seq: second })
     }
     return out
+  }
+
+  /**
+   * The append, then `WAIT replicas timeout` on the same connection, sent together (one round
+   * trip plus the replication): WAIT counts the replicas that have every write this connection
+   * sent before it. After a NOSCRIPT the script is sent again, and so is the WAIT.
+   */
+  async #appendReplicated(keys: string[], args: (string | Buffer)[], replication: Replication) {
+    const tail = [String(keys.length), ...keys, ...args]
+    const wait = () =>
+      this.#redis.call([
+        'WAIT',
+        String(replication.replicas),
+        String(Math.max(1, Math.ceil(replication.timeoutMs))),
+      ])
+    let reply: unknown
+    let acked: unknown
+    const appended = this.#redis.call(['EVALSHA', APPEND.sha, ...tail])
+    const waited = wait()
+    try {
+      reply = await appended
+      acked = await waited
+    } catch (error) {
+      // Settle the WAIT either way (its failure is reported by the append's, or by the next line).
+      await waited.catch(() => {})
+      if (!String((error as Error | undefined)?.message ?? '').startsWith('NOSCRIPT')) throw error
+      reply = await this.#redis.call(['EVAL', APPEND.lua, ...tail])
+      acked = await wait()
+    }
+    const replicas = Number(acked)
+    if (!(replicas >= replication.replicas)) {
+      throw new WriteBehindNotReplicatedError(
+        `write-behind '${this.#base}': the master appended the write but ${replicas} of the ${replication.replicas} replica(s) required confirmed it within ${replication.timeoutMs} ms (durability: 'replicated'). It may still be flushed, or lost if the master fails now: retry it (a retry wins over it), and check the replicas (INFO replication).`,
+        replicas,
+      )
+    }
+    return reply
   }
 
   async sequences(partition: number, keys: readonly string[]): Promise<number[]> {
@@ -241,10 +362,18 @@ export class RedisStreamLog implements WriteLog {
     return out.sort((a, b) => compareIds(a.entryId, b.entryId))
   }
 
-  async ack(partition: number, entryIds: readonly string[]): Promise<void> {
-    const stream = this.#key(partition, 'log')
-    for (let i = 0; i < entryIds.length; i += ACK_CHUNK) {
-      await this.#redis.eval(ACK, [stream], [GROUP, ...entryIds.slice(i, i + ACK_CHUNK)])
+  async ack(
+    partition: number,
+    entryIds: readonly string[],
+    flushed: readonly FlushedKey[] = [],
+  ): Promise<void> {
+    const keys = [this.#key(partition, 'log'), this.#key(partition, 'seq')]
+    for (let i = 0; i < Math.max(entryIds.length, 1); i += ACK_CHUNK) {
+      const ids = entryIds.slice(i, i + ACK_CHUNK)
+      const args = [GROUP, String(ids.length), ...ids]
+      // The trim goes with the last chunk: its entries are gone by then.
+      if (i + ACK_CHUNK >= entryIds.length) for (const f of flushed) args.push(f.key, String(f.seq))
+      if (args.length > 2) await this.#redis.eval(ACK, keys, args)
     }
   }
 
@@ -278,7 +407,7 @@ export class RedisStreamLog implements WriteLog {
       'p',
       String(partition),
     ])
-    await this.ack(partition, [...new Set([entry.entryId, ...alsoAck])])
+    await this.ack(partition, [...new Set([entry.entryId, ...alsoAck])], [{ key: entry.key, seq: entry.seq }])
   }
 
   async length(partition: number): Promise<number> {

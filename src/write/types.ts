@@ -1,3 +1,4 @@
+import type { WriteBehindNotReplicatedError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
 
 /**
@@ -96,6 +97,21 @@ export interface WriteBehindOptions<T> {
   serializer?: Serializer
   /** Whether `set` also writes the cache (L1 + L2) (default true). */
   updateCache?: boolean
+  /**
+   * When `set` and `delete` resolve (default `'redis'`):
+   * - `'redis'`: once the master appended the write (as durable as its persistence setting; a
+   *   failover may lose writes its replica had not received yet);
+   * - `'replicated'`: once a replica has it too (`WAIT 1 <replicationTimeout>` after each batch's
+   *   append): a failover to that replica loses nothing acknowledged. Without a replica answering
+   *   in time, writes reject with {@link WriteBehindNotReplicatedError}. See docs/write-behind.md.
+   */
+  durability?: 'redis' | 'replicated'
+  /**
+   * How long a `'replicated'` append waits for a replica, in ms (default 200). Keep it below the
+   * cache's `l2.timeout`: the WAIT is one Redis call under that deadline, and it holds the
+   * connection meanwhile.
+   */
+  replicationTimeout?: number
   /** Time source in ms (default `Date.now`). */
   clock?: () => number
   /** Random source in [0, 1) for the retry jitter (default `Math.random`). */

@@ -11,7 +11,15 @@ import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import { PartitionFlusher } from './flusher.js'
-import { type AppendOp, type AppendResult, compareIds, partitionOf, type WriteLog } from './log.js'
+import {
+  type AppendOp,
+  type AppendResult,
+  type CacheEntryWrite,
+  compareIds,
+  partitionOf,
+  type Replication,
+  type WriteLog,
+} from './log.js'
 import { type ResolvedWriteBehindOptions, resolveWriteBehindOptions } from './options.js'
 import { RedisStreamLog } from './redis-stream-log.js'
 import type {
@@ -31,8 +39,32 @@ export interface WriteBehindCache {
   delete(key: string): Promise<void>
 }
 
+/**
+ * The cache's side of a set whose L2 entry the log writes in its append (a log that
+ * `writesCache`): one round trip for the log, the L2 and, after it, one bus message per batch.
+ */
+export interface CacheStaging {
+  /** Stores the L1 entry now; returns the L2 entry to write, or undefined when this set needs the ordinary path. */
+  stageSet(key: string, value: unknown): StagedSet | undefined
+  /** The append failed: the L1 entry staged for `key` must not stay. */
+  unstage(key: string): void
+  /** The entries are in the L2: tell the other instances (one message for all). */
+  announce(keys: readonly string[], at: number): Promise<void>
+}
+
+export interface StagedSet {
+  /** The L2 entry to write (undefined: nothing goes to the L2, e.g. a TTL of 0). */
+  readonly entry: CacheEntryWrite | undefined
+  /** When the set happened (the cache's clock): what the markers and the bus message carry. */
+  readonly at: number
+  /** Dependency markers to bump where they exist. */
+  readonly markers: readonly string[]
+}
+
 interface QueuedAppend {
   op: AppendOp
+  /** The cache's staged set written with this append, if any (announced once the batch is in). */
+  staged: StagedSet | undefined
   resolve: (result: AppendResult) => void
   reject: (error: unknown) => void
 }
@@ -68,6 +100,7 @@ export function writeBehindFor<T>(
   cache: WriteBehindCache & { readonly name: string },
   tier: RemoteTier | undefined,
   options: WriteBehindOptions<T>,
+  staging?: CacheStaging,
 ): WriteBehind<T> {
   const resolved = resolveWriteBehindOptions(options)
   const streams = tier?.streams
@@ -86,12 +119,22 @@ export function writeBehindFor<T>(
       `writeBehind '${resolved.name}' already exists on this cache: keep the first one, or give this one another name.`,
     )
   }
-  const log = new RedisStreamLog(streams, { namespace: cache.name, name: resolved.name })
-  const registry = mine
-  const wb: WriteBehind<T> = new WriteBehindLog<T>(log, cache, resolved, () => {
-    // Closed on its own: the name is free again, and the cache's close() has nothing to drain.
-    if (registry.get(resolved.name) === wb) registry.delete(resolved.name)
+  const log = new RedisStreamLog(streams, {
+    namespace: cache.name,
+    name: resolved.name,
+    writesCache: staging !== undefined,
   })
+  const registry = mine
+  const wb: WriteBehind<T> = new WriteBehindLog<T>(
+    log,
+    cache,
+    resolved,
+    () => {
+      // Closed on its own: the name is free again, and the cache's close() has nothing to drain.
+      if (registry.get(resolved.name) === wb) registry.delete(resolved.name)
+    },
+    staging,
+  )
   mine.set(resolved.name, wb as WriteBehind<unknown>)
   return wb
 }
@@ -151,14 +194,24 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   #closing: Promise<{ drained: boolean; pending: number }> | undefined
 
   readonly #onClosed: (() => void) | undefined
+  /** Set when the log writes the cache's L2 entries in its appends (see CacheStaging). */
+  readonly #staging: CacheStaging | undefined
+  /** What each append waits for (durability: 'replicated'), or undefined. */
+  readonly #replication: Replication | undefined
 
   constructor(
     log: WriteLog,
     cache: WriteBehindCache | undefined,
     options: ResolvedWriteBehindOptions<T>,
     onClosed?: () => void,
+    staging?: CacheStaging,
   ) {
     this.#onClosed = onClosed
+    this.#staging = log.writesCache && options.updateCache ? staging : undefined
+    this.#replication =
+      options.replicas > 0
+        ? { replicas: options.replicas, timeoutMs: options.replicationTimeoutMs }
+        : undefined
     this.#log = log
     this.#cache = cache
     this.#o = options
@@ -274,8 +327,27 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     } else bytes = new Uint8Array(0)
     await this.#ready()
     const partition = partitionOf(key, this.#o.partitions)
-    const result = await this.#append(partition, { key, op, value: bytes })
+    // The fast path: the L1 entry now, the L2 entry inside the append (see CacheStaging).
+    const staged = op === 'set' ? this.#stage(key, value) : undefined
+    const fast = staged instanceof Object ? staged : undefined
+    const append: AppendOp = {
+      key,
+      op,
+      value: bytes,
+      ...(fast?.entry === undefined ? {} : { cache: fast.entry }),
+      ...(fast === undefined || fast.markers.length === 0
+        ? {}
+        : { markers: { keys: fast.markers, at: fast.at } }),
+    }
+    let result: AppendResult
+    try {
+      result = await this.#append(partition, append, fast)
+    } catch (error) {
+      if (fast !== undefined) this.#staging?.unstage(key)
+      throw error
+    }
     if ('full' in result) {
+      if (fast !== undefined) this.#staging?.unstage(key)
       this.#stats.rejected++
       this.#stats.pending = result.full
       this.#emit('backpressure', { pending: result.full, maxPending: this.#o.maxPending })
@@ -287,20 +359,33 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     this.#stats.appended++
     const last = this.#lastAppended.get(partition)
     if (last === undefined || compareIds(result.id, last) > 0) this.#lastAppended.set(partition, result.id)
-    this.#flushers[partition]?.poke()
-    if (this.#cache !== undefined && this.#o.updateCache) {
+    this.#flushers[partition]?.nudge()
+    if (this.#cache !== undefined && this.#o.updateCache && fast === undefined) {
       // Cache updates of one key run one after the other, in log order: a later write of the key
-      // in this process never lands in the cache before an earlier one.
+      // in this process never lands in the cache before an earlier one. A set the cache could not
+      // stage (its value does not encode) removes the key instead: an older value must not stay.
+      const cacheOp = staged === 'failed' ? 'delete' : op
       this.#localSeq.set(key, Math.max(result.seq, this.#localSeq.get(key) ?? 0))
       const previous = this.#cacheChain.get(key)
       const update = (previous ?? Promise.resolve()).then(() =>
-        this.#updateCache(partition, key, op, value, result.seq),
+        this.#updateCache(partition, key, cacheOp, value, result.seq),
       )
       this.#cacheChain.set(key, update)
       await update
       if (this.#cacheChain.get(key) === update) this.#cacheChain.delete(key)
     }
     return { id: result.id, seq: result.seq }
+  }
+
+  /** Stages a set in the cache (fast path); undefined without one, 'failed' when the cache refused the value. */
+  #stage(key: string, value: T | undefined): StagedSet | 'failed' | undefined {
+    if (this.#staging === undefined) return undefined
+    try {
+      return this.#staging.stageSet(key, value)
+    } catch (error) {
+      this.#emit('cache-error', { key, error })
+      return 'failed'
+    }
   }
 
   /**
@@ -326,8 +411,10 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       const current = await this.#sequence(partition, key)
       const mine = this.#localSeq.get(key) ?? 0
       // A newer write from this process comes next (chained) and checks again; one from another
-      // process may have reached the cache before ours: drop ours.
-      if (current > seq && current > mine) await cache.delete(key)
+      // process may have reached the cache before ours: drop ours. No sequence at all: every
+      // write of the key was flushed already (the store was trimmed), ours and maybe a newer
+      // one: drop ours too (a miss is never wrong; an older value would be).
+      if (current === 0 || (current > seq && current > mine)) await cache.delete(key)
     } catch (error) {
       // The write is accepted (it is in the log and will be flushed): report, do not reject.
       this.#emit('cache-error', { key, error })
@@ -336,7 +423,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     }
   }
 
-  #append(partition: number, op: AppendOp): Promise<AppendResult> {
+  #append(partition: number, op: AppendOp, staged?: StagedSet): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       let queue = this.#queued.get(partition)
       if (queue === undefined) {
@@ -344,7 +431,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
         this.#queued.set(partition, queue)
         process.nextTick(() => this.#sendAppends(partition))
       }
-      queue.push({ op, resolve, reject })
+      queue.push({ op, staged, resolve, reject })
     })
   }
 
@@ -356,20 +443,44 @@ class WriteBehindLog<T> implements WriteBehind<T> {
         partition,
         queue.map((q) => q.op),
         this.#o.maxPending,
+        this.#replication,
       )
       .then(
         (results) => {
+          const announced: string[] = []
+          // The earliest: receivers take every key as changed at `at`, and an entry created
+          // before that time would look outdated to them.
+          let at = Number.POSITIVE_INFINITY
           for (let i = 0; i < queue.length; i++) {
             const result = results[i]
             const q = queue[i] as QueuedAppend
+            if (q.staged !== undefined && result !== undefined && !('full' in result)) {
+              announced.push(q.op.key)
+              at = Math.min(at, q.staged.at)
+            }
             if (result === undefined) q.reject(new Error('the log answered fewer writes than it was sent'))
             else q.resolve(result)
           }
+          if (announced.length > 0) this.#announce(announced, at)
         },
         (error: unknown) => {
           for (const q of queue) q.reject(error)
         },
       )
+  }
+
+  /**
+   * The batch's cache entries are in the L2: one bus message for their keys. Not awaited by the
+   * writes (they are durable and in this process's L1 already); `settled()` and `close()` wait for it.
+   */
+  #announce(keys: string[], at: number): void {
+    const staging = this.#staging
+    if (staging === undefined) return
+    this.#track(
+      staging.announce(keys, at).catch((error: unknown) => {
+        for (const key of keys) this.#emit('cache-error', { key, error })
+      }),
+    )
   }
 
   #sequence(partition: number, key: string): Promise<number> {
@@ -486,6 +597,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
           partition,
           [{ key: dead.key, op: dead.op, value: dead.value, replay: { id: dead.id, seq: dead.seq } }],
           Number.POSITIVE_INFINITY,
+          this.#replication,
         )
         if (result === undefined || 'full' in result) continue
         // Removed only once it is back in the log: a crash in between replays it twice (harmless).

@@ -88,7 +88,10 @@ export const CACHE_ACL = {
     'hset',
     'hget',
     'hmget',
+    'hdel',
     'time',
+    // write-behind with durability: 'replicated'
+    'wait',
   ],
   keys: ['*:*'],
   channels: ['!bus:*'],

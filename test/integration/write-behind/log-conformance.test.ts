@@ -30,6 +30,94 @@ function open(kind: Kind): WriteLog {
   return new RedisStreamLog(tier.streams, { namespace: uniqueNamespace('conf'), name: 'log' })
 }
 
+describe.each(['ioredis', 'redis'] as const)(
+  'RedisStreamLog with the cache on the same Redis (%s)',
+  (kind) => {
+    it('writes the cache entries and bumps the existing dependency markers in the append, atomically', async () => {
+      const tier = createRedisTier(
+        { redis: redis().url, client: kind },
+        { timeoutMs: 2000, batchSize: 100, onError: () => {} },
+      )
+      tiers.push(tier)
+      if (tier.streams === undefined) throw new Error('no stream commands')
+      const ns = uniqueNamespace('wbc')
+      const log = new RedisStreamLog(tier.streams, { namespace: ns, name: 'log', writesCache: true })
+      expect(log.writesCache).toBe(true)
+      await redis().command('SET', `!tag:${ns}:dep-a`, '1.000,2.000')
+      const results = await log.append(
+        0,
+        [
+          {
+            key: 'a',
+            op: 'set',
+            value: bytes('1'),
+            cache: { key: `${ns}:1:a`, value: bytes('entry-a'), ttlMs: 60_000 },
+            markers: { keys: [`!tag:${ns}:dep-a`, `!tag:${ns}:dep-none`], at: 5.5 },
+          },
+          {
+            key: 'b',
+            op: 'set',
+            value: bytes('2'),
+            cache: { key: `${ns}:1:b`, value: bytes('entry-b'), ttlMs: Infinity },
+          },
+          { key: 'c', op: 'set', value: bytes('3') },
+        ],
+        Number.POSITIVE_INFINITY,
+      )
+      expect(results).toHaveLength(3)
+      expect(await redis().command('GET', `${ns}:1:a`)).toBe('entry-a')
+      const ttl = Number(await redis().command('PTTL', `${ns}:1:a`))
+      expect(ttl).toBeGreaterThan(50_000)
+      expect(ttl).toBeLessThanOrEqual(60_000)
+      expect(await redis().command('GET', `${ns}:1:b`)).toBe('entry-b')
+      expect(Number(await redis().command('PTTL', `${ns}:1:b`))).toBe(-1)
+      expect(await redis().command('GET', `!tag:${ns}:dep-a`)).toBe('5.500,2.000')
+      expect(await redis().command('EXISTS', `!tag:${ns}:dep-none`)).toBe(0)
+      expect(await log.length(0)).toBe(3)
+      // Refused writes (the bound) write no cache entry.
+      const full = await log.append(
+        0,
+        [
+          {
+            key: 'd',
+            op: 'set',
+            value: bytes('4'),
+            cache: { key: `${ns}:1:d`, value: bytes('entry-d'), ttlMs: 60_000 },
+          },
+        ],
+        3,
+      )
+      expect(full).toEqual([{ full: 3 }])
+      expect(await redis().command('EXISTS', `${ns}:1:d`)).toBe(0)
+    })
+
+    it('ignores cache entries when it was not told the cache shares its Redis', async () => {
+      const tier = createRedisTier(
+        { redis: redis().url, client: kind },
+        { timeoutMs: 2000, batchSize: 100, onError: () => {} },
+      )
+      tiers.push(tier)
+      if (tier.streams === undefined) throw new Error('no stream commands')
+      const ns = uniqueNamespace('wbn')
+      const log = new RedisStreamLog(tier.streams, { namespace: ns, name: 'log' })
+      expect(log.writesCache).toBe(false)
+      await log.append(
+        0,
+        [
+          {
+            key: 'a',
+            op: 'set',
+            value: bytes('1'),
+            cache: { key: `${ns}:1:a`, value: bytes('x'), ttlMs: 1000 },
+          },
+        ],
+        Number.POSITIVE_INFINITY,
+      )
+      expect(await redis().command('EXISTS', `${ns}:1:a`)).toBe(0)
+    })
+  },
+)
+
 describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)', (kind) => {
   it('appends in order with increasing ids and per-key sequences, up to maxPending', async () => {
     const log = open(kind)
@@ -122,6 +210,47 @@ describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)',
     expect(replayed).toMatchObject({ key: 'p', id: written?.id, seq: written?.seq })
     expect(await log.dead.remove([dead?.deadId as string])).toBe(1)
     expect(await log.dead.count()).toBe(0)
+  })
+
+  it("forgets a key's sequence once its newest write is acknowledged, and still gives later writes greater ones", async () => {
+    const log = open(kind)
+    const inf = Number.POSITIVE_INFINITY
+    const [a1, b1] = (await log.append(
+      0,
+      [
+        { key: 'a', op: 'set', value: bytes('1') },
+        { key: 'b', op: 'set', value: bytes('1') },
+      ],
+      inf,
+    )) as { id: string; seq: number }[]
+    const [a2] = (await log.append(0, [{ key: 'a', op: 'set', value: bytes('2') }], inf)) as {
+      id: string
+      seq: number
+    }[]
+    const [e1, e2, e3] = await log.read(0, 'c', 10)
+    if (e1 === undefined || e2 === undefined || e3 === undefined) throw new Error('not read')
+    // a's newest write (a2) is still pending: its sequence stays; b has nothing pending.
+    await log.ack(
+      0,
+      [e1.entryId, e2.entryId],
+      [
+        { key: 'a', seq: a1?.seq as number },
+        { key: 'b', seq: b1?.seq as number },
+      ],
+    )
+    expect(await log.sequences(0, ['a', 'b'])).toEqual([a2?.seq, 0])
+    await log.ack(0, [e3.entryId], [{ key: 'a', seq: a2?.seq as number }])
+    expect(await log.sequences(0, ['a', 'b'])).toEqual([0, 0])
+    const [a3, b2] = (await log.append(
+      0,
+      [
+        { key: 'a', op: 'set', value: bytes('3') },
+        { key: 'b', op: 'delete', value: new Uint8Array(0) },
+      ],
+      inf,
+    )) as { id: string; seq: number }[]
+    expect(a3?.seq).toBeGreaterThan(a2?.seq as number)
+    expect(b2?.seq).toBeGreaterThan(b1?.seq as number)
   })
 
   it('gives a partition lease to one holder at a time, renewable and releasable only by it', async () => {
