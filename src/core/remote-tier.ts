@@ -5,6 +5,7 @@ import type { Bus } from '../invalidation/bus.js'
 import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
 import { shortenKey } from '../keys/key.js'
 import { CircuitBreakerTier, type CircuitState } from '../resilience/circuit-breaker.js'
+import { type ClusterMasterState, ClusterTier, clusterView } from '../tiers/redis/cluster-tier.js'
 import { ConnectionReport, connectionOf, unreachableWarning } from '../tiers/redis/connection.js'
 import { createRedisTier } from '../tiers/redis/create.js'
 import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
@@ -83,6 +84,8 @@ export interface RemoteAccess {
   /** Whether values reach this instance from elsewhere (an L2): only then must it remember the changes it made. */
   readonly shared: boolean
   readonly breakerState: CircuitState
+  /** On a Redis Cluster, its masters and the state of each one's breaker; undefined otherwise. */
+  masters(): readonly ClusterMasterState[] | undefined
   /** The L2 connection's last error, for ready(), health() and diagnose(). */
   readonly connection: ConnectionReport
   storageKey(key: string): string
@@ -195,17 +198,41 @@ class RedisRemoteAccess implements RemoteAccess {
     this.#deps = deps
     this.#telemetry = telemetry
     const breaker = options.breaker
-    if (breaker === false) {
+    const onStateChange = (state: CircuitState, master?: string) => {
+      if (state === 'open') telemetry.counters.breakerOpened++
+      telemetry.events.emit('breaker', master === undefined ? { state } : { state, master })
+    }
+    // On a cluster, one breaker per master (errors of one master open only its own), and a
+    // many-key read that one master failed still answers for the others (the failure counted).
+    const cluster = clusterView(direct, {
+      ...(breaker === false
+        ? {}
+        : {
+            breakers: {
+              failureThreshold: breaker.threshold,
+              breakDurationMs: breaker.breakDurationMs,
+              clock: Date.now,
+              onStateChange,
+              // The repair spans every master: one still down must not keep this one's breaker
+              // open. What it could not delete stays queued (never read back meanwhile) and is
+              // tried again on the next recovery or successful write.
+              onRecover: () => this.#repair(direct).catch(ignore),
+            },
+          }),
+      onPartialFailure: (error, operation) => {
+        this.failed(error, operation)
+      },
+    })
+    if (cluster !== undefined) {
+      this.tier = cluster
+    } else if (breaker === false) {
       this.tier = direct
     } else {
       const circuit = new CircuitBreakerTier(direct, {
         failureThreshold: breaker.threshold,
         breakDurationMs: breaker.breakDurationMs,
         clock: Date.now,
-        onStateChange: (state) => {
-          if (state === 'open') telemetry.counters.breakerOpened++
-          telemetry.events.emit('breaker', { state })
-        },
+        onStateChange: (state) => onStateChange(state),
         onRecover: () => this.#repair(direct),
       })
       // The client reconnecting is the moment Redis can answer again: probe then, not a break
@@ -232,7 +259,13 @@ class RedisRemoteAccess implements RemoteAccess {
   }
 
   get breakerState(): CircuitState {
-    return this.tier instanceof CircuitBreakerTier ? this.tier.state : 'closed'
+    return this.tier instanceof CircuitBreakerTier || this.tier instanceof ClusterTier
+      ? this.tier.state
+      : 'closed'
+  }
+
+  masters(): readonly ClusterMasterState[] | undefined {
+    return this.tier instanceof ClusterTier ? this.tier.masters() : undefined
   }
 
   get locking(): boolean {
@@ -564,6 +597,9 @@ export class NoRemoteTier implements RemoteAccess {
   readonly shared = false
   readonly breakerState = 'closed'
   readonly connection = new ConnectionReport()
+  masters(): undefined {
+    return undefined
+  }
   readonly ordersLockWithReads = false
   readonly locking = false
   readonly #prefix: string

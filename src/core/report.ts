@@ -147,6 +147,7 @@ export class CacheReport {
     const c = this.#p.telemetry.counters
     const usage = this.#p.local.usage
     const remote = this.#p.remote
+    const masters = remote.tier === undefined ? undefined : remote.masters()
     return this.#p.telemetry.monitor.evaluate({
       now: this.#p.clock.now(),
       hits: c.l1Hits + c.l2Hits,
@@ -159,6 +160,7 @@ export class CacheReport {
         : {
             l2: {
               breaker: remote.breakerState,
+              ...(masters === undefined ? {} : { masters }),
               info: this.#lastInfo,
               answered: this.#lastInfoAnswered,
               ...(remote.connection.cause === undefined

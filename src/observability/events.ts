@@ -50,8 +50,8 @@ export interface CacheEvents {
   'factory-error': { key: string; error: unknown; staleServed: boolean }
   /** The factory ran past a timeout. */
   'factory-timeout': { key: string; kind: 'soft' | 'hard' }
-  /** The L2 circuit breaker changed state. */
-  breaker: { state: 'closed' | 'open' | 'half-open' }
+  /** The L2 circuit breaker changed state; on a Redis Cluster, the breaker of `master` (`host:port`). */
+  breaker: { state: 'closed' | 'open' | 'half-open'; master?: string }
   /** An L2 call failed (counted; the caller saw a miss or, for writes, the cache queued a repair). */
   'l2-error': { operation: string; error: unknown }
 }

@@ -49,6 +49,8 @@ export interface HealthInputs {
   l1?: { entries: number; bytes: number; maxEntries: number; maxBytes: number }
   l2?: {
     breaker: 'closed' | 'open' | 'half-open'
+    /** On a Redis Cluster: its masters, each with its own breaker's state. */
+    masters?: readonly { address: string; breaker: 'closed' | 'open' | 'half-open' }[]
     info: RemoteInfo | undefined
     answered: boolean
     /** The connection's last error since Redis last answered (`connect ECONNREFUSED 127.0.0.1:6379`). */
@@ -207,7 +209,17 @@ export class HealthMonitor {
     }
     const l2 = inputs.l2
     const l2Down = l2 !== undefined && (l2.breaker !== 'closed' || !l2.answered)
-    if (l2Down) {
+    const broken = l2?.masters?.filter((m) => m.breaker !== 'closed').map((m) => m.address) ?? []
+    if (l2Down && broken.length > 0 && broken.length < (l2?.masters?.length ?? 0)) {
+      // A cluster with some masters down: only their slots fall back.
+      found.push({
+        name: 'l2-unavailable',
+        severity: 'warning',
+        message: `Redis Cluster master${broken.length === 1 ? '' : 's'} ${broken.join(', ')} ${broken.length === 1 ? 'does' : 'do'} not answer, the circuit breaker skips ${broken.length === 1 ? 'it' : 'them'}: reads of ${broken.length === 1 ? 'its' : 'their'} slots fall back to the L1 and the origin (the other masters serve theirs); a replica takes over after cluster-node-timeout if there is one.`,
+        value: broken.length,
+        threshold: 0,
+      })
+    } else if (l2Down) {
       found.push({
         name: 'l2-unavailable',
         severity: inputs.l1 === undefined ? 'critical' : 'warning',
@@ -247,6 +259,7 @@ export class HealthMonitor {
             l2: {
               connected: !l2Down,
               breaker: inputs.l2.breaker,
+              ...(inputs.l2.masters === undefined ? {} : { masters: inputs.l2.masters }),
               ...(l2Down && inputs.l2.error !== undefined ? { error: inputs.l2.error } : {}),
               ...(memory === undefined ? {} : { memory }),
             },

@@ -115,7 +115,13 @@ export interface CacheHealth {
   }
   readonly l2?: {
     readonly connected: boolean
+    /** The breaker's state; on a Redis Cluster, the worst over its masters' breakers. */
     readonly breaker: 'closed' | 'open' | 'half-open'
+    /** On a Redis Cluster: each master (`host:port`) of the client's slot table and its own breaker's state. */
+    readonly masters?: readonly {
+      readonly address: string
+      readonly breaker: 'closed' | 'open' | 'half-open'
+    }[]
     /** While not connected: the connection's last error, e.g. `connect ECONNREFUSED 127.0.0.1:6379` or `WRONGPASS …`. */
     readonly error?: string
     /** From Redis `INFO memory` (absent when the tier is not Redis or did not answer). */

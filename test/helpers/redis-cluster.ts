@@ -1,19 +1,25 @@
 /**
- * A real Redis Cluster per test file: N masters (no replicas) spawned on free loopback ports, in a
- * temporary directory, joined with `redis-cli --cluster create`, and torn down in afterAll (kill,
- * then the directory removed). Never leaked: an 'exit' hook kills what is still running and a
- * detached watchdog per node kills it if the test process dies without running its hooks.
+ * A real Redis Cluster per test file: N masters (and, with `replicas`, that many replicas of each)
+ * spawned on free loopback ports, in a temporary directory, joined with `redis-cli --cluster
+ * create`, and torn down in afterAll (kill, then the directory removed). Never leaked: an 'exit'
+ * hook kills what is still running and a detached watchdog per node kills it if the test process
+ * dies without running its hooks.
  *
  * Nodes run with `cluster-require-full-coverage no`, so that while one master is down the others
  * keep serving their slots (the default stops the whole cluster once the dead node is marked
- * failed), and a short `cluster-node-timeout`, so that this happens within a test.
+ * failed), and a short `cluster-node-timeout`, so that this happens within a test. Options: TLS
+ * only (client, bus and replication; certificates from openssl, as redis-server.ts makes them) and
+ * the least-privilege ACL on every node (the default user, which `urls` connect as, limited to the
+ * rules; an admin user for the helper's own commands and for replication).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import tls from 'node:tls'
 import { afterAll, beforeAll } from 'vitest'
+import { type AclRules, aclSetUserArgs, type TestCertificates, testCertificates } from './redis-server.js'
 
 export type RespArg = string | number | Uint8Array
 export type RespReply = string | number | null | RespReply[]
@@ -22,10 +28,31 @@ export class RespError extends Error {}
 
 const READY_TIMEOUT_MS = 5000
 const CLUSTER_OK_TIMEOUT_MS = 20_000
-const STOP_TIMEOUT_MS = 5000
 const COMMAND_TIMEOUT_MS = 5000
-/** How long a node waits before it marks an unreachable peer as failed. */
+/** How long a node waits before it marks an unreachable peer as failed (default). */
 export const NODE_TIMEOUT_MS = 2000
+
+const ADMIN_USER = 'stratacache-cluster-admin'
+/** Random per run: the admin user is not reachable with a guessable password. */
+const ADMIN_PASSWORD = `admin-${process.pid}-${Math.random().toString(36).slice(2)}`
+
+export interface RedisClusterOptions {
+  /** Replicas per master (default 0). */
+  replicas?: number
+  /** `cluster-node-timeout` in ms (default {@link NODE_TIMEOUT_MS}). */
+  nodeTimeoutMs?: number
+  /** TLS only: clients, the cluster bus and replication (`rediss://` URLs; the CA in `certificates`). */
+  tls?: boolean
+  /** The default user's ACL on every node (what `urls` connect as); none by default. */
+  acl?: AclRules
+}
+
+/** How the helper reaches a node: its port, over TLS or not, as which user. */
+interface Connection {
+  port: number
+  ca?: string
+  auth?: { username: string; password: string }
+}
 
 const NOT_INSTALLED = (binary: string) =>
   `${binary} not found: the Redis Cluster tests need redis-server and redis-cli ` +
@@ -168,11 +195,21 @@ function parseReply(buffer: Buffer, offset: number): Parsed {
   }
 }
 
-/** One command on a fresh connection to 127.0.0.1:port. Rejects with RespError on `-ERR`. */
-export function rawCommand(port: number, args: readonly RespArg[]): Promise<RespReply> {
+/**
+ * One command on a fresh connection to 127.0.0.1 (a port, or a port with TLS and credentials;
+ * AUTH is sent first). Rejects with RespError on `-ERR`.
+ */
+export function rawCommand(to: number | Connection, args: readonly RespArg[]): Promise<RespReply> {
+  const { port, ca, auth } = typeof to === 'number' ? { port: to } : to
+  const all = auth === undefined ? [args] : [['AUTH', auth.username, auth.password], args]
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port })
+    const socket =
+      ca === undefined
+        ? net.connect({ host: '127.0.0.1', port })
+        : tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' })
     let buffer = Buffer.alloc(0)
+    let offset = 0
+    let replies = 0
     let settled = false
     const finish = (error: Error | undefined, value?: RespReply) => {
       if (settled) return
@@ -189,14 +226,19 @@ export function rawCommand(port: number, args: readonly RespArg[]): Promise<Resp
         ),
       COMMAND_TIMEOUT_MS,
     )
-    socket.on('connect', () => socket.write(encodeCommand(args)))
+    socket.on(ca === undefined ? 'connect' : 'secureConnect', () =>
+      socket.write(Buffer.concat(all.map(encodeCommand))),
+    )
     socket.on('error', (error) => finish(error))
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk])
-      const parsed = parseReply(buffer, 0)
-      if (parsed === undefined) return
-      if (parsed.value instanceof RespError) finish(parsed.value)
-      else finish(undefined, parsed.value)
+      for (;;) {
+        const parsed = parseReply(buffer, offset)
+        if (parsed === undefined) return
+        offset = parsed.end
+        if (parsed.value instanceof RespError) return finish(parsed.value)
+        if (++replies === all.length) return finish(undefined, parsed.value)
+      }
     })
     socket.on('close', () =>
       finish(new Error(`redis ${String(args[0])}: connection closed before the reply`)),
@@ -215,12 +257,14 @@ function infoField(info: string, field: string): string | undefined {
 
 export interface ClusterNode {
   readonly port: number
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://127.0.0.1:<port>` (`rediss://` with TLS); connects as the default user. */
   readonly url: string
   /** Pid of the running process; undefined while killed. */
   readonly pid: number | undefined
-  /** One command to this node (no redirection). */
+  /** One command to this node (no redirection), as the admin user when there is an ACL. */
   command(...args: RespArg[]): Promise<RespReply>
+  /** One command as the default user (the one the cache connects as). */
+  clientCommand(...args: RespArg[]): Promise<RespReply>
   /** Every key of this node matching `match`, via SCAN. */
   scan(match: string): Promise<string[]>
   /** SIGKILL; resolves once the process has exited. */
@@ -229,15 +273,29 @@ export interface ClusterNode {
   pause(): void
   /** SIGCONT. */
   resume(): void
-  /** Starts the node again (same port and cluster config: it rejoins with its slots, empty). */
+  /** Starts the node again (same port and cluster config: it rejoins, as a replica if it was failed over). */
   start(): Promise<void>
 }
 
+/** A node as CLUSTER NODES describes it. */
+export interface NodeRole {
+  readonly node: ClusterNode
+  readonly role: 'master' | 'replica'
+  /** For a replica, its master's port. */
+  readonly masterPort: number | undefined
+  /** Flagged `fail` or `fail?` by the node asked. */
+  readonly failing: boolean
+  /** For a master: how many slots it serves. */
+  readonly slots: number
+}
+
 export interface RedisCluster {
-  /** The masters, in the order they were created. */
+  /** Every node, in the order they were created (the first `masters` were created as masters). */
   readonly nodes: readonly ClusterNode[]
-  /** The URL of every master, for `l2: { redis: { cluster: urls } }`. */
+  /** The URL of every node, for `l2: { redis: { cluster: urls } }`. */
   readonly urls: string[]
+  /** With `tls`: the CA (and files) the servers' certificates are signed by. */
+  readonly certificates: TestCertificates | undefined
   /** The slot of `key`, as the server computes it (CLUSTER KEYSLOT). */
   slotOf(key: string): Promise<number>
   /** The master that owns `key`'s slot. */
@@ -246,27 +304,44 @@ export interface RedisCluster {
   commandForKey(key: string, ...args: RespArg[]): Promise<RespReply>
   /** Every key matching `match` on every running master, sorted. */
   scan(match: string): Promise<string[]>
-  /** Resolves once every running node reports cluster_state:ok and knows every slot. */
+  /** The roles of the nodes, as a running node (not `notAsking`) sees them. */
+  roles(notAsking?: ClusterNode): Promise<NodeRole[]>
+  /** The masters serving slots now. */
+  masters(): Promise<ClusterNode[]>
+  /** A replica of `master`, if it has one. */
+  replicaOf(master: ClusterNode): Promise<ClusterNode | undefined>
+  /**
+   * Resolves once every running node reports cluster_state:ok, knows every node and every slot
+   * and, with replicas, every master serving slots has a replica whose link to it is up.
+   */
   waitUntilOk(ms?: number): Promise<void>
+  /** Commands the ACL refused, from every running node's ACL LOG (none without an ACL). */
+  deniedCommands(): Promise<string[]>
   /** Kills every node and removes the temporary directory. Idempotent. */
   stop(): Promise<void>
 }
 
+interface NodeSettings {
+  readonly binary: string
+  readonly dir: string
+  readonly nodeTimeoutMs: number
+  readonly certificates: TestCertificates | undefined
+  readonly acl: AclRules | undefined
+}
+
 class SpawnedNode implements ClusterNode {
   readonly port: number
-  readonly #binary: string
-  readonly #dir: string
+  readonly #settings: NodeSettings
   #child: ChildProcess | undefined
   #paused = false
 
-  constructor(binary: string, dir: string, port: number) {
-    this.#binary = binary
-    this.#dir = dir
+  constructor(settings: NodeSettings, port: number) {
+    this.#settings = settings
     this.port = port
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`
+    return `${this.#settings.certificates === undefined ? 'redis' : 'rediss'}://127.0.0.1:${this.port}`
   }
 
   get pid(): number | undefined {
@@ -277,23 +352,61 @@ class SpawnedNode implements ClusterNode {
     return this.#child !== undefined
   }
 
+  /** As the admin user when there is an ACL (the default user is limited then). */
+  get #admin(): Connection {
+    return {
+      ...this.#client,
+      ...(this.#settings.acl === undefined
+        ? {}
+        : { auth: { username: ADMIN_USER, password: ADMIN_PASSWORD } }),
+    }
+  }
+
+  get #client(): Connection {
+    const ca = this.#settings.certificates?.ca
+    return ca === undefined ? { port: this.port } : { port: this.port, ca }
+  }
+
   async start(): Promise<void> {
     if (this.#child !== undefined) throw new Error(`cluster node ${this.port} is already running`)
+    const { binary, dir, nodeTimeoutMs, certificates, acl } = this.#settings
     const args = [
-      '--port',
-      String(this.port),
+      ...(certificates === undefined
+        ? ['--port', String(this.port)]
+        : [
+            '--port',
+            '0',
+            '--tls-port',
+            String(this.port),
+            '--tls-cluster',
+            'yes',
+            '--tls-replication',
+            'yes',
+            '--tls-cert-file',
+            certificates.certFile,
+            '--tls-key-file',
+            certificates.keyFile,
+            '--tls-ca-cert-file',
+            certificates.caFile,
+            '--tls-auth-clients',
+            'no',
+          ]),
+      // Replicas authenticate to their master as the admin (the default user may not PSYNC).
+      ...(acl === undefined ? [] : ['--masteruser', ADMIN_USER, '--masterauth', ADMIN_PASSWORD]),
       '--bind',
       '127.0.0.1',
       '--cluster-enabled',
       'yes',
       '--cluster-config-file',
-      path.join(this.#dir, `nodes-${this.port}.conf`),
+      path.join(dir, `nodes-${this.port}.conf`),
       '--cluster-node-timeout',
-      String(NODE_TIMEOUT_MS),
+      String(nodeTimeoutMs),
       '--cluster-require-full-coverage',
       'no',
       '--dir',
-      this.#dir,
+      dir,
+      '--dbfilename',
+      `dump-${this.port}.rdb`,
       '--save',
       '',
       '--appendonly',
@@ -301,7 +414,7 @@ class SpawnedNode implements ClusterNode {
       '--daemonize',
       'no',
     ]
-    const child = spawn(this.#binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     const collect = (chunk: Buffer) => {
       output = (output + chunk.toString('utf8')).slice(-4000)
@@ -316,7 +429,7 @@ class SpawnedNode implements ClusterNode {
     child.once('exit', () => live.delete(child))
     this.#child = child
     this.#paused = false
-    if (child.pid !== undefined) startWatchdog(child.pid, this.#dir)
+    if (child.pid !== undefined) startWatchdog(child.pid, dir)
     const deadline = Date.now() + READY_TIMEOUT_MS
     let lastError: unknown
     for (;;) {
@@ -329,16 +442,34 @@ class SpawnedNode implements ClusterNode {
         )
       }
       try {
-        if ((await rawCommand(this.port, ['PING'])) === 'PONG') return
+        if ((await rawCommand(this.#client, ['PING'])) === 'PONG') break
       } catch (error) {
         lastError = error
       }
       await delay(20)
     }
+    if (acl !== undefined) {
+      // The admin first (as the default user, still unrestricted), then the default user limited.
+      await rawCommand(this.#client, [
+        'ACL',
+        'SETUSER',
+        ADMIN_USER,
+        'on',
+        `>${ADMIN_PASSWORD}`,
+        '~*',
+        '&*',
+        '+@all',
+      ])
+      await rawCommand(this.#admin, ['ACL', 'SETUSER', 'default', 'nopass', ...aclSetUserArgs(acl)])
+    }
   }
 
   command(...args: RespArg[]): Promise<RespReply> {
-    return rawCommand(this.port, args)
+    return rawCommand(this.#admin, args)
+  }
+
+  clientCommand(...args: RespArg[]): Promise<RespReply> {
+    return rawCommand(this.#client, args)
   }
 
   async scan(match: string): Promise<string[]> {
@@ -362,17 +493,6 @@ class SpawnedNode implements ClusterNode {
     this.#child = undefined
   }
 
-  async stop(): Promise<void> {
-    const child = this.#child
-    if (child === undefined) return
-    this.resume()
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS)
-    await exited(child)
-    clearTimeout(timer)
-    this.#child = undefined
-  }
-
   pause(): void {
     if (this.#child === undefined)
       throw new Error(`cannot pause cluster node ${this.port}: it is not running`)
@@ -389,19 +509,28 @@ class SpawnedNode implements ClusterNode {
 
 class SpawnedCluster implements RedisCluster {
   readonly nodes: SpawnedNode[]
+  readonly certificates: TestCertificates | undefined
   readonly #dir: string
+  readonly #replicas: number
 
-  constructor(nodes: SpawnedNode[], dir: string) {
+  constructor(
+    nodes: SpawnedNode[],
+    dir: string,
+    replicas: number,
+    certificates: TestCertificates | undefined,
+  ) {
     this.nodes = nodes
     this.#dir = dir
+    this.#replicas = replicas
+    this.certificates = certificates
   }
 
   get urls(): string[] {
     return this.nodes.map((n) => n.url)
   }
 
-  #anyRunning(): SpawnedNode {
-    const node = this.nodes.find((n) => n.running)
+  #anyRunning(except?: ClusterNode): SpawnedNode {
+    const node = this.nodes.find((n) => n.running && n !== except)
     if (node === undefined) throw new Error('no cluster node is running')
     return node
   }
@@ -432,8 +561,49 @@ class SpawnedCluster implements RedisCluster {
 
   async scan(match: string): Promise<string[]> {
     const keys: string[] = []
-    for (const node of this.nodes) if (node.running) keys.push(...(await node.scan(match)))
+    for (const node of await this.masters())
+      if (node.pid !== undefined) keys.push(...(await node.scan(match)))
     return keys.sort()
+  }
+
+  async roles(notAsking?: ClusterNode): Promise<NodeRole[]> {
+    const text = String(await this.#anyRunning(notAsking).command('CLUSTER', 'NODES'))
+    const lines = text.split('\n').filter((line) => line.trim() !== '')
+    const idToPort = new Map<string, number>()
+    const parsed = lines.map((line) => {
+      const [id, address, flags, master, , , , , ...slots] = line.split(' ') as string[]
+      const port = Number(/:(\d+)@/.exec(address as string)?.[1])
+      idToPort.set(id as string, port)
+      return { port, flags: (flags as string).split(','), master: master as string, slots }
+    })
+    const out: NodeRole[] = []
+    for (const p of parsed) {
+      const node = this.nodes.find((n) => n.port === p.port)
+      if (node === undefined) continue
+      let slots = 0
+      for (const range of p.slots) {
+        if (range.startsWith('[')) continue
+        const [from, to] = range.split('-').map(Number) as [number, number | undefined]
+        slots += (to ?? from) - from + 1
+      }
+      out.push({
+        node,
+        role: p.flags.includes('master') ? 'master' : 'replica',
+        masterPort: p.master === '-' ? undefined : idToPort.get(p.master),
+        failing: p.flags.includes('fail') || p.flags.includes('fail?'),
+        slots,
+      })
+    }
+    return out
+  }
+
+  async masters(): Promise<ClusterNode[]> {
+    return (await this.roles()).filter((r) => r.role === 'master' && r.slots > 0).map((r) => r.node)
+  }
+
+  async replicaOf(master: ClusterNode): Promise<ClusterNode | undefined> {
+    const roles = await this.roles(master)
+    return roles.find((r) => r.role === 'replica' && r.masterPort === master.port && !r.failing)?.node
   }
 
   async waitUntilOk(ms = CLUSTER_OK_TIMEOUT_MS): Promise<void> {
@@ -446,23 +616,54 @@ class SpawnedCluster implements RedisCluster {
           .map(async (n) => {
             try {
               const info = String(await n.command('CLUSTER', 'INFO'))
+              const replication = String(await n.command('INFO', 'replication'))
               return {
                 port: n.port,
                 state: infoField(info, 'cluster_state'),
                 slots: infoField(info, 'cluster_slots_ok'),
                 known: infoField(info, 'cluster_known_nodes'),
+                role: infoField(replication, 'role'),
+                link: infoField(replication, 'master_link_status'),
               }
             } catch (error) {
-              return { port: n.port, state: String(error), slots: '?', known: '?' }
+              return { port: n.port, state: String(error), slots: '?', known: '?', role: '?', link: '?' }
             }
           }),
       )
       const total = String(this.nodes.length)
-      if (states.every((s) => s.state === 'ok' && s.slots === '16384' && s.known === total)) return
+      let ok = states.every((s) => s.state === 'ok' && s.slots === '16384' && s.known === total)
+      if (ok && this.#replicas > 0) {
+        // Every master serving slots has a replica in sync with it.
+        const roles = await this.roles().catch(() => [])
+        const synced = new Set(states.filter((s) => s.role === 'slave' && s.link === 'up').map((s) => s.port))
+        ok = roles
+          .filter((r) => r.role === 'master' && r.slots > 0)
+          .every((m) =>
+            roles.some((r) => r.masterPort === m.node.port && synced.has(r.node.port) && !r.failing),
+          )
+      }
+      if (ok) return
       last = JSON.stringify(states)
       if (Date.now() > deadline) throw new Error(`the cluster is not ok after ${ms} ms: ${last}`)
       await delay(50)
     }
+  }
+
+  async deniedCommands(): Promise<string[]> {
+    const denied: string[] = []
+    for (const node of this.nodes) {
+      if (!node.running) continue
+      const log = (await node.command('ACL', 'LOG')) as RespReply[]
+      for (const entry of log) {
+        const fields = entry as RespReply[]
+        const field = (name: string) => fields[fields.indexOf(name) + 1]
+        if (field('reason') === 'auth') continue
+        denied.push(
+          `${String(field('reason'))} ${String(field('object'))} (user ${String(field('username'))}, node ${node.port})`,
+        )
+      }
+    }
+    return denied
   }
 
   async stop(): Promise<void> {
@@ -472,31 +673,51 @@ class SpawnedCluster implements RedisCluster {
   }
 }
 
-function runRedisCli(binary: string, args: string[]): Promise<string> {
+function runRedisCli(binary: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(binary, args, { timeout: CLUSTER_OK_TIMEOUT_MS }, (error, stdout, stderr) => {
-      if (error)
-        reject(new Error(`redis-cli ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`))
-      else resolve(stdout)
-    })
+    execFile(
+      binary,
+      args,
+      { timeout: CLUSTER_OK_TIMEOUT_MS, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(new Error(`redis-cli ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`))
+        else resolve(stdout)
+      },
+    )
   })
 }
 
-/** Starts `masters` nodes on free loopback ports and joins them into one cluster; resolves once it is ok. */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
-  const server = findOnPath('redis-server')
+/**
+ * Starts `masters` × (1 + `replicas`) nodes on free loopback ports and joins them into one cluster;
+ * resolves once it is ok (and every master's replica is in sync).
+ */
+export async function startRedisCluster(
+  masters = 3,
+  options: RedisClusterOptions = {},
+): Promise<RedisCluster> {
+  const binary = findOnPath('redis-server')
   const cli = findOnPath('redis-cli')
   installExitHook()
+  const replicas = options.replicas ?? 0
+  const certificates = options.tls === true ? testCertificates() : undefined
   const dir = mkdtempSync(path.join(tmpdir(), 'stratacache-cluster-'))
   liveDirs.add(dir)
+  const settings: NodeSettings = {
+    binary,
+    dir,
+    nodeTimeoutMs: options.nodeTimeoutMs ?? NODE_TIMEOUT_MS,
+    certificates,
+    acl: options.acl,
+  }
   const nodes: SpawnedNode[] = []
-  const cluster = new SpawnedCluster(nodes, dir)
+  const cluster = new SpawnedCluster(nodes, dir, replicas, certificates)
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicas); i++) {
       let lastError: unknown
       // A free port can be taken between probing and binding: try a few.
       for (let attempt = 0; attempt < 3; attempt++) {
-        const node = new SpawnedNode(server, dir, await freeClusterPort())
+        const node = new SpawnedNode(settings, await freeClusterPort())
         try {
           await node.start()
           nodes.push(node)
@@ -508,14 +729,20 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       }
       if (lastError !== undefined) throw lastError
     }
-    await runRedisCli(cli, [
-      '--cluster',
-      'create',
-      ...nodes.map((n) => `127.0.0.1:${n.port}`),
-      '--cluster-replicas',
-      '0',
-      '--cluster-yes',
-    ])
+    await runRedisCli(
+      cli,
+      [
+        ...(certificates === undefined ? [] : ['--tls', '--cacert', certificates.caFile]),
+        ...(options.acl === undefined ? [] : ['--user', ADMIN_USER]),
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
+      options.acl === undefined ? {} : { REDISCLI_AUTH: ADMIN_PASSWORD },
+    )
     await cluster.waitUntilOk()
     return cluster
   } catch (error) {
@@ -525,11 +752,11 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
 }
 
 /** Registers beforeAll/afterAll hooks that start one cluster for the file (or describe block) and always stop it. */
-export function useRedisCluster(masters = 3): () => RedisCluster {
+export function useRedisCluster(masters = 3, options: RedisClusterOptions = {}): () => RedisCluster {
   let cluster: RedisCluster | undefined
   beforeAll(async () => {
-    cluster = await startRedisCluster(masters)
-  }, 60_000)
+    cluster = await startRedisCluster(masters, options)
+  }, 90_000)
   afterAll(async () => {
     await cluster?.stop()
     cluster = undefined

@@ -50,6 +50,12 @@ export interface ClusterDriver<N>
   address(node: N): string
   scanNode(node: N, cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }>
   pingNode(node: N): Promise<void>
+  /**
+   * Asks the cluster for its slot table again (CLUSTER SLOTS), now: after a failover the promoted
+   * replica is used as soon as this resolves, not at the client's next periodic refresh. Resolves
+   * once done (or failed: the table is then unchanged), never rejects.
+   */
+  refreshTopology(): Promise<void>
   /** Opens a subscriber connection to `node` that never reconnects by itself (see {@link ClusterSubscriber}). */
   openSubscriber(
     node: N,
@@ -64,11 +70,45 @@ export interface ClusterDriver<N>
  * `createCluster`): the shared command layer ({@link RedisCommands}) over {@link ClusterPrimitives}.
  */
 export class ClusterAdapter<N> extends RedisCommands {
+  readonly #primitives: ClusterPrimitives<N>
+
   constructor(
     driver: ClusterDriver<N>,
     options: { onError: (error: unknown) => void; connectTimeoutMs: number },
   ) {
-    super(new ClusterPrimitives(driver, options))
+    const primitives = new ClusterPrimitives(driver, options)
+    super(primitives)
+    this.#primitives = primitives
+  }
+
+  /** `host:port` of the master that owns `key`'s slot in the client's slot table; undefined if unknown. */
+  ownerOf(key: string): string | undefined {
+    return this.#primitives.ownerOf(key)
+  }
+
+  /** `host:port` of every master owning slots in the client's slot table, sorted. */
+  masterAddresses(): string[] {
+    return this.#primitives.masterAddresses()
+  }
+
+  /** SCAN on the master at `address` only (its own cursor); rejects if it is not connected. */
+  scanMaster(
+    address: string,
+    cursor: string,
+    match: string,
+    count: number,
+  ): Promise<{ cursor: string; keys: string[] }> {
+    return this.#primitives.scanMaster(address, cursor, match, count)
+  }
+
+  /** PING on the master at `address` only (a per-master breaker's probe). */
+  pingMaster(address: string): Promise<void> {
+    return this.#primitives.pingMaster(address)
+  }
+
+  /** See {@link ClusterDriver.refreshTopology}. */
+  refreshTopology(): Promise<void> {
+    return this.#primitives.refreshTopology()
   }
 }
 
@@ -165,6 +205,39 @@ class ClusterPrimitives<N> implements ClientPrimitives {
       })),
     )
     return counts.reduce((sum: number, n) => sum + Number(n), 0)
+  }
+
+  ownerOf(key: string): string | undefined {
+    return this.#driver.slotOwner(keySlot(this.#driver.keyPrefix + key))
+  }
+
+  masterAddresses(): string[] {
+    return [...new Set(this.#driver.slotOwners())].sort()
+  }
+
+  #master(address: string, what: string): N {
+    const node = this.#driver.masters().find((m) => this.#driver.address(m) === address)
+    if (node === undefined) {
+      throw new Error(`Redis Cluster master ${address} is not connected: cannot ${what}.`)
+    }
+    return node
+  }
+
+  async scanMaster(
+    address: string,
+    cursor: string,
+    match: string,
+    count: number,
+  ): Promise<{ cursor: string; keys: string[] }> {
+    return this.#driver.scanNode(this.#master(address, 'SCAN its keys'), cursor, match, count)
+  }
+
+  async pingMaster(address: string): Promise<void> {
+    await this.#driver.pingNode(this.#master(address, 'PING it'))
+  }
+
+  refreshTopology(): Promise<void> {
+    return this.#driver.refreshTopology()
   }
 
   /**

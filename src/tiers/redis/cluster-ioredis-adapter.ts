@@ -20,10 +20,13 @@ interface IoRedisCluster extends IoRedisKeyed {
   /** Slot → node keys (`host:port`), the master first. */
   slots: string[][]
   pipeline(): IoRedisPipeline
+  /** Asks a node for CLUSTER SLOTS (ioredis: one refresh at a time; the callback runs when it ends). */
+  refreshSlotsCache(callback: (error?: Error | null) => void): void
   quit(): Promise<unknown>
   disconnect(): void
   on(event: 'error' | 'node error', listener: (error: unknown) => void): unknown
   on(event: '+node', listener: (node: IoRedisNode) => void): unknown
+  on(event: 'refresh', listener: () => void): unknown
   once(event: 'ready', listener: () => void): unknown
 }
 
@@ -172,6 +175,16 @@ class IoRedisClusterDriver
     await node.ping().catch(this.timedOut)
   }
 
+  refreshTopology(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.redis.refreshSlotsCache(() => resolve())
+      } catch {
+        resolve()
+      }
+    })
+  }
+
   async openSubscriber(
     node: IoRedisNode,
     onMessage: (channel: string, message: Buffer) => void,
@@ -259,6 +272,11 @@ function open(
   // commands that reach a node still connecting: connect every master as soon as it is known.
   cluster.on('+node', (node) => {
     if (!node.options.readOnly && node.status === 'wait') node.connect().catch(() => {})
+  })
+  // A replica promoted by a failover was known (not connected: reads go to masters only): connect
+  // it as soon as the slot table names it a master, before the commands for its slots arrive.
+  cluster.on('refresh', () => {
+    for (const node of cluster.nodes('master')) if (node.status === 'wait') node.connect().catch(() => {})
   })
   const first = new FirstConnection(options.commandTimeoutMs)
   cluster.once('ready', () => {

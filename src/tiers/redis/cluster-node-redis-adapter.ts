@@ -42,6 +42,8 @@ interface NodeRedisCluster extends NodeRedisKeyed {
   readonly masters?: NodeRedisShardNode[]
   getMasters?(): NodeRedisShardNode[]
   nodeClient(node: NodeRedisShardNode): Promise<NodeRedisNodeClient>
+  /** The topology (node-redis 5/6: `rediscover()` asks the known nodes for CLUSTER SLOTS again). */
+  readonly _slots?: { rediscover?(startWith?: unknown): Promise<void> }
   close(): Promise<void>
   destroy(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
@@ -290,6 +292,21 @@ class NodeRedisClusterDriver
 
   async pingNode(node: NodeRedisShardNode): Promise<void> {
     await (await this.#nodeClient(node)).ping()
+  }
+
+  /** node-redis rediscovers by itself on MOVED and after a node's reconnection attempts; this asks now. */
+  async refreshTopology(): Promise<void> {
+    const slots = this.#raw._slots
+    if (slots?.rediscover === undefined || !this.#raw.isOpen) return
+    try {
+      await slots.rediscover()
+    } catch {
+      return
+    }
+    // The promoted replica: connected now, not on the first command for its slots (which would fail).
+    for (const master of this.masters()) {
+      if (master.client === undefined) this.#raw.nodeClient(master).catch(() => {})
+    }
   }
 
   async ping(): Promise<void> {

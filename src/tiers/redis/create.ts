@@ -2,9 +2,11 @@ import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../../errors.js'
 import type { RedisAdapter } from './adapter.js'
 import { type TlsOptions, withTls } from './client-modules.js'
+import { ClusterAdapter } from './cluster-adapter.js'
 import { IoRedisClusterAdapter, type IoRedisClusterLike } from './cluster-ioredis-adapter.js'
 import { NodeRedisClusterAdapter, type NodeRedisClusterLike } from './cluster-node-redis-adapter.js'
 import { isClusterUrls, parseClusterUrls } from './cluster-options.js'
+import { ClusterTier } from './cluster-tier.js'
 import { ConnectionReport } from './connection.js'
 import { IoRedisAdapter, type IoRedisClientLike } from './ioredis-adapter.js'
 import { NodeRedisAdapter, type NodeRedisClientLike } from './node-redis-adapter.js'
@@ -39,12 +41,21 @@ const CONNECT_TIMEOUT_MS = 10_000
 
 /**
  * Builds the Redis L2 from `l2` options: a URL, `{ cluster: [urls] }`, a node-redis or ioredis
- * client or cluster, or an adapter.
+ * client or cluster, or an adapter. A cluster gets a {@link ClusterTier}: one lane (batching,
+ * deadline, breaker) per master.
  */
+export function createRedisTier(
+  l2: L2Options & { redis: string },
+  options: { timeoutMs: number; batchSize: number; onError: (error: unknown) => void },
+): RedisTier
 export function createRedisTier(
   l2: L2Options,
   options: { timeoutMs: number; batchSize: number; onError: (error: unknown) => void },
-): RedisTier {
+): RedisTier | ClusterTier
+export function createRedisTier(
+  l2: L2Options,
+  options: { timeoutMs: number; batchSize: number; onError: (error: unknown) => void },
+): RedisTier | ClusterTier {
   const source = l2.redis
   const tls = resolveTls((l2 as { tls?: unknown }).tls, source)
   // Every connection error the client reports is recorded: ready(), health() and diagnose() name it.
@@ -63,7 +74,9 @@ export function createRedisTier(
     onReady: () => connection.ready(),
   }
   const adapter = withTls(tls, () => openAdapter(l2, source, clientOptions))
-  return new RedisTier(adapter, { timeoutMs: options.timeoutMs, batchSize: options.batchSize, connection })
+  const tierOptions = { timeoutMs: options.timeoutMs, batchSize: options.batchSize, connection }
+  if (adapter instanceof ClusterAdapter) return ClusterTier.open(adapter, tierOptions)
+  return new RedisTier(adapter, tierOptions)
 }
 
 function openAdapter(

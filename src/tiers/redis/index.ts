@@ -14,6 +14,7 @@ export {
 export { type ClusterNodeAddress, parseClusterUrls, type RedisClusterUrls } from './cluster-options.js'
 export { groupBySlot, keySlot, SLOT_COUNT } from './cluster-slot.js'
 export type { SubscriberLink } from './cluster-subscriber.js'
+export { type ClusterMasterState, ClusterTier } from './cluster-tier.js'
 export { createRedisTier, defaultRedisClient } from './create.js'
 export { IoRedisAdapter, type IoRedisClient, type IoRedisClientLike } from './ioredis-adapter.js'
 export { NodeRedisAdapter, type NodeRedisClient, type NodeRedisClientLike } from './node-redis-adapter.js'
