@@ -47,8 +47,8 @@ async function startReplica(masterPort) {
   const server = await startRedis()
   const client = new Redis(server.url)
   try {
-    // The replica stores the master's snapshot in its directory: not the repository's.
-    await client.call('CONFIG', 'SET', 'dir', os.tmpdir())
+    // The replica loads the master's snapshot from the socket: no dump.rdb in its directory.
+    await client.call('CONFIG', 'SET', 'repl-diskless-load', 'on-empty-db')
     await client.call('REPLICAOF', '127.0.0.1', String(masterPort))
     for (let i = 0; i < 200; i++) {
       if (String(await client.call('INFO', 'replication')).includes('master_link_status:up')) return server

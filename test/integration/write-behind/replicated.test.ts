@@ -5,7 +5,6 @@
  * the replica no acknowledged write is lost — checked in PostgreSQL after a flusher drained the
  * promoted replica's log. The same failover with the default durability counts what it loses.
  */
-import { tmpdir } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cache, createCache, type WriteBehind } from '../../../dist/index.js'
 import { type RedisServer, startRedisServer, uniqueNamespace } from '../../helpers/redis-server.js'
@@ -24,8 +23,8 @@ async function masterAndReplica(): Promise<{ master: RedisServer; replica: Redis
   const master = await startRedisServer({ acl: false })
   const replica = await startRedisServer({ acl: false })
   servers.push(master, replica)
-  // The replica stores the master's snapshot in its directory: not the repository's.
-  await replica.command('CONFIG', 'SET', 'dir', tmpdir())
+  // The replica loads the master's snapshot from the socket: no dump.rdb in its directory.
+  await replica.command('CONFIG', 'SET', 'repl-diskless-load', 'on-empty-db')
   await replica.command('REPLICAOF', '127.0.0.1', String(master.port))
   await until(
     async () => String(await replica.command('INFO', 'replication')).includes('master_link_status:up'),
