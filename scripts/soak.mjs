@@ -9,7 +9,11 @@
  * from the other process; then the verdict against the acceptance. Exits 1 if any line fails.
  *
  * Options: --duration <5m|90s|ms> (default 5m; faults every minute, or every third of a shorter
- * run), --tick <10s> (report period).
+ * run), --tick <10s> (report period), --help.
+ * Environment: SOAK_TRACE=1 prints each process's connection events, probes and why each failed,
+ * and the recovery's calls, with their times (where a recovery's time goes); SOAK_GC=1 runs the
+ * processes with --expose-gc and reports, each tick, memory right after a full GC (retained vs
+ * garbage; the forced GCs change how the heap grows, so judge RSS on a run without it).
  */
 import { spawn } from 'node:child_process'
 import net from 'node:net'
@@ -18,8 +22,29 @@ import { parseArgs } from 'node:util'
 import { describeRecoveries, runSoak } from './soak/harness.mjs'
 
 const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '5m' }, tick: { type: 'string', default: '10s' } },
+  options: {
+    duration: { type: 'string', default: '5m' },
+    tick: { type: 'string', default: '10s' },
+    help: { type: 'boolean', default: false },
+  },
 })
+if (values.help) {
+  console.log(`npm run soak [-- --duration 5m] [-- --tick 10s]
+
+Two processes × 32 workers run issue 24's mixed workload at full CPU on one redis-server of their
+own (a free loopback port); Redis is SIGKILLed and restarted 2 s later every minute (every third of
+a shorter run) and SIGSTOPped for 5 s once. Prints per tick ops/s, breaker state, L2 hits/s, bus
+messages, RSS and heap, the longest loop turn and the load average; then per fault the time from
+Redis answering to the breaker closing, the first L2 hit and the first invalidation from the other
+process, and the verdict on issue 24's acceptance (exit status 1 if a line fails).
+
+  --duration <5m|90s|ms>  length of the run (default 5m; 90s is the shortest with every fault kind)
+  --tick <10s>            report period
+
+  SOAK_TRACE=1  per process: connection events, probes and why each failed, the recovery's calls
+  SOAK_GC=1     per tick: memory right after a full GC (retained heap vs garbage)`)
+  process.exit(0)
+}
 
 function ms(text) {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text)
@@ -130,7 +155,12 @@ console.log(`\nerrors by code over the run: ${JSON.stringify(report.errorCodes)}
 for (const [i, m] of report.memory.entries()) {
   const mb = (b) => (b === undefined ? '?' : `${(b / 2 ** 20).toFixed(0)} MB`)
   console.log(
-    `process ${i}: RSS ${mb(m.baselineRss)} before the first fault, ${mb(m.lastRss)} at the end (${m.growth === undefined ? '?' : `${(m.growth * 100).toFixed(1)}%`})`,
+    `process ${i}: RSS ${mb(m.baselineRss)} before the first fault, ${mb(m.lastRss)} at the end (${m.growth === undefined ? '?' : `${(m.growth * 100).toFixed(1)}%`})${m.baselineHeapAfterGc === undefined ? '' : `; heap in use after a full GC ${mb(m.baselineHeapAfterGc)} → ${mb(m.lastHeapAfterGc)}`}`,
+  )
+}
+if ((faultsFor(durationMs)[0]?.atMs ?? Number.POSITIVE_INFINITY) < 60_000) {
+  console.log(
+    'note: the first fault comes before the first minute, so the RSS baseline is read during warm-up (the L1 still filling, the heap still growing): judge memory on the 5-minute run.',
   )
 }
 console.log(report.ok ? '\nPASS: every acceptance line holds.' : `\nFAIL:\n  ${report.failures.join('\n  ')}`)

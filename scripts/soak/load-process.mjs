@@ -25,7 +25,8 @@ import { createCache } from '../../dist/index.js'
  * (connect, ready, close, reconnecting, error) and why each probe failed — where a recovery's time
  * goes.
  */
-const TRACE = process.env.SOAK_TRACE === '1'
+const TRACE = process.env.SOAK_TRACE === '1' || process.env.SOAK_GC === '1'
+const mb = (bytes) => (bytes / 2 ** 20).toFixed(1)
 const trace = (line) => {
   if (TRACE) process.stderr.write(`[trace ${process.pid} ${Date.now()}] ${line}\n`)
 }
@@ -176,6 +177,16 @@ async function loop(config, cdf) {
 function tick() {
   const stats = cache.stats()
   const memory = process.memoryUsage()
+  let heapAfterGc
+  if (typeof globalThis.gc === 'function') {
+    // SOAK_GC: what is retained after a full collection (a leak grows it; garbage does not).
+    globalThis.gc()
+    const after = process.memoryUsage()
+    heapAfterGc = after.heapUsed
+    trace(
+      `memory: rss ${mb(memory.rss)} → ${mb(after.rss)} MB after a full GC; heap used ${mb(memory.heapUsed)} → ${mb(after.heapUsed)}, total ${mb(memory.heapTotal)} → ${mb(after.heapTotal)}; external ${mb(after.external)}, buffers ${mb(after.arrayBuffers)}; L1 entries ${stats.l1Entries}, loads in flight ${stats.inFlight}`,
+    )
+  }
   emit('tick', {
     at: Date.now(),
     ops,
@@ -189,6 +200,7 @@ function tick() {
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     heapTotal: memory.heapTotal,
+    heapAfterGc,
     arrayBuffers: memory.arrayBuffers,
     load: os.loadavg()[0],
     loopDelayMaxMs: loopDelay.max / 1e6,
