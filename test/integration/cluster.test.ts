@@ -17,10 +17,28 @@ import {
 } from '../../dist/tiers/redis/index.js'
 import { CLIENTS, type ClientName, closeAfterEach, deferred, pollUntil } from '../helpers/fixtures.js'
 import { type RespArg, useRedisCluster } from '../helpers/redis-cluster.js'
-import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
+import {
+  type AclRules,
+  CACHE_CORE_COMMANDS,
+  uniqueNamespace,
+  useRedisServer,
+} from '../helpers/redis-server.js'
+
+/**
+ * docs/security.md's per-namespace ACL line for the namespaces `sc.<name>` (child namespaces of
+ * `sc`, one per scenario), plus what a cluster client needs: CLUSTER SLOTS (the topology) and, for
+ * ioredis, CLIENT SETNAME.
+ */
+const CLUSTER_NAMESPACE_ACL: AclRules = {
+  // ioredis names the connection it refreshes the slot table on (CLIENT SETNAME), whatever its options.
+  commands: [...CACHE_CORE_COMMANDS, 'cluster|slots', 'client|setname'],
+  keys: ['sc.*:*', 'sc.*@*', '!tag:sc.*:*', '!tag:sc.*@*', '!lock:sc.*:*', '!lock:sc.*@*'],
+  channels: ['!bus:sc.*'],
+}
 
 const server = useRedisServer()
 const cluster = useRedisCluster()
+const secureCluster = useRedisCluster(3, { tls: true, acl: CLUSTER_NAMESPACE_ACL })
 
 type RedisOption = NonNullable<Exclude<CacheOptions['l2'], false | undefined>['redis']>
 
@@ -28,7 +46,15 @@ type RedisOption = NonNullable<Exclude<CacheOptions['l2'], false | undefined>['r
 interface Target {
   readonly name: string
   readonly isCluster: boolean
+  /** A namespace of its own for one scenario. */
+  namespace(label: string): string
   redis(): RedisOption
+  /** More `l2` options (TLS). */
+  l2(): Partial<Exclude<CacheOptions['l2'], false | undefined>>
+  /** Every key matching `match` on each master (a cluster), one list per master. */
+  perMaster(match: string): Promise<string[][]>
+  /** Commands the server's ACL refused (none without an ACL). */
+  denied(): Promise<string[]>
   /** Every key matching `match`, across every master. */
   scan(match: string): Promise<string[]>
   /** A command, sent to the master that owns its first key (`args[1]`). */
@@ -40,7 +66,11 @@ interface Target {
 const single: Target = {
   name: 'a single Redis',
   isCluster: false,
+  namespace: uniqueNamespace,
   redis: () => server().url,
+  l2: () => ({}),
+  perMaster: async (match) => [await server().scan(match)],
+  denied: () => server().deniedCommands(),
   scan: (match) => server().scan(match),
   command: (...args) => server().command(...args),
   killSubscribers: async () => {
@@ -51,11 +81,30 @@ const single: Target = {
 const cluster3: Target = {
   name: 'a 3-master Redis Cluster',
   isCluster: true,
+  namespace: uniqueNamespace,
   redis: () => ({ cluster: cluster().urls }),
+  l2: () => ({}),
+  perMaster: async (match) => Promise.all((await cluster().masters()).map((n) => n.scan(match))),
+  denied: () => cluster().deniedCommands(),
   scan: (match) => cluster().scan(match),
   command: (...args) => cluster().commandForKey(String(args[1]), ...args),
   killSubscribers: async () => {
     await Promise.all(cluster().nodes.map((n) => n.command('CLIENT', 'KILL', 'TYPE', 'pubsub')))
+  },
+}
+
+const secure: Target = {
+  name: 'a 3-master Redis Cluster over TLS, under the per-namespace ACL',
+  isCluster: true,
+  namespace: (label) => `sc.${uniqueNamespace(label)}`,
+  redis: () => ({ cluster: secureCluster().urls }),
+  l2: () => ({ tls: { ca: secureCluster().certificates?.ca as string } }),
+  perMaster: async (match) => Promise.all((await secureCluster().masters()).map((n) => n.scan(match))),
+  denied: () => secureCluster().deniedCommands(),
+  scan: (match) => secureCluster().scan(match),
+  command: (...args) => secureCluster().commandForKey(String(args[1]), ...args),
+  killSubscribers: async () => {
+    await Promise.all(secureCluster().nodes.map((n) => n.command('CLIENT', 'KILL', 'TYPE', 'pubsub')))
   },
 }
 
@@ -86,19 +135,29 @@ async function race(
 describe.each([
   [single.name, single],
   [cluster3.name, cluster3],
+  [secure.name, secure],
 ] as const)('on %s', (_, target) => {
   describe.each(CLIENTS)('client %s', (client) => {
     const track = closeAfterEach()
+    afterEach(async () => {
+      // Under an ACL: the cache never sent a command (or touched a key or channel) it may not.
+      expect(await target.denied()).toEqual([])
+    })
     const open = async (namespace: string, extra: CacheOptions = {}) => {
       const cache = track(
-        createCache({ namespace, jitter: 0, l2: { redis: target.redis(), client }, ...extra }),
+        createCache({
+          namespace,
+          jitter: 0,
+          l2: { redis: target.redis(), client, ...target.l2() },
+          ...extra,
+        }),
       )
       await cache.ready()
       return cache
     }
 
     it('get, set, getMany, getOrSet, getOrSetMany and delete over 300 keys (on every master of a cluster)', async () => {
-      const namespace = uniqueNamespace('spread')
+      const namespace = target.namespace('spread')
       const a = await open(namespace)
       const keys = Array.from({ length: 300 }, (_, i) => `k${i}`)
       for (const k of keys.slice(0, 50)) await a.set(k, `set:${k}`)
@@ -120,7 +179,7 @@ describe.each([
       )
       const stored = await target.scan(`${namespace}:*`)
       if (target.isCluster) {
-        const perMaster = await Promise.all(cluster().nodes.map((n) => n.scan(`${namespace}:*`)))
+        const perMaster = await target.perMaster(`${namespace}:*`)
         // CRC16 spreads 300 keys over the three slot ranges: ~100 each, none empty.
         for (const onOne of perMaster) expect(onOne.length).toBeGreaterThan(50)
         expect(perMaster.flat().sort()).toEqual(stored)
@@ -144,7 +203,7 @@ describe.each([
     })
 
     it('a delete in one instance reaches the L1 of another over pub/sub', async () => {
-      const namespace = uniqueNamespace('bus')
+      const namespace = target.namespace('bus')
       const a = await open(namespace)
       const b = await open(namespace)
       await a.set('k', 'v1')
@@ -156,7 +215,7 @@ describe.each([
     })
 
     it('invalidateTags reaches every instance and the L2; untagged and other-tag entries stay', async () => {
-      const namespace = uniqueNamespace('tags')
+      const namespace = target.namespace('tags')
       const a = await open(namespace)
       const b = await open(namespace)
       await a.set('p1', 1, { tags: ['products', 'tv'] })
@@ -173,7 +232,7 @@ describe.each([
     })
 
     it('tag markers deleted behind the cache’s back: the tagged entries read as misses, not stale hits', async () => {
-      const namespace = uniqueNamespace('evicted')
+      const namespace = target.namespace('evicted')
       const a = await open(namespace)
       await a.set('p', 'value', { tags: ['t1', 't2'] })
       const markers = await target.scan(`!tag:${namespace}:*`)
@@ -185,7 +244,7 @@ describe.each([
     })
 
     it('tag markers expire with the entries that use them (bounded metadata)', async () => {
-      const namespace = uniqueNamespace('bounded')
+      const namespace = target.namespace('bounded')
       const a = await open(namespace)
       await a.set('p', 'v', { tags: ['t'], ttl: '10s' })
       const pttl = Number(await target.command('PTTL', `!tag:${namespace}:t`))
@@ -196,7 +255,7 @@ describe.each([
     })
 
     it('deleteMatching deletes only what the literal pattern names (user input with * ? [ ] \\), on every master', async () => {
-      const namespace = uniqueNamespace('match')
+      const namespace = target.namespace('match')
       const a = await open(namespace)
       const inputs = ['u*', 'u?', 'u[1]', 'u[a-z]', 'u\\', 'u1', 'ua', 'u']
       for (const input of inputs) {
@@ -220,8 +279,8 @@ describe.each([
     })
 
     it('clear() removes the namespace from every master and reaches the other instances', async () => {
-      const namespace = uniqueNamespace('clear')
-      const other = uniqueNamespace('kept')
+      const namespace = target.namespace('clear')
+      const other = target.namespace('kept')
       const a = await open(namespace)
       const b = await open(namespace)
       const keep = await open(other)
@@ -237,7 +296,7 @@ describe.each([
     })
 
     it('distributed single-flight: two instances asking for a cold key run one factory', async () => {
-      const namespace = uniqueNamespace('sf')
+      const namespace = target.namespace('sf')
       const a = await open(namespace)
       const b = await open(namespace)
       const release = deferred<string>()
@@ -260,7 +319,7 @@ describe.each([
     })
 
     it('a load that started before a delete does not write its old result back; every reader misses', async () => {
-      const namespace = uniqueNamespace('lease')
+      const namespace = target.namespace('lease')
       const a = await open(namespace)
       const b = await open(namespace)
       await race(
@@ -275,7 +334,7 @@ describe.each([
     })
 
     it('the same holds for a tag invalidated during the load', async () => {
-      const namespace = uniqueNamespace('lease-tag')
+      const namespace = target.namespace('lease-tag')
       const a = await open(namespace)
       const b = await open(namespace)
       await race(
@@ -288,7 +347,7 @@ describe.each([
     })
 
     it('the subscriber connection killed while invalidations happen: after it resubscribes, nothing invalidated is served', async () => {
-      const namespace = uniqueNamespace('cut')
+      const namespace = target.namespace('cut')
       const a = await open(namespace)
       const b = await open(namespace)
       for (let i = 0; i < 20; i++) await a.set(`k${i}`, 'old', { tags: ['t'] })
