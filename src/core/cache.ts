@@ -26,6 +26,7 @@ import { Flights, type Loaded } from './flights.js'
 import type { DeepReadonly } from './isolation.js'
 import { closed, type Lifecycle, Loader, type Settlers } from './loader.js'
 import { ATTENTION, type LocalTier, MemoryLocalTier, MISS, NoLocalTier } from './local-tier.js'
+import { refuseUnknownCallOptions as refuseUnknown } from './option-names.js'
 import {
   type CacheOptions,
   type EntryOptions,
@@ -47,6 +48,9 @@ import type { StandardSchemaV1 } from './standard-schema.js'
 import { TagState } from './tag-state.js'
 import { Telemetry } from './telemetry.js'
 import { Writer } from './writer.js'
+
+/** What get() returns inside its promise: the value on an L1 hit (no promise of its own), else a promise. */
+type Read<T> = DeepReadonly<T> | undefined | Promise<DeepReadonly<T> | undefined>
 
 /** How long ready() waits for Redis and the bus by default. */
 const READY_TIMEOUT = '5s'
@@ -250,12 +254,14 @@ export class Cache {
         }
         const view = this.#local.inspect(key, now)
         if (view !== undefined) {
+          refuseUnknown(options, 'getOrSet')
           const answer = this.#loader.attention(key, options, view, now, this.#resilienceOf(options))
           return telemetry.timed('getOrSet', started, answer, context)
         }
       }
       this.#local.missed(key)
     }
+    refuseUnknown(options, 'getOrSet')
     let flight: Promise<Loaded> | undefined
     if (options.forceFresh !== true) flight = this.#flights.get(key)
     flight ??= this.#loader.refresh(key, options, this.#resilienceOf(options))
@@ -271,15 +277,9 @@ export class Cache {
       throw this.#invalidKey(key)
     if (this.#lifecycle.closed) throw closed()
     if (operationChannel.hasSubscribers) {
-      return this.#telemetry.traced('get', key, (context) => this.#get(key, options, context)) as
-        | DeepReadonly<T>
-        | undefined
-        | Promise<DeepReadonly<T> | undefined>
+      return this.#telemetry.traced('get', key, (context) => this.#get(key, options, context)) as Read<T>
     }
-    return this.#get(key, options, undefined) as
-      | DeepReadonly<T>
-      | undefined
-      | Promise<DeepReadonly<T> | undefined>
+    return this.#get(key, options, undefined) as Read<T>
   }
 
   /** get after validation: the value itself on an L1 hit, else a promise. */
@@ -317,6 +317,7 @@ export class Cache {
     started: number,
     context: OperationContext | undefined,
   ): Promise<unknown> {
+    refuseUnknown(options, 'get')
     let tier: 'l2' | 'miss' = 'miss'
     let value: unknown
     if (options?.skipL2 !== true) {
@@ -383,6 +384,7 @@ export class Cache {
     if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
       throw this.#invalidKey(key)
     if (this.#lifecycle.closed) throw closed()
+    refuseUnknown(options, 'entry')
     if (value === undefined) {
       throw new InvalidOptionError(
         'set: undefined is never cached; call delete(key) to remove an entry, or cache null.',
@@ -403,15 +405,12 @@ export class Cache {
     if (typeof options !== 'object' || options === null || typeof options.write !== 'function') {
       throw new InvalidOptionError('writeThrough expects { key, value, write: (value) => Promise }.')
     }
-    if (
-      typeof options.key !== 'string' ||
-      options.key.length === 0 ||
-      options.key.length > this.#maxKeyLength
-    )
-      throw this.#invalidKey(options.key)
-    await options.write(options.value)
-    await this.set(options.key, options.value, options)
-    return options.value as DeepReadonly<T> // frozen by set
+    refuseUnknown(options, 'writeThrough')
+    const { key, value, write, ...entry } = options
+    this.#assertKeys([key])
+    await write.call(options, value)
+    await this.set(key, value, entry)
+    return value as DeepReadonly<T> // frozen by set
   }
 
   /**
@@ -480,6 +479,7 @@ export class Cache {
     ) {
       throw new InvalidOptionError('invalidateTags expects a non-empty array of non-empty tag strings.')
     }
+    refuseUnknown(options, 'invalidateTags')
     const mode = options?.mode ?? 'delete'
     if (mode !== 'delete' && mode !== 'expire') {
       throw new InvalidOptionError(
@@ -533,6 +533,7 @@ export class Cache {
    * {@link L2Error} naming the connection's error (ECONNREFUSED, ENOTFOUND, WRONGPASS, NOAUTH…).
    */
   async ready(options: { timeout?: Duration } = {}): Promise<void> {
+    refuseUnknown(options, 'ready')
     const timeoutMs = parseDuration(options.timeout ?? READY_TIMEOUT, 'ready({ timeout })')
     const l2 = this.#remote.direct
     if (l2 === undefined || this.#lifecycle.closed) return
@@ -552,6 +553,7 @@ export class Cache {
     if (typeof options !== 'object' || options === null || typeof options.factory !== 'function') {
       throw new InvalidOptionError('getOrSetMany expects { keys, factory: async (missingKeys) => Map }.')
     }
+    refuseUnknown(options, 'getOrSetMany')
     this.#assertKeys(options.keys)
     if (this.#lifecycle.closed) throw closed()
     const result = new Map<string, T>()
@@ -596,13 +598,14 @@ export class Cache {
     loader: (keys: string[]) => Promise<ReadonlyMap<string, T>> | ReadonlyMap<string, T>,
     options: EntryOptions & { batchSize?: number } = {},
   ): Promise<number> {
-    const batchSize = options.batchSize ?? 100
+    refuseUnknown(options, 'warm')
+    const { batchSize = 100, ...entry } = options
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new InvalidOptionError('warm: batchSize must be an integer ≥ 1.')
     let cached = 0
     for (let i = 0; i < keys.length; i += batchSize) {
       const found = await this.getOrSetMany({
-        ...options,
+        ...entry,
         keys: keys.slice(i, i + batchSize),
         factory: loader,
       })
@@ -624,6 +627,7 @@ export class Cache {
         'wrap(fn, { key: (...args) => string }) needs a function and a key builder.',
       )
     }
+    refuseUnknown(options, 'wrap')
     const { key, ...entry } = options
     return (...args: A) => this.getOrSet<R>({ ...entry, key: key(...args), factory: () => fn(...args) })
   }

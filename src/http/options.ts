@@ -1,3 +1,4 @@
+import { refuseUnknown } from '../base/option-names.js'
 import { type Cache, InvalidOptionError, parseDuration } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
 import type { HttpCacheOptions } from './types.js'
@@ -18,9 +19,33 @@ export interface ResolvedHttpCacheOptions {
   readonly clock: () => number
 }
 
-/** Validates the options of an `HttpCache`, each with a message that says what to pass instead. */
+/** The names `HttpCache` accepts; typed against the options so the two cannot drift apart. */
+const OPTION_NAMES = {
+  cache: true,
+  prefix: true,
+  statusHeader: true,
+  tagHeaders: true,
+  purge: true,
+  keyedHeaders: true,
+  maxBodyBytes: true,
+  coalesceWait: true,
+  clock: true,
+} as const satisfies Record<keyof HttpCacheOptions, true>
+const TAG_HEADER_NAMES = { surrogateKey: true, cacheTag: true } as const satisfies Record<
+  keyof Exclude<HttpCacheOptions['tagHeaders'], false | undefined>,
+  true
+>
+
+/**
+ * Validates the options of an `HttpCache`, each with a message that says what to pass instead;
+ * an unknown name (`tll`) is refused with the nearest valid one.
+ */
 export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttpCacheOptions {
-  if (typeof options !== 'object' || options === null || typeof options.cache?.getOrSet !== 'function') {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError('The HTTP cache needs { cache }: a stratacache instance from createCache().')
+  }
+  refuseUnknown(options, OPTION_NAMES, 'HttpCache', '', 'docs/http.md')
+  if (typeof options.cache?.getOrSet !== 'function') {
     throw new InvalidOptionError('The HTTP cache needs { cache }: a stratacache instance from createCache().')
   }
   const prefix = options.prefix ?? HTTP_DEFAULTS.prefix
@@ -32,6 +57,9 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
     throw new InvalidOptionError('statusHeader must be a header name or false.')
   }
   const tagHeaders = options.tagHeaders ?? HTTP_DEFAULTS.tagHeaders
+  if (typeof tagHeaders === 'object' && tagHeaders !== null) {
+    refuseUnknown(tagHeaders, TAG_HEADER_NAMES, 'HttpCache', 'tagHeaders.', 'docs/http.md')
+  }
   if (options.purge !== undefined && typeof options.purge !== 'function') {
     throw new InvalidOptionError('purge must be a function (tags) => Promise that purges them at your CDN.')
   }

@@ -1,3 +1,4 @@
+import { refuseUnknown } from '../base/option-names.js'
 import { type Duration, InvalidOptionError, parseDuration } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
 
@@ -68,6 +69,23 @@ export interface ResolvedPolicy<Req = unknown> {
   readonly privateCacheControl: string
 }
 
+/** The names a route policy accepts; typed against the policy so the two cannot drift apart. */
+const POLICY_NAMES = {
+  maxAge: true,
+  sMaxAge: true,
+  staleWhileRevalidate: true,
+  staleIfError: true,
+  private: true,
+  noStore: true,
+  mustRevalidate: true,
+  immutable: true,
+  vary: true,
+  tags: true,
+  etag: true,
+  user: true,
+  store: true,
+} as const satisfies Record<keyof HttpCachePolicy, true>
+
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const NO_TAGS: readonly string[] = Object.freeze([])
 
@@ -91,6 +109,7 @@ export function resolvePolicy<Req>(policy: HttpCachePolicy<Req>, where = 'policy
   if (typeof policy !== 'object' || policy === null) {
     throw new InvalidOptionError(`${where} must be an object like { maxAge: '60s', sMaxAge: '5m' }.`)
   }
+  refuseUnknown(policy, POLICY_NAMES, 'a route policy', `${where}.`, 'docs/http.md')
   const maxAge = seconds(policy.maxAge, `${where}.maxAge`) ?? HTTP_DEFAULTS.maxAgeSeconds
   const sMaxAge = seconds(policy.sMaxAge, `${where}.sMaxAge`)
   const staleWhileRevalidate =

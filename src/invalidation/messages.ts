@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../base/defaults.js'
 import { assertPattern } from '../keys/limits.js'
 import { type BusSecret, MAC_BYTES, MessageAuthenticator, ReplayWindow } from '../security/hmac.js'
 import type { InvalidationMode } from './store.js'
@@ -48,7 +49,7 @@ export interface BusCodecOptions {
   now?: () => number
 }
 
-export const DEFAULT_MAX_AGE_MS = 300_000
+export const DEFAULT_MAX_AGE_MS: number = DEFAULTS.busMaxAgeMs
 
 /**
  * Encodes this instance's messages and decodes (validates, authenticates, de-duplicates) others'.

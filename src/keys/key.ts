@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { DEFAULTS } from '../base/defaults.js'
 import { InvalidKeyError } from '../errors.js'
 
 /** A value allowed as a key part: user input is escaped, so any string is safe here. */
@@ -8,7 +9,7 @@ export type KeyPart = string | number | bigint | boolean
 export const SEPARATOR = ':'
 
 /** Keys whose UTF-8 length exceeds this are hashed behind a readable prefix (memcached's limit; Redis allows more, but long keys cost memory and bandwidth). */
-export const DEFAULT_MAX_KEY_BYTES = 250
+export const DEFAULT_MAX_KEY_BYTES: number = DEFAULTS.maxKeyBytes
 
 const ENTITY = /^[a-z][a-z0-9_-]*$/
 // Everything that could change a key's structure (separator, our escape char) or act as a Redis

@@ -1,25 +1,14 @@
+import { DEFAULTS } from '../base/defaults.js'
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import { escapePart } from './key.js'
 
 /**
  * Input limits, checked before any work or network I/O, so attacker-chosen keys, tags and
  * patterns cost bounded memory and CPU. Each refusal is a typed error (its `code` is the stable
- * `E_INVALID_KEY` / `E_INVALID_OPTION`, its class says which limit).
+ * `E_INVALID_KEY` / `E_INVALID_OPTION`, its class says which limit). The limits are in the one
+ * defaults table (src/base/defaults.ts).
  */
-export const LIMIT_DEFAULTS = {
-  /** Longest cache key, in UTF-16 code units (a 1 MiB key would sit in the L1's map and be hashed on every call). */
-  maxKeyLength: 4096,
-  /** Most tags on one entry (its own plus one per `dependsOn` key). */
-  maxTags: 100,
-  /** Longest tag, in UTF-16 code units. */
-  maxTagLength: 1024,
-  /** Longest glob given to `deleteMatching`. */
-  maxPatternLength: 1024,
-  /** Most `*` in one glob: Redis matches each against the rest recursively (CVE-2022-36021 was this). */
-  maxPatternWildcards: 16,
-  /** Longest tenant id. */
-  maxTenantLength: 256,
-} as const
+export const LIMIT_DEFAULTS = DEFAULTS.limits
 
 /** A key longer than `maxKeyLength`. */
 export class KeyTooLongError extends InvalidKeyError {}

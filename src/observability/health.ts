@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../base/defaults.js'
 /**
  * Health over a sliding window, and the alerts it raises. The window is made of samples the cache
  * takes when asked (`health()`, `snapshot()`) and once a second while something watches it
@@ -22,13 +23,7 @@ export interface AlertThresholds {
   p99Above: number
 }
 
-export const DEFAULT_THRESHOLDS: Readonly<AlertThresholds> = {
-  hitRatioBelow: 0.7,
-  minReads: 100,
-  memoryAbove: 0.9,
-  evictionsPerSecondAbove: 10,
-  p99Above: 0.005,
-}
+export const DEFAULT_THRESHOLDS: Readonly<AlertThresholds> = DEFAULTS.alerts
 
 interface Sample {
   at: number

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../base/defaults.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { LIMIT_DEFAULTS, tenantScope } from '../keys/limits.js'
@@ -27,7 +28,7 @@ export interface ResolvedSecurity {
   maxTags: number
 }
 
-export const DEFAULT_BUS_MAX_AGE_MS = 300_000
+export const DEFAULT_BUS_MAX_AGE_MS: number = DEFAULTS.busMaxAgeMs
 
 export function resolveSecurity(options: {
   namespace: string
