@@ -62,7 +62,12 @@ export class FastifyHttpCache extends HttpCache {
 }
 
 async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Promise<void> {
-  const http = new FastifyHttpCache(options)
+  // Fastify hands the plugin its register() options too; the HttpCache refuses names it does not know.
+  const { logLevel, logSerializers, ...common } = options as HttpCacheOptions & {
+    logLevel?: unknown
+    logSerializers?: unknown
+  }
+  const http = new FastifyHttpCache(common)
   fastify.decorate('httpCache', http)
   // Keyed by the policy object the route declared: resolved (and validated) once.
   const resolved = new WeakMap<HttpCachePolicy<FastifyRequest>, ResolvedPolicy<FastifyRequest>>()

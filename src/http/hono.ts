@@ -35,11 +35,13 @@ export class HonoHttpCache extends HttpCache {
   readonly #app: FetchApp | undefined
 
   constructor(options: HonoHttpCacheOptions) {
-    super(options)
-    if (options.app !== undefined && typeof options.app?.fetch !== 'function') {
+    // The HttpCache refuses names it does not know: `app` is this adapter's own.
+    const { app, ...common } = options ?? {}
+    super(common as HttpCacheOptions)
+    if (app !== undefined && typeof app?.fetch !== 'function') {
       throw new InvalidOptionError('app must be the Hono app (an object with fetch(request)).')
     }
-    this.#app = options.app
+    this.#app = app
   }
 
   /** Middleware applying `policy` to the route it precedes (validated here, once). */
