@@ -2,7 +2,7 @@ import { type CacheClock, cacheClock } from '../base/clock.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import type { InvalidationMode } from '../invalidation/store.js'
-import { assertPattern, keyTooLong } from '../keys/limits.js'
+import { assertPattern, invalidKeyError } from '../keys/limits.js'
 import { type OperationContext, operationChannel } from '../observability/channels.js'
 import type { Diagnosis } from '../observability/diagnose.js'
 import { publishSnapshots } from '../observability/publisher.js'
@@ -689,23 +689,13 @@ export class Cache {
   }
 
   #invalidKey(key: unknown): InvalidKeyError {
-    return typeof key === 'string' && key.length > this.#maxKeyLength
-      ? keyTooLong(key.length, this.#maxKeyLength)
-      : invalidKey(key)
+    return invalidKeyError(key, this.#maxKeyLength)
   }
 }
 
 /** Creates a cache; see {@link CacheOptions} for every option and its default. */
 export function createCache(options: CacheOptions = {}): Cache {
   return new Cache(options)
-}
-
-function invalidKey(key: unknown): InvalidKeyError {
-  return new InvalidKeyError(
-    typeof key === 'string'
-      ? 'Cache keys must not be empty: build them with key(entity, ...parts).'
-      : `Cache keys must be strings; got ${key === null ? 'null' : typeof key}. Build them with key(entity, ...parts).`,
-  )
 }
 
 function withoutRedis(l2: L2Options): L2Options {

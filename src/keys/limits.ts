@@ -20,6 +20,16 @@ export function assertKeyLength(key: string, maxKeyLength: number): void {
   if (key.length > maxKeyLength) throw keyTooLong(key.length, maxKeyLength)
 }
 
+/** The error for a key a call refused: too long, empty, or not a string. */
+export function invalidKeyError(key: unknown, maxKeyLength: number): InvalidKeyError {
+  if (typeof key === 'string' && key.length > maxKeyLength) return keyTooLong(key.length, maxKeyLength)
+  return new InvalidKeyError(
+    typeof key === 'string'
+      ? 'Cache keys must not be empty: build them with key(entity, ...parts).'
+      : `Cache keys must be strings; got ${key === null ? 'null' : typeof key}. Build them with key(entity, ...parts).`,
+  )
+}
+
 export function keyTooLong(length: number, maxKeyLength: number): KeyTooLongError {
   return new KeyTooLongError(
     `A cache key of ${length} characters is over maxKeyLength (${maxKeyLength}): hash long inputs yourself (e.g. key('search', sha256(query))), or raise maxKeyLength.`,
