@@ -96,6 +96,10 @@ export const DEFAULTS = Object.freeze({
   bus: true,
   /** `bus.maxAge`: oldest message accepted. */
   busMaxAgeMs: 300_000,
+  /** `bus.heartbeat`: how often each instance publishes a heartbeat (the staleness bound). */
+  busHeartbeatMs: 1000,
+  /** `bus.maxSilence`: silence after which the L1 is unverified (at least twice the heartbeat). */
+  busMaxSilenceMs: 5000,
 
   // ── observability ──
   observability: Object.freeze({

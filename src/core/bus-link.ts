@@ -3,6 +3,7 @@ import type { CacheClock } from '../base/clock.js'
 import { BusCodec, type BusCodecOptions, type BusMessage } from '../invalidation/messages.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import type { Flights } from './flights.js'
+import { isHeartbeat } from './heartbeat.js'
 import type { LocalTier } from './local-tier.js'
 import type { RemoteAccess } from './remote-tier.js'
 import type { TagState } from './tag-state.js'
@@ -138,6 +139,8 @@ export class BusLink {
   }
 
   #onMessage(bytes: Uint8Array): void {
+    // Heard by the BusWatch (the staleness bound); nothing to apply or count here.
+    if (isHeartbeat(bytes)) return
     const { message, dropped } = this.#codec.decode(bytes)
     const counters = this.#telemetry.counters
     if (message === undefined) {

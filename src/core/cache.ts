@@ -12,7 +12,6 @@ import { EntryCrypto, type SecurityStats } from '../security/entries.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import { untilAnswering } from '../tiers/redis/connection.js'
-import { withoutRedis } from '../tiers/redis/options.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import {
   closeWriteBehinds,
@@ -24,9 +23,10 @@ import { BusLink } from './bus-link.js'
 import { EntryCodec } from './entry-codec.js'
 import type { CacheEventListener, CacheEventName, CacheEvents } from './events.js'
 import { Flights, type Loaded } from './flights.js'
+import { localTierOf } from './heartbeat.js'
 import type { DeepReadonly } from './isolation.js'
 import { closed, type Lifecycle, Loader, type Settlers } from './loader.js'
-import { ATTENTION, type LocalTier, MemoryLocalTier, MISS, NoLocalTier } from './local-tier.js'
+import { ATTENTION, type LocalTier, MISS } from './local-tier.js'
 import { refuseUnknownCallOptions as refuseUnknown } from './option-names.js'
 import {
   type CacheOptions,
@@ -34,6 +34,7 @@ import {
   type GetOrSetManyOptions,
   type GetOrSetOptions,
   hasResilienceOptions,
+  type L2Options,
   type Resilience,
   type ResilienceOptions,
   type ResolvedOptions,
@@ -118,7 +119,7 @@ export class Cache {
       },
     })
     const tags = new TagState(security.maxTags)
-    const local = resolved.l1 ? new MemoryLocalTier(resolved.l1, tags, telemetry) : new NoLocalTier()
+    const { local, watch } = localTierOf(resolved, tags, telemetry, clock, this.#lifecycle)
     this.#local = local
     const prefix = `${security.scope}:${resolved.version}:`
     const remote = openRemoteTier({
@@ -167,6 +168,7 @@ export class Cache {
       lifecycle: this.#lifecycle,
     })
     this.#bus.start((message) => this.#writer.applyHeard(message))
+    watch?.start(remote.bus, `!bus:${security.scope}`, { local, tags, flights })
     const report = new CacheReport({
       cache: this,
       name: this.name,
@@ -696,4 +698,9 @@ export class Cache {
 /** Creates a cache; see {@link CacheOptions} for every option and its default. */
 export function createCache(options: CacheOptions = {}): Cache {
   return new Cache(options)
+}
+
+function withoutRedis(l2: L2Options): L2Options {
+  const { redis: _redis, ...rest } = l2
+  return rest
 }

@@ -99,7 +99,7 @@ export const OPTION_NAMES = {
   >,
   timeout: { soft: true, hard: true } satisfies Names<FactoryTimeouts>,
   lock: { ttl: true, wait: true } satisfies Names<LockOptions>,
-  bus: { secret: true, maxAge: true } satisfies Names<BusOptions>,
+  bus: { secret: true, maxAge: true, heartbeat: true, maxSilence: true } satisfies Names<BusOptions>,
   encryption: { keys: true, current: true, all: true } satisfies Names<EncryptionOptions>,
   observability: {
     latency: true,

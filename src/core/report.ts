@@ -169,6 +169,7 @@ export class CacheReport {
             },
           }),
       closed: this.#p.lifecycle.closed,
+      busSilentMs: this.#p.telemetry.busSilentMs(),
     })
   }
 

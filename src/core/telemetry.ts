@@ -45,6 +45,8 @@ export class Telemetry {
   readonly dropped = new Map<string, 'capacity' | 'expired'>()
   /** The TTL last written per key group, for diagnose(). */
   readonly ttlByGroup = new Map<string, number>()
+  /** How long the bus has been silent past `bus.maxSilence` (set by the BusWatch, for health()). */
+  busSilentMs: () => number = () => 0
   readonly #cache: string
   #hot: { at: number; groups: readonly KeyGroupCount[] } | undefined
 

@@ -52,6 +52,8 @@ export interface HealthInputs {
     error?: string
   }
   closed: boolean
+  /** How long the invalidation bus has been silent past `bus.maxSilence` (0: it is heard). */
+  busSilentMs?: number
 }
 
 const MAX_SAMPLES = 4096
@@ -224,6 +226,16 @@ export class HealthMonitor {
       })
     }
 
+    const silentMs = inputs.busSilentMs ?? 0
+    if (silentMs > 0) {
+      found.push({
+        name: 'bus-silent',
+        severity: 'warning',
+        message: `Nothing heard on the invalidation bus for ${(silentMs / 1000).toFixed(1)} s: the L1 is unverified (reads go to Redis or the origin) until it is heard again; check the subscriber connection and the network to Redis.`,
+        value: silentMs / 1000,
+        threshold: 0,
+      })
+    }
     const alerts: Alert[] = found.map((alert) => {
       const since = this.#firing.get(alert.name) ?? inputs.now
       return { ...alert, since }

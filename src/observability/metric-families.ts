@@ -233,6 +233,12 @@ export const FAMILIES: readonly Family[] = [
     'Times the L1 was dropped after the bus had been disconnected.',
     'busResyncs',
   ),
+  statFamily(
+    'bus_silences_total',
+    'counter',
+    'Times the bus was silent past bus.maxSilence (the L1 unverified until heard again).',
+    'busSilences',
+  ),
   statFamily('l2_repairs_total', 'counter', 'Deletions queued for the L2 after a failed write, by result.', {
     result: { queued: 'l2RepairsQueued', done: 'l2Repairs', dropped: 'l2RepairsDropped' },
   }),

@@ -64,6 +64,8 @@ export interface CacheStats {
   busMessagesDropped: number
   /** Times the L1 was dropped because the bus had been disconnected (messages may have been lost). */
   busResyncs: number
+  /** Times the bus was silent past `bus.maxSilence`: the L1 was unverified until it was heard again. */
+  busSilences: number
   /** Queued repairs dropped because the queue was full (their L2 copies may be outdated until they expire). */
   l2RepairsDropped: number
   /** Entries the L1 evicted to stay within its bounds. */
@@ -159,5 +161,6 @@ export function emptyCounters(): Record<CounterName, number> {
     busMessages: 0,
     busMessagesDropped: 0,
     busResyncs: 0,
+    busSilences: 0,
   }
 }

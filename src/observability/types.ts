@@ -66,6 +66,8 @@ export type AlertName =
   | 'l2-unavailable'
   /** Redis has no maxmemory, or a `noeviction` policy, while the cache relies on Redis evicting. */
   | 'redis-eviction-misconfigured'
+  /** Nothing heard on the invalidation bus for `bus.maxSilence`: the L1 is unverified (reads go to the L2). */
+  | 'bus-silent'
 
 export interface Alert {
   readonly name: AlertName

@@ -15,6 +15,14 @@ export interface BusOptions {
   secret?: BusSecret | readonly BusSecret[]
   /** Oldest message accepted (also bounds how far ahead a sender's clock may be). Default `'5m'`. */
   maxAge?: Duration
+  /** How often each instance publishes a heartbeat on the bus. Default `'1s'`. */
+  heartbeat?: Duration
+  /**
+   * Silence on the bus (no heartbeat heard, own or others') after which the L1 is unverified:
+   * reads go to the L2 or the origin until the bus is heard again. Default `'5s'`; at least twice
+   * `heartbeat`. An invalidated value is served at most this plus one L2 deadline (docs/invalidation.md).
+   */
+  maxSilence?: Duration
 }
 
 /** The security options of a cache, validated (keys as `KeyObject`s inside the ring). */
@@ -24,6 +32,8 @@ export interface ResolvedSecurity {
   encryption: { ring: KeyRing; all: boolean } | undefined
   busSecret: BusSecret | readonly BusSecret[] | undefined
   busMaxAgeMs: number
+  busHeartbeatMs: number
+  busMaxSilenceMs: number
   maxKeyLength: number
   maxTags: number
 }
@@ -40,12 +50,27 @@ export function resolveSecurity(options: {
 }): ResolvedSecurity {
   const bus = typeof options.bus === 'object' && options.bus !== null ? options.bus : undefined
   if (bus !== undefined) {
-    const unknown = Object.keys(bus).filter((k) => k !== 'secret' && k !== 'maxAge')
+    const known = ['secret', 'maxAge', 'heartbeat', 'maxSilence']
+    const unknown = Object.keys(bus).filter((k) => !known.includes(k))
     if (unknown.length > 0) {
       throw new InvalidOptionError(
-        `bus takes true, false or { secret, maxAge }; got also ${unknown.join(', ')}.`,
+        `bus takes true, false or { secret, maxAge, heartbeat, maxSilence }; got also ${unknown.join(', ')}.`,
       )
     }
+  }
+  const heartbeatMs =
+    bus?.heartbeat === undefined ? DEFAULTS.busHeartbeatMs : parseDuration(bus.heartbeat, 'bus.heartbeat')
+  const maxSilenceMs =
+    bus?.maxSilence === undefined
+      ? Math.max(DEFAULTS.busMaxSilenceMs, 2 * heartbeatMs)
+      : parseDuration(bus.maxSilence, 'bus.maxSilence')
+  if (!(heartbeatMs > 0) || !Number.isFinite(heartbeatMs)) {
+    throw new InvalidOptionError(`bus.heartbeat must be a positive duration such as '1s'.`)
+  }
+  if (!(maxSilenceMs >= 2 * heartbeatMs)) {
+    throw new InvalidOptionError(
+      `bus.maxSilence (${maxSilenceMs} ms) must be at least twice bus.heartbeat (${heartbeatMs} ms): one late beat is not silence.`,
+    )
   }
   return {
     scope: tenantScope(options.namespace, options.tenant),
@@ -55,6 +80,8 @@ export function resolveSecurity(options: {
         : { ring: KeyRing.from(options.encryption), all: resolveAll(options.encryption.all) },
     busSecret: bus?.secret,
     busMaxAgeMs: bus?.maxAge === undefined ? DEFAULT_BUS_MAX_AGE_MS : parseDuration(bus.maxAge, 'bus.maxAge'),
+    busHeartbeatMs: heartbeatMs,
+    busMaxSilenceMs: maxSilenceMs,
     maxKeyLength: limit(options.maxKeyLength, LIMIT_DEFAULTS.maxKeyLength, 'maxKeyLength'),
     maxTags: limit(options.maxTags, LIMIT_DEFAULTS.maxTags, 'maxTags'),
   }

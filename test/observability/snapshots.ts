@@ -58,6 +58,7 @@ export function stats(overrides: Partial<CacheStats> = {}): CacheStats {
     'busMessages',
     'busMessagesDropped',
     'busResyncs',
+    'busSilences',
     'l1Evictions',
     'l1Expirations',
     'l1Entries',

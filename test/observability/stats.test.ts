@@ -169,7 +169,15 @@ describe('events', () => {
     } finally {
       unsubscribe(EVENT_CHANNEL_NAME, listener)
     }
-    expect(messages).toEqual([{ cache: 'obs', name: 'set', event: { key: 'k' } }])
+    expect(messages).toEqual([
+      { cache: 'obs', name: 'set', event: { key: 'k' } },
+      // A set replaces the value everywhere: one invalidation of the key, made here (issue 18).
+      {
+        cache: 'obs',
+        name: 'invalidate',
+        event: { kind: 'keys', origin: 'local', at: expect.any(Number), keys: ['k'] },
+      },
+    ])
   })
 })
 

@@ -1,0 +1,273 @@
+import type { CacheClock } from '../base/clock.js'
+import type { Bus } from '../invalidation/bus.js'
+import type { EntryView } from '../tiers/memory/memory-store.js'
+import type { Flights } from './flights.js'
+import { ATTENTION, type LocalTier, MemoryLocalTier, MISS, NoLocalTier } from './local-tier.js'
+import type { ResolvedOptions } from './options.js'
+import type { TagState } from './tag-state.js'
+import type { Telemetry } from './telemetry.js'
+
+/**
+ * A heartbeat on the bus channel: a first byte no bus message starts with (0xB5 for v2, '{' for
+ * v1) and nothing else to read. It says only "the bus delivers"; any message heard counts too.
+ * On the bus channel itself, so the ACL a deployment already grants (`&!bus:<namespace>`) covers it.
+ */
+const HEARTBEAT_MAGIC = 0xb6
+const BEAT = Buffer.from([HEARTBEAT_MAGIC, 0x68, 0x62])
+
+/** Whether bus bytes are a heartbeat (the bus link skips them unread and uncounted). */
+export function isHeartbeat(bytes: Uint8Array): boolean {
+  return bytes.byteLength === BEAT.byteLength && bytes[0] === HEARTBEAT_MAGIC
+}
+
+export interface BusWatchOptions {
+  /** How often this instance publishes a heartbeat on the bus (and checks what it heard). */
+  heartbeatMs: number
+  /** Silence after which the L1 is unverified: reads go to the L2 or the origin. */
+  maxSilenceMs: number
+}
+
+/**
+ * The staleness bound of the L1 (issue 18). Pub/sub says nothing when it stops delivering — a
+ * partition, a dropped NAT entry, a subscriber connection that died silently — and an L1 that
+ * hears no invalidations would serve what it holds until its TTL. So every instance publishes a
+ * heartbeat every `heartbeatMs` and listens to everyone's (its own included: it crosses the same
+ * connections as an invalidation). After `maxSilenceMs` without hearing one, the L1 is
+ * *unverified*: every read goes to the L2 (or the origin), and an L1 value is used only as a
+ * stale one — by the fail-safe rules, when the L2 and the origin both fail. Hearing again
+ * resynchronises as a reconnect does: the L1 is dropped, loads in flight are disowned, tag
+ * markers are read afresh.
+ *
+ * Silence is judged with the injected clock (`now - lastHeard ≥ maxSilence`) AND a missed beat
+ * of the real timer, so a test's manual clock jumping ahead while the bus delivers is not silence.
+ */
+export class BusWatch {
+  readonly #options: BusWatchOptions
+  readonly #clock: CacheClock
+  readonly #telemetry: Telemetry
+  #parts: { local: LocalTier; tags: TagState; flights: Flights } | undefined
+  #bus: Bus | undefined
+  #channel = ''
+  /** Injected-clock time of the last heartbeat (or any message on the channel) heard. */
+  #lastHeard: number
+  /** `#lastHeard + maxSilence`: before it, the L1 is verified whatever the timer says. */
+  #verifiedUntil: number
+  /** A beat of the timer passed without hearing anything since the one before. */
+  #deaf = false
+  #heardSinceBeat = false
+  /** Silence was reported (counted, health): hearing again resynchronises. */
+  #silent = false
+  #timer: NodeJS.Timeout | undefined
+  /** performance.now() of the last beat (a late one does not count as a missed beat). */
+  #lastBeatAt = performance.now()
+  #unsubscribe: (() => Promise<void>) | undefined
+  #closed = false
+
+  constructor(options: BusWatchOptions, clock: CacheClock, telemetry: Telemetry) {
+    this.#options = options
+    this.#clock = clock
+    this.#telemetry = telemetry
+    this.#lastHeard = clock.now()
+    this.#verifiedUntil = this.#lastHeard + options.maxSilenceMs
+    telemetry.busSilentMs = () => this.silentForMs()
+  }
+
+  /** Whether the L1 is unverified at `now` (the read path's check: two comparisons). */
+  silent(now: number): boolean {
+    return this.#deaf && now >= this.#verifiedUntil
+  }
+
+  /** How long nothing was heard, when silent (for health()); 0 otherwise. */
+  silentForMs(): number {
+    const now = this.#clock.now()
+    return this.silent(now) ? now - this.#lastHeard : 0
+  }
+
+  /** The L1 as reads see it: unverified while the bus is silent. */
+  guard(local: LocalTier): LocalTier {
+    return new WatchedLocalTier(local, this)
+  }
+
+  /** Starts beating and listening on the bus channel `!bus:<scope>` (nothing without a bus). */
+  start(
+    bus: Bus | undefined,
+    channel: string,
+    parts: { local: LocalTier; tags: TagState; flights: Flights },
+  ): void {
+    if (bus === undefined) return
+    this.#bus = bus
+    this.#channel = channel
+    this.#parts = parts
+    this.#heard()
+    bus
+      .subscribe(
+        channel,
+        () => this.#heard(),
+        (state) => {
+          if (state === 'up') this.#heard()
+        },
+      )
+      .then(
+        (unsubscribe) => {
+          if (this.#closed) void unsubscribe().catch(() => {})
+          else this.#unsubscribe = unsubscribe
+        },
+        // The bus link reports a failed subscription (ready()); silence follows from it here.
+        () => {},
+      )
+    this.#lastBeatAt = performance.now()
+    this.#timer = setInterval(() => this.#beat(), this.#options.heartbeatMs)
+    this.#timer.unref()
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    await this.#unsubscribe?.().catch(() => {})
+  }
+
+  #beat(): void {
+    // A beat that fires late means the event loop was busy: the heartbeats it held back are still
+    // unread, so this turn proves nothing (a long synchronous task is not a silent network).
+    const at = performance.now()
+    const late = at - this.#lastBeatAt > 1.5 * this.#options.heartbeatMs
+    this.#lastBeatAt = at
+    if (!this.#heardSinceBeat && !late) this.#deaf = true
+    this.#heardSinceBeat = false
+    const now = this.#clock.now()
+    if (!this.#silent && this.silent(now)) {
+      this.#silent = true
+      // Remembered tag markers are not trusted either: they are read from the L2 meanwhile.
+      this.#parts?.tags.busState(false)
+      this.#telemetry.counters.busSilences++
+    }
+    this.#bus?.publish(this.#channel, BEAT).catch(() => {
+      // Not hearing our own beat is the signal; the failure itself is the L2's to report.
+    })
+  }
+
+  #heard(): void {
+    const now = this.#clock.now()
+    const wasSilent = this.#silent || this.silent(now)
+    this.#lastHeard = now
+    this.#verifiedUntil = now + this.#options.maxSilenceMs
+    this.#heardSinceBeat = true
+    this.#deaf = false
+    if (!wasSilent) return
+    this.#silent = false
+    const parts = this.#parts
+    if (parts === undefined) return
+    // What the L1 holds may have been invalidated while we could not hear: as after a reconnect.
+    parts.tags.busState(true)
+    parts.flights.overtakeAll()
+    parts.local.clear()
+    this.#telemetry.counters.busResyncs++
+  }
+}
+
+/**
+ * The watch of a cache whose L1 can hear a bus (an L1, an L2 and `bus` on); undefined otherwise.
+ * The staleness bound: an L1 that does not hear the bus is unverified (docs/invalidation.md).
+ */
+export function busWatchFor(
+  options: {
+    bus: boolean
+    l1: unknown
+    l2: unknown
+    security: { busHeartbeatMs: number; busMaxSilenceMs: number }
+  },
+  clock: CacheClock,
+  telemetry: Telemetry,
+  lifecycle: { controllers: Set<AbortController> },
+): BusWatch | undefined {
+  if (!options.bus || options.l1 === false || options.l2 === false) return undefined
+  const { busHeartbeatMs: heartbeatMs, busMaxSilenceMs: maxSilenceMs } = options.security
+  const watch = new BusWatch({ heartbeatMs, maxSilenceMs }, clock, telemetry)
+  // Stopped when the cache closes (it aborts every controller of its lifecycle).
+  const stop = new AbortController()
+  stop.signal.addEventListener('abort', () => void watch.close(), { once: true })
+  lifecycle.controllers.add(stop)
+  return watch
+}
+
+/** The cache's L1, behind its bus watch when it has one ({@link busWatchFor}). */
+export function localTierOf(
+  options: ResolvedOptions,
+  tags: TagState,
+  telemetry: Telemetry,
+  clock: CacheClock,
+  lifecycle: { controllers: Set<AbortController> },
+): { local: LocalTier; watch: BusWatch | undefined } {
+  const l1 = options.l1 ? new MemoryLocalTier(options.l1, tags, telemetry) : new NoLocalTier()
+  const watch = busWatchFor(options, clock, telemetry, lifecycle)
+  return { local: watch?.guard(l1) ?? l1, watch }
+}
+
+/** The L1 behind a {@link BusWatch}: while the bus is silent, nothing in it reads as fresh. */
+class WatchedLocalTier implements LocalTier {
+  readonly #inner: LocalTier
+  readonly #watch: BusWatch
+
+  constructor(inner: LocalTier, watch: BusWatch) {
+    this.#inner = inner
+    this.#watch = watch
+  }
+
+  lookup(key: string, now: number): unknown {
+    const value = this.#inner.lookup(key, now)
+    // A held value goes the stale way (ATTENTION → inspect): refreshed from the L2 or the origin,
+    // served only by the fail-safe rules when both fail.
+    return value === MISS || !this.#watch.silent(now) ? value : ATTENTION
+  }
+
+  get(key: string, now: number): unknown {
+    return this.#watch.silent(now) ? MISS : this.#inner.get(key, now)
+  }
+
+  inspect(key: string, now: number): EntryView | undefined {
+    const view = this.#inner.inspect(key, now)
+    if (view === undefined || !this.#watch.silent(now)) return view
+    const until = Math.min(view.freshUntil, now)
+    return { ...view, freshUntil: until, softAt: Math.min(view.softAt, until) }
+  }
+
+  missed(key: string): void {
+    this.#inner.missed(key)
+  }
+  backfill(...args: Parameters<LocalTier['backfill']>): unknown {
+    return this.#inner.backfill(...args)
+  }
+  keep(...args: Parameters<LocalTier['keep']>): void {
+    this.#inner.keep(...args)
+  }
+  delete(key: string): void {
+    this.#inner.delete(key)
+  }
+  deleteTagged(tags: readonly string[]): void {
+    this.#inner.deleteTagged(tags)
+  }
+  expireTagged(tags: readonly string[], now: number): void {
+    this.#inner.expireTagged(tags, now)
+  }
+  deleteMatching(match: RegExp): number {
+    return this.#inner.deleteMatching(match)
+  }
+  clear(): void {
+    this.#inner.clear()
+  }
+  refreshUntil(key: string, until: number): void {
+    this.#inner.refreshUntil(key, until)
+  }
+  tagsOf(key: string): readonly string[] {
+    return this.#inner.tagsOf(key)
+  }
+  get usage() {
+    return this.#inner.usage
+  }
+  get evictions(): number {
+    return this.#inner.evictions
+  }
+  get expirations(): number {
+    return this.#inner.expirations
+  }
+}
