@@ -12,6 +12,7 @@ import { EntryCrypto, type SecurityStats } from '../security/entries.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import { untilAnswering } from '../tiers/redis/connection.js'
+import { withoutRedis } from '../tiers/redis/options.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import {
   closeWriteBehinds,
@@ -34,7 +35,6 @@ import {
   type GetOrSetManyOptions,
   type GetOrSetOptions,
   hasResilienceOptions,
-  type L2Options,
   type Resilience,
   type ResilienceOptions,
   type ResolvedOptions,
@@ -698,9 +698,4 @@ export class Cache {
 /** Creates a cache; see {@link CacheOptions} for every option and its default. */
 export function createCache(options: CacheOptions = {}): Cache {
   return new Cache(options)
-}
-
-function withoutRedis(l2: L2Options): L2Options {
-  const { redis: _redis, ...rest } = l2
-  return rest
 }

@@ -64,11 +64,16 @@ export interface RemoteEntry {
  * the write-behind log (Redis Streams) needs. Bulk-string replies come back as Buffers.
  */
 export interface StreamCommands {
-  /** One command, e.g. `['XLEN', key]`. */
-  call(args: readonly (string | Buffer)[]): Promise<unknown>
   /**
-   * A Lua script over `keys` (all in one hash slot): EVALSHA, then EVAL when the server does not
-   * have it cached.
+   * True on a Redis Cluster: every call goes to the master of its routing key's slot (the keys of
+   * one call must share it), and nothing else (the cache's entries) can be written with it.
+   */
+  readonly routed?: boolean
+  /** One command, e.g. `['XLEN', key]`; `key` routes it on a cluster (every key it names must share its slot). */
+  call(args: readonly (string | Buffer)[], key?: string): Promise<unknown>
+  /**
+   * A Lua script over `keys` (all in one hash slot; routed by the first): EVALSHA, then EVAL when
+   * the server does not have it cached.
    */
   eval(
     script: { readonly lua: string; readonly sha: string },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { InvalidOptionError, WriteBehindNotReplicatedError } from '../errors.js'
+import { keySlot, SLOT_COUNT } from '../tiers/redis/cluster-slot.js'
 import type { StreamCommands } from '../tiers/tier.js'
 import {
   type AppendOp,
@@ -148,6 +149,11 @@ export interface RedisStreamLogOptions {
    * keys and the log share one Redis (not a cluster: they live in other slots).
    */
   writesCache?: boolean
+  /**
+   * The log's partition count, for placing partitions on a cluster (default 1): each partition's
+   * hash tag is chosen so that its slot is the middle of its share of the slot space.
+   */
+  partitions?: number
 }
 
 /**
@@ -166,13 +172,17 @@ export class RedisStreamLog implements WriteLog {
   readonly description: string
   readonly writesCache: boolean
   readonly #redis: StreamCommands
+  /** On a cluster, each partition's hash tag (see placeTags); elsewhere `<ns>:<name>:<p>`. */
+  #tags: string[] = []
   readonly #base: string
   readonly #root: string
   readonly dead: DeadLetterStore
 
   constructor(redis: StreamCommands, options: RedisStreamLogOptions) {
     this.#redis = redis
-    this.writesCache = options.writesCache === true
+    this.writesCache = options.writesCache === true && redis.routed !== true
+    if (redis.routed === true)
+      this.#tags = placeTags(`${options.namespace}:${options.name}`, options.partitions ?? 1)
     this.#base = `${options.namespace}:${options.name}`
     this.#root = `!wb:{${this.#base}}`
     this.description = `redis stream ${this.#key(0, 'log')}`
@@ -196,7 +206,7 @@ export class RedisStreamLog implements WriteLog {
   }
 
   #key(partition: number, what: 'log' | 'seq' | 'top' | 'lease'): string {
-    return `!wb:{${this.#base}:${partition}}:${what}`
+    return `!wb:{${this.#tags[partition] ?? `${this.#base}:${partition}`}}:${what}`
   }
 
   async init(partitions: number): Promise<void> {
@@ -276,15 +286,15 @@ export class RedisStreamLog implements WriteLog {
    */
   async #appendReplicated(keys: string[], args: (string | Buffer)[], replication: Replication) {
     const tail = [String(keys.length), ...keys, ...args]
+    // On a cluster, to the partition's master, on the connection the append went through.
     const wait = () =>
-      this.#redis.call([
-        'WAIT',
-        String(replication.replicas),
-        String(Math.max(1, Math.ceil(replication.timeoutMs))),
-      ])
+      this.#redis.call(
+        ['WAIT', String(replication.replicas), String(Math.max(1, Math.ceil(replication.timeoutMs)))],
+        keys[0],
+      )
     let reply: unknown
     let acked: unknown
-    const appended = this.#redis.call(['EVALSHA', APPEND.sha, ...tail])
+    const appended = this.#redis.call(['EVALSHA', APPEND.sha, ...tail], keys[0])
     const waited = wait()
     try {
       reply = await appended
@@ -293,7 +303,7 @@ export class RedisStreamLog implements WriteLog {
       // Settle the WAIT either way (its failure is reported by the append's, or by the next line).
       await waited.catch(() => {})
       if (!String((error as Error | undefined)?.message ?? '').startsWith('NOSCRIPT')) throw error
-      reply = await this.#redis.call(['EVAL', APPEND.lua, ...tail])
+      reply = await this.#redis.call(['EVAL', APPEND.lua, ...tail], keys[0])
       acked = await wait()
     }
     const replicas = Number(acked)
@@ -315,17 +325,10 @@ export class RedisStreamLog implements WriteLog {
   async read(partition: number, consumer: string, count: number): Promise<LogEntry[]> {
     const stream = this.#key(partition, 'log')
     const reply = await this.#withGroup(partition, () =>
-      this.#redis.call([
-        'XREADGROUP',
-        'GROUP',
-        GROUP,
-        consumer,
-        'COUNT',
-        String(count),
-        'STREAMS',
+      this.#redis.call(
+        ['XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', String(count), 'STREAMS', stream, '>'],
         stream,
-        '>',
-      ]),
+      ),
     )
     return streamEntries(reply)
   }
@@ -457,7 +460,8 @@ export class RedisStreamLog implements WriteLog {
       try {
         // '0', not '$': writes appended before any flusher existed are delivered too (entries
         // are only ever removed once acknowledged, so nothing older than them is left).
-        await this.#redis.call(['XGROUP', 'CREATE', this.#key(partition, 'log'), GROUP, '0', 'MKSTREAM'])
+        const stream = this.#key(partition, 'log')
+        await this.#redis.call(['XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM'], stream)
       } catch (created) {
         if (!String((created as Error | undefined)?.message ?? created).includes('BUSYGROUP')) throw created
       }
@@ -580,4 +584,29 @@ function parseDead(raw: unknown): DeadEntry | undefined {
 
 function toBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/**
+ * Hash tags for the partitions of a log on a cluster: partition p of n gets `<base>:<p>~<i>`, the
+ * first i whose slot lies near the middle of the p-th n-th of the slot space. Masters own
+ * contiguous ranges of slots, so the partitions (and the flushing they bring) spread over the
+ * masters rather than landing by chance on one. The same in every process (a pure function).
+ */
+export function placeTags(base: string, partitions: number): string[] {
+  const share = SLOT_COUNT / partitions
+  const near = Math.max(1, Math.floor(share / 8))
+  const tags: string[] = []
+  for (let p = 0; p < partitions; p++) {
+    const middle = Math.floor((p + 0.5) * share)
+    let tag = `${base}:${p}`
+    for (let i = 0; i < 1_000_000; i++) {
+      const candidate = `${base}:${p}~${i}`
+      if (Math.abs(keySlot(`{${candidate}}`) - middle) <= near) {
+        tag = candidate
+        break
+      }
+    }
+    tags.push(tag)
+  }
+  return tags
 }

@@ -106,7 +106,7 @@ export function writeBehindFor<T>(
   const streams = tier?.streams
   if (streams === undefined) {
     throw new InvalidOptionError(
-      `writeBehind '${resolved.name}' needs a durable log: give the cache a single Redis L2 (l2: { redis: 'redis://…' } or a redis/ioredis client). A cache without L2, a MemoryRemoteTier or a Redis Cluster has no stream commands; use createWriteBehind({ log }) with your own WriteLog instead.`,
+      `writeBehind '${resolved.name}' needs a durable log: give the cache a Redis L2 (l2: { redis: 'redis://…' }, a redis/ioredis client, or a Redis Cluster). A cache without L2 or with a MemoryRemoteTier has no stream commands; use createWriteBehind({ log }) with your own WriteLog instead.`,
     )
   }
   let mine = byCache.get(cache)
@@ -122,7 +122,9 @@ export function writeBehindFor<T>(
   const log = new RedisStreamLog(streams, {
     namespace: cache.name,
     name: resolved.name,
+    // On a cluster the cache's entries live in other slots: the cache is updated after the append.
     writesCache: staging !== undefined,
+    partitions: resolved.partitions,
   })
   const registry = mine
   const wb: WriteBehind<T> = new WriteBehindLog<T>(

@@ -6,7 +6,7 @@
  * timeline is printed (docs/redis.md quotes it).
  */
 import os from 'node:os'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
 import { CLIENTS, closeAfterEach } from '../helpers/fixtures.js'
 import { type ClusterNode, useRedisCluster } from '../helpers/redis-cluster.js'
@@ -332,6 +332,52 @@ describe.each(CLIENTS)('3 masters + 3 replicas (client %s)', (client) => {
     expect(health.l2?.masters?.find((m) => m.address === address)?.breaker).not.toBe('closed')
     expect(health.l2?.masters?.filter((m) => m.breaker === 'closed')).toHaveLength(2)
     expect(health.alerts.map((a) => a.message).join('\n')).toContain(address)
+    expect(unhandled).toEqual([])
+  }, 60_000)
+
+  it('the master holding an instance’s bus subscriber restarted (empty) while entries sit in its L1: after the reconnect the L1 is dropped, and the cache works on', async () => {
+    const namespace = uniqueNamespace('restart')
+    const pubsub = async () =>
+      Promise.all(
+        cluster().nodes.map(async (node) => {
+          if (node.pid === undefined) return new Set<string>()
+          const list = String(await node.command('CLIENT', 'LIST', 'TYPE', 'pubsub'))
+          return new Set([...list.matchAll(/id=(\d+)/g)].map((m) => m[1] as string))
+        }),
+      )
+    const before = await pubsub()
+    const a = track(createCache(options(namespace)))
+    await a.ready()
+    const after = await pubsub()
+    const holder = cluster().nodes.find((_, i) =>
+      [...(after[i] as Set<string>)].some((id) => !before[i]?.has(id)),
+    )
+    expect(holder).toBeDefined()
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`)
+    for (const k of keys) await a.set(k, 'before the restart', { tags: ['t'] })
+    expect(a.peek('k0')).toBe('before the restart')
+    const resyncs = a.stats().busResyncs
+    // A restart: the process killed and started again on the same port, without its data.
+    await (holder as ClusterNode).kill()
+    await (holder as ClusterNode).start()
+    await vi.waitFor(() => expect(a.stats().busResyncs).toBeGreaterThan(resyncs), { timeout: 15_000 })
+    for (const k of keys) expect(a.peek(k)).toBeUndefined()
+    await cluster().waitUntilOk(30_000)
+    // Whether the master came back empty or its replica took over, every key reads as the L2 now
+    // has it (never an L1 copy from before), and writes and the bus work again.
+    const other = track(createCache(options(namespace)))
+    await other.ready()
+    for (const k of keys) expect([undefined, 'before the restart']).toContain(await a.get(k))
+    await vi.waitFor(
+      async () => {
+        await a.set('k0', 'after the restart')
+        expect(await other.get('k0')).toBe('after the restart')
+      },
+      { timeout: 10_000 },
+    )
+    await other.set('k0', 'from the other instance')
+    await vi.waitFor(() => expect(a.peek('k0')).toBeUndefined(), { timeout: 5000 })
+    expect(await a.get('k0')).toBe('from the other instance')
     expect(unhandled).toEqual([])
   }, 60_000)
 })

@@ -17,7 +17,8 @@ const TAG_SHIFT = 28 // the hash's top 4 bits
 /** Buckets in use at most, as a share of the buckets (linear probing stays short below ~0.7). */
 const MAX_LOAD = 0.65
 const INITIAL_BUCKETS = 128
-const TWO_32 = 4294967296
+/** 2^-32: a hash times the bucket count, scaled by it, is the bucket (a multiplication, not a division). */
+const PER_TWO_32 = 1 / 4294967296
 
 /**
  * The L1's key → slot index, and the key of each slot: an open-addressing hash table (linear
@@ -68,7 +69,7 @@ export class KeyIndex {
     const n = buckets.length
     if (n === 0) return -1
     const keys = this.keys
-    let b = Math.floor((hash * n) / TWO_32)
+    let b = Math.floor(hash * n * PER_TWO_32)
     if (this.#wide) return this.#findWide(key, b)
     const tag = (hash >>> TAG_SHIFT) << 3
     let distance = 0
@@ -120,7 +121,7 @@ export class KeyIndex {
     const buckets = this.#buckets
     const n = buckets.length
     const mask = this.#slotMask
-    let i = Math.floor((hashKey(keys[slot] as string) * n) / TWO_32)
+    let i = Math.floor(hashKey(keys[slot] as string) * n * PER_TWO_32)
     while (((buckets[i] as number) & mask) !== slot + 1) if (++i === n) i = 0
     keys[slot] = undefined
     this.#count--
@@ -157,7 +158,7 @@ export class KeyIndex {
   #distanceOf(cell: number, b: number, n: number): number {
     const d = this.#wide ? SATURATED : (cell >>> SLOT_BITS) & DISTANCE_MASK
     if (d !== SATURATED) return d
-    const home = Math.floor((hashKey(this.keys[(cell & this.#slotMask) - 1] as string) * n) / TWO_32)
+    const home = Math.floor(hashKey(this.keys[(cell & this.#slotMask) - 1] as string) * n * PER_TWO_32)
     return b >= home ? b - home : b - home + n
   }
 
@@ -171,7 +172,7 @@ export class KeyIndex {
   /** Robin Hood insertion: an entry farther from its home takes the bucket of one nearer to its own. */
   #place(buckets: Int32Array, hash: number, slot: number): void {
     const n = buckets.length
-    let b = Math.floor((hash * n) / TWO_32)
+    let b = Math.floor(hash * n * PER_TWO_32)
     let entry = this.#wide ? slot + 1 : (slot + 1) | ((hash >>> TAG_SHIFT) << (SLOT_BITS + 3))
     let distance = 0
     for (;;) {

@@ -50,6 +50,8 @@ export interface ClusterDriver<N>
   address(node: N): string
   scanNode(node: N, cursor: string, match: string, count: number): Promise<{ cursor: string; keys: string[] }>
   pingNode(node: N): Promise<void>
+  /** One raw command on that node's connection (bulk strings as Buffers): write-behind's stream commands. */
+  commandNode(node: N, args: readonly (string | Buffer)[]): Promise<unknown>
   /**
    * Asks the cluster for its slot table again (CLUSTER SLOTS), now: after a failover the promoted
    * replica is used as soon as this resolves, not at the client's next periodic refresh. Resolves
@@ -109,6 +111,27 @@ export class ClusterAdapter<N> extends RedisCommands {
   /** See {@link ClusterDriver.refreshTopology}. */
   refreshTopology(): Promise<void> {
     return this.#primitives.refreshTopology()
+  }
+
+  /**
+   * One raw command on the connection of the master that owns `key`'s slot (every key of `args`
+   * must share that slot): commands sent this way for one slot run in order on one connection, so
+   * a WAIT after a write counts that write. MOVED/ASK/TRYAGAIN, or no known master: the slot
+   * table is asked again and the command sent again (twice at most).
+   */
+  async commandFor(key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      const address = this.#primitives.ownerOf(key)
+      try {
+        if (address === undefined)
+          throw new Error(`no Redis Cluster master is known for the slot of '${key}'`)
+        return await this.#primitives.commandMaster(address, args)
+      } catch (error) {
+        const retry = address === undefined || isRedirection(error) || /is not connected/.test(String(error))
+        if (attempt >= 2 || !retry) throw error
+        await this.#primitives.refreshTopology()
+      }
+    }
   }
 }
 
@@ -234,6 +257,10 @@ class ClusterPrimitives<N> implements ClientPrimitives {
 
   async pingMaster(address: string): Promise<void> {
     await this.#driver.pingNode(this.#master(address, 'PING it'))
+  }
+
+  async commandMaster(address: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#driver.commandNode(this.#master(address, `send ${String(args[0])}`), args)
   }
 
   refreshTopology(): Promise<void> {

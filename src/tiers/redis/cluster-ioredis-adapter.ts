@@ -46,6 +46,7 @@ interface IoRedisNode {
   scan(cursor: string, ...args: (string | number)[]): Promise<[string, string[]]>
   ping(): Promise<unknown>
   publish(channel: string, message: Buffer): Promise<unknown>
+  callBuffer(command: string, ...args: (string | Buffer)[]): Promise<unknown>
   duplicate(overrides: Record<string, unknown>): IoRedisSubscriber
   pipeline(): IoRedisPipeline
   once(event: 'ready' | 'end', listener: () => void): unknown
@@ -173,6 +174,11 @@ class IoRedisClusterDriver
 
   async pingNode(node: IoRedisNode): Promise<void> {
     await node.ping().catch(this.timedOut)
+  }
+
+  commandNode(node: IoRedisNode, args: readonly (string | Buffer)[]): Promise<unknown> {
+    const [name, ...rest] = args
+    return node.callBuffer(String(name), ...rest).catch(this.timedOut)
   }
 
   refreshTopology(): Promise<void> {

@@ -63,6 +63,7 @@ interface NodeRedisMulti {
 interface NodeRedisNodeClient {
   readonly options?: { socket?: Record<string, unknown> }
   ping(): Promise<unknown>
+  sendCommand(args: (string | Buffer)[]): Promise<unknown>
   publish(channel: string, message: Buffer): Promise<unknown>
   scan(
     cursor: string,
@@ -292,6 +293,10 @@ class NodeRedisClusterDriver
 
   async pingNode(node: NodeRedisShardNode): Promise<void> {
     await (await this.#nodeClient(node)).ping()
+  }
+
+  async commandNode(node: NodeRedisShardNode, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#typed(await this.#nodeClient(node)).sendCommand([...args])
   }
 
   /** node-redis rediscovers by itself on MOVED and after a node's reconnection attempts; this asks now. */

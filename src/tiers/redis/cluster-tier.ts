@@ -1,4 +1,6 @@
+import { within } from '../../base/deadline.js'
 import type { LockService } from '../../coordination/lock.js'
+import { L2TimeoutError } from '../../errors.js'
 import type { Bus } from '../../invalidation/bus.js'
 import type { InvalidationStore, TagMarker } from '../../invalidation/store.js'
 import { CircuitBreakerTier, type CircuitState } from '../../resilience/circuit-breaker.js'
@@ -7,6 +9,7 @@ import type { RedisAdapter } from './adapter.js'
 import type { ClusterAdapter } from './cluster-adapter.js'
 import { ConnectionReport } from './connection.js'
 import { RedisTier, type RedisTierOptions } from './redis-tier.js'
+import { isNoScript } from './scripts.js'
 
 /** A master of the cluster and the state of its own circuit breaker (`closed` without one). */
 export interface ClusterMasterState {
@@ -98,6 +101,11 @@ export class ClusterLanes {
     return this.adapter.refreshTopology()
   }
 
+  /** The deadline of every call, in ms. */
+  get timeoutMs(): number {
+    return this.#options.timeoutMs
+  }
+
   async close(): Promise<void> {
     for (const tier of this.#tiers.values()) await tier.close()
     await this.whole.close()
@@ -116,7 +124,7 @@ export class ClusterTier implements RemoteTier {
   declare readonly locks?: LockService
   declare readonly invalidation?: InvalidationStore
   declare readonly bus?: Bus
-  /** Not on a cluster yet (write-behind's log needs its stream keys placed by hash tags). */
+  /** Raw commands for write-behind's log, each to the master of its routing key, under the deadline. */
   declare readonly streams?: StreamCommands
   readonly #lanes: ClusterLanes
   readonly #breakerOptions: MasterBreakerOptions | undefined
@@ -143,6 +151,7 @@ export class ClusterTier implements RemoteTier {
     if (probe.invalidation !== undefined) this.invalidation = this.#invalidationStore()
     const bus = lanes.whole.bus
     if (bus !== undefined) this.bus = bus
+    this.streams = routedStreams(lanes.adapter, lanes.timeoutMs)
   }
 
   /** The per-master lanes this tier's views share. */
@@ -440,4 +449,33 @@ function unclosable(tier: RemoteTier): RemoteTier {
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
+}
+
+/**
+ * Write-behind's raw commands on a cluster: each goes to the master that owns its routing key
+ * (`key`, or the script's first key), on that master's own connection, under the deadline.
+ */
+function routedStreams(adapter: ClusterAdapter<unknown>, timeoutMs: number): StreamCommands {
+  const call = (args: readonly (string | Buffer)[], key?: string) => {
+    const routing = key ?? (args.length > 1 ? String(args[1]) : '')
+    return within(
+      adapter.commandFor(routing, args),
+      timeoutMs,
+      () =>
+        new L2TimeoutError(`Redis ${String(args[0])} did not answer within ${timeoutMs} ms (l2.timeout).`),
+    )
+  }
+  return {
+    routed: true,
+    call,
+    eval: async (script, keys, args) => {
+      const tail = [String(keys.length), ...keys, ...args]
+      try {
+        return await call(['EVALSHA', script.sha, ...tail], keys[0])
+      } catch (error) {
+        if (!isNoScript(error)) throw error
+        return await call(['EVAL', script.lua, ...tail], keys[0])
+      }
+    },
+  }
 }

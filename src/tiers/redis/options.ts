@@ -51,3 +51,9 @@ export interface L2Options {
   /** TLS for connections opened from `rediss://` URLs: the CA to trust (and a client certificate). Verification is always on. */
   tls?: TlsOptions
 }
+
+/** `l2` without its `redis` (URL or client): a namespace child borrows its parent's connection instead. */
+export function withoutRedis(l2: L2Options): L2Options {
+  const { redis: _redis, ...rest } = l2
+  return rest
+}

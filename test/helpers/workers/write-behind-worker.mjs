@@ -3,7 +3,7 @@
  * a PostgreSQL table, driven over IPC by test/integration/write-behind/harness.ts.
  *
  * Methods:
- * - open({ redisUrl, namespace, name, schema, pg, options }): the cache, the pool, the write-behind
+ * - open({ redisUrl | cluster, namespace, name, schema, pg, options }): the cache, the pool, the write-behind
  *   (its flush is the idempotent upsert of docs/write-behind.md).
  * - write({ keys, count, concurrency, tag }): `count` sets, round-robin over `keys` from a random
  *   start, `concurrency` at a time; every acknowledged write is reported as an 'acks' event
@@ -37,8 +37,9 @@ function upsertSql(schema) {
 }
 
 const methods = {
-  open({ redisUrl, namespace, name, schema, pg: pgConfig, options, cacheOptions = {} }) {
-    cache = createCache({ namespace, l2: { redis: redisUrl, timeout: 5000 }, lock: false, ...cacheOptions })
+  open({ redisUrl, cluster, namespace, name, schema, pg: pgConfig, options, cacheOptions = {} }) {
+    const redis = cluster === undefined ? redisUrl : { cluster }
+    cache = createCache({ namespace, l2: { redis, timeout: 5000 }, lock: false, ...cacheOptions })
     pool = new pg.Pool({ ...pgConfig, max: 2 })
     const sql = upsertSql(schema)
     wb = cache.writeBehind({
