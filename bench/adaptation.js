@@ -3,14 +3,23 @@
 // set, never looked at while tuning (every real trace, and generated workloads with other kinds,
 // parameters and seeds). Each at 0.1%, 1%, 5%, 10% and 20% of its distinct keys; the bar on every
 // row: default ≥ max(LRU, ARC) − 1.5 and ≥ LRU − 2.
-// Usage: node bench/adaptation.js [--set tuning|validation] [--json] [--s3fifo] [--opt]
+// Usage: node bench/adaptation.js [--set tuning|validation] [--only TEXT] [--quick] [--json] [--s3fifo] [--opt]
+//   --only TEXT  only the workloads whose name contains TEXT
+//   --quick      sizes 1% and 10% only (about 2/5 of the time); the acceptance table needs the full run
+// Timings are printed beside the load average (os.loadavg()): under load they are provisional.
 import { existsSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { DEFAULTS } from '../dist/index.js'
 import { fileTraceSource, simulate, syntheticTraceSource } from '../dist/simulation/index.js'
 
 const TRACES = resolve(import.meta.dirname, '../traces')
-const SIZES = ['0.1%', '1%', '5%', '10%', '20%']
+const quick = process.argv.includes('--quick')
+const SIZES = quick ? ['1%', '10%'] : ['0.1%', '1%', '5%', '10%', '20%']
+const load = () =>
+  `load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`
 const DEFAULT = DEFAULTS.l1Policy
 const arg = (name) => {
   const i = process.argv.indexOf(name)
@@ -69,10 +78,14 @@ function sources(set) {
 }
 
 const only = arg('--set')
+if (only !== undefined && only !== 'tuning' && only !== 'validation')
+  throw new Error(`--set takes 'tuning' or 'validation', not '${only}'`)
 const sets = only === undefined ? ['tuning', 'validation'] : [only]
+const nameFilter = arg('--only')
 const rows = []
 for (const set of sets) {
   for (const { name, source } of sources(set)) {
+    if (nameFilter !== undefined && !name.includes(nameFilter)) continue
     const started = performance.now()
     const result = await simulate(source, { policies, sizes: SIZES })
     for (const size of result.sizes) {
@@ -86,7 +99,8 @@ for (const set of sets) {
       rows.push(row)
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
-    if (!json) process.stderr.write(`${set} ${name} (${result.distinctKeys} keys): ${seconds} s\n`)
+    if (!json)
+      process.stderr.write(`${set} ${name} (${result.distinctKeys} keys): ${seconds} s (${load()})\n`)
   }
 }
 
@@ -105,7 +119,7 @@ else {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
   const line = (c) => c.map((x, i) => (i < 3 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ')
   console.log(
-    `hit ratio % (default: ${DEFAULT}; bar = max(LRU − 2, max(LRU, ARC) − 1.5); margin = default − bar)`,
+    `hit ratio % (default: ${DEFAULT}; bar = max(LRU − 2, max(LRU, ARC) − 1.5); margin = default − bar; ${load()})`,
   )
   console.log(line(header))
   for (const c of cells) console.log(line(c))

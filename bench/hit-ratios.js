@@ -2,6 +2,7 @@
 // traces/ (the repository's copy, with sources and licences) and on the synthetic suite, and the acceptance checks of the default policy.
 // Usage: node bench/hit-ratios.js [--json] [--quick]
 import { existsSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { resolve } from 'node:path'
 import { POLICY_NAMES } from '../dist/eviction/index.js'
 import { DEFAULTS } from '../dist/index.js'
@@ -71,7 +72,12 @@ async function run(name, source, sizes, extra = []) {
     for (const p of [...policies, ...extra]) row[p] = Number(ratio(p).toFixed(2))
     rows.push(row)
   }
-  if (!json) process.stderr.write(`${name}: ${((performance.now() - started) / 1000).toFixed(1)} s\n`)
+  if (!json)
+    process.stderr.write(
+      `${name}: ${((performance.now() - started) / 1000).toFixed(1)} s (load ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')})\n`,
+    )
 }
 
 for (const [file, format, sizes] of real) {

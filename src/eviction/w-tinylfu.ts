@@ -57,6 +57,24 @@ const PROTECTED_SHARE = 0.8
  */
 const RECENCY_SHARE = 0.28
 
+/**
+ * The restart of the window's adaptation (a cache of at most {@link LARGE_CACHE} entries): every
+ * sample — as many requests as the capacity, at least {@link MIN_SAMPLE} — the hit ratio is
+ * compared with the previous sample's; a change of {@link RESTART_THRESHOLD} or more says the
+ * workload changed, and the ghost steps become {@link RESTART_BOOST} times larger, then shrink back
+ * by {@link BOOST_DECAY} a sample. On a hot set replaced every 10,000 requests (`shifting:1000` at
+ * 970 entries) the window reaches the new set's balance within a phase instead of a phase late:
+ * +1.6 points. Caffeine's climber restarts at 5 points, on samples of 10 × capacity requests; on
+ * samples of 500 – 10,000 requests the OLTP trace's hit ratio swings by 5 – 7 points, and
+ * restarting on those cost its 1,000-entry anchor 0.24 points (0.04 at 10). Large caches keep fixed steps
+ * (already scaled to their size): there a hit ratio that drifts by 5 points a sample is a slow
+ * trend, not a change, and boosting on it cost 2.2 points (`recent:0.6:1e5:5e5:theta=0` at 10%).
+ */
+const MIN_SAMPLE = 500
+const RESTART_THRESHOLD = 0.1
+const RESTART_BOOST = 4
+const BOOST_DECAY = 0.5
+
 export interface WTinyLfuOptions {
   /** The window's initial share of the capacity (default 0: pure TinyLFU until the workload asks for recency). */
   windowShare?: number
@@ -90,8 +108,12 @@ export interface WTinyLfuOptions {
  * is a short burst filter: a re-read there is usually a correlated reference (the same database
  * page twice in one transaction) and admission decides as in W-TinyLFU.
  *
- * Per hit: one per-slot counter bump and one queue move or bit set (the sketch is updated when the
- * entry leaves or is compared; the adaptation runs on misses only).
+ * When the hit ratio of a sample (as many requests as the capacity) moves by 5 points or more, the
+ * workload changed and the adaptation restarts with larger steps (see {@link RESTART_BOOST}).
+ *
+ * Per hit: one per-slot counter bump, one queue move or bit set, and the sample's hit counter (the
+ * sketch is updated when the entry leaves or is compared; the adaptation runs on misses only, the
+ * restart check once a sample).
  */
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'w-tinylfu' as const
@@ -110,6 +132,14 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   /** The ghost steps in entries (see {@link LARGE_CACHE}). */
   readonly #grow: number
   readonly #shrink: number
+  /** Requests in the current sample (hits counted on touch, misses on miss) and the sample's length. */
+  #sampleHits = 0
+  #sampleMisses = 0
+  readonly #samplePeriod: number
+  /** The previous sample's hit ratio (−1: none yet). */
+  #previousHitRatio = -1
+  /** The ghost steps' multiplier: {@link RESTART_BOOST} after a restart, decaying back to 1. */
+  #boost = 1
 
   constructor(capacity: number, options: WTinyLfuOptions = {}) {
     this.#capacity = capacity
@@ -122,6 +152,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const stepScale = large ? capacity * STEP_SHARE : 1
     this.#grow = GHOST_GROW * stepScale
     this.#shrink = GHOST_SHRINK * stepScale
+    // A large cache never restarts (see RESTART_BOOST): its samples never end.
+    this.#samplePeriod =
+      large || options.adaptive === false ? Number.POSITIVE_INFINITY : Math.max(MIN_SAMPLE, capacity)
     const windowGhostDepth = large ? LARGE_WINDOW_GHOST_DEPTH : WINDOW_GHOST_DEPTH
     this.#ghosts =
       options.adaptive === false
@@ -143,6 +176,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const queues = this.#queues
     const nodes = queues.nodes
     const at = slot * STRIDE + META
+    this.#sampleHits++
     let meta = nodes[at] as number
     if ((meta & PENDING_MASK) !== PENDING_MASK) {
       // (This slot's count is bumped from its value before the aging, as it always was.)
@@ -168,8 +202,20 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const h = hash >>> HASH_SHIFT
     this.#sketch.increment(h)
     const ghost = this.#ghosts?.take(h) ?? -1
-    if (ghost === WINDOW_GHOST) this.#resizeWindow(this.#grow)
-    else if (ghost === MAIN_GHOST) this.#resizeWindow(-this.#shrink)
+    if (ghost === WINDOW_GHOST) this.#resizeWindow(this.#grow * this.#boost)
+    else if (ghost === MAIN_GHOST) this.#resizeWindow(-this.#shrink * this.#boost)
+    if (++this.#sampleMisses + this.#sampleHits >= this.#samplePeriod) this.#endSample()
+  }
+
+  /** Once a sample: restarts the adaptation if the hit ratio moved by the threshold (see RESTART_BOOST). */
+  #endSample(): void {
+    const hitRatio = this.#sampleHits / (this.#sampleHits + this.#sampleMisses)
+    this.#sampleHits = 0
+    this.#sampleMisses = 0
+    const previous = this.#previousHitRatio
+    this.#previousHitRatio = hitRatio
+    if (previous >= 0 && Math.abs(hitRatio - previous) >= RESTART_THRESHOLD) this.#boost = RESTART_BOOST
+    else this.#boost = Math.max(1, this.#boost * BOOST_DECAY)
   }
 
   insert(slot: number, hash: number): void {
