@@ -31,10 +31,11 @@ export interface CircuitBreakerOptions {
   /** Called on every change of state, synchronously. What it throws is ignored. */
   onStateChange?: (state: CircuitState) => void
   /**
-   * Part of every probe, started together with its PING (e.g. to replay the deletes that failed
-   * during the outage): the breaker closes once both have succeeded. Run alongside the PING, not
-   * after it, because each round trip costs a turn of the event loop, and a busy loop's turns last
-   * seconds (issue 24). The breaker is still half-open meanwhile and rejects calls made through it:
+   * Part of every probe (e.g. to replay the deletes that failed during the outage): the breaker
+   * closes once the PING and this have succeeded. After the PING answered, for the probes of the
+   * break's timer; together with the PING for a probe {@link CircuitBreakerTier.probeNow} started
+   * (a new connection): each round trip costs a turn of the event loop, and a busy loop's turns
+   * last seconds (issue 24). The breaker is still half-open meanwhile and rejects calls made through it:
    * use {@link CircuitBreakerTier.inner}. If it throws or rejects, the probe failed and the breaker
    * opens for another `breakDurationMs`; so does one still running at the probe's deadline (the
    * next probe calls it again: it should make progress each time, and tolerate a Redis that does
@@ -48,8 +49,8 @@ export interface CircuitBreakerOptions {
  * `failureThreshold` consecutive rejections (except {@link ClosedError}) open it. Open, every call
  * rejects at once with {@link L2UnavailableError}, so no caller waits on a dead Redis; after
  * `breakDurationMs` — or as soon as {@link probeNow} says the client reconnected — a background
- * probe (`inner.ping()` and `onRecover`, together; never a user's call) runs while the state is
- * 'half-open'. If both succeed the breaker closes; otherwise — or if they have not settled within
+ * probe (`inner.ping()` and `onRecover`; never a user's call) runs while the state is 'half-open'.
+ * If both succeed the breaker closes; otherwise — or if they have not settled within
  * `probeTimeoutMs` — it opens for another `breakDurationMs`.
  *
  * Recovery depends on neither traffic nor idle time: the probe runs from its own timer and from
@@ -201,7 +202,7 @@ export class CircuitBreakerTier implements RemoteTier {
    */
   probeNow(): void {
     if (this.#closed) return
-    if (this.#state === 'open') void this.#probe()
+    if (this.#state === 'open') void this.#probe(true)
     else if (this.#state === 'half-open') this.#probeAgain = true
   }
 
@@ -257,7 +258,7 @@ export class CircuitBreakerTier implements RemoteTier {
    * Never rejects: every outcome ends in a state change (unless the breaker was closed meanwhile),
    * at the latest after `probeTimeoutMs`.
    */
-  async #probe(): Promise<void> {
+  async #probe(reconnected = false): Promise<void> {
     if (this.#closed || this.#state !== 'open') return
     const probe = ++this.#probes
     this.#probeAgain = false
@@ -273,15 +274,22 @@ export class CircuitBreakerTier implements RemoteTier {
     }, this.#probeTimeoutMs)
     this.#timer.unref()
     try {
-      // Together: one round trip (one turn of a busy event loop) instead of two.
-      const ping = this.inner.ping()
-      let recovering: Promise<void> | undefined
-      try {
-        recovering = this.#onRecover?.()
-      } catch (error) {
-        recovering = Promise.reject(error)
+      if (reconnected) {
+        // On a new connection, together: one round trip (one turn of a busy event loop) instead
+        // of two. Not on the timer's probes: a frozen Redis would get the whole repair queued
+        // behind each PING it does not answer, and run all of it when it resumes.
+        const ping = this.inner.ping()
+        let recovering: Promise<void> | undefined
+        try {
+          recovering = this.#onRecover?.()
+        } catch (error) {
+          recovering = Promise.reject(error)
+        }
+        await Promise.all([ping, recovering])
+      } else {
+        await this.inner.ping()
+        await this.#onRecover?.()
       }
-      await Promise.all([ping, recovering])
       this.#settle(probe)
     } catch (error) {
       this.#settle(probe, { error })
@@ -297,7 +305,7 @@ export class CircuitBreakerTier implements RemoteTier {
       this.#lastError = failure.error
       const again = this.#probeAgain
       this.#open()
-      if (again) void this.#probe()
+      if (again) void this.#probe(true)
       return
     }
     this.#state = 'closed'

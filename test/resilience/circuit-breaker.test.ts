@@ -268,7 +268,7 @@ describe('CircuitBreakerTier probe and recovery', () => {
     expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'open', 'half-open', 'closed'])
   })
 
-  it('runs onRecover as part of the probe (with its PING), before any call passes again', async () => {
+  it('awaits onRecover after a successful probe, before any call passes again', async () => {
     const recovering = deferred()
     const seen: string[] = []
     let breaker!: CircuitBreakerTier
@@ -518,7 +518,28 @@ describe('CircuitBreakerTier recovery driven by events (issue 24)', () => {
     expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'closed'])
   })
 
-  it("starts onRecover together with the probe's PING, not after its answer (one round trip, not two)", async () => {
+  it("the break timer's probe sends onRecover only once its PING answered (nothing queued behind a frozen Redis)", async () => {
+    const started: string[] = []
+    const s = setup({
+      onRecover: async () => {
+        started.push('recover')
+      },
+    })
+    s.inner.failing = down()
+    await fail(s.breaker, 2)
+    s.inner.failing = undefined
+    const gate = deferred()
+    s.inner.pingGate = gate.promise
+    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    expect(s.breaker.state).toBe('half-open')
+    expect(started).toEqual([])
+    gate.resolve()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(started).toEqual(['recover'])
+    expect(s.breaker.state).toBe('closed')
+  })
+
+  it('a probeNow() probe starts onRecover together with its PING, not after its answer (one round trip, not two)', async () => {
     const started: string[] = []
     const s = setup({
       onRecover: async () => {
@@ -530,7 +551,8 @@ describe('CircuitBreakerTier recovery driven by events (issue 24)', () => {
     s.inner.failing = undefined
     const gate = deferred()
     s.inner.pingGate = gate.promise
-    await vi.advanceTimersByTimeAsync(BREAK_MS)
+    s.breaker.probeNow()
+    await vi.advanceTimersByTimeAsync(0)
     expect(started).toEqual(['recover while ping 1'])
     expect(s.breaker.state).toBe('half-open')
     gate.resolve()

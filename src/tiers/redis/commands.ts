@@ -46,8 +46,6 @@ export class RedisCommands implements RedisAdapter {
   /** Present when the client can send a raw command (not on a Cluster). */
   declare readonly command?: (args: readonly (string | Buffer)[]) => Promise<unknown>
   readonly #client: ClientPrimitives
-  /** Per script SHA, the connection (`first.connections`) on which it was last sent whole (EVAL). */
-  readonly #sentWhole = new Map<string, number>()
 
   constructor(client: ClientPrimitives) {
     this.#client = client
@@ -133,21 +131,8 @@ export class RedisCommands implements RedisAdapter {
     return first === undefined ? attempt(command) : first.run(() => attempt(command))
   }
 
-  /**
-   * EVALSHA, then EVAL if the server (each master, on a Cluster) does not have the script cached
-   * (first use, restart, SCRIPT FLUSH). On a client stratacache opened, the first use of each
-   * script on each (re)connection is an EVAL straight away: the connection may be to a restarted
-   * Redis, and EVALSHA, NOSCRIPT, then EVAL is two round trips under one deadline — which a busy
-   * event loop (a turn per round trip, turns of seconds) cannot meet, so the breaker's repair of
-   * tag invalidations kept failing for seconds after a restart (issue 24).
-   */
+  /** EVALSHA, then EVAL if the server (each master, on a Cluster) does not have the script cached (first use, restart, SCRIPT FLUSH). */
   async #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
-    const connection = this.#client.first?.connections
-    if (connection !== undefined && this.#sentWhole.get(script.sha) !== connection) {
-      const reply = await this.#client.eval(script.lua, key, args)
-      this.#sentWhole.set(script.sha, connection)
-      return reply
-    }
     try {
       return await this.#client.evalsha(script.sha, key, args)
     } catch (error) {

@@ -11,7 +11,6 @@ export class FirstConnection {
   readonly #timeoutMs: number
   readonly #waiters = new Set<(error?: Error) => void>()
   #connected = false
-  #connections = 0
 
   constructor(timeoutMs: number) {
     this.#timeoutMs = timeoutMs
@@ -22,17 +21,8 @@ export class FirstConnection {
     return this.#connected
   }
 
-  /**
-   * How many times the client has been ready: each reconnection counts (0 before the first). A
-   * new connection may be to a restarted Redis, which has lost its script cache.
-   */
-  get connections(): number {
-    return this.#connections
-  }
-
-  /** Call on every 'ready' of the client: the first lets the waiting commands go. */
+  /** Call on the client's first 'ready': lets the waiting commands go. */
   ready(): void {
-    this.#connections++
     if (this.#connected) return
     this.#connected = true
     for (const waiter of this.#waiters) waiter()

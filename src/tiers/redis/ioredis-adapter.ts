@@ -190,6 +190,6 @@ function open(
     // +60–70 µs per sequential L2 read for no gain in concurrent throughput.
   })
   const first = new FirstConnection(options.commandTimeoutMs)
-  client.on('ready', () => first.ready())
+  client.once('ready', () => first.ready())
   return { client, first }
 }

@@ -207,6 +207,6 @@ function open(
     ),
   })
   const first = new FirstConnection(options.commandTimeoutMs)
-  client.on('ready', () => first.ready())
+  client.once('ready', () => first.ready())
   return { client, first }
 }
