@@ -4,7 +4,15 @@
 // Reports time per burst and the server-side GET/MGET calls per burst (INFO commandstats).
 
 import { openClient } from '../lib/clients.js'
-import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_LENGTH, serve } from '../lib/common.js'
+import {
+  KEY_COUNT,
+  makeKeys,
+  makeSequence,
+  products,
+  SEQ_LENGTH,
+  serve,
+  strataModule,
+} from '../lib/common.js'
 import { parseCommandStats } from '../lib/redis-server.js'
 
 const BURST = 1000
@@ -43,7 +51,7 @@ async function setup() {
     }
   }
   if (kind === 'strata') {
-    const { createCache } = await import('../../dist/index.js')
+    const { createCache } = await strataModule()
     const cache = createCache({ namespace: 'bench', l1: false, l2: { redis: url, client: clientName } })
     for (let i = 0; i < KEY_COUNT; i += 200) {
       await Promise.all(keys.slice(i, i + 200).map((k, j) => cache.set(k, values[i + j])))

@@ -1,6 +1,6 @@
 // Goal 1: the L1 hit path. `node bench/cases/l1.js <impl>`; every implementation holds the same
 // 10,000 products (all resident) and reads them in the same seeded pseudo-random order.
-import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve } from '../lib/common.js'
+import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve, strataModule } from '../lib/common.js'
 
 const impl = process.argv[2]
 // `strata-get@sieve` etc.: the same case with another L1 eviction policy (informational rows).
@@ -231,7 +231,7 @@ function getOrSetCase(cache, describe) {
 }
 
 async function strata(policy, { load = false, ...options } = {}) {
-  const { createCache } = await import('../../dist/index.js')
+  const { createCache } = await strataModule()
   const cache = createCache({
     l1: policy ? { maxEntries: KEY_COUNT, policy } : { maxEntries: KEY_COUNT },
     l2: false,

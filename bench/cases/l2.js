@@ -5,7 +5,7 @@
 // CONCURRENCY async workers looping, each read being GET + decode of a ~500 B product.
 
 import { openClient } from '../lib/clients.js'
-import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve } from '../lib/common.js'
+import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve, strataModule } from '../lib/common.js'
 import { parseCommandStats } from '../lib/redis-server.js'
 
 const CONCURRENCY = 100
@@ -38,7 +38,7 @@ async function setup() {
   }
   if (impl === 'strata-ioredis' || impl === 'strata-redis') {
     const client = impl.slice(7)
-    const { createCache } = await import('../../dist/index.js')
+    const { createCache } = await strataModule()
     const cache = createCache({ namespace: 'bench', l1: false, l2: { redis: url, client } })
     for (let i = 0; i < KEY_COUNT; i += 200) {
       await Promise.all(keys.slice(i, i + 200).map((k, j) => cache.set(k, values[i + j])))

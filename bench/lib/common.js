@@ -1,5 +1,18 @@
 // Shared helpers of the benchmark cases: seeded data, the measuring loop, and the result line.
 // A case is run as `node bench/cases/<case>.js <impl>`; it prints exactly one JSON line on stdout.
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+/**
+ * stratacache's built entry point: this checkout's dist/, or the build named by BENCH_DIST (an
+ * absolute path to another build's dist/ — bench/ab.js measures two builds with the same case
+ * code that way).
+ */
+export function strataModule(file = 'index.js') {
+  const dist = process.env.BENCH_DIST
+  if (dist === undefined || dist === '') return import(new URL(`../../dist/${file}`, import.meta.url).href)
+  return import(pathToFileURL(path.join(dist, file)).href)
+}
 
 /** Measured rounds per measurement (after the warm-up). Override with BENCH_ROUNDS. */
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)

@@ -26,16 +26,66 @@ export function coarseClock(source: () => number, resolutionMs = 1, maxReads = 2
 }
 
 /**
+ * Scheduling on a clock. The system's timers by default; a clock passed as the `clock` option
+ * that also has `setTimeout` and `clearTimeout` methods (a test's fake clock) schedules the
+ * factory's soft and hard timeouts, the lock polling and renewal and the breaker's probe on
+ * itself, so advancing it fires them — no test has to sleep through real time.
+ */
+export interface ClockTimers {
+  setTimeout(callback: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+/** The `clock` option: milliseconds since the epoch, optionally with the clock's own timers. */
+export type Clock = (() => number) & Partial<ClockTimers>
+
+/** The system's timers. */
+export const SYSTEM_TIMERS: ClockTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+}
+
+/** The timers of `clock` when it has both methods, else the system's. */
+export function timersOf(clock: Clock | undefined): ClockTimers {
+  if (
+    clock === undefined ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    return SYSTEM_TIMERS
+  }
+  const set = clock.setTimeout
+  const clear = clock.clearTimeout
+  return {
+    setTimeout: (callback, ms) => set.call(clock, callback, ms),
+    clearTimeout: (h) => clear.call(clock, h),
+  }
+}
+
+/** Resolves after `ms` on `timers`' clock. */
+export function sleep(timers: ClockTimers, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    timers.setTimeout(resolve, ms)
+  })
+}
+
+/**
  * The cache's one clock, injected (`clock` option) or the system's. `now` is the (coarse) reading
  * for expiry; `stamp` dates invalidations and creations in fractional ms, so "before" is rarely a
- * tie — the system's high-resolution time, or the injected clock as is.
+ * tie — the system's high-resolution time, or the injected clock as is; `timers` schedule on it
+ * ({@link ClockTimers}).
  */
 export interface CacheClock {
   readonly now: () => number
   readonly stamp: () => number
+  readonly timers: ClockTimers
 }
 
-export function cacheClock(injected: (() => number) | undefined): CacheClock {
-  if (injected !== undefined) return { now: injected, stamp: injected }
-  return { now: coarseClock(Date.now), stamp: () => performance.timeOrigin + performance.now() }
+export function cacheClock(injected: Clock | undefined): CacheClock {
+  if (injected !== undefined) return { now: injected, stamp: injected, timers: timersOf(injected) }
+  return {
+    now: coarseClock(Date.now),
+    stamp: () => performance.timeOrigin + performance.now(),
+    timers: SYSTEM_TIMERS,
+  }
 }

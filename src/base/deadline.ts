@@ -1,3 +1,5 @@
+import { type ClockTimers, SYSTEM_TIMERS } from './clock.js'
+
 /**
  * Settles like `operation`, or rejects with `onTimeout()` after `ms` if it has not settled by
  * then (the operation itself keeps running; its late outcome is ignored, never unhandled).
@@ -7,11 +9,17 @@
  * L1 hit), a reply that arrived in time is still waiting in the socket when the timer fires, and
  * judging then would blame Redis for our own lag — the reason a busy process once never closed
  * its circuit breaker again (issue 24). The poll phase runs between the two, so such a reply wins.
+ * `timers`: the clock the deadline runs on (the cache's, so a test's fake clock can fire it).
  */
-export function within<T>(operation: Promise<T>, ms: number, onTimeout: () => unknown): Promise<T> {
+export function within<T>(
+  operation: Promise<T>,
+  ms: number,
+  onTimeout: () => unknown,
+  timers: ClockTimers = SYSTEM_TIMERS,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false
-    const timer = setTimeout(
+    const timer = timers.setTimeout(
       () =>
         setImmediate(() => {
           if (!settled) reject(onTimeout())
@@ -21,12 +29,12 @@ export function within<T>(operation: Promise<T>, ms: number, onTimeout: () => un
     operation.then(
       (value) => {
         settled = true
-        clearTimeout(timer)
+        timers.clearTimeout(timer)
         resolve(value)
       },
       (error: unknown) => {
         settled = true
-        clearTimeout(timer)
+        timers.clearTimeout(timer)
         reject(error)
       },
     )

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { type ClockTimers, SYSTEM_TIMERS } from '../base/clock.js'
 import type { LockService } from './lock.js'
 
 /** A lock this process holds: renewed in the background until released. */
@@ -12,6 +13,8 @@ export interface KeyLockOptions {
   ttlMs: number
   /** Called when a renewal or release fails (the lock then expires by itself). */
   onError: (error: unknown) => void
+  /** The clock renewals are scheduled on (the cache's; a test's fake clock fires them). Default: the system's. */
+  timers?: ClockTimers
 }
 
 /**
@@ -35,16 +38,21 @@ export class KeyLocks {
     if (!(await this.#locks.acquire(key, token, ttlMs))) return undefined
     const locks = this.#locks
     const onError = this.#options.onError
-    const renew = setInterval(
-      () => {
+    const timers = this.#options.timers ?? SYSTEM_TIMERS
+    const everyMs = Math.max(1, Math.floor(ttlMs / 3))
+    let renewal: unknown
+    const schedule = () => {
+      renewal = timers.setTimeout(() => {
         locks.extend(key, token, ttlMs).catch(onError)
-      },
-      Math.max(1, Math.floor(ttlMs / 3)),
-    )
-    renew.unref()
+        schedule()
+      }, everyMs)
+      // A renewal alone never keeps the process alive.
+      ;(renewal as { unref?: () => void }).unref?.()
+    }
+    schedule()
     let released = false
     const stop = () => {
-      clearInterval(renew)
+      timers.clearTimeout(renewal)
       this.#held.delete(stop)
     }
     this.#held.add(stop)

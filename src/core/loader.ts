@@ -1,4 +1,4 @@
-import type { CacheClock } from '../base/clock.js'
+import { type CacheClock, sleep } from '../base/clock.js'
 import { within } from '../base/deadline.js'
 import { parseDuration } from '../base/duration.js'
 import type { HeldLock } from '../coordination/key-lock.js'
@@ -169,7 +169,7 @@ export class Loader {
     }
     return new Promise<Loaded>((resolve, reject) => {
       let settled = false
-      const timer = setTimeout(() => {
+      const timer = clock.timers.setTimeout(() => {
         settled = true
         telemetry.counters.factoryTimeouts++
         telemetry.events.emit('factory-timeout', { key, kind: 'soft' })
@@ -178,12 +178,12 @@ export class Loader {
       flight.then(
         (loaded) => {
           if (settled) return
-          clearTimeout(timer)
+          clock.timers.clearTimeout(timer)
           resolve(loaded)
         },
         (error: unknown) => {
           if (settled) return
-          clearTimeout(timer)
+          clock.timers.clearTimeout(timer)
           reject(error)
         },
       )
@@ -250,13 +250,14 @@ export class Loader {
     stale: Stale | undefined,
     seen: Seen,
   ): Promise<LockOutcome> {
-    const { options: resolved, remote, lifecycle } = this.#p
+    const { options: resolved, remote, lifecycle, clock } = this.#p
     const lockOptions = resolved.lock
     if (lockOptions === false) return { lock: undefined }
     const maxWaitMs =
       lockOptions.waitMs ??
       (Number.isFinite(res.hardTimeoutMs) ? lockOptions.ttlMs + res.hardTimeoutMs : DEFAULTS.lockWaitMs)
-    const started = performance.now()
+    // Polling runs on the cache's clock: a test's fake clock advances it, nothing sleeps for real.
+    const started = clock.stamp()
     let pollMs = LOCK_POLL_FIRST_MS
     let waited = false
     const skipL1 = options.skipL1 === true
@@ -292,14 +293,14 @@ export class Loader {
         return { lock, l2Failed: found === L2_UNAVAILABLE }
       }
       if (stale !== undefined) return { value: { v: stale.value } }
-      const elapsed = performance.now() - started
+      const elapsed = clock.stamp() - started
       if (elapsed >= maxWaitMs) {
         this.#lockWaited(key, started, waited, 'gave-up')
         return { lock: undefined }
       }
       if (lifecycle.closed) throw closed()
       waited = true
-      await delay(Math.min(pollMs, maxWaitMs - elapsed))
+      await sleep(clock.timers, Math.min(pollMs, maxWaitMs - elapsed))
       pollMs = Math.min(pollMs * 1.5, LOCK_POLL_MAX_MS)
       const found = await this.read(key, options.schema, skipL1, res, seen)
       if (found === L2_UNAVAILABLE) return { lock: undefined, l2Failed: true }
@@ -318,7 +319,8 @@ export class Loader {
   ): void {
     if (!waited) return
     this.#p.telemetry.counters.lockWaits++
-    this.#p.telemetry.events.emit('lock-waited', { key, waitedMs: performance.now() - started, outcome })
+    const waitedMs = this.#p.clock.stamp() - started
+    this.#p.telemetry.events.emit('lock-waited', { key, waitedMs, outcome })
   }
 
   #tookFromL2(key: string): void {
@@ -406,17 +408,22 @@ export class Loader {
     // A factory that throws synchronously is a rejection like any other.
     const running = new Promise<T>((resolve) => resolve(factory(context)))
     if (!Number.isFinite(hardMs)) return running
-    const telemetry = this.#p.telemetry
-    return within(running, hardMs, () => {
-      telemetry.counters.factoryTimeouts++
-      telemetry.events.emit('factory-timeout', { key, kind: 'hard' })
-      const error = new FactoryHardTimeoutError(
-        `The factory for "${key}" did not settle within timeout.hard (${hardMs} ms); its signal was aborted.`,
-        key,
-      )
-      controller.abort(error)
-      return error
-    })
+    const { telemetry, clock } = this.#p
+    return within(
+      running,
+      hardMs,
+      () => {
+        telemetry.counters.factoryTimeouts++
+        telemetry.events.emit('factory-timeout', { key, kind: 'hard' })
+        const error = new FactoryHardTimeoutError(
+          `The factory for "${key}" did not settle within timeout.hard (${hardMs} ms); its signal was aborted.`,
+          key,
+        )
+        controller.abort(error)
+        return error
+      },
+      clock.timers,
+    )
   }
 
   /** getOrSetMany's load of `keys` (registered as their flights): one L2 round trip, then one factory call. */
@@ -476,10 +483,6 @@ function ignore(): void {}
 
 function asStale(loaded: Loaded): Loaded {
   return { value: loaded.value, tier: 'stale' }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** Whether an L2 value is newer than the one at hand (another instance refreshed it). */

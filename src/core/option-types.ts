@@ -1,3 +1,4 @@
+import type { Clock } from '../base/clock.js'
 import type { Duration } from '../base/duration.js'
 import type { PolicyName } from '../eviction/index.js'
 import type { AlertThresholds } from '../observability/health.js'
@@ -126,8 +127,13 @@ export interface CacheOptions extends ResilienceOptions {
   maxValueBytes?: number
   /** Storage keys longer than this (UTF-8 bytes) are hashed. Default 250. */
   maxKeyBytes?: number
-  /** Milliseconds since the epoch; inject a fake to test expiry without sleeping. Default `Date.now`. */
-  clock?: () => number
+  /**
+   * Milliseconds since the epoch; inject a fake to test expiry without sleeping. Default `Date.now`.
+   * A clock that also has `setTimeout(callback, ms)` and `clearTimeout(handle)` methods schedules
+   * the factory's soft and hard timeouts, the lock polling and renewal, and the breaker's probe on
+   * itself: advancing it fires them (docs/options.md).
+   */
+  clock?: Clock
   /** Uniform [0, 1); drives jitter. Default `Math.random`. */
   random?: () => number
 }

@@ -1,3 +1,4 @@
+import type { Clock } from '../base/clock.js'
 import { DEFAULTS } from '../base/defaults.js'
 import { parseDuration } from '../base/duration.js'
 import { refuseUnknown } from '../base/option-names.js'
@@ -39,7 +40,7 @@ export interface ResolvedOptions {
   serializer: 'json' | 'msgpack' | Serializer
   maxValueBytes: number
   maxKeyBytes: number
-  clock: () => number
+  clock: Clock
   random: () => number
   resilience: Resilience
   lock: { ttlMs: number; waitMs: number | undefined } | false

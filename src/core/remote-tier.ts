@@ -1,3 +1,4 @@
+import { timersOf } from '../base/clock.js'
 import type { HeldLock } from '../coordination/key-lock.js'
 import { KeyLocks } from '../coordination/key-lock.js'
 import type { StrataError } from '../errors.js'
@@ -211,7 +212,7 @@ class RedisRemoteAccess implements RemoteAccess {
             breakers: {
               failureThreshold: breaker.threshold,
               breakDurationMs: breaker.breakDurationMs,
-              clock: Date.now,
+              clock: options.clock,
               onStateChange,
               // The repair spans every master: one still down must not keep this one's breaker
               // open. What it could not delete stays queued (never read back meanwhile) and is
@@ -231,7 +232,7 @@ class RedisRemoteAccess implements RemoteAccess {
       const circuit = new CircuitBreakerTier(direct, {
         failureThreshold: breaker.threshold,
         breakDurationMs: breaker.breakDurationMs,
-        clock: Date.now,
+        clock: options.clock,
         onStateChange: (state) => onStateChange(state),
         onRecover: () => this.#repair(direct),
       })
@@ -246,6 +247,7 @@ class RedisRemoteAccess implements RemoteAccess {
       this.#locks = new KeyLocks(this.tier.locks, {
         ttlMs: lock.ttlMs,
         onError: (error) => this.failed(error, 'lock'),
+        timers: timersOf(options.clock),
       })
     }
   }

@@ -6,7 +6,7 @@ import {
   type RemoteEntry,
   type RemoteTier,
 } from '../../dist/index.js'
-import { manualClock } from '../helpers/clock.js'
+import { fakeClock, manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/deferred.js'
 
 const TTL = 1000
@@ -14,6 +14,14 @@ const TTL = 1000
 function setup(extra: CacheOptions = {}, shared?: MemoryRemoteTier) {
   const clock = manualClock()
   const tier = shared ?? new MemoryRemoteTier({ clock })
+  const cache = createCache({ namespace: 'r', jitter: 0, clock, ttl: TTL, l2: { tier }, ...extra })
+  return { clock, tier, cache }
+}
+
+/** A cache on a fake clock with timers: its soft and hard timeouts fire when the test advances it. */
+function setupFake(extra: CacheOptions = {}) {
+  const clock = fakeClock()
+  const tier = new MemoryRemoteTier({ clock })
   const cache = createCache({ namespace: 'r', jitter: 0, clock, ttl: TTL, l2: { tier }, ...extra })
   return { clock, tier, cache }
 }
@@ -169,48 +177,61 @@ describe('fail-safe', () => {
 
 describe('factory timeouts', () => {
   it('rejects with E_FACTORY_HARD_TIMEOUT and aborts ctx.signal when the factory outlives timeout.hard', async () => {
-    const { cache } = setup({ timeout: { hard: '30ms' } })
+    const { clock, cache } = setupFake({ timeout: { hard: '30ms' } })
     let signal: AbortSignal | undefined
     const never = new Promise<string>(() => {})
-    await expect(
-      cache.getOrSet({
+    const outcome = cache
+      .getOrSet({
         key: 'k',
         factory: (ctx) => {
           signal = ctx.signal
           return never
         },
-      }),
-    ).rejects.toMatchObject({ code: 'E_FACTORY_HARD_TIMEOUT', key: 'k' })
+      })
+      .catch((error: unknown) => error)
+    await clock.advance(29)
+    expect(signal?.aborted).toBe(false)
+    await clock.advance(1)
+    expect(await outcome).toMatchObject({ code: 'E_FACTORY_HARD_TIMEOUT', key: 'k' })
     expect(signal?.aborted).toBe(true)
     expect(cache.stats().factoryTimeouts).toBe(1)
   })
 
   it('after a hard timeout with a stale value at hand, serves the stale value (fail-safe)', async () => {
-    const { clock, cache } = setup({ grace: '1h', timeout: { soft: '10s', hard: '30ms' } })
+    const { clock, cache } = setupFake({ grace: '1h', timeout: { soft: '10s', hard: '30ms' } })
     await cache.getOrSet({ key: 'k', factory: () => 'old' })
-    clock.advance(TTL + 1)
-    expect(await cache.getOrSet({ key: 'k', factory: () => new Promise<string>(() => {}) })).toBe('old')
+    await clock.advance(TTL + 1)
+    const answer = cache.getOrSet({ key: 'k', factory: () => new Promise<string>(() => {}) })
+    await clock.advance(30)
+    expect(await answer).toBe('old')
     expect(cache.stats()).toMatchObject({ failSafeServed: 1, factoryTimeouts: 1 })
   })
 
   it('a soft timeout answers with the stale value, and the factory still refreshes the cache when it finishes', async () => {
-    const { clock, cache } = setup({ grace: '1h', timeout: { soft: '20ms' } })
+    const { clock, cache } = setupFake({ grace: '1h', timeout: { soft: '20ms' } })
     await cache.getOrSet({ key: 'k', factory: () => 'old' })
-    clock.advance(TTL + 1)
+    await clock.advance(TTL + 1)
     const gate = deferred<string>()
     const timeouts: unknown[] = []
     cache.on('factory-timeout', (event) => timeouts.push(event))
-    expect(await cache.getOrSet({ key: 'k', factory: () => gate.promise })).toBe('old')
+    const answer = cache.getOrSet({ key: 'k', factory: () => gate.promise })
+    await clock.advance(19)
+    expect(timeouts).toEqual([])
+    await clock.advance(1)
+    expect(await answer).toBe('old')
     expect(timeouts).toEqual([{ key: 'k', kind: 'soft' }])
     gate.resolve('new')
     await vi.waitFor(() => expect(cache.peek('k')).toBe('new'))
   })
 
   it('a factory faster than the soft timeout answers with the fresh value', async () => {
-    const { clock, cache } = setup({ grace: '1h', timeout: { soft: '1s' } })
+    const { clock, cache } = setupFake({ grace: '1h', timeout: { soft: '1s' } })
     await cache.getOrSet({ key: 'k', factory: () => 'old' })
-    clock.advance(TTL + 1)
-    expect(await cache.getOrSet({ key: 'k', factory: () => takes(5, 'new') })).toBe('new')
+    await clock.advance(TTL + 1)
+    const fresh = () => new Promise<string>((resolve) => clock.setTimeout(() => resolve('new'), 5))
+    const answer = cache.getOrSet({ key: 'k', factory: fresh })
+    await clock.advance(5)
+    expect(await answer).toBe('new')
     expect(cache.stats().staleServed).toBe(0)
   })
 
