@@ -221,7 +221,7 @@ export class Cache {
     }
     const key = options.key
     if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
-      throw this.#invalidKey(key)
+      throw invalidKeyError(key, this.#maxKeyLength)
     if (typeof options.factory !== 'function') {
       throw new InvalidOptionError('getOrSet: `factory` must be a function that loads the value.')
     }
@@ -276,7 +276,7 @@ export class Cache {
     options?: Pick<EntryOptions, 'skipL1' | 'skipL2'> & { schema?: StandardSchemaV1<unknown, T> },
   ): Promise<DeepReadonly<T> | undefined> {
     if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
-      throw this.#invalidKey(key)
+      throw invalidKeyError(key, this.#maxKeyLength)
     if (this.#lifecycle.closed) throw closed()
     if (operationChannel.hasSubscribers) {
       return this.#telemetry.traced('get', key, (context) => this.#get(key, options, context)) as Read<T>
@@ -338,7 +338,7 @@ export class Cache {
   /** Synchronous L1-only read: the value if this process holds it, else `undefined`. */
   peek<T = unknown>(key: string): T | undefined {
     if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
-      throw this.#invalidKey(key)
+      throw invalidKeyError(key, this.#maxKeyLength)
     const value = this.#local.get(key, this.#now())
     return value === MISS ? undefined : (value as T)
   }
@@ -384,7 +384,7 @@ export class Cache {
    */
   async set<T>(key: string, value: T, options: EntryOptions = {}): Promise<void> {
     if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
-      throw this.#invalidKey(key)
+      throw invalidKeyError(key, this.#maxKeyLength)
     if (this.#lifecycle.closed) throw closed()
     refuseUnknown(options, 'entry')
     if (value === undefined) {
@@ -427,7 +427,7 @@ export class Cache {
     const wb = writeBehindFor<T>(this, this.#remote.direct, options, {
       stageSet: (key, value) => {
         if (this.#lifecycle.closed) throw closed()
-        if (key.length > this.#maxKeyLength) throw this.#invalidKey(key)
+        if (key.length > this.#maxKeyLength) throw invalidKeyError(key, this.#maxKeyLength)
         return writer.stageSet(key, value, this.#resilience)
       },
       unstage: (key) => local.delete(key),
@@ -687,11 +687,7 @@ export class Cache {
     if (!Array.isArray(keys)) throw new InvalidKeyError('Expected an array of keys.')
     for (const key of keys)
       if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
-        throw this.#invalidKey(key)
-  }
-
-  #invalidKey(key: unknown): InvalidKeyError {
-    return invalidKeyError(key, this.#maxKeyLength)
+        throw invalidKeyError(key, this.#maxKeyLength)
   }
 }
 
