@@ -2,7 +2,7 @@
 // own child process (`node bench/cases/<case>.js <impl>`), prints the tables and the PASS/MISS
 // goals, and writes bench/results.json.
 //
-// Options: --only=l1,l2,batch,serializer   --rounds=N (measured rounds per measurement)
+// Options: --only=l1,l2,batch,serializer,write   --rounds=N (measured rounds per measurement)
 //
 // Method: all implementations of a group are started (one child each, set up one after the
 // other), each warms up and calibrates its loop size, then the runner asks for measured rounds
@@ -16,6 +16,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { median } from './lib/common.js'
 import { startRedis } from './lib/redis-server.js'
+import { reportWrite } from './lib/write-report.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const args = Object.fromEntries(
@@ -68,6 +69,13 @@ const GROUPS = [
     rounds: 15,
     redis: true,
     impls: ['pipeline-ioredis', 'strata-ioredis', 'pipeline-redis', 'strata-redis'],
+  },
+  {
+    case: 'write',
+    title: 'set / delete / invalidateTags, ~490 B product, 1 h TTL; sequential, and 64 in flight',
+    rounds: 11,
+    redis: true,
+    impls: ['raw-ioredis', 'strata-ioredis', 'raw-redis', 'strata-redis', 'bento'],
   },
   {
     case: 'serializer',
@@ -387,6 +395,11 @@ async function main() {
   if (results.l1) reportL1(results.l1)
   if (results.l2) reportL2(results.l2)
   if (results.batch) reportBatch(results.batch)
+  if (results.write) {
+    const title = GROUPS.find((g) => g.case === 'write').title
+    const helpers = { title, table, fmtTime, fmtRate, fmtRatio, spread, paired, goal, loadavg: os.loadavg }
+    reportWrite(results.write, helpers)
+  }
   if (results.serializer) reportSerializer(results.serializer)
 
   const misses = Object.entries(results).flatMap(([c, r]) =>

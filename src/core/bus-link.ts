@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { CacheClock } from '../base/clock.js'
-import { BusCodec, type BusCodecOptions, type BusMessage } from '../invalidation/messages.js'
+import { type BusChange, BusCodec, type BusCodecOptions, coalesce } from '../invalidation/messages.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import type { Flights } from './flights.js'
 import { isHeartbeat } from './heartbeat.js'
@@ -18,7 +18,16 @@ const BUS_DROP_COUNTER = {
 } as const
 
 /** Applies a change another instance announced to this instance's state. */
-export type ChangeApplier = (message: BusMessage) => void
+export type ChangeApplier = (change: BusChange) => void
+
+/** The changes of this tick, published together once it ends. */
+interface Outbox {
+  changes: BusChange[]
+  /** Writes the changes announce, when the bus does not order a publish after them by itself. */
+  after: Promise<unknown>[]
+  done: Promise<void>
+  resolve: () => void
+}
 
 interface BusLinkOptions {
   /** `!bus:<scope>`: every instance of this namespace (and tenant) listens here. */
@@ -52,6 +61,7 @@ export class BusLink {
   #error: unknown
   #subscribed: Promise<(() => Promise<void>) | undefined> | undefined
   #unsubscribe: (() => Promise<void>) | undefined
+  #outbox: Outbox | undefined
 
   constructor(
     options: BusLinkOptions,
@@ -105,14 +115,54 @@ export class BusLink {
     return (await this.#subscribed) === undefined ? { ok: false, error: this.#error } : { ok: true }
   }
 
-  async publish(message: BusMessage): Promise<void> {
-    const bus = this.#remote.bus
-    if (bus === undefined || !this.#options.listen) return
+  /**
+   * Announces `change` to the other instances. The changes of one tick leave together, as one
+   * message (see {@link coalesce}), once the tick ends. `after`: the L2 write the change
+   * announces. A bus that sends a publish after the writes issued before it, over the same
+   * connection (one Redis), needs nothing more: Redis applies the write before the message goes
+   * out, so an instance that hears it and reads the key gets the new value. On any other bus the
+   * message waits for the tick's writes to settle. Never rejects: a failed publish is counted.
+   */
+  publish(change: BusChange, after?: Promise<unknown>): Promise<void> {
+    if (this.#remote.bus === undefined || !this.#options.listen) return Promise.resolve()
+    let outbox = this.#outbox
+    if (outbox === undefined) {
+      let resolve = () => {}
+      const done = new Promise<void>((r) => {
+        resolve = r
+      })
+      const created: Outbox = { changes: [], after: [], done, resolve }
+      outbox = created
+      this.#outbox = created
+      process.nextTick(() => void this.#send(created))
+    }
+    outbox.changes.push(change)
+    if (after !== undefined && !this.#remote.ordersPublishWithWrites) outbox.after.push(after)
+    return outbox.done
+  }
+
+  async #send(outbox: Outbox): Promise<void> {
+    if (this.#outbox === outbox) this.#outbox = undefined
     try {
-      await bus.publish(this.#options.channel, this.#codec.encode(message))
-      this.#telemetry.counters.busPublished++
-    } catch (error) {
-      this.#telemetry.l2Failure(error, 'publish')
+      if (outbox.after.length > 0) await Promise.allSettled(outbox.after)
+      const bus = this.#remote.bus
+      if (bus === undefined) return
+      await Promise.all(
+        coalesce(this.source, outbox.changes).map(async (message) => {
+          const counters = this.#telemetry.counters
+          // Counted once handed to the connection (a caller that does not wait for the reply sees
+          // it counted), uncounted if it fails.
+          counters.busPublished++
+          try {
+            await bus.publish(this.#options.channel, this.#codec.encode(message))
+          } catch (error) {
+            counters.busPublished--
+            this.#telemetry.l2Failure(error, 'publish')
+          }
+        }),
+      )
+    } finally {
+      outbox.resolve()
     }
   }
 
@@ -151,10 +201,16 @@ export class BusLink {
     if (message.source === this.source || this.#closed) return
     // A change dated far ahead would hide every entry until then (a forged 'clear' freezing the
     // cache): no sender's clock is trusted further ahead than the bus's maxAge.
-    message.at = Math.min(message.at, this.#clock.stamp() + this.#options.maxAgeMs)
+    const latest = this.#clock.stamp() + this.#options.maxAgeMs
     counters.busMessages++
-    this.#telemetry.events.emit('bus-message', { type: message.op })
-    this.#apply(message)
+    const changes: readonly BusChange[] = message.op === 'batch' ? message.changes : [message]
+    for (const change of changes) {
+      change.at = Math.min(change.at, latest)
+      if ((change.op === 'delete' || change.op === 'tags') && change.ats !== undefined)
+        change.ats = change.ats.map((t) => Math.min(t, latest))
+      this.#telemetry.events.emit('bus-message', { type: change.op })
+      this.#apply(change)
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Emitter } from '../base/emitter.js'
-import type { BusMessage } from '../invalidation/messages.js'
+import type { BusChange } from '../invalidation/messages.js'
 import { eventChannel } from '../observability/channels.js'
 import type { CacheEventName, CacheEvents, InvalidationEvent } from '../observability/events.js'
 
@@ -38,7 +38,7 @@ export class CacheEventEmitter extends Emitter<CacheEvents> {
  */
 export function emitInvalidation(
   events: CacheEventEmitter,
-  message: BusMessage,
+  message: BusChange,
   origin: InvalidationEvent['origin'],
 ): void {
   if (!events.has('invalidate') && !eventChannel.hasSubscribers) return

@@ -80,6 +80,8 @@ export interface RemoteAccess {
   /** The tier as calls reach it (through its breaker), if any. */
   readonly tier: RemoteTier | undefined
   readonly bus: Bus | undefined
+  /** Whether a publish issued after a write reaches the others only once the write is applied (see {@link Bus.orderedWithWrites}). */
+  readonly ordersPublishWithWrites: boolean
   /** Whether entries' tags are judged against markers in this tier. */
   readonly hasMarkers: boolean
   /** Whether values reach this instance from elsewhere (an L2): only then must it remember the changes it made. */
@@ -258,6 +260,10 @@ class RedisRemoteAccess implements RemoteAccess {
 
   get hasMarkers(): boolean {
     return this.#store !== undefined
+  }
+
+  get ordersPublishWithWrites(): boolean {
+    return this.direct.bus?.orderedWithWrites === true
   }
 
   get breakerState(): CircuitState {
@@ -595,6 +601,7 @@ export class NoRemoteTier implements RemoteAccess {
   readonly direct = undefined
   readonly tier = undefined
   readonly bus = undefined
+  readonly ordersPublishWithWrites = false
   readonly hasMarkers = false
   readonly shared = false
   readonly breakerState = 'closed'

@@ -1,7 +1,7 @@
 import type { CacheClock } from '../base/clock.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidOptionError } from '../errors.js'
-import type { BusMessage } from '../invalidation/messages.js'
+import type { BusChange } from '../invalidation/messages.js'
 import type { InvalidationMode } from '../invalidation/store.js'
 import { globToRegExp } from '../keys/glob.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
@@ -49,8 +49,13 @@ export class Writer {
     this.#p = parts
   }
 
+  /**
+   * Both tiers, the dependency markers and the bus in one go: everything this call sends to the
+   * L2 is issued in this tick, so the tier sends it with the other writes of the tick (one round
+   * trip for all of them), and the bus message leaves with the tick's other changes.
+   */
   async set(key: string, value: unknown, options: EntryOptions, res: Resilience): Promise<void> {
-    const { flights, clock, bus } = this.#p
+    const { flights, clock, bus, remote } = this.#p
     const since = options.startedAt
     if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) {
       throw new InvalidOptionError(
@@ -67,23 +72,34 @@ export class Writer {
     const load = since === undefined ? undefined : { startedAt: at, ms: 0 }
     // What was derived from the old value is outdated, here and (below) everywhere.
     const dependents = this.#dropDependents([key], at)
-    const written = await this.write(key, value, ttl, tags, options, 'set', res, load)
-    const message: BusMessage = {
-      op: 'delete',
-      source: bus.source,
-      at,
-      version: this.#p.version,
-      keys: [key],
+    const entry = this.prepare(key, value, ttl, tags, options, res, load)
+    const change: BusChange = { op: 'delete', at, version: this.#p.version, keys: [key] }
+    if (options.skipL2 !== true) {
+      // Everything below is issued in this tick: the tier sends it with the tick's other writes.
+      const written =
+        entry === undefined ? undefined : remote.write(key, entry, tags, 'set', load?.startedAt)
+      // Other instances drop their copy of the old value (and read the new one from the L2). Sent
+      // even if the write fails: dropping a copy costs them a miss, never a wrong answer.
+      const published = bus.publish(change, written)
+      const [outcome] = await Promise.all([written, remote.bumpDependents(dependents, at)])
+      if (outcome === 'refused') {
+        // Deleted after the reads this value came from (startedAt): the delete wins.
+        this.#p.telemetry.counters.writesRefused++
+        this.#p.local.delete(key)
+      }
+      // A failed write does not wait for the message (it may be failing too): its repair tells the others.
+      if (outcome !== 'failed') await this.#announced(published)
     }
-    // When the L2 failed, the queued repair tells the others once it answers: nothing waits twice.
-    if (written && options.skipL2 !== true) {
-      await Promise.all([
-        this.#p.remote.bumpDependents(dependents, at),
-        // Other instances drop their copy of the old value (and read the new one from the L2).
-        bus.publish(message),
-      ])
-    }
-    emitInvalidation(this.#p.telemetry.events, message, 'local')
+    emitInvalidation(this.#p.telemetry.events, change, 'local')
+  }
+
+  /**
+   * Waits for a change's bus message, unless the bus sends it after the change's writes over the
+   * same connection: it is then on its way, behind them, and waiting for its reply would only add
+   * to the caller's latency.
+   */
+  #announced(published: Promise<void>): Promise<void> | undefined {
+    return this.#p.remote.ordersPublishWithWrites ? undefined : published
   }
 
   /**
@@ -106,11 +122,10 @@ export class Writer {
     return { entry, at, markers: this.#p.remote.dependentMarkerKeys(dependents) }
   }
 
-  /** After staged sets reached the L2: one bus message for all their keys. */
+  /** After staged sets reached the L2: one bus message for all their keys (with the tick's other changes). */
   async announce(keys: readonly string[], at: number): Promise<void> {
     if (keys.length === 0) return
-    const { bus } = this.#p
-    await bus.publish({ op: 'delete', source: bus.source, at, version: this.#p.version, keys: [...keys] })
+    await this.#p.bus.publish({ op: 'delete', at, version: this.#p.version, keys: [...keys] })
   }
 
   /**
@@ -203,16 +218,13 @@ export class Writer {
     }
     const dependents = this.#dropDependents(keys, at)
     telemetry.counters.deletes += keys.length
-    const message: BusMessage = {
-      op: 'delete',
-      source: bus.source,
-      at,
-      version: this.#p.version,
-      keys: [...keys],
-    }
-    // When the L2 failed (and its policy did not reject), the queued repair tells the others once it answers.
-    if (await this.#p.remote.delete(keys, at, dependents)) await bus.publish(message)
-    emitInvalidation(telemetry.events, { ...message, keys: keys as string[] }, 'local')
+    const change: BusChange = { op: 'delete', at, version: this.#p.version, keys: [...keys] }
+    // Announced in the same tick as the L2 delete (see set); rejects as the delete's policy says.
+    // When the L2 failed (and its policy did not reject), the queued repair tells the others again once it answers.
+    const deleted = this.#p.remote.delete(keys, at, dependents)
+    const published = bus.publish(change, deleted)
+    if (await deleted) await this.#announced(published)
+    emitInvalidation(telemetry.events, { ...change, keys: keys as string[] }, 'local')
   }
 
   async clear(): Promise<void> {
@@ -221,9 +233,9 @@ export class Writer {
     flights.overtakeAll()
     local.clear()
     await this.#p.remote.deleteByPrefix(this.#p.scope, 'clear')
-    const message: BusMessage = { op: 'clear', source: bus.source, at: clock.stamp() }
-    await bus.publish(message)
-    emitInvalidation(this.#p.telemetry.events, message, 'local')
+    const change: BusChange = { op: 'clear', at: clock.stamp() }
+    await bus.publish(change)
+    emitInvalidation(this.#p.telemetry.events, change, 'local')
   }
 
   async invalidateTags(tags: readonly string[], mode: InvalidationMode): Promise<void> {
@@ -231,16 +243,14 @@ export class Writer {
     const at = clock.stamp()
     this.#applyTags(tags, mode, at)
     telemetry.counters.tagInvalidations += tags.length
+    const recorded = this.#p.remote.invalidateTags(tags, at, mode)
+    // The others hear of it even when the L2 could not record it.
+    const published = bus.publish({ op: 'tags', at, tags: [...tags], mode }, recorded)
     try {
-      await this.#p.remote.invalidateTags(tags, at, mode)
+      await recorded
+      await this.#announced(published)
     } finally {
-      // The others hear of it even when the L2 could not record it.
-      await bus.publish({ op: 'tags', source: bus.source, at, tags: [...tags], mode })
-      emitInvalidation(
-        telemetry.events,
-        { op: 'tags', source: bus.source, at, tags: tags as string[], mode },
-        'local',
-      )
+      emitInvalidation(telemetry.events, { op: 'tags', at, tags: tags as string[], mode }, 'local')
     }
   }
 
@@ -249,9 +259,8 @@ export class Writer {
     const { clock, bus } = this.#p
     const removed = this.#deleteMatchingLocal(pattern)
     const deleted = await this.#p.remote.deleteByPrefix(this.#p.prefix, 'deleteMatching', pattern)
-    const message: BusMessage = {
+    const message: BusChange = {
       op: 'pattern',
-      source: bus.source,
       at: clock.stamp(),
       version: this.#p.version,
       pattern,
@@ -262,20 +271,30 @@ export class Writer {
   }
 
   /** Applies a change another instance announced. */
-  applyHeard(message: BusMessage): void {
+  applyHeard(message: BusChange): void {
     const { flights, local, tags, version } = { ...this.#p }
     switch (message.op) {
-      case 'delete':
-        if (message.version === version) {
-          for (const key of message.keys) {
-            flights.overtake(key, message.at)
+      case 'delete': {
+        const { keys, ats } = message
+        // Each key as of its own change (a tick's changes arrive merged, `ats` aligned with `keys`).
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i] as string
+          const at = ats?.[i] ?? message.at
+          if (message.version === version) {
+            flights.overtake(key, at)
             local.delete(key)
           }
+          if (ats !== undefined) this.#dropDependents([key], at)
         }
-        this.#dropDependents(message.keys, message.at)
+        if (ats === undefined) this.#dropDependents(keys, message.at)
         break
+      }
       case 'tags':
-        this.#applyTags(message.tags, message.mode, message.at)
+        if (message.ats === undefined) this.#applyTags(message.tags, message.mode, message.at)
+        else {
+          for (let i = 0; i < message.tags.length; i++)
+            this.#applyTags([message.tags[i] as string], message.mode, message.ats[i] ?? message.at)
+        }
         break
       case 'clear':
         tags.cleared(message.at)

@@ -4,6 +4,13 @@
  * subscriber reports its connection state and the cache drops its L1 whenever it was down.
  */
 export interface Bus {
+  /**
+   * True when a message published after a write of the same tier is sent after it over the same
+   * connection, so that Redis applies the write before anyone hears the message (one Redis; not a
+   * Cluster, where they may go to different nodes). The cache then publishes a change without
+   * waiting for the write's reply; otherwise it waits.
+   */
+  readonly orderedWithWrites?: boolean
   publish(channel: string, message: Uint8Array): Promise<void>
   /**
    * Delivers every message on `channel` to `onMessage` (own messages included; the cache ignores

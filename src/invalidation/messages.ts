@@ -3,12 +3,25 @@ import { assertPattern } from '../keys/limits.js'
 import { type BusSecret, MAC_BYTES, MessageAuthenticator, ReplayWindow } from '../security/hmac.js'
 import type { InvalidationMode } from './store.js'
 
-/** What one instance tells the others; `source` lets an instance ignore its own messages. */
+/** One change an instance announces: keys deleted (or replaced), tags invalidated, the namespace cleared, a pattern deleted. */
+export type BusChange =
+  | { op: 'delete'; at: number; version: string; keys: string[]; ats?: number[] }
+  | { op: 'tags'; at: number; tags: string[]; mode: InvalidationMode; ats?: number[] }
+  | { op: 'clear'; at: number }
+  | { op: 'pattern'; at: number; version: string; pattern: string }
+
+/**
+ * `ats`, when present, is when each key (or tag) changed, aligned with `keys` (or `tags`): the
+ * changes of one tick merged into one (see {@link coalesce}); `at` is then the earliest of them,
+ * what a release that does not read `ats` uses for all.
+ *
+ * What one instance tells the others; `source` lets an instance ignore its own messages. A
+ * `batch` carries the changes of one tick that {@link coalesce} could not merge into one change
+ * (a set and a tag invalidation, say); a receiver applies them in order.
+ */
 export type BusMessage =
-  | { op: 'delete'; source: string; at: number; version: string; keys: string[] }
-  | { op: 'tags'; source: string; at: number; tags: string[]; mode: InvalidationMode }
-  | { op: 'clear'; source: string; at: number }
-  | { op: 'pattern'; source: string; at: number; version: string; pattern: string }
+  | (BusChange & { source: string })
+  | { op: 'batch'; source: string; at: number; changes: BusChange[] }
 
 /** Messages larger than this are dropped unread (a flood or a forged message). */
 export const MAX_MESSAGE_BYTES = 1 << 20
@@ -160,15 +173,56 @@ function parseBody(
 
 /** Builds a fresh message from validated fields only (nothing else of the parsed object survives). */
 function validate(m: Record<string, unknown>, source: string, at: number): BusMessage | undefined {
+  if (m.op !== 'batch') return validateChange(m, source, at)
+  if (!Array.isArray(m.changes) || m.changes.length > MAX_BATCH_CHANGES) return undefined
+  const changes: BusChange[] = []
+  for (const raw of m.changes as unknown[]) {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined
+    const c = raw as Record<string, unknown>
+    if (typeof c.at !== 'number' || !Number.isFinite(c.at)) return undefined
+    // A kind of change this release does not know (a newer sender's) is skipped, not the batch:
+    // the changes it does know still apply.
+    if (!KNOWN_CHANGES.has(c.op)) continue
+    const change = validateChange(c, source, c.at)
+    if (change === undefined) return undefined
+    const { source: _, ...rest } = change
+    changes.push(rest as BusChange)
+  }
+  return { op: 'batch', source, at, changes }
+}
+
+const KNOWN_CHANGES = new Set<unknown>(['delete', 'tags', 'clear', 'pattern'])
+/** More changes than one tick can produce (coalesce merges by kind): a forged message. */
+const MAX_BATCH_CHANGES = 10_000
+
+function validateChange(
+  m: Record<string, unknown>,
+  source: string,
+  at: number,
+): (BusChange & { source: string }) | undefined {
   switch (m.op) {
-    case 'delete':
-      return typeof m.version === 'string' && isStrings(m.keys)
-        ? { op: 'delete', source, at, version: m.version, keys: [...m.keys] }
-        : undefined
-    case 'tags':
-      return isStrings(m.tags) && (m.mode === 'delete' || m.mode === 'expire')
-        ? { op: 'tags', source, at, tags: [...m.tags], mode: m.mode }
-        : undefined
+    case 'delete': {
+      if (typeof m.version !== 'string' || !isStrings(m.keys)) return undefined
+      const change: BusChange & { source: string } = {
+        op: 'delete',
+        source,
+        at,
+        version: m.version,
+        keys: [...m.keys],
+      }
+      return withTimes(change, m.ats, change.keys.length)
+    }
+    case 'tags': {
+      if (!isStrings(m.tags) || (m.mode !== 'delete' && m.mode !== 'expire')) return undefined
+      const change: BusChange & { source: string } = {
+        op: 'tags',
+        source,
+        at,
+        tags: [...m.tags],
+        mode: m.mode,
+      }
+      return withTimes(change, m.ats, change.tags.length)
+    }
     case 'clear':
       return { op: 'clear', source, at }
     case 'pattern':
@@ -186,6 +240,132 @@ function validate(m: Record<string, unknown>, source: string, at: number): BusMe
   }
 }
 
+/** `change` with its per-item times, if `ats` has one finite time per item; undefined if `ats` is malformed. */
+function withTimes<C extends { ats?: number[] }>(change: C, ats: unknown, count: number): C | undefined {
+  if (ats === undefined) return change
+  if (!Array.isArray(ats) || ats.length !== count) return undefined
+  if (!ats.every((t) => typeof t === 'number' && Number.isFinite(t))) return undefined
+  change.ats = [...(ats as number[])]
+  return change
+}
+
 function isStrings(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string' && v.length > 0)
+}
+
+/** Keys (in UTF-16 units) one change carries at most, so a message stays far below {@link MAX_MESSAGE_BYTES}. */
+const MAX_CHANGE_CHARS = 128 * 1024
+
+/** Items (keys or tags) of one merged change, each with when it changed (the later, if twice). */
+class Merged {
+  readonly times = new Map<string, number>()
+  chars = 0
+
+  constructor(readonly change: BusChange & { op: 'delete' | 'tags' }) {}
+
+  add(items: readonly string[], at: number, ats: readonly number[] | undefined): void {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as string
+      const time = ats?.[i] ?? at
+      const known = this.times.get(item)
+      if (known === undefined) this.chars += item.length + 24
+      if (known === undefined || time > known) this.times.set(item, time)
+    }
+  }
+
+  /** The change with its items and their times (`ats` only when they differ; `at` the earliest). */
+  finish(): BusChange {
+    const items = [...this.times.keys()]
+    const times = [...this.times.values()]
+    const at = Math.min(...times)
+    const change = { ...this.change, at }
+    if (change.op === 'delete') change.keys = items
+    else change.tags = items
+    if (times.some((t) => t !== at)) change.ats = times
+    else delete change.ats
+    return change
+  }
+}
+
+/**
+ * The changes one instance made in one tick, as few messages as possible — one, unless they
+ * carry hundreds of kilobytes of keys. Deletes of one version merge into one change, and so do
+ * tag invalidations of one mode, each key and tag keeping its own time (`ats`): a receiver
+ * refuses exactly what it would have refused hearing them one by one. Clears merge into the
+ * latest. A tick of one kind of change goes out as that change's own message, which every
+ * release understands (an older one applies the earliest time to every key: it may keep a load
+ * that started microseconds before a change); changes of several kinds go out as one `batch`.
+ */
+export function coalesce(source: string, changes: readonly BusChange[]): BusMessage[] {
+  if (changes.length === 1) return [{ ...(changes[0] as BusChange), source }]
+  const order: (Merged | BusChange)[] = []
+  const open = new Map<string, Merged>()
+  let clear: { op: 'clear'; at: number } | undefined
+  const patterns = new Set<string>()
+  const into = (id: string, fresh: () => Merged, items: readonly string[]): Merged => {
+    let merged = open.get(id)
+    const chars = items.reduce((n, k) => n + k.length + 24, 0)
+    if (merged === undefined || merged.chars + chars > MAX_CHANGE_CHARS) {
+      merged = fresh()
+      open.set(id, merged)
+      order.push(merged)
+    }
+    return merged
+  }
+  for (const change of changes) {
+    switch (change.op) {
+      case 'delete':
+        into(
+          `d\u0000${change.version}`,
+          () => new Merged({ op: 'delete', at: change.at, version: change.version, keys: [] }),
+          change.keys,
+        ).add(change.keys, change.at, change.ats)
+        break
+      case 'tags':
+        into(
+          `t\u0000${change.mode}`,
+          () => new Merged({ op: 'tags', at: change.at, tags: [], mode: change.mode }),
+          change.tags,
+        ).add(change.tags, change.at, change.ats)
+        break
+      case 'clear':
+        if (clear === undefined) {
+          clear = { op: 'clear', at: change.at }
+          order.push(clear)
+        } else clear.at = Math.max(clear.at, change.at)
+        break
+      case 'pattern': {
+        const id = `${change.version}\u0000${change.pattern}`
+        if (!patterns.has(id)) {
+          patterns.add(id)
+          order.push({ ...change })
+        }
+        break
+      }
+    }
+  }
+  const merged = order.map((c) =>
+    c instanceof Merged ? { change: c.finish(), chars: c.chars } : { change: c, chars: 256 },
+  )
+  if (merged.length === 1) return [{ ...(merged[0]?.change as BusChange), source }]
+  // Several changes: one batch, unless the keys alone would make it too large.
+  const out: BusMessage[] = []
+  let batch: BusChange[] = []
+  let chars = 0
+  for (const { change, chars: size } of merged) {
+    if (batch.length > 0 && chars + size > MAX_CHANGE_CHARS) {
+      out.push(batchOf(source, batch))
+      batch = []
+      chars = 0
+    }
+    batch.push(change)
+    chars += size
+  }
+  out.push(batchOf(source, batch))
+  return out
+}
+
+function batchOf(source: string, changes: BusChange[]): BusMessage {
+  if (changes.length === 1) return { ...(changes[0] as BusChange), source }
+  return { op: 'batch', source, at: Math.max(...changes.map((c) => c.at)), changes }
 }

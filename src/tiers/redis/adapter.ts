@@ -57,7 +57,8 @@ export interface RedisAdapter {
   /**
    * Sends one raw command on the adapter's connection (bulk strings as Buffers), e.g. XADD or
    * XREADGROUP. The write-behind log needs it: an adapter without it gives a {@link RedisTier}
-   * without `streams`.
+   * without `streams`. With `ordered`, the tier also sends the writes of one tick as one EVALSHA
+   * of many keys through it (see `WriteQueue`); without, each write is its own command.
    */
   command?(args: readonly (string | Buffer)[]): Promise<unknown>
   /** Closes the connection; `force` drops it without waiting for replies. */

@@ -15,6 +15,7 @@ import { PING_FALLBACK_KEY, pxOf, type RedisAdapter } from './adapter.js'
 import { ConnectionReport } from './connection.js'
 import { parseInfo } from './info.js'
 import { BUMP_MARKER, isNoScript, type LuaScript, SET_LOADED, TOUCH_MARKER } from './scripts.js'
+import { type WriteOp, WriteQueue } from './write-queue.js'
 
 export interface RedisTierOptions {
   /** Deadline of every call, in ms: neither Redis client bounds a call to a frozen server. */
@@ -63,6 +64,9 @@ export class RedisTier implements RemoteTier {
   readonly #timeoutMs: number
   readonly #batchSize: number
   #pending: PendingRead[] = []
+  /** The writes of this tick, when the adapter can batch them (one Redis, raw commands). */
+  readonly #writes: WriteQueue | undefined
+  #scheduled = false
   #closed = false
 
   constructor(adapter: RedisAdapter, options: RedisTierOptions) {
@@ -85,7 +89,15 @@ export class RedisTier implements RemoteTier {
         orderedWithReads: adapter.ordered === true,
       }
     }
-    const { evalScript, publish, subscribe } = adapter
+    const { evalScript, publish, subscribe, command } = adapter
+    if (command && adapter.ordered === true) {
+      this.#writes = new WriteQueue(
+        adapter,
+        (args) => command.call(adapter, args),
+        (op, what) => this.#deadline(op, what),
+      )
+    }
+    const writes = this.#writes
     if (evalScript) {
       const run = (script: LuaScript, key: string, args: (string | Buffer)[], what: string) =>
         this.#call(() => evalScript.call(adapter, script, key, args), what)
@@ -96,12 +108,14 @@ export class RedisTier implements RemoteTier {
           await this.setMany(keys.map((key) => ({ key, value, ttlMs: keepMs })))
         },
         setLoaded: async (key, value, ttlMs, loadStartedAt) =>
-          (await run(
-            SET_LOADED,
-            key,
-            [toBuffer(value), String(pxOf(ttlMs) ?? ''), String(loadStartedAt)],
-            'SET (loaded, unless deleted)',
-          )) === 1,
+          (await (writes !== undefined
+            ? this.#write('l', key, [toBuffer(value), pxArg(ttlMs), String(loadStartedAt)])
+            : run(
+                SET_LOADED,
+                key,
+                [toBuffer(value), String(pxOf(ttlMs) ?? ''), String(loadStartedAt)],
+                'SET (loaded, unless deleted)',
+              ))) === 1,
         markers: async (keys) => {
           if (keys.length === 0) return []
           // One GET per marker (coalesced into MGETs by the batcher): markers live in any slot.
@@ -111,8 +125,14 @@ export class RedisTier implements RemoteTier {
           )
         },
         touchMarkers: async (keys, ttlMs, createdBefore) => {
-          const args = [String(pxOf(ttlMs) ?? ''), String(createdBefore)]
-          await Promise.all(keys.map((key) => run(TOUCH_MARKER, key, args, 'tag marker touch')))
+          const args = [pxArg(ttlMs), String(createdBefore)]
+          await Promise.all(
+            keys.map((key) =>
+              writes !== undefined
+                ? this.#write('t', key, args)
+                : run(TOUCH_MARKER, key, args, 'tag marker touch'),
+            ),
+          )
         },
         bumpMarkers: async (keys, at, mode: InvalidationMode, ttlMs, onlyExisting = false) => {
           const args = [
@@ -121,11 +141,16 @@ export class RedisTier implements RemoteTier {
             String(pxOf(ttlMs) ?? ''),
             onlyExisting ? '1' : '0',
           ]
-          await Promise.all(keys.map((key) => run(BUMP_MARKER, key, args, 'tag marker bump')))
+          await Promise.all(
+            keys.map((key) =>
+              writes !== undefined
+                ? this.#write('b', key, args)
+                : run(BUMP_MARKER, key, args, 'tag marker bump'),
+            ),
+          )
         },
       }
     }
-    const { command } = adapter
     if (command) this.streams = this.#streams((args) => command.call(adapter, args))
     if (command) {
       this.info = async () => {
@@ -136,8 +161,12 @@ export class RedisTier implements RemoteTier {
     }
     if (publish && subscribe) {
       this.bus = {
-        publish: (channel, message) =>
-          this.#call(() => publish.call(adapter, channel, toBuffer(message)), 'PUBLISH'),
+        // Through the queue of writes when there is one: after every write issued before it.
+        orderedWithWrites: writes !== undefined,
+        publish: async (channel, message) => {
+          if (writes !== undefined) await this.#write('p', undefined, [channel, toBuffer(message)])
+          else await this.#call(() => publish.call(adapter, channel, toBuffer(message)), 'PUBLISH')
+        },
         subscribe: (channel, onMessage, onState) => subscribe.call(adapter, channel, onMessage, onState),
         close: async () => {},
       }
@@ -172,8 +201,37 @@ export class RedisTier implements RemoteTier {
   #read(key: string, value: boolean): Promise<Uint8Array | undefined> {
     if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
     return new Promise((resolve, reject) => {
-      if (this.#pending.push({ key, value, resolve, reject }) === 1) process.nextTick(this.#flush)
+      if (this.#pending.push({ key, value, resolve, reject }) === 1) this.#schedule()
     })
+  }
+
+  /** One write, sent with the others of this tick (see {@link WriteQueue}); resolves to its reply. */
+  #write(op: WriteOp, key: string | undefined, args: readonly (string | Buffer)[]): Promise<number> {
+    if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
+    return (this.#writes as WriteQueue).push(op, key, args, this.#schedule)
+  }
+
+  readonly #schedule = (): void => {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    process.nextTick(this.#settle)
+  }
+
+  /**
+   * With writes queued, one more hop: the bus message of this tick (queued by the cache on its
+   * own next tick, after the writes it announces) then leaves in the same script call as they do —
+   * one socket write and one round trip for the whole tick.
+   */
+  readonly #settle = (): void => {
+    if (this.#writes !== undefined && this.#writes.size > 0) process.nextTick(this.#flushAll)
+    else this.#flushAll()
+  }
+
+  /** Writes first: a read issued in the same tick as a write of its key sees the write. */
+  readonly #flushAll = (): void => {
+    this.#scheduled = false
+    this.#writes?.flush()
+    if (this.#pending.length > 0) this.#flush()
   }
 
   async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
@@ -191,18 +249,28 @@ export class RedisTier implements RemoteTier {
 
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     this.#assertOpen()
+    if (this.#writes !== undefined) {
+      await this.#write('s', key, [toBuffer(value), pxArg(ttlMs)])
+      return
+    }
     await this.#deadline(this.adapter.set(key, toBuffer(value), ttlMs), 'SET')
   }
 
   async setMany(entries: readonly RemoteEntry[]): Promise<void> {
     this.#assertOpen()
     if (entries.length === 0) return
+    if (this.#writes !== undefined) {
+      await Promise.all(entries.map((e) => this.#write('s', e.key, [toBuffer(e.value), pxArg(e.ttlMs)])))
+      return
+    }
     const buffers = entries.map((e) => ({ key: e.key, value: toBuffer(e.value), ttlMs: e.ttlMs }))
     await this.#deadline(this.adapter.setMany(buffers), 'SET pipeline')
   }
 
   async delete(keys: readonly string[]): Promise<number> {
     this.#assertOpen()
+    // After the writes issued before it.
+    this.#writes?.flush()
     let deleted = 0
     for (let i = 0; i < keys.length; i += UNLINK_CHUNK) {
       deleted += await this.#deadline(this.adapter.unlink(keys.slice(i, i + UNLINK_CHUNK)), 'UNLINK')
@@ -213,6 +281,7 @@ export class RedisTier implements RemoteTier {
   /** SCAN (never KEYS) with the prefix glob-escaped, then UNLINK what it finds, page by page. */
   async deleteByPrefix(prefix: string, pattern = '*'): Promise<number> {
     this.#assertOpen()
+    this.#writes?.flush()
     const match = `${escapeGlob(prefix)}${pattern}`
     let cursor = '0'
     let deleted = 0
@@ -234,6 +303,8 @@ export class RedisTier implements RemoteTier {
 
   async close(): Promise<void> {
     if (this.#closed) return
+    // What was issued before close() goes out before QUIT.
+    this.#flushAll()
     this.#closed = true
     try {
       await this.#deadline(this.adapter.close(false), 'QUIT')
@@ -280,6 +351,11 @@ export class RedisTier implements RemoteTier {
   #assertOpen(): void {
     if (this.#closed) throw new ClosedError('The Redis tier is closed.')
   }
+}
+
+/** A TTL as the scripts take PX: '' for no expiry. */
+function pxArg(ttlMs: number): string {
+  return String(pxOf(ttlMs) ?? '')
 }
 
 function toBuffer(value: Uint8Array): Buffer {

@@ -81,3 +81,58 @@ export function isNoScript(error: unknown): boolean {
     (error as { message: string }).message.startsWith('NOSCRIPT')
   )
 }
+
+/**
+ * The writes of one tick in one call, in the order they were issued. ARGV[1] names the operations,
+ * one letter each; KEYS holds the key of each keyed one, ARGV the arguments that follow:
+ * - `s` SET: value, PX ('' = no expiry) → 1
+ * - `l` SET unless deleted after the load started (as {@link SET_LOADED}): value, PX, load start → 1 or 0
+ * - `t` touch a tag marker (as {@link TOUCH_MARKER}): PX, created before → 1 or 0
+ * - `b` bump a tag marker (as {@link BUMP_MARKER}): at, mode, PX, only existing → 1 or 0
+ * - `p` PUBLISH (no key): channel, message → the number of receivers
+ * Each runs under pcall: one that fails answers `'E' .. <its error>` in its place and the others
+ * still run, so every caller learns the fate of its own write.
+ */
+export const WRITE_BATCH = script(
+  'local ops, out, k, a = ARGV[1], {}, 1, 2 ' +
+    'local function setpx(key, v, px) ' +
+    "if px == '' then return redis.call('set', key, v) end " +
+    "return redis.call('set', key, v, 'PX', px) end " +
+    'local F = {} ' +
+    'F.s = function(key, i) setpx(key, ARGV[i], ARGV[i + 1]) return 1 end ' +
+    'F.l = function(key, i) ' +
+    "local head = redis.call('getrange', key, 0, 31) " +
+    "if string.sub(head, 1, 5) == '!del:' and tonumber(string.sub(head, 6)) >= tonumber(ARGV[i + 2]) then return 0 end " +
+    'setpx(key, ARGV[i], ARGV[i + 1]) return 1 end ' +
+    'F.t = function(key, i) ' +
+    'local px = ARGV[i] ' +
+    "if redis.call('exists', key) == 0 then setpx(key, ARGV[i + 1] .. ',0', px) return 1 end " +
+    "if px == '' then redis.call('persist', key) return 0 end " +
+    "local ttl = redis.call('pttl', key) " +
+    "if ttl >= 0 and ttl < tonumber(px) then redis.call('pexpire', key, px) end " +
+    'return 0 end ' +
+    'F.b = function(key, i) ' +
+    "local cur = redis.call('get', key) " +
+    "if not cur and ARGV[i + 3] == '1' then return 0 end " +
+    'local d, e = 0, 0 ' +
+    "if cur then local j = string.find(cur, ',', 1, true) " +
+    'if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end end ' +
+    'local at = tonumber(ARGV[i]) ' +
+    "if ARGV[i + 1] == 'd' then if at > d then d = at end elseif at > e then e = at end " +
+    "local v = string.format('%.3f,%.3f', d, e) " +
+    "if cur then redis.call('set', key, v, 'KEEPTTL') else setpx(key, v, ARGV[i + 2]) end " +
+    'return 1 end ' +
+    "F.p = function(_, i) return redis.call('publish', ARGV[i], ARGV[i + 1]) end " +
+    'local W = { s = 2, l = 3, t = 2, b = 4, p = 2 } ' +
+    'for n = 1, #ops do ' +
+    'local op = string.sub(ops, n, n) ' +
+    'local key = nil ' +
+    "if op ~= 'p' then key = KEYS[k] k = k + 1 end " +
+    'local ok, r = pcall(F[op], key, a) ' +
+    'a = a + W[op] ' +
+    'if ok then out[n] = r else ' +
+    "if type(r) == 'table' then r = r.err end " +
+    "out[n] = 'E' .. tostring(r) end " +
+    'end ' +
+    'return out',
+)

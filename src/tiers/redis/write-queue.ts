@@ -1,0 +1,137 @@
+import type { RedisAdapter } from './adapter.js'
+import { isNoScript, WRITE_BATCH } from './scripts.js'
+
+/** One write of {@link WRITE_BATCH}: its letter, its key (none for `p`), its arguments. */
+export type WriteOp = 's' | 'l' | 't' | 'b' | 'p'
+
+interface QueuedWrite {
+  op: WriteOp
+  key: string | undefined
+  args: readonly (string | Buffer)[]
+  resolve: (reply: number) => void
+  reject: (error: unknown) => void
+}
+
+/** Most writes in one script call: a longer script holds the server for longer. */
+const MAX_BATCH = 512
+
+/** A write of a batch that failed on the server while the others ran (the script caught its error). */
+export class BatchedWriteError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ReplyError'
+  }
+}
+
+/**
+ * The writes of one tick, sent as one {@link WRITE_BATCH} script call per 512 (one round trip for
+ * all of them), in the order they were issued, over the adapter's one connection — the PUBLISH of
+ * a bus message among them, so it reaches the others after the writes it announces. Each write
+ * settles on its own: a write the server refused rejects alone; a call that failed (connection
+ * lost, deadline passed) rejects all of its writes. A lone write goes out as its plain command.
+ *
+ * Only for an adapter that sends everything over one connection (`ordered`) and can send a raw
+ * command (EVALSHA with many keys): on a Cluster the keys of one tick live on different nodes.
+ */
+export class WriteQueue {
+  readonly #adapter: RedisAdapter
+  readonly #command: (args: readonly (string | Buffer)[]) => Promise<unknown>
+  readonly #deadline: <T>(operation: Promise<T>, what: string) => Promise<T>
+  #pending: QueuedWrite[] = []
+
+  constructor(
+    adapter: RedisAdapter,
+    command: (args: readonly (string | Buffer)[]) => Promise<unknown>,
+    deadline: <T>(operation: Promise<T>, what: string) => Promise<T>,
+  ) {
+    this.#adapter = adapter
+    this.#command = command
+    this.#deadline = deadline
+  }
+
+  get size(): number {
+    return this.#pending.length
+  }
+
+  /** Queues one write; `schedule` is called when it is the first of its tick. */
+  push(
+    op: WriteOp,
+    key: string | undefined,
+    args: readonly (string | Buffer)[],
+    schedule: () => void,
+  ): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.#pending.push({ op, key, args, resolve, reject }) === 1) schedule()
+    })
+  }
+
+  /** Sends what is queued (synchronously: the commands are on the connection when this returns). */
+  flush(): void {
+    const batch = this.#pending
+    if (batch.length === 0) return
+    this.#pending = []
+    if (batch.length === 1) {
+      this.#alone(batch[0] as QueuedWrite)
+      return
+    }
+    for (let i = 0; i < batch.length; i += MAX_BATCH) this.#send(batch.slice(i, i + MAX_BATCH))
+  }
+
+  #alone(write: QueuedWrite): void {
+    const { op, key, args } = write
+    let reply: Promise<number>
+    if (op === 's') {
+      const [value, px] = args as [Buffer, string]
+      reply = this.#deadline(
+        this.#adapter.set(key as string, value, px === '' ? Number.POSITIVE_INFINITY : Number(px)),
+        'SET',
+      ).then(() => 1)
+    } else if (op === 'p') {
+      const publish = this.#adapter.publish
+      const [channel, message] = args as [string, Buffer]
+      reply = this.#deadline(
+        publish === undefined ? Promise.resolve() : publish.call(this.#adapter, channel, message),
+        'PUBLISH',
+      ).then(() => 1)
+    } else {
+      this.#send([write])
+      return
+    }
+    reply.then(write.resolve, write.reject)
+  }
+
+  #send(batch: QueuedWrite[]): void {
+    let ops = ''
+    const keys: string[] = []
+    const args: (string | Buffer)[] = []
+    for (const write of batch) {
+      ops += write.op
+      if (write.key !== undefined) keys.push(write.key)
+      for (const arg of write.args) args.push(arg)
+    }
+    const tail = [String(keys.length), ...keys, ops, ...args]
+    const what = `EVALSHA (${batch.length} writes)`
+    this.#deadline(
+      this.#command(['EVALSHA', WRITE_BATCH.sha, ...tail]).catch((error: unknown) => {
+        if (!isNoScript(error)) throw error
+        return this.#command(['EVAL', WRITE_BATCH.lua, ...tail])
+      }),
+      what,
+    ).then(
+      (replies) => {
+        const list = Array.isArray(replies) ? (replies as unknown[]) : []
+        for (let i = 0; i < batch.length; i++) {
+          const write = batch[i] as QueuedWrite
+          const reply = list[i]
+          if (typeof reply === 'number') write.resolve(reply)
+          else if (reply === undefined)
+            write.reject(new Error(`Redis answered no reply for write ${i + 1} of ${what}.`))
+          else write.reject(new BatchedWriteError(String(reply).slice(1)))
+        }
+      },
+      (error: unknown) => {
+        for (const write of batch) write.reject(error)
+      },
+    )
+  }
+}
