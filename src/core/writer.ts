@@ -76,8 +76,7 @@ export class Writer {
     const change: BusChange = { op: 'delete', at, version: this.#p.version, keys: [key] }
     if (options.skipL2 !== true) {
       // Everything below is issued in this tick: the tier sends it with the tick's other writes.
-      const written =
-        entry === undefined ? undefined : remote.write(key, entry, tags, 'set', load?.startedAt)
+      const written = entry === undefined ? undefined : remote.write(key, entry, tags, 'set', load?.startedAt)
       // Other instances drop their copy of the old value (and read the new one from the L2). Sent
       // even if the write fails: dropping a copy costs them a miss, never a wrong answer.
       const published = bus.publish(change, written)

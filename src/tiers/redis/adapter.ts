@@ -42,6 +42,16 @@ export interface RedisAdapter {
    * {@link RedisTier} without `invalidation`.
    */
   evalScript?(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
+  /**
+   * Runs a Lua script over many keys (one Redis only): EVALSHA, then EVAL on NOSCRIPT. With
+   * `ordered`, the tier sends the writes of one tick through it as one call (see `WriteQueue`);
+   * without it, each write is its own command.
+   */
+  evalScriptKeys?(
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ): Promise<unknown>
   /** PUBLISH channel message. With {@link subscribe}, the invalidation bus. */
   publish?(channel: string, message: Buffer): Promise<void>
   /**
@@ -57,8 +67,7 @@ export interface RedisAdapter {
   /**
    * Sends one raw command on the adapter's connection (bulk strings as Buffers), e.g. XADD or
    * XREADGROUP. The write-behind log needs it: an adapter without it gives a {@link RedisTier}
-   * without `streams`. With `ordered`, the tier also sends the writes of one tick as one EVALSHA
-   * of many keys through it (see `WriteQueue`); without, each write is its own command.
+   * without `streams`.
    */
   command?(args: readonly (string | Buffer)[]): Promise<unknown>
   /** Closes the connection; `force` drops it without waiting for replies. */

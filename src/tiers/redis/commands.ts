@@ -45,6 +45,12 @@ export class RedisCommands implements RedisAdapter {
   readonly ordered: boolean
   /** Present when the client can send a raw command (not on a Cluster). */
   declare readonly command?: (args: readonly (string | Buffer)[]) => Promise<unknown>
+  /** A script over many keys as one raw EVALSHA (or EVAL); present with `command`. */
+  declare readonly evalScriptKeys?: (
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ) => Promise<unknown>
   readonly #client: ClientPrimitives
 
   constructor(client: ClientPrimitives) {
@@ -55,6 +61,19 @@ export class RedisCommands implements RedisAdapter {
     if (command !== undefined) {
       ;(this as { command?: RedisCommands['command'] }).command = (args) =>
         this.#run(() => command.call(client, args))
+      ;(this as { evalScriptKeys?: RedisCommands['evalScriptKeys'] }).evalScriptKeys = (
+        script,
+        keys,
+        args,
+      ) => {
+        const tail = [String(keys.length), ...keys, ...args]
+        return this.#run(() =>
+          this.#evalWith(script, {
+            evalsha: () => command.call(client, ['EVALSHA', script.sha, ...tail]),
+            eval: () => command.call(client, ['EVAL', script.lua, ...tail]),
+          }),
+        )
+      }
     }
   }
 
@@ -131,13 +150,26 @@ export class RedisCommands implements RedisAdapter {
     return first === undefined ? attempt(command) : first.run(() => attempt(command))
   }
 
-  /** EVALSHA, then EVAL if the server (each master, on a Cluster) does not have the script cached (first use, restart, SCRIPT FLUSH). */
-  async #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+  /**
+   * EVALSHA, then EVAL if the server (each master, on a Cluster) does not have the script cached
+   * (first use, restart, SCRIPT FLUSH).
+   */
+  #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.#evalWith(script, {
+      evalsha: () => this.#client.evalsha(script.sha, key, args),
+      eval: () => this.#client.eval(script.lua, key, args),
+    })
+  }
+
+  async #evalWith(
+    script: LuaScript,
+    send: { evalsha: () => Promise<unknown>; eval: () => Promise<unknown> },
+  ): Promise<unknown> {
     try {
-      return await this.#client.evalsha(script.sha, key, args)
+      return await send.evalsha()
     } catch (error) {
       if (!isNoScript(error)) throw error
-      return await this.#client.eval(script.lua, key, args)
+      return await send.eval()
     }
   }
 }

@@ -89,11 +89,11 @@ export class RedisTier implements RemoteTier {
         orderedWithReads: adapter.ordered === true,
       }
     }
-    const { evalScript, publish, subscribe, command } = adapter
-    if (command && adapter.ordered === true) {
+    const { evalScript, evalScriptKeys, publish, subscribe, command } = adapter
+    if (evalScriptKeys && adapter.ordered === true) {
       this.#writes = new WriteQueue(
         adapter,
-        (args) => command.call(adapter, args),
+        (script, keys, args) => evalScriptKeys.call(adapter, script, keys, args),
         (op, what) => this.#deadline(op, what),
       )
     }

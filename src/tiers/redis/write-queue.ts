@@ -1,5 +1,5 @@
 import type { RedisAdapter } from './adapter.js'
-import { isNoScript, WRITE_BATCH } from './scripts.js'
+import { type LuaScript, WRITE_BATCH } from './scripts.js'
 
 /** One write of {@link WRITE_BATCH}: its letter, its key (none for `p`), its arguments. */
 export type WriteOp = 's' | 'l' | 't' | 'b' | 'p'
@@ -30,22 +30,30 @@ export class BatchedWriteError extends Error {
  * settles on its own: a write the server refused rejects alone; a call that failed (connection
  * lost, deadline passed) rejects all of its writes. A lone write goes out as its plain command.
  *
- * Only for an adapter that sends everything over one connection (`ordered`) and can send a raw
- * command (EVALSHA with many keys): on a Cluster the keys of one tick live on different nodes.
+ * Only for an adapter that sends everything over one connection (`ordered`) and runs a script
+ * over many keys (`evalScriptKeys`): on a Cluster the keys of one tick live on different nodes.
  */
 export class WriteQueue {
   readonly #adapter: RedisAdapter
-  readonly #command: (args: readonly (string | Buffer)[]) => Promise<unknown>
+  readonly #evalKeys: (
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+  ) => Promise<unknown>
   readonly #deadline: <T>(operation: Promise<T>, what: string) => Promise<T>
   #pending: QueuedWrite[] = []
 
   constructor(
     adapter: RedisAdapter,
-    command: (args: readonly (string | Buffer)[]) => Promise<unknown>,
+    evalKeys: (
+      script: LuaScript,
+      keys: readonly string[],
+      args: readonly (string | Buffer)[],
+    ) => Promise<unknown>,
     deadline: <T>(operation: Promise<T>, what: string) => Promise<T>,
   ) {
     this.#adapter = adapter
-    this.#command = command
+    this.#evalKeys = evalKeys
     this.#deadline = deadline
   }
 
@@ -103,21 +111,16 @@ export class WriteQueue {
   #send(batch: QueuedWrite[]): void {
     let ops = ''
     const keys: string[] = []
-    const args: (string | Buffer)[] = []
+    // ARGV[1]: the operations' letters, filled in below.
+    const args: (string | Buffer)[] = ['']
     for (const write of batch) {
       ops += write.op
       if (write.key !== undefined) keys.push(write.key)
       for (const arg of write.args) args.push(arg)
     }
-    const tail = [String(keys.length), ...keys, ops, ...args]
+    args[0] = ops
     const what = `EVALSHA (${batch.length} writes)`
-    this.#deadline(
-      this.#command(['EVALSHA', WRITE_BATCH.sha, ...tail]).catch((error: unknown) => {
-        if (!isNoScript(error)) throw error
-        return this.#command(['EVAL', WRITE_BATCH.lua, ...tail])
-      }),
-      what,
-    ).then(
+    this.#deadline(this.#evalKeys(WRITE_BATCH, keys, args), what).then(
       (replies) => {
         const list = Array.isArray(replies) ? (replies as unknown[]) : []
         for (let i = 0; i < batch.length; i++) {
