@@ -15,10 +15,15 @@ export class ConnectionReport {
 
   /** A connection-level error from the client (it reconnects by itself). */
   failed(error: unknown): void {
-    this.#cause = asError(error)
+    const cause = asError(error)
+    // A refused AUTH (WRONGPASS) is followed by NOAUTH answers to the commands sent behind it on
+    // the same connection (the subscriber's SUBSCRIBE, a PING): the refusal is the cause to name.
+    const consequence =
+      connectionErrorCode(cause) === 'NOAUTH' && connectionErrorCode(this.#cause) === 'WRONGPASS'
+    if (!consequence) this.#cause = cause
     if (this.#announced) return
     this.#announced = true
-    this.#onFirstFailure(this.#cause)
+    this.#onFirstFailure(this.#cause ?? cause)
   }
 
   /** Redis answered a command: whatever failed before is over. */
