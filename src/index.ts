@@ -3,6 +3,7 @@
  * file; subpaths `stratacache/redis` and `stratacache/serializers` expose the pluggable parts.
  */
 
+export type { WaitUntil } from './base/background.js'
 export { type Duration, parseDuration } from './base/duration.js'
 export { Cache, createCache } from './core/cache.js'
 export type { CacheEventListener, CacheEventName, CacheEvents, InvalidationEvent } from './core/events.js'

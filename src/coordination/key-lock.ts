@@ -4,8 +4,8 @@ import type { LockService } from './lock.js'
 
 /** A lock this process holds: renewed in the background until released. */
 export interface HeldLock {
-  /** Stops the renewal and releases the lock (compare-and-delete); never rejects. */
-  release(): void
+  /** Stops the renewal and releases the lock (compare-and-delete); settles when Redis answered, never rejects. */
+  release(): Promise<void>
 }
 
 export interface KeyLockOptions {
@@ -57,11 +57,11 @@ export class KeyLocks {
     }
     this.#held.add(stop)
     return {
-      release: () => {
+      release: async () => {
         if (released) return
         released = true
         stop()
-        locks.release(key, token).catch(onError)
+        await locks.release(key, token).catch(onError)
       },
     }
   }

@@ -584,7 +584,7 @@ export class Cache {
         )
         joined.push([key, flight])
       }
-      this.#loader.loadMany(toLoad, options, settle).catch((error: unknown) => {
+      this.#loader.loadMany(toLoad, options, settle, this.#resilienceOf(options)).catch((error: unknown) => {
         for (const { reject } of settle.values()) reject(error)
       })
     }

@@ -1,3 +1,4 @@
+import { handOff } from '../base/background.js'
 import { type CacheClock, sleep } from '../base/clock.js'
 import { within } from '../base/deadline.js'
 import { parseDuration } from '../base/duration.js'
@@ -105,7 +106,8 @@ export class Loader {
         const kind = view.flags & EAGER ? 'eager' : 'xfetch'
         telemetry.counters.earlyRefreshes++
         telemetry.events.emit('early-refresh', { key, kind })
-        this.refresh(key, options, res, stale).catch(ignore)
+        // The caller has its answer: the refresh goes on after it, so the runtime is told.
+        handOff(res.waitUntil, this.refresh(key, options, res, stale))
       }
       return Promise.resolve({ value: view.value, tier: 'l1' })
     }
@@ -155,6 +157,8 @@ export class Loader {
   #preferFresh(key: string, flight: Promise<Loaded>, stale: Stale, res: Resilience): Promise<Loaded> {
     const { telemetry, clock } = this.#p
     const serveStale = (reason: 'soft-timeout' | 'refreshing'): Loaded => {
+      // The caller gets the stale value; the refresh goes on after it (stale-while-revalidate).
+      handOff(res.waitUntil, flight)
       telemetry.counters.staleServed++
       telemetry.events.emit('stale-served', {
         key,
@@ -233,7 +237,8 @@ export class Loader {
     try {
       return { value: await this.#runFactory(key, options, res, token, stale, writeOptions), tier: 'origin' }
     } finally {
-      lock?.release()
+      // The caller does not wait for the lock's release: it goes on after the answer.
+      if (lock !== undefined) handOff(res.waitUntil, lock.release())
     }
   }
 
@@ -284,7 +289,7 @@ export class Loader {
       if (lock !== undefined) {
         const found = await (reading ?? this.read(key, options.schema, skipL1, res, seen))
         if (typeof found === 'object' && found.fresh && isNewer(found, stale)) {
-          lock.release()
+          handOff(res.waitUntil, lock.release())
           this.#lockWaited(key, started, waited, 'value')
           if (stale !== undefined) this.#tookFromL2(key)
           return { value: { v: found.value } }
@@ -427,9 +432,13 @@ export class Loader {
   }
 
   /** getOrSetMany's load of `keys` (registered as their flights): one L2 round trip, then one factory call. */
-  async loadMany<T>(keys: string[], options: GetOrSetManyOptions<T>, settle: Settlers): Promise<void> {
+  async loadMany<T>(
+    keys: string[],
+    options: GetOrSetManyOptions<T>,
+    settle: Settlers,
+    res: Resilience,
+  ): Promise<void> {
     const { flights, telemetry, writer, remote } = this.#p
-    const res = this.#p.options.resilience
     const tokens = new Map(keys.map((k) => [k, flights.tokenOf(k)]))
     let missing = keys
     if (options.skipL2 !== true) {
@@ -471,7 +480,11 @@ export class Loader {
       }
       settle.get(key)?.resolve({ value, tier: 'origin' })
     }
-    if (entries.length > 0) await remote.writeMany(entries, tags)
+    if (entries.length === 0) return
+    // The callers were answered above: the L2 write goes on after them.
+    const written = remote.writeMany(entries, tags)
+    handOff(res.waitUntil, written)
+    await written
   }
 }
 

@@ -30,6 +30,7 @@ const RESILIENCE = {
   timeout: true,
   earlyRefresh: true,
   eagerRefresh: true,
+  waitUntil: true,
 } as const
 
 const ENTRY: Names<EntryOptions> = {

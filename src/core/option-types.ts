@@ -1,3 +1,4 @@
+import type { WaitUntil } from '../base/background.js'
 import type { Clock } from '../base/clock.js'
 import type { Duration } from '../base/duration.js'
 import type { PolicyName } from '../eviction/index.js'
@@ -62,6 +63,14 @@ export interface ResilienceOptions {
   earlyRefresh?: number | false
   /** Refresh in the background on the first read after this fraction of the TTL (e.g. 0.8). Default: off. Overrides `earlyRefresh`. */
   eagerRefresh?: number | false
+  /**
+   * Serverless runtimes (Vercel, Cloudflare Workers, Lambda) stop a request's work once it
+   * answered. Every promise the cache goes on with after answering a call — early refresh, stale
+   * revalidation, getOrSetMany's L2 write, a bus message sent behind the write — is handed to
+   * this hook (`waitUntil` from `@vercel/functions`, `ctx.waitUntil.bind(ctx)`); what it gets never
+   * rejects. Cache-wide or per call. Default: none (docs/integrations.md).
+   */
+  waitUntil?: WaitUntil
 }
 
 /** What the cache measures about itself (docs/observability.md). Counters in `stats()` are always kept. */

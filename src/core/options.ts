@@ -1,3 +1,4 @@
+import type { WaitUntil } from '../base/background.js'
 import type { Clock } from '../base/clock.js'
 import { DEFAULTS } from '../base/defaults.js'
 import { parseDuration } from '../base/duration.js'
@@ -71,6 +72,8 @@ export interface Resilience {
   earlyRefreshBeta: number
   /** Fraction of the TTL; 0 = off. */
   eagerRefresh: number
+  /** Gets every promise the cache goes on with after answering; undefined = none. */
+  waitUntil: WaitUntil | undefined
 }
 
 /** Cache-wide resilience options, validated. */
@@ -113,7 +116,17 @@ export function resolveResilience(options: ResilienceOptions, base?: Resilience)
         : eagerRefresh === false
           ? 0
           : openFraction(eagerRefresh, 'eagerRefresh'),
+    waitUntil: options.waitUntil === undefined ? base?.waitUntil : resolveWaitUntil(options.waitUntil),
   }
+}
+
+function resolveWaitUntil(value: unknown): WaitUntil {
+  if (typeof value !== 'function') {
+    throw new InvalidOptionError(
+      `waitUntil must be a function that keeps the runtime alive until a promise settles (Vercel's waitUntil, ctx.waitUntil.bind(ctx) on Cloudflare); got ${typeof value}.`,
+    )
+  }
+  return value as WaitUntil
 }
 
 /** Whether `options` sets any resilience option (so the cache-wide resolution can be reused). */
@@ -123,7 +136,8 @@ export function hasResilienceOptions(options: ResilienceOptions): boolean {
     options.failSafeBackoff !== undefined ||
     options.timeout !== undefined ||
     options.earlyRefresh !== undefined ||
-    options.eagerRefresh !== undefined
+    options.eagerRefresh !== undefined ||
+    options.waitUntil !== undefined
   )
 }
 

@@ -1,3 +1,4 @@
+import { handOff } from '../base/background.js'
 import type { CacheClock } from '../base/clock.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidOptionError } from '../errors.js'
@@ -87,7 +88,7 @@ export class Writer {
         this.#p.local.delete(key)
       }
       // A failed write does not wait for the message (it may be failing too): its repair tells the others.
-      if (outcome !== 'failed') await this.#announced(published)
+      await this.#announced(published, res.waitUntil, outcome === 'failed')
     }
     emitInvalidation(this.#p.telemetry.events, change, 'local')
   }
@@ -97,8 +98,15 @@ export class Writer {
    * same connection: it is then on its way, behind them, and waiting for its reply would only add
    * to the caller's latency.
    */
-  #announced(published: Promise<void>): Promise<void> | undefined {
-    return this.#p.remote.ordersPublishWithWrites ? undefined : published
+  #announced(
+    published: Promise<void>,
+    waitUntil = this.#p.options.resilience.waitUntil,
+    writeFailed = false,
+  ): Promise<void> | undefined {
+    if (!writeFailed && !this.#p.remote.ordersPublishWithWrites) return published
+    // Not awaited: the message is on its way after the caller's answer.
+    handOff(waitUntil, published)
+    return undefined
   }
 
   /**
@@ -222,7 +230,7 @@ export class Writer {
     // When the L2 failed (and its policy did not reject), the queued repair tells the others again once it answers.
     const deleted = this.#p.remote.delete(keys, at, dependents)
     const published = bus.publish(change, deleted)
-    if (await deleted) await this.#announced(published)
+    await this.#announced(published, undefined, !(await deleted))
     emitInvalidation(telemetry.events, { ...change, keys: keys as string[] }, 'local')
   }
 
@@ -248,6 +256,10 @@ export class Writer {
     try {
       await recorded
       await this.#announced(published)
+    } catch (error) {
+      // The caller gets the L2's failure; the message goes on after it.
+      handOff(this.#p.options.resilience.waitUntil, published)
+      throw error
     } finally {
       emitInvalidation(telemetry.events, { op: 'tags', at, tags: tags as string[], mode }, 'local')
     }

@@ -11,7 +11,7 @@
  * ```
  */
 import type { Context, MiddlewareHandler } from 'hono'
-import { InvalidOptionError } from '../index.js'
+import { InvalidOptionError, type WaitUntil } from '../index.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, resolvePolicy } from './policy.js'
 import { HttpCache } from './response-cache.js'
@@ -57,6 +57,7 @@ export class HonoHttpCache extends HttpCache {
       const step = await this.begin(resolved, {
         request: { method: c.req.method, url: url.pathname + url.search, headers },
         context: c,
+        waitUntil: executionWaitUntil(c),
         revalidate:
           app === undefined
             ? undefined
@@ -106,6 +107,16 @@ export class HonoHttpCache extends HttpCache {
 /** Creates the HTTP layer for a Hono app (see {@link HonoHttpCache.route}). */
 export function httpCache(options: HonoHttpCacheOptions): HonoHttpCache {
   return new HonoHttpCache(options)
+}
+
+/** Cloudflare Workers' (and other fetch runtimes') per-request hook; Node has none (Hono's getter throws). */
+function executionWaitUntil(c: Context): WaitUntil | undefined {
+  try {
+    const context = c.executionCtx
+    return (promise) => context.waitUntil(promise)
+  } catch {
+    return undefined
+  }
 }
 
 function toResponse(out: OutgoingResponse): Response {

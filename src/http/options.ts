@@ -1,5 +1,5 @@
 import { refuseUnknown } from '../base/option-names.js'
-import { type Cache, InvalidOptionError, parseDuration } from '../index.js'
+import { type Cache, InvalidOptionError, parseDuration, type WaitUntil } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
 import type { HttpCacheOptions } from './types.js'
 
@@ -17,6 +17,7 @@ export interface ResolvedHttpCacheOptions {
   readonly maxBodyBytes: number
   readonly coalesceWaitMs: number
   readonly clock: () => number
+  readonly waitUntil: WaitUntil | undefined
 }
 
 /** The names `HttpCache` accepts; typed against the options so the two cannot drift apart. */
@@ -30,6 +31,7 @@ const OPTION_NAMES = {
   maxBodyBytes: true,
   coalesceWait: true,
   clock: true,
+  waitUntil: true,
 } as const satisfies Record<keyof HttpCacheOptions, true>
 const TAG_HEADER_NAMES = { surrogateKey: true, cacheTag: true } as const satisfies Record<
   keyof Exclude<HttpCacheOptions['tagHeaders'], false | undefined>,
@@ -77,6 +79,11 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
       : parseDuration(options.coalesceWait, 'coalesceWait')
   const clock = options.clock ?? Date.now
   if (typeof clock !== 'function') throw new InvalidOptionError('clock must be a function.')
+  if (options.waitUntil !== undefined && typeof options.waitUntil !== 'function') {
+    throw new InvalidOptionError(
+      "waitUntil must be a function that keeps the runtime alive until a promise settles (Vercel's waitUntil).",
+    )
+  }
   return {
     cache: options.cache,
     prefix,
@@ -88,5 +95,6 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
     maxBodyBytes,
     coalesceWaitMs,
     clock,
+    waitUntil: options.waitUntil,
   }
 }

@@ -221,7 +221,9 @@ export class HttpCache {
       }
       if (use === 'stale-while-revalidate' && source.revalidate !== undefined) {
         this.#stats.staleServed++
-        if (this.#revalidations.start(key, source.revalidate, source.request)) this.#stats.revalidations++
+        const waitUntil = source.waitUntil ?? this.#options.waitUntil
+        if (this.#revalidations.start(key, source.revalidate, source.request, waitUntil))
+          this.#stats.revalidations++
         return this.#respond(stored, method, headers, 'stale', now)
       }
       // Past freshness: the route runs, and the stored response stands in if it fails, within

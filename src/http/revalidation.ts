@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { handOff, type WaitUntil } from '../base/background.js'
 import type { HttpRequest } from './types.js'
 
 /** Header carrying this instance's secret on its own background revalidation requests. */
@@ -60,7 +61,12 @@ export class BackgroundRevalidations {
   }
 
   /** Starts one for `key` unless one is running; false when one was. */
-  start(key: string, revalidate: (replay: HttpRequest) => Promise<unknown>, request: HttpRequest): boolean {
+  start(
+    key: string,
+    revalidate: (replay: HttpRequest) => Promise<unknown>,
+    request: HttpRequest,
+    waitUntil?: WaitUntil,
+  ): boolean {
     if (this.#pending.has(key)) return false
     const headers: Record<string, string | readonly string[]> = {}
     for (const [name, value] of Object.entries(request.headers)) {
@@ -77,11 +83,15 @@ export class BackgroundRevalidations {
       this.#onError(error)
       this.settle(key, { ok: false, status: undefined })
     })
-    void done.then((result) => {
-      clearTimeout(timer)
-      this.#pending.delete(key)
-      this.#onDone(key, result)
-    })
+    // The stale response is sent before this ends: a serverless runtime must be told to wait.
+    handOff(
+      waitUntil,
+      done.then((result) => {
+        clearTimeout(timer)
+        this.#pending.delete(key)
+        this.#onDone(key, result)
+      }),
+    )
     return true
   }
 

@@ -1,4 +1,4 @@
-import type { Cache, Duration } from '../index.js'
+import type { Cache, Duration, WaitUntil } from '../index.js'
 import type { RequestHeaders, ResponseHeaders } from './headers.js'
 import type { Timing, UncacheableReason } from './semantics.js'
 
@@ -26,6 +26,12 @@ export interface HttpCacheOptions {
   coalesceWait?: Duration
   /** Milliseconds since the epoch; inject a fake to test expiry without sleeping. Default `Date.now`. */
   clock?: () => number
+  /**
+   * Gets each background revalidation (stale-while-revalidate), which runs after the stale
+   * response was sent: Vercel's `waitUntil` on serverless runtimes. Per request, an adapter's
+   * own hook wins (Hono passes `c.executionCtx.waitUntil` on Cloudflare). Default: none.
+   */
+  waitUntil?: WaitUntil
 }
 
 /** A request as the core sees it: method, path + query, Node-style lowercase headers. */
@@ -67,6 +73,8 @@ export interface RequestSource<Req> {
    * if that fails).
    */
   readonly revalidate?: ((replay: HttpRequest) => Promise<unknown>) | undefined
+  /** This request's runtime hook for work after the response (wins over the HttpCache's `waitUntil`). */
+  readonly waitUntil?: WaitUntil | undefined
 }
 
 /** A stored response (the value kept in stratacache: strings and numbers only, so the L1 freezes it). */
