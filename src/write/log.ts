@@ -38,6 +38,13 @@ export interface WriteLog {
   ): Promise<AppendResult[]>
   /** The last sequence of each key with writes pending (0 when none is: never written, or all flushed). */
   sequences(partition: number, keys: readonly string[]): Promise<number[]>
+  /**
+   * For writes appended with `holdSequence` (their writer updates the cache after the append):
+   * the last sequence of each write's key, as `sequences` gives it, and each write's hold released
+   * in the same step — its key's sequence is forgotten now if it was flushed already, or by the ack
+   * that flushes it. A newer write of the key replaces the hold with its own sequence.
+   */
+  releaseSequences(partition: number, writes: readonly FlushedKey[]): Promise<number[]>
   /** Up to `count` entries never delivered before, in log order; they become pending for `consumer`. */
   read(partition: number, consumer: string, count: number): Promise<LogEntry[]>
   /** Every pending entry of the partition (any consumer's), now `consumer`'s, in log order. */
@@ -45,7 +52,8 @@ export interface WriteLog {
   /**
    * Acknowledges and removes entries (by `entryId`); for each of `flushed` (a key and the
    * sequence of its newest write that was flushed), forgets the key's sequence unless a newer
-   * write of it was appended since: the sequence store holds only keys with writes pending.
+   * write of it was appended since or the write's hold is not released yet (`holdSequence`): the
+   * sequence store holds only keys with writes pending or cache updates running.
    */
   ack(partition: number, entryIds: readonly string[], flushed?: readonly FlushedKey[]): Promise<void>
   /** Moves `entry` to the dead-letter stream with the error, then acknowledges `alsoAck` (and it). */
@@ -78,6 +86,13 @@ export interface AppendOp {
   readonly replay?: { readonly id: string; readonly seq: number }
   /** The cache's L2 entry to write with it, when the log `writesCache`. */
   readonly cache?: CacheEntryWrite
+  /**
+   * Keep the key's sequence, even once this write is flushed, until `releaseSequences` is called
+   * for it: its writer updates the cache after the append and then reads the sequence to learn
+   * whether a newer write of the key (from another process) may have reached the cache first.
+   * Without the hold a fast flush forgets the sequence in between, and the writer cannot tell.
+   */
+  readonly holdSequence?: boolean
   /** The cache's dependency markers to bump with it (those that exist), when the log `writesCache`. */
   readonly markers?: { readonly keys: readonly string[]; readonly at: number }
 }

@@ -19,6 +19,8 @@ interface Partition {
   delivered: number
   /** The last sequence of each key with writes pending (trimmed as they are flushed). */
   seqs: Map<string, number>
+  /** Keys whose last sequence is held (AppendOp.holdSequence): true once that write was flushed. */
+  held: Map<string, boolean>
   /** The last sequence of every key ever written (in process, so never trimmed: 1, 2, 3… per key). */
   counters: Map<string, number>
   lease: { token: string; expiresAt: number } | undefined
@@ -80,6 +82,7 @@ export class MemoryWriteLog implements WriteLog {
         pending: new Map(),
         delivered: 0,
         seqs: new Map(),
+        held: new Map(),
         counters: new Map(),
         lease: undefined,
       }
@@ -119,6 +122,8 @@ export class MemoryWriteLog implements WriteLog {
       if (op.replay === undefined) {
         p.counters.set(op.key, seq)
         p.seqs.set(op.key, seq)
+        if (op.holdSequence === true && op.op === 'set') p.held.set(op.key, false)
+        else p.held.delete(op.key)
       }
       const id = op.replay?.id ?? entryId
       // A replayed write keeps its original append time, as in the Redis log (it reads the id's).
@@ -131,6 +136,20 @@ export class MemoryWriteLog implements WriteLog {
     this.#check()
     const p = this.#partition(partition)
     return keys.map((k) => p.seqs.get(k) ?? 0)
+  }
+
+  async releaseSequences(partition: number, writes: readonly FlushedKey[]): Promise<number[]> {
+    this.#check()
+    const p = this.#partition(partition)
+    return writes.map((w) => {
+      const current = p.seqs.get(w.key) ?? 0
+      const flushed = p.held.get(w.key)
+      if (current === w.seq && flushed !== undefined) {
+        p.held.delete(w.key)
+        if (flushed) p.seqs.delete(w.key)
+      }
+      return current
+    })
   }
 
   async read(partition: number, consumer: string, count: number): Promise<LogEntry[]> {
@@ -170,7 +189,11 @@ export class MemoryWriteLog implements WriteLog {
     const set = new Set(entryIds)
     p.entries = p.entries.filter((e) => !set.has(e.entryId))
     for (const id of entryIds) p.pending.delete(id)
-    for (const f of flushed) if (p.seqs.get(f.key) === f.seq) p.seqs.delete(f.key)
+    for (const f of flushed) {
+      if (p.seqs.get(f.key) !== f.seq) continue
+      if (p.held.has(f.key)) p.held.set(f.key, true)
+      else p.seqs.delete(f.key)
+    }
   }
 
   async deadLetter(

@@ -40,7 +40,9 @@ function script(lua: string): Script {
  * the partition, so a key whose hash field was trimmed (nothing pending) still gets a greater
  * one, and so does every key after Redis lost its data (no persistence, restart): the idempotent
  * flush never ignores new writes. The hash holds the last sequence of each key with writes
- * pending (what the cache's ordering check reads); acknowledgments trim it. Numbers pass through
+ * pending (what the cache's ordering check reads); acknowledgments trim it. An op 'h' is a set
+ * whose sequence is held (AppendOp.holdSequence): stored as `<seq>!`, it outlives its flush
+ * (`<seq>.` then) until RELEASE_SEQ. Numbers pass through
  * string.format('%d'): Lua's default conversion prints 14 significant digits only.
  */
 const APPEND = script(`
@@ -67,10 +69,16 @@ for i = 3, last, 8 do
         top = top + 1
       end
       q = string.format('%d', top)
-      redis.call('HSET', KEYS[2], key, q)
+      if op == 'h' then
+        op = 's'
+        redis.call('HSET', KEYS[2], key, q .. '!')
+      else
+        redis.call('HSET', KEYS[2], key, q)
+      end
       id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', q, 'v', ARGV[i + 2])
     else
       q = ARGV[i + 4]
+      if op == 'h' then op = 's' end
       redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', q, 'v', ARGV[i + 2], 'i', rid)
       id = rid
     end
@@ -119,9 +127,38 @@ if n > 0 then
   deleted = redis.call('XDEL', KEYS[1], unpack(ids))
 end
 for i = 3 + n, #ARGV, 2 do
-  if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', KEYS[2], ARGV[i]) end
+  local cur = redis.call('HGET', KEYS[2], ARGV[i])
+  if cur == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  elseif cur == ARGV[i + 1] .. '!' then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1] .. '.')
+  end
 end
 return deleted
+`)
+
+/**
+ * KEYS[1] the sequence hash; ARGV key/sequence pairs of held writes (op 'h' of APPEND): replies
+ * with each key's last sequence ('0' for none) and releases each write's hold — forgets the key
+ * if its write was flushed already (`<seq>.`), else leaves it to the ack (`<seq>`). A newer write
+ * of the key replaced the hold: nothing to release.
+ */
+const RELEASE_SEQ = script(`
+local out = {}
+for i = 1, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if cur then
+    out[#out + 1] = string.match(cur, '^%d+') or '0'
+    if cur == ARGV[i + 1] .. '!' then
+      redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    elseif cur == ARGV[i + 1] .. '.' then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+    end
+  else
+    out[#out + 1] = '0'
+  end
+end
+return out
 `)
 
 /** KEYS[1] the lease; ARGV[1] the token, ARGV[2] ms: PEXPIRE if the token holds it. */
@@ -253,7 +290,7 @@ export class RedisStreamLog implements WriteLog {
       }
       args.push(
         op.key,
-        op.op === 'set' ? 's' : 'd',
+        op.op === 'set' ? (op.holdSequence === true ? 'h' : 's') : 'd',
         toBuffer(op.value),
         op.replay?.id ?? '',
         op.replay === undefined ? '' : String(op.replay.seq),
@@ -319,7 +356,15 @@ export class RedisStreamLog implements WriteLog {
   async sequences(partition: number, keys: readonly string[]): Promise<number[]> {
     if (keys.length === 0) return []
     const reply = asArray(await this.#redis.call(['HMGET', this.#key(partition, 'seq'), ...keys]))
-    return keys.map((_, i) => Number(text(reply[i]) ?? 0))
+    // A held sequence ends in '!' or '.' (see APPEND).
+    return keys.map((_, i) => Number.parseInt(text(reply[i]) ?? '0', 10))
+  }
+
+  async releaseSequences(partition: number, writes: readonly FlushedKey[]): Promise<number[]> {
+    if (writes.length === 0) return []
+    const args = writes.flatMap((w) => [w.key, String(w.seq)])
+    const reply = asArray(await this.#redis.eval(RELEASE_SEQ, [this.#key(partition, 'seq')], args))
+    return writes.map((_, i) => Number(text(reply[i]) ?? 0))
   }
 
   async read(partition: number, consumer: string, count: number): Promise<LogEntry[]> {

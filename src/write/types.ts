@@ -130,6 +130,12 @@ export interface WriteBehindStats {
   flushed: number
   /** Entries made redundant by a later write of the same key in the same batch. */
   coalesced: number
+  /**
+   * Cache updates withdrawn (the key deleted from the cache) because a newer write of the key,
+   * from another process, may have reached the cache first: the key reads a miss, never an older
+   * value (a log that does not write the cache in its append, i.e. on a Redis Cluster).
+   */
+  cacheWithdrawn: number
   /** Flush calls that failed (and were or will be retried). */
   retries: number
   /** Entries moved to the dead-letter stream by this instance. */

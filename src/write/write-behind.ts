@@ -71,6 +71,7 @@ interface QueuedAppend {
 
 interface QueuedCheck {
   key: string
+  seq: number
   resolve: (seq: number) => void
   reject: (error: unknown) => void
 }
@@ -169,6 +170,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     flushes: 0,
     flushed: 0,
     coalesced: 0,
+    cacheWithdrawn: 0,
     retries: 0,
     deadLettered: 0,
     reclaimed: 0,
@@ -332,10 +334,19 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     // The fast path: the L1 entry now, the L2 entry inside the append (see CacheStaging).
     const staged = op === 'set' ? this.#stage(key, value) : undefined
     const fast = staged instanceof Object ? staged : undefined
+    // Otherwise the cache is updated after the append (see #updateCache). A set the cache could
+    // not stage (its value does not encode) removes the key instead: an older value must not stay.
+    const cacheOp =
+      this.#cache !== undefined && this.#o.updateCache && fast === undefined
+        ? staged === 'failed'
+          ? 'delete'
+          : op
+        : undefined
     const append: AppendOp = {
       key,
       op,
       value: bytes,
+      ...(cacheOp === 'set' ? { holdSequence: true } : {}),
       ...(fast?.entry === undefined ? {} : { cache: fast.entry }),
       ...(fast === undefined || fast.markers.length === 0
         ? {}
@@ -362,11 +373,9 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     const last = this.#lastAppended.get(partition)
     if (last === undefined || compareIds(result.id, last) > 0) this.#lastAppended.set(partition, result.id)
     this.#flushers[partition]?.nudge()
-    if (this.#cache !== undefined && this.#o.updateCache && fast === undefined) {
+    if (cacheOp !== undefined) {
       // Cache updates of one key run one after the other, in log order: a later write of the key
-      // in this process never lands in the cache before an earlier one. A set the cache could not
-      // stage (its value does not encode) removes the key instead: an older value must not stay.
-      const cacheOp = staged === 'failed' ? 'delete' : op
+      // in this process never lands in the cache before an earlier one.
       this.#localSeq.set(key, Math.max(result.seq, this.#localSeq.get(key) ?? 0))
       const previous = this.#cacheChain.get(key)
       const update = (previous ?? Promise.resolve()).then(() =>
@@ -395,6 +404,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
    * the opposite order of their log entries; the later-sequenced write is what the database ends
    * with, so after its cache write a writer checks the key's sequence: if another process wrote
    * it since, it deletes the key from the cache (a miss is never wrong; an older value would be).
+   * The set was appended with its sequence held (AppendOp.holdSequence), so a flush in between
+   * does not erase what the check reads; the check releases the hold.
    */
   async #updateCache(
     partition: number,
@@ -409,14 +420,24 @@ class WriteBehindLog<T> implements WriteBehind<T> {
         await cache.delete(key)
         return
       }
-      await cache.set(key, value)
-      const current = await this.#sequence(partition, key)
+      let written = true
+      try {
+        await cache.set(key, value)
+      } catch (error) {
+        written = false
+        this.#emit('cache-error', { key, error })
+      }
+      // Released whether or not the set went through: a hold must not outlive its write.
+      const current = await this.#release(partition, key, seq)
+      if (!written) return
       const mine = this.#localSeq.get(key) ?? 0
       // A newer write from this process comes next (chained) and checks again; one from another
-      // process may have reached the cache before ours: drop ours. No sequence at all: every
-      // write of the key was flushed already (the store was trimmed), ours and maybe a newer
-      // one: drop ours too (a miss is never wrong; an older value would be).
-      if (current === 0 || (current > seq && current > mine)) await cache.delete(key)
+      // process may have reached the cache before ours: drop ours. No sequence at all: a newer
+      // write replaced our hold and was flushed already: drop ours too.
+      if (current === 0 || (current > seq && current > mine)) {
+        this.#stats.cacheWithdrawn++
+        await cache.delete(key)
+      }
     } catch (error) {
       // The write is accepted (it is in the log and will be flushed): report, do not reject.
       this.#emit('cache-error', { key, error })
@@ -485,7 +506,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     )
   }
 
-  #sequence(partition: number, key: string): Promise<number> {
+  /** The key's last sequence, `seq`'s hold released; the checks of one tick share a round trip per partition. */
+  #release(partition: number, key: string, seq: number): Promise<number> {
     return new Promise((resolve, reject) => {
       let queue = this.#checks.get(partition)
       if (queue === undefined) {
@@ -494,11 +516,9 @@ class WriteBehindLog<T> implements WriteBehind<T> {
         process.nextTick(() => {
           const batch = this.#checks.get(partition) ?? []
           this.#checks.delete(partition)
-          this.#log.sequences(partition, [...new Set(batch.map((c) => c.key))]).then(
+          this.#log.releaseSequences(partition, batch).then(
             (seqs) => {
-              const keys = [...new Set(batch.map((c) => c.key))]
-              const byKey = new Map(keys.map((k, i) => [k, seqs[i] ?? 0]))
-              for (const c of batch) c.resolve(byKey.get(c.key) ?? 0)
+              for (let i = 0; i < batch.length; i++) (batch[i] as QueuedCheck).resolve(seqs[i] ?? 0)
             },
             (error: unknown) => {
               for (const c of batch) c.reject(error)
@@ -506,7 +526,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
           )
         })
       }
-      queue.push({ key, resolve, reject })
+      queue.push({ key, seq, resolve, reject })
     })
   }
 

@@ -253,6 +253,59 @@ describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)',
     expect(b2?.seq).toBeGreaterThan(b1?.seq as number)
   })
 
+  it('keeps a held sequence past its flush until its writer releases it, and a newer write replaces the hold', async () => {
+    const log = open(kind)
+    const inf = Number.POSITIVE_INFINITY
+    const append = async (key: string, value: string, holdSequence: boolean) => {
+      const [result] = await log.append(0, [{ key, op: 'set', value: bytes(value), holdSequence }], inf)
+      if (result === undefined || 'full' in result) throw new Error('not appended')
+      return result
+    }
+    // Flushed first, released after: the release reads the sequence, then forgets it.
+    const a1 = await append('a', '1', true)
+    const [ea1] = await log.read(0, 'c', 10)
+    await log.ack(0, [ea1?.entryId as string], [{ key: 'a', seq: a1.seq }])
+    expect(await log.sequences(0, ['a'])).toEqual([a1.seq])
+    expect(await log.releaseSequences(0, [{ key: 'a', seq: a1.seq }])).toEqual([a1.seq])
+    expect(await log.sequences(0, ['a'])).toEqual([0])
+    // Released first, flushed after: the ack forgets it, as for a write never held.
+    const a2 = await append('a', '2', true)
+    expect(await log.releaseSequences(0, [{ key: 'a', seq: a2.seq }])).toEqual([a2.seq])
+    expect(await log.sequences(0, ['a'])).toEqual([a2.seq])
+    const [ea2] = await log.read(0, 'c', 10)
+    await log.ack(0, [ea2?.entryId as string], [{ key: 'a', seq: a2.seq }])
+    expect(await log.sequences(0, ['a'])).toEqual([0])
+    // A newer write (not held) replaces a hold: the held writer's release reads the newer sequence
+    // (and releases nothing); once the newer one is flushed, nothing is kept.
+    const a3 = await append('a', '3', true)
+    const a4 = await append('a', '4', false)
+    const flushed = await log.read(0, 'c', 10)
+    await log.ack(
+      0,
+      flushed.map((e) => e.entryId),
+      [{ key: 'a', seq: a4.seq }],
+    )
+    expect(await log.releaseSequences(0, [{ key: 'a', seq: a3.seq }])).toEqual([0])
+    // Two held writes of one key: the older one's release leaves the newer one's hold.
+    const a5 = await append('a', '5', true)
+    const a6 = await append('a', '6', true)
+    expect(await log.releaseSequences(0, [{ key: 'a', seq: a5.seq }])).toEqual([a6.seq])
+    const both = await log.read(0, 'c', 10)
+    await log.ack(
+      0,
+      both.map((e) => e.entryId),
+      [{ key: 'a', seq: a6.seq }],
+    )
+    expect(await log.sequences(0, ['a'])).toEqual([a6.seq])
+    expect(await log.releaseSequences(0, [{ key: 'a', seq: a6.seq }])).toEqual([a6.seq])
+    expect(await log.sequences(0, ['a'])).toEqual([0])
+    // Held entries are delivered as ordinary sets.
+    expect(both.map((e) => [e.op, text(e.value)])).toEqual([
+      ['set', '5'],
+      ['set', '6'],
+    ])
+  })
+
   it('gives a partition lease to one holder at a time, renewable and releasable only by it', async () => {
     const log = open(kind)
     expect(await log.acquire(1, 'A', 5000)).toBe(true)
