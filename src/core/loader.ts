@@ -116,17 +116,19 @@ export class Loader {
   }
 
   /** One L2 entry, backfilled into the L1 unless `skipL1`. */
-  async read(
+  read(
     key: string,
     schema: Schema,
     skipL1: boolean,
     res: Resilience,
     seen?: Seen,
   ): Promise<Decoded | Miss | Unavailable> {
-    const found = await this.#p.reads.read(key, schema, res, seen)
-    if (typeof found === 'object' && !skipL1)
-      found.value = this.#p.local.backfill(key, found, res, this.#p.clock.now())
-    return found
+    return this.#p.reads.read(key, schema, res, seen, skipL1 ? undefined : this.#backfill)
+  }
+
+  /** Keeps an entry found in the L2 in the L1 (its value as the L1 holds it: isolated). */
+  readonly #backfill = (key: string, found: Decoded, res: Resilience): void => {
+    found.value = this.#p.local.backfill(key, found, res, this.#p.clock.now())
   }
 
   /** Fresh L2 entries for `keys` (aligned), backfilled into the L1 unless `skipL1`. */

@@ -1,7 +1,7 @@
 import type { CacheClock } from '../base/clock.js'
 import type { Decoded, EntryCodec } from './entry-codec.js'
 import type { Resilience } from './options.js'
-import { L2_MISS, L2_UNAVAILABLE, type Miss, type RemoteAccess, type Unavailable } from './remote-tier.js'
+import { L2_MISS, type Miss, type RemoteAccess, type Unavailable } from './remote-tier.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 import type { Judgement, TagState } from './tag-state.js'
 import type { Telemetry } from './telemetry.js'
@@ -42,23 +42,30 @@ export class RemoteReads {
     this.#clock = clock
   }
 
-  async read(
+  /**
+   * One entry, judged; `found` (the loader's L1 backfill) runs on a Found before the read settles.
+   * One promise for the round trip and the judgement (see {@link RemoteAccess.read}).
+   */
+  read(
     key: string,
     schema: Schema,
     res: Resilience,
     seen?: Seen,
+    found?: (key: string, entry: Decoded, res: Resilience) => void,
   ): Promise<Decoded | Miss | Unavailable> {
     const again = seen?.looked === true
     if (seen !== undefined) seen.looked = true
-    const bytes = await this.#remote.read(key, !again)
-    if (bytes === L2_MISS || bytes === L2_UNAVAILABLE) return bytes
-    if (seen !== undefined) {
-      // A second look during the same load: the same bytes were already judged (corrupt, failing
-      // the schema, stale) and counted; only a new value is worth decoding.
-      if (seen.bytes !== undefined && Buffer.compare(seen.bytes, bytes) === 0) return L2_MISS
-      seen.bytes = bytes
-    }
-    return (await this.#accept(key, bytes, schema, res)) ?? L2_MISS
+    return this.#remote.read(key, !again, (bytes) => {
+      if (seen !== undefined) {
+        // A second look during the same load: the same bytes were already judged (corrupt, failing
+        // the schema, stale) and counted; only a new value is worth decoding.
+        if (seen.bytes !== undefined && Buffer.compare(seen.bytes, bytes) === 0) return L2_MISS
+        seen.bytes = bytes
+      }
+      const accepted = this.#accept(key, bytes, schema, res)
+      if (!(accepted instanceof Promise)) return settle(key, accepted, res, found)
+      return accepted.then((entry) => settle(key, entry, res, found))
+    })
   }
 
   /** Aligned with `keys`: every entry found and judged (fresh or stale), undefined elsewhere. */
@@ -142,4 +149,15 @@ export class RemoteReads {
     }
     return decoded
   }
+}
+
+function settle(
+  key: string,
+  entry: Decoded | undefined,
+  res: Resilience,
+  found: ((key: string, entry: Decoded, res: Resilience) => void) | undefined,
+): Decoded | Miss {
+  if (entry === undefined) return L2_MISS
+  found?.(key, entry, res)
+  return entry
 }

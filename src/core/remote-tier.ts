@@ -100,8 +100,16 @@ export interface RemoteAccess {
     ttlMs: number,
     encrypt: boolean | undefined,
   ): RemoteWrite | undefined
-  /** One entry's bytes; `countMiss: false` for a second look within the same load (one load, one miss). */
-  read(key: string, countMiss?: boolean): Promise<Uint8Array | Miss | Unavailable>
+  /**
+   * One entry's bytes, handed to `judge` as they arrive: the read and its judgement settle as one
+   * promise (no promise per layer on the L2 paths). `countMiss: false` for a second look within
+   * the same load (one load, one miss).
+   */
+  read<R>(
+    key: string,
+    countMiss: boolean,
+    judge: (bytes: Uint8Array) => R | Promise<R>,
+  ): Promise<R | Miss | Unavailable>
   /** Aligned with `keys`; undefined where absent, outdated, or when the L2 failed. */
   readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
   /**
@@ -333,25 +341,37 @@ class RedisRemoteAccess implements RemoteAccess {
     this.#telemetry.counters.l2RepairsQueued++
   }
 
-  async read(key: string, countMiss = true): Promise<Uint8Array | Miss | Unavailable> {
+  read<R>(
+    key: string,
+    countMiss: boolean,
+    judge: (bytes: Uint8Array) => R | Promise<R>,
+  ): Promise<R | Miss | Unavailable> {
     const storageKey = this.storageKey(key)
     // Its L2 copy is outdated (a write or delete failed): never read it back.
-    if (this.#pendingRepairs.size > 0 && this.#pendingRepairs.has(storageKey)) return L2_MISS
-    const started = this.#telemetry.l2Started()
-    let bytes: Uint8Array | undefined
+    if (this.#pendingRepairs.size > 0 && this.#pendingRepairs.has(storageKey)) return Promise.resolve(L2_MISS)
+    const telemetry = this.#telemetry
+    const started = telemetry.l2Started()
+    let reading: Promise<Uint8Array | undefined>
     try {
-      bytes = await this.tier.get(storageKey)
+      reading = this.tier.get(storageKey)
     } catch (error) {
-      this.failed(error, 'get')
-      return L2_UNAVAILABLE
-    } finally {
-      this.#telemetry.l2Finished(started)
+      reading = Promise.reject(error)
     }
-    if (bytes === undefined) {
-      if (countMiss) this.#telemetry.counters.l2Misses++
-      return L2_MISS
-    }
-    return bytes
+    // One `then` for the round trip and the judgement (an async function per layer cost two
+    // promises and a microtask hop each).
+    return reading.then(
+      (bytes) => {
+        telemetry.l2Finished(started)
+        if (bytes !== undefined) return judge(bytes)
+        if (countMiss) telemetry.counters.l2Misses++
+        return L2_MISS
+      },
+      (error: unknown) => {
+        telemetry.l2Finished(started)
+        this.failed(error, 'get')
+        return L2_UNAVAILABLE
+      },
+    )
   }
 
   async readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
@@ -369,7 +389,7 @@ class RedisRemoteAccess implements RemoteAccess {
     return values.map((bytes, i) => (this.#pendingRepairs.has(storageKeys[i] as string) ? undefined : bytes))
   }
 
-  async write(
+  write(
     key: string,
     entry: RemoteWrite,
     tags: readonly string[],
@@ -377,21 +397,31 @@ class RedisRemoteAccess implements RemoteAccess {
     leaseFrom?: number,
   ): Promise<'written' | 'refused' | 'failed'> {
     const started = this.#telemetry.l2Started()
+    let writing: Promise<boolean | undefined>
     try {
-      const touched = this.#touchMarkers(tags, entry.ttlMs, entry.createdAt)
-      let stored = true
-      if (leaseFrom !== undefined && this.#store !== undefined) {
-        // The lease check: not over a tombstone newer than the load's start.
-        stored = await this.#store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
-      } else await this.tier.set(entry.key, entry.value, entry.ttlMs)
-      await touched
-      this.#telemetry.l2Finished(started)
-      this.#written(entry.key)
-      return stored ? 'written' : 'refused'
+      // Issued before the value: in one batch, the markers cover the entry once it is readable.
+      const touched = tags.length === 0 ? undefined : this.#touchMarkers(tags, entry.ttlMs, entry.createdAt)
+      // The lease check: not over a tombstone newer than the load's start.
+      const storing: Promise<boolean | undefined> =
+        leaseFrom !== undefined && this.#store !== undefined
+          ? this.#store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
+          : (this.tier.set(entry.key, entry.value, entry.ttlMs) as Promise<undefined>)
+      writing = touched === undefined ? storing : Promise.all([storing, touched]).then(first)
     } catch (error) {
-      this.#changeFailed(error, operation, [key])
-      return 'failed'
+      writing = Promise.reject(error)
     }
+    // One `then` for the outcome (the untagged common case has no markers to wait for).
+    return writing.then(
+      (stored) => {
+        this.#telemetry.l2Finished(started)
+        this.#written(entry.key)
+        return stored === false ? 'refused' : 'written'
+      },
+      (error: unknown) => {
+        this.#changeFailed(error, operation, [key])
+        return 'failed'
+      },
+    )
   }
 
   async writeMany(entries: readonly RemoteWrite[], tags: readonly string[]): Promise<void> {
@@ -506,16 +536,14 @@ class RedisRemoteAccess implements RemoteAccess {
       })
   }
 
-  async tryLock(key: string): Promise<HeldLock | undefined | Unavailable> {
+  tryLock(key: string): Promise<HeldLock | undefined | Unavailable> {
     const locks = this.#locks
     const lock = this.#deps.options.lock
-    if (locks === undefined || lock === false) return undefined
-    try {
-      return await locks.tryAcquire(this.#lockKey(key), lock.ttlMs)
-    } catch (error) {
+    if (locks === undefined || lock === false) return Promise.resolve(undefined)
+    return locks.tryAcquire(this.#lockKey(key), lock.ttlMs).catch((error: unknown) => {
       this.failed(error, 'lock')
       return L2_UNAVAILABLE
-    }
+    })
   }
 
   info(): Promise<RemoteInfo> | undefined {
@@ -625,8 +653,8 @@ export class NoRemoteTier implements RemoteAccess {
   entry(): undefined {
     return undefined
   }
-  async read(): Promise<Miss> {
-    return L2_MISS
+  read(): Promise<Miss> {
+    return Promise.resolve(L2_MISS)
   }
   async readMany(keys: readonly string[]): Promise<undefined[]> {
     return keys.map(() => undefined)
@@ -659,6 +687,10 @@ export class NoRemoteTier implements RemoteAccess {
 }
 
 function ignore(): void {}
+
+function first<T>(pair: readonly [T, unknown]): T {
+  return pair[0]
+}
 
 /** `tier` for a child cache: every call goes to the parent's tier, but closing it leaves it open. */
 export function borrowed(tier: RemoteTier): RemoteTier {

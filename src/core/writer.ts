@@ -82,11 +82,8 @@ export class Writer {
       // even if the write fails: dropping a copy costs them a miss, never a wrong answer.
       const published = bus.publish(change, written)
       const [outcome] = await Promise.all([written, remote.bumpDependents(dependents, at)])
-      if (outcome === 'refused') {
-        // Deleted after the reads this value came from (startedAt): the delete wins.
-        this.#p.telemetry.counters.writesRefused++
-        this.#p.local.delete(key)
-      }
+      // Deleted after the reads this value came from (startedAt): the delete wins.
+      this.#settled(key, outcome)
       // A failed write does not wait for the message (it may be failing too): its repair tells the others.
       await this.#announced(published, res.waitUntil, outcome === 'failed')
     }
@@ -139,7 +136,7 @@ export class Writer {
    * Writes both tiers; resolves false when the L2 write failed (counted; for an explicit `set`,
    * its policy queued the key's repair or rejected).
    */
-  async write(
+  write(
     key: string,
     value: unknown,
     ttlMs: number,
@@ -149,9 +146,21 @@ export class Writer {
     res: Resilience,
     load?: Load,
   ): Promise<boolean> {
-    const entry = this.prepare(key, value, ttlMs, tags, options, res, load)
-    if (entry === undefined) return true
-    const outcome = await this.#p.remote.write(key, entry, tags, operation, load?.startedAt)
+    let entry: RemoteWrite | undefined
+    try {
+      entry = this.prepare(key, value, ttlMs, tags, options, res, load)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (entry === undefined) return Promise.resolve(true)
+    // Not async: one promise for the write (this is a cold getOrSet's write-back).
+    return this.#p.remote
+      .write(key, entry, tags, operation, load?.startedAt)
+      .then((outcome) => this.#settled(key, outcome))
+  }
+
+  /** After an L2 write: a value the lease check refused (a delete came after its reads) leaves the L1 too. */
+  #settled(key: string, outcome: 'written' | 'refused' | 'failed' | undefined): boolean {
     if (outcome === 'refused') {
       this.#p.telemetry.counters.writesRefused++
       this.#p.local.delete(key)
