@@ -31,10 +31,15 @@ export class GhostLists {
   readonly #cells: number
   /** Additions since the table last grew: it doubles when they reach its size. */
   #added = 0
-  /** Per list: evictions per stamp, stamps a ghost stays fresh, evictions so far. */
+  /** Per list: evictions per stamp, stamps a ghost stays fresh. */
   readonly #unit: Int32Array
   readonly #limit: Int32Array
-  readonly #count = new Int32Array(2)
+  /**
+   * Per list: the current stamp (evictions so far ÷ the list's unit, kept incrementally: no
+   * division per eviction) and the evictions since it last advanced.
+   */
+  readonly #stamp = new Int32Array(2)
+  readonly #sinceStamp = new Int32Array(2)
 
   constructor(depth0: number, depth1: number) {
     const first = Math.max(1, depth0)
@@ -51,9 +56,12 @@ export class GhostLists {
 
   /** Remembers `hash` (its low 22 bits) as evicted from `list`. */
   add(list: number, hash: number): void {
-    const count = (this.#count[list] as number) + 1
-    this.#count[list] = count
-    const stamp = Math.floor(count / (this.#unit[list] as number)) & STAMP_MASK
+    const since = (this.#sinceStamp[list] as number) + 1
+    if (since === this.#unit[list]) {
+      this.#sinceStamp[list] = 0
+      this.#stamp[list] = ((this.#stamp[list] as number) + 1) & STAMP_MASK
+    } else this.#sinceStamp[list] = since
+    const stamp = this.#stamp[list] as number
     if (++this.#added >= this.#table.length && this.#table.length < this.#cells) this.#grow()
     this.#place(
       this.#table,
@@ -84,17 +92,23 @@ export class GhostLists {
   #place(t: Int32Array, buckets: number, cell: number): void {
     const key = cell >>> KEY_SHIFT
     const base = bucketOf(key, buckets) * WAYS
-    let way = base
-    let stalest = -1
+    // The stalest way: the largest age ÷ its list's limit, compared by cross-multiplying (exact
+    // integers, no division; the first of equals wins).
+    let way = -1
+    let stalestAge = 0
+    let stalestLimit = 1
     for (let w = base; w < base + WAYS; w++) {
       const other = t[w] as number
       if ((other & USED_BIT) === 0 || other >>> KEY_SHIFT === key) {
         way = w
         break
       }
-      const staleness = this.#age(other) / (this.#limit[other & LIST_BIT ? 1 : 0] as number)
-      if (staleness > stalest) {
-        stalest = staleness
+      const list = other & LIST_BIT ? 1 : 0
+      const age = ((this.#stamp[list] as number) - (other & STAMP_MASK)) & STAMP_MASK
+      const limit = this.#limit[list] as number
+      if (way === -1 || age * stalestLimit > stalestAge * limit) {
+        stalestAge = age
+        stalestLimit = limit
         way = w
       }
     }
@@ -103,9 +117,7 @@ export class GhostLists {
 
   /** How many stamps of its list ago the ghost in `cell` was added. */
   #age(cell: number): number {
-    const list = cell & LIST_BIT ? 1 : 0
-    const now = Math.floor((this.#count[list] as number) / (this.#unit[list] as number))
-    return (now - (cell & STAMP_MASK)) & STAMP_MASK
+    return ((this.#stamp[cell & LIST_BIT ? 1 : 0] as number) - (cell & STAMP_MASK)) & STAMP_MASK
   }
 
   #grow(): void {

@@ -281,9 +281,11 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       victim = queues.oldest(PROTECTED)
       if (victim === -1) return this.#evicted(WINDOW_GHOST, contender)
     }
-    return this.#admit(contender, victim, contender === candidate)
-      ? this.#evicted(MAIN_GHOST, victim)
-      : this.#evicted(WINDOW_GHOST, contender)
+    // One call site for both outcomes: V8 (Node 20) deoptimized this method on every rare
+    // admission when each outcome had its own `this.#evicted(…)` call (a private method reached
+    // for the first time in optimized code: thousands of deopts per million sets).
+    const admitted = this.#admit(contender, victim, contender === candidate)
+    return this.#evicted(admitted ? MAIN_GHOST : WINDOW_GHOST, admitted ? victim : contender)
   }
 
   /** Records the eviction of `slot` in a ghost list, and returns it. */

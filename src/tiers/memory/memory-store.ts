@@ -284,9 +284,10 @@ export class MemoryStore {
       this.#policy.touch(slot)
     } else {
       slot = this.#allocate()
-      this.#index.add(key, hash, slot)
       this.#policy.miss(hash)
       this.#policy.insert(slot, hash)
+      if (this.#refused(key, slot, size, now)) return
+      this.#index.add(key, hash, slot)
     }
     this.#values[slot] = value
     this.#setTimes(slot, Math.min(softAt, freshUntil, expiresAt), expiresAt)
@@ -328,6 +329,32 @@ export class MemoryStore {
       this.evictions++
       this.onRemoved?.(evicted, 'capacity')
     }
+  }
+
+  /**
+   * A new entry in a full store: the policy picks its victim before the entry is written, so that
+   * when the newcomer itself is refused (TinyLFU's usual verdict on a key seen once) nothing is
+   * indexed, written and taken back; another victim leaves now, and the write goes on. Not when an
+   * expired entry is due for reclaiming or the bytes bound needs more room: {@link set}'s loop
+   * handles those. Returns whether the newcomer was refused (already counted and reported).
+   */
+  #refused(key: string, slot: number, size: number, now: number): boolean {
+    if (this.#index.size < this.#maxEntries || this.#bytes + size > this.#maxBytes) return false
+    if (this.#heapSize > 0 && (this.#expiry[this.#heap[0] as number] as number) <= now) return false
+    const victim = this.#policy.victim(slot)
+    if (victim === slot) {
+      this.#policy.remove(slot)
+      this.#free.push(slot)
+      this.evictions++
+      this.onRemoved?.(key, 'capacity')
+      return true
+    }
+    const evicted = this.#index.keys[victim]
+    if (evicted === undefined) return false // a policy bug: set's loop stops on it
+    this.#remove(victim)
+    this.evictions++
+    this.onRemoved?.(evicted, 'capacity')
+    return false
   }
 
   delete(key: string): boolean {
