@@ -41,6 +41,17 @@ type LockOutcome =
   | { lock: HeldLock | undefined; value?: undefined; l2Failed?: boolean }
   | { value: { v: unknown } }
 
+type LockStep = <T>(
+  key: string,
+  options: GetOrSetOptions<T>,
+  res: Resilience,
+  stale: Stale | undefined,
+  seen: Seen,
+) => Promise<LockOutcome>
+
+const NO_LOCK: Promise<LockOutcome> = Promise.resolve({ lock: undefined })
+const noLock: LockStep = () => NO_LOCK
+
 /** What getOrSetMany's joined flights are settled with. */
 export type Settlers = Map<string, { resolve: (loaded: Loaded) => void; reject: (error: unknown) => void }>
 
@@ -70,9 +81,18 @@ export interface LoaderParts {
  */
 export class Loader {
   readonly #p: LoaderParts
+  /**
+   * The step between the L2 read and the factory, chosen once: the key's distributed lock (or the
+   * value its holder stores), or — no L2, a tier without locks, `lock: false` — straight through.
+   */
+  readonly #lockOrValue: LockStep
 
   constructor(parts: LoaderParts) {
     this.#p = parts
+    this.#lockOrValue =
+      parts.remote.locking && parts.options.lock !== false
+        ? (key, options, res, stale, seen) => this.#waitForLock(key, options, res, stale, seen)
+        : noLock
   }
 
   /** Starts (and registers as the key's flight) a load: L2, then the key's lock, then the factory. */
@@ -229,7 +249,7 @@ export class Loader {
       }
     }
     let lock: HeldLock | undefined
-    if (useL2 && writeOptions.skipL2 !== true && this.#p.remote.locking && options.forceFresh !== true) {
+    if (useL2 && writeOptions.skipL2 !== true && options.forceFresh !== true) {
       const outcome = await this.#lockOrValue(key, options, res, stale, seen)
       if (outcome.value !== undefined) return { value: outcome.value.v, tier: 'l2' }
       lock = outcome.lock
@@ -250,7 +270,7 @@ export class Loader {
    * after its TTL; a waiter then takes it. A refresh (a value at hand) never waits: someone else
    * is refreshing, so the current value stays. An L2 failure lets the load go on without a lock.
    */
-  async #lockOrValue<T>(
+  async #waitForLock<T>(
     key: string,
     options: GetOrSetOptions<T>,
     res: Resilience,

@@ -27,6 +27,13 @@ export class RemoteReads {
   readonly #tags: TagState
   readonly #telemetry: Telemetry
   readonly #clock: CacheClock
+  /** What a tagged entry goes through, chosen once: its markers, or (a tier without markers) nothing more. */
+  readonly #byTags: (
+    key: string,
+    decoded: Decoded,
+    schema: Schema,
+    res: Resilience,
+  ) => Decoded | undefined | Promise<Decoded | undefined>
 
   constructor(
     remote: RemoteAccess,
@@ -40,6 +47,9 @@ export class RemoteReads {
     this.#tags = tags
     this.#telemetry = telemetry
     this.#clock = clock
+    this.#byTags = remote.hasMarkers
+      ? (key, decoded, schema, res) => this.#judgeTags(key, decoded, schema, res)
+      : (key, decoded, schema) => this.#acceptValid(key, decoded, schema)
   }
 
   /**
@@ -93,13 +103,21 @@ export class RemoteReads {
       if (decoded.expiresAt + res.graceMs <= now) return undefined
       decoded.fresh = false
     }
-    if (decoded.tags.length > 0 && this.#remote.hasMarkers) {
-      const state = this.#tags.judge(decoded.tags, decoded.createdAt, (tags) => this.#remote.markers(tags))
-      return typeof state === 'string'
-        ? this.#acceptTagged(key, decoded, state, schema, res)
-        : state.then((settled) => this.#acceptTagged(key, decoded, settled, schema, res))
-    }
+    if (decoded.tags.length > 0) return this.#byTags(key, decoded, schema, res)
     return this.#acceptValid(key, decoded, schema)
+  }
+
+  /** A tagged entry judged against its tags' markers (see {@link #byTags}). */
+  #judgeTags(
+    key: string,
+    decoded: Decoded,
+    schema: Schema,
+    res: Resilience,
+  ): Decoded | undefined | Promise<Decoded | undefined> {
+    const state = this.#tags.judge(decoded.tags, decoded.createdAt, (tags) => this.#remote.markers(tags))
+    return typeof state === 'string'
+      ? this.#acceptTagged(key, decoded, state, schema, res)
+      : state.then((settled) => this.#acceptTagged(key, decoded, settled, schema, res))
   }
 
   /** An L2 entry with tags, judged against its tags' markers. */

@@ -193,6 +193,8 @@ class RedisRemoteAccess implements RemoteAccess {
   readonly connection: ConnectionReport
   readonly #store: InvalidationStore | undefined
   readonly #locks: KeyLocks | undefined
+  /** A loaded value's write; resolves false when the lease check refused it. */
+  readonly #storeLoaded: (entry: RemoteWrite, leaseFrom: number) => Promise<unknown>
   readonly #deps: RemoteDeps
   readonly #telemetry: Telemetry
   /** Storage key → cache key, in queue order: copies outdated because a write or delete failed. */
@@ -251,7 +253,14 @@ class RedisRemoteAccess implements RemoteAccess {
       this.#stopProbingOnReady = connection.onReady(() => circuit.probeNow())
       this.tier = circuit
     }
-    this.#store = this.tier.invalidation
+    const store = this.tier.invalidation
+    this.#store = store
+    // The lease check (not over a tombstone newer than the load's start) needs the tier's
+    // invalidation store; a tier without one stores a loaded value as a plain set.
+    this.#storeLoaded =
+      store === undefined
+        ? (entry) => this.tier.set(entry.key, entry.value, entry.ttlMs)
+        : (entry, leaseFrom) => store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
     const lock = options.lock
     if (lock !== false && this.tier.locks !== undefined) {
       this.#locks = new KeyLocks(this.tier.locks, {
@@ -397,15 +406,14 @@ class RedisRemoteAccess implements RemoteAccess {
     leaseFrom?: number,
   ): Promise<'written' | 'refused' | 'failed'> {
     const started = this.#telemetry.l2Started()
-    let writing: Promise<boolean | undefined>
+    let writing: Promise<unknown>
     try {
       // Issued before the value: in one batch, the markers cover the entry once it is readable.
       const touched = tags.length === 0 ? undefined : this.#touchMarkers(tags, entry.ttlMs, entry.createdAt)
-      // The lease check: not over a tombstone newer than the load's start.
-      const storing: Promise<boolean | undefined> =
-        leaseFrom !== undefined && this.#store !== undefined
-          ? this.#store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
-          : (this.tier.set(entry.key, entry.value, entry.ttlMs) as Promise<undefined>)
+      const storing =
+        leaseFrom === undefined
+          ? this.tier.set(entry.key, entry.value, entry.ttlMs)
+          : this.#storeLoaded(entry, leaseFrom)
       writing = touched === undefined ? storing : Promise.all([storing, touched]).then(first)
     } catch (error) {
       writing = Promise.reject(error)
