@@ -14,7 +14,7 @@ import type { RemoteEntry, RemoteInfo, RemoteTier, StreamCommands } from '../tie
 import { PING_FALLBACK_KEY, pxOf, type RedisAdapter } from './adapter.js'
 import { ConnectionReport } from './connection.js'
 import { parseInfo } from './info.js'
-import { BUMP_MARKER, isNoScript, type LuaScript, SET_LOADED, TOUCH_MARKER } from './scripts.js'
+import { BUMP_MARKER, isNoScript, type LuaScript, SET_LOADED, TIER_SCRIPTS, TOUCH_MARKER } from './scripts.js'
 import { type WriteOp, WriteQueue } from './write-queue.js'
 
 export interface RedisTierOptions {
@@ -90,6 +90,15 @@ export class RedisTier implements RemoteTier {
       }
     }
     const { evalScript, evalScriptKeys, publish, subscribe, command } = adapter
+    if (command) {
+      // Every (re)connection loads the tier's scripts before anything else is sent on it: after a
+      // restart Redis has none cached, and each first EVALSHA would cost a NOSCRIPT round trip —
+      // on a busy event loop a whole turn, enough to miss the deadline of the recovery's writes
+      // (issue 24). The connection is ordered, so the EVALSHAs sent after this find them.
+      this.connection.onReady(() => {
+        for (const { lua } of TIER_SCRIPTS) command.call(adapter, ['EVAL', lua, '0']).catch(() => {})
+      })
+    }
     if (evalScriptKeys && adapter.ordered === true) {
       this.#writes = new WriteQueue(
         adapter,

@@ -6,7 +6,14 @@ export interface LuaScript {
   readonly sha: string
 }
 
-function script(lua: string): LuaScript {
+/**
+ * A call without keys and arguments only loads the script (see {@link TIER_SCRIPTS}): no real
+ * call of the tier's scripts has neither.
+ */
+const LOAD_ONLY = 'if #KEYS == 0 and #ARGV == 0 then return 0 end '
+
+function script(body: string): LuaScript {
+  const lua = LOAD_ONLY + body
   return { lua, sha: createHash('sha1').update(lua).digest('hex') }
 }
 
@@ -136,3 +143,16 @@ export const WRITE_BATCH = script(
     'end ' +
     'return out',
 )
+
+/**
+ * The scripts the tier runs, loaded on every (re)connection by an `EVAL <lua> 0` (which runs only
+ * the load-only guard): with the permissions the cache already needs (`eval`), no `SCRIPT LOAD`.
+ */
+export const TIER_SCRIPTS: readonly LuaScript[] = [
+  COMPARE_AND_DELETE,
+  COMPARE_AND_EXPIRE,
+  SET_LOADED,
+  TOUCH_MARKER,
+  BUMP_MARKER,
+  WRITE_BATCH,
+]

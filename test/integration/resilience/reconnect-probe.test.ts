@@ -59,4 +59,27 @@ describe.each(CLIENTS)('the breaker probes when the client reconnects (client %s
     const other = track(createCache({ namespace, l1: false, l2: { redis: server().url, client } }))
     expect(await other.get('k')).toBe('after')
   }, 90_000)
+
+  it('after Redis restarts, the first write of each script costs no NOSCRIPT round trip: the client loaded them on reconnecting', async () => {
+    const namespace = uniqueNamespace('reconnect-scripts')
+    const cache = track(createCache({ namespace, l2: { redis: server().url, client, timeout: '2s' } }))
+    await cache.ready()
+    await cache.set('k', 'before', { tags: ['t'] })
+    const opened = nextBreakerState(cache, 'open', 20_000)
+    await server().kill()
+    await cache.set('k', 'during')
+    await opened
+    await server().restart()
+    await nextBreakerState(cache, 'closed', 30_000)
+    // Every script of the tier once: a write batch, a tag bump, a lock and a write-back after a load.
+    await cache.set('k', 'after', { tags: ['t'] })
+    await cache.delete('k')
+    await cache.invalidateTags(['t'])
+    expect(await cache.getOrSet({ key: 'loaded', factory: async () => 'v' })).toBe('v')
+    const errors = String(await server().command('INFO', 'errorstats'))
+    expect(errors).not.toMatch(/NOSCRIPT/)
+    expect(
+      await track(createCache({ namespace, l1: false, l2: { redis: server().url, client } })).get('loaded'),
+    ).toBe('v')
+  }, 90_000)
 })
