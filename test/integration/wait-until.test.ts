@@ -69,13 +69,19 @@ async function freshInRedis(namespace: string, key: string): Promise<unknown> {
   }
 }
 
+/** One request for `k`, with a stale `old` in Redis, in a fresh runtime; the namespace used and the run. */
+async function requestWithStaleInRedis(config: { waitUntil: boolean; factory: 'fresh' | 'fails' }) {
+  const namespace = uniqueNamespace('serverless')
+  await seedStale(namespace, 'k')
+  const run = await invoke({ url: server().url, namespace, key: 'k', ...config })
+  expect(run.code).toBe(0)
+  return { namespace, lines: run.lines }
+}
+
 describe('waitUntil in a runtime that stops work once the response is sent', () => {
   it('with waitUntil, the stale answer’s refresh completes: the new value is in Redis after the runtime ended', async () => {
-    const namespace = uniqueNamespace('serverless')
-    await seedStale(namespace, 'k')
-    const run = await invoke({ url: server().url, namespace, key: 'k', waitUntil: true, factory: 'fresh' })
-    expect(run.code).toBe(0)
-    const [response, waited] = run.lines
+    const { namespace, lines } = await requestWithStaleInRedis({ waitUntil: true, factory: 'fresh' })
+    const [response, waited] = lines
     expect(response).toEqual({ answered: 'old', handed: 1 })
     // The refresh, then the lock's release it handed in turn: all settled, none rejected.
     expect(waited?.settled).toEqual(['fulfilled', 'fulfilled'])
@@ -85,21 +91,15 @@ describe('waitUntil in a runtime that stops work once the response is sent', () 
   })
 
   it('without waitUntil, the same refresh is cut off: Redis still holds only the stale value', async () => {
-    const namespace = uniqueNamespace('serverless')
-    await seedStale(namespace, 'k')
-    const run = await invoke({ url: server().url, namespace, key: 'k', waitUntil: false, factory: 'fresh' })
-    expect(run.code).toBe(0)
-    expect(run.lines).toEqual([{ answered: 'old', handed: 0 }])
+    const { namespace, lines } = await requestWithStaleInRedis({ waitUntil: false, factory: 'fresh' })
+    expect(lines).toEqual([{ answered: 'old', handed: 0 }])
     expect(await freshInRedis(namespace, 'k')).toBeUndefined()
     expect(await server().command('EXISTS', `${namespace}:v1:k`)).toBe(1)
   })
 
   it('a background refresh whose origin fails is handed as a promise that resolves: no rejection reaches the runtime', async () => {
-    const namespace = uniqueNamespace('serverless')
-    await seedStale(namespace, 'k')
-    const run = await invoke({ url: server().url, namespace, key: 'k', waitUntil: true, factory: 'fails' })
-    expect(run.code).toBe(0)
-    const [response, waited] = run.lines
+    const { namespace, lines } = await requestWithStaleInRedis({ waitUntil: true, factory: 'fails' })
+    const [response, waited] = lines
     expect(response).toEqual({ answered: 'old', handed: 1 })
     expect(waited?.settled).not.toContain('rejected')
     expect(waited?.faults).toEqual([])
