@@ -58,6 +58,11 @@ export interface ClusterDriver<N>
    * once done (or failed: the table is then unchanged), never rejects.
    */
   refreshTopology(): Promise<void>
+  /**
+   * Calls `listener` with a node's `host:port` each time its connection becomes ready (the first
+   * connection and every reconnection): a master's breaker probes then, not a break later.
+   */
+  onNodeReady(listener: (address: string) => void): void
   /** Opens a subscriber connection to `node` that never reconnects by itself (see {@link ClusterSubscriber}). */
   openSubscriber(
     node: N,
@@ -73,6 +78,7 @@ export interface ClusterDriver<N>
  */
 export class ClusterAdapter<N> extends RedisCommands {
   readonly #primitives: ClusterPrimitives<N>
+  readonly #onNodeReady = new Set<(address: string) => void>()
 
   constructor(
     driver: ClusterDriver<N>,
@@ -81,6 +87,19 @@ export class ClusterAdapter<N> extends RedisCommands {
     const primitives = new ClusterPrimitives(driver, options)
     super(primitives)
     this.#primitives = primitives
+    driver.onNodeReady((address) => {
+      for (const listener of this.#onNodeReady) {
+        try {
+          listener(address)
+        } catch {}
+      }
+    })
+  }
+
+  /** Calls `listener` with `host:port` whenever a node's connection becomes ready (every reconnection); returns what removes it. */
+  onNodeReady(listener: (address: string) => void): () => void {
+    this.#onNodeReady.add(listener)
+    return () => this.#onNodeReady.delete(listener)
   }
 
   /** `host:port` of the master that owns `key`'s slot in the client's slot table; undefined if unknown. */

@@ -3,7 +3,13 @@ import { ClusterAdapter, type ClusterDriver, type PipelineCommand } from './clus
 import type { ClusterNodeAddress } from './cluster-options.js'
 import type { SubscriberLink } from './cluster-subscriber.js'
 import { FirstConnection } from './first-connection.js'
-import { type IoRedisKeyed, IoRedisKeyedCommands, ioredisSet, loadIoRedisCluster } from './ioredis-common.js'
+import {
+  guardedConnector,
+  type IoRedisKeyed,
+  IoRedisKeyedCommands,
+  ioredisSet,
+  loadIoRedisCluster,
+} from './ioredis-common.js'
 
 /** What an ioredis `Cluster` (`new Redis.Cluster(nodes)`) looks like to the option types. */
 export interface IoRedisClusterLike {
@@ -16,7 +22,7 @@ export interface IoRedisClusterLike {
 interface IoRedisCluster extends IoRedisKeyed {
   status: string
   options?: { keyPrefix?: string }
-  nodes(role: 'master'): IoRedisNode[]
+  nodes(role: 'master' | 'all'): IoRedisNode[]
   /** Slot → node keys (`host:port`), the master first. */
   slots: string[][]
   pipeline(): IoRedisPipeline
@@ -49,6 +55,7 @@ interface IoRedisNode {
   callBuffer(command: string, ...args: (string | Buffer)[]): Promise<unknown>
   duplicate(overrides: Record<string, unknown>): IoRedisSubscriber
   pipeline(): IoRedisPipeline
+  on(event: 'ready', listener: () => void): unknown
   once(event: 'ready' | 'end', listener: () => void): unknown
   off(event: 'ready' | 'end', listener: () => void): unknown
 }
@@ -78,6 +85,7 @@ class IoRedisClusterDriver
   readonly first: FirstConnection | undefined
   readonly keyPrefix: string
   readonly #onError: (error: unknown) => void
+  readonly #onNodeReady: ((address: string) => void)[] = []
 
   constructor(
     source: readonly ClusterNodeAddress[] | IoRedisClusterLike,
@@ -94,6 +102,19 @@ class IoRedisClusterDriver
     this.redis.on('error', options.onError)
     this.redis.on('node error', options.onError)
     this.keyPrefix = this.redis.options?.keyPrefix ?? ''
+    // Every node connection, known now or later (a promoted replica): its 'ready' on each reconnect.
+    const watch = (node: IoRedisNode) => {
+      node.on('ready', () => {
+        const address = this.address(node)
+        for (const listener of this.#onNodeReady) listener(address)
+      })
+    }
+    for (const node of this.redis.nodes('all')) watch(node)
+    this.redis.on('+node', watch)
+  }
+
+  onNodeReady(listener: (address: string) => void): void {
+    this.#onNodeReady.push(listener)
   }
 
   async publishNode(node: IoRedisNode, channel: string, message: Buffer): Promise<void> {
@@ -245,6 +266,7 @@ function open(
 ): { cluster: IoRedisCluster; first: FirstConnection } {
   const seed = nodes[0] as ClusterNodeAddress
   const Cluster = loadIoRedisCluster<IoRedisCluster>()
+  const Connector = guardedConnector(options.onError)
   const cluster = new Cluster(
     nodes.map(({ host, port }) => ({ host, port })),
     {
@@ -264,6 +286,9 @@ function open(
       // Always a number: ioredis keeps reconnecting to the cluster, backing off to 2 s.
       clusterRetryStrategy: reconnectDelay,
       redisOptions: {
+        // Every node socket keeps an 'error' listener for life: a TLS handshake failing twice must
+        // not crash the host (see guardedConnector). The subscriber (duplicate()) inherits it.
+        ...(Connector === undefined ? {} : { Connector }),
         username: seed.username,
         password: seed.password,
         ...(seed.tls ? { tls: {} } : {}),

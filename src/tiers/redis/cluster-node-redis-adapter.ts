@@ -6,6 +6,7 @@ import type { SubscriberLink } from './cluster-subscriber.js'
 import { FirstConnection } from './first-connection.js'
 import {
   bufferViews,
+  guardedSocketOptions,
   loadNodeRedis,
   type NodeRedisKeyed,
   NodeRedisKeyedCommands,
@@ -48,6 +49,7 @@ interface NodeRedisCluster extends NodeRedisKeyed {
   destroy(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
   on(event: 'node-error', listener: (error: unknown, node?: { host: string; port: number }) => void): unknown
+  on(event: 'node-ready', listener: (node: { host: string; port: number }) => void): unknown
   withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisCluster
 }
 
@@ -107,6 +109,7 @@ class NodeRedisClusterDriver
   readonly #typedClients = new WeakMap<NodeRedisNodeClient, NodeRedisNodeClient>()
   /** Masters whose first connection attempt is awaited, by address. */
   readonly #attempts = new Map<string, () => void>()
+  readonly #onNodeReady: ((address: string) => void)[] = []
   #closed = false
   #retry: NodeJS.Timeout | undefined
 
@@ -161,6 +164,16 @@ class NodeRedisClusterDriver
       raw.on('node-error', options.onError)
       if (!raw.isOpen) raw.connect().catch(options.onError)
     }
+  }
+
+  onNodeReady(listener: (address: string) => void): void {
+    if (this.#onNodeReady.length === 0) {
+      this.#raw.on('node-ready', (node) => {
+        const address = `${node.host}:${node.port}`
+        for (const each of this.#onNodeReady) each(address)
+      })
+    }
+    this.#onNodeReady.push(listener)
   }
 
   /** See {@link #assertConnected}. */
@@ -396,11 +409,16 @@ function create(
       ...(seed.password === undefined ? {} : { password: seed.password }),
       disableOfflineQueue: true,
       commandsQueueMaxLength: options.maxQueuedCommands,
-      socket: {
-        connectTimeout: options.connectTimeoutMs,
-        reconnectStrategy: reconnectDelay,
-        ...(seed.tls ? { tls: true } : {}),
-      },
+      // Every node socket (and the discovery's) keeps an 'error' listener for life: a TLS
+      // handshake failing twice must not crash the host (see guardedSocketOptions).
+      socket: guardedSocketOptions(
+        {
+          connectTimeout: options.connectTimeoutMs,
+          reconnectStrategy: reconnectDelay,
+          ...(seed.tls ? { tls: true } : {}),
+        },
+        options.onError,
+      ),
     },
   })
 }

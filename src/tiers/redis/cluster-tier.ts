@@ -134,6 +134,7 @@ export class ClusterTier implements RemoteTier {
   readonly #breakers = new Map<string, CircuitBreakerTier>()
   #watch: NodeJS.Timeout | undefined
   #closed = false
+  #stopProbingOnReady: () => void = () => {}
 
   /** The tier over `adapter`, owning it (closes it). */
   static open(adapter: ClusterAdapter<unknown>, options: RedisTierOptions): ClusterTier {
@@ -152,6 +153,13 @@ export class ClusterTier implements RemoteTier {
     const bus = lanes.whole.bus
     if (bus !== undefined) this.bus = bus
     this.streams = routedStreams(lanes.adapter, lanes.timeoutMs)
+    if (this.#breakerOptions !== undefined) {
+      // A master's connection coming back is the moment it can answer again: its breaker probes
+      // then, not a break later (the break's timer stays as the fallback, e.g. after a freeze).
+      this.#stopProbingOnReady = lanes.adapter.onNodeReady((address) => {
+        if (!this.#closed) this.#breakers.get(address)?.probeNow()
+      })
+    }
   }
 
   /** The per-master lanes this tier's views share. */
@@ -252,6 +260,7 @@ export class ClusterTier implements RemoteTier {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#stopProbingOnReady()
     clearInterval(this.#watch)
     this.#watch = undefined
     for (const breaker of this.#breakers.values()) await breaker.close()

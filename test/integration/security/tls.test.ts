@@ -62,7 +62,7 @@ const DIST_REDIS = fileURLToPath(new URL('../../../dist/tiers/redis/index.js', i
  * test runner.
  */
 function hostOpening(
-  url: string,
+  redis: string | { cluster: string[] },
   client: string,
   ms: number,
 ): Promise<{ code: number | null; errors: string[]; stderr: string }> {
@@ -70,7 +70,7 @@ function hostOpening(
     import { createRedisTier } from ${JSON.stringify(DIST_REDIS)}
     const errors = []
     const tier = createRedisTier(
-      { redis: ${JSON.stringify(url)}, client: ${JSON.stringify(client)} },
+      { redis: ${JSON.stringify(redis)}, client: ${JSON.stringify(client)} },
       { timeoutMs: 300, batchSize: 10, onError: (e) => errors.push(String(e?.code) + ' ' + String(e?.message).split('\\n')[0]) },
     )
     setTimeout(async () => {
@@ -139,6 +139,20 @@ describe.each(CLIENTS)('TLS to Redis (client %s)', (client) => {
       const reported = host.errors.join('\n')
       // The first error of each attempt (the refused certificate), and at least one second error
       // (what the alert caused) that neither client listened for any more.
+      expect(reported).toMatch(/self[- ]signed|unable to verify|certificate/i)
+      expect(reported).toMatch(/ERR_SSL|alert|record/i)
+    } finally {
+      proxy.close()
+    }
+  }, 30_000)
+
+  it('the same through a cluster client (its discovery and node connections): the host survives, both errors reported', async () => {
+    const proxy = await alertAfterFirstFlight(server().tlsPort as number)
+    try {
+      const host = await hostOpening({ cluster: [`rediss://127.0.0.1:${proxy.port}`] }, client, 2_000)
+      expect(host.stderr).not.toMatch(/Unhandled 'error' event|ERR_SSL|uncaught/i)
+      expect(host.code, host.stderr).toBe(0)
+      const reported = host.errors.join('\n')
       expect(reported).toMatch(/self[- ]signed|unable to verify|certificate/i)
       expect(reported).toMatch(/ERR_SSL|alert|record/i)
     } finally {
