@@ -68,6 +68,8 @@ export const DEFAULTS = Object.freeze({
   l2CompressAbove: Number.POSITIVE_INFINITY,
   /** `l2.writeErrors`. */
   l2WriteErrors: 'suppress',
+  /** `l2.invalidation`: the bus only (client tracking is opt-in). */
+  l2Invalidation: 'bus',
   /** `l2.breaker.threshold`: consecutive failures that open the breaker. */
   breakerThreshold: 5,
   /** `l2.breaker.breakDuration`. */

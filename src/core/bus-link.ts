@@ -8,6 +8,7 @@ import type { LocalTier } from './local-tier.js'
 import type { RemoteAccess } from './remote-tier.js'
 import type { TagState } from './tag-state.js'
 import type { Telemetry } from './telemetry.js'
+import { TrackingLink, type TrackingLinkOptions } from './tracking-link.js'
 
 /** The security counter a dropped bus message adds to (a malformed one only counts as dropped). */
 const BUS_DROP_COUNTER = {
@@ -36,6 +37,8 @@ interface BusLinkOptions {
   maxAgeMs: number
   /** Whether to subscribe at all (the `bus` option). */
   listen: boolean
+  /** `l2.invalidation: 'tracking'`: also hear Redis's own reports of changed keys (see {@link TrackingLink}). */
+  tracking?: TrackingLinkOptions | false
 }
 
 /**
@@ -62,6 +65,7 @@ export class BusLink {
   #subscribed: Promise<(() => Promise<void>) | undefined> | undefined
   #unsubscribe: (() => Promise<void>) | undefined
   #outbox: Outbox | undefined
+  #tracking: TrackingLink | undefined
 
   constructor(
     options: BusLinkOptions,
@@ -87,6 +91,17 @@ export class BusLink {
   /** Subscribes (when the L2 has a bus and `bus` is on), applying what others announce with `apply`. */
   start(apply: ChangeApplier): void {
     this.#apply = apply
+    const tracking = this.#options.tracking
+    if (tracking) {
+      const parts = {
+        local: this.#local,
+        flights: this.#flights,
+        telemetry: this.#telemetry,
+        clock: this.#clock,
+      }
+      this.#tracking = new TrackingLink(tracking, this.#remote.direct, parts, apply)
+      this.#tracking.start()
+    }
     const bus = this.#remote.bus
     if (!this.#options.listen || bus === undefined) return
     this.#subscribed = bus
@@ -111,6 +126,8 @@ export class BusLink {
 
   /** Settles once this instance hears the bus (at once without one), or names why it could not subscribe. */
   async subscribed(): Promise<{ ok: true } | { ok: false; error: unknown }> {
+    const tracked = await this.#tracking?.started()
+    if (tracked?.ok === false) return tracked
     if (this.#subscribed === undefined) return { ok: true }
     return (await this.#subscribed) === undefined ? { ok: false, error: this.#error } : { ok: true }
   }
@@ -185,6 +202,7 @@ export class BusLink {
   /** Not awaiting a subscription still in progress (Redis may be unreachable): closing the tier ends it. */
   async close(): Promise<void> {
     this.#closed = true
+    await this.#tracking?.close()
     await this.#unsubscribe?.().catch(() => {})
   }
 

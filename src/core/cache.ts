@@ -139,6 +139,7 @@ export class Cache {
         secret: security.busSecret,
         maxAgeMs: security.busMaxAgeMs,
         listen: resolved.bus,
+        tracking: resolved.l2 && resolved.l2.invalidation === 'tracking' && { prefix, version: this.version },
       },
       { remote, telemetry, tags, local, flights, clock },
     )

@@ -93,6 +93,7 @@ export const OPTION_NAMES = {
     compressAbove: true,
     breaker: true,
     writeErrors: true,
+    invalidation: true,
     tls: true,
   } satisfies Names<L2Options>,
   breaker: { threshold: true, breakDuration: true } satisfies Names<

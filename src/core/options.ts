@@ -165,7 +165,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     namespace,
     version,
     l1: resolveL1(options.l1),
-    l2: resolveL2(options.l2),
+    l2: resolveL2(options.l2, options.bus),
     l2TimeoutMs:
       options.l2 && options.l2.timeout !== undefined
         ? positive(parseDuration(options.l2.timeout, 'l2.timeout'), 'l2.timeout')
@@ -371,7 +371,7 @@ function resolvePolicy(policy: PolicyName | undefined): PolicyName {
   return policy
 }
 
-function resolveL2(l2: CacheOptions['l2']): L2Options | false {
+function resolveL2(l2: CacheOptions['l2'], bus: CacheOptions['bus']): L2Options | false {
   if (l2 === undefined || l2 === false) return false
   if (typeof l2 !== 'object' || l2 === null) {
     throw new InvalidOptionError("l2 must be false or an object like { redis: 'redis://127.0.0.1:6379' }.")
@@ -390,7 +390,18 @@ function resolveL2(l2: CacheOptions['l2']): L2Options | false {
   if (l2.client !== undefined && l2.client !== 'redis' && l2.client !== 'ioredis') {
     throw new InvalidOptionError(`l2.client must be 'redis' or 'ioredis'; got ${JSON.stringify(l2.client)}.`)
   }
-  return l2
+  const invalidation = l2.invalidation ?? DEFAULTS.l2Invalidation
+  if (invalidation !== 'bus' && invalidation !== 'tracking') {
+    throw new InvalidOptionError(
+      `l2.invalidation must be 'bus' or 'tracking'; got ${JSON.stringify(l2.invalidation)}.`,
+    )
+  }
+  if (invalidation === 'tracking' && bus === false) {
+    throw new InvalidOptionError(
+      "l2.invalidation 'tracking' needs the bus (tags, clears and the heartbeat travel on it): remove `bus: false`, or use l2.invalidation 'bus'.",
+    )
+  }
+  return { ...l2, invalidation }
 }
 
 /** Validates a TTL option (cache-level or per call). */

@@ -28,7 +28,7 @@ const ESCAPES: Record<string, string> = {
 }
 // Never produced by escapePart (every '%' it emits is followed by two hex digits), so a hashed
 // key can never collide with an unhashed one.
-const HASH_MARKER = '%#'
+export const HASH_MARKER = '%#'
 
 /** Escapes one key part so that it is a single, literal, glob-free segment. */
 export function escapePart(part: KeyPart): string {

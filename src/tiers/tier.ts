@@ -1,6 +1,7 @@
 import type { LockService } from '../coordination/lock.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { InvalidationStore } from '../invalidation/store.js'
+import type { KeyTracking } from '../invalidation/tracking.js'
 
 /**
  * A shared, byte-oriented tier (the L2): Redis in production, {@link MemoryRemoteTier} in unit
@@ -33,6 +34,8 @@ export interface RemoteTier {
   readonly invalidation?: InvalidationStore
   /** The channel instances use to tell each other what changed, if the tier offers one. */
   readonly bus?: Bus
+  /** Redis client tracking: changes of keys under a prefix, whoever made them, if the tier offers it. */
+  readonly tracking?: KeyTracking
   /** Raw commands for durable logs (Redis Streams: the write-behind log), if the tier offers them. */
   readonly streams?: StreamCommands
   /** Memory and eviction figures for `cache.health()` (Redis `INFO memory` and `INFO stats`), if the tier has them. */

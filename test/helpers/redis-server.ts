@@ -97,6 +97,17 @@ export const CACHE_ACL = {
   channels: ['!bus:*'],
 } as const
 
+/**
+ * {@link CACHE_ACL} plus what `l2.invalidation: 'tracking'` needs: CLIENT TRACKING on the command
+ * connection, the subscriber's id (CLIENT ID with node-redis; CLIENT SETNAME, then CLIENT LIST
+ * with ioredis, whose subscriber cannot send CLIENT ID) and the invalidation channel.
+ */
+export const TRACKING_ACL = {
+  commands: [...CACHE_ACL.commands, 'client|tracking', 'client|id', 'client|setname', 'client|list'],
+  keys: CACHE_ACL.keys,
+  channels: [...CACHE_ACL.channels, '__redis__:invalidate'],
+} as const
+
 /** An ACL for the client user: commands (lowercase names), key globs, channel globs. */
 export interface AclRules {
   readonly commands: readonly string[]

@@ -1,3 +1,4 @@
+import type { TrackingListener } from '../../invalidation/tracking.js'
 import type { LuaScript } from './scripts.js'
 
 /**
@@ -64,6 +65,12 @@ export interface RedisAdapter {
     onMessage: (message: Buffer) => void,
     onState: (state: 'up' | 'down') => void,
   ): Promise<() => Promise<void>>
+  /**
+   * Client tracking (`l2.invalidation: 'tracking'`): Redis reports to `listener` every change of a
+   * key starting with `prefix`, except those made over this adapter's own command connection
+   * (`CLIENT TRACKING ON REDIRECT <subscriber> BCAST PREFIX … NOLOOP`). See KeyTracking.
+   */
+  track?(prefix: string, listener: TrackingListener): Promise<() => Promise<void>>
   /**
    * Sends one raw command on the adapter's connection (bulk strings as Buffers), e.g. XADD or
    * XREADGROUP. The write-behind log needs it: an adapter without it gives a {@link RedisTier}

@@ -1,3 +1,4 @@
+import type { TrackingListener } from '../../invalidation/tracking.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
 import type { FirstConnection } from './first-connection.js'
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
@@ -30,6 +31,8 @@ export interface ClientPrimitives
   publish(channel: string, message: Buffer): Promise<void>
   /** A raw command; absent where the topology cannot route one (a Cluster). */
   command?(args: readonly (string | Buffer)[]): Promise<unknown>
+  /** Client tracking (see {@link RedisAdapter.track}); absent on a Cluster. */
+  track?(prefix: string, listener: TrackingListener): Promise<() => Promise<void>>
   /** Closes the subscriber connection(s), and the client if stratacache opened it. */
   close(force: boolean): Promise<void>
 }
@@ -51,13 +54,18 @@ export class RedisCommands implements RedisAdapter {
     keys: readonly string[],
     args: readonly (string | Buffer)[],
   ) => Promise<unknown>
+  /** Present when the client can track keys (not on a Cluster). */
+  declare readonly track?: (prefix: string, listener: TrackingListener) => Promise<() => Promise<void>>
   readonly #client: ClientPrimitives
 
   constructor(client: ClientPrimitives) {
     this.#client = client
     this.client = client.client
     this.ordered = client.ordered
-    const { command } = client
+    const { command, track } = client
+    if (track !== undefined)
+      (this as { track?: RedisCommands['track'] }).track = (prefix, listener) =>
+        track.call(client, prefix, listener)
     if (command !== undefined) {
       ;(this as { command?: RedisCommands['command'] }).command = (args) =>
         this.#run(() => command.call(client, args))

@@ -72,8 +72,17 @@ export function createRedisTier(
     },
     // Every (re)connection: the breaker probes at once instead of at the end of its break.
     onReady: () => connection.ready(),
+    tracking: l2.invalidation === 'tracking',
   }
   const adapter = withTls(tls, () => openAdapter(l2, source, clientOptions))
+  if (clientOptions.tracking && adapter.track === undefined) {
+    void adapter.close(true).catch(() => {})
+    throw new InvalidOptionError(
+      adapter instanceof ClusterAdapter
+        ? "l2.invalidation 'tracking' is not supported on a Redis Cluster (tracking is per node, and these connections are not): use l2.invalidation 'bus', which reaches every instance on a Cluster too."
+        : "l2.invalidation 'tracking' needs an adapter with track() (the built-in ioredis and node-redis adapters of a single Redis have it): use l2.invalidation 'bus'.",
+    )
+  }
   const tierOptions = { timeoutMs: options.timeoutMs, batchSize: options.batchSize, connection }
   if (adapter instanceof ClusterAdapter) return ClusterTier.open(adapter, tierOptions)
   return new RedisTier(adapter, tierOptions)
@@ -88,6 +97,7 @@ function openAdapter(
     maxQueuedCommands: number
     onError: (error: unknown) => void
     onReady: () => void
+    tracking: boolean
   },
 ): RedisAdapter {
   let adapter: RedisAdapter

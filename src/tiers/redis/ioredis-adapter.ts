@@ -1,3 +1,4 @@
+import type { TrackingListener } from '../../invalidation/tracking.js'
 import { reconnectDelay } from './client-modules.js'
 import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
 import { FirstConnection } from './first-connection.js'
@@ -9,6 +10,7 @@ import {
   loadIoRedis,
 } from './ioredis-common.js'
 import { Subscriptions } from './subscriptions.js'
+import { INVALIDATE_CHANNEL, ServerTracking, subscriberName, trackingIdOf } from './tracking.js'
 
 /** What an ioredis client (`new Redis()`) looks like to the option types. */
 export interface IoRedisClientLike {
@@ -26,7 +28,7 @@ export interface IoRedisClient extends IoRedisKeyed {
   quit(): Promise<unknown>
   disconnect(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
-  on(event: 'ready', listener: () => void): unknown
+  on(event: 'ready' | 'close', listener: () => void): unknown
   once(event: 'ready', listener: () => void): unknown
 }
 
@@ -34,7 +36,8 @@ export interface IoRedisClient extends IoRedisKeyed {
 interface IoRedisSubscriber {
   subscribe(channel: string): Promise<unknown>
   unsubscribe(channel: string): Promise<unknown>
-  on(event: 'messageBuffer', listener: (channel: Buffer, message: Buffer) => void): unknown
+  // A tracking invalidation's message is an array of keys, or null (FLUSHDB).
+  on(event: 'messageBuffer', listener: (channel: Buffer, message: Buffer | Buffer[] | null) => void): unknown
   on(event: 'close' | 'ready', listener: () => void): unknown
   on(event: 'error', listener: (error: unknown) => void): unknown
   disconnect(): void
@@ -55,6 +58,8 @@ export interface IoRedisAdapterOptions {
   onError: (error: unknown) => void
   /** Called on every (re)connection of the command connection, once it takes commands. */
   onReady?: () => void
+  /** `l2.invalidation: 'tracking'`: the subscriber connection is named, so the tracking can find its id. */
+  tracking?: boolean
 }
 
 /**
@@ -75,6 +80,10 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
   readonly #onError: (error: unknown) => void
   #subscriber: IoRedisSubscriber | undefined
   readonly #subscriptions = new Subscriptions()
+  /** The subscriber's CLIENT SETNAME (with `tracking`): how CLIENT LIST finds its id. */
+  readonly #name: string | undefined
+  readonly #tracking: ServerTracking
+  #invalidations: Promise<unknown> | undefined
 
   constructor(source: string | IoRedisClientLike, options: IoRedisAdapterOptions) {
     const opened = typeof source === 'string' ? open(source, options) : undefined
@@ -84,6 +93,37 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
     this.redis.on('error', options.onError)
     const onReady = options.onReady
     if (onReady !== undefined) this.redis.on('ready', () => onReady())
+    this.#name = options.tracking === true ? subscriberName() : undefined
+    this.#tracking = new ServerTracking({
+      redirectId: async () => {
+        await this.#invalidations
+        const list = await this.#command(['CLIENT', 'LIST', 'TYPE', 'pubsub'])
+        return trackingIdOf(String(list), this.#name)
+      },
+      command: (args) => this.#command(args),
+    })
+    // The tracking lives on this connection: lost with it, issued again on every reconnection.
+    this.redis.on('close', () => this.#tracking.down())
+    this.redis.on('ready', () => this.#retrack())
+  }
+
+  /** A raw command, once the first connection is there (a client we opened queues nothing). */
+  #command(args: readonly (string | Buffer)[]): Promise<unknown> {
+    return this.first === undefined ? this.command(args) : this.first.run(() => this.command(args))
+  }
+
+  #retrack(): void {
+    // A subscriber still down re-issues it itself once it is back.
+    if (this.#tracking.active && !this.#subscriptions.isDown) this.#tracking.enable().catch(this.#onError)
+  }
+
+  /** Client tracking of `prefix`, redirected to the subscriber connection (see {@link ServerTracking}). */
+  track(prefix: string, listener: TrackingListener): Promise<() => Promise<void>> {
+    if (this.#invalidations === undefined) {
+      const subscriber = this.#subscriberConnection()
+      this.#invalidations = subscriber.subscribe(INVALIDATE_CHANNEL)
+    }
+    return this.#tracking.track(prefix, listener)
   }
 
   async setMany(entries: readonly PxEntry[]): Promise<void> {
@@ -126,17 +166,34 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
   #subscriberConnection(): IoRedisSubscriber {
     if (this.#subscriber !== undefined) return this.#subscriber
     // Subscribing may wait for the connection (offline queue on for this one); it resubscribes by itself.
-    const subscriber = this.redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true })
+    const subscriber = this.redis.duplicate({
+      enableOfflineQueue: true,
+      autoResubscribe: true,
+      ...(this.#name === undefined ? {} : { connectionName: this.#name }),
+    })
     const subscriptions = this.#subscriptions
+    const tracking = this.#tracking
     subscriber.on('error', this.#onError)
-    subscriber.on('close', () => subscriptions.down())
+    subscriber.on('close', () => {
+      subscriptions.down()
+      tracking.down()
+    })
     subscriber.on('ready', () => {
       if (!subscriptions.isDown) return
       // 'up' once our SUBSCRIBE is confirmed again, not merely connected.
       const channels = subscriptions.channels()
-      Promise.all(channels.map((c) => subscriber.subscribe(c))).then(() => subscriptions.up(), this.#onError)
+      if (this.#invalidations !== undefined) channels.push(INVALIDATE_CHANNEL)
+      Promise.all(channels.map((c) => subscriber.subscribe(c))).then(() => {
+        subscriptions.up()
+        // A new connection, a new id: the tracking is redirected to it.
+        if (tracking.active) tracking.enable().catch(this.#onError)
+      }, this.#onError)
     })
-    subscriber.on('messageBuffer', (channel, message) => subscriptions.deliver(channel.toString(), message))
+    subscriber.on('messageBuffer', (channel, message) => {
+      const name = channel.toString()
+      if (name === INVALIDATE_CHANNEL) tracking.deliver(message)
+      else if (Buffer.isBuffer(message)) subscriptions.deliver(name, message)
+    })
     this.#subscriber = subscriber
     return subscriber
   }
@@ -145,6 +202,7 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
     this.#subscriber?.disconnect()
     this.#subscriber = undefined
     this.#subscriptions.clear()
+    this.#tracking.clear()
     if (!this.owned) return
     if (force || this.redis.status !== 'ready') this.redis.disconnect()
     else await this.redis.quit()

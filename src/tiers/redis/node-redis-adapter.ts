@@ -1,3 +1,5 @@
+import { InvalidOptionError } from '../../errors.js'
+import type { TrackingListener } from '../../invalidation/tracking.js'
 import { reconnectDelay } from './client-modules.js'
 import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
 import { FirstConnection } from './first-connection.js'
@@ -11,6 +13,7 @@ import {
   nodeRedisSetOptions,
 } from './node-redis-common.js'
 import { Subscriptions } from './subscriptions.js'
+import { ServerTracking } from './tracking.js'
 
 /** What a node-redis v5/v6 client (`createClient()` from `redis`) looks like to the option types. */
 export interface NodeRedisClientLike {
@@ -31,9 +34,11 @@ export interface NodeRedisClient extends NodeRedisKeyed {
   close(): Promise<void>
   destroy(): void
   on(event: 'error', listener: (error: unknown) => void): unknown
-  on(event: 'ready', listener: () => void): unknown
+  on(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown
   once(event: 'ready', listener: () => void): unknown
   isReady: boolean
+  /** The options it was created with (RESP: the protocol; node-redis 6 defaults to 3). */
+  readonly options?: { RESP?: 2 | 3 }
   withCommandOptions(options: { typeMapping: Record<number, unknown>; timeout: number }): NodeRedisClient
 }
 
@@ -44,6 +49,9 @@ interface NodeRedisSubscriber {
   unsubscribe(channel: string): Promise<unknown>
   on(event: 'error', listener: (error: unknown) => void): unknown
   on(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown
+  /** With `emitInvalidate` (RESP3): a tracking invalidation, one key at a time (null: FLUSHDB). */
+  on(event: 'invalidate', listener: (key: Buffer | string | null) => void): unknown
+  sendCommand(args: string[]): Promise<unknown>
   destroy(): void
   isOpen: boolean
 }
@@ -68,6 +76,8 @@ export interface NodeRedisAdapterOptions {
   onError: (error: unknown) => void
   /** Called on every (re)connection of the command connection, once it takes commands. */
   onReady?: () => void
+  /** `l2.invalidation: 'tracking'`: the subscriber connection hears invalidations (RESP3 pushes). */
+  tracking?: boolean
 }
 
 /**
@@ -93,6 +103,7 @@ class NodeRedisPrimitives extends NodeRedisKeyedCommands<NodeRedisClient> implem
   #subscriber: Promise<NodeRedisSubscriber> | undefined
   #subscriberHandle: NodeRedisSubscriber | undefined
   readonly #subscriptions = new Subscriptions()
+  readonly #tracking: ServerTracking | undefined
 
   constructor(source: string | NodeRedisClientLike, options: NodeRedisAdapterOptions) {
     const lib = loadNodeRedis<NodeRedisClient, never>()
@@ -109,6 +120,37 @@ class NodeRedisPrimitives extends NodeRedisKeyedCommands<NodeRedisClient> implem
     this.#owned = opened !== undefined
     this.first = opened?.first
     this.#onError = options.onError
+    if (options.tracking === true) {
+      // Invalidations redirected to a RESP2 connection come as pub/sub messages node-redis does
+      // not hand over; to a RESP3 one, as pushes it emits with `emitInvalidate`.
+      if (raw.options?.RESP === 2)
+        throw new InvalidOptionError(
+          "l2.invalidation 'tracking' with a node-redis client needs RESP3 (the default of node-redis 6): create the client without `RESP: 2`, or use l2.invalidation 'bus'.",
+        )
+      const tracking = new ServerTracking({
+        // A RESP3 connection answers commands while subscribed.
+        redirectId: async () =>
+          String(await (await this.#subscriberConnection()).sendCommand(['CLIENT', 'ID'])),
+        command: (args) =>
+          this.first === undefined ? this.command(args) : this.first.run(() => this.command(args)),
+      })
+      this.#tracking = tracking
+      // The tracking lives on this connection: lost with it, issued again on every reconnection.
+      raw.on('end', () => tracking.down())
+      raw.on('reconnecting', () => tracking.down())
+      raw.on('ready', () => {
+        if (tracking.active && !this.#subscriptions.isDown) tracking.enable().catch(options.onError)
+      })
+    }
+  }
+
+  /** Client tracking of `prefix`, redirected to the subscriber connection (see {@link ServerTracking}). */
+  async track(prefix: string, listener: TrackingListener): Promise<() => Promise<void>> {
+    const tracking = this.#tracking
+    if (tracking === undefined)
+      throw new InvalidOptionError("track() needs the adapter created with l2.invalidation 'tracking'.")
+    await this.#subscriberConnection()
+    return tracking.track(prefix, listener)
   }
 
   async setMany(entries: readonly PxEntry[]): Promise<void> {
@@ -149,14 +191,30 @@ class NodeRedisPrimitives extends NodeRedisKeyedCommands<NodeRedisClient> implem
 
   #subscriberConnection(): Promise<NodeRedisSubscriber> {
     if (this.#subscriber !== undefined) return this.#subscriber
-    const subscriber = this.#raw.duplicate({ disableOfflineQueue: false })
+    const tracking = this.#tracking
+    const subscriber = this.#raw.duplicate({
+      disableOfflineQueue: false,
+      ...(tracking === undefined ? {} : { emitInvalidate: true }),
+    })
     const subscriptions = this.#subscriptions
     this.#subscriberHandle = subscriber
     subscriber.on('error', this.#onError)
-    subscriber.on('reconnecting', () => subscriptions.down())
-    subscriber.on('end', () => subscriptions.down())
+    subscriber.on('reconnecting', () => {
+      subscriptions.down()
+      tracking?.down()
+    })
+    subscriber.on('end', () => {
+      subscriptions.down()
+      tracking?.down()
+    })
     // node-redis has resubscribed on this connection before 'ready'.
-    subscriber.on('ready', () => subscriptions.up())
+    subscriber.on('ready', () => {
+      subscriptions.up()
+      // A new connection, a new id: the tracking is redirected to it.
+      if (tracking?.active) tracking.enable().catch(this.#onError)
+    })
+    if (tracking !== undefined)
+      subscriber.on('invalidate', (key) => tracking.deliver(key === null ? null : [key]))
     this.#subscriber = subscriber.connect().then(() => subscriber)
     return this.#subscriber
   }
@@ -170,6 +228,7 @@ class NodeRedisPrimitives extends NodeRedisKeyedCommands<NodeRedisClient> implem
     this.#subscriber = undefined
     this.#subscriberHandle = undefined
     this.#subscriptions.clear()
+    this.#tracking?.clear()
     if (!this.#owned) return
     if (force || !this.#raw.isReady) this.#raw.destroy()
     else await this.#raw.close()

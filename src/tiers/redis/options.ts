@@ -48,6 +48,14 @@ export interface L2Options {
    * `'throw'` rejects with E_L2 / E_L2_TIMEOUT / E_L2_UNAVAILABLE.
    */
   writeErrors?: 'suppress' | 'throw'
+  /**
+   * How other instances' changes reach this instance's L1 (docs/invalidation.md#modes). `'bus'`
+   * (default): stratacache's own pub/sub messages. `'tracking'`: the bus, plus Redis client
+   * tracking (BCAST on the namespace's key prefix), so a key changed by any client — another
+   * program, `redis-cli` — leaves every L1 too. One Redis only (not a Cluster); needs the bus,
+   * `client|tracking` (and with ioredis `client|list`) in the ACL, and node-redis in RESP3.
+   */
+  invalidation?: 'bus' | 'tracking'
   /** TLS for connections opened from `rediss://` URLs: the CA to trust (and a client certificate). Verification is always on. */
   tls?: TlsOptions
 }

@@ -9,6 +9,7 @@ import {
   isTombstone,
   TOMBSTONE_PREFIX,
 } from '../../invalidation/store.js'
+import type { KeyTracking } from '../../invalidation/tracking.js'
 import { escapeGlob } from '../../keys/key.js'
 import type { RemoteEntry, RemoteInfo, RemoteTier, StreamCommands } from '../tier.js'
 import { PING_FALLBACK_KEY, pxOf, type RedisAdapter } from './adapter.js'
@@ -55,6 +56,8 @@ export class RedisTier implements RemoteTier {
   declare readonly invalidation?: InvalidationStore
   /** Redis pub/sub on a dedicated connection. Present when the adapter has `publish` and `subscribe`. */
   declare readonly bus?: Bus
+  /** Client tracking on the adapter's connections. Present when the adapter has `track`. */
+  declare readonly tracking?: KeyTracking
   /** Raw commands (Redis Streams for the write-behind log), each under the deadline. Present when the adapter has `command`. */
   declare readonly streams?: StreamCommands
   /** Redis `INFO` (its memory and stats sections) under the deadline. Present when the adapter has `command`. */
@@ -168,6 +171,8 @@ export class RedisTier implements RemoteTier {
         return parseInfo(String(reply))
       }
     }
+    const { track } = adapter
+    if (track) this.tracking = { track: (prefix, listener) => track.call(adapter, prefix, listener) }
     if (publish && subscribe) {
       this.bus = {
         // Through the queue of writes when there is one: after every write issued before it.
