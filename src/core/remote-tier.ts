@@ -3,7 +3,12 @@ import type { HeldLock } from '../coordination/key-lock.js'
 import { KeyLocks } from '../coordination/key-lock.js'
 import type { StrataError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
-import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
+import {
+  type InvalidationMode,
+  type InvalidationStore,
+  type TagMarker,
+  tombstoneBytes,
+} from '../invalidation/store.js'
 import { shortenKey } from '../keys/key.js'
 import { CircuitBreakerTier, type CircuitState } from '../resilience/circuit-breaker.js'
 import { type ClusterMasterState, ClusterTier, clusterView } from '../tiers/redis/cluster-tier.js'
@@ -193,12 +198,15 @@ class RedisRemoteAccess implements RemoteAccess {
   readonly connection: ConnectionReport
   readonly #store: InvalidationStore | undefined
   readonly #locks: KeyLocks | undefined
-  /** A loaded value's write; resolves false when the lease check refused it. */
-  readonly #storeLoaded: (entry: RemoteWrite, leaseFrom: number) => Promise<unknown>
+  /** An entry's write, fenced (see the constructor); resolves false when the key held something newer. */
+  readonly #storeVersioned: (entry: RemoteWrite, leaseFrom: number | undefined) => Promise<unknown>
   readonly #deps: RemoteDeps
   readonly #telemetry: Telemetry
-  /** Storage key → cache key, in queue order: copies outdated because a write or delete failed. */
-  readonly #pendingRepairs = new Map<string, string>()
+  /**
+   * Storage key → cache key and the time of the failed change, in queue order: copies outdated
+   * because a write or delete failed.
+   */
+  readonly #pendingRepairs = new Map<string, { key: string; at: number }>()
   /** Invalidations, clears and pattern deletions the L2 did not record, replayed once it answers. */
   readonly #pendingChanges: ((tier: RemoteTier) => Promise<unknown>)[] = []
   #repairing = false
@@ -255,12 +263,17 @@ class RedisRemoteAccess implements RemoteAccess {
     }
     const store = this.tier.invalidation
     this.#store = store
-    // The lease check (not over a tombstone newer than the load's start) needs the tier's
-    // invalidation store; a tier without one stores a loaded value as a plain set.
-    this.#storeLoaded =
+    // Fenced: not over a newer value or delete (for a loaded value, `leaseFrom` its load's start,
+    // the lease check: not over a delete made since the load started), so a write that reaches
+    // Redis late, after its deadline, never replaces what was written after it. That needs the
+    // tier's invalidation store; a tier without one stores the value as a plain set.
+    this.#storeVersioned =
       store === undefined
         ? (entry) => this.tier.set(entry.key, entry.value, entry.ttlMs)
-        : (entry, leaseFrom) => store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
+        : (entry, leaseFrom) =>
+            leaseFrom === undefined
+              ? store.setLoaded(entry.key, entry.value, entry.ttlMs, entry.createdAt, 'set')
+              : store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
     const lock = options.lock
     if (lock !== false && this.tier.locks !== undefined) {
       this.#locks = new KeyLocks(this.tier.locks, {
@@ -333,18 +346,19 @@ class RedisRemoteAccess implements RemoteAccess {
 
   /**
    * Applies the policy of a failed change: reject, or queue its repair — the deletion of `keys`
-   * (cache keys), or `replay` run on the L2 once it answers.
+   * (cache keys) as of `at`, the failed change's time, or `replay` run on the L2 once it answers.
    */
   #changeFailed(
     error: unknown,
     operation: L2Operation,
     keys: readonly string[],
+    at: number,
     replay?: (tier: RemoteTier) => Promise<unknown>,
   ): void {
     const failure = this.failed(error, operation)
     if (L2_FAILURE_POLICY[operation] !== 'writeErrors') return
     if (this.#deps.options.l2WriteErrors === 'throw') throw failure
-    this.#queueRepair(keys)
+    this.#queueRepair(keys, at)
     if (replay === undefined) return
     this.#pendingChanges.push(replay)
     this.#telemetry.counters.l2RepairsQueued++
@@ -410,10 +424,7 @@ class RedisRemoteAccess implements RemoteAccess {
     try {
       // Issued before the value: in one batch, the markers cover the entry once it is readable.
       const touched = tags.length === 0 ? undefined : this.#touchMarkers(tags, entry.ttlMs, entry.createdAt)
-      const storing =
-        leaseFrom === undefined
-          ? this.tier.set(entry.key, entry.value, entry.ttlMs)
-          : this.#storeLoaded(entry, leaseFrom)
+      const storing = this.#storeVersioned(entry, leaseFrom)
       writing = touched === undefined ? storing : Promise.all([storing, touched]).then(first)
     } catch (error) {
       writing = Promise.reject(error)
@@ -426,7 +437,7 @@ class RedisRemoteAccess implements RemoteAccess {
         return stored === false ? 'refused' : 'written'
       },
       (error: unknown) => {
-        this.#changeFailed(error, operation, [key])
+        this.#changeFailed(error, operation, [key], entry.createdAt)
         return 'failed'
       },
     )
@@ -461,7 +472,7 @@ class RedisRemoteAccess implements RemoteAccess {
       for (const key of storageKeys) this.#written(key)
       return true
     } catch (error) {
-      this.#changeFailed(error, 'delete', keys)
+      this.#changeFailed(error, 'delete', keys, at)
       return false
     }
   }
@@ -496,7 +507,7 @@ class RedisRemoteAccess implements RemoteAccess {
       )
     } catch (error) {
       const markerKeys = tags.map((t) => this.#markerKey(t))
-      this.#changeFailed(error, 'invalidateTags', [], async (tier) =>
+      this.#changeFailed(error, 'invalidateTags', [], at, async (tier) =>
         tier.invalidation?.bumpMarkers(markerKeys, at, mode, MARKER_MS),
       )
     }
@@ -512,7 +523,7 @@ class RedisRemoteAccess implements RemoteAccess {
         ? this.tier.deleteByPrefix(prefix)
         : this.tier.deleteByPrefix(prefix, pattern))
     } catch (error) {
-      this.#changeFailed(error, operation, [], (tier) =>
+      this.#changeFailed(error, operation, [], 0, (tier) =>
         pattern === undefined ? tier.deleteByPrefix(prefix) : tier.deleteByPrefix(prefix, pattern),
       )
       return undefined
@@ -572,12 +583,13 @@ class RedisRemoteAccess implements RemoteAccess {
       this.#repair(this.direct).catch(ignore)
   }
 
-  #queueRepair(keys: readonly string[]): void {
+  #queueRepair(keys: readonly string[], at: number): void {
     const counters = this.#telemetry.counters
     for (const key of keys) {
       const storageKey = this.storageKey(key)
+      const queued = this.#pendingRepairs.get(storageKey)
       this.#pendingRepairs.delete(storageKey)
-      this.#pendingRepairs.set(storageKey, key)
+      this.#pendingRepairs.set(storageKey, { key, at: Math.max(at, queued?.at ?? at) })
     }
     counters.l2RepairsQueued += keys.length
     while (this.#pendingRepairs.size > MAX_PENDING_REPAIRS) {
@@ -613,17 +625,27 @@ class RedisRemoteAccess implements RemoteAccess {
       const pending = [...this.#pendingRepairs]
       const chunks: (typeof pending)[] = []
       for (let i = 0; i < pending.length; i += REPAIR_CHUNK) chunks.push(pending.slice(i, i + REPAIR_CHUNK))
+      const store = tier.invalidation
       const deleted = chunks.map(async (chunk) => {
-        await tier.delete(chunk.map(([storageKey]) => storageKey))
+        let repaired = chunk.map(([, { key }]) => key)
+        // As of the failed change (a tombstone dated then, fenced as every write is): a value
+        // another instance wrote after it stays, and is not announced as deleted. Without
+        // tombstones, deleted whatever it holds.
+        if (store === undefined) await tier.delete(chunk.map(([storageKey]) => storageKey))
+        else {
+          const stored = await Promise.all(
+            chunk.map(([storageKey, { at }]) =>
+              store.setLoaded(storageKey, tombstoneBytes(at), TOMBSTONE_MS, at, 'set'),
+            ),
+          )
+          repaired = repaired.filter((_, i) => stored[i])
+        }
         for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
         this.#telemetry.counters.l2Repairs += chunk.length
         // Instances that could not hear us meanwhile drop their copies now (the bus goes over
         // the same Redis; published directly: the breaker is still half-open during a repair).
         // Not awaited: the breaker need not stay half-open for one more round trip.
-        void this.#deps.onRepaired(
-          tier,
-          chunk.map(([, key]) => key),
-        )
+        if (repaired.length > 0) void this.#deps.onRepaired(tier, repaired)
       })
       await Promise.all([replayed, ...deleted])
     } finally {

@@ -9,11 +9,19 @@ export interface InvalidationStore {
   /** Replaces each key's value with a tombstone saying it was deleted at `at`, kept `keepMs`. Reads see a miss. */
   tombstone(keys: readonly string[], at: number, keepMs: number): Promise<void>
   /**
-   * Stores a value a load computed, unless the key was deleted (tombstoned) at or after
-   * `loadStartedAt` — the lease check of "Scaling Memcache" (NSDI 2013), atomic on the server.
-   * Resolves to whether it stored it.
+   * Stores a value made at `since` unless the key holds something newer, atomically on the server:
+   * a value created after `since`, or a tombstone dated after it — or at the same time for a
+   * `'load'` (the default: a value a load that started at `since` computed; the lease check of
+   * "Scaling Memcache", NSDI 2013). A write that reaches the server late (held by the network past
+   * its deadline) thus never replaces a newer one. Resolves to whether it stored it.
    */
-  setLoaded(key: string, value: Uint8Array, ttlMs: number, loadStartedAt: number): Promise<boolean>
+  setLoaded(
+    key: string,
+    value: Uint8Array,
+    ttlMs: number,
+    since: number,
+    kind?: 'load' | 'set',
+  ): Promise<boolean>
   /** The markers of `keys`, aligned; undefined where there is none (never used, expired, or evicted). */
   markers(keys: readonly string[]): Promise<(TagMarker | undefined)[]>
   /**
@@ -48,6 +56,11 @@ export interface TagMarker {
 export const TOMBSTONE_PREFIX = '!del:'
 const TOMBSTONE_FIRST_BYTE = 0x21
 
+/** What a tombstone dated `at` stores. */
+export function tombstoneBytes(at: number): Buffer {
+  return Buffer.from(`${TOMBSTONE_PREFIX}${at}`, 'latin1')
+}
+
 /** Whether stored bytes are a tombstone (a miss to every reader). */
 export function isTombstone(bytes: Uint8Array): boolean {
   return bytes[0] === TOMBSTONE_FIRST_BYTE && bytes[1] === 0x64 && bytes[2] === 0x65 && bytes[3] === 0x6c
@@ -71,4 +84,25 @@ export function decodeMarker(text: string): TagMarker | undefined {
   const expiredAt = Number(text.slice(comma + 1))
   if (!Number.isFinite(deletedAt) || !Number.isFinite(expiredAt)) return undefined
   return { deletedAt, expiredAt }
+}
+
+/** First byte and highest format version of a plain (unencrypted) entry envelope, as the write scripts read them. */
+const ENVELOPE_FIRST_BYTE = 0xc5
+const ENVELOPE_LAST_VERSION = 2
+
+/**
+ * Whether stored bytes are newer than a write made at `since` — what the write scripts check
+ * before they replace a key (see SET_LOADED in tiers/redis/scripts.ts), for tiers that run no
+ * script: a plain entry created after `since` (its envelope's created-at, float64 LE at offset 3),
+ * or a tombstone dated after it — or at the same time, for a `load`. Bytes it cannot date (an
+ * encrypted entry) are never newer.
+ */
+export function holdsNewer(bytes: Uint8Array, since: number, load: boolean): boolean {
+  if (isTombstone(bytes)) {
+    const at = tombstoneTime(bytes)
+    return at > since || (load && at === since)
+  }
+  if (bytes.length < 11 || bytes[0] !== ENVELOPE_FIRST_BYTE || (bytes[1] as number) > ENVELOPE_LAST_VERSION)
+    return false
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(3, true) > since
 }

@@ -135,7 +135,8 @@ export class CircuitBreakerTier implements RemoteTier {
     if (store !== undefined) {
       this.invalidation = {
         tombstone: (keys, at, keepMs) => this.#call(() => store.tombstone(keys, at, keepMs)),
-        setLoaded: (key, value, ttlMs, since) => this.#call(() => store.setLoaded(key, value, ttlMs, since)),
+        setLoaded: (key, value, ttlMs, since, kind) =>
+          this.#call(() => store.setLoaded(key, value, ttlMs, since, kind)),
         markers: (keys) => this.#call(() => store.markers(keys)),
         touchMarkers: (keys, ttlMs, before) => this.#call(() => store.touchMarkers(keys, ttlMs, before)),
         bumpMarkers: (keys, at, mode, ttlMs, onlyExisting) =>

@@ -3,12 +3,12 @@ import type { Bus } from '../../invalidation/bus.js'
 import {
   decodeMarker,
   encodeMarker,
+  holdsNewer,
   type InvalidationMode,
   type InvalidationStore,
   isTombstone,
   type TagMarker,
-  TOMBSTONE_PREFIX,
-  tombstoneTime,
+  tombstoneBytes,
 } from '../../invalidation/store.js'
 import { globToRegExp } from '../../keys/glob.js'
 import type { RemoteEntry, RemoteTier } from '../tier.js'
@@ -46,15 +46,19 @@ export class MemoryRemoteTier implements RemoteTier {
   constructor(options: MemoryRemoteTierOptions = {}) {
     this.#clock = options.clock ?? Date.now
     this.invalidation = {
+      // Fenced as the Redis tier's write scripts are: never over something newer.
       tombstone: async (keys, at, keepMs) => {
         this.roundTrips++
-        for (const key of keys) this.#write(key, encoder.encode(`${TOMBSTONE_PREFIX}${at}`), keepMs)
+        for (const key of keys) {
+          const current = this.#read(key)
+          if (current === undefined || !holdsNewer(current, at, false))
+            this.#write(key, tombstoneBytes(at), keepMs)
+        }
       },
-      setLoaded: async (key, value, ttlMs, loadStartedAt) => {
+      setLoaded: async (key, value, ttlMs, since, kind = 'load') => {
         this.roundTrips++
         const current = this.#read(key)
-        if (current !== undefined && isTombstone(current) && tombstoneTime(current) >= loadStartedAt)
-          return false
+        if (current !== undefined && holdsNewer(current, since, kind === 'load')) return false
         this.#write(key, value, ttlMs)
         return true
       },

@@ -359,8 +359,8 @@ export class ClusterTier implements RemoteTier {
     return {
       tombstone: (keys, at, keepMs) =>
         this.#all(byKey(keys), (lane, ix) => storeOf(lane).tombstone(pick(keys, ix), at, keepMs)),
-      setLoaded: (key, value, ttlMs, since) =>
-        this.#on(lanes.addressOf(key), (lane) => storeOf(lane).setLoaded(key, value, ttlMs, since)),
+      setLoaded: (key, value, ttlMs, since, kind) =>
+        this.#on(lanes.addressOf(key), (lane) => storeOf(lane).setLoaded(key, value, ttlMs, since, kind)),
       markers: async (keys) => {
         const out: (TagMarker | undefined)[] = new Array(keys.length).fill(undefined)
         await this.#all(byKey(keys), async (lane, ix) => {

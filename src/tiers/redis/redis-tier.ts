@@ -7,7 +7,7 @@ import {
   type InvalidationMode,
   type InvalidationStore,
   isTombstone,
-  TOMBSTONE_PREFIX,
+  tombstoneBytes,
 } from '../../invalidation/store.js'
 import type { KeyTracking } from '../../invalidation/tracking.js'
 import { escapeGlob } from '../../keys/key.js'
@@ -113,21 +113,21 @@ export class RedisTier implements RemoteTier {
     if (evalScript) {
       const run = (script: LuaScript, key: string, args: (string | Buffer)[], what: string) =>
         this.#call(() => evalScript.call(adapter, script, key, args), what)
+      /** SET unless the key holds something newer than `since` (see SET_LOADED); 1 when stored. */
+      const versioned = (key: string, value: Buffer, ttlMs: number, since: number, op: 'l' | 'v') => {
+        const args = [value, pxArg(ttlMs), String(since)]
+        if (writes !== undefined) return this.#write(op, key, args)
+        return run(SET_LOADED, key, [...args, op], 'SET (unless the key holds a newer value)')
+      }
       this.invalidation = {
+        // Versioned like a set (dated `at`): a delete that reaches Redis late never replaces a
+        // newer value, nor a later tombstone (whose time a load's lease check needs).
         tombstone: async (keys, at, keepMs) => {
-          if (keys.length === 0) return
-          const value = Buffer.from(`${TOMBSTONE_PREFIX}${at}`, 'latin1')
-          await this.setMany(keys.map((key) => ({ key, value, ttlMs: keepMs })))
+          const value = tombstoneBytes(at)
+          await Promise.all(keys.map((key) => versioned(key, value, keepMs, at, 'v')))
         },
-        setLoaded: async (key, value, ttlMs, loadStartedAt) =>
-          (await (writes !== undefined
-            ? this.#write('l', key, [toBuffer(value), pxArg(ttlMs), String(loadStartedAt)])
-            : run(
-                SET_LOADED,
-                key,
-                [toBuffer(value), String(pxOf(ttlMs) ?? ''), String(loadStartedAt)],
-                'SET (loaded, unless deleted)',
-              ))) === 1,
+        setLoaded: async (key, value, ttlMs, since, kind = 'load') =>
+          (await versioned(key, toBuffer(value), ttlMs, since, kind === 'load' ? 'l' : 'v')) === 1,
         markers: async (keys) => {
           if (keys.length === 0) return []
           // One GET per marker (coalesced into MGETs by the batcher): markers live in any slot.

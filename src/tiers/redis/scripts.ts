@@ -35,13 +35,30 @@ export const COMPARE_AND_EXPIRE = script(
 )
 
 /**
- * SET KEYS[1] ARGV[1] [PX ARGV[2]] unless it holds a tombstone ('!del:<ms>') with a time ≥ ARGV[3]
- * (the key was deleted after the load that computed the value started); 1 when it stored it. Only
- * the first bytes of the current value are read.
+ * Lua: `newer(key, since, load)` is true when `key` holds something newer than a write made at
+ * `since`: a plain entry (envelope: magic 0xC5, version 1 or 2, created-at as a float64 LE at
+ * offset 3) created after it, or a tombstone ('!del:<ms>') made after it — or at the same time,
+ * for a `load` (a loaded value loses a tie with a delete; a set made in the same clock reading as
+ * a delete was issued after it). What it cannot date (an encrypted entry, foreign bytes) is never
+ * newer. Only the first bytes of the current value are read.
+ */
+const NEWER =
+  'local function newer(key, since, load) ' +
+  "local head = redis.call('getrange', key, 0, 31) " +
+  "if string.sub(head, 1, 5) == '!del:' then local t = tonumber(string.sub(head, 6)) " +
+  'return t ~= nil and (t > since or (load and t == since)) end ' +
+  'if #head >= 11 and string.byte(head, 1) == 197 and string.byte(head, 2) <= 2 then ' +
+  "return struct.unpack('<d', string.sub(head, 4, 11)) > since end " +
+  'return false end '
+
+/**
+ * SET KEYS[1] ARGV[1] [PX ARGV[2]] unless the key holds something newer than ARGV[3], the write's
+ * version (see NEWER; ARGV[4] 'l' for a loaded value, 'v' otherwise): a write that reaches Redis
+ * late never replaces a newer value or delete. 1 when it stored it.
  */
 export const SET_LOADED = script(
-  "local head = redis.call('getrange', KEYS[1], 0, 31) " +
-    "if string.sub(head, 1, 5) == '!del:' and tonumber(string.sub(head, 6)) >= tonumber(ARGV[3]) then return 0 end " +
+  NEWER +
+    "if newer(KEYS[1], tonumber(ARGV[3]), ARGV[4] ~= 'v') then return 0 end " +
     "if ARGV[2] == '' then redis.call('set', KEYS[1], ARGV[1]) else redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end " +
     'return 1',
 )
@@ -93,24 +110,32 @@ export function isNoScript(error: unknown): boolean {
  * The writes of one tick in one call, in the order they were issued. ARGV[1] names the operations,
  * one letter each; KEYS holds the key of each keyed one, ARGV the arguments that follow:
  * - `s` SET: value, PX ('' = no expiry) → 1
- * - `l` SET unless deleted after the load started (as {@link SET_LOADED}): value, PX, load start → 1 or 0
+ * - `l` SET a loaded value unless the key holds something newer (as {@link SET_LOADED}): value, PX, load start → 1 or 0
+ * - `v` the same for any other write (a set, a tombstone), which wins a tie with a delete: value, PX, version → 1 or 0
  * - `t` touch a tag marker (as {@link TOUCH_MARKER}): PX, created before → 1 or 0
  * - `b` bump a tag marker (as {@link BUMP_MARKER}): at, mode, PX, only existing → 1 or 0
- * - `p` PUBLISH (no key): channel, message → the number of receivers
+ * - `p` PUBLISH (no key): channel, message → the number of receivers, or 0 without sending when
+ *   every change since the previous `p` was an `l` or `v` the key refused (a refused write announces
+ *   nothing; the tag marker touches and dependency bumps that come with a write are not changes)
  * Each runs under pcall: one that fails answers `'E' .. <its error>` in its place and the others
  * still run, so every caller learns the fate of its own write.
  */
 export const WRITE_BATCH = script(
-  'local ops, out, k, a = ARGV[1], {}, 1, 2 ' +
+  NEWER +
+    'local ops, out, k, a = ARGV[1], {}, 1, 2 ' +
+    // Since the last PUBLISH: whether there was a change, and whether every one was an `l` or `v`
+    // the key refused.
+    'local seen, refused = false, true ' +
     'local function setpx(key, v, px) ' +
     "if px == '' then return redis.call('set', key, v) end " +
     "return redis.call('set', key, v, 'PX', px) end " +
     'local F = {} ' +
     'F.s = function(key, i) setpx(key, ARGV[i], ARGV[i + 1]) return 1 end ' +
-    'F.l = function(key, i) ' +
-    "local head = redis.call('getrange', key, 0, 31) " +
-    "if string.sub(head, 1, 5) == '!del:' and tonumber(string.sub(head, 6)) >= tonumber(ARGV[i + 2]) then return 0 end " +
-    'setpx(key, ARGV[i], ARGV[i + 1]) return 1 end ' +
+    'local function versioned(load) return function(key, i) ' +
+    'if newer(key, tonumber(ARGV[i + 2]), load) then return 0 end ' +
+    'setpx(key, ARGV[i], ARGV[i + 1]) return 1 end end ' +
+    'F.l = versioned(true) ' +
+    'F.v = versioned(false) ' +
     'F.t = function(key, i) ' +
     'local px = ARGV[i] ' +
     "if redis.call('exists', key) == 0 then setpx(key, ARGV[i + 1] .. ',0', px) return 1 end " +
@@ -129,17 +154,22 @@ export const WRITE_BATCH = script(
     "local v = string.format('%.3f,%.3f', d, e) " +
     "if cur then redis.call('set', key, v, 'KEEPTTL') else setpx(key, v, ARGV[i + 2]) end " +
     'return 1 end ' +
-    "F.p = function(_, i) return redis.call('publish', ARGV[i], ARGV[i + 1]) end " +
-    'local W = { s = 2, l = 3, t = 2, b = 4, p = 2 } ' +
+    "F.p = function(_, i) if seen and refused then return 0 end return redis.call('publish', ARGV[i], ARGV[i + 1]) end " +
+    'local W = { s = 2, l = 3, v = 3, t = 2, b = 4, p = 2 } ' +
     'for n = 1, #ops do ' +
     'local op = string.sub(ops, n, n) ' +
     'local key = nil ' +
     "if op ~= 'p' then key = KEYS[k] k = k + 1 end " +
-    'local ok, r = pcall(F[op], key, a) ' +
+    'local i = a ' +
+    'local ok, r = pcall(F[op], key, i) ' +
     'a = a + W[op] ' +
     'if ok then out[n] = r else ' +
     "if type(r) == 'table' then r = r.err end " +
     "out[n] = 'E' .. tostring(r) end " +
+    "if op == 'p' then seen, refused = false, true " +
+    // Marker touches and dependency bumps (only existing markers) come with a write: not changes of their own.
+    "elseif op ~= 't' and not (op == 'b' and ARGV[i + 3] == '1') then " +
+    "seen = true if (op ~= 'l' and op ~= 'v') or out[n] ~= 0 then refused = false end end " +
     'end ' +
     'return out',
 )

@@ -2,7 +2,7 @@ import type { RedisAdapter } from './adapter.js'
 import { type LuaScript, WRITE_BATCH } from './scripts.js'
 
 /** One write of {@link WRITE_BATCH}: its letter, its key (none for `p`), its arguments. */
-export type WriteOp = 's' | 'l' | 't' | 'b' | 'p'
+export type WriteOp = 's' | 'l' | 'v' | 't' | 'b' | 'p'
 
 interface QueuedWrite {
   op: WriteOp
