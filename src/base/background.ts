@@ -7,15 +7,16 @@
 export type WaitUntil = (promise: Promise<unknown>) => void
 
 /**
- * Hands `work`, which nobody awaits, to `waitUntil` (when given). What is handed never rejects:
- * the runtime must not see an unhandled rejection for work whose failure the cache already
- * counted or reported. A hook that throws (called after the runtime ended the request) does not
- * fail the call that started the work: the work goes on as it would without the hook.
+ * Lets `work` go on unawaited: its rejection is handled here (the cache counted or reported the
+ * failure already), and, when `waitUntil` is given, the settled promise is handed to it, so it
+ * never rejects in the runtime either. A hook that throws (called after the runtime ended the
+ * request) does not fail the call that started the work: the work goes on as without the hook.
  */
 export function handOff(waitUntil: WaitUntil | undefined, work: Promise<unknown>): void {
+  const settled = work.then(ignore, ignore)
   if (waitUntil === undefined) return
   try {
-    waitUntil(work.then(ignore, ignore))
+    waitUntil(settled)
   } catch {
     // See above: the hook's refusal changes nothing for the caller.
   }

@@ -134,6 +134,29 @@ describe('waitUntil: background work is handed to the runtime', () => {
   })
 })
 
+describe('without waitUntil', () => {
+  it('a failing early refresh still rejects nowhere: no unhandled rejection', async () => {
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    try {
+      const { clock, cache } = setup({ eagerRefresh: 0.5 })
+      await cache.getOrSet({ key: 'k', factory: () => 'v1' })
+      clock.advance(TTL * 0.6)
+      const failed = new Promise((resolve) => cache.on('factory-error', resolve))
+      expect(
+        await cache.getOrSet({ key: 'k', factory: () => Promise.reject(new Error('origin down')) }),
+      ).toBe('v1')
+      await failed
+      // Node reports an unhandled rejection once the microtasks of the turn ran: let one turn pass.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', record)
+    }
+  })
+})
+
 describe('waitUntil is validated', () => {
   it.each([['later'], [42], [{ waitUntil: () => {} }]])(
     'createCache({ waitUntil: %j }) is refused with E_INVALID_OPTION naming waitUntil',
