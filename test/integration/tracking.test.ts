@@ -130,6 +130,25 @@ describe.each(CLIENTS)("l2.invalidation 'tracking', client %s", (client: ClientN
     expect(b.peek('k')).toBe('v')
   })
 
+  it("a namespace child is tracked on its parent's connection: its keys reach it, and opening it leaves the parent's L1 alone", async () => {
+    const namespace = uniqueNamespace(`track-child-${client}`)
+    const [a, b] = (await openThree(namespace)) as [Cache, Cache, Cache]
+    await a.set('k', 'parent')
+    await holdAll([b], ['k'], 'parent')
+    const child = b.namespace('users')
+    await child.ready()
+    // Its prefix was added to the tracking in place: nothing B held had to go.
+    expect(b.peek('k')).toBe('parent')
+    expect(b.stats().busResyncs).toBe(0)
+    await a.namespace('users').set('u', 'child')
+    await holdAll([child], ['u'], 'child')
+    const report = heard(child, remoteKeys('u'))
+    await server().command('SET', `${namespace}.users:v1:u`, 'changed outside')
+    await report
+    expect(child.peek('u')).toBeUndefined()
+    expect(b.peek('k')).toBe('parent')
+  })
+
   it('losing the tracking connection (CLIENT KILL) drops the L1 once the tracking is back, and it keeps reporting', async () => {
     const namespace = uniqueNamespace(`track-kill-${client}`)
     const caches = await openThree(namespace)

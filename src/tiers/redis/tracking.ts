@@ -26,6 +26,8 @@ export class ServerTracking {
   /** Bumped by every enable: only the latest one reports 'up'. */
   #generation = 0
   #down = false
+  /** What the server tracks while it is up: the redirect and the prefixes. */
+  #enabled: { id: string; prefixes: Set<string> } | undefined
 
   constructor(connections: TrackingConnections) {
     this.#connections = connections
@@ -36,9 +38,11 @@ export class ServerTracking {
   }
 
   /**
-   * Adds `listener` for `prefix` and (re)issues the tracking with it; resolves once it is in
-   * place. When that fails (Redis unreachable, or refusing it) the promise rejects, but the
-   * listener stays: the tracking is issued again when a connection comes back.
+   * Adds `listener` for `prefix` and has Redis track it; resolves once it is in place. While the
+   * tracking is up, a new prefix is added to it (Redis accepts more prefixes on a tracking
+   * connection) and only the new listener hears 'up': the others lose nothing. When that fails
+   * (Redis unreachable, or refusing it) the promise rejects, but the listener stays: the tracking
+   * is issued again when a connection comes back.
    */
   async track(prefix: string, listener: TrackingListener): Promise<() => Promise<void>> {
     const entry = { ...listener }
@@ -48,10 +52,31 @@ export class ServerTracking {
       this.#prefixes.set(prefix, listeners)
     }
     listeners.add(entry)
-    await this.enable()
+    const enabled = this.#enabled
+    if (enabled === undefined || [...enabled.prefixes].some((q) => q !== prefix && q.startsWith(prefix)))
+      await this.enable()
+    else {
+      if (![...enabled.prefixes].some((q) => prefix.startsWith(q))) {
+        await this.#connections.command([
+          'CLIENT',
+          'TRACKING',
+          'ON',
+          'REDIRECT',
+          enabled.id,
+          'BCAST',
+          'PREFIX',
+          prefix,
+          'NOLOOP',
+        ])
+        enabled.prefixes.add(prefix)
+      }
+      entry.onState('up')
+    }
     return async () => {
       this.#remove(prefix, entry)
-      await this.enable().catch(() => {})
+      // The server may keep tracking the prefix (its reports find no listener) until the next
+      // enable: issuing it again now would make every other listener drop its L1.
+      if (this.#prefixes.size === 0) await this.enable().catch(() => {})
     }
   }
 
@@ -62,23 +87,35 @@ export class ServerTracking {
    */
   async enable(): Promise<void> {
     const generation = ++this.#generation
+    this.#enabled = undefined
     if (this.#prefixes.size === 0) {
       await this.#connections.command(['CLIENT', 'TRACKING', 'OFF'])
       return
     }
     const id = await this.#connections.redirectId()
-    const prefixes = outermost([...this.#prefixes.keys()]).flatMap((p) => ['PREFIX', p])
+    const prefixes = outermost([...this.#prefixes.keys()])
     await Promise.all([
       this.#connections.command(['CLIENT', 'TRACKING', 'OFF']),
-      this.#connections.command(['CLIENT', 'TRACKING', 'ON', 'REDIRECT', id, 'BCAST', ...prefixes, 'NOLOOP']),
+      this.#connections.command([
+        'CLIENT',
+        'TRACKING',
+        'ON',
+        'REDIRECT',
+        id,
+        'BCAST',
+        ...prefixes.flatMap((p) => ['PREFIX', p]),
+        'NOLOOP',
+      ]),
     ])
     if (generation !== this.#generation) return
     this.#down = false
+    this.#enabled = { id, prefixes: new Set(prefixes) }
     for (const set of [...this.#prefixes.values()]) for (const l of [...set]) l.onState('up')
   }
 
   /** A connection the tracking needs dropped: changes may be missed until {@link enable} succeeds. */
   down(): void {
+    this.#enabled = undefined
     if (this.#down || this.#prefixes.size === 0) return
     this.#down = true
     for (const set of this.#prefixes.values()) for (const l of set) l.onState('down')
