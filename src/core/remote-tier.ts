@@ -3,12 +3,7 @@ import type { HeldLock } from '../coordination/key-lock.js'
 import { KeyLocks } from '../coordination/key-lock.js'
 import type { StrataError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
-import {
-  type InvalidationMode,
-  type InvalidationStore,
-  type TagMarker,
-  tombstoneBytes,
-} from '../invalidation/store.js'
+import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
 import { shortenKey } from '../keys/key.js'
 import { CircuitBreakerTier, type CircuitState } from '../resilience/circuit-breaker.js'
 import { type ClusterMasterState, ClusterTier, clusterView } from '../tiers/redis/cluster-tier.js'
@@ -17,6 +12,7 @@ import { createRedisTier } from '../tiers/redis/create.js'
 import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
 import type { EntryCodec, EnvelopeFields } from './entry-codec.js'
 import type { ResolvedOptions } from './options.js'
+import { Repairs } from './repairs.js'
 import type { Telemetry } from './telemetry.js'
 
 /** An L2 read that found nothing (absent, expired, a tombstone, or a copy known to be outdated). */
@@ -57,9 +53,6 @@ export const L2_FAILURE_POLICY = {
 
 export type L2Operation = keyof typeof L2_FAILURE_POLICY
 
-/** Keys whose L2 copy must be deleted once the L2 answers again; past this many, the oldest are dropped (counted). */
-const MAX_PENDING_REPAIRS = 100_000
-const REPAIR_CHUNK = 500
 /**
  * How long a deleted key keeps its tombstone: a load that started before the delete and finishes
  * within this long cannot write its result back. Loads longer than this are not protected.
@@ -202,14 +195,7 @@ class RedisRemoteAccess implements RemoteAccess {
   readonly #storeVersioned: (entry: RemoteWrite, leaseFrom: number | undefined) => Promise<unknown>
   readonly #deps: RemoteDeps
   readonly #telemetry: Telemetry
-  /**
-   * Storage key → cache key and the time of the failed change, in queue order: copies outdated
-   * because a write or delete failed.
-   */
-  readonly #pendingRepairs = new Map<string, { key: string; at: number }>()
-  /** Invalidations, clears and pattern deletions the L2 did not record, replayed once it answers. */
-  readonly #pendingChanges: ((tier: RemoteTier) => Promise<unknown>)[] = []
-  #repairing = false
+  readonly #repairs: Repairs
   #stopProbingOnReady: () => void = () => {}
 
   constructor(direct: RemoteTier, connection: ConnectionReport, deps: RemoteDeps) {
@@ -217,6 +203,7 @@ class RedisRemoteAccess implements RemoteAccess {
     this.direct = direct
     this.connection = connection
     this.#deps = deps
+    this.#repairs = new Repairs({ telemetry, tombstoneMs: TOMBSTONE_MS, onRepaired: deps.onRepaired })
     this.#telemetry = telemetry
     const breaker = options.breaker
     const onStateChange = (state: CircuitState, master?: string) => {
@@ -237,7 +224,7 @@ class RedisRemoteAccess implements RemoteAccess {
               // The repair spans every master: one still down must not keep this one's breaker
               // open. What it could not delete stays queued (never read back meanwhile) and is
               // tried again on the next recovery or successful write.
-              onRecover: () => this.#repair(direct).catch(ignore),
+              onRecover: () => this.#repairs.run(direct).catch(ignore),
             },
           }),
       onPartialFailure: (error, operation) => {
@@ -254,7 +241,7 @@ class RedisRemoteAccess implements RemoteAccess {
         breakDurationMs: breaker.breakDurationMs,
         clock: options.clock,
         onStateChange: (state) => onStateChange(state),
-        onRecover: () => this.#repair(direct),
+        onRecover: () => this.#repairs.run(direct),
       })
       // The client reconnecting is the moment Redis can answer again: probe then, not a break
       // later (the break's timer stays as the fallback, e.g. after a freeze with no reconnect).
@@ -358,10 +345,11 @@ class RedisRemoteAccess implements RemoteAccess {
     const failure = this.failed(error, operation)
     if (L2_FAILURE_POLICY[operation] !== 'writeErrors') return
     if (this.#deps.options.l2WriteErrors === 'throw') throw failure
-    this.#queueRepair(keys, at)
-    if (replay === undefined) return
-    this.#pendingChanges.push(replay)
-    this.#telemetry.counters.l2RepairsQueued++
+    this.#repairs.queueKeys(
+      keys.map((key) => ({ storageKey: this.storageKey(key), key })),
+      at,
+    )
+    if (replay !== undefined) this.#repairs.queueChange(replay)
   }
 
   read<R>(
@@ -371,7 +359,7 @@ class RedisRemoteAccess implements RemoteAccess {
   ): Promise<R | Miss | Unavailable> {
     const storageKey = this.storageKey(key)
     // Its L2 copy is outdated (a write or delete failed): never read it back.
-    if (this.#pendingRepairs.size > 0 && this.#pendingRepairs.has(storageKey)) return Promise.resolve(L2_MISS)
+    if (this.#repairs.outdated(storageKey)) return Promise.resolve(L2_MISS)
     const telemetry = this.#telemetry
     const started = telemetry.l2Started()
     let reading: Promise<Uint8Array | undefined>
@@ -409,7 +397,7 @@ class RedisRemoteAccess implements RemoteAccess {
       this.failed(error, 'getMany')
       return keys.map(() => undefined)
     }
-    return values.map((bytes, i) => (this.#pendingRepairs.has(storageKeys[i] as string) ? undefined : bytes))
+    return values.map((bytes, i) => (this.#repairs.outdated(storageKeys[i] as string) ? undefined : bytes))
   }
 
   write(
@@ -433,7 +421,7 @@ class RedisRemoteAccess implements RemoteAccess {
     return writing.then(
       (stored) => {
         this.#telemetry.l2Finished(started)
-        this.#written(entry.key)
+        this.#repairs.written(entry.key, this.direct)
         return stored === false ? 'refused' : 'written'
       },
       (error: unknown) => {
@@ -469,7 +457,7 @@ class RedisRemoteAccess implements RemoteAccess {
           this.bumpDependents(dependents, at),
         ])
       } else await this.tier.delete(storageKeys)
-      for (const key of storageKeys) this.#written(key)
+      for (const key of storageKeys) this.#repairs.written(key, this.direct)
       return true
     } catch (error) {
       this.#changeFailed(error, 'delete', keys, at)
@@ -573,84 +561,6 @@ class RedisRemoteAccess implements RemoteAccess {
     this.#locks?.stopAll()
     this.#stopProbingOnReady()
     await this.tier.close()
-  }
-
-  /** A write reached the L2: the key's copy there is current again; pending repairs can run. */
-  #written(storageKey: string): void {
-    if (this.#pendingRepairs.size === 0 && this.#pendingChanges.length === 0) return
-    this.#pendingRepairs.delete(storageKey)
-    if (this.#pendingRepairs.size > 0 || this.#pendingChanges.length > 0)
-      this.#repair(this.direct).catch(ignore)
-  }
-
-  #queueRepair(keys: readonly string[], at: number): void {
-    const counters = this.#telemetry.counters
-    for (const key of keys) {
-      const storageKey = this.storageKey(key)
-      const queued = this.#pendingRepairs.get(storageKey)
-      this.#pendingRepairs.delete(storageKey)
-      this.#pendingRepairs.set(storageKey, { key, at: Math.max(at, queued?.at ?? at) })
-    }
-    counters.l2RepairsQueued += keys.length
-    while (this.#pendingRepairs.size > MAX_PENDING_REPAIRS) {
-      this.#pendingRepairs.delete(this.#pendingRepairs.keys().next().value as string)
-      counters.l2RepairsDropped++
-    }
-  }
-
-  /**
-   * Deletes from the L2 every key whose copy there went stale while it failed (the breaker runs
-   * this before it closes). Deleting, never replaying: a value written meanwhile by another
-   * instance is newer than anything this one could replay.
-   */
-  async #repair(tier: RemoteTier): Promise<void> {
-    if (this.#repairing || (this.#pendingRepairs.size === 0 && this.#pendingChanges.length === 0)) return
-    this.#repairing = true
-    try {
-      // The invalidations, clears and pattern deletions the L2 missed, and the keys' copies, all
-      // at once: they are all deletions or marker bumps, so their order does not matter, and each
-      // round trip costs a busy event loop a turn (seconds: issue 24's recovery). Keys queued
-      // meanwhile (writes failing fast while the breaker is half-open) wait for the next repair:
-      // chasing them kept a busy process's breaker half-open for good.
-      const changes = this.#pendingChanges.splice(0)
-      const replayed = Promise.all(changes.map((replay) => replay(tier))).then(
-        () => {
-          this.#telemetry.counters.l2Repairs += changes.length
-        },
-        (error: unknown) => {
-          this.#pendingChanges.unshift(...changes)
-          throw error
-        },
-      )
-      const pending = [...this.#pendingRepairs]
-      const chunks: (typeof pending)[] = []
-      for (let i = 0; i < pending.length; i += REPAIR_CHUNK) chunks.push(pending.slice(i, i + REPAIR_CHUNK))
-      const store = tier.invalidation
-      const deleted = chunks.map(async (chunk) => {
-        let repaired = chunk.map(([, { key }]) => key)
-        // As of the failed change (a tombstone dated then, fenced as every write is): a value
-        // another instance wrote after it stays, and is not announced as deleted. Without
-        // tombstones, deleted whatever it holds.
-        if (store === undefined) await tier.delete(chunk.map(([storageKey]) => storageKey))
-        else {
-          const stored = await Promise.all(
-            chunk.map(([storageKey, { at }]) =>
-              store.setLoaded(storageKey, tombstoneBytes(at), TOMBSTONE_MS, at, 'set'),
-            ),
-          )
-          repaired = repaired.filter((_, i) => stored[i])
-        }
-        for (const [storageKey] of chunk) this.#pendingRepairs.delete(storageKey)
-        this.#telemetry.counters.l2Repairs += chunk.length
-        // Instances that could not hear us meanwhile drop their copies now (the bus goes over
-        // the same Redis; published directly: the breaker is still half-open during a repair).
-        // Not awaited: the breaker need not stay half-open for one more round trip.
-        if (repaired.length > 0) void this.#deps.onRepaired(tier, repaired)
-      })
-      await Promise.all([replayed, ...deleted])
-    } finally {
-      this.#repairing = false
-    }
   }
 }
 
