@@ -12,7 +12,8 @@
 // After a warm-up of each, measured rounds alternate between the builds in rotating order (A B,
 // B A, …), one process at a time, so a shared machine's drift hits both alike. Reported: each
 // build's median with the spread of its rounds (± half the inter-quartile range), and the median
-// of the per-round ratios this/ref with its quartiles; the load average beside every case.
+// of the per-round ratios this/ref with its quartiles, for the wall time and for the process's
+// CPU time per op (less disturbed by a loaded machine); the load average beside every case.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
@@ -193,16 +194,26 @@ async function runCase(kase, builds, redisUrl) {
     const ops = []
     for (const p of procs) ops.push((await p.command(`warmup ${name}`)).ops)
     const ns = builds.map(() => [])
+    const cpu = builds.map(() => [])
     for (let r = 0; r < rounds; r++) {
       for (let k = 0; k < procs.length; k++) {
         const i = (k + r) % procs.length
-        ns[i].push((await procs[i].command(`round ${name}`)).ns)
+        const measured = await procs[i].command(`round ${name}`)
+        ns[i].push(measured.ns)
+        cpu[i].push(measured.cpu)
       }
     }
-    rows.push({ name, ns })
+    rows.push({ name, ns, cpu })
   }
-  for (const p of procs) await p.command('finish').catch(() => {})
-  return { rows, rounds, loadBefore, loadAfter: load() }
+  // A build whose reads missed (its setup's writes timed out on a loaded machine, its breaker
+  // opened) measured something else than the others: say so beside its figures.
+  const misses = []
+  for (const [i, p] of procs.entries()) {
+    const finished = await p.command('finish').catch(() => undefined)
+    if (typeof finished?.extra?.misses === 'number' && finished.extra.misses > 0)
+      misses.push(`${String.fromCharCode(65 + i)} missed ${finished.extra.misses} reads`)
+  }
+  return { rows, rounds, loadBefore, loadAfter: load(), misses }
 }
 
 async function main() {
@@ -249,29 +260,41 @@ async function main() {
       continue
     }
     for (const row of outcome.rows) {
-      const cells = row.ns.map(
-        (ns, i) => `${String.fromCharCode(65 + i)} ${fmtTime(median(ns))} ±${spread(ns).toFixed(0)}%`,
-      )
-      const ratios = builds.slice(1).map((b, j) => {
-        const r = row.ns[0].map((a, k) => a / row.ns[j + 1][k]).sort((x, y) => x - y)
-        return { ref: b.short, median: median(r), lo: quartile(r, 0.25), hi: quartile(r, 0.75) }
-      })
-      const verdicts = ratios.map(
-        (r) =>
-          `A/${r.ref} ${r.median.toFixed(3)}× [${r.lo.toFixed(2)}–${r.hi.toFixed(2)}] ${r.median <= LIMIT ? 'PASS' : 'MISS'}${r.lo <= LIMIT && LIMIT <= r.hi ? ' (limit inside the quartiles)' : ''}`,
-      )
+      const cells = (values) =>
+        values
+          .map((v, i) => `${String.fromCharCode(65 + i)} ${fmtTime(median(v))} ±${spread(v).toFixed(0)}%`)
+          .join('   ')
+      const ratiosOf = (values) =>
+        builds.slice(1).map((b, j) => {
+          const r = values[0].map((a, k) => a / values[j + 1][k]).sort((x, y) => x - y)
+          return { ref: b.short, median: median(r), lo: quartile(r, 0.25), hi: quartile(r, 0.75) }
+        })
+      const verdict = (r) =>
+        `A/${r.ref} ${r.median.toFixed(3)}× [${r.lo.toFixed(2)}–${r.hi.toFixed(2)}] ${r.median <= LIMIT ? 'PASS' : 'MISS'}${r.lo <= LIMIT && LIMIT <= r.hi ? ' (limit inside the quartiles)' : ''}`
+      const ratios = ratiosOf(row.ns)
+      // CPU time per op (this process, user + system): on a loaded machine, waiting for a core
+      // inflates the wall time but not this — the client-side cost of each build.
+      const cpuRatios = ratiosOf(row.cpu)
       console.log(
         `${kase.title} — ${row.name}, ${outcome.rounds} rounds, load ${outcome.loadBefore} → ${outcome.loadAfter}`,
       )
-      console.log(`  ${cells.join('   ')}`)
-      for (const v of verdicts) console.log(`  ${v}`)
-      results.push({ title: kase.title, measurement: row.name, ratios })
+      if (outcome.misses.length > 0)
+        console.log(`  WARNING: ${outcome.misses.join(', ')} (expected hits): not comparable`)
+      console.log(`  wall ${cells(row.ns)}`)
+      for (const r of ratios) console.log(`    ${verdict(r)}`)
+      console.log(`  cpu  ${cells(row.cpu)}`)
+      for (const r of cpuRatios) console.log(`    ${verdict(r)}`)
+      results.push({ title: kase.title, measurement: row.name, ratios, cpuRatios })
     }
   }
   await redis?.stop()
   const all = results.flatMap((r) => r.ratios ?? [])
   const passed = all.filter((r) => r.median <= LIMIT).length
-  console.log(`\n${passed}/${all.length} comparisons within ${LIMIT}×; load average at end: ${load()}`)
+  const cpuAll = results.flatMap((r) => r.cpuRatios ?? [])
+  const cpuPassed = cpuAll.filter((r) => r.median <= LIMIT).length
+  console.log(
+    `\n${passed}/${all.length} comparisons within ${LIMIT}× (wall), ${cpuPassed}/${cpuAll.length} (cpu); load average at end: ${load()}`,
+  )
   for (const r of results) if (r.failed) console.log(`WARNING ${r.title}: ${r.failed}`)
 }
 

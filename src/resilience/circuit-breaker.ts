@@ -1,3 +1,4 @@
+import { type Clock, type ClockTimers, timersOf } from '../base/clock.js'
 import type { LockService } from '../coordination/lock.js'
 import { ClosedError, InvalidOptionError, L2TimeoutError, L2UnavailableError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
@@ -22,12 +23,14 @@ export interface CircuitBreakerOptions {
    */
   probeTimeoutMs?: number
   /**
-   * Time source, in ms. The probe is scheduled with `setTimeout(breakDurationMs)`; in addition, a
-   * call arriving while open once `clock()` has passed the end of the break starts the probe at
-   * once (the call itself still fails fast), so a test driving a fake clock needs no real wait;
-   * and {@link CircuitBreakerTier.probeNow} (the client reconnected) starts it at once.
+   * Time source, in ms. The probe is scheduled `breakDurationMs` after the break starts, and its
+   * own timeout `probeTimeoutMs` after it starts, on the clock's timers when it has them (a
+   * test's fake clock: advancing it fires them), else the system's; in addition, a call arriving
+   * while open once `clock()` has passed the end of the break starts the probe at once (the call
+   * itself still fails fast), and {@link CircuitBreakerTier.probeNow} (the client reconnected)
+   * starts it at once.
    */
-  clock: () => number
+  clock: Clock
   /** Called on every change of state, synchronously. What it throws is ignored. */
   onStateChange?: (state: CircuitState) => void
   /**
@@ -75,6 +78,7 @@ export class CircuitBreakerTier implements RemoteTier {
   readonly #breakDurationMs: number
   readonly #probeTimeoutMs: number
   readonly #clock: () => number
+  readonly #timers: ClockTimers
   readonly #onStateChange: ((state: CircuitState) => void) | undefined
   readonly #onRecover: (() => Promise<void>) | undefined
   #state: CircuitState = 'closed'
@@ -86,7 +90,7 @@ export class CircuitBreakerTier implements RemoteTier {
   #probeAt = 0
   /** Bumped by each probe: the deadline of an earlier one changes nothing. */
   #probes = 0
-  #timer: NodeJS.Timeout | undefined
+  #timer: unknown
   /** Set by {@link probeNow} during a probe: if that probe fails, the next one starts at once. */
   #probeAgain = false
   #lastError: unknown
@@ -120,6 +124,7 @@ export class CircuitBreakerTier implements RemoteTier {
     this.#breakDurationMs = breakDurationMs
     this.#probeTimeoutMs = probeTimeoutMs
     this.#clock = options.clock
+    this.#timers = timersOf(options.clock)
     this.#onStateChange = options.onStateChange
     this.#onRecover = options.onRecover
     const locks = inner.locks
@@ -211,7 +216,7 @@ export class CircuitBreakerTier implements RemoteTier {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    clearTimeout(this.#timer)
+    this.#timers.clearTimeout(this.#timer)
     this.#timer = undefined
     await this.inner.close()
   }
@@ -249,9 +254,8 @@ export class CircuitBreakerTier implements RemoteTier {
     this.#period++
     this.#failures = 0
     this.#probeAt = this.#clock() + this.#breakDurationMs
-    clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => void this.#probe(), this.#breakDurationMs)
-    this.#timer.unref()
+    this.#timers.clearTimeout(this.#timer)
+    this.#timer = unref(this.#timers.setTimeout(() => void this.#probe(), this.#breakDurationMs))
     this.#emit('open')
   }
 
@@ -265,15 +269,15 @@ export class CircuitBreakerTier implements RemoteTier {
     this.#probeAgain = false
     this.#state = 'half-open'
     this.#emit('half-open')
-    clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => {
+    this.#timers.clearTimeout(this.#timer)
+    this.#timer = this.#timers.setTimeout(() => {
       const ms = this.#probeTimeoutMs
       const error = new L2TimeoutError(
         `The breaker's probe (PING and recovery) did not settle within ${ms} ms.`,
       )
       this.#settle(probe, { error })
     }, this.#probeTimeoutMs)
-    this.#timer.unref()
+    unref(this.#timer)
     try {
       if (reconnected) {
         // On a new connection, together: one round trip (one turn of a busy event loop) instead
@@ -300,7 +304,7 @@ export class CircuitBreakerTier implements RemoteTier {
   /** The outcome of probe number `probe` (no `failure`: it answered); ignored once it was settled. */
   #settle(probe: number, failure?: { error: unknown }): void {
     if (this.#closed || probe !== this.#probes || this.#state !== 'half-open') return
-    clearTimeout(this.#timer)
+    this.#timers.clearTimeout(this.#timer)
     this.#timer = undefined
     if (failure !== undefined) {
       this.#lastError = failure.error
@@ -328,4 +332,16 @@ export class CircuitBreakerTier implements RemoteTier {
       this.#onStateChange?.(state)
     } catch {}
   }
+}
+
+/** A system timer must not keep the process alive (a fake clock's handle has no `unref`). */
+function unref(handle: unknown): unknown {
+  if (
+    typeof handle === 'object' &&
+    handle !== null &&
+    'unref' in handle &&
+    typeof handle.unref === 'function'
+  )
+    handle.unref()
+  return handle
 }

@@ -497,6 +497,28 @@ describe('L2 circuit breaker', () => {
     await Promise.all([cache.close(), other.close()])
   })
 
+  it("probes on the cache's clock: advancing a fake clock by the break probes and closes, with no call arriving and no real wait", async () => {
+    const tier = new SwitchableTier()
+    const clock = fakeClock()
+    const cache = createCache({
+      namespace: 'b',
+      clock,
+      l2: { tier, breaker: { threshold: 1, breakDuration: '1h' } },
+    })
+    const states: string[] = []
+    cache.on('breaker', ({ state }) => states.push(state))
+    tier.down = true
+    await cache.set('k', 'during') // opens the breaker; its probe is due in an hour of the clock's time
+    expect(states).toEqual(['open'])
+    tier.down = false
+    await clock.advance(3_600_000 - 1)
+    expect(states).toEqual(['open'])
+    await clock.advance(1)
+    expect(states).toEqual(['open', 'half-open', 'closed'])
+    expect(tier.inner.keys()).toEqual([])
+    await cache.close()
+  })
+
   it('writes failing while the repair runs do not keep the breaker half-open: it deletes the keys pending when it started, every chunk at once, then closes (issue 24)', async () => {
     const tier = new SwitchableTier()
     const cache = createCache({
