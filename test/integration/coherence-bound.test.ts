@@ -6,17 +6,19 @@
  * the old value for at most `bus.maxSilence` (5 s) + one L2 deadline, then never again: with all
  * of B's connections black-holed (B answers a miss: it cannot reach Redis) and with only its
  * subscriber connection black-holed (B reads the new value from Redis); once the proxy forwards
- * again, B hears the bus, resyncs, and serves the new value.
+ * again, B hears the bus, resyncs, and serves the new value. In both `l2.invalidation` modes.
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type CacheOptions, createCache } from '../../dist/index.js'
 import { CLIENTS, closeAfterEach } from '../helpers/fixtures.js'
-import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
+import { TRACKING_ACL, uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 
-const server = useRedisServer()
+const busServer = useRedisServer()
+/** For `l2.invalidation: 'tracking'`, whose ACL also grants client tracking. */
+const trackingServer = useRedisServer({ acl: TRACKING_ACL })
 const track = closeAfterEach()
 const WORKER_SCRIPT = fileURLToPath(new URL('../helpers/workers/invalidation-worker.mjs', import.meta.url))
 /** The defaults the bound is made of: bus.maxSilence and l2.timeout. */
@@ -76,59 +78,75 @@ function startWorker(): Promise<Worker> {
   })
 }
 
-describe.each(CLIENTS)('the staleness bound (%s), B behind a black-holing proxy', (client) => {
-  for (const cut of ['all of B’s connections', 'only B’s subscriber connection'] as const) {
-    it(`after A changes a key, B serves the old value for at most maxSilence + one L2 deadline, with ${cut} black-holed`, async () => {
-      const proxy = await startTcpProxy({ port: server().port })
-      proxies.push(proxy)
-      const namespace = uniqueNamespace('bound')
-      const a = track(createCache({ namespace, l2: { redis: server().url, client } }))
-      const b = await startWorker()
-      const options: CacheOptions = { namespace, l2: { redis: proxy.url(server().url), client } }
-      await Promise.all([a.ready(), b.call('open', { options })])
-      await a.set('k', 'v1')
-      await b.call('load', { key: 'k', old: 'v1' })
+/**
+ * Both modes: with tracking, Redis's reports of changed keys arrive on the subscriber connection,
+ * the one the heartbeats prove alive, so the bound is the same.
+ */
+const MODES = [
+  { invalidation: 'bus', server: busServer },
+  { invalidation: 'tracking', server: trackingServer },
+] as const
 
-      const subscriber = proxy.links.find((l) => /subscribe/i.test(l.sent))
-      expect(subscriber, 'B’s subscriber connection goes through the proxy').toBeDefined()
-      if (cut === 'all of B’s connections') proxy.blackhole()
-      else proxy.blackhole(subscriber)
-      const changedAt = Date.now()
-      await a.set('k', 'v2')
+describe.each(MODES.flatMap((mode) => CLIENTS.map((client) => ({ ...mode, client }))))(
+  'the staleness bound (l2.invalidation $invalidation, $client), B behind a black-holing proxy',
+  ({ invalidation, server, client }) => {
+    for (const cut of ['all of B’s connections', 'only B’s subscriber connection'] as const) {
+      it(`after A changes a key, B serves the old value for at most maxSilence + one L2 deadline, with ${cut} black-holed`, async () => {
+        const proxy = await startTcpProxy({ port: server().port })
+        proxies.push(proxy)
+        const namespace = uniqueNamespace('bound')
+        const a = track(createCache({ namespace, l2: { redis: server().url, client, invalidation } }))
+        const b = await startWorker()
+        const options: CacheOptions = {
+          namespace,
+          l2: { redis: proxy.url(server().url), client, invalidation },
+        }
+        await Promise.all([a.ready(), b.call('open', { options })])
+        await a.set('k', 'v1')
+        await b.call('load', { key: 'k', old: 'v1' })
 
-      // B is read every 100 ms until well past the bound: when did it last answer v1?
-      let lastOld = -1
-      const answers = new Set<unknown>()
-      while (Date.now() - changedAt < MAX_SILENCE_MS + L2_DEADLINE_MS + 2 * SLACK_MS) {
-        const asked = Date.now()
-        const { values } = await b.call<{ values: unknown[] }>('read', { keys: ['k'] })
-        answers.add(values[0])
-        if (values[0] === 'v1') lastOld = asked - changedAt
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      expect(lastOld, 'B served v1 while it could still trust its L1').toBeGreaterThanOrEqual(0)
-      expect(lastOld).toBeLessThanOrEqual(MAX_SILENCE_MS + L2_DEADLINE_MS + SLACK_MS)
-      // Past the bound: a miss when Redis is out of reach, the new value when only the bus is.
-      expect([...answers]).toEqual(cut === 'all of B’s connections' ? ['v1', undefined] : ['v1', 'v2'])
+        const subscriber = proxy.links.find((l) => /subscribe/i.test(l.sent))
+        expect(subscriber, 'B’s subscriber connection goes through the proxy').toBeDefined()
+        if (cut === 'all of B’s connections') proxy.blackhole()
+        else proxy.blackhole(subscriber)
+        const changedAt = Date.now()
+        await a.set('k', 'v2')
 
-      // The network heals: B hears the bus again, drops its L1 and reads the new value.
-      proxy.resume()
-      let healed: unknown
-      const until = Date.now() + 10_000
-      while (Date.now() < until) {
-        healed = (await b.call<{ values: unknown[] }>('read', { keys: ['k'] })).values[0]
-        if (healed === 'v2') break
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      expect(healed).toBe('v2')
-      const stats = await b.call<{ busSilences: number; busResyncs: number }>('stats')
-      expect(stats.busSilences).toBeGreaterThanOrEqual(1)
-      expect(b.faults).toEqual([])
-    }, 40_000)
-  }
-})
+        // B is read every 100 ms until well past the bound: when did it last answer v1?
+        let lastOld = -1
+        const answers = new Set<unknown>()
+        while (Date.now() - changedAt < MAX_SILENCE_MS + L2_DEADLINE_MS + 2 * SLACK_MS) {
+          const asked = Date.now()
+          const { values } = await b.call<{ values: unknown[] }>('read', { keys: ['k'] })
+          answers.add(values[0])
+          if (values[0] === 'v1') lastOld = asked - changedAt
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        expect(lastOld, 'B served v1 while it could still trust its L1').toBeGreaterThanOrEqual(0)
+        expect(lastOld).toBeLessThanOrEqual(MAX_SILENCE_MS + L2_DEADLINE_MS + SLACK_MS)
+        // Past the bound: a miss when Redis is out of reach, the new value when only the bus is.
+        expect([...answers]).toEqual(cut === 'all of B’s connections' ? ['v1', undefined] : ['v1', 'v2'])
+
+        // The network heals: B hears the bus again, drops its L1 and reads the new value.
+        proxy.resume()
+        let healed: unknown
+        const until = Date.now() + 10_000
+        while (Date.now() < until) {
+          healed = (await b.call<{ values: unknown[] }>('read', { keys: ['k'] })).values[0]
+          if (healed === 'v2') break
+          await new Promise((r) => setTimeout(r, 100))
+        }
+        expect(healed).toBe('v2')
+        const stats = await b.call<{ busSilences: number; busResyncs: number }>('stats')
+        expect(stats.busSilences).toBeGreaterThanOrEqual(1)
+        expect(b.faults).toEqual([])
+      }, 40_000)
+    }
+  },
+)
 
 describe.each(CLIENTS)('the bus watch (%s)', (client) => {
+  const server = busServer
   it('a healthy bus is never silent; a black-holed subscriber shows bus-silent in health() until it is heard again, then the L1 resyncs', async () => {
     const proxy = await startTcpProxy({ port: server().port })
     proxies.push(proxy)
