@@ -346,6 +346,24 @@ describe.each([
       expect(a.peek('k')).toBeUndefined()
     })
 
+    it('late writes are fenced: a set or delete dated before the value a key holds does not replace it (issue 18)', async () => {
+      const namespace = target.namespace('fence')
+      const b = await open(namespace)
+      // Every write of this instance is dated a minute back: older than b's.
+      const late = await open(namespace, { clock: () => Date.now() - 60_000 })
+      await b.set('k', 'new')
+      await b.set('j', 'new')
+      await late.set('k', 'older')
+      await late.delete('j')
+      expect(late.stats().writesRefused).toBe(1)
+      expect(late.peek('k')).toBeUndefined()
+      const c = await open(namespace)
+      expect(await c.getMany(['k', 'j'])).toEqual(['new', 'new'])
+      // A newer write still replaces it.
+      await b.set('k', 'newer')
+      expect(await (await open(namespace)).get('k')).toBe('newer')
+    })
+
     it('the subscriber connection killed while invalidations happen: after it resubscribes, nothing invalidated is served', async () => {
       const namespace = target.namespace('cut')
       const a = await open(namespace)
