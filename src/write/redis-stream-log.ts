@@ -319,7 +319,10 @@ export class RedisStreamLog implements WriteLog {
   /**
    * The append, then `WAIT replicas timeout` on the same connection, sent together (one round
    * trip plus the replication): WAIT counts the replicas that have every write this connection
-   * sent before it. After a NOSCRIPT the script is sent again, and so is the WAIT.
+   * sent before it. On one connection the append's reply comes first; a WAIT answered before it
+   * (or failed) did not follow it — the append was redirected (MOVED after a failover or a slot
+   * move) and ran on another master, where the WAIT is sent again. After a NOSCRIPT the script
+   * is sent again, and so is the WAIT.
    */
   async #appendReplicated(keys: string[], args: (string | Buffer)[], replication: Replication) {
     const tail = [String(keys.length), ...keys, ...args]
@@ -329,16 +332,23 @@ export class RedisStreamLog implements WriteLog {
         ['WAIT', String(replication.replicas), String(Math.max(1, Math.ceil(replication.timeoutMs)))],
         keys[0],
       )
+    let appendDone = false
+    const appended = this.#redis.call(['EVALSHA', APPEND.sha, ...tail], keys[0]).finally(() => {
+      appendDone = true
+    })
+    // Handled at once: it may fail while the append is still being redirected.
+    const waited = wait().then(
+      (replicas) => ({ replicas, afterAppend: appendDone }),
+      () => undefined,
+    )
     let reply: unknown
     let acked: unknown
-    const appended = this.#redis.call(['EVALSHA', APPEND.sha, ...tail], keys[0])
-    const waited = wait()
     try {
       reply = await appended
-      acked = await waited
+      const first = await waited
+      acked = first?.afterAppend === true ? first.replicas : await wait()
     } catch (error) {
-      // Settle the WAIT either way (its failure is reported by the append's, or by the next line).
-      await waited.catch(() => {})
+      await waited
       if (!String((error as Error | undefined)?.message ?? '').startsWith('NOSCRIPT')) throw error
       reply = await this.#redis.call(['EVAL', APPEND.lua, ...tail], keys[0])
       acked = await wait()

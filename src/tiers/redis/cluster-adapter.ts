@@ -138,7 +138,13 @@ export class ClusterAdapter<N> extends RedisCommands {
    * a WAIT after a write counts that write. MOVED/ASK/TRYAGAIN, or no known master: the slot
    * table is asked again and the command sent again (twice at most).
    */
-  async commandFor(key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+  commandFor(key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+    // As every command of a cluster stratacache opened: sent once it first connected (bounded).
+    const first = this.#primitives.first
+    return first === undefined ? this.#commandFor(key, args) : first.run(() => this.#commandFor(key, args))
+  }
+
+  async #commandFor(key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       const address = this.#primitives.ownerOf(key)
       try {
@@ -146,7 +152,10 @@ export class ClusterAdapter<N> extends RedisCommands {
           throw new Error(`no Redis Cluster master is known for the slot of '${key}'`)
         return await this.#primitives.commandMaster(address, args)
       } catch (error) {
-        const retry = address === undefined || isRedirection(error) || /is not connected/.test(String(error))
+        const retry =
+          address === undefined ||
+          isRedirection(error) ||
+          /is not connected|Not connected/.test(String(error))
         if (attempt >= 2 || !retry) throw error
         await this.#primitives.refreshTopology()
       }
