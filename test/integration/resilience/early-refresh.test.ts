@@ -1,11 +1,13 @@
 /**
  * F7 (early expiration / XFetch) and eager refresh: under steady reads of a hot key, the value is
- * refreshed in the background before it expires, so no read ever misses or waits for the factory;
+ * refreshed in the background before it expires, so no read misses, and no read waits for the
+ * factory unless the refresh itself was stretched past the value's expiry (a starved machine: then
+ * the one read in between joins it, counted as an L1 miss — see expectNoReadWaitedBeyondOverruns);
  * with a shared L2, an instance whose refresh finds a newer value there (another instance just
  * refreshed) takes it instead of running its own factory.
  */
 import { describe, expect, it } from 'vitest'
-import { type Cache, type CacheOptions, createCache } from '../../../dist/index.js'
+import { type Cache, type CacheOptions, type CacheStats, createCache } from '../../../dist/index.js'
 import { closeAfterEach } from '../../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
 import { recordProcessFaults } from '../../helpers/worker-pool.js'
@@ -29,6 +31,8 @@ interface Refresh {
   at: number
   /** Age of the value being refreshed when its refresh started (ms), or undefined for a miss. */
   ageOfPrevious: number | undefined
+  /** Epoch ms when the factory returned (the new value's `createdAt`), once it has. */
+  endedAt?: number
 }
 
 /** A factory that takes ~50 ms and records when each run started, relative to the value it replaces. */
@@ -36,9 +40,15 @@ function recordingFactory() {
   const runs: Refresh[] = []
   const factory = async (ctx: { stale: { value: Loaded } | undefined }): Promise<Loaded> => {
     const at = Date.now()
-    runs.push({ at, ageOfPrevious: ctx.stale === undefined ? undefined : at - ctx.stale.value.createdAt })
+    const run: Refresh = {
+      at,
+      ageOfPrevious: ctx.stale === undefined ? undefined : at - ctx.stale.value.createdAt,
+    }
+    runs.push(run)
+    const n = runs.length
     await delay(FACTORY_MS)
-    return { createdAt: Date.now(), n: runs.length }
+    run.endedAt = Date.now()
+    return { createdAt: run.endedAt, n }
   }
   return { runs, factory }
 }
@@ -78,6 +88,36 @@ async function steadyReads(
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * Refreshes that ended after the value they replaced had expired: started in time, but the machine
+ * (a starved event loop: the 50 ms timer, the L2 read and the lock round trip) made them take longer
+ * than the time left. The L1 entry is then gone for the reads in between, and the one sequential
+ * reader waits for the refresh in flight (it joins it: an L1 miss, not a miss, no factory of its own).
+ * The few ms of slack are the cache's coarse clock (src/base/clock.ts), as below for eagerRefresh.
+ */
+function overruns(runs: readonly Refresh[]): number {
+  return runs.filter(
+    (r) => r.endedAt !== undefined && (r.ageOfPrevious as number) + (r.endedAt - r.at) >= TTL_MS - 10,
+  ).length
+}
+
+/**
+ * Every read is accounted for (an L1 hit, or an L1 miss that joined the refresh in flight), and a
+ * read waits only behind a refresh that overran its value's expiry — at most one read per such
+ * refresh (the reader is sequential). With no overrun (an idle machine), no read waited at all.
+ */
+function expectNoReadWaitedBeyondOverruns(
+  runs: readonly Refresh[],
+  log: ReadLog,
+  stats: CacheStats,
+  warm: CacheStats,
+) {
+  const waited = stats.l1Misses - warm.l1Misses
+  expect(stats.l1Hits - warm.l1Hits + waited).toBe(log.reads)
+  expect(waited).toBeLessThanOrEqual(overruns(runs))
+  return waited
 }
 
 function summary(runs: readonly Refresh[]): string {
@@ -121,11 +161,11 @@ describe('refresh before expiry under steady reads', () => {
     // time is reported, not asserted: on a loaded CI machine the event loop itself can stall).
     expect(log.errors).toBe(0)
     expect(log.empty).toBe(0)
-    expect(stats.l1Hits - warm.l1Hits).toBe(log.reads)
+    const waited = expectNoReadWaitedBeyondOverruns(runs, log, stats, warm)
     // Readers saw the refreshed values, not only the first.
     expect(log.seen.size).toBeGreaterThanOrEqual(9)
     console.log(
-      `[xfetch] ${log.reads} reads, ${runs.length} refreshes in ${10 * TTL_MS} ms, misses ${misses}, slowest read ${log.maxMs.toFixed(2)} ms; ${summary(runs)}`,
+      `[xfetch] ${log.reads} reads, ${runs.length} refreshes in ${10 * TTL_MS} ms, misses ${misses}, slowest read ${log.maxMs.toFixed(2)} ms, reads that waited ${waited} (refreshes past expiry ${overruns(runs)}); ${summary(runs)}`,
     )
     expect(faults()).toEqual([])
   })
@@ -149,9 +189,9 @@ describe('refresh before expiry under steady reads', () => {
     expect(stats.staleServed).toBe(0)
     expect(log.errors).toBe(0)
     expect(log.empty).toBe(0)
-    expect(stats.l1Hits - warm.l1Hits).toBe(log.reads)
+    const waited = expectNoReadWaitedBeyondOverruns(runs, log, stats, warm)
     console.log(
-      `[eager 0.8] ${log.reads} reads, ${runs.length} refreshes in ${10 * TTL_MS} ms, misses ${misses}, slowest read ${log.maxMs.toFixed(2)} ms; ${summary(runs)}`,
+      `[eager 0.8] ${log.reads} reads, ${runs.length} refreshes in ${10 * TTL_MS} ms, misses ${misses}, slowest read ${log.maxMs.toFixed(2)} ms, reads that waited ${waited} (refreshes past expiry ${overruns(runs)}); ${summary(runs)}`,
     )
     expect(faults()).toEqual([])
   })
