@@ -7,6 +7,7 @@
 import { openClient } from '../lib/clients.js'
 import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve, strataModule } from '../lib/common.js'
 import { parseCommandStats } from '../lib/redis-server.js'
+import { seedL2 } from './seed.js'
 
 const CONCURRENCY = 100
 const impl = process.argv[2]
@@ -39,10 +40,10 @@ async function setup() {
   if (impl === 'strata-ioredis' || impl === 'strata-redis') {
     const client = impl.slice(7)
     const { createCache } = await strataModule()
-    const cache = createCache({ namespace: 'bench', l1: false, l2: { redis: url, client } })
-    for (let i = 0; i < KEY_COUNT; i += 200) {
-      await Promise.all(keys.slice(i, i + 200).map((k, j) => cache.set(k, values[i + j])))
-    }
+    // Each child under its own namespace: two builds measured side by side never share keys.
+    const namespace = `bench-${process.pid}`
+    await seedL2(createCache, { namespace, url, client, keys, values })
+    const cache = createCache({ namespace, l1: false, l2: { redis: url, client } })
     return {
       describe: `await cache.get(k) — createCache({ l1: false, l2: { redis: url, client: '${client}' } })`,
       read: (k) => cache.get(k),

@@ -6,6 +6,7 @@
 //   miss-get        get of a key in neither tier
 // Each read is awaited before the next (sequential latency). `@redis` picks node-redis (default ioredis).
 import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve, strataModule } from '../lib/common.js'
+import { seedL2 } from './seed.js'
 
 const [impl, client = 'ioredis'] = process.argv[2].split('@')
 const url = process.env.BENCH_REDIS_URL
@@ -33,10 +34,8 @@ async function setup() {
     }
   }
   if (impl === 'l2hit-getOrSet') {
+    await seedL2(createCache, { namespace, url, client, keys, values, ttl: '1h' })
     const cache = createCache({ namespace, l1: { maxEntries: 16 }, l2: { redis: url, client }, ttl: '1h' })
-    for (let i = 0; i < KEY_COUNT; i += 200) {
-      await Promise.all(keys.slice(i, i + 200).map((k, j) => cache.set(k, values[i + j], { skipL1: true })))
-    }
     const factory = () => {
       throw new Error('factory called: the L2 should hold every key')
     }
