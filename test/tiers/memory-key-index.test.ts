@@ -15,7 +15,7 @@ function model(slots: number) {
     add(key: string) {
       if (index.find(key) !== -1) return
       const slot = free.pop() ?? next++
-      if (slot >= index.keys.length) index.growTo(Math.max(64, index.keys.length * 2, slot + 1))
+      if (slot >= index.slots) index.growTo(Math.max(64, index.slots * 2, slot + 1))
       index.add(key, hashKey(key), slot)
       expected.set(key, slot)
     },
@@ -116,7 +116,7 @@ describe('KeyIndex (the L1 key → slot table)', () => {
     for (let i = 0; i < 100; i++) m.add(`k${i}`)
     m.index.clear()
     expect(m.index.size).toBe(0)
-    expect(m.index.keys.length).toBe(0)
+    expect(m.index.slots).toBe(0)
     expect(m.index.find('k1')).toBe(-1)
   })
 })

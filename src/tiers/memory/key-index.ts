@@ -35,8 +35,13 @@ const PER_TWO_32 = 1 / 4294967296
  * on {@link clear}.
  */
 export class KeyIndex {
-  /** The key in each slot (undefined: free). Read-only outside this class. */
-  keys: (string | undefined)[] = []
+  /**
+   * Per slot, its key (undefined: free) and the store's value: slot s at 2s and 2s + 1, so that a
+   * hit reads the key it compares and the value it returns from one cache line (two arrays were
+   * two random reads per hit in a large store). The keys are read-only outside this class; the
+   * values are the store's (see {@link valueAt}).
+   */
+  pairs: unknown[] = []
   #buckets = new Int32Array(0)
   /** Entries the buckets may hold before they grow. */
   #limit = 0
@@ -58,6 +63,25 @@ export class KeyIndex {
     return this.#count
   }
 
+  /** Slots the pairs array has room for. */
+  get slots(): number {
+    return this.pairs.length >> 1
+  }
+
+  /** The key in `slot`, or undefined when it is free. */
+  keyAt(slot: number): string | undefined {
+    return this.pairs[slot << 1] as string | undefined
+  }
+
+  /** The value the store keeps in `slot`. */
+  valueAt(slot: number): unknown {
+    return this.pairs[(slot << 1) + 1]
+  }
+
+  setValue(slot: number, value: unknown): void {
+    this.pairs[(slot << 1) + 1] = value
+  }
+
   /** The slot of `key`, or -1. */
   find(key: string): number {
     return this.findHashed(key, hashKey(key))
@@ -68,7 +92,7 @@ export class KeyIndex {
     const buckets = this.#buckets
     const n = buckets.length
     if (n === 0) return -1
-    const keys = this.keys
+    const pairs = this.pairs
     let b = Math.floor(hash * n * PER_TWO_32)
     if (this.#wide) return this.#findWide(key, b)
     const tag = (hash >>> TAG_SHIFT) << 3
@@ -78,7 +102,7 @@ export class KeyIndex {
       if (cell === 0) return -1
       const high = cell >>> SLOT_BITS
       if (high === (tag | distance)) {
-        if (keys[(cell & SLOT_MASK) - 1] === key) return (cell & SLOT_MASK) - 1
+        if (pairs[((cell & SLOT_MASK) - 1) << 1] === key) return (cell & SLOT_MASK) - 1
       } else if ((high & DISTANCE_MASK) < distance) return -1 // Robin Hood: the key would be here
       if (++b === n) b = 0
       if (distance < SATURATED) distance++
@@ -92,38 +116,39 @@ export class KeyIndex {
     for (;;) {
       const cell = buckets[b] as number
       if (cell === 0) return -1
-      if (this.keys[cell - 1] === key) return cell - 1
+      if (this.pairs[(cell - 1) * 2] === key) return cell - 1
       if (++b === n) b = 0
     }
   }
 
-  /** Lengthens the keys array to `length` slots (the store grows all its per-slot arrays together). */
+  /** Lengthens the pairs array to `length` slots (the store grows all its per-slot arrays together). */
   growTo(length: number): void {
-    const keys = this.keys
-    if (length <= keys.length) return
-    const next = new Array<string | undefined>(length)
-    for (let i = 0; i < keys.length; i++) next[i] = keys[i]
+    const pairs = this.pairs
+    if (length * 2 <= pairs.length) return
+    const next = new Array<unknown>(length * 2)
+    for (let i = 0; i < pairs.length; i++) next[i] = pairs[i]
     // No holes: reading a hole would look the index up on the prototype chain.
-    this.keys = next.fill(undefined, keys.length)
+    this.pairs = next.fill(undefined, pairs.length)
   }
 
   /** Adds `key` (absent; its hash `hash`) in `slot` (within the keys array). */
   add(key: string, hash: number, slot: number): void {
     if (this.#count >= this.#limit) this.#grow()
-    this.keys[slot] = key
+    this.pairs[slot << 1] = key
     this.#place(this.#buckets, hash, slot)
     this.#count++
   }
 
-  /** Removes the key in `slot` (present). */
+  /** Removes the key in `slot` (present), and the value beside it. */
   remove(slot: number): void {
-    const keys = this.keys
+    const pairs = this.pairs
     const buckets = this.#buckets
     const n = buckets.length
     const mask = this.#slotMask
-    let i = Math.floor(hashKey(keys[slot] as string) * n * PER_TWO_32)
+    let i = Math.floor(hashKey(pairs[slot << 1] as string) * n * PER_TWO_32)
     while (((buckets[i] as number) & mask) !== slot + 1) if (++i === n) i = 0
-    keys[slot] = undefined
+    pairs[slot << 1] = undefined
+    pairs[(slot << 1) + 1] = undefined
     this.#count--
     // Backward shift: each following entry not in its home bucket moves one bucket back.
     for (;;) {
@@ -139,7 +164,7 @@ export class KeyIndex {
 
   /** Forgets every key and gives the memory back. */
   clear(): void {
-    this.keys = []
+    this.pairs = []
     this.#buckets = new Int32Array(0)
     this.#limit = 0
     this.#count = 0
@@ -147,9 +172,9 @@ export class KeyIndex {
 
   /** The keys held, in slot order. */
   *entries(): IterableIterator<string> {
-    const keys = this.keys
-    for (let slot = 0; slot < keys.length; slot++) {
-      const key = keys[slot]
+    const pairs = this.pairs
+    for (let at = 0; at < pairs.length; at += 2) {
+      const key = pairs[at] as string | undefined
       if (key !== undefined) yield key
     }
   }
@@ -158,7 +183,7 @@ export class KeyIndex {
   #distanceOf(cell: number, b: number, n: number): number {
     const d = this.#wide ? SATURATED : (cell >>> SLOT_BITS) & DISTANCE_MASK
     if (d !== SATURATED) return d
-    const home = Math.floor(hashKey(this.keys[(cell & this.#slotMask) - 1] as string) * n * PER_TWO_32)
+    const home = Math.floor(hashKey(this.pairs[((cell & this.#slotMask) - 1) * 2] as string) * n * PER_TWO_32)
     return b >= home ? b - home : b - home + n
   }
 
@@ -200,12 +225,12 @@ export class KeyIndex {
       old.length === 0 ? INITIAL_BUCKETS : old.length < full ? Math.min(old.length * 2, full) : old.length * 2
     const buckets = new Int32Array(n)
     const mask = this.#slotMask
-    const keys = this.keys
+    const pairs = this.pairs
     for (let b = 0; b < old.length; b++) {
       const cell = old[b] as number
       if (cell === 0) continue
       const slot = (cell & mask) - 1
-      this.#place(buckets, hashKey(keys[slot] as string), slot)
+      this.#place(buckets, hashKey(pairs[slot * 2] as string), slot)
     }
     this.#buckets = buckets
     this.#limit = Math.floor(n * MAX_LOAD)

@@ -56,8 +56,8 @@ const NONE = -1
  * The L1: an in-process store of live values, bounded by entries and by bytes.
  *
  * Layout: a {@link KeyIndex} (an open-addressing table of Int32 buckets, ~6 bytes per entry where
- * a `Map` costs ~30–37) from key to a small integer *slot*; per slot, the key and the value in two
- * arrays, flags (1 byte) and size (2 bytes; larger sizes in a Map) in typed arrays, and — once any
+ * a `Map` costs ~30–37) from key to a small integer *slot*; per slot, the key and the value side
+ * by side in the index's one array (one cache line per hit), flags (1 byte) and size (2 bytes; larger sizes in a Map) in typed arrays, and — once any
  * entry has an expiry — the expiry (8 bytes) and the expiry heap's two Int32 cells. The soft time
  * (when a hit must take the slow path) shares the expiry's array until some entry's differs from
  * its expiry (early refresh, grace, tag invalidation); only then does it get an array of its own.
@@ -82,7 +82,6 @@ export class MemoryStore {
   #index: KeyIndex
   /** Length of the per-slot arrays (they grow together; see #allocate). */
   #length = 0
-  #values: unknown[] = []
   #flags = new Uint8Array(0)
   #sizes = new Uint16Array(0)
   /** Sizes of {@link LARGE_SIZE} bytes and more, by slot. */
@@ -223,14 +222,15 @@ export class MemoryStore {
     this.#policy.touch(slot)
     const flags = this.#flags[slot] as number
     // Grace and eager-refresh entries read like plain ones: only cloning and sliding cost more.
-    if ((flags & (CLONE_ON_READ | SLIDING)) === 0) return this.#values[slot]
+    if ((flags & (CLONE_ON_READ | SLIDING)) === 0) return this.#index.pairs[(slot << 1) + 1]
     if (flags & SLIDING) {
       const sliding = this.#sliding.get(slot) as Sliding
       const expiresAt = Math.min(now + sliding.slideMs, sliding.maxExpiresAt)
       this.#setTimes(slot, expiresAt, expiresAt)
       this.#heapFix(slot)
     }
-    return flags & CLONE_ON_READ ? structuredClone(this.#values[slot]) : this.#values[slot]
+    const value = this.#index.valueAt(slot)
+    return flags & CLONE_ON_READ ? structuredClone(value) : value
   }
 
   /** Whether `key` is stored (expired or not), without touching it. */
@@ -289,7 +289,7 @@ export class MemoryStore {
       if (this.#refused(key, slot, size, now)) return
       this.#index.add(key, hash, slot)
     }
-    this.#values[slot] = value
+    this.#index.setValue(slot, value)
     this.#setTimes(slot, Math.min(softAt, freshUntil, expiresAt), expiresAt)
     this.#setSize(slot, size)
     if (freshUntil < expiresAt) {
@@ -323,7 +323,7 @@ export class MemoryStore {
         continue
       }
       const victim = this.#policy.victim(slot)
-      const evicted = this.#index.keys[victim]
+      const evicted = this.#index.keyAt(victim)
       if (evicted === undefined) break // a policy bug must not loop forever
       this.#remove(victim)
       this.evictions++
@@ -349,7 +349,7 @@ export class MemoryStore {
       this.onRemoved?.(key, 'capacity')
       return true
     }
-    const evicted = this.#index.keys[victim]
+    const evicted = this.#index.keyAt(victim)
     if (evicted === undefined) return false // a policy bug: set's loop stops on it
     this.#remove(victim)
     this.evictions++
@@ -368,7 +368,6 @@ export class MemoryStore {
   clear(): void {
     this.#index.clear()
     this.#length = 0
-    this.#values = []
     this.#flags = new Uint8Array(0)
     this.#sizes = new Uint16Array(0)
     this.#largeSizes.clear()
@@ -457,7 +456,6 @@ export class MemoryStore {
   #grow(slot: number): void {
     const length = grownLength(this.#length, slot, this.#slots)
     this.#index.growTo(length)
-    this.#values = grownArray(this.#values, length)
     this.#flags = withSlot(this.#flags, length - 1, 0, length)
     this.#sizes = withSlot(this.#sizes, length - 1, 0, length)
     if (this.#expiry !== NO_TIMES) this.#growTimes(length)
@@ -507,7 +505,7 @@ export class MemoryStore {
 
   /** Removes an expired entry, counted and reported as such. */
   #expire(slot: number): void {
-    const key = this.#index.keys[slot]
+    const key = this.#index.keyAt(slot)
     if (key === undefined) return
     this.#remove(slot)
     this.expirations++
@@ -515,9 +513,8 @@ export class MemoryStore {
   }
 
   #remove(slot: number): void {
-    if (this.#index.keys[slot] === undefined) return
+    if (this.#index.keyAt(slot) === undefined) return
     this.#index.remove(slot)
-    this.#values[slot] = undefined
     if (this.#tags.size > 0) this.#untag(slot)
     const flags = this.#flags[slot] as number
     if (flags & SLIDING) this.#sliding.delete(slot)
@@ -607,12 +604,4 @@ export class MemoryStore {
     heap[i] = slot
     this.#heapPos[slot] = i
   }
-}
-
-/** A copy of `array` with room for `length` elements (a preallocated array holds exactly that many). */
-function grownArray<T>(array: T[], length: number): T[] {
-  const next = new Array<T>(length)
-  for (let i = 0; i < array.length; i++) next[i] = array[i] as T
-  // No holes: reading a hole would look the index up on the prototype chain.
-  return next.fill(undefined as T, array.length)
 }
