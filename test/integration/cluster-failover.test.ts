@@ -118,7 +118,10 @@ describe.each(CLIENTS)('3 masters + 3 replicas (client %s)', (client) => {
     // With an L1, and with stale values within grace: the dead master's keys fall back to them.
     const withL1 = track(createCache(options(namespace)))
     const withGrace = track(createCache(options(namespace, { ttl: '300ms', grace: '1h' })))
-    await Promise.all([reader.ready(), withL1.ready(), withGrace.ready()])
+    // An instance that reads the other masters' keys only: its L2 never fails (stats().l2Errors
+    // counts failed L2 operations; a lost connection is l2ConnectionErrors).
+    const liveOnly = track(createCache(options(namespace, { l1: false })))
+    await Promise.all([reader.ready(), withL1.ready(), withGrace.ready(), liveOnly.ready()])
     for (const k of dead.slice(0, 5)) {
       expect(await withL1.get(k)).toBe(value(k))
       expect(await withGrace.getOrSet({ key: k, factory: () => value(k) })).toBe(value(k))
@@ -168,7 +171,18 @@ describe.each(CLIENTS)('3 masters + 3 replicas (client %s)', (client) => {
         await sleep(10)
       }
     }
-    const loops = [readLoop(0), readLoop(1), readLoop(2), readLoop(3), writeLoop()]
+    const liveOnlyReads: { at: number; ok: boolean }[] = []
+    const liveOnlyLoop = async () => {
+      let i = 0
+      while (running) {
+        const key = live[i++ % live.length] as string
+        const at = performance.now()
+        const got = await liveOnly.get(key).catch(() => undefined)
+        liveOnlyReads.push({ at, ok: got === value(key) })
+        await sleep(2)
+      }
+    }
+    const loops = [readLoop(0), readLoop(1), readLoop(2), readLoop(3), writeLoop(), liveOnlyLoop()]
     await sleep(1000)
     const killedAt = performance.now()
     await victim.kill()
@@ -243,6 +257,10 @@ describe.each(CLIENTS)('3 masters + 3 replicas (client %s)', (client) => {
     expect(liveOrigin / liveReads.length).toBeLessThanOrEqual(0.02)
     expect(timeline.liveReadMaxMs).toBeLessThan(DEADLINE_MS)
     expect(liveWrites.filter((w) => w.failed)).toEqual([])
+    // The instance reading only the other masters' keys: every read an L2 hit, not one L2 error.
+    expect(liveOnlyReads.filter((r) => r.at >= killedAt).length).toBeGreaterThan(50)
+    expect(liveOnlyReads.filter((r) => !r.ok)).toEqual([])
+    expect(liveOnly.stats()).toMatchObject({ l2Errors: 0, l2Misses: 0 })
     // The dead master's keys fell back (to the origin), then were served by the promoted replica
     // within 2 s of its promotion, reads and writes alike, with no restart.
     expect(deadReads.some((r) => r.origin)).toBe(true)
