@@ -50,7 +50,11 @@ export interface CacheStats {
   l2RepairsQueued: number
   /** Of those, keys deleted once the L2 answered again. */
   l2Repairs: number
-  /** Loaded values not written to the L2 because their key was deleted after the load started (the lease check). */
+  /**
+   * Writes the L2 refused because the key held something newer: a loaded value whose key was
+   * deleted after the load started (the lease check), or a set older than the key's value or
+   * delete (fencing: a write that reached Redis late).
+   */
   writesRefused: number
   /** L2 entries read as misses because a tag or dependency invalidated them (or their tag marker was missing). */
   tagInvalidatedReads: number
