@@ -128,37 +128,33 @@ describe.each(CLIENTS)('TLS to Redis (client %s)', (client) => {
     }
   })
 
-  it('a TLS handshake that fails twice (certificate refused, then the server’s alert in the same read) never crashes the host: both errors are reported', async () => {
-    const tlsPort = server().tlsPort
-    expect(tlsPort).toBeDefined()
-    const proxy = await alertAfterFirstFlight(tlsPort as number)
-    try {
-      const host = await hostOpening(`rediss://127.0.0.1:${proxy.port}`, client, 2_000)
-      expect(host.stderr).not.toMatch(/Unhandled 'error' event|ERR_SSL|uncaught/i)
-      expect(host.code, host.stderr).toBe(0)
-      const reported = host.errors.join('\n')
-      // The first error of each attempt (the refused certificate), and at least one second error
-      // (what the alert caused) that neither client listened for any more.
-      expect(reported).toMatch(/self[- ]signed|unable to verify|certificate/i)
-      expect(reported).toMatch(/ERR_SSL|alert|record/i)
-    } finally {
-      proxy.close()
-    }
-  }, 30_000)
-
-  it('the same through a cluster client (its discovery and node connections): the host survives, both errors reported', async () => {
-    const proxy = await alertAfterFirstFlight(server().tlsPort as number)
-    try {
-      const host = await hostOpening({ cluster: [`rediss://127.0.0.1:${proxy.port}`] }, client, 2_000)
-      expect(host.stderr).not.toMatch(/Unhandled 'error' event|ERR_SSL|uncaught/i)
-      expect(host.code, host.stderr).toBe(0)
-      const reported = host.errors.join('\n')
-      expect(reported).toMatch(/self[- ]signed|unable to verify|certificate/i)
-      expect(reported).toMatch(/ERR_SSL|alert|record/i)
-    } finally {
-      proxy.close()
-    }
-  }, 30_000)
+  it.each([
+    ['a URL', (port: number) => `rediss://127.0.0.1:${port}`],
+    [
+      'a cluster: its discovery and node connections',
+      (port: number) => ({ cluster: [`rediss://127.0.0.1:${port}`] }),
+    ],
+  ] as const)(
+    'a TLS handshake that fails twice (certificate refused, then the server’s alert in the same read) never crashes the host (%s): both errors are reported',
+    async (_, redis) => {
+      const tlsPort = server().tlsPort
+      expect(tlsPort).toBeDefined()
+      const proxy = await alertAfterFirstFlight(tlsPort as number)
+      try {
+        const host = await hostOpening(redis(proxy.port), client, 2_000)
+        expect(host.stderr).not.toMatch(/Unhandled 'error' event|ERR_SSL|uncaught/i)
+        expect(host.code, host.stderr).toBe(0)
+        const reported = host.errors.join('\n')
+        // The first error of each attempt (the refused certificate), and at least one second error
+        // (what the alert caused) that neither client listened for any more.
+        expect(reported).toMatch(/self[- ]signed|unable to verify|certificate/i)
+        expect(reported).toMatch(/ERR_SSL|alert|record/i)
+      } finally {
+        proxy.close()
+      }
+    },
+    30_000,
+  )
 
   it('l2.tls cannot turn verification off, and needs rediss://', () => {
     const url = server().url
