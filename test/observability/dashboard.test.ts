@@ -364,9 +364,15 @@ describe('aggregating what instances publish through Redis', () => {
     await a.getOrSet({ key: 'x', factory: () => 1 })
     await b.getOrSet({ key: 'y', factory: () => 2 })
     await b.getOrSet({ key: 'y', factory: () => 2 })
+    // Wait for the snapshots taken after all three calls: one taken while b's first call was still
+    // writing to the L2 already counts its factory call, but not yet the L1 hit of its second call.
     const seen = await pollUntil(() => {
       const snaps = collector.snapshots()
-      return snaps.length === 2 && snaps.every((s) => s.stats.factoryCalls === 1)
+      return (
+        snaps.length === 2 &&
+        snaps.every((s) => s.stats.factoryCalls === 1) &&
+        snaps.reduce((hits, s) => hits + s.stats.l1Hits, 0) === 1
+      )
     }, 10_000)
     expect(seen).toBe(true)
     handler.sample()
