@@ -4,7 +4,9 @@ import {
   ClosedError,
   InvalidKeyError,
   InvalidOptionError,
+  L2Error,
   SerializationError,
+  StrataError,
   WriteBehindFullError,
 } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
@@ -329,7 +331,9 @@ class WriteBehindLog<T> implements WriteBehind<T> {
         )
       }
     } else bytes = new Uint8Array(0)
-    await this.#ready()
+    await this.#ready().catch((error: unknown) => {
+      throw this.#logError(error)
+    })
     const partition = partitionOf(key, this.#o.partitions)
     // The fast path: the L1 entry now, the L2 entry inside the append (see CacheStaging).
     const staged = op === 'set' ? this.#stage(key, value) : undefined
@@ -357,7 +361,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       result = await this.#append(partition, append, fast)
     } catch (error) {
       if (fast !== undefined) this.#staging?.unstage(key)
-      throw error
+      throw this.#logError(error)
     }
     if ('full' in result) {
       if (fast !== undefined) this.#staging?.unstage(key)
@@ -386,6 +390,15 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       if (this.#cacheChain.get(key) === update) this.#cacheChain.delete(key)
     }
     return { id: result.id, seq: result.seq }
+  }
+
+  /** What a write rejects with when the log failed: the log's typed errors as they are, anything else (the client's) as E_L2. */
+  #logError(error: unknown): unknown {
+    if (error instanceof StrataError) return error
+    return new L2Error(
+      `write-behind '${this.name}': the log's Redis did not take the write (${describe(error)}). It is not acknowledged — it may or may not be in the log: retry it (a retry gets a newer sequence and wins).`,
+      { cause: error },
+    )
   }
 
   /** Stages a set in the cache (fast path); undefined without one, 'failed' when the cache refused the value. */

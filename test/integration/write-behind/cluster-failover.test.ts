@@ -185,8 +185,10 @@ describe.each(CLIENTS)('write-behind across a cluster failover (client %s)', (cl
       expect(lost.filter((a) => !deadPartitions.has(partitionOf(a.key, PARTITIONS)))).toEqual([])
       expect(lost.filter((a) => a.at > promoted)).toEqual([])
       if (noLoss) expect(lost).toEqual([])
-      // The failover was felt (the dead master's writes were rejected for a while) and is over.
+      // The failover was felt (the dead master's writes were rejected for a while, each with a
+      // typed error) and is over.
       expect(failures.length).toBeGreaterThan(0)
+      expect(failures.filter((f) => !f.code.startsWith('E_'))).toEqual([])
       expect(acks.length).toBeGreaterThan(acksAtKill)
     },
     120_000,
