@@ -15,12 +15,13 @@ const TIMEOUT_MS = 200
 /** Scheduling slack on top of a deadline (two CI cores, two suites at a time). */
 const MARGIN_MS = 300
 
-function adapterFor(client: ClientName, url: string): RedisAdapter {
+function adapterFor(client: ClientName, url: string, onReady?: () => void): RedisAdapter {
   const options = {
     commandTimeoutMs: TIMEOUT_MS,
     connectTimeoutMs: 1000,
     maxQueuedCommands: 10_000,
     onError: () => {},
+    ...(onReady === undefined ? {} : { onReady }),
   }
   return client === 'ioredis' ? new IoRedisAdapter(url, options) : new NodeRedisAdapter(url, options)
 }
@@ -31,24 +32,39 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
     server().resume()
     await Promise.all(tiers.splice(0).map((t) => t.close()))
   })
-  const open = () => {
-    const tier = new RedisTier(adapterFor(client, server().url), { timeoutMs: TIMEOUT_MS, batchSize: 100 })
+  /**
+   * A tier whose connection is up: the lock calls below are timed against a 200 ms deadline, which
+   * a first command would otherwise share with connecting (slow on a loaded machine).
+   */
+  const open = async () => {
+    let connected!: () => void
+    const ready = new Promise<void>((resolve) => {
+      connected = resolve
+    })
+    const tier = new RedisTier(
+      adapterFor(client, server().url, () => connected()),
+      {
+        timeoutMs: TIMEOUT_MS,
+        batchSize: 100,
+      },
+    )
     tiers.push(tier)
+    await ready
     return { tier, locks: tier.locks! }
   }
   const lockKey = () => `${uniqueNamespace('locks')}:lock:k`
   const pttl = async (key: string) => Number(await server().command('PTTL', key))
 
-  it('has locks, since the adapter implements setIfAbsent, compareAndDelete and compareAndExpire', () => {
-    expect(open().tier.locks).toBeDefined()
+  it('has locks, since the adapter implements setIfAbsent, compareAndDelete and compareAndExpire', async () => {
+    expect((await open()).tier.locks).toBeDefined()
   })
 
   it('ping resolves while Redis answers', async () => {
-    await expect(open().tier.ping()).resolves.toBeUndefined()
+    await expect((await open()).tier.ping()).resolves.toBeUndefined()
   })
 
   it('acquire takes a free lock: the key, used as given, holds the token and expires in ttlMs', async () => {
-    const { locks } = open()
+    const { locks } = await open()
     const key = lockKey()
     const token = randomUUID()
     expect(await locks.acquire(key, token, 5000)).toBe(true)
@@ -59,8 +75,8 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('acquire of a held lock returns false, from another instance or with the same token, and leaves it as it was', async () => {
-    const a = open()
-    const b = open()
+    const a = await open()
+    const b = await open()
     const key = lockKey()
     expect(await a.locks.acquire(key, 'a', 5000)).toBe(true)
     expect(await b.locks.acquire(key, 'b', 60_000)).toBe(false)
@@ -70,8 +86,8 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('a lock expires by itself after ttlMs, and can then be taken by another holder', async () => {
-    const a = open()
-    const b = open()
+    const a = await open()
+    const b = await open()
     const key = lockKey()
     const start = performance.now()
     expect(await a.locks.acquire(key, 'a', 150)).toBe(true)
@@ -82,7 +98,7 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('extend by the holder pushes the expiry to ttlMs from now', async () => {
-    const { locks } = open()
+    const { locks } = await open()
     const key = lockKey()
     await locks.acquire(key, 'a', 1000)
     expect(await locks.extend(key, 'a', 60_000)).toBe(true)
@@ -90,7 +106,7 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('extend with a wrong token returns false and leaves the expiry alone', async () => {
-    const { locks } = open()
+    const { locks } = await open()
     const key = lockKey()
     await locks.acquire(key, 'a', 1000)
     expect(await locks.extend(key, 'b', 60_000)).toBe(false)
@@ -99,14 +115,14 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('extend of a lock that expired or never existed returns false and creates nothing', async () => {
-    const { locks } = open()
+    const { locks } = await open()
     const key = lockKey()
     expect(await locks.extend(key, 'a', 60_000)).toBe(false)
     expect(await server().command('EXISTS', key)).toBe(0)
   })
 
   it('extend with ttlMs Infinity removes the expiry', async () => {
-    const { locks } = open()
+    const { locks } = await open()
     const key = lockKey()
     await locks.acquire(key, 'a', 1000)
     expect(await locks.extend(key, 'a', Number.POSITIVE_INFINITY)).toBe(true)
@@ -115,7 +131,7 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('release by a wrong token does nothing: the holder keeps the lock', async () => {
-    const { locks } = open()
+    const { locks } = await open()
     const key = lockKey()
     await locks.acquire(key, 'a', 60_000)
     expect(await locks.release(key, 'b')).toBe(false)
@@ -124,8 +140,8 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('release by the holder frees the lock at once; a second release returns false', async () => {
-    const a = open()
-    const b = open()
+    const a = await open()
+    const b = await open()
     const key = lockKey()
     await a.locks.acquire(key, 'a', 60_000)
     expect(await a.locks.release(key, 'a')).toBe(true)
@@ -135,8 +151,8 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('a holder whose lock expired and was taken by another cannot release or extend the new holder’s lock', async () => {
-    const late = open()
-    const next = open()
+    const late = await open()
+    const next = await open()
     const key = lockKey()
     await late.locks.acquire(key, 'late', 100)
     expect(await pollUntil(() => next.locks.acquire(key, 'next', 60_000), 3000)).toBe(true)
@@ -147,7 +163,7 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('extend and release still work after SCRIPT FLUSH (EVALSHA falls back to EVAL on NOSCRIPT)', async () => {
-    const { locks } = open()
+    const { locks } = await open()
     const key = lockKey()
     await locks.acquire(key, 'a', 1000)
     expect(await locks.extend(key, 'a', 60_000)).toBe(true)
@@ -159,7 +175,7 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('with the server frozen (SIGSTOP), ping and every lock call reject with E_L2_TIMEOUT within the deadline', async () => {
-    const { tier, locks } = open()
+    const { tier, locks } = await open()
     const key = lockKey()
     await locks.acquire(key, 'a', 60_000)
     server().pause()
@@ -196,7 +212,7 @@ describe.each(CLIENTS)('RedisTier locks (client %s)', (client) => {
   })
 
   it('lock calls on a closed tier reject with E_CLOSED', async () => {
-    const { tier, locks } = open()
+    const { tier, locks } = await open()
     await tier.close()
     await expect(locks.acquire(lockKey(), 'a', 1000)).rejects.toMatchObject({ code: 'E_CLOSED' })
     await expect(tier.ping()).rejects.toMatchObject({ code: 'E_CLOSED' })
