@@ -114,7 +114,8 @@ export class Repairs {
         // Instances that could not hear us meanwhile drop their copies now (the bus goes over
         // the same Redis; published directly: the breaker is still half-open during a repair).
         // Not awaited: the breaker need not stay half-open for one more round trip.
-        if (repaired.length > 0) void onRepaired(tier, repaired)
+        if (repaired.length > 0)
+          onRepaired(tier, repaired).catch((error: unknown) => telemetry.l2Failure(error, 'publish'))
       })
       await Promise.all([replayed, ...deleted])
     } finally {
