@@ -1,3 +1,5 @@
+import { InvalidOptionError } from '../errors.js'
+
 /**
  * A runtime's hook that keeps the process (or the isolate) alive until a promise settles: Vercel's
  * `waitUntil` from `@vercel/functions`, Cloudflare's `ctx.waitUntil`. Serverless runtimes freeze
@@ -5,6 +7,16 @@
  * refresh, a stale value's revalidation, a write-back, a bus message) is handed to it.
  */
 export type WaitUntil = (promise: Promise<unknown>) => void
+
+/** `value` as a {@link WaitUntil}, or an {@link InvalidOptionError} saying what to pass. */
+export function resolveWaitUntil(value: unknown): WaitUntil {
+  if (typeof value !== 'function') {
+    throw new InvalidOptionError(
+      `waitUntil must be a function that keeps the runtime alive until a promise settles (Vercel's waitUntil, ctx.waitUntil.bind(ctx) on Cloudflare); got ${typeof value}.`,
+    )
+  }
+  return value as WaitUntil
+}
 
 /**
  * Lets `work` go on unawaited: its rejection is handled here (the cache counted or reported the

@@ -1,4 +1,4 @@
-import type { WaitUntil } from '../base/background.js'
+import { resolveWaitUntil, type WaitUntil } from '../base/background.js'
 import type { Clock } from '../base/clock.js'
 import { DEFAULTS } from '../base/defaults.js'
 import { parseDuration } from '../base/duration.js'
@@ -118,15 +118,6 @@ export function resolveResilience(options: ResilienceOptions, base?: Resilience)
           : openFraction(eagerRefresh, 'eagerRefresh'),
     waitUntil: options.waitUntil === undefined ? base?.waitUntil : resolveWaitUntil(options.waitUntil),
   }
-}
-
-function resolveWaitUntil(value: unknown): WaitUntil {
-  if (typeof value !== 'function') {
-    throw new InvalidOptionError(
-      `waitUntil must be a function that keeps the runtime alive until a promise settles (Vercel's waitUntil, ctx.waitUntil.bind(ctx) on Cloudflare); got ${typeof value}.`,
-    )
-  }
-  return value as WaitUntil
 }
 
 /** Whether `options` sets any resilience option (so the cache-wide resolution can be reused). */

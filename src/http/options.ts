@@ -1,3 +1,4 @@
+import { resolveWaitUntil } from '../base/background.js'
 import { refuseUnknown } from '../base/option-names.js'
 import { type Cache, InvalidOptionError, parseDuration, type WaitUntil } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
@@ -79,11 +80,7 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
       : parseDuration(options.coalesceWait, 'coalesceWait')
   const clock = options.clock ?? Date.now
   if (typeof clock !== 'function') throw new InvalidOptionError('clock must be a function.')
-  if (options.waitUntil !== undefined && typeof options.waitUntil !== 'function') {
-    throw new InvalidOptionError(
-      "waitUntil must be a function that keeps the runtime alive until a promise settles (Vercel's waitUntil).",
-    )
-  }
+  if (options.waitUntil !== undefined) resolveWaitUntil(options.waitUntil)
   return {
     cache: options.cache,
     prefix,
