@@ -13,13 +13,22 @@ export interface LoadToken {
   readonly startedAt: number
 }
 
+/** A plain L2 read in flight, shared by the concurrent reads of one key (see {@link Flights.startRead}). */
+interface ReadToken extends LoadToken {
+  readers: number
+}
+
 /**
  * Loads in flight, one per key (however many callers ask), and what overtook them: a write or
  * delete of the key after a load started means the load's (older) result must not be stored.
+ * L2 reads in flight are tracked the same way: a reply that comes back after the bus (or the
+ * tracking connection) announced a change of its key is not kept in the L1.
  */
 export class Flights {
   readonly #flights = new SingleFlight<Loaded>()
   readonly #tokens = new Map<string, LoadToken>()
+  /** L2 reads in flight whose reply the L1 would keep; gone once they settle (no memory per key). */
+  readonly #reads = new Map<string, ReadToken>()
   readonly #stamp: () => number
 
   constructor(stamp: () => number) {
@@ -56,6 +65,26 @@ export class Flights {
   }
 
   /**
+   * An L2 read of `key` starts; its reply may be kept in the L1 only if the token is not overtaken
+   * by then. Concurrent reads of a key share the first one's token (a change between their starts
+   * costs the later one its L1 copy, never a stale one). Call {@link endRead} once it settles.
+   */
+  startRead(key: string): LoadToken {
+    let token = this.#reads.get(key)
+    if (token === undefined) {
+      token = { overtaken: false, startedAt: this.#stamp(), readers: 0 }
+      this.#reads.set(key, token)
+    }
+    token.readers++
+    return token
+  }
+
+  endRead(key: string, token: LoadToken): void {
+    const read = token as ReadToken
+    if (--read.readers === 0 && this.#reads.get(key) === read) this.#reads.delete(key)
+  }
+
+  /**
    * A write or delete of `key` happened (at `at`, for one heard on the bus): an in-flight load of
    * it that started before must not store its (older) result. One that started after read the new
    * data and stays.
@@ -67,11 +96,16 @@ export class Flights {
       this.#tokens.delete(key)
       this.#flights.forget(key)
     }
+    const read = this.#reads.get(key)
+    if (read !== undefined && read.startedAt <= at) {
+      read.overtaken = true
+      this.#reads.delete(key)
+    }
   }
 
   /** Every load in flight (whose key matches `match`) is overtaken by a change at `at`. */
   overtakeAll(at = Number.POSITIVE_INFINITY, match?: RegExp): void {
-    for (const key of [...this.#tokens.keys()])
+    for (const key of [...this.#tokens.keys(), ...this.#reads.keys()])
       if (match === undefined || match.test(key)) this.overtake(key, at)
   }
 }

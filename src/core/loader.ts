@@ -135,7 +135,11 @@ export class Loader {
     return this.#preferFresh(key, flight, stale, res)
   }
 
-  /** One L2 entry, backfilled into the L1 unless `skipL1`. */
+  /**
+   * One L2 entry, backfilled into the L1 unless `skipL1` — or unless a change of the key (a write,
+   * a delete, a clear or a resync, here or heard from another instance) overtook the read: its
+   * reply, older than the change, would otherwise stay in the L1 until its TTL.
+   */
   read(
     key: string,
     schema: Schema,
@@ -143,22 +147,40 @@ export class Loader {
     res: Resilience,
     seen?: Seen,
   ): Promise<Decoded | Miss | Unavailable> {
-    return this.#p.reads.read(key, schema, res, seen, skipL1 ? undefined : this.#backfill)
+    const { reads, flights } = this.#p
+    if (skipL1) return reads.read(key, schema, res, seen)
+    const token = flights.startRead(key)
+    const reading = reads.read(key, schema, res, seen, (k, found, r) => {
+      if (!token.overtaken) this.#backfill(k, found, r)
+    })
+    const done = () => flights.endRead(key, token)
+    reading.then(done, done)
+    return reading
   }
 
   /** Keeps an entry found in the L2 in the L1 (its value as the L1 holds it: isolated). */
-  readonly #backfill = (key: string, found: Decoded, res: Resilience): void => {
+  #backfill(key: string, found: Decoded, res: Resilience): void {
     found.value = this.#p.local.backfill(key, found, res, this.#p.clock.now())
   }
 
   /** Fresh L2 entries for `keys` (aligned), backfilled into the L1 unless `skipL1`. */
   async readMany(keys: readonly string[], schema: Schema, skipL1: boolean): Promise<(Decoded | undefined)[]> {
-    const res = this.#p.options.resilience
-    const found = await this.#p.reads.readMany(keys, schema, res)
+    const { flights, options } = this.#p
+    const res = options.resilience
+    const tokens = skipL1 ? undefined : keys.map((key) => flights.startRead(key))
+    let found: (Decoded | undefined)[]
+    try {
+      found = await this.#p.reads.readMany(keys, schema, res)
+    } finally {
+      if (tokens !== undefined)
+        for (let i = 0; i < keys.length; i++) flights.endRead(keys[i] as string, tokens[i] as LoadToken)
+    }
     const now = this.#p.clock.now()
     return found.map((entry, i) => {
       if (entry === undefined) return undefined
-      if (!skipL1) entry.value = this.#p.local.backfill(keys[i] as string, entry, res, now)
+      // Not kept when a change of the key overtook the read (see read()).
+      if (tokens !== undefined && !tokens[i]?.overtaken)
+        entry.value = this.#p.local.backfill(keys[i] as string, entry, res, now)
       // Bulk reads serve fresh values only.
       return entry.fresh ? entry : undefined
     })
