@@ -199,11 +199,16 @@ export class BusLink {
       .catch((error: unknown) => this.#telemetry.l2Failure(error, 'publish'))
   }
 
-  /** Not awaiting a subscription still in progress (Redis may be unreachable): closing the tier ends it. */
+  /**
+   * Not awaiting a subscription still in progress, nor the UNSUBSCRIBE's reply (Redis may be
+   * unreachable): the call updates the client's list at once, and closing the tier ends the
+   * connection. Awaited, a reply that never came hung close() — node-redis queues the command
+   * for a connection that may never return, when Redis went away just before.
+   */
   async close(): Promise<void> {
     this.#closed = true
     await this.#tracking?.close()
-    await this.#unsubscribe?.().catch(() => {})
+    this.#unsubscribe?.().catch(() => {})
   }
 
   #onMessage(bytes: Uint8Array): void {

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
+import { type Cache, createCache } from '../../dist/index.js'
 import { CLIENTS } from '../helpers/fixtures.js'
-import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
+import { TRACKING_ACL, uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
+const trackingServer = useRedisServer({ acl: TRACKING_ACL })
 const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url))
 const EXIT_WITHIN_MS = 5000
 
@@ -75,5 +77,35 @@ describe.each(CLIENTS)('close() (client %s)', (client) => {
     expect(lines[0]).toMatch(/\[E_L2\] L2Error: Cannot connect to Redis: connect ECONNREFUSED/)
     expect(exit.signal).toBeNull()
     expect(exit.code).toBe(0)
+  })
+})
+
+/** Resolves 'closed', or 'hung' when `cache.close()` has not settled within 5 s. */
+function closeWithin(cache: Cache): Promise<'closed' | 'hung'> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve('hung'), EXIT_WITHIN_MS)
+    cache.close().then(() => {
+      clearTimeout(timer)
+      resolve('closed')
+    }, reject)
+  })
+}
+
+describe.each(CLIENTS)('close() after Redis went away (client %s)', (client) => {
+  afterEach(async () => {
+    if (trackingServer().spawned && trackingServer().pid === undefined) await trackingServer().restart()
+  })
+
+  // node-redis queued the subscriber's UNSUBSCRIBE (RESP3, tracking mode) for a connection that
+  // never came back, and close() never settled.
+  it.each(['bus', 'tracking'] as const)('settles in %s mode', async (invalidation) => {
+    const cache = createCache({
+      namespace: uniqueNamespace('close-gone'),
+      l2: { redis: trackingServer().url, client, invalidation },
+    })
+    await cache.ready()
+    await cache.set('k', 1)
+    await trackingServer().kill()
+    expect(await closeWithin(cache)).toBe('closed')
   })
 })
