@@ -60,7 +60,11 @@ export interface CacheStats {
   tagInvalidatedReads: number
   /** Tags invalidated by this instance. */
   tagInvalidations: number
-  /** Invalidation messages this instance published. */
+  /**
+   * Invalidation messages this instance handed to Redis (uncounted when the PUBLISH failed). A
+   * message whose every change was refused by the write script (fenced: see `writesRefused`) is
+   * counted although the script did not send it.
+   */
   busPublished: number
   /** Invalidation messages received from other instances and applied. */
   busMessages: number
