@@ -162,17 +162,14 @@ export class MemoryLocalTier implements LocalTier {
     const l1TtlMs = this.#options.ttlMs
     const freshUntil = Math.min(now + ttlMs, now + l1TtlMs)
     const expiresAt = freshUntil + write.graceMs
-    const record = {
-      value,
-      now,
-      createdAt: write.createdAt,
-      size: write.size,
-      tags: write.tags,
-    }
     if (!write.sliding) {
       this.#keep(key, {
-        ...record,
+        value,
+        now,
+        createdAt: write.createdAt,
         expiresAt,
+        size: write.size,
+        tags: write.tags,
         slideMs: 0,
         maxExpiresAt: expiresAt,
         freshUntil,
@@ -189,8 +186,12 @@ export class MemoryLocalTier implements LocalTier {
     const maxExpiresAt = Math.min(now + parseDuration(write.maxTtl, 'maxTtl'), now + l1TtlMs)
     const slidingExpiry = Math.min(freshUntil, maxExpiresAt)
     this.#keep(key, {
-      ...record,
+      value,
+      now,
+      createdAt: write.createdAt,
       expiresAt: slidingExpiry,
+      size: write.size,
+      tags: write.tags,
       slideMs: Math.min(ttlMs, l1TtlMs),
       maxExpiresAt,
       freshUntil: slidingExpiry,

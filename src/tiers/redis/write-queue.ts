@@ -1,5 +1,5 @@
 import type { RedisAdapter } from './adapter.js'
-import { type LuaScript, WRITE_BATCH } from './scripts.js'
+import { BUMP_MARKER, type LuaScript, SET_LOADED, TOUCH_MARKER, WRITE_BATCH } from './scripts.js'
 
 /** One write of {@link WRITE_BATCH}: its letter, its key (none for `p`), its arguments. */
 export type WriteOp = 's' | 'l' | 'v' | 't' | 'b' | 'p'
@@ -10,6 +10,18 @@ interface QueuedWrite {
   args: readonly (string | Buffer)[]
   resolve: (reply: number) => void
   reject: (error: unknown) => void
+}
+
+/**
+ * The script of a keyed write that is alone in its tick: the one-key script with the same
+ * arguments and reply as its {@link WRITE_BATCH} letter (`l`/`v` add the letter as ARGV[4]).
+ * Redis runs it without building WRITE_BATCH's dispatch tables (~8 µs less per call).
+ */
+const ALONE: Partial<Record<WriteOp, LuaScript>> = {
+  l: SET_LOADED,
+  v: SET_LOADED,
+  t: TOUCH_MARKER,
+  b: BUMP_MARKER,
 }
 
 /** Most writes in one script call: a longer script holds the server for longer. */
@@ -28,7 +40,8 @@ export class BatchedWriteError extends Error {
  * all of them), in the order they were issued, over the adapter's one connection — the PUBLISH of
  * a bus message among them, so it reaches the others after the writes it announces. Each write
  * settles on its own: a write the server refused rejects alone; a call that failed (connection
- * lost, deadline passed) rejects all of its writes. A lone write goes out as its plain command.
+ * lost, deadline passed) rejects all of its writes. A lone write goes out as its plain command, or
+ * its one-key script (fenced as in the batch).
  *
  * Only for an adapter that sends everything over one connection (`ordered`) and runs a script
  * over many keys (`evalScriptKeys`): on a Cluster the keys of one tick live on different nodes.
@@ -102,8 +115,17 @@ export class WriteQueue {
         'PUBLISH',
       ).then(() => 1)
     } else {
-      this.#send([write])
-      return
+      const script = ALONE[op]
+      const evalScript = this.#adapter.evalScript
+      if (script === undefined || evalScript === undefined || key === undefined) {
+        this.#send([write])
+        return
+      }
+      const scriptArgs = op === 'l' || op === 'v' ? [...args, op] : args
+      reply = this.#deadline(
+        evalScript.call(this.#adapter, script, key, scriptArgs),
+        'EVALSHA',
+      ) as Promise<number>
     }
     reply.then(write.resolve, write.reject)
   }
