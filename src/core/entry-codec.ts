@@ -16,8 +16,9 @@ export interface Decoded {
   fresh: boolean
 }
 
-/** The times and tags an L2 entry carries besides its payload. */
+/** What an L2 entry carries: the value's payload, its times and tags. */
 export interface EnvelopeFields {
+  payload: Uint8Array
   createdAt: number
   expiresAt: number
   loadMs: number
@@ -76,13 +77,8 @@ export class EntryCodec {
   }
 
   /** The bytes stored in the L2: the envelope, sealed under its own storage key (they cannot be moved to another key). */
-  seal(
-    payload: Uint8Array,
-    fields: EnvelopeFields,
-    storageKey: string,
-    encrypt: boolean | undefined,
-  ): Uint8Array {
-    const envelope = encodeEnvelope({ ...fields, payload }, this.#compressAbove)
+  seal(fields: EnvelopeFields, storageKey: string, encrypt: boolean | undefined): Uint8Array {
+    const envelope = encodeEnvelope(fields, this.#compressAbove)
     return this.#crypto === undefined ? envelope : this.#crypto.seal(envelope, storageKey, encrypt)
   }
 

@@ -93,7 +93,6 @@ export interface RemoteAccess {
   /** The L2 entry for a value being written (sealed, with its envelope), or undefined without an L2. */
   entry(
     key: string,
-    payload: Uint8Array,
     fields: EnvelopeFields,
     ttlMs: number,
     encrypt: boolean | undefined,
@@ -305,15 +304,9 @@ class RedisRemoteAccess implements RemoteAccess {
     return shortenKey(this.#deps.prefix + key, this.#deps.options.maxKeyBytes)
   }
 
-  entry(
-    key: string,
-    payload: Uint8Array,
-    fields: EnvelopeFields,
-    ttlMs: number,
-    encrypt: boolean | undefined,
-  ): RemoteWrite {
+  entry(key: string, fields: EnvelopeFields, ttlMs: number, encrypt: boolean | undefined): RemoteWrite {
     const storageKey = this.storageKey(key)
-    const value = this.#deps.codec.seal(payload, fields, storageKey, encrypt)
+    const value = this.#deps.codec.seal(fields, storageKey, encrypt)
     return { key: storageKey, value, ttlMs, createdAt: fields.createdAt }
   }
 

@@ -217,8 +217,7 @@ export class Writer {
     // Redis keeps the entry through its grace, so a stale value can stand in for the factory.
     return this.#p.remote.entry(
       key,
-      payload,
-      { createdAt, expiresAt: now + ttl, loadMs, tags },
+      { payload, createdAt, expiresAt: now + ttl, loadMs, tags },
       ttl + graceMs,
       options.encrypt,
     )
