@@ -260,6 +260,7 @@ export class ClusterTier implements RemoteTier {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    if (this.#base === undefined) this.connection.close()
     this.#stopProbingOnReady()
     clearInterval(this.#watch)
     this.#watch = undefined

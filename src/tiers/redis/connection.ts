@@ -10,11 +10,27 @@ import { L2Error } from '../../errors.js'
 export class ConnectionReport {
   #cause: Error | undefined
   #announced = false
+  #closed = false
   #onFirstFailure: (error: Error) => void = () => {}
   readonly #onReady = new Set<() => void>()
 
+  /** True once the tier closed: its connections' errors from then on are the closing itself. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /**
+   * The tier is closing: nothing its connections report from now on is a failure to record or
+   * announce (destroying a connection with a command pending makes node-redis report
+   * "Disconnects client").
+   */
+  close(): void {
+    this.#closed = true
+  }
+
   /** A connection-level error from the client (it reconnects by itself). */
   failed(error: unknown): void {
+    if (this.#closed) return
     const cause = asError(error)
     // A refused AUTH (WRONGPASS) is followed by NOAUTH answers to the commands sent behind it on
     // the same connection (the subscriber's SUBSCRIBE, a PING): the refusal is the cause to name.

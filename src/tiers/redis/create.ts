@@ -67,6 +67,7 @@ export function createRedisTier(
     connectTimeoutMs: Math.max(options.timeoutMs, CONNECT_TIMEOUT_MS),
     maxQueuedCommands: MAX_QUEUED_COMMANDS,
     onError: (error: unknown) => {
+      if (connection.closed) return
       connection.failed(error)
       options.onError(error)
     },

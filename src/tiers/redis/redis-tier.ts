@@ -320,6 +320,7 @@ export class RedisTier implements RemoteTier {
     // What was issued before close() goes out before QUIT.
     this.#flushAll()
     this.#closed = true
+    this.connection.close()
     try {
       await this.#deadline(this.adapter.close(false), 'QUIT')
     } catch {
