@@ -24,7 +24,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { type CacheOptions, type CacheStats, createCache } from '../../dist/index.js'
+import { type Cache, type CacheOptions, type CacheStats, createCache } from '../../dist/index.js'
 import { CLIENTS, type ClientName, closeAfterEach } from '../helpers/fixtures.js'
 import { useRedisCluster } from '../helpers/redis-cluster.js'
 import { TRACKING_ACL, uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
@@ -326,6 +326,17 @@ describe.each(BACKENDS)('invalidation across 3 processes on $name', (backend) =>
       return { a, workers }
     }
 
+    /**
+     * Resolves once B and C have heard everything A published — and, with tracking, Redis's reports
+     * of A's writes too: those leave at the end of Redis's event-loop cycle, after the write
+     * script's own PUBLISH, so a message A sends later (a delete of an unused key) arrives after
+     * them. A worker's read overtaken by such a report answers but does not keep the value.
+     */
+    async function quiet(a: Cache, workers: readonly Worker[]) {
+      if (backend.tracking) await a.delete('quiet')
+      await heardAll(workers, a.stats().busPublished)
+    }
+
     async function stopAll(workers: readonly Worker[]) {
       const recorded = await Promise.all(workers.map((w) => w.stop()))
       expect(recorded.flat(), 'unhandled rejections or uncaught exceptions in the workers').toEqual([])
@@ -457,6 +468,7 @@ describe.each(BACKENDS)('invalidation across 3 processes on $name', (backend) =>
       const keys = range(5, 'k')
       for (const k of keys) await a.set(k, 'old')
       await a.set('barrier', 'b')
+      await quiet(a, workers)
       for (const k of keys) await Promise.all(workers.map((w) => w.call('load', { key: k, old: 'old' })))
       await Promise.all(workers.map((w) => w.call('load', { key: 'barrier', old: 'b' })))
       for (const k of keys) await a.set(k, 'new')
@@ -501,6 +513,7 @@ describe.each(BACKENDS)('invalidation across 3 processes on $name', (backend) =>
           const populate = () =>
             Promise.all(all.map((k) => a.set(k, 'old', tagged.includes(k) ? { tags: ['grp'] } : {})))
           await populate()
+          await quiet(a, workers)
           for (const w of workers) {
             await w.call('read', { keys: all })
             const { held } = await w.call<{ held: unknown[] }>('read', { keys: all })
