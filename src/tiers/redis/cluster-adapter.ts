@@ -1,7 +1,7 @@
 import { groupBySlot, keySlot } from './cluster-slot.js'
 import { ClusterSubscriber, type SubscriberLink } from './cluster-subscriber.js'
 import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
-import type { FirstConnection } from './first-connection.js'
+import { afterFirstConnection, type FirstConnection } from './first-connection.js'
 
 /** One command of a per-node pipeline; its keys all hash to one slot. */
 export type PipelineCommand =
@@ -141,7 +141,7 @@ export class ClusterAdapter<N> extends RedisCommands {
   commandFor(key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
     // As every command of a cluster stratacache opened: sent once it first connected (bounded).
     const first = this.#primitives.first
-    return first === undefined ? this.#commandFor(key, args) : first.run(() => this.#commandFor(key, args))
+    return afterFirstConnection(first, () => this.#commandFor(key, args))
   }
 
   async #commandFor(key: string, args: readonly (string | Buffer)[]): Promise<unknown> {

@@ -1,6 +1,6 @@
 import type { TrackingListener } from '../../invalidation/tracking.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
-import type { FirstConnection } from './first-connection.js'
+import { afterFirstConnection, type FirstConnection } from './first-connection.js'
 import { COMPARE_AND_DELETE, COMPARE_AND_EXPIRE, isNoScript, type LuaScript } from './scripts.js'
 
 /** One SET of a pipeline, its TTL already as Redis's PX (undefined = no expiry). */
@@ -154,8 +154,7 @@ export class RedisCommands implements RedisAdapter {
   }
 
   #run<T>(command: () => Promise<T>): Promise<T> {
-    const first = this.#client.first
-    return first === undefined ? attempt(command) : first.run(() => attempt(command))
+    return afterFirstConnection(this.#client.first, () => attempt(command))
   }
 
   /**

@@ -58,3 +58,14 @@ export class FirstConnection {
     }).then(command)
   }
 }
+
+/**
+ * Runs `command` after the first connection of a client stratacache opened (see
+ * {@link FirstConnection.run}); at once for a client the user passed in (`first` undefined).
+ */
+export function afterFirstConnection<T>(
+  first: FirstConnection | undefined,
+  command: () => Promise<T>,
+): Promise<T> {
+  return first === undefined ? command() : first.run(command)
+}

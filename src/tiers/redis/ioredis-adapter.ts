@@ -1,7 +1,7 @@
 import type { TrackingListener } from '../../invalidation/tracking.js'
 import { reconnectDelay } from './client-modules.js'
 import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
-import { FirstConnection } from './first-connection.js'
+import { afterFirstConnection, FirstConnection } from './first-connection.js'
 import {
   guardedConnector,
   type IoRedisKeyed,
@@ -109,7 +109,7 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
 
   /** A raw command, once the first connection is there (a client we opened queues nothing). */
   #command(args: readonly (string | Buffer)[]): Promise<unknown> {
-    return this.first === undefined ? this.command(args) : this.first.run(() => this.command(args))
+    return afterFirstConnection(this.first, () => this.command(args))
   }
 
   #retrack(): void {

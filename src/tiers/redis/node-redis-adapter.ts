@@ -2,7 +2,7 @@ import { InvalidOptionError } from '../../errors.js'
 import type { TrackingListener } from '../../invalidation/tracking.js'
 import { reconnectDelay } from './client-modules.js'
 import { type ClientPrimitives, type PxEntry, RedisCommands } from './commands.js'
-import { FirstConnection } from './first-connection.js'
+import { afterFirstConnection, FirstConnection } from './first-connection.js'
 import {
   bufferViews,
   guardedSocketOptions,
@@ -131,8 +131,7 @@ class NodeRedisPrimitives extends NodeRedisKeyedCommands<NodeRedisClient> implem
         // A RESP3 connection answers commands while subscribed.
         redirectId: async () =>
           String(await (await this.#subscriberConnection()).sendCommand(['CLIENT', 'ID'])),
-        command: (args) =>
-          this.first === undefined ? this.command(args) : this.first.run(() => this.command(args)),
+        command: (args) => afterFirstConnection(this.first, () => this.command(args)),
       })
       this.#tracking = tracking
       // The tracking lives on this connection: lost with it, issued again on every reconnection.
