@@ -14,7 +14,7 @@
 // The plain get-hit loop reads keys from an array (the same string objects every time: V8 caches
 // a string's hash in it, which a Map uses and this store's own key index cannot); "key string
 // built per call" reads `key:${n}` made afresh, as an application that builds its keys does.
-// Usage: node bench/l1-store.js [--json] [--quick] [--capacities=10000,100000]
+// Usage: node bench/l1-store.js [--json] [--quick] [--capacities=10000,100000] [--impls=sc:lru,…] [--metrics=getHit,…]
 //        (child: forked with --child IMPL CAP)
 import { fork } from 'node:child_process'
 import { loadavg } from 'node:os'
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { rng } from './lib/common.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
-const IMPLS = [
+const ALL_IMPLS = [
   'lru-cache',
   'tiny-lru',
   'mnemonist',
@@ -32,8 +32,15 @@ const IMPLS = [
   'sc:s3fifo',
   'sc:w-tinylfu',
 ]
+// --impls=a,b and --metrics=x,y narrow a run (lru-cache, the baseline, is always kept).
+const pick = (name) =>
+  process.argv
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3)
+    .split(',')
+const IMPLS = ALL_IMPLS.filter((i) => i === 'lru-cache' || (pick('impls') ?? ALL_IMPLS).includes(i))
 /** [id, label, better, the lru-cache metric it is compared with] */
-const METRICS = [
+const ALL_METRICS = [
   ['getHit', 'get hit (ns/op)', 'lower', 'getHit'],
   ['getHitBuilt', 'get hit, key string built per call (ns/op)', 'lower', 'getHitBuilt'],
   ['getHitTtl', 'get hit, per-entry TTL (ns/op)', 'lower', 'getHitTtl'],
@@ -41,6 +48,12 @@ const METRICS = [
   ['setEvict', 'set with eviction (ns/op)', 'lower', 'setEvict'],
   ['readThrough', 'read-through Zipf 0.99, 10% of keys (Mops/s)', 'higher', 'readThrough'],
 ]
+const wanted = pick('metrics')
+// (A metric compared with another one's lru-cache figure — peek with get-hit — brings that one along.)
+const METRICS = ALL_METRICS.filter(
+  ([id]) =>
+    wanted === undefined || wanted.some((w) => w === id || ALL_METRICS.find((m) => m[0] === w)?.[3] === id),
+)
 const OPS = 2_000_000
 const EVICTING_SETS = 500_000
 const NO_TAGS = []

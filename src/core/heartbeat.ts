@@ -1,7 +1,6 @@
 import type { CacheClock } from '../base/clock.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { EntryView } from '../tiers/memory/memory-store.js'
-import type { Abortable } from './entry-context.js'
 import type { Flights } from './flights.js'
 import { ATTENTION, type LocalTier, MemoryLocalTier, MISS, NoLocalTier } from './local-tier.js'
 import type { ResolvedOptions } from './options.js'
@@ -179,7 +178,7 @@ export function busWatchFor(
   },
   clock: CacheClock,
   telemetry: Telemetry,
-  lifecycle: { controllers: Set<Abortable> },
+  lifecycle: { controllers: Set<AbortController> },
 ): BusWatch | undefined {
   if (!options.bus || options.l1 === false || options.l2 === false) return undefined
   const { busHeartbeatMs: heartbeatMs, busMaxSilenceMs: maxSilenceMs } = options.security
@@ -197,7 +196,7 @@ export function localTierOf(
   tags: TagState,
   telemetry: Telemetry,
   clock: CacheClock,
-  lifecycle: { controllers: Set<Abortable> },
+  lifecycle: { controllers: Set<AbortController> },
 ): { local: LocalTier; watch: BusWatch | undefined } {
   const l1 = options.l1 ? new MemoryLocalTier(options.l1, tags, telemetry) : new NoLocalTier()
   const watch = busWatchFor(options, clock, telemetry, lifecycle)

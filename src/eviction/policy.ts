@@ -25,9 +25,12 @@ export interface EvictionPolicy {
 
 export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'w-tinylfu'
 
-/** A 32-bit hash of a key (FNV-1a over UTF-16 code units, then a murmur3 finaliser). */
+/** A 32-bit hash of a key (FNV-1a over UTF-16 code units, then a murmur3 finaliser), as a uint32. */
 export function hashKey(key: string): number {
-  let h = 0x811c9dc5
+  // The FNV offset basis as an int32 (0x811c9dc5 | 0): written as 0x811c9dc5, a number past 2^31,
+  // it made `h` a float64 in V8's optimized loop — converted to int32 and back on every character
+  // (a quarter of a store hit's time). Same bits, same hashes.
+  let h = -2128831035
   for (let i = 0; i < key.length; i++) {
     h ^= key.charCodeAt(i)
     h = Math.imul(h, 0x01000193)

@@ -64,6 +64,37 @@ describe.each(POLICY_NAMES)('MemoryStore (L1) with %s eviction', (policy) => {
     expect(read).not.toBe(value)
   })
 
+  it('still clones and slides after plain entries and the other special ones come and go', () => {
+    // A hit skips the flags while no entry clones or slides: the count of those must stay exact
+    // through overwrites (special ↔ plain), deletes, evictions and clears.
+    const store = new MemoryStore({ maxEntries: 8, maxBytes: NEVER, policy })
+    const value = new Map([['a', 1]])
+    store.set('clone', value, NEVER, 1, CLONE_ON_READ, [], 0)
+    store.set('slide', 'v', 10, 1, 0, [], 0, 10, 1000)
+    store.set('gone', value, NEVER, 1, CLONE_ON_READ, [], 0)
+    store.delete('gone')
+    store.set('turned', value, NEVER, 1, CLONE_ON_READ, [], 0)
+    store.set('turned', value, NEVER, 1, 0, [], 0) // now plain
+    expect(store.get('turned', 0)).toBe(value)
+    store.set('slide', 'v', 10, 1, 0, [], 0, 10, 1000) // overwritten, still sliding
+    for (let i = 0; i < 20; i++) {
+      put(store, `plain${i}`)
+      store.get('clone', 0)
+      store.get('slide', 1)
+    }
+    // (Read on every round, both stay resident under every policy.)
+    expect(store.get('clone', 0)).not.toBe(value)
+    store.get('slide', 5)
+    expect(store.expiryOf('slide')).toBe(15)
+    store.set('clone2', value, NEVER, 1, CLONE_ON_READ, [], 0)
+    expect(store.get('clone2', 0)).not.toBe(value)
+    store.clear()
+    store.set('plain', value, NEVER, 1, 0, [], 0)
+    expect(store.get('plain', 0)).toBe(value)
+    store.set('clone3', value, NEVER, 1, CLONE_ON_READ, [], 0)
+    expect(store.get('clone3', 0)).not.toBe(value)
+  })
+
   it('keeps exact byte accounting through overwrites, deletes and evictions', () => {
     const op = fc.oneof(
       fc.record({

@@ -19,6 +19,11 @@ const MAX_LOAD = 0.65
 const INITIAL_BUCKETS = 128
 /** 2^-32: a hash times the bucket count, scaled by it, is the bucket (a multiplication, not a division). */
 const PER_TWO_32 = 1 / 4294967296
+/**
+ * An empty index has one empty bucket rather than none: every probe then finds a bucket to read
+ * (an empty one answers "absent"), so the hit path needs no test for a table not yet allocated.
+ */
+const NO_BUCKETS = 1
 
 /**
  * The L1's key → slot index, and the key of each slot: an open-addressing hash table (linear
@@ -42,7 +47,13 @@ export class KeyIndex {
    * values are the store's (see {@link valueAt}).
    */
   pairs: unknown[] = []
-  #buckets = new Int32Array(0)
+  #buckets = new Int32Array(NO_BUCKETS)
+  /**
+   * The bucket count × 2^-32: a hash (as uint32) times this, truncated, is its home bucket — one
+   * multiplication on the hit path. (hash × n × 2^-32 in either order rounds the same real number
+   * once, scaled by a power of two: every method agrees on a key's home.)
+   */
+  #scale = NO_BUCKETS * PER_TWO_32
   /** Entries the buckets may hold before they grow. */
   #limit = 0
   #count = 0
@@ -90,10 +101,8 @@ export class KeyIndex {
   /** The slot of `key` whose {@link hashKey} is `hash`, or -1. */
   findHashed(key: string, hash: number): number {
     const buckets = this.#buckets
-    const n = buckets.length
-    if (n === 0) return -1
-    const pairs = this.pairs
-    let b = Math.floor(hash * n * PER_TWO_32)
+    // (Below 2^31 buckets, truncation with `| 0` is the floor.)
+    let b = ((hash >>> 0) * this.#scale) | 0
     if (this.#wide) return this.#findWide(key, b)
     const tag = (hash >>> TAG_SHIFT) << 3
     let distance = 0
@@ -102,11 +111,17 @@ export class KeyIndex {
       if (cell === 0) return -1
       const high = cell >>> SLOT_BITS
       if (high === (tag | distance)) {
-        if (pairs[((cell & SLOT_MASK) - 1) << 1] === key) return (cell & SLOT_MASK) - 1
+        const slot = (cell & SLOT_MASK) - 1
+        if (this.pairs[slot << 1] === key) return slot
       } else if ((high & DISTANCE_MASK) < distance) return -1 // Robin Hood: the key would be here
-      if (++b === n) b = 0
+      if (++b === buckets.length) b = 0
       if (distance < SATURATED) distance++
     }
+  }
+
+  /** The home bucket of `hash` in a table of `n` buckets. */
+  #home(hash: number, n: number): number {
+    return ((hash >>> 0) * (n * PER_TWO_32)) | 0
   }
 
   /** {@link findHashed} without distances or tags: every key on the way is read. */
@@ -145,7 +160,7 @@ export class KeyIndex {
     const buckets = this.#buckets
     const n = buckets.length
     const mask = this.#slotMask
-    let i = Math.floor(hashKey(pairs[slot << 1] as string) * n * PER_TWO_32)
+    let i = this.#home(hashKey(pairs[slot << 1] as string), n)
     while (((buckets[i] as number) & mask) !== slot + 1) if (++i === n) i = 0
     pairs[slot << 1] = undefined
     pairs[(slot << 1) + 1] = undefined
@@ -165,7 +180,8 @@ export class KeyIndex {
   /** Forgets every key and gives the memory back. */
   clear(): void {
     this.pairs = []
-    this.#buckets = new Int32Array(0)
+    this.#buckets = new Int32Array(NO_BUCKETS)
+    this.#scale = NO_BUCKETS * PER_TWO_32
     this.#limit = 0
     this.#count = 0
   }
@@ -183,7 +199,7 @@ export class KeyIndex {
   #distanceOf(cell: number, b: number, n: number): number {
     const d = this.#wide ? SATURATED : (cell >>> SLOT_BITS) & DISTANCE_MASK
     if (d !== SATURATED) return d
-    const home = Math.floor(hashKey(this.pairs[((cell & this.#slotMask) - 1) * 2] as string) * n * PER_TWO_32)
+    const home = this.#home(hashKey(this.pairs[((cell & this.#slotMask) - 1) * 2] as string), n)
     return b >= home ? b - home : b - home + n
   }
 
@@ -197,7 +213,7 @@ export class KeyIndex {
   /** Robin Hood insertion: an entry farther from its home takes the bucket of one nearer to its own. */
   #place(buckets: Int32Array, hash: number, slot: number): void {
     const n = buckets.length
-    let b = Math.floor(hash * n * PER_TWO_32)
+    let b = this.#home(hash, n)
     let entry = this.#wide ? slot + 1 : (slot + 1) | ((hash >>> TAG_SHIFT) << (SLOT_BITS + 3))
     let distance = 0
     for (;;) {
@@ -222,10 +238,15 @@ export class KeyIndex {
     const old = this.#buckets
     const full = this.#fullBuckets
     const n =
-      old.length === 0 ? INITIAL_BUCKETS : old.length < full ? Math.min(old.length * 2, full) : old.length * 2
+      old.length < INITIAL_BUCKETS
+        ? INITIAL_BUCKETS
+        : old.length < full
+          ? Math.min(old.length * 2, full)
+          : old.length * 2
     const buckets = new Int32Array(n)
     const mask = this.#slotMask
     const pairs = this.pairs
+    // (The first table replaces NO_BUCKETS empty ones: nothing to move.)
     for (let b = 0; b < old.length; b++) {
       const cell = old[b] as number
       if (cell === 0) continue
@@ -233,6 +254,7 @@ export class KeyIndex {
       this.#place(buckets, hashKey(pairs[slot * 2] as string), slot)
     }
     this.#buckets = buckets
+    this.#scale = n * PER_TWO_32
     this.#limit = Math.floor(n * MAX_LOAD)
   }
 }
