@@ -1,6 +1,7 @@
 import type { CacheClock } from '../base/clock.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { EntryView } from '../tiers/memory/memory-store.js'
+import type { Abortable } from './entry-context.js'
 import type { Flights } from './flights.js'
 import { ATTENTION, type LocalTier, MemoryLocalTier, MISS, NoLocalTier } from './local-tier.js'
 import type { ResolvedOptions } from './options.js'
@@ -178,7 +179,7 @@ export function busWatchFor(
   },
   clock: CacheClock,
   telemetry: Telemetry,
-  lifecycle: { controllers: Set<AbortController> },
+  lifecycle: { controllers: Set<Abortable> },
 ): BusWatch | undefined {
   if (!options.bus || options.l1 === false || options.l2 === false) return undefined
   const { busHeartbeatMs: heartbeatMs, busMaxSilenceMs: maxSilenceMs } = options.security
@@ -196,7 +197,7 @@ export function localTierOf(
   tags: TagState,
   telemetry: Telemetry,
   clock: CacheClock,
-  lifecycle: { controllers: Set<AbortController> },
+  lifecycle: { controllers: Set<Abortable> },
 ): { local: LocalTier; watch: BusWatch | undefined } {
   const l1 = options.l1 ? new MemoryLocalTier(options.l1, tags, telemetry) : new NoLocalTier()
   const watch = busWatchFor(options, clock, telemetry, lifecycle)

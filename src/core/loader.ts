@@ -5,7 +5,7 @@ import { parseDuration } from '../base/duration.js'
 import type { HeldLock } from '../coordination/key-lock.js'
 import { ClosedError, FactoryError, FactoryHardTimeoutError } from '../errors.js'
 import { type Decoded, describe } from './entry-codec.js'
-import { EntryContext } from './entry-context.js'
+import { type Abortable, EntryContext } from './entry-context.js'
 import type { Flights, Loaded, LoadToken } from './flights.js'
 import { EAGER, type EntryView, type LocalTier, XFETCH_SPAN } from './local-tier.js'
 import {
@@ -58,7 +58,7 @@ export type Settlers = Map<string, { resolve: (loaded: Loaded) => void; reject: 
 /** The cache's lifecycle as loads see it: closed, and the factories running (aborted on close). */
 export interface Lifecycle {
   closed: boolean
-  readonly controllers: Set<AbortController>
+  readonly controllers: Set<Abortable>
 }
 
 export interface LoaderParts {
@@ -394,23 +394,21 @@ export class Loader {
     const { telemetry, writer, clock, lifecycle } = this.#p
     const counters = telemetry.counters
     if (stale === undefined) telemetry.missed(key)
-    const controller = new AbortController()
     const context = new EntryContext<T>(
       key,
       writer.ttlFor(key, undefined, options),
       writer.tagsOf(options),
-      controller.signal,
       stale === undefined
         ? undefined
         : { value: stale.value as T, ageMs: Math.max(0, clock.now() - stale.freshUntil) },
     )
     counters.factoryCalls++
-    lifecycle.controllers.add(controller)
+    lifecycle.controllers.add(context)
     const started = performance.now()
     const startedAt = clock.stamp()
     let value: T
     try {
-      value = await this.#withHardTimeout(key, options.factory, context, controller, res.hardTimeoutMs)
+      value = await this.#withHardTimeout(key, options.factory, context, res.hardTimeoutMs)
       if (context.failed) {
         throw new FactoryError(`The factory declined: ${describe(context.failure)}`, key, {
           cause: context.failure,
@@ -435,7 +433,7 @@ export class Loader {
       })
       return stale.value
     } finally {
-      lifecycle.controllers.delete(controller)
+      lifecycle.controllers.delete(context)
       telemetry.latency?.record('factory', 'origin', (performance.now() - started) / 1000)
     }
     const load = { startedAt, ms: performance.now() - started }
@@ -451,7 +449,6 @@ export class Loader {
     key: string,
     factory: GetOrSetOptions<T>['factory'],
     context: EntryContext<T>,
-    controller: AbortController,
     hardMs: number,
   ): Promise<T> {
     // A factory that throws synchronously is a rejection like any other.
@@ -468,7 +465,7 @@ export class Loader {
           `The factory for "${key}" did not settle within timeout.hard (${hardMs} ms); its signal was aborted.`,
           key,
         )
-        controller.abort(error)
+        context.abort(error)
         return error
       },
       clock.timers,

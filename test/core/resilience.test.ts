@@ -197,6 +197,29 @@ describe('factory timeouts', () => {
     expect(cache.stats().factoryTimeouts).toBe(1)
   })
 
+  it('a factory that reads ctx.signal only after timeout.hard finds it aborted, with the timeout as its reason', async () => {
+    const { clock, cache } = setupFake({ timeout: { hard: '30ms' } })
+    const gate = deferred<void>()
+    let late: AbortSignal | undefined
+    const outcome = cache
+      .getOrSet({
+        key: 'k',
+        factory: async (ctx) => {
+          await gate.promise
+          late = ctx.signal
+          return 'v'
+        },
+      })
+      .catch((error: unknown) => error)
+    await clock.advance(30)
+    const error = await outcome
+    expect(error).toMatchObject({ code: 'E_FACTORY_HARD_TIMEOUT' })
+    gate.resolve()
+    await vi.waitFor(() => expect(late).toBeDefined())
+    expect(late?.aborted).toBe(true)
+    expect(late?.reason).toBe(error)
+  })
+
   it('after a hard timeout with a stale value at hand, serves the stale value (fail-safe)', async () => {
     const { clock, cache } = setupFake({ grace: '1h', timeout: { soft: '10s', hard: '30ms' } })
     await cache.getOrSet({ key: 'k', factory: () => 'old' })

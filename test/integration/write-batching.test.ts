@@ -97,6 +97,22 @@ describe.each(CLIENTS)('write batching on a real Redis (client %s)', (client) =>
     expect((after.set ?? 0) - (before.set ?? 0)).toBe(50)
   })
 
+  it("a cold getOrSet's lock goes in the same socket write as its second read, and its release with the next key's read", async () => {
+    const namespace = uniqueNamespace('together')
+    const a = open(namespace)
+    await a.ready()
+    await a.getOrSet({ key: 'warm', factory: () => 0 })
+    const keys = 20
+    const before = await readEvents()
+    for (let i = 0; i < keys; i++) await a.getOrSet({ key: `cold${i}`, factory: () => i })
+    const reads = (await readEvents()) - before
+    // Per key: GET; SET NX + GET (one write); the write's script; its release goes with the next
+    // key's GET — 3 writes (one read event each on the server) instead of 5. +3: the INFO above,
+    // and the releases of 'warm' and of the last key, each alone.
+    expect(reads).toBeLessThanOrEqual(3 * keys + 3)
+    for (let i = 0; i < keys; i++) expect(await a.get(`cold${i}`)).toBe(i)
+  })
+
   it.each(['throw', 'suppress'] as const)(
     "a write the server refuses in the middle of a batch fails alone (writeErrors '%s'); the others of the batch are applied",
     async (writeErrors) => {
@@ -176,4 +192,10 @@ async function commandCalls(): Promise<Record<string, number>> {
     if (m) calls[m[1] as string] = Number(m[2])
   }
   return calls
+}
+
+/** Read events the server has processed (one per socket read of a client's commands). */
+async function readEvents(): Promise<number> {
+  const info = String(await server().command('INFO', 'stats'))
+  return Number(/total_reads_processed:(\d+)/.exec(info)?.[1])
 }

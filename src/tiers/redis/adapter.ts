@@ -53,6 +53,13 @@ export interface RedisAdapter {
     keys: readonly string[],
     args: readonly (string | Buffer)[],
   ): Promise<unknown>
+  /**
+   * Calls `send`, whose commands leave in one socket write where the client can (ioredis writes
+   * each command at once, one system call each; node-redis already gathers a tick's commands).
+   * The tier sends each tick's writes, locks and reads through it. Order and replies are
+   * unchanged. Optional: without it the commands leave as the client sends them.
+   */
+  together?(send: () => void): void
   /** PUBLISH channel message. With {@link subscribe}, the invalidation bus. */
   publish?(channel: string, message: Buffer): Promise<void>
   /**

@@ -238,6 +238,11 @@ class ClusterPrimitives<N> implements ClientPrimitives {
     return this.#driver.setIfAbsent(key, value, px)
   }
 
+  /** A tick's commands go to several masters: each client sends its own as it does. */
+  together(send: () => void): void {
+    send()
+  }
+
   /** One SET per entry, pipelined per master, all masters at once (not a transaction, as on one Redis). */
   async setMany(entries: readonly PxEntry[]): Promise<void> {
     await this.#batch(

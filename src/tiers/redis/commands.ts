@@ -26,6 +26,8 @@ export interface ClientPrimitives
   /** SET NX [PX]; true when it stored the value. */
   setIfAbsent(key: string, value: string, px: number | undefined): Promise<boolean>
   setMany(entries: readonly PxEntry[]): Promise<void>
+  /** See {@link RedisAdapter.together}. */
+  together(send: () => void): void
   evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
   eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
   publish(channel: string, message: Buffer): Promise<void>
@@ -113,6 +115,10 @@ export class RedisCommands implements RedisAdapter {
 
   ping(): Promise<void> {
     return this.#run(() => this.#client.ping())
+  }
+
+  together(send: () => void): void {
+    this.#client.together(send)
   }
 
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {

@@ -52,6 +52,13 @@ interface IoRedisConnector {
   connect(onError: (error: unknown) => void): Promise<SocketLike>
 }
 
+/** What {@link IoRedisKeyedCommands.together} uses of ioredis's socket (`client.stream`: a net or TLS socket). */
+interface CorkableSocket {
+  readonly writable: boolean
+  cork(): void
+  uncork(): void
+}
+
 interface SocketLike {
   on(event: 'error', listener: (error: Error) => void): unknown
   listenerCount(event: 'error'): number
@@ -127,6 +134,25 @@ export class IoRedisKeyedCommands<C extends IoRedisKeyed> {
     this.redis = redis
     this.owned = owned
     this.asTimeout = ioredisTimeouts(owned, commandTimeoutMs)
+  }
+
+  /**
+   * ioredis writes each command to its socket as it is sent — one system call each, about a third
+   * of a cold `getOrSet`'s CPU time — so the socket is corked while `send` runs and the commands
+   * leave in one write. A Cluster (no single socket: `stream` is a single client's) sends as it did.
+   */
+  together(send: () => void): void {
+    const socket = (this.redis as { stream?: CorkableSocket }).stream
+    if (socket === undefined || !socket.writable) {
+      send()
+      return
+    }
+    socket.cork()
+    try {
+      send()
+    } finally {
+      socket.uncork()
+    }
   }
 
   get(key: string): Promise<Buffer | null> {

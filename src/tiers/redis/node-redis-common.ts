@@ -107,6 +107,11 @@ export class NodeRedisKeyedCommands<C extends NodeRedisKeyed> {
   /** Called with the (first) key before each keyed command; throws to refuse it. */
   protected admit(_key: string | undefined): void {}
 
+  /** node-redis already sends the commands of one tick in one socket write (see `RedisAdapter.together`). */
+  together(send: () => void): void {
+    send()
+  }
+
   async get(key: string): Promise<Buffer | null> {
     this.admit(key)
     return this.reader.get(key)

@@ -69,6 +69,10 @@ export class RedisTier implements RemoteTier {
   #pending: PendingRead[] = []
   /** The writes of this tick, when the adapter can batch them (one Redis, raw commands). */
   readonly #writes: WriteQueue | undefined
+  /** The lock commands of this tick, on one connection (`ordered`): sent after its writes, before its reads. */
+  #commands: (() => void)[] = []
+  /** The adapter's `together`, or a plain call. */
+  readonly #together: (send: () => void) => void
   #scheduled = false
   #closed = false
 
@@ -77,18 +81,27 @@ export class RedisTier implements RemoteTier {
     this.#timeoutMs = options.timeoutMs
     this.#batchSize = options.batchSize
     this.connection = options.connection ?? new ConnectionReport()
+    const { together } = adapter
+    this.#together = together === undefined ? sendNow : (send) => together.call(adapter, send)
     const { setIfAbsent, compareAndDelete, compareAndExpire } = adapter
     if (setIfAbsent && compareAndDelete && compareAndExpire) {
+      // On one connection a lock command waits for the end of its tick, to leave in the same
+      // socket write as the tick's other commands: a cold getOrSet's SET NX goes with its second
+      // read, a release with the next key's read.
+      const lockCall: <T>(run: () => Promise<T>, what: string) => Promise<T> =
+        adapter.ordered === true
+          ? (run, what) => this.#soon(() => this.#call(run, what))
+          : (run, what) => this.#call(run, what)
       this.locks = {
         acquire: (key, token, ttlMs) =>
-          this.#call(() => setIfAbsent.call(adapter, key, token, ttlMs), 'SET NX (lock acquire)'),
+          lockCall(() => setIfAbsent.call(adapter, key, token, ttlMs), 'SET NX (lock acquire)'),
         extend: (key, token, ttlMs) =>
-          this.#call(
+          lockCall(
             () => compareAndExpire.call(adapter, key, token, ttlMs),
             'compare-and-expire (lock extend)',
           ),
         release: (key, token) =>
-          this.#call(() => compareAndDelete.call(adapter, key, token), 'compare-and-delete (lock release)'),
+          lockCall(() => compareAndDelete.call(adapter, key, token), 'compare-and-delete (lock release)'),
         orderedWithReads: adapter.ordered === true,
       }
     }
@@ -225,6 +238,13 @@ export class RedisTier implements RemoteTier {
     return (this.#writes as WriteQueue).push(op, key, args, this.#schedule)
   }
 
+  /** `send` at the end of this tick, with the tick's other commands (see {@link flushAll}). */
+  #soon<T>(send: () => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      if (this.#commands.push(() => void send().then(resolve, reject)) === 1) this.#schedule()
+    })
+  }
+
   readonly #schedule = (): void => {
     if (this.#scheduled) return
     this.#scheduled = true
@@ -241,10 +261,23 @@ export class RedisTier implements RemoteTier {
     else this.#flushAll()
   }
 
-  /** Writes first: a read issued in the same tick as a write of its key sees the write. */
+  /**
+   * The tick's commands, in one socket write where the client can (see `RedisAdapter.together`).
+   * Writes first: a read issued in the same tick as a write of its key sees the write; locks
+   * before reads: a lock's second read sees what the previous holder stored.
+   */
   readonly #flushAll = (): void => {
     this.#scheduled = false
+    this.#together(this.#sendAll)
+  }
+
+  readonly #sendAll = (): void => {
     this.#writes?.flush()
+    if (this.#commands.length > 0) {
+      const commands = this.#commands
+      this.#commands = []
+      for (const send of commands) send()
+    }
     if (this.#pending.length > 0) this.#flush()
   }
 
@@ -371,6 +404,10 @@ export class RedisTier implements RemoteTier {
 /** A TTL as the scripts take PX: '' for no expiry. */
 function pxArg(ttlMs: number): string {
   return String(pxOf(ttlMs) ?? '')
+}
+
+function sendNow(send: () => void): void {
+  send()
 }
 
 function toBuffer(value: Uint8Array): Buffer {
