@@ -45,6 +45,33 @@ describe.each(POLICY_NAMES)('MemoryStore (L1) with %s eviction', (policy) => {
     expect(store.size).toBe(0)
   })
 
+  it('serves no entry past its expiry or soft time, whichever entry expires first', () => {
+    // A hit skips the per-entry soft time while the soonest expiry (the heap's root) is ahead:
+    // that bound must follow overwrites, deletes, sliding, grace and tag invalidation.
+    const store = new MemoryStore({ maxEntries: 100, maxBytes: NEVER, policy })
+    for (let i = 0; i < 40; i++) put(store, `k${i}`, 1, 1000 + ((i * 37) % 40) * 10)
+    put(store, 'forever')
+    store.set('k0', 'v', 5000, 1, 0, [], 0) // overwritten later
+    store.delete('k1')
+    for (let now = 990; now <= 1400; now += 5) {
+      for (let i = 2; i < 40; i++) {
+        const expiresAt = 1000 + ((i * 37) % 40) * 10
+        expect(store.get(`k${i}`, now) === MISS).toBe(now >= expiresAt)
+      }
+      expect(store.get('k0', now)).toBe('v')
+      expect(store.get('forever', now)).toBe('value of forever')
+    }
+    expect(store.get('k0', 5000)).toBe(MISS)
+    // An entry whose soft time differs from its expiry (grace): stale from its fresh time on.
+    store.set('graced', 'g', 6000, 1, 0, ['t'], 5000, 0, 6000, 5500)
+    expect(store.get('graced', 5499)).toBe('g')
+    expect(store.get('graced', 5500)).toBe(MISS)
+    store.set('tagged', 'x', 9000, 1, 0, ['t'], 5600)
+    expect(store.get('tagged', 5600)).toBe('x')
+    store.expireTagged(['t'], 5600)
+    expect(store.get('tagged', 5600)).toBe(MISS)
+  })
+
   it('slides a sliding entry on each hit, up to its cap', () => {
     const store = new MemoryStore({ maxEntries: 10, maxBytes: NEVER, policy })
     store.set('s', 'v', 10, 1, 0, [], 0, 10, 25)
