@@ -34,6 +34,7 @@ export const TUNING = [
   ['recent:0.3:1e5', 1],
   ['recent:0.6:1e5:5e5:theta=0', 1],
   ['recent:0.5:2e5:5e5:theta=0.5', 1],
+  ['recent:0.45:2e5:8e5:theta=0.3', 1],
   ['drift:10000', 1],
   ['phases:0.9:1e5', 1],
   ['zipf:0.8:1e5', 1],

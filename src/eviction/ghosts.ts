@@ -34,6 +34,8 @@ export class GhostLists {
   /** Per list: evictions per stamp, stamps a ghost stays fresh. */
   readonly #unit: Int32Array
   readonly #limit: Int32Array
+  /** Per list: the limit of the depth given to the constructor, which {@link setDepths} may not pass. */
+  readonly #maxLimit: Int32Array
   /**
    * Per list: the current stamp (evictions so far ÷ the list's unit, kept incrementally: no
    * division per eviction) and the evictions since it last advanced.
@@ -41,6 +43,7 @@ export class GhostLists {
   readonly #stamp = new Int32Array(2)
   readonly #sinceStamp = new Int32Array(2)
 
+  /** `depth0` and `depth1`: how many evictions each list remembers (at most, once {@link setDepths} moves them). */
   constructor(depth0: number, depth1: number) {
     const first = Math.max(1, depth0)
     const second = Math.max(1, depth1)
@@ -49,9 +52,23 @@ export class GhostLists {
       Math.ceil(first / (this.#unit[0] as number)),
       Math.ceil(second / (this.#unit[1] as number)),
     )
+    this.#maxLimit = this.#limit.slice()
     this.#cells = Math.ceil((first + second) / WAYS) * WAYS
     this.#table = new Int32Array(Math.min(this.#cells, INITIAL_CELLS))
     this.#buckets = this.#table.length / WAYS
+  }
+
+  /**
+   * Moves how deep each list remembers, in evictions of that list, up to the depths given to the
+   * constructor, in sixteenths of those (a ghost's age is counted in stamps): ghosts older than the
+   * new depth are no longer fresh, and the table's stalest-first overwriting follows the new depths.
+   */
+  setDepths(depth0: number, depth1: number): void {
+    const limit = this.#limit
+    const unit = this.#unit
+    const max = this.#maxLimit
+    limit[0] = Math.max(1, Math.min(max[0] as number, Math.ceil(depth0 / (unit[0] as number))))
+    limit[1] = Math.max(1, Math.min(max[1] as number, Math.ceil(depth1 / (unit[1] as number))))
   }
 
   /** Remembers `hash` (its low 22 bits) as evicted from `list`. */

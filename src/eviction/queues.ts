@@ -80,6 +80,21 @@ export class SlotQueues {
     this.sizes[q] = (this.sizes[q] as number) + 1
   }
 
+  /** Appends `slot` as the oldest of queue `q` (it must be in no queue). */
+  pushOldest(q: number, slot: number): void {
+    this.reserve(slot)
+    const nodes = this.nodes
+    const i = slot * STRIDE
+    const tail = this.#tail[q] as number
+    nodes[i] = tail
+    nodes[i + 1] = NONE
+    nodes[i + 2] = ((nodes[i + 2] as number) & ~QUEUE_MASK) | q
+    if (tail !== NONE) nodes[tail * STRIDE + 1] = slot
+    else this.#head[q] = slot
+    this.#tail[q] = slot
+    this.sizes[q] = (this.sizes[q] as number) + 1
+  }
+
   /** Removes `slot` from whatever queue holds it; false if none does. */
   unlink(slot: number): boolean {
     if (slot * STRIDE >= this.nodes.length) return false

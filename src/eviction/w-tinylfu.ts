@@ -29,16 +29,43 @@ const MAIN_GHOST = 1
 const WINDOW_GHOST_DEPTH = 0.25
 const MAIN_GHOST_DEPTH = 0.75
 /**
- * A cache of more than this many entries is *large*: its window ghost list remembers twice as deep
- * ({@link LARGE_WINDOW_GHOST_DEPTH}) and its ghost steps scale with its capacity
- * ({@link STEP_SHARE}). In a large cache, a key admission refused comes back after more evictions
- * than a quarter of the capacity (counting only the quick returns let the main ghosts outvote the
- * window's on recency-driven workloads), and fixed steps moved the window too slowly: at 60,000
- * entries it needed some 30,000 ghost hits — longer than a workload phase — to let recency in.
+ * A cache of more than this many entries is *large*: its ghost steps scale with its capacity
+ * ({@link STEP_SHARE}), its ghost lists are as deep as ARC's ({@link LARGE_GHOST_FLOOR}), a key
+ * back from the window ghost list with a count of {@link RETURN_ADMIT_COUNT} skips admission, and a
+ * small window shrinks through admission ({@link DRAIN_CONTEST_SHARE}). Fixed steps moved the
+ * window too slowly (at 60,000 entries some 30,000 ghost hits — longer than a workload phase — to
+ * let recency in), and fixed ghost depths made the window bistable (see {@link LARGE_GHOST_FLOOR}).
  * Smaller caches keep the settings the 50 checks of bench/hit-ratios.js were tuned with.
  */
 const LARGE_CACHE = 10_000
-const LARGE_WINDOW_GHOST_DEPTH = 0.5
+/**
+ * In a large cache the ghost lists remember as ARC's do: the window ghost list as many evictions as
+ * main holds entries (capacity − window), the main ghost list as many as the window holds, each at
+ * least this share of the capacity. With fixed depths the window had two stable states on the
+ * recency-driven workloads, all or nothing, and small changes of any setting flipped it from one
+ * to the other (`recent:0.6:1e5:5e5:theta=0` at 10%: window 100% or 0%): a larger window evicts
+ * more from main, whose ghosts then vote for a smaller one, and the reverse. Depths that follow the
+ * window damp that feedback (a large window hears fewer window ghosts and more main ghosts), and
+ * the window settles between 20% and 80% wherever recency pays.
+ */
+const LARGE_GHOST_FLOOR = 1 / 16
+/**
+ * A key back from the window ghost list (admission refused it, and it returned) whose sketch count
+ * is at least this, in a large cache: it is popular, not recent — admission refused it against a
+ * victim counted as much or more — so it skips admission this time instead of growing the window.
+ * On a Zipf stream with one-hit wonders (`cdn:0.8:1e5` at 10%, 36,766 entries) those returns
+ * drove the window to a quarter of the cache, where the tail keys it held cost main 1.5 points.
+ */
+const RETURN_ADMIT_COUNT = 3
+/**
+ * In a large cache whose window is under this share of the capacity, a window that shrinks drains
+ * through admission: the entries past its bound, but the one contending now, go to the oldest end
+ * of probation, where the next admissions meet them, instead of entering main uncontested (a
+ * window that wobbled by a few entries let that many in each time; on `cdn:0.8:1e5` at 10%,
+ * 0.8 points). A larger window keeps the free passage: there recency pays, and its entries are
+ * what the workload reads next.
+ */
+const DRAIN_CONTEST_SHARE = 0.1
 /**
  * Entries the window grows by on each hit in the window ghost list, and shrinks by on each hit in
  * the main ghost list (fractions accumulate; the bound is the integer part), in a cache that is not
@@ -48,6 +75,8 @@ const LARGE_WINDOW_GHOST_DEPTH = 0.5
 const GHOST_GROW = 1.875
 const GHOST_SHRINK = 1.25
 const STEP_SHARE = 0.00015
+/** The grow step of a large cache (× capacity × {@link STEP_SHARE}): its window ghosts are fewer (returns of popular keys skip admission instead). */
+const LARGE_GHOST_GROW = 2.25
 /** The main region's protected share. */
 const PROTECTED_SHARE = 0.8
 /**
@@ -132,6 +161,12 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   /** The ghost steps in entries (see {@link LARGE_CACHE}). */
   readonly #grow: number
   readonly #shrink: number
+  /** More than {@link LARGE_CACHE} entries. */
+  readonly #large: boolean
+  /** The least depth of either ghost list in a large cache (see {@link LARGE_GHOST_FLOOR}). */
+  readonly #ghostFloor: number
+  /** The hash (upper bits) of the last miss that skips admission when inserted (see {@link RETURN_ADMIT_COUNT}); -1: none. */
+  #admitHash = -1
   /** Requests in the current sample (hits counted on touch, misses on miss) and the sample's length. */
   #sampleHits = 0
   #sampleMisses = 0
@@ -149,17 +184,26 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.#windowTarget = this.#windowMax
     this.#protectedMax = Math.floor((capacity - this.#windowMax) * PROTECTED_SHARE)
     const large = capacity > LARGE_CACHE
+    this.#large = large
     const stepScale = large ? capacity * STEP_SHARE : 1
-    this.#grow = GHOST_GROW * stepScale
+    this.#grow = (large ? LARGE_GHOST_GROW : GHOST_GROW) * stepScale
     this.#shrink = GHOST_SHRINK * stepScale
     // A large cache never restarts (see RESTART_BOOST): its samples never end.
     this.#samplePeriod =
       large || options.adaptive === false ? Number.POSITIVE_INFINITY : Math.max(MIN_SAMPLE, capacity)
-    const windowGhostDepth = large ? LARGE_WINDOW_GHOST_DEPTH : WINDOW_GHOST_DEPTH
-    this.#ghosts =
-      options.adaptive === false
-        ? undefined
-        : new GhostLists(Math.round(capacity * windowGhostDepth), Math.round(capacity * MAIN_GHOST_DEPTH))
+    this.#ghostFloor = Math.max(1, Math.round(capacity * LARGE_GHOST_FLOOR))
+    if (options.adaptive === false) this.#ghosts = undefined
+    else if (large) {
+      // Either list may reach the capacity. The table has a cell for both at full depth (8 bytes
+      // per entry at steady state, 5 with the fixed depths): with 1.5 × capacity cells the ghosts
+      // the stalest-first overwriting dropped early cost the recency workloads at 10% up to 0.5.
+      this.#ghosts = new GhostLists(capacity, capacity)
+      this.#followWindow(this.#ghosts)
+    } else
+      this.#ghosts = new GhostLists(
+        Math.round(capacity * WINDOW_GHOST_DEPTH),
+        Math.round(capacity * MAIN_GHOST_DEPTH),
+      )
   }
 
   /** The window's current share of the capacity (for reports and tests). */
@@ -202,8 +246,10 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const h = hash >>> HASH_SHIFT
     this.#sketch.increment(h)
     const ghost = this.#ghosts?.take(h) ?? -1
-    if (ghost === WINDOW_GHOST) this.#resizeWindow(this.#grow * this.#boost)
-    else if (ghost === MAIN_GHOST) this.#resizeWindow(-this.#shrink * this.#boost)
+    if (ghost === WINDOW_GHOST) {
+      if (this.#large && this.#sketch.frequency(h) >= RETURN_ADMIT_COUNT) this.#admitHash = h
+      else this.#resizeWindow(this.#grow * this.#boost)
+    } else if (ghost === MAIN_GHOST) this.#resizeWindow(-this.#shrink * this.#boost)
     if (++this.#sampleMisses + this.#sampleHits >= this.#samplePeriod) this.#endSample()
   }
 
@@ -222,8 +268,12 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const queues = this.#queues
     queues.reserve(slot)
     const nodes = queues.nodes
-    // The hash's upper bits; no pending hits, not referenced (push sets the queue bits).
-    nodes[slot * STRIDE + META] = (hash >>> HASH_SHIFT) << HASH_SHIFT
+    // The hash's upper bits; no pending hits, not referenced (push sets the queue bits) — unless
+    // it is the popular key back from the window ghosts: marked as read in the window, it will
+    // leave the window without a contest (see RETURN_ADMIT_COUNT).
+    const h = hash >>> HASH_SHIFT
+    nodes[slot * STRIDE + META] = (h << HASH_SHIFT) | (h === this.#admitHash ? REFERENCED : 0)
+    this.#admitHash = -1
     queues.push(WINDOW, slot)
     const sizes = queues.sizes
     const resident = (sizes[WINDOW] as number) + (sizes[PROBATION] as number) + (sizes[PROTECTED] as number)
@@ -282,6 +332,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     const queues = this.#queues
     const sizes = queues.sizes
     const recency = this.#windowMax >= this.#capacity * RECENCY_SHARE
+    const large = this.#large
+    // (See DRAIN_CONTEST_SHARE.)
+    const contest = large && this.#windowMax < this.#capacity * DRAIN_CONTEST_SHARE
     let contender = -1
     while ((sizes[WINDOW] as number) > this.#windowMax) {
       const oldest = queues.oldest(WINDOW)
@@ -289,10 +342,23 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       const at = oldest * STRIDE + META
       const meta = nodes[at] as number
       nodes[at] = meta & ~REFERENCED
-      if (recency && (meta & REFERENCED) !== 0) {
-        queues.moveToNewest(PROTECTED, oldest)
-        this.#demoteProtectedOverflow()
-        continue
+      if ((meta & REFERENCED) !== 0) {
+        if (recency) {
+          queues.moveToNewest(PROTECTED, oldest)
+          this.#demoteProtectedOverflow()
+          continue
+        }
+        // A large cache lets an entry read in the window (or a popular key back from the window
+        // ghosts) into probation without a contest, where a hit promotes it and it is the
+        // victim of later admissions: recency is not refused wholesale below RECENCY_SHARE.
+        if (large) {
+          queues.moveToNewest(PROBATION, oldest)
+          continue
+        }
+      }
+      if (contest && contender !== -1) {
+        queues.unlink(contender)
+        queues.pushOldest(PROBATION, contender)
       }
       contender = oldest
       queues.moveToNewest(PROBATION, contender)
@@ -370,5 +436,12 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     this.#windowTarget = next
     this.#windowMax = Math.floor(next)
     this.#protectedMax = Math.floor((this.#capacity - this.#windowMax) * PROTECTED_SHARE)
+    if (this.#large && this.#ghosts !== undefined) this.#followWindow(this.#ghosts)
+  }
+
+  /** A large cache's ghost depths follow the window, as ARC's do (see {@link LARGE_GHOST_FLOOR}). */
+  #followWindow(ghosts: GhostLists): void {
+    const floor = this.#ghostFloor
+    ghosts.setDepths(Math.max(floor, this.#capacity - this.#windowMax), Math.max(floor, this.#windowMax))
   }
 }
