@@ -1,9 +1,10 @@
-// The default policy's adaptation, judged on two sets of workloads (docs/eviction.md, "Tuning and
-// validation"): the TUNING set, the only workloads its settings were chosen on, and the VALIDATION
-// set, never looked at while tuning (every real trace, and generated workloads with other kinds,
-// parameters and seeds). Each at 0.1%, 1%, 5%, 10% and 20% of its distinct keys; the bar on every
-// row: default ≥ max(LRU, ARC) − 1.5 and ≥ LRU − 2.
-// Usage: node bench/adaptation.js [--set tuning|validation] [--only TEXT] [--quick] [--json] [--s3fifo] [--opt]
+// The default policy's adaptation, judged on three sets of workloads (docs/eviction.md, "The
+// sets"): the TUNING set, the workloads its settings were chosen on; the VALIDATION set (every real
+// trace, and generated workloads with other kinds, parameters and seeds), held out until issue 22's
+// second round, whose screening looked at its large rows; and the HELD-OUT set, generated after that
+// round's settings were fixed. Each at 0.1%, 1%, 5%, 10% and 20% of its distinct keys; the bar on
+// every row: default ≥ max(LRU, ARC) − 1.5 and ≥ LRU − 2.
+// Usage: node bench/adaptation.js [--set tuning|validation|held-out] [--only TEXT] [--quick] [--json] [--s3fifo] [--opt]
 //   --only TEXT  only the workloads whose name contains TEXT
 //   --quick      sizes 1% and 10% only (about 2/5 of the time); the acceptance table needs the full run
 // Timings are printed beside the load average (os.loadavg()): under load they are provisional.
@@ -51,6 +52,18 @@ export const VALIDATION_GENERATED = [
   ['cdn:0.8:1e5', 7],
   ['zipf:0.99:1e5', 7],
 ]
+/**
+ * Generated after the large-cache settings of issue 22's second round were fixed (that round's
+ * screening looked at every large row of the validation set, so those rows no longer judge it
+ * blind): other parameters and seed 11, measured once, in the final table (docs/eviction.md).
+ */
+export const HELD_OUT = [
+  ['recent:0.5:2.5e5:1e6:theta=0.1', 11],
+  ['cdn:0.9:1e5:onehit=0.4', 11],
+  ['arc-mix:0.8:1e5:recent-share=0.7', 11],
+  ['drift:6000:0.08', 11],
+  ['phases:0.8:1e5:fresh=0.5', 11],
+]
 export const VALIDATION_REAL = [
   ['arc-OLTP.lis.gz', 'arc'],
   ['cache2k-web07.trace.gz', 'cache2k'],
@@ -67,6 +80,7 @@ function sources(set) {
       source: syntheticTraceSource(spec, seed),
     }))
   if (set === 'tuning') return generated(TUNING)
+  if (set === 'held-out') return generated(HELD_OUT)
   return [
     ...VALIDATION_REAL.map(([file, format]) => {
       const path = resolve(TRACES, file)
@@ -79,9 +93,9 @@ function sources(set) {
 }
 
 const only = arg('--set')
-if (only !== undefined && only !== 'tuning' && only !== 'validation')
-  throw new Error(`--set takes 'tuning' or 'validation', not '${only}'`)
-const sets = only === undefined ? ['tuning', 'validation'] : [only]
+if (only !== undefined && only !== 'tuning' && only !== 'validation' && only !== 'held-out')
+  throw new Error(`--set takes 'tuning', 'validation' or 'held-out', not '${only}'`)
+const sets = only === undefined ? ['tuning', 'validation', 'held-out'] : [only]
 const nameFilter = arg('--only')
 const rows = []
 for (const set of sets) {

@@ -126,9 +126,9 @@ export interface WTinyLfuOptions {
  * 10 × capacity requests, judged by a noisy hit ratio) is still wandering. The window starts empty
  * (TinyLFU: a looping scan keeps a stable resident set, OPT's hit ratio) and grows when recency
  * pays, up to an LRU-like cache on recency-skewed workloads (the ORM traces at small sizes). In a
- * large cache the steps grow with the capacity and the window ghosts are remembered deeper (see
- * {@link LARGE_CACHE}), so the window reaches most of the cache as fast, in
- * ghost hits, as it does in a small one.
+ * large cache the steps grow with the capacity (the window crosses it in as many ghost hits as a
+ * small one), the ghost lists are as deep as ARC's, and popular keys back from the window ghosts
+ * skip admission instead of growing the window (see {@link LARGE_CACHE}).
  *
  * Once the window holds at least {@link RECENCY_SHARE} of the capacity, the policy also takes
  * ARC's second idea: an entry read again while in the window has shown recency twice, so when it
@@ -137,8 +137,9 @@ export interface WTinyLfuOptions {
  * is a short burst filter: a re-read there is usually a correlated reference (the same database
  * page twice in one transaction) and admission decides as in W-TinyLFU.
  *
- * When the hit ratio of a sample (as many requests as the capacity) moves by 5 points or more, the
- * workload changed and the adaptation restarts with larger steps (see {@link RESTART_BOOST}).
+ * In a cache of at most {@link LARGE_CACHE} entries, when the hit ratio of a sample (as many
+ * requests as the capacity) moves by 10 points or more, the workload changed and the adaptation
+ * restarts with larger steps (see {@link RESTART_BOOST}).
  *
  * Per hit: one per-slot counter bump, one queue move or bit set, and the sample's hit counter (the
  * sketch is updated when the entry leaves or is compared; the adaptation runs on misses only, the

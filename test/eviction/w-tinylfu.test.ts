@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { FrequencySketch } from '../../dist/eviction/frequency-sketch.js'
+import { GhostLists } from '../../dist/eviction/ghosts.js'
 import { hashKey, WTinyLfuPolicy } from '../../dist/eviction/index.js'
 import type { WTinyLfuOptions } from '../../dist/eviction/w-tinylfu.js'
 
@@ -108,5 +109,38 @@ describe('w-tinylfu window', () => {
   it('starts empty and reports its share', () => {
     expect(new WTinyLfuPolicy(100).windowShare).toBe(0)
     expect(new WTinyLfuPolicy(100, { windowShare: 0.3, adaptive: false }).windowShare).toBe(0.3)
+  })
+})
+
+describe('GhostLists depths', () => {
+  /** A ghost of list 0, then 100 later evictions from list 0; is it still fresh with `depth0`? */
+  const freshAfter100 = (depth0: number): number => {
+    const ghosts = new GhostLists(1024, 1024)
+    ghosts.setDepths(depth0, 1024)
+    ghosts.add(0, 12345)
+    for (let i = 1; i <= 100; i++) ghosts.add(0, Math.imul(i, 0x9e3779b1) >>> 10)
+    return ghosts.take(12345)
+  }
+
+  it('a ghost within its list depth is fresh, and counts once', () => {
+    const ghosts = new GhostLists(1024, 1024)
+    ghosts.add(1, 777)
+    expect(ghosts.take(777)).toBe(1)
+    expect(ghosts.take(777)).toBe(-1)
+    expect(freshAfter100(1024)).toBe(0)
+  })
+
+  it('setDepths shortens a list: a ghost older than the new depth is no longer fresh', () => {
+    // 100 evictions ago is past a depth of 64 (in stamps of 1024 / 16 = 64 evictions).
+    expect(freshAfter100(64)).toBe(-1)
+    expect(freshAfter100(256)).toBe(0)
+  })
+
+  it('setDepths never goes past the depth given to the constructor', () => {
+    const ghosts = new GhostLists(64, 64)
+    ghosts.setDepths(1_000_000, 1_000_000)
+    ghosts.add(0, 4242)
+    for (let i = 1; i <= 200; i++) ghosts.add(0, Math.imul(i, 0x9e3779b1) >>> 10)
+    expect(ghosts.take(4242)).toBe(-1)
   })
 })
