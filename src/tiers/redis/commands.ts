@@ -28,8 +28,9 @@ export interface ClientPrimitives
   setMany(entries: readonly PxEntry[]): Promise<void>
   /** See {@link RedisAdapter.together}. */
   together(send: () => void): void
-  evalsha(sha: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
-  eval(lua: string, key: string, args: readonly (string | Buffer)[]): Promise<unknown>
+  /** `lock`: the script is a lock's (compare-and-delete or -expire), harmless when sent late. */
+  evalsha(sha: string, key: string, args: readonly (string | Buffer)[], lock?: boolean): Promise<unknown>
+  eval(lua: string, key: string, args: readonly (string | Buffer)[], lock?: boolean): Promise<unknown>
   publish(channel: string, message: Buffer): Promise<void>
   /** A raw command; absent where the topology cannot route one (a Cluster). */
   command?(args: readonly (string | Buffer)[]): Promise<unknown>
@@ -126,14 +127,14 @@ export class RedisCommands implements RedisAdapter {
   }
 
   compareAndDelete(key: string, token: string): Promise<boolean> {
-    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token])) === 1)
+    return this.#run(async () => (await this.#eval(COMPARE_AND_DELETE, key, [token], true)) === 1)
   }
 
   compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
     const px = pxOf(ttlMs)
     return this.#run(
       async () =>
-        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)])) === 1,
+        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)], true)) === 1,
     )
   }
 
@@ -167,10 +168,10 @@ export class RedisCommands implements RedisAdapter {
    * EVALSHA, then EVAL if the server (each master, on a Cluster) does not have the script cached
    * (first use, restart, SCRIPT FLUSH).
    */
-  #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {
+  #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[], lock = false): Promise<unknown> {
     return this.#evalWith(script, {
-      evalsha: () => this.#client.evalsha(script.sha, key, args),
-      eval: () => this.#client.eval(script.lua, key, args),
+      evalsha: () => this.#client.evalsha(script.sha, key, args, lock),
+      eval: () => this.#client.eval(script.lua, key, args, lock),
     })
   }
 

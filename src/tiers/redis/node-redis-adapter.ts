@@ -63,7 +63,7 @@ interface NodeRedisMulti {
 
 export interface NodeRedisAdapterOptions {
   /**
-   * node-redis's own per-command timeout on writes. Our tier's deadline only rejects the caller;
+   * node-redis's own per-command timeout on writes (not on lock commands: see `locker`). Our tier's deadline only rejects the caller;
    * this one also drops a command not yet written to the socket, so for a client you pass in that
    * keeps an offline queue, a write reported as failed is never sent later, after a reconnect, over
    * a newer value. For a client opened from a URL (no offline queue), also how long a command waits
