@@ -214,6 +214,10 @@ class WatchedLocalTier implements LocalTier {
     this.#watch = watch
   }
 
+  get keepsReads(): boolean {
+    return this.#inner.keepsReads
+  }
+
   lookup(key: string, now: number): unknown {
     const value = this.#inner.lookup(key, now)
     // A held value goes the stale way (ATTENTION → inspect): refreshed from the L2 or the origin,

@@ -86,9 +86,25 @@ export class Loader {
    * value its holder stores), or — no L2, a tier without locks, `lock: false` — straight through.
    */
   readonly #lockOrValue: LockStep
+  /**
+   * One L2 entry, judged, and backfilled into the L1 unless `skipL1` — or unless a change of the
+   * key (a write, a delete, a clear or a resync, here or heard from another instance) overtook
+   * the read: its reply, older than the change, would otherwise stay in the L1 until its TTL.
+   * Chosen once: without an L1 nothing is backfilled, and a read watches for no change.
+   */
+  readonly read: (
+    key: string,
+    schema: Schema,
+    skipL1: boolean,
+    res: Resilience,
+    seen?: Seen,
+  ) => Promise<Decoded | Miss | Unavailable>
 
   constructor(parts: LoaderParts) {
     this.#p = parts
+    this.read = parts.local.keepsReads
+      ? (key, schema, skipL1, res, seen) => this.#readAndKeep(key, schema, skipL1, res, seen)
+      : (key, schema, _skipL1, res, seen) => parts.reads.read(key, schema, res, seen)
     this.#lockOrValue =
       parts.remote.locking && parts.options.lock !== false
         ? (key, options, res, stale, seen) => this.#waitForLock(key, options, res, stale, seen)
@@ -135,12 +151,8 @@ export class Loader {
     return this.#preferFresh(key, flight, stale, res)
   }
 
-  /**
-   * One L2 entry, backfilled into the L1 unless `skipL1` — or unless a change of the key (a write,
-   * a delete, a clear or a resync, here or heard from another instance) overtook the read: its
-   * reply, older than the change, would otherwise stay in the L1 until its TTL.
-   */
-  read(
+  /** {@link read} with an L1. */
+  #readAndKeep(
     key: string,
     schema: Schema,
     skipL1: boolean,

@@ -80,6 +80,11 @@ export interface LocalTier {
   readonly usage: LocalUsage | undefined
   readonly evictions: number
   readonly expirations: number
+  /**
+   * Whether {@link backfill} keeps what the L2 returned (false without an L1): only then must an
+   * L2 read watch for the changes that would overtake it (see `Loader.read`).
+   */
+  readonly keepsReads: boolean
 }
 
 export interface LocalUsage {
@@ -106,6 +111,7 @@ interface LocalRecord {
 }
 
 export class MemoryLocalTier implements LocalTier {
+  readonly keepsReads = true
   readonly #store: MemoryStore
   readonly #options: LocalTierOptions
   readonly #tags: TagState
@@ -290,6 +296,7 @@ export class MemoryLocalTier implements LocalTier {
 
 /** No L1: nothing is kept, every read misses (uncounted: there is no L1 to miss). */
 export class NoLocalTier implements LocalTier {
+  readonly keepsReads = false
   readonly usage = undefined
   readonly evictions = 0
   readonly expirations = 0
