@@ -268,7 +268,13 @@ export class RedisTier implements RemoteTier {
    */
   readonly #flushAll = (): void => {
     this.#scheduled = false
-    this.#together(this.#sendAll)
+    // One command (the common case of a sequential caller) needs no gathering.
+    const commands =
+      (this.#writes !== undefined && this.#writes.size > 0 ? 1 : 0) +
+      this.#commands.length +
+      (this.#pending.length > 0 ? 1 : 0)
+    if (commands > 1) this.#together(this.#sendAll)
+    else this.#sendAll()
   }
 
   readonly #sendAll = (): void => {
