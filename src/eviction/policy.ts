@@ -27,6 +27,17 @@ export type PolicyName = 'lru' | 'sieve' | 's3fifo' | 'w-tinylfu'
 
 /** A 32-bit hash of a key (FNV-1a over UTF-16 code units, then a murmur3 finaliser), as a uint32. */
 export function hashKey(key: string): number {
+  return hashKeyInt32(key) >>> 0
+}
+
+/**
+ * {@link hashKey}'s bits as an int32, what the L1 store hands its index and its policy: V8 keeps
+ * an int32 a small integer, where a uint32 past 2^31 is a heap number — allocated whenever it
+ * crosses a call V8 did not inline (half of all keys, on every write: the hash goes to the index
+ * and the policy, and an eviction hashes the evicted key again). Policies read the bits (`>>>`,
+ * `&`, `Math.imul`), as they already do for the simulator's Int32Array of hashes.
+ */
+export function hashKeyInt32(key: string): number {
   // The FNV offset basis as an int32 (0x811c9dc5 | 0): written as 0x811c9dc5, a number past 2^31,
   // it made `h` a float64 in V8's optimized loop — converted to int32 and back on every character
   // (a quarter of a store hit's time). Same bits, same hashes.
@@ -39,7 +50,7 @@ export function hashKey(key: string): number {
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
+  return h ^ (h >>> 16)
 }
 
 type SlotArray = Int32Array | Int8Array | Uint8Array | Uint16Array | Uint32Array | Float64Array

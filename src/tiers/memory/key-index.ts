@@ -1,4 +1,4 @@
-import { hashKey } from '../../eviction/index.js'
+import { hashKeyInt32 } from '../../eviction/policy.js'
 
 /*
  * A bucket holds 0 (empty) or slot + 1 in its low SLOT_BITS; above them, the entry's distance from
@@ -31,7 +31,7 @@ const NO_BUCKETS = 1
  * backward shift: no tombstones, so churn never degrades it) of Int32
  * buckets, about 6 bytes per entry at full size — where a `Map<string, number>` costs ~30–37
  * (three 8-byte words per entry plus its buckets, in a table that doubles, and deleted entries
- * linger until it rehashes). A key's bucket is its 32-bit {@link hashKey} scaled to the number
+ * linger until it rehashes). A key's bucket is its 32-bit {@link hashKeyInt32} scaled to the number
  * of buckets (no power-of-two rounding, so the table is sized to the capacity, not past it); the
  * same hash is what the eviction policies see, so a write hashes its key once.
  *
@@ -95,10 +95,10 @@ export class KeyIndex {
 
   /** The slot of `key`, or -1. */
   find(key: string): number {
-    return this.findHashed(key, hashKey(key))
+    return this.findHashed(key, hashKeyInt32(key))
   }
 
-  /** The slot of `key` whose {@link hashKey} is `hash`, or -1. */
+  /** The slot of `key` whose {@link hashKeyInt32} is `hash`, or -1. */
   findHashed(key: string, hash: number): number {
     const buckets = this.#buckets
     // (Below 2^31 buckets, truncation with `| 0` is the floor.)
@@ -160,7 +160,7 @@ export class KeyIndex {
     const buckets = this.#buckets
     const n = buckets.length
     const mask = this.#slotMask
-    let i = this.#home(hashKey(pairs[slot << 1] as string), n)
+    let i = this.#home(hashKeyInt32(pairs[slot << 1] as string), n)
     while (((buckets[i] as number) & mask) !== slot + 1) if (++i === n) i = 0
     pairs[slot << 1] = undefined
     pairs[(slot << 1) + 1] = undefined
@@ -199,7 +199,7 @@ export class KeyIndex {
   #distanceOf(cell: number, b: number, n: number): number {
     const d = this.#wide ? SATURATED : (cell >>> SLOT_BITS) & DISTANCE_MASK
     if (d !== SATURATED) return d
-    const home = this.#home(hashKey(this.pairs[((cell & this.#slotMask) - 1) * 2] as string), n)
+    const home = this.#home(hashKeyInt32(this.pairs[((cell & this.#slotMask) - 1) * 2] as string), n)
     return b >= home ? b - home : b - home + n
   }
 
@@ -251,7 +251,7 @@ export class KeyIndex {
       const cell = old[b] as number
       if (cell === 0) continue
       const slot = (cell & mask) - 1
-      this.#place(buckets, hashKey(pairs[slot * 2] as string), slot)
+      this.#place(buckets, hashKeyInt32(pairs[slot * 2] as string), slot)
     }
     this.#buckets = buckets
     this.#scale = n * PER_TWO_32

@@ -1,5 +1,5 @@
-import { createPolicy, type EvictionPolicy, hashKey, type PolicyName } from '../../eviction/index.js'
-import { grownLength, withSlot } from '../../eviction/policy.js'
+import { createPolicy, type EvictionPolicy, type PolicyName } from '../../eviction/index.js'
+import { grownLength, hashKeyInt32, withSlot } from '../../eviction/policy.js'
 import { KeyIndex } from './key-index.js'
 
 /** What {@link MemoryStore.get} returns for an absent or expired key (values may be `null`). */
@@ -291,7 +291,7 @@ export class MemoryStore {
     freshUntil = expiresAt,
     softAt = freshUntil,
   ): void {
-    const hash = hashKey(key)
+    const hash = hashKeyInt32(key)
     let slot = this.#index.findHashed(key, hash)
     if (size > this.#maxBytes) {
       // Larger than the whole budget: never cacheable here, and the old value is outdated.
