@@ -63,8 +63,10 @@ const NONE = -1
  * entry has an expiry — the expiry (8 bytes) and the expiry heap's two Int32 cells. The soft time
  * (when a hit must take the slow path) shares the expiry's array until some entry's differs from
  * its expiry (early refresh, grace, tag invalidation); only then does it get an array of its own.
- * No object per entry: the hit path is one hash of the key, a probe and two array reads (plus the
- * policy's cell), and an entry costs less than in lru-cache. Every array starts small and doubles
+ * No object per entry: the hit path is one hash of the key, a probe (a bucket, then the key and
+ * value's cache line) and the policy's cell — the flags only while some entry clones or slides, the
+ * soft time only once the soonest expiry is due (see #dueFrom) — and an entry costs less than in
+ * lru-cache. Every array starts small and doubles
  * up to the capacity as slots are used, so room for a million entries holding a thousand costs
  * what a thousand cost; nothing shrinks except on {@link clear}.
  *
