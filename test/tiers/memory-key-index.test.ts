@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { hashKey } from '../../dist/eviction/index.js'
+import { hashKeyInt32 } from '../../dist/eviction/policy.js'
 import { KeyIndex } from '../../dist/tiers/memory/key-index.js'
 
 /** Drives a KeyIndex the way the store does (slots from a free list, keys array grown first) beside a Map. */
@@ -118,5 +119,32 @@ describe('KeyIndex (the L1 key → slot table)', () => {
     expect(m.index.size).toBe(0)
     expect(m.index.slots).toBe(0)
     expect(m.index.find('k1')).toBe(-1)
+  })
+})
+
+describe('hashKey', () => {
+  /** The definition: FNV-1a over UTF-16 code units, then murmur3's finaliser (what every stored trace analysis and hit ratio was measured with). */
+  function reference(key: string): number {
+    let h = 0x811c9dc5
+    for (let i = 0; i < key.length; i++) {
+      h ^= key.charCodeAt(i)
+      h = Math.imul(h, 0x01000193)
+    }
+    h ^= h >>> 16
+    h = Math.imul(h, 0x85ebca6b)
+    h ^= h >>> 13
+    h = Math.imul(h, 0xc2b2ae35)
+    return (h ^ (h >>> 16)) >>> 0
+  }
+
+  it('keeps its definition (a faster loop must not move a hash), and hashKeyInt32 carries the same bits', () => {
+    const fixed = ['', 'a', 'key:1', 'user:42:profile', 'é', '€uro', '\u{1F600}', 'x'.repeat(300)]
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom(...fixed)), (key) => {
+        expect(hashKey(key)).toBe(reference(key))
+        expect(hashKeyInt32(key)).toBe(reference(key) | 0)
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
