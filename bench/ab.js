@@ -2,7 +2,7 @@
 // build against the build of each git ref (default HEAD~1), side by side in one run.
 //
 //   node bench/ab.js 0c3f423 main          this build vs the one before the core split and vs main
-//   options: --quick (fewer rounds, ioredis only)  --rounds=N  --only=l1,l2,miss  --a=<ref> (A = that
+//   options: --quick (fewer rounds, ioredis only)  --rounds=N  --only=l1,l2,miss  --pin=false (no CPU pinning)  --a=<ref> (A = that
 //   ref's build instead of this checkout's dist/)
 //
 // Each ref is extracted with `git archive` into $TMPDIR/stratacache-ab/<sha> (no worktree, no
@@ -37,6 +37,17 @@ const refs = argv.filter((a) => !a.startsWith('--'))
 if (refs.length === 0) refs.push('HEAD~1')
 const quick = flags.quick === 'true'
 const only = flags.only ? new Set(flags.only.split(',')) : undefined
+/**
+ * Pinning (default on a machine with 2+ CPUs and `taskset`; `--pin=false` turns it off):
+ * redis-server on the last CPU, every measured process on the others. Unpinned, a case process
+ * the scheduler keeps on redis-server's CPU pays a context switch per round trip for as long as
+ * it lives — seen here as one build's sequential reads at 4–6× the other's, round after round,
+ * which no alternation of rounds can cancel.
+ */
+const cpus = os.cpus().length
+const pin =
+  flags.pin !== 'false' && cpus >= 2 && spawnSync('taskset', ['-V'], { encoding: 'utf8' }).status === 0
+const MEASURED_CPUS = flags.pin === 'same' ? String(cpus - 1) : `0-${cpus - 2}`
 /** The goal: this build within 5% of each ref on every path measured. */
 const LIMIT = 1.05
 
@@ -118,10 +129,15 @@ const live = new Set()
 
 /** One case process for one build, driven over stdin/stdout (bench/lib/common.js `serve`). */
 function child(kase, impl, env) {
-  const proc = spawn(process.execPath, [path.join(here, 'cases', `${kase}.js`), impl], {
-    env: { ...process.env, ...env, BENCH_DRIVEN: '1' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
+  const argv = [path.join(here, 'cases', `${kase}.js`), impl]
+  const proc = spawn(
+    pin ? 'taskset' : process.execPath,
+    pin ? ['-c', MEASURED_CPUS, process.execPath, ...argv] : argv,
+    {
+      env: { ...process.env, ...env, BENCH_DRIVEN: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  )
   live.add(proc)
   const waiting = []
   let stderr = ''
@@ -231,6 +247,7 @@ async function main() {
   if (!existsSync(path.join(root, 'dist', 'index.js')))
     throw new Error('dist/ is missing: run npm run build first')
   const redis = CASES.some((c) => c.redis) ? await startRedis() : undefined
+  if (redis && pin) spawnSync('taskset', ['-pc', String(cpus - 1), String(redis.pid)])
   const cleanup = () => {
     for (const p of live) p.kill('SIGKILL')
     redis?.killNow()
@@ -243,6 +260,8 @@ async function main() {
   )
   for (const [i, b] of builds.entries()) console.log(`  ${String.fromCharCode(65 + i)} = ${b.label}`)
   if (redis) console.log(`  redis-server ${redis.version} on 127.0.0.1:${redis.port} (private)`)
+  if (pin)
+    console.log(`  pinned: redis-server on CPU ${cpus - 1}, measured processes on CPU ${MEASURED_CPUS}`)
   console.log(`load average at start: ${load()}`)
   console.log(
     'Same case code against each build; rounds alternate (A B, B A, …). Times: median ± spread of the rounds.',

@@ -162,12 +162,16 @@ export class Loader {
     const { reads, flights } = this.#p
     if (skipL1) return reads.read(key, schema, res, seen)
     const token = flights.startRead(key)
-    const reading = reads.read(key, schema, res, seen, (k, found, r) => {
-      if (!token.overtaken) this.#backfill(k, found, r)
-    })
-    const done = () => flights.endRead(key, token)
-    reading.then(done, done)
-    return reading
+    return reads.read(
+      key,
+      schema,
+      res,
+      seen,
+      (k, found, r) => {
+        if (!token.overtaken) this.#backfill(k, found, r)
+      },
+      () => flights.endRead(key, token),
+    )
   }
 
   /** Keeps an entry found in the L2 in the L1 (its value as the L1 holds it: isolated). */

@@ -62,20 +62,26 @@ export class RemoteReads {
     res: Resilience,
     seen?: Seen,
     found?: (key: string, entry: Decoded, res: Resilience) => void,
+    settled?: () => void,
   ): Promise<Decoded | Miss | Unavailable> {
     const again = seen?.looked === true
     if (seen !== undefined) seen.looked = true
-    return this.#remote.read(key, !again, (bytes) => {
-      if (seen !== undefined) {
-        // A second look during the same load: the same bytes were already judged (corrupt, failing
-        // the schema, stale) and counted; only a new value is worth decoding.
-        if (seen.bytes !== undefined && Buffer.compare(seen.bytes, bytes) === 0) return L2_MISS
-        seen.bytes = bytes
-      }
-      const accepted = this.#accept(key, bytes, schema, res)
-      if (!(accepted instanceof Promise)) return settle(key, accepted, res, found)
-      return accepted.then((entry) => settle(key, entry, res, found))
-    })
+    return this.#remote.read(
+      key,
+      !again,
+      (bytes) => {
+        if (seen !== undefined) {
+          // A second look during the same load: the same bytes were already judged (corrupt, failing
+          // the schema, stale) and counted; only a new value is worth decoding.
+          if (seen.bytes !== undefined && Buffer.compare(seen.bytes, bytes) === 0) return L2_MISS
+          seen.bytes = bytes
+        }
+        const accepted = this.#accept(key, bytes, schema, res)
+        if (!(accepted instanceof Promise)) return settle(key, accepted, res, found)
+        return accepted.then((entry) => settle(key, entry, res, found))
+      },
+      settled,
+    )
   }
 
   /** Aligned with `keys`: every entry found and judged (fresh or stale), undefined elsewhere. */

@@ -100,12 +100,14 @@ export interface RemoteAccess {
   /**
    * One entry's bytes, handed to `judge` as they arrive: the read and its judgement settle as one
    * promise (no promise per layer on the L2 paths). `countMiss: false` for a second look within
-   * the same load (one load, one miss).
+   * the same load (one load, one miss). `settled`, if given, is called once the read and its
+   * judgement are over, whatever the outcome, before the promise settles.
    */
   read<R>(
     key: string,
     countMiss: boolean,
     judge: (bytes: Uint8Array) => R | Promise<R>,
+    settled?: () => void,
   ): Promise<R | Miss | Unavailable>
   /** Aligned with `keys`; undefined where absent, outdated, or when the L2 failed. */
   readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
@@ -349,10 +351,14 @@ class RedisRemoteAccess implements RemoteAccess {
     key: string,
     countMiss: boolean,
     judge: (bytes: Uint8Array) => R | Promise<R>,
+    settled?: () => void,
   ): Promise<R | Miss | Unavailable> {
     const storageKey = this.storageKey(key)
     // Its L2 copy is outdated (a write or delete failed): never read it back.
-    if (this.#repairs.outdated(storageKey)) return Promise.resolve(L2_MISS)
+    if (this.#repairs.outdated(storageKey)) {
+      settled?.()
+      return Promise.resolve(L2_MISS)
+    }
     const telemetry = this.#telemetry
     const started = telemetry.l2Started()
     let reading: Promise<Uint8Array | undefined>
@@ -366,12 +372,15 @@ class RedisRemoteAccess implements RemoteAccess {
     return reading.then(
       (bytes) => {
         telemetry.l2Finished(started)
-        if (bytes !== undefined) return judge(bytes)
+        if (bytes !== undefined)
+          return settled === undefined ? judge(bytes) : judgeThen(judge, bytes, settled)
         if (countMiss) telemetry.counters.l2Misses++
+        settled?.()
         return L2_MISS
       },
       (error: unknown) => {
         telemetry.l2Finished(started)
+        settled?.()
         this.failed(error, 'get')
         return L2_UNAVAILABLE
       },
@@ -586,7 +595,8 @@ export class NoRemoteTier implements RemoteAccess {
   entry(): undefined {
     return undefined
   }
-  read(): Promise<Miss> {
+  read(_key: string, _countMiss: boolean, _judge: unknown, settled?: () => void): Promise<Miss> {
+    settled?.()
     return Promise.resolve(L2_MISS)
   }
   async readMany(keys: readonly string[]): Promise<undefined[]> {
@@ -620,6 +630,24 @@ export class NoRemoteTier implements RemoteAccess {
 }
 
 function ignore(): void {}
+
+/** `judge(bytes)`, then `settled()` — after an asynchronous judgement settles, and after a throw. */
+function judgeThen<R>(
+  judge: (bytes: Uint8Array) => R | Promise<R>,
+  bytes: Uint8Array,
+  settled: () => void,
+): R | Promise<R> {
+  let judged: R | Promise<R>
+  try {
+    judged = judge(bytes)
+  } catch (error) {
+    settled()
+    throw error
+  }
+  if (judged instanceof Promise) return judged.finally(settled)
+  settled()
+  return judged
+}
 
 function first<T>(pair: readonly [T, unknown]): T {
   return pair[0]
