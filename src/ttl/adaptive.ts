@@ -1,4 +1,5 @@
 import { type Duration, parseDuration } from '../base/duration.js'
+import { fnv1a } from '../base/fnv.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** Options of {@link adaptiveTtl}. */
@@ -90,15 +91,8 @@ export class AdaptiveTtl {
   }
 }
 
-function hash(text: string): number {
-  // FNV-1a over UTF-16 code units: fast, good enough spread for a sketch.
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
+/** FNV-1a: fast, good enough spread for a sketch. */
+const hash = fnv1a
 
 function rehash(h: number, row: number): number {
   let x = (h + Math.imul(row + 1, 0x9e3779b9)) >>> 0

@@ -1,3 +1,5 @@
+import { fnv1a } from '../base/fnv.js'
+
 /**
  * The durable log under a write-behind: the seam between the engine (batching, retries, dead
  * letters, partition ownership) and its storage. {@link RedisStreamLog} is the production one;
@@ -171,10 +173,5 @@ export function idTime(id: string): number {
 /** FNV-1a over UTF-16 code units: a stable key → partition mapping in every process. */
 export function partitionOf(key: string, partitions: number): number {
   if (partitions === 1) return 0
-  let hash = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return (hash >>> 0) % partitions
+  return fnv1a(key) % partitions
 }

@@ -149,7 +149,8 @@ interface UrlTemplate {
 }
 
 /** FNV-1a step and finaliser: together, {@link hashKey} of the characters fed. */
-const FNV_OFFSET = 0x811c9dc5
+// An int32 literal (0x811c9dc5 | 0): past 2^31 it made the hash loop run in float64 (see base/fnv.ts).
+const FNV_OFFSET = -2128831035
 const FNV_PRIME = 0x01000193
 function finish(h: number): number {
   h ^= h >>> 16
