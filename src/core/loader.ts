@@ -170,7 +170,7 @@ export class Loader {
       (k, found, r) => {
         if (!token.overtaken) this.#backfill(k, found, r)
       },
-      () => flights.endRead(key, token),
+      () => flights.endRead(token),
     )
   }
 
@@ -188,8 +188,7 @@ export class Loader {
     try {
       found = await this.#p.reads.readMany(keys, schema, res)
     } finally {
-      if (tokens !== undefined)
-        for (let i = 0; i < keys.length; i++) flights.endRead(keys[i] as string, tokens[i] as LoadToken)
+      if (tokens !== undefined) for (const token of tokens) flights.endRead(token)
     }
     const now = this.#p.clock.now()
     return found.map((entry, i) => {
