@@ -23,7 +23,7 @@ const summary = (events: InvalidationEvent[]) => events.map((e) => `${e.origin} 
 
 describe("the 'invalidate' event", () => {
   it('is emitted once per change on each instance: local where it was made, remote where it was heard', async () => {
-    const { a, b, seen } = await pair()
+    const { a, seen } = await pair()
     const tags = ['product:1']
     await a.invalidateTags(tags, { mode: 'expire' })
     await a.delete('k')

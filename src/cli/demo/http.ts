@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { createCache } from '../../index.js'
 import type { Product, ProductSummary } from './catalog.js'
 import { Origin, replay, type Target } from './replay.js'
-import type { HttpNumbers, RunOptions, RunResult } from './types.js'
+import type { RunOptions, RunResult } from './types.js'
 
 /** Thrown when the HTTP run cannot start because Fastify is not installed (the demo skips the column). */
 export class MissingFrameworkError extends Error {}

@@ -79,7 +79,7 @@ export class RedisCommands implements RedisAdapter {
       ) => {
         const tail = [String(keys.length), ...keys, ...args]
         return this.#run(() =>
-          this.#evalWith(script, {
+          this.#evalWith({
             evalsha: () => command.call(client, ['EVALSHA', script.sha, ...tail]),
             eval: () => command.call(client, ['EVAL', script.lua, ...tail]),
           }),
@@ -169,16 +169,13 @@ export class RedisCommands implements RedisAdapter {
    * (first use, restart, SCRIPT FLUSH).
    */
   #eval(script: LuaScript, key: string, args: readonly (string | Buffer)[], lock = false): Promise<unknown> {
-    return this.#evalWith(script, {
+    return this.#evalWith({
       evalsha: () => this.#client.evalsha(script.sha, key, args, lock),
       eval: () => this.#client.eval(script.lua, key, args, lock),
     })
   }
 
-  async #evalWith(
-    script: LuaScript,
-    send: { evalsha: () => Promise<unknown>; eval: () => Promise<unknown> },
-  ): Promise<unknown> {
+  async #evalWith(send: { evalsha: () => Promise<unknown>; eval: () => Promise<unknown> }): Promise<unknown> {
     try {
       return await send.evalsha()
     } catch (error) {

@@ -6,7 +6,7 @@
  * promoted replica's log. The same failover with the default durability counts what it loses.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, createCache, type WriteBehind } from '../../../dist/index.js'
+import { type Cache, createCache } from '../../../dist/index.js'
 import { type RedisServer, startRedisServer, uniqueNamespace } from '../../helpers/redis-server.js'
 import { flushInto, lastByKey, until, usePostgresSchema } from './harness.js'
 
