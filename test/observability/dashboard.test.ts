@@ -342,6 +342,14 @@ describe('History (the server-side ring)', () => {
     expect(history.since().map((p) => p.t)).toEqual([3000, 4000, 5000])
     expect(history.since(4000).map((p) => p.t)).toEqual([5000])
   })
+
+  it('points recorded within one millisecond get increasing times, so since(first) returns the second', () => {
+    const history = new History(10)
+    const first = history.record([at(1000, {})], 7000)
+    const second = history.record([at(2000, {})], 7000)
+    expect(second.t).toBeGreaterThan(first.t)
+    expect(history.since(first.t)).toEqual([second])
+  })
 })
 
 describe('aggregating what instances publish through Redis', () => {

@@ -211,8 +211,11 @@ export class History {
       add(groups.get(ALL)!, pair.current, pair.previous)
     }
     this.#seen = seen
+    // Strictly increasing: two points recorded within one millisecond would share a time, and a
+    // page asking for the points after the first (`since`) would never get the second.
+    const last = this.#points[this.#points.length - 1]
     const point: HistoryPoint = {
-      t,
+      t: last === undefined || t > last.t ? t : last.t + 1,
       groups: Object.fromEntries([...groups].map(([name, acc]) => [name, finish(acc)])),
     }
     this.#points.push(point)
