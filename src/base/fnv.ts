@@ -1,14 +1,20 @@
 /**
- * FNV-1a over a string's UTF-16 code units, as a uint32: stable across processes and versions
- * (write-behind partitions depend on it). The offset basis is written as an int32 (0x811c9dc5 | 0):
+ * FNV-1a over a string's UTF-16 code units, as an int32: the one FNV loop (the L1's key hash
+ * finalises it, see `hashKeyInt32`). The offset basis is written as an int32 (0x811c9dc5 | 0):
  * written as 0x811c9dc5, a number past 2^31, it made the loop's `h` a float64 in V8's optimized
- * code, converted to int32 and back on every character. Same bits.
+ * code, converted to int32 and back on every character. An int32 stays a small integer across
+ * calls V8 does not inline, where a uint32 past 2^31 is an allocated heap number.
  */
-export function fnv1a(text: string): number {
+export function fnv1aInt32(text: string): number {
   let h = -2128831035
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
-  return h >>> 0
+  return h
+}
+
+/** {@link fnv1aInt32} as a uint32: stable across processes and versions (write-behind partitions depend on it). */
+export function fnv1a(text: string): number {
+  return fnv1aInt32(text) >>> 0
 }

@@ -1,3 +1,5 @@
+import { fnv1aInt32 } from '../base/fnv.js'
+
 /**
  * An eviction policy decides which resident entry leaves when a store is over its bounds. It
  * works on *slots* — small integers the store assigns to entries — so that policies keep their
@@ -38,14 +40,7 @@ export function hashKey(key: string): number {
  * `&`, `Math.imul`), as they already do for the simulator's Int32Array of hashes.
  */
 export function hashKeyInt32(key: string): number {
-  // The FNV offset basis as an int32 (0x811c9dc5 | 0): written as 0x811c9dc5, a number past 2^31,
-  // it made `h` a float64 in V8's optimized loop — converted to int32 and back on every character
-  // (a quarter of a store hit's time). Same bits, same hashes.
-  let h = -2128831035
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
+  let h = fnv1aInt32(key)
   h ^= h >>> 16
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
