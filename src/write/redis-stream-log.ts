@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { InvalidOptionError, WriteBehindNotReplicatedError } from '../errors.js'
 import { keySlot, SLOT_COUNT } from '../tiers/redis/cluster-slot.js'
 import type { StreamCommands } from '../tiers/tier.js'
@@ -14,166 +13,10 @@ import {
   type Replication,
   type WriteLog,
 } from './log.js'
-
-interface Script {
-  readonly lua: string
-  readonly sha: string
-}
-
-function script(lua: string): Script {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
-}
-
-/**
- * KEYS[1] the partition's stream, KEYS[2] its per-key sequence hash, KEYS[3] the partition's top
- * sequence, then the cache entries written with the appends (single Redis only: on a cluster
- * they live in other slots) and dependency markers. ARGV[1] the pending bound ('' for none),
- * ARGV[2] the number of writes, then per write: key, op ('s'|'d'), value, replayed id ('' for a
- * new write), replayed seq, the index in KEYS of its cache entry ('' for none), the cache entry's
- * bytes, its PX ('' for none); then pairs (index in KEYS of a dependency marker, time). Appends
- * each write unless the stream already holds the bound, in one atomic step with its sequence and
- * its cache entry, and bumps each marker that exists as the cache's BUMP_MARKER does ('delete'
- * mode, existing only): the reply is, per write, `id, seq` (a replayed write's original ones) or
- * `'full', length`.
- *
- * A sequence is max(Redis's clock in µs, the partition's top + 1): it grows with every write of
- * the partition, so a key whose hash field was trimmed (nothing pending) still gets a greater
- * one, and so does every key after Redis lost its data (no persistence, restart): the idempotent
- * flush never ignores new writes. The hash holds the last sequence of each key with writes
- * pending (what the cache's ordering check reads); acknowledgments trim it. An op 'h' is a set
- * whose sequence is held (AppendOp.holdSequence): stored as `<seq>!`, it outlives its flush
- * (`<seq>.` then) until RELEASE_SEQ. Numbers pass through
- * string.format('%d'): Lua's default conversion prints 14 significant digits only.
- */
-const APPEND = script(`
-local max = tonumber(ARGV[1])
-local len = redis.call('XLEN', KEYS[1])
-local out = {}
-local top
-local last = 2 + 8 * tonumber(ARGV[2])
-for i = 3, last, 8 do
-  if max and len >= max then
-    out[#out + 1] = 'full'
-    out[#out + 1] = len
-  else
-    local key, op, rid = ARGV[i], ARGV[i + 1], ARGV[i + 3]
-    local id
-    local q
-    if rid == '' then
-      if not top then
-        local t = redis.call('TIME')
-        top = tonumber(t[1]) * 1000000 + tonumber(t[2])
-        local stored = tonumber(redis.call('GET', KEYS[3]) or '0')
-        if stored >= top then top = stored + 1 end
-      else
-        top = top + 1
-      end
-      q = string.format('%d', top)
-      if op == 'h' then
-        op = 's'
-        redis.call('HSET', KEYS[2], key, q .. '!')
-      else
-        redis.call('HSET', KEYS[2], key, q)
-      end
-      id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', q, 'v', ARGV[i + 2])
-    else
-      q = ARGV[i + 4]
-      if op == 'h' then op = 's' end
-      redis.call('XADD', KEYS[1], '*', 'k', key, 'o', op, 'q', q, 'v', ARGV[i + 2], 'i', rid)
-      id = rid
-    end
-    local c = ARGV[i + 5]
-    if c ~= '' then
-      local px = ARGV[i + 7]
-      if px == '' then
-        redis.call('SET', KEYS[tonumber(c)], ARGV[i + 6])
-      else
-        redis.call('SET', KEYS[tonumber(c)], ARGV[i + 6], 'PX', px)
-      end
-    end
-    len = len + 1
-    out[#out + 1] = id
-    out[#out + 1] = q
-  end
-end
-if top then redis.call('SET', KEYS[3], string.format('%d', top)) end
-for i = last + 1, #ARGV, 2 do
-  local marker = KEYS[tonumber(ARGV[i])]
-  local cur = redis.call('GET', marker)
-  if cur then
-    local d, e = 0, 0
-    local j = string.find(cur, ',', 1, true)
-    if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end
-    local at = tonumber(ARGV[i + 1])
-    if at > d then d = at end
-    redis.call('SET', marker, string.format('%.3f,%.3f', d, e), 'KEEPTTL')
-  end
-end
-return out
-`)
-
-/**
- * KEYS[1] the stream, KEYS[2] the sequence hash; ARGV[1] the group, ARGV[2] how many entry ids
- * follow, then the ids, then key/sequence pairs: XACK then XDEL the ids, and HDEL each key whose
- * last sequence is the one given (its newest write is flushed: nothing of it is pending).
- */
-const ACK = script(`
-local n = tonumber(ARGV[2])
-local ids = {}
-for i = 3, 2 + n do ids[#ids + 1] = ARGV[i] end
-local deleted = 0
-if n > 0 then
-  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-  deleted = redis.call('XDEL', KEYS[1], unpack(ids))
-end
-for i = 3 + n, #ARGV, 2 do
-  local cur = redis.call('HGET', KEYS[2], ARGV[i])
-  if cur == ARGV[i + 1] then
-    redis.call('HDEL', KEYS[2], ARGV[i])
-  elseif cur == ARGV[i + 1] .. '!' then
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1] .. '.')
-  end
-end
-return deleted
-`)
-
-/**
- * KEYS[1] the sequence hash; ARGV key/sequence pairs of held writes (op 'h' of APPEND): replies
- * with each key's last sequence ('0' for none) and releases each write's hold — forgets the key
- * if its write was flushed already (`<seq>.`), else leaves it to the ack (`<seq>`). A newer write
- * of the key replaced the hold: nothing to release.
- */
-const RELEASE_SEQ = script(`
-local out = {}
-for i = 1, #ARGV, 2 do
-  local cur = redis.call('HGET', KEYS[1], ARGV[i])
-  if cur then
-    out[#out + 1] = string.match(cur, '^%d+') or '0'
-    if cur == ARGV[i + 1] .. '!' then
-      redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-    elseif cur == ARGV[i + 1] .. '.' then
-      redis.call('HDEL', KEYS[1], ARGV[i])
-    end
-  else
-    out[#out + 1] = '0'
-  end
-end
-return out
-`)
-
-/** KEYS[1] the lease; ARGV[1] the token, ARGV[2] ms: PEXPIRE if the token holds it. */
-const RENEW = script(
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0",
-)
-
-/** KEYS[1] the lease; ARGV[1] the token: DEL if the token holds it. */
-const RELEASE = script(
-  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
-)
+import { Packer } from './pack.js'
+import { ACK, APPEND, RELEASE, RELEASE_SEQ, RENEW } from './stream-scripts.js'
 
 const GROUP = 'flushers'
-/** Ids per XACK/XDEL script call (Lua's unpack has a stack limit). */
-const ACK_CHUNK = 1000
 const CLAIM_COUNT = 1000
 
 export interface RedisStreamLogOptions {
@@ -270,47 +113,53 @@ export class RedisStreamLog implements WriteLog {
     replication?: Replication,
   ): Promise<AppendResult[]> {
     const keys = [this.#key(partition, 'log'), this.#key(partition, 'seq'), this.#key(partition, 'top')]
-    const args: (string | Buffer)[] = [
-      Number.isFinite(maxPending) ? String(maxPending) : '',
-      String(ops.length),
-    ]
-    const bumps: string[] = []
+    const fields = new Packer()
+    let letters = ''
+    // Markers go after the writes (see APPEND): their keys at the end of KEYS, their times last.
+    let markerKeys: string[] | undefined
+    let markerTimes: string[] | undefined
     for (const op of ops) {
-      if (this.writesCache && op.markers !== undefined) {
-        for (const marker of op.markers.keys) {
-          keys.push(marker)
-          bumps.push(String(keys.length), String(op.markers.at))
-        }
-      }
       const cache = this.writesCache ? op.cache : undefined
-      let cacheIndex = ''
+      letters +=
+        (op.op === 'set' ? (op.holdSequence === true ? 'h' : 's') : 'd') +
+        (cache === undefined ? '-' : 'c') +
+        (op.replay === undefined ? '-' : 'r')
+      fields.add(op.key)
+      fields.add(op.value)
       if (cache !== undefined) {
         keys.push(cache.key)
-        cacheIndex = String(keys.length)
+        fields.add(Number.isFinite(cache.ttlMs) ? String(Math.max(1, Math.ceil(cache.ttlMs))) : '')
+        fields.add(cache.value)
       }
-      args.push(
-        op.key,
-        op.op === 'set' ? (op.holdSequence === true ? 'h' : 's') : 'd',
-        toBuffer(op.value),
-        op.replay?.id ?? '',
-        op.replay === undefined ? '' : String(op.replay.seq),
-        cacheIndex,
-        cache === undefined ? '' : toBuffer(cache.value),
-        cache === undefined || !Number.isFinite(cache.ttlMs)
-          ? ''
-          : String(Math.max(1, Math.ceil(cache.ttlMs))),
-      )
+      if (op.replay !== undefined) {
+        fields.add(op.replay.id)
+        fields.add(String(op.replay.seq))
+      }
+      if (this.writesCache && op.markers !== undefined && op.markers.keys.length > 0) {
+        markerKeys ??= []
+        markerTimes ??= []
+        const at = String(op.markers.at)
+        for (const marker of op.markers.keys) {
+          markerKeys.push(marker)
+          markerTimes.push(at)
+        }
+      }
     }
-    const all = bumps.length === 0 ? args : args.concat(bumps)
-    const reply = asArray(
+    if (markerKeys !== undefined && markerTimes !== undefined) {
+      for (const marker of markerKeys) keys.push(marker)
+      for (const at of markerTimes) fields.add(at)
+    }
+    const args = [Number.isFinite(maxPending) ? String(maxPending) : '', letters, fields.finish()]
+    const reply = text(
       replication === undefined || replication.replicas === 0
-        ? await this.#redis.eval(APPEND, keys, all)
-        : await this.#appendReplicated(keys, all, replication),
+        ? await this.#redis.eval(APPEND, keys, args)
+        : await this.#appendReplicated(keys, args, replication),
     )
+    const words = reply === undefined || reply === '' ? [] : reply.split(' ')
     const out: AppendResult[] = []
-    for (let i = 0; i + 1 < reply.length; i += 2) {
-      const first = text(reply[i]) ?? ''
-      const second = Number(text(reply[i + 1]))
+    for (let i = 0; i + 1 < words.length; i += 2) {
+      const first = words[i] as string
+      const second = Number(words[i + 1])
       out.push(first === 'full' ? { full: second } : { id: first, seq: second })
     }
     return out
@@ -425,14 +274,19 @@ export class RedisStreamLog implements WriteLog {
     entryIds: readonly string[],
     flushed: readonly FlushedKey[] = [],
   ): Promise<void> {
-    const keys = [this.#key(partition, 'log'), this.#key(partition, 'seq')]
-    for (let i = 0; i < Math.max(entryIds.length, 1); i += ACK_CHUNK) {
-      const ids = entryIds.slice(i, i + ACK_CHUNK)
-      const args = [GROUP, String(ids.length), ...ids]
-      // The trim goes with the last chunk: its entries are gone by then.
-      if (i + ACK_CHUNK >= entryIds.length) for (const f of flushed) args.push(f.key, String(f.seq))
-      if (args.length > 2) await this.#redis.eval(ACK, keys, args)
+    if (entryIds.length === 0 && flushed.length === 0) return
+    const ids = new Packer()
+    for (const id of entryIds) ids.add(id)
+    const trim = new Packer()
+    for (const f of flushed) {
+      trim.add(f.key)
+      trim.add(String(f.seq))
     }
+    await this.#redis.eval(
+      ACK,
+      [this.#key(partition, 'log'), this.#key(partition, 'seq')],
+      [GROUP, ids.finish(), trim.finish()],
+    )
   }
 
   async deadLetter(

@@ -68,7 +68,10 @@ describe('write-behind with 4 writer processes on one Redis and PostgreSQL', () 
     const wrong = KEYS.filter((key) => rows.get(key)?.value !== expected.get(key)?.value)
     expect(wrong).toEqual([])
     for (let p = 0; p < 4; p++) {
-      expect(Number(await redis().command('XLEN', `!wb:{${namespace}:carts:${p}}:log`))).toBe(0)
+      const stream = `!wb:{${namespace}:carts:${p}}:log`
+      expect(Number(await redis().command('XLEN', stream))).toBe(0)
+      // Nothing delivered and left unacknowledged either.
+      expect(((await redis().command('XPENDING', stream, 'flushers')) as number[])[0]).toBe(0)
       // Nothing pending: no sequence kept for any key.
       expect(Number(await redis().command('HLEN', `!wb:{${namespace}:carts:${p}}:seq`))).toBe(0)
     }

@@ -212,6 +212,86 @@ describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)',
     expect(await log.dead.count()).toBe(0)
   })
 
+  it('removes acknowledged entries in any order and keeps every other one, pending or never read', async () => {
+    const log = open(kind)
+    const appended = (await log.append(
+      0,
+      Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, op: 'set' as const, value: bytes(String(i)) })),
+      Number.POSITIVE_INFINITY,
+    )) as { id: string; seq: number }[]
+    const read = await log.read(0, 'c1', 4)
+    expect(read.map((e) => e.key)).toEqual(['k0', 'k1', 'k2', 'k3'])
+    const ids = read.map((e) => e.entryId)
+    const id = (i: number) => ids[i] as string
+    // Out of order: k1 and k3 are flushed while k0 (older) is still pending.
+    await log.ack(0, [id(3), id(1)])
+    expect(await log.length(0)).toBe(4)
+    expect((await log.claim(0, 'c2')).map((e) => e.key)).toEqual(['k0', 'k2'])
+    await log.ack(0, [id(0)])
+    // k2 pending, k4 and k5 never read.
+    expect(await log.length(0)).toBe(3)
+    expect((await log.oldest(0))?.entryId).toBe(id(2))
+    // An acknowledgment sent again (its first reply was lost) removes nothing else.
+    await log.ack(0, [id(0), id(3)])
+    expect(await log.length(0)).toBe(3)
+    await log.ack(0, [id(2)])
+    expect(await log.length(0)).toBe(2)
+    expect((await log.oldest(0))?.entryId).toBe(appended[4]?.id)
+    const rest = await log.read(0, 'c2', 10)
+    expect(rest.map((e) => e.key)).toEqual(['k4', 'k5'])
+    await log.ack(0, rest.map((e) => e.entryId).reverse())
+    expect(await log.length(0)).toBe(0)
+    expect(await log.claim(0, 'c3')).toEqual([])
+    const [later] = (await log.append(0, [{ key: 'k6', op: 'set', value: bytes('6') }], 10)) as {
+      id: string
+    }[]
+    const again = await log.read(0, 'c3', 10)
+    expect(again.map((e) => e.entryId)).toEqual([later?.id])
+    await log.ack(0, [later?.id as string])
+    expect(await log.length(0)).toBe(0)
+  })
+
+  it('appends 1,500 writes in one call: keys and values of any bytes, each its own sequence', async () => {
+    const log = open(kind)
+    const keys = ['plain', 'ключ', 'emoji-😀', 'tab\tand space', '']
+    const ops = Array.from({ length: 1500 }, (_, i) => {
+      const key = `${keys[i % keys.length]}-${i % 7}`
+      if (i % 11 === 0) return { key, op: 'delete' as const, value: new Uint8Array(0) }
+      // Every byte value, NULs and invalid UTF-8 included; lengths 0 to 300.
+      const value = new Uint8Array(i % 301).map((_, j) => (i + j * 31) % 256)
+      return { key, op: 'set' as const, value }
+    })
+    const results = (await log.append(0, ops, Number.POSITIVE_INFINITY)) as { id: string; seq: number }[]
+    expect(results).toHaveLength(1500)
+    // Every later write of a key gets a greater sequence.
+    const previous = new Map<string, number>()
+    for (let i = 0; i < ops.length; i++) {
+      const key = ops[i]?.key as string
+      expect(results[i]?.seq).toBeGreaterThan(previous.get(key) ?? 0)
+      previous.set(key, results[i]?.seq as number)
+    }
+    const entries = await log.read(0, 'c', 2000)
+    expect(entries.map((e) => [e.entryId, e.key, e.op, e.seq])).toEqual(
+      ops.map((op, i) => [results[i]?.id, op.key, op.op, results[i]?.seq]),
+    )
+    for (let i = 0; i < ops.length; i++) {
+      expect(
+        Buffer.from(entries[i]?.value as Uint8Array).equals(Buffer.from(ops[i]?.value as Uint8Array)),
+      ).toBe(true)
+    }
+    // Each key's sequence is its last write's.
+    const last = new Map<string, number>()
+    for (let i = 0; i < ops.length; i++) last.set(ops[i]?.key as string, results[i]?.seq as number)
+    expect(await log.sequences(0, [...last.keys()])).toEqual([...last.values()])
+    await log.ack(
+      0,
+      entries.map((e) => e.entryId),
+      [...last].map(([key, seq]) => ({ key, seq })),
+    )
+    expect(await log.length(0)).toBe(0)
+    expect(await log.sequences(0, [...last.keys()])).toEqual([...last.keys()].map(() => 0))
+  })
+
   it("forgets a key's sequence once its newest write is acknowledged, and still gives later writes greater ones", async () => {
     const log = open(kind)
     const inf = Number.POSITIVE_INFINITY
