@@ -117,7 +117,10 @@ export class RedisStreamLog implements WriteLog {
     let letters = ''
     // Markers go after the writes (see APPEND): their keys at the end of KEYS, their times last.
     let markerKeys: string[] | undefined
-    let markerTimes: string[] | undefined
+    let markerTimes: number[] | undefined
+    // TTLs repeat from write to write: their text is made once.
+    let ttl = Number.NaN
+    let px = ''
     for (const op of ops) {
       const cache = this.writesCache ? op.cache : undefined
       letters +=
@@ -128,7 +131,11 @@ export class RedisStreamLog implements WriteLog {
       fields.add(op.value)
       if (cache !== undefined) {
         keys.push(cache.key)
-        fields.add(Number.isFinite(cache.ttlMs) ? String(Math.max(1, Math.ceil(cache.ttlMs))) : '')
+        if (cache.ttlMs !== ttl) {
+          ttl = cache.ttlMs
+          px = Number.isFinite(ttl) ? String(Math.max(1, Math.ceil(ttl))) : ''
+        }
+        fields.add(px)
         fields.add(cache.value)
       }
       if (op.replay !== undefined) {
@@ -138,16 +145,15 @@ export class RedisStreamLog implements WriteLog {
       if (this.writesCache && op.markers !== undefined && op.markers.keys.length > 0) {
         markerKeys ??= []
         markerTimes ??= []
-        const at = String(op.markers.at)
         for (const marker of op.markers.keys) {
           markerKeys.push(marker)
-          markerTimes.push(at)
+          markerTimes.push(op.markers.at)
         }
       }
     }
     if (markerKeys !== undefined && markerTimes !== undefined) {
       for (const marker of markerKeys) keys.push(marker)
-      for (const at of markerTimes) fields.add(at)
+      for (const at of markerTimes) fields.addDouble(at)
     }
     const args = [Number.isFinite(maxPending) ? String(maxPending) : '', letters, fields.finish()]
     const reply = text(
@@ -452,22 +458,66 @@ function parseEntries(raw: unknown): LogEntry[] {
   for (const item of asArray(raw)) {
     const pair = asArray(item)
     const entryId = text(pair[0])
-    const fields = fieldsOf(pair[1])
-    if (entryId === undefined || fields === undefined) continue
-    const key = text(fields.get('k'))
-    if (key === undefined) continue
-    const id = text(fields.get('i')) ?? entryId
-    out.push({
-      entryId,
-      key,
-      op: text(fields.get('o')) === 'd' ? 'delete' : 'set',
-      value: bytes(fields.get('v')),
-      id,
-      seq: Number(text(fields.get('q')) ?? 0),
-      at: idTime(id),
-    })
+    if (entryId === undefined) continue
+    const entry = Array.isArray(pair[1]) ? entryOfList(entryId, pair[1]) : entryOfMap(entryId, pair[1])
+    if (entry !== undefined) out.push(entry)
   }
   return out
+}
+
+/**
+ * An entry from its field list (`[name, value, …]`, ioredis): read in one pass, the one-letter
+ * names by their byte — no map per entry (what a flusher reads is every write once).
+ */
+function entryOfList(entryId: string, fields: unknown[]): LogEntry | undefined {
+  let key: string | undefined
+  let op: 'set' | 'delete' = 'set'
+  let value: unknown
+  let seq = 0
+  let id: string | undefined
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const field = fields[i + 1]
+    const letter = letterOf(fields[i])
+    if (letter === K) key = text(field)
+    else if (letter === O) op = text(field) === 'd' ? 'delete' : 'set'
+    else if (letter === Q) seq = Number(text(field) ?? 0)
+    else if (letter === V) value = field
+    else if (letter === I) id = text(field)
+  }
+  if (key === undefined) return undefined
+  id ??= entryId
+  return { entryId, key, op, value: bytes(value), id, seq, at: idTime(id) }
+}
+
+/** A one-letter field name's character code (0 for any other name). */
+function letterOf(name: unknown): number {
+  if (Buffer.isBuffer(name)) return name.length === 1 ? (name[0] as number) : 0
+  const named = text(name)
+  return named !== undefined && named.length === 1 ? named.charCodeAt(0) : 0
+}
+
+const K = 0x6b
+const O = 0x6f
+const Q = 0x71
+const V = 0x76
+const I = 0x69
+
+/** An entry from a field map (node-redis's RESP3) or object; undefined when its fields are gone. */
+function entryOfMap(entryId: string, raw: unknown): LogEntry | undefined {
+  const fields = fieldsOf(raw)
+  if (fields === undefined) return undefined
+  const key = text(fields.get('k'))
+  if (key === undefined) return undefined
+  const id = text(fields.get('i')) ?? entryId
+  return {
+    entryId,
+    key,
+    op: text(fields.get('o')) === 'd' ? 'delete' : 'set',
+    value: bytes(fields.get('v')),
+    id,
+    seq: Number(text(fields.get('q')) ?? 0),
+    at: idTime(id),
+  }
 }
 
 function parseDead(raw: unknown): DeadEntry | undefined {

@@ -17,7 +17,8 @@ function script(lua: string): Script {
  * 'c' when a cache entry comes with it ('-' if not), 'r' when it is a replayed dead letter ('-'
  * if not). ARGV[3] packs the fields (see Packer: `struct.unpack('<i4c0')`): per write its key and
  * value, then with 'c' the entry's PX ('' for none) and bytes (its key: the next of KEYS), with
- * 'r' its original id and sequence; after the writes, the time of each marker of KEYS. Appends
+ * 'r' its original id and sequence; after the writes, the time of each marker of KEYS (8 bytes, a
+little-endian double). The markers are read with one MGET. Appends
  * each write unless the stream already holds the bound, in one atomic step with its sequence and
  * its cache entry, and bumps each marker that exists as the cache's BUMP_MARKER does ('delete'
  * mode, existing only). Replies with one string: per write `<id> <seq>` (a replayed write's
@@ -90,18 +91,20 @@ for i = 1, #seqs, 1000 do
   redis.call('HSET', KEYS[2], unpack(seqs, i, math.min(i + 999, #seqs)))
 end
 if top then redis.call('SET', KEYS[3], string.format('%d', top)) end
-for m = k, #KEYS do
-  local at
-  at, pos = su('<i4c0', blob, pos)
-  local marker = KEYS[m]
-  local cur = redis.call('GET', marker)
-  if cur then
-    local d, e = 0, 0
-    local j = string.find(cur, ',', 1, true)
-    if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end
-    at = tonumber(at)
-    if at > d then d = at end
-    redis.call('SET', marker, string.format('%.3f,%.3f', d, e), 'KEEPTTL')
+for m = k, #KEYS, 1000 do
+  local last = math.min(m + 999, #KEYS)
+  local found = redis.call('MGET', unpack(KEYS, m, last))
+  for x = m, last do
+    local _, at
+    _, at, pos = su('<i4d', blob, pos)
+    local cur = found[x - m + 1]
+    if cur then
+      local d, e = 0, 0
+      local j = string.find(cur, ',', 1, true)
+      if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end
+      if at > d then d = at end
+      redis.call('SET', KEYS[x], string.format('%.3f,%.3f', d, e), 'KEEPTTL')
+    end
   end
 end
 return table.concat(out, ' ')

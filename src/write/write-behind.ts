@@ -15,7 +15,6 @@ import type { RemoteTier } from '../tiers/tier.js'
 import { PartitionFlusher } from './flusher.js'
 import {
   type AppendOp,
-  type AppendResult,
   type CacheEntryWrite,
   compareIds,
   partitionOf,
@@ -67,8 +66,24 @@ interface QueuedAppend {
   op: AppendOp
   /** The cache's staged set written with this append, if any (announced once the batch is in). */
   staged: StagedSet | undefined
-  resolve: (result: AppendResult) => void
+  resolve: (receipt: WriteReceipt) => void
   reject: (error: unknown) => void
+}
+
+/** The appends of one tick and partition, and what settles once their batch did (see #track). */
+interface QueuedBatch {
+  appends: QueuedAppend[]
+  done: () => void
+}
+
+/** A write ready to be appended (see #prepare). */
+interface PreparedWrite {
+  partition: number
+  append: AppendOp
+  /** The cache's staged set (its L2 entry rides in the append). */
+  fast: StagedSet | undefined
+  /** The cache update to make after the append (when the append does not carry it). */
+  cacheOp: 'set' | 'delete' | undefined
 }
 
 interface QueuedCheck {
@@ -185,7 +200,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     ownedPartitions: 0,
   }
   /** Appends issued in the same tick share one round trip per partition. */
-  #queued = new Map<number, QueuedAppend[]>()
+  #queued = new Map<number, QueuedBatch>()
   #checks = new Map<number, QueuedCheck[]>()
   /** Last entry id this instance appended, per partition (what `settled` waits for). */
   readonly #lastAppended = new Map<number, string>()
@@ -197,6 +212,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   /** What each partition's flusher last saw, summed (pending) or maxed (lag) into stats. */
   readonly #seen = new Map<number, { pending: number; lagMs: number }>()
   #init: Promise<void> | undefined
+  /** The log's init resolved: writes need not wait for it (the fast path of #submit). */
+  #initialized = false
   #closing: Promise<{ drained: boolean; pending: number }> | undefined
 
   readonly #onClosed: (() => void) | undefined
@@ -283,20 +300,25 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 
   #ready(): Promise<void> {
-    this.#init ??= this.#log.init(this.#o.partitions).catch((error: unknown) => {
-      // Let a later call try again (Redis may have been down), unless the answer was a mismatch.
-      if (!(error instanceof Error && error.name === 'InvalidOptionError')) this.#init = undefined
-      throw error
-    })
+    this.#init ??= this.#log.init(this.#o.partitions).then(
+      () => {
+        this.#initialized = true
+      },
+      (error: unknown) => {
+        // Let a later call try again (Redis may have been down), unless the answer was a mismatch.
+        if (!(error instanceof Error && error.name === 'InvalidOptionError')) this.#init = undefined
+        throw error
+      },
+    )
     return this.#init
   }
 
   set(key: string, value: T): Promise<WriteReceipt> {
-    return this.#track(this.#write(key, 'set', value))
+    return this.#submit(key, 'set', value)
   }
 
   delete(key: string): Promise<WriteReceipt> {
-    return this.#track(this.#write(key, 'delete', undefined))
+    return this.#submit(key, 'delete', undefined)
   }
 
   #track<R>(promise: Promise<R>): Promise<R> {
@@ -306,7 +328,27 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     return promise
   }
 
-  async #write(key: string, op: 'set' | 'delete', value: T | undefined): Promise<WriteReceipt> {
+  /**
+   * A write. Once the log is initialised, a write whose cache update (if any) rides in the append
+   * is queued here and now and settled by its batch (#sendAppends): no async function, no promise
+   * of its own beyond the caller's, no tracking of its own (its batch is tracked) — per-write
+   * costs that were a good part of an append's CPU (issue 17). Anything else goes through #write.
+   */
+  #submit(key: string, op: 'set' | 'delete', value: T | undefined): Promise<WriteReceipt> {
+    let bytes: Uint8Array
+    try {
+      bytes = this.#encode(key, op, value)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (!this.#initialized) return this.#track(this.#write(key, op, value, bytes))
+    const write = this.#prepare(key, op, value, bytes)
+    if (write.cacheOp === undefined) return this.#append(write.partition, write.append, write.fast)
+    return this.#track(this.#updateAfter(write, value))
+  }
+
+  /** Checks a write and encodes its value (empty for a delete); throws what the write rejects with. */
+  #encode(key: string, op: 'set' | 'delete', value: T | undefined): Uint8Array {
     if (typeof key !== 'string' || key.length === 0) {
       throw new InvalidKeyError(
         'write-behind keys must be non-empty strings: build them with key(entity, ...parts).',
@@ -315,27 +357,38 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     if (this.#closing !== undefined) {
       throw new ClosedError(`write-behind '${this.name}' was closed: writes are no longer accepted.`)
     }
-    let bytes: Uint8Array
-    if (op === 'set') {
-      if (value === undefined) {
-        throw new SerializationError(
-          'write-behind set: undefined cannot be written; call delete(key) instead.',
-        )
-      }
-      try {
-        bytes = this.#serializer.encode(value)
-      } catch (error) {
-        throw new SerializationError(
-          `write-behind set: the value of '${key}' cannot be encoded by the ${this.#serializer.name} serializer (${describe(error)}).`,
-          { cause: error },
-        )
-      }
-    } else bytes = new Uint8Array(0)
+    if (op === 'delete') return new Uint8Array(0)
+    if (value === undefined) {
+      throw new SerializationError('write-behind set: undefined cannot be written; call delete(key) instead.')
+    }
+    try {
+      return this.#serializer.encode(value)
+    } catch (error) {
+      throw new SerializationError(
+        `write-behind set: the value of '${key}' cannot be encoded by the ${this.#serializer.name} serializer (${describe(error)}).`,
+        { cause: error },
+      )
+    }
+  }
+
+  /** A write before the log's init resolved: waits for it, then goes the way #submit sends it. */
+  async #write(
+    key: string,
+    op: 'set' | 'delete',
+    value: T | undefined,
+    bytes: Uint8Array,
+  ): Promise<WriteReceipt> {
     await this.#ready().catch((error: unknown) => {
       throw this.#logError(error)
     })
+    const write = this.#prepare(key, op, value, bytes)
+    if (write.cacheOp === undefined) return this.#append(write.partition, write.append, write.fast)
+    return this.#updateAfter(write, value)
+  }
+
+  /** Stages the cache's side (the fast path: the L1 entry now, the L2 entry inside the append). */
+  #prepare(key: string, op: 'set' | 'delete', value: T | undefined, bytes: Uint8Array): PreparedWrite {
     const partition = partitionOf(key, this.#o.partitions)
-    // The fast path: the L1 entry now, the L2 entry inside the append (see CacheStaging).
     const staged = op === 'set' ? this.#stage(key, value) : undefined
     const fast = staged instanceof Object ? staged : undefined
     // Otherwise the cache is updated after the append (see #updateCache). A set the cache could
@@ -346,50 +399,39 @@ class WriteBehindLog<T> implements WriteBehind<T> {
           ? 'delete'
           : op
         : undefined
-    const append: AppendOp = {
-      key,
-      op,
-      value: bytes,
-      ...(cacheOp === 'set' ? { holdSequence: true } : {}),
-      ...(fast?.entry === undefined ? {} : { cache: fast.entry }),
-      ...(fast === undefined || fast.markers.length === 0
-        ? {}
-        : { markers: { keys: fast.markers, at: fast.at } }),
-    }
-    let result: AppendResult
-    try {
-      result = await this.#append(partition, append, fast)
-    } catch (error) {
-      if (fast !== undefined) this.#staging?.unstage(key)
-      throw this.#logError(error)
-    }
-    if ('full' in result) {
-      if (fast !== undefined) this.#staging?.unstage(key)
-      this.#stats.rejected++
-      this.#stats.pending = result.full
-      this.#emit('backpressure', { pending: result.full, maxPending: this.#o.maxPending })
-      throw new WriteBehindFullError(
-        `write-behind '${this.name}': ${result.full} writes are waiting to be flushed (maxPending ${this.#o.maxPending}); the database is probably down or slow. Retry later, or raise maxPending.`,
-        result.full,
-      )
-    }
-    this.#stats.appended++
-    const last = this.#lastAppended.get(partition)
-    if (last === undefined || compareIds(result.id, last) > 0) this.#lastAppended.set(partition, result.id)
-    this.#flushers[partition]?.nudge()
-    if (cacheOp !== undefined) {
-      // Cache updates of one key run one after the other, in log order: a later write of the key
-      // in this process never lands in the cache before an earlier one.
-      this.#localSeq.set(key, Math.max(result.seq, this.#localSeq.get(key) ?? 0))
-      const previous = this.#cacheChain.get(key)
-      const update = (previous ?? Promise.resolve()).then(() =>
-        this.#updateCache(partition, key, cacheOp, value, result.seq),
-      )
-      this.#cacheChain.set(key, update)
-      await update
-      if (this.#cacheChain.get(key) === update) this.#cacheChain.delete(key)
-    }
-    return { id: result.id, seq: result.seq }
+    let append: AppendOp
+    if (fast !== undefined) {
+      const markers = fast.markers.length === 0 ? undefined : { keys: fast.markers, at: fast.at }
+      append =
+        fast.entry === undefined
+          ? markers === undefined
+            ? { key, op, value: bytes }
+            : { key, op, value: bytes, markers }
+          : markers === undefined
+            ? { key, op, value: bytes, cache: fast.entry }
+            : { key, op, value: bytes, cache: fast.entry, markers }
+    } else
+      append = cacheOp === 'set' ? { key, op, value: bytes, holdSequence: true } : { key, op, value: bytes }
+    return { partition, append, fast, cacheOp }
+  }
+
+  /** Appends, then updates the cache (cluster, or a set the cache could not stage). */
+  async #updateAfter(write: PreparedWrite, value: T | undefined): Promise<WriteReceipt> {
+    const receipt = await this.#append(write.partition, write.append, write.fast)
+    const { partition, cacheOp } = write
+    const key = write.append.key
+    if (cacheOp === undefined) return receipt
+    // Cache updates of one key run one after the other, in log order: a later write of the key
+    // in this process never lands in the cache before an earlier one.
+    this.#localSeq.set(key, Math.max(receipt.seq, this.#localSeq.get(key) ?? 0))
+    const previous = this.#cacheChain.get(key)
+    const update = (previous ?? Promise.resolve()).then(() =>
+      this.#updateCache(partition, key, cacheOp, value, receipt.seq),
+    )
+    this.#cacheChain.set(key, update)
+    await update
+    if (this.#cacheChain.get(key) === update) this.#cacheChain.delete(key)
+    return receipt
   }
 
   /** What a write rejects with when the log failed: the log's typed errors as they are, anything else (the client's) as E_L2. */
@@ -459,21 +501,31 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     }
   }
 
-  #append(partition: number, op: AppendOp, staged?: StagedSet): Promise<AppendResult> {
+  /** Queues an append with the others of this tick and partition; settles with its batch. */
+  #append(partition: number, op: AppendOp, staged: StagedSet | undefined): Promise<WriteReceipt> {
     return new Promise((resolve, reject) => {
-      let queue = this.#queued.get(partition)
-      if (queue === undefined) {
-        queue = []
-        this.#queued.set(partition, queue)
+      let batch = this.#queued.get(partition)
+      if (batch === undefined) {
+        let done: () => void = () => {}
+        // Tracked from now: settled() and close() wait for writes queued but not yet sent too.
+        this.#track(
+          new Promise<void>((resolve) => {
+            done = resolve
+          }),
+        )
+        batch = { appends: [], done }
+        this.#queued.set(partition, batch)
         process.nextTick(() => this.#sendAppends(partition))
       }
-      queue.push({ op, staged, resolve, reject })
+      batch.appends.push({ op, staged, resolve, reject })
     })
   }
 
   #sendAppends(partition: number): void {
-    const queue = this.#queued.get(partition) ?? []
+    const batch = this.#queued.get(partition)
+    if (batch === undefined) return
     this.#queued.delete(partition)
+    const queue = batch.appends
     this.#log
       .append(
         partition,
@@ -487,22 +539,59 @@ class WriteBehindLog<T> implements WriteBehind<T> {
           // The earliest: receivers take every key as changed at `at`, and an entry created
           // before that time would look outdated to them.
           let at = Number.POSITIVE_INFINITY
+          let lastId: string | undefined
           for (let i = 0; i < queue.length; i++) {
             const result = results[i]
             const q = queue[i] as QueuedAppend
-            if (q.staged !== undefined && result !== undefined && !('full' in result)) {
-              announced.push(q.op.key)
-              at = Math.min(at, q.staged.at)
+            if (result === undefined) {
+              this.#unstage(q)
+              q.reject(this.#logError(new Error('the log answered fewer writes than it was sent')))
+            } else if ('full' in result) {
+              this.#unstage(q)
+              q.reject(this.#full(result.full))
+            } else {
+              this.#stats.appended++
+              // Ids grow within a batch: the last is the newest.
+              lastId = result.id
+              if (q.staged !== undefined) {
+                announced.push(q.op.key)
+                at = Math.min(at, q.staged.at)
+              }
+              q.resolve(result)
             }
-            if (result === undefined) q.reject(new Error('the log answered fewer writes than it was sent'))
-            else q.resolve(result)
+          }
+          if (lastId !== undefined) {
+            const last = this.#lastAppended.get(partition)
+            if (last === undefined || compareIds(lastId, last) > 0) this.#lastAppended.set(partition, lastId)
+            this.#flushers[partition]?.nudge()
           }
           if (announced.length > 0) this.#announce(announced, at)
+          batch.done()
         },
         (error: unknown) => {
-          for (const q of queue) q.reject(error)
+          for (const q of queue) {
+            this.#unstage(q)
+            q.reject(this.#logError(error))
+          }
+          batch.done()
         },
       )
+  }
+
+  /** The append did not take the write: its staged L1 entry must not stay. */
+  #unstage(q: QueuedAppend): void {
+    if (q.staged !== undefined) this.#staging?.unstage(q.op.key)
+  }
+
+  /** A write refused by the bound (`maxPending`): counted, reported, and what it rejects with. */
+  #full(pending: number): WriteBehindFullError {
+    this.#stats.rejected++
+    this.#stats.pending = pending
+    this.#emit('backpressure', { pending, maxPending: this.#o.maxPending })
+    return new WriteBehindFullError(
+      `write-behind '${this.name}': ${pending} writes are waiting to be flushed (maxPending ${this.#o.maxPending}); the database is probably down or slow. Retry later, or raise maxPending.`,
+      pending,
+    )
   }
 
   /**
