@@ -3,7 +3,7 @@ import type { HeldLock } from '../coordination/key-lock.js'
 import { KeyLocks } from '../coordination/key-lock.js'
 import type { StrataError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
-import type { InvalidationMode, InvalidationStore, TagMarker } from '../invalidation/store.js'
+import type { InvalidationMode, InvalidationStore, MarkerBump, TagMarker } from '../invalidation/store.js'
 import { shortenKey } from '../keys/key.js'
 import { CircuitBreakerTier, type CircuitState } from '../resilience/circuit-breaker.js'
 import { type ClusterMasterState, ClusterTier, clusterView } from '../tiers/redis/cluster-tier.js'
@@ -63,6 +63,12 @@ const MARKER_MS = 86_400_000
 /** How far before the entry that creates a tag marker the marker's "deleted at" is set. */
 const MARKER_EPSILON_MS = 0.001
 
+/** The dependency tags a change outdates, and when it was made. */
+export interface Outdated {
+  readonly dependents: readonly string[]
+  readonly at: number
+}
+
 /** An L2 entry to write, and when its value was created (tag markers must cover it). */
 export type RemoteWrite = RemoteEntry & { createdAt: number }
 
@@ -113,7 +119,8 @@ export interface RemoteAccess {
   readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
   /**
    * Writes one entry (with `leaseFrom`, only if no delete of the key came after that time: the
-   * lease check of a loaded value). Resolves false when it was not written.
+   * lease check of a loaded value). Resolves false when it was not written. With `outdates`, the
+   * markers of those dependency tags are bumped with it (as {@link bumpDependents}, at `at`).
    */
   write(
     key: string,
@@ -121,6 +128,7 @@ export interface RemoteAccess {
     tags: readonly string[],
     operation: 'set' | 'writeBack',
     leaseFrom?: number,
+    outdates?: Outdated,
   ): Promise<'written' | 'refused' | 'failed'>
   writeMany(entries: readonly RemoteWrite[], tags: readonly string[]): Promise<void>
   /** Deletes (tombstones) `keys` and bumps the dependency markers; false when it failed (and was suppressed). */
@@ -193,7 +201,11 @@ class RedisRemoteAccess implements RemoteAccess {
   readonly #store: InvalidationStore | undefined
   readonly #locks: KeyLocks | undefined
   /** An entry's write, fenced (see the constructor); resolves false when the key held something newer. */
-  readonly #storeVersioned: (entry: RemoteWrite, leaseFrom: number | undefined) => Promise<unknown>
+  readonly #storeVersioned: (
+    entry: RemoteWrite,
+    leaseFrom: number | undefined,
+    bump: MarkerBump | undefined,
+  ) => Promise<unknown>
   readonly #deps: RemoteDeps
   readonly #telemetry: Telemetry
   readonly #repairs: Repairs
@@ -258,10 +270,10 @@ class RedisRemoteAccess implements RemoteAccess {
     this.#storeVersioned =
       store === undefined
         ? (entry) => this.tier.set(entry.key, entry.value, entry.ttlMs)
-        : (entry, leaseFrom) =>
+        : (entry, leaseFrom, bump) =>
             leaseFrom === undefined
-              ? store.setLoaded(entry.key, entry.value, entry.ttlMs, entry.createdAt, 'set')
-              : store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom)
+              ? store.setLoaded(entry.key, entry.value, entry.ttlMs, entry.createdAt, 'set', bump)
+              : store.setLoaded(entry.key, entry.value, entry.ttlMs, leaseFrom, 'load', bump)
     const lock = options.lock
     if (lock !== false && this.tier.locks !== undefined) {
       this.#locks = new KeyLocks(this.tier.locks, {
@@ -408,13 +420,14 @@ class RedisRemoteAccess implements RemoteAccess {
     tags: readonly string[],
     operation: 'set' | 'writeBack',
     leaseFrom?: number,
+    outdates?: Outdated,
   ): Promise<'written' | 'refused' | 'failed'> {
     const started = this.#telemetry.l2Started()
     let writing: Promise<unknown>
     try {
       // Issued before the value: in one batch, the markers cover the entry once it is readable.
       const touched = tags.length === 0 ? undefined : this.#touchMarkers(tags, entry.ttlMs, entry.createdAt)
-      const storing = this.#storeVersioned(entry, leaseFrom)
+      const storing = this.#storeVersioned(entry, leaseFrom, this.#bump(outdates))
       writing = touched === undefined ? storing : Promise.all([storing, touched]).then(first)
     } catch (error) {
       writing = Promise.reject(error)
@@ -454,10 +467,7 @@ class RedisRemoteAccess implements RemoteAccess {
         // Tombstones, not UNLINK: a load that started before this delete cannot write back. The
         // dependency markers live elsewhere (another slot on a cluster): their failure is counted
         // but does not make the delete fail (the bus still tells every instance).
-        await Promise.all([
-          this.#store.tombstone(storageKeys, at, TOMBSTONE_MS),
-          this.bumpDependents(dependents, at),
-        ])
+        await this.#store.tombstone(storageKeys, at, TOMBSTONE_MS, this.#bump({ dependents, at }))
       } else await this.tier.delete(storageKeys)
       for (const key of storageKeys) this.#repairs.written(key, this.direct)
       return true
@@ -465,6 +475,20 @@ class RedisRemoteAccess implements RemoteAccess {
       this.#changeFailed(error, 'delete', keys, at)
       return false
     }
+  }
+
+  /** The markers of `outdates`' dependency tags, bumped with a change; their failure is counted only. */
+  #bump(outdates: Outdated | undefined): MarkerBump | undefined {
+    if (outdates === undefined || this.#store === undefined) return undefined
+    return {
+      keys: outdates.dependents.map((t) => this.#markerKey(t)),
+      at: outdates.at,
+      failed: this.#dependencyFailed,
+    }
+  }
+
+  readonly #dependencyFailed = (error: unknown): void => {
+    this.failed(error, 'dependency markers')
   }
 
   dependentMarkerKeys(dependents: readonly string[]): string[] {

@@ -77,11 +77,15 @@ export class Writer {
     const change: BusChange = { op: 'delete', at, version: this.#p.version, keys: [key] }
     if (options.skipL2 !== true) {
       // Everything below is issued in this tick: the tier sends it with the tick's other writes.
-      const written = entry === undefined ? undefined : remote.write(key, entry, tags, 'set', load?.startedAt)
+      // What depended on the key is outdated everywhere: its markers are bumped with the write.
+      const written =
+        entry === undefined
+          ? remote.bumpDependents(dependents, at).then(() => undefined)
+          : remote.write(key, entry, tags, 'set', load?.startedAt, { dependents, at })
       // Other instances drop their copy of the old value (and read the new one from the L2). Sent
       // even if the write fails: dropping a copy costs them a miss, never a wrong answer.
       const published = bus.publish(change, written)
-      const [outcome] = await Promise.all([written, remote.bumpDependents(dependents, at)])
+      const outcome = await written
       // Deleted after the reads this value came from (startedAt): the delete wins.
       this.#settled(key, outcome)
       // A failed write does not wait for the message (it may be failing too): its repair tells the others.

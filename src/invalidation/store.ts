@@ -6,14 +6,18 @@
  * one key per call, so it works unchanged on a Redis Cluster.
  */
 export interface InvalidationStore {
-  /** Replaces each key's value with a tombstone saying it was deleted at `at`, kept `keepMs`. Reads see a miss. */
-  tombstone(keys: readonly string[], at: number, keepMs: number): Promise<void>
+  /**
+   * Replaces each key's value with a tombstone saying it was deleted at `at`, kept `keepMs`. Reads
+   * see a miss. With `bump`, its markers are bumped too (`bump.keys[i]` is `keys[i]`'s where they align).
+   */
+  tombstone(keys: readonly string[], at: number, keepMs: number, bump?: MarkerBump): Promise<void>
   /**
    * Stores a value made at `since` unless the key holds something newer, atomically on the server:
    * a value created after `since`, or a tombstone dated after it — or at the same time for a
    * `'load'` (the default: a value a load that started at `since` computed; the lease check of
    * "Scaling Memcache", NSDI 2013). A write that reaches the server late (held by the network past
-   * its deadline) thus never replaces a newer one. Resolves to whether it stored it.
+   * its deadline) thus never replaces a newer one. Resolves to whether it stored it. With `bump`,
+   * the markers of what depended on the key are bumped after it, stored or not.
    */
   setLoaded(
     key: string,
@@ -21,6 +25,7 @@ export interface InvalidationStore {
     ttlMs: number,
     since: number,
     kind?: 'load' | 'set',
+    bump?: MarkerBump,
   ): Promise<boolean>
   /** The markers of `keys`, aligned; undefined where there is none (never used, expired, or evicted). */
   markers(keys: readonly string[]): Promise<(TagMarker | undefined)[]>
@@ -41,6 +46,18 @@ export interface InvalidationStore {
     ttlMs: number,
     onlyExisting?: boolean,
   ): Promise<void>
+}
+
+/**
+ * The dependency markers a change of a key outdates, bumped with the change (in the same script
+ * call where the tier can: one promise and one round trip per write, not two): each that exists
+ * records a delete at `at`, as `bumpMarkers(keys, at, 'delete', …, true)` does. Their failure never
+ * fails the change (nothing depends on a marker that could not be read): it goes to `failed`.
+ */
+export interface MarkerBump {
+  readonly keys: readonly string[]
+  readonly at: number
+  readonly failed: (error: unknown) => void
 }
 
 /** `'delete'`: entries created before the invalidation are gone. `'expire'`: they are stale — never served as fresh, still usable by grace and fail-safe. */

@@ -139,9 +139,9 @@ export class CircuitBreakerTier implements RemoteTier {
     const store = inner.invalidation
     if (store !== undefined) {
       this.invalidation = {
-        tombstone: (keys, at, keepMs) => this.#call(() => store.tombstone(keys, at, keepMs)),
-        setLoaded: (key, value, ttlMs, since, kind) =>
-          this.#call(() => store.setLoaded(key, value, ttlMs, since, kind)),
+        tombstone: (keys, at, keepMs, bump) => this.#call(() => store.tombstone(keys, at, keepMs, bump)),
+        setLoaded: (key, value, ttlMs, since, kind, bump) =>
+          this.#call(() => store.setLoaded(key, value, ttlMs, since, kind, bump)),
         markers: (keys) => this.#call(() => store.markers(keys)),
         touchMarkers: (keys, ttlMs, before) => this.#call(() => store.touchMarkers(keys, ttlMs, before)),
         bumpMarkers: (keys, at, mode, ttlMs, onlyExisting) =>

@@ -112,6 +112,45 @@ describe.each(CLIENTS)('write batching on a real Redis (client %s)', (client) =>
     for (let i = 0; i < keys; i++) expect(await a.get(`cold${i}`)).toBe(i)
   })
 
+  it("a set or delete bumps its key's dependency marker inside its own write: one script call, and what depended on the key is outdated for every instance", async () => {
+    const namespace = uniqueNamespace('depends')
+    const a = open(namespace)
+    const reader = open(namespace, { l1: false })
+    await a.ready()
+    await a.set('user:1', { id: 1 })
+    await a.set('page', 'made from user:1', { dependsOn: ['user:1'] })
+    expect(await reader.get('page')).toBe('made from user:1')
+    const before = await commandCalls()
+    await a.set('user:1', { id: 1, name: 'changed' })
+    const after = await commandCalls()
+    // The value, the marker's bump and the bus message: one script call.
+    expect((after.evalsha ?? 0) + (after.eval ?? 0) - (before.evalsha ?? 0) - (before.eval ?? 0)).toBe(1)
+    expect(await reader.get('page')).toBeUndefined()
+    await a.set('page', 'made again', { dependsOn: ['user:1'] })
+    expect(await reader.get('page')).toBe('made again')
+    await a.delete('user:1')
+    expect(await reader.get('page')).toBeUndefined()
+    expect(a.stats().l2Errors).toBe(0)
+  })
+
+  it("a dependency marker Redis refuses fails only its bump: the set and the delete resolve under writeErrors 'throw', the failure is counted", async () => {
+    const namespace = uniqueNamespace('depends-broken')
+    const a = open(namespace, { l2: { redis: server().url, client, writeErrors: 'throw' } })
+    const reader = open(namespace, { l1: false })
+    await a.ready()
+    const failures: string[] = []
+    a.on('l2-error', (event) => failures.push(event.operation))
+    // The marker of "depends on k" is not a string: the bump's GET of it fails (WRONGTYPE).
+    await server().command('RPUSH', `!tag:${namespace}:@key:k`, 'x')
+    await a.set('k', 'v')
+    expect(await reader.get('k')).toBe('v')
+    await a.delete('k')
+    expect(await reader.get('k')).toBeUndefined()
+    expect(failures).toEqual(['dependency markers', 'dependency markers'])
+    expect(a.stats().l2Errors).toBe(2)
+    expect(faults()).toEqual([])
+  })
+
   it.each(['throw', 'suppress'] as const)(
     "a write the server refuses in the middle of a batch fails alone (writeErrors '%s'); the others of the batch are applied",
     async (writeErrors) => {

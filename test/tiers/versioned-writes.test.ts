@@ -9,6 +9,7 @@ import { holdsNewer, TOMBSTONE_PREFIX } from '../../dist/invalidation/store.js'
 import { encodeEnvelope } from '../../dist/serialization/envelope.js'
 import { MemoryRemoteTier } from '../../dist/tiers/memory/memory-remote-tier.js'
 import { SET_LOADED, WRITE_BATCH } from '../../dist/tiers/redis/scripts.js'
+import { packArguments } from '../../dist/tiers/redis/write-queue.js'
 import { useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
@@ -76,26 +77,48 @@ describe('versioned writes: a write is refused when the key holds something newe
       `${key}:other`,
       key,
       'vpvvpp',
-      'old',
-      '',
-      '9',
-      'ch',
-      'm1',
-      'x',
-      '',
-      '1',
-      'old',
-      '',
-      '9',
-      'ch',
-      'm2',
-      'ch',
-      'm3',
+      packArguments(['old', '', '9', 'ch', 'm1', 'x', '', '1', 'old', '', '9', 'ch', 'm2', 'ch', 'm3']),
     )
     // PUBLISH answers the number of receivers (0 here: nobody listens); a skipped one answers 0
     // too, so the skip is seen in the server's count of PUBLISH calls.
     expect(reply).toEqual([0, 0, 1, 0, 0, 0])
     const stats = String(await server().command('INFO', 'commandstats'))
     expect(stats).toMatch(/cmdstat_publish:calls=2,/)
+  })
+
+  it("a batch's `w` is its `v` and then the bump of the key's dependency marker, if that exists", async () => {
+    const key = `fence:${Math.random()}`
+    const marker = `${key}:marker`
+    const missing = `${key}:missing`
+    const broken = `${key}:broken`
+    await server().command('SET', key, entry(10))
+    await server().command('SET', marker, '5.000,7.000', 'PX', '60000')
+    await server().command('RPUSH', broken, 'x')
+    const reply = await server().command(
+      'EVAL',
+      WRITE_BATCH.lua,
+      6,
+      key,
+      marker,
+      `${key}:2`,
+      missing,
+      `${key}:3`,
+      broken,
+      'www',
+      packArguments([
+        ...['old', '', '9', '12.5'],
+        ...['new', '', '11', '12.5'],
+        ...['also', '', '11', '12.5'],
+      ]),
+    )
+    // Refused (the key holds a later value) and still bumped; stored, its marker absent (not
+    // created); stored, its marker refused by Redis: the write stands, the bump's error follows 'B1'.
+    expect(reply).toHaveLength(3)
+    expect((reply as unknown[]).slice(0, 2)).toEqual([0, 1])
+    expect(String((reply as unknown[])[2])).toMatch(/^B1.*WRONGTYPE/)
+    expect(String(await server().command('GET', marker))).toBe('12.500,7.000')
+    expect(Number(await server().command('PTTL', marker))).toBeGreaterThan(0)
+    expect(await server().command('EXISTS', missing)).toBe(0)
+    expect(String(await server().command('GET', `${key}:3`))).toBe('also')
   })
 })

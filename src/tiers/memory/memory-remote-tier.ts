@@ -47,20 +47,22 @@ export class MemoryRemoteTier implements RemoteTier {
     this.#clock = options.clock ?? Date.now
     this.invalidation = {
       // Fenced as the Redis tier's write scripts are: never over something newer.
-      tombstone: async (keys, at, keepMs) => {
+      tombstone: async (keys, at, keepMs, bump) => {
         this.roundTrips++
         for (const key of keys) {
           const current = this.#read(key)
           if (current === undefined || !holdsNewer(current, at, false))
             this.#write(key, tombstoneBytes(at), keepMs)
         }
+        if (bump !== undefined) this.#bump(bump.keys, bump.at, 'delete', 0, true)
       },
-      setLoaded: async (key, value, ttlMs, since, kind = 'load') => {
+      setLoaded: async (key, value, ttlMs, since, kind = 'load', bump) => {
         this.roundTrips++
         const current = this.#read(key)
-        if (current !== undefined && holdsNewer(current, since, kind === 'load')) return false
-        this.#write(key, value, ttlMs)
-        return true
+        const stored = current === undefined || !holdsNewer(current, since, kind === 'load')
+        if (stored) this.#write(key, value, ttlMs)
+        if (bump !== undefined) this.#bump(bump.keys, bump.at, 'delete', 0, true)
+        return stored
       },
       markers: async (keys) => {
         this.roundTrips++
@@ -77,14 +79,7 @@ export class MemoryRemoteTier implements RemoteTier {
       },
       bumpMarkers: async (keys, at, mode, ttlMs, onlyExisting = false) => {
         this.roundTrips++
-        for (const key of keys) {
-          const existing = this.#read(key) === undefined ? undefined : this.#entries.get(key)
-          if (existing === undefined && onlyExisting) continue
-          const marker = bumped(this.#marker(key) ?? { deletedAt: 0, expiredAt: 0 }, at, mode)
-          const bytes = encoder.encode(encodeMarker(marker))
-          if (existing === undefined) this.#write(key, bytes, ttlMs)
-          else existing.value = bytes
-        }
+        this.#bump(keys, at, mode, ttlMs, onlyExisting)
       },
     }
     if (options.locks !== false) {
@@ -167,6 +162,23 @@ export class MemoryRemoteTier implements RemoteTier {
   #readValue(key: string): Uint8Array | undefined {
     const value = this.#read(key)
     return value === undefined || isTombstone(value) ? undefined : value
+  }
+
+  #bump(
+    keys: readonly string[],
+    at: number,
+    mode: InvalidationMode,
+    ttlMs: number,
+    onlyExisting: boolean,
+  ): void {
+    for (const key of keys) {
+      const existing = this.#read(key) === undefined ? undefined : this.#entries.get(key)
+      if (existing === undefined && onlyExisting) continue
+      const marker = bumped(this.#marker(key) ?? { deletedAt: 0, expiredAt: 0 }, at, mode)
+      const bytes = encoder.encode(encodeMarker(marker))
+      if (existing === undefined) this.#write(key, bytes, ttlMs)
+      else existing.value = bytes
+    }
   }
 
   #marker(key: string): TagMarker | undefined {

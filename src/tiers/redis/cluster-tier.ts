@@ -2,7 +2,7 @@ import { within } from '../../base/deadline.js'
 import type { LockService } from '../../coordination/lock.js'
 import { L2TimeoutError } from '../../errors.js'
 import type { Bus } from '../../invalidation/bus.js'
-import type { InvalidationStore, TagMarker } from '../../invalidation/store.js'
+import type { InvalidationStore, MarkerBump, TagMarker } from '../../invalidation/store.js'
 import { CircuitBreakerTier, type CircuitState } from '../../resilience/circuit-breaker.js'
 import type { RemoteEntry, RemoteTier, StreamCommands } from '../tier.js'
 import type { RedisAdapter } from './adapter.js'
@@ -357,11 +357,18 @@ export class ClusterTier implements RemoteTier {
     const storeOf = (lane: RemoteTier) => lane.invalidation as InvalidationStore
     const byKey = (keys: readonly string[]) => this.#group(keys, (k) => k)
     const pick = (keys: readonly string[], indexes: number[]) => indexes.map((i) => keys[i] as string)
-    return {
-      tombstone: (keys, at, keepMs) =>
-        this.#all(byKey(keys), (lane, ix) => storeOf(lane).tombstone(pick(keys, ix), at, keepMs)),
-      setLoaded: (key, value, ttlMs, since, kind) =>
-        this.#on(lanes.addressOf(key), (lane) => storeOf(lane).setLoaded(key, value, ttlMs, since, kind)),
+    const store: InvalidationStore = {
+      // The markers a change bumps live in other slots: bumped beside the change, on their own masters.
+      tombstone: (keys, at, keepMs, bump) =>
+        alongside(
+          this.#all(byKey(keys), (lane, ix) => storeOf(lane).tombstone(pick(keys, ix), at, keepMs)),
+          bump,
+        ),
+      setLoaded: (key, value, ttlMs, since, kind, bump) =>
+        alongside(
+          this.#on(lanes.addressOf(key), (lane) => storeOf(lane).setLoaded(key, value, ttlMs, since, kind)),
+          bump,
+        ),
       markers: async (keys) => {
         const out: (TagMarker | undefined)[] = new Array(keys.length).fill(undefined)
         await this.#all(byKey(keys), async (lane, ix) => {
@@ -377,6 +384,13 @@ export class ClusterTier implements RemoteTier {
           storeOf(lane).bumpMarkers(pick(keys, ix), at, mode, ttlMs, onlyExisting),
         ),
     }
+    /** `change`'s outcome, once `bump`'s markers (only existing ones) are bumped too. */
+    function alongside<T>(change: Promise<T>, bump: MarkerBump | undefined): Promise<T> {
+      if (bump === undefined || bump.keys.length === 0) return change
+      const bumped = store.bumpMarkers(bump.keys, bump.at, 'delete', 0, true).catch(bump.failed)
+      return Promise.all([change, bumped]).then(([outcome]) => outcome)
+    }
+    return store
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   type InvalidationMode,
   type InvalidationStore,
   isTombstone,
+  type MarkerBump,
   tombstoneBytes,
 } from '../../invalidation/store.js'
 import type { KeyTracking } from '../../invalidation/tracking.js'
@@ -131,18 +132,65 @@ export class RedisTier implements RemoteTier {
       /** SET unless the key holds something newer than `since` (see SET_LOADED); 1 when stored. */
       const versioned = (key: string, value: Buffer, ttlMs: number, since: number, op: 'l' | 'v') => {
         const args = [value, pxArg(ttlMs), String(since)]
-        if (writes !== undefined) return this.#write(op, key, args)
+        if (writes !== undefined) return this.#write(op, [key], args)
         return run(SET_LOADED, key, [...args, op], 'SET (unless the key holds a newer value)')
+      }
+      /**
+       * A `v` write and the bump of one dependency marker, as one write of the batch (`w`): one
+       * promise and one script operation instead of two of each (measured: 6 µs of this process's
+       * CPU per `set` with 64 in flight, a fifth of it).
+       */
+      const versionedBumping = (
+        key: string,
+        value: Buffer,
+        ttlMs: number,
+        since: number,
+        marker: string,
+        bump: MarkerBump,
+      ) =>
+        (writes as WriteQueue).push(
+          'w',
+          [key, marker],
+          [value, pxArg(ttlMs), String(since), String(bump.at)],
+          this.#schedule,
+          bump.failed,
+        )
+      /** Where a change and its bump cannot share a write: the bump beside it, its failure to `bump.failed`. */
+      const alongside = <T>(change: Promise<T>, bump: MarkerBump | undefined): Promise<T> => {
+        if (bump === undefined || bump.keys.length === 0) return change
+        const bumped = (this.invalidation as InvalidationStore)
+          .bumpMarkers(bump.keys, bump.at, 'delete', 0, true)
+          .catch(bump.failed)
+        return Promise.all([change, bumped]).then(first)
       }
       this.invalidation = {
         // Versioned like a set (dated `at`): a delete that reaches Redis late never replaces a
         // newer value, nor a later tombstone (whose time a load's lease check needs).
-        tombstone: async (keys, at, keepMs) => {
+        tombstone: (keys, at, keepMs, bump) => {
+          if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
           const value = tombstoneBytes(at)
-          await Promise.all(keys.map((key) => versioned(key, value, keepMs, at, 'v')))
+          if (writes !== undefined && bump !== undefined && bump.keys.length === keys.length) {
+            return Promise.all(
+              keys.map((key, i) => versionedBumping(key, value, keepMs, at, bump.keys[i] as string, bump)),
+            ).then(nothing)
+          }
+          return alongside(
+            Promise.all(keys.map((key) => versioned(key, value, keepMs, at, 'v'))).then(nothing),
+            bump,
+          )
         },
-        setLoaded: async (key, value, ttlMs, since, kind = 'load') =>
-          (await versioned(key, toBuffer(value), ttlMs, since, kind === 'load' ? 'l' : 'v')) === 1,
+        setLoaded: (key, value, ttlMs, since, kind = 'load', bump) => {
+          if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
+          if (writes !== undefined && kind === 'set' && bump?.keys.length === 1) {
+            return versionedBumping(key, toBuffer(value), ttlMs, since, bump.keys[0] as string, bump).then(
+              isOne,
+            )
+          }
+          return alongside(
+            versioned(key, toBuffer(value), ttlMs, since, kind === 'load' ? 'l' : 'v').then(isOne),
+            bump,
+          )
+        },
         markers: async (keys) => {
           if (keys.length === 0) return []
           // One GET per marker (coalesced into MGETs by the batcher): markers live in any slot.
@@ -156,7 +204,7 @@ export class RedisTier implements RemoteTier {
           await Promise.all(
             keys.map((key) =>
               writes !== undefined
-                ? this.#write('t', key, args)
+                ? this.#write('t', [key], args)
                 : run(TOUCH_MARKER, key, args, 'tag marker touch'),
             ),
           )
@@ -171,7 +219,7 @@ export class RedisTier implements RemoteTier {
           await Promise.all(
             keys.map((key) =>
               writes !== undefined
-                ? this.#write('b', key, args)
+                ? this.#write('b', [key], args)
                 : run(BUMP_MARKER, key, args, 'tag marker bump'),
             ),
           )
@@ -193,7 +241,7 @@ export class RedisTier implements RemoteTier {
         // Through the queue of writes when there is one: after every write issued before it.
         orderedWithWrites: writes !== undefined,
         publish: async (channel, message) => {
-          if (writes !== undefined) await this.#write('p', undefined, [channel, toBuffer(message)])
+          if (writes !== undefined) await this.#write('p', [], [channel, toBuffer(message)])
           else await this.#call(() => publish.call(adapter, channel, toBuffer(message)), 'PUBLISH')
         },
         subscribe: (channel, onMessage, onState) => subscribe.call(adapter, channel, onMessage, onState),
@@ -235,9 +283,9 @@ export class RedisTier implements RemoteTier {
   }
 
   /** One write, sent with the others of this tick (see {@link WriteQueue}); resolves to its reply. */
-  #write(op: WriteOp, key: string | undefined, args: readonly (string | Buffer)[]): Promise<number> {
+  #write(op: WriteOp, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<number> {
     if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
-    return (this.#writes as WriteQueue).push(op, key, args, this.#schedule)
+    return (this.#writes as WriteQueue).push(op, keys, args, this.#schedule)
   }
 
   /** `send` at the end of this tick, with the tick's other commands (see {@link flushAll}). */
@@ -305,7 +353,7 @@ export class RedisTier implements RemoteTier {
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     this.#assertOpen()
     if (this.#writes !== undefined) {
-      await this.#write('s', key, [toBuffer(value), pxArg(ttlMs)])
+      await this.#write('s', [key], [toBuffer(value), pxArg(ttlMs)])
       return
     }
     await this.#deadline(this.adapter.set(key, toBuffer(value), ttlMs), 'SET')
@@ -315,7 +363,7 @@ export class RedisTier implements RemoteTier {
     this.#assertOpen()
     if (entries.length === 0) return
     if (this.#writes !== undefined) {
-      await Promise.all(entries.map((e) => this.#write('s', e.key, [toBuffer(e.value), pxArg(e.ttlMs)])))
+      await Promise.all(entries.map((e) => this.#write('s', [e.key], [toBuffer(e.value), pxArg(e.ttlMs)])))
       return
     }
     const buffers = entries.map((e) => ({ key: e.key, value: toBuffer(e.value), ttlMs: e.ttlMs }))
@@ -412,6 +460,16 @@ export class RedisTier implements RemoteTier {
 /** A TTL as the scripts take PX: '' for no expiry. */
 function pxArg(ttlMs: number): string {
   return String(pxOf(ttlMs) ?? '')
+}
+
+function isOne(reply: unknown): boolean {
+  return reply === 1
+}
+
+function nothing(): void {}
+
+function first<T>(pair: readonly [T, unknown]): T {
+  return pair[0]
 }
 
 function sendNow(send: () => void): void {

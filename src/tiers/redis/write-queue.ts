@@ -1,15 +1,17 @@
 import type { RedisAdapter } from './adapter.js'
 import { BUMP_MARKER, type LuaScript, SET_LOADED, TOUCH_MARKER, WRITE_BATCH } from './scripts.js'
 
-/** One write of {@link WRITE_BATCH}: its letter, its key (none for `p`), its arguments. */
-export type WriteOp = 's' | 'l' | 'v' | 't' | 'b' | 'p'
+/** One write of {@link WRITE_BATCH}: its letter, its keys (none for `p`, two for `w`), its arguments. */
+export type WriteOp = 's' | 'l' | 'v' | 't' | 'b' | 'p' | 'w'
 
 interface QueuedWrite {
   op: WriteOp
-  key: string | undefined
+  keys: readonly string[]
   args: readonly (string | Buffer)[]
   resolve: (reply: number) => void
   reject: (error: unknown) => void
+  /** For a `w`: where its marker bump's failure goes (the write itself still resolves). */
+  bumpFailed: ((error: unknown) => void) | undefined
 }
 
 /**
@@ -78,12 +80,13 @@ export class WriteQueue {
   /** Queues one write; `schedule` is called when it is the first of its tick. */
   push(
     op: WriteOp,
-    key: string | undefined,
+    keys: readonly string[],
     args: readonly (string | Buffer)[],
     schedule: () => void,
+    bumpFailed?: (error: unknown) => void,
   ): Promise<number> {
     return new Promise((resolve, reject) => {
-      if (this.#pending.push({ op, key, args, resolve, reject }) === 1) schedule()
+      if (this.#pending.push({ op, keys, args, resolve, reject, bumpFailed }) === 1) schedule()
     })
   }
 
@@ -100,7 +103,8 @@ export class WriteQueue {
   }
 
   #alone(write: QueuedWrite): void {
-    const { op, key, args } = write
+    const { op, args } = write
+    const key = write.keys[0]
     let reply: Promise<number>
     if (op === 's') {
       const [value, px] = args as [Buffer, string]
@@ -134,23 +138,26 @@ export class WriteQueue {
   #send(batch: QueuedWrite[]): void {
     let ops = ''
     const keys: string[] = []
-    // ARGV[1]: the operations' letters, filled in below.
-    const args: (string | Buffer)[] = ['']
+    const args: (string | Buffer)[] = []
     for (const write of batch) {
       ops += write.op
-      if (write.key !== undefined) keys.push(write.key)
+      for (const key of write.keys) keys.push(key)
       for (const arg of write.args) args.push(arg)
     }
-    args[0] = ops
     const what = `EVALSHA (${batch.length} writes)`
-    this.#deadline(this.#evalKeys(WRITE_BATCH, keys, args), what).then(
+    this.#deadline(this.#evalKeys(WRITE_BATCH, keys, [ops, packArguments(args)]), what).then(
       (replies) => {
         const list = Array.isArray(replies) ? (replies as unknown[]) : []
         for (let i = 0; i < batch.length; i++) {
           const write = batch[i] as QueuedWrite
           const reply = list[i]
           if (typeof reply === 'number') write.resolve(reply)
-          else if (reply === undefined)
+          else if (write.op === 'w' && String(reply).startsWith('B')) {
+            // Written (or refused) as the digit says; only the marker bump after it failed.
+            const text = String(reply)
+            write.resolve(Number(text[1]))
+            write.bumpFailed?.(new BatchedWriteError(text.slice(2)))
+          } else if (reply === undefined)
             write.reject(new Error(`Redis answered no reply for write ${i + 1} of ${what}.`))
           else write.reject(new BatchedWriteError(String(reply).slice(1)))
         }
@@ -160,4 +167,27 @@ export class WriteQueue {
       },
     )
   }
+}
+
+/**
+ * {@link WRITE_BATCH}'s ARGV[2]: each argument as its byte length (int32, little-endian) and its
+ * bytes (strings as UTF-8), one after the other — what the script reads back with
+ * `struct.unpack('<i4c0', …)`.
+ */
+export function packArguments(args: readonly (string | Buffer)[]): Buffer {
+  let size = 0
+  for (const arg of args) size += 4 + (typeof arg === 'string' ? Buffer.byteLength(arg) : arg.byteLength)
+  const packed = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const arg of args) {
+    if (typeof arg === 'string') {
+      const length = packed.write(arg, at + 4, 'utf8')
+      packed.writeInt32LE(length, at)
+      at += 4 + length
+    } else {
+      packed.writeInt32LE(arg.byteLength, at)
+      at += 4 + arg.copy(packed, at + 4)
+    }
+  }
+  return packed
 }
