@@ -9,8 +9,10 @@
 //                 against a master with one replica (with --replica)
 //   cache.set     the cache alone, for comparison (not durable, no database)
 // The variants run in rotation (--rounds, default 5; each round runs every variant once, in a
-// shifted order) and each figure is the median of its rounds, so a load spike on this shared
-// machine hits every variant alike; the load average is printed with every round.
+// shifted order) and each figure is the median of its rounds (with the slowest and fastest round
+// beside it), so a load spike on this shared machine hits every variant alike; the load average
+// is printed with every round. A warm-up round (not counted) runs every variant first: the first
+// round otherwise measures the JIT compiling the write path.
 // Options: --writes=N (default 20000)  --keys=N (1000)  --concurrency=N (64)  --rounds=N (5)
 //          --client=ioredis|redis  --only=a,b (variant names)  --quick (5000 writes, 3 rounds)
 import os from 'node:os'
@@ -101,13 +103,13 @@ function open(variant) {
   return { variant, cache, wb, lags, write, rounds: [] }
 }
 
-async function round(run) {
+async function round(run, writes = WRITES, record = true) {
   let issued = 0
   run.lags.length = 0
   const flushesBefore = run.wb?.stats().flushes ?? 0
   const started = performance.now()
   const one = async () => {
-    while (issued < WRITES) {
+    while (issued < writes) {
       const n = issued++
       await run.write(`k:${n % KEYS}`, { n, at: Date.now() })
     }
@@ -119,6 +121,10 @@ async function round(run) {
     const t = performance.now()
     await run.wb.settled(120_000)
     drainMs = performance.now() - t
+  }
+  if (!record) {
+    await run.wb?.settled(120_000)
+    return
   }
   const lags = [...run.lags].sort((a, b) => a - b)
   run.rounds.push({
@@ -140,7 +146,7 @@ const fmt = (v, width) => String(v === undefined ? '-' : Math.round(v)).padStart
 
 const runs = VARIANTS.map(open)
 try {
-  for (const run of runs) await run.write('warm', { n: -1, at: Date.now() })
+  for (const run of runs) await round(run, Math.min(WRITES, 5000), false)
   console.log(
     `write-behind, ${WRITES} writes over ${KEYS} keys, ${CONCURRENCY} in flight, ${CLIENT}, one process, Redis ${redis.version ?? ''}${replica ? ' + 1 replica' : ''}, ${ROUNDS} rounds in rotation`,
   )
@@ -157,15 +163,19 @@ try {
   await redis.stop()
 }
 
-console.log('variant        writes/s  × log only  ack ms  drain ms  lag p50  lag p99  flushes  load(1m)')
+console.log(
+  'variant        writes/s  (slowest–fastest)  × log only  ack ms  drain ms  lag p50  lag p99  flushes  load(1m)',
+)
 const logOnly = median(
   runs.find((r) => r.variant.label === 'log only')?.rounds.map((x) => x.writesPerSec) ?? [],
 )
 for (const run of runs) {
   const m = (f) => median(run.rounds.map(f))
   const wps = m((x) => x.writesPerSec)
+  const all = run.rounds.map((x) => x.writesPerSec)
+  const spread = `(${Math.round(Math.min(...all))}–${Math.round(Math.max(...all))})`
   console.log(
-    `${run.variant.label.padEnd(13)} ${fmt(wps, 9)} ${(logOnly ? (wps / logOnly).toFixed(2) : '-').padStart(11)} ${fmt(
+    `${run.variant.label.padEnd(13)} ${fmt(wps, 9)}  ${spread.padStart(17)} ${(logOnly ? (wps / logOnly).toFixed(2) : '-').padStart(11)} ${fmt(
       m((x) => x.ackMs),
       7,
     )} ${fmt(

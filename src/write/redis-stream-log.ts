@@ -286,7 +286,7 @@ export class RedisStreamLog implements WriteLog {
     const trim = new Packer()
     for (const f of flushed) {
       trim.add(f.key)
-      trim.add(String(f.seq))
+      trim.addDouble(f.seq)
     }
     await this.#redis.eval(
       ACK,

@@ -1,28 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import {
-  ClosedError,
-  InvalidKeyError,
-  InvalidOptionError,
-  L2Error,
-  SerializationError,
-  StrataError,
-  WriteBehindFullError,
-} from '../errors.js'
+import { ClosedError, InvalidKeyError, InvalidOptionError, SerializationError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import type { RemoteTier } from '../tiers/tier.js'
+import { Appender, logError } from './appender.js'
+import { CacheUpdater } from './cache-updater.js'
 import { PartitionFlusher } from './flusher.js'
-import {
-  type AppendOp,
-  type CacheEntryWrite,
-  compareIds,
-  partitionOf,
-  type Replication,
-  type WriteLog,
-} from './log.js'
+import { type AppendOp, compareIds, partitionOf, type Replication, type WriteLog } from './log.js'
 import { type ResolvedWriteBehindOptions, resolveWriteBehindOptions } from './options.js'
 import { RedisStreamLog } from './redis-stream-log.js'
+import type { CacheStaging, StagedSet, WriteBehindCache } from './staging.js'
 import type {
   DeadLetter,
   DeadLetters,
@@ -34,47 +22,7 @@ import type {
   WriteReceipt,
 } from './types.js'
 
-/** What a write-behind updates besides the log: the cache (`Cache` satisfies it). */
-export interface WriteBehindCache {
-  set(key: string, value: unknown): Promise<void>
-  delete(key: string): Promise<void>
-}
-
-/**
- * The cache's side of a set whose L2 entry the log writes in its append (a log that
- * `writesCache`): one round trip for the log, the L2 and, after it, one bus message per batch.
- */
-export interface CacheStaging {
-  /** Stores the L1 entry now; returns the L2 entry to write, or undefined when this set needs the ordinary path. */
-  stageSet(key: string, value: unknown): StagedSet | undefined
-  /** The append failed: the L1 entry staged for `key` must not stay. */
-  unstage(key: string): void
-  /** The entries are in the L2: tell the other instances (one message for all). */
-  announce(keys: readonly string[], at: number): Promise<void>
-}
-
-export interface StagedSet {
-  /** The L2 entry to write (undefined: nothing goes to the L2, e.g. a TTL of 0). */
-  readonly entry: CacheEntryWrite | undefined
-  /** When the set happened (the cache's clock): what the markers and the bus message carry. */
-  readonly at: number
-  /** Dependency markers to bump where they exist. */
-  readonly markers: readonly string[]
-}
-
-interface QueuedAppend {
-  op: AppendOp
-  /** The cache's staged set written with this append, if any (announced once the batch is in). */
-  staged: StagedSet | undefined
-  resolve: (receipt: WriteReceipt) => void
-  reject: (error: unknown) => void
-}
-
-/** The appends of one tick and partition, and what settles once their batch did (see #track). */
-interface QueuedBatch {
-  appends: QueuedAppend[]
-  done: () => void
-}
+export type { CacheStaging, StagedSet, WriteBehindCache } from './staging.js'
 
 /** A write ready to be appended (see #prepare). */
 interface PreparedWrite {
@@ -84,13 +32,6 @@ interface PreparedWrite {
   fast: StagedSet | undefined
   /** The cache update to make after the append (when the append does not carry it). */
   cacheOp: 'set' | 'delete' | undefined
-}
-
-interface QueuedCheck {
-  key: string
-  seq: number
-  resolve: (seq: number) => void
-  reject: (error: unknown) => void
 }
 
 const SETTLE_POLL_MS = 20
@@ -200,14 +141,9 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     ownedPartitions: 0,
   }
   /** Appends issued in the same tick share one round trip per partition. */
-  #queued = new Map<number, QueuedBatch>()
-  #checks = new Map<number, QueuedCheck[]>()
-  /** Last entry id this instance appended, per partition (what `settled` waits for). */
-  readonly #lastAppended = new Map<number, string>()
-  /** Highest sequence this instance gave each key still being written (see #overtaken). */
-  readonly #localSeq = new Map<string, number>()
-  /** The last cache update of each key still running (see #write). */
-  readonly #cacheChain = new Map<string, Promise<void>>()
+  readonly #appender: Appender
+  /** Cache updates made after the append (cluster; a set the cache could not stage). */
+  readonly #updater: CacheUpdater | undefined
   readonly #inFlight = new Set<Promise<unknown>>()
   /** What each partition's flusher last saw, summed (pending) or maxed (lag) into stats. */
   readonly #seen = new Map<number, { pending: number; lagMs: number }>()
@@ -239,6 +175,21 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     this.#cache = cache
     this.#o = options
     this.name = options.name
+    this.#appender = new Appender({
+      name: options.name,
+      log,
+      maxPending: options.maxPending,
+      replication: this.#replication,
+      staging: this.#staging,
+      stats: this.#stats,
+      emit: (name, event) => this.#emit(name, event),
+      track: (promise) => this.#track(promise),
+      appended: (partition) => this.#flushers[partition]?.nudge(),
+    })
+    this.#updater =
+      cache === undefined
+        ? undefined
+        : new CacheUpdater(log, cache, this.#stats, (name, event) => this.#emit(name, event))
     this.#serializer = options.serializer ?? new TaggedJsonSerializer()
     const consumer = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
     if (options.flusher) {
@@ -343,7 +294,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     }
     if (!this.#initialized) return this.#track(this.#write(key, op, value, bytes))
     const write = this.#prepare(key, op, value, bytes)
-    if (write.cacheOp === undefined) return this.#append(write.partition, write.append, write.fast)
+    if (write.cacheOp === undefined) return this.#appender.append(write.partition, write.append, write.fast)
     return this.#track(this.#updateAfter(write, value))
   }
 
@@ -379,10 +330,10 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     bytes: Uint8Array,
   ): Promise<WriteReceipt> {
     await this.#ready().catch((error: unknown) => {
-      throw this.#logError(error)
+      throw logError(this.name, error)
     })
     const write = this.#prepare(key, op, value, bytes)
-    if (write.cacheOp === undefined) return this.#append(write.partition, write.append, write.fast)
+    if (write.cacheOp === undefined) return this.#appender.append(write.partition, write.append, write.fast)
     return this.#updateAfter(write, value)
   }
 
@@ -417,30 +368,10 @@ class WriteBehindLog<T> implements WriteBehind<T> {
 
   /** Appends, then updates the cache (cluster, or a set the cache could not stage). */
   async #updateAfter(write: PreparedWrite, value: T | undefined): Promise<WriteReceipt> {
-    const receipt = await this.#append(write.partition, write.append, write.fast)
-    const { partition, cacheOp } = write
-    const key = write.append.key
-    if (cacheOp === undefined) return receipt
-    // Cache updates of one key run one after the other, in log order: a later write of the key
-    // in this process never lands in the cache before an earlier one.
-    this.#localSeq.set(key, Math.max(receipt.seq, this.#localSeq.get(key) ?? 0))
-    const previous = this.#cacheChain.get(key)
-    const update = (previous ?? Promise.resolve()).then(() =>
-      this.#updateCache(partition, key, cacheOp, value, receipt.seq),
-    )
-    this.#cacheChain.set(key, update)
-    await update
-    if (this.#cacheChain.get(key) === update) this.#cacheChain.delete(key)
+    const receipt = await this.#appender.append(write.partition, write.append, write.fast)
+    if (write.cacheOp !== undefined)
+      await this.#updater?.update(write.partition, write.append.key, write.cacheOp, value, receipt.seq)
     return receipt
-  }
-
-  /** What a write rejects with when the log failed: the log's typed errors as they are, anything else (the client's) as E_L2. */
-  #logError(error: unknown): unknown {
-    if (error instanceof StrataError) return error
-    return new L2Error(
-      `write-behind '${this.name}': the log's Redis did not take the write (${describe(error)}). It is not acknowledged — it may or may not be in the log: retry it (a retry gets a newer sequence and wins).`,
-      { cause: error },
-    )
   }
 
   /** Stages a set in the cache (fast path); undefined without one, 'failed' when the cache refused the value. */
@@ -452,184 +383,6 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       this.#emit('cache-error', { key, error })
       return 'failed'
     }
-  }
-
-  /**
-   * The write is in the log; now the cache. Two processes writing one key may update the cache in
-   * the opposite order of their log entries; the later-sequenced write is what the database ends
-   * with, so after its cache write a writer checks the key's sequence: if another process wrote
-   * it since, it deletes the key from the cache (a miss is never wrong; an older value would be).
-   * The set was appended with its sequence held (AppendOp.holdSequence), so a flush in between
-   * does not erase what the check reads; the check releases the hold.
-   */
-  async #updateCache(
-    partition: number,
-    key: string,
-    op: 'set' | 'delete',
-    value: T | undefined,
-    seq: number,
-  ) {
-    const cache = this.#cache as WriteBehindCache
-    try {
-      if (op === 'delete') {
-        await cache.delete(key)
-        return
-      }
-      let written = true
-      try {
-        await cache.set(key, value)
-      } catch (error) {
-        written = false
-        this.#emit('cache-error', { key, error })
-      }
-      // Released whether or not the set went through: a hold must not outlive its write.
-      const current = await this.#release(partition, key, seq)
-      if (!written) return
-      const mine = this.#localSeq.get(key) ?? 0
-      // A newer write from this process comes next (chained) and checks again; one from another
-      // process may have reached the cache before ours: drop ours. No sequence at all: a newer
-      // write replaced our hold and was flushed already: drop ours too.
-      if (current === 0 || (current > seq && current > mine)) {
-        this.#stats.cacheWithdrawn++
-        await cache.delete(key)
-      }
-    } catch (error) {
-      // The write is accepted (it is in the log and will be flushed): report, do not reject.
-      this.#emit('cache-error', { key, error })
-    } finally {
-      if (this.#localSeq.get(key) === seq) this.#localSeq.delete(key)
-    }
-  }
-
-  /** Queues an append with the others of this tick and partition; settles with its batch. */
-  #append(partition: number, op: AppendOp, staged: StagedSet | undefined): Promise<WriteReceipt> {
-    return new Promise((resolve, reject) => {
-      let batch = this.#queued.get(partition)
-      if (batch === undefined) {
-        let done: () => void = () => {}
-        // Tracked from now: settled() and close() wait for writes queued but not yet sent too.
-        this.#track(
-          new Promise<void>((resolve) => {
-            done = resolve
-          }),
-        )
-        batch = { appends: [], done }
-        this.#queued.set(partition, batch)
-        process.nextTick(() => this.#sendAppends(partition))
-      }
-      batch.appends.push({ op, staged, resolve, reject })
-    })
-  }
-
-  #sendAppends(partition: number): void {
-    const batch = this.#queued.get(partition)
-    if (batch === undefined) return
-    this.#queued.delete(partition)
-    const queue = batch.appends
-    this.#log
-      .append(
-        partition,
-        queue.map((q) => q.op),
-        this.#o.maxPending,
-        this.#replication,
-      )
-      .then(
-        (results) => {
-          const announced: string[] = []
-          // The earliest: receivers take every key as changed at `at`, and an entry created
-          // before that time would look outdated to them.
-          let at = Number.POSITIVE_INFINITY
-          let lastId: string | undefined
-          for (let i = 0; i < queue.length; i++) {
-            const result = results[i]
-            const q = queue[i] as QueuedAppend
-            if (result === undefined) {
-              this.#unstage(q)
-              q.reject(this.#logError(new Error('the log answered fewer writes than it was sent')))
-            } else if ('full' in result) {
-              this.#unstage(q)
-              q.reject(this.#full(result.full))
-            } else {
-              this.#stats.appended++
-              // Ids grow within a batch: the last is the newest.
-              lastId = result.id
-              if (q.staged !== undefined) {
-                announced.push(q.op.key)
-                at = Math.min(at, q.staged.at)
-              }
-              q.resolve(result)
-            }
-          }
-          if (lastId !== undefined) {
-            const last = this.#lastAppended.get(partition)
-            if (last === undefined || compareIds(lastId, last) > 0) this.#lastAppended.set(partition, lastId)
-            this.#flushers[partition]?.nudge()
-          }
-          if (announced.length > 0) this.#announce(announced, at)
-          batch.done()
-        },
-        (error: unknown) => {
-          for (const q of queue) {
-            this.#unstage(q)
-            q.reject(this.#logError(error))
-          }
-          batch.done()
-        },
-      )
-  }
-
-  /** The append did not take the write: its staged L1 entry must not stay. */
-  #unstage(q: QueuedAppend): void {
-    if (q.staged !== undefined) this.#staging?.unstage(q.op.key)
-  }
-
-  /** A write refused by the bound (`maxPending`): counted, reported, and what it rejects with. */
-  #full(pending: number): WriteBehindFullError {
-    this.#stats.rejected++
-    this.#stats.pending = pending
-    this.#emit('backpressure', { pending, maxPending: this.#o.maxPending })
-    return new WriteBehindFullError(
-      `write-behind '${this.name}': ${pending} writes are waiting to be flushed (maxPending ${this.#o.maxPending}); the database is probably down or slow. Retry later, or raise maxPending.`,
-      pending,
-    )
-  }
-
-  /**
-   * The batch's cache entries are in the L2: one bus message for their keys. Not awaited by the
-   * writes (they are durable and in this process's L1 already); `settled()` and `close()` wait for it.
-   */
-  #announce(keys: string[], at: number): void {
-    const staging = this.#staging
-    if (staging === undefined) return
-    this.#track(
-      staging.announce(keys, at).catch((error: unknown) => {
-        for (const key of keys) this.#emit('cache-error', { key, error })
-      }),
-    )
-  }
-
-  /** The key's last sequence, `seq`'s hold released; the checks of one tick share a round trip per partition. */
-  #release(partition: number, key: string, seq: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      let queue = this.#checks.get(partition)
-      if (queue === undefined) {
-        queue = []
-        this.#checks.set(partition, queue)
-        process.nextTick(() => {
-          const batch = this.#checks.get(partition) ?? []
-          this.#checks.delete(partition)
-          this.#log.releaseSequences(partition, batch).then(
-            (seqs) => {
-              for (let i = 0; i < batch.length; i++) (batch[i] as QueuedCheck).resolve(seqs[i] ?? 0)
-            },
-            (error: unknown) => {
-              for (const c of batch) c.reject(error)
-            },
-          )
-        })
-      }
-      queue.push({ key, seq, resolve, reject })
-    })
   }
 
   async pending(): Promise<number> {
@@ -655,7 +408,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     for (;;) {
       let done = true
       try {
-        for (const [partition, last] of this.#lastAppended) {
+        for (const [partition, last] of this.#appender.lastAppended) {
           const oldest = await this.#log.oldest(partition)
           if (oldest !== undefined && compareIds(oldest.entryId, last) <= 0) {
             done = false

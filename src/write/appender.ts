@@ -1,0 +1,176 @@
+import { L2Error, StrataError, WriteBehindFullError } from '../errors.js'
+import { type AppendOp, compareIds, type Replication, type WriteLog } from './log.js'
+import type { CacheStaging, StagedSet } from './staging.js'
+import type { WriteBehindEvents, WriteBehindStats, WriteReceipt } from './types.js'
+
+/** What the appender needs of its write-behind. */
+export interface AppenderHost {
+  readonly name: string
+  readonly log: WriteLog
+  readonly maxPending: number
+  /** What each append waits for (durability: 'replicated'), or undefined. */
+  readonly replication: Replication | undefined
+  /** Set when the log writes the cache's L2 entries in its appends. */
+  readonly staging: CacheStaging | undefined
+  readonly stats: WriteBehindStats
+  emit<E extends keyof WriteBehindEvents>(name: E, event: WriteBehindEvents[E]): void
+  /** Keeps `promise` in what settled() and close() wait for. */
+  track(promise: Promise<unknown>): void
+  /** Writes were appended to `partition` (its flusher may look now). */
+  appended(partition: number): void
+}
+
+interface QueuedAppend {
+  op: AppendOp
+  /** The cache's staged set written with this append, if any (announced once the batch is in). */
+  staged: StagedSet | undefined
+  resolve: (receipt: WriteReceipt) => void
+  reject: (error: unknown) => void
+}
+
+/** The appends of one tick and partition, and what settles once their batch did. */
+interface QueuedBatch {
+  appends: QueuedAppend[]
+  done: () => void
+}
+
+/**
+ * Appends issued in the same tick share one round trip per partition: one script call with
+ * every write of the tick (see APPEND). Each write's promise is settled by its batch's reply,
+ * which also does the per-write bookkeeping (stats, unstaging a refused write's L1 entry, the
+ * typed errors) and, once per batch, the last appended id, the flusher's nudge and the bus
+ * message for the cache entries written with it.
+ */
+export class Appender {
+  readonly #host: AppenderHost
+  #queued = new Map<number, QueuedBatch>()
+  /** Last entry id appended here, per partition (what `settled` waits for). */
+  readonly lastAppended = new Map<number, string>()
+
+  constructor(host: AppenderHost) {
+    this.#host = host
+  }
+
+  /** Queues an append with the others of this tick and partition; settles with its batch. */
+  append(partition: number, op: AppendOp, staged: StagedSet | undefined): Promise<WriteReceipt> {
+    return new Promise((resolve, reject) => {
+      let batch = this.#queued.get(partition)
+      if (batch === undefined) {
+        let done: () => void = () => {}
+        // Tracked from now: settled() and close() wait for writes queued but not yet sent too.
+        this.#host.track(
+          new Promise<void>((resolve) => {
+            done = resolve
+          }),
+        )
+        batch = { appends: [], done }
+        this.#queued.set(partition, batch)
+        process.nextTick(() => this.#send(partition))
+      }
+      batch.appends.push({ op, staged, resolve, reject })
+    })
+  }
+
+  #send(partition: number): void {
+    const batch = this.#queued.get(partition)
+    if (batch === undefined) return
+    this.#queued.delete(partition)
+    const host = this.#host
+    const queue = batch.appends
+    host.log
+      .append(
+        partition,
+        queue.map((q) => q.op),
+        host.maxPending,
+        host.replication,
+      )
+      .then(
+        (results) => {
+          const announced: string[] = []
+          // The earliest: receivers take every key as changed at `at`, and an entry created
+          // before that time would look outdated to them.
+          let at = Number.POSITIVE_INFINITY
+          let lastId: string | undefined
+          for (let i = 0; i < queue.length; i++) {
+            const result = results[i]
+            const q = queue[i] as QueuedAppend
+            if (result === undefined) {
+              this.#unstage(q)
+              q.reject(logError(host.name, new Error('the log answered fewer writes than it was sent')))
+            } else if ('full' in result) {
+              this.#unstage(q)
+              q.reject(this.#full(result.full))
+            } else {
+              host.stats.appended++
+              // Ids grow within a batch: the last is the newest.
+              lastId = result.id
+              if (q.staged !== undefined) {
+                announced.push(q.op.key)
+                at = Math.min(at, q.staged.at)
+              }
+              q.resolve(result)
+            }
+          }
+          if (lastId !== undefined) {
+            const last = this.lastAppended.get(partition)
+            if (last === undefined || compareIds(lastId, last) > 0) this.lastAppended.set(partition, lastId)
+            host.appended(partition)
+          }
+          if (announced.length > 0) this.#announce(announced, at)
+          batch.done()
+        },
+        (error: unknown) => {
+          for (const q of queue) {
+            this.#unstage(q)
+            q.reject(logError(host.name, error))
+          }
+          batch.done()
+        },
+      )
+  }
+
+  /** The append did not take the write: its staged L1 entry must not stay. */
+  #unstage(q: QueuedAppend): void {
+    if (q.staged !== undefined) this.#host.staging?.unstage(q.op.key)
+  }
+
+  /** A write refused by the bound (`maxPending`): counted, reported, and what it rejects with. */
+  #full(pending: number): WriteBehindFullError {
+    const host = this.#host
+    host.stats.rejected++
+    host.stats.pending = pending
+    host.emit('backpressure', { pending, maxPending: host.maxPending })
+    return new WriteBehindFullError(
+      `write-behind '${host.name}': ${pending} writes are waiting to be flushed (maxPending ${host.maxPending}); the database is probably down or slow. Retry later, or raise maxPending.`,
+      pending,
+    )
+  }
+
+  /**
+   * The batch's cache entries are in the L2: one bus message for their keys. Not awaited by the
+   * writes (they are durable and in this process's L1 already); `settled()` and `close()` wait for it.
+   */
+  #announce(keys: string[], at: number): void {
+    const host = this.#host
+    const staging = host.staging
+    if (staging === undefined) return
+    host.track(
+      staging.announce(keys, at).catch((error: unknown) => {
+        for (const key of keys) host.emit('cache-error', { key, error })
+      }),
+    )
+  }
+}
+
+/** What a write rejects with when the log failed: the log's typed errors as they are, anything else (the client's) as E_L2. */
+export function logError(name: string, error: unknown): unknown {
+  if (error instanceof StrataError) return error
+  return new L2Error(
+    `write-behind '${name}': the log's Redis did not take the write (${describe(error)}). It is not acknowledged — it may or may not be in the log: retry it (a retry gets a newer sequence and wins).`,
+    { cause: error },
+  )
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
