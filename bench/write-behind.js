@@ -146,7 +146,7 @@ const fmt = (v, width) => String(v === undefined ? '-' : Math.round(v)).padStart
 
 const runs = VARIANTS.map(open)
 try {
-  for (const run of runs) await round(run, Math.min(WRITES, 5000), false)
+  for (const run of runs) await round(run, WRITES, false)
   console.log(
     `write-behind, ${WRITES} writes over ${KEYS} keys, ${CONCURRENCY} in flight, ${CLIENT}, one process, Redis ${redis.version ?? ''}${replica ? ' + 1 replica' : ''}, ${ROUNDS} rounds in rotation`,
   )
