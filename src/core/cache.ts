@@ -9,8 +9,6 @@ import { publishSnapshots } from '../observability/publisher.js'
 import type { CacheStats } from '../observability/stats.js'
 import type { CacheHealth, CacheSnapshot } from '../observability/types.js'
 import { EntryCrypto, type SecurityStats } from '../security/entries.js'
-import { MsgpackSerializer } from '../serialization/msgpack.js'
-import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import { untilAnswering } from '../tiers/redis/connection.js'
 import { withoutRedis } from '../tiers/redis/options.js'
 import type { RemoteTier } from '../tiers/tier.js'
@@ -21,7 +19,7 @@ import {
   writeBehindFor,
 } from '../write/index.js'
 import { BusLink } from './bus-link.js'
-import { EntryCodec } from './entry-codec.js'
+import { EntryCodec, serializerOf } from './entry-codec.js'
 import type { CacheEventListener, CacheEventName, CacheEvents } from './events.js'
 import { Flights, type Loaded } from './flights.js'
 import { localTierOf } from './heartbeat.js'
@@ -102,12 +100,7 @@ export class Cache {
     this.#counters = telemetry.counters
     const security = resolved.security
     const codec = new EntryCodec({
-      serializer:
-        resolved.serializer === 'json'
-          ? new TaggedJsonSerializer()
-          : resolved.serializer === 'msgpack'
-            ? new MsgpackSerializer()
-            : resolved.serializer,
+      serializer: serializerOf(resolved.serializer),
       crypto:
         security.encryption === undefined
           ? undefined
@@ -383,21 +376,26 @@ export class Cache {
    * Stores `value` in both tiers (write-through to the cache). Rejects with E_L2 if the L2 write
    * failed and `l2.writeErrors` is `'throw'` — the L1 holds the value regardless.
    */
-  async set<T>(key: string, value: T, options: EntryOptions = {}): Promise<void> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
-      throw invalidKeyError(key, this.#maxKeyLength)
-    if (this.#lifecycle.closed) throw closed()
-    refuseUnknown(options, 'entry')
-    if (value === undefined) {
-      throw new InvalidOptionError(
-        'set: undefined is never cached; call delete(key) to remove an entry, or cache null.',
+  set<T>(key: string, value: T, options: EntryOptions = {}): Promise<void> {
+    // Not async: the write's own promise is the caller's (one frame less on the write path).
+    try {
+      if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength)
+        throw invalidKeyError(key, this.#maxKeyLength)
+      if (this.#lifecycle.closed) throw closed()
+      refuseUnknown(options, 'entry')
+      if (value === undefined) {
+        throw new InvalidOptionError(
+          'set: undefined is never cached; call delete(key) to remove an entry, or cache null.',
+        )
+      }
+      return this.#telemetry.observedWrite(
+        'set',
+        () => key,
+        () => this.#writer.set(key, value, options, this.#resilienceOf(options)),
       )
+    } catch (error) {
+      return Promise.reject(error)
     }
-    await this.#telemetry.observedWrite(
-      'set',
-      () => key,
-      () => this.#writer.set(key, value, options, this.#resilienceOf(options)),
-    )
   }
 
   /**
@@ -446,8 +444,8 @@ export class Cache {
   }
 
   /** Removes `key` from both tiers. Rejects with E_L2 if the L2 delete failed and `l2.writeErrors` is `'throw'`. */
-  async delete(key: string): Promise<void> {
-    await this.deleteMany([key])
+  delete(key: string): Promise<void> {
+    return this.deleteMany([key])
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {

@@ -1,7 +1,9 @@
 import { InvalidOptionError, SerializationError, ValueTooLargeError } from '../errors.js'
 import type { EntryCrypto } from '../security/entries.js'
 import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
+import { MsgpackSerializer } from '../serialization/msgpack.js'
 import type { Serializer } from '../serialization/serializer.js'
+import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 
 /** An L2 entry, decoded. */
 export interface Decoded {
@@ -23,6 +25,12 @@ export interface EnvelopeFields {
   expiresAt: number
   loadMs: number
   tags: readonly string[]
+}
+
+/** The serializer the `serializer` option names, or the one it gives. */
+export function serializerOf(option: 'json' | 'msgpack' | Serializer): Serializer {
+  if (option === 'json') return new TaggedJsonSerializer()
+  return option === 'msgpack' ? new MsgpackSerializer() : option
 }
 
 /**

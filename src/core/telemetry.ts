@@ -203,23 +203,42 @@ export class Telemetry {
    * Runs a write timed (when latency is on) and traced (when someone subscribes), tier 'all'.
    * `subject` (the key, or the keys or tags joined) is built only for a subscriber.
    */
-  observedWrite(operation: TracedOperation, subject: () => string, run: () => Promise<unknown>): unknown {
-    if (!operationChannel.hasSubscribers) return this.#measured(operation, run())
+  observedWrite(operation: TracedOperation, subject: () => string, run: () => Promise<void>): Promise<void> {
+    if (!operationChannel.hasSubscribers) return this.#measured(operation, run)
+    // `traced` hands back what its callback returned: here, always the measured promise.
     return this.traced(operation, subject(), (context) => {
       context.tier = 'all'
-      return this.#measured(operation, run())
-    })
+      return this.#measured(operation, run)
+    }) as Promise<void>
   }
 
-  /** Records how long `operation` took (tier 'all'), when latency is on. */
-  async #measured<T>(operation: OperationName, running: Promise<T>): Promise<T> {
-    if (this.latency === undefined) return running
+  /**
+   * Runs `run` and records how long it took (tier 'all'), when latency is on — from before it
+   * starts: a write's synchronous part (encoding the value, the L1) is part of what it costs.
+   */
+  #measured<T>(operation: OperationName, run: () => Promise<T>): Promise<T> {
+    const latency = this.latency
+    if (latency === undefined) return run()
     const started = performance.now()
+    const done = () => latency.record(operation, 'all', (performance.now() - started) / 1000)
+    let running: Promise<T>
     try {
-      return await running
-    } finally {
-      this.latency.record(operation, 'all', (performance.now() - started) / 1000)
+      running = run()
+    } catch (error) {
+      done()
+      return Promise.reject(error)
     }
+    // One reaction for the outcome (an async function with try/finally cost two).
+    return running.then(
+      (value) => {
+        done()
+        return value
+      },
+      (error: unknown) => {
+        done()
+        throw error
+      },
+    )
   }
 
   /** Counts an L2 failure and returns the error a caller should see if it must see one. */

@@ -109,6 +109,18 @@ describe('stats(): exact counters for a scripted sequence', () => {
     expect(l1?.p99).toBeGreaterThan(0)
   })
 
+  it("times a write from its start: a set's synchronous part (encoding the value) is in its latency", async () => {
+    const { cache } = setup({ l1: { maxEntries: 10 }, maxValueBytes: 64_000_000 })
+    // Large enough that encoding it is most of the call (tens of ms), none of it awaited.
+    const value = Array.from({ length: 200_000 }, (_, i) => ({ id: i, name: `item ${i}`, tags: ['a', 'b'] }))
+    const started = performance.now()
+    await cache.set('big', value)
+    const elapsed = (performance.now() - started) / 1000
+    const set = cache.snapshot().latency.find((s) => s.operation === 'set' && s.tier === 'all')
+    expect(set?.histogram.count).toBe(1)
+    expect(set?.histogram.sum).toBeGreaterThan(elapsed * 0.5)
+  })
+
   it('keeps no latency histograms and no recent reads with observability: false (counters stay)', async () => {
     const { cache } = setup({ observability: false })
     for (let i = 0; i < 10; i++) await cache.getOrSet({ key: 'k', factory: () => 1 })
