@@ -8,6 +8,10 @@
 //   replicated    log + cache with durability: 'replicated' (WAIT 1 after each tick's append),
 //                 against a master with one replica (with --replica)
 //   cache.set     the cache alone, for comparison (not durable, no database)
+//   log + entry   (with --floor) log + cache without the cache's work: a stub staging hands the
+//                 append a ready-made L2 entry and dependency marker (no L1, no encoding, no bus
+//                 message) — what carrying the cache's entry costs the write-behind itself, the
+//                 floor of log + cache
 // The variants run in rotation (--rounds, default 5; each round runs every variant once, in a
 // shifted order) and each figure is the median of its rounds (with the slowest and fastest round
 // beside it), so a load spike on this shared machine hits every variant alike; the load average
@@ -15,9 +19,11 @@
 // round otherwise measures the JIT compiling the write path.
 // Options: --writes=N (default 20000)  --keys=N (1000)  --concurrency=N (64)  --rounds=N (5)
 //          --client=ioredis|redis  --only=a,b (variant names)  --quick (5000 writes, 3 rounds)
+//          --floor (adds log + entry)
 import os from 'node:os'
 import Redis from 'ioredis'
 import { createCache } from '../dist/index.js'
+import { writeBehindFor } from '../dist/write/write-behind.js'
 import { startRedis } from './lib/redis-server.js'
 
 const args = Object.fromEntries(
@@ -33,6 +39,7 @@ const CONCURRENCY = Number(args.concurrency ?? 64)
 const ROUNDS = Number(args.rounds ?? (QUICK ? 3 : 5))
 const CLIENT = args.client ?? 'ioredis'
 const WITH_REPLICA = args.replica === 'true'
+const WITH_FLOOR = args.floor === 'true'
 const ONLY = args.only === undefined ? undefined : new Set(args.only.split(','))
 
 const load = () =>
@@ -68,32 +75,52 @@ const VARIANTS = [
   { label: 'log + cache', updateCache: true },
   ...(replica === undefined ? [] : [{ label: 'replicated', updateCache: true, durability: 'replicated' }]),
   { label: 'cache.set', cacheOnly: true },
+  ...(WITH_FLOOR ? [{ label: 'log + entry', floor: true }] : []),
 ].filter((v) => ONLY === undefined || ONLY.has(v.label))
+
+/** A staging that does none of the cache's work: a ready L2 entry and one marker per set. */
+function stubStaging(namespace) {
+  const bytes = Buffer.alloc(64, 1)
+  return {
+    stageSet: (key) => ({
+      entry: { key: `${namespace}:1:${key}`, value: bytes, ttlMs: 60_000 },
+      at: performance.timeOrigin + performance.now(),
+      markers: [`!tag:${namespace}:~${key}`],
+    }),
+    unstage() {},
+    announce: async () => {},
+  }
+}
 
 let ns = 0
 function open(variant) {
-  const cache = createCache({
-    namespace: `bench${ns++}`,
-    l2: { redis: redis.url, client: CLIENT },
-    lock: false,
-  })
+  const namespace = `bench${ns++}`
+  const cache = createCache({ namespace, l2: { redis: redis.url, client: CLIENT }, lock: false })
+  const streams = cache.l2?.streams ?? cache.l2?.inner?.streams
   const lags = []
+  const options = {
+    name: 'bench',
+    maxBatch: 1000,
+    maxDelay: 20,
+    maxPending: Number.POSITIVE_INFINITY,
+    updateCache: variant.updateCache ?? true,
+    ...(variant.durability === undefined ? {} : { durability: variant.durability }),
+    flush: async (batch) => {
+      const now = Date.now()
+      for (const op of batch) if (op.op === 'set') lags.push(now - op.value.at)
+    },
+  }
   const wb =
     variant.raw || variant.cacheOnly
       ? undefined
-      : cache.writeBehind({
-          name: 'bench',
-          maxBatch: 1000,
-          maxDelay: 20,
-          maxPending: Number.POSITIVE_INFINITY,
-          updateCache: variant.updateCache,
-          ...(variant.durability === undefined ? {} : { durability: variant.durability }),
-          flush: async (batch) => {
-            const now = Date.now()
-            for (const op of batch) if (op.op === 'set') lags.push(now - op.value.at)
-          },
-        })
-  const streams = cache.l2?.streams ?? cache.l2?.inner?.streams
+      : variant.floor
+        ? writeBehindFor(
+            { name: namespace, set: async () => {}, delete: async () => {} },
+            { streams },
+            options,
+            stubStaging(namespace),
+          )
+        : cache.writeBehind(options)
   const stream = `raw:${ns}`
   const write = variant.raw
     ? (key, value) => streams.call(['XADD', stream, '*', 'k', key, 'v', JSON.stringify(value)])
@@ -158,7 +185,11 @@ try {
     )
   }
 } finally {
-  for (const run of runs) await run.cache.close()
+  for (const run of runs) {
+    // The floor's write-behind is not the cache's own: closed here.
+    if (run.variant.floor) await run.wb.close()
+    await run.cache.close()
+  }
   await replica?.stop()
   await redis.stop()
 }
