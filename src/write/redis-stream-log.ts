@@ -1,5 +1,6 @@
 import { InvalidOptionError, WriteBehindNotReplicatedError } from '../errors.js'
 import { keySlot, SLOT_COUNT } from '../tiers/redis/cluster-slot.js'
+import { Packer } from '../tiers/redis/pack.js'
 import type { StreamCommands } from '../tiers/tier.js'
 import {
   type AppendOp,
@@ -13,7 +14,6 @@ import {
   type Replication,
   type WriteLog,
 } from './log.js'
-import { Packer } from './pack.js'
 import { ACK, APPEND, RELEASE, RELEASE_SEQ, RENEW } from './stream-scripts.js'
 
 const GROUP = 'flushers'

@@ -8,11 +8,18 @@ import { describe, expect, it } from 'vitest'
 import { holdsNewer, TOMBSTONE_PREFIX } from '../../dist/invalidation/store.js'
 import { encodeEnvelope } from '../../dist/serialization/envelope.js'
 import { MemoryRemoteTier } from '../../dist/tiers/memory/memory-remote-tier.js'
+import { Packer } from '../../dist/tiers/redis/pack.js'
 import { SET_LOADED, WRITE_BATCH } from '../../dist/tiers/redis/scripts.js'
-import { packArguments } from '../../dist/tiers/redis/write-queue.js'
 import { useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
+
+/** WRITE_BATCH's ARGV[2]: `fields`, packed as the write queue packs them. */
+function packed(fields: readonly string[]): Buffer {
+  const packer = new Packer()
+  for (const field of fields) packer.add(field)
+  return packer.finish()
+}
 
 const entry = (createdAt: number) =>
   encodeEnvelope({ createdAt, expiresAt: Number.POSITIVE_INFINITY, tags: [], payload: Buffer.from('x') })
@@ -77,7 +84,7 @@ describe('versioned writes: a write is refused when the key holds something newe
       `${key}:other`,
       key,
       'vpvvpp',
-      packArguments(['old', '', '9', 'ch', 'm1', 'x', '', '1', 'old', '', '9', 'ch', 'm2', 'ch', 'm3']),
+      packed(['old', '', '9', 'ch', 'm1', 'x', '', '1', 'old', '', '9', 'ch', 'm2', 'ch', 'm3']),
     )
     // PUBLISH answers the number of receivers (0 here: nobody listens); a skipped one answers 0
     // too, so the skip is seen in the server's count of PUBLISH calls.
@@ -105,11 +112,7 @@ describe('versioned writes: a write is refused when the key holds something newe
       `${key}:3`,
       broken,
       'www',
-      packArguments([
-        ...['old', '', '9', '12.5'],
-        ...['new', '', '11', '12.5'],
-        ...['also', '', '11', '12.5'],
-      ]),
+      packed([...['old', '', '9', '12.5'], ...['new', '', '11', '12.5'], ...['also', '', '11', '12.5']]),
     )
     // Refused (the key holds a later value) and still bumped; stored, its marker absent (not
     // created); stored, its marker refused by Redis: the write stands, the bump's error follows 'B1'.

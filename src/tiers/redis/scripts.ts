@@ -110,7 +110,7 @@ export function isNoScript(error: unknown): boolean {
  * The writes of one tick in one call, in the order they were issued. ARGV[1] names the operations,
  * one letter each; KEYS holds the key of each keyed one; ARGV[2] packs the arguments of every
  * operation, in order, each as its length (int32, little-endian) and its bytes (see
- * `packArguments`): one argument for the whole batch instead of three to five per write, which
+ * `Packer` in pack.ts): one argument for the whole batch instead of three to five per write, which
  * cost the client more to encode than the rest of a `set` (measured with ioredis: 64 writes' 450
  * arguments took 5–7 µs of CPU per write to encode, packed 3 µs). The operations:
  * - `s` SET: value, PX ('' = no expiry) → 1

@@ -1,4 +1,5 @@
 import type { RedisAdapter } from './adapter.js'
+import { Packer } from './pack.js'
 import { BUMP_MARKER, type LuaScript, SET_LOADED, TOUCH_MARKER, WRITE_BATCH } from './scripts.js'
 
 /** One write of {@link WRITE_BATCH}: its letter, its keys (none for `p`, two for `w`), its arguments. */
@@ -138,14 +139,14 @@ export class WriteQueue {
   #send(batch: QueuedWrite[]): void {
     let ops = ''
     const keys: string[] = []
-    const args: (string | Buffer)[] = []
+    const args = new Packer()
     for (const write of batch) {
       ops += write.op
       for (const key of write.keys) keys.push(key)
-      for (const arg of write.args) args.push(arg)
+      for (const arg of write.args) args.add(arg)
     }
     const what = `EVALSHA (${batch.length} writes)`
-    this.#deadline(this.#evalKeys(WRITE_BATCH, keys, [ops, packArguments(args)]), what).then(
+    this.#deadline(this.#evalKeys(WRITE_BATCH, keys, [ops, args.finish()]), what).then(
       (replies) => {
         const list = Array.isArray(replies) ? (replies as unknown[]) : []
         for (let i = 0; i < batch.length; i++) {
@@ -167,27 +168,4 @@ export class WriteQueue {
       },
     )
   }
-}
-
-/**
- * {@link WRITE_BATCH}'s ARGV[2]: each argument as its byte length (int32, little-endian) and its
- * bytes (strings as UTF-8), one after the other — what the script reads back with
- * `struct.unpack('<i4c0', …)`.
- */
-export function packArguments(args: readonly (string | Buffer)[]): Buffer {
-  let size = 0
-  for (const arg of args) size += 4 + (typeof arg === 'string' ? Buffer.byteLength(arg) : arg.byteLength)
-  const packed = Buffer.allocUnsafe(size)
-  let at = 0
-  for (const arg of args) {
-    if (typeof arg === 'string') {
-      const length = packed.write(arg, at + 4, 'utf8')
-      packed.writeInt32LE(length, at)
-      at += 4 + length
-    } else {
-      packed.writeInt32LE(arg.byteLength, at)
-      at += 4 + arg.copy(packed, at + 4)
-    }
-  }
-  return packed
 }
