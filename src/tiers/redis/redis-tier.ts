@@ -141,6 +141,7 @@ export class RedisTier implements RemoteTier {
        * CPU per `set` with 64 in flight, a fifth of it).
        */
       const versionedBumping = (
+        queue: WriteQueue,
         key: string,
         value: Buffer,
         ttlMs: number,
@@ -148,7 +149,7 @@ export class RedisTier implements RemoteTier {
         marker: string,
         bump: MarkerBump,
       ) =>
-        (writes as WriteQueue).push(
+        queue.push(
           'w',
           [key, marker],
           [value, pxArg(ttlMs), String(since), String(bump.at)],
@@ -158,12 +159,10 @@ export class RedisTier implements RemoteTier {
       /** Where a change and its bump cannot share a write: the bump beside it, its failure to `bump.failed`. */
       const alongside = <T>(change: Promise<T>, bump: MarkerBump | undefined): Promise<T> => {
         if (bump === undefined || bump.keys.length === 0) return change
-        const bumped = (this.invalidation as InvalidationStore)
-          .bumpMarkers(bump.keys, bump.at, 'delete', 0, true)
-          .catch(bump.failed)
+        const bumped = store.bumpMarkers(bump.keys, bump.at, 'delete', 0, true).catch(bump.failed)
         return Promise.all([change, bumped]).then(first)
       }
-      this.invalidation = {
+      const store: InvalidationStore = {
         // Versioned like a set (dated `at`): a delete that reaches Redis late never replaces a
         // newer value, nor a later tombstone (whose time a load's lease check needs).
         tombstone: (keys, at, keepMs, bump) => {
@@ -171,7 +170,9 @@ export class RedisTier implements RemoteTier {
           const value = tombstoneBytes(at)
           if (writes !== undefined && bump !== undefined && bump.keys.length === keys.length) {
             return Promise.all(
-              keys.map((key, i) => versionedBumping(key, value, keepMs, at, bump.keys[i] as string, bump)),
+              keys.map((key, i) =>
+                versionedBumping(writes, key, value, keepMs, at, bump.keys[i] as string, bump),
+              ),
             ).then(nothing)
           }
           return alongside(
@@ -182,9 +183,8 @@ export class RedisTier implements RemoteTier {
         setLoaded: (key, value, ttlMs, since, kind = 'load', bump) => {
           if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
           if (writes !== undefined && kind === 'set' && bump?.keys.length === 1) {
-            return versionedBumping(key, toBuffer(value), ttlMs, since, bump.keys[0] as string, bump).then(
-              isOne,
-            )
+            const marker = bump.keys[0] as string
+            return versionedBumping(writes, key, toBuffer(value), ttlMs, since, marker, bump).then(isOne)
           }
           return alongside(
             versioned(key, toBuffer(value), ttlMs, since, kind === 'load' ? 'l' : 'v').then(isOne),
@@ -225,6 +225,7 @@ export class RedisTier implements RemoteTier {
           )
         },
       }
+      this.invalidation = store
     }
     if (command) this.streams = this.#streams((args) => command.call(adapter, args))
     if (command) {
