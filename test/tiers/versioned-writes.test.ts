@@ -124,4 +124,22 @@ describe('versioned writes: a write is refused when the key holds something newe
     expect(await server().command('EXISTS', missing)).toBe(0)
     expect(String(await server().command('GET', `${key}:3`))).toBe('also')
   })
+
+  it("a `w` whose write Redis refuses still bumps the marker, and answers the write's error", async () => {
+    const key = `fence:${Math.random()}`
+    const marker = `${key}:marker`
+    await server().command('RPUSH', key, 'not a string')
+    await server().command('SET', marker, '5.000,7.000', 'PX', '60000')
+    const reply = await server().command(
+      'EVAL',
+      WRITE_BATCH.lua,
+      2,
+      key,
+      marker,
+      'w',
+      packed(['new', '', '9', '12.5']),
+    )
+    expect(String((reply as unknown[])[0])).toMatch(/^E.*WRONGTYPE/)
+    expect(String(await server().command('GET', marker))).toBe('12.500,7.000')
+  })
 })

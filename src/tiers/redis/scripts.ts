@@ -119,8 +119,9 @@ export function isNoScript(error: unknown): boolean {
  * - `t` touch a tag marker (as {@link TOUCH_MARKER}): PX, created before → 1 or 0
  * - `b` bump a tag marker (as {@link BUMP_MARKER}): at, mode, PX, only existing → 1 or 0
  * - `w` a `v`, then (two keys: the entry's, then a dependency marker's) a `b` of that marker if it
- *   exists, as a delete at `at`: value, PX, version, at → the `v`'s reply; when the bump failed,
- *   `'B' .. <the v's reply> .. <its error>` (a failed bump never fails the write)
+ *   exists, as a delete at `at`, whatever the `v`'s outcome: value, PX, version, at → the `v`'s
+ *   reply (or error); when only the bump failed, `'B' .. <the v's reply> .. <its error>` (a
+ *   failed bump never fails the write)
  * - `p` PUBLISH (no key): channel, message → the number of receivers, or 0 without sending when
  *   every change since the previous `p` was an `l` or `v` the key refused (a refused write announces
  *   nothing; the tag marker touches and dependency bumps that come with a write are not changes)
@@ -165,9 +166,12 @@ export const WRITE_BATCH = script(
     "if cur then redis.call('set', key, v, 'KEEPTTL') else setpx(key, v, px) end " +
     'return 1 end ' +
     'F.b = function(key, i) return bump(key, A[i], A[i + 1], A[i + 2], A[i + 3]) end ' +
+    // The bump runs whatever the write's outcome (as a `b` after it did): a write Redis refuses
+    // (foreign data at the key) still outdates what depended on the key.
     'F.w = function(key, i, marker) ' +
-    'local r = F.v(key, i) ' +
+    'local written, r = pcall(F.v, key, i) ' +
     "local ok, e = pcall(bump, marker, A[i + 3], 'd', '', '1') " +
+    'if not written then error(r) end ' +
     'if ok then return r end ' +
     "if type(e) == 'table' then e = e.err end " +
     "return 'B' .. r .. tostring(e) end " +
