@@ -1,3 +1,8 @@
+/** What a thrown value says: its message, or the value itself as text (a thrown string, a number…). */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
 /**
  * Every error stratacache throws is a {@link StrataError} with a stable `code`, a message that
  * says what to do, and the original error as `cause`. Match on `code` (or `instanceof` one of the

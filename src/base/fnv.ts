@@ -6,12 +6,22 @@
  * calls V8 does not inline, where a uint32 past 2^31 is an allocated heap number.
  */
 export function fnv1aInt32(text: string): number {
+  // Literals: the same loop reading exported module constants measured ~50% slower per hash.
   let h = -2128831035
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i)
     h = Math.imul(h, 0x01000193)
   }
   return h
+}
+
+/** murmur3's 32-bit finaliser, as an int32: what turns {@link fnv1aInt32} into the L1's key hash. */
+export function mix32(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return h ^ (h >>> 16)
 }
 
 /** {@link fnv1aInt32} as a uint32: stable across processes and versions (write-behind partitions depend on it). */

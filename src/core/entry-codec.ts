@@ -1,4 +1,4 @@
-import { InvalidOptionError, SerializationError, ValueTooLargeError } from '../errors.js'
+import { InvalidOptionError, messageOf, SerializationError, ValueTooLargeError } from '../errors.js'
 import type { EntryCrypto } from '../security/entries.js'
 import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
@@ -72,7 +72,7 @@ export class EntryCodec {
       payload = this.#serializer.encode(value)
     } catch (cause) {
       throw new SerializationError(
-        `The ${this.#serializer.name} serializer cannot encode this value (${describe(cause)}). Cache plain data: no functions, symbols, class instances or circular references.`,
+        `The ${this.#serializer.name} serializer cannot encode this value (${messageOf(cause)}). Cache plain data: no functions, symbols, class instances or circular references.`,
         { cause },
       )
     }
@@ -113,8 +113,4 @@ export class EntryCodec {
       return undefined
     }
   }
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -3,8 +3,8 @@ import { type CacheClock, sleep } from '../base/clock.js'
 import { within } from '../base/deadline.js'
 import { parseDuration } from '../base/duration.js'
 import type { HeldLock } from '../coordination/key-lock.js'
-import { ClosedError, FactoryError, FactoryHardTimeoutError } from '../errors.js'
-import { type Decoded, describe } from './entry-codec.js'
+import { ClosedError, FactoryError, FactoryHardTimeoutError, messageOf } from '../errors.js'
+import type { Decoded } from './entry-codec.js'
 import { type Abortable, EntryContext } from './entry-context.js'
 import type { Flights, Loaded, LoadToken } from './flights.js'
 import { EAGER, type EntryView, type LocalTier, XFETCH_SPAN } from './local-tier.js'
@@ -425,7 +425,7 @@ export class Loader {
     try {
       value = await this.#withHardTimeout(key, options.factory, context, res.hardTimeoutMs)
       if (context.failed) {
-        throw new FactoryError(`The factory declined: ${describe(context.failure)}`, key, {
+        throw new FactoryError(`The factory declined: ${messageOf(context.failure)}`, key, {
           cause: context.failure,
         })
       }
@@ -434,7 +434,7 @@ export class Loader {
       const error =
         cause instanceof FactoryHardTimeoutError || cause instanceof FactoryError
           ? cause
-          : new FactoryError(`The factory of getOrSet failed: ${describe(cause)}`, key, { cause })
+          : new FactoryError(`The factory of getOrSet failed: ${messageOf(cause)}`, key, { cause })
       const now = clock.now()
       const failSafe = stale !== undefined && now < stale.expiresAt
       telemetry.events.emit('factory-error', { key, error, staleServed: failSafe })
@@ -515,7 +515,7 @@ export class Loader {
       if (!(loaded instanceof Map)) throw new TypeError('the factory of getOrSetMany must resolve to a Map')
     } catch (cause) {
       telemetry.counters.factoryErrors++
-      const error = new FactoryError(`The factory of getOrSetMany failed: ${describe(cause)}`, undefined, {
+      const error = new FactoryError(`The factory of getOrSetMany failed: ${messageOf(cause)}`, undefined, {
         cause,
       })
       for (const key of missing) settle.get(key)?.reject(error)

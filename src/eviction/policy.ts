@@ -1,4 +1,4 @@
-import { fnv1aInt32 } from '../base/fnv.js'
+import { fnv1aInt32, mix32 } from '../base/fnv.js'
 
 /**
  * An eviction policy decides which resident entry leaves when a store is over its bounds. It
@@ -40,12 +40,7 @@ export function hashKey(key: string): number {
  * `&`, `Math.imul`), as they already do for the simulator's Int32Array of hashes.
  */
 export function hashKeyInt32(key: string): number {
-  let h = fnv1aInt32(key)
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  return h ^ (h >>> 16)
+  return mix32(fnv1aInt32(key))
 }
 
 type SlotArray = Int32Array | Int8Array | Uint8Array | Uint16Array | Uint32Array | Float64Array

@@ -60,6 +60,22 @@ export interface MarkerBump {
   readonly failed: (error: unknown) => void
 }
 
+/**
+ * `change`'s outcome, once `bump`'s markers (only those that exist) are bumped beside it on
+ * `store` — for a change and a bump that cannot share a write (other slots, no write batch). A
+ * failed bump goes to `bump.failed` and never fails the change.
+ */
+export function bumpAlongside<T>(
+  store: InvalidationStore,
+  change: Promise<T>,
+  bump: MarkerBump | undefined,
+): Promise<T> {
+  if (bump === undefined || bump.keys.length === 0) return change
+  // Only existing markers: never created, so their time to live is never used.
+  const bumped = store.bumpMarkers(bump.keys, bump.at, 'delete', 0, true).catch(bump.failed)
+  return Promise.all([change, bumped]).then(([outcome]) => outcome)
+}
+
 /** `'delete'`: entries created before the invalidation are gone. `'expire'`: they are stale — never served as fresh, still usable by grace and fail-safe. */
 export type InvalidationMode = 'delete' | 'expire'
 

@@ -1,4 +1,4 @@
-import { L2Error, StrataError, WriteBehindFullError } from '../errors.js'
+import { L2Error, messageOf, StrataError, WriteBehindFullError } from '../errors.js'
 import { type AppendOp, compareIds, type Replication, type WriteLog } from './log.js'
 import type { CacheStaging, StagedSet } from './staging.js'
 import type { WriteBehindEvents, WriteBehindStats, WriteReceipt } from './types.js'
@@ -166,11 +166,7 @@ export class Appender {
 export function logError(name: string, error: unknown): unknown {
   if (error instanceof StrataError) return error
   return new L2Error(
-    `write-behind '${name}': the log's Redis did not take the write (${describe(error)}). It is not acknowledged — it may or may not be in the log: retry it (a retry gets a newer sequence and wins).`,
+    `write-behind '${name}': the log's Redis did not take the write (${messageOf(error)}). It is not acknowledged — it may or may not be in the log: retry it (a retry gets a newer sequence and wins).`,
     { cause: error },
   )
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -1,13 +1,4 @@
-import { createHash } from 'node:crypto'
-
-export interface Script {
-  readonly lua: string
-  readonly sha: string
-}
-
-function script(lua: string): Script {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
-}
+import { luaScript } from '../tiers/redis/scripts.js'
 
 /**
  * KEYS[1] the partition's stream, KEYS[2] its per-key sequence hash, KEYS[3] the partition's top
@@ -35,7 +26,7 @@ little-endian double). The markers are read with one MGET. Appends
  * last write wins). Numbers pass through string.format('%d'): Lua's default conversion prints 14
  * significant digits only.
  */
-export const APPEND = script(`
+export const APPEND = luaScript(`
 local max = tonumber(ARGV[1])
 local ops, blob = ARGV[2], ARGV[3]
 local su, sub = struct.unpack, string.sub
@@ -125,7 +116,7 @@ return table.concat(out, ' ')
  * out of order (above an older pending entry: a key waiting on a retry) are XDELed one by one, so
  * that nothing acknowledged stays above the trim point either.
  */
-export const ACK = script(`
+export const ACK = luaScript(`
 local su = struct.unpack
 local ids, blob, pos = {}, ARGV[2], 1
 while pos <= #blob do ids[#ids + 1], pos = su('<i4c0', blob, pos) end
@@ -195,7 +186,7 @@ return removed
  * if its write was flushed already (`<seq>.`), else leaves it to the ack (`<seq>`). A newer write
  * of the key replaced the hold: nothing to release.
  */
-export const RELEASE_SEQ = script(`
+export const RELEASE_SEQ = luaScript(`
 local out = {}
 for i = 1, #ARGV, 2 do
   local cur = redis.call('HGET', KEYS[1], ARGV[i])
@@ -214,11 +205,11 @@ return out
 `)
 
 /** KEYS[1] the lease; ARGV[1] the token, ARGV[2] ms: PEXPIRE if the token holds it. */
-export const RENEW = script(
+export const RENEW = luaScript(
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0",
 )
 
 /** KEYS[1] the lease; ARGV[1] the token: DEL if the token holds it. */
-export const RELEASE = script(
+export const RELEASE = luaScript(
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
 )

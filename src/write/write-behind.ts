@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { ClosedError, InvalidKeyError, InvalidOptionError, SerializationError } from '../errors.js'
+import { ClosedError, InvalidKeyError, InvalidOptionError, messageOf, SerializationError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import type { RemoteTier } from '../tiers/tier.js'
@@ -316,7 +316,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       return this.#serializer.encode(value)
     } catch (error) {
       throw new SerializationError(
-        `write-behind set: the value of '${key}' cannot be encoded by the ${this.#serializer.name} serializer (${describe(error)}).`,
+        `write-behind set: the value of '${key}' cannot be encoded by the ${this.#serializer.name} serializer (${messageOf(error)}).`,
         { cause: error },
       )
     }
@@ -350,19 +350,16 @@ class WriteBehindLog<T> implements WriteBehind<T> {
           ? 'delete'
           : op
         : undefined
-    let append: AppendOp
-    if (fast !== undefined) {
-      const markers = fast.markers.length === 0 ? undefined : { keys: fast.markers, at: fast.at }
-      append =
-        fast.entry === undefined
-          ? markers === undefined
-            ? { key, op, value: bytes }
-            : { key, op, value: bytes, markers }
-          : markers === undefined
-            ? { key, op, value: bytes, cache: fast.entry }
-            : { key, op, value: bytes, cache: fast.entry, markers }
-    } else
-      append = cacheOp === 'set' ? { key, op, value: bytes, holdSequence: true } : { key, op, value: bytes }
+    const append: AppendOp =
+      fast !== undefined
+        ? {
+            key,
+            op,
+            value: bytes,
+            ...(fast.entry === undefined ? {} : { cache: fast.entry }),
+            ...(fast.markers.length === 0 ? {} : { markers: { keys: fast.markers, at: fast.at } }),
+          }
+        : { key, op, value: bytes, ...(cacheOp === 'set' ? { holdSequence: true } : {}) }
     return { partition, append, fast, cacheOp }
   }
 
@@ -513,8 +510,4 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     this.#onClosed?.()
     return { drained, pending }
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -1,3 +1,4 @@
+import { mix32 } from '../../base/fnv.js'
 import { hashKey } from '../../eviction/policy.js'
 import { detach } from '../detach.js'
 import type { Operation } from '../event.js'
@@ -148,16 +149,12 @@ interface UrlTemplate {
   readonly entityHash: number
 }
 
-/** FNV-1a step and finaliser: together, {@link hashKey} of the characters fed. */
+/** FNV-1a step (base/fnv.ts's loop, fused into the skeleton's pass) and finaliser: together, {@link hashKey} of the characters fed. */
 // An int32 literal (0x811c9dc5 | 0): past 2^31 it made the hash loop run in float64 (see base/fnv.ts).
 const FNV_OFFSET = -2128831035
 const FNV_PRIME = 0x01000193
 function finish(h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
+  return mix32(h) >>> 0
 }
 
 /**

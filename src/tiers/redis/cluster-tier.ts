@@ -2,7 +2,7 @@ import { within } from '../../base/deadline.js'
 import type { LockService } from '../../coordination/lock.js'
 import { L2TimeoutError } from '../../errors.js'
 import type { Bus } from '../../invalidation/bus.js'
-import type { InvalidationStore, MarkerBump, TagMarker } from '../../invalidation/store.js'
+import { bumpAlongside, type InvalidationStore, type TagMarker } from '../../invalidation/store.js'
 import { CircuitBreakerTier, type CircuitState } from '../../resilience/circuit-breaker.js'
 import type { RemoteEntry, RemoteTier, StreamCommands } from '../tier.js'
 import type { RedisAdapter } from './adapter.js'
@@ -360,12 +360,14 @@ export class ClusterTier implements RemoteTier {
     const store: InvalidationStore = {
       // The markers a change bumps live in other slots: bumped beside the change, on their own masters.
       tombstone: (keys, at, keepMs, bump) =>
-        alongside(
+        bumpAlongside(
+          store,
           this.#all(byKey(keys), (lane, ix) => storeOf(lane).tombstone(pick(keys, ix), at, keepMs)),
           bump,
         ),
       setLoaded: (key, value, ttlMs, since, kind, bump) =>
-        alongside(
+        bumpAlongside(
+          store,
           this.#on(lanes.addressOf(key), (lane) => storeOf(lane).setLoaded(key, value, ttlMs, since, kind)),
           bump,
         ),
@@ -383,12 +385,6 @@ export class ClusterTier implements RemoteTier {
         this.#all(byKey(keys), (lane, ix) =>
           storeOf(lane).bumpMarkers(pick(keys, ix), at, mode, ttlMs, onlyExisting),
         ),
-    }
-    /** `change`'s outcome, once `bump`'s markers (only existing ones) are bumped too. */
-    function alongside<T>(change: Promise<T>, bump: MarkerBump | undefined): Promise<T> {
-      if (bump === undefined || bump.keys.length === 0) return change
-      const bumped = store.bumpMarkers(bump.keys, bump.at, 'delete', 0, true).catch(bump.failed)
-      return Promise.all([change, bumped]).then(([outcome]) => outcome)
     }
     return store
   }

@@ -3,6 +3,7 @@ import type { LockService } from '../../coordination/lock.js'
 import { ClosedError, L2TimeoutError } from '../../errors.js'
 import type { Bus } from '../../invalidation/bus.js'
 import {
+  bumpAlongside,
   decodeMarker,
   type InvalidationMode,
   type InvalidationStore,
@@ -141,52 +142,36 @@ export class RedisTier implements RemoteTier {
        * CPU per `set` with 64 in flight, a fifth of it).
        */
       const versionedBumping = (
-        queue: WriteQueue,
         key: string,
         value: Buffer,
         ttlMs: number,
         since: number,
         marker: string,
         bump: MarkerBump,
-      ) =>
-        queue.push(
-          'w',
-          [key, marker],
-          [value, pxArg(ttlMs), String(since), String(bump.at)],
-          this.#schedule,
-          bump.failed,
-        )
-      /** Where a change and its bump cannot share a write: the bump beside it, its failure to `bump.failed`. */
-      const alongside = <T>(change: Promise<T>, bump: MarkerBump | undefined): Promise<T> => {
-        if (bump === undefined || bump.keys.length === 0) return change
-        const bumped = store.bumpMarkers(bump.keys, bump.at, 'delete', 0, true).catch(bump.failed)
-        return Promise.all([change, bumped]).then(first)
-      }
+      ) => this.#write('w', [key, marker], [value, pxArg(ttlMs), String(since), String(bump.at)], bump.failed)
       const store: InvalidationStore = {
         // Versioned like a set (dated `at`): a delete that reaches Redis late never replaces a
         // newer value, nor a later tombstone (whose time a load's lease check needs).
         tombstone: (keys, at, keepMs, bump) => {
-          if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
           const value = tombstoneBytes(at)
           if (writes !== undefined && bump !== undefined && bump.keys.length === keys.length) {
             return Promise.all(
-              keys.map((key, i) =>
-                versionedBumping(writes, key, value, keepMs, at, bump.keys[i] as string, bump),
-              ),
+              keys.map((key, i) => versionedBumping(key, value, keepMs, at, bump.keys[i] as string, bump)),
             ).then(nothing)
           }
-          return alongside(
+          return bumpAlongside(
+            store,
             Promise.all(keys.map((key) => versioned(key, value, keepMs, at, 'v'))).then(nothing),
             bump,
           )
         },
         setLoaded: (key, value, ttlMs, since, kind = 'load', bump) => {
-          if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
           if (writes !== undefined && kind === 'set' && bump?.keys.length === 1) {
             const marker = bump.keys[0] as string
-            return versionedBumping(writes, key, toBuffer(value), ttlMs, since, marker, bump).then(isOne)
+            return versionedBumping(key, toBuffer(value), ttlMs, since, marker, bump).then(isOne)
           }
-          return alongside(
+          return bumpAlongside(
+            store,
             versioned(key, toBuffer(value), ttlMs, since, kind === 'load' ? 'l' : 'v').then(isOne),
             bump,
           )
@@ -283,10 +268,18 @@ export class RedisTier implements RemoteTier {
     })
   }
 
-  /** One write, sent with the others of this tick (see {@link WriteQueue}); resolves to its reply. */
-  #write(op: WriteOp, keys: readonly string[], args: readonly (string | Buffer)[]): Promise<number> {
+  /**
+   * One write, sent with the others of this tick (see {@link WriteQueue}); resolves to its reply.
+   * `bumpFailed`: where a `w`'s failed marker bump goes.
+   */
+  #write(
+    op: WriteOp,
+    keys: readonly string[],
+    args: readonly (string | Buffer)[],
+    bumpFailed?: (error: unknown) => void,
+  ): Promise<number> {
     if (this.#closed) return Promise.reject(new ClosedError('The Redis tier is closed.'))
-    return (this.#writes as WriteQueue).push(op, keys, args, this.#schedule)
+    return (this.#writes as WriteQueue).push(op, keys, args, this.#schedule, bumpFailed)
   }
 
   /** `send` at the end of this tick, with the tick's other commands (see {@link flushAll}). */
@@ -468,10 +461,6 @@ function isOne(reply: unknown): boolean {
 }
 
 function nothing(): void {}
-
-function first<T>(pair: readonly [T, unknown]): T {
-  return pair[0]
-}
 
 function sendNow(send: () => void): void {
   send()

@@ -12,9 +12,13 @@ export interface LuaScript {
  */
 const LOAD_ONLY = 'if #KEYS == 0 and #ARGV == 0 then return 0 end '
 
-function script(body: string): LuaScript {
-  const lua = LOAD_ONLY + body
+/** A script as it is sent: its source and the SHA1 EVALSHA names it by. */
+export function luaScript(lua: string): LuaScript {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') }
+}
+
+function script(body: string): LuaScript {
+  return luaScript(LOAD_ONLY + body)
 }
 
 /**
