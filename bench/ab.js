@@ -2,15 +2,18 @@
 // build against the build of each git ref (default HEAD~1), side by side in one run.
 //
 //   node bench/ab.js 0c3f423 main          this build vs the one before the core split and vs main
-//   options: --quick (fewer rounds, ioredis only)  --rounds=N  --only=l1,l2,miss  --pin=false (no CPU pinning)  --a=<ref> (A = that
-//   ref's build instead of this checkout's dist/)
+//   options: --quick (fewer rounds and forks, ioredis only)  --rounds=N  --forks=N (fresh processes
+//   per build, default 5)  --warmup-ops=N (operations before the first round, default 20,000)
+//   --only=l1,l2,miss  --pin=false (no CPU pinning)  --a=<ref> (A = that ref's build instead of
+//   this checkout's dist/)
 //
 // Each ref is extracted with `git archive` into $TMPDIR/stratacache-ab/<sha> (no worktree, no
 // change to the repository) and built there with this checkout's node_modules (`tsc -p
 // tsconfig.build.json`); the build is reused by later runs. Every case runs the SAME case code
-// (bench/cases/*.js, from this checkout) against each build (BENCH_DIST), one process per build.
-// After a warm-up of each, measured rounds alternate between the builds in rotating order (A B,
-// B A, …), one process at a time, so a shared machine's drift hits both alike. Reported: each
+// (bench/cases/*.js, from this checkout) against each build (BENCH_DIST), in several fresh
+// processes per build, one fork after the other (see runCase). After a warm-up of each, measured
+// rounds alternate between the builds in rotating order (A B, B A, …), one process at a time, so
+// a shared machine's drift hits both alike. Reported: each
 // build's median with the spread of its rounds (± half the inter-quartile range), and the median
 // of the per-round ratios this/ref with its quartiles, for the wall time and for the process's
 // CPU time per op (less disturbed by a loaded machine); the load average beside every case.
@@ -52,6 +55,10 @@ const pin =
 const MEASURED_CPUS = flags.pin === 'same' ? String(cpus - 1) : `0-${cpus - 2}`
 /** The goal: this build within 5% of each ref on every path measured. */
 const LIMIT = 1.05
+/** Fresh processes per build and case (`--forks=N`; see runCase). */
+const FORKS = 5
+/** Operations each process runs before its first measured round (`--warmup-ops=N`; see warmUp in bench/lib/common.js). */
+const WARMUP_OPS = 20_000
 
 const CASES = [
   { case: 'l1', title: 'L1 get hit', impl: 'strata-get', rounds: 21 },
@@ -194,44 +201,62 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(' ')
 
-/** Runs one case against every build; returns rows, one per measurement. */
+/**
+ * Runs one case against every build; returns rows, one per measurement.
+ *
+ * Forks (as JMH runs each benchmark in several fresh JVMs): a process's steady state differs from
+ * another's of the same build — where the heap lands, what the JIT inlined — by as much as the
+ * 5% under test (seen: two processes of one build settled 15% apart on sequential L2 reads, each
+ * steady over 100,000 reads). Measured in one process per build, that luck is fixed for the whole
+ * run and no number of rounds cancels it: a run's verdict then says which processes were lucky.
+ * So each build gets `forks` fresh processes, one fork after the other (both builds' processes
+ * side by side within a fork, started in rotating order), each warmed up to at least
+ * `warmupOps` operations, with the case's rounds divided among the forks.
+ */
 async function runCase(kase, builds, redisUrl) {
   const rounds = Number(flags.rounds ?? (quick ? Math.ceil(kase.rounds / 2) : kase.rounds))
+  const forks = Math.max(1, Math.min(rounds, Number(flags.forks ?? (quick ? 2 : FORKS))))
+  const warmupOps = Number(flags['warmup-ops'] ?? WARMUP_OPS)
   const loadBefore = load()
-  const procs = []
-  for (const b of builds) {
-    const p = child(kase.case, kase.impl, {
-      BENCH_DIST: b.dist,
-      ...(redisUrl ? { BENCH_REDIS_URL: redisUrl } : {}),
-    })
-    const ready = await p.ready
-    procs.push({ ...p, names: ready.names })
-  }
-  const rows = []
-  for (const name of procs[0].names) {
-    const ops = []
-    for (const p of procs) ops.push((await p.command(`warmup ${name}`)).ops)
-    const ns = builds.map(() => [])
-    const cpu = builds.map(() => [])
-    for (let r = 0; r < rounds; r++) {
-      for (let k = 0; k < procs.length; k++) {
-        const i = (k + r) % procs.length
-        const measured = await procs[i].command(`round ${name}`)
-        ns[i].push(measured.ns)
-        cpu[i].push(measured.cpu)
+  const rows = new Map()
+  const misses = []
+  let done = 0
+  for (let f = 0; f < forks; f++) {
+    const share = Math.round(((f + 1) * rounds) / forks) - done
+    done += share
+    const procs = new Array(builds.length)
+    for (let k = 0; k < builds.length; k++) {
+      const i = (k + f) % builds.length
+      const p = child(kase.case, kase.impl, {
+        BENCH_DIST: builds[i].dist,
+        ...(redisUrl ? { BENCH_REDIS_URL: redisUrl } : {}),
+      })
+      const ready = await p.ready
+      procs[i] = { ...p, names: ready.names }
+    }
+    for (const name of procs[0].names) {
+      if (!rows.has(name)) rows.set(name, { name, ns: builds.map(() => []), cpu: builds.map(() => []) })
+      const row = rows.get(name)
+      for (let k = 0; k < procs.length; k++)
+        await procs[(k + f) % procs.length].command(`warmup ${name} ${warmupOps}`)
+      for (let r = 0; r < share; r++) {
+        for (let k = 0; k < procs.length; k++) {
+          const i = (k + r + f) % procs.length
+          const measured = await procs[i].command(`round ${name}`)
+          row.ns[i].push(measured.ns)
+          row.cpu[i].push(measured.cpu)
+        }
       }
     }
-    rows.push({ name, ns, cpu })
+    // A build whose reads missed (its setup's writes timed out on a loaded machine, its breaker
+    // opened) measured something else than the others: say so beside its figures.
+    for (const [i, p] of procs.entries()) {
+      const finished = await p.command('finish').catch(() => undefined)
+      if (typeof finished?.extra?.misses === 'number' && finished.extra.misses > 0)
+        misses.push(`${String.fromCharCode(65 + i)} missed ${finished.extra.misses} reads (fork ${f + 1})`)
+    }
   }
-  // A build whose reads missed (its setup's writes timed out on a loaded machine, its breaker
-  // opened) measured something else than the others: say so beside its figures.
-  const misses = []
-  for (const [i, p] of procs.entries()) {
-    const finished = await p.command('finish').catch(() => undefined)
-    if (typeof finished?.extra?.misses === 'number' && finished.extra.misses > 0)
-      misses.push(`${String.fromCharCode(65 + i)} missed ${finished.extra.misses} reads`)
-  }
-  return { rows, rounds, loadBefore, loadAfter: load(), misses }
+  return { rows: [...rows.values()], rounds, forks, warmupOps, loadBefore, loadAfter: load(), misses }
 }
 
 async function main() {
@@ -266,7 +291,7 @@ async function main() {
     console.log(`  pinned: redis-server on CPU ${cpus - 1}, measured processes on CPU ${MEASURED_CPUS}`)
   console.log(`load average at start: ${load()}`)
   console.log(
-    'Same case code against each build; rounds alternate (A B, B A, …). Times: median ± spread of the rounds.',
+    'Same case code against each build; rounds alternate (A B, B A, …) in fresh processes per fork. Times: median ± spread of the rounds.',
   )
   console.log(`Ratio: median of per-round ratios A / ref [quartiles]; goal ≤ ${LIMIT}×.\n`)
 
@@ -297,7 +322,7 @@ async function main() {
       // inflates the wall time but not this — the client-side cost of each build.
       const cpuRatios = ratiosOf(row.cpu)
       console.log(
-        `${kase.title} — ${row.name}, ${outcome.rounds} rounds, load ${outcome.loadBefore} → ${outcome.loadAfter}`,
+        `${kase.title} — ${row.name}, ${outcome.rounds} rounds in ${outcome.forks} forks, load ${outcome.loadBefore} → ${outcome.loadAfter}`,
       )
       if (outcome.misses.length > 0)
         console.log(`  WARNING: ${outcome.misses.join(', ')} (expected hits): not comparable`)

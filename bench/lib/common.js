@@ -131,22 +131,30 @@ export function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
-const DEFAULTS = { targetMs: 100, warmupMs: 250, minOps: 200, maxOps: 2_000_000 }
+const DEFAULTS = { targetMs: 100, warmupMs: 250, minOps: 200, maxOps: 2_000_000, warmupOps: 0 }
+/** However many `warmupOps` are asked for, a warm-up stops after this long. */
+const WARMUP_CAP_MS = 6_000
 
 /**
- * Warm-up of at least `warmupMs` running `run(ops)` (which performs `ops` operations, sync or
- * async), growing `ops` until one call fills about `targetMs`. Returns the calibrated `ops`.
+ * Warm-up of at least `warmupMs` (and, when asked, at least `warmupOps` operations, up to
+ * {@link WARMUP_CAP_MS}) running `run(ops)` (which performs `ops` operations, sync or async),
+ * growing `ops` until one call fills about `targetMs`. Returns the calibrated `ops`.
+ * (An operation count, not a time, is what brings V8's optimizing tiers in: they count calls. A
+ * path of many small functions settles later than one of few — seen: 20,000–25,000 sequential L2
+ * reads, 2–3 s at ~100 µs each, where a 400 ms warm-up measured one build still settling.)
  */
 export async function warmUp(run, options = {}) {
-  const { targetMs, warmupMs, minOps, maxOps } = { ...DEFAULTS, ...options }
+  const { targetMs, warmupMs, minOps, maxOps, warmupOps } = { ...DEFAULTS, ...options }
   let ops = minOps
   let spent = 0
+  let done = 0
   let nsPerOp = 0
-  while (spent < warmupMs * 1e6) {
+  while (spent < warmupMs * 1e6 || (done < warmupOps && spent < WARMUP_CAP_MS * 1e6)) {
     const start = now()
     await run(ops)
     const elapsed = Number(now() - start)
     spent += elapsed
+    done += ops
     nsPerOp = elapsed / ops
     ops = Math.min(maxOps, Math.max(minOps, Math.ceil(Math.min(ops * 4, (targetMs * 1e6) / nsPerOp))))
   }
@@ -176,7 +184,7 @@ function send(message) {
  * Runs a case. `setup()` resolves to { describe, measurements: { name: { run, ...options } },
  * finish?() → extra fields }.
  *
- * Driven by bench/run.js (BENCH_DRIVEN=1): answers commands on stdin — `warmup <name>`,
+ * Driven by bench/run.js (BENCH_DRIVEN=1): answers commands on stdin — `warmup <name> [<at least this many ops>]`,
  * `round <name>`, `finish` — one protocol line on stdout each, so the runner can interleave the
  * rounds of implementations living in different processes (A B C, B C A, …): drift of a shared
  * machine then hits all of them alike.
@@ -226,10 +234,10 @@ export function serve(setup) {
     }
   })
   async function handle(line) {
-    const [cmd, name] = line.split(' ')
+    const [cmd, name, warmupOps] = line.split(' ')
     if (cmd === 'warmup') {
       const m = subject.measurements[name]
-      ops[name] = await warmUp(m.run, m)
+      ops[name] = await warmUp(m.run, { ...m, warmupOps: Number(warmupOps ?? 0) })
       send({ type: 'warm', name, ops: ops[name] })
     } else if (cmd === 'round') {
       send({
