@@ -6,6 +6,13 @@ import type { InvalidationStore } from '../invalidation/store.js'
 import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
 
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000
+/**
+ * After a probe that a reconnection started fails, the next one comes this soon (then twice as
+ * late after each further failure, up to the break): the client is connected, so Redis is likely
+ * up and the probe met a slow answer (a busy event loop, a loaded Redis replaying the repairs).
+ * A full break there kept a breaker with a one-minute break open for that minute.
+ */
+const REPROBE_FIRST_MS = 1_000
 
 /** 'closed': calls pass; 'open': calls fail fast; 'half-open': a background probe is running (calls still fail fast). */
 export type CircuitState = 'closed' | 'open' | 'half-open'
@@ -38,9 +45,10 @@ export interface CircuitBreakerOptions {
    * closes once the PING and this have succeeded. After the PING answered, for the probes of the
    * break's timer; together with the PING for a probe {@link CircuitBreakerTier.probeNow} started
    * (a new connection): each round trip costs a turn of the event loop, and a busy loop's turns
-   * last seconds (issue 24). The breaker is still half-open meanwhile and rejects calls made through it:
-   * use {@link CircuitBreakerTier.inner}. If it throws or rejects, the probe failed and the breaker
-   * opens for another `breakDurationMs`; so does one still running at the probe's deadline (the
+   * last seconds (issue 24). The breaker is still half-open meanwhile and rejects calls made
+   * through it: use {@link CircuitBreakerTier.inner}. If it throws or rejects, the probe failed
+   * and the breaker opens for another `breakDurationMs` (shorter after a reconnection: see
+   * {@link CircuitBreakerTier.probeNow}); so does one still running at the probe's deadline (the
    * next probe calls it again: it should make progress each time, and tolerate a Redis that does
    * not answer yet).
    */
@@ -93,6 +101,11 @@ export class CircuitBreakerTier implements RemoteTier {
   #timer: unknown
   /** Set by {@link probeNow} during a probe: if that probe fails, the next one starts at once. */
   #probeAgain = false
+  /**
+   * Probes failed since the last one a reconnection started (undefined: none started since the
+   * breaker last closed): the next break is REPROBE_FIRST_MS × 2^this, at most the break.
+   */
+  #failedSinceReconnect: number | undefined
   #lastError: unknown
   #closed = false
 
@@ -203,8 +216,11 @@ export class CircuitBreakerTier implements RemoteTier {
    * Evidence that the inner tier may answer again — its client has just (re)connected: probe now
    * instead of at the end of the break. Open: the probe starts at once. Half-open: if the running
    * probe fails (it may have gone out over the connection that died), the next one starts at once
-   * rather than a break later. Closed: nothing to do. Each call causes at most one probe, so a
-   * flapping connection probes no more often than it reconnects.
+   * rather than a break later. Closed: nothing to do. Each call causes at most one probe at once.
+   * If that probe fails, the breaker does not wait a whole break for the next: the client is
+   * connected, so the failure was most likely a slow answer; the next probe comes 1 s later, then
+   * 2 s, 4 s… after each further failure, never later than the break (a few probes in all, even
+   * over a long break).
    */
   probeNow(): void {
     if (this.#closed) return
@@ -249,13 +265,13 @@ export class CircuitBreakerTier implements RemoteTier {
     )
   }
 
-  #open(): void {
+  #open(breakMs = this.#breakDurationMs): void {
     this.#state = 'open'
     this.#period++
     this.#failures = 0
-    this.#probeAt = this.#clock() + this.#breakDurationMs
+    this.#probeAt = this.#clock() + breakMs
     this.#timers.clearTimeout(this.#timer)
-    this.#timer = unref(this.#timers.setTimeout(() => void this.#probe(), this.#breakDurationMs))
+    this.#timer = unref(this.#timers.setTimeout(() => void this.#probe(), breakMs))
     this.#emit('open')
   }
 
@@ -267,6 +283,7 @@ export class CircuitBreakerTier implements RemoteTier {
     if (this.#closed || this.#state !== 'open') return
     const probe = ++this.#probes
     this.#probeAgain = false
+    if (reconnected) this.#failedSinceReconnect = 0
     this.#state = 'half-open'
     this.#emit('half-open')
     this.#timers.clearTimeout(this.#timer)
@@ -309,12 +326,18 @@ export class CircuitBreakerTier implements RemoteTier {
     if (failure !== undefined) {
       this.#lastError = failure.error
       const again = this.#probeAgain
-      this.#open()
+      const failed = this.#failedSinceReconnect
+      if (failed === undefined) this.#open()
+      else {
+        this.#failedSinceReconnect = failed + 1
+        this.#open(Math.min(this.#breakDurationMs, REPROBE_FIRST_MS * 2 ** failed))
+      }
       if (again) void this.#probe(true)
       return
     }
     this.#state = 'closed'
     this.#failures = 0
+    this.#failedSinceReconnect = undefined
     this.#emit('closed')
   }
 

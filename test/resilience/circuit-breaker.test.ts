@@ -15,13 +15,14 @@ function setup(
     onRecover?: () => Promise<void>
     locks?: boolean
     probeTimeoutMs?: number
+    breakDurationMs?: number
   } = {},
 ) {
   const inner = new FlakyTier({ locks: options.locks ?? true })
   const states: CircuitState[] = []
   const breaker = new CircuitBreakerTier(inner, {
     failureThreshold: options.failureThreshold ?? 2,
-    breakDurationMs: BREAK_MS,
+    breakDurationMs: options.breakDurationMs ?? BREAK_MS,
     clock: () => Date.now(),
     onStateChange: (state) => states.push(state),
     ...(options.onRecover ? { onRecover: options.onRecover } : {}),
@@ -516,6 +517,53 @@ describe('CircuitBreakerTier recovery driven by events (issue 24)', () => {
     await vi.advanceTimersByTimeAsync(0)
     expect(breaker.state).toBe('closed')
     expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'closed'])
+  })
+
+  it('a probe a reconnection started that fails is followed 1 s later, not a whole break later', async () => {
+    // A one-minute break: the reconnect's probe met a slow or failed answer, yet the client is
+    // connected — waiting the minute out would keep a healthy Redis unused.
+    const { inner, breaker, states } = setup({ breakDurationMs: 60_000 })
+    inner.failing = down()
+    await fail(breaker, 2)
+    breaker.probeNow()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(breaker.state).toBe('open')
+    expect(inner.count('ping')).toBe(1)
+    inner.failing = undefined
+    await vi.advanceTimersByTimeAsync(999)
+    expect(inner.count('ping')).toBe(1)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(inner.count('ping')).toBe(2)
+    expect(breaker.state).toBe('closed')
+    expect(states).toEqual(['open', 'half-open', 'open', 'half-open', 'closed'])
+  })
+
+  it('after a reconnection, failed probes back off 1 s, 2 s, 4 s… up to the break; once closed, a break is a break again', async () => {
+    const { inner, breaker } = setup({ breakDurationMs: 5_000 })
+    inner.failing = down()
+    await fail(breaker, 2)
+    breaker.probeNow()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(inner.count('ping')).toBe(1)
+    // Each gap: one tick short of it, no probe; at it, one.
+    for (const gap of [1_000, 2_000, 4_000, 5_000, 5_000]) {
+      const before = inner.count('ping')
+      await vi.advanceTimersByTimeAsync(gap - 1)
+      expect(inner.count('ping')).toBe(before)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(inner.count('ping')).toBe(before + 1)
+    }
+    inner.failing = undefined
+    await vi.advanceTimersByTimeAsync(5_000)
+    expect(breaker.state).toBe('closed')
+    // Calls open it again, with no reconnection: the probe waits the whole break.
+    inner.failing = down()
+    await fail(breaker, 2)
+    const opened = inner.count('ping')
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(inner.count('ping')).toBe(opened)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(inner.count('ping')).toBe(opened + 1)
   })
 
   it("the break timer's probe sends onRecover only once its PING answered (nothing queued behind a frozen Redis)", async () => {
