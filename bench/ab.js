@@ -235,7 +235,8 @@ async function runCase(kase, builds, redisUrl) {
       procs[i] = { ...p, names: ready.names }
     }
     for (const name of procs[0].names) {
-      if (!rows.has(name)) rows.set(name, { name, ns: builds.map(() => []), cpu: builds.map(() => []) })
+      if (!rows.has(name))
+        rows.set(name, { name, ns: builds.map(() => []), cpu: builds.map(() => []), fork: [] })
       const row = rows.get(name)
       for (let k = 0; k < procs.length; k++)
         await procs[(k + f) % procs.length].command(`warmup ${name} ${warmupOps}`)
@@ -244,6 +245,7 @@ async function runCase(kase, builds, redisUrl) {
           const i = (k + r + f) % procs.length
           const measured = await procs[i].command(`round ${name}`)
           row.ns[i].push(measured.ns)
+          if (k === 0) row.fork.push(f)
           row.cpu[i].push(measured.cpu)
         }
       }
@@ -330,6 +332,17 @@ async function main() {
       for (const r of ratios) console.log(`    ${verdict(r)}`)
       console.log(`  cpu  ${cells(row.cpu)}`)
       for (const r of cpuRatios) console.log(`    ${verdict(r)}`)
+      // Each fork's median CPU time per build: how far one process's steady state sits from another's.
+      if (outcome.forks > 1) {
+        const perFork = (values) =>
+          Array.from({ length: outcome.forks }, (_, f) => values.filter((_, r) => row.fork[r] === f))
+            .filter((v) => v.length > 0)
+            .map((v) => fmtTime(median(v)))
+            .join(' ')
+        console.log(
+          `  cpu by fork: ${row.cpu.map((v, i) => `${String.fromCharCode(65 + i)} ${perFork(v)}`).join(' | ')}`,
+        )
+      }
       results.push({ title: kase.title, measurement: row.name, ratios, cpuRatios })
     }
   }
