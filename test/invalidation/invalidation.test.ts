@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { type CacheOptions, createCache, key, MemoryRemoteTier } from '../../dist/index.js'
+import { BusCodec } from '../../dist/invalidation/messages.js'
 import { deferred } from '../helpers/deferred.js'
 
 /** Two instances sharing one in-memory L2 and its bus, as two processes share Redis. */
@@ -34,6 +35,45 @@ describe('delete', () => {
     await a.delete('k')
     await delivered()
     expect(a.stats().busMessages).toBe(0)
+  })
+
+  it('knows its own messages by their bytes: only the other instance decodes them (with a secret, only it checks their HMAC)', async () => {
+    const { a, b } = await pair({ bus: { secret: 'a-secret-of-at-least-thirty-two-chars!' } })
+    const decode = vi.spyOn(BusCodec.prototype, 'decode')
+    try {
+      for (let i = 0; i < 5; i++) {
+        await a.set(`k${i}`, i)
+        await delivered()
+      }
+      expect(b.stats().busMessages).toBe(5)
+      expect(a.stats().busMessages).toBe(0)
+      expect(decode).toHaveBeenCalledTimes(5)
+    } finally {
+      decode.mockRestore()
+    }
+  })
+
+  it('a message that never came back does not keep the later ones from being known as its own', async () => {
+    const { tier, a, b } = await pair()
+    const decode = vi.spyOn(BusCodec.prototype, 'decode')
+    // Sent but never delivered, with no cut the subscribers hear of (as a write batch that did
+    // not send its message: every write in it was refused).
+    const publish = vi.spyOn(tier.bus, 'publish').mockImplementationOnce(async () => {})
+    try {
+      await a.set('lost', 1)
+      await delivered()
+      expect(publish).toHaveBeenCalledTimes(1)
+      expect(decode).toHaveBeenCalledTimes(0)
+      await a.set('k', 2)
+      await delivered()
+      await a.set('k', 3)
+      await delivered()
+      expect(decode).toHaveBeenCalledTimes(2) // b's, not a's
+      expect(b.stats().busMessages).toBe(2)
+    } finally {
+      decode.mockRestore()
+      publish.mockRestore()
+    }
   })
 })
 
