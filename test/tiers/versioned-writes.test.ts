@@ -9,7 +9,7 @@ import { holdsNewer, TOMBSTONE_PREFIX } from '../../dist/invalidation/store.js'
 import { encodeEnvelope } from '../../dist/serialization/envelope.js'
 import { MemoryRemoteTier } from '../../dist/tiers/memory/memory-remote-tier.js'
 import { Packer } from '../../dist/tiers/redis/pack.js'
-import { SET_LOADED, WRITE_BATCH } from '../../dist/tiers/redis/scripts.js'
+import { SET_LOADED, WRITE_ALONE, WRITE_BATCH } from '../../dist/tiers/redis/scripts.js'
 import { useRedisServer } from '../helpers/redis-server.js'
 
 const server = useRedisServer()
@@ -141,5 +141,88 @@ describe('versioned writes: a write is refused when the key holds something newe
     )
     expect(String((reply as unknown[])[0])).toMatch(/^E.*WRONGTYPE/)
     expect(String(await server().command('GET', marker))).toBe('12.500,7.000')
+  })
+
+  it("WRITE_ALONE answers and changes what WRITE_BATCH's `w` and `wp` do, over every kind of key and marker", async () => {
+    /** What a key may hold before the write: nothing, a value, a tombstone, sealed bytes, a list. */
+    const keyStates: [string, Buffer | 'list' | undefined][] = [
+      ['nothing', undefined],
+      ['a later value', entry(10.5)],
+      ['an earlier value', entry(9)],
+      ['a later tombstone', tombstone(10.5)],
+      ['sealed bytes', sealed],
+      ['a list', 'list'],
+    ]
+    const markerStates: [string, string | 'list' | undefined][] = [
+      ['no marker', undefined],
+      ['an older marker', '5.000,7.000'],
+      ['a newer marker', '99.000,7.000'],
+      ['a malformed marker', 'garbage'],
+      ['a list marker', 'list'],
+    ]
+    const prepare = async (key: string, value: Buffer | string | 'list' | undefined, ttl: boolean) => {
+      if (value === 'list') await server().command('RPUSH', key, 'x')
+      else if (value !== undefined) await server().command('SET', key, value, ...(ttl ? ['PX', '60000'] : []))
+    }
+    const state = async (key: string) => {
+      const type = String(await server().command('TYPE', key))
+      const bytes = type === 'string' ? await server().commandBuffer('GET', key) : null
+      const ttl = Number(await server().command('PTTL', key))
+      return {
+        type,
+        bytes: bytes === null ? null : Buffer.from(bytes as Buffer).toString('latin1'),
+        ttl: ttl > 0,
+      }
+    }
+    let compared = 0
+    for (const [keyName, keyValue] of keyStates) {
+      for (const [markerName, markerValue] of markerStates) {
+        for (const publish of [false, true]) {
+          const outcome = async (alone: boolean) => {
+            const key = `parity:${Math.random()}`
+            const marker = `${key}:marker`
+            await prepare(key, keyValue, false)
+            await prepare(marker, markerValue, true)
+            const fields = ['new', '60000', '10.25', '12.5']
+            const message = ['parity-channel', 'a message']
+            const reply = alone
+              ? await server().command(
+                  'EVAL',
+                  WRITE_ALONE.lua,
+                  2,
+                  key,
+                  marker,
+                  ...fields,
+                  ...(publish ? message : []),
+                )
+              : await server().command(
+                  'EVAL',
+                  WRITE_BATCH.lua,
+                  2,
+                  key,
+                  marker,
+                  publish ? 'wp' : 'w',
+                  packed([...fields, ...(publish ? message : [])]),
+                )
+            const stats = String(await server().command('INFO', 'commandstats'))
+            const published = Number(/cmdstat_publish:calls=(\d+)/.exec(stats)?.[1] ?? 0)
+            return {
+              // An error's text: the same, but for the position Lua prefixes when WRITE_BATCH re-raises it.
+              reply: (reply as unknown[]).map((r) => String(r).replace(/^E(user_script:\d+: )?/, 'E')),
+              key: await state(key),
+              marker: await state(marker),
+              published,
+            }
+          }
+          await server().command('CONFIG', 'RESETSTAT')
+          const batch = await outcome(false)
+          await server().command('CONFIG', 'RESETSTAT')
+          const alone = await outcome(true)
+          expect(alone, `${keyName}, ${markerName}, ${publish ? 'with' : 'without'} a message`).toEqual(batch)
+          compared++
+        }
+      }
+    }
+    expect(compared).toBe(60)
   })
 })

@@ -1,6 +1,6 @@
 import type { RedisAdapter } from './adapter.js'
 import { Packer } from './pack.js'
-import { BUMP_MARKER, type LuaScript, SET_LOADED, TOUCH_MARKER, WRITE_BATCH } from './scripts.js'
+import { BUMP_MARKER, type LuaScript, SET_LOADED, TOUCH_MARKER, WRITE_ALONE, WRITE_BATCH } from './scripts.js'
 
 /** One write of {@link WRITE_BATCH}: its letter, its keys (none for `p`, two for `w`), its arguments. */
 export type WriteOp = 's' | 'l' | 'v' | 't' | 'b' | 'p' | 'w'
@@ -100,6 +100,11 @@ export class WriteQueue {
       this.#alone(batch[0] as QueuedWrite)
       return
     }
+    // A lone set or delete with its bus message: the usual tick of one write.
+    if (batch.length === 2 && (batch[0] as QueuedWrite).op === 'w' && (batch[1] as QueuedWrite).op === 'p') {
+      this.#writeAlone(batch)
+      return
+    }
     for (let i = 0; i < batch.length; i += MAX_BATCH) this.#send(batch.slice(i, i + MAX_BATCH))
   }
 
@@ -120,6 +125,9 @@ export class WriteQueue {
         publish === undefined ? Promise.resolve() : publish.call(this.#adapter, channel, message),
         'PUBLISH',
       ).then(() => 1)
+    } else if (op === 'w') {
+      this.#writeAlone([write])
+      return
     } else {
       const script = ALONE[op]
       const evalScript = this.#adapter.evalScript
@@ -136,6 +144,13 @@ export class WriteQueue {
     reply.then(write.resolve, write.reject)
   }
 
+  /** A `w`, or a `w` and its `p`, as {@link WRITE_ALONE}: the same replies as WRITE_BATCH's. */
+  #writeAlone(batch: QueuedWrite[]): void {
+    const write = batch[0] as QueuedWrite
+    const args = batch.length === 1 ? write.args : [...write.args, ...(batch[1] as QueuedWrite).args]
+    this.#settle(batch, this.#evalKeys(WRITE_ALONE, write.keys, args), `EVALSHA (${batch.length} writes)`)
+  }
+
   #send(batch: QueuedWrite[]): void {
     let ops = ''
     const keys: string[] = []
@@ -145,8 +160,16 @@ export class WriteQueue {
       for (const key of write.keys) keys.push(key)
       for (const arg of write.args) args.add(arg)
     }
-    const what = `EVALSHA (${batch.length} writes)`
-    this.#deadline(this.#evalKeys(WRITE_BATCH, keys, [ops, args.finish()]), what).then(
+    this.#settle(
+      batch,
+      this.#evalKeys(WRITE_BATCH, keys, [ops, args.finish()]),
+      `EVALSHA (${batch.length} writes)`,
+    )
+  }
+
+  /** Settles each write of `batch` with its element of the script's `replies` (see {@link WRITE_BATCH}). */
+  #settle(batch: QueuedWrite[], replies: Promise<unknown>, what: string): void {
+    this.#deadline(replies, what).then(
       (replies) => {
         const list = Array.isArray(replies) ? (replies as unknown[]) : []
         for (let i = 0; i < batch.length; i++) {
