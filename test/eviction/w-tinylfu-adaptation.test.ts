@@ -13,10 +13,16 @@ import { syntheticKeys } from '../../dist/simulation/synthetic.js'
  */
 const RECENCY_HEAVY = 'recent:0.6:1e5:5e5:theta=0'
 
+interface DenseTrace {
+  sequence: Int32Array
+  hashes: Int32Array
+  distinct: number
+}
+
 /** The workload as dense ids with their hashes, as the simulator replays it. */
-function denseTrace(spec: string): { sequence: Int32Array; hashes: Int32Array; distinct: number } {
+function denseTrace(spec: string, seed = 1): DenseTrace {
   const ids = new Map<number, number>()
-  const sequence = Int32Array.from(syntheticKeys(spec, 1), (key) => {
+  const sequence = Int32Array.from(syntheticKeys(spec, seed), (key) => {
     let id = ids.get(key)
     if (id === undefined) {
       id = ids.size
@@ -29,22 +35,24 @@ function denseTrace(spec: string): { sequence: Int32Array; hashes: Int32Array; d
   return { sequence, hashes, distinct: ids.size }
 }
 
+/** The hit ratio (%) of `policy` in a cache of `capacity` entries replaying `trace`. */
+function hitRatio(trace: DenseTrace, capacity: number, policy: EvictionPolicy): number {
+  const cache = new SimulatedCache(policy, capacity)
+  cache.replay(trace.sequence, 0, trace.sequence.length, trace.hashes)
+  return (100 * cache.hits) / trace.sequence.length
+}
+
 describe('W-TinyLFU adaptation on a recency-heavy workload at a large size', () => {
   // About 4 s of CPU (500,000 requests through two policies); the timeout leaves room for a
   // machine shared by many test runs (65 s of wall time measured at a load average of 24 on 2 cores).
   it('grows the window to most of the cache and stays within 1.5 points of ARC', { timeout: 300_000 }, () => {
-    const { sequence, hashes, distinct } = denseTrace(RECENCY_HEAVY)
-    const capacity = Math.round(distinct * 0.2)
+    const trace = denseTrace(RECENCY_HEAVY)
+    const capacity = Math.round(trace.distinct * 0.2)
     expect(capacity).toBeGreaterThan(50_000)
-    const hitRatio = (policy: EvictionPolicy): number => {
-      const cache = new SimulatedCache(policy, capacity)
-      cache.replay(sequence, 0, sequence.length, hashes)
-      return (100 * cache.hits) / sequence.length
-    }
     const wTinyLfu = new WTinyLfuPolicy(capacity)
-    const adaptive = hitRatio(wTinyLfu)
+    const adaptive = hitRatio(trace, capacity, wTinyLfu)
     expect(wTinyLfu.windowShare).toBeGreaterThan(0.5)
-    expect(adaptive).toBeGreaterThanOrEqual(hitRatio(new ArcPolicy(capacity)) - 1.5)
+    expect(adaptive).toBeGreaterThanOrEqual(hitRatio(trace, capacity, new ArcPolicy(capacity)) - 1.5)
   })
 })
 
@@ -57,15 +65,12 @@ describe('W-TinyLFU adaptation restarts when the workload changes', () => {
    * it, 68.44. One of the tuning set's workloads.
    */
   it('stays above LRU on a hot set replaced every 10 × capacity requests', () => {
-    const { sequence, hashes, distinct } = denseTrace('shifting:1000')
-    const capacity = Math.round(distinct * 0.05)
+    const trace = denseTrace('shifting:1000')
+    const capacity = Math.round(trace.distinct * 0.05)
     expect(capacity).toBeLessThan(1000)
-    const hitRatio = (policy: EvictionPolicy): number => {
-      const cache = new SimulatedCache(policy, capacity)
-      cache.replay(sequence, 0, sequence.length, hashes)
-      return (100 * cache.hits) / sequence.length
-    }
-    expect(hitRatio(new WTinyLfuPolicy(capacity))).toBeGreaterThan(hitRatio(createPolicy('lru', capacity)))
+    expect(hitRatio(trace, capacity, new WTinyLfuPolicy(capacity))).toBeGreaterThan(
+      hitRatio(trace, capacity, createPolicy('lru', capacity)),
+    )
   })
 })
 
@@ -78,28 +83,13 @@ describe('W-TinyLFU adaptation on a frequency-heavy workload at a large size', (
    * with the first round's fixed depths it wandered to a quarter of the cache, 2 below).
    */
   it('keeps the window small and stays within 1.5 points of ARC', { timeout: 300_000 }, () => {
-    const ids = new Map<number, number>()
-    const sequence = Int32Array.from(syntheticKeys('cdn:0.8:1e5', 42), (key) => {
-      let id = ids.get(key)
-      if (id === undefined) {
-        id = ids.size
-        ids.set(key, id)
-      }
-      return id
-    })
-    const hashes = new Int32Array(ids.size)
-    for (const [key, id] of ids) hashes[id] = hashNumber(key)
-    const capacity = Math.round(ids.size * 0.1)
+    const trace = denseTrace('cdn:0.8:1e5', 42)
+    const capacity = Math.round(trace.distinct * 0.1)
     expect(capacity).toBeGreaterThan(30_000)
-    const hitRatio = (policy: EvictionPolicy): number => {
-      const cache = new SimulatedCache(policy, capacity)
-      cache.replay(sequence, 0, sequence.length, hashes)
-      return (100 * cache.hits) / sequence.length
-    }
     const wTinyLfu = new WTinyLfuPolicy(capacity)
-    const adaptive = hitRatio(wTinyLfu)
+    const adaptive = hitRatio(trace, capacity, wTinyLfu)
     expect(wTinyLfu.windowShare).toBeLessThan(0.1)
-    expect(adaptive).toBeGreaterThanOrEqual(hitRatio(new ArcPolicy(capacity)) - 1.5)
+    expect(adaptive).toBeGreaterThanOrEqual(hitRatio(trace, capacity, new ArcPolicy(capacity)) - 1.5)
   })
 })
 
@@ -112,17 +102,12 @@ describe('W-TinyLFU adaptation on a drifting working set in a small cache', () =
    * (12.15 against 12.95); with it, 13.29.
    */
   it('stays within 1.5 points of ARC and 2 of LRU at 1% of the keys', () => {
-    const { sequence, hashes, distinct } = denseTrace('drift:10000')
-    const capacity = Math.round(distinct * 0.01)
+    const trace = denseTrace('drift:10000')
+    const capacity = Math.round(trace.distinct * 0.01)
     expect(capacity).toBeLessThan(10_000)
-    const hitRatio = (policy: EvictionPolicy): number => {
-      const cache = new SimulatedCache(policy, capacity)
-      cache.replay(sequence, 0, sequence.length, hashes)
-      return (100 * cache.hits) / sequence.length
-    }
-    const lru = hitRatio(createPolicy('lru', capacity))
-    const arc = hitRatio(new ArcPolicy(capacity))
+    const lru = hitRatio(trace, capacity, createPolicy('lru', capacity))
+    const arc = hitRatio(trace, capacity, new ArcPolicy(capacity))
     const bar = Math.max(lru - 2, Math.max(lru, arc) - 1.5)
-    expect(hitRatio(new WTinyLfuPolicy(capacity))).toBeGreaterThanOrEqual(bar)
+    expect(hitRatio(trace, capacity, new WTinyLfuPolicy(capacity))).toBeGreaterThanOrEqual(bar)
   })
 })
