@@ -481,7 +481,7 @@ class RedisRemoteAccess implements RemoteAccess {
   #bump(outdates: Outdated | undefined): MarkerBump | undefined {
     if (outdates === undefined || this.#store === undefined) return undefined
     return {
-      keys: outdates.dependents.map((t) => this.#markerKey(t)),
+      keys: this.dependentMarkerKeys(outdates.dependents),
       at: outdates.at,
       failed: this.#dependencyFailed,
     }
@@ -498,16 +498,8 @@ class RedisRemoteAccess implements RemoteAccess {
   async bumpDependents(dependents: readonly string[], at: number): Promise<void> {
     if (this.#store === undefined) return
     await this.#store
-      .bumpMarkers(
-        dependents.map((t) => this.#markerKey(t)),
-        at,
-        'delete',
-        MARKER_MS,
-        true,
-      )
-      .catch((error: unknown) => {
-        this.failed(error, 'dependency markers')
-      })
+      .bumpMarkers(this.dependentMarkerKeys(dependents), at, 'delete', MARKER_MS, true)
+      .catch(this.#dependencyFailed)
   }
 
   async invalidateTags(tags: readonly string[], at: number, mode: InvalidationMode): Promise<void> {

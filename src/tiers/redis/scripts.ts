@@ -110,6 +110,30 @@ export function isNoScript(error: unknown): boolean {
   )
 }
 
+/** Lua: `setpx(key, v, px)` SETs `v` with PX `px` ('' = no expiry). */
+const SETPX =
+  'local function setpx(key, v, px) ' +
+  "if px == '' then return redis.call('set', key, v) end " +
+  "return redis.call('set', key, v, 'PX', px) end "
+
+/**
+ * Lua: `bump(key, at, mode, px, only)`, {@link BUMP_MARKER} as a function of the write scripts
+ * (needs {@link SETPX}): records an invalidation at `at` in the marker `key`, mode 'd' or 'e';
+ * a missing marker is created with PX `px`, unless `only` is '1'. 1 when it bumped.
+ */
+const BUMP =
+  'local function bump(key, at, mode, px, only) ' +
+  "local cur = redis.call('get', key) " +
+  "if not cur and only == '1' then return 0 end " +
+  'local d, e = 0, 0 ' +
+  "if cur then local j = string.find(cur, ',', 1, true) " +
+  'if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end end ' +
+  'at = tonumber(at) ' +
+  "if mode == 'd' then if at > d then d = at end elseif at > e then e = at end " +
+  "local v = string.format('%.3f,%.3f', d, e) " +
+  "if cur then redis.call('set', key, v, 'KEEPTTL') else setpx(key, v, px) end " +
+  'return 1 end '
+
 /**
  * The writes of one tick in one call, in the order they were issued. ARGV[1] names the operations,
  * one letter each; KEYS holds the key of each keyed one; ARGV[2] packs the arguments of every
@@ -134,6 +158,8 @@ export function isNoScript(error: unknown): boolean {
  */
 export const WRITE_BATCH = script(
   NEWER +
+    SETPX +
+    BUMP +
     // The arguments, unpacked once: A[i] is the i-th.
     'local A, blob, pos = {}, ARGV[2], 1 ' +
     "while pos <= #blob do A[#A + 1], pos = struct.unpack('<i4c0', blob, pos) end " +
@@ -141,9 +167,6 @@ export const WRITE_BATCH = script(
     // Since the last PUBLISH: whether there was a change, and whether every one was an `l` or `v`
     // the key refused.
     'local seen, refused = false, true ' +
-    'local function setpx(key, v, px) ' +
-    "if px == '' then return redis.call('set', key, v) end " +
-    "return redis.call('set', key, v, 'PX', px) end " +
     'local F = {} ' +
     'F.s = function(key, i) setpx(key, A[i], A[i + 1]) return 1 end ' +
     'local function versioned(load) return function(key, i) ' +
@@ -158,17 +181,6 @@ export const WRITE_BATCH = script(
     "local ttl = redis.call('pttl', key) " +
     "if ttl >= 0 and ttl < tonumber(px) then redis.call('pexpire', key, px) end " +
     'return 0 end ' +
-    'local function bump(key, at, mode, px, only) ' +
-    "local cur = redis.call('get', key) " +
-    "if not cur and only == '1' then return 0 end " +
-    'local d, e = 0, 0 ' +
-    "if cur then local j = string.find(cur, ',', 1, true) " +
-    'if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end end ' +
-    'at = tonumber(at) ' +
-    "if mode == 'd' then if at > d then d = at end elseif at > e then e = at end " +
-    "local v = string.format('%.3f,%.3f', d, e) " +
-    "if cur then redis.call('set', key, v, 'KEEPTTL') else setpx(key, v, px) end " +
-    'return 1 end ' +
     'F.b = function(key, i) return bump(key, A[i], A[i + 1], A[i + 2], A[i + 3]) end ' +
     // The bump runs whatever the write's outcome (as a `b` after it did): a write Redis refuses
     // (foreign data at the key) still outdates what depended on the key.
@@ -211,25 +223,15 @@ export const WRITE_BATCH = script(
  */
 export const WRITE_ALONE = script(
   NEWER +
+    SETPX +
+    BUMP +
     'local function write() ' +
     'if newer(KEYS[1], tonumber(ARGV[3]), false) then return 0 end ' +
-    "if ARGV[2] == '' then redis.call('set', KEYS[1], ARGV[1]) " +
-    "else redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end " +
-    'return 1 end ' +
-    // The marker bump of `w` (BUMP_MARKER for an existing marker only, as a delete at ARGV[4]).
-    'local function bump() ' +
-    "local cur = redis.call('get', KEYS[2]) " +
-    'if not cur then return 0 end ' +
-    'local d, e = 0, 0 ' +
-    "local j = string.find(cur, ',', 1, true) " +
-    'if j then d = tonumber(string.sub(cur, 1, j - 1)) or 0 e = tonumber(string.sub(cur, j + 1)) or 0 end ' +
-    'local at = tonumber(ARGV[4]) ' +
-    'if at > d then d = at end ' +
-    "redis.call('set', KEYS[2], string.format('%.3f,%.3f', d, e), 'KEEPTTL') " +
-    'return 1 end ' +
+    'setpx(KEYS[1], ARGV[1], ARGV[2]) return 1 end ' +
     "local function message(err) if type(err) == 'table' then return err.err end return err end " +
     'local written, r = pcall(write) ' +
-    'local ok, e = pcall(bump) ' +
+    // The marker bump of `w`: an existing marker only, as a delete at ARGV[4].
+    "local ok, e = pcall(bump, KEYS[2], ARGV[4], 'd', '', '1') " +
     'local w ' +
     "if not written then w = 'E' .. tostring(message(r)) " +
     'elseif ok then w = r ' +
