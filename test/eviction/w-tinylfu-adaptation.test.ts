@@ -111,3 +111,24 @@ describe('W-TinyLFU adaptation on a drifting working set in a small cache', () =
     expect(hitRatio(trace, capacity, new WTinyLfuPolicy(capacity))).toBeGreaterThanOrEqual(bar)
   })
 })
+
+describe('W-TinyLFU adaptation on a drifting working set in its recency regime', () => {
+  /**
+   * A working set of 6,000 keys read uniformly (90% of the requests) while it moves on by one new
+   * key every 12.5 requests, in a cache of 4,535 entries (5% of the keys; a held-out row of
+   * bench/adaptation.js). The window settles past the recency share (22%), where the cache plays
+   * ARC: an entry that leaves the window unread is evicted instead of contesting main's victim,
+   * and a key back from the main ghosts is promoted. Before that (issue 22's fourth round) the
+   * default fell 0.62 below the bar (57.02 against 57.64); with it, 57.81. No fixed window reaches
+   * the bar (the best, 40%, scores 57.22).
+   */
+  it('stays within 1.5 points of ARC and 2 of LRU at 5% of the keys', () => {
+    const trace = denseTrace('drift:6000:0.08', 11)
+    const capacity = Math.round(trace.distinct * 0.05)
+    expect(capacity).toBeLessThan(10_000)
+    const lru = hitRatio(trace, capacity, createPolicy('lru', capacity))
+    const arc = hitRatio(trace, capacity, new ArcPolicy(capacity))
+    const bar = Math.max(lru - 2, Math.max(lru, arc) - 1.5)
+    expect(hitRatio(trace, capacity, new WTinyLfuPolicy(capacity))).toBeGreaterThanOrEqual(bar)
+  })
+})
