@@ -35,6 +35,11 @@ const ALONE: Partial<Record<WriteOp, LuaScript>> = {
  * the server ran the script (64 `set`s in flight: 30% of the time idle, 27–28 k/s; in calls of 16,
  * 42–45 k/s at the same CPU per write; in calls of 8, the extra calls cost more CPU than the
  * overlap saved — docs/redis.md, "Batching").
+ *
+ * The tick's bus message (`p`) is queued last, so it leaves in the last call, behind every write
+ * it announces. Its script skips it when every change of *its* call was refused; a refused write
+ * sent in an earlier call is announced anyway — a needless drop of another instance's copy (a
+ * miss there), never a missed one.
  */
 const WRITES_PER_CALL = 16
 
