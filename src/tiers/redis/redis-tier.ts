@@ -297,8 +297,8 @@ export class RedisTier implements RemoteTier {
 
   /**
    * With writes queued, one more hop: the bus message of this tick (queued by the cache on its
-   * own next tick, after the writes it announces) then leaves in the same script call as they do —
-   * one socket write and one round trip for the whole tick.
+   * own next tick, after the writes it announces) then leaves with the tick's last writes, in the
+   * same script call (the writes leave in calls of 16, pipelined: see WriteQueue).
    */
   readonly #settle = (): void => {
     if (this.#writes !== undefined && this.#writes.size > 0) process.nextTick(this.#flushAll)
