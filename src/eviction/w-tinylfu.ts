@@ -112,10 +112,10 @@ const SMALL_RECENCY_SHARE = 0.22
  * probation lets more of what is read now compete, +1.1 on `drift:10000` at 1% and +0.8 on
  * `drift:4000:0.05` at 1%, whose windows settle between 1% and 20%); from the recency share up
  * (the window plays ARC's recency list, protected its frequency list; 0.95 in the third and
- * fourth rounds, 0.8 since the fifth, where a window hit goes to protected at once: see
- * {@link RECENCY_SHRINK})].
+ * fourth rounds, 0.8 in the fifth, where a window hit goes to protected at once, 0.82 since the
+ * sixth: see {@link RECENCY_SHRINK})].
  */
-const SMALL_PROTECTED_SHARES = [0.8, 0.65, 0.8] as const
+const SMALL_PROTECTED_SHARES = [0.8, 0.65, 0.82] as const
 const BURST_WINDOW_SHARE = 0.005
 /**
  * Issue 22's fifth round (a cache of at most {@link LARGE_CACHE} entries, adaptive): in the recency
@@ -125,21 +125,55 @@ const BURST_WINDOW_SHARE = 0.005
  * what was read there, and its bound, moved by the ghosts like ARC's target, was too large for the
  * same evidence). The regime then also *holds below the recency share* while the sampled hit ratio
  * says it pays: once the window falls under {@link SMALL_RECENCY_SHARE} from above, the cache stays
- * ARC (the window may fall towards ARC's near-zero target) until a sample's hit ratio is lower than
- * the first sample's after it fell; then it hands back to W-TinyLFU (admission decides), until the
+ * ARC (the window may fall towards ARC's near-zero target: what leaves it unread is evicted, what
+ * was read there goes to protected when it leaves) until a sample's hit ratio is lower than the
+ * first sample's after it fell; then it hands back to W-TinyLFU (admission decides), until the
  * window climbs past the share again. In the regime a main-ghost hit shrinks the window
- * {@link RECENCY_SHRINK} times the usual step, and protected holds 0.8 of main (0.95 before: the
- * window no longer keeps what it saw read, so main's probation is what holds it).
+ * {@link RECENCY_SHRINK} times the usual step, and protected holds 0.82 of main (0.95 before the
+ * fifth round: the window no longer keeps what it saw read, so main's probation is what holds it).
  *
  * `shifting:1000` at 5% (970 entries, a hot set of 1,000 keys replaced every 10,000 requests):
- * 68.76 → 70.99 (bar 70.54); within a phase the window now falls to 0 – 2% by its end, as ARC's
+ * 68.76 → 70.97 (bar 70.54); within a phase the window falls to 0 – 2% by its end, as ARC's
  * target does. A full ARC that never handed back scored 71.97 there but cost the OLTP@1000 anchor
- * (39.68); the hand-back keeps it (40.58). A narrow pass (docs/eviction.md, "fifth round"): the
- * neighbouring settings (protected 0.75 or 0.85, a factor of 1.375 or 1.5) each take OLTP@1000 or
- * orm-busy at 763 or 1,000 entries under its bar, and at sizes outside the sets `shifting:1000` at
- * 7% (cache larger than the hot set) and orm-busy at 700 entries now miss.
+ * (39.68); the hand-back keeps it (40.60).
+ *
+ * The sixth round gave back most of what the fifth cost the real traces' small rows: a window hit
+ * promotes at once from the recency share up, but *while the regime is held only after a phase
+ * change* ({@link HELD_PROMOTE_PEAK}; otherwise a hit moves the entry to the window's newest end,
+ * and it goes to protected when the window drains it: promoting there was most of the fifth
+ * round's cost to web12 at 5% and 10% of its keys, 1.30 and 0.95); the hold needs a cache of
+ * at least {@link HOLD_MIN_CAPACITY} entries; protected holds 0.82 of main (0.8 in the fifth
+ * round). web12 at 5% / 10% 63.06 → 64.35 / 71.06 → 72.05, orm-night and orm-busy at 0.1%
+ * +0.85, +0.68, orm-busy at 763 entries 75.67 → 75.80 (bar 75.53), OLTP@1000 40.58 → 40.60 (anchor
+ * 40.5), orm-busy@1000 77.72 → 77.90 (anchor 77.5). Still narrow (docs/eviction.md, "sixth
+ * round"): a shrink factor of 1.2 or 1.3 takes `shifting` at 5% or orm-busy at 763 entries under
+ * its bar, and orm-busy between 700 and 800 entries moves by ±0.4 with any setting (at 700, 730
+ * and 800 entries it misses by 0.43, 0.06, 0.02). `shifting:1000` at 7% (cache larger than the hot
+ * set) still misses (76.85, bar 77.32).
  */
 const RECENCY_SHRINK = 1.25
+/**
+ * The least capacity whose recency regime holds below its share (issue 22's sixth round; see
+ * {@link RECENCY_SHRINK}). The hold is judged on the restart's samples, at least
+ * {@link MIN_SAMPLE} requests: under 200 entries a sample is more than 2.5 × the capacity, the
+ * cache has turned over several times before a worse sample hands back: without the hold
+ * orm-busy and orm-night at 0.1% of their keys (76, 86 entries) gain 0.66 and 0.80 (of the fifth
+ * round's 0.79 and 1.10), web12 at 1% (138 entries) 0.15. At 250 entries it pays (orm-night@250:
+ * 59.69, without the hold 58.58).
+ */
+const HOLD_MIN_CAPACITY = 200
+/**
+ * While the recency regime is held below its share, a window hit promotes at once only if the
+ * window reached this share of the capacity since it last climbed past the recency share (issue
+ * 22's sixth round): a window that rose so far was a phase change (`shifting:1000` at 6.5 – 7%:
+ * the ghosts grow it past 90% at a phase's start), and there ARC's promotion pays; one hovering
+ * near the share (web12 at 5% and 10% of its keys: its window seldom passes 30%) keeps what it saw
+ * read in the window, and the drain sends it to protected. Promoting in every held regime cost
+ * web12 at 5% / 10% 1.29 / 0.99; promoting in none, `shifting:1000` at 6.5% (seeds 1 and 3)
+ * −0.39 and −0.44 under its bar (at 0.4 – 0.5, orm-busy at 763 entries +0.03 over its bar or
+ * under it; at 0.7 – 0.9, `shifting` at 6.5% misses for seed 1).
+ */
+const HELD_PROMOTE_PEAK = 0.6
 
 /**
  * The restart of the window's adaptation (a cache of at most {@link LARGE_CACHE} entries): every
@@ -202,8 +236,9 @@ export interface WTinyLfuOptions {
  * and a key back from the window ghosts leaves the window as one read there (promoted in the
  * recency regime, as ARC's ghost hits go to its frequency list). In the recency regime the cache
  * plays ARC (see {@link SMALL_RECENCY_SHARE}): what leaves the window unread is evicted without a
- * contest, and a key back from the main ghosts is promoted too; a window hit promotes at once, and
- * the regime holds below its share while its sampled hit ratio does (see {@link RECENCY_SHRINK}).
+ * contest, and a key back from the main ghosts is promoted too; from the share up a window hit
+ * promotes at once, and (from {@link HOLD_MIN_CAPACITY} entries) the regime holds below its share
+ * while its sampled hit ratio does (see {@link RECENCY_SHRINK}).
  * All of it is set on misses only (a window hit reads a flag set there).
  *
  * Per hit: one per-slot counter bump, one queue move or bit set, and the sample's hit counter (the
@@ -247,12 +282,16 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   readonly #recencyBound: number
   /** An adaptive cache that is not large: its protected share follows the window's regime (see {@link SMALL_PROTECTED_SHARES}). */
   readonly #regimes: boolean
+  /** The recency regime may hold below its share: an adaptive cache of at least {@link HOLD_MIN_CAPACITY} entries, not large. */
+  readonly #holds: boolean
   /** The recency regime held below the recency share while its hit ratio holds (see {@link RECENCY_SHRINK}). */
   #recencyHeld = false
   /** The hit ratio the held regime is judged against (−1: the first sample after it began sets it). */
   #heldHitRatio = -1
   /** A hit on a window entry promotes it to protected (a small cache in the recency regime; see {@link RECENCY_SHRINK}). */
   #promoteReads = false
+  /** The window's largest bound since it last climbed past the recency share (see {@link HELD_PROMOTE_PEAK}). */
+  #peak = 0
 
   constructor(capacity: number, options: WTinyLfuOptions = {}) {
     this.#capacity = capacity
@@ -265,6 +304,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     // (A fixed window, `adaptive: false`, keeps the first rounds' shares.)
     this.#regimes = !large && options.adaptive !== false
     this.#recencyBound = capacity * (this.#regimes ? SMALL_RECENCY_SHARE : RECENCY_SHARE)
+    this.#holds = this.#regimes && capacity >= HOLD_MIN_CAPACITY
     this.#protectedMax = 0
     this.#regimeChanged()
     const stepScale = large ? capacity * STEP_SHARE : 1
@@ -563,8 +603,10 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     if (this.#regimes) {
       // Falling under the recency share holds the regime (judged in #endSample); climbing past it
       // ends the hold (see RECENCY_SHRINK).
-      if (this.#windowMax >= this.#recencyBound) this.#recencyHeld = false
-      else if (above) {
+      if (this.#windowMax >= this.#recencyBound) {
+        this.#peak = above ? Math.max(this.#peak, this.#windowMax) : this.#windowMax
+        this.#recencyHeld = false
+      } else if (above && this.#holds) {
         this.#recencyHeld = true
         this.#heldHitRatio = -1
       }
@@ -578,10 +620,16 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     return this.#windowMax >= this.#recencyBound || this.#recencyHeld
   }
 
-  /** Sets what follows the window's regime: the protected bound, and whether window hits promote. */
+  /**
+   * Sets what follows the window's regime: the protected bound, and whether window hits promote
+   * (from the recency share up; while held, only after a phase change: see {@link HELD_PROMOTE_PEAK}).
+   */
   #regimeChanged(): void {
     this.#protectedMax = this.#protectedBound()
-    this.#promoteReads = this.#regimes && this.#inRecency()
+    this.#promoteReads =
+      this.#regimes &&
+      (this.#windowMax >= this.#recencyBound ||
+        (this.#recencyHeld && this.#peak >= this.#capacity * HELD_PROMOTE_PEAK))
   }
 
   /** The protected segment's bound for the current window (see {@link SMALL_PROTECTED_SHARES}). */
