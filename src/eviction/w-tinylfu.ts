@@ -354,12 +354,9 @@ export class WTinyLfuPolicy implements EvictionPolicy {
     if (q === PROTECTED) {
       // CLOCK within the protected segment: a hit only sets a bit; order is settled on demotion.
       nodes[at] = meta | REFERENCED
-    } else if (q === PROBATION) {
-      nodes[at] = meta & ~REFERENCED
-      queues.moveToNewest(PROTECTED, slot)
-      this.#demoteProtectedOverflow()
-    } else if (this.#promoteReads) {
-      // The recency regime of a small cache: the window is ARC's recency list (see RECENCY_SHRINK).
+    } else if (q === PROBATION || this.#promoteReads) {
+      // A probation hit is promoted; so is a window hit in a small cache's recency regime, where
+      // the window is ARC's recency list (see RECENCY_SHRINK).
       nodes[at] = meta & ~REFERENCED
       queues.moveToNewest(PROTECTED, slot)
       this.#demoteProtectedOverflow()
