@@ -23,6 +23,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { median } from './lib/common.js'
+import { describePlacement, nodeCommand, pinProcess, placement } from './lib/pinning.js'
 import { startRedis } from './lib/redis-server.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -41,18 +42,15 @@ if (refs.length === 0) refs.push('HEAD~1')
 const quick = flags.quick === 'true'
 const only = flags.only ? new Set(flags.only.split(',')) : undefined
 /**
- * Pinning (default on a machine with 2+ CPUs and `taskset`; `--pin=false` turns it off):
- * redis-server on the last CPU, every measured process on the others (`--pin=same`: all on the
- * last CPU). Where a process runs relative to redis-server decides its sequential latency on this
- * VM: on another CPU, each round trip pays a cross-CPU wake-up (seen: a get miss 131 µs, against
- * 17 µs on the same CPU). Unpinned, the scheduler's choice lasts a process's whole life — seen as
- * one build's sequential reads at 4–6× the other's, round after round, which no alternation of
- * rounds can cancel. Pinned, both builds pay the same.
+ * Pinning (bench/lib/pinning.js; default on a machine with 2+ CPUs and `taskset`; `--pin=false`
+ * turns it off): redis-server on the last CPU, every measured process on the others (`--pin=same`:
+ * all on the last CPU). Where a process runs relative to redis-server decides its sequential
+ * latency on this VM: on another CPU, each round trip pays a cross-CPU wake-up (seen: a get miss
+ * 131 µs, against 17 µs on the same CPU). Unpinned, the scheduler's choice lasts a process's whole
+ * life — seen as one build's sequential reads at 4–6× the other's, round after round, which no
+ * alternation of rounds can cancel. Pinned, both builds pay the same.
  */
-const cpus = os.cpus().length
-const pin =
-  flags.pin !== 'false' && cpus >= 2 && spawnSync('taskset', ['-V'], { encoding: 'utf8' }).status === 0
-const MEASURED_CPUS = flags.pin === 'same' ? String(cpus - 1) : `0-${cpus - 2}`
+const where = placement(flags.pin)
 /** The goal: this build within 5% of each ref on every path measured. */
 const LIMIT = 1.05
 /** Fresh processes per build and case (`--forks=N`; see runCase). */
@@ -145,14 +143,11 @@ const live = new Set()
 /** One case process for one build, driven over stdin/stdout (bench/lib/common.js `serve`). */
 function child(kase, impl, env) {
   const argv = [path.join(here, 'cases', `${kase}.js`), impl]
-  const proc = spawn(
-    pin ? 'taskset' : process.execPath,
-    pin ? ['-c', MEASURED_CPUS, process.execPath, ...argv] : argv,
-    {
-      env: { ...process.env, ...env, BENCH_DRIVEN: '1' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  )
+  const { command, args } = nodeCommand(argv, where?.measured)
+  const proc = spawn(command, args, {
+    env: { ...process.env, ...env, BENCH_DRIVEN: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   live.add(proc)
   const waiting = []
   let stderr = ''
@@ -282,7 +277,7 @@ async function main() {
   if (!existsSync(path.join(root, 'dist', 'index.js')))
     throw new Error('dist/ is missing: run npm run build first')
   const redis = CASES.some((c) => c.redis) ? await startRedis() : undefined
-  if (redis && pin) spawnSync('taskset', ['-pc', String(cpus - 1), String(redis.pid)])
+  if (redis) pinProcess(redis.pid, where?.redis)
   const cleanup = () => {
     for (const p of live) p.kill('SIGKILL')
     redis?.killNow()
@@ -295,8 +290,7 @@ async function main() {
   )
   for (const [i, b] of builds.entries()) console.log(`  ${String.fromCharCode(65 + i)} = ${b.label}`)
   if (redis) console.log(`  redis-server ${redis.version} on 127.0.0.1:${redis.port} (private)`)
-  if (pin)
-    console.log(`  pinned: redis-server on CPU ${cpus - 1}, measured processes on CPU ${MEASURED_CPUS}`)
+  console.log(`  ${describePlacement(where)}`)
   console.log(`load average at start: ${load()}`)
   console.log(
     'Same case code against each build; rounds alternate (A B, B A, …) in fresh processes per fork. Times: median ± spread of the rounds.',

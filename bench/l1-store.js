@@ -14,12 +14,17 @@
 // The plain get-hit loop reads keys from an array (the same string objects every time: V8 caches
 // a string's hash in it, which a Map uses and this store's own key index cannot); "key string
 // built per call" reads `key:${n}` made afresh, as an application that builds its keys does.
-// Usage: node bench/l1-store.js [--json] [--quick] [--capacities=10000,100000] [--impls=sc:lru,…] [--metrics=getHit,…]
+// Placement: every child runs on the same CPU (CPU 0 unless --pin=<CPU list>; --pin=false leaves it
+// to the scheduler), because the CPUs of this VM differ at any moment (bench/lib/pinning.js: one get
+// loop at 30 ns on one, 45–50 ns on the other) and a child keeps the CPU it started on for its whole
+// life: unpinned, a ratio measured which CPU each child happened to land on.
+// Usage: node bench/l1-store.js [--json] [--quick] [--capacities=10000,100000] [--impls=sc:lru,…] [--metrics=getHit,…] [--pin=…]
 //        (child: forked with --child IMPL CAP)
 import { fork } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { rng } from './lib/common.js'
+import { describePlacement, placement } from './lib/pinning.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const ALL_IMPLS = [
@@ -49,6 +54,7 @@ const ALL_METRICS = [
   ['readThrough', 'read-through Zipf 0.99, 10% of keys (Mops/s)', 'higher', 'readThrough'],
 ]
 const wanted = pick('metrics')
+const where = placement(pick('pin')?.join(',') ?? '0')
 // (A metric compared with another one's lru-cache figure — peek with get-hit — brings that one along.)
 const METRICS = ALL_METRICS.filter(
   ([id]) =>
@@ -100,7 +106,7 @@ async function parent() {
 /** Prints one capacity's table (as soon as it is measured: the larger capacities take long). */
 function print(cap, { loadAtStart, loadAtEnd, rounds }) {
   console.log(
-    `\ncapacity ${cap.toLocaleString('en-US')} — ${ROUNDS} rounds, implementations rotated each round; load average ${loadAtStart} at start, ${loadAtEnd} at end (a shared machine)`,
+    `\ncapacity ${cap.toLocaleString('en-US')} — ${ROUNDS} rounds, implementations rotated each round; load average ${loadAtStart} at start, ${loadAtEnd} at end (a shared machine); ${describePlacement(where)}`,
   )
   console.log(
     'median [range over rounds]; ratio to lru-cache = median of per-round ratios [their range], > 1 is better',
@@ -125,7 +131,12 @@ function print(cap, { loadAtStart, loadAtEnd, rounds }) {
 
 /** Forks a child for `impl` at `cap`; resolves once it has filled its caches. */
 function start(impl, cap) {
-  const proc = fork(self, ['--child', impl, String(cap)], { execArgv: ['--expose-gc'], stdio: 'inherit' })
+  // (Pinned: fork runs `taskset -c <cpus> node --expose-gc <this file> …`; the IPC channel passes through.)
+  const options =
+    where === undefined
+      ? { execArgv: ['--expose-gc'] }
+      : { execPath: 'taskset', execArgv: ['-c', where.measured, process.execPath, '--expose-gc'] }
+  const proc = fork(self, ['--child', impl, String(cap)], { ...options, stdio: 'inherit' })
   let waiting
   proc.on('message', (m) => waiting?.(m))
   proc.on('exit', (code) => {

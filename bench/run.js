@@ -3,6 +3,8 @@
 // goals, and writes bench/results.json.
 //
 // Options: --only=l1,l2,batch,serializer,write   --rounds=N (measured rounds per measurement)
+//          --pin=apart|same|false|<CPU list> (default apart: redis-server on the last CPU, the
+//          implementations' processes on the others; see bench/lib/pinning.js)
 //
 // Method: all implementations of a group are started (one child each, set up one after the
 // other), each warms up and calibrates its loop size, then the runner asks for measured rounds
@@ -15,6 +17,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { median } from './lib/common.js'
+import { describePlacement, nodeCommand, pinProcess, placement } from './lib/pinning.js'
 import { startRedis } from './lib/redis-server.js'
 import { reportWrite } from './lib/write-report.js'
 
@@ -27,6 +30,8 @@ const args = Object.fromEntries(
 )
 const only = args.only ? new Set(args.only.split(',')) : undefined
 const roundsOverride = args.rounds === undefined ? undefined : Number(args.rounds)
+/** Every implementation's process on the same CPUs (one placement for all: see bench/lib/pinning.js). */
+const where = placement(args.pin)
 
 const GROUPS = [
   {
@@ -94,7 +99,8 @@ class Child {
     this.impl = impl
     this.stderr = ''
     this.waiting = []
-    this.child = spawn(process.execPath, [path.join(here, 'cases', `${group}.js`), impl], {
+    const { command, args } = nodeCommand([path.join(here, 'cases', `${group}.js`), impl], where?.measured)
+    this.child = spawn(command, args, {
       env: { ...process.env, ...env, BENCH_DRIVEN: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
@@ -343,6 +349,7 @@ async function main() {
     platform: `${os.platform()} ${os.release()}`,
     loadavgAtStart: os.loadavg().map((x) => Number(x.toFixed(2))),
     commit: gitDescribe(),
+    placement: describePlacement(where),
   }
   let groups = GROUPS.filter((g) => !only || only.has(g.case))
   let redis
@@ -350,6 +357,7 @@ async function main() {
   if (groups.some((g) => g.redis)) {
     try {
       redis = await startRedis()
+      pinProcess(redis.pid, where?.redis)
       meta.redis = `redis-server ${redis.version} on 127.0.0.1:${redis.port} (private, --save '' --appendonly no)`
     } catch (error) {
       skipped.push(
@@ -373,6 +381,7 @@ async function main() {
   console.log(`stratacache benchmarks — node ${meta.node}, ${meta.cpus}, ${meta.platform}`)
   console.log(`stratacache at ${meta.commit}`)
   console.log(`load average at start: ${meta.loadavgAtStart.join(' ')}${meta.redis ? `; ${meta.redis}` : ''}`)
+  console.log(meta.placement)
   console.log(
     'Each implementation in its own process; after a warm-up, measured rounds run in rotating order, one process at a time.',
   )

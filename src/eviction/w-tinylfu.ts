@@ -362,7 +362,11 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       this.#demoteProtectedOverflow()
     } else {
       nodes[at] = meta | REFERENCED // read in the window: see victim()
-      queues.moveToNewest(q, slot)
+      // A window past its bound (a cache that has not evicted yet holds everything there, or one
+      // just shrunk) drains wholesale at the next eviction, where the bit set above decides; only
+      // a window within its bound keeps exact recency order. (The relink, two to three random
+      // cache lines, was most of a hit's cost in a cache not yet full: see docs/eviction.md.)
+      if ((queues.sizes[WINDOW] as number) <= this.#windowMax) queues.moveToNewest(q, slot)
     }
   }
 
