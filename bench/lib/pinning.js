@@ -25,7 +25,7 @@ export function placement(flag = 'apart') {
   const last = String(cpuCount - 1)
   if (flag === 'same') return { measured: last, redis: last, mode: 'same' }
   if (flag === 'apart' || flag === 'true')
-    return { measured: `0-${cpuCount - 2}`, redis: last, mode: 'apart' }
+    return { measured: cpuCount === 2 ? '0' : `0-${cpuCount - 2}`, redis: last, mode: 'apart' }
   if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(flag))
     throw new Error(`--pin=${flag}: expected apart, same, false or a CPU list`)
   return { measured: flag, redis: undefined, mode: flag }
