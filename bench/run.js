@@ -99,8 +99,11 @@ class Child {
     this.impl = impl
     this.stderr = ''
     this.waiting = []
-    const { command, args } = nodeCommand([path.join(here, 'cases', `${group}.js`), impl], where?.measured)
-    this.child = spawn(command, args, {
+    const { command, args: argv } = nodeCommand(
+      [path.join(here, 'cases', `${group}.js`), impl],
+      where?.measured,
+    )
+    this.child = spawn(command, argv, {
       env: { ...process.env, ...env, BENCH_DRIVEN: '1' },
       stdio: ['pipe', 'pipe', 'pipe'],
     })

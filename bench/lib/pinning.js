@@ -23,12 +23,12 @@ export const canPin = cpuCount >= 2 && spawnSync('taskset', ['-V'], { encoding: 
 export function placement(flag = 'apart') {
   if (flag === 'false' || !canPin) return undefined
   const last = String(cpuCount - 1)
-  if (flag === 'same') return { measured: last, redis: last, mode: 'same' }
+  if (flag === 'same') return { measured: last, redis: last }
   if (flag === 'apart' || flag === 'true')
-    return { measured: cpuCount === 2 ? '0' : `0-${cpuCount - 2}`, redis: last, mode: 'apart' }
+    return { measured: cpuCount === 2 ? '0' : `0-${cpuCount - 2}`, redis: last }
   if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(flag))
     throw new Error(`--pin=${flag}: expected apart, same, false or a CPU list`)
-  return { measured: flag, redis: undefined, mode: flag }
+  return { measured: flag, redis: undefined }
 }
 
 /** The command and arguments that run `node <nodeArgs…>` on `cpus` (a taskset list), or unpinned. */
