@@ -1,6 +1,6 @@
 import { FrequencySketch } from './frequency-sketch.js'
 import { GhostLists } from './ghosts.js'
-import type { EvictionPolicy } from './policy.js'
+import { type EvictionPolicy, withSlot } from './policy.js'
 import { QUEUE_MASK, SlotQueues } from './queues.js'
 
 const WINDOW = 0
@@ -21,6 +21,17 @@ const PENDING_MASK = 15 << PENDING_SHIFT
 /** CLOCK bit in the protected segment; in the window, whether the entry was read there. */
 const REFERENCED = 1 << 6
 const HASH_SHIFT = 7
+/**
+ * Per slot, a byte saying that a hit would change nothing in its node — hits counted to the cap,
+ * read bit set — and where it is: in protected (a hit is the CLOCK bit, already set) or in the
+ * window (nothing to do while the window is past its bound). Such a hit reads this byte, one cache
+ * line for 64 slots, instead of the node's meta word (12 bytes a slot): at 1M entries the nodes
+ * are 12 MB and the bytes 1 MB. Every change to a node that could make a hit do something (its
+ * count aged or flushed, its bit cleared, a move between queues) clears the byte.
+ */
+const UNSETTLED = 0
+const SETTLED_PROTECTED = 1
+const SETTLED_WINDOW = 2
 
 /** Ghost lists: keys that left the window refused by admission, and keys evicted from main. */
 const WINDOW_GHOST = 0
@@ -292,6 +303,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   #promoteReads = false
   /** The window's largest bound since it last climbed past the recency share (see {@link HELD_PROMOTE_PEAK}). */
   #peak = 0
+  /** Per slot, {@link UNSETTLED}, {@link SETTLED_PROTECTED} or {@link SETTLED_WINDOW}; grows with the slots. */
+  #settled = new Uint8Array(0)
 
   constructor(capacity: number, options: WTinyLfuOptions = {}) {
     this.#capacity = capacity
@@ -340,9 +353,17 @@ export class WTinyLfuPolicy implements EvictionPolicy {
    */
   touch(slot: number): void {
     const queues = this.#queues
+    this.#sampleHits++
+    const settled = this.#settled[slot]
+    if (
+      settled === SETTLED_PROTECTED ||
+      (settled === SETTLED_WINDOW &&
+        !this.#promoteReads &&
+        (queues.sizes[WINDOW] as number) > this.#windowMax)
+    )
+      return
     const nodes = queues.nodes
     const at = slot * STRIDE + META
-    this.#sampleHits++
     let meta = nodes[at] as number
     if ((meta & PENDING_MASK) !== PENDING_MASK) {
       // (This slot's count is bumped from its value before the aging, as it always was.)
@@ -351,13 +372,16 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       this.#sketch.count()
     }
     const q = meta & QUEUE_MASK
+    const saturated = (meta & PENDING_MASK) === PENDING_MASK
     if (q === PROTECTED) {
       // CLOCK within the protected segment: a hit only sets a bit; order is settled on demotion.
       nodes[at] = meta | REFERENCED
+      if (saturated) this.#settled[slot] = SETTLED_PROTECTED
     } else if (q === PROBATION || this.#promoteReads) {
       // A probation hit is promoted; so is a window hit in a small cache's recency regime, where
       // the window is ARC's recency list (see RECENCY_SHRINK).
       nodes[at] = meta & ~REFERENCED
+      this.#settled[slot] = UNSETTLED
       queues.moveToNewest(PROTECTED, slot)
       this.#demoteProtectedOverflow()
     } else {
@@ -367,6 +391,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       // a window within its bound keeps exact recency order. (The relink, two to three random
       // cache lines, was most of a hit's cost in a cache not yet full: see docs/eviction.md.)
       if ((queues.sizes[WINDOW] as number) <= this.#windowMax) queues.moveToNewest(q, slot)
+      if (saturated) this.#settled[slot] = SETTLED_WINDOW
     }
   }
 
@@ -416,6 +441,8 @@ export class WTinyLfuPolicy implements EvictionPolicy {
   insert(slot: number, hash: number): void {
     const queues = this.#queues
     queues.reserve(slot)
+    this.#settled = withSlot(this.#settled, slot, UNSETTLED, this.#capacity + 1)
+    this.#settled[slot] = UNSETTLED
     const nodes = queues.nodes
     // The hash's upper bits; no pending hits, not referenced (push sets the queue bits) — unless
     // it is the popular key back from the window ghosts: marked as read in the window, it will
@@ -438,6 +465,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       this.#sketch.add(meta >>> HASH_SHIFT, (meta & PENDING_MASK) >>> PENDING_SHIFT)
       nodes[at] = meta & ~PENDING_MASK
     }
+    this.#settled[slot] = UNSETTLED
     this.#queues.unlink(slot)
   }
 
@@ -502,6 +530,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       const at = oldest * STRIDE + META
       const meta = nodes[at] as number
       nodes[at] = meta & ~REFERENCED
+      this.#settled[oldest] = UNSETTLED
       if ((meta & REFERENCED) !== 0) {
         if (recency) {
           queues.moveToNewest(PROTECTED, oldest)
@@ -555,6 +584,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       const pending = ((meta & PENDING_MASK) >>> PENDING_SHIFT) >>> shift
       nodes[at] = (meta & ~PENDING_MASK) | (pending << PENDING_SHIFT)
     }
+    this.#settled.fill(UNSETTLED)
     this.#pendingEpoch = this.#sketch.epoch
   }
 
@@ -582,6 +612,7 @@ export class WTinyLfuPolicy implements EvictionPolicy {
       const nodes = queues.nodes
       const at = oldest * STRIDE + META
       const meta = nodes[at] as number
+      this.#settled[oldest] = UNSETTLED
       if ((meta & REFERENCED) !== 0) {
         nodes[at] = meta & ~REFERENCED // second chance: read since it entered or was last passed over
         queues.moveToNewest(PROTECTED, oldest)
