@@ -15,9 +15,7 @@
 // a string's hash in it, which a Map uses and this store's own key index cannot); "key string
 // built per call" reads `key:${n}` made afresh, as an application that builds its keys does.
 // Placement: every child runs on the same CPU (CPU 0 unless --pin=<CPU list>; --pin=false leaves it
-// to the scheduler), because the CPUs of this VM differ at any moment (bench/lib/pinning.js: one get
-// loop at 30 ns on one, 45–50 ns on the other) and a child keeps the CPU it started on for its whole
-// life: unpinned, a ratio measured which CPU each child happened to land on.
+// to the scheduler): why, in bench/lib/pinning.js.
 // Usage: node bench/l1-store.js [--json] [--quick] [--capacities=10000,100000] [--impls=sc:lru,…] [--metrics=getHit,…] [--pin=…]
 //        (child: forked with --child IMPL CAP)
 import { fork } from 'node:child_process'

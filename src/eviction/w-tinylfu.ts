@@ -254,7 +254,8 @@ export interface WTinyLfuOptions {
  *
  * Per hit: one per-slot counter bump, one queue move or bit set, and the sample's hit counter (the
  * sketch is updated when the entry leaves or is compared; the adaptation runs on misses only, the
- * restart check once a sample).
+ * restart check once a sample); a hit on a settled slot (see {@link SETTLED_PROTECTED}) reads one
+ * byte and the sample's counter only.
  */
 export class WTinyLfuPolicy implements EvictionPolicy {
   readonly name = 'w-tinylfu' as const
