@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { type ClockTimers, SYSTEM_TIMERS } from '../base/clock.js'
+import { ClosedError, L2UnavailableError } from '../errors.js'
 import type { LockService } from './lock.js'
 
 /** A lock this process holds: renewed in the background until released. */
@@ -15,6 +16,12 @@ export interface KeyLockOptions {
   onError: (error: unknown) => void
   /** The clock renewals are scheduled on (the cache's; a test's fake clock fires them). Default: the system's. */
   timers?: ClockTimers
+  /**
+   * Where an acquire that failed is undone (see {@link KeyLocks.tryAcquire}). Default: the service
+   * locks are taken through. Give the tier without its circuit breaker: the failure being undone
+   * may be the one that opened it, and the undo must still be sent.
+   */
+  undo?: LockService
 }
 
 /**
@@ -25,17 +32,38 @@ export interface KeyLockOptions {
 export class KeyLocks {
   readonly #locks: LockService
   readonly #options: KeyLockOptions
+  readonly #undo: LockService
   readonly #held = new Set<() => void>()
 
   constructor(locks: LockService, options: KeyLockOptions) {
     this.#locks = locks
     this.#options = options
+    this.#undo = options.undo ?? locks
   }
 
-  /** Takes the lock `key` if free; undefined when another process holds it. Rejects when the L2 fails. */
+  /**
+   * Takes the lock `key` if free; undefined when another process holds it. Rejects when the L2
+   * fails — and then undoes the acquire: a Redis that froze runs the SET when it wakes, long after
+   * this process gave up on it and went on without the lock. Nobody would release that lock, and
+   * every other process would wait for its holder's value until it expired (a `getOrSet` took
+   * 4.8 s after a 5 s freeze). A compare-and-delete of the token, sent behind the SET on the same
+   * connection, removes it; if the SET never ran, it removes nothing.
+   */
   async tryAcquire(key: string, ttlMs = this.#options.ttlMs): Promise<HeldLock | undefined> {
     const token = randomUUID()
-    if (!(await this.#locks.acquire(key, token, ttlMs))) return undefined
+    let acquired: boolean
+    try {
+      acquired = await this.#locks.acquire(key, token, ttlMs)
+    } catch (error) {
+      // Not sent at all (breaker open, tier closed): nothing to undo.
+      if (!(error instanceof L2UnavailableError || error instanceof ClosedError)) {
+        // Unreported: the acquire's failure was, and this is the same outage. If it fails too, the
+        // lock expires by itself.
+        this.#undo.release(key, token).catch(() => {})
+      }
+      throw error
+    }
+    if (!acquired) return undefined
     const locks = this.#locks
     const onError = this.#options.onError
     const timers = this.#options.timers ?? SYSTEM_TIMERS

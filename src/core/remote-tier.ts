@@ -280,6 +280,8 @@ class RedisRemoteAccess implements RemoteAccess {
         ttlMs: lock.ttlMs,
         onError: (error) => this.failed(error, 'lock'),
         timers: timersOf(options.clock),
+        // Past the breaker: the acquire being undone may be the failure that opened it.
+        ...(direct.locks === undefined ? {} : { undo: direct.locks }),
       })
     }
   }

@@ -6,7 +6,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache } from '../../../dist/index.js'
-import { CLIENTS, closeAfterEach } from '../../helpers/fixtures.js'
+import {
+  IoRedisAdapter,
+  NodeRedisAdapter,
+  type RedisAdapter,
+  RedisTier,
+} from '../../../dist/tiers/redis/index.js'
+import { CLIENTS, type ClientName, closeAfterEach } from '../../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
 import { recordProcessFaults } from '../../helpers/worker-pool.js'
 
@@ -25,6 +31,8 @@ const KEYS = 200
 const WARM_KEYS = 100
 /** Pause between two calls of one loop. */
 const THINK_MS = 5
+/** The period of the timer that watches the event loop for stalls. */
+const TICK_MS = 10
 /** How long the breaker may take to close once Redis answers (reconnect back-off up to 0.5 s, a probe on reconnect or per break, margin). */
 const RECOVERY_MS = 10_000
 
@@ -35,15 +43,47 @@ interface Slowest {
   op: string
   key: string
   phase: Phase
+  /** L2 timeouts the cache counted while this call ran (any loop's): 0 means it never waited for one. */
+  timeouts: number
 }
 
 interface LoadLog {
   calls: number
   errors: string[]
   slowest: Slowest
-  byPhase: Record<Phase, { calls: number; maxMs: number }>
+  /** Per phase: calls, the slowest, and the longest the event loop went without running a timer (a stall no cache code can answer within). */
+  byPhase: Record<Phase, { calls: number; maxMs: number; maxStallMs: number }>
   /** Keys a set wrote with success, and when the set started (performance.now()). */
   sets: { key: string; start: number }[]
+}
+
+/**
+ * A Redis tier whose first lock acquire freezes the server (SIGSTOP) just before its SET NX is
+ * written: the freeze falls between a load's L2 read and its lock, as it may in production.
+ */
+function freezingAtFirstLock(client: ClientName, url: string, freeze: () => void): RedisTier {
+  const options = {
+    commandTimeoutMs: TIMEOUT_MS,
+    connectTimeoutMs: 1000,
+    maxQueuedCommands: 10_000,
+    onError: () => {},
+  }
+  const inner: RedisAdapter =
+    client === 'ioredis' ? new IoRedisAdapter(url, options) : new NodeRedisAdapter(url, options)
+  let frozen = false
+  const adapter = new Proxy(inner, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target)
+      if (typeof value !== 'function') return value
+      if (property !== 'setIfAbsent') return value.bind(target)
+      return (...args: unknown[]) => {
+        if (!frozen) freeze()
+        frozen = true
+        return value.apply(target, args)
+      }
+    },
+  })
+  return new RedisTier(adapter, { timeoutMs: TIMEOUT_MS, batchSize: 100 })
 }
 
 function delay(ms: number): Promise<void> {
@@ -77,12 +117,12 @@ function startLoad(cache: Cache) {
   const log: LoadLog = {
     calls: 0,
     errors: [],
-    slowest: { ms: 0, op: '', key: '', phase: 'before' },
+    slowest: { ms: 0, op: '', key: '', phase: 'before', timeouts: 0 },
     byPhase: {
-      before: { calls: 0, maxMs: 0 },
-      fault: { calls: 0, maxMs: 0 },
-      recovering: { calls: 0, maxMs: 0 },
-      after: { calls: 0, maxMs: 0 },
+      before: { calls: 0, maxMs: 0, maxStallMs: 0 },
+      fault: { calls: 0, maxMs: 0, maxStallMs: 0 },
+      recovering: { calls: 0, maxMs: 0, maxStallMs: 0 },
+      after: { calls: 0, maxMs: 0, maxStallMs: 0 },
     },
     sets: [],
   }
@@ -95,6 +135,7 @@ function startLoad(cache: Cache) {
       const key = `k${Math.floor(Math.random() * KEYS)}`
       const op = Math.random() < 0.2 ? 'set' : 'getOrSet'
       const started = phase
+      const timeoutsBefore = cache.stats().l2Timeouts
       const start = performance.now()
       try {
         if (op === 'set') {
@@ -112,11 +153,20 @@ function startLoad(cache: Cache) {
       const bucket = log.byPhase[started]
       bucket.calls++
       bucket.maxMs = Math.max(bucket.maxMs, ms)
-      if (ms > log.slowest.ms) log.slowest = { ms, op, key, phase: started }
+      if (ms > log.slowest.ms) {
+        log.slowest = { ms, op, key, phase: started, timeouts: cache.stats().l2Timeouts - timeoutsBefore }
+      }
       await delay(THINK_MS)
     }
   }
   const done = Promise.all(Array.from({ length: LOOPS }, loop))
+  let lastTick = performance.now()
+  const ticker = setInterval(() => {
+    const now = performance.now()
+    const bucket = log.byPhase[phase]
+    bucket.maxStallMs = Math.max(bucket.maxStallMs, now - lastTick - TICK_MS)
+    lastTick = now
+  }, TICK_MS)
   return {
     log,
     setPhase: (next: Phase) => {
@@ -125,6 +175,7 @@ function startLoad(cache: Cache) {
     stop: async () => {
       running = false
       await done
+      clearInterval(ticker)
       return log
     },
   }
@@ -132,9 +183,12 @@ function startLoad(cache: Cache) {
 
 function report(label: string, log: LoadLog, extra: string): string {
   const phases = (Object.keys(log.byPhase) as Phase[])
-    .map((p) => `${p} ${log.byPhase[p].calls} calls max ${log.byPhase[p].maxMs.toFixed(0)} ms`)
+    .map(
+      (p) =>
+        `${p} ${log.byPhase[p].calls} calls max ${log.byPhase[p].maxMs.toFixed(0)} ms (event loop stalled up to ${log.byPhase[p].maxStallMs.toFixed(0)} ms)`,
+    )
     .join('; ')
-  return `[${label}] ${log.calls} calls, ${log.errors.length} errors; slowest ${log.slowest.ms.toFixed(0)} ms (${log.slowest.op} during ${log.slowest.phase}; bound ${BOUND_MS}); ${phases}; ${extra}`
+  return `[${label}] ${log.calls} calls, ${log.errors.length} errors; slowest ${log.slowest.ms.toFixed(0)} ms (${log.slowest.op} during ${log.slowest.phase}, ${log.slowest.timeouts} L2 timeouts meanwhile; bound ${BOUND_MS}); ${phases}; ${extra}`
 }
 
 describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
@@ -188,9 +242,14 @@ describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
     await delay(1000)
     const log = await load.stop()
 
-    expect(log.errors).toEqual([])
-    expect(log.byPhase.fault.calls).toBeGreaterThan(100)
-    expect(log.slowest.ms).toBeLessThan(BOUND_MS)
+    const summary = report(
+      `SIGSTOP 5 s, ${client}`,
+      log,
+      `breaker closed ${(closedAt - resumedAt).toFixed(0)} ms after SIGCONT`,
+    )
+    expect(log.errors, summary).toEqual([])
+    expect(log.byPhase.fault.calls, summary).toBeGreaterThan(100)
+    expect(log.slowest.ms, summary).toBeLessThan(BOUND_MS)
     expect(cache.stats().breakerOpened).toBeGreaterThanOrEqual(1)
     // The L2 is in use again: reads hit it, and a second cache sees what is written now.
     expect(cache.stats().l2Hits).toBeGreaterThan(l2HitsAtClose)
@@ -250,6 +309,36 @@ describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
     expect(faults()).toEqual([])
   })
 
+  it('a lock acquire that a frozen Redis runs only when it wakes is undone: no lock is left for other processes to wait on, even when its failure opened the breaker', async () => {
+    const namespace = uniqueNamespace('abandoned-lock')
+    const tier = freezingAtFirstLock(client, server().url, () => server().pause())
+    // One failure opens the breaker: the acquire's own timeout.
+    const cache = track(
+      createCache({ namespace, jitter: 0, l2: { tier, breaker: { threshold: 1, breakDuration: '60s' } } }),
+    )
+    const lockKey = `!lock:${namespace}:v1:k`
+    try {
+      // The L2 read misses, the SET NX meets the freeze and times out: the load goes on without the lock.
+      expect(await cache.getOrSet({ key: 'k', factory: () => 'computed here' })).toBe('computed here')
+      expect(cache.stats().breakerOpened).toBe(1)
+    } finally {
+      server().resume()
+    }
+    // A command sent now on the tier's connection runs after everything sent before it: the late
+    // SET NX, and what undid it.
+    await tier.ping()
+    expect(await server().command('EXISTS', lockKey)).toBe(0)
+    // Another process computes the key at once rather than waiting for a lock nobody holds.
+    const other = track(
+      createCache({ namespace, jitter: 0, l2: { redis: server().url, client, timeout: '1s' } }),
+    )
+    const waited: unknown[] = []
+    other.on('lock-waited', (event) => waited.push(event))
+    expect(await other.getOrSet({ key: 'k', factory: () => 'computed there' })).toBe('computed there')
+    expect(waited).toEqual([])
+    expect(faults()).toEqual([])
+  })
+
   it('Redis killed (SIGKILL) and restarted on the same port under load: every call answers within L2 timeout + factory time, none fails; the breaker closes and the same cache repopulates the L2', async () => {
     const namespace = uniqueNamespace('killed')
     const cache = open(namespace)
@@ -273,9 +362,14 @@ describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
     await delay(1000)
     const log = await load.stop()
 
-    expect(log.errors).toEqual([])
-    expect(log.byPhase.fault.calls).toBeGreaterThan(100)
-    expect(log.slowest.ms).toBeLessThan(BOUND_MS)
+    const summary = report(
+      `SIGKILL + restart, ${client}`,
+      log,
+      `breaker closed ${(closedAt - restartedAt).toFixed(0)} ms after the restart began`,
+    )
+    expect(log.errors, summary).toEqual([])
+    expect(log.byPhase.fault.calls, summary).toBeGreaterThan(100)
+    expect(log.slowest.ms, summary).toBeLessThan(BOUND_MS)
     expect(cache.stats().l2Hits).toBeGreaterThan(l2HitsAtClose)
     // The restarted server started empty: what is there now, this cache wrote after the restart.
     const writtenAfter = [...new Set(log.sets.filter((s) => s.start > closedAt).map((s) => s.key))]
