@@ -17,11 +17,13 @@ export interface KeyLockOptions {
   /** The clock renewals are scheduled on (the cache's; a test's fake clock fires them). Default: the system's. */
   timers?: ClockTimers
   /**
-   * Where an acquire that failed is undone (see {@link KeyLocks.tryAcquire}). Default: the service
-   * locks are taken through. Give the tier without its circuit breaker: the failure being undone
-   * may be the one that opened it, and the undo must still be sent.
+   * The same locks without the circuit breaker, which releases (and the undoing of a failed take,
+   * see {@link KeyLocks.tryAcquire}) go through. Default: the service locks are taken through. A
+   * release the breaker stops leaves a lock nobody holds, and the other processes, whose breakers
+   * may be closed, wait for its holder's value until it expires; and the failure being undone may
+   * be the one that opened the breaker.
    */
-  undo?: LockService
+  unguarded?: LockService
 }
 
 /**
@@ -32,13 +34,13 @@ export interface KeyLockOptions {
 export class KeyLocks {
   readonly #locks: LockService
   readonly #options: KeyLockOptions
-  readonly #undo: LockService
+  readonly #unguarded: LockService
   readonly #held = new Set<() => void>()
 
   constructor(locks: LockService, options: KeyLockOptions) {
     this.#locks = locks
     this.#options = options
-    this.#undo = options.undo ?? locks
+    this.#unguarded = options.unguarded ?? locks
   }
 
   /**
@@ -59,12 +61,13 @@ export class KeyLocks {
       if (!(error instanceof L2UnavailableError || error instanceof ClosedError)) {
         // Unreported: the acquire's failure was, and this is the same outage. If it fails too, the
         // lock expires by itself.
-        this.#undo.release(key, token).catch(() => {})
+        this.#unguarded.release(key, token).catch(() => {})
       }
       throw error
     }
     if (!acquired) return undefined
     const locks = this.#locks
+    const unguarded = this.#unguarded
     const onError = this.#options.onError
     const timers = this.#options.timers ?? SYSTEM_TIMERS
     const everyMs = Math.max(1, Math.floor(ttlMs / 3))
@@ -89,7 +92,7 @@ export class KeyLocks {
         if (released) return
         released = true
         stop()
-        await locks.release(key, token).catch(onError)
+        await unguarded.release(key, token).catch(onError)
       },
     }
   }

@@ -280,8 +280,8 @@ class RedisRemoteAccess implements RemoteAccess {
         ttlMs: lock.ttlMs,
         onError: (error) => this.failed(error, 'lock'),
         timers: timersOf(options.clock),
-        // Past the breaker: the acquire being undone may be the failure that opened it.
-        ...(direct.locks === undefined ? {} : { undo: direct.locks }),
+        // Releases go past the breaker: a lock left behind makes the other processes wait.
+        ...(direct.locks === undefined ? {} : { unguarded: direct.locks }),
       })
     }
   }

@@ -12,7 +12,7 @@ import {
   type RedisAdapter,
   RedisTier,
 } from '../../../dist/tiers/redis/index.js'
-import { CLIENTS, type ClientName, closeAfterEach } from '../../helpers/fixtures.js'
+import { CLIENTS, type ClientName, closeAfterEach, pollUntil } from '../../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
 import { recordProcessFaults } from '../../helpers/worker-pool.js'
 
@@ -257,13 +257,7 @@ describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
     const reader = open(namespace)
     expect(await reader.get('after-pause')).toBe('written after SIGCONT')
     expect(reader.stats().l2Hits).toBe(1)
-    console.log(
-      report(
-        `SIGSTOP 5 s, ${client}`,
-        log,
-        `breaker closed ${(closedAt - resumedAt).toFixed(0)} ms after SIGCONT; L2 hits after close ${cache.stats().l2Hits - l2HitsAtClose}`,
-      ),
-    )
+    console.log(`${summary}; L2 hits after close ${cache.stats().l2Hits - l2HitsAtClose}`)
     expect(faults()).toEqual([])
   })
 
@@ -339,6 +333,44 @@ describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
     expect(faults()).toEqual([])
   })
 
+  it('a holder whose breaker opened while its factory ran still releases its lock: the other processes do not wait for a lock nobody holds', async () => {
+    const namespace = uniqueNamespace('released-past-breaker')
+    // One failure opens the breaker, for longer than the test.
+    const holder = track(
+      createCache({
+        namespace,
+        jitter: 0,
+        l2: {
+          redis: server().url,
+          client,
+          timeout: `${TIMEOUT_MS}ms`,
+          breaker: { threshold: 1, breakDuration: '60s' },
+        },
+      }),
+    )
+    const lockKey = `!lock:${namespace}:v1:k`
+    await holder.set('warm', 1)
+    const value = await holder.getOrSet({
+      key: 'k',
+      factory: async () => {
+        expect(await server().command('EXISTS', lockKey)).toBe(1)
+        // Redis freezes for a moment while the factory runs: a read times out and opens the breaker.
+        server().pause()
+        try {
+          expect(await holder.get('elsewhere')).toBeUndefined()
+        } finally {
+          server().resume()
+        }
+        expect(holder.stats().breakerOpened).toBe(1)
+        return 'computed here'
+      },
+    })
+    expect(value).toBe('computed here')
+    // The release went past the open breaker (the lock's TTL is 5 s).
+    expect(await pollUntil(async () => (await server().command('EXISTS', lockKey)) === 0, 2000)).toBe(true)
+    expect(faults()).toEqual([])
+  })
+
   it('Redis killed (SIGKILL) and restarted on the same port under load: every call answers within L2 timeout + factory time, none fails; the breaker closes and the same cache repopulates the L2', async () => {
     const namespace = uniqueNamespace('killed')
     const cache = open(namespace)
@@ -381,13 +413,7 @@ describe.each(CLIENTS)('Redis faults under load (client %s)', (client) => {
     expect(await server().command('EXISTS', `${namespace}:v1:after-restart`)).toBe(1)
     const reader = open(namespace)
     expect(await reader.get('after-restart')).toBe('written after the restart')
-    console.log(
-      report(
-        `SIGKILL + restart, ${client}`,
-        log,
-        `breaker closed ${(closedAt - restartedAt).toFixed(0)} ms after the restart began; ${repopulated} keys back in Redis (${writtenAfter.length} of them by set)`,
-      ),
-    )
+    console.log(`${summary}; ${repopulated} keys back in Redis (${writtenAfter.length} of them by set)`)
     expect(faults()).toEqual([])
   })
 })
