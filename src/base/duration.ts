@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
+import { describeValue } from './describe.js'
 
 /** A duration: milliseconds as a number, or a string such as `'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'7d'`. `Infinity` means no expiry. */
 export type Duration = number | `${number}${DurationUnit}`
@@ -15,7 +16,7 @@ export function parseDuration(value: unknown, what: string): number {
   if (typeof value === 'number') {
     if (Number.isNaN(value) || value < 0) {
       throw new InvalidOptionError(
-        `${what} must be a non-negative number of milliseconds or a string like '30s'; got ${String(value)}.`,
+        `${what} must be a non-negative number of milliseconds or a string like '30s'; got ${describeValue(value)}.`,
       )
     }
     return value

@@ -1,4 +1,5 @@
 import { type CacheClock, cacheClock } from '../base/clock.js'
+import { describeValue } from '../base/describe.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import type { InvalidationMode } from '../invalidation/store.js'
@@ -12,6 +13,7 @@ import { EntryCrypto, type SecurityStats } from '../security/entries.js'
 import { untilAnswering } from '../tiers/redis/connection.js'
 import { withoutRedis } from '../tiers/redis/options.js'
 import type { RemoteTier } from '../tiers/tier.js'
+import { AdaptiveTtl } from '../ttl/adaptive.js'
 import {
   closeWriteBehinds,
   type WriteBehind,
@@ -231,7 +233,8 @@ export class Cache {
   /** getOrSet after validation: the value itself on an L1 hit (no promise of its own), else a promise. */
   #getOrSet<T>(key: string, options: GetOrSetOptions<T>, context: OperationContext | undefined): unknown {
     const ttl = options.ttl ?? this.#options.ttl
-    if (typeof ttl === 'object') ttl.record(key)
+    // An adaptive TTL learns from every read; any other object is refused where the TTL is resolved.
+    if (ttl instanceof AdaptiveTtl) ttl.record(key)
     const telemetry = this.#telemetry
     // A clock read costs as much as a hit: one hit in `hitSampling` is timed.
     const started = --telemetry.hitCountdown === 0 ? telemetry.sampleStart() : 0
@@ -484,7 +487,7 @@ export class Cache {
     const mode = options?.mode ?? 'delete'
     if (mode !== 'delete' && mode !== 'expire') {
       throw new InvalidOptionError(
-        `invalidateTags: mode must be 'delete' or 'expire'; got ${JSON.stringify(mode)}.`,
+        `invalidateTags: mode must be 'delete' or 'expire'; got ${describeValue(mode)}.`,
       )
     }
     if (this.#lifecycle.closed) throw closed()
@@ -517,6 +520,10 @@ export class Cache {
    */
   namespace(name: string): Cache {
     if (this.#lifecycle.closed) throw closed()
+    // (The child's options check the name's characters; a non-string would not even make a name.)
+    if (typeof name !== 'string') {
+      throw new InvalidOptionError(`namespace(name): the name must be a string; got ${describeValue(name)}.`)
+    }
     const l2 = this.#given.l2
     const direct = this.#remote.direct
     const child = new Cache({
@@ -600,6 +607,9 @@ export class Cache {
     options: EntryOptions & { batchSize?: number } = {},
   ): Promise<number> {
     refuseUnknown(options, 'warm')
+    if (!Array.isArray(keys)) {
+      throw new InvalidOptionError(`warm: the keys must be an array of strings; got ${describeValue(keys)}.`)
+    }
     const { batchSize = 100, ...entry } = options
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new InvalidOptionError('warm: batchSize must be an integer ≥ 1.')

@@ -1,4 +1,6 @@
+import { describeValue } from '../base/describe.js'
 import { type OptionNames, refuseUnknown } from '../base/option-names.js'
+import { InvalidOptionError } from '../errors.js'
 import type { InvalidationMode } from '../invalidation/store.js'
 import type { AlertThresholds } from '../observability/health.js'
 import type { EncryptionOptions } from '../security/keyring.js'
@@ -151,5 +153,11 @@ export function refuseUnknownCallOptions(
   options: object | undefined,
   call: Exclude<keyof typeof OPTION_NAMES, 'cache' | 'l1' | 'l2' | 'breaker' | 'alerts' | 'publish'>,
 ): void {
-  if (options !== undefined) refuseUnknown(options, OPTION_NAMES[call], call)
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError(
+      `${call} options must be an object (or left out); got ${describeValue(options)}.`,
+    )
+  }
+  refuseUnknown(options, OPTION_NAMES[call], call)
 }

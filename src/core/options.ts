@@ -1,6 +1,7 @@
 import { resolveWaitUntil, type WaitUntil } from '../base/background.js'
 import type { Clock } from '../base/clock.js'
 import { DEFAULTS } from '../base/defaults.js'
+import { describeValue } from '../base/describe.js'
 import { parseDuration } from '../base/duration.js'
 import { refuseUnknown } from '../base/option-names.js'
 import { InvalidOptionError } from '../errors.js'
@@ -148,7 +149,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   ] as const) {
     if (typeof value !== 'string' || !NAME.test(value)) {
       throw new InvalidOptionError(
-        `${name} ${JSON.stringify(value)} is invalid: use letters, digits, '_', '.' or '-' (no ':' or glob characters), starting with a letter or digit.`,
+        `${name} ${describeValue(value)} is invalid: use letters, digits, '_', '.' or '-' (no ':' or glob characters), starting with a letter or digit.`,
       )
     }
   }
@@ -250,7 +251,7 @@ function resolveObservability(options: CacheOptions['observability']): ResolvedO
     const what = `observability.alerts.${name}`
     thresholds[name] = nonNegative(value, what)
     if ((name === 'hitRatioBelow' || name === 'memoryAbove') && thresholds[name] > 1) {
-      throw new InvalidOptionError(`${what} is a ratio in [0, 1] (0.7 = 70%); got ${String(value)}.`)
+      throw new InvalidOptionError(`${what} is a ratio in [0, 1] (0.7 = 70%); got ${describeValue(value)}.`)
     }
   }
   const publish = o.publish ?? false
@@ -319,9 +320,7 @@ function resolveBreaker(breaker: L2Options['breaker']): ResolvedOptions['breaker
 function resolveWriteErrors(value: L2Options['writeErrors']): 'suppress' | 'throw' {
   if (value === undefined) return DEFAULTS.l2WriteErrors
   if (value !== 'suppress' && value !== 'throw') {
-    throw new InvalidOptionError(
-      `l2.writeErrors must be 'suppress' or 'throw'; got ${JSON.stringify(value)}.`,
-    )
+    throw new InvalidOptionError(`l2.writeErrors must be 'suppress' or 'throw'; got ${describeValue(value)}.`)
   }
   return value
 }
@@ -335,7 +334,7 @@ function resolveL1(l1: CacheOptions['l1']): ResolvedOptions['l1'] {
   const isolation = o.isolation ?? DEFAULTS.isolation
   if (isolation !== 'freeze' && isolation !== 'clone' && isolation !== 'none') {
     throw new InvalidOptionError(
-      `l1.isolation must be 'freeze', 'clone' or 'none'; got ${JSON.stringify(isolation)}.`,
+      `l1.isolation must be 'freeze', 'clone' or 'none'; got ${describeValue(isolation)}.`,
     )
   }
   return {
@@ -356,7 +355,7 @@ function resolvePolicy(policy: PolicyName | undefined): PolicyName {
   if (policy === undefined) return DEFAULTS.l1Policy
   if (!POLICY_NAMES.includes(policy)) {
     throw new InvalidOptionError(
-      `l1.policy must be one of ${POLICY_NAMES.join(', ')}; got ${JSON.stringify(policy)}.`,
+      `l1.policy must be one of ${POLICY_NAMES.join(', ')}; got ${describeValue(policy)}.`,
     )
   }
   return policy
@@ -379,12 +378,12 @@ function resolveL2(l2: CacheOptions['l2'], bus: CacheOptions['bus']): L2Options 
   }
   if (isClusterUrls(l2.redis)) parseClusterUrls(l2.redis)
   if (l2.client !== undefined && l2.client !== 'redis' && l2.client !== 'ioredis') {
-    throw new InvalidOptionError(`l2.client must be 'redis' or 'ioredis'; got ${JSON.stringify(l2.client)}.`)
+    throw new InvalidOptionError(`l2.client must be 'redis' or 'ioredis'; got ${describeValue(l2.client)}.`)
   }
   const invalidation = l2.invalidation ?? DEFAULTS.l2Invalidation
   if (invalidation !== 'bus' && invalidation !== 'tracking') {
     throw new InvalidOptionError(
-      `l2.invalidation must be 'bus' or 'tracking'; got ${JSON.stringify(l2.invalidation)}.`,
+      `l2.invalidation must be 'bus' or 'tracking'; got ${describeValue(l2.invalidation)}.`,
     )
   }
   if (invalidation === 'tracking' && bus === false) {
@@ -422,7 +421,7 @@ function integer(value: unknown, what: string, min: number): number {
     !(Number.isInteger(value) || value === Number.POSITIVE_INFINITY) ||
     value < min
   ) {
-    throw new InvalidOptionError(`${what} must be an integer ≥ ${min}; got ${String(value)}.`)
+    throw new InvalidOptionError(`${what} must be an integer ≥ ${min}; got ${describeValue(value)}.`)
   }
   return value
 }
@@ -435,20 +434,24 @@ function positive(value: number, what: string): number {
 function resolveBoolean(value: unknown, what: string, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean')
-    throw new InvalidOptionError(`${what} must be true or false; got ${String(value)}.`)
+    throw new InvalidOptionError(`${what} must be true or false; got ${describeValue(value)}.`)
   return value
 }
 
 function nonNegative(value: unknown, what: string): number {
   if (typeof value !== 'number' || !(value >= 0 && value < Number.POSITIVE_INFINITY)) {
-    throw new InvalidOptionError(`${what} must be a finite number ≥ 0 (or false); got ${String(value)}.`)
+    throw new InvalidOptionError(
+      `${what} must be a finite number ≥ 0 (or false); got ${describeValue(value)}.`,
+    )
   }
   return value
 }
 
 function openFraction(value: unknown, what: string): number {
   if (typeof value !== 'number' || !(value > 0 && value < 1)) {
-    throw new InvalidOptionError(`${what} must be a fraction in (0, 1), e.g. 0.8; got ${String(value)}.`)
+    throw new InvalidOptionError(
+      `${what} must be a fraction in (0, 1), e.g. 0.8; got ${describeValue(value)}.`,
+    )
   }
   return value
 }
@@ -456,7 +459,7 @@ function openFraction(value: unknown, what: string): number {
 function fraction(value: unknown, what: string): number {
   if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
     throw new InvalidOptionError(
-      `${what} must be a fraction in [0, 1), e.g. 0.1 for ±10%; got ${String(value)}.`,
+      `${what} must be a fraction in [0, 1), e.g. 0.1 for ±10%; got ${describeValue(value)}.`,
     )
   }
   return value

@@ -1,3 +1,4 @@
+import { describeValue } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import { LruPolicy } from './lru.js'
 import type { EvictionPolicy, PolicyName } from './policy.js'
@@ -26,7 +27,7 @@ export function createPolicy(name: PolicyName, capacity: number): EvictionPolicy
       return new WTinyLfuPolicy(capacity)
     default:
       throw new InvalidOptionError(
-        `Unknown eviction policy ${JSON.stringify(name)}: use one of ${POLICY_NAMES.join(', ')}.`,
+        `Unknown eviction policy ${describeValue(name)}: use one of ${POLICY_NAMES.join(', ')}.`,
       )
   }
 }

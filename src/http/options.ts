@@ -1,4 +1,5 @@
 import { resolveWaitUntil } from '../base/background.js'
+import { describeValue } from '../base/describe.js'
 import { refuseUnknown } from '../base/option-names.js'
 import { type Cache, InvalidOptionError, parseDuration, type WaitUntil } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
@@ -53,7 +54,7 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
   }
   const prefix = options.prefix ?? HTTP_DEFAULTS.prefix
   if (!/^[a-z][a-z0-9_-]*$/.test(prefix)) {
-    throw new InvalidOptionError(`prefix ${JSON.stringify(prefix)} must be a lowercase name like 'http'.`)
+    throw new InvalidOptionError(`prefix ${describeValue(prefix)} must be a lowercase name like 'http'.`)
   }
   const status = options.statusHeader ?? HTTP_DEFAULTS.statusHeader
   if (status !== false && (typeof status !== 'string' || !/^[A-Za-z0-9-]+$/.test(status))) {

@@ -1,3 +1,4 @@
+import { describeValue } from '../base/describe.js'
 import { refuseUnknown } from '../base/option-names.js'
 import { type Duration, InvalidOptionError, parseDuration } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
@@ -129,7 +130,7 @@ export function resolvePolicy<Req>(policy: HttpCachePolicy<Req>, where = 'policy
     for (const name of policy.vary as unknown[]) {
       if (typeof name !== 'string' || !TOKEN.test(name) || name === '*') {
         throw new InvalidOptionError(
-          `${where}.vary: ${JSON.stringify(name)} is not a header name (Vary: * would make the response uncacheable: use noStore).`,
+          `${where}.vary: ${describeValue(name)} is not a header name (Vary: * would make the response uncacheable: use noStore).`,
         )
       }
       const lower = name.toLowerCase()

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { DEFAULTS } from '../base/defaults.js'
+import { describeValue } from '../base/describe.js'
 import { InvalidKeyError } from '../errors.js'
 
 /** A value allowed as a key part: user input is escaped, so any string is safe here. */
@@ -66,7 +67,7 @@ export function escapeGlob(text: string): string {
 export function key(entity: string, ...parts: KeyPart[]): string {
   if (typeof entity !== 'string' || !ENTITY.test(entity)) {
     throw new InvalidKeyError(
-      `Key entity ${JSON.stringify(entity)} is invalid: use a lowercase name like 'product' or 'user_posts' (letters, digits, '_' or '-', no ':').`,
+      `Key entity ${describeValue(entity)} is invalid: use a lowercase name like 'product' or 'user_posts' (letters, digits, '_' or '-', no ':').`,
     )
   }
   let out = entity

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { KeyvOptions, KeyvStoreAdapter, StoredData } from 'keyv'
+import { describeValue } from '../base/describe.js'
 import type { Cache } from '../core/cache.js'
 import { InvalidOptionError } from '../errors.js'
 import { escapeGlob } from '../keys/key.js'
@@ -44,7 +45,7 @@ export class KeyvStratacache extends EventEmitter implements KeyvStoreAdapter {
     const shareValues = options.shareValues ?? false
     if (typeof shareValues !== 'boolean') {
       throw new InvalidOptionError(
-        `KeyvStratacache: shareValues must be true or false; got ${JSON.stringify(shareValues)}.`,
+        `KeyvStratacache: shareValues must be true or false; got ${describeValue(shareValues)}.`,
       )
     }
     this.#cache = cache

@@ -1,3 +1,4 @@
+import { describeValue } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
 import type { FlushContext, WriteBehindOp, WriteBehindOptions } from './types.js'
@@ -51,7 +52,7 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
   }
   if (typeof options.name !== 'string' || !NAME.test(options.name)) {
     throw new InvalidOptionError(
-      `writeBehind: name must be letters, digits, '_', '.' or '-' (it names the log in Redis); got ${JSON.stringify(options.name)}.`,
+      `writeBehind: name must be letters, digits, '_', '.' or '-' (it names the log in Redis); got ${describeValue(options.name)}.`,
     )
   }
   if (typeof options.flush !== 'function') {
@@ -69,7 +70,7 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
     if (value === undefined) return fallback
     if (!Number.isInteger(value) || value < min || value > max) {
       throw new InvalidOptionError(
-        `writeBehind: ${name} must be an integer from ${min} to ${max}; got ${String(value)}.`,
+        `writeBehind: ${name} must be an integer from ${min} to ${max}; got ${describeValue(value)}.`,
       )
     }
     return value
@@ -78,7 +79,7 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
     if (value === undefined) return fallback
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
       throw new InvalidOptionError(
-        `writeBehind: ${name} must be a finite number of ms ≥ ${min}; got ${String(value)}.`,
+        `writeBehind: ${name} must be a finite number of ms ≥ ${min}; got ${describeValue(value)}.`,
       )
     }
     return value
@@ -150,6 +151,6 @@ function durabilityReplicas(durability: unknown): number {
   if (durability === undefined || durability === 'redis') return 0
   if (durability === 'replicated') return 1
   throw new InvalidOptionError(
-    `writeBehind: durability must be 'redis' (acknowledged once the master has the write) or 'replicated' (once a replica has it too); got ${JSON.stringify(durability)}.`,
+    `writeBehind: durability must be 'redis' (acknowledged once the master has the write) or 'replicated' (once a replica has it too); got ${describeValue(durability)}.`,
   )
 }

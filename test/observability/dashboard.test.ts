@@ -253,6 +253,8 @@ describe('createDashboardHandler, watching caches of this process', () => {
     try {
       const dist = new URL('../../dist/', import.meta.url).pathname
       cpSync(path.join(dist, 'observability'), path.join(dir, 'observability'), { recursive: true })
+      // (and the base layer and the errors it builds on)
+      cpSync(path.join(dist, 'base'), path.join(dir, 'base'), { recursive: true })
       cpSync(path.join(dist, 'errors.js'), path.join(dir, 'errors.js'))
       const script = `
         import { createServer } from 'node:http'

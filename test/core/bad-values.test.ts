@@ -1,0 +1,86 @@
+/**
+ * S-class inputs at the public entry points: a value of the wrong kind — one that even turning
+ * into text would throw on (a Symbol, a BigInt, an object without a prototype or whose toString
+ * throws) — gets E_INVALID_OPTION naming what was given, never a TypeError from inside the cache.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Cache, createCache, InvalidOptionError } from '../../dist/index.js'
+
+const throwingToString = {
+  toString(): string {
+    throw new Error('the caller’s toString ran')
+  },
+}
+
+async function refusal(attempt: () => unknown): Promise<InvalidOptionError> {
+  let error: unknown
+  try {
+    await attempt()
+  } catch (caught) {
+    error = caught
+  }
+  expect(error).toBeInstanceOf(InvalidOptionError)
+  expect((error as InvalidOptionError).code).toBe('E_INVALID_OPTION')
+  return error as InvalidOptionError
+}
+
+describe('bad values at the public entry points', () => {
+  const caches: Cache[] = []
+  const open = () => {
+    const cache = createCache({ l2: false })
+    caches.push(cache)
+    return cache
+  }
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((c) => c.close()))
+  })
+
+  it('createCache: a namespace or l1.maxEntries that cannot be shown as text is refused, described', async () => {
+    expect((await refusal(() => createCache({ namespace: 1n as never, l2: false }))).message).toContain(
+      'namespace 1n is invalid',
+    )
+    expect(
+      (await refusal(() => createCache({ l1: { maxEntries: throwingToString as never }, l2: false })))
+        .message,
+    ).toContain('l1.maxEntries must be an integer ≥ 1; got an object with keys toString')
+    expect(
+      (await refusal(() => createCache({ l1: { maxEntries: Object.create(null) }, l2: false }))).message,
+    ).toContain('got an object without a prototype')
+  })
+
+  it('namespace(name) refuses a name that is not a string', async () => {
+    const cache = open()
+    expect((await refusal(() => cache.namespace(Symbol('tenant') as never))).message).toContain(
+      'the name must be a string; got a Symbol (tenant)',
+    )
+    await refusal(() => cache.namespace(throwingToString as never))
+    await refusal(() => cache.namespace(Object.create(null)))
+  })
+
+  it('set, ready and warm refuse options that are not an object, and warm keys that are not an array', async () => {
+    const cache = open()
+    expect((await refusal(() => cache.set('k', 1, null as never))).message).toContain(
+      'options must be an object (or left out); got null',
+    )
+    expect(cache.peek('k')).toBeUndefined()
+    await refusal(() => cache.ready(null as never))
+    expect((await refusal(() => cache.warm(undefined as never, () => new Map()))).message).toContain(
+      'warm: the keys must be an array of strings; got undefined',
+    )
+  })
+
+  it('invalidateTags describes a mode it cannot stringify', async () => {
+    const cache = open()
+    expect((await refusal(() => cache.invalidateTags(['t'], { mode: 1n as never }))).message).toContain(
+      "mode must be 'delete' or 'expire'; got 1n",
+    )
+  })
+
+  it('getOrSet refuses a ttl object that is not an adaptive TTL, and caches nothing', async () => {
+    const cache = open()
+    for (const ttl of [{}, [], new Date(0)]) {
+      await refusal(() => cache.getOrSet({ key: 'k', factory: () => 'v', ttl: ttl as never }))
+    }
+    expect(cache.peek('k')).toBeUndefined()
+  })
+})
