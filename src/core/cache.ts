@@ -564,6 +564,9 @@ export class Cache {
     refuseUnknown(options, 'getOrSetMany')
     this.#assertKeys(options.keys)
     if (this.#lifecycle.closed) throw closed()
+    // Validated before any flight is registered: a refusal after it would leave the keys' flights
+    // unsettled, and every later load of those keys waiting on them for ever.
+    const res = this.#resilienceOf(options)
     const result = new Map<string, T>()
     const joined: [string, Promise<Loaded>][] = []
     const toLoad: string[] = []
@@ -590,7 +593,7 @@ export class Cache {
         )
         joined.push([key, flight])
       }
-      this.#loader.loadMany(toLoad, options, settle, this.#resilienceOf(options)).catch((error: unknown) => {
+      this.#loader.loadMany(toLoad, options, settle, res).catch((error: unknown) => {
         for (const { reject } of settle.values()) reject(error)
       })
     }

@@ -76,6 +76,29 @@ describe('bad values at the public entry points', () => {
     )
   })
 
+  it('getOrSetMany refused for a bad option leaves nothing in flight: the same keys load at once afterwards', async () => {
+    const cache = open()
+    const factory = (keys: string[]) => new Map(keys.map((k) => [k, `v:${k}`]))
+    for (const grace of [null, -1, 'soon']) {
+      await refusal(() => cache.getOrSetMany({ keys: ['a', 'b'], factory, grace: grace as never }))
+    }
+    // A refused call that had registered the keys' flights would leave these waiting for ever.
+    const loaded = await Promise.race([
+      Promise.all([
+        cache.getOrSetMany({ keys: ['a', 'b'], factory }),
+        cache.getOrSet({ key: 'a', factory: () => 'x' }),
+      ]),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 2 s'), 2000)),
+    ])
+    expect(loaded).toEqual([
+      new Map([
+        ['a', 'v:a'],
+        ['b', 'v:b'],
+      ]),
+      'v:a',
+    ])
+  })
+
   it('getOrSet refuses a ttl object that is not an adaptive TTL, and caches nothing', async () => {
     const cache = open()
     for (const ttl of [{}, [], new Date(0)]) {
