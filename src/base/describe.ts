@@ -1,3 +1,5 @@
+import { InvalidKeyError, InvalidOptionError } from '../errors.js'
+
 /** Characters of a described value at most: an error message quotes what it was given, not all of it. */
 const MAX_CHARS = 60
 
@@ -46,4 +48,22 @@ function describeObject(value: object): string {
     // A revoked Proxy, a Proxy whose trap throws, a prototype whose getter does.
     return 'an object'
   }
+}
+
+/**
+ * `value` if it is an object (not null, not an array): an entry point's options or parts. Else an
+ * {@link InvalidOptionError} that names `what` and says what it got.
+ */
+export function expectObject<T>(value: T, what: string): NonNullable<T> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(`${what} must be an object; got ${describeValue(value)}.`)
+  }
+  return value as NonNullable<T>
+}
+
+/** `value` if it is a string (key text, a pattern); else an {@link InvalidKeyError} that says what it got. */
+export function expectKeyText(value: unknown, what: string): string {
+  if (typeof value !== 'string')
+    throw new InvalidKeyError(`${what} must be a string; got ${describeValue(value)}.`)
+  return value
 }

@@ -1,3 +1,5 @@
+import { describeValue } from '../base/describe.js'
+import { InvalidOptionError } from '../errors.js'
 /**
  * Header plumbing shared by the decision core and the adapters: every framework hands us headers
  * in its own shape (Node's IncomingHttpHeaders, fetch's Headers, Fastify's reply headers), the
@@ -32,6 +34,12 @@ export type CacheControl = ReadonlyMap<string, string | true>
 export function parseCacheControl(value: string | undefined): CacheControl {
   const out = new Map<string, string | true>()
   if (value === undefined) return out
+  // A header arrives as a string (Node joins repeated Cache-Control lines); anything else is a caller's bug.
+  if (typeof value !== 'string') {
+    throw new InvalidOptionError(
+      `parseCacheControl(value): the header must be a string; got ${describeValue(value)}.`,
+    )
+  }
   for (const part of value.split(',')) {
     const eq = part.indexOf('=')
     const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase()

@@ -1,3 +1,4 @@
+import { expectKeyText } from '../base/describe.js'
 import { key } from '../index.js'
 import { headerValue, type RequestHeaders } from './headers.js'
 
@@ -13,6 +14,7 @@ const PERCENT = /%[0-9a-f]{2}/gi
  * differently must never share an entry (web cache deception, S13).
  */
 export function normalizeUrl(url: string): string {
+  expectKeyText(url, 'normalizeUrl(url): the URL')
   const hash = url.indexOf('#')
   const bare = hash === -1 ? url : url.slice(0, hash)
   const q = bare.indexOf('?')

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { DEFAULTS } from '../base/defaults.js'
-import { describeValue } from '../base/describe.js'
+import { describeValue, expectKeyText, expectObject } from '../base/describe.js'
 import { InvalidKeyError } from '../errors.js'
 
 /** A value allowed as a key part: user input is escaped, so any string is safe here. */
@@ -56,7 +56,7 @@ export function escapePart(part: KeyPart): string {
 
 /** Escapes Redis glob metacharacters so that `text` matches only itself in SCAN MATCH / PSUBSCRIBE. */
 export function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&')
+  return expectKeyText(text, 'escapeGlob(text): the text').replace(/[*?[\]\\]/g, '\\$&')
 }
 
 /**
@@ -81,6 +81,7 @@ export function key(entity: string, ...parts: KeyPart[]): string {
  * practical concern).
  */
 export function shortenKey(text: string, maxBytes = DEFAULT_MAX_KEY_BYTES): string {
+  expectKeyText(text, 'shortenKey(text): the text')
   // A UTF-16 code unit is at most 3 UTF-8 bytes: skip the byte count for short keys.
   if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 32)
@@ -109,7 +110,7 @@ type KeyBuilders<D extends Record<string, KeyDefinition>> = {
  */
 export function defineKeys<D extends Record<string, KeyDefinition>>(definitions: D): KeyBuilders<D> {
   const builders: Record<string, (...args: never[]) => string> = {}
-  for (const [name, define] of Object.entries(definitions)) {
+  for (const [name, define] of Object.entries(expectObject(definitions, 'defineKeys(definitions)'))) {
     if (typeof define !== 'function') {
       throw new InvalidKeyError(`defineKeys: '${name}' must be a function returning the key parts.`)
     }

@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../base/defaults.js'
+import { expectKeyText } from '../base/describe.js'
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import { escapePart } from './key.js'
 
@@ -57,6 +58,7 @@ export function assertTags(
 
 /** Refuses globs that could make Redis (or the L1's regex) burn CPU: too long, or too many `*`. */
 export function assertPattern(pattern: string): void {
+  expectKeyText(pattern, 'deleteMatching: the pattern')
   if (pattern.length > LIMIT_DEFAULTS.maxPatternLength) {
     throw new InvalidOptionError(
       `deleteMatching: the pattern is ${pattern.length} characters, over ${LIMIT_DEFAULTS.maxPatternLength}: build it from key() parts plus a trailing '*'.`,

@@ -1,3 +1,5 @@
+import { describeValue, expectObject } from '../base/describe.js'
+import { InvalidOptionError } from '../errors.js'
 /**
  * Instances publish their snapshots over the L2's bus (Redis pub/sub) on `!bus:<namespace>:stats`
  * (inside the bus' channel pattern, so the documented ACL covers it; a namespace has no ':'), so
@@ -60,9 +62,14 @@ export async function subscribeSnapshots(
   cache: SnapshotSource,
   listener: (snapshot: CacheSnapshot) => void,
 ): Promise<() => Promise<void>> {
-  const bus = cache.l2?.bus
+  const bus = expectObject(cache, 'subscribeSnapshots(cache)').l2?.bus
+  if (typeof listener !== 'function') {
+    throw new InvalidOptionError(
+      `subscribeSnapshots(cache, listener): the listener must be a function; got ${describeValue(listener)}.`,
+    )
+  }
   if (bus === undefined) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       'subscribeSnapshots needs a cache with a Redis L2 (its bus carries the snapshots): createCache({ namespace, l1: false, l2: { redis } }).',
     )
   }
@@ -78,6 +85,11 @@ export async function subscribeSnapshots(
 
 /** A published snapshot, or undefined when the bytes are not one. */
 export function parseSnapshot(bytes: Uint8Array): CacheSnapshot | undefined {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidOptionError(
+      `parseSnapshot(bytes): the bytes must be a Uint8Array (a Buffer); got ${describeValue(bytes)}.`,
+    )
+  }
   if (bytes.length > MAX_SNAPSHOT_BYTES) return undefined
   try {
     const value: unknown = JSON.parse(

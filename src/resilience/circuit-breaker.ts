@@ -1,4 +1,5 @@
 import { type Clock, type ClockTimers, timersOf } from '../base/clock.js'
+import { describeValue } from '../base/describe.js'
 import type { LockService } from '../coordination/lock.js'
 import { ClosedError, InvalidOptionError, L2TimeoutError, L2UnavailableError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
@@ -113,18 +114,18 @@ export class CircuitBreakerTier implements RemoteTier {
     const { failureThreshold, breakDurationMs } = options
     if (!Number.isInteger(failureThreshold) || failureThreshold < 1) {
       throw new InvalidOptionError(
-        `CircuitBreakerTier: failureThreshold must be an integer ≥ 1 (consecutive failures that open the breaker); got ${String(failureThreshold)}.`,
+        `CircuitBreakerTier: failureThreshold must be an integer ≥ 1 (consecutive failures that open the breaker); got ${describeValue(failureThreshold)}.`,
       )
     }
     if (!Number.isFinite(breakDurationMs) || breakDurationMs <= 0) {
       throw new InvalidOptionError(
-        `CircuitBreakerTier: breakDurationMs must be a finite number of ms > 0; got ${String(breakDurationMs)}.`,
+        `CircuitBreakerTier: breakDurationMs must be a finite number of ms > 0; got ${describeValue(breakDurationMs)}.`,
       )
     }
     const probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS
     if (!Number.isFinite(probeTimeoutMs) || probeTimeoutMs <= 0) {
       throw new InvalidOptionError(
-        `CircuitBreakerTier: probeTimeoutMs must be a finite number of ms > 0; got ${String(probeTimeoutMs)}.`,
+        `CircuitBreakerTier: probeTimeoutMs must be a finite number of ms > 0; got ${describeValue(probeTimeoutMs)}.`,
       )
     }
     if (typeof options.clock !== 'function') {

@@ -6,6 +6,7 @@ import {
   randomFillSync,
 } from 'node:crypto'
 import { inspect } from 'node:util'
+import { describeValue, expectObject } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** A 256-bit key: 32 bytes, or their base64 (44 characters) or hex (64 characters) text. */
@@ -260,7 +261,12 @@ export function encryptionFromEnv(
   variable = 'STRATACACHE_KEYS',
   env: NodeJS.ProcessEnv = process.env,
 ): EncryptionOptions {
-  const text = env[variable]
+  if (typeof variable !== 'string') {
+    throw new InvalidOptionError(
+      `encryptionFromEnv(variable): the variable's name must be a string; got ${describeValue(variable)}.`,
+    )
+  }
+  const text = expectObject(env, 'encryptionFromEnv(variable, env): the environment')[variable]
   if (text === undefined || text.trim() === '') {
     throw new InvalidOptionError(
       `${variable} is not set: set it to "k1=<base64 key>" (current key first, comma-separated).`,

@@ -1,4 +1,5 @@
 import { DEFAULTS } from '../base/defaults.js'
+import { describeValue } from '../base/describe.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidOptionError } from '../errors.js'
 import { LIMIT_DEFAULTS, tenantScope } from '../keys/limits.js'
@@ -96,7 +97,7 @@ function resolveAll(all: unknown): boolean {
 function limit(value: unknown, fallback: number, what: string): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidOptionError(`${what} must be an integer ≥ 1; got ${String(value)}.`)
+    throw new InvalidOptionError(`${what} must be an integer ≥ 1; got ${describeValue(value)}.`)
   }
   return value
 }

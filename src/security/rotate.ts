@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { expectObject } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import { escapeGlob } from '../keys/key.js'
 import { tenantScope } from '../keys/limits.js'
@@ -73,6 +74,7 @@ export interface RotationReport {
  * longest TTL + grace of entries written before the rotation started (docs/security.md).
  */
 export async function rotateKeys(options: RotateKeysOptions): Promise<RotationReport> {
+  expectObject(options, 'rotateKeys(options)')
   const ring = KeyRing.from(options.encryption)
   const batchSize = options.batchSize ?? 500
   if (!Number.isInteger(batchSize) || batchSize < 1) {

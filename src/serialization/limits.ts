@@ -1,3 +1,4 @@
+import { describeValue } from '../base/describe.js'
 /**
  * Bounds every decoder applies to bytes read from a shared store (anyone with write access to
  * Redis can put anything there). A decoder throws {@link DecodeError} — and only that — for input
@@ -12,6 +13,13 @@ export class DecodeError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'DecodeError'
+  }
+}
+
+/** Throws a {@link DecodeError} for anything but bytes: the only error a decoder throws, whatever it is given. */
+export function assertBytes(bytes: unknown): asserts bytes is Uint8Array {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new DecodeError(`a decoder reads bytes (a Uint8Array or Buffer); got ${describeValue(bytes)}`)
   }
 }
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../errors.js'
-import { assertMsgpackShape, DecodeError } from './limits.js'
+import { assertBytes, assertMsgpackShape, DecodeError } from './limits.js'
 import type { Serializer } from './serializer.js'
 
 interface ExtensionCodecLike {
@@ -64,6 +64,7 @@ export class MsgpackSerializer implements Serializer {
   }
 
   decode(bytes: Uint8Array): unknown {
+    assertBytes(bytes)
     assertMsgpackShape(bytes)
     try {
       return this.#decoder.decode(bytes)

@@ -1,4 +1,4 @@
-import { assertJsonDepth, DecodeError, MAX_DEPTH } from './limits.js'
+import { assertBytes, assertJsonDepth, DecodeError, MAX_DEPTH } from './limits.js'
 import type { Serializer } from './serializer.js'
 
 /**
@@ -35,6 +35,7 @@ export class TaggedJsonSerializer implements Serializer {
   }
 
   decode(bytes: Uint8Array): unknown {
+    assertBytes(bytes)
     const buffer = Buffer.isBuffer(bytes)
       ? bytes
       : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)

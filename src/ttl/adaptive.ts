@@ -1,3 +1,4 @@
+import { expectObject } from '../base/describe.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { fnv1a } from '../base/fnv.js'
 import { InvalidOptionError } from '../errors.js'
@@ -103,5 +104,5 @@ function rehash(h: number, row: number): number {
 
 /** A TTL that grows with read frequency; see {@link AdaptiveTtl}. */
 export function adaptiveTtl(options: AdaptiveTtlOptions): AdaptiveTtl {
-  return new AdaptiveTtl(options)
+  return new AdaptiveTtl(expectObject(options, 'adaptiveTtl(options)'))
 }

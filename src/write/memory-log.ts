@@ -1,3 +1,4 @@
+import { expectObject } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import {
   type AppendOp,
@@ -44,6 +45,7 @@ export class MemoryWriteLog implements WriteLog {
   readonly dead: DeadLetterStore
 
   constructor(options: { clock?: () => number } = {}) {
+    expectObject(options, 'MemoryWriteLog(options)')
     this.#clock = options.clock ?? Date.now
     this.dead = {
       list: async (count, after) => {

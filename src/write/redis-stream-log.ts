@@ -1,3 +1,4 @@
+import { expectObject } from '../base/describe.js'
 import { InvalidOptionError, WriteBehindNotReplicatedError } from '../errors.js'
 import { keySlot, SLOT_COUNT } from '../tiers/redis/cluster-slot.js'
 import { Packer } from '../tiers/redis/pack.js'
@@ -59,6 +60,8 @@ export class RedisStreamLog implements WriteLog {
   readonly dead: DeadLetterStore
 
   constructor(redis: StreamCommands, options: RedisStreamLogOptions) {
+    expectObject(redis, 'RedisStreamLog(redis): the Redis commands')
+    expectObject(options, 'RedisStreamLog(redis, options)')
     this.#redis = redis
     this.writesCache = options.writesCache === true && redis.routed !== true
     if (redis.routed === true)

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
+import { expectObject } from '../base/describe.js'
 import { ClosedError, InvalidKeyError, InvalidOptionError, messageOf, SerializationError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
@@ -44,7 +45,8 @@ export function createWriteBehind<T>(
   target: { log: WriteLog; cache?: WriteBehindCache | undefined },
   options: WriteBehindOptions<T>,
 ): WriteBehind<T> {
-  return new WriteBehindLog<T>(target.log, target.cache, resolveWriteBehindOptions(options))
+  const { log, cache } = expectObject(target, 'createWriteBehind(target): the target ({ log, cache? })')
+  return new WriteBehindLog<T>(log, cache, resolveWriteBehindOptions(options))
 }
 
 /** The write-behinds of each cache, so that closing the cache drains them. */

@@ -4,7 +4,26 @@
  * throws) — gets E_INVALID_OPTION naming what was given, never a TypeError from inside the cache.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Cache, createCache, InvalidOptionError } from '../../dist/index.js'
+import { normalizeUrl, parseCacheControl } from '../../dist/http/index.js'
+import {
+  adaptiveTtl,
+  type Cache,
+  createCache,
+  createWriteBehind,
+  defineKeys,
+  encryptionFromEnv,
+  escapeGlob,
+  InvalidOptionError,
+  MemoryRemoteTier,
+  MemoryWriteLog,
+  parseSnapshot,
+  RedisStreamLog,
+  rotateKeys,
+  StrataError,
+  shortenKey,
+  subscribeSnapshots,
+} from '../../dist/index.js'
+import { DecodeError, MsgpackSerializer, TaggedJsonSerializer } from '../../dist/serialization/index.js'
 
 const throwingToString = {
   toString(): string {
@@ -105,5 +124,84 @@ describe('bad values at the public entry points', () => {
       await refusal(() => cache.getOrSet({ key: 'k', factory: () => 'v', ttl: ttl as never }))
     }
     expect(cache.peek('k')).toBeUndefined()
+  })
+})
+
+describe('the other public entry points: a value of the wrong kind gets a typed error with a code, not a TypeError', () => {
+  const notText: [string, unknown][] = [
+    ['undefined', undefined],
+    ['null', null],
+    ['a number', 42],
+    ['a Symbol', Symbol('s')],
+    ['an object whose toString throws', throwingToString],
+  ]
+  const notObject: [string, unknown][] = [
+    ['undefined', undefined],
+    ['null', null],
+    ['a number', 42],
+    ['a Symbol', Symbol('s')],
+    ['a string', 'options'],
+  ]
+  const entryPoints: [string, (value: unknown) => unknown, [string, unknown][], string][] = [
+    ['escapeGlob(text)', (v) => escapeGlob(v as never), notText, 'E_INVALID_KEY'],
+    ['shortenKey(text)', (v) => shortenKey(v as never), notText, 'E_INVALID_KEY'],
+    ['normalizeUrl(url)', (v) => normalizeUrl(v as never), notText, 'E_INVALID_KEY'],
+    ['encryptionFromEnv(variable)', (v) => encryptionFromEnv(v as never, {}), notText, 'E_INVALID_OPTION'],
+    ['defineKeys(definitions)', (v) => defineKeys(v as never), notObject, 'E_INVALID_OPTION'],
+    ['adaptiveTtl(options)', (v) => adaptiveTtl(v as never), notObject, 'E_INVALID_OPTION'],
+    [
+      'createWriteBehind(target)',
+      (v) => createWriteBehind(v as never, {} as never),
+      notObject,
+      'E_INVALID_OPTION',
+    ],
+    [
+      'RedisStreamLog(redis, options)',
+      (v) => new RedisStreamLog({} as never, v as never),
+      notObject,
+      'E_INVALID_OPTION',
+    ],
+    ['rotateKeys(options)', (v) => rotateKeys(v as never), notObject, 'E_INVALID_OPTION'],
+    [
+      'subscribeSnapshots(cache)',
+      (v) => subscribeSnapshots(v as never, () => {}),
+      notObject,
+      'E_INVALID_OPTION',
+    ],
+    ['parseSnapshot(bytes)', (v) => parseSnapshot(v as never), notObject, 'E_INVALID_OPTION'],
+  ]
+  for (const [name, call, wrong, code] of entryPoints) {
+    it(`${name} refuses ${wrong.map(([kind]) => kind).join(', ')} with ${code}`, async () => {
+      for (const [kind, value] of wrong) {
+        let error: unknown
+        try {
+          await call(value)
+        } catch (caught) {
+          error = caught
+        }
+        expect(error, kind).toBeInstanceOf(StrataError)
+        expect((error as StrataError).code, kind).toBe(code)
+      }
+    })
+  }
+
+  it('parseCacheControl reads a missing header as empty and refuses a header that is not a string', () => {
+    expect(parseCacheControl(undefined).size).toBe(0)
+    for (const [kind, value] of notText.slice(1)) {
+      expect(() => parseCacheControl(value as never), kind).toThrow(InvalidOptionError)
+    }
+  })
+
+  it('MemoryWriteLog and MemoryRemoteTier refuse options that are not an object', () => {
+    expect(() => new MemoryWriteLog(null as never)).toThrow(InvalidOptionError)
+    expect(() => new MemoryRemoteTier(null as never)).toThrow(InvalidOptionError)
+  })
+
+  it('the serializers decode only bytes: anything else is a DecodeError, the one error a decoder throws', () => {
+    for (const serializer of [new TaggedJsonSerializer(), new MsgpackSerializer()]) {
+      for (const [kind, value] of [...notText, ...notObject]) {
+        expect(() => serializer.decode(value as never), `${serializer.name}: ${kind}`).toThrow(DecodeError)
+      }
+    }
   })
 })

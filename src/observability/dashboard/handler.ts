@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
+import { describeValue } from '../../base/describe.js'
 import { InvalidOptionError } from '../../errors.js'
 import { tryLoadPromClient } from '../peer.js'
 import { registerPrometheus } from '../prometheus.js'
@@ -79,7 +80,7 @@ function positive(name: string, value: number | undefined, fallback: number, min
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
     throw new InvalidOptionError(
-      `createDashboardHandler: ${name} must be a number ≥ ${min}; got ${String(value)}.`,
+      `createDashboardHandler: ${name} must be a number ≥ ${min}; got ${describeValue(value)}.`,
     )
   }
   return value
@@ -137,7 +138,7 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
   const basePath = (options.basePath ?? '').replace(/\/+$/, '')
   if (typeof basePath !== 'string' || (basePath !== '' && !basePath.startsWith('/'))) {
     throw new InvalidOptionError(
-      `createDashboardHandler: basePath must start with '/' (e.g. '/cache'); got ${JSON.stringify(options.basePath)}.`,
+      `createDashboardHandler: basePath must start with '/' (e.g. '/cache'); got ${describeValue(options.basePath)}.`,
     )
   }
   const page = buildPage(options.title ?? 'stratacache')

@@ -1,3 +1,4 @@
+import { expectObject } from '../../base/describe.js'
 import type { LockService } from '../../coordination/lock.js'
 import type { Bus } from '../../invalidation/bus.js'
 import {
@@ -44,6 +45,7 @@ export class MemoryRemoteTier implements RemoteTier {
   roundTrips = 0
 
   constructor(options: MemoryRemoteTierOptions = {}) {
+    expectObject(options, 'MemoryRemoteTier(options)')
     this.#clock = options.clock ?? Date.now
     this.invalidation = {
       // Fenced as the Redis tier's write scripts are: never over something newer.
