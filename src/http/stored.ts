@@ -111,7 +111,18 @@ export function mergeVary(existing: string | undefined, names: readonly string[]
   return all.join(', ')
 }
 
-/** A tag as one token of Surrogate-Key / Cache-Tag: whitespace, ',' and '%' percent-escaped. */
+/**
+ * A tag as one token of Surrogate-Key / Cache-Tag: every character but visible ASCII, and ',' and
+ * '%', percent-escaped as its UTF-8 bytes. Tags are often built from the request (a path segment),
+ * and a header value may hold no control character (a NUL, CR or LF) nor anything past U+00FF:
+ * `/products/%00` made the response fail with a 500 when its tag was written raw.
+ */
 export function tagToken(tag: string): string {
-  return tag.replace(/[\s,%]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`)
+  return tag.replace(/[^\x21-\x24\x26-\x2b\x2d-\x7e]/gu, (c) => {
+    let escaped = ''
+    // (A lone surrogate becomes U+FFFD's bytes, as Buffer encodes it.)
+    for (const byte of Buffer.from(c, 'utf8'))
+      escaped += `%${byte.toString(16).padStart(2, '0').toUpperCase()}`
+    return escaped
+  })
 }

@@ -28,6 +28,30 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     return { response, body: await response.text() }
   }
 
+  it('a tag built from the request (a NUL, CR LF, non-ASCII in the path) reaches Surrogate-Key and Cache-Tag percent-escaped: no 500, no injected header', async () => {
+    const app = await start([
+      {
+        path: '/products/:id',
+        policy: { maxAge: '60s', sMaxAge: '60s', tags: (params) => [`product:${params.id}`, 'catalog'] },
+        handler: () => ({ body: 'a product' }),
+      },
+    ])
+    const cases: [string, string][] = [
+      ['/products/%00', 'product:%00'],
+      ['/products/a%0D%0AX-Injected:%201', 'product:a%0D%0AX-Injected:%201'],
+      ['/products/caf%C3%A9', 'product:caf%C3%A9'],
+      ['/products/a%20b,c', 'product:a%20b%2Cc'],
+    ]
+    for (const [path, token] of cases) {
+      const { response, body } = await get(app, path)
+      expect(response.status, path).toBe(200)
+      expect(body, path).toBe('a product')
+      expect(response.headers.get('surrogate-key'), path).toBe(`${token} catalog`)
+      expect(response.headers.get('cache-tag'), path).toBe(`${token},catalog`)
+      expect(response.headers.get('x-injected'), path).toBeNull()
+    }
+  })
+
   /** A public, cacheable route whose body shows whoever the request authenticates (a misconfigured "personalised" page). */
   const whoami = (extraHeaders: Record<string, string> = {}): RouteSpec => ({
     path: '/me',
