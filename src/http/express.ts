@@ -117,16 +117,20 @@ function capture(req: object, res: Response, next: NextFunction, exchange: Excha
       headers: lowercaseHeaders(res.getHeaders()),
       body: Buffer.concat(chunks),
     }
-    exchange.finish(captured).then(
-      (out) => {
+    exchange
+      .finish(captured)
+      .then((out) => {
         if (exchange.revalidation) return
         for (const name of res.getHeaderNames()) res.removeHeader(name)
         send(res, out, original.end as End)
-      },
-      (error: unknown) => {
+      })
+      .catch((error: unknown) => {
+        // Finishing failed, or sending did (a header value Node refuses throws from setHeader): the
+        // app's error handler answers while it still can; after that, the connection is cut. Never
+        // an unhandled rejection, which would leave the request hanging and may end the process.
         if (!res.headersSent) next(error)
-      },
-    )
+        else res.destroy(error instanceof Error ? error : undefined)
+      })
     const cb = [chunk, encoding, callback].find((c) => typeof c === 'function')
     if (typeof cb === 'function') res.once('finish', cb as () => void)
     return res
