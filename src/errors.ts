@@ -31,6 +31,7 @@ export type StrataErrorCode =
   | 'E_CLOSED'
   | 'E_WRITE_BEHIND_FULL'
   | 'E_WRITE_BEHIND_NOT_REPLICATED'
+  | 'E_WRITE_BEHIND_TIMEOUT'
   | 'E_HTTP_PURGE'
 
 /** A key is empty, not a string, or a key part cannot be encoded. */
@@ -138,6 +139,20 @@ export class WriteBehindNotReplicatedError extends StrataError {
   }
 }
 
+/**
+ * A write-behind's `settled(timeoutMs)` passed its deadline with writes this instance appended
+ * still unflushed (the database is down or slow): they stay in the log, and a flusher still
+ * flushes them. Wait again, or check the flushers and the database.
+ */
+export class WriteBehindTimeoutError extends StrataError {
+  /** Writes waiting in the log, as last counted. */
+  readonly pending: number
+  constructor(message: string, pending: number) {
+    super('E_WRITE_BEHIND_TIMEOUT', message)
+    this.pending = pending
+  }
+}
+
 /** Every error class by its code. */
 export const errors = {
   E_INVALID_KEY: InvalidKeyError,
@@ -152,4 +167,5 @@ export const errors = {
   E_CLOSED: ClosedError,
   E_WRITE_BEHIND_FULL: WriteBehindFullError,
   E_WRITE_BEHIND_NOT_REPLICATED: WriteBehindNotReplicatedError,
+  E_WRITE_BEHIND_TIMEOUT: WriteBehindTimeoutError,
 } as const

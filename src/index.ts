@@ -39,6 +39,7 @@ export {
   ValueTooLargeError,
   WriteBehindFullError,
   WriteBehindNotReplicatedError,
+  WriteBehindTimeoutError,
 } from './errors.js'
 export {
   DEFAULT_MAX_KEY_BYTES,

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import { expectObject } from '../base/describe.js'
-import { ClosedError, InvalidKeyError, InvalidOptionError, messageOf, SerializationError } from '../errors.js'
+import { describeValue, expectObject } from '../base/describe.js'
+import {
+  ClosedError,
+  InvalidKeyError,
+  InvalidOptionError,
+  messageOf,
+  SerializationError,
+  WriteBehindTimeoutError,
+} from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import type { RemoteTier } from '../tiers/tier.js'
@@ -396,8 +403,12 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 
   async settled(timeoutMs = this.#o.closeTimeoutMs): Promise<void> {
+    waitMs(timeoutMs, 'settled(timeoutMs)')
     if (!(await this.#waitSettled(this.#o.clock() + timeoutMs))) {
-      throw new Error(`write-behind '${this.name}': writes still unflushed after ${timeoutMs} ms`)
+      throw new WriteBehindTimeoutError(
+        `write-behind '${this.name}': writes still unflushed after ${timeoutMs} ms. They stay in the log and are flushed when the database answers: wait again, or check the flushers.`,
+        this.#stats.pending,
+      )
     }
   }
 
@@ -494,7 +505,10 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 
   close(options: { timeoutMs?: number } = {}): Promise<{ drained: boolean; pending: number }> {
-    this.#closing ??= this.#close(options.timeoutMs ?? this.#o.closeTimeoutMs)
+    const given: unknown = expectObject(options, 'close(options)').timeoutMs
+    const timeoutMs = given === undefined ? this.#o.closeTimeoutMs : (given as number)
+    waitMs(timeoutMs, 'close({ timeoutMs })')
+    this.#closing ??= this.#close(timeoutMs)
     return this.#closing
   }
 
@@ -511,5 +525,14 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     }
     this.#onClosed?.()
     return { drained, pending }
+  }
+}
+
+/** Refuses a wait that is not a number of ms ≥ 0 (a NaN deadline would end every wait at once). */
+function waitMs(value: unknown, what: string): void {
+  if (typeof value !== 'number' || !(value >= 0)) {
+    throw new InvalidOptionError(
+      `write-behind ${what} must be a number of ms ≥ 0; got ${describeValue(value)}.`,
+    )
   }
 }

@@ -7,6 +7,7 @@ import {
   WriteBehindFullError,
   type WriteBehindOp,
   type WriteBehindOptions,
+  WriteBehindTimeoutError,
 } from '../../src/index.js'
 
 type Flush<T> = WriteBehindOptions<T>['flush']
@@ -70,6 +71,38 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('write-behind engine (in-memory log)', () => {
+  it('settled(timeoutMs) rejects with E_WRITE_BEHIND_TIMEOUT while the database holds a write, and the write is still flushed after', async () => {
+    const log = new MemoryWriteLog()
+    const db = table<number>()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const wb = make<number>(log, async (batch) => {
+      await held
+      db.apply(batch)
+    })
+    await wb.set('a', 1)
+    const error = await wb.settled(20).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(WriteBehindTimeoutError)
+    expect(error).toMatchObject({ code: 'E_WRITE_BEHIND_TIMEOUT' })
+    release()
+    await wb.settled(5000)
+    expect(db.rows.get('a')).toEqual({ value: 1, seq: 1 })
+  })
+
+  it('settled and close refuse a wait that is not a number of ms ≥ 0', async () => {
+    const wb = make<number>(new MemoryWriteLog(), async () => {})
+    for (const bad of [Number.NaN, -1, '5s', Symbol('s'), null]) {
+      await expect(wb.settled(bad as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+      expect(() => wb.close({ timeoutMs: bad as never })).toThrow(InvalidOptionError)
+    }
+    expect(() => wb.close(null as never)).toThrow(InvalidOptionError)
+  })
+
   it('flushes one op per key, the last write, and acknowledges only after flush resolved', async () => {
     const log = new MemoryWriteLog()
     const db = table<number>()
