@@ -53,7 +53,7 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
     throw new InvalidOptionError('The HTTP cache needs { cache }: a stratacache instance from createCache().')
   }
   const prefix = options.prefix ?? HTTP_DEFAULTS.prefix
-  if (!/^[a-z][a-z0-9_-]*$/.test(prefix)) {
+  if (typeof prefix !== 'string' || !/^[a-z][a-z0-9_-]*$/.test(prefix)) {
     throw new InvalidOptionError(`prefix ${describeValue(prefix)} must be a lowercase name like 'http'.`)
   }
   const status = options.statusHeader ?? HTTP_DEFAULTS.statusHeader

@@ -1,3 +1,4 @@
+import { describeValue } from '../base/describe.js'
 import { Emitter } from '../base/emitter.js'
 import { SingleFlight } from '../coordination/single-flight.js'
 import { type Cache, type InvalidationEvent, InvalidOptionError } from '../index.js'
@@ -146,6 +147,11 @@ export class HttpCache {
   async invalidateTags(tags: readonly string[]): Promise<void> {
     // The purge is started by the cache's 'invalidate' event (#heard), as for cache.invalidateTags;
     // this call waits for it and reports its failure.
+    if (!Array.isArray(tags)) {
+      throw new InvalidOptionError(
+        `invalidateTags(tags): the tags must be an array of strings; got ${describeValue(tags)}.`,
+      )
+    }
     this.#ownCalls.set(tags, undefined)
     let purging: Promise<unknown> | undefined
     try {

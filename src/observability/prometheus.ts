@@ -11,7 +11,7 @@
  * values (the cache label takes the names of your caches). Never a key or a tag.
  */
 import type { Metric, Registry, RegistryContentType } from 'prom-client'
-import { describeValue } from '../base/describe.js'
+import { describeValue, expectObject } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import { groupByCache } from './aggregate.js'
 import { ALERT_NAMES, FAMILIES, type Family, type MetricType, type Sample } from './metric-families.js'
@@ -118,7 +118,7 @@ export function registerPrometheus(
   target: PrometheusTarget,
   options: PrometheusOptions = {},
 ): PrometheusRegistration {
-  const prefix = options.prefix ?? 'stratacache_'
+  const prefix = expectObject(options, 'registerPrometheus(target, options)').prefix ?? 'stratacache_'
   if (typeof prefix !== 'string' || (prefix !== '' && !NAME_PATTERN.test(prefix))) {
     throw new InvalidOptionError(
       `registerPrometheus: prefix must match ${NAME_PATTERN} (letters, digits, '_' and ':'); got ${describeValue(prefix)}.`,

@@ -4,7 +4,7 @@
  * throws) — gets E_INVALID_OPTION naming what was given, never a TypeError from inside the cache.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { normalizeUrl, parseCacheControl } from '../../dist/http/index.js'
+import { HttpCache, normalizeUrl, parseCacheControl } from '../../dist/http/index.js'
 import {
   adaptiveTtl,
   type Cache,
@@ -23,6 +23,7 @@ import {
   shortenKey,
   subscribeSnapshots,
 } from '../../dist/index.js'
+import { registerPrometheus } from '../../dist/observability/prometheus.js'
 import { DecodeError, MsgpackSerializer, TaggedJsonSerializer } from '../../dist/serialization/index.js'
 
 const throwingToString = {
@@ -189,6 +190,20 @@ describe('the other public entry points: a value of the wrong kind gets a typed 
     expect(parseCacheControl(undefined).size).toBe(0)
     for (const [kind, value] of notText.slice(1)) {
       expect(() => parseCacheControl(value as never), kind).toThrow(InvalidOptionError)
+    }
+  })
+
+  it('the HTTP layer and registerPrometheus refuse a prefix, tags or options of the wrong kind', async () => {
+    const cache = createCache({ l2: false })
+    try {
+      expect(() => new HttpCache({ cache, prefix: Symbol('p') as never })).toThrow(InvalidOptionError)
+      const http = new HttpCache({ cache })
+      for (const tags of [undefined, null, 'product:1', Symbol('t')]) {
+        await expect(http.invalidateTags(tags as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+      }
+      expect(() => registerPrometheus(cache, null as never)).toThrow(InvalidOptionError)
+    } finally {
+      await cache.close()
     }
   })
 
