@@ -1,7 +1,9 @@
 /**
- * S-class inputs at the public entry points: a value of the wrong kind — one that even turning
- * into text would throw on (a Symbol, a BigInt, an object without a prototype or whose toString
- * throws) — gets E_INVALID_OPTION naming what was given, never a TypeError from inside the cache.
+ * S-class inputs at the public entry points (the cache's and the package's other exports): a value
+ * of the wrong kind — even one that turning into text would throw on (a Symbol, a BigInt, an object
+ * without a prototype or whose toString throws) — gets a typed error that says what was given
+ * (E_INVALID_OPTION, E_INVALID_KEY for key text, a DecodeError from a decoder), never a TypeError
+ * from inside the library, and leaves nothing behind.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { HttpCache, normalizeUrl, parseCacheControl } from '../../dist/http/index.js'
