@@ -528,7 +528,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 }
 
-/** Refuses a wait that is not a number of ms ≥ 0 (a NaN deadline would end every wait at once). */
+/** Refuses a wait that is not a number of ms ≥ 0 (a NaN deadline is never reached: the wait would have no bound). */
 function waitMs(value: unknown, what: string): void {
   if (typeof value !== 'number' || !(value >= 0)) {
     throw new InvalidOptionError(
