@@ -26,7 +26,7 @@ import type { CacheEventListener, CacheEventName, CacheEvents } from './events.j
 import { Flights, type Loaded } from './flights.js'
 import { localTierOf } from './heartbeat.js'
 import type { DeepReadonly } from './isolation.js'
-import { closed, type Lifecycle, Loader, type Settlers } from './loader.js'
+import { closed, type Lifecycle, Loader } from './loader.js'
 import { ATTENTION, type LocalTier, MISS } from './local-tier.js'
 import { refuseUnknownCallOptions as refuseUnknown } from './option-names.js'
 import {
@@ -234,7 +234,7 @@ export class Cache {
   #getOrSet<T>(key: string, options: GetOrSetOptions<T>, context: OperationContext | undefined): unknown {
     const ttl = options.ttl ?? this.#options.ttl
     // An adaptive TTL learns from every read; any other object is refused where the TTL is resolved.
-    if (ttl instanceof AdaptiveTtl) ttl.record(key)
+    if (typeof ttl === 'object' && ttl instanceof AdaptiveTtl) ttl.record(key)
     const telemetry = this.#telemetry
     // A clock read costs as much as a hit: one hit in `hitSampling` is timed.
     const started = --telemetry.hitCountdown === 0 ? telemetry.sampleStart() : 0
@@ -564,44 +564,9 @@ export class Cache {
     refuseUnknown(options, 'getOrSetMany')
     this.#assertKeys(options.keys)
     if (this.#lifecycle.closed) throw closed()
-    // Validated before any flight is registered: a refusal after it would leave the keys' flights
-    // unsettled, and every later load of those keys waiting on them for ever.
+    // Resolved (and so validated) before any of the keys' flights is registered.
     const res = this.#resilienceOf(options)
-    const result = new Map<string, T>()
-    const joined: [string, Promise<Loaded>][] = []
-    const toLoad: string[] = []
-    const seen = new Set<string>()
-    for (const key of options.keys) {
-      if (seen.has(key)) continue
-      seen.add(key)
-      const value = options.skipL1 === true ? MISS : this.#local.get(key, this.#now())
-      if (value !== MISS) {
-        this.#counters.l1Hits++
-        result.set(key, value as T)
-        continue
-      }
-      const flight = this.#flights.get(key)
-      if (flight !== undefined) joined.push([key, flight])
-      else toLoad.push(key)
-    }
-    if (toLoad.length > 0) {
-      const settle: Settlers = new Map()
-      for (const key of toLoad) {
-        const flight = this.#flights.track(
-          key,
-          () => new Promise<Loaded>((resolve, reject) => settle.set(key, { resolve, reject })),
-        )
-        joined.push([key, flight])
-      }
-      this.#loader.loadMany(toLoad, options, settle, res).catch((error: unknown) => {
-        for (const { reject } of settle.values()) reject(error)
-      })
-    }
-    for (const [key, flight] of joined) {
-      const { value } = await flight
-      if (value !== undefined) result.set(key, value as T)
-    }
-    return result as Map<string, DeepReadonly<T>>
+    return (await this.#loader.getOrSetMany(options, res)) as Map<string, DeepReadonly<T>>
   }
   /** Pre-loads `keys` in batches through `loader` (skipping those already cached); resolves to how many are now cached. */
   async warm<T>(

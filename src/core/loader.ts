@@ -7,7 +7,7 @@ import { ClosedError, FactoryError, FactoryHardTimeoutError, messageOf } from '.
 import type { Decoded } from './entry-codec.js'
 import { type Abortable, EntryContext } from './entry-context.js'
 import type { Flights, Loaded, LoadToken } from './flights.js'
-import { EAGER, type EntryView, type LocalTier, XFETCH_SPAN } from './local-tier.js'
+import { EAGER, type EntryView, type LocalTier, MISS, XFETCH_SPAN } from './local-tier.js'
 import {
   DEFAULTS,
   type EntryOptions,
@@ -53,7 +53,7 @@ const NO_LOCK: Promise<LockOutcome> = Promise.resolve({ lock: undefined })
 const noLock: LockStep = () => NO_LOCK
 
 /** What getOrSetMany's joined flights are settled with. */
-export type Settlers = Map<string, { resolve: (loaded: Loaded) => void; reject: (error: unknown) => void }>
+type Settlers = Map<string, { resolve: (loaded: Loaded) => void; reject: (error: unknown) => void }>
 
 /** The cache's lifecycle as loads see it: closed, and the factories running (aborted on close). */
 export interface Lifecycle {
@@ -487,8 +487,52 @@ export class Loader {
     )
   }
 
+  /**
+   * getOrSetMany after validation (its `res` resolved before any flight is registered: a refusal
+   * after that would leave the keys' flights unsettled, and every later load of them waiting for
+   * ever): L1 hits, flights already loading joined, one {@link #loadMany} for the rest.
+   */
+  async getOrSetMany<T>(options: GetOrSetManyOptions<T>, res: Resilience): Promise<Map<string, T>> {
+    const { local, flights, clock, telemetry } = this.#p
+    const result = new Map<string, T>()
+    const joined: [string, Promise<Loaded>][] = []
+    const toLoad: string[] = []
+    const seen = new Set<string>()
+    for (const key of options.keys) {
+      if (seen.has(key)) continue
+      seen.add(key)
+      const value = options.skipL1 === true ? MISS : local.get(key, clock.now())
+      if (value !== MISS) {
+        telemetry.counters.l1Hits++
+        result.set(key, value as T)
+        continue
+      }
+      const flight = flights.get(key)
+      if (flight !== undefined) joined.push([key, flight])
+      else toLoad.push(key)
+    }
+    if (toLoad.length > 0) {
+      const settle: Settlers = new Map()
+      for (const key of toLoad) {
+        const flight = flights.track(
+          key,
+          () => new Promise<Loaded>((resolve, reject) => settle.set(key, { resolve, reject })),
+        )
+        joined.push([key, flight])
+      }
+      this.#loadMany(toLoad, options, settle, res).catch((error: unknown) => {
+        for (const { reject } of settle.values()) reject(error)
+      })
+    }
+    for (const [key, flight] of joined) {
+      const { value } = await flight
+      if (value !== undefined) result.set(key, value as T)
+    }
+    return result
+  }
+
   /** getOrSetMany's load of `keys` (registered as their flights): one L2 round trip, then one factory call. */
-  async loadMany<T>(
+  async #loadMany<T>(
     keys: string[],
     options: GetOrSetManyOptions<T>,
     settle: Settlers,

@@ -45,6 +45,17 @@ export interface CallLog {
   set: string[]
 }
 
+/** The adapter of `client` to `url`, with a command timeout and errors ignored (a test reads them elsewhere). */
+export function openAdapter(client: ClientName, url: string, timeoutMs: number): RedisAdapter {
+  const options = {
+    commandTimeoutMs: timeoutMs,
+    connectTimeoutMs: 1000,
+    maxQueuedCommands: 10_000,
+    onError: () => {},
+  }
+  return client === 'ioredis' ? new IoRedisAdapter(url, options) : new NodeRedisAdapter(url, options)
+}
+
 /**
  * A RedisAdapter over a real client that records every read it forwards, so a test can count
  * round trips exactly (each adapter call is one Redis command).
@@ -54,10 +65,7 @@ export function countingTier(
   url: string,
   timeoutMs = 500,
 ): { tier: RedisTier; calls: CallLog; reset: () => void } {
-  const onError = () => {}
-  const options = { commandTimeoutMs: timeoutMs, connectTimeoutMs: 1000, maxQueuedCommands: 10_000, onError }
-  const inner: RedisAdapter =
-    client === 'ioredis' ? new IoRedisAdapter(url, options) : new NodeRedisAdapter(url, options)
+  const inner = openAdapter(client, url, timeoutMs)
   const calls: CallLog = { get: [], mget: [], set: [] }
   const adapter: RedisAdapter = {
     client: inner.client,

@@ -6,13 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache } from '../../../dist/index.js'
-import {
-  IoRedisAdapter,
-  NodeRedisAdapter,
-  type RedisAdapter,
-  RedisTier,
-} from '../../../dist/tiers/redis/index.js'
-import { CLIENTS, type ClientName, closeAfterEach, pollUntil } from '../../helpers/fixtures.js'
+import { RedisTier } from '../../../dist/tiers/redis/index.js'
+import { CLIENTS, type ClientName, closeAfterEach, openAdapter, pollUntil } from '../../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
 import { recordProcessFaults } from '../../helpers/worker-pool.js'
 
@@ -62,14 +57,7 @@ interface LoadLog {
  * written: the freeze falls between a load's L2 read and its lock, as it may in production.
  */
 function freezingAtFirstLock(client: ClientName, url: string, freeze: () => void): RedisTier {
-  const options = {
-    commandTimeoutMs: TIMEOUT_MS,
-    connectTimeoutMs: 1000,
-    maxQueuedCommands: 10_000,
-    onError: () => {},
-  }
-  const inner: RedisAdapter =
-    client === 'ioredis' ? new IoRedisAdapter(url, options) : new NodeRedisAdapter(url, options)
+  const inner = openAdapter(client, url, TIMEOUT_MS)
   let frozen = false
   const adapter = new Proxy(inner, {
     get(target, property) {
