@@ -427,10 +427,10 @@ export class Cache {
     const writer = this.#writer
     const local = this.#local
     const wb = writeBehindFor<T>(this, this.#remote.direct, options, {
-      stageSet: (key, value) => {
+      stageSet: (key, value, encoded) => {
         if (this.#lifecycle.closed) throw closed()
         if (key.length > this.#maxKeyLength) throw invalidKeyError(key, this.#maxKeyLength)
-        return writer.stageSet(key, value, this.#resilience)
+        return writer.stageSet(key, value, this.#resilience, encoded)
       },
       unstage: (key) => local.delete(key),
       announce: (keys, at) => writer.announce(keys, at),

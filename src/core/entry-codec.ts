@@ -2,7 +2,7 @@ import { InvalidOptionError, messageOf, SerializationError, ValueTooLargeError }
 import type { EntryCrypto } from '../security/entries.js'
 import { decodeEnvelope, encodeEnvelope } from '../serialization/envelope.js'
 import { MsgpackSerializer } from '../serialization/msgpack.js'
-import type { Serializer } from '../serialization/serializer.js'
+import type { EncodedValue, Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 
 /** An L2 entry, decoded. */
@@ -31,6 +31,11 @@ export interface EnvelopeFields {
 export function serializerOf(option: 'json' | 'msgpack' | Serializer): Serializer {
   if (option === 'json') return new TaggedJsonSerializer()
   return option === 'msgpack' ? new MsgpackSerializer() : option
+}
+
+/** The built-in tagged JSON itself (a subclass may encode differently). */
+function isTaggedJson(serializer: Serializer): boolean {
+  return Object.getPrototypeOf(serializer) === TaggedJsonSerializer.prototype
 }
 
 /**
@@ -65,11 +70,19 @@ export class EntryCodec {
     }
   }
 
-  /** The value's payload; a value that cannot be encoded or is too large fails here, at the call. */
-  encode(value: unknown): Uint8Array {
+  /**
+   * The value's payload; a value that cannot be encoded or is too large fails here, at the call.
+   * `encoded` (the value's bytes, as another serializer wrote them) is the payload when that
+   * serializer writes what this one does: the same one, or both the built-in tagged JSON (which
+   * has no state: its bytes depend on the value alone).
+   */
+  encode(value: unknown, encoded?: EncodedValue): Uint8Array {
     let payload: Uint8Array
     try {
-      payload = this.#serializer.encode(value)
+      payload =
+        encoded !== undefined && this.#writesLike(encoded.serializer)
+          ? encoded.bytes
+          : this.#serializer.encode(value)
     } catch (cause) {
       throw new SerializationError(
         `The ${this.#serializer.name} serializer cannot encode this value (${messageOf(cause)}). Cache plain data: no functions, symbols, class instances or circular references.`,
@@ -82,6 +95,10 @@ export class EntryCodec {
       )
     }
     return payload
+  }
+
+  #writesLike(serializer: Serializer): boolean {
+    return serializer === this.#serializer || (isTaggedJson(serializer) && isTaggedJson(this.#serializer))
   }
 
   /** The bytes stored in the L2: the envelope, sealed under its own storage key (they cannot be moved to another key). */

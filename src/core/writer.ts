@@ -5,6 +5,7 @@ import { InvalidOptionError } from '../errors.js'
 import type { BusChange } from '../invalidation/messages.js'
 import type { InvalidationMode } from '../invalidation/store.js'
 import { globToRegExp } from '../keys/glob.js'
+import type { EncodedValue } from '../serialization/serializer.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
 import type { BusLink } from './bus-link.js'
 import type { EntryCodec } from './entry-codec.js'
@@ -121,12 +122,13 @@ export class Writer {
     key: string,
     value: unknown,
     res: Resilience,
+    encoded?: EncodedValue,
   ): { entry: RemoteWrite | undefined; at: number; markers: string[] } | undefined {
     if (this.tagsOf({}).length > 0) return undefined
     this.#p.flights.overtake(key)
     const at = this.#p.clock.stamp()
     const dependents = this.#dropDependents([key], at)
-    const entry = this.prepare(key, value, this.ttlFor(key, value, {}), [], {}, res)
+    const entry = this.prepare(key, value, this.ttlFor(key, value, {}), [], {}, res, undefined, encoded)
     return { entry, at, markers: this.#p.remote.dependentMarkerKeys(dependents) }
   }
 
@@ -173,8 +175,9 @@ export class Writer {
   }
 
   /**
-   * Encodes once (so bad values fail at the call in every configuration), stores the L1 entry and
-   * returns the L2 entry still to write, if the L2 is in use for this call.
+   * Encodes once (so bad values fail at the call in every configuration; `encoded`, the value's
+   * bytes as the caller already wrote them, is taken when the codec writes the same), stores the
+   * L1 entry and returns the L2 entry still to write, if the L2 is in use for this call.
    */
   prepare(
     key: string,
@@ -184,10 +187,11 @@ export class Writer {
     options: EntryOptions,
     res: Resilience,
     load?: Load,
+    encoded?: EncodedValue,
   ): RemoteWrite | undefined {
     const { codec, clock, local, telemetry } = this.#p
     codec.assertEncryptable(options.encrypt)
-    const payload = codec.encode(value)
+    const payload = codec.encode(value, encoded)
     const now = clock.now()
     const loadMs = load?.ms ?? 0
     // A loaded value is as old as its load: an invalidation after the load started makes it stale.

@@ -8,3 +8,9 @@ export interface Serializer {
   encode(value: unknown): Uint8Array
   decode(bytes: Uint8Array): unknown
 }
+
+/** A value's bytes, and the serializer that wrote them (so a second encoding can be skipped). */
+export interface EncodedValue {
+  readonly serializer: Serializer
+  readonly bytes: Uint8Array
+}

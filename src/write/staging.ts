@@ -1,3 +1,4 @@
+import type { EncodedValue } from '../serialization/serializer.js'
 import type { CacheEntryWrite } from './log.js'
 
 /** What a write-behind updates besides the log: the cache (`Cache` satisfies it). */
@@ -11,8 +12,12 @@ export interface WriteBehindCache {
  * `writesCache`): one round trip for the log, the L2 and, after it, one bus message per batch.
  */
 export interface CacheStaging {
-  /** Stores the L1 entry now; returns the L2 entry to write, or undefined when this set needs the ordinary path. */
-  stageSet(key: string, value: unknown): StagedSet | undefined
+  /**
+   * Stores the L1 entry now; returns the L2 entry to write, or undefined when this set needs the
+   * ordinary path. `encoded` is the value as the log's serializer wrote it: the cache takes those
+   * bytes as its payload when its own serializer writes the same (no second encoding).
+   */
+  stageSet(key: string, value: unknown, encoded: EncodedValue): StagedSet | undefined
   /** The append failed: the L1 entry staged for `key` must not stay. */
   unstage(key: string): void
   /** The entries are in the L2: tell the other instances (one message for all). */

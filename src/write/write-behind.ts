@@ -149,7 +149,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     totalFlushMs: 0,
     ownedPartitions: 0,
   }
-  /** Appends issued in the same tick share one round trip per partition. */
+  /** Appends issued in the same tick share one round trip per partition (calls of up to 16 writes). */
   readonly #appender: Appender
   /** Cache updates made after the append (cluster; a set the cache could not stage). */
   readonly #updater: CacheUpdater | undefined
@@ -349,7 +349,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   /** Stages the cache's side (the fast path: the L1 entry now, the L2 entry inside the append). */
   #prepare(key: string, op: 'set' | 'delete', value: T | undefined, bytes: Uint8Array): PreparedWrite {
     const partition = partitionOf(key, this.#o.partitions)
-    const staged = op === 'set' ? this.#stage(key, value) : undefined
+    const staged = op === 'set' ? this.#stage(key, value, bytes) : undefined
     const fast = staged instanceof Object ? staged : undefined
     // Otherwise the cache is updated after the append (see #updateCache). A set the cache could
     // not stage (its value does not encode) removes the key instead: an older value must not stay.
@@ -381,10 +381,10 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 
   /** Stages a set in the cache (fast path); undefined without one, 'failed' when the cache refused the value. */
-  #stage(key: string, value: T | undefined): StagedSet | 'failed' | undefined {
+  #stage(key: string, value: T | undefined, bytes: Uint8Array): StagedSet | 'failed' | undefined {
     if (this.#staging === undefined) return undefined
     try {
-      return this.#staging.stageSet(key, value)
+      return this.#staging.stageSet(key, value, { serializer: this.#serializer, bytes })
     } catch (error) {
       this.#emit('cache-error', { key, error })
       return 'failed'

@@ -9,6 +9,7 @@ import {
   type WriteBehindOptions,
   WriteBehindTimeoutError,
 } from '../../src/index.js'
+import { compareIds } from '../../src/write/log.js'
 
 type Flush<T> = WriteBehindOptions<T>['flush']
 
@@ -123,6 +124,29 @@ describe('write-behind engine (in-memory log)', () => {
     const flushedA = db.batches.flat().filter((op) => op.key === 'a')
     expect(flushedA.map((op) => op.seq)).toEqual([5])
     expect(wb.stats().coalesced).toBe(4)
+  })
+
+  it('sends a tick of appends in calls of at most 16, in issue order, and acknowledges every write', async () => {
+    const calls: string[][] = []
+    class CountingLog extends MemoryWriteLog {
+      override append(...args: Parameters<MemoryWriteLog['append']>) {
+        calls.push(args[1].map((op) => op.key))
+        return super.append(...args)
+      }
+    }
+    const log = new CountingLog()
+    const writer = make<number>(log, async () => {}, { flusher: false })
+    // One tick: 40 writes, the key 'a' every fourth (its sequences must follow the issue order).
+    const keys = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? 'a' : `k${i}`))
+    const receipts = await Promise.all(keys.map((key, i) => writer.set(key, i)))
+    expect(calls.map((call) => call.length)).toEqual([16, 16, 8])
+    expect(calls.flat()).toEqual(keys)
+    const ids = receipts.map((r) => r.id)
+    expect([...ids].sort(compareIds)).toEqual(ids)
+    expect(receipts.filter((_, i) => keys[i] === 'a').map((r) => r.seq)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+    ])
+    expect(await log.length(0)).toBe(40)
   })
 
   it('keeps the order of writes per key across batches and never flushes a key twice at once', async () => {

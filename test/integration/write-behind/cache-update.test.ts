@@ -13,7 +13,11 @@ import { uniqueNamespace, useRedisServer } from '../../helpers/redis-server.js'
 const redis = useRedisServer()
 const track = closeAfterEach()
 
-function open(namespace: string, client: 'ioredis' | 'redis', extra: { l1?: false } = {}): Cache {
+function open(
+  namespace: string,
+  client: 'ioredis' | 'redis',
+  extra: { l1?: false; serializer?: 'msgpack' } = {},
+): Cache {
   return track(createCache({ namespace, l2: { redis: redis().url, client }, ...extra }))
 }
 
@@ -96,6 +100,17 @@ describe.each(['ioredis', 'redis'] as const)('write-behind cache update (%s)', (
       expect(Number(await redis().command('HLEN', `!wb:{${namespace}:n:${p}}:seq`))).toBe(0)
       expect(Number(await redis().command('XLEN', `!wb:{${namespace}:n:${p}}:log`))).toBe(0)
     }
+  })
+
+  it('writes the L2 entry in the cache’s own encoding when it differs from the log’s', async () => {
+    const namespace = uniqueNamespace('wbcs')
+    // The log writes tagged JSON (its default); the cache reads msgpack: the entry is encoded again.
+    const a = open(namespace, client, { serializer: 'msgpack' })
+    const wb = a.writeBehind<{ at: Date; n: bigint }>({ name: 's', flusher: false, flush: async () => {} })
+    const value = { at: new Date(1_700_000_000_000), n: 12n }
+    await wb.set('k:1', value)
+    expect(await open(namespace, client, { l1: false, serializer: 'msgpack' }).get('k:1')).toEqual(value)
+    await wb.close({ timeoutMs: 0 })
   })
 
   it('takes the value out of the L1 again when the append fails, and rejects', async () => {
