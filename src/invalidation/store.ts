@@ -1,3 +1,5 @@
+import { stampText } from '../base/clock.js'
+
 /**
  * What a shared tier stores for invalidation, besides values: per-key *tombstones* (the key was
  * deleted at time t, so a load that started before t must not write its result back) and per-tag
@@ -91,7 +93,7 @@ const TOMBSTONE_FIRST_BYTE = 0x21
 
 /** What a tombstone dated `at` stores. */
 export function tombstoneBytes(at: number): Buffer {
-  return Buffer.from(`${TOMBSTONE_PREFIX}${at}`, 'latin1')
+  return Buffer.from(TOMBSTONE_PREFIX + stampText(at), 'latin1')
 }
 
 /** Whether stored bytes are a tombstone (a miss to every reader). */

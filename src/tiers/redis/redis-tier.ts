@@ -1,3 +1,4 @@
+import { stampText } from '../../base/clock.js'
 import { within } from '../../base/deadline.js'
 import type { LockService } from '../../coordination/lock.js'
 import { ClosedError, L2TimeoutError } from '../../errors.js'
@@ -132,7 +133,7 @@ export class RedisTier implements RemoteTier {
         this.#call(() => evalScript.call(adapter, script, key, args), what)
       /** SET unless the key holds something newer than `since` (see SET_LOADED); 1 when stored. */
       const versioned = (key: string, value: Buffer, ttlMs: number, since: number, op: 'l' | 'v') => {
-        const args = [value, pxArg(ttlMs), String(since)]
+        const args = [value, pxArg(ttlMs), stampText(since)]
         if (writes !== undefined) return this.#write(op, [key], args)
         return run(SET_LOADED, key, [...args, op], 'SET (unless the key holds a newer value)')
       }
@@ -148,7 +149,13 @@ export class RedisTier implements RemoteTier {
         since: number,
         marker: string,
         bump: MarkerBump,
-      ) => this.#write('w', [key, marker], [value, pxArg(ttlMs), String(since), String(bump.at)], bump.failed)
+      ) =>
+        this.#write(
+          'w',
+          [key, marker],
+          [value, pxArg(ttlMs), stampText(since), stampText(bump.at)],
+          bump.failed,
+        )
       const store: InvalidationStore = {
         // Versioned like a set (dated `at`): a delete that reaches Redis late never replaces a
         // newer value, nor a later tombstone (whose time a load's lease check needs).
