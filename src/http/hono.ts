@@ -55,7 +55,9 @@ export class HonoHttpCache extends HttpCache {
       })
       const app = this.#app
       const step = await this.begin(resolved, {
-        request: { method: c.req.method, url: url.pathname + url.search, headers },
+        // The origin the app sees, which an absolute-form request line sets apart from the
+        // Host header: keyed, so such a request fills an entry of its own (S12).
+        request: { method: c.req.method, url: url.pathname + url.search, headers, origin: url.origin },
         context: c,
         waitUntil: executionWaitUntil(c),
         revalidate:

@@ -47,10 +47,11 @@ export function normalizedPath(url: string): string {
 }
 
 /**
- * The cache key of a request: method, host, normalized URL, the values of the route's Vary
- * headers (absent and empty are different), the always-keyed headers that are present, and the
- * user for per-user routes. Parts are escaped by `key()`, so no header value can forge another
- * request's key; long keys are hashed by the cache.
+ * The cache key of a request: method, host (or the origin the app sees), normalized URL, the values of the route's Vary
+ * headers (absent and empty are different), the always-keyed headers that are present, and, on a
+ * per-user route, the user: `null` for a visitor without credentials, a part no user id can
+ * produce (an id of `-` once shared the anonymous entry). Parts are escaped by `key()`, so no
+ * header value can forge another request's key; long keys are hashed by the cache.
  */
 export function requestKey(
   prefix: string,
@@ -59,9 +60,13 @@ export function requestKey(
   headers: RequestHeaders,
   vary: readonly string[],
   alwaysKeyed: readonly string[],
-  user: string | undefined,
+  /** undefined: the route is not per-user; null: an anonymous visitor of a per-user route. */
+  user: string | null | undefined,
+  /** The scheme and host the app sees (see HttpRequest.origin); the Host header when undefined. */
+  origin?: string,
 ): string {
-  const parts: string[] = [method, (headerValue(headers, 'host') ?? '').toLowerCase(), normalizeUrl(url)]
+  const host = origin ?? headerValue(headers, 'host') ?? ''
+  const parts: string[] = [method, host.toLowerCase(), normalizeUrl(url)]
   for (const name of vary) {
     const value = headerValue(headers, name)
     parts.push(value === undefined ? '-' : `=${value.trim()}`)
@@ -72,6 +77,6 @@ export function requestKey(
     const value = headerValue(headers, name)
     if (value !== undefined) extra += `${name}=${JSON.stringify(value)};`
   }
-  parts.push(extra, user === undefined ? '-' : `u=${user}`)
+  parts.push(extra, user === undefined ? '-' : user === null ? 'anonymous' : `u=${user}`)
   return key(prefix, ...parts)
 }

@@ -194,12 +194,17 @@ export class HttpCache {
     if (hasBody(headers)) return bypass()
     if (!policy.store || policy.noStore || (policy.private && policy.user === undefined)) return bypass()
     const credentials = headers.authorization !== undefined || headers.cookie !== undefined
-    let user: string | undefined
+    // null: an anonymous visitor of a per-user route (see requestKey).
+    let user: string | null | undefined
     if (policy.user !== undefined) {
-      user = credentials ? policy.user(source.context) : '-'
-      if (user === undefined) return bypass()
-      if (typeof user !== 'string') {
-        throw new InvalidOptionError('policy.user must return a string (the user id) or undefined.')
+      user = null
+      if (credentials) {
+        const id: unknown = policy.user(source.context)
+        if (id === undefined) return bypass()
+        if (typeof id !== 'string') {
+          throw new InvalidOptionError('policy.user must return a string (the user id) or undefined.')
+        }
+        user = id
       }
     } else if (credentials) {
       return bypass()
@@ -212,6 +217,7 @@ export class HttpCache {
       policy.vary,
       this.#options.keyedHeaders,
       policy.user === undefined ? undefined : user,
+      request.origin,
     )
     if (revalidation)
       return this.#origin(policy, source, method, key, 'revalidate', undefined, undefined, undefined)
@@ -271,7 +277,7 @@ export class HttpCache {
     outcome: 'miss' | 'bypass' | 'revalidate',
     fallback: Fallback | undefined,
     flight: Flight | undefined,
-    user: string | undefined,
+    user: string | null | undefined,
   ): Step {
     return {
       kind: 'origin',

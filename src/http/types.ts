@@ -39,6 +39,12 @@ export interface HttpRequest {
   readonly method: string
   readonly url: string
   readonly headers: RequestHeaders
+  /**
+   * The scheme and host the app sees (`https://example.com`), when the adapter knows them from
+   * the request's full URL (a fetch `Request`, which a request line in absolute form sets apart
+   * from the Host header); the key then uses it in place of the Host header.
+   */
+  readonly origin?: string
 }
 
 /** A response as the route produced it (the adapter buffered it). Header names lowercase. */

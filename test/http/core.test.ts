@@ -51,7 +51,7 @@ describe('keys', () => {
   })
 
   it('separates absent from empty Vary values, keys proxy headers when present, and cannot be forged', () => {
-    const k = (headers: Record<string, string>, user?: string) =>
+    const k = (headers: Record<string, string>, user?: string | null) =>
       requestKey(
         'http',
         'GET',
@@ -64,6 +64,9 @@ describe('keys', () => {
     expect(k({})).not.toBe(k({ 'accept-language': '' }))
     expect(k({ 'x-forwarded-host': 'evil' })).not.toBe(k({}))
     expect(k({}, 'alice')).not.toBe(k({}, 'bob'))
+    // An anonymous visitor (null) of a per-user route shares no entry with any user id.
+    for (const id of ['-', 'anonymous', '', 'null', 'u=-']) expect(k({}, id)).not.toBe(k({}, null))
+    expect(k({}, null)).not.toBe(k({}))
     expect(k({ 'accept-language': 'en:u=alice' })).not.toBe(k({ 'accept-language': 'en' }, 'alice'))
   })
 })

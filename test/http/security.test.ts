@@ -4,6 +4,7 @@
  * stored, unkeyed headers cannot poison an entry, and URLs that merely look static are not
  * cached as static.
  */
+import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cache, createCache } from '../../dist/index.js'
 import { ADAPTERS, type AdapterName, type RouteSpec, type RunningApp, startApp } from './harness.js'
@@ -120,6 +121,11 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect((await get(app, '/me')).body).toBe('user=anonymous')
       expect((await get(app, '/me', { authorization: 'Bearer bob' })).body).toBe('user=Bearer bob')
       expect(calls).toBe(3) // alice, bob, anonymous: one origin call each
+      // No user id stands for the anonymous visitor: not even one that looks like a placeholder.
+      for (const id of ['-', 'null', 'anonymous']) {
+        expect((await get(app, '/me', { authorization: `Bearer ${id}` })).body).toBe(`user=Bearer ${id}`)
+      }
+      expect((await get(app, '/me')).body).toBe('user=anonymous')
     })
 
     it('never stores a Set-Cookie response, even a public one, so no client receives another one’s cookie', async () => {
@@ -220,6 +226,25 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect((await get(app, '/page?utm_content=x;lang=evil')).body).toBe('lang=evil')
       expect((await get(app, '/page?utm_content=x')).body).toBe('lang=en')
       expect((await get(app, '/page?utm_content=x')).response.headers.get('x-cache')).toBe('HIT')
+    })
+
+    it('a request line in absolute form naming another host fills only its own entry', async () => {
+      let renders = 0
+      const app = await start([
+        { path: '/page', policy: { maxAge: '60s' }, handler: () => ({ body: `render ${++renders}` }) },
+      ])
+      const port = new URL(app.url).port
+      // `GET http://evil.example/page` with `Host: 127.0.0.1:<port>`: a fetch-based app (Hono)
+      // sees the origin http://evil.example, and may render links from it.
+      const raw = await rawRequest(
+        Number(port),
+        `GET http://evil.example/page HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`,
+      )
+      expect(raw).toMatch(/^HTTP\/1\.1 200/)
+      const victim = await get(app, '/page')
+      expect(victim.response.headers.get('x-cache')).not.toBe('HIT')
+      expect(victim.body).toBe('render 2')
+      expect((await get(app, '/page')).response.headers.get('x-cache')).toBe('HIT')
     })
 
     it('a GET with a body (fat GET) is neither served from nor stored in the cache', async () => {
@@ -323,3 +348,14 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     })
   })
 })
+
+/** Sends `request` as is over a new connection; resolves to everything the server answered. */
+function rawRequest(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(request))
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')))
+    socket.on('error', reject)
+  })
+}
