@@ -97,16 +97,18 @@ export const NOT_STORED = new Set([
   'set-cookie',
 ])
 
-/** Headers a 304 carries over from the 200 it stands for (RFC 9110 §15.4.5, plus our own). */
-export const NOT_MODIFIED_HEADERS = new Set([
-  'cache-control',
-  'content-location',
-  'date',
-  'etag',
-  'expires',
-  'vary',
-  'last-modified',
-  'age',
-  'surrogate-key',
-  'cache-tag',
+/**
+ * Headers a 304 leaves out of the 200 it stands for: the representation's metadata (RFC 9110
+ * §15.4.5: the client has the representation; sending its metadata again would only cost bytes)
+ * and the framing of a body it does not have. Every other header stays: validators and caching
+ * (ETag, Cache-Control, Vary, Date, …), and what the route set for the client — a Set-Cookie, the
+ * CORS headers a browser checks on the 304 too — which an allow-list used to drop.
+ */
+export const NOT_IN_304 = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-range',
+  'transfer-encoding',
 ])

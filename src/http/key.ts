@@ -5,10 +5,12 @@ import { headerValue, type RequestHeaders } from './headers.js'
 export { DEFAULT_KEYED_HEADERS } from './defaults.js'
 
 const PERCENT = /%[0-9a-f]{2}/gi
+/** A parameter name a decoder may read as another (a percent-escape, or `+` for a space). */
+const ENCODED_NAME = /[%+]/
 
 /**
  * The URL as one cache key part: percent-escapes upper-cased (RFC 3986 §6.2.2.1) and query
- * parameters sorted by name (stable, so repeated names keep their order). Nothing is decoded —
+ * parameters sorted by name (stable, so repeated names keep their order) when no name is encoded. Nothing is decoded —
  * not even unreserved characters: `%2F` stays distinct from `/`, `%2E%2E` from `..`, `%41` from
  * `A`, `;` stays in its segment — because routers match the raw path, and two URLs that can route
  * differently must never share an entry (web cache deception, S13).
@@ -30,7 +32,13 @@ export function normalizeUrl(url: string): string {
     const eq = p.indexOf('=')
     return [eq === -1 ? p : p.slice(0, eq), p] as const
   })
-  named.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  // Sorted only when every name reads the same to every decoder: `%61` and `a` are one name to
+  // the app, and sorting the two apart would give `?a=1&%61=2` and `?%61=2&a=1` (which the app
+  // reads as a=[1,2] and a=[2,1]) one key. Otherwise the order stays as sent (never wrong: the
+  // same request in another order only misses).
+  if (named.every((n) => !ENCODED_NAME.test(n[0]))) {
+    named.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  }
   return `${path}?${named.map((n) => n[1]).join('&')}`
 }
 

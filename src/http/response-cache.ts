@@ -351,7 +351,7 @@ export class HttpCache {
     if (statusHeader !== undefined) headers[statusHeader] = outcome.toUpperCase()
     if (isNotModified(method, request.headers, status, headers)) {
       this.#stats.notModified++
-      return { status: 304, headers: notModifiedHeaders(headers, statusHeader), body: null, outcome }
+      return { status: 304, headers: notModifiedHeaders(headers), body: null, outcome }
     }
     return { status, headers, body, outcome }
   }

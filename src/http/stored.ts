@@ -1,7 +1,7 @@
 import { isNotModified } from './etag.js'
 import {
   headerValue,
-  NOT_MODIFIED_HEADERS,
+  NOT_IN_304,
   NOT_STORED,
   type RequestHeaders,
   type ResponseHeaders,
@@ -74,7 +74,7 @@ export class StoredResponses {
     headers.age = String(Math.floor(ageMs(entry, now) / 1000))
     if (this.#statusHeader !== undefined) headers[this.#statusHeader] = outcome.toUpperCase()
     if (isNotModified(method, requestHeaders, entry.status, headers)) {
-      return { status: 304, headers: notModifiedHeaders(headers, this.#statusHeader), body: null, outcome }
+      return { status: 304, headers: notModifiedHeaders(headers), body: null, outcome }
     }
     const body = this.#bodyOf(entry)
     headers['content-length'] = String(body.byteLength)
@@ -91,14 +91,11 @@ export class StoredResponses {
   }
 }
 
-/** The headers of a 304: those RFC 9110 §15.4.5 lists (plus Age, tags and the status header). */
-export function notModifiedHeaders(
-  headers: ResponseHeaders,
-  statusHeader: string | undefined,
-): ResponseHeaders {
+/** The headers of a 304: the 200's, without the representation's metadata (see NOT_IN_304). */
+export function notModifiedHeaders(headers: ResponseHeaders): ResponseHeaders {
   const out: ResponseHeaders = {}
   for (const [name, value] of Object.entries(headers)) {
-    if (NOT_MODIFIED_HEADERS.has(name) || name === statusHeader) out[name] = value
+    if (!NOT_IN_304.has(name)) out[name] = value
   }
   return out
 }

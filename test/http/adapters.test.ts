@@ -99,6 +99,43 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect(stale.status).toBe(200)
     })
 
+    it('keeps what the route set for the client (Set-Cookie, CORS) on a 304, and leaves out the representation metadata', async () => {
+      const app = await start([
+        {
+          path: '/session',
+          policy: { maxAge: '60s' },
+          handler: () => ({
+            headers: {
+              'set-cookie': 'csrf=tok123; Path=/',
+              'access-control-allow-origin': 'https://app.example',
+            },
+            body: 'page',
+          }),
+        },
+        {
+          path: '/shared',
+          policy: { maxAge: '60s' },
+          handler: () => ({ headers: { 'access-control-allow-origin': '*' }, body: 'shared' }),
+        },
+      ])
+      // Set-Cookie: never stored, so the route runs and its own 304 keeps the cookie.
+      const first = await get(app, '/session')
+      const etag = first.headers.get('etag') as string
+      const origin304 = await get(app, '/session', { 'if-none-match': etag })
+      expect(origin304.status).toBe(304)
+      expect(origin304.headers.get('set-cookie')).toBe('csrf=tok123; Path=/')
+      expect(origin304.headers.get('access-control-allow-origin')).toBe('https://app.example')
+      expect(origin304.headers.get('content-type')).toBeNull()
+      // From the cache: a browser checks CORS on the 304 as well.
+      const shared = await get(app, '/shared')
+      const cached304 = await get(app, '/shared', { 'if-none-match': shared.headers.get('etag') as string })
+      expect(cached304.status).toBe(304)
+      expect(cached304.headers.get('x-cache')).toBe('HIT')
+      expect(cached304.headers.get('access-control-allow-origin')).toBe('*')
+      expect(cached304.headers.get('etag')).toBe(shared.headers.get('etag'))
+      expect(cached304.headers.get('content-type')).toBeNull()
+    })
+
     it('answers If-Modified-Since with 304 when the handler sets Last-Modified no later than it', async () => {
       const app = await start([
         {

@@ -48,6 +48,10 @@ describe('keys', () => {
     expect(normalizeUrl('/%41')).not.toBe(normalizeUrl('/A'))
     expect(normalizeUrl('/static/%2e%2e/x')).toBe('/static/%2E%2E/x')
     expect(normalizeUrl('/p?#frag')).toBe('/p')
+    // A name a decoder reads as another keeps the order as sent: the app reads a=[1,2] and a=[2,1].
+    expect(normalizeUrl('/q?a=1&%61=2')).not.toBe(normalizeUrl('/q?%61=2&a=1'))
+    expect(normalizeUrl('/q?a+b=1&a%20b=2')).not.toBe(normalizeUrl('/q?a%20b=2&a+b=1'))
+    expect(normalizeUrl('/q?z=1&%61=2')).toBe('/q?z=1&%61=2')
   })
 
   it('separates absent from empty Vary values, keys proxy headers when present, and cannot be forged', () => {
