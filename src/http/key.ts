@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { expectKeyText } from '../base/describe.js'
 import { key } from '../index.js'
 import { headerValue, type RequestHeaders } from './headers.js'
@@ -52,6 +53,22 @@ export function normalizedPath(url: string): string {
   const normalized = normalizeUrl(url)
   const q = normalized.indexOf('?')
   return q === -1 ? normalized : normalized.slice(0, q)
+}
+
+/** The prefix of the tag every stored response carries for its path (what purgeUrl invalidates). */
+export const URL_TAG = 'http-url:'
+/** Paths longer than this are hashed in their tag: a tag has a length limit (maxTagLength), a URL has none. */
+const LONGEST_TAGGED_PATH = 128
+
+/**
+ * The purge-by-URL tag of a request URL: its normalized path, or that path's SHA-256 when it is
+ * long (a path of ~1,000 characters made a tag over the cache's limit: the response was never
+ * stored, and every request reported an error).
+ */
+export function urlTag(url: string): string {
+  const path = normalizedPath(url)
+  if (path.length <= LONGEST_TAGGED_PATH) return URL_TAG + path
+  return `${URL_TAG}#${createHash('sha256').update(path).digest('base64url')}`
 }
 
 /**

@@ -1,14 +1,14 @@
 import { describeValue } from '../base/describe.js'
 import { Emitter } from '../base/emitter.js'
 import { SingleFlight } from '../coordination/single-flight.js'
-import { type Cache, type InvalidationEvent, InvalidOptionError } from '../index.js'
+import { type Cache, type InvalidationEvent, InvalidOptionError, TooManyTagsError } from '../index.js'
 import { HTTP_DEFAULTS } from './defaults.js'
 import { HttpPurgeError } from './errors.js'
 import { computeEtag, isNotModified } from './etag.js'
 import { Exchange, type ExchangeState, type Fallback, type Flight, newFlight, type Step } from './exchange.js'
 import { headerValue, type RequestHeaders, type ResponseHeaders } from './headers.js'
 import { RecentInvalidations } from './invalidations.js'
-import { normalizedPath, requestKey } from './key.js'
+import { requestKey, URL_TAG, urlTag } from './key.js'
 import { type ResolvedHttpCacheOptions, resolveHttpCacheOptions } from './options.js'
 import type { ResolvedPolicy } from './policy.js'
 import { BackgroundRevalidations, REVALIDATE_HEADER } from './revalidation.js'
@@ -29,7 +29,6 @@ type Listener<E extends keyof HttpCacheEvents> = (event: HttpCacheEvents[E]) => 
 
 /** Errors that let a stored response stand in (RFC 5861 §4). */
 const ERROR_STATUSES = new Set([500, 502, 503, 504])
-const URL_TAG = 'http-url:'
 
 /**
  * The framework-free HTTP layer: one instance per app, shared by its routes. Adapters call
@@ -152,13 +151,16 @@ export class HttpCache {
         `invalidateTags(tags): the tags must be an array of strings; got ${describeValue(tags)}.`,
       )
     }
-    this.#ownCalls.set(tags, undefined)
+    // This call's own array: the cache's event carries it back, and two calls with one array
+    // (a constant list) must not take each other's purge (one failure was reported to neither).
+    const own = [...tags]
+    this.#ownCalls.set(own, undefined)
     let purging: Promise<unknown> | undefined
     try {
-      await this.cache.invalidateTags(tags)
+      await this.cache.invalidateTags(own)
     } finally {
-      purging = this.#ownCalls.get(tags)
-      this.#ownCalls.delete(tags)
+      purging = this.#ownCalls.get(own)
+      this.#ownCalls.delete(own)
     }
     const failed = (await purging) as { error: unknown } | undefined
     if (failed === undefined) return
@@ -171,7 +173,7 @@ export class HttpCache {
 
   /** Drops every stored variant of a path (all query strings, Vary values and users). Local only: CDNs purge URLs through their own API. */
   async purgeUrl(url: string): Promise<void> {
-    await this.cache.invalidateTags([URL_TAG + normalizedPath(url)])
+    await this.cache.invalidateTags([urlTag(url)])
   }
 
   /**
@@ -387,8 +389,7 @@ export class HttpCache {
       this.#count('too-large')
       return undefined
     }
-    const urlTag = URL_TAG + normalizedPath(state.source.request.url)
-    const allTags = [...new Set([...tags, urlTag])]
+    const allTags = [...new Set([...tags, urlTag(state.source.request.url)])]
     // A tag invalidated while this response was being produced: it may predate the change.
     if (this.#invalidations.any(allTags, state.startedAt)) {
       this.#count('invalidated')
@@ -407,6 +408,8 @@ export class HttpCache {
         startedAt: state.startedAt,
       })
     } catch (error) {
+      // Over the cache's tag limits (maxTags counts the URL tag too): uncacheable as configured.
+      if (error instanceof TooManyTagsError) this.#count('tags')
       this.#cacheError('set', error)
       return undefined
     }
@@ -475,7 +478,7 @@ export class HttpCache {
     return set
   }
 
-  #count(reason: UncacheableReason | 'too-large' | 'invalidated'): void {
+  #count(reason: UncacheableReason | 'too-large' | 'invalidated' | 'tags'): void {
     this.#stats.uncacheable[reason] = (this.#stats.uncacheable[reason] ?? 0) + 1
   }
 

@@ -114,7 +114,7 @@ export interface HttpCacheStats {
   revalidations: number
   revalidationFailures: number
   /** Responses the route produced that were not stored, by reason. */
-  uncacheable: Partial<Record<UncacheableReason | 'too-large' | 'invalidated', number>>
+  uncacheable: Partial<Record<UncacheableReason | 'too-large' | 'invalidated' | 'tags', number>>
   /** stratacache calls that failed (the request was served from the origin). */
   cacheErrors: number
 }

@@ -318,6 +318,36 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect((await get(app, '/categories/3')).headers.get('x-cache')).toBe('MISS')
     })
 
+    it('stores a page with a very long path (its URL tag is hashed), and purgeUrl still reaches it', async () => {
+      const path = `/pages/${'x'.repeat(1100)}`
+      const app = await start([{ path, policy: { maxAge: '60s' }, handler: () => ({ body: 'a page' }) }])
+      await (await get(app, path)).text()
+      expect((await get(app, path)).headers.get('x-cache')).toBe('HIT')
+      await app.http.purgeUrl(path)
+      expect((await get(app, path)).headers.get('x-cache')).toBe('MISS')
+      expect(app.http.stats().cacheErrors).toBe(0)
+    })
+
+    it('sends but does not store a page over the tag limit, and counts it as uncacheable', async () => {
+      const app = await start([
+        {
+          path: '/categories/:id',
+          policy: { maxAge: '60s' },
+          // 100 of its own and the URL tag: over maxTags (100).
+          handler: ({ tag }) => {
+            tag(...Array.from({ length: 100 }, (_, i) => `product:${i}`))
+            return { body: 'a long listing' }
+          },
+        },
+      ])
+      const errors: unknown[] = []
+      app.http.on('cache-error', (event) => void errors.push(event))
+      expect(await (await get(app, '/categories/1')).text()).toBe('a long listing')
+      expect((await get(app, '/categories/1')).headers.get('x-cache')).toBe('MISS')
+      expect(app.http.stats().uncacheable.tags).toBe(2)
+      expect(errors).toHaveLength(2)
+    })
+
     it('rejects with E_HTTP_PURGE when the purge hook fails, after invalidating locally', async () => {
       const { route } = productRoute()
       const app = await start([route], {
@@ -328,6 +358,15 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       await (await get(app, '/products/4')).text()
       await expect(app.http.invalidateTags(['product:4'])).rejects.toMatchObject({ code: 'E_HTTP_PURGE' })
       expect((await get(app, '/products/4')).headers.get('x-cache')).toBe('MISS')
+      // Two calls at once with one array (a constant list): each learns of its own failed purge.
+      const catalog = ['catalog']
+      const both = await Promise.allSettled([
+        app.http.invalidateTags(catalog),
+        app.http.invalidateTags(catalog),
+      ])
+      expect(
+        both.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'resolved')),
+      ).toEqual(['E_HTTP_PURGE', 'E_HTTP_PURGE'])
     })
   })
 
