@@ -61,7 +61,7 @@ export function weakMatch(a: string, b: string): boolean {
  * Whether a GET/HEAD with these request headers is answered 304 Not Modified for a 200 response
  * with these headers (RFC 9110 §13.1.2 and §13.1.3, evaluated in the order of §13.2.2):
  * If-None-Match wins when present (weak comparison; `*` matches any current representation);
- * otherwise If-Modified-Since, when both it and Last-Modified are valid dates.
+ * otherwise If-Modified-Since, when it is an HTTP-date and Last-Modified a date.
  */
 export function isNotModified(
   method: string,
@@ -81,8 +81,30 @@ export function isNotModified(
   const ifModifiedSince = headerValue(request, 'if-modified-since')
   const lastModified = headerValue(response, 'last-modified')
   if (ifModifiedSince === undefined || lastModified === undefined) return false
-  const since = Date.parse(ifModifiedSince)
+  // The client's date must be an HTTP-date (else ignored); the route's own Last-Modified is read
+  // as leniently as before (an app's ISO date there is a mistake, not an attack).
+  const since = parseHttpDate(ifModifiedSince)
   const modified = Date.parse(lastModified)
   if (!Number.isFinite(since) || !Number.isFinite(modified)) return false
   return modified <= since
+}
+
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)'
+const TIME = '\\d{2}:\\d{2}:\\d{2}'
+/** The three forms of an HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, then the obsolete RFC 850 and asctime. */
+const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} ${TIME} GMT$`)
+const RFC_850 = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`)
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`)
+
+/**
+ * The time of an HTTP-date, or NaN for anything else: RFC 9110 §13.1.3 has an If-Modified-Since
+ * that is not a valid HTTP-date ignored, where `Date.parse` reads `2030` or `Dec 2099` as dates
+ * (and answered 304 to them). asctime has no zone: it is GMT.
+ */
+export function parseHttpDate(text: string): number {
+  const value = text.trim()
+  if (IMF_FIXDATE.test(value) || RFC_850.test(value)) return Date.parse(value)
+  if (ASCTIME.test(value)) return Date.parse(`${value} GMT`)
+  return Number.NaN
 }

@@ -105,6 +105,14 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
       return
     }
     const out = step.response
+    if (out.status === 304) {
+      // Written as is: Fastify's HEAD handling would add `Content-Length: 0` to a 304, a length
+      // the 200 did not have (RFC 9110 §8.6).
+      reply.hijack()
+      reply.raw.writeHead(304, out.headers)
+      reply.raw.end()
+      return reply
+    }
     reply.code(out.status)
     reply.headers(out.headers)
     // A view, not a copy: the stored body is shared by every hit.
@@ -128,6 +136,9 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
     reply.code(out.status)
     reply.headers(out.headers)
     if (out.body === null) {
+      // A HEAD's 304: Fastify's HEAD handling measures the payload (and fails on null), so it gets
+      // the 200's body, which it sends none of: its Content-Length is then the 200's, as it may be.
+      if (request.method === 'HEAD') return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
       if (out.status === 304) reply.removeHeader('content-length')
       return null
     }

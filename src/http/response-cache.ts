@@ -31,6 +31,19 @@ type Listener<E extends keyof HttpCacheEvents> = (event: HttpCacheEvents[E]) => 
 const ERROR_STATUSES = new Set([500, 502, 503, 504])
 
 /**
+ * Whether `body` is the whole representation, as the ETag is computed from: always for a GET; for
+ * a HEAD only when the framework handed it over (Fastify and Hono do; Express leaves it out and
+ * keeps its Content-Length), so a HEAD that ran the route carries the GET's ETag (RFC 9110 §9.3.2)
+ * and never one of an empty body.
+ */
+function hasWholeBody(method: string, body: Uint8Array, headers: ResponseHeaders): boolean {
+  if (method === 'GET') return true
+  if (method !== 'HEAD' || body.byteLength === 0) return false
+  const length = headerValue(headers, 'content-length')
+  return length === undefined || Number(length) === body.byteLength
+}
+
+/**
  * The framework-free HTTP layer: one instance per app, shared by its routes. Adapters call
  * {@link begin} with a route's resolved policy; it answers from the cache (hit, stale, 304) or
  * hands back an {@link Exchange} whose `finish` turns the route's buffered output into the
@@ -318,7 +331,12 @@ export class HttpCache {
           : policy.sharedCacheControl
     }
     if (policy.varyHeader !== undefined) headers.vary = mergeVary(headerValue(headers, 'vary'), policy.vary)
-    if (policy.etag !== false && status === 200 && headers.etag === undefined && method === 'GET') {
+    if (
+      policy.etag !== false &&
+      status === 200 &&
+      headers.etag === undefined &&
+      hasWholeBody(method, body, headers)
+    ) {
       headers.etag = computeEtag(body, policy.etag === 'weak')
     }
     const tags = [

@@ -254,6 +254,23 @@ describe('304 decisions against `fresh` (the module Express uses)', () => {
     )
   })
 
+  it('ignores an If-Modified-Since that is not an HTTP-date, where `fresh` (Date.parse) reads one (RFC 9110 §13.1.3)', () => {
+    const res = { 'last-modified': 'Sun, 06 Nov 1994 08:49:37 GMT' }
+    for (const since of [
+      'Sun, 06 Nov 1994 08:49:37 GMT',
+      'Sunday, 06-Nov-94 08:49:37 GMT',
+      'Sun Nov  6 08:49:37 1994',
+    ]) {
+      expect(isNotModified('GET', { 'if-modified-since': since }, 200, res)).toBe(true)
+    }
+    // An asctime date is GMT, whatever this process's time zone.
+    expect(isNotModified('GET', { 'if-modified-since': 'Sun Nov  6 08:49:36 1994' }, 200, res)).toBe(false)
+    for (const since of ['2030', 'Dec 2099', '2025-01-01', 'Sun, 06 Nov 2094 08:49:37', 'tomorrow']) {
+      expect(isNotModified('GET', { 'if-modified-since': since }, 200, res)).toBe(false)
+    }
+    expect(fresh({ 'if-modified-since': '2030' }, res)).toBe(true) // the lenient reading we refuse
+  })
+
   it('never answers 304 for another method or a non-200 response', () => {
     const req = { 'if-none-match': '*' }
     expect(isNotModified('POST', req, 200, {})).toBe(false)
