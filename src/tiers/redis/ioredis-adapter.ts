@@ -145,8 +145,8 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
   }
 
   /**
-   * One subscriber connection (a duplicate of the client) for every channel. ioredis resubscribes
-   * by itself after a reconnect; 'up' is reported once our SUBSCRIBE is confirmed again.
+   * One subscriber connection (a duplicate of the client) for every channel, subscribed again on
+   * every reconnection; 'up' is reported once our SUBSCRIBE is confirmed again.
    */
   subscribe(
     channel: string,
@@ -165,10 +165,13 @@ class IoRedisPrimitives extends IoRedisKeyedCommands<IoRedisClient> implements C
 
   #subscriberConnection(): IoRedisSubscriber {
     if (this.#subscriber !== undefined) return this.#subscriber
-    // Subscribing may wait for the connection (offline queue on for this one); it resubscribes by itself.
+    // Subscribing may wait for the connection (offline queue on for this one). It resubscribes on
+    // 'ready' below, not by ioredis's autoResubscribe: that one's SUBSCRIBE has no handler, and
+    // when it fails (a server at maxclients, a connection cut right after it opened) the rejection
+    // went unhandled — which ends the process.
     const subscriber = this.redis.duplicate({
       enableOfflineQueue: true,
-      autoResubscribe: true,
+      autoResubscribe: false,
       ...(this.#name === undefined ? {} : { connectionName: this.#name }),
     })
     const subscriptions = this.#subscriptions
