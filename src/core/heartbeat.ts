@@ -233,7 +233,7 @@ class WatchedLocalTier implements LocalTier {
     const view = this.#inner.inspect(key, now)
     if (view === undefined || !this.#watch.silent(now)) return view
     const until = Math.min(view.freshUntil, now)
-    return { ...view, freshUntil: until, softAt: Math.min(view.softAt, until) }
+    return { ...view, freshUntil: until, softAt: Math.min(view.softAt, until), unverified: true }
   }
 
   missed(key: string): void {

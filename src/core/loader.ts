@@ -34,6 +34,8 @@ interface Stale {
   freshUntil: number
   /** End of grace: after this the value may not be served. */
   expiresAt: number
+  /** The L1 could not vouch for it (the bus is silent): it stands in only by the fail-safe rules. */
+  unverified?: boolean
 }
 
 /** How a load got past the key's distributed lock. */
@@ -136,6 +138,13 @@ export class Loader {
   ): Promise<Loaded> {
     const { flights, telemetry } = this.#p
     const stale: Stale = { value: view.value, freshUntil: view.freshUntil, expiresAt: view.expiresAt }
+    if (view.unverified === true) {
+      // Held while the bus is silent: it may have changed elsewhere unheard. Read again (the L2,
+      // else the origin); the held value stands in only when both fail — never as a
+      // stale-while-revalidate answer, which served it however long the silence had lasted.
+      stale.unverified = true
+      return flights.get(key) ?? this.refresh(key, options, res, stale)
+    }
     if (now < view.freshUntil) {
       telemetry.counters.l1Hits++
       if (!flights.has(key) && this.#refreshDue(view, now)) {
@@ -356,7 +365,8 @@ export class Loader {
         this.#lockWaited(key, started, waited, 'acquired')
         return { lock, l2Failed: found === L2_UNAVAILABLE }
       }
-      if (stale !== undefined) return { value: { v: stale.value } }
+      // Someone else refreshes: the value at hand stays — unless nothing vouches for it.
+      if (stale !== undefined && stale.unverified !== true) return { value: { v: stale.value } }
       const elapsed = clock.stamp() - started
       if (elapsed >= maxWaitMs) {
         this.#lockWaited(key, started, waited, 'gave-up')

@@ -175,6 +175,18 @@ describe.each(CLIENTS)('the bus watch (%s)', (client) => {
     while (b.stats().busSilences === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
     expect(b.stats().busSilences).toBe(1)
     expect(b.peek('k')).toBeUndefined()
+    // getOrSet does not answer with the held value as stale-while-revalidate (which served it
+    // however long the silence had lasted): it reads the L2 again, and the factory is not needed.
+    const staleServed: unknown[] = []
+    b.on('stale-served', (event) => void staleServed.push(event))
+    let factoryCalls = 0
+    const factory = async () => {
+      factoryCalls++
+      return 'from the origin'
+    }
+    expect(await b.getOrSet({ key: 'k', factory })).toBe('v2')
+    expect(factoryCalls).toBe(0)
+    expect(staleServed).toEqual([])
     expect(await b.get('k')).toBe('v2')
     const health = await b.health()
     expect(health.alerts.map((x) => x.name)).toContain('bus-silent')

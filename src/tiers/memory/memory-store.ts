@@ -36,6 +36,11 @@ export interface EntryView {
   /** Physical expiry: fresh time plus grace. */
   expiresAt: number
   flags: number
+  /**
+   * Set by a tier that cannot vouch the value is still current (the L1 while the bus is silent:
+   * another instance may have changed it unheard): it is then served only by the fail-safe rules.
+   */
+  unverified?: boolean
 }
 
 export interface MemoryStoreOptions {
