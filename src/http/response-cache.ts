@@ -325,8 +325,9 @@ export class HttpCache {
     if (shareable && headers['cache-control'] === undefined) {
       headers['cache-control'] =
         // A response to a request with credentials may be personal: no shared cache (a CDN
-        // included, which RFC 9111 §3.5 would let store it under s-maxage) may keep it.
-        policy.user !== undefined || state.credentials
+        // included, which RFC 9111 §3.5 would let store it under s-maxage) may keep it. Nor one
+        // that sets a cookie: a CDN that stores it would hand the cookie (a session) to everyone.
+        policy.user !== undefined || state.credentials || headers['set-cookie'] !== undefined
           ? policy.privateCacheControl
           : policy.sharedCacheControl
     }

@@ -151,6 +151,21 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect(app.http.stats().uncacheable['set-cookie']).toBe(2)
     })
 
+    it('tells shared caches (a CDN) not to store a Set-Cookie response the route gave no Cache-Control', async () => {
+      const app = await start([
+        {
+          path: '/welcome',
+          policy: { maxAge: '60s', sMaxAge: '5m', tags: ['pages'] },
+          handler: () => ({ headers: { 'set-cookie': 'session=abc; HttpOnly' }, body: 'welcome' }),
+        },
+      ])
+      const { response } = await get(app, '/welcome')
+      expect(response.headers.get('set-cookie')).toBe('session=abc; HttpOnly')
+      expect(response.headers.get('cache-control')).toBe('private, max-age=60')
+      expect(response.headers.get('surrogate-key')).toBeNull()
+      expect(response.headers.get('cache-tag')).toBeNull()
+    })
+
     it('does not store a response that varies on a header the route did not declare', async () => {
       let n = 0
       const app = await start([
