@@ -37,7 +37,8 @@ export async function headLines(path: string): Promise<string[]> {
         head = Buffer.alloc(0)
       }
     }
-    const lines = head.toString('utf8').split('\n')
+    // CRLF too: a trailing \r would keep the line-anchored patterns of detectFormat from matching.
+    const lines = head.toString('utf8').split(/\r?\n/)
     if (bytesRead === buffer.length) lines.pop() // cut mid-line
     return lines.slice(0, 200)
   } finally {

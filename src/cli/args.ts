@@ -72,12 +72,25 @@ export function parseShareOption(name: string, value: string): number {
   return n
 }
 
-/** A duration in milliseconds: `2ms`, `0.5s`, or a bare number of milliseconds. */
+/**
+ * The longest duration a command option takes: Node's timers hold at most 2^31 − 1 ms (24.8 days)
+ * and fire at once, with a TimeoutOverflowWarning, when given more — `diagnose --wait 3000000s`
+ * returned immediately.
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1
+
+/** A duration in milliseconds: `2ms`, `0.5s`, or a bare number of milliseconds; at most {@link MAX_DURATION_MS}. */
 export function parseDurationOption(name: string, value: string, rule: NumberRule = {}): number {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s)?$/.exec(value.trim())
   if (!match)
     throw new UsageError(`--${name} must be a duration like '2ms', '0.5s' or a number of ms; got '${value}'.`)
   const ms = Number(match[1]) * (match[2] === 's' ? 1000 : 1)
+  const max = Math.min(rule.max ?? MAX_DURATION_MS, MAX_DURATION_MS)
+  if (ms > max) {
+    throw new UsageError(
+      `--${name} must be at most ${max} ms${max === MAX_DURATION_MS ? ' (24.8 days, the longest timer Node.js runs)' : ''}; got '${value}'.`,
+    )
+  }
   return checkRange(name, ms, rule)
 }
 

@@ -3,14 +3,14 @@
  * the instances of a namespace publish (`observability: { publish: true }`); without it, a demo
  * workload in this process, so the page has data on a fresh machine.
  */
-import { once } from 'node:events'
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createCache } from '../core/cache.js'
 import { collectSnapshots, createDashboardHandler } from '../observability/dashboard/handler.js'
 import { subscribeSnapshots } from '../observability/publisher.js'
 import { parseCommandArgs, parseIntegerOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
+import { openObserver, RedisUnreachableError, withinObserverTimeout } from './observer.js'
+import { parseRedisUrl } from './redis-url.js'
 
 const OPTIONS = {
   port: { type: 'string', default: '4466' },
@@ -21,7 +21,7 @@ const OPTIONS = {
 } as const
 
 function help(): string {
-  return `Usage: stratacache dashboard [--port 4466] [--redis URL --namespace NS]
+  return `Usage: stratacache dashboard [--port 4466] [--host 127.0.0.1] [--redis URL --namespace NS]
 
 Serves a live dashboard (hit ratio, reads/s by tier, latency percentiles, memory, evictions,
 breaker state, alerts, hottest key groups) with /metrics (Prometheus) and /health beside it.
@@ -37,6 +37,39 @@ Without --redis, runs a demo: two caches over a simulated 3-25 ms origin, read b
 workload, with a scan every minute that sets off the low-hit-ratio alert.
 Stop with Ctrl+C.
 `
+}
+
+/** Could not listen on the address asked for: the message says which, why and what to do. */
+export class ListenError extends Error {
+  override name = 'ListenError'
+}
+
+/**
+ * Listens, or rejects with a {@link ListenError}. Not `once(server, 'listening')`: `events.once`
+ * rejects with the raw 'error' itself, so a wrapper raced beside it never got to say more.
+ */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening)
+      const why =
+        error.code === 'EADDRINUSE'
+          ? `port ${port} is in use (EADDRINUSE). Pick another --port, or --port 0 for a free one`
+          : error.code === 'EACCES'
+            ? `this user may not listen on port ${port} (EACCES). Pick a port above 1023, or --port 0 for a free one`
+            : error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND'
+              ? `'${host}' is not an address of this machine (${error.code}). Check --host (e.g. 127.0.0.1 or 0.0.0.0)`
+              : `${error.message}. Check --host and --port (--port 0 picks a free one)`
+      reject(new ListenError(`cannot listen on ${host}:${port}: ${why}.`, { cause: error }))
+    }
+    const onListening = () => {
+      server.off('error', onError)
+      resolve()
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  })
 }
 
 /** Resolves when the process is asked to stop (SIGINT or SIGTERM). */
@@ -63,16 +96,29 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     throw new UsageError('--namespace goes with --redis (the namespace of the instances publishing there).')
   }
 
+  const url = values.redis === undefined ? undefined : parseRedisUrl(values.redis)
+
   const closers: (() => Promise<unknown> | unknown)[] = []
   try {
     let handler: ReturnType<typeof createDashboardHandler>
     let what: string
-    if (values.redis !== undefined) {
+    if (url !== undefined) {
       const namespace = values.namespace ?? 'cache'
-      // No L1: this cache only listens to the namespace's stats channel.
-      const watcher = createCache({ namespace, l1: false, l2: { redis: values.redis } })
-      closers.push(() => watcher.close())
-      const collector = await collectSnapshots((listener) => subscribeSnapshots(watcher, listener))
+      let collector: Awaited<ReturnType<typeof collectSnapshots>>
+      try {
+        // No L1: this cache only listens to the namespace's stats channel.
+        const watcher = await openObserver(url, namespace)
+        closers.push(() => watcher.close())
+        collector = await withinObserverTimeout(
+          url,
+          'SUBSCRIBE',
+          collectSnapshots((listener) => subscribeSnapshots(watcher.cache, listener)),
+        )
+      } catch (error) {
+        if (!(error instanceof RedisUnreachableError)) throw error
+        ctx.stderr.write(`${error.message}\n`)
+        return 1
+      }
       closers.push(() => collector.close())
       handler = createDashboardHandler({ source: collector, title: `stratacache · ${namespace}` })
       what = `instances publishing on namespace '${namespace}'`
@@ -86,15 +132,13 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     closers.push(() => handler.close())
 
     const server = createServer(handler)
-    server.listen(port, values.host)
-    await Promise.race([
-      once(server, 'listening'),
-      once(server, 'error').then(([error]) => {
-        throw new Error(`cannot listen on ${values.host}:${port}: ${(error as Error).message}`, {
-          cause: error,
-        })
-      }),
-    ])
+    try {
+      await listen(server, port, values.host)
+    } catch (error) {
+      if (!(error instanceof ListenError)) throw error
+      ctx.stderr.write(`stratacache dashboard: ${error.message}\n`)
+      return 1
+    }
     closers.push(
       () =>
         new Promise<void>((resolve) => {

@@ -1,9 +1,10 @@
-import { createCache } from '../core/cache.js'
 import type { Finding } from '../observability/diagnose.js'
 import { subscribeSnapshots } from '../observability/publisher.js'
 import type { CacheHealth, CacheSnapshot } from '../observability/types.js'
 import { parseCommandArgs, parseDurationOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
+import { type Observer, openObserver, RedisUnreachableError, withinObserverTimeout } from './observer.js'
+import { parseRedisUrl, redactUrl } from './redis-url.js'
 
 const OPTIONS = {
   redis: { type: 'string' },
@@ -45,43 +46,45 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     throw new UsageError('diagnose needs --redis URL (the Redis the instances share).')
   if (values.namespace === undefined)
     throw new UsageError('diagnose needs --namespace NS (the caches’ namespace).')
+  const url = parseRedisUrl(values.redis)
   const waitMs = parseDurationOption('wait', values.wait, { min: 0 })
 
-  // A cache of that namespace with no L1 and no publishing: it only listens and asks Redis.
-  const observer = createCache({
-    namespace: values.namespace,
-    l1: false,
-    l2: { redis: values.redis },
-    bus: false,
-    lock: false,
-    observability: { recentReads: 0 },
-  })
+  let observer: Observer
   try {
-    try {
-      await observer.ready({ timeout: READY_TIMEOUT })
-    } catch (error) {
-      // The connection's own error: ECONNREFUSED, ENOTFOUND, WRONGPASS, NOAUTH…
-      ctx.stderr.write(`Redis at ${redactUrl(values.redis)}: ${(error as Error).message}\n`)
-      return 1
-    }
+    // No L1 and no publishing: it only listens and asks Redis.
+    observer = await openObserver(url, values.namespace, {
+      bus: false,
+      lock: false,
+      observability: { recentReads: 0 },
+    })
+  } catch (error) {
+    // The connection's own error: ECONNREFUSED, ENOTFOUND, WRONGPASS, NOAUTH, no answer…
+    if (!(error instanceof RedisUnreachableError)) throw error
+    ctx.stderr.write(`${error.message}\n`)
+    return 1
+  }
+  try {
     const latest = new Map<string, CacheSnapshot>()
     let unsubscribe: () => Promise<void>
     try {
-      unsubscribe = await subscribeSnapshots(observer, (snapshot) => {
-        if (snapshot.cache === values.namespace) latest.set(snapshot.instance, snapshot)
-      })
-    } catch {
-      ctx.stderr.write(
-        `Redis at ${redactUrl(values.redis)} did not answer: check the URL and that it is up.\n`,
+      unsubscribe = await withinObserverTimeout(
+        url,
+        'SUBSCRIBE',
+        subscribeSnapshots(observer.cache, (snapshot) => {
+          if (snapshot.cache === values.namespace) latest.set(snapshot.instance, snapshot)
+        }),
       )
+    } catch (error) {
+      if (!(error instanceof RedisUnreachableError)) throw error
+      ctx.stderr.write(`${error.message}\n`)
       return 1
     }
     await new Promise((resolve) => setTimeout(resolve, waitMs))
     await unsubscribe()
-    const redis = await observer.health()
+    const redis = await observer.cache.health()
     if (redis.l2?.connected !== true || redis.l2.memory === undefined) {
       ctx.stderr.write(
-        `Redis at ${redactUrl(values.redis)} did not answer INFO: check the URL and that it is up.\n`,
+        `Redis at ${redactUrl(url)} did not answer INFO: check --redis and that the server is up.\n`,
       )
       return 1
     }
@@ -150,9 +153,6 @@ function report(
   return `${lines.join('\n')}\n`
 }
 
-/** How long diagnose waits for Redis to answer before saying why it did not. */
-const READY_TIMEOUT = '3s'
-
 /** Alerts about the shared Redis, not about one instance. */
 const REDIS_ALERTS: readonly string[] = ['redis-eviction-misconfigured']
 
@@ -162,14 +162,3 @@ function formatFinding(finding: Finding): string[] {
 
 const pct = (ratio: number) => `${(ratio * 100).toFixed(1)}%`
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`
-
-/** The URL without its password (it must never reach a terminal log). */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return '(unparseable URL)'
-  }
-}

@@ -3,6 +3,7 @@ import { encryptionFromEnv } from '../security/keyring.js'
 import { type RotationReport, rotateKeys } from '../security/rotate.js'
 import { parseCommandArgs, parseIntegerOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
+import { parseRedisUrl } from './redis-url.js'
 
 const OPTIONS = {
   redis: { type: 'string' },
@@ -52,6 +53,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     return 0
   }
   if (args.redis === undefined) throw new UsageError('--redis is required (redis:// or rediss:// URL).')
+  const url = parseRedisUrl(args.redis)
   if (args.namespace === undefined) throw new UsageError('--namespace is required.')
   if (args.client !== undefined && args.client !== 'ioredis' && args.client !== 'redis') {
     throw new UsageError(`--client must be ioredis or redis; got '${args.client}'.`)
@@ -61,7 +63,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const showProgress = !args.quiet && !args.json
   const report = await rotateKeys({
     l2: {
-      redis: args.redis,
+      redis: url,
       ...(args.client === undefined ? {} : { client: args.client }),
       ...(args.ca === undefined ? {} : { tls: { ca: readFileSync(args.ca, 'utf8') } }),
     },

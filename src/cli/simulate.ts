@@ -177,6 +177,20 @@ async function traceSetup(values: {
 }
 
 /**
+ * A trace of which no request could be read (an empty file, or the wrong --format: every line
+ * skipped) has no hit ratio to report: "0 requests" and exit 0 would read as a result.
+ */
+function refuseNothingRead(result: { requests: number }, setup: Setup): void {
+  if (setup.report.kind !== 'trace' || result.requests > 0) return
+  const { name, format } = setup.report
+  const empty = statSync(name).size === 0
+  throw new Error(
+    `no access could be read from '${name}' as ${format}${empty ? ' (the file is empty)' : ''}. ` +
+      `Check --format (${[...TRACE_FORMATS, ...LOG_TRACE_FORMATS].join(', ')})${format === 'csv' ? ' and --key-column' : ''}.`,
+  )
+}
+
+/**
  * A trace whose requests (nearly) all have a key of their own hits 0% under every policy and size:
  * not a finding about policies but a sign that the keys are not keys (raw log lines, with their
  * timestamps). Refused, with what to do instead.
@@ -278,6 +292,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     bar?.done()
   }
 
+  refuseNothingRead(result, setup)
   refuseAllDistinct(result, setup)
   if (values.json) ctx.stdout.write(formatJson(result, setup.report))
   else if (values.csv) ctx.stdout.write(formatCsv(result))

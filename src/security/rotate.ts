@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
+import { within } from '../base/deadline.js'
 import { expectObject } from '../base/describe.js'
-import { InvalidOptionError } from '../errors.js'
+import { parseDuration } from '../base/duration.js'
+import { InvalidOptionError, L2TimeoutError } from '../errors.js'
 import { escapeGlob } from '../keys/key.js'
 import { tenantScope } from '../keys/limits.js'
 import { ENVELOPE_MAGIC } from '../serialization/envelope.js'
@@ -25,6 +27,13 @@ const COMPARE_AND_SWAP_MANY: LuaScript = script(
     "if redis.call('get', ARGV[i]) == ARGV[i + 1] then redis.call('set', ARGV[i], ARGV[i + 2], 'KEEPTTL') n = n + 1 end " +
     'end return n',
 )
+/**
+ * Deadline of each Redis call (SCAN, MGET, a script call) when `l2.timeout` is not given: longer
+ * than a cache's 500 ms, since a script call swaps up to {@link SWAPS_PER_CALL} entries, yet short
+ * enough that a Redis that accepts the connection but never answers fails the rotation instead of
+ * hanging it.
+ */
+export const ROTATE_CALL_TIMEOUT_MS = 5_000
 /** Swaps per script call: bounds how long one call blocks Redis (each is a GET and a SET). */
 const SWAPS_PER_CALL = 250
 
@@ -33,7 +42,11 @@ function script(lua: string): LuaScript {
 }
 
 export interface RotateKeysOptions {
-  /** The Redis the caches use: as `l2` of `createCache` (a URL, `{ cluster }`, a client or an adapter), plus `tls`/`client`. */
+  /**
+   * The Redis the caches use: as `l2` of `createCache` (a URL, `{ cluster }`, a client or an
+   * adapter), plus `tls`/`client`. `timeout` bounds each Redis call (default
+   * {@link ROTATE_CALL_TIMEOUT_MS}): one that does not answer in time rejects with E_L2_TIMEOUT.
+   */
   l2: Pick<L2Options, 'redis' | 'client' | 'timeout'> & { tls?: unknown }
   /** The caches' namespace (every version is rotated). */
   namespace: string
@@ -83,14 +96,18 @@ export async function rotateKeys(options: RotateKeysOptions): Promise<RotationRe
   if (typeof options.namespace !== 'string' || options.namespace.length === 0) {
     throw new InvalidOptionError('rotateKeys: namespace is required (the caches’ `namespace`).')
   }
+  const timeoutMs =
+    options.l2.timeout === undefined
+      ? ROTATE_CALL_TIMEOUT_MS
+      : parseDuration(options.l2.timeout, 'rotateKeys: l2.timeout')
   const tier = createRedisTier(options.l2 as L2Options, {
-    timeoutMs: 5_000,
+    timeoutMs,
     batchSize,
     onError: () => {},
   })
   const adapter = tier.adapter
   try {
-    return await rotateWith(adapter, ring, options, batchSize)
+    return await rotateWith(adapter, ring, options, batchSize, timeoutMs)
   } finally {
     await tier.close()
   }
@@ -101,7 +118,18 @@ async function rotateWith(
   ring: KeyRing,
   options: RotateKeysOptions,
   batchSize: number,
+  timeoutMs: number,
 ): Promise<RotationReport> {
+  // The adapter's commands have no deadline of their own (the tier's applies to its own calls).
+  const answer = <T>(command: string, operation: Promise<T>): Promise<T> =>
+    within(
+      operation,
+      timeoutMs,
+      () =>
+        new L2TimeoutError(
+          `rotateKeys: Redis did not answer ${command} within ${timeoutMs} ms: check the Redis URL (host, port, password, TLS) and that the server is up, then run the rotation again (entries already rotated are skipped).`,
+        ),
+    )
   const evalScript = adapter.evalScript?.bind(adapter)
   if (evalScript === undefined) {
     throw new InvalidOptionError('rotateKeys needs an adapter with evalScript (compare-and-swap in Lua).')
@@ -119,11 +147,11 @@ async function rotateWith(
   let cursor = '0'
   do {
     if (options.signal?.aborted) break
-    const page = await adapter.scan(cursor, match, batchSize)
+    const page = await answer('SCAN', adapter.scan(cursor, match, batchSize))
     cursor = page.cursor
     report.scanned += page.keys.length
     if (page.keys.length === 0) continue
-    const values = await adapter.mget(page.keys)
+    const values = await answer('MGET', adapter.mget(page.keys))
     // One group per slot on a cluster; one group on a single Redis.
     const groups = new Map<number, { key: string; value: Buffer; next: Buffer }[]>()
     const cluster = adapter instanceof ClusterAdapter
@@ -164,7 +192,10 @@ async function rotateWith(
         for (const { key, value, next } of chunk) args.push(key, value, next)
         const sealed = chunk.filter(({ value }) => isSealed(value)).length
         swaps.push(
-          evalScript(COMPARE_AND_SWAP_MANY, (chunk[0] as { key: string }).key, args).then((reply) => {
+          answer(
+            'EVALSHA (compare-and-swap)',
+            evalScript(COMPARE_AND_SWAP_MANY, (chunk[0] as { key: string }).key, args),
+          ).then((reply) => {
             const swapped = Number(reply)
             // Which entries changed meanwhile is not told apart from which were plaintext: the
             // count of swaps is exact, and so is what is left for a second pass.

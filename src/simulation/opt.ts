@@ -64,7 +64,9 @@ function optHitsAt(
     throw new RangeError(`OPT needs a capacity ≥ 1; got ${capacity}.`)
   residentNext.fill(-1)
   // Every request pushes at most one value; stale values are compacted away when the heap is full.
-  let heap = new Float64Array(2 * capacity + 2)
+  // Sized for what can be resident: never more than the distinct keys (residentNext has one cell
+  // each), so a capacity of 2^30 on a small trace does not allocate gigabytes; it grows if needed.
+  let heap = new Float64Array(2 * Math.min(capacity, residentNext.length) + 2)
   let size = 0
   let resident = 0
   let hits = 0

@@ -1,4 +1,6 @@
+import { writeFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
+import { analyzeFile, headLines } from '../../dist/analysis/analyze.js'
 import { splitLines } from '../../dist/analysis/lines.js'
 import {
   createReader,
@@ -6,7 +8,7 @@ import {
   type LogFormat,
   parseFieldMap,
 } from '../../dist/analysis/readers/index.js'
-import { collector } from './helpers.js'
+import { collector, tempDir } from './helpers.js'
 
 function read(format: LogFormat, text: string, fields?: string) {
   const reader = createReader(format, fields === undefined ? {} : { fields: parseFieldMap(fields) })
@@ -133,6 +135,25 @@ describe('log readers', () => {
     expect(detectFormat(['{"url": "/"}'])).toBe('jsonl')
     expect(detectFormat(['timestamp,query_signature', '1,SELECT 1'])).toBe('csv')
     expect(detectFormat(['user:1', 'user:2'])).toBe('keys')
+  })
+
+  it('detects a combined log with CRLF line ends, from the lines or from the file', async () => {
+    const line = (n: number) =>
+      `10.0.0.${n} - - [05/Jan/2026:09:00:0${n} +0000] "GET /api/users/${n} HTTP/1.1" 200 5`
+    expect(detectFormat([1, 2, 3].map((n) => `${line(n)}\r`))).toBe('combined')
+    const tmp = await tempDir()
+    try {
+      const path = tmp.path('access.log')
+      await writeFile(path, [1, 2, 3, 1].map((n) => `${line(n)}\r\n`).join(''))
+      expect(detectFormat(await headLines(path), path)).toBe('combined')
+      // And the combined reader reads each CRLF line as an access (the \r is not part of it).
+      const report = await analyzeFile(path)
+      expect(report.source.format).toBe('combined')
+      expect(report.lines.malformed).toBe(0)
+      expect(report.lines.reads).toBe(4)
+    } finally {
+      await tmp.cleanup()
+    }
   })
 
   it('splits lines across chunk boundaries; long and binary lines are reported, not assembled', async () => {

@@ -96,6 +96,26 @@ describe('stratacache analyze', () => {
     ).resolves.toBeDefined()
   }, 60_000)
 
+  it('--emit-config keeps text from the log inside its comments: U+2028, U+2029 and CR are escaped', async () => {
+    const log = [
+      '/api/c\u2028d/1',
+      '/api/c\u2028d/2',
+      '/api/e\u2029f/1',
+      '/api/c\u2028d/1',
+      '/api/e\u2029f/1',
+    ]
+      .map((url, i) => JSON.stringify({ ts: `2026-01-01T00:00:0${i}.000Z`, url, method: 'GET' }))
+      .join('\n')
+    await writeFile(tmp.path('terminators.jsonl'), `${log}\n`)
+    const c = captureCli()
+    expect(await main(['analyze', tmp.path('terminators.jsonl'), '--emit-config'], c.ctx)).toBe(0)
+    const module = c.stdout()
+    // A raw line terminator ends a // comment: what follows it would be code.
+    expect(module).not.toMatch(/[\r\u2028\u2029]/)
+    expect(module).toContain('// /api/c\\u2028d/:id')
+    expect(module).toContain('// /api/e\\u2029f/:id')
+  })
+
   it('exits 1 with the reasons when nothing could be read; 2 on bad usage', async () => {
     const c = captureCli()
     expect(await main(['analyze', tmp.path('garbage.log'), '--format', 'combined'], c.ctx)).toBe(1)

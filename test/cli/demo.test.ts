@@ -64,6 +64,15 @@ const NO_REDIS = ['--redis', 'redis://127.0.0.1:1']
 // Each run spawns the real CLI (and with Redis, its worker processes): seconds on a quiet machine,
 // much more on a loaded one.
 describe('stratacache demo', { timeout: 150_000 }, () => {
+  it('--warmup 0 is reported as a cold start, not as the steady state a warm-up gives', async () => {
+    const cold = small.map((arg, i) => (small[i - 1] === '--warmup' ? '0' : arg))
+    const { stdout } = await demo([...cold, '--skip-http', '--quiet', ...NO_REDIS])
+    expect(stdout).toMatch(/warm-up {3}none \(--warmup 0\): the cached runs start cold/)
+    expect(stdout).not.toContain('steady state')
+    const warm = await demo([...small, '--skip-http', '--quiet', ...NO_REDIS])
+    expect(warm.stdout).toContain('6,000 requests first (untimed) for the cached runs: steady state')
+  })
+
   it('runs without Redis: no cache, L1, and HTTP without then with the cache; says how to add L1 + L2', async () => {
     const { stdout } = await demo([...small, '--json', ...NO_REDIS])
     const report = JSON.parse(stdout) as DemoJson

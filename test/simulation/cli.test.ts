@@ -137,6 +137,22 @@ describe('stratacache simulate', () => {
     expect(c.stderr()).toMatch(/bad\.lis:2:/)
   })
 
+  it('nothing read (an empty file, or the wrong --format): exit code 1 and a hint, never "0 requests"', async () => {
+    await writeFile(tmp.path('empty.txt'), '')
+    const c = captureCli()
+    expect(await simulateCommand(['--trace', tmp.path('empty.txt'), '--sizes', '10'], c.ctx)).toBe(1)
+    expect(c.stderr()).toMatch(
+      /no access could be read from '.*empty\.txt' as lines \(the file is empty\)\. Check --format/,
+    )
+    expect(c.stdout()).toBe('')
+    // Keys, read as a combined access log: every line skipped.
+    const w = captureCli()
+    expect(
+      await simulateCommand(['--trace', tmp.path('abc.txt'), '--format', 'combined', '--sizes', '10'], w.ctx),
+    ).toBe(1)
+    expect(w.stderr()).toMatch(/no access could be read from '.*abc\.txt' as combined\. Check --format/)
+  })
+
   it('--help; run() is a CommandModule for src/cli/main.ts', async () => {
     const c = captureCli()
     expect(await run(['--help'], c.ctx)).toBe(0)

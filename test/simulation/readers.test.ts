@@ -85,6 +85,35 @@ describe('lines reader', () => {
   })
 })
 
+describe('lines reader: long lines and broken gzip', () => {
+  it('skips a line over 64 KiB, however it is split, and reads the lines around it', async () => {
+    const long = 'x'.repeat(100 * 1024)
+    const bytes = Buffer.from(`a\n${long}\nb\n${long}`)
+    // Pieces of 4 KiB: the long line spans 25 chunks, as it does when read from a file.
+    const pieces: Buffer[] = []
+    for (let at = 0; at < bytes.length; at += 4096) pieces.push(bytes.subarray(at, at + 4096))
+    expect(await flat(decodeLines(pieces))).toEqual(['a', 'b'])
+    expect(await flat(decodeLines([bytes]))).toEqual(['a', 'b'])
+  })
+
+  it('keeps a line just under the limit, joined from many chunks', async () => {
+    const line = 'k'.repeat(64 * 1024 - 1)
+    expect(await flat(decodeLines(splitEverywhere(Buffer.from(`${line}\nz\n`), 4096)))).toEqual([line, 'z'])
+  })
+
+  it('names a .gz file that is not gzip, and one that is truncated', async () => {
+    await writeFile(tmp.path('plain.txt.gz'), '1\n2\n3\n')
+    await expect(collect(readLines(tmp.path('plain.txt.gz')))).rejects.toThrow(
+      /'.*plain\.txt\.gz' is not valid gzip/,
+    )
+    const whole = gzipSync(Array.from({ length: 5000 }, (_, i) => String(i)).join('\n'))
+    await writeFile(tmp.path('cut.txt.gz'), whole.subarray(0, whole.length - 100))
+    await expect(collect(readLines(tmp.path('cut.txt.gz')))).rejects.toThrow(
+      /'.*cut\.txt\.gz' is truncated: its gzip stream ends early/,
+    )
+  })
+})
+
 describe('csv reader', () => {
   const csv =
     'id,"the key",other\r\n' +

@@ -225,6 +225,24 @@ describe('SimulatedCache', () => {
     expect([cache.has(0), cache.has(1), cache.has(2)]).toEqual([true, true, false])
   })
 
+  it('sized past the trace, holds only what the trace fills: 2^30 entries hit exactly as a cache of every distinct key', async () => {
+    const source = syntheticTraceSource('zipf:0.9:5000:50000', 3)
+    const huge = 2 ** 30 // documented as a valid --sizes value
+    const before = process.memoryUsage().arrayBuffers
+    const result = await simulate(source, { policies: [...SIMULATED_POLICIES], sizes: [huge] })
+    // Every policy keeps every key: what such a cache holds is the distinct keys (a few hundred KB
+    // over all the policies), not 2^30 slots up front (gigabytes).
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 2 ** 20)
+    const exact = await simulate(syntheticTraceSource('zipf:0.9:5000:50000', 3), {
+      policies: [...SIMULATED_POLICIES],
+      sizes: [result.distinctKeys],
+    })
+    expect(result.results.map((r) => [r.policy, r.hits])).toEqual(
+      exact.results.map((r) => [r.policy, r.hits]),
+    )
+    expect(result.results.every((r) => r.hits === result.requests - result.distinctKeys)).toBe(true)
+  })
+
   it('honours an admission refusal (the victim is the candidate)', () => {
     const refuseNewcomers: EvictionPolicy = {
       name: 'lru',

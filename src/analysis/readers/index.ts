@@ -44,7 +44,12 @@ const KNOWN_COLUMNS = new Set(Object.values(FIELD_CANDIDATES).flat())
  * ties (`.csv`, `.jsonl`/`.ndjson`).
  */
 export function detectFormat(lines: readonly string[], name = ''): LogFormat {
-  const sample = lines.filter((line) => line.trim() !== '').slice(0, 50)
+  // A trailing \r (CRLF files, lines split on \n only) would defeat the `$`-anchored patterns
+  // (a combined log read as keys); the readers see lines without it (src/analysis/lines.ts).
+  const sample = lines
+    .map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line))
+    .filter((line) => line.trim() !== '')
+    .slice(0, 50)
   if (sample.length === 0) return 'keys'
   const share = (test: (line: string) => boolean): number =>
     sample.filter((line) => test(line)).length / sample.length

@@ -5,15 +5,15 @@ import {
   parseIntegerOption,
   parseNumberOption,
   parseShareOption,
-  UsageError,
 } from '../args.js'
 import type { CliContext } from '../command.js'
 import { createProgress, progressEnabled } from '../progress.js'
+import { parseRedisUrl, redactUrl } from '../redis-url.js'
 import { defaultCatalogDir, openCatalog } from './catalog.js'
 import { MissingFrameworkError, runHttp } from './http.js'
 import { runL1L2Processes } from './processes.js'
 import { message } from './replay.js'
-import { type DemoConfig, type DemoReport, redactUrl, renderText, type SkippedRun, toJson } from './report.js'
+import { type DemoConfig, type DemoReport, renderText, type SkippedRun, toJson } from './report.js'
 import { probeRedis, runL1, runL1L2, runNoCache, warmUp } from './run.js'
 import { MODE_LABELS, type RunOptions, type RunResult } from './types.js'
 import { generateWorkload } from './workload.js'
@@ -84,19 +84,6 @@ Output:
 }
 
 const defaultRedisUrl = (env: NodeJS.ProcessEnv): string => env.REDIS_URL || 'redis://127.0.0.1:6379'
-
-function parseRedisUrl(value: string): string {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw new UsageError(`--redis must be a URL like redis://127.0.0.1:6379; got '${value}'.`)
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new UsageError(`--redis must start with redis:// or rediss://; got '${redactUrl(value)}'.`)
-  }
-  return value
-}
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const values = parseCommandArgs(argv, OPTIONS)

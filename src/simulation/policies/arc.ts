@@ -1,4 +1,4 @@
-import type { EvictionPolicy } from '../../eviction/policy.js'
+import { type EvictionPolicy, INITIAL_SLOTS, withSlot } from '../../eviction/policy.js'
 import { SlotQueues } from '../../eviction/queues.js'
 
 const T1 = 0 // seen once recently
@@ -15,7 +15,8 @@ export class ArcPolicy implements EvictionPolicy {
   readonly name = 'arc'
   readonly #capacity: number
   readonly #queues: SlotQueues
-  readonly #hash: Int32Array
+  /** Grown on insert (see withSlot): a cache sized past the trace's distinct keys costs what it holds. */
+  #hash: Int32Array
   readonly #b1 = new Map<number, true>()
   readonly #b2 = new Map<number, true>()
   #p = 0
@@ -25,7 +26,7 @@ export class ArcPolicy implements EvictionPolicy {
   constructor(capacity: number) {
     this.#capacity = capacity
     this.#queues = new SlotQueues(capacity + 1, 2)
-    this.#hash = new Int32Array(capacity + 1)
+    this.#hash = new Int32Array(Math.min(capacity + 1, INITIAL_SLOTS))
   }
 
   touch(slot: number): void {
@@ -35,6 +36,7 @@ export class ArcPolicy implements EvictionPolicy {
   miss(_hash: number): void {}
 
   insert(slot: number, hash: number): void {
+    this.#hash = withSlot(this.#hash, slot, 0, this.#capacity + 1)
     this.#hash[slot] = hash
     const c = this.#capacity
     const b1 = this.#b1.size

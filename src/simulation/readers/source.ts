@@ -45,10 +45,31 @@ export async function* readChunks(path: string, options: ReadOptions = {}): Asyn
   const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK })
   // Errors on either side reach the loop below through `gunzip`; an early exit destroys both.
   pipeline(file, gunzip, () => {})
-  for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-    onProgress?.(read, total)
-    yield chunk
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      onProgress?.(read, total)
+      yield chunk
+    }
+  } catch (error) {
+    throw gzipError(path, error)
   }
+}
+
+/** A `.gz` trace that zlib refused: says which file and what is wrong with it, not zlib's bare words. */
+export class TraceGzipError extends Error {
+  override name = 'TraceGzipError'
+}
+
+function gzipError(path: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !code.startsWith('Z_')) return error // the file itself: ENOENT, EISDIR…
+  // zlib's own words ride along as the cause (the CLI prints it on the next line).
+  return new TraceGzipError(
+    code === 'Z_BUF_ERROR'
+      ? `'${path}' is truncated: its gzip stream ends early. Copy or download it again; the keys before the cut can be read with \`gzip -dc '${path}' > trace\`.`
+      : `'${path}' is not valid gzip. A name ending in .gz is gunzipped: rename it if it is plain text, or check that it was copied whole.`,
+    { cause: error },
+  )
 }
 
 /** The keys of a batched reader one by one. */
@@ -59,31 +80,73 @@ export async function* flatten<K extends TraceKey>(
 }
 
 /**
+ * Lines longer than this many bytes are skipped (never assembled): no trace format writes one
+ * legitimately, and holding one would let a file without newlines fill memory. As analyze's limit
+ * (src/analysis/lines.ts).
+ */
+export const MAX_TRACE_LINE_BYTES = 64 * 1024
+
+export interface LineOptions {
+  /** Default {@link MAX_TRACE_LINE_BYTES}. */
+  readonly maxLineBytes?: number
+  /** Told of each line skipped for its length (the default: skipped silently). */
+  readonly onMalformed?: (lineNumber: number, reason: string) => void
+}
+
+/**
  * Calls `onLine(buffer, start, end)` for every line of the stream (without its `\n`; a trailing
  * `\r` is left to the callback), handing over whatever the callback pushed after each chunk. Works
- * on bytes: no string is made for a line unless the callback makes one.
+ * on bytes: no string is made for a line unless the callback makes one. A line split across chunks
+ * is kept as a list of its pieces and joined once, when it ends (joining at every chunk was
+ * quadratic in the line's length); one longer than `maxLineBytes` is dropped as it arrives.
  */
 export async function* forEachLine<K>(
   chunks: Chunks,
   onLine: (buffer: Buffer, start: number, end: number, lineNumber: number, out: K[]) => void,
+  options: LineOptions = {},
 ): AsyncGenerator<K[]> {
-  let carry: Buffer | undefined
+  const max = options.maxLineBytes ?? MAX_TRACE_LINE_BYTES
+  const tooLong = (lineNumber: number, length: number): void =>
+    options.onMalformed?.(lineNumber, `line too long (${length} bytes, more than ${max})`)
+  let pieces: Buffer[] = [] // the unfinished line's bytes from earlier chunks (copies)
+  let carried = 0 // their length; still counted once the pieces are dropped
   let lineNumber = 0
+  const finish = (last: Buffer | undefined, out: K[]): void => {
+    const length = carried + (last?.length ?? 0)
+    lineNumber++
+    if (length > max) tooLong(lineNumber, length)
+    else {
+      const line = Buffer.concat(last === undefined ? pieces : [...pieces, last], length)
+      onLine(line, 0, length, lineNumber, out)
+    }
+    pieces = []
+    carried = 0
+  }
   for await (const chunk of chunks) {
-    const buffer = carry === undefined ? chunk : Buffer.concat([carry, chunk])
     const out: K[] = []
     let start = 0
-    for (let nl = buffer.indexOf(10, start); nl !== -1; nl = buffer.indexOf(10, start)) {
-      onLine(buffer, start, nl, ++lineNumber, out)
+    let nl = chunk.indexOf(10)
+    if (carried > 0 && nl !== -1) {
+      finish(chunk.subarray(0, nl), out)
+      start = nl + 1
+      nl = chunk.indexOf(10, start)
+    }
+    for (; nl !== -1; nl = chunk.indexOf(10, start)) {
+      if (nl - start > max) tooLong(++lineNumber, nl - start)
+      else onLine(chunk, start, nl, ++lineNumber, out)
       start = nl + 1
     }
-    // Copied: the stream may hand the chunk's memory back to a pool.
-    carry = start < buffer.length ? Buffer.from(buffer.subarray(start)) : undefined
+    if (start < chunk.length) {
+      carried += chunk.length - start
+      // Copied: the stream may hand the chunk's memory back to a pool.
+      if (carried <= max) pieces.push(Buffer.from(chunk.subarray(start)))
+      else pieces = []
+    }
     if (out.length > 0) yield out
   }
-  if (carry !== undefined) {
+  if (carried > 0) {
     const out: K[] = []
-    onLine(carry, 0, carry.length, ++lineNumber, out)
+    finish(undefined, out)
     if (out.length > 0) yield out
   }
 }
