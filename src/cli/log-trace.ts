@@ -4,7 +4,7 @@ import { DEFAULT_MAX_LINE_BYTES, splitLines } from '../analysis/lines.js'
 import { Normalizer } from '../analysis/normalize/index.js'
 import { createReader, detectFormat, type LogFormat } from '../analysis/readers/index.js'
 import { readChunks } from '../simulation/readers/source.js'
-import type { TraceSource } from '../simulation/simulate.js'
+import { SkippedLines, type TraceSource } from '../simulation/simulate.js'
 
 /** The access-log formats `simulate` reads through `analyze`'s readers (`keys` and CSV key columns are its own). */
 export const LOG_TRACE_FORMATS = ['combined', 'jsonl', 'postgres', 'redis-monitor'] as const
@@ -30,8 +30,10 @@ const BATCH = 65_536
  * plus the distinct keys), and handed over in batches once the log has been read.
  */
 export function logTraceSource(path: string, format: LogTraceFormat): TraceSource {
+  const skipped = new SkippedLines()
   return {
     name: path,
+    skipped,
     async *batches(onProgress) {
       const ids = new Map<string, number>()
       let trace = new Int32Array(BATCH)
@@ -54,14 +56,15 @@ export function logTraceSource(path: string, format: LogTraceFormat): TraceSourc
           }
           trace[length++] = id
         },
-        malformed() {},
+        malformed: (line, reason) => skipped.add(line, reason),
+        // A well-formed line without an access (a header, a checkpoint): nothing lost.
         skipped() {},
       }
       await splitLines(
         readChunks(path, onProgress === undefined ? {} : { onProgress }),
         {
           line: (text, lineNumber) => reader.line(text, lineNumber, sink),
-          bad: () => {},
+          bad: (line, reason) => skipped.add(line, reason),
         },
         DEFAULT_MAX_LINE_BYTES,
       )

@@ -190,6 +190,18 @@ function refuseNothingRead(result: { requests: number }, setup: Setup): void {
   )
 }
 
+/** Lines the reader could not use were left out of the replay: said on stderr, with the first. */
+function reportSkipped(setup: Setup, stderr: { write(text: string): unknown }): void {
+  const skipped = setup.source.skipped
+  if (skipped === undefined || skipped.count === 0 || setup.report.kind !== 'trace') return
+  const { name, format } = setup.report
+  const first =
+    skipped.first === undefined ? '' : ` (the first, line ${skipped.first.line}: ${skipped.first.reason})`
+  stderr.write(
+    `stratacache simulate: ${skipped.count.toLocaleString('en-US')} line(s) of ${name} could not be read as ${format} and were left out of the replay${first}.\n`,
+  )
+}
+
 /**
  * A trace whose requests (nearly) all have a key of their own hits 0% under every policy and size:
  * not a finding about policies but a sign that the keys are not keys (raw log lines, with their
@@ -294,6 +306,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 
   refuseNothingRead(result, setup)
   refuseAllDistinct(result, setup)
+  reportSkipped(setup, ctx.stderr)
   if (values.json) ctx.stdout.write(formatJson(result, setup.report))
   else if (values.csv) ctx.stdout.write(formatCsv(result))
   else ctx.stdout.write(formatTable(result, setup.report))

@@ -75,10 +75,26 @@ export function resolveCapacity(size: CacheSize, distinct: number): number {
 export interface TraceSource {
   /** For reports: the file, or the workload. */
   readonly name: string
+  /** Lines of the file that could not be read and were skipped, counted as it is read. */
+  readonly skipped?: SkippedLines
   /** The keys in batches; `onProgress(done, total)` counts in the source's own unit (bytes, requests). */
   batches(
     onProgress?: (done: number, total: number) => void,
   ): AsyncIterable<readonly TraceKey[]> | Iterable<readonly TraceKey[]>
+}
+
+/**
+ * Lines a trace's reader skipped: how many, and the first (line number and why). A simulation
+ * that silently replays fewer requests than the file holds would report another workload's hit
+ * ratio: the CLI says how many were left out.
+ */
+export class SkippedLines {
+  count = 0
+  first: { readonly line: number; readonly reason: string } | undefined
+
+  add(line: number, reason: string): void {
+    if (this.count++ === 0) this.first = { line, reason }
+  }
 }
 
 /** A trace file read in `format` (streamed, gunzipped when it ends in `.gz`). */
@@ -87,10 +103,17 @@ export function fileTraceSource(
   format: TraceFormat,
   options: TraceReadOptions = {},
 ): TraceSource {
+  const skipped = new SkippedLines()
+  const onMalformed = (line: number, reason: string) => skipped.add(line, reason)
   return {
     name: path,
+    skipped,
     batches: (onProgress) =>
-      readTraceBatches(path, format, onProgress === undefined ? options : { ...options, onProgress }),
+      readTraceBatches(path, format, {
+        ...options,
+        onMalformed,
+        ...(onProgress === undefined ? {} : { onProgress }),
+      }),
   }
 }
 

@@ -153,6 +153,45 @@ describe('stratacache simulate', () => {
     expect(w.stderr()).toMatch(/no access could be read from '.*abc\.txt' as combined\. Check --format/)
   })
 
+  it('says how many lines it left out of the replay, and the first; an ARC trace refuses an over-long line', async () => {
+    // A key trace with one line over the 64 KiB limit: replayed without it, and said so.
+    await writeFile(tmp.path('long.txt'), `a\nb\n${'x'.repeat(70_000)}\na\nb\n`)
+    const c = captureCli()
+    expect(await simulateCommand(['--trace', tmp.path('long.txt'), '--sizes', '10', '--json'], c.ctx)).toBe(0)
+    expect(JSON.parse(c.stdout()).requests).toBe(4)
+    expect(c.stderr()).toMatch(
+      /1 line\(s\) of .*long\.txt could not be read as lines and were left out of the replay \(the first, line 3: line too long \(70000 bytes/,
+    )
+    // An access log with a line that is not one: the same report.
+    await writeFile(
+      tmp.path('mixed.log'),
+      [
+        '127.0.0.1 - - [10/Oct/2025:13:55:36 +0000] "GET /a HTTP/1.1" 200 10 "-" "x"',
+        'not a log line',
+        '127.0.0.1 - - [10/Oct/2025:13:55:37 +0000] "GET /a HTTP/1.1" 200 10 "-" "x"',
+      ].join('\n'),
+    )
+    const m = captureCli()
+    expect(
+      await simulateCommand(
+        ['--trace', tmp.path('mixed.log'), '--sizes', '10', '--format', 'combined'],
+        m.ctx,
+      ),
+    ).toBe(0)
+    expect(m.stderr()).toMatch(
+      /1 line\(s\) of .*mixed\.log could not be read as combined .*\(the first, line 2: /,
+    )
+    // A clean trace says nothing.
+    const clean = captureCli()
+    expect(await simulateCommand(['--trace', tmp.path('abc.txt'), '--sizes', '2', '-q'], clean.ctx)).toBe(0)
+    expect(clean.stderr()).toBe('')
+    // ARC reads every line or fails: an over-long one is an error, not a skip.
+    await writeFile(tmp.path('long.lis'), `1 1 0 0\n${'1'.repeat(70_000)} 1 0 0\n`)
+    const arc = captureCli()
+    expect(await simulateCommand(['--trace', tmp.path('long.lis'), '--sizes', '10'], arc.ctx)).toBe(1)
+    expect(arc.stderr()).toMatch(/long\.lis:2: line too long/)
+  })
+
   it('--help; run() is a CommandModule for src/cli/main.ts', async () => {
     const c = captureCli()
     expect(await run(['--help'], c.ctx)).toBe(0)

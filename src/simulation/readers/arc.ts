@@ -18,37 +18,46 @@ export function readArcBatches(path: string, options: ReadOptions = {}): AsyncGe
 
 /** {@link readArcBatches} over any stream of bytes; `name` is for error messages. */
 export function decodeArc(chunks: Chunks, name = 'input'): AsyncGenerator<number[]> {
-  return forEachLine<number>(chunks, (buffer, start, end, line, out) => {
-    let i = skipBlanks(buffer, start, end)
-    if (i === end) return
-    let block = 0
-    let digits = 0
-    for (; i < end; i++, digits++) {
-      const c = buffer[i] as number
-      if (c < ZERO || c > NINE) break
-      block = block * 10 + (c - ZERO)
-    }
-    i = skipBlanks(buffer, i, end)
-    let count = 0
-    let countDigits = 0
-    for (; i < end; i++, countDigits++) {
-      const c = buffer[i] as number
-      if (c < ZERO || c > NINE) break
-      count = count * 10 + (c - ZERO)
-    }
-    const wellFormed =
-      digits > 0 &&
-      countDigits > 0 &&
-      (i === end || isBlank(buffer[i] as number)) &&
-      Number.isSafeInteger(block + count)
-    if (!wellFormed) {
-      const text = buffer.toString('utf8', start, Math.min(end, start + 80))
-      throw new Error(
-        `${name}:${line}: expected 'start_block block_count ignored request_id'; got '${text}'.`,
-      )
-    }
-    for (let b = 0; b < count; b++) out.push(block + b)
-  })
+  return forEachLine<number>(
+    chunks,
+    (buffer, start, end, line, out) => {
+      let i = skipBlanks(buffer, start, end)
+      if (i === end) return
+      let block = 0
+      let digits = 0
+      for (; i < end; i++, digits++) {
+        const c = buffer[i] as number
+        if (c < ZERO || c > NINE) break
+        block = block * 10 + (c - ZERO)
+      }
+      i = skipBlanks(buffer, i, end)
+      let count = 0
+      let countDigits = 0
+      for (; i < end; i++, countDigits++) {
+        const c = buffer[i] as number
+        if (c < ZERO || c > NINE) break
+        count = count * 10 + (c - ZERO)
+      }
+      const wellFormed =
+        digits > 0 &&
+        countDigits > 0 &&
+        (i === end || isBlank(buffer[i] as number)) &&
+        Number.isSafeInteger(block + count)
+      if (!wellFormed) {
+        const text = buffer.toString('utf8', start, Math.min(end, start + 80))
+        throw new Error(
+          `${name}:${line}: expected 'start_block block_count ignored request_id'; got '${text}'.`,
+        )
+      }
+      for (let b = 0; b < count; b++) out.push(block + b)
+    },
+    {
+      // As any other line this format cannot read: an error, not a skip.
+      onMalformed: (line, reason) => {
+        throw new Error(`${name}:${line}: ${reason}; expected 'start_block block_count ignored request_id'.`)
+      },
+    },
+  )
 }
 
 /** {@link readArcBatches}, key by key. */

@@ -48,7 +48,10 @@ export function readTraceBatches(
   format: TraceFormat,
   options: TraceReadOptions = {},
 ): AsyncGenerator<TraceKey[]> {
-  const base: ReadOptions = options.onProgress === undefined ? {} : { onProgress: options.onProgress }
+  const base: ReadOptions = {
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.onMalformed === undefined ? {} : { onMalformed: options.onMalformed }),
+  }
   switch (format) {
     case 'lines':
       return readLinesBatches(path, base)

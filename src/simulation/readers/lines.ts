@@ -1,5 +1,13 @@
 import type { TraceKey } from '../hash.js'
-import { type Chunks, flatten, forEachLine, keyFromBytes, type ReadOptions, readChunks } from './source.js'
+import {
+  type Chunks,
+  flatten,
+  forEachLine,
+  keyFromBytes,
+  type LineOptions,
+  type ReadOptions,
+  readChunks,
+} from './source.js'
 
 /**
  * A text trace with one key per line, in batches (one per chunk of the file). A line holding a
@@ -7,15 +15,19 @@ import { type Chunks, flatten, forEachLine, keyFromBytes, type ReadOptions, read
  * skipped. Streams: memory stays at a chunk or two whatever the file's size.
  */
 export function readLinesBatches(path: string, options: ReadOptions = {}): AsyncGenerator<TraceKey[]> {
-  return decodeLines(readChunks(path, options))
+  return decodeLines(readChunks(path, options), options)
 }
 
 /** {@link readLinesBatches} over any stream of bytes (one batch per chunk). */
-export function decodeLines(chunks: Chunks): AsyncGenerator<TraceKey[]> {
-  return forEachLine<TraceKey>(chunks, (buffer, start, end, _line, out) => {
-    const key = keyFromBytes(buffer, start, end)
-    if (key !== undefined) out.push(key)
-  })
+export function decodeLines(chunks: Chunks, options: LineOptions = {}): AsyncGenerator<TraceKey[]> {
+  return forEachLine<TraceKey>(
+    chunks,
+    (buffer, start, end, _line, out) => {
+      const key = keyFromBytes(buffer, start, end)
+      if (key !== undefined) out.push(key)
+    },
+    options,
+  )
 }
 
 /** {@link readLinesBatches}, key by key. */

@@ -14,6 +14,8 @@ export interface ReadOptions {
    * (both counted on disk, so compressed for a `.gz`): enough to draw a progress bar.
    */
   readonly onProgress?: (bytesRead: number, totalBytes: number) => void
+  /** Told of each line a text reader skipped (too long): the caller reports how many. */
+  readonly onMalformed?: (lineNumber: number, reason: string) => void
 }
 
 const FILE_CHUNK = 1 << 20
