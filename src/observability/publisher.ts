@@ -1,11 +1,11 @@
-import { describeValue, expectObject } from '../base/describe.js'
-import { InvalidOptionError } from '../errors.js'
 /**
  * Instances publish their snapshots over the L2's bus (Redis pub/sub) on `!bus:<namespace>:stats`
  * (inside the bus' channel pattern, so the documented ACL covers it; a namespace has no ':'), so
  * one dashboard or `stratacache diagnose --redis` sees every instance. A snapshot carries counters,
  * histograms, health and key *groups* — never a key, a value or a tag.
  */
+import { describeValue, expectObject } from '../base/describe.js'
+import { InvalidOptionError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { CacheSnapshot } from './types.js'
 

@@ -1,10 +1,7 @@
-import type { EvictionPolicy } from '../eviction/policy.js'
+import { type EvictionPolicy, INITIAL_SLOTS, withSlot } from '../eviction/policy.js'
 
 const EMPTY = 0
 const GOLDEN = 0x9e3779b1
-
-/** Slots (and table cells) a cache starts with; both double as entries arrive. */
-const INITIAL_SLOTS = 64
 
 /**
  * A cache of `capacity` unit-size entries driven by an {@link EvictionPolicy}, exactly as the L1
@@ -128,15 +125,8 @@ export class SimulatedCache {
   #takeSlot(): number {
     if (this.#freeTop > 0) return this.#free[--this.#freeTop] as number
     const slot = this.#used++
-    if (slot >= this.#slotId.length) {
-      const length = Math.min(this.capacity + 1, Math.max(slot + 1, this.#slotId.length * 2))
-      const slotId = new Int32Array(length).fill(-1)
-      slotId.set(this.#slotId)
-      this.#slotId = slotId
-      const free = new Int32Array(length)
-      free.set(this.#free)
-      this.#free = free
-    }
+    this.#slotId = withSlot(this.#slotId, slot, -1, this.capacity + 1)
+    this.#free = withSlot(this.#free, slot, 0, this.capacity + 1)
     return slot
   }
 

@@ -88,11 +88,10 @@ export async function* flatten<K extends TraceKey>(
  */
 export const MAX_TRACE_LINE_BYTES = 64 * 1024
 
-export interface LineOptions {
+/** `onMalformed` is told of each line skipped for its length (without it: skipped silently). */
+export interface LineOptions extends Pick<ReadOptions, 'onMalformed'> {
   /** Default {@link MAX_TRACE_LINE_BYTES}. */
   readonly maxLineBytes?: number
-  /** Told of each line skipped for its length (the default: skipped silently). */
-  readonly onMalformed?: (lineNumber: number, reason: string) => void
 }
 
 /**
