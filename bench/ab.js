@@ -4,7 +4,7 @@
 //   node bench/ab.js 0c3f423 main          this build vs the one before the core split and vs main
 //   options: --quick (fewer rounds and forks, ioredis only)  --rounds=N  --forks=N (fresh processes
 //   per build, default 5)  --warmup-ops=N (operations before the first round, default 20,000)
-//   --only=l1,l2,miss  --pin=false (no CPU pinning)  --a=<ref> (A = that ref's build instead of
+//   --only=l1,l2,miss,write  --pin=false (no CPU pinning)  --a=<ref> (A = that ref's build instead of
 //   this checkout's dist/)
 //
 // Each ref is extracted with `git archive` into $TMPDIR/stratacache-ab/<sha> (no worktree, no
@@ -99,6 +99,13 @@ const CASES = [
     full: true,
   },
   { case: 'miss', title: 'get miss (L1 + L2), ioredis', impl: 'miss-get', rounds: 40, redis: true },
+  {
+    case: 'write',
+    title: 'set / delete (L1 + L2, bus on), ioredis',
+    impl: 'strata-ioredis',
+    rounds: 25,
+    redis: true,
+  },
 ].filter((c) => (!only || only.has(c.case)) && !(quick && c.full))
 
 const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' })

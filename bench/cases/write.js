@@ -6,7 +6,7 @@
 // ~500 B product (JSON) with a one-hour TTL.
 
 import { openClient } from '../lib/clients.js'
-import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve } from '../lib/common.js'
+import { KEY_COUNT, makeKeys, makeSequence, products, SEQ_MASK, serve, strataModule } from '../lib/common.js'
 import { parseCommandStats } from '../lib/redis-server.js'
 
 const CONCURRENCY = 64
@@ -39,7 +39,7 @@ async function setup() {
   }
   if (impl === 'strata-ioredis' || impl === 'strata-redis') {
     const client = impl.slice(7)
-    const { createCache } = await import('../../dist/index.js')
+    const { createCache } = await strataModule()
     const cache = createCache({ namespace: `bench-write-${client}`, l2: { redis: url, client } })
     await cache.ready()
     return {
