@@ -58,7 +58,7 @@ export function httpCache(options: HttpCacheOptions): ExpressHttpCache {
   return new ExpressHttpCache(options)
 }
 
-type ServerResponseMethods = Pick<Response, 'write' | 'end' | 'writeHead'>
+type ServerResponseMethods = Pick<Response, 'write' | 'end' | 'writeHead' | 'send'>
 
 type End = (this: Response, chunk?: unknown, encoding?: BufferEncoding) => unknown
 
@@ -68,18 +68,37 @@ type End = (this: Response, chunk?: unknown, encoding?: BufferEncoding) => unkno
  * object only, and restored before the real write, so outer middleware that patched them too
  * (compression, loggers) see one ordinary response.
  */
-function capture(req: object, res: Response, next: NextFunction, exchange: Exchange): void {
-  const original: ServerResponseMethods = { write: res.write, end: res.end, writeHead: res.writeHead }
+function capture(req: IncomingMessage, res: Response, next: NextFunction, exchange: Exchange): void {
+  const original: ServerResponseMethods = {
+    write: res.write,
+    end: res.end,
+    writeHead: res.writeHead,
+    send: res.send,
+  }
   const chunks: Buffer[] = []
   let ended = false
   const restore = (): void => {
     res.write = original.write
     res.end = original.end
     res.writeHead = original.writeHead
+    res.send = original.send
     // Express answers 304 itself when `req.fresh`; under capture the core decides that.
     delete (req as { fresh?: boolean }).fresh
   }
   Object.defineProperty(req, 'fresh', { configurable: true, get: () => false })
+  if (req.method === 'HEAD') {
+    // Express's send (json, format, render go through it) leaves a HEAD's body out of `end`, and
+    // the ETag is computed from the body: asked as for a GET, it hands the body over, so a HEAD
+    // carries the validators a GET gets (RFC 9110 §9.3.2). Node sends no body for a HEAD anyway.
+    res.send = function send(this: Response, body?: unknown) {
+      req.method = 'GET'
+      try {
+        return original.send.call(this, body)
+      } finally {
+        req.method = 'HEAD'
+      }
+    } as Response['send']
+  }
   const toBuffer = (chunk: unknown, encoding?: BufferEncoding): Buffer | undefined => {
     if (chunk === undefined || chunk === null || typeof chunk === 'function') return undefined
     if (typeof chunk === 'string') return Buffer.from(chunk, encoding ?? 'utf8')

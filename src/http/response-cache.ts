@@ -32,9 +32,9 @@ const ERROR_STATUSES = new Set([500, 502, 503, 504])
 
 /**
  * Whether `body` is the whole representation, as the ETag is computed from: always for a GET; for
- * a HEAD only when the framework handed it over (Fastify and Hono do; Express leaves it out and
- * keeps its Content-Length), so a HEAD that ran the route carries the GET's ETag (RFC 9110 §9.3.2)
- * and never one of an empty body.
+ * a HEAD only when the framework handed it over (Fastify and Hono do; Express's `res.send` does
+ * under its adapter, a route that ends a HEAD itself may not), so a HEAD that ran the route
+ * carries the GET's ETag (RFC 9110 §9.3.2) and never one of an empty body.
  */
 function hasWholeBody(method: string, body: Uint8Array, headers: ResponseHeaders): boolean {
   if (method === 'GET') return true
