@@ -80,6 +80,8 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
     return r
   }
   const exchanges = new WeakMap<FastifyRequest, Exchange>()
+  /** Hits whose stored response had no Content-Type: Fastify gives a Buffer one, onSend takes it back. */
+  const untyped = new WeakSet<FastifyRequest>()
 
   // Routes declared after the plugin: a bad policy fails at startup, not on the first request.
   fastify.addHook('onRoute', (route) => {
@@ -115,6 +117,10 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
     }
     reply.code(out.status)
     reply.headers(out.headers)
+    // The stored headers as they were: Fastify adds `application/octet-stream` to a Buffer sent
+    // without a Content-Type (a redirect, a stream the route sent untyped, an entry another
+    // adapter stored), which onSend removes again.
+    if (out.headers['content-type'] === undefined) untyped.add(request)
     // A view, not a copy: the stored body is shared by every hit.
     return reply.send(
       out.body === null ? undefined : Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength),
@@ -122,6 +128,10 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
   })
 
   fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (untyped.delete(request)) {
+      reply.removeHeader('content-type')
+      return payload
+    }
     const exchange = exchanges.get(request)
     if (exchange === undefined) return payload
     exchanges.delete(request)

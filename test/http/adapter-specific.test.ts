@@ -1,9 +1,11 @@
 /**
  * What only one framework has: Express sub-apps (background revalidation is dispatched from the
  * root app with the full URL) and Express's own ETag / 304; Fastify's route-declaration-time
- * validation of `config.httpCache`.
+ * validation of `config.httpCache`, and its hits, which must not get the Content-Type Fastify gives
+ * a body that has none.
  */
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import express from 'express'
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
@@ -80,6 +82,35 @@ describe('Fastify', () => {
       expect(() =>
         app.get('/bad', { config: { httpCache: { maxAge: 'soon' as '1s' } } }, async () => 'x'),
       ).toThrow(expect.objectContaining({ code: 'E_INVALID_OPTION' }))
+    } finally {
+      await app.close()
+      await cache.close()
+    }
+  })
+
+  it('replays a stored response that had no Content-Type (a redirect, a stream) without one', async () => {
+    const cache = createCache({ namespace: 'fastify-type', jitter: 0 })
+    const app = Fastify()
+    await app.register(fastifyHttpCache, { cache })
+    const config = { httpCache: { maxAge: '60s' } } as const
+    app.get('/moved', { config }, async (_request, reply) => reply.redirect('/elsewhere', 301))
+    app.get('/stream', { config }, async (_request, reply) => reply.send(Readable.from([Buffer.from('abc')])))
+    app.get('/typed', { config }, async (_request, reply) => reply.type('text/csv').send('a,b'))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    const headersOf = async (path: string, method = 'GET') => {
+      const response = await fetch(base + path, { method, redirect: 'manual' })
+      await response.arrayBuffer()
+      return { cache: response.headers.get('x-cache'), type: response.headers.get('content-type') }
+    }
+    try {
+      for (const path of ['/moved', '/stream']) {
+        expect(await headersOf(path)).toEqual({ cache: 'MISS', type: null })
+        expect(await headersOf(path)).toEqual({ cache: 'HIT', type: null })
+        expect(await headersOf(path, 'HEAD')).toEqual({ cache: 'HIT', type: null })
+      }
+      expect(await headersOf('/typed')).toEqual({ cache: 'MISS', type: 'text/csv' })
+      expect(await headersOf('/typed')).toEqual({ cache: 'HIT', type: 'text/csv' })
     } finally {
       await app.close()
       await cache.close()
