@@ -61,12 +61,32 @@ export const URL_TAG = 'http-url:'
 const LONGEST_TAGGED_PATH = 128
 
 /**
- * The purge-by-URL tag of a request URL: its normalized path, or that path's SHA-256 when it is
- * long (a path of ~1,000 characters made a tag over the cache's limit: the response was never
- * stored, and every request reported an error).
+ * The path of `url` as a client sends it: percent-encoded the way the WHATWG URL standard encodes
+ * a path (fetch and browsers send `/café` as `/caf%C3%A9`, `/a b` as `/a%20b`), dot segments
+ * resolved, without query or fragment; the path of a full URL (`https://shop.example/p` → `/p`).
+ * Idempotent, so a request target a client sent and the same URL handed to purgeUrl agree. As
+ * given when it cannot be parsed.
+ */
+function sentPath(url: string): string {
+  if (typeof url !== 'string') return url
+  try {
+    // `//host/p` is a path here (a request target), not a URL without a scheme.
+    return (url.startsWith('/') ? new URL(`http://h${url}`) : new URL(url, 'http://h/')).pathname
+  } catch {
+    return url
+  }
+}
+
+/**
+ * The purge-by-URL tag of a request URL, and of the URL given to purgeUrl: its path as a client
+ * sends it ({@link sentPath}), normalized, or that path's SHA-256 when it is long (a path of
+ * ~1,000 characters made a tag over the cache's limit: the response was never stored, and every
+ * request reported an error). It reaches every entry a request for the URL can hit (the key keeps
+ * the path as sent: `/p/` and `/P` are other entries, with tags of their own), and over-reaches
+ * only to requests sent unnormalized (`/a/../p`, kept apart in the key, shares `/p`'s tag).
  */
 export function urlTag(url: string): string {
-  const path = normalizedPath(url)
+  const path = normalizedPath(sentPath(url))
   if (path.length <= LONGEST_TAGGED_PATH) return URL_TAG + path
   return `${URL_TAG}#${createHash('sha256').update(path).digest('base64url')}`
 }

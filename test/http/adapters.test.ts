@@ -370,6 +370,41 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect(app.http.stats().cacheErrors).toBe(0)
     })
 
+    it('purgeUrl reaches the entry a request for the URL hits, however the URL is written: unencoded, escapes in lower case, a full URL', async () => {
+      const { route } = productRoute()
+      const app = await start([route])
+      // A client sends /products/caf%C3%A9 and /products/a%20b (fetch encodes as browsers do).
+      const hitAfter = async (path: string, purge: string) => {
+        await (await get(app, path)).text()
+        expect((await get(app, path)).headers.get('x-cache')).toBe('HIT')
+        await app.http.purgeUrl(purge)
+        const outcome = (await get(app, path)).headers.get('x-cache')
+        clock.advance(1_000) // what the next route call produces comes after the purge: stored
+        return outcome
+      }
+      expect(await hitAfter('/products/café', '/products/café')).toBe('MISS')
+      expect(await hitAfter('/products/café', '/products/caf%c3%a9')).toBe('MISS')
+      expect(await hitAfter('/products/a b', '/products/a b')).toBe('MISS')
+      expect(await hitAfter('/products/42', 'https://shop.example/products/42?page=2')).toBe('MISS')
+    })
+
+    it('purgeUrl leaves the entries of other spellings of a path that requests keep apart (trailing slash, letter case)', async () => {
+      const { route } = productRoute()
+      const app = await start([route])
+      await (await get(app, '/products/42')).text()
+      await app.http.purgeUrl('/products/42/')
+      await app.http.purgeUrl('/Products/42')
+      expect((await get(app, '/products/42')).headers.get('x-cache')).toBe('HIT')
+      if (adapter === 'express') {
+        // Express routes both to /products/:id (non-strict, case-insensitive): each is an entry of its own.
+        await (await get(app, '/Products/42/')).text()
+        await app.http.purgeUrl('/products/42')
+        expect((await get(app, '/Products/42/')).headers.get('x-cache')).toBe('HIT')
+        await app.http.purgeUrl('/Products/42/')
+        expect((await get(app, '/Products/42/')).headers.get('x-cache')).toBe('MISS')
+      }
+    })
+
     it('sends but does not store a page over the tag limit, and counts it as uncacheable', async () => {
       const app = await start([
         {
