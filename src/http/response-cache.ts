@@ -12,7 +12,14 @@ import { requestKey, URL_TAG, urlTag } from './key.js'
 import { type ResolvedHttpCacheOptions, resolveHttpCacheOptions } from './options.js'
 import type { ResolvedPolicy } from './policy.js'
 import { BackgroundRevalidations, REVALIDATE_HEADER } from './revalidation.js'
-import { decideStorage, STORABLE_STATUSES, type UncacheableReason, usability } from './semantics.js'
+import {
+  decideStorage,
+  requestAllowsStored,
+  requestCacheControl,
+  STORABLE_STATUSES,
+  type UncacheableReason,
+  usability,
+} from './semantics.js'
 import { mergeVary, notModifiedHeaders, StoredResponses, tagToken } from './stored.js'
 import type {
   CapturedResponse,
@@ -192,6 +199,14 @@ export class HttpCache {
   /**
    * First half of a request: the response to send now (fresh or stale hit, 304), or an
    * {@link Exchange} when the route must run.
+   *
+   * The request's own directives (RFC 9111 §5.2.1) are obeyed: `no-cache` (or `Pragma: no-cache`
+   * without Cache-Control) and a `max-age` the stored response is older than send it to the route,
+   * as a miss: its response replaces the stored one, and the stored one stands in if the route
+   * fails, within stale-if-error (or while fresh). Identical requests in flight still share one
+   * route call, so a burst of reloads runs the route once at a time. `no-store` lets a stored
+   * response be used but keeps this exchange's out of the cache: not stored, and not handed to
+   * identical requests waiting on it (they do not wait on it).
    */
   async begin<Req>(policy: ResolvedPolicy<Req>, source: RequestSource<Req>): Promise<Step> {
     this.#stats.requests++
@@ -237,24 +252,27 @@ export class HttpCache {
     if (revalidation)
       return this.#origin(policy, source, method, key, 'revalidate', undefined, undefined, undefined)
 
+    const requestCc = requestCacheControl(headers)
     const stored = await this.#read(key)
+    const now = this.#clock()
     let fallback: Fallback | undefined
     if (stored !== undefined) {
-      const now = this.#clock()
       const use = usability(stored, now)
-      if (use === 'fresh') {
+      const allowed = requestAllowsStored(requestCc, stored, now)
+      if (use === 'fresh' && allowed) {
         this.#stats.hits++
         return this.#respond(stored, method, headers, 'hit', now)
       }
-      if (use === 'stale-while-revalidate' && source.revalidate !== undefined) {
+      if (use === 'stale-while-revalidate' && allowed && source.revalidate !== undefined) {
         this.#stats.staleServed++
         const waitUntil = source.waitUntil ?? this.#options.waitUntil
         if (this.#revalidations.start(key, source.revalidate, source.request, waitUntil))
           this.#stats.revalidations++
         return this.#respond(stored, method, headers, 'stale', now)
       }
-      // Past freshness: the route runs, and the stored response stands in if it fails, within
-      // stale-if-error (or within stale-while-revalidate when that could not run in the background).
+      // Past freshness (or refused by the request): the route runs, and the stored response stands
+      // in if it fails, while fresh or within stale-if-error (or within stale-while-revalidate when
+      // that could not run in the background).
       const until =
         stored.storedAt -
         stored.initialAgeMs +
@@ -263,7 +281,8 @@ export class HttpCache {
       if (use !== 'expired') fallback = { entry: stored, until }
     }
 
-    // Identical GETs in flight share one origin call; HEAD never leads (it stores nothing).
+    // Identical GETs in flight share one origin call; HEAD never leads (it stores nothing), nor
+    // does a no-store request (its response may be kept by no one, waiters included).
     const inFlight = this.#flights.get(key)
     if (inFlight !== undefined) {
       const entry = await this.#wait(inFlight)
@@ -277,7 +296,7 @@ export class HttpCache {
     }
     this.#stats.misses++
     let leader: Flight | undefined
-    if (method === 'GET') {
+    if (method === 'GET' && !requestCc.has('no-store')) {
       leader = newFlight()
       this.#flights.track(key, leader.promise)
     }

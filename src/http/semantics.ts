@@ -97,12 +97,34 @@ export function decideStorage(
 
 /** Cache-Control of a response; `Pragma: no-cache` counts as `no-cache` when Cache-Control is absent. */
 export function responseCacheControl(headers: Readonly<ResponseHeaders>): CacheControl {
+  return cacheControlOf(headers)
+}
+
+/** Cache-Control of a request; `Pragma: no-cache` counts as `no-cache` when Cache-Control is absent (RFC 9111 §5.4). */
+export function requestCacheControl(headers: RequestHeaders): CacheControl {
+  return cacheControlOf(headers)
+}
+
+function cacheControlOf(headers: RequestHeaders): CacheControl {
   const value = headerValue(headers, 'cache-control')
   const cc = parseCacheControl(value)
   if (value === undefined && /no-cache/i.test(headerValue(headers, 'pragma') ?? '')) {
     return new Map([['no-cache', true]])
   }
   return cc
+}
+
+/**
+ * Whether the request lets a stored response be used without the route running (RFC 9111 §4 and
+ * §5.2.1): not under `no-cache` (or `Pragma: no-cache` without Cache-Control: a forced reload),
+ * nor when it is older than the request's `max-age` (`max-age=0`, a browser's reload: any age).
+ * `max-stale`, `min-fresh` and `only-if-cached` are not acted on; `no-store` does not forbid using
+ * a stored response, only storing this exchange's (decideStorage).
+ */
+export function requestAllowsStored(cc: CacheControl, timing: Timing, now: number): boolean {
+  if (cc.has('no-cache')) return false
+  const maxAge = deltaSeconds(cc, 'max-age')
+  return maxAge === undefined || ageMs(timing, now) <= maxAge * 1000
 }
 
 /** Freshness lifetime in seconds (RFC 9111 §4.2.1), without heuristics; proxy-revalidate makes it 0 for a shared cache. */

@@ -8,7 +8,7 @@ import type { HttpCache, HttpCacheEvents } from '../../dist/http/index.js'
 import { type Cache, createCache } from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/deferred.js'
-import { ADAPTERS, type AdapterName, type RouteSpec, type RunningApp, startApp } from './harness.js'
+import { ADAPTERS, type AdapterName, AS_SENT, type RouteSpec, type RunningApp, startApp } from './harness.js'
 
 const open: { app: RunningApp; cache: Cache }[] = []
 afterEach(async () => {
@@ -37,7 +37,7 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     return app
   }
   const get = (app: RunningApp, path: string, headers: Record<string, string> = {}) =>
-    fetch(app.url + path, { headers })
+    fetch(app.url + path, { ...AS_SENT, headers })
 
   /** A product route whose origin counts its calls and whose body carries the call number. */
   function productRoute(extra: Partial<RouteSpec> = {}) {
@@ -145,7 +145,8 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
           handler: () => ({ headers: { 'last-modified': lastModified }, body: 'hello' }),
         },
       ])
-      const head = (headers: Record<string, string>) => fetch(`${app.url}/h`, { method: 'HEAD', headers })
+      const head = (headers: Record<string, string>) =>
+        fetch(`${app.url}/h`, { ...AS_SENT, method: 'HEAD', headers })
       const etag = (await get(app, '/h')).headers.get('etag') as string
       const cached = await head({ 'if-none-match': etag })
       expect(cached.status).toBe(304)

@@ -49,6 +49,15 @@ export interface RunningApp {
   close(): Promise<void>
 }
 
+/**
+ * fetch options that send a conditional request's headers as given. Node's fetch has no HTTP cache:
+ * the mode only keeps it from adding `Cache-Control: no-cache` and `Pragma: no-cache` to a request
+ * with If-None-Match or If-Modified-Since (Fetch standard, HTTP-network-or-cache fetch), which sends
+ * it to the route; a browser revalidating its stored copy sends neither. (`cache` is missing from
+ * Node's RequestInit type, not from its fetch.)
+ */
+export const AS_SENT: RequestInit = { cache: 'force-cache' } as RequestInit
+
 export type AdapterName = 'express' | 'fastify' | 'hono'
 export const ADAPTERS: readonly AdapterName[] = ['express', 'fastify', 'hono']
 
