@@ -7,6 +7,7 @@ import { HttpPurgeError } from './errors.js'
 import { computeEtag, isNotModified } from './etag.js'
 import { Exchange, type ExchangeState, type Fallback, type Flight, newFlight, type Step } from './exchange.js'
 import { headerValue, type RequestHeaders, type ResponseHeaders } from './headers.js'
+import { HitForPass, passes } from './hit-for-pass.js'
 import { RecentInvalidations } from './invalidations.js'
 import { requestKey, URL_TAG, urlTag } from './key.js'
 import { type ResolvedHttpCacheOptions, resolveHttpCacheOptions } from './options.js'
@@ -64,6 +65,8 @@ export class HttpCache {
   readonly #clock: () => number
   /** Identical GETs in flight: the leader's response, shared with those that arrive meanwhile. */
   readonly #flights = new SingleFlight<StoredResponse | undefined>()
+  /** Keys whose last response could not be stored: their requests do not wait for one another. */
+  readonly #passes = new HitForPass()
   readonly #revalidations: BackgroundRevalidations
   readonly #invalidations = new RecentInvalidations(HTTP_DEFAULTS.invalidationMemoryMs)
   readonly #stored: StoredResponses
@@ -281,6 +284,11 @@ export class HttpCache {
       if (use !== 'expired') fallback = { entry: stored, until }
     }
 
+    // The last response for this key could not be stored: nothing to wait for (hit-for-pass).
+    if (this.#passes.has(key, now)) {
+      this.#stats.misses++
+      return this.#origin(policy, source, method, key, 'miss', fallback, undefined, user)
+    }
     // Identical GETs in flight share one origin call; HEAD never leads (it stores nothing), nor
     // does a no-store request (its response may be kept by no one, waiters included).
     const inFlight = this.#flights.get(key)
@@ -419,14 +427,17 @@ export class HttpCache {
     )
     if (!decision.storable) {
       this.#count(decision.reason)
+      if (passes(decision.reason, status)) this.#passes.mark(key, this.#clock())
       // The origin now says "do not keep this": the old copy must not outlive that.
       if (state.outcome === 'revalidate' && !ERROR_STATUSES.has(status)) await this.#delete(key)
       return undefined
     }
     if (body.byteLength > this.#options.maxBodyBytes) {
       this.#count('too-large')
+      this.#passes.mark(key, this.#clock())
       return undefined
     }
+    this.#passes.clear(key)
     const allTags = [...new Set([...tags, urlTag(state.source.request.url)])]
     // A tag invalidated while this response was being produced: it may predate the change.
     if (this.#invalidations.any(allTags, state.startedAt)) {

@@ -141,6 +141,53 @@ describe('HttpCache request flow', () => {
     await cache.close()
   })
 
+  it('releases the waiters of a response that turns out unstorable all at once, none behind another', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m' })
+    const leader = origin(await http.begin(policy, source()))
+    const began: number[] = []
+    const waiters = [1, 2, 3].map((n) =>
+      http.begin(policy, source()).then((step) => {
+        began.push(n)
+        return step
+      }),
+    )
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(began).toEqual([]) // all three wait on the leader
+    await leader.finish({ ...ok, headers: { 'set-cookie': 'session=leader' } })
+    // Each runs the route, and none of them finished: they were not queued behind one another.
+    const steps = await Promise.all(waiters)
+    expect(steps.map((s) => s.kind)).toEqual(['origin', 'origin', 'origin'])
+    await Promise.all(steps.map((s) => origin(s).finish(ok)))
+    await cache.close()
+  })
+
+  it('once a response was not storable, identical requests run the route side by side, none waiting for another (hit-for-pass)', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m' })
+    const cookie = { ...ok, headers: { 'set-cookie': 'session=x' } }
+    await origin(await http.begin(policy, source())).finish(cookie)
+    const first = origin(await http.begin(policy, source()))
+    const order: string[] = []
+    const second = http.begin(policy, source()).then((step) => {
+      order.push('second began')
+      return step
+    })
+    // Its lookup done, the second request either runs the route or waits for the first's response.
+    await new Promise((resolve) => setImmediate(resolve))
+    order.push('first finished')
+    await first.finish(cookie)
+    const step = await second
+    expect(order).toEqual(['second began', 'first finished'])
+    expect(step.kind).toBe('origin')
+    // A storable response ends it: the next requests share one route call again.
+    await origin(step).finish(ok)
+    expect(http.stats().stored).toBe(1)
+    const hit = await http.begin(policy, source())
+    expect(hit.kind === 'respond' && hit.response.outcome).toBe('hit')
+    await cache.close()
+  })
+
   it('does not store a response whose tag was invalidated while it was being produced', async () => {
     const { http, cache } = make()
     const policy = resolvePolicy({ maxAge: '1m', tags: ['product:1'] })
