@@ -156,6 +156,8 @@ export const DEFAULTS = Object.freeze({
     maxBodyBytes: 1_048_576,
     /** `coalesceWait`: how long a request waits for an identical one in flight. */
     coalesceWaitMs: 10_000,
+    /** `requestDirectives`: a request's no-cache / max-age sends it to the route ('obey', RFC 9111). */
+    requestDirectives: 'obey',
     /** How long a local tag invalidation is remembered, so a response produced across it is not stored. */
     invalidationMemoryMs: 60_000,
     /** Route policy: `maxAge`, `staleWhileRevalidate` and `staleIfError` (seconds, as HTTP counts them). */

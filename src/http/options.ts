@@ -18,6 +18,8 @@ export interface ResolvedHttpCacheOptions {
   readonly keyedHeaders: readonly string[]
   readonly maxBodyBytes: number
   readonly coalesceWaitMs: number
+  /** Whether a request's no-cache / max-age can send it to the route. */
+  readonly obeyRequestDirectives: boolean
   readonly clock: () => number
   readonly waitUntil: WaitUntil | undefined
 }
@@ -32,6 +34,7 @@ const OPTION_NAMES = {
   keyedHeaders: true,
   maxBodyBytes: true,
   coalesceWait: true,
+  requestDirectives: true,
   clock: true,
   waitUntil: true,
 } as const satisfies Record<keyof HttpCacheOptions, true>
@@ -79,6 +82,12 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
     options.coalesceWait === undefined
       ? HTTP_DEFAULTS.coalesceWaitMs
       : parseDuration(options.coalesceWait, 'coalesceWait')
+  const requestDirectives = options.requestDirectives ?? HTTP_DEFAULTS.requestDirectives
+  if (requestDirectives !== 'obey' && requestDirectives !== 'ignore') {
+    throw new InvalidOptionError(
+      `requestDirectives must be 'obey' or 'ignore'; got ${describeValue(requestDirectives)}.`,
+    )
+  }
   const clock = options.clock ?? Date.now
   if (typeof clock !== 'function') throw new InvalidOptionError('clock must be a function.')
   if (options.waitUntil !== undefined) resolveWaitUntil(options.waitUntil)
@@ -92,6 +101,7 @@ export function resolveHttpCacheOptions(options: HttpCacheOptions): ResolvedHttp
     keyedHeaders: keyed.map((h) => h.toLowerCase()),
     maxBodyBytes,
     coalesceWaitMs,
+    obeyRequestDirectives: requestDirectives === 'obey',
     clock,
     waitUntil: options.waitUntil,
   }

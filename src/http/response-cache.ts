@@ -203,8 +203,9 @@ export class HttpCache {
    * First half of a request: the response to send now (fresh or stale hit, 304), or an
    * {@link Exchange} when the route must run.
    *
-   * The request's own directives (RFC 9111 §5.2.1) are obeyed: `no-cache` (or `Pragma: no-cache`
-   * without Cache-Control) and a `max-age` the stored response is older than send it to the route,
+   * The request's own directives (RFC 9111 §5.2.1) are obeyed (unless `requestDirectives:
+   * 'ignore'`): `no-cache` (or `Pragma: no-cache` without Cache-Control) and a `max-age` the stored
+   * response is older than send it to the route,
    * as a miss: its response replaces the stored one, and the stored one stands in if the route
    * fails, within stale-if-error (or while fresh). Identical requests in flight still share one
    * route call, so a burst of reloads runs the route once at a time. `no-store` lets a stored
@@ -261,7 +262,7 @@ export class HttpCache {
     let fallback: Fallback | undefined
     if (stored !== undefined) {
       const use = usability(stored, now)
-      const allowed = requestAllowsStored(requestCc, stored, now)
+      const allowed = !this.#options.obeyRequestDirectives || requestAllowsStored(requestCc, stored, now)
       if (use === 'fresh' && allowed) {
         this.#stats.hits++
         return this.#respond(stored, method, headers, 'hit', now)

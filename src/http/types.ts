@@ -24,6 +24,15 @@ export interface HttpCacheOptions {
   maxBodyBytes?: number
   /** How long a request waits for an identical one in flight before going to the origin itself. Default `'10s'`. */
   coalesceWait?: Duration
+  /**
+   * What a request's own `Cache-Control: no-cache` (or `Pragma: no-cache`) and `max-age` do.
+   * `'obey'` (default, as RFC 9111 §5.2.1 describes them): the route runs and its response replaces
+   * the stored one. `'ignore'`: the stored response is served as if they were absent, as Varnish,
+   * nginx and most CDNs do by default, so no client can make the route run by asking; note that
+   * `fetch()` adds `no-cache` to every request with `If-None-Match` or `If-Modified-Since`. A
+   * request's `no-store` is obeyed either way (nothing of its exchange is stored).
+   */
+  requestDirectives?: 'obey' | 'ignore'
   /** Milliseconds since the epoch; inject a fake to test expiry without sleeping. Default `Date.now`. */
   clock?: () => number
   /**

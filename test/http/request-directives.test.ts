@@ -135,3 +135,54 @@ describe('a no-store request, without a server', () => {
     }
   })
 })
+
+describe("requestDirectives: 'ignore', without a server", () => {
+  const source = (headers: Record<string, string> = {}) => ({
+    request: { method: 'GET', url: '/p', headers: { host: 'h', ...headers } } satisfies HttpRequest,
+    context: {},
+  })
+  const ok = { status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('body') }
+
+  it('serves the stored response to no-cache, Pragma: no-cache and max-age=0 as if they were absent', async () => {
+    const cache = createCache({ namespace: 'reqignore', jitter: 0 })
+    const http = new HttpCache({ cache, requestDirectives: 'ignore' })
+    const policy = resolvePolicy({ maxAge: '1m' })
+    try {
+      const first = await http.begin(policy, source())
+      if (first.kind !== 'origin') throw new Error('expected the origin for the first request')
+      await first.exchange.finish(ok)
+      for (const headers of [
+        { 'cache-control': 'no-cache' },
+        { pragma: 'no-cache' },
+        { 'cache-control': 'max-age=0' },
+      ]) {
+        const step = await http.begin(policy, source(headers))
+        expect(step.kind === 'respond' ? step.response.outcome : step.kind).toBe('hit')
+      }
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it("still keeps a no-store request's exchange out of the cache", async () => {
+    const cache = createCache({ namespace: 'reqignorens', jitter: 0 })
+    const http = new HttpCache({ cache, requestDirectives: 'ignore' })
+    const policy = resolvePolicy({ maxAge: '1m' })
+    try {
+      const step = await http.begin(policy, source({ 'cache-control': 'no-store' }))
+      if (step.kind !== 'origin') throw new Error('expected the origin')
+      await step.exchange.finish(ok)
+      expect(http.stats().stored).toBe(0)
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('refuses any other value, naming the two it takes', () => {
+    const cache = createCache({ namespace: 'reqbad' })
+    expect(() => new HttpCache({ cache, requestDirectives: 'honor' as never })).toThrow(
+      /requestDirectives must be 'obey' or 'ignore'; got "honor"/,
+    )
+    return cache.close()
+  })
+})
