@@ -108,12 +108,18 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       try {
         // No L1: this cache only listens to the namespace's stats channel.
         const watcher = await openObserver(url, namespace)
+        try {
+          collector = await withinObserverTimeout(
+            url,
+            'SUBSCRIBE',
+            collectSnapshots((listener) => subscribeSnapshots(watcher.cache, listener)),
+          )
+        } catch (error) {
+          // Redis stopped answering: dropped, not closed with a QUIT (another deadline to wait out).
+          await watcher.close({ now: error instanceof RedisUnreachableError })
+          throw error
+        }
         closers.push(() => watcher.close())
-        collector = await withinObserverTimeout(
-          url,
-          'SUBSCRIBE',
-          collectSnapshots((listener) => subscribeSnapshots(watcher.cache, listener)),
-        )
       } catch (error) {
         if (!(error instanceof RedisUnreachableError)) throw error
         ctx.stderr.write(`${error.message}\n`)

@@ -3,8 +3,15 @@ import { subscribeSnapshots } from '../observability/publisher.js'
 import type { CacheHealth, CacheSnapshot } from '../observability/types.js'
 import { parseCommandArgs, parseDurationOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
-import { type Observer, openObserver, RedisUnreachableError, withinObserverTimeout } from './observer.js'
-import { parseRedisUrl, redactUrl } from './redis-url.js'
+import {
+  OBSERVER_CALL_TIMEOUT_MS,
+  type Observer,
+  openObserver,
+  RedisUnreachableError,
+  withinObserverTimeout,
+} from './observer.js'
+import { noAnswerMessage } from './redis-connection.js'
+import { parseRedisUrl } from './redis-url.js'
 
 const OPTIONS = {
   redis: { type: 'string' },
@@ -63,6 +70,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     ctx.stderr.write(`${error.message}\n`)
     return 1
   }
+  // Redis stopped answering: the connection is dropped rather than closed with a QUIT (that would
+  // wait out another deadline).
+  let failed = false
   try {
     const latest = new Map<string, CacheSnapshot>()
     let unsubscribe: () => Promise<void>
@@ -76,6 +86,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       )
     } catch (error) {
       if (!(error instanceof RedisUnreachableError)) throw error
+      failed = true
       ctx.stderr.write(`${error.message}\n`)
       return 1
     }
@@ -83,9 +94,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     await unsubscribe()
     const redis = await observer.cache.health()
     if (redis.l2?.connected !== true || redis.l2.memory === undefined) {
-      ctx.stderr.write(
-        `Redis at ${redactUrl(url)} did not answer INFO: check --redis and that the server is up.\n`,
-      )
+      failed = true
+      ctx.stderr.write(`${noAnswerMessage(url, 'INFO', OBSERVER_CALL_TIMEOUT_MS)}\n`)
       return 1
     }
     const instances = [...latest.values()].sort((a, b) => a.instance.localeCompare(b.instance))
@@ -96,7 +106,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     ctx.stdout.write(report(values.namespace, instances, redis, waitMs))
     return 0
   } finally {
-    await observer.close()
+    await observer.close({ now: failed })
   }
 }
 

@@ -1,28 +1,36 @@
 /**
  * The cache `diagnose` and `dashboard --redis` watch a namespace with: no L1, only listening and
- * asking Redis. Both must fail the same way when Redis is not there — one line naming the URL and
- * what to do, exit 1 — rather than hang on a server that never answers or print a client's
- * internals (issue: `dashboard` against a black hole waited forever).
+ * asking Redis. Both must fail the same way when Redis is not there — one line naming host:port
+ * and what to do, exit 1 — rather than hang on a server that never answers or print a client's
+ * internals (issue: `dashboard` against a black hole waited forever), and drop the connection at
+ * once then (a QUIT would wait for an answer too).
  */
 import { within } from '../base/deadline.js'
 import { type Cache, createCache } from '../core/cache.js'
 import type { CacheOptions } from '../core/option-types.js'
-import { StrataError } from '../errors.js'
 import { createRedisTier } from '../tiers/redis/create.js'
-import { redactUrl } from './redis-url.js'
+import {
+  callFailure,
+  closeTierNow,
+  noAnswerMessage,
+  notReadyFailure,
+  RedisUnreachableError,
+} from './redis-connection.js'
+
+export { RedisUnreachableError } from './redis-connection.js'
 
 /** How long a command waits for Redis to answer (and for its subscriptions) before saying why it did not. */
 export const OBSERVER_TIMEOUT_MS = 3_000
-
-/** Redis did not answer a command's observer: the message names the URL and what to check. Exit code 1. */
-export class RedisUnreachableError extends Error {
-  override name = 'RedisUnreachableError'
-}
+/** The deadline of each of the observer's Redis calls (a PING, INFO for health()). */
+export const OBSERVER_CALL_TIMEOUT_MS = 500
 
 export interface Observer {
   readonly cache: Cache
-  /** Closes the cache, then the connection it was given. */
-  close(): Promise<void>
+  /**
+   * Closes the cache, then the connection it was given (with a QUIT); `{ now: true }`, after Redis
+   * failed to answer: drops the connection first, so closing waits for nothing.
+   */
+  close(options?: { now?: boolean }): Promise<void>
 }
 
 /**
@@ -40,11 +48,19 @@ export async function openObserver(
   namespace: string,
   options: Pick<CacheOptions, 'bus' | 'lock' | 'observability'> = {},
 ): Promise<Observer> {
-  const tier = createRedisTier({ redis: url }, { timeoutMs: 500, batchSize: 100, onError: () => {} })
+  const tier = createRedisTier(
+    { redis: url },
+    {
+      timeoutMs: OBSERVER_CALL_TIMEOUT_MS,
+      batchSize: 100,
+      onError: () => {},
+    },
+  )
   const cache = createCache({ namespace, l1: false, l2: { tier }, ...options })
   const observer: Observer = {
     cache,
-    close: async () => {
+    close: async (options = {}) => {
+      if (options.now === true) await closeTierNow(tier)
       await cache.close()
       await tier.close()
     },
@@ -52,8 +68,13 @@ export async function openObserver(
   try {
     await cache.ready({ timeout: OBSERVER_TIMEOUT_MS })
   } catch (error) {
-    await observer.close()
-    throw unreachable(url, error)
+    const failure = notReadyFailure(url, error, {
+      what: 'PING',
+      withinMs: OBSERVER_TIMEOUT_MS,
+      connection: tier.connection,
+    })
+    await observer.close({ now: true })
+    throw failure
   }
   return observer
 }
@@ -65,19 +86,9 @@ export async function openObserver(
 export function withinObserverTimeout<T>(url: string, what: string, operation: Promise<T>): Promise<T> {
   return within(
     operation.catch((error: unknown) => {
-      throw unreachable(url, error)
+      throw callFailure(url, error, what, OBSERVER_TIMEOUT_MS)
     }),
     OBSERVER_TIMEOUT_MS,
-    () =>
-      new RedisUnreachableError(
-        `Redis at ${redactUrl(url)} did not answer ${what} within ${OBSERVER_TIMEOUT_MS / 1000} s: check --redis (host, port, password, TLS) and that the server is up.`,
-      ),
+    () => new RedisUnreachableError(noAnswerMessage(url, what, OBSERVER_TIMEOUT_MS)),
   )
-}
-
-function unreachable(url: string, error: unknown): RedisUnreachableError {
-  const reason = error instanceof Error ? error.message : String(error)
-  // The library's advice names its option (l2.redis); here the user typed --redis.
-  const said = error instanceof StrataError ? reason.replaceAll('l2.redis', '--redis') : reason
-  return new RedisUnreachableError(`Redis at ${redactUrl(url)}: ${said}`, { cause: error })
 }

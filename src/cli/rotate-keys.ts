@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { encryptionFromEnv } from '../security/keyring.js'
-import { type RotationReport, rotateKeys } from '../security/rotate.js'
+import { ROTATE_CALL_TIMEOUT_MS, type RotationReport, rotateKeys } from '../security/rotate.js'
+import type { RedisAdapter } from '../tiers/redis/adapter.js'
 import { parseCommandArgs, parseIntegerOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
+import { connectRedis, RedisUnreachableError } from './redis-connection.js'
 import { parseRedisUrl } from './redis-url.js'
 
 const OPTIONS = {
@@ -61,31 +63,69 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const batchSize = parseIntegerOption('batch-size', args['batch-size'], { min: 1 })
   const encryption = encryptionFromEnv(args['keys-env'], ctx.env)
   const showProgress = !args.quiet && !args.json
-  const report = await rotateKeys({
-    l2: {
-      redis: url,
-      ...(args.client === undefined ? {} : { client: args.client }),
-      ...(args.ca === undefined ? {} : { tls: { ca: readFileSync(args.ca, 'utf8') } }),
-    },
-    namespace: args.namespace,
-    ...(args.tenant === undefined ? {} : { tenant: args.tenant }),
-    encryption,
-    batchSize,
-    encryptPlaintext: args['encrypt-plaintext'],
-    ...(showProgress
-      ? {
-          onProgress: (p: RotationReport) => {
-            ctx.stderr.write(`scanned ${p.scanned}, rotated ${p.rotated}, already current ${p.current}\n`)
-          },
-        }
-      : {}),
-  })
+  if (args.ca !== undefined && !url.startsWith('rediss://')) {
+    throw new UsageError('--ca applies to a rediss:// URL (TLS); --redis is plaintext redis://.')
+  }
+  const ca = args.ca === undefined ? undefined : readFileSync(args.ca, 'utf8')
+  let report: RotationReport
+  try {
+    // The connection is the command's own: rotateKeys closing one it opened waited for a QUIT that
+    // a silent Redis never answers (another 5 s after its deadline); this one is dropped at once.
+    const redis = await connectRedis(url, {
+      client: args.client,
+      tls: ca === undefined ? undefined : { ca },
+      timeoutMs: ROTATE_CALL_TIMEOUT_MS,
+      batchSize,
+    })
+    try {
+      report = await redis.run(
+        "the rotation's commands (SCAN, MGET, EVALSHA)",
+        () =>
+          rotateKeys({
+            l2: { redis: leftOpen(redis.tier.adapter), timeout: ROTATE_CALL_TIMEOUT_MS },
+            namespace: args.namespace as string,
+            ...(args.tenant === undefined ? {} : { tenant: args.tenant }),
+            encryption,
+            batchSize,
+            encryptPlaintext: args['encrypt-plaintext'],
+            ...(showProgress
+              ? {
+                  onProgress: (p: RotationReport) => {
+                    ctx.stderr.write(
+                      `scanned ${p.scanned}, rotated ${p.rotated}, already current ${p.current}\n`,
+                    )
+                  },
+                }
+              : {}),
+          }),
+        'Then run rotate-keys again: entries already rotated are skipped.',
+      )
+    } finally {
+      // After a failure to reach Redis, run() has dropped the connection already.
+      await redis.close()
+    }
+  } catch (error) {
+    if (!(error instanceof RedisUnreachableError)) throw error
+    ctx.stderr.write(`stratacache rotate-keys: ${error.message}\n`)
+    return 1
+  }
   ctx.stdout.write(
     args.json
       ? `${JSON.stringify({ key: encryption.current, ...report })}\n`
       : summary(encryption.current, report),
   )
   return report.unreadable > 0 ? 1 : 0
+}
+
+/** `adapter` with a `close` that does nothing: whoever opened the connection closes it. */
+function leftOpen(adapter: RedisAdapter): RedisAdapter {
+  return new Proxy(adapter, {
+    get(target, property) {
+      if (property === 'close') return async () => {}
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
 }
 
 function summary(current: string, r: RotationReport): string {

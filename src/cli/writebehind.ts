@@ -1,11 +1,16 @@
 import { InvalidOptionError } from '../errors.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
-import { createRedisTier } from '../tiers/redis/create.js'
+import type { StreamCommands } from '../tiers/tier.js'
 import { RedisStreamLog } from '../write/redis-stream-log.js'
 import type { DeadLetter } from '../write/types.js'
 import { createWriteBehind } from '../write/write-behind.js'
 import { parseCommandArgs, parseIntegerOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
+import { connectRedis, RedisUnreachableError } from './redis-connection.js'
+import { parseRedisUrl } from './redis-url.js'
+
+/** Each Redis call's deadline (and the first PING's). */
+const TIMEOUT_MS = 5000
 
 const OPTIONS = {
   redis: { type: 'string' },
@@ -72,57 +77,73 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     throw new UsageError('remove needs --ids (the dead-letter ids to drop; see list).')
   }
   const count = parseIntegerOption('count', values.count, { min: 1, max: 100_000 })
-  const url = values.redis ?? ctx.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-  const tier = createRedisTier(
-    values.client === undefined ? { redis: url } : { redis: url, client: values.client },
-    { timeoutMs: 5000, batchSize: 100, onError: () => {} },
-  )
+  const url = parseRedisUrl(values.redis ?? ctx.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
   try {
-    const streams = tier.streams
-    if (streams === undefined) throw new InvalidOptionError('this Redis client offers no stream commands.')
-    const log = new RedisStreamLog(streams, { namespace: values.namespace, name: values.name })
-    const wb = createWriteBehind(
-      { log },
-      {
-        name: values.name,
-        partitions: (await log.storedPartitions()) ?? 1,
-        flusher: false,
-        updateCache: false,
-        flush: async () => {
-          throw new Error('the CLI never flushes')
-        },
-      },
-    )
-    const out = ctx.stdout
-    switch (action as Action) {
-      case 'list': {
-        const letters = await wb.deadLetters.list({
-          count,
-          ...(values.after === undefined ? {} : { after: values.after }),
-        })
-        if (values.json) out.write(`${JSON.stringify(letters.map(toJson), null, 2)}\n`)
-        else out.write(table(letters))
-        break
-      }
-      case 'count': {
-        const n = await wb.deadLetters.count()
-        out.write(values.json ? `${JSON.stringify({ count: n })}\n` : `${n}\n`)
-        break
-      }
-      case 'replay': {
-        const n = await wb.deadLetters.replay(ids)
-        out.write(values.json ? `${JSON.stringify({ replayed: n })}\n` : `replayed ${n}\n`)
-        break
-      }
-      case 'remove': {
-        const n = await wb.deadLetters.remove(ids ?? [])
-        out.write(values.json ? `${JSON.stringify({ removed: n })}\n` : `removed ${n}\n`)
-        break
-      }
+    const redis = await connectRedis(url, { client: values.client, timeoutMs: TIMEOUT_MS })
+    try {
+      await redis.run(`the dead-letter commands (${action})`, () =>
+        dlq(action as Action, redis.tier.streams, values, ids, count, ctx.stdout),
+      )
+    } finally {
+      // After a failure to reach Redis, run() has dropped the connection already.
+      await redis.close()
     }
     return 0
-  } finally {
-    await tier.close()
+  } catch (error) {
+    if (!(error instanceof RedisUnreachableError)) throw error
+    ctx.stderr.write(`stratacache writebehind: ${error.message}\n`)
+    return 1
+  }
+}
+
+async function dlq(
+  action: Action,
+  streams: StreamCommands | undefined,
+  values: { namespace: string; name?: string | undefined; after?: string | undefined; json: boolean },
+  ids: string[] | undefined,
+  count: number,
+  out: CliContext['stdout'],
+): Promise<void> {
+  if (streams === undefined) throw new InvalidOptionError('this Redis client offers no stream commands.')
+  const name = values.name as string
+  const log = new RedisStreamLog(streams, { namespace: values.namespace, name })
+  const wb = createWriteBehind(
+    { log },
+    {
+      name,
+      partitions: (await log.storedPartitions()) ?? 1,
+      flusher: false,
+      updateCache: false,
+      flush: async () => {
+        throw new Error('the CLI never flushes')
+      },
+    },
+  )
+  switch (action) {
+    case 'list': {
+      const letters = await wb.deadLetters.list({
+        count,
+        ...(values.after === undefined ? {} : { after: values.after }),
+      })
+      if (values.json) out.write(`${JSON.stringify(letters.map(toJson), null, 2)}\n`)
+      else out.write(table(letters))
+      break
+    }
+    case 'count': {
+      const n = await wb.deadLetters.count()
+      out.write(values.json ? `${JSON.stringify({ count: n })}\n` : `${n}\n`)
+      break
+    }
+    case 'replay': {
+      const n = await wb.deadLetters.replay(ids)
+      out.write(values.json ? `${JSON.stringify({ replayed: n })}\n` : `replayed ${n}\n`)
+      break
+    }
+    case 'remove': {
+      const n = await wb.deadLetters.remove(ids ?? [])
+      out.write(values.json ? `${JSON.stringify({ removed: n })}\n` : `removed ${n}\n`)
+      break
+    }
   }
 }
 
