@@ -1,4 +1,5 @@
 import { L2Error, messageOf, StrataError, WriteBehindFullError } from '../errors.js'
+import { attempt } from './deadline.js'
 import { type AppendOp, compareIds, type Replication, type WriteLog } from './log.js'
 import type { CacheStaging, StagedSet } from './staging.js'
 import type { WriteBehindEvents, WriteBehindStats, WriteReceipt } from './types.js'
@@ -7,7 +8,9 @@ import type { WriteBehindEvents, WriteBehindStats, WriteReceipt } from './types.
 export interface AppenderHost {
   readonly name: string
   readonly log: WriteLog
+  /** The bound on the whole log (`maxPending`), shared by its partitions. */
   readonly maxPending: number
+  readonly partitions: number
   /** What each append waits for (durability: 'replicated'), or undefined. */
   readonly replication: Replication | undefined
   /** Set when the log writes the cache's L2 entries in its appends. */
@@ -16,6 +19,8 @@ export interface AppenderHost {
   emit<E extends keyof WriteBehindEvents>(name: E, event: WriteBehindEvents[E]): void
   /** Keeps `promise` in what settled() and close() wait for. */
   track(promise: Promise<unknown>): void
+  /** The log's length in `partition`, as a refused append saw it (for stats). */
+  observe(partition: number, pending: number): void
   /** Writes were appended to `partition` (its flusher may look now). */
   appended(partition: number): void
 }
@@ -52,12 +57,21 @@ const APPENDS_PER_CALL = 16
  */
 export class Appender {
   readonly #host: AppenderHost
+  /**
+   * What each partition may hold: its share of `maxPending`. The bound is checked where the
+   * append runs — one partition's stream, in one script (on a cluster, partitions live on other
+   * masters) — so that the partitions together never hold more than `maxPending`.
+   */
+  readonly #share: number
   #queued = new Map<number, QueuedBatch>()
   /** Last entry id appended here, per partition (what `settled` waits for). */
   readonly lastAppended = new Map<number, string>()
 
   constructor(host: AppenderHost) {
     this.#host = host
+    this.#share = Number.isFinite(host.maxPending)
+      ? Math.max(1, Math.floor(host.maxPending / host.partitions))
+      : Number.POSITIVE_INFINITY
   }
 
   /** Queues an append with the others of this tick and partition; settles with its batch. */
@@ -87,56 +101,58 @@ export class Appender {
     this.#queued.delete(partition)
     const host = this.#host
     const queue = batch.appends
-    host.log
-      .append(
+    // A log that throws instead of rejecting (a custom one's bug) fails this batch's writes; thrown
+    // from this tick's end, it would crash the process and leave them unsettled.
+    attempt(() =>
+      host.log.append(
         partition,
         queue.map((q) => q.op),
-        host.maxPending,
+        this.#share,
         host.replication,
-      )
-      .then(
-        (results) => {
-          const announced: string[] = []
-          // The earliest: receivers take every key as changed at `at`, and an entry created
-          // before that time would look outdated to them.
-          let at = Number.POSITIVE_INFINITY
-          let lastId: string | undefined
-          for (let i = 0; i < queue.length; i++) {
-            const result = results[i]
-            const q = queue[i] as QueuedAppend
-            if (result === undefined) {
-              this.#unstage(q)
-              q.reject(logError(host.name, new Error('the log answered fewer writes than it was sent')))
-            } else if ('full' in result) {
-              this.#unstage(q)
-              q.reject(this.#full(result.full))
-            } else {
-              host.stats.appended++
-              // Ids grow within a batch: the last is the newest.
-              lastId = result.id
-              if (q.staged !== undefined) {
-                announced.push(q.op.key)
-                at = Math.min(at, q.staged.at)
-              }
-              q.resolve(result)
-            }
-          }
-          if (lastId !== undefined) {
-            const last = this.lastAppended.get(partition)
-            if (last === undefined || compareIds(lastId, last) > 0) this.lastAppended.set(partition, lastId)
-            host.appended(partition)
-          }
-          if (announced.length > 0) this.#announce(announced, at)
-          batch.done()
-        },
-        (error: unknown) => {
-          for (const q of queue) {
+      ),
+    ).then(
+      (results) => {
+        const announced: string[] = []
+        // The earliest: receivers take every key as changed at `at`, and an entry created
+        // before that time would look outdated to them.
+        let at = Number.POSITIVE_INFINITY
+        let lastId: string | undefined
+        for (let i = 0; i < queue.length; i++) {
+          const result = results[i]
+          const q = queue[i] as QueuedAppend
+          if (result === undefined) {
             this.#unstage(q)
-            q.reject(logError(host.name, error))
+            q.reject(logError(host.name, new Error('the log answered fewer writes than it was sent')))
+          } else if ('full' in result) {
+            this.#unstage(q)
+            q.reject(this.#full(partition, result.full))
+          } else {
+            host.stats.appended++
+            // Ids grow within a batch: the last is the newest.
+            lastId = result.id
+            if (q.staged !== undefined) {
+              announced.push(q.op.key)
+              at = Math.min(at, q.staged.at)
+            }
+            q.resolve(result)
           }
-          batch.done()
-        },
-      )
+        }
+        if (lastId !== undefined) {
+          const last = this.lastAppended.get(partition)
+          if (last === undefined || compareIds(lastId, last) > 0) this.lastAppended.set(partition, lastId)
+          host.appended(partition)
+        }
+        if (announced.length > 0) this.#announce(announced, at)
+        batch.done()
+      },
+      (error: unknown) => {
+        for (const q of queue) {
+          this.#unstage(q)
+          q.reject(logError(host.name, error))
+        }
+        batch.done()
+      },
+    )
   }
 
   /** The append did not take the write: its staged L1 entry must not stay. */
@@ -145,13 +161,17 @@ export class Appender {
   }
 
   /** A write refused by the bound (`maxPending`): counted, reported, and what it rejects with. */
-  #full(pending: number): WriteBehindFullError {
+  #full(partition: number, pending: number): WriteBehindFullError {
     const host = this.#host
     host.stats.rejected++
-    host.stats.pending = pending
-    host.emit('backpressure', { pending, maxPending: host.maxPending })
+    host.observe(partition, pending)
+    host.emit('backpressure', { pending, maxPending: this.#share })
+    const where =
+      host.partitions === 1
+        ? `(maxPending ${host.maxPending})`
+        : `in partition ${partition} (its share of maxPending ${host.maxPending} over ${host.partitions} partitions: ${this.#share})`
     return new WriteBehindFullError(
-      `write-behind '${host.name}': ${pending} writes are waiting to be flushed (maxPending ${host.maxPending}); the database is probably down or slow. Retry later, or raise maxPending.`,
+      `write-behind '${host.name}': ${pending} writes are waiting to be flushed ${where}; the database is probably down or slow. Retry later, or raise maxPending.`,
       pending,
     )
   }

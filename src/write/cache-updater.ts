@@ -1,3 +1,4 @@
+import { attempt } from './deadline.js'
 import type { FlushedKey, WriteLog } from './log.js'
 import type { WriteBehindCache } from './staging.js'
 import type { WriteBehindEvents, WriteBehindStats } from './types.js'
@@ -101,7 +102,7 @@ export class CacheUpdater {
         process.nextTick(() => {
           const batch = this.#checks.get(partition) ?? []
           this.#checks.delete(partition)
-          this.#log.releaseSequences(partition, batch).then(
+          attempt(() => this.#log.releaseSequences(partition, batch)).then(
             (seqs) => {
               for (let i = 0; i < batch.length; i++) (batch[i] as QueuedCheck).resolve(seqs[i] ?? 0)
             },

@@ -1,5 +1,6 @@
 import { backoffDelay } from './backoff.js'
-import type { FlushedKey, LogEntry, WriteLog } from './log.js'
+import { attempt, timerMs, within } from './deadline.js'
+import { compareIds, type FlushedKey, type LogEntry, type WriteLog } from './log.js'
 import type { FlushContext, WriteBehindEvents, WriteBehindOp, WriteBehindStats } from './types.js'
 
 /** The resolved options a flusher needs. */
@@ -72,6 +73,14 @@ export class PartitionFlusher<T> {
   #toAck: string[] = []
   /** The flushed keys of #toAck and their newest flushed sequence (their sequences are trimmed with the ack). */
   #toTrim: FlushedKey[] = []
+  /**
+   * A log call failed: the partition's pending entries are claimed again before the next read.
+   * A read whose reply was lost (Redis ran it, then died; or it answered after the call timed
+   * out) left entries pending for this consumer that it never saw, and `>` never delivers them
+   * again: without this they waited for the lease to change hands — for as long as this
+   * process lived and renewed it.
+   */
+  #reclaim = false
   /** True while the loop sleeps with nothing buffered: only then does an append here wake it. */
   #idle = false
   readonly #failing = new Map<string, Failing>()
@@ -135,8 +144,11 @@ export class PartitionFlusher<T> {
     this.poke()
   }
 
-  /** Stops after the flush in progress (or at once, aborting it, after `graceMs`); releases the lease. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stops after the flush in progress (or at once, aborting it, after `graceMs`); releases the
+   * lease, waiting for Redis's answer at most `releaseMs()` (the release is sent regardless).
+   */
+  async stop(graceMs: number, releaseMs: () => number = () => Number.POSITIVE_INFINITY): Promise<void> {
     this.#stopped = true
     this.poke()
     if (this.#loop !== undefined) {
@@ -145,7 +157,7 @@ export class PartitionFlusher<T> {
         timer = setTimeout(() => {
           this.#flushAbort?.abort(new Error('the write-behind was closed during this flush'))
           resolve()
-        }, graceMs)
+        }, timerMs(graceMs))
       })
       await Promise.race([this.#loop, grace])
       clearTimeout(timer)
@@ -154,11 +166,12 @@ export class PartitionFlusher<T> {
     if (this.#owned) {
       this.#owned = false
       this.#host.stats.ownedPartitions--
-      try {
-        await this.#log.release(this.partition, this.#token)
-      } catch {
-        // It expires by itself.
-      }
+      // Not answered in time (or failed): the lease expires by itself.
+      await within(
+        attempt(() => this.#log.release(this.partition, this.#token)),
+        releaseMs(),
+        undefined,
+      )
     }
   }
 
@@ -172,6 +185,7 @@ export class PartitionFlusher<T> {
         // The log (Redis) failed: report, back off, try again. Nothing is lost: unacknowledged
         // entries stay in the log.
         errors++
+        this.#reclaim = true
         this.#host.emit('log-error', { operation: 'flusher', error })
         await this.#sleep(backoffDelay(errors, this.#settings))
       }
@@ -187,6 +201,15 @@ export class PartitionFlusher<T> {
       }
     }
     if (this.#toAck.length > 0 || this.#toTrim.length > 0) await this.#ackNow()
+    if (this.#reclaim) {
+      // After the ack: what is still pending now is buffered here, or was never seen.
+      const pending = await this.#log.claim(this.partition, this.#consumer)
+      this.#reclaim = false
+      const before = this.#buffer.length
+      this.#take(pending)
+      // Entries never seen are older than those read after them: the buffer stays in log order.
+      if (this.#buffer.length > before) this.#buffer.sort((a, b) => compareIds(a.entryId, b.entryId))
+    }
     if (this.#buffer.length < s.maxBatch * BUFFER_FACTOR) {
       const fresh = await this.#log.read(this.partition, this.#consumer, s.maxBatch * READ_FACTOR)
       this.#take(fresh)
@@ -213,12 +236,20 @@ export class PartitionFlusher<T> {
       await this.#sleep(plan.waitMs)
       return
     }
+    // Stopped while the log answered (close() stopped waiting for it): no flush after close.
+    if (this.#stopped) return
     await this.#flush(plan.batch, plan.attempt)
   }
 
   async #acquire(): Promise<boolean> {
     const s = this.#settings
     if (!(await this.#log.acquire(this.partition, this.#token, s.visibilityTimeoutMs))) return false
+    if (this.#stopped) {
+      // The lease came after stop() had released it (Redis slower than close's wait): a stopped
+      // flusher must not hold a partition, let alone renew it for as long as the process lives.
+      attempt(() => this.#log.release(this.partition, this.#token)).catch(() => {})
+      return false
+    }
     this.#owned = true
     this.#lastRenewedAt = s.clock()
     this.#host.stats.ownedPartitions++
@@ -228,6 +259,7 @@ export class PartitionFlusher<T> {
     // Whatever a previous holder read and did not acknowledge comes first: it is older than
     // anything not yet delivered. The lease guarantees that holder is gone (or has lost it).
     const claimed = await this.#log.claim(this.partition, this.#consumer)
+    this.#reclaim = false
     this.#host.stats.reclaimed += claimed.length
     this.#buffer = []
     this.#inBuffer.clear()
@@ -237,7 +269,7 @@ export class PartitionFlusher<T> {
 
   #renew(): void {
     const s = this.#settings
-    this.#log.renew(this.partition, this.#token, s.visibilityTimeoutMs).then(
+    attempt(() => this.#log.renew(this.partition, this.#token, s.visibilityTimeoutMs)).then(
       (held) => {
         if (held) this.#lastRenewedAt = s.clock()
         else this.#lose()
@@ -357,7 +389,7 @@ export class PartitionFlusher<T> {
           abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true })
           timer = setTimeout(
             () => abort.abort(new Error(`flush did not settle within ${s.flushTimeoutMs} ms (flushTimeout)`)),
-            s.flushTimeoutMs,
+            timerMs(s.flushTimeoutMs),
           )
         }),
       ])
@@ -474,7 +506,7 @@ export class PartitionFlusher<T> {
   #sleep(ms: number): Promise<void> {
     if (this.#stopped) return Promise.resolve()
     return new Promise((resolve) => {
-      const timer = setTimeout(done, Math.max(0, ms))
+      const timer = setTimeout(done, timerMs(ms))
       const self = this
       function done() {
         clearTimeout(timer)

@@ -1,6 +1,7 @@
 import { describeValue } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
+import { MAX_TIMER_MS } from './deadline.js'
 import type { FlushContext, WriteBehindOp, WriteBehindOptions } from './types.js'
 
 /** Defaults of every write-behind option, in one place. */
@@ -77,9 +78,10 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
   }
   const ms = (name: string, value: number | undefined, fallback: number, min: number) => {
     if (value === undefined) return fallback
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    // Every duration ends up in a timer: above MAX_TIMER_MS Node fires it after 1 ms instead.
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
       throw new InvalidOptionError(
-        `writeBehind: ${name} must be a finite number of ms ≥ ${min}; got ${describeValue(value)}.`,
+        `writeBehind: ${name} must be a finite number of ms from ${min} to ${MAX_TIMER_MS} (the longest a Node timer waits, about 24.8 days); got ${describeValue(value)}.`,
       )
     }
     return value
@@ -110,6 +112,12 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
       maxPending = int('maxPending', options.maxPending, d.maxPending, 1)
     else maxPending = Number.POSITIVE_INFINITY
   }
+  const partitions = int('partitions', options.partitions, d.partitions, 1, 1024)
+  if (maxPending < partitions) {
+    throw new InvalidOptionError(
+      `writeBehind: maxPending (${maxPending}) must be ≥ partitions (${partitions}): each partition holds its share of maxPending.`,
+    )
+  }
   const serializer = options.serializer
   if (
     serializer !== undefined &&
@@ -129,7 +137,7 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
     visibilityTimeoutMs: ms('visibilityTimeout', options.visibilityTimeout, d.visibilityTimeoutMs, 100),
     flushTimeoutMs: ms('flushTimeout', options.flushTimeout, d.flushTimeoutMs, 1),
     flusher: bool('flusher', options.flusher, true),
-    partitions: int('partitions', options.partitions, d.partitions, 1, 1024),
+    partitions,
     pollIntervalMs: ms('pollInterval', options.pollInterval, Math.max(1, Math.min(maxDelayMs, 100)), 1),
     closeTimeoutMs: ms('closeTimeout', options.closeTimeout, d.closeTimeoutMs, 0),
     serializer,

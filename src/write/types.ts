@@ -72,6 +72,8 @@ export interface WriteBehindOptions<T> {
   /**
    * Most entries waiting in the log (appended, not yet acknowledged); beyond it `set` and
    * `delete` reject with {@link WriteBehindFullError} (default 100,000; `Infinity` for no bound).
+   * Each of the `partitions` holds at most its share (`⌊maxPending / partitions⌋`), so the log
+   * as a whole never holds more; at least `partitions`.
    */
   maxPending?: number
   /**
@@ -91,7 +93,11 @@ export interface WriteBehindOptions<T> {
   partitions?: number
   /** How often an idle flusher looks for other processes' writes, in ms (default min(maxDelay, 100)). */
   pollInterval?: number
-  /** How `close()` waits for the log to drain, in ms (default 10,000). */
+  /**
+   * How long `close()` waits for the log to drain, in ms (default 10,000). It bounds close()
+   * itself: the last 200 ms of it (or a fifth, if less) stop the flushers, release their
+   * partitions and count what is left, each waiting only for what is left of it.
+   */
   closeTimeout?: number
   /** Encodes values in the log (default: the tagged JSON serializer: Dates, Maps, Sets, BigInts survive). */
   serializer?: Serializer
@@ -166,7 +172,10 @@ export interface WriteBehindEvents {
   retry: { partition: number; keys: number; attempt: number; delayMs: number; error: unknown }
   /** An entry was moved to the dead-letter stream. */
   'dead-letter': { key: string; id: string; seq: number; attempts: number; error: unknown }
-  /** A write was refused: the log holds `pending` ≥ `maxPending` entries. */
+  /**
+   * A write was refused: its partition holds `pending` ≥ `maxPending` entries (with several
+   * partitions, `pending` and `maxPending` are the partition's: its share of the option).
+   */
   backpressure: { pending: number; maxPending: number }
   /** This instance started or stopped flushing a partition. */
   partition: { partition: number; owned: boolean }
@@ -232,7 +241,8 @@ export interface WriteBehind<T> {
   /**
    * Refuses new writes, flushes what is pending (waits for the other flushers when it holds no
    * partition) until the log is empty or `timeoutMs` (default `closeTimeout`) passed, then stops.
-   * Resolves to whether it drained. Idempotent.
+   * Resolves within `timeoutMs` (even when Redis does not answer) to whether it drained and the
+   * entries left in the log (the last count seen when Redis did not answer in time). Idempotent.
    */
   close(options?: { timeoutMs?: number }): Promise<{ drained: boolean; pending: number }>
 }

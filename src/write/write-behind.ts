@@ -14,6 +14,7 @@ import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import { Appender, logError } from './appender.js'
 import { CacheUpdater } from './cache-updater.js'
+import { within } from './deadline.js'
 import { PartitionFlusher } from './flusher.js'
 import { type AppendOp, compareIds, partitionOf, type Replication, type WriteLog } from './log.js'
 import { type ResolvedWriteBehindOptions, resolveWriteBehindOptions } from './options.js'
@@ -43,6 +44,24 @@ interface PreparedWrite {
 }
 
 const SETTLE_POLL_MS = 20
+/**
+ * The last part of close()'s timeout (at most this, and at most a fifth of it) is kept for what
+ * follows the drain: stopping the flushers, releasing their leases, counting what is left. Each of
+ * those waits only for what is left of the timeout, so close() resolves within it even when Redis
+ * answers nothing (it took closeTimeout + 3 × l2.timeout against a paused Redis before).
+ */
+const CLOSE_RESERVE_MS = 200
+/** A stream id (`<ms>-<n>`), as dead letters are named. */
+const STREAM_ID = /^\d+-\d+$/
+const EVENT_NAMES: readonly WriteBehindEventName[] = [
+  'flushed',
+  'retry',
+  'dead-letter',
+  'backpressure',
+  'partition',
+  'log-error',
+  'cache-error',
+]
 
 /**
  * Creates a write-behind over `log`, updating `cache` (if given) on every write. `cache.writeBehind()`
@@ -188,11 +207,14 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       name: options.name,
       log,
       maxPending: options.maxPending,
+      partitions: options.partitions,
       replication: this.#replication,
       staging: this.#staging,
       stats: this.#stats,
       emit: (name, event) => this.#emit(name, event),
       track: (promise) => this.#track(promise),
+      observe: (partition, pending) =>
+        this.#observe(partition, pending, this.#seen.get(partition)?.lagMs ?? 0),
       appended: (partition) => this.#flushers[partition]?.nudge(),
     })
     this.#updater =
@@ -239,8 +261,15 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       )
     }
     this.deadLetters = {
-      list: async ({ count = 100, after } = {}) =>
-        (await this.#log.dead.list(count, after)).map(
+      list: async (options = {}) => {
+        const { count = 100, after } = expectObject(options, 'deadLetters.list(options)')
+        if (!Number.isSafeInteger(count) || count < 1) {
+          throw new InvalidOptionError(
+            `deadLetters.list: count must be an integer ≥ 1; got ${describeValue(count)}.`,
+          )
+        }
+        if (after !== undefined) deadIdsOf([after], 'deadLetters.list: after')
+        return (await this.#log.dead.list(count, after)).map(
           (d): DeadLetter => ({
             deadId: d.deadId,
             key: d.key,
@@ -252,10 +281,12 @@ class WriteBehindLog<T> implements WriteBehind<T> {
             error: d.error,
             failedAt: d.failedAt,
           }),
-        ),
+        )
+      },
       count: () => this.#log.dead.count(),
-      replay: (deadIds) => this.#replay(deadIds),
-      remove: (deadIds) => this.#log.dead.remove(deadIds),
+      replay: async (deadIds) =>
+        this.#replay(deadIds === undefined ? undefined : deadIdsOf(deadIds, 'deadLetters.replay(deadIds)')),
+      remove: async (deadIds) => this.#log.dead.remove(deadIdsOf(deadIds, 'deadLetters.remove(deadIds)')),
     }
   }
 
@@ -321,14 +352,22 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     if (value === undefined) {
       throw new SerializationError('write-behind set: undefined cannot be written; call delete(key) instead.')
     }
+    let bytes: unknown
     try {
-      return this.#serializer.encode(value)
+      bytes = this.#serializer.encode(value)
     } catch (error) {
       throw new SerializationError(
         `write-behind set: the value of '${key}' cannot be encoded by the ${this.#serializer.name} serializer (${messageOf(error)}).`,
         { cause: error },
       )
     }
+    // Checked here, not by the append: bytes the log cannot pack would fail every write of the batch.
+    if (!(bytes instanceof Uint8Array)) {
+      throw new SerializationError(
+        `write-behind set: the ${this.#serializer.name} serializer's encode() returned ${describeValue(bytes)} for the value of '${key}', not bytes: it must return a Uint8Array (or a Buffer).`,
+      )
+    }
+    return bytes
   }
 
   /** A write before the log's init resolved: waits for it, then goes the way #submit sends it. */
@@ -392,9 +431,12 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 
   async pending(): Promise<number> {
+    const partitions = Array.from({ length: this.#o.partitions }, (_, p) => p)
+    // One round trip for all partitions, not one after the other.
+    const lengths = await Promise.all(partitions.map((p) => this.#log.length(p)))
     let total = 0
-    for (let p = 0; p < this.#o.partitions; p++) {
-      const length = await this.#log.length(p)
+    for (const p of partitions) {
+      const length = lengths[p] as number
       this.#seen.set(p, { pending: length, lagMs: this.#seen.get(p)?.lagMs ?? 0 })
       total += length
     }
@@ -412,26 +454,32 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     }
   }
 
-  /** True once every entry this instance appended was acknowledged (or dead-lettered). */
+  /**
+   * True once every entry this instance appended was acknowledged (or dead-lettered); false at
+   * `deadline`. Every wait is bounded by it: a log call that does not answer (Redis paused) is
+   * left behind, not waited for.
+   */
   async #waitSettled(deadline: number): Promise<boolean> {
-    await Promise.allSettled([...this.#inFlight])
+    const left = () => deadline - this.#o.clock()
+    if ((await within(Promise.allSettled([...this.#inFlight]), left(), false)) === false) return false
     for (;;) {
-      let done = true
-      try {
-        for (const [partition, last] of this.#appender.lastAppended) {
-          const oldest = await this.#log.oldest(partition)
-          if (oldest !== undefined && compareIds(oldest.entryId, last) <= 0) {
-            done = false
-            break
-          }
-        }
-      } catch {
-        done = false
-      }
-      if (done) return true
-      if (this.#o.clock() >= deadline) return false
+      if (await within(this.#appendsFlushed(), left(), false)) return true
+      if (left() <= 0) return false
       for (const f of this.#flushers) f.drain()
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS))
+      await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left())))
+    }
+  }
+
+  /** Whether no partition holds an entry as old as this instance's last append there (false when the log fails). */
+  async #appendsFlushed(): Promise<boolean> {
+    try {
+      const checks = [...this.#appender.lastAppended].map(async ([partition, last]) => {
+        const oldest = await this.#log.oldest(partition)
+        return oldest === undefined || compareIds(oldest.entryId, last) > 0
+      })
+      return (await Promise.all(checks)).every(Boolean)
+    } catch {
+      return false
     }
   }
 
@@ -452,6 +500,14 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 
   on<E extends WriteBehindEventName>(name: E, listener: (event: WriteBehindEvents[E]) => void): () => void {
+    if (!EVENT_NAMES.includes(name)) {
+      throw new InvalidOptionError(
+        `write-behind on(name): ${describeValue(name)} is not an event; the events are ${EVENT_NAMES.join(', ')}.`,
+      )
+    }
+    if (typeof listener !== 'function') {
+      throw new InvalidOptionError(`write-behind on('${name}', listener): listener must be a function.`)
+    }
     let set = this.#listeners.get(name)
     if (set === undefined) {
       set = new Set()
@@ -512,20 +568,39 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     return this.#closing
   }
 
+  /** Drains until the deadline less the reserve, then stops, releases and counts within what is left. */
   async #close(timeoutMs: number): Promise<{ drained: boolean; pending: number }> {
-    const deadline = this.#o.clock() + timeoutMs
+    const clock = this.#o.clock
+    const deadline = clock() + timeoutMs
+    const drainUntil = deadline - Math.min(CLOSE_RESERVE_MS, timeoutMs / 5)
+    const left = () => Math.max(0, deadline - clock())
     for (const f of this.#flushers) f.drain()
-    const drained = await this.#waitSettled(deadline)
-    await Promise.all(this.#flushers.map((f) => f.stop(Math.max(0, deadline - this.#o.clock()))))
-    let pending = this.#stats.pending
-    try {
-      pending = await this.pending()
-    } catch {
-      // Redis is down: the last seen count.
-    }
+    const drained = await this.#waitSettled(drainUntil)
+    await Promise.all(this.#flushers.map((f) => f.stop(Math.max(0, drainUntil - clock()), left)))
+    // Redis down or not answering in time: the last count seen.
+    const pending = await within(
+      this.pending().catch(() => this.#stats.pending),
+      left(),
+      this.#stats.pending,
+    )
     this.#onClosed?.()
     return { drained, pending }
   }
+}
+
+/** Dead-letter ids as given, once checked: an array of stream ids (a string would be read as its characters). */
+function deadIdsOf(ids: unknown, what: string): string[] {
+  if (!Array.isArray(ids)) {
+    throw new InvalidOptionError(`${what} must be an array of dead-letter ids; got ${describeValue(ids)}.`)
+  }
+  for (const id of ids) {
+    if (typeof id !== 'string' || !STREAM_ID.test(id)) {
+      throw new InvalidOptionError(
+        `${what}: ${describeValue(id)} is not a dead-letter id (\`<ms>-<n>\`, the deadId of deadLetters.list()).`,
+      )
+    }
+  }
+  return ids
 }
 
 /** Refuses a wait that is not a number of ms ≥ 0 (a NaN deadline is never reached: the wait would have no bound). */
