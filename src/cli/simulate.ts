@@ -3,6 +3,7 @@ import {
   inferFormat,
   TRACE_FORMATS,
   type TraceFormat,
+  TraceFormatError,
   type TraceReadOptions,
 } from '../simulation/readers/index.js'
 import { formatCsv, formatJson, formatTable, type ReportSource } from '../simulation/report.js'
@@ -142,6 +143,8 @@ function parseSizes(text: string): string[] {
 interface Setup {
   readonly source: TraceSource
   readonly report: ReportSource
+  /** The trace's format came from its file name, not from --format. */
+  readonly formatFromName?: boolean
 }
 
 type AnyTraceFormat = TraceFormat | LogTraceFormat
@@ -155,6 +158,7 @@ async function traceSetup(values: {
   if (!existsSync(path)) throw new UsageError(`--trace: no such file '${path}'.`)
   if (!statSync(path).isFile()) throw new UsageError(`--trace: '${path}' is not a file.`)
   let format: AnyTraceFormat
+  let formatFromName = false
   if (values.format !== undefined) {
     const given = values.format.toLowerCase().replace(/^oraclegeneral$/, 'oracle')
     if (!(TRACE_FORMATS as readonly string[]).includes(given) && !isLogTraceFormat(given)) {
@@ -165,15 +169,30 @@ async function traceSetup(values: {
     format = given as AnyTraceFormat
   } else {
     // A name says nothing (access.log): read the first lines as analyze does.
-    format = inferFormat(path) ?? (await detectLogTraceFormat(path)) ?? 'lines'
+    const named = inferFormat(path)
+    formatFromName = named !== undefined
+    format = named ?? (await detectLogTraceFormat(path)) ?? 'lines'
   }
   if (values.keyColumn !== undefined && format !== 'csv') {
     throw new UsageError(`--key-column applies to csv traces; this one is read as ${format}.`)
   }
   const report: ReportSource = { kind: 'trace', name: path, format }
-  if (isLogTraceFormat(format)) return { source: logTraceSource(path, format), report }
+  if (isLogTraceFormat(format)) return { source: logTraceSource(path, format), report, formatFromName }
   const options: TraceReadOptions = values.keyColumn === undefined ? {} : { keyColumn: values.keyColumn }
-  return { source: fileTraceSource(path, format, options), report }
+  return { source: fileTraceSource(path, format, options), report, formatFromName }
+}
+
+/**
+ * A text file given to a binary reader (cache2k, oracle) is refused before any key is replayed:
+ * its bytes read as records made up keys, and a hit ratio of nonsense. Bad usage: the format is
+ * the user's to give.
+ */
+function wrongFormat(error: TraceFormatError, setup: Setup): UsageError {
+  const given = setup.formatFromName ? ', as its name says' : ''
+  return new UsageError(
+    `'${error.file}' is text, not ${error.description}${given}: read as one, its lines would be replayed as garbage keys. ` +
+      `Give its format with --format: lines, csv, arc, ${LOG_TRACE_FORMATS.join(', ').replace(/, ([^,]*)$/, ' or $1')} (text); cache2k and oracle are binary.`,
+  )
 }
 
 /**
@@ -300,6 +319,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       ...(limit === undefined ? {} : { limit }),
       ...(showProgress ? { onProgress } : {}),
     })
+  } catch (error) {
+    throw error instanceof TraceFormatError ? wrongFormat(error, setup) : error
   } finally {
     bar?.done()
   }

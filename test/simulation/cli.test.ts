@@ -130,6 +130,35 @@ describe('stratacache simulate', () => {
     }
   })
 
+  it('a text file read as a binary trace (--format, or a misleading name): refused with the formats, never a table', async () => {
+    const text = Array.from({ length: 2400 }, (_, i) => `user:${i % 50}\n`).join('') // 780 × 24 bytes
+    await writeFile(tmp.path('keys.log'), text)
+    await writeFile(tmp.path('keys.oracleGeneral'), text)
+    const cases: [string[], RegExp][] = [
+      [
+        ['--trace', tmp.path('keys.log'), '--format', 'oracle'],
+        /'.*keys\.log' is text, not an oracle trace \(libCacheSim oracleGeneral: 24-byte little-endian binary records\)/,
+      ],
+      [
+        ['--trace', tmp.path('keys.log'), '--format', 'cache2k'],
+        /'.*keys\.log' is text, not a cache2k trace \(big-endian 32-bit integers\)/,
+      ],
+      [
+        ['--trace', tmp.path('keys.oracleGeneral')],
+        /is text, not an oracle trace \(.*\), as its name says: /,
+      ],
+    ]
+    for (const [argv, message] of cases) {
+      const c = captureCli()
+      expect(await simulateCommand([...argv, '-q'], c.ctx), argv.join(' ')).toBe(2)
+      expect(c.stdout()).toBe('')
+      expect(c.stderr()).toMatch(message)
+      expect(c.stderr()).toMatch(
+        /Give its format with --format: lines, csv, arc, combined, jsonl, postgres or redis-monitor \(text\); cache2k and oracle are binary\./,
+      )
+    }
+  })
+
   it('a failure while reading: exit code 1', async () => {
     await writeFile(tmp.path('bad.lis'), '1 1 0 0\nnot a request\n')
     const c = captureCli()

@@ -15,6 +15,7 @@ import {
   readLines,
   readOracleGeneral,
   readTraceBatches,
+  TraceFormatError,
 } from '../../dist/simulation/readers/index.js'
 import { collect, splitEverywhere, tempDir, trace } from './helpers.js'
 
@@ -284,5 +285,38 @@ describe('the real traces', () => {
       if (++count === 1000) break
     }
     expect(count).toBe(1000)
+  })
+})
+
+describe('binary readers given text', () => {
+  // 2,400 keys of 7 or 8 bytes: 18,720 bytes, a whole number of cache2k integers and of 24-byte
+  // oracleGeneral records, so neither reader's length check catches it (it read as 780 garbage
+  // records and simulate printed their hit ratios).
+  const text = Array.from({ length: 2400 }, (_, i) => `user:${i % 50}\n`).join('')
+  const short = 'GET /a\nGET /b\nGET /c\nGET /d\n' // 28 bytes: 7 integers, under one sample
+
+  it('refuse it, naming the format expected, however the bytes are split', async () => {
+    expect(Buffer.byteLength(text) % 24).toBe(0)
+    for (const chunks of [[Buffer.from(text)], splitEverywhere(Buffer.from(text), 1000)]) {
+      await expect(flat(decodeOracleGeneral(chunks, 'keys.txt'))).rejects.toThrow(
+        /'keys\.txt' is text, not an oracle trace \(libCacheSim oracleGeneral: 24-byte little-endian binary records\)/,
+      )
+    }
+    await expect(flat(decodeCache2k([Buffer.from(short)], 'short.txt'))).rejects.toThrow(
+      /'short\.txt' is text, not a cache2k trace \(big-endian 32-bit integers\)/,
+    )
+    await expect(
+      flat(decodeCache2k(splitEverywhere(Buffer.from(text), 7), 'keys.txt')),
+    ).rejects.toBeInstanceOf(TraceFormatError)
+  })
+
+  it('refuse it gunzipped too, and UTF-8 text as well as ASCII', async () => {
+    await writeFile(tmp.path('text.oracleGeneral.gz'), gzipSync(text))
+    await expect(collect(readOracleGeneral(tmp.path('text.oracleGeneral.gz')))).rejects.toMatchObject({
+      name: 'TraceFormatError',
+      format: 'oracle',
+    })
+    const utf8 = Array.from({ length: 300 }, (_, i) => `café-${i % 9}\n`).join('')
+    await expect(flat(decodeCache2k([Buffer.from(utf8)], 'cafe'))).rejects.toBeInstanceOf(TraceFormatError)
   })
 })

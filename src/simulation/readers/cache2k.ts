@@ -1,4 +1,4 @@
-import { type Chunks, flatten, type ReadOptions, readChunks } from './source.js'
+import { type Chunks, flatten, type ReadOptions, readChunks, refuseText } from './source.js'
 
 /**
  * A cache2k benchmark trace, in batches: a stream of big-endian signed 32-bit integers, one key
@@ -9,8 +9,15 @@ export function readCache2kBatches(path: string, options: ReadOptions = {}): Asy
   return decodeCache2k(readChunks(path, options), path)
 }
 
-/** {@link readCache2kBatches} over any stream of bytes, split anywhere; `name` is for error messages. */
-export async function* decodeCache2k(chunks: Chunks, name = 'input'): AsyncGenerator<number[]> {
+/** What a cache2k trace is, for the error refusing a text file given as one. */
+export const CACHE2K_DESCRIPTION = 'a cache2k trace (big-endian 32-bit integers)'
+
+/**
+ * {@link readCache2kBatches} over any stream of bytes, split anywhere; `name` is for error
+ * messages. Text is refused (a {@link TraceFormatError}) before any key is read.
+ */
+export async function* decodeCache2k(input: Chunks, name = 'input'): AsyncGenerator<number[]> {
+  const chunks = refuseText(input, name, 'cache2k', CACHE2K_DESCRIPTION)
   const pending = Buffer.alloc(4)
   let pendingLength = 0
   let offset = 0

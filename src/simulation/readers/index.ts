@@ -17,7 +17,14 @@ export {
   readOracleGeneral,
   readOracleGeneralBatches,
 } from './oracle-general.js'
-export { type Chunks, flatten, type ReadOptions, readChunks } from './source.js'
+export {
+  type Chunks,
+  flatten,
+  looksLikeText,
+  type ReadOptions,
+  readChunks,
+  TraceFormatError,
+} from './source.js'
 
 /** The trace formats the simulator reads. */
 export type TraceFormat = 'lines' | 'csv' | 'arc' | 'cache2k' | 'oracle'

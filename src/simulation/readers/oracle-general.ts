@@ -1,5 +1,5 @@
 import type { TraceKey } from '../hash.js'
-import { type Chunks, flatten, type ReadOptions, readChunks } from './source.js'
+import { type Chunks, flatten, type ReadOptions, readChunks, refuseText } from './source.js'
 
 /** Bytes per request in libCacheSim's oracleGeneral format. */
 export const ORACLE_GENERAL_RECORD_BYTES = 24
@@ -20,8 +20,15 @@ export function readOracleGeneralBatches(
   return decodeOracleGeneral(readChunks(path, options), path)
 }
 
-/** {@link readOracleGeneralBatches} over any stream of bytes, split anywhere; `name` is for error messages. */
-export async function* decodeOracleGeneral(chunks: Chunks, name = 'input'): AsyncGenerator<TraceKey[]> {
+/** What an oracleGeneral trace is, for the error refusing a text file given as one. */
+export const ORACLE_GENERAL_DESCRIPTION = `an oracle trace (libCacheSim oracleGeneral: ${ORACLE_GENERAL_RECORD_BYTES}-byte little-endian binary records)`
+
+/**
+ * {@link readOracleGeneralBatches} over any stream of bytes, split anywhere; `name` is for error
+ * messages. Text is refused (a {@link TraceFormatError}) before any key is read.
+ */
+export async function* decodeOracleGeneral(input: Chunks, name = 'input'): AsyncGenerator<TraceKey[]> {
+  const chunks = refuseText(input, name, 'oracle', ORACLE_GENERAL_DESCRIPTION)
   const pending = Buffer.alloc(ORACLE_GENERAL_RECORD_BYTES)
   let pendingLength = 0
   let offset = 0

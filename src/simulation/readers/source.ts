@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { pipeline } from 'node:stream'
@@ -72,6 +73,77 @@ function gzipError(path: string, error: unknown): unknown {
       : `'${path}' is not valid gzip. A name ending in .gz is gunzipped: rename it if it is plain text, or check that it was copied whole.`,
     { cause: error },
   )
+}
+
+/** Text handed to a binary trace reader: its bytes would be replayed as garbage keys. */
+export class TraceFormatError extends Error {
+  override name = 'TraceFormatError'
+
+  constructor(
+    /** The file (or stream) read. */
+    readonly file: string,
+    /** The binary format the reader expected: `oracle`, `cache2k`. */
+    readonly format: string,
+    /** That format, described: `a cache2k trace (big-endian 32-bit integers)`. */
+    readonly description: string,
+  ) {
+    super(`'${file}' is text, not ${description}: read as one, its lines would be replayed as garbage keys.`)
+  }
+}
+
+/** Bytes looked at before deciding whether a binary trace is text. */
+const SNIFF_BYTES = 4096
+
+/**
+ * The bytes of `chunks`, as they come, once their first {@link SNIFF_BYTES} (or all, if fewer) are
+ * known not to be text; rejects with a {@link TraceFormatError} (`format`, described as
+ * `description`) before handing any over otherwise. A binary trace's records hold zero bytes
+ * (the high bytes of small integers) and rarely form valid UTF-8; a text file holds none.
+ */
+export async function* refuseText(
+  chunks: Chunks,
+  name: string,
+  format: string,
+  description: string,
+): AsyncGenerator<Buffer> {
+  let head: Buffer[] | undefined = []
+  let length = 0
+  const judge = (complete: boolean): void => {
+    const sample = Buffer.concat(head as Buffer[], length).subarray(0, SNIFF_BYTES)
+    if (looksLikeText(sample, complete)) {
+      throw new TraceFormatError(name, format, description)
+    }
+  }
+  for await (const chunk of chunks) {
+    if (head === undefined) {
+      yield chunk
+      continue
+    }
+    head.push(chunk)
+    length += chunk.length
+    if (length < SNIFF_BYTES) continue
+    judge(false)
+    yield* head
+    head = undefined
+  }
+  if (head === undefined) return
+  judge(true)
+  yield* head
+}
+
+/**
+ * Whether `sample` reads as text: valid UTF-8 (a character cut at the end of a sample that is not
+ * the whole file allowed), with line breaks and at most 1% other control characters. Empty is not.
+ */
+export function looksLikeText(sample: Buffer, complete: boolean): boolean {
+  if (sample.length === 0 || !sample.includes(LF)) return false
+  let controls = 0
+  for (const c of sample) if ((c < SPACE && c !== TAB && c !== LF && c !== CR) || c === DEL) controls++
+  if (controls * 100 > sample.length) return false
+  for (let cut = 0; cut <= (complete ? 0 : 3) && cut < sample.length; cut++) {
+    if (isUtf8(sample.subarray(0, sample.length - cut))) return true
+  }
+  return false
 }
 
 /** The keys of a batched reader one by one. */
@@ -154,7 +226,9 @@ export async function* forEachLine<K>(
 
 const SPACE = 32
 const TAB = 9
+const LF = 10
 const CR = 13
+const DEL = 127
 const MINUS = 45
 const ZERO = 48
 const NINE = 57
