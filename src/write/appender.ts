@@ -146,10 +146,20 @@ export class Appender {
         batch.done()
       },
       (error: unknown) => {
+        // Not acknowledged, but Redis may still run the call (its reply timed out, the connection
+        // dropped after sending): the other instances drop their copies of the staged keys, as a
+        // failed `set` tells them. A copy dropped for nothing costs a miss, never a wrong answer.
+        const staged: string[] = []
+        let at = Number.POSITIVE_INFINITY
         for (const q of queue) {
           this.#unstage(q)
+          if (q.staged !== undefined) {
+            staged.push(q.op.key)
+            at = Math.min(at, q.staged.at)
+          }
           q.reject(logError(host.name, error))
         }
+        if (staged.length > 0) this.#announce(staged, at)
         batch.done()
       },
     )

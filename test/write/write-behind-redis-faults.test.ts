@@ -3,7 +3,7 @@
  * faults: Redis paused (SIGSTOP: a black hole) or SIGKILLed and restarted from its AOF while
  * appends and flushes run, a sink that hangs, a serializer that returns something other than bytes.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Cache, createCache, type WriteBehind, type WriteBehindOp } from '../../src/index.js'
 import { useRedisServer } from '../helpers/redis-server.js'
 import { AofRedis } from '../integration/write-behind/harness.js'
@@ -117,6 +117,29 @@ describe('write-behind on a real Redis, under faults', () => {
     expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'E_SERIALIZATION' } })
     expect((bad as PromiseRejectedResult).reason.message).toMatch(/broken serializer's encode\(\) returned/)
     expect(await wb.pending()).toBe(2)
+  })
+
+  it('tells the other instances when an append that timed out may have landed: their L1 copy of the key goes', async () => {
+    const writer = cacheOn(redis().url, 'wbf-announce', 300)
+    const reader = cacheOn(redis().url, 'wbf-announce')
+    await Promise.all([writer.ready(), reader.ready()])
+    const wb = writer.writeBehind<string>({
+      name: 'x',
+      flusher: false,
+      closeTimeout: 0,
+      flush: async () => {},
+    })
+    await wb.set('warm', 'x')
+    await writer.set('k', 'old')
+    expect(await reader.get('k')).toBe('old')
+    expect(reader.peek('k')).toBe('old')
+    redis().pause()
+    // Rejected (its reply never came in time), but Redis runs it once it answers again.
+    await expect(wb.set('k', 'new')).rejects.toMatchObject({ code: 'E_L2_TIMEOUT' })
+    redis().resume()
+    // Well within the bus's silence bound (5 s): a resynchronisation would drop the copy anyway.
+    await vi.waitFor(() => expect(reader.peek('k')).toBeUndefined(), { timeout: 2000, interval: 20 })
+    expect(await reader.get('k')).toBe('new')
   })
 
   it('loses no acknowledged write when Redis is paused longer than the visibility timeout during appends and flushes', async () => {
