@@ -5,18 +5,26 @@ import type { Serializer } from './serializer.js'
 
 interface ExtensionCodecLike {
   decode(data: Uint8Array, type: number, context: unknown): unknown
+  register(extension: {
+    type: number
+    encode: (input: unknown, context: unknown) => Uint8Array | null
+    decode: (data: Uint8Array, type: number, context: unknown) => unknown
+  }): void
 }
 
 interface MsgpackModule {
   Encoder: new (options?: {
     useBigInt64?: boolean
     ignoreUndefined?: boolean
+    extensionCodec?: ExtensionCodecLike
   }) => { encode(value: unknown): Uint8Array }
   Decoder: new (options?: {
     useBigInt64?: boolean
     extensionCodec?: ExtensionCodecLike
   }) => { decode(bytes: Uint8Array): unknown }
   ExtensionCodec: new () => ExtensionCodecLike
+  encodeTimestampExtension(input: unknown): Uint8Array | null
+  decodeTimestampExtension(data: Uint8Array): Date
 }
 
 /** The only extension type read back: the timestamp (-1) that Dates are written as. */
@@ -49,12 +57,25 @@ export class MsgpackSerializer implements Serializer {
       )
     }
     const extensions = new lib.ExtensionCodec()
+    // The timestamp as the library writes it, except for an Invalid Date, which it would write as
+    // the epoch (a timestamp cannot carry NaN): refused at the call rather than changed silently.
+    extensions.register({
+      type: EXT_TIMESTAMP,
+      encode: (input) => {
+        if (input instanceof Date && Number.isNaN(input.getTime()))
+          throw new TypeError(
+            "an Invalid Date cannot be written as a MessagePack timestamp: use serializer 'json'",
+          )
+        return lib.encodeTimestampExtension(input)
+      },
+      decode: (data) => lib.decodeTimestampExtension(data),
+    })
     const decodeExtension = extensions.decode.bind(extensions)
     extensions.decode = (data, type, context) => {
       if (type !== EXT_TIMESTAMP) throw new DecodeError(`MessagePack extension type ${type} is not allowed`)
       return decodeExtension(data, type, context)
     }
-    this.#encoder = new lib.Encoder({ useBigInt64: true })
+    this.#encoder = new lib.Encoder({ useBigInt64: true, extensionCodec: extensions })
     this.#decoder = new lib.Decoder({ useBigInt64: true, extensionCodec: extensions })
   }
 

@@ -125,7 +125,11 @@ function tag(value: unknown, seen: Set<object>): unknown {
 
 function tagObject(value: object, seen: Set<object>): unknown {
   if (Array.isArray(value)) return value.map((item) => tag(item, seen))
-  if (value instanceof Date) return { [TAG]: 'date', v: value.getTime() }
+  // An Invalid Date's time is NaN, which JSON writes as null: tagged 'NaN' so it reads back invalid.
+  if (value instanceof Date) {
+    const time = value.getTime()
+    return { [TAG]: 'date', v: Number.isNaN(time) ? 'NaN' : time }
+  }
   if (value instanceof Map)
     return { [TAG]: 'map', v: [...value].map(([k, v]) => [tag(k, seen), tag(v, seen)]) }
   if (value instanceof Set) return { [TAG]: 'set', v: [...value].map((item) => tag(item, seen)) }
@@ -174,7 +178,10 @@ function reviveTagged(kind: string, v: unknown): unknown {
     case 'undef':
       return undefined
     case 'date':
-      return new Date(v as number)
+      // null: an Invalid Date written before it was tagged 'NaN' (JSON's NaN), never a real time.
+      if (typeof v === 'number') return new Date(v)
+      if (v === 'NaN' || v === null) return new Date(Number.NaN)
+      throw new DecodeError('malformed Date tag')
     case 'map':
       return new Map((v as [unknown, unknown][]).map(([k, item]) => [revive(k), revive(item)]))
     case 'set':

@@ -89,6 +89,12 @@ describe('msgpack abuse is refused before any allocation (S7)', () => {
   it('still reads Dates (the timestamp extension is the one allowed)', () => {
     const date = new Date(1_700_000_000_123)
     expect(msgpack.decode(msgpack.encode({ at: date }))).toEqual({ at: date })
+    const early = new Date(-1_000_000_000_001)
+    expect(msgpack.decode(msgpack.encode([early]))).toEqual([early])
+  })
+
+  it('refuses to write an Invalid Date (a timestamp cannot carry it: it would read back as 1970)', () => {
+    expect(() => msgpack.encode({ at: new Date(Number.NaN) })).toThrow(/Invalid Date.*serializer 'json'/)
   })
 })
 

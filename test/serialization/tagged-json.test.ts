@@ -28,6 +28,19 @@ describe('tagged JSON serializer', () => {
     expect(Object.is(back.special[3], -0)).toBe(true)
   })
 
+  it('round-trips an Invalid Date as an Invalid Date (JSON writes its NaN time as null, which reads as 1970)', () => {
+    const back = roundTrip({ at: new Date(Number.NaN), list: [new Date(Number.NaN)] }) as {
+      at: Date
+      list: Date[]
+    }
+    expect(back.at).toBeInstanceOf(Date)
+    expect(back.at.getTime()).toBeNaN()
+    expect(back.list[0]?.getTime()).toBeNaN()
+    // Written before the 'NaN' tag: null was only ever an Invalid Date.
+    expect((json.decode(Buffer.from('t{"$t":"date","v":null}')) as Date).getTime()).toBeNaN()
+    expect(() => json.decode(Buffer.from('t{"$t":"date","v":"soon"}'))).toThrow(/malformed Date tag/)
+  })
+
   it('keeps user objects that have a "$t" key as data', () => {
     const value = { $t: 'date', v: 5, inner: { $t: 'big', v: '1' } }
     expect(roundTrip(value)).toEqual(value)
