@@ -2,11 +2,16 @@ import { headLines } from '../analysis/analyze.js'
 import type { EventSink, RawEvent } from '../analysis/event.js'
 import { DEFAULT_MAX_LINE_BYTES, splitLines } from '../analysis/lines.js'
 import { Normalizer } from '../analysis/normalize/index.js'
+import { splitCsv } from '../analysis/readers/csv.js'
+import { kindOf, resolveFields } from '../analysis/readers/fields.js'
 import { createReader, detectFormat, type LogFormat } from '../analysis/readers/index.js'
 import { readChunks } from '../simulation/readers/source.js'
 import { SkippedLines, type TraceSource } from '../simulation/simulate.js'
 
-/** The access-log formats `simulate` reads through `analyze`'s readers (`keys` and CSV key columns are its own). */
+/**
+ * The access-log formats `simulate` reads through `analyze`'s readers (`keys` and CSV key columns
+ * are its own; a CSV query log, without a key column, is read through them too).
+ */
 export const LOG_TRACE_FORMATS = ['combined', 'jsonl', 'postgres', 'redis-monitor'] as const
 export type LogTraceFormat = (typeof LOG_TRACE_FORMATS)[number]
 
@@ -14,10 +19,34 @@ export function isLogTraceFormat(format: string): format is LogTraceFormat {
   return (LOG_TRACE_FORMATS as readonly string[]).includes(format)
 }
 
-/** The access-log format `analyze` would detect in `path`, when it is one simulate reads as a log. */
-export async function detectLogTraceFormat(path: string): Promise<LogTraceFormat | undefined> {
+/**
+ * The format `analyze` would detect in `path`, when it is an access log simulate reads as one, or
+ * a CSV (a header naming known columns: its lines as keys would hold the timestamps); otherwise
+ * undefined.
+ */
+export async function detectLogTraceFormat(path: string): Promise<LogTraceFormat | 'csv' | undefined> {
   const format: LogFormat = detectFormat(await headLines(path), path)
-  return isLogTraceFormat(format) ? format : undefined
+  return isLogTraceFormat(format) || format === 'csv' ? format : undefined
+}
+
+/** The columns of a CSV's header (its first line that is not blank), or undefined. */
+export async function csvHeader(path: string): Promise<string[] | undefined> {
+  const first = (await headLines(path)).find((line) => line.trim() !== '')
+  return first === undefined ? undefined : splitCsv(first.replace(/^\uFEFF/, ''))?.map((name) => name.trim())
+}
+
+/**
+ * The header's query or URL column, as `analyze` finds it (query_signature, query, sql…; url,
+ * path…): a query log, whose key is that query (or route) with its values — not one column.
+ */
+export function queryLogColumn(header: readonly string[]): string | undefined {
+  const text = kindOf(resolveFields(header, {}))
+  return text === undefined || text.kind === 'key' ? undefined : text.field
+}
+
+/** The columns `analyze` reads as something other than a key (a time, a duration, a size, an operation…). */
+export function describedColumns(header: readonly string[]): Set<string> {
+  return new Set(Object.values(resolveFields(header, {})).filter((v): v is string => typeof v === 'string'))
 }
 
 const BATCH = 65_536
@@ -29,7 +58,7 @@ const BATCH = 65_536
  * operations are skipped: only reads can hit. Keys are numbered as they come (4 bytes a request
  * plus the distinct keys), and handed over in batches once the log has been read.
  */
-export function logTraceSource(path: string, format: LogTraceFormat): TraceSource {
+export function logTraceSource(path: string, format: LogTraceFormat | 'csv'): TraceSource {
   const skipped = new SkippedLines()
   return {
     name: path,

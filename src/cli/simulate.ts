@@ -1,6 +1,8 @@
 import { existsSync, statSync } from 'node:fs'
 import {
+  defaultKeyColumn,
   inferFormat,
+  KEY_COLUMN_NAMES,
   TRACE_FORMATS,
   type TraceFormat,
   TraceFormatError,
@@ -21,11 +23,14 @@ import { describeSyntheticSpec, parseSyntheticSpec, type SyntheticSpec } from '.
 import { closest, parseCommandArgs, parseIntegerOption, UsageError } from './args.js'
 import type { CliContext } from './command.js'
 import {
+  csvHeader,
+  describedColumns,
   detectLogTraceFormat,
   isLogTraceFormat,
   LOG_TRACE_FORMATS,
   type LogTraceFormat,
   logTraceSource,
+  queryLogColumn,
 } from './log-trace.js'
 import { createProgress, type Progress, progressEnabled } from './progress.js'
 
@@ -67,14 +72,18 @@ Source (one of):
                         *oracleGeneral* oracle, .txt/.keys lines; else from the first lines,
                         as analyze detects them: an access log, or one key per line)
                           lines    one key per line
-                          csv      a header line, then rows; the key column by --key-column
+                          csv      a header line, then rows: the key column by its name (or
+                                   --key-column); a query log (query_signature, params…) as
+                                   analyze reads it
                           arc      ARC .lis: start_block block_count ignored request_id
                           cache2k  big-endian signed 32-bit integers
                           oracle   libCacheSim oracleGeneral (24-byte little-endian records)
                           combined, jsonl, postgres, redis-monitor
                                    access logs, read as analyze reads them: each read's key is
                                    its route or query with its values (writes are skipped)
-  --key-column NAME     The CSV column holding the key (default: 'key', else the first)
+  --key-column NAME     The CSV column holding the key. Default: the one named key, cache_key,
+                        cachekey, object_id, obj_id, objid, obj, item_id or id (or the only one);
+                        without one, a query or url column with its values, as analyze reads it
   --synthetic SPEC      A generated workload, deterministic for a seed:
                           zipf:ALPHA:N[:REQUESTS]          scrambled Zipf over N keys
                           scan-zipf:ALPHA:N[:REQUESTS]     Zipf with sequential scans (scan=, share=)
@@ -178,8 +187,28 @@ async function traceSetup(values: {
   }
   const report: ReportSource = { kind: 'trace', name: path, format }
   if (isLogTraceFormat(format)) return { source: logTraceSource(path, format), report, formatFromName }
+  if (format === 'csv' && values.keyColumn === undefined) {
+    const header = await csvHeader(path)
+    if (header !== undefined && defaultKeyColumn(header) === undefined) {
+      // No key column: a query log's key is its query (or route) with its values, as analyze reads it.
+      if (queryLogColumn(header) !== undefined) {
+        return { source: logTraceSource(path, 'csv'), report, formatFromName }
+      }
+      throw unknownKeyColumn(path, header)
+    }
+  }
   const options: TraceReadOptions = values.keyColumn === undefined ? {} : { keyColumn: values.keyColumn }
   return { source: fileTraceSource(path, format, options), report, formatFromName }
+}
+
+/** A CSV whose header names no key column (nor a query or URL one): bad usage, never a guess. */
+function unknownKeyColumn(path: string, header: readonly string[]): UsageError {
+  const described = describedColumns(header)
+  const example = header.find((name) => name !== '' && !described.has(name)) ?? 'NAME'
+  return new UsageError(
+    `cannot tell which column of '${path}' holds the keys (columns: ${header.join(', ')}): none is named ${KEY_COLUMN_NAMES.join(', ')}, nor query or url. ` +
+      `Give it with --key-column NAME (e.g. --key-column ${example}).`,
+  )
 }
 
 /**

@@ -137,6 +137,16 @@ describe('log readers', () => {
     expect(detectFormat(['user:1', 'user:2'])).toBe('keys')
   })
 
+  it('detects a CSV by its header of names over rows with a number or a time, whatever its columns are called', () => {
+    // Read as keys, each line (its timestamp included) was a key of its own.
+    expect(detectFormat(['ts,item', '1700000000,k1', '1700000001,k2', '1700000001,k1'])).toBe('csv')
+    expect(detectFormat(['when,thing', '2026-01-05T09:00:00Z,a', '2026-01-05T09:00:01Z,b'])).toBe('csv')
+    // Still keys: no header of names, or nothing under it that reads as a value.
+    expect(detectFormat(['user,1', 'user,2', 'user,3'])).toBe('keys')
+    expect(detectFormat(['a,b', 'c,d', 'e,f'])).toBe('keys')
+    expect(detectFormat(['user:1,x', 'user:2,y'])).toBe('keys')
+  })
+
   it('detects a combined log with CRLF line ends, from the lines or from the file', async () => {
     const line = (n: number) =>
       `10.0.0.${n} - - [05/Jan/2026:09:00:0${n} +0000] "GET /api/users/${n} HTTP/1.1" 200 5`

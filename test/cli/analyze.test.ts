@@ -116,6 +116,25 @@ describe('stratacache analyze', () => {
     expect(module).toContain('// /api/e\\u2029f/:id')
   })
 
+  it('a CSV whose header names no key column, in a file not named .csv: refused naming --fields key=COLUMN, never keyed on whole lines', async () => {
+    const rows = Array.from(
+      { length: 300 },
+      (_, i) => `${1_700_000_000 + Math.floor(i / 3)},sku-${i % 20},${i % 7}`,
+    )
+    await writeFile(tmp.path('events.log'), `ts,item,latency_ms\n${rows.join('\n')}\n`)
+    const c = captureCli()
+    expect(await main(['analyze', tmp.path('events.log'), '-q'], c.ctx)).toBe(1)
+    expect(c.stdout()).toBe('')
+    expect(c.stderr()).toMatch(
+      /CSV header 'ts,item,latency_ms' has no query, url or key column: name the column holding the keys with --fields \(e\.g\. --fields key=item, or query=NAME for SQL, url=NAME for paths\)\./,
+    )
+    const named = captureCli()
+    expect(await main(['analyze', tmp.path('events.log'), '--fields', 'key=item', '--json'], named.ctx)).toBe(
+      0,
+    )
+    expect(JSON.parse(named.stdout()).lines.events).toBe(300)
+  })
+
   it('exits 1 with the reasons when nothing could be read; 2 on bad usage', async () => {
     const c = captureCli()
     expect(await main(['analyze', tmp.path('garbage.log'), '--format', 'combined'], c.ctx)).toBe(1)

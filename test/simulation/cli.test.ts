@@ -159,6 +159,66 @@ describe('stratacache simulate', () => {
     }
   })
 
+  describe('a CSV: the key column by its header, never the first column (a timestamp)', () => {
+    // A query log: 5 reads of 2 distinct (query, value) pairs, each at a timestamp of its own.
+    const queryLog = [
+      'timestamp,query_signature,params,operation',
+      '2026-01-05T09:00:00.001Z,"SELECT * FROM users WHERE id = ?",1,read',
+      '2026-01-05T09:00:00.002Z,"SELECT * FROM users WHERE id = ?",2,read',
+      '2026-01-05T09:00:00.003Z,"SELECT * FROM users WHERE id = ?",1,read',
+      '2026-01-05T09:00:00.004Z,"UPDATE users SET name = ? WHERE id = ?",x|1,write',
+      '2026-01-05T09:00:00.005Z,"SELECT * FROM users WHERE id = ?",2,read',
+      '2026-01-05T09:00:00.006Z,"SELECT * FROM users WHERE id = ?",1,read',
+      '',
+    ].join('\n')
+    const json = async (argv: string[]) => {
+      const c = captureCli()
+      const code = await simulateCommand([...argv, '--policies', 'lru', '--sizes', '2', '--json'], c.ctx)
+      return { code, stderr: c.stderr(), doc: code === 0 ? JSON.parse(c.stdout()) : undefined }
+    }
+
+    it('a query log (timestamp,query_signature,params,…) is keyed as analyze keys it: the query with its values, reads only', async () => {
+      await writeFile(tmp.path('queries.csv'), queryLog)
+      const { code, stderr, doc } = await json(['--trace', tmp.path('queries.csv')])
+      expect(stderr).toBe('')
+      expect(code).toBe(0)
+      expect(doc.source.format).toBe('csv')
+      expect([doc.requests, doc.distinctKeys, doc.results[0].hits]).toEqual([5, 2, 3])
+    })
+
+    it('detected as CSV by its header when its name does not say so (queries.log)', async () => {
+      await writeFile(tmp.path('queries.log'), queryLog)
+      const { code, doc } = await json(['--trace', tmp.path('queries.log')])
+      expect(code).toBe(0)
+      expect([doc.source.format, doc.requests, doc.distinctKeys]).toEqual(['csv', 5, 2])
+    })
+
+    it('an id column is the key when no column is named key', async () => {
+      await writeFile(tmp.path('ids.csv'), 'timestamp,id,bytes\n100,7,1\n101,8,1\n102,7,1\n103,7,1\n')
+      const { code, doc } = await json(['--trace', tmp.path('ids.csv')])
+      expect(code).toBe(0)
+      expect([doc.requests, doc.distinctKeys, doc.results[0].hits]).toEqual([4, 2, 2])
+    })
+
+    it('a header it cannot tell: bad usage naming the columns and --key-column', async () => {
+      await writeFile(tmp.path('events.csv'), 'ts,user,latency_ms\n1,ann,3\n2,bob,4\n3,ann,5\n')
+      const c = captureCli()
+      expect(await simulateCommand(['--trace', tmp.path('events.csv'), '-q'], c.ctx)).toBe(2)
+      expect(c.stdout()).toBe('')
+      expect(c.stderr()).toMatch(
+        /cannot tell which column of '.*events\.csv' holds the keys \(columns: ts, user, latency_ms\): none is named key, cache_key, .*id, nor query or url\. Give it with --key-column NAME \(e\.g\. --key-column user\)\./,
+      )
+      const named = captureCli()
+      expect(
+        await simulateCommand(
+          ['--trace', tmp.path('events.csv'), '--key-column', 'user', '--sizes', '1', '--json'],
+          named.ctx,
+        ),
+      ).toBe(0)
+      expect(JSON.parse(named.stdout()).distinctKeys).toBe(2)
+    })
+  })
+
   it('a failure while reading: exit code 1', async () => {
     await writeFile(tmp.path('bad.lis'), '1 1 0 0\nnot a request\n')
     const c = captureCli()

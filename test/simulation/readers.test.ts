@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  CsvKeyColumnError,
   decodeArc,
   decodeCache2k,
   decodeCsv,
@@ -139,12 +140,31 @@ describe('csv reader', () => {
     expect(await flat(decodeCsv([Buffer.from(csv)], { keyColumn: 'the key' }))).toEqual(expected)
   })
 
-  it("defaults to a column named 'key' (any case), else the first; other delimiters", async () => {
+  it("defaults to a column named 'key' (any case), or another key-like name; other delimiters", async () => {
     expect(await flat(decodeCsv([Buffer.from('\uFEFFts,Key\n1,a\n2,b\n')]))).toEqual(['a', 'b'])
     expect(await flat(decodeCsv([Buffer.from('obj,size\n10,1\n11,1\n')]))).toEqual([10, 11])
     expect(
       await flat(decodeCsv([Buffer.from('a;b\n1;x\n2;y\n')], { keyColumn: 'b', delimiter: ';' })),
     ).toEqual(['x', 'y'])
+  })
+
+  it('picks the key column by its name, never by its place: a timestamp first is not the key', async () => {
+    const rows = (header: string, ...lines: string[]) => [Buffer.from(`${header}\n${lines.join('\n')}\n`)]
+    expect(await flat(decodeCsv(rows('timestamp,id,size', '1700000000,7,10', '1700000001,8,10')))).toEqual([
+      7, 8,
+    ])
+    expect(await flat(decodeCsv(rows('ts,obj_id', '1,a', '2,b')))).toEqual(['a', 'b'])
+    expect(await flat(decodeCsv(rows('id,Cache_Key', '1,a', '2,b')))).toEqual(['a', 'b']) // a key before an id
+    expect(await flat(decodeCsv(rows('page', '/a', '/b')))).toEqual(['/a', '/b']) // one column: that one
+  })
+
+  it('refuses a header it cannot tell the key column of, naming its columns', async () => {
+    const csv = [Buffer.from('ts,user,latency_ms\n1,ann,3\n2,bob,4\n')]
+    await expect(flat(decodeCsv(csv, {}, 'q.csv'))).rejects.toThrow(CsvKeyColumnError)
+    await expect(flat(decodeCsv(csv, {}, 'q.csv'))).rejects.toThrow(
+      /q\.csv: cannot tell which column holds the key \(columns: ts, user, latency_ms\): none is named key, cache_key, .*id\. Name it with keyColumn\./,
+    )
+    expect(await flat(decodeCsv(csv, { keyColumn: 'user' }))).toEqual(['ann', 'bob'])
   })
 
   it('gunzips and names a missing column', async () => {

@@ -39,8 +39,11 @@ export function csvReader(map: FieldMap = {}): LineReader {
         fields = resolveFields(header, map)
         text = kindOf(fields)
         if (text === undefined) {
+          // A column the header does not name as a time, a duration, a size…: the likely key.
+          const described = new Set(Object.values(fields as ResolvedFields))
+          const example = header.find((name) => name !== '' && !described.has(name)) ?? 'NAME'
           throw new RangeError(
-            `CSV header '${line.slice(0, 200)}' has no query, url or key column: name it with --fields (e.g. --fields query=sql).`,
+            `CSV header '${line.slice(0, 200)}' has no query, url or key column: name the column holding the keys with --fields (e.g. --fields key=${example}, or query=NAME for SQL, url=NAME for paths).`,
           )
         }
         sink.skipped(lineNumber)

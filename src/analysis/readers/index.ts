@@ -36,6 +36,22 @@ export function createReader(format: LogFormat, options: ReaderOptions = {}): Li
 const MONITOR = /^\d+(?:\.\d+)? \[\d+ [^\]]*\] "/
 const POSTGRES = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}.*\b(?:LOG|ERROR|WARNING|DETAIL|STATEMENT|FATAL): {2}/
 const KNOWN_COLUMNS = new Set(Object.values(FIELD_CANDIDATES).flat())
+const COLUMN_NAME = /^[A-Za-z_][\w.@ -]*$/
+const VALUE = /^-?\d+(?:\.\d+)?$|^\d{4}-\d{2}-\d{2}/
+
+/**
+ * A CSV header whose names are none of the known ones: every cell a name, over rows of which most
+ * hold a number or a date in one column (a timestamp, a latency). Read as keys, each such line —
+ * its timestamp included — was a key of its own; read as CSV, it is refused unless `--fields`
+ * names the key.
+ */
+function headerOverValues(header: readonly string[], rows: readonly string[]): boolean {
+  if (rows.length === 0 || !header.every((cell) => COLUMN_NAME.test(cell.trim()))) return false
+  const cells = rows.map((row) => splitCsv(row) ?? [])
+  return header.some(
+    (_, column) => cells.filter((row) => VALUE.test((row[column] ?? '').trim())).length >= 0.8 * cells.length,
+  )
+}
 
 /**
  * The format of a log from its first lines (blank and binary lines ignored): the format most of
@@ -62,7 +78,8 @@ export function detectFormat(lines: readonly string[], name = ''): LogFormat {
     const known = header.some((cell) => KNOWN_COLUMNS.has(cell.trim().toLowerCase()))
     const width = header.length
     const consistent = share((line) => splitCsv(line)?.length === width) >= 0.8
-    if ((known || /\.csv(\.gz)?$/i.test(name)) && consistent) return 'csv'
+    const named = known || /\.csv(\.gz)?$/i.test(name) || headerOverValues(header, sample.slice(1))
+    if (named && consistent) return 'csv'
   }
   if (/\.(jsonl|ndjson)(\.gz)?$/i.test(name)) return 'jsonl'
   return 'keys'

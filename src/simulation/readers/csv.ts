@@ -4,12 +4,52 @@ import { type Chunks, flatten, keyFromText, type ReadOptions, readChunks } from 
 
 export interface CsvReadOptions extends ReadOptions {
   /**
-   * The header name of the column holding the key. Default: the column named `key` (any case) if
-   * there is one, else the first column.
+   * The header name of the column holding the key. Default: the first of
+   * {@link KEY_COLUMN_NAMES} the header has (any case), or its only column; otherwise the reader
+   * refuses the file ({@link CsvKeyColumnError}) rather than guess — the first column of a log is
+   * usually its timestamp, and keys made of timestamps replay as a hit ratio of nonsense.
    */
   readonly keyColumn?: string
   /** The field separator, one character. Default `,`. */
   readonly delimiter?: string
+}
+
+/** Header names taken for the key column when none is named (any case), in this order. */
+export const KEY_COLUMN_NAMES: readonly string[] = [
+  'key',
+  'cache_key',
+  'cachekey',
+  'object_id',
+  'obj_id',
+  'objid',
+  'obj',
+  'item_id',
+  'id',
+]
+
+/** A CSV whose key column the reader cannot tell from its header: name it (`keyColumn`). */
+export class CsvKeyColumnError extends Error {
+  override name = 'CsvKeyColumnError'
+
+  constructor(
+    readonly file: string,
+    /** The header's columns. */
+    readonly columns: readonly string[],
+  ) {
+    super(
+      `${file}: cannot tell which column holds the key (columns: ${columns.join(', ')}): none is named ${KEY_COLUMN_NAMES.join(', ')}. Name it with keyColumn.`,
+    )
+  }
+}
+
+/** The key column `header` names (see {@link KEY_COLUMN_NAMES}), its only column, else undefined. */
+export function defaultKeyColumn(header: readonly string[]): number | undefined {
+  const names = header.map((name) => name.trim().toLowerCase())
+  for (const candidate of KEY_COLUMN_NAMES) {
+    const index = names.indexOf(candidate)
+    if (index !== -1) return index
+  }
+  return names.length === 1 ? 0 : undefined
 }
 
 const QUOTE = 34
@@ -136,8 +176,9 @@ export function readCsv(path: string, options: CsvReadOptions = {}): AsyncGenera
 function chooseKeyColumn(header: readonly string[], wanted: string | undefined, path: string): number {
   const names = header.map((name) => name.trim())
   if (wanted === undefined) {
-    const index = names.findIndex((name) => name.toLowerCase() === 'key')
-    return index === -1 ? 0 : index
+    const index = defaultKeyColumn(names)
+    if (index === undefined) throw new CsvKeyColumnError(path, names)
+    return index
   }
   let index = names.indexOf(wanted)
   if (index === -1) index = names.findIndex((name) => name.toLowerCase() === wanted.toLowerCase())

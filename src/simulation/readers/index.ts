@@ -9,7 +9,15 @@ import type { ReadOptions } from './source.js'
 
 export { decodeArc, readArc, readArcBatches } from './arc.js'
 export { decodeCache2k, readCache2k, readCache2kBatches } from './cache2k.js'
-export { type CsvReadOptions, decodeCsv, readCsv, readCsvBatches } from './csv.js'
+export {
+  CsvKeyColumnError,
+  type CsvReadOptions,
+  decodeCsv,
+  defaultKeyColumn,
+  KEY_COLUMN_NAMES,
+  readCsv,
+  readCsvBatches,
+} from './csv.js'
 export { decodeLines, readLines, readLinesBatches } from './lines.js'
 export {
   decodeOracleGeneral,
