@@ -427,6 +427,7 @@ export class Cache {
     const writer = this.#writer
     const local = this.#local
     const wb = writeBehindFor<T>(this, this.#remote.direct, options, {
+      maxKeyLength: this.#maxKeyLength,
       stageSet: (key, value, encoded) => {
         if (this.#lifecycle.closed) throw closed()
         if (key.length > this.#maxKeyLength) throw invalidKeyError(key, this.#maxKeyLength)

@@ -12,6 +12,8 @@ export interface WriteBehindCache {
  * `writesCache`): one round trip for the log, the L2 and, after it, one bus message per batch.
  */
 export interface CacheStaging {
+  /** The cache's longest key: the write-behind refuses a longer one at the call, as the cache does. */
+  readonly maxKeyLength: number
   /**
    * Stores the L1 entry now; returns the L2 entry to write, or undefined when this set needs the
    * ordinary path. `encoded` is the value as the log's serializer wrote it: the cache takes those

@@ -9,6 +9,7 @@ import {
   SerializationError,
   WriteBehindTimeoutError,
 } from '../errors.js'
+import { assertKeyLength } from '../keys/limits.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import type { RemoteTier } from '../tiers/tier.js'
@@ -185,6 +186,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   readonly #staging: CacheStaging | undefined
   /** What each append waits for (durability: 'replicated'), or undefined. */
   readonly #replication: Replication | undefined
+  /** The cache's key limit (none for a write-behind of no cache's). */
+  readonly #maxKeyLength: number
 
   constructor(
     log: WriteLog,
@@ -194,6 +197,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     staging?: CacheStaging,
   ) {
     this.#onClosed = onClosed
+    this.#maxKeyLength = staging?.maxKeyLength ?? Number.POSITIVE_INFINITY
     this.#staging = log.writesCache && options.updateCache ? staging : undefined
     this.#replication =
       options.replicas > 0
@@ -345,6 +349,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
         'write-behind keys must be non-empty strings: build them with key(entity, ...parts).',
       )
     }
+    // A key its cache would refuse must not reach the log and the database either.
+    assertKeyLength(key, this.#maxKeyLength)
     if (this.#closing !== undefined) {
       throw new ClosedError(`write-behind '${this.name}' was closed: writes are no longer accepted.`)
     }

@@ -119,6 +119,31 @@ describe('write-behind on a real Redis, under faults', () => {
     expect(await wb.pending()).toBe(2)
   })
 
+  it("refuses at its call a key longer than its cache's maxKeyLength: nothing reaches the log (nor the database)", async () => {
+    const cache = createCache({ namespace: 'wbf-keylength', l2: { redis: redis().url }, maxKeyLength: 64 })
+    caches.push(cache)
+    const flushed: string[] = []
+    const wb = cache.writeBehind<number>({
+      name: 'x',
+      closeTimeout: 1000,
+      flush: async (batch) => {
+        for (const op of batch) flushed.push(op.key)
+      },
+    })
+    await expect(wb.set('k'.repeat(65), 1)).rejects.toMatchObject({
+      code: 'E_INVALID_KEY',
+      message: /over maxKeyLength \(64\)/,
+    })
+    await expect(wb.delete('k'.repeat(65))).rejects.toMatchObject({
+      code: 'E_INVALID_KEY',
+      message: /over maxKeyLength \(64\)/,
+    })
+    await wb.set('k'.repeat(64), 2)
+    await wb.settled(1000)
+    expect(flushed).toEqual(['k'.repeat(64)])
+    expect(await wb.pending()).toBe(0)
+  })
+
   it('tells the other instances when an append that timed out may have landed: their L1 copy of the key goes', async () => {
     const writer = cacheOn(redis().url, 'wbf-announce', 300)
     const reader = cacheOn(redis().url, 'wbf-announce')
