@@ -116,7 +116,7 @@ export class ClosedError extends StrataError {
  * than the writes): the write was not accepted. Retry later, shed load, or raise `maxPending`.
  */
 export class WriteBehindFullError extends StrataError {
-  /** Writes waiting in the log when this one was refused. */
+  /** Writes waiting when this one was refused: in its partition, which holds its share of `maxPending`. */
   readonly pending: number
   constructor(message: string, pending: number) {
     super('E_WRITE_BEHIND_FULL', message)
