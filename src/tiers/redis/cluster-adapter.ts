@@ -72,6 +72,16 @@ export interface ClusterDriver<N>
   close(force: boolean): Promise<void>
 }
 
+export interface ClusterAdapterOptions {
+  onError: (error: unknown) => void
+  connectTimeoutMs: number
+  /**
+   * The deadline of a command (`l2.timeout`): a PUBLISH that the master it goes to has not
+   * answered within half of it is sent to the next master as well (see `publish`).
+   */
+  commandTimeoutMs: number
+}
+
 /**
  * A {@link RedisAdapter} over a Redis Cluster client (ioredis `Cluster` or node-redis
  * `createCluster`): the shared command layer ({@link RedisCommands}) over {@link ClusterPrimitives}.
@@ -80,10 +90,7 @@ export class ClusterAdapter<N> extends RedisCommands {
   readonly #primitives: ClusterPrimitives<N>
   readonly #onNodeReady = new Set<(address: string) => void>()
 
-  constructor(
-    driver: ClusterDriver<N>,
-    options: { onError: (error: unknown) => void; connectTimeoutMs: number },
-  ) {
+  constructor(driver: ClusterDriver<N>, options: ClusterAdapterOptions) {
     const primitives = new ClusterPrimitives(driver, options)
     super(primitives)
     this.#primitives = primitives
@@ -181,16 +188,16 @@ class ClusterPrimitives<N> implements ClientPrimitives {
   readonly #driver: ClusterDriver<N>
   readonly #subscriber: ClusterSubscriber<N>
   readonly #onError: (error: unknown) => void
+  /** How long a PUBLISH waits for its master before the next one is tried too. */
+  readonly #publishHedgeMs: number
   #publishAt = Math.floor(Math.random() * 1024)
 
-  constructor(
-    driver: ClusterDriver<N>,
-    options: { onError: (error: unknown) => void; connectTimeoutMs: number },
-  ) {
+  constructor(driver: ClusterDriver<N>, options: ClusterAdapterOptions) {
     this.#driver = driver
     this.client = driver.client
     this.first = driver.first
     this.#onError = options.onError
+    this.#publishHedgeMs = Math.max(1, Math.floor(options.commandTimeoutMs / 2))
     this.#subscriber = new ClusterSubscriber<N>(
       {
         nodes: () => driver.masters(),
@@ -352,26 +359,57 @@ class ClusterPrimitives<N> implements ClientPrimitives {
 
   /**
    * Classic PUBLISH: the cluster forwards it to every node, so a subscriber on any master hears it.
-   * Always sent to the same master, so one sender's messages arrive in the order it sent them
-   * (the cluster forwards each node's messages in order, not across nodes); a master that fails it
-   * (down) is skipped, and the next one becomes the one used, so the bus keeps working while one
-   * master is down. A message sent twice is harmless (idempotent).
+   * Sent to the same master while it answers, so one sender's messages arrive in the order it sent
+   * them (the cluster forwards each node's messages in order, not across nodes). A master that
+   * fails it (down) is skipped at once; one that has not answered within half the deadline
+   * (frozen: a black hole, whose socket stays open) is not waited for: the message goes to the
+   * next master too, within the deadline. The master that answered first is used from then on,
+   * so the bus keeps working while one master is down or frozen. A message may then arrive twice
+   * (the receiver drops the copy as a replay), or after a later one once the frozen master
+   * resumes: receivers apply each change by its own time, so a late one costs a miss at most.
    */
-  async publish(channel: string, message: Buffer): Promise<void> {
+  publish(channel: string, message: Buffer): Promise<void> {
     const masters = this.#driver.masters()
     if (masters.length === 0) return this.#driver.publish(channel, message)
     const start = this.#publishAt
-    let firstError: unknown
-    for (let i = 0; i < masters.length; i++) {
-      try {
-        await this.#driver.publishNode(masters[(start + i) % masters.length] as N, channel, message)
-        this.#publishAt = (start + i) % masters.length
-        return
-      } catch (error) {
-        firstError ??= error
+    return new Promise<void>((resolve, reject) => {
+      let tried = 0
+      let pending = 0
+      let done = false
+      let firstError: unknown
+      let hedge: NodeJS.Timeout | undefined
+      const attempt = () => {
+        clearTimeout(hedge)
+        if (done) return
+        if (tried === masters.length) {
+          if (pending === 0) {
+            done = true
+            reject(firstError)
+          }
+          return
+        }
+        const index = (start + tried++) % masters.length
+        pending++
+        hedge = setTimeout(attempt, this.#publishHedgeMs)
+        hedge.unref()
+        this.#driver.publishNode(masters[index] as N, channel, message).then(
+          () => {
+            pending--
+            if (done) return
+            done = true
+            clearTimeout(hedge)
+            this.#publishAt = index
+            resolve()
+          },
+          (error: unknown) => {
+            pending--
+            firstError ??= error
+            attempt()
+          },
+        )
       }
-    }
-    throw firstError
+      attempt()
+    })
   }
 
   subscribe(
@@ -414,7 +452,19 @@ class ClusterPrimitives<N> implements ClientPrimitives {
     }
     const direct = async (i: number) => {
       try {
-        replies[i] = await this.#direct((items[i] as { command: PipelineCommand }).command)
+        const { slot, command } = items[i] as { slot: number; command: PipelineCommand }
+        replies[i] = await this.#direct(slot, command)
+      } catch (error) {
+        failures.push(error)
+      }
+    }
+    // An MGET answered MOVED/ASK/TRYAGAIN: its slot is moving, its keys may be split between two
+    // nodes (TRYAGAIN until the move ends): each key on its own, routed, never waits for the move.
+    const redirected = async (i: number) => {
+      const { command } = items[i] as { command: PipelineCommand }
+      if (command.kind !== 'mget') return direct(i)
+      try {
+        replies[i] = await this.#getEach(command.keys)
       } catch (error) {
         failures.push(error)
       }
@@ -435,7 +485,7 @@ class ClusterPrimitives<N> implements ClientPrimitives {
             return Promise.all(
               indexes.map((i, j) => {
                 const result = results[j]
-                if (isRedirection(result)) return direct(i)
+                if (isRedirection(result)) return redirected(i)
                 if (result instanceof Error) failures.push(result)
                 else replies[i] = result
                 return undefined
@@ -457,12 +507,12 @@ class ClusterPrimitives<N> implements ClientPrimitives {
   }
 
   /** One command on its own, routed (and redirected) by the client library. */
-  #direct(command: PipelineCommand): Promise<unknown> {
+  #direct(slot: number, command: PipelineCommand): Promise<unknown> {
     switch (command.kind) {
       case 'get':
         return this.#driver.get(command.key)
       case 'mget':
-        return this.#mgetSlot(command.keys)
+        return this.#mgetSlot(slot, command.keys)
       case 'set':
         return this.#driver.set(command.key, command.value, command.px)
       case 'unlink':
@@ -470,14 +520,32 @@ class ClusterPrimitives<N> implements ClientPrimitives {
     }
   }
 
-  /** MGET of one slot; TRYAGAIN (the slot is being migrated and the keys are split) falls back to GETs. */
-  async #mgetSlot(keys: readonly string[]): Promise<(Buffer | null)[]> {
+  /**
+   * MGET of keys of one slot, on the connection of the slot's master (the driver's pipeline): a
+   * slot being migrated answers TRYAGAIN while its keys are split between two nodes, and ioredis
+   * would retry that every 100 ms until the migration ends (long past the deadline), never
+   * telling us. Any redirection (MOVED, ASK, TRYAGAIN) falls back to one GET per key, routed and
+   * redirected by the client (a single key is never split). Routed by the client when the
+   * pipeline could not be used; a TRYAGAIN from that also falls back to GETs.
+   */
+  async #mgetSlot(slot: number, keys: readonly string[]): Promise<(Buffer | null)[]> {
+    const replies = await this.#driver.pipeline(slot, [{ kind: 'mget', keys }])
+    if (replies !== undefined) {
+      const reply = replies[0]
+      if (isRedirection(reply)) return this.#getEach(keys)
+      if (reply instanceof Error) throw reply
+      return reply as (Buffer | null)[]
+    }
     try {
       return await this.#driver.mget(keys)
     } catch (error) {
       if (!isTryAgain(error)) throw error
-      return Promise.all(keys.map((key) => this.#driver.get(key)))
+      return this.#getEach(keys)
     }
+  }
+
+  #getEach(keys: readonly string[]): Promise<(Buffer | null)[]> {
+    return Promise.all(keys.map((key) => this.#driver.get(key)))
   }
 }
 

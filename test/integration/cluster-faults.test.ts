@@ -1,0 +1,392 @@
+/**
+ * Faults on a real Redis Cluster (3 masters, no replicas), with both clients: a master frozen
+ * (SIGSTOP: a black hole, the sockets stay open) while the bus publishes through it; a slot
+ * resharded (MIGRATING / IMPORTING, keys moved in batches, ASK and MOVED) while instances read
+ * and write its keys; a master frozen under writes and many-key calls, then resumed.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
+import { CLIENTS, closeAfterEach, pollUntil } from '../helpers/fixtures.js'
+import { type ClusterNode, useRedisCluster } from '../helpers/redis-cluster.js'
+import { uniqueNamespace } from '../helpers/redis-server.js'
+
+const cluster = useRedisCluster(3)
+/** The L2 deadline (the default). */
+const DEADLINE_MS = 500
+
+const unhandled: unknown[] = []
+const onUnhandled = (reason: unknown) => unhandled.push(reason)
+beforeAll(() => {
+  process.on('unhandledRejection', onUnhandled)
+})
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled)
+})
+
+/** PUBLISH calls each master has run so far (INFO commandstats), by port. */
+async function publishCounts(): Promise<Map<number, number>> {
+  const out = new Map<number, number>()
+  for (const node of await cluster().masters()) {
+    const info = String(await node.command('INFO', 'commandstats'))
+    out.set(node.port, Number(/cmdstat_publish:calls=(\d+)/.exec(info)?.[1] ?? 0))
+  }
+  return out
+}
+
+/** The pubsub connection ids on each node, by port. */
+async function pubsubClients(): Promise<Map<number, Set<string>>> {
+  const out = new Map<number, Set<string>>()
+  for (const node of cluster().nodes) {
+    const list = String(await node.command('CLIENT', 'LIST', 'TYPE', 'pubsub'))
+    out.set(node.port, new Set([...list.matchAll(/id=(\d+)/g)].map((m) => m[1] as string)))
+  }
+  return out
+}
+
+/** The node on which a subscriber connection appeared between `before` and `after`. */
+function newSubscriberNode(before: Map<number, Set<string>>, after: Map<number, Set<string>>): ClusterNode {
+  const node = cluster().nodes.find((n) =>
+    [...(after.get(n.port) ?? [])].some((id) => !before.get(n.port)?.has(id)),
+  )
+  if (node === undefined) throw new Error('no new subscriber connection found')
+  return node
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Moves `slot` from `source` to `target` as `redis-cli --cluster reshard` does: IMPORTING on the
+ * target, MIGRATING on the source, the keys MIGRATEd `batch` at a time with `pauseMs` between
+ * batches (traffic meets ASK and TRYAGAIN meanwhile), then the slot assigned to the target on
+ * every master (MOVED from then on).
+ */
+async function migrateSlot(
+  slot: number,
+  source: ClusterNode,
+  target: ClusterNode,
+  batch: number,
+  pauseMs: number,
+): Promise<number> {
+  const sourceId = String(await source.command('CLUSTER', 'MYID'))
+  const targetId = String(await target.command('CLUSTER', 'MYID'))
+  await target.command('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId)
+  await source.command('CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId)
+  let moved = 0
+  for (;;) {
+    const keys = (await source.command('CLUSTER', 'GETKEYSINSLOT', slot, batch)) as string[]
+    if (keys.length === 0) break
+    await source.command('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'REPLACE', 'KEYS', ...keys)
+    moved += keys.length
+    await sleep(pauseMs)
+  }
+  for (const node of [target, source, ...(await cluster().masters())]) {
+    await node.command('CLUSTER', 'SETSLOT', slot, 'NODE', targetId)
+  }
+  return moved
+}
+
+describe.each(CLIENTS)('client %s', (client) => {
+  const track = closeAfterEach()
+  afterEach(async () => {
+    for (const node of cluster().nodes) {
+      node.resume()
+      if (node.pid === undefined) await node.start()
+    }
+    await cluster().waitUntilOk()
+  }, 40_000)
+
+  const options = (namespace: string, extra: Partial<CacheOptions> = {}): CacheOptions => ({
+    namespace,
+    jitter: 0,
+    l2: { redis: { cluster: cluster().urls }, client },
+    ...extra,
+  })
+
+  it('the master an instance publishes through frozen: its invalidations still reach the other instances within the deadline, and its publishes do not fail', async () => {
+    const namespace = uniqueNamespace('frozen-publisher')
+    // Heartbeats rare and silence long: only the invalidation itself can refresh the reader's L1.
+    const bus = { heartbeat: '20s', maxSilence: '60s' } as const
+    const before = await pubsubClients()
+    const reader = track(createCache(options(namespace, { bus })))
+    await reader.ready()
+    const readerSubscriber = newSubscriberNode(before, await pubsubClients())
+    // A writer whose publishing master is not the reader's subscriber's (a frozen subscriber is
+    // the heartbeat's business, not this test's): found by counting each master's PUBLISH calls.
+    let writer: Cache | undefined
+    let publishing: ClusterNode | undefined
+    for (let attempt = 0; attempt < 20 && publishing === undefined; attempt++) {
+      const candidate = track(
+        createCache(
+          options(namespace, {
+            bus,
+            l2: { redis: { cluster: cluster().urls }, client, writeErrors: 'throw' },
+          }),
+        ),
+      )
+      await candidate.ready()
+      const counted = await publishCounts()
+      for (let i = 0; i < 20; i++) await candidate.set(`probe${i}`, i)
+      const after = await publishCounts()
+      const port = [...after].find(([p, n]) => n - (counted.get(p) ?? 0) >= 20)?.[0]
+      const node = cluster().nodes.find((n) => n.port === port)
+      if (node !== undefined && node !== readerSubscriber) {
+        writer = candidate
+        publishing = node
+      } else await candidate.close()
+    }
+    expect(publishing).toBeDefined()
+    const a = writer as Cache
+    const frozen = publishing as ClusterNode
+    // A key on another master than the frozen one: its write succeeds.
+    let key = ''
+    for (let i = 0; key === ''; i++) {
+      if ((await cluster().nodeOf(`${namespace}:v1:k${i}`)) !== frozen) key = `k${i}`
+    }
+    await a.set(key, 'old')
+    expect(await reader.get(key)).toBe('old')
+    expect(reader.peek(key)).toBe('old')
+
+    const errors: { operation: string }[] = []
+    a.on('l2-error', (event) => errors.push(event))
+    frozen.pause()
+    try {
+      const started = performance.now()
+      await a.set(key, 'new')
+      // The reader's L1 copy is dropped by the writer's message, not by a TTL or a silence.
+      const heard = await pollUntil(() => reader.peek(key) === undefined, 3 * DEADLINE_MS)
+      const heardAfterMs = Math.round(performance.now() - started)
+      console.log(`[cluster frozen publisher] ${JSON.stringify({ client, heard, heardAfterMs })}`)
+      expect(heard).toBe(true)
+      expect(await reader.get(key)).toBe('new')
+      // A second change: the writer publishes through a master that answers now.
+      await a.set(key, 'newer')
+      expect(await pollUntil(() => reader.peek(key) === undefined, DEADLINE_MS)).toBe(true)
+      expect(errors.filter((e) => e.operation === 'publish')).toEqual([])
+    } finally {
+      frozen.resume()
+    }
+    expect(unhandled).toEqual([])
+  }, 60_000)
+
+  it('a slot resharded while two instances read, write, delete and invalidate its keys: no error reaches a caller, no read returns a value older than the last acknowledged write', async () => {
+    const namespace = uniqueNamespace('reshard')
+    // Every `{rs}` key shares one slot: the slot being moved.
+    const keys = Array.from({ length: 40 }, (_, i) => `{rs}k${i}`)
+    const doomed = Array.from({ length: 10 }, (_, i) => `{rs}d${i}`)
+    const elsewhere = Array.from({ length: 10 }, (_, i) => `o${i}`)
+    const slot = await cluster().slotOf(`${namespace}:v1:{rs}k0`)
+    const source = await cluster().nodeOf(`${namespace}:v1:{rs}k0`)
+    const target = (await cluster().masters()).find((m) => m !== source) as ClusterNode
+    const strict = { redis: { cluster: cluster().urls }, client, writeErrors: 'throw' } as const
+    const writer = track(createCache(options(namespace, { l1: false, l2: strict })))
+    const reader = track(createCache(options(namespace, { l1: false, l2: strict })))
+    const errors: string[] = []
+    for (const cache of [writer, reader])
+      cache.on('l2-error', ({ operation, error }) => errors.push(`${operation}: ${String(error)}`))
+    await Promise.all([writer.ready(), reader.ready()])
+    const acked = new Map<string, number>()
+    let version = 0
+    for (const k of [...keys, ...elsewhere]) {
+      await writer.set(k, ++version, { tags: ['rs'] })
+      acked.set(k, version)
+    }
+
+    const failures: string[] = []
+    const stale: string[] = []
+    let running = true
+    let ops = 0
+    const missed: string[] = []
+    const check = (key: string, got: unknown, floor: number) => {
+      if (got === undefined) missed.push(`${key}: a miss (acknowledged: ${floor})`)
+      else if (typeof got !== 'number' || got < floor) stale.push(`${key}: ${String(got)} < ${floor}`)
+    }
+    const writeLoop = async () => {
+      for (let i = 0; running; i++) {
+        const key = keys[i % keys.length] as string
+        const v = ++version
+        try {
+          await writer.set(key, v, { tags: ['rs'] })
+          acked.set(key, Math.max(acked.get(key) ?? 0, v))
+          const d = doomed[i % doomed.length] as string
+          await writer.set(d, v)
+          await writer.deleteMany([d, doomed[(i + 3) % doomed.length] as string])
+          if (i % 10 === 0) await writer.invalidateTags(['other-tag'])
+        } catch (error) {
+          failures.push(`write: ${String(error)}`)
+        }
+        ops++
+      }
+    }
+    const readLoop = async (offset: number) => {
+      for (let i = offset; running; i += 3) {
+        const key = keys[i % keys.length] as string
+        const floor = acked.get(key) ?? 0
+        try {
+          if (i % 4 === 0) {
+            const group = [...keys.slice(0, 12), ...elsewhere.slice(0, 3)]
+            const floors = group.map((k) => acked.get(k) ?? 0)
+            const values = await reader.getMany(group)
+            for (let j = 0; j < group.length; j++) check(group[j] as string, values[j], floors[j] as number)
+          } else {
+            check(key, await reader.get(key), floor)
+          }
+        } catch (error) {
+          failures.push(`read: ${String(error)}`)
+        }
+        ops++
+      }
+    }
+    const loops = [writeLoop(), readLoop(0), readLoop(1)]
+    await sleep(200)
+    const moved = await migrateSlot(slot, source, target, 3, 150)
+    const opsDuring = ops
+    await sleep(500)
+    running = false
+    await Promise.all(loops)
+    console.log(
+      `[cluster reshard] ${JSON.stringify({ client, moved, ops, opsDuring, errors: errors.slice(0, 5), failures: failures.slice(0, 5), stale: stale.slice(0, 5), missed: missed.slice(0, 5) })}`,
+    )
+
+    expect(moved).toBeGreaterThanOrEqual(keys.length)
+    expect(opsDuring).toBeGreaterThan(50)
+    expect(failures).toEqual([])
+    expect(errors).toEqual([])
+    expect(stale).toEqual([])
+    // A read of a key that exists must not be a miss either. With node-redis a few reads (0–4 of
+    // thousands) are a silent miss during the move (no error anywhere): still open, reported in
+    // docs/redis.md (Known limits); the miss costs an origin call, never a wrong value.
+    if (client === 'ioredis') expect(missed).toEqual([])
+    else expect(missed.length).toBeLessThan(20)
+    // The slot is the target's now, and a fresh instance reads every key's last acknowledged value.
+    expect(await cluster().nodeOf(`${namespace}:v1:{rs}k0`)).toBe(target)
+    const fresh = track(createCache(options(namespace, { l1: false })))
+    expect(await fresh.getMany(keys)).toEqual(keys.map((k) => acked.get(k)))
+    expect(fresh.stats().l2Errors).toBe(0)
+    expect(unhandled).toEqual([])
+  }, 60_000)
+
+  it('a master frozen under writes and many-key calls: each settles within the deadline (its keys fail per l2.writeErrors, the others are served), only its breaker opens, and after SIGCONT its keys are read and written again', async () => {
+    const namespace = uniqueNamespace('frozen-writes')
+    const masters = await cluster().masters()
+    const victim = masters[0] as ClusterNode
+    const all = Array.from({ length: 40 }, (_, i) => `k${i}`)
+    const owners = await Promise.all(all.map((k) => cluster().nodeOf(`${namespace}:v1:${k}`)))
+    const dead = all.filter((_, i) => owners[i] === victim)
+    const live = all.filter((_, i) => owners[i] !== victim)
+    expect(dead.length).toBeGreaterThan(4)
+    const l2 = {
+      redis: { cluster: cluster().urls },
+      client,
+      writeErrors: 'throw',
+      breaker: { threshold: 3, breakDuration: '1s' },
+    } as const
+    const c = track(createCache(options(namespace, { l1: false, l2 })))
+    const opened: (string | undefined)[] = []
+    c.on('breaker', (event) => {
+      if (event.state === 'open') opened.push(event.master)
+    })
+    await c.ready()
+    // Untagged: a tagged entry whose tag marker lives on the frozen master reads as a miss (fail closed).
+    for (const k of all) await c.set(k, `v:${k}`)
+    const tagged = Array.from({ length: 10 }, (_, i) => `tagged${i}`)
+    for (const k of tagged) await c.set(k, k, { tags: [`t:${k}`] })
+    const address = `127.0.0.1:${victim.port}`
+    // Each call settles within the deadline (plus scheduling slack), whatever it answers.
+    const bound = DEADLINE_MS + 750
+    const settle = async (what: string, run: () => Promise<unknown>) => {
+      const started = performance.now()
+      const outcome = await run().then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error: error as Error & { code?: string } }),
+      )
+      const ms = performance.now() - started
+      expect(ms, `${what} took ${Math.round(ms)} ms`).toBeLessThan(bound)
+      return outcome
+    }
+
+    victim.pause()
+    try {
+      const [d0, d1, d2] = dead as [string, string, string]
+      const [l0, l1, l2k] = live as [string, string, string]
+      expect(await settle('get', () => c.get(d0))).toEqual({ ok: true, value: undefined })
+      const set = await settle('set', () => c.set(d1, 'during the freeze'))
+      expect(set.ok).toBe(false)
+      // A delete spanning masters: the live master's key is deleted, the frozen one's failure rejects.
+      const deleted = await settle('deleteMany', () => c.deleteMany([d2, l0]))
+      expect(deleted.ok).toBe(false)
+      const l0Master = owners[all.indexOf(l0)] as ClusterNode
+      expect(await l0Master.command('GET', `${namespace}:v1:${l0}`)).toMatch(/^!del:/)
+      const many = await settle('getMany', () => c.getMany([d0, l1, d1, l2k]))
+      expect(many).toEqual({ ok: true, value: [undefined, `v:${l1}`, undefined, `v:${l2k}`] })
+      await settle('invalidateTags', () => c.invalidateTags(tagged.map((k) => `t:${k}`)))
+      const matching = await settle('deleteMatching', () => c.deleteMatching('nothing-matches-*'))
+      expect(matching.ok).toBe(false)
+      // The breaker open, the frozen master's keys fail fast; the others are still served.
+      expect(await settle('get after the breaker opened', () => c.get(d0))).toEqual({
+        ok: true,
+        value: undefined,
+      })
+      expect(await c.get(live[3] as string)).toBe(`v:${live[3]}`)
+      const health = await c.health()
+      expect(health.l2?.masters?.find((m) => m.address === address)?.breaker).not.toBe('closed')
+      expect(health.l2?.masters?.filter((m) => m.breaker === 'closed')).toHaveLength(masters.length - 1)
+    } finally {
+      victim.resume()
+    }
+    expect(new Set(opened)).toEqual(new Set([address]))
+    // Resumed: the breaker's next probe (the break is 1 s) closes it; its keys are served again.
+    const back = await pollUntil(async () => {
+      await c.set(dead[3] as string, 'after the freeze').catch(() => {})
+      return (await c.get(dead[3] as string)) === 'after the freeze'
+    }, 10_000)
+    expect(back).toBe(true)
+    expect(await c.get(dead[4] as string)).toBe(`v:${dead[4]}`)
+    expect((await c.health()).l2?.masters?.every((m) => m.breaker === 'closed')).toBe(true)
+    expect(unhandled).toEqual([])
+  }, 60_000)
+
+  it("a master killed: a delete spanning it still drops every key from the other instances' L1 and is reported per l2.writeErrors; invalidateTags too", async () => {
+    const namespace = uniqueNamespace('down-delete')
+    const masters = await cluster().masters()
+    const victim = masters[2] as ClusterNode
+    const all = Array.from({ length: 60 }, (_, i) => `k${i}`)
+    const owners = await Promise.all(all.map((k) => cluster().nodeOf(`${namespace}:v1:${k}`)))
+    const live = all.filter((_, i) => owners[i] !== victim)
+    const dead = all.filter((_, i) => owners[i] === victim)
+    const l2 = { redis: { cluster: cluster().urls }, client, writeErrors: 'throw' } as const
+    const a = track(createCache(options(namespace, { l2 })))
+    const b = track(createCache(options(namespace)))
+    await Promise.all([a.ready(), b.ready()])
+    for (const k of all) await a.set(k, `v:${k}`, { tags: [`t:${k}`] })
+    for (const k of all) expect(await b.get(k)).toBe(`v:${k}`)
+    await victim.kill()
+    const pairs = live.slice(0, 6).map((k, i) => [k, dead[i] as string])
+    const outcomes: string[] = []
+    const stale: string[] = []
+    for (const pair of pairs) {
+      outcomes.push(
+        await a.deleteMany(pair).then(
+          () => 'ok',
+          (e: Error & { code?: string }) => e.code ?? 'error',
+        ),
+      )
+      for (const k of pair) if (!(await pollUntil(() => b.peek(k) === undefined, 1000))) stale.push(k)
+    }
+    const tagOutcome = await a.invalidateTags([`t:${live[10]}`, `t:${dead[10]}`]).then(
+      () => 'ok',
+      (e: Error & { code?: string }) => e.code ?? 'error',
+    )
+    for (const k of [live[10], dead[10]] as string[])
+      if (!(await pollUntil(() => b.peek(k) === undefined, 1000))) stale.push(`tag ${k}`)
+    // Each delete rejected (it could not reach the dead master), with the L2 code; the live
+    // master's keys were deleted all the same (a tombstone in place of the value).
+    expect(outcomes.every((code) => code.startsWith('E_L2'))).toBe(true)
+    expect(tagOutcome === 'ok' || tagOutcome.startsWith('E_L2')).toBe(true)
+    for (const [k] of pairs as [string, string][]) {
+      const master = owners[all.indexOf(k)] as ClusterNode
+      expect(await master.command('GET', `${namespace}:v1:${k}`)).toMatch(/^!del:/)
+    }
+    expect(stale).toEqual([])
+    expect(unhandled).toEqual([])
+  }, 60_000)
+})
