@@ -548,7 +548,17 @@ class WriteBehindLog<T> implements WriteBehind<T> {
           Number.POSITIVE_INFINITY,
           this.#replication,
         )
-        if (result === undefined || 'full' in result) continue
+        // Not back in the log: it stays a dead letter, and listing again would return it again.
+        if (result === undefined || 'full' in result) {
+          const why =
+            result === undefined
+              ? 'the log answered no result for it'
+              : `the log is full (${result.full} waiting)`
+          throw logError(
+            this.name,
+            new Error(`dead letter ${dead.deadId} (key '${dead.key}') could not be replayed: ${why}`),
+          )
+        }
         // Removed only once it is back in the log: a crash in between replays it twice (harmless).
         await this.#log.dead.remove([dead.deadId])
         this.#flushers[partition]?.poke()

@@ -129,6 +129,37 @@ describe('write-behind bounds and bad input', () => {
     expect(await wb.close({ timeoutMs: 1000 })).toMatchObject({ pending: 0 })
   })
 
+  it('rejects replay() when the log answers no result for a replayed write, instead of listing the same page forever', async () => {
+    class ForgetfulLog extends MemoryWriteLog {
+      override async append(...args: Parameters<MemoryWriteLog['append']>) {
+        const [, ops] = args
+        if (ops.some((op) => op.replay !== undefined)) return []
+        return super.append(...args)
+      }
+    }
+    const log = new ForgetfulLog()
+    const wb = make<number>(log, async () => {}, { flusher: false })
+    const entry = {
+      entryId: '1-0',
+      key: 'k',
+      op: 'set' as const,
+      value: new Uint8Array([1]),
+      id: '1-0',
+      seq: 1,
+      at: 1,
+    }
+    await log.deadLetter(0, entry, 3, 'poison', [])
+    let listed = 0
+    const list = log.dead.list.bind(log.dead)
+    log.dead.list = async (...args) => {
+      listed++
+      return list(...args)
+    }
+    await expect(wb.deadLetters.replay()).rejects.toMatchObject({ code: 'E_L2', message: /replay/ })
+    expect(listed).toBe(1)
+    expect(await wb.deadLetters.list()).toHaveLength(1)
+  })
+
   it('refuses bad arguments to deadLetters and on() with E_INVALID_OPTION, before asking the log', async () => {
     const log = new MemoryWriteLog()
     const wb = make<unknown>(log, async () => {})
