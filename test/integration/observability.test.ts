@@ -209,8 +209,8 @@ describe('published snapshots', () => {
       unreachable.ctx,
     )
     expect(down).toBe(1)
-    expect(unreachable.stderr()).toContain('did not answer')
-    // It says why: the socket's error, and what to check.
+    // Named by host:port, with what happened (a refusal, not a silence) and what to check.
+    expect(unreachable.stderr()).toContain('Redis at 127.0.0.1:1 refused the connection')
     expect(unreachable.stderr()).toMatch(/ECONNREFUSED .*nothing listens there/)
     expect(unreachable.stderr()).not.toContain('hunter2')
   })
