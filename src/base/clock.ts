@@ -39,9 +39,20 @@ export interface ClockTimers {
 /** The `clock` option: milliseconds since the epoch, optionally with the clock's own timers. */
 export type Clock = (() => number) & Partial<ClockTimers>
 
-/** The system's timers. */
+/**
+ * The longest delay a Node timer takes: beyond it `setTimeout` and `setInterval` warn
+ * (TimeoutOverflowWarning) and fire after 1 ms instead — a `timeout: '30d'` would expire at once.
+ */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/** A delay a timer can wait: anything longer (Infinity included) waits MAX_TIMER_MS, about 24.8 days. */
+export function timerMs(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms))
+}
+
+/** The system's timers (delays capped by {@link timerMs}). */
 export const SYSTEM_TIMERS: ClockTimers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout: (callback, ms) => setTimeout(callback, timerMs(ms)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
 

@@ -1,4 +1,4 @@
-import type { CacheClock } from '../base/clock.js'
+import { type CacheClock, timerMs } from '../base/clock.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { EntryView } from '../tiers/memory/memory-store.js'
 import type { Abortable } from './entry-context.js'
@@ -117,7 +117,7 @@ export class BusWatch {
         () => {},
       )
     this.#lastBeatAt = performance.now()
-    this.#timer = setInterval(() => this.#beat(), this.#options.heartbeatMs)
+    this.#timer = setInterval(() => this.#beat(), timerMs(this.#options.heartbeatMs))
     this.#timer.unref()
   }
 

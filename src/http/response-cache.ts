@@ -1,3 +1,4 @@
+import { timerMs } from '../base/clock.js'
 import { describeValue } from '../base/describe.js'
 import { Emitter } from '../base/emitter.js'
 import { SingleFlight } from '../coordination/single-flight.js'
@@ -513,7 +514,7 @@ export class HttpCache {
   #wait(flight: Promise<StoredResponse | undefined>): Promise<StoredResponse | undefined> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.#options.coalesceWaitMs)
+      timer = setTimeout(() => resolve(undefined), timerMs(this.#options.coalesceWaitMs))
       timer.unref()
     })
     return Promise.race([flight, timeout]).finally(() => clearTimeout(timer))

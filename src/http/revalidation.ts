@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { handOff, type WaitUntil } from '../base/background.js'
+import { timerMs } from '../base/clock.js'
 import type { HttpRequest } from './types.js'
 
 /** Header carrying this instance's secret on its own background revalidation requests. */
@@ -76,7 +77,7 @@ export class BackgroundRevalidations {
     let timer: NodeJS.Timeout | undefined
     const done = new Promise<RevalidationResult>((resolve) => {
       this.#pending.set(key, resolve)
-      timer = setTimeout(() => resolve({ ok: false, status: undefined }), this.#waitMs)
+      timer = setTimeout(() => resolve({ ok: false, status: undefined }), timerMs(this.#waitMs))
       timer.unref()
     })
     revalidate({ method: 'GET', url: request.url, headers }).catch((error: unknown) => {

@@ -4,6 +4,8 @@
  * one dashboard or `stratacache diagnose --redis` sees every instance. A snapshot carries counters,
  * histograms, health and key *groups* — never a key, a value or a tag.
  */
+
+import { timerMs } from '../base/clock.js'
 import { describeValue, expectObject } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
@@ -43,7 +45,7 @@ export function publishSnapshots(
       .finally(() => {
         running = false
       })
-  }, intervalMs)
+  }, timerMs(intervalMs))
   timer.unref()
   return () => clearInterval(timer)
 }

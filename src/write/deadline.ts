@@ -1,13 +1,4 @@
-/**
- * The longest delay a Node timer takes: beyond it `setTimeout` warns (TimeoutOverflowWarning) and
- * fires after 1 ms instead — a flush timeout of 2^31 ms would fail every flush at once.
- */
-export const MAX_TIMER_MS = 2_147_483_647
-
-/** A delay a timer can wait (Infinity and anything above {@link MAX_TIMER_MS} wait that long). */
-export function timerMs(ms: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(0, ms))
-}
+import { timerMs } from '../base/clock.js'
 
 /**
  * `promise`, or `fallback` once `ms` passed (whichever comes first; Infinity: no bound). The

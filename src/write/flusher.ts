@@ -1,5 +1,6 @@
+import { timerMs } from '../base/clock.js'
 import { backoffDelay } from './backoff.js'
-import { attempt, timerMs, within } from './deadline.js'
+import { attempt, within } from './deadline.js'
 import { compareIds, type FlushedKey, type LogEntry, type WriteLog } from './log.js'
 import type { FlushContext, WriteBehindEvents, WriteBehindOp, WriteBehindStats } from './types.js'
 

@@ -1,7 +1,7 @@
+import { MAX_TIMER_MS } from '../base/clock.js'
 import { describeValue } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
-import { MAX_TIMER_MS } from './deadline.js'
 import type { FlushContext, WriteBehindOp, WriteBehindOptions } from './types.js'
 
 /** Defaults of every write-behind option, in one place. */

@@ -176,6 +176,18 @@ describe('fail-safe', () => {
 })
 
 describe('factory timeouts', () => {
+  it('a timeout longer than a Node timer can hold (30 days, Infinity) waits that long, not 1 ms', async () => {
+    for (const soft of ['30d', Number.POSITIVE_INFINITY] as const) {
+      const { clock, cache } = setup({ grace: '1h', timeout: { soft, hard: '40d' } })
+      await cache.getOrSet({ key: 'k', factory: () => 'old' })
+      clock.advance(TTL + 1)
+      // Node fires a timer of more than 2^31-1 ms after 1 ms: the stale value would be served.
+      expect(await cache.getOrSet({ key: 'k', factory: () => takes(30, 'new') })).toBe('new')
+      expect(cache.stats().factoryTimeouts).toBe(0)
+      await cache.close()
+    }
+  })
+
   it('rejects with E_FACTORY_HARD_TIMEOUT and aborts ctx.signal when the factory outlives timeout.hard', async () => {
     const { clock, cache } = setupFake({ timeout: { hard: '30ms' } })
     let signal: AbortSignal | undefined

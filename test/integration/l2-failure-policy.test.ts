@@ -27,6 +27,30 @@ describe.each(CLIENTS)('the L2 failure policy during an outage (client %s)', (cl
     if (server().spawned && server().pid === undefined) await server().restart()
   })
 
+  it('an l2.timeout longer than a Node timer can hold (30 days) waits for a slow Redis instead of expiring after 1 ms', async () => {
+    const cache = open('throw', { timeout: '30d' })
+    await cache.ready()
+    const reader = track(
+      createCache({
+        namespace: cache.name,
+        jitter: 0,
+        l1: false,
+        l2: { redis: server().url, client, timeout: '30d' },
+      }),
+    )
+    await reader.ready()
+    await cache.set('k', 'v')
+    server().pause()
+    const read = reader.get('k')
+    const write = cache.set('k2', 'w')
+    // Slower than 1 ms: the reply comes once Redis runs again.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    server().resume()
+    await expect(read).resolves.toBe('v')
+    await expect(write).resolves.toBeUndefined()
+    expect(reader.stats().l2Errors + cache.stats().l2Errors).toBe(0)
+  })
+
   it("with writeErrors 'suppress', invalidateTags, deleteMatching and clear resolve; the L1 is updated and a repair is queued", async () => {
     const cache = open('suppress')
     await cache.ready()

@@ -1,3 +1,4 @@
+import { timerMs } from '../../base/clock.js'
 import { reconnectDelay } from './client-modules.js'
 import { ClusterAdapter, type ClusterDriver, type PipelineCommand } from './cluster-adapter.js'
 import type { ClusterNodeAddress } from './cluster-options.js'
@@ -327,7 +328,7 @@ function settled(node: IoRedisNode, ms: number): Promise<void> {
       node.off('end', done)
       resolve()
     }
-    const timer = setTimeout(done, ms)
+    const timer = setTimeout(done, timerMs(ms))
     node.once('ready', done)
     node.once('end', done)
     if (node.status === 'wait') node.connect().catch(() => {})

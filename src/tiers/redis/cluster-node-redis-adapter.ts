@@ -1,3 +1,4 @@
+import { timerMs } from '../../base/clock.js'
 import { reconnectDelay } from './client-modules.js'
 import { ClusterAdapter, type ClusterDriver, isRedirection, type PipelineCommand } from './cluster-adapter.js'
 import type { ClusterNodeAddress } from './cluster-options.js'
@@ -240,7 +241,7 @@ class NodeRedisClusterDriver
         this.#attempts.delete(address)
         resolve()
       }
-      const timer = setTimeout(done, ms)
+      const timer = setTimeout(done, timerMs(ms))
       this.#attempts.set(address, done)
       this.#raw.nodeClient(master).then(done, done)
     })

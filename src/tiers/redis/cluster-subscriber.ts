@@ -1,3 +1,4 @@
+import { timerMs } from '../../base/clock.js'
 import { ClosedError } from '../../errors.js'
 import { reconnectDelay } from './client-modules.js'
 import { Subscriptions } from './subscriptions.js'
@@ -163,7 +164,7 @@ export class ClusterSubscriber<N> {
       const timer = setTimeout(() => {
         settled = true
         reject(new Error(`The subscriber connection did not open within ${this.#openTimeoutMs} ms.`))
-      }, this.#openTimeoutMs)
+      }, timerMs(this.#openTimeoutMs))
       this.#source
         .open(
           node,

@@ -1,3 +1,4 @@
+import { timerMs } from '../../base/clock.js'
 import { L2Error } from '../../errors.js'
 
 /**
@@ -152,7 +153,7 @@ export async function untilAnswering(options: {
   let last: unknown
   let timer: ReturnType<typeof setTimeout> | undefined
   const expired = new Promise<'expired'>((resolve) => {
-    timer = setTimeout(() => resolve('expired'), timeoutMs)
+    timer = setTimeout(() => resolve('expired'), timerMs(timeoutMs))
   })
   try {
     for (let attempt = 0; ; attempt++) {

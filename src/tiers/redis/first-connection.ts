@@ -1,3 +1,4 @@
+import { timerMs } from '../../base/clock.js'
 import { L2TimeoutError } from '../../errors.js'
 
 /**
@@ -52,7 +53,7 @@ export class FirstConnection {
           waiter(
             new L2TimeoutError(`Not connected to Redis yet: no connection within ${ms} ms (l2.timeout).`),
           ),
-        ms,
+        timerMs(ms),
       )
       this.#waiters.add(waiter)
     }).then(command)
