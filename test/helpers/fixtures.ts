@@ -1,12 +1,14 @@
-import { afterEach } from 'vitest'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 /** Small shared pieces of the integration suites. */
-import type { Cache, StandardSchemaV1 } from '../../dist/index.js'
+import type { Cache, CacheOptions, StandardSchemaV1 } from '../../dist/index.js'
 import {
   IoRedisAdapter,
   NodeRedisAdapter,
   type RedisAdapter,
   RedisTier,
 } from '../../dist/tiers/redis/index.js'
+
+import type { RedisCluster } from './redis-cluster.js'
 
 export type ClientName = 'redis' | 'ioredis'
 
@@ -119,4 +121,41 @@ export async function timed<T>(
   } catch (error) {
     return { ms: performance.now() - start, error, ok: false }
   }
+}
+
+/**
+ * Collects the file's unhandled rejections (registered for the whole file or describe block): a
+ * test asserts the list is empty after its faults.
+ */
+export function collectUnhandledRejections(): unknown[] {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  beforeAll(() => {
+    process.on('unhandledRejection', onUnhandled)
+  })
+  afterAll(() => {
+    process.off('unhandledRejection', onUnhandled)
+  })
+  return unhandled
+}
+
+/** After each test: every node of the cluster running again (resumed, restarted) and the cluster OK. */
+export function restoreClusterAfterEach(cluster: () => RedisCluster, okWithinMs?: number): void {
+  afterEach(async () => {
+    for (const node of cluster().nodes) {
+      node.resume()
+      if (node.pid === undefined) await node.start()
+    }
+    await cluster().waitUntilOk(okWithinMs)
+  }, 40_000)
+}
+
+/** A cache on the cluster: `l2: { redis: { cluster: urls }, client }`, no jitter, plus `extra`. */
+export function clusterCacheOptions(
+  cluster: () => RedisCluster,
+  client: ClientName,
+  namespace: string,
+  extra: Partial<CacheOptions> = {},
+): CacheOptions {
+  return { namespace, jitter: 0, l2: { redis: { cluster: cluster().urls }, client }, ...extra }
 }

@@ -6,9 +6,15 @@
  * timeline is printed (docs/redis.md quotes it).
  */
 import os from 'node:os'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
-import { CLIENTS, closeAfterEach } from '../helpers/fixtures.js'
+import {
+  CLIENTS,
+  closeAfterEach,
+  clusterCacheOptions,
+  collectUnhandledRejections,
+  restoreClusterAfterEach,
+} from '../helpers/fixtures.js'
 import { type ClusterNode, useRedisCluster } from '../helpers/redis-cluster.js'
 import { uniqueNamespace } from '../helpers/redis-server.js'
 
@@ -17,14 +23,7 @@ const cluster = useRedisCluster(3, { replicas: 1, nodeTimeoutMs: NODE_TIMEOUT_MS
 /** The L2 deadline (the default). */
 const DEADLINE_MS = 500
 
-const unhandled: unknown[] = []
-const onUnhandled = (reason: unknown) => unhandled.push(reason)
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled)
-})
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled)
-})
+const unhandled = collectUnhandledRejections()
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const load = () =>
@@ -75,21 +74,11 @@ interface Read {
 
 describe.each(CLIENTS)('3 masters + 3 replicas (client %s)', (client) => {
   const track = closeAfterEach()
-  afterEach(async () => {
-    // Whatever happened, leave a whole cluster (every master with a replica in sync) to what comes next.
-    for (const node of cluster().nodes) {
-      node.resume()
-      if (node.pid === undefined) await node.start()
-    }
-    await cluster().waitUntilOk(30_000)
-  }, 40_000)
+  // Whatever happened, leave a whole cluster (every master with a replica in sync) to what comes next.
+  restoreClusterAfterEach(cluster, 30_000)
 
-  const options = (namespace: string, extra: Partial<CacheOptions> = {}): CacheOptions => ({
-    namespace,
-    jitter: 0,
-    l2: { redis: { cluster: cluster().urls }, client },
-    ...extra,
-  })
+  const options = (namespace: string, extra: Partial<CacheOptions> = {}) =>
+    clusterCacheOptions(cluster, client, namespace, extra)
 
   it('SIGKILL of a master during reads and sets: the other masters never fail, stay L2 hits under one deadline; the promoted replica takes reads and writes within 2 s of its promotion', async () => {
     const namespace = uniqueNamespace('failover')

@@ -4,9 +4,16 @@
  * resharded (MIGRATING / IMPORTING, keys moved in batches, ASK and MOVED) while instances read
  * and write its keys; a master frozen under writes and many-key calls, then resumed.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache } from '../../dist/index.js'
-import { CLIENTS, closeAfterEach, pollUntil } from '../helpers/fixtures.js'
+import {
+  CLIENTS,
+  closeAfterEach,
+  clusterCacheOptions,
+  collectUnhandledRejections,
+  pollUntil,
+  restoreClusterAfterEach,
+} from '../helpers/fixtures.js'
 import { type ClusterNode, useRedisCluster } from '../helpers/redis-cluster.js'
 import { uniqueNamespace } from '../helpers/redis-server.js'
 
@@ -14,14 +21,7 @@ const cluster = useRedisCluster(3)
 /** The L2 deadline (the default). */
 const DEADLINE_MS = 500
 
-const unhandled: unknown[] = []
-const onUnhandled = (reason: unknown) => unhandled.push(reason)
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled)
-})
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled)
-})
+const unhandled = collectUnhandledRejections()
 
 /** PUBLISH calls each master has run so far (INFO commandstats), by port. */
 async function publishCounts(): Promise<Map<number, number>> {
@@ -87,20 +87,10 @@ async function migrateSlot(
 
 describe.each(CLIENTS)('client %s', (client) => {
   const track = closeAfterEach()
-  afterEach(async () => {
-    for (const node of cluster().nodes) {
-      node.resume()
-      if (node.pid === undefined) await node.start()
-    }
-    await cluster().waitUntilOk()
-  }, 40_000)
+  restoreClusterAfterEach(cluster)
 
-  const options = (namespace: string, extra: Partial<CacheOptions> = {}): CacheOptions => ({
-    namespace,
-    jitter: 0,
-    l2: { redis: { cluster: cluster().urls }, client },
-    ...extra,
-  })
+  const options = (namespace: string, extra: Partial<CacheOptions> = {}) =>
+    clusterCacheOptions(cluster, client, namespace, extra)
 
   it('the master an instance publishes through frozen: its invalidations still reach the other instances within the deadline, and its publishes do not fail', async () => {
     const namespace = uniqueNamespace('frozen-publisher')

@@ -6,7 +6,7 @@
  */
 import Redis from 'ioredis'
 import { createCluster } from 'redis'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type CacheOptions, createCache, key } from '../../dist/index.js'
 import {
   IoRedisClusterAdapter,
@@ -15,7 +15,14 @@ import {
   parseClusterUrls,
   type RedisAdapter,
 } from '../../dist/tiers/redis/index.js'
-import { CLIENTS, type ClientName, closeAfterEach, deferred, pollUntil } from '../helpers/fixtures.js'
+import {
+  CLIENTS,
+  type ClientName,
+  closeAfterEach,
+  collectUnhandledRejections,
+  deferred,
+  pollUntil,
+} from '../helpers/fixtures.js'
 import { type RespArg, useRedisCluster } from '../helpers/redis-cluster.js'
 import {
   type AclRules,
@@ -585,14 +592,7 @@ describe('only on a cluster', () => {
 
 describe.each(CLIENTS)('one master killed (client %s)', (client) => {
   const track = closeAfterEach()
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
-  beforeAll(() => {
-    process.on('unhandledRejection', onUnhandled)
-  })
-  afterAll(() => {
-    process.off('unhandledRejection', onUnhandled)
-  })
+  const unhandled = collectUnhandledRejections()
   afterEach(async () => {
     // Whatever happened, leave a whole cluster to what comes next.
     for (const node of cluster().nodes) if (node.pid === undefined) await node.start()
