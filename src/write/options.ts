@@ -4,6 +4,9 @@ import { InvalidOptionError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
 import type { FlushContext, WriteBehindOp, WriteBehindOptions } from './types.js'
 
+/** The shortest default poll of an idle flusher (see pollIntervalMs). */
+const MIN_POLL_MS = 10
+
 /** Defaults of every write-behind option, in one place. */
 export const WRITE_BEHIND_DEFAULTS = {
   maxBatch: 500,
@@ -138,7 +141,15 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
     flushTimeoutMs: ms('flushTimeout', options.flushTimeout, d.flushTimeoutMs, 1),
     flusher: bool('flusher', options.flusher, true),
     partitions,
-    pollIntervalMs: ms('pollInterval', options.pollInterval, Math.max(1, Math.min(maxDelayMs, 100)), 1),
+    // At least 10 ms by default: an idle flusher reads (and measures) its partition every poll, and
+    // with maxDelay 0 a poll per millisecond was ~2,000 Redis calls a second per partition for
+    // nothing (this process's own writes wake it at once; only other processes' wait for a poll).
+    pollIntervalMs: ms(
+      'pollInterval',
+      options.pollInterval,
+      Math.max(MIN_POLL_MS, Math.min(maxDelayMs, 100)),
+      1,
+    ),
     closeTimeoutMs: ms('closeTimeout', options.closeTimeout, d.closeTimeoutMs, 0),
     serializer,
     updateCache: bool('updateCache', options.updateCache, true),

@@ -91,7 +91,7 @@ export interface WriteBehindOptions<T> {
    * in parallel. Every process of a log must use the same number.
    */
   partitions?: number
-  /** How often an idle flusher looks for other processes' writes, in ms (default min(maxDelay, 100)). */
+  /** How often an idle flusher looks for other processes' writes, in ms (default `maxDelay` kept within 10–100). */
   pollInterval?: number
   /**
    * How long `close()` waits for the log to drain, in ms (default 10,000). It bounds close()

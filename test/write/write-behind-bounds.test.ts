@@ -54,6 +54,24 @@ describe('write-behind bounds and bad input', () => {
     ).not.toThrow()
   })
 
+  it('an idle flusher with maxDelay 0 polls every 10 ms at most, not every millisecond', async () => {
+    let reads = 0
+    class CountingLog extends MemoryWriteLog {
+      override async read(...args: Parameters<MemoryWriteLog['read']>) {
+        reads++
+        return super.read(...args)
+      }
+    }
+    const wb = make<number>(new CountingLog(), async () => {}, { maxDelay: 0 })
+    await wb.set('k', 1)
+    await wb.settled(1000)
+    const before = reads
+    // Idle for 200 ms: its own writes wake it at once, so only other processes' wait for a poll.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(reads - before).toBeLessThanOrEqual(25)
+    expect(reads - before).toBeGreaterThan(0)
+  })
+
   it('bounds the whole log by maxPending, however many partitions it has', async () => {
     const log = new MemoryWriteLog()
     const wb = make<unknown>(log, down, { partitions: 4, maxPending: 8, flusher: false })
