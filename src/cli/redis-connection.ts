@@ -22,28 +22,35 @@ export class RedisUnreachableError extends Error {
   override name = 'RedisUnreachableError'
 }
 
-/** `host:port` of a `--redis` URL (already checked by `parseRedisUrl`): never its user or password. */
-export function redisEndpoint(url: string): string {
+/** Where a `--redis` URL points (already checked by `parseRedisUrl`), with Redis's defaults; never its user or password. */
+function addressOf(url: string): { hostname: string; port: string; tls: boolean } | undefined {
   try {
     const parsed = new URL(url)
-    return `${parsed.hostname || '127.0.0.1'}:${parsed.port === '' ? 6379 : parsed.port}`
+    return {
+      hostname: parsed.hostname || '127.0.0.1',
+      port: parsed.port === '' ? '6379' : parsed.port,
+      tls: parsed.protocol === 'rediss:',
+    }
   } catch {
-    return 'the --redis address'
+    return undefined
   }
+}
+
+/** `host:port` of a `--redis` URL: never its user or password. */
+export function redisEndpoint(url: string): string {
+  const address = addressOf(url)
+  return address === undefined ? 'the --redis address' : `${address.hostname}:${address.port}`
 }
 
 const seconds = (ms: number): string => `${Number((ms / 1000).toFixed(3))} s`
 
 /** What to run to see for oneself whether that Redis answers. */
 function pingHint(url: string): string {
-  try {
-    const parsed = new URL(url)
-    const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1'
-    const port = parsed.port === '' ? 6379 : parsed.port
-    return `redis-cli -h ${host} -p ${port}${parsed.protocol === 'rediss:' ? ' --tls' : ''} ping`
-  } catch {
-    return 'redis-cli ping'
-  }
+  const address = addressOf(url)
+  if (address === undefined) return 'redis-cli ping'
+  // redis-cli takes an IPv6 address without the URL's brackets.
+  const host = address.hostname.replace(/^\[(.*)\]$/, '$1')
+  return `redis-cli -h ${host} -p ${address.port}${address.tls ? ' --tls' : ''} ping`
 }
 
 /**

@@ -1,6 +1,6 @@
 import { timerMs } from '../base/clock.js'
 import { backoffDelay } from './backoff.js'
-import { attempt, within } from './deadline.js'
+import { attempt, settledOr } from './deadline.js'
 import { compareIds, type FlushedKey, type LogEntry, type WriteLog } from './log.js'
 import type { FlushContext, WriteBehindEvents, WriteBehindOp, WriteBehindStats } from './types.js'
 
@@ -168,7 +168,7 @@ export class PartitionFlusher<T> {
       this.#owned = false
       this.#host.stats.ownedPartitions--
       // Not answered in time (or failed): the lease expires by itself.
-      await within(
+      await settledOr(
         attempt(() => this.#log.release(this.partition, this.#token)),
         releaseMs(),
         undefined,

@@ -15,7 +15,7 @@ import { TaggedJsonSerializer } from '../serialization/tagged-json.js'
 import type { RemoteTier } from '../tiers/tier.js'
 import { Appender, logError } from './appender.js'
 import { CacheUpdater } from './cache-updater.js'
-import { within } from './deadline.js'
+import { settledOr } from './deadline.js'
 import { PartitionFlusher } from './flusher.js'
 import { type AppendOp, compareIds, partitionOf, type Replication, type WriteLog } from './log.js'
 import { type ResolvedWriteBehindOptions, resolveWriteBehindOptions } from './options.js'
@@ -467,9 +467,9 @@ class WriteBehindLog<T> implements WriteBehind<T> {
    */
   async #waitSettled(deadline: number): Promise<boolean> {
     const left = () => deadline - this.#o.clock()
-    if ((await within(Promise.allSettled([...this.#inFlight]), left(), false)) === false) return false
+    if ((await settledOr(Promise.allSettled([...this.#inFlight]), left(), false)) === false) return false
     for (;;) {
-      if (await within(this.#appendsFlushed(), left(), false)) return true
+      if (await settledOr(this.#appendsFlushed(), left(), false)) return true
       if (left() <= 0) return false
       for (const f of this.#flushers) f.drain()
       await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left())))
@@ -594,7 +594,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     const drained = await this.#waitSettled(drainUntil)
     await Promise.all(this.#flushers.map((f) => f.stop(Math.max(0, drainUntil - clock()), left)))
     // Redis down or not answering in time: the last count seen.
-    const pending = await within(
+    const pending = await settledOr(
       this.pending().catch(() => this.#stats.pending),
       left(),
       this.#stats.pending,
