@@ -23,12 +23,12 @@ export class RedisUnreachableError extends Error {
 }
 
 /** Where a `--redis` URL points (already checked by `parseRedisUrl`), with Redis's defaults; never its user or password. */
-function addressOf(url: string): { hostname: string; port: string; tls: boolean } | undefined {
+function addressOf(url: string): { hostname: string; port: number; tls: boolean } | undefined {
   try {
     const parsed = new URL(url)
     return {
       hostname: parsed.hostname || '127.0.0.1',
-      port: parsed.port === '' ? '6379' : parsed.port,
+      port: parsed.port === '' ? 6379 : Number(parsed.port),
       tls: parsed.protocol === 'rediss:',
     }
   } catch {
