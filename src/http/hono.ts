@@ -128,6 +128,11 @@ function toResponse(out: OutgoingResponse): Response {
     else for (const v of value) headers.append(name, v)
   }
   headers.delete(REVALIDATE_HEADER)
+  // Hono answers a HEAD with the GET's response minus its body, which leaves the server nothing
+  // to count: the length goes with the headers, as a GET's would (RFC 9110 §8.6).
+  if (out.body !== null && !headers.has('content-length')) {
+    headers.set('content-length', String(out.body.byteLength))
+  }
   return new Response(out.body === null ? null : (out.body as Uint8Array<ArrayBuffer>), {
     status: out.status,
     headers,

@@ -179,6 +179,16 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect(head.headers.get('last-modified')).toBe(lastModified)
     })
 
+    it('gives a HEAD that runs the route the Content-Length a GET gets (RFC 9110 §8.6)', async () => {
+      const app = await start([
+        { path: '/doc', policy: { maxAge: '60s' }, handler: () => ({ body: 'the document' }) },
+      ])
+      const head = await fetch(`${app.url}/doc`, { method: 'HEAD' })
+      expect(head.headers.get('x-cache')).toBe('MISS')
+      expect(head.headers.get('content-length')).toBe(String('the document'.length))
+      expect(await head.text()).toBe('')
+    })
+
     it('answers If-Modified-Since with 304 when the handler sets Last-Modified no later than it', async () => {
       const app = await start([
         {
