@@ -79,9 +79,12 @@ export class Writer {
     if (options.skipL2 !== true) {
       // Everything below is issued in this tick: the tier sends it with the tick's other writes.
       // What depended on the key is outdated everywhere: its markers are bumped with the write.
+      // A TTL of 0 caches nothing (prepare kept no entry): the key's L2 copy, the old value,
+      // goes as a delete's would (tombstoned, its dependents bumped). Left there, an instance
+      // that had not heard this call (started later, or resynchronised) read the old value back.
       const written =
         entry === undefined
-          ? remote.bumpDependents(dependents, at).then(() => undefined)
+          ? remote.delete([key], at, dependents).then((deleted) => (deleted ? undefined : 'failed'))
           : remote.write(key, entry, tags, 'set', load?.startedAt, { dependents, at })
       // Other instances drop their copy of the old value (and read the new one from the L2). Sent
       // even if the write fails: dropping a copy costs them a miss, never a wrong answer.
