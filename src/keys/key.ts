@@ -15,9 +15,12 @@ export const DEFAULT_MAX_KEY_BYTES: number = DEFAULTS.maxKeyBytes
 const ENTITY = /^[a-z][a-z0-9_-]*$/
 // Everything that could change a key's structure (separator, our escape char) or act as a Redis
 // glob metacharacter (* ? [ ] \) is percent-encoded, so a part can neither forge another key nor
-// widen a SCAN MATCH / PSUBSCRIBE pattern.
-const NEEDS_ESCAPE = /[%:*?[\]\\]/
-const ESCAPE_ALL = /[%:*?[\]\\]/g
+// widen a SCAN MATCH / PSUBSCRIBE pattern. So is a lone surrogate (\p{Cs} in a /u regex matches
+// only unpaired ones): UTF-8 has no bytes for it, so the Redis clients send U+FFFD instead and
+// '\uD800', '\uDC00' and '\uFFFD' would all be one Redis key.
+const NEEDS_ESCAPE = /[%:*?[\]\\]|\p{Cs}/u
+const ESCAPE_ALL = /[%:*?[\]\\]|\p{Cs}/gu
+const LONE_SURROGATE = /\p{Cs}/u
 const ESCAPES: Record<string, string> = {
   '%': '%25',
   ':': '%3A',
@@ -27,8 +30,8 @@ const ESCAPES: Record<string, string> = {
   ']': '%5D',
   '\\': '%5C',
 }
-// Never produced by escapePart (every '%' it emits is followed by two hex digits), so a hashed
-// key can never collide with an unhashed one.
+// Never produced by escapePart (every '%' it emits is followed by two hex digits); a raw key that
+// contains it is hashed (see shortenKey), so a hashed key can never collide with an unhashed one.
 export const HASH_MARKER = '%#'
 
 /** Escapes one key part so that it is a single, literal, glob-free segment. */
@@ -51,7 +54,17 @@ export function escapePart(part: KeyPart): string {
         `Key parts must be strings, numbers, bigints or booleans; got ${part === null ? 'null' : typeof part}. Pass an id, not an object.`,
       )
   }
-  return NEEDS_ESCAPE.test(text) ? text.replace(ESCAPE_ALL, (c) => ESCAPES[c] as string) : text
+  return NEEDS_ESCAPE.test(text) ? text.replace(ESCAPE_ALL, escapeChar) : text
+}
+
+/** `%XX` for a listed character; a lone surrogate as the three bytes WTF-8 gives it (`%ED%A0%80`). */
+function escapeChar(c: string): string {
+  const listed = ESCAPES[c]
+  if (listed !== undefined) return listed
+  const unit = c.charCodeAt(0)
+  return [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)]
+    .map((byte) => `%${byte.toString(16).toUpperCase()}`)
+    .join('')
 }
 
 /** Escapes Redis glob metacharacters so that `text` matches only itself in SCAN MATCH / PSUBSCRIBE. */
@@ -76,20 +89,44 @@ export function key(entity: string, ...parts: KeyPart[]): string {
 }
 
 /**
- * Returns `text` unchanged when it fits in `maxBytes` of UTF-8; otherwise a readable prefix, a
- * marker no escaped key contains, and 32 hex chars of its SHA-256 (128 bits: collisions are not a
- * practical concern).
+ * Returns `text` unchanged when it fits in `maxBytes` of UTF-8; otherwise a readable prefix, the
+ * marker, and 32 hex chars of its SHA-256 (128 bits: collisions are not a practical concern).
+ *
+ * Distinct texts always give distinct Redis keys, raw keys included (they are not escaped):
+ * - a text that contains the marker is hashed whatever its length, so a short raw key can never
+ *   spell out the hashed form of a long one (anyone can compute a SHA-256);
+ * - a text with a lone surrogate is hashed too, over its UTF-16 code units: sent as is, it would
+ *   reach Redis as U+FFFD (UTF-8 has no bytes for it), the same key as every other such spelling.
  */
 export function shortenKey(text: string, maxBytes = DEFAULT_MAX_KEY_BYTES): string {
   expectKeyText(text, 'shortenKey(text): the text')
+  const wellFormed = !LONE_SURROGATE.test(text)
   // A UTF-16 code unit is at most 3 UTF-8 bytes: skip the byte count for short keys.
-  if (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) return text
-  const digest = createHash('sha256').update(text).digest('hex').slice(0, 32)
+  if (
+    wellFormed &&
+    (text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes) &&
+    !text.includes(HASH_MARKER)
+  )
+    return text
+  const hash = createHash('sha256')
+  // UTF-8 as ever for well-formed text (keys written by earlier releases keep their hash); UTF-16
+  // behind a 0xFF byte, which no UTF-8 contains, for the rest: two inputs never share bytes.
+  if (wellFormed) hash.update(text, 'utf8')
+  else hash.update(ILL_FORMED_DOMAIN).update(text, 'utf16le')
+  const digest = hash.digest('hex').slice(0, 32)
   const room = Math.max(0, maxBytes - HASH_MARKER.length - digest.length)
-  let prefix = text.slice(0, room)
+  // The readable prefix stops before a lone surrogate, so it is still a prefix of the text in Redis
+  // (client tracking drops the L1 keys that start with it).
+  const surrogateAt = wellFormed ? -1 : text.search(LONE_SURROGATE)
+  let prefix = text.slice(0, surrogateAt >= 0 ? Math.min(room, surrogateAt) : room)
   while (Buffer.byteLength(prefix) > room) prefix = prefix.slice(0, -1)
+  // Nor on half of a pair (a lone surrogate again). Not done for well-formed text, whose hashed
+  // keys stay what earlier releases wrote.
+  if (!wellFormed && /[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1)
   return prefix + HASH_MARKER + digest
 }
+
+const ILL_FORMED_DOMAIN = Buffer.from([0xff])
 
 type KeyDefinition = (...args: never[]) => KeyPart | readonly KeyPart[]
 type KeyBuilders<D extends Record<string, KeyDefinition>> = {
