@@ -255,7 +255,8 @@ export class PartitionFlusher<T> {
     this.#lastRenewedAt = s.clock()
     this.#host.stats.ownedPartitions++
     this.#host.emit('partition', { partition: this.partition, owned: true })
-    this.#renewTimer = setInterval(() => this.#renew(), Math.max(10, s.visibilityTimeoutMs / 3))
+    // Capped: past MAX_TIMER_MS Node would renew every millisecond instead (a visibilityTimeout may be longer).
+    this.#renewTimer = setInterval(() => this.#renew(), timerMs(Math.max(10, s.visibilityTimeoutMs / 3)))
     this.#renewTimer.unref()
     // Whatever a previous holder read and did not acknowledge comes first: it is older than
     // anything not yet delivered. The lease guarantees that holder is gone (or has lost it).

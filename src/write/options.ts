@@ -1,4 +1,3 @@
-import { MAX_TIMER_MS } from '../base/clock.js'
 import { describeValue } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Serializer } from '../serialization/serializer.js'
@@ -81,10 +80,12 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
   }
   const ms = (name: string, value: number | undefined, fallback: number, min: number) => {
     if (value === undefined) return fallback
-    // Every duration ends up in a timer: above MAX_TIMER_MS Node fires it after 1 ms instead.
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
+    // Any finite length, as the cache's own durations: the timers they end up in wait at most
+    // MAX_TIMER_MS (timerMs; a timer past it would fire after 1 ms), and the lease sent to Redis
+    // is capped as well (see RedisStreamLog). Infinity and NaN would make deadlines never reached.
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
       throw new InvalidOptionError(
-        `writeBehind: ${name} must be a finite number of ms from ${min} to ${MAX_TIMER_MS} (the longest a Node timer waits, about 24.8 days); got ${describeValue(value)}.`,
+        `writeBehind: ${name} must be a finite number of ms ≥ ${min}; got ${describeValue(value)}.`,
       )
     }
     return value

@@ -350,18 +350,14 @@ export class RedisStreamLog implements WriteLog {
       this.#key(partition, 'lease'),
       token,
       'PX',
-      String(Math.max(1, Math.ceil(ttlMs))),
+      leaseMs(ttlMs),
       'NX',
     ])
     return reply !== null && reply !== undefined
   }
 
   async renew(partition: number, token: string, ttlMs: number): Promise<boolean> {
-    const reply = await this.#redis.eval(
-      RENEW,
-      [this.#key(partition, 'lease')],
-      [token, String(Math.max(1, Math.ceil(ttlMs)))],
-    )
+    const reply = await this.#redis.eval(RENEW, [this.#key(partition, 'lease')], [token, leaseMs(ttlMs)])
     return Number(reply) === 1
   }
 
@@ -542,6 +538,14 @@ function parseDead(raw: unknown): DeadEntry | undefined {
     error: text(fields.get('e')) ?? '',
     failedAt: idTime(deadId),
   }
+}
+
+/**
+ * A lease's PX: whole ms, at least 1 and at most 2^53 - 1 (285,000 years). A longer visibilityTimeout
+ * is accepted as an option; sent as is it would read '1e+22', which Redis refuses (no lease, ever).
+ */
+function leaseMs(ttlMs: number): string {
+  return String(Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, Math.ceil(ttlMs))))
 }
 
 function toBuffer(value: Uint8Array): Buffer {

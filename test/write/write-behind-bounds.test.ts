@@ -30,7 +30,7 @@ const down: Flush<unknown> = async () => {
 }
 
 describe('write-behind bounds and bad input', () => {
-  it('refuses duration options longer than a Node timer can wait (they would fire after 1 ms)', () => {
+  it('accepts duration options longer than a Node timer waits (as the cache does) and refuses negative, NaN, infinite ones', () => {
     const log = new MemoryWriteLog()
     const flush = async () => {}
     for (const name of [
@@ -42,16 +42,60 @@ describe('write-behind bounds and bad input', () => {
       'pollInterval',
       'closeTimeout',
     ] as const) {
-      const options = { name: 'a', flush, [name]: 2 ** 31 }
-      if (name === 'retryBase') Object.assign(options, { retryMax: 2 ** 31 })
-      expect(() => createWriteBehind({ log }, options), name).toThrow(
-        new RegExp(`${name} must be a finite number of ms from \\d+ to 2147483647`),
-      )
+      for (const long of [2 ** 31, 1e22]) {
+        const options = { name: 'a', flush, flusher: false, closeTimeout: 0, [name]: long }
+        if (name === 'retryBase') Object.assign(options, { retryMax: long })
+        const wb = createWriteBehind({ log }, options)
+        open.push(wb)
+      }
+      for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5s']) {
+        expect(() => createWriteBehind({ log }, { name: 'a', flush, [name]: bad as never }), name).toThrow(
+          expect.objectContaining({
+            code: 'E_INVALID_OPTION',
+            message: expect.stringMatching(new RegExp(`${name} must be a finite number of ms ≥ \\d+`)),
+          }),
+        )
+      }
     }
-    // The longest timer is accepted.
-    expect(() =>
-      createWriteBehind({ log }, { name: 'a', flush, flushTimeout: 2 ** 31 - 1, closeTimeout: 0 }),
-    ).not.toThrow()
+  })
+
+  it('caps the timers of durations longer than a Node timer waits: no renewal storm, no flush timed out at once', async () => {
+    let renewals = 0
+    class CountingLog extends MemoryWriteLog {
+      override async renew(...args: Parameters<MemoryWriteLog['renew']>) {
+        renewals++
+        return super.renew(...args)
+      }
+    }
+    const warnings: string[] = []
+    const onWarning = (warning: Error) => warnings.push(warning.name)
+    process.on('warning', onWarning)
+    try {
+      const flushed: string[] = []
+      const wb = make<number>(
+        new CountingLog(),
+        async (batch) => {
+          // Slower than the 1 ms an overflowing timer waits.
+          await new Promise((resolve) => setTimeout(resolve, 30))
+          flushed.push(...batch.map((op) => op.key))
+        },
+        // Renewed every visibilityTimeout / 3: 2^32 ms, past the longest timer.
+        { visibilityTimeout: 3 * 2 ** 32, flushTimeout: 2 ** 40, retryBase: 2 ** 33, retryMax: 2 ** 34 },
+      )
+      const retried: unknown[] = []
+      wb.on('retry', (event) => retried.push(event))
+      await wb.set('a', 1)
+      await wb.settled(5000)
+      const before = renewals
+      // A renewal timer that overflowed fires every millisecond.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(renewals - before).toBe(0)
+      expect(flushed).toEqual(['a'])
+      expect(retried).toEqual([])
+      expect(warnings).not.toContain('TimeoutOverflowWarning')
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 
   it('an idle flusher with maxDelay 0 polls every 10 ms at most, not every millisecond', async () => {

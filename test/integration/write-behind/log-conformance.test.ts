@@ -398,6 +398,18 @@ describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)',
     expect(await log.acquire(1, 'B', 5000)).toBe(true)
   })
 
+  it('takes and renews a lease of any finite length (visibilityTimeout is not capped at the longest timer)', async () => {
+    const log = open(kind)
+    for (const [partition, ttl] of [
+      [2, 2 ** 31],
+      [3, 1e22],
+    ] as const) {
+      expect(await log.acquire(partition, 'A', ttl)).toBe(true)
+      expect(await log.renew(partition, 'A', ttl)).toBe(true)
+      expect(await log.acquire(partition, 'B', ttl)).toBe(false)
+    }
+  })
+
   it('refuses a process that disagrees on the partition count', async () => {
     const log = open(kind)
     await log.init(2)
