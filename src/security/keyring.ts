@@ -272,13 +272,24 @@ export function encryptionFromEnv(
       `${variable} is not set: set it to "k1=<base64 key>" (current key first, comma-separated).`,
     )
   }
-  const keys: Record<string, string> = {}
+  // No prototype: an id spelled '__proto__' is a key like any other, not a prototype to set.
+  const keys: Record<string, string> = Object.create(null)
   let current: string | undefined
-  for (const pair of text.split(',')) {
+  const pairs = text.split(',')
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i] as string
     const eq = pair.indexOf('=')
     const id = pair.slice(0, eq).trim()
     if (eq <= 0 || id === '') {
       throw new InvalidOptionError(`${variable} must be comma-separated id=key pairs, current key first.`)
+    }
+    // The later value must not silently win: instances that read the list differently (or an
+    // operator who meant the first) would fail to open each other's entries. The id is not
+    // quoted: a pair written the wrong way round would put a key there.
+    if (Object.hasOwn(keys, id)) {
+      throw new InvalidOptionError(
+        `${variable} lists the same key id twice (pair ${i + 1}): give each key its own id, current key first.`,
+      )
     }
     keys[id] = pair.slice(eq + 1).trim()
     current ??= id

@@ -140,6 +140,33 @@ describe('the key ring (AES-256-GCM, AAD = Redis key + version + key id)', () =>
     expect(() => encryptionFromEnv('MISSING', {})).toThrow(/MISSING is not set/)
   })
 
+  it('an environment list that names one key id twice is refused, not resolved to the later key', () => {
+    const first = K2.toString('base64')
+    const second = randomBytes(32).toString('base64')
+    // Rotating by prepending `k2=<new>` to a list that still holds an old k2: instances that
+    // silently kept either value would each fail to open the other's entries.
+    const env = { STRATACACHE_KEYS: `k2=${first},k1=${K1.toString('base64')},k2=${second}` }
+    let error: unknown
+    try {
+      encryptionFromEnv('STRATACACHE_KEYS', env)
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(InvalidOptionError)
+    expect((error as Error).message).toMatch(/STRATACACHE_KEYS.*same key id twice/)
+    expect((error as Error).message).not.toContain(first)
+    expect((error as Error).message).not.toContain(second)
+  })
+
+  it('an environment key id spelled __proto__ is a key like any other, not dropped', () => {
+    const options = encryptionFromEnv('KEYS', { KEYS: `__proto__=${K2.toString('base64')}` })
+    expect(options.current).toBe('__proto__')
+    const keys = KeyRing.from(options)
+    expect(keys.ids()).toEqual(['__proto__'])
+    expect(keys.open(keys.seal(plaintext, 'x'), 'x').ok).toBe(true)
+    expect(({} as { isAdmin?: unknown }).isAdmin).toBeUndefined()
+  })
+
   it('refuses bad options with messages that say what to do', () => {
     expect(() => KeyRing.from({ keys: {}, current: 'k' })).toThrow(/at least one key/)
     expect(() => ring({ 'bad id!': K1 }, 'bad id!')).toThrow(/key id/)
