@@ -4,6 +4,7 @@ export { MemoryWriteLog } from './memory-log.js'
 export { WRITE_BEHIND_DEFAULTS } from './options.js'
 export { RedisStreamLog, type RedisStreamLogOptions } from './redis-stream-log.js'
 export type {
+  CloseResult,
   DeadLetter,
   DeadLetters,
   FlushContext,

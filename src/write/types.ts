@@ -220,6 +220,17 @@ export interface DeadLetters {
   remove(deadIds: readonly string[]): Promise<number>
 }
 
+/** What `close()` resolves to: only what the log confirmed before the timeout. */
+export interface CloseResult {
+  /** True once the log confirmed that every write of this instance was flushed (or dead-lettered). */
+  readonly drained: boolean
+  /**
+   * Entries left in the log (all processes'), counted after the flushers stopped; `undefined`
+   * when Redis did not answer in time (down, or a black hole): unknown, not a stale count.
+   */
+  readonly pending: number | undefined
+}
+
 /** A write-behind log bound to a cache: see `cache.writeBehind()` and docs/write-behind.md. */
 export interface WriteBehind<T> {
   readonly name: string
@@ -240,9 +251,9 @@ export interface WriteBehind<T> {
   readonly deadLetters: DeadLetters
   /**
    * Refuses new writes, flushes what is pending (waits for the other flushers when it holds no
-   * partition) until the log is empty or `timeoutMs` (default `closeTimeout`) passed, then stops.
-   * Resolves within `timeoutMs` (even when Redis does not answer) to whether it drained and the
-   * entries left in the log (the last count seen when Redis did not answer in time). Idempotent.
+   * partition) until this instance's writes are flushed or `timeoutMs` (default `closeTimeout`)
+   * passed, then stops. Resolves within `timeoutMs`, even when Redis does not answer: see
+   * {@link CloseResult}. Idempotent.
    */
-  close(options?: { timeoutMs?: number }): Promise<{ drained: boolean; pending: number }>
+  close(options?: { timeoutMs?: number }): Promise<CloseResult>
 }

@@ -22,6 +22,7 @@ import { type ResolvedWriteBehindOptions, resolveWriteBehindOptions } from './op
 import { RedisStreamLog } from './redis-stream-log.js'
 import type { CacheStaging, StagedSet, WriteBehindCache } from './staging.js'
 import type {
+  CloseResult,
   DeadLetter,
   DeadLetters,
   WriteBehind,
@@ -179,7 +180,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   #init: Promise<void> | undefined
   /** The log's init resolved: writes need not wait for it (the fast path of #submit). */
   #initialized = false
-  #closing: Promise<{ drained: boolean; pending: number }> | undefined
+  #closing: Promise<CloseResult> | undefined
 
   readonly #onClosed: (() => void) | undefined
   /** Set when the log writes the cache's L2 entries in its appends (see CacheStaging). */
@@ -576,7 +577,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     }
   }
 
-  close(options: { timeoutMs?: number } = {}): Promise<{ drained: boolean; pending: number }> {
+  close(options: { timeoutMs?: number } = {}): Promise<CloseResult> {
     const given: unknown = expectObject(options, 'close(options)').timeoutMs
     const timeoutMs = given === undefined ? this.#o.closeTimeoutMs : (given as number)
     waitMs(timeoutMs, 'close({ timeoutMs })')
@@ -585,7 +586,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   }
 
   /** Drains until the deadline less the reserve, then stops, releases and counts within what is left. */
-  async #close(timeoutMs: number): Promise<{ drained: boolean; pending: number }> {
+  async #close(timeoutMs: number): Promise<CloseResult> {
     const clock = this.#o.clock
     const deadline = clock() + timeoutMs
     const drainUntil = deadline - Math.min(CLOSE_RESERVE_MS, timeoutMs / 5)
@@ -593,11 +594,13 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     for (const f of this.#flushers) f.drain()
     const drained = await this.#waitSettled(drainUntil)
     await Promise.all(this.#flushers.map((f) => f.stop(Math.max(0, drainUntil - clock()), left)))
-    // Redis down or not answering in time: the last count seen.
+    // Redis down or not answering in time: unknown. The last count seen is no answer: writes
+    // appended since, or flushed since by another process, made it wrong (a writer-only process
+    // reported 0 of its 50 writes waiting).
     const pending = await settledOr(
-      this.pending().catch(() => this.#stats.pending),
+      this.pending().catch(() => undefined),
       left(),
-      this.#stats.pending,
+      undefined,
     )
     this.#onClosed?.()
     return { drained, pending }

@@ -6,15 +6,19 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Cache, createCache, type WriteBehind, type WriteBehindOp } from '../../src/index.js'
 import { useRedisServer } from '../helpers/redis-server.js'
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 import { AofRedis } from '../integration/write-behind/harness.js'
 
 const redis = useRedisServer()
 const caches: Cache[] = []
+const proxies: TcpProxy[] = []
 let aof: AofRedis | undefined
 afterEach(async () => {
   // A test that failed while Redis was paused must not leave it paused for the next.
   redis().resume()
+  for (const proxy of proxies) proxy.resume()
   await Promise.all(caches.splice(0).map((c) => c.close().catch(() => {})))
+  await Promise.all(proxies.splice(0).map((p) => p.close()))
   await aof?.destroy()
   aof = undefined
 })
@@ -93,8 +97,38 @@ describe('write-behind on a real Redis, under faults', () => {
     // count (its 4 partitions one after the other).
     expect(took).toBeLessThan(1500 + 150)
     expect(result.drained).toBe(false)
-    // Not counted again (Redis did not answer): the last count, which saw all 50.
-    expect(result.pending).toBe(50)
+    // Not counted (Redis did not answer): unknown. The last count seen is no answer (see below).
+    expect(result.pending).toBeUndefined()
+  })
+
+  it('close() says the pending count is unknown, not the last count seen, when Redis is a black hole (TCP proxy)', async () => {
+    const proxy = await startTcpProxy({ port: redis().port })
+    proxies.push(proxy)
+    const writer = cacheOn(proxy.url(redis().url), 'wbf-stale', 300)
+    const wb = writer.writeBehind<number>({
+      name: 'x',
+      flusher: false,
+      closeTimeout: 600,
+      flush: async () => {},
+    })
+    await Promise.all(Array.from({ length: 50 }, (_, i) => wb.set(`k${i}`, i)))
+    expect(await wb.pending()).toBe(50)
+    // Another process flushes all 50: the count this one saw is wrong from now on.
+    const db = table()
+    const other = cacheOn(redis().url, 'wbf-stale').writeBehind<number>({
+      name: 'x',
+      flush: db.flush,
+      maxDelay: 5,
+    })
+    await vi.waitFor(async () => expect(await other.pending()).toBe(0), { timeout: 5000, interval: 20 })
+    expect(db.rows.size).toBe(50)
+    proxy.blackhole()
+    const started = Date.now()
+    const result = await wb.close()
+    expect(Date.now() - started).toBeLessThan(600 + 150)
+    // Before: { pending: 50 } — the last count seen, while the log held none.
+    expect(result).toEqual({ drained: false, pending: undefined })
+    proxy.resume()
   })
 
   it('rejects at its call a value the serializer turns into something other than bytes; the writes batched with it are appended', async () => {
