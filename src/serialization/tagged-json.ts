@@ -183,14 +183,23 @@ function reviveTagged(kind: string, v: unknown): unknown {
       if (v === 'NaN' || v === null) return new Date(Number.NaN)
       throw new DecodeError('malformed Date tag')
     case 'map':
+      if (!Array.isArray(v) || !v.every((pair) => Array.isArray(pair) && pair.length === 2))
+        throw new DecodeError('malformed Map tag')
       return new Map((v as [unknown, unknown][]).map(([k, item]) => [revive(k), revive(item)]))
     case 'set':
-      return new Set((v as unknown[]).map(revive))
+      if (!Array.isArray(v)) throw new DecodeError('malformed Set tag')
+      return new Set(v.map(revive))
+    // Only text: given an object, Buffer.from allocates (and walks) as many bytes as its `length`
+    // says — a 40-byte forged entry would cost hundreds of MB and a blocked event loop.
     case 'buf':
-      return Buffer.from(v as string, 'base64')
+      if (typeof v !== 'string') throw new DecodeError('malformed Buffer tag')
+      return Buffer.from(v, 'base64')
     case 'u8':
-      return new Uint8Array(Buffer.from(v as string, 'base64'))
+      if (typeof v !== 'string') throw new DecodeError('malformed Uint8Array tag')
+      return new Uint8Array(Buffer.from(v, 'base64'))
     case 'obj': {
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new DecodeError('malformed object tag')
       const record = v as Record<string, unknown>
       for (const k of Object.keys(record)) define(record, k, revive(record[k]))
       return record

@@ -135,6 +135,27 @@ describe('depth and size are bounded (F16)', () => {
     expect(json.decode(json.encode(10n ** 9_000n))).toBe(10n ** 9_000n)
   })
 
+  it('a forged byte tag whose value is not base64 text is refused, not allocated from its "length"', () => {
+    // Buffer.from({ length: n }) allocates n bytes and walks them one by one: without the check,
+    // these 40 bytes cost 20 MB and seconds of a blocked event loop (300 MB and ~50 s at 3e8).
+    for (const kind of ['buf', 'u8']) {
+      const forged = Buffer.from(`t{"$t":"${kind}","v":{"length":20000000}}`)
+      const started = performance.now()
+      expect(() => json.decode(forged), kind).toThrow(DecodeError)
+      expect(performance.now() - started, kind).toBeLessThan(100)
+    }
+    for (const forged of [
+      't{"$t":"buf","v":[1,2,3]}',
+      't{"$t":"u8","v":null}',
+      't{"$t":"obj","v":5}',
+      't{"$t":"obj","v":[1,2]}',
+      't{"$t":"map","v":{"length":3}}',
+      't{"$t":"set","v":"abc"}',
+    ]) {
+      expect(() => json.decode(Buffer.from(forged)), forged).toThrow(DecodeError)
+    }
+  })
+
   it('an envelope payload larger than the limit, or a gzip bomb, is an EnvelopeError (a DecodeError)', () => {
     const big = encodeEnvelope({ createdAt: 1, expiresAt: 2, tags: [], payload: new Uint8Array(2000) })
     expect(() => decodeEnvelope(big, 1000)).toThrow(DecodeError)
