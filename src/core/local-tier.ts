@@ -184,12 +184,7 @@ export class MemoryLocalTier implements LocalTier {
       })
       return
     }
-    if (write.maxTtl === undefined) {
-      throw new InvalidOptionError(
-        'sliding: true needs maxTtl, the hard cap of the entry’s life (e.g. maxTtl: "1h").',
-      )
-    }
-    const maxExpiresAt = Math.min(now + parseDuration(write.maxTtl, 'maxTtl'), now + l1TtlMs)
+    const maxExpiresAt = Math.min(now + assertSlidingCap(write.maxTtl), now + l1TtlMs)
     const slidingExpiry = Math.min(freshUntil, maxExpiresAt)
     this.#keep(key, {
       value,
@@ -325,6 +320,16 @@ export class NoLocalTier implements LocalTier {
   tagsOf(): readonly string[] {
     return []
   }
+}
+
+/** `sliding: true` needs `maxTtl`, the hard cap of the entry's life: its milliseconds, or a refusal. */
+export function assertSlidingCap(maxTtl: EntryMaxTtl): number {
+  if (maxTtl === undefined) {
+    throw new InvalidOptionError(
+      'sliding: true needs maxTtl, the hard cap of the entry’s life (e.g. maxTtl: "1h").',
+    )
+  }
+  return parseDuration(maxTtl, 'maxTtl')
 }
 
 /**

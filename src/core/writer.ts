@@ -11,7 +11,7 @@ import type { BusLink } from './bus-link.js'
 import type { EntryCodec } from './entry-codec.js'
 import { emitInvalidation } from './events.js'
 import type { Flights } from './flights.js'
-import type { LocalTier } from './local-tier.js'
+import { assertSlidingCap, type LocalTier } from './local-tier.js'
 import { type EntryOptions, type Resilience, type ResolvedOptions, resolveTtl } from './options.js'
 import type { RemoteAccess, RemoteWrite } from './remote-tier.js'
 import { dependencyTag, type TagState } from './tag-state.js'
@@ -64,9 +64,12 @@ export class Writer {
         'set: startedAt must be a time from cache.stamp(), taken before the first read.',
       )
     }
-    flights.overtake(key)
+    // Everything that can refuse the call comes first: a refused set has overtaken no load and
+    // dropped no dependent entry (the L1 is as it was).
     const ttl = this.ttlFor(key, value, options)
     const tags = this.tagsOf(options)
+    const payload = this.#encode(value, options)
+    flights.overtake(key)
     // A value computed from reads made since `startedAt` is as old as those reads, and so is this
     // change: a delete of the key or an invalidation of one of its tags after them wins (the
     // L2's lease check, the markers), here and on every instance.
@@ -74,7 +77,7 @@ export class Writer {
     const load = since === undefined ? undefined : { startedAt: at, ms: 0 }
     // What was derived from the old value is outdated, here and (below) everywhere.
     const dependents = this.#dropDependents([key], at)
-    const entry = this.prepare(key, value, ttl, tags, options, res, load)
+    const entry = this.#store(key, value, payload, ttl, tags, options, res, load)
     const change: BusChange = { op: 'delete', at, version: this.#p.version, keys: [key] }
     if (options.skipL2 !== true) {
       // Everything below is issued in this tick: the tier sends it with the tick's other writes.
@@ -192,9 +195,32 @@ export class Writer {
     load?: Load,
     encoded?: EncodedValue,
   ): RemoteWrite | undefined {
-    const { codec, clock, local, telemetry } = this.#p
-    codec.assertEncryptable(options.encrypt)
-    const payload = codec.encode(value, encoded)
+    return this.#store(key, value, this.#encode(value, options, encoded), ttlMs, tags, options, res, load)
+  }
+
+  /**
+   * Refuses an entry's options and value before anything is stored: `encrypt` without a key ring,
+   * `sliding` without a valid `maxTtl`, a value that cannot be encoded or is too large. Returns
+   * the value's payload.
+   */
+  #encode(value: unknown, options: EntryOptions, encoded?: EncodedValue): Uint8Array {
+    this.#p.codec.assertEncryptable(options.encrypt)
+    if (options.sliding === true) assertSlidingCap(options.maxTtl)
+    return this.#p.codec.encode(value, encoded)
+  }
+
+  /** {@link prepare} once the value is encoded. */
+  #store(
+    key: string,
+    value: unknown,
+    payload: Uint8Array,
+    ttlMs: number,
+    tags: readonly string[],
+    options: EntryOptions,
+    res: Resilience,
+    load?: Load,
+  ): RemoteWrite | undefined {
+    const { clock, local, telemetry } = this.#p
     const now = clock.now()
     const loadMs = load?.ms ?? 0
     // A loaded value is as old as its load: an invalidation after the load started makes it stale.

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Cache, type CacheOptions, createCache, MemoryRemoteTier } from '../../dist/index.js'
+import { deferred } from '../helpers/deferred.js'
 
 const caches: Cache[] = []
 function open(options: CacheOptions): Cache {
@@ -27,4 +28,33 @@ describe('set with a TTL of 0', () => {
     expect(await later.get('k')).toBeUndefined()
     expect(await writer.get('k', { skipL1: true })).toBeUndefined()
   })
+})
+
+describe('a set refused for bad input changes nothing', () => {
+  const refusals: [string, unknown, Record<string, unknown>, string][] = [
+    ['a value over maxValueBytes', 'x'.repeat(1000), {}, 'E_VALUE_TOO_LARGE'],
+    ['a value that cannot be encoded', { f: () => 1 }, {}, 'E_SERIALIZATION'],
+    ['a NaN ttl', 'v', { ttl: Number.NaN }, 'E_INVALID_OPTION'],
+    ['a negative negativeTtl', null, { negativeTtl: -1 }, 'E_INVALID_OPTION'],
+    ['tags that are not an array', 'v', { tags: 'product' }, 'E_INVALID_OPTION'],
+    ['sliding without maxTtl', 'v', { sliding: true }, 'E_INVALID_OPTION'],
+    ['a maxTtl that is not a duration', 'v', { sliding: true, maxTtl: 'soon' }, 'E_INVALID_OPTION'],
+  ]
+  for (const [what, value, options, code] of refusals) {
+    it(`${what}: ${code}, and the entries that depend on the key and its load in flight stay`, async () => {
+      const cache = open({ namespace: 'n', maxValueBytes: 100, l2: { tier: new MemoryRemoteTier() } })
+      await cache.set('a', 'old')
+      await cache.set('b', 'derived from a', { dependsOn: ['a'] })
+      const gate = deferred<string>()
+      const loading = cache.getOrSet({ key: 'c', factory: () => gate.promise })
+      await expect(cache.set('a', value, options as never)).rejects.toMatchObject({ code })
+      expect(cache.peek('a')).toBe('old')
+      expect(cache.peek('b')).toBe('derived from a')
+      await expect(cache.set('c', value, options as never)).rejects.toMatchObject({ code })
+      gate.resolve('loaded')
+      expect(await loading).toBe('loaded')
+      // The refused set did not overtake the load: its value was kept.
+      expect(cache.peek('c')).toBe('loaded')
+    })
+  }
 })
