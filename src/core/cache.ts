@@ -254,6 +254,7 @@ export class Cache {
         const view = this.#local.inspect(key, now)
         if (view !== undefined) {
           refuseUnknown(options, 'getOrSet')
+          this.#writer.assertLoadOptions(options)
           const answer = this.#loader.attention(key, options, view, now, this.#resilienceOf(options))
           return telemetry.timed('getOrSet', started, answer, context)
         }
@@ -261,9 +262,12 @@ export class Cache {
       this.#local.missed(key)
     }
     refuseUnknown(options, 'getOrSet')
+    // Refused before joining a load, or starting one that others would join.
+    this.#writer.assertLoadOptions(options)
+    const res = this.#resilienceOf(options)
     let flight: Promise<Loaded> | undefined
     if (options.forceFresh !== true) flight = this.#flights.get(key)
-    flight ??= this.#loader.refresh(key, options, this.#resilienceOf(options))
+    flight ??= this.#loader.refresh(key, options, res)
     return telemetry.timed('getOrSet', started, flight, context)
   }
 

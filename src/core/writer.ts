@@ -260,6 +260,18 @@ export class Writer {
     )
   }
 
+  /**
+   * A load's entry options, refused before it reads, joins or runs anything: its write-back would
+   * refuse them only after the factory, failing every caller that had joined the load.
+   */
+  assertLoadOptions(options: EntryOptions): void {
+    if (options.ttl !== undefined) resolveTtl(options.ttl as Duration, 'ttl')
+    if (options.negativeTtl !== undefined) parseDuration(options.negativeTtl, 'negativeTtl')
+    this.#p.codec.assertEncryptable(options.encrypt)
+    if (options.sliding === true) assertSlidingCap(options.maxTtl)
+    this.tagsOf(options)
+  }
+
   async deleteMany(keys: readonly string[]): Promise<void> {
     const { telemetry, clock, flights, local, bus } = this.#p
     telemetry.events.emit('delete', { keys })

@@ -58,3 +58,34 @@ describe('a set refused for bad input changes nothing', () => {
     })
   }
 })
+
+describe('getOrSet refuses its own bad options before joining or starting a load', () => {
+  it('a caller with a bad ttl gets E_INVALID_OPTION; a valid caller of the same key is not failed by it', async () => {
+    const cache = open({ namespace: 'n', l2: { tier: new MemoryRemoteTier() } })
+    const gate = deferred<string>()
+    let calls = 0
+    const factory = () => {
+      calls++
+      return gate.promise
+    }
+    const bad = cache.getOrSet({ key: 'k', factory, ttl: -1 as never })
+    const good = cache.getOrSet({ key: 'k', factory })
+    // Joining a load in flight with bad options is refused too, and the load goes on.
+    const joined = cache.getOrSet({ key: 'k', factory, tags: 'k' as never })
+    await expect(bad).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+    await expect(joined).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+    gate.resolve('v')
+    expect(await good).toBe('v')
+    expect(calls).toBe(1)
+  })
+
+  it('a bad ttl is refused before the L2 is read (typed error before any I/O), even when the L2 holds the key', async () => {
+    const tier = new MemoryRemoteTier()
+    await open({ namespace: 'n', l2: { tier } }).set('k', 'in the L2')
+    const reader = open({ namespace: 'n', l2: { tier } })
+    await expect(reader.getOrSet({ key: 'k', factory: () => 'v', ttl: Number.NaN })).rejects.toMatchObject({
+      code: 'E_INVALID_OPTION',
+    })
+    expect(reader.stats().l2Hits + reader.stats().l2Misses).toBe(0)
+  })
+})
