@@ -335,6 +335,38 @@ describe.each(CLIENTS)('client %s', (client) => {
     expect(unhandled).toEqual([])
   }, 60_000)
 
+  it('a master down while an instance starts: its first reads (no slot table yet) still answer for the other masters, and the dead one’s failure counts as a failed L2 read, not as a connection error', async () => {
+    const namespace = uniqueNamespace('first-reads')
+    const victim = (await cluster().masters())[1] as ClusterNode
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`)
+    const owners = await Promise.all(keys.map((k) => cluster().nodeOf(`${namespace}:v1:${k}`)))
+    expect(owners.filter((o) => o === victim).length).toBeGreaterThan(3)
+    const writer = track(createCache(options(namespace, { l1: false })))
+    for (const k of keys) await writer.set(k, `v:${k}`)
+    await writer.close()
+    await victim.kill()
+    const expected = keys.map((k, i) => (owners[i] === victim ? undefined : `v:${k}`))
+    // A generous deadline: the reads wait for the first connection, which a loaded machine slows.
+    const l2 = { redis: { cluster: cluster().urls }, client, timeout: '3s' } as const
+    for (const read of ['getMany', 'get'] as const) {
+      const reader = track(createCache(options(namespace, { l1: false, l2 })))
+      const failed: string[] = []
+      reader.on('l2-error', ({ operation }) => failed.push(operation))
+      // At once, before ready(): the client has not connected yet, no key's master is known.
+      const values =
+        read === 'getMany' ? await reader.getMany(keys) : await Promise.all(keys.map((k) => reader.get(k)))
+      const stats = reader.stats()
+      console.log(
+        `[cluster first reads] ${JSON.stringify({ client, read, l2Errors: stats.l2Errors, l2ConnectionErrors: stats.l2ConnectionErrors, failed: [...new Set(failed)] })}`,
+      )
+      expect(values).toEqual(expected)
+      // What a failed read of one Redis counts: an L2 error, reported as the read that failed.
+      expect(stats.l2Errors).toBeGreaterThan(0)
+      expect(failed).toContain(read)
+    }
+    expect(unhandled).toEqual([])
+  }, 60_000)
+
   it("a master killed: a delete spanning it still drops every key from the other instances' L1 and is reported per l2.writeErrors; invalidateTags too", async () => {
     const namespace = uniqueNamespace('down-delete')
     const masters = await cluster().masters()

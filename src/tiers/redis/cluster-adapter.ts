@@ -140,6 +140,19 @@ export class ClusterAdapter<N> extends RedisCommands {
   }
 
   /**
+   * False until a cluster client we opened has first connected: its slot table is empty until
+   * then, and no key's master is known. Always true for a client you passed (it is not waited for).
+   */
+  get connectedOnce(): boolean {
+    return this.#primitives.first?.connected ?? true
+  }
+
+  /** `run` once the client has first connected (at most the deadline: then an L2TimeoutError), as every command waits. */
+  afterFirstConnection<T>(run: () => Promise<T>): Promise<T> {
+    return afterFirstConnection(this.#primitives.first, run)
+  }
+
+  /**
    * One raw command on the connection of the master that owns `key`'s slot (every key of `args`
    * must share that slot): commands sent this way for one slot run in order on one connection, so
    * a WAIT after a write counts that write. MOVED/ASK/TRYAGAIN, or no known master: the slot
@@ -187,7 +200,6 @@ class ClusterPrimitives<N> implements ClientPrimitives {
   readonly first: FirstConnection | undefined
   readonly #driver: ClusterDriver<N>
   readonly #subscriber: ClusterSubscriber<N>
-  readonly #onError: (error: unknown) => void
   /** How long a PUBLISH waits for its master before the next one is tried too. */
   readonly #publishHedgeMs: number
   #publishAt = Math.floor(Math.random() * 1024)
@@ -196,7 +208,6 @@ class ClusterPrimitives<N> implements ClientPrimitives {
     this.#driver = driver
     this.client = driver.client
     this.first = driver.first
-    this.#onError = options.onError
     this.#publishHedgeMs = Math.max(1, Math.floor(options.commandTimeoutMs / 2))
     this.#subscriber = new ClusterSubscriber<N>(
       {
@@ -222,7 +233,6 @@ class ClusterPrimitives<N> implements ClientPrimitives {
             ? { kind: 'get', key: keys[indexes[0] as number] as string }
             : { kind: 'mget', keys: indexes.map((i) => keys[i] as string) },
       })),
-      true,
     )
     const out: (Buffer | null)[] = new Array(keys.length).fill(null)
     for (let g = 0; g < groups.length; g++) {
@@ -429,14 +439,13 @@ class ClusterPrimitives<N> implements ClientPrimitives {
   /**
    * Runs single-slot commands: those whose slots one master owns go to it in one pipeline (a lone
    * command is sent as is), every master at once. Resolves to the replies, in order (a CROSSSLOT is
-   * impossible: no command spans two slots). When a command fails, rejects with its error; except
-   * with `partial` (reads) while other commands succeeded: the failed ones resolve to undefined and
-   * their errors go to `onError`, so that one master down does not fail the reads of the others.
+   * impossible: no command spans two slots). When a command fails, rejects with its error once
+   * every command has settled, reads included: a read that one master failed is a failed read,
+   * counted as such by whoever called (not a miss, nor a connection error). The cluster tier
+   * sends each master's keys on their own (see cluster-tier.ts), so one master down fails only
+   * its own keys' reads.
    */
-  async #batch(
-    items: readonly { slot: number; command: PipelineCommand }[],
-    partial = false,
-  ): Promise<unknown[]> {
+  async #batch(items: readonly { slot: number; command: PipelineCommand }[]): Promise<unknown[]> {
     const replies: unknown[] = new Array(items.length)
     const failures: unknown[] = []
     const byOwner = new Map<string, number[]>()
@@ -500,9 +509,7 @@ class ClusterPrimitives<N> implements ClientPrimitives {
     }
     for (const i of alone) runs.push(direct(i))
     await Promise.all(runs)
-    if (failures.length === 0) return replies
-    if (!partial || failures.length === items.length) throw failures[0]
-    for (const error of new Set(failures)) this.#onError(error)
+    if (failures.length > 0) throw failures[0]
     return replies
   }
 

@@ -70,6 +70,25 @@ export class ClusterLanes {
     return this.adapter.ownerOf(key) ?? UNKNOWN
   }
 
+  /**
+   * `run` now; or, before a client we opened has first connected (no slot table yet: every key's
+   * lane would be the unknown one, its keys on several masters), once it has, within one deadline
+   * from now. So reads are split by master even then, and one master down fails its own keys
+   * only, each failure counted as a failed read by the view that made it.
+   */
+  routed<T>(run: () => Promise<T>): Promise<T> {
+    if (this.adapter.connectedOnce) return run()
+    const ms = this.#options.timeoutMs
+    return within(
+      this.adapter.afterFirstConnection(run),
+      ms,
+      () =>
+        new L2TimeoutError(
+          `Redis did not answer within ${ms} ms (l2.timeout): the cluster is not connected yet.`,
+        ),
+    )
+  }
+
   masters(): string[] {
     return this.adapter.masterAddresses()
   }
@@ -197,10 +216,16 @@ export class ClusterTier implements RemoteTier {
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
-    return this.#on(this.#lanes.addressOf(key), (lane) => lane.get(key))
+    const lanes = this.#lanes
+    return lanes.routed(() => this.#on(lanes.addressOf(key), (lane) => lane.get(key)))
   }
 
-  async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+  getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#lanes.routed(() => this.#getMany(keys))
+  }
+
+  /** Split by master, all at once: the keys of a master that failed read as absent, its failure counted. */
+  async #getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     const groups = this.#group(keys, (k) => k)
     if (groups.size <= 1) {
       const [address] = groups.keys()
