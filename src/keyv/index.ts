@@ -62,10 +62,14 @@ export class KeyvStratacache extends EventEmitter implements KeyvStoreAdapter {
     return Array.from(found, (stored) => this.#fromCache(stored)) as Array<StoredData<Value | undefined>>
   }
 
-  /** `ttl` in milliseconds, as Keyv passes it; none means no expiry (Keyv's meaning, not the cache's default TTL). */
+  /**
+   * `ttl` in milliseconds, as Keyv passes it; none (or 0) means no expiry (Keyv's meaning, not the
+   * cache's default TTL), a negative one an expiry already past: the key is deleted, as Keyv would
+   * never read it back (e.g. `ttl = token.expiresAt - Date.now()` for an expired token).
+   */
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     const stored = this.#toCache(value)
-    if (stored === undefined) {
+    if (stored === undefined || (typeof ttl === 'number' && ttl < 0)) {
       await this.#cache.delete(key)
       return true
     }

@@ -52,6 +52,17 @@ describe('cache-manager 7 over stratacache/keyv', () => {
     expect(await cache.get('wrapped')).toEqual({ computed: 1 })
   })
 
+  it('a negative ttl (already expired, e.g. a token past its expiry) is not stored: Keyv would never read it back', async () => {
+    await cache.set('token', 'previous')
+    // ttl = token.expiresAt - Date.now(), for a token that has already expired.
+    await manager.set('token', 'expired token', -1000)
+    expect(await manager.get('token')).toBeUndefined()
+    expect(await cache.get('token')).toBeUndefined()
+    const store = new KeyvStratacache(cache)
+    expect(await store.set('raw', 'envelope', -1)).toBe(true)
+    expect(await cache.has('raw')).toBe(false)
+  })
+
   it('clear empties the stratacache instance the store is shared with', async () => {
     await cache.set('a', 1)
     await manager.set('b', 2)
