@@ -416,6 +416,14 @@ export class Cache {
     refuseUnknown(options, 'writeThrough')
     const { key, value, write, ...entry } = options
     this.#assertKeys([key])
+    if (this.#lifecycle.closed) throw closed()
+    if (value === undefined) {
+      throw new InvalidOptionError(
+        'writeThrough: undefined is never cached; pass the value the write stores (or null), or call delete(key) to remove an entry.',
+      )
+    }
+    // What set would refuse is refused before the source of truth is written, not after it.
+    this.#writer.assertSettable(key, value, entry)
     await write.call(options, value)
     await this.set(key, value, entry)
     return value as DeepReadonly<T> // frozen by set

@@ -58,17 +58,10 @@ export class Writer {
    */
   async set(key: string, value: unknown, options: EntryOptions, res: Resilience): Promise<void> {
     const { flights, clock, bus, remote } = this.#p
-    const since = options.startedAt
-    if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) {
-      throw new InvalidOptionError(
-        'set: startedAt must be a time from cache.stamp(), taken before the first read.',
-      )
-    }
     // Everything that can refuse the call comes first: a refused set has overtaken no load and
     // dropped no dependent entry (the L1 is as it was).
-    const ttl = this.ttlFor(key, value, options)
-    const tags = this.tagsOf(options)
-    const payload = this.#encode(value, options)
+    const { ttl, tags, payload } = this.#checked(key, value, options)
+    const since = options.startedAt
     flights.overtake(key)
     // A value computed from reads made since `startedAt` is as old as those reads, and so is this
     // change: a delete of the key or an invalidation of one of its tags after them wins (the
@@ -99,6 +92,26 @@ export class Writer {
       await this.#announced(published, res.waitUntil, outcome === 'failed')
     }
     emitInvalidation(this.#p.telemetry.events, change, 'local')
+  }
+
+  /** What {@link set} refuses (a value it cannot encode or too large, bad options), refused without changing anything. */
+  assertSettable(key: string, value: unknown, options: EntryOptions): void {
+    this.#checked(key, value, options)
+  }
+
+  #checked(
+    key: string,
+    value: unknown,
+    options: EntryOptions,
+  ): { ttl: number; tags: readonly string[]; payload: Uint8Array } {
+    const since = options.startedAt
+    if (since !== undefined && (typeof since !== 'number' || !Number.isFinite(since))) {
+      throw new InvalidOptionError(
+        'set: startedAt must be a time from cache.stamp(), taken before the first read.',
+      )
+    }
+    const ttl = this.ttlFor(key, value, options)
+    return { ttl, tags: this.tagsOf(options), payload: this.#encode(value, options) }
   }
 
   /**

@@ -89,3 +89,45 @@ describe('getOrSet refuses its own bad options before joining or starting a load
     expect(reader.stats().l2Hits + reader.stats().l2Misses).toBe(0)
   })
 })
+
+describe('writeThrough refuses what it could not cache before it writes the source of truth', () => {
+  const refusals: [string, Record<string, unknown>, string][] = [
+    ['undefined as the value', { value: undefined }, 'E_INVALID_OPTION'],
+    ['a value over maxValueBytes', { value: 'x'.repeat(1000) }, 'E_VALUE_TOO_LARGE'],
+    ['a value that cannot be encoded', { value: { f: () => 1 } }, 'E_SERIALIZATION'],
+    ['a negative ttl', { ttl: -5 }, 'E_INVALID_OPTION'],
+    ['tags that are not an array', { tags: 'user' }, 'E_INVALID_OPTION'],
+    ['a startedAt that is not a stamp', { startedAt: 'now' }, 'E_INVALID_OPTION'],
+    ['sliding without maxTtl', { sliding: true }, 'E_INVALID_OPTION'],
+  ]
+  for (const [what, options, code] of refusals) {
+    it(`${what}: ${code}, and write() was not called`, async () => {
+      const cache = open({ namespace: 'n', maxValueBytes: 100, l2: { tier: new MemoryRemoteTier() } })
+      const written: unknown[] = []
+      const call = cache.writeThrough({
+        key: 'user:1',
+        value: 'v',
+        write: async (value: unknown) => {
+          written.push(value)
+        },
+        ...options,
+      } as never)
+      await expect(call).rejects.toMatchObject({ code })
+      expect(written).toEqual([])
+      expect(cache.peek('user:1')).toBeUndefined()
+    })
+  }
+
+  it('a closed cache refuses it before write() too', async () => {
+    const cache = open({ namespace: 'n', l2: false })
+    await cache.close()
+    let calls = 0
+    const write = async () => {
+      calls++
+    }
+    await expect(cache.writeThrough({ key: 'k', value: 1, write })).rejects.toMatchObject({
+      code: 'E_CLOSED',
+    })
+    expect(calls).toBe(0)
+  })
+})
