@@ -123,7 +123,11 @@ export class BusCodec {
     if (parsed === undefined || parsed.seq === undefined || parsed.sent === undefined)
       return { dropped: 'malformed' }
     if (Math.abs(this.#now() - parsed.sent) > this.#maxAgeMs) return { dropped: 'expired' }
-    if (!this.#replays.accept(parsed.message.source, parsed.seq)) return { dropped: 'replayed' }
+    // A sequence number under a verified MAC is genuine; otherwise the window also weighs the send
+    // time, so that a forged number cannot silence a sender for good (see ReplayWindow).
+    const verified = this.#auth !== undefined
+    if (!this.#replays.accept(parsed.message.source, parsed.seq, verified ? undefined : parsed.sent))
+      return { dropped: 'replayed' }
     return { message: parsed.message }
   }
 }

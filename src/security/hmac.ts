@@ -67,20 +67,31 @@ function mac(secret: Buffer, parts: Uint8Array[]): Buffer {
  * seen, or more than 32 behind the highest seen, is refused. Senders are remembered up to
  * `maxSenders` (least recently heard forgotten first); a forgotten sender's old messages are then
  * bounded by the message age check instead.
+ *
+ * Unauthenticated numbers (no bus secret) are offered with their send time: anyone who can PUBLISH
+ * could otherwise forge one message numbered 2^53 under a sender's id and have every later message
+ * of that sender refused for good (its invalidations unheard, stale L1 copies served). A message
+ * behind the window but sent later than the highest one is taken as the sender's real position, so
+ * a forged number holds only until the sender's clock passes its forged send time (at most the
+ * bus's maxAge ahead).
  */
 export class ReplayWindow {
-  readonly #senders = new Map<string, { highest: number; seen: number }>()
+  readonly #senders = new Map<string, { highest: number; seen: number; highestSent: number }>()
   readonly #maxSenders: number
 
   constructor(maxSenders = 10_000) {
     this.#maxSenders = maxSenders
   }
 
-  /** True (and recorded) the first time `seq` from `sender` is offered; false for a replay. */
-  accept(sender: string, seq: number): boolean {
+  /**
+   * True (and recorded) the first time `seq` from `sender` is offered; false for a replay.
+   * `unauthenticatedSent`: the message's send time, when its number is not authenticated.
+   */
+  accept(sender: string, seq: number, unauthenticatedSent?: number): boolean {
+    const sent = unauthenticatedSent ?? Number.NEGATIVE_INFINITY
     const state = this.#senders.get(sender)
     if (state === undefined) {
-      this.#senders.set(sender, { highest: seq, seen: 1 })
+      this.#senders.set(sender, { highest: seq, seen: 1, highestSent: sent })
       if (this.#senders.size > this.#maxSenders)
         this.#senders.delete(this.#senders.keys().next().value as string)
       return true
@@ -91,9 +102,17 @@ export class ReplayWindow {
       const shift = seq - state.highest
       state.seen = shift >= 32 ? 1 : ((state.seen << shift) | 1) >>> 0
       state.highest = seq
+      state.highestSent = sent
       return true
     }
     const behind = state.highest - seq
+    if (behind >= 32 && unauthenticatedSent !== undefined && unauthenticatedSent > state.highestSent) {
+      // The highest number was forged (a genuine sender numbers and dates its messages in step).
+      state.highest = seq
+      state.seen = 1
+      state.highestSent = unauthenticatedSent
+      return true
+    }
     if (behind >= 32) return false
     const bit = (1 << behind) >>> 0
     if ((state.seen & bit) !== 0) return false

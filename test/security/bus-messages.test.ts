@@ -92,6 +92,44 @@ describe('bus messages: versioned and HMAC-authenticated (S10)', () => {
     expect(decodeMessage(Buffer.from(JSON.stringify({ v: 1, ...clear })))).toEqual(clear)
   })
 
+  it('without a secret, one forged message with a huge sequence number silences a sender for at most maxAge, not for good', () => {
+    let now = 1_000_000
+    const maxAgeMs = 60_000
+    const sender = new BusCodec({ now: () => now })
+    const receiver = new BusCodec({ maxAgeMs, now: () => now })
+    expect(receiver.decode(sender.encode(del)).message).toEqual(del)
+    // Anyone who can PUBLISH (and SUBSCRIBE, to learn a source id) sends this once, dated as far
+    // ahead as the receiver accepts.
+    const forged = Buffer.concat([
+      Buffer.from([0xb5, 2, 0]),
+      Buffer.from(
+        JSON.stringify({ ...del, keys: ['harmless'], seq: Number.MAX_SAFE_INTEGER, sent: now + maxAgeMs }),
+      ),
+    ])
+    expect(receiver.decode(forged).message).toBeDefined()
+    now += 1_000
+    // Within maxAge of the forged date, the sender's next message may be refused...
+    expect(receiver.decode(sender.encode(del))).toEqual({ dropped: 'replayed' })
+    now += maxAgeMs
+    // ...but once its clock has passed the forged date, its messages are heard again.
+    const later = sender.encode(del)
+    expect(receiver.decode(later).message).toEqual(del)
+    expect(receiver.decode(sender.encode(clear)).message).toEqual(clear)
+    // And a genuine message is still accepted only once.
+    expect(receiver.decode(later)).toEqual({ dropped: 'replayed' })
+
+    // With a secret, a sequence number is genuine: the send time never moves the window back, so
+    // a frame signed before the sender's clock stepped back cannot be replayed.
+    const signer = new BusCodec({ secret: SECRET, now: () => now })
+    const checker = new BusCodec({ secret: SECRET, now: () => now })
+    now += 1_000
+    const beforeStep = signer.encode(del)
+    now -= 1_000
+    const afterStep = Array.from({ length: 40 }, () => signer.encode(del))
+    expect(checker.decode(afterStep[39] as Buffer).message).toEqual(del)
+    expect(checker.decode(beforeStep)).toEqual({ dropped: 'replayed' })
+  })
+
   it('oversized and malformed messages are dropped: lengths beyond the buffer, wrong types, forged patterns', () => {
     const receiver = new BusCodec()
     expect(receiver.decode(Buffer.alloc(MAX_MESSAGE_BYTES + 1, 0x20))).toEqual({ dropped: 'oversized' })
