@@ -13,6 +13,8 @@ export interface FlusherSettings<T> {
   retryBaseMs: number
   retryMaxMs: number
   maxAttempts: number
+  /** The dead-letter stream's bound (Infinity: none). */
+  maxDeadLetters: number
   visibilityTimeoutMs: number
   flushTimeoutMs: number
   pollIntervalMs: number
@@ -475,12 +477,36 @@ export class PartitionFlusher<T> {
 
   async #deadLetter(entry: LogEntry, entries: readonly LogEntry[], attempts: number, error: unknown) {
     const covered = entries.filter((e) => e.key === entry.key).map((e) => e.entryId)
-    await this.#log.deadLetter(this.partition, entry, attempts, describe(error), covered)
+    const dropped = await this.#log.deadLetter(
+      this.partition,
+      entry,
+      attempts,
+      describe(error),
+      covered,
+      this.#settings.maxDeadLetters,
+    )
     this.#forget(entries.filter((e) => e.key === entry.key))
     this.#failing.delete(entry.key)
     this.#suspects.delete(entry.key)
-    this.#host.stats.deadLettered++
-    this.#host.emit('dead-letter', { key: entry.key, id: entry.id, seq: entry.seq, attempts, error })
+    const host = this.#host
+    host.stats.deadLettered++
+    host.emit('dead-letter', { key: entry.key, id: entry.id, seq: entry.seq, attempts, error })
+    if (dropped && dropped.count > 0) {
+      host.stats.deadLettersDropped += dropped.count
+      host.emit('dead-letter-dropped', {
+        count: dropped.count,
+        letters: dropped.letters.map((d) => ({
+          deadId: d.deadId,
+          key: d.key,
+          op: d.op,
+          id: d.id,
+          seq: d.seq,
+          attempts: d.attempts,
+          error: d.error,
+          failedAt: d.failedAt,
+        })),
+      })
+    }
   }
 
   #forget(entries: readonly LogEntry[]): void {

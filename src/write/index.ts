@@ -1,5 +1,13 @@
 /** Write-behind: writes acknowledged at cache speed, flushed to the database from a durable log. */
-export type { AppendOp, AppendResult, DeadEntry, DeadLetterStore, LogEntry, WriteLog } from './log.js'
+export type {
+  AppendOp,
+  AppendResult,
+  DeadEntry,
+  DeadLetterStore,
+  DroppedDeadLetters,
+  LogEntry,
+  WriteLog,
+} from './log.js'
 export { MemoryWriteLog } from './memory-log.js'
 export { WRITE_BEHIND_DEFAULTS } from './options.js'
 export { RedisStreamLog, type RedisStreamLogOptions } from './redis-stream-log.js'
@@ -7,6 +15,7 @@ export type {
   CloseResult,
   DeadLetter,
   DeadLetters,
+  DroppedDeadLetter,
   FlushContext,
   WriteBehind,
   WriteBehindEventName,

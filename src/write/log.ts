@@ -58,14 +58,20 @@ export interface WriteLog {
    * sequence store holds only keys with writes pending or cache updates running.
    */
   ack(partition: number, entryIds: readonly string[], flushed?: readonly FlushedKey[]): Promise<void>
-  /** Moves `entry` to the dead-letter stream with the error, then acknowledges `alsoAck` (and it). */
+  /**
+   * Moves `entry` to the dead-letter stream with the error, then acknowledges `alsoAck` (and it).
+   * With `maxDeadLetters` (finite), the oldest dead letters beyond it are removed in the same
+   * step and reported (a log written before this parameter existed ignores it: no bound).
+   */
   deadLetter(
     partition: number,
     entry: LogEntry,
     attempts: number,
     error: string,
     alsoAck: readonly string[],
-  ): Promise<void>
+    maxDeadLetters?: number,
+    // biome-ignore lint/suspicious/noConfusingVoidType: a log written when this returned Promise<void> still implements it
+  ): Promise<DroppedDeadLetters | undefined | void>
   /** Entries in the partition (appended, not yet acknowledged). */
   length(partition: number): Promise<number>
   /** The oldest entry's id and append time, or undefined when the partition is empty. */
@@ -146,6 +152,17 @@ export interface DeadEntry {
   readonly error: string
   readonly failedAt: number
 }
+
+/** Dead letters removed, oldest first, to keep the dead-letter stream within its bound. */
+export interface DroppedDeadLetters {
+  /** How many were removed. */
+  readonly count: number
+  /** The first of them (at most {@link DROPPED_SHOWN}), without their values. */
+  readonly letters: readonly Omit<DeadEntry, 'value'>[]
+}
+
+/** Most dropped dead letters described one by one per dead-lettering (the rest are counted). */
+export const DROPPED_SHOWN = 100
 
 export interface DeadLetterStore {
   list(count: number, after: string | undefined): Promise<DeadEntry[]>

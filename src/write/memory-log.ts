@@ -5,6 +5,8 @@ import {
   type AppendResult,
   type DeadEntry,
   type DeadLetterStore,
+  DROPPED_SHOWN,
+  type DroppedDeadLetters,
   type FlushedKey,
   idTime,
   type LogEntry,
@@ -204,10 +206,27 @@ export class MemoryWriteLog implements WriteLog {
     attempts: number,
     error: string,
     alsoAck: readonly string[],
-  ): Promise<void> {
+    maxDeadLetters = Number.POSITIVE_INFINITY,
+  ): Promise<DroppedDeadLetters> {
     this.#check()
     this.#dead.push({ ...entry, deadId: this.#id(), partition, attempts, error, failedAt: this.#clock() })
+    const over = Math.max(0, this.#dead.length - maxDeadLetters)
+    const gone = this.#dead.splice(0, over)
     await this.ack(partition, [entry.entryId, ...alsoAck], [{ key: entry.key, seq: entry.seq }])
+    return {
+      count: over,
+      letters: gone.slice(0, DROPPED_SHOWN).map((d) => ({
+        deadId: d.deadId,
+        partition: d.partition,
+        key: d.key,
+        op: d.op,
+        id: d.id,
+        seq: d.seq,
+        attempts: d.attempts,
+        error: d.error,
+        failedAt: d.failedAt,
+      })),
+    }
   }
 
   async length(partition: number): Promise<number> {

@@ -14,6 +14,7 @@ export const WRITE_BEHIND_DEFAULTS = {
   retryMaxMs: 5_000,
   maxAttempts: 5,
   maxPending: 100_000,
+  maxDeadLetters: 10_000,
   visibilityTimeoutMs: 30_000,
   flushTimeoutMs: 30_000,
   partitions: 1,
@@ -31,6 +32,7 @@ export interface ResolvedWriteBehindOptions<T> {
   retryMaxMs: number
   maxAttempts: number
   maxPending: number
+  maxDeadLetters: number
   visibilityTimeoutMs: number
   flushTimeoutMs: number
   flusher: boolean
@@ -138,6 +140,10 @@ export function resolveWriteBehindOptions<T>(options: WriteBehindOptions<T>): Re
     retryMaxMs,
     maxAttempts: int('maxAttempts', options.maxAttempts, d.maxAttempts, 1),
     maxPending,
+    maxDeadLetters:
+      options.maxDeadLetters === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : int('maxDeadLetters', options.maxDeadLetters, d.maxDeadLetters, 1),
     visibilityTimeoutMs: ms('visibilityTimeout', options.visibilityTimeout, d.visibilityTimeoutMs, 100),
     flushTimeoutMs: ms('flushTimeout', options.flushTimeout, d.flushTimeoutMs, 1),
     flusher: bool('flusher', options.flusher, true),

@@ -9,13 +9,15 @@ import {
   compareIds,
   type DeadEntry,
   type DeadLetterStore,
+  DROPPED_SHOWN,
+  type DroppedDeadLetters,
   type FlushedKey,
   idTime,
   type LogEntry,
   type Replication,
   type WriteLog,
 } from './log.js'
-import { ACK, APPEND, RELEASE, RELEASE_SEQ, RENEW } from './stream-scripts.js'
+import { ACK, APPEND, DEAD_LETTER, RELEASE, RELEASE_SEQ, RENEW } from './stream-scripts.js'
 
 const GROUP = 'flushers'
 const CLAIM_COUNT = 1000
@@ -304,31 +306,37 @@ export class RedisStreamLog implements WriteLog {
     attempts: number,
     error: string,
     alsoAck: readonly string[],
-  ): Promise<void> {
+    maxDeadLetters = Number.POSITIVE_INFINITY,
+  ): Promise<DroppedDeadLetters> {
     // Not atomic with the ack (the two streams live in different slots): a crash in between leaves
     // the entry in both, and it is dead-lettered again. A duplicate dead letter, never a lost one.
-    await this.#redis.call([
-      'XADD',
-      `${this.#root}:dlq`,
-      '*',
-      'k',
-      entry.key,
-      'o',
-      entry.op === 'set' ? 's' : 'd',
-      'q',
-      String(entry.seq),
-      'v',
-      toBuffer(entry.value),
-      'i',
-      entry.id,
-      'a',
-      String(attempts),
-      'e',
-      error.slice(0, 2000),
-      'p',
-      String(partition),
-    ])
+    const reply = asArray(
+      await this.#redis.eval(
+        DEAD_LETTER,
+        [`${this.#root}:dlq`],
+        [
+          entry.key,
+          entry.op === 'set' ? 's' : 'd',
+          String(entry.seq),
+          toBuffer(entry.value),
+          entry.id,
+          String(attempts),
+          error.slice(0, 2000),
+          String(partition),
+          Number.isFinite(maxDeadLetters) ? String(maxDeadLetters) : '',
+          String(DROPPED_SHOWN),
+        ],
+      ),
+    )
     await this.ack(partition, [...new Set([entry.entryId, ...alsoAck])], [{ key: entry.key, seq: entry.seq }])
+    const letters: Omit<DeadEntry, 'value'>[] = []
+    for (const raw of asArray(reply[1])) {
+      const dead = parseDead(raw)
+      if (dead === undefined) continue
+      const { value: _value, ...letter } = dead
+      letters.push(letter)
+    }
+    return { count: Number(reply[0] ?? 0), letters }
   }
 
   async length(partition: number): Promise<number> {

@@ -213,3 +213,29 @@ export const RENEW = luaScript(
 export const RELEASE = luaScript(
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
 )
+
+/**
+ * KEYS[1] the dead-letter stream; ARGV[1..8] the dead letter's fields (key, op, sequence, value,
+ * id, attempts, error, partition), ARGV[9] the bound ('' for none), ARGV[10] how many dropped
+ * dead letters to describe. XADDs the dead letter, then removes the oldest beyond the bound
+ * (XTRIM MAXLEN =, exact: the bound is a promise about Redis memory). Replies `{ dropped, shown }`:
+ * how many went, and the first ARGV[10] of them as XRANGE gives them, without their values
+ * (they may be large; what was dropped is reported, not kept).
+ */
+export const DEAD_LETTER = luaScript(`
+redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'o', ARGV[2], 'q', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'a', ARGV[6], 'e', ARGV[7], 'p', ARGV[8])
+local max = tonumber(ARGV[9])
+if not max then return {0, {}} end
+local over = redis.call('XLEN', KEYS[1]) - max
+if over <= 0 then return {0, {}} end
+local shown = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', math.min(over, tonumber(ARGV[10])))
+for _, e in ipairs(shown) do
+  local f, g = e[2], {}
+  for i = 1, #f, 2 do
+    if f[i] ~= 'v' then g[#g + 1] = f[i] g[#g + 1] = f[i + 1] end
+  end
+  e[2] = g
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', max)
+return {over, shown}
+`)

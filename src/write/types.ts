@@ -70,6 +70,12 @@ export interface WriteBehindOptions<T> {
    */
   maxAttempts?: number
   /**
+   * Most dead letters kept (default 10,000; `Infinity` for no bound): dead-lettering one more
+   * removes the oldest beyond it, in the same Redis call, and reports them (`dead-letter-dropped`,
+   * `stats().deadLettersDropped`). Shared by every process of the log: each trims to its own value.
+   */
+  maxDeadLetters?: number
+  /**
    * Most entries waiting in the log (appended, not yet acknowledged); beyond it `set` and
    * `delete` reject with {@link WriteBehindFullError} (default 100,000; `Infinity` for no bound).
    * Each of the `partitions` holds at most its share (`⌊maxPending / partitions⌋`), so the log
@@ -146,6 +152,8 @@ export interface WriteBehindStats {
   retries: number
   /** Entries moved to the dead-letter stream by this instance. */
   deadLettered: number
+  /** Dead letters removed by this instance to keep the stream within `maxDeadLetters` (oldest first). */
+  deadLettersDropped: number
   /** Entries reclaimed from a flusher that stopped without acknowledging them. */
   reclaimed: number
   /** Entries waiting in the log (all processes), as last seen by this instance. */
@@ -172,6 +180,12 @@ export interface WriteBehindEvents {
   retry: { partition: number; keys: number; attempt: number; delayMs: number; error: unknown }
   /** An entry was moved to the dead-letter stream. */
   'dead-letter': { key: string; id: string; seq: number; attempts: number; error: unknown }
+  /**
+   * Dead letters were removed for good, the oldest first, to keep the stream within
+   * `maxDeadLetters`: `count` of them, the first 100 described (no values). Log them: they were
+   * acknowledged writes that never reached the database.
+   */
+  'dead-letter-dropped': { count: number; letters: readonly DroppedDeadLetter[] }
   /**
    * A write was refused: its partition holds `pending` ≥ `maxPending` entries (with several
    * partitions, `pending` and `maxPending` are the partition's: its share of the option).
@@ -204,6 +218,9 @@ export interface DeadLetter {
   /** When it was dead-lettered (ms since the epoch). */
   readonly failedAt: number
 }
+
+/** A dead letter removed to keep the stream within `maxDeadLetters`: what it was, without its value. */
+export type DroppedDeadLetter = Omit<DeadLetter, 'value'>
 
 /** The dead-letter stream of one write-behind log. */
 export interface DeadLetters {

@@ -285,6 +285,45 @@ describe('write-behind on a real Redis, under faults', () => {
     expect(lost(acks, db.rows)).toEqual([])
   }, 30_000)
 
+  it('keeps at most maxDeadLetters dead letters in Redis under a flood of poison writes, and reports each one it drops', async () => {
+    const cache = cacheOn(redis().url, 'wbf-poison-flood')
+    const db = table()
+    const wb = cache.writeBehind<number>({
+      name: 'x',
+      maxAttempts: 1,
+      maxDeadLetters: 5,
+      maxDelay: 1,
+      retryBase: 1,
+      retryMax: 5,
+      flush: async (batch) => {
+        if (batch.some((op) => op.key.startsWith('poison'))) throw new Error('CHECK constraint violated')
+        await db.flush(batch)
+      },
+    })
+    const dropped: { count: number; letters: readonly { key: string }[] }[] = []
+    wb.on('dead-letter-dropped', (event) => dropped.push(event))
+    let n = 0
+    for (let i = 0; i < 30; i++) await Promise.all([wb.set(`poison:${i}`, i), wb.set(`good:${n}`, n++)])
+    // Good writes keep flowing: a key is dead-lettered only while the database takes the others.
+    await vi.waitFor(
+      async () => {
+        await wb.set(`good:${n}`, n++)
+        expect(wb.stats().deadLettered).toBe(30)
+      },
+      { timeout: 15_000, interval: 20 },
+    )
+    // Before: all 30 stayed in Redis (and a flood of them grew it without bound).
+    expect(await redis().command('XLEN', '!wb:{wbf-poison-flood:x}:dlq')).toBe(5)
+    expect(wb.stats().deadLettersDropped).toBe(25)
+    expect(dropped.reduce((sum, event) => sum + event.count, 0)).toBe(25)
+    // Every poison write is accounted for: kept as a dead letter, or reported when dropped.
+    const kept = (await wb.deadLetters.list()).map((dead) => dead.key)
+    const reported = dropped.flatMap((event) => event.letters.map((letter) => letter.key))
+    expect([...kept, ...reported].sort()).toEqual(Array.from({ length: 30 }, (_, i) => `poison:${i}`).sort())
+    await wb.settled(5000)
+    expect(await wb.pending()).toBe(0)
+  }, 30_000)
+
   it('abandons a flush that hangs past flushTimeout and delivers its writes on the next try', async () => {
     const cache = cacheOn(redis().url, 'wbf-hang')
     const db = table()

@@ -485,6 +485,9 @@ describe('write-behind engine (in-memory log)', () => {
     )
     expect(() => createWriteBehind({ log }, { name: 'a', flush, maxPending: -1 })).toThrow(/maxPending/)
     expect(() => createWriteBehind({ log }, { name: 'a', flush, partitions: 0 })).toThrow(/partitions/)
+    for (const maxDeadLetters of [0, -1, 1.5, Number.NaN]) {
+      expect(() => createWriteBehind({ log }, { name: 'a', flush, maxDeadLetters })).toThrow(/maxDeadLetters/)
+    }
   })
 
   it('rejects an empty key and a value the serializer cannot encode, before anything is appended', async () => {

@@ -212,6 +212,48 @@ describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)',
     expect(await log.dead.count()).toBe(0)
   })
 
+  it('keeps the dead-letter stream within its bound: the oldest go, reported without their values', async () => {
+    const log = open(kind)
+    await log.append(
+      0,
+      ['a', 'b', 'c', 'd'].map((key) => ({ key, op: 'set' as const, value: bytes(`value-${key}`) })),
+      Number.POSITIVE_INFINITY,
+    )
+    const entries = await log.read(0, 'c', 10)
+    type Entry = Awaited<ReturnType<WriteLog['read']>>[number]
+    const [a, b, c, d] = entries as [Entry, Entry, Entry, Entry]
+    // No bound given (a caller that predates it): nothing is dropped.
+    expect(await log.deadLetter(0, a, 1, 'Error: a', [])).toEqual({ count: 0, letters: [] })
+    expect(await log.deadLetter(0, b, 2, 'Error: b', [], 2)).toEqual({ count: 0, letters: [] })
+    const dropped = await log.deadLetter(0, c, 3, 'Error: c', [], 2)
+    expect(dropped).toEqual({
+      count: 1,
+      letters: [
+        {
+          deadId: expect.any(String),
+          partition: 0,
+          key: 'a',
+          op: 'set',
+          id: a.id,
+          seq: a.seq,
+          attempts: 1,
+          error: 'Error: a',
+          failedAt: expect.any(Number),
+        },
+      ],
+    })
+    expect(await log.dead.count()).toBe(2)
+    // Lowering the bound drops every dead letter beyond it at the next one.
+    expect(await log.deadLetter(0, d, 4, 'Error: d', [], 1)).toMatchObject({
+      count: 2,
+      letters: [{ key: 'b' }, { key: 'c' }],
+    })
+    expect((await log.dead.list(10, undefined)).map((dead) => [dead.key, text(dead.value)])).toEqual([
+      ['d', 'value-d'],
+    ])
+    expect(await log.length(0)).toBe(0)
+  })
+
   it('removes acknowledged entries in any order and keeps every other one, pending or never read', async () => {
     const log = open(kind)
     const appended = (await log.append(
