@@ -216,7 +216,12 @@ class RedisRemoteAccess implements RemoteAccess {
     this.direct = direct
     this.connection = connection
     this.#deps = deps
-    this.#repairs = new Repairs({ telemetry, tombstoneMs: TOMBSTONE_MS, onRepaired: deps.onRepaired })
+    this.#repairs = new Repairs({
+      telemetry,
+      tombstoneMs: TOMBSTONE_MS,
+      onRepaired: deps.onRepaired,
+      clearAll: (tier) => tier.deleteByPrefix(`${deps.scope}:`),
+    })
     this.#telemetry = telemetry
     const breaker = options.breaker
     const onStateChange = (state: CircuitState, master?: string) => {
@@ -349,7 +354,7 @@ class RedisRemoteAccess implements RemoteAccess {
     operation: L2Operation,
     keys: readonly string[],
     at: number,
-    replay?: (tier: RemoteTier) => Promise<unknown>,
+    replay?: { id: string; run: (tier: RemoteTier) => Promise<unknown> },
   ): void {
     const failure = this.failed(error, operation)
     if (L2_FAILURE_POLICY[operation] !== 'writeErrors') return
@@ -358,7 +363,7 @@ class RedisRemoteAccess implements RemoteAccess {
       keys.map((key) => ({ storageKey: this.storageKey(key), key })),
       at,
     )
-    if (replay !== undefined) this.#repairs.queueChange(replay)
+    if (replay !== undefined) this.#repairs.queueChange(replay.id, replay.run)
   }
 
   read<R>(
@@ -515,9 +520,11 @@ class RedisRemoteAccess implements RemoteAccess {
       )
     } catch (error) {
       const markerKeys = tags.map((t) => this.#markerKey(t))
-      this.#changeFailed(error, 'invalidateTags', [], at, async (tier) =>
-        tier.invalidation?.bumpMarkers(markerKeys, at, mode, MARKER_MS),
-      )
+      // Queued again, the same tags invalidated later supersede this (markers only move forward).
+      this.#changeFailed(error, 'invalidateTags', [], at, {
+        id: `tags\n${mode}\n${markerKeys.join('\n')}`,
+        run: async (tier) => tier.invalidation?.bumpMarkers(markerKeys, at, mode, MARKER_MS),
+      })
     }
   }
 
@@ -531,9 +538,11 @@ class RedisRemoteAccess implements RemoteAccess {
         ? this.tier.deleteByPrefix(prefix)
         : this.tier.deleteByPrefix(prefix, pattern))
     } catch (error) {
-      this.#changeFailed(error, operation, [], 0, (tier) =>
-        pattern === undefined ? tier.deleteByPrefix(prefix) : tier.deleteByPrefix(prefix, pattern),
-      )
+      this.#changeFailed(error, operation, [], 0, {
+        id: `${operation}\n${prefix}\n${pattern ?? ''}`,
+        run: (tier) =>
+          pattern === undefined ? tier.deleteByPrefix(prefix) : tier.deleteByPrefix(prefix, pattern),
+      })
       return undefined
     }
   }

@@ -4,7 +4,17 @@ import type { Telemetry } from './telemetry.js'
 
 /** Keys whose L2 copy must be deleted once the L2 answers again; past this many, the oldest are dropped (counted). */
 const MAX_PENDING_REPAIRS = 100_000
+/**
+ * Changes to replay (invalidations, clears, pattern deletions) past which the queue becomes one
+ * clear of the namespace: it dominates every one of them, where dropping any would be silent.
+ */
+const MAX_PENDING_CHANGES = 10_000
 const REPAIR_CHUNK = 500
+/** The queued change that stands for all of them once there were too many. */
+const CLEAR_ALL = 'clear all'
+
+/** A change the L2 missed, run on it once it answers. */
+type Replay = (tier: RemoteTier) => Promise<unknown>
 
 interface RepairDeps {
   telemetry: Telemetry
@@ -12,6 +22,8 @@ interface RepairDeps {
   tombstoneMs: number
   /** Tells the other instances (over `tier`'s bus) that repaired keys changed. */
   onRepaired: (tier: RemoteTier, keys: readonly string[]) => Promise<void>
+  /** Deletes every entry of the namespace (all versions): what the changes become past their bound. */
+  clearAll: Replay
 }
 
 /**
@@ -26,7 +38,12 @@ export class Repairs {
    * because a write or delete failed.
    */
   readonly #keys = new Map<string, { key: string; at: number }>()
-  readonly #changes: ((tier: RemoteTier) => Promise<unknown>)[] = []
+  /**
+   * Changes to replay by what they change (`id`), in queue order: the same change queued again
+   * (the same tags invalidated, the same pattern deleted) supersedes the queued one, a later
+   * time over an earlier — markers only move forward. Bounded (see MAX_PENDING_CHANGES).
+   */
+  readonly #changes = new Map<string, Replay>()
   #running = false
 
   constructor(deps: RepairDeps) {
@@ -53,17 +70,41 @@ export class Repairs {
     }
   }
 
-  /** Queues a change to replay on the L2 once it answers. */
-  queueChange(replay: (tier: RemoteTier) => Promise<unknown>): void {
-    this.#changes.push(replay)
+  /** Queues a change to replay on the L2 once it answers, superseding a queued one with the same `id`. */
+  queueChange(id: string, replay: Replay): void {
     this.#deps.telemetry.counters.l2RepairsQueued++
+    const changes = this.#changes
+    // A clear of the namespace is queued: it will delete whatever this change would.
+    if (changes.has(CLEAR_ALL)) return
+    changes.delete(id)
+    changes.set(id, replay)
+    this.#bound()
   }
 
   /** A write of `storageKey` reached `tier`: its copy there is current again; pending repairs can run. */
   written(storageKey: string, tier: RemoteTier): void {
-    if (this.#keys.size === 0 && this.#changes.length === 0) return
+    if (this.#keys.size === 0 && this.#changes.size === 0) return
     this.#keys.delete(storageKey)
-    if (this.#keys.size > 0 || this.#changes.length > 0) this.run(tier).catch(() => {})
+    if (this.#keys.size > 0 || this.#changes.size > 0) this.run(tier).catch(() => {})
+  }
+
+  /** Changes whose replay failed, queued again ahead of those queued meanwhile (which supersede them). */
+  #requeue(failed: readonly (readonly [string, Replay])[]): void {
+    const later = new Map(this.#changes)
+    if (later.has(CLEAR_ALL)) return
+    this.#changes.clear()
+    for (const [id, replay] of failed) if (!later.has(id)) this.#changes.set(id, replay)
+    for (const [id, replay] of later) this.#changes.set(id, replay)
+    this.#bound()
+  }
+
+  /** Past MAX_PENDING_CHANGES, the queue becomes one clear of the namespace (the others counted as dropped). */
+  #bound(): void {
+    const changes = this.#changes
+    if (changes.size <= MAX_PENDING_CHANGES) return
+    this.#deps.telemetry.counters.l2RepairsDropped += changes.size
+    changes.clear()
+    changes.set(CLEAR_ALL, this.#deps.clearAll)
   }
 
   /**
@@ -72,7 +113,7 @@ export class Repairs {
    * this one could replay.
    */
   async run(tier: RemoteTier): Promise<void> {
-    if (this.#running || (this.#keys.size === 0 && this.#changes.length === 0)) return
+    if (this.#running || (this.#keys.size === 0 && this.#changes.size === 0)) return
     this.#running = true
     const { telemetry, tombstoneMs, onRepaired } = this.#deps
     try {
@@ -81,13 +122,14 @@ export class Repairs {
       // round trip costs a busy event loop a turn (seconds: issue 24's recovery). Keys queued
       // meanwhile (writes failing fast while the breaker is half-open) wait for the next repair:
       // chasing them kept a busy process's breaker half-open for good.
-      const changes = this.#changes.splice(0)
-      const replayed = Promise.all(changes.map((replay) => replay(tier))).then(
+      const changes = [...this.#changes]
+      this.#changes.clear()
+      const replayed = Promise.all(changes.map(([, replay]) => replay(tier))).then(
         () => {
           telemetry.counters.l2Repairs += changes.length
         },
         (error: unknown) => {
-          this.#changes.unshift(...changes)
+          this.#requeue(changes)
           throw error
         },
       )

@@ -3,7 +3,7 @@
  * core"): each test pins a defect found by a fault hunt — a wrong value served, a refused call
  * that had already changed something, a valid caller failed by another's bad input.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type Cache, type CacheOptions, createCache, MemoryRemoteTier } from '../../dist/index.js'
 import { deferred } from '../helpers/deferred.js'
 
@@ -129,5 +129,52 @@ describe('writeThrough refuses what it could not cache before it writes the sour
       code: 'E_CLOSED',
     })
     expect(calls).toBe(0)
+  })
+})
+
+/** A memory L2 whose tag-marker bumps fail while `down` (counting those that reach it). */
+class MarkersDown extends MemoryRemoteTier {
+  down = true
+  bumps = 0
+  constructor() {
+    super()
+    const store = this.invalidation
+    const bumpMarkers = store.bumpMarkers.bind(store)
+    store.bumpMarkers = async (...args) => {
+      if (this.down) throw new Error('connection refused')
+      this.bumps++
+      return bumpMarkers(...args)
+    }
+  }
+}
+
+describe('invalidations the L2 missed, queued for replay', () => {
+  it('a change queued again supersedes the queued one: one replay per distinct change', async () => {
+    const tier = new MarkersDown()
+    const cache = open({ namespace: 'n', l2: { tier, breaker: false } })
+    for (let i = 0; i < 1000; i++) await cache.invalidateTags(['products'])
+    tier.down = false
+    // A write that reaches the L2 runs the pending repairs.
+    await cache.set('k', 'v')
+    await vi.waitFor(() => expect(cache.stats().l2Repairs).toBeGreaterThan(0))
+    expect(tier.bumps).toBe(1)
+    const other = open({ namespace: 'n', l2: { tier } })
+    await other.set('tagged', 'old', { tags: ['products'], startedAt: 0 })
+    expect(await other.get('tagged', { skipL1: true })).toBeUndefined()
+  })
+
+  it('stays bounded through a long outage: past its bound it is one clear of the namespace, never a silent drop', async () => {
+    const tier = new MarkersDown()
+    const cache = open({ namespace: 'n', l2: { tier, breaker: false } })
+    const before = open({ namespace: 'n', l2: { tier } })
+    await before.set('tagged', 'old', { tags: ['t0'] })
+    for (let i = 0; i < 12_000; i++) await cache.invalidateTags([`t${i}`])
+    tier.down = false
+    await cache.set('k', 'v')
+    await vi.waitFor(() => expect(cache.stats().l2Repairs).toBeGreaterThan(0))
+    // Far fewer replays than invalidations, and the entry they covered is gone from the L2.
+    expect(tier.bumps).toBeLessThanOrEqual(10_000)
+    expect(cache.stats().l2RepairsDropped).toBeGreaterThan(0)
+    expect(await open({ namespace: 'n', l2: { tier } }).get('tagged')).toBeUndefined()
   })
 })
