@@ -621,7 +621,8 @@ export class Cache {
     }
     refuseUnknown(options, 'wrap')
     const { key, ...entry } = options
-    return (...args: A) => this.getOrSet<R>({ ...entry, key: key(...args), factory: () => fn(...args) })
+    // Async: a key builder that throws rejects the returned promise (a caller's .catch sees it).
+    return async (...args: A) => this.getOrSet<R>({ ...entry, key: key(...args), factory: () => fn(...args) })
   }
 
   /** Counters since creation, plus current sizes and ratios. Every field is a number. */

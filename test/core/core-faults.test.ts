@@ -178,3 +178,20 @@ describe('invalidations the L2 missed, queued for replay', () => {
     expect(await open({ namespace: 'n', l2: { tier } }).get('tagged')).toBeUndefined()
   })
 })
+
+describe('wrap', () => {
+  it('a key builder that throws rejects the promise the wrapped function returns; it never throws synchronously', async () => {
+    const cache = open({ namespace: 'n', l2: false })
+    const failure = new Error('no id on this request')
+    const wrapped = cache.wrap(async (id: number) => id, {
+      key: () => {
+        throw failure
+      },
+    })
+    let answer: Promise<unknown> | undefined
+    expect(() => {
+      answer = wrapped(1)
+    }).not.toThrow()
+    await expect(answer).rejects.toBe(failure)
+  })
+})
