@@ -158,6 +158,79 @@ describe.each(CLIENTS)('client %s', (client) => {
     expect(unhandled).toEqual([])
   }, 60_000)
 
+  it('the master holding an instance’s bus subscriber frozen: the subscriber notices within 3 s, moves to another master, and no invalidated value is read from the L1 later than 100 ms after that', async () => {
+    const namespace = uniqueNamespace('frozen-subscriber')
+    // Heartbeats rare and silence long: the bus watch (bus.maxSilence) must not be what saves the L1.
+    const bus = { heartbeat: '20s', maxSilence: '60s' } as const
+    const before = await pubsubClients()
+    const reader = track(createCache(options(namespace, { bus })))
+    await reader.ready()
+    const frozen = newSubscriberNode(before, await pubsubClients())
+    const writer = track(createCache(options(namespace, { bus })))
+    await writer.ready()
+    // Keys on the other masters: their reads and writes work all along.
+    const keys: string[] = []
+    for (let i = 0; keys.length < 8; i++) {
+      if ((await cluster().nodeOf(`${namespace}:v1:k${i}`)) !== frozen) keys.push(`k${i}`)
+    }
+    for (const k of keys) await writer.set(k, 'old')
+    for (const k of keys) expect(await reader.get(k)).toBe('old')
+    expect(keys.every((k) => reader.peek(k) === 'old')).toBe(true)
+
+    // The reader reads all along; a read is stale if it returns 'old' once the keys are 'new'.
+    // The subscriber's move is reported as a connection error: the first one seen is the detection.
+    const connectionErrors = reader.stats().l2ConnectionErrors
+    const resyncs = reader.stats().busResyncs
+    let detectedAt: number | undefined
+    let resyncedAt: number | undefined
+    let changedAt: number | undefined
+    const staleAt: number[] = []
+    let reading = true
+    const readLoop = async () => {
+      for (let i = 0; reading; i++) {
+        const at = performance.now()
+        const stats = reader.stats()
+        if (detectedAt === undefined && stats.l2ConnectionErrors > connectionErrors) detectedAt = at
+        if (resyncedAt === undefined && stats.busResyncs > resyncs) resyncedAt = at
+        const value = await reader.get(keys[i % keys.length] as string)
+        if (changedAt !== undefined && value === 'old') staleAt.push(at)
+        // L1 hits settle without I/O: let the sockets be read between them.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+    frozen.pause()
+    const frozenAt = performance.now()
+    const loop = readLoop()
+    try {
+      for (const k of keys) await writer.set(k, 'new')
+      changedAt = performance.now()
+      // The L1 copies are dropped once the subscriber is up again elsewhere (the cache resyncs).
+      const moved = await pollUntil(() => resyncedAt !== undefined, 8000)
+      reading = false
+      await loop
+      expect(moved).toBe(true)
+      // And the bus works again for this instance, the master still frozen.
+      expect(await reader.get(keys[0] as string)).toBe('new')
+      await writer.set(keys[0] as string, 'newer')
+      const heard = await pollUntil(() => reader.peek(keys[0] as string) === undefined, 3 * DEADLINE_MS)
+      const detectMs = detectedAt === undefined ? undefined : Math.round(detectedAt - frozenAt)
+      const late = staleAt.filter((at) => detectedAt === undefined || at > detectedAt + 100)
+      console.log(
+        `[cluster frozen subscriber] ${JSON.stringify({ client, moved, detectMs, resyncMs: resyncedAt === undefined ? undefined : Math.round(resyncedAt - frozenAt), stale: staleAt.length, late: late.length, heard })}`,
+      )
+      expect(detectMs).toBeDefined()
+      expect(detectMs as number).toBeLessThan(3000)
+      expect(late).toEqual([])
+      expect(heard).toBe(true)
+      for (const k of keys.slice(1)) expect(await reader.get(k)).toBe('new')
+    } finally {
+      reading = false
+      await loop
+      frozen.resume()
+    }
+    expect(unhandled).toEqual([])
+  }, 60_000)
+
   it('a slot resharded while two instances read, write, delete and invalidate its keys: no error reaches a caller, no read returns a value older than the last acknowledged write', async () => {
     const namespace = uniqueNamespace('reshard')
     // Every `{rs}` key shares one slot: the slot being moved.

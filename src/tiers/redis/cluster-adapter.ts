@@ -212,9 +212,14 @@ class ClusterPrimitives<N> implements ClientPrimitives {
     this.#subscriber = new ClusterSubscriber<N>(
       {
         nodes: () => driver.masters(),
+        address: (node) => driver.address(node),
         open: (node, onMessage, onEnd) => driver.openSubscriber(node, onMessage, onEnd),
       },
-      { onError: options.onError, openTimeoutMs: options.connectTimeoutMs * 2 },
+      {
+        onError: options.onError,
+        openTimeoutMs: options.connectTimeoutMs * 2,
+        commandTimeoutMs: options.commandTimeoutMs,
+      },
     )
   }
 

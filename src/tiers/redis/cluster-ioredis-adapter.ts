@@ -65,6 +65,7 @@ interface IoRedisSubscriber {
   connect(): Promise<unknown>
   subscribe(channel: string): Promise<unknown>
   unsubscribe(channel: string): Promise<unknown>
+  ping(): Promise<unknown>
   on(event: 'messageBuffer', listener: (channel: Buffer, message: Buffer) => void): unknown
   on(event: 'error', listener: (error: unknown) => void): unknown
   once(event: 'end', listener: () => void): unknown
@@ -219,13 +220,15 @@ class IoRedisClusterDriver
     onEnd: () => void,
   ): Promise<SubscriberLink> {
     // The node's own options (address, credentials, TLS), but never reconnecting: ClusterSubscriber
-    // picks the next master itself when this one is lost.
+    // picks the next master itself when this one is lost. Nor the commands' timeout: ClusterSubscriber
+    // gives its SUBSCRIBEs and PINGs their own deadlines.
     const subscriber = node.duplicate({
       lazyConnect: true,
       retryStrategy: null,
       enableOfflineQueue: true,
       autoResubscribe: false,
       readOnly: false,
+      commandTimeout: undefined,
     })
     subscriber.on('error', this.#onError)
     subscriber.on('messageBuffer', (channel, message) => onMessage(channel.toString(), message))
@@ -242,6 +245,9 @@ class IoRedisClusterDriver
       },
       unsubscribe: async (channel) => {
         await subscriber.unsubscribe(channel)
+      },
+      ping: async () => {
+        await subscriber.ping()
       },
       close: () => subscriber.disconnect(),
     }

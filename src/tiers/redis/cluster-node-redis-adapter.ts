@@ -82,6 +82,7 @@ interface NodeRedisSubscriber {
   connect(): Promise<unknown>
   subscribe(channel: string, listener: (message: Buffer) => void, bufferMode: true): Promise<unknown>
   unsubscribe(channel: string): Promise<unknown>
+  ping(): Promise<unknown>
   on(event: 'error', listener: (error: unknown) => void): unknown
   on(event: 'end' | 'terminated', listener: () => void): unknown
   destroy(): void
@@ -369,6 +370,9 @@ class NodeRedisClusterDriver
       },
       unsubscribe: async (channel) => {
         await subscriber.unsubscribe(channel)
+      },
+      ping: async () => {
+        await subscriber.ping()
       },
       close: () => {
         ended = true
