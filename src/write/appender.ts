@@ -1,6 +1,6 @@
 import { L2Error, messageOf, StrataError, WriteBehindFullError } from '../errors.js'
 import { attempt } from './deadline.js'
-import { type AppendOp, compareIds, type Replication, type WriteLog } from './log.js'
+import type { AppendOp, Replication, WriteLog } from './log.js'
 import type { CacheStaging, StagedSet } from './staging.js'
 import type { WriteBehindEvents, WriteBehindStats, WriteReceipt } from './types.js'
 
@@ -21,8 +21,8 @@ export interface AppenderHost {
   track(promise: Promise<unknown>): void
   /** The log's length in `partition`, as a refused append saw it (for stats). */
   observe(partition: number, pending: number): void
-  /** Writes were appended to `partition` (its flusher may look now). */
-  appended(partition: number): void
+  /** Writes were appended to `partition`, as these entries (its flusher may look now). */
+  appended(partition: number, entryIds: readonly string[]): void
 }
 
 interface QueuedAppend {
@@ -52,7 +52,7 @@ const APPENDS_PER_CALL = 16
  * {@link APPENDS_PER_CALL} writes of the tick (see APPEND), sent in issue order over the log's
  * connection. Each write's promise is settled by its batch's reply,
  * which also does the per-write bookkeeping (stats, unstaging a refused write's L1 entry, the
- * typed errors) and, once per batch, the last appended id, the flusher's nudge and the bus
+ * typed errors) and, once per batch, the appended ids (settled() waits for them), the flusher's nudge and the bus
  * message for the cache entries written with it.
  */
 export class Appender {
@@ -64,8 +64,6 @@ export class Appender {
    */
   readonly #share: number
   #queued = new Map<number, QueuedBatch>()
-  /** Last entry id appended here, per partition (what `settled` waits for). */
-  readonly lastAppended = new Map<number, string>()
 
   constructor(host: AppenderHost) {
     this.#host = host
@@ -116,7 +114,7 @@ export class Appender {
         // The earliest: receivers take every key as changed at `at`, and an entry created
         // before that time would look outdated to them.
         let at = Number.POSITIVE_INFINITY
-        let lastId: string | undefined
+        const ids: string[] = []
         for (let i = 0; i < queue.length; i++) {
           const result = results[i]
           const q = queue[i] as QueuedAppend
@@ -128,8 +126,7 @@ export class Appender {
             q.reject(this.#full(partition, result.full))
           } else {
             host.stats.appended++
-            // Ids grow within a batch: the last is the newest.
-            lastId = result.id
+            ids.push(result.id)
             if (q.staged !== undefined) {
               announced.push(q.op.key)
               at = Math.min(at, q.staged.at)
@@ -137,11 +134,7 @@ export class Appender {
             q.resolve(result)
           }
         }
-        if (lastId !== undefined) {
-          const last = this.lastAppended.get(partition)
-          if (last === undefined || compareIds(lastId, last) > 0) this.lastAppended.set(partition, lastId)
-          host.appended(partition)
-        }
+        if (ids.length > 0) host.appended(partition, ids)
         if (announced.length > 0) this.#announce(announced, at)
         batch.done()
       },

@@ -76,6 +76,12 @@ export interface WriteLog {
   length(partition: number): Promise<number>
   /** The oldest entry's id and append time, or undefined when the partition is empty. */
   oldest(partition: number): Promise<{ entryId: string; at: number } | undefined>
+  /**
+   * Which of these entries are still in the log (not yet acknowledged nor dead-lettered), in the
+   * order given. Optional: without it, a write-behind's `settled()` waits until the partition's
+   * oldest entry is newer than every write it made, whoever's writes are older.
+   */
+  remaining?(partition: number, entryIds: readonly string[]): Promise<string[]>
   /** Takes the partition's lease for `ttlMs` if nobody holds it; true when this call took it. */
   acquire(partition: number, token: string, ttlMs: number): Promise<boolean>
   /** Extends the lease if `token` still holds it; true when it did. */

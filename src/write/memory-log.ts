@@ -240,6 +240,12 @@ export class MemoryWriteLog implements WriteLog {
     return first === undefined ? undefined : { entryId: first.entryId, at: first.at }
   }
 
+  async remaining(partition: number, entryIds: readonly string[]): Promise<string[]> {
+    this.#check()
+    const present = new Set(this.#partition(partition).entries.map((e) => e.entryId))
+    return entryIds.filter((id) => present.has(id))
+  }
+
   async acquire(partition: number, token: string, ttlMs: number): Promise<boolean> {
     this.#check()
     const p = this.#partition(partition)

@@ -17,7 +17,7 @@ import {
   type Replication,
   type WriteLog,
 } from './log.js'
-import { ACK, APPEND, DEAD_LETTER, RELEASE, RELEASE_SEQ, RENEW } from './stream-scripts.js'
+import { ACK, APPEND, DEAD_LETTER, RELEASE, RELEASE_SEQ, REMAINING, RENEW } from './stream-scripts.js'
 
 const GROUP = 'flushers'
 const CLAIM_COUNT = 1000
@@ -350,6 +350,14 @@ export class RedisStreamLog implements WriteLog {
     const first = asArray(reply[0])
     const id = text(first[0])
     return id === undefined ? undefined : { entryId: id, at: idTime(id) }
+  }
+
+  async remaining(partition: number, entryIds: readonly string[]): Promise<string[]> {
+    if (entryIds.length === 0) return []
+    const reply = await this.#redis.eval(REMAINING, [this.#key(partition, 'log')], entryIds)
+    return asArray(reply)
+      .map(text)
+      .filter((id): id is string => id !== undefined)
   }
 
   async acquire(partition: number, token: string, ttlMs: number): Promise<boolean> {

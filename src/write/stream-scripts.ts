@@ -239,3 +239,16 @@ end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', max)
 return {over, shown}
 `)
+
+/**
+ * KEYS[1] a partition's stream; ARGV entry ids: replies with those still in the stream (an exact
+ * XRANGE each, O(log n)), in the order given. What a write-behind's settled() asks about its own
+ * writes, so that another process's older write still in the log does not hold it.
+ */
+export const REMAINING = luaScript(`
+local out = {}
+for i = 1, #ARGV do
+  if #redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i], 'COUNT', 1) > 0 then out[#out + 1] = ARGV[i] end
+end
+return out
+`)

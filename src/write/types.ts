@@ -261,7 +261,13 @@ export interface WriteBehind<T> {
   delete(key: string): Promise<WriteReceipt>
   /** Entries waiting in the log, now (one round trip per partition). */
   pending(): Promise<number>
-  /** Resolves once every entry appended so far by this instance was acknowledged, or rejects after `timeoutMs`. */
+  /**
+   * Resolves once every entry appended so far by this instance is out of the log — flushed and
+   * acknowledged, or dead-lettered (by any process's flusher) — or rejects with
+   * WriteBehindTimeoutError after `timeoutMs` (default `closeTimeout`). Other processes' writes
+   * are not waited for, older ones included (with a custom WriteLog without `remaining`, they are
+   * while older than this instance's newest).
+   */
   settled(timeoutMs?: number): Promise<void>
   stats(): WriteBehindStats
   on<E extends WriteBehindEventName>(name: E, listener: (event: WriteBehindEvents[E]) => void): () => void

@@ -17,8 +17,9 @@ import { Appender, logError } from './appender.js'
 import { CacheUpdater } from './cache-updater.js'
 import { settledOr } from './deadline.js'
 import { PartitionFlusher } from './flusher.js'
-import { type AppendOp, compareIds, partitionOf, type Replication, type WriteLog } from './log.js'
+import { type AppendOp, partitionOf, type Replication, type WriteLog } from './log.js'
 import { type ResolvedWriteBehindOptions, resolveWriteBehindOptions } from './options.js'
+import { OwnWrites } from './own-writes.js'
 import { RedisStreamLog } from './redis-stream-log.js'
 import type { CacheStaging, StagedSet, WriteBehindCache } from './staging.js'
 import type {
@@ -177,6 +178,8 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   /** Cache updates made after the append (cluster; a set the cache could not stage). */
   readonly #updater: CacheUpdater | undefined
   readonly #inFlight = new Set<Promise<unknown>>()
+  /** This instance's entries that may still be in the log (what settled() and close() wait for). */
+  readonly #own: OwnWrites
   /** What each partition's flusher last saw, summed (pending) or maxed (lag) into stats. */
   readonly #seen = new Map<number, { pending: number; lagMs: number }>()
   #init: Promise<void> | undefined
@@ -207,6 +210,7 @@ class WriteBehindLog<T> implements WriteBehind<T> {
         ? { replicas: options.replicas, timeoutMs: options.replicationTimeoutMs }
         : undefined
     this.#log = log
+    this.#own = new OwnWrites(log)
     this.#cache = cache
     this.#o = options
     this.name = options.name
@@ -222,7 +226,10 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       track: (promise) => this.#track(promise),
       observe: (partition, pending) =>
         this.#observe(partition, pending, this.#seen.get(partition)?.lagMs ?? 0),
-      appended: (partition) => this.#flushers[partition]?.nudge(),
+      appended: (partition, entryIds) => {
+        this.#own.add(partition, entryIds)
+        this.#flushers[partition]?.nudge()
+      },
     })
     this.#updater =
       cache === undefined
@@ -473,23 +480,10 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     const left = () => deadline - this.#o.clock()
     if ((await settledOr(Promise.allSettled([...this.#inFlight]), left(), false)) === false) return false
     for (;;) {
-      if (await settledOr(this.#appendsFlushed(), left(), false)) return true
+      if (await settledOr(this.#own.flushed(), left(), false)) return true
       if (left() <= 0) return false
       for (const f of this.#flushers) f.drain()
       await new Promise((resolve) => setTimeout(resolve, Math.min(SETTLE_POLL_MS, left())))
-    }
-  }
-
-  /** Whether no partition holds an entry as old as this instance's last append there (false when the log fails). */
-  async #appendsFlushed(): Promise<boolean> {
-    try {
-      const checks = [...this.#appender.lastAppended].map(async ([partition, last]) => {
-        const oldest = await this.#log.oldest(partition)
-        return oldest === undefined || compareIds(oldest.entryId, last) > 0
-      })
-      return (await Promise.all(checks)).every(Boolean)
-    } catch {
-      return false
     }
   }
 

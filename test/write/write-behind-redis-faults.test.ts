@@ -324,6 +324,29 @@ describe('write-behind on a real Redis, under faults', () => {
     expect(await wb.pending()).toBe(0)
   }, 30_000)
 
+  it("settles on its own writes, not on another process's older poison write still being retried", async () => {
+    const db = table()
+    const flush = async (batch: readonly WriteBehindOp<unknown>[]) => {
+      if (batch.some((op) => op.key.endsWith(':poison'))) throw new Error('CHECK constraint violated')
+      await db.flush(batch)
+    }
+    const other = cacheOn(redis().url, 'wbf-own').writeBehind<number>({ name: 'x', flusher: false, flush })
+    const mine = cacheOn(redis().url, 'wbf-own').writeBehind<number>({
+      name: 'x',
+      flush,
+      maxDelay: 5,
+      retryBase: 5,
+      retryMax: 20,
+      maxAttempts: 1000,
+    })
+    await other.set('theirs:poison', 1)
+    await mine.set('mine', 2)
+    // Before: it waited for the older poison write of the other process, and timed out.
+    await mine.settled(3000)
+    expect(db.rows.get('mine')?.value).toBe(2)
+    expect(await mine.pending()).toBe(1)
+  })
+
   it('abandons a flush that hangs past flushTimeout and delivers its writes on the next try', async () => {
     const cache = cacheOn(redis().url, 'wbf-hang')
     const db = table()

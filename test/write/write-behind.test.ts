@@ -251,6 +251,28 @@ describe('write-behind engine (in-memory log)', () => {
     expect(wb.stats().deadLettered).toBe(1)
   })
 
+  it("settles on this instance's own writes: another process's older poison write, still being retried, does not hold it", async () => {
+    const log = new MemoryWriteLog()
+    const db = table<number>()
+    const flush: Flush<number> = async (batch) => {
+      if (batch.some((op) => op.key.endsWith(':poison'))) throw new Error('violates a constraint')
+      db.apply(batch)
+    }
+    // Another process of the same log: a writer only, whose poison write comes first.
+    const other = make<number>(log, flush, { flusher: false })
+    // Far from dead-lettered: tried every 20 ms at most, 1,000 times.
+    const mine = make<number>(log, flush, { maxAttempts: 1000 })
+    await other.set('theirs:poison', 1)
+    await mine.set('mine', 2)
+    // Before: it waited for the other process's poison write (older than its own), and timed out.
+    await mine.settled(2000)
+    expect(db.rows.get('mine')?.value).toBe(2)
+    expect(await log.length(0)).toBe(1)
+    // Its own poison write, though, it waits for (until it is flushed or dead-lettered).
+    await mine.set('mine:poison', 3)
+    await expect(mine.settled(200)).rejects.toMatchObject({ code: 'E_WRITE_BEHIND_TIMEOUT' })
+  })
+
   it('replays a dead letter with its original sequence, so a newer write of the key still wins', async () => {
     const log = new MemoryWriteLog()
     const db = table<number>()

@@ -254,6 +254,24 @@ describe.each(['memory', 'ioredis', 'redis'] as const)('WriteLog contract (%s)',
     expect(await log.length(0)).toBe(0)
   })
 
+  it('tells which of given entries are still in the log: not acknowledged, not dead-lettered', async () => {
+    const log = open(kind)
+    const written = (await log.append(
+      0,
+      ['a', 'b', 'c'].map((key) => ({ key, op: 'set' as const, value: bytes(key) })),
+      Number.POSITIVE_INFINITY,
+    )) as { id: string }[]
+    const [a, b, c] = written.map((w) => w.id) as [string, string, string]
+    expect(await log.remaining?.(0, [c, a, b])).toEqual([c, a, b])
+    const entries = await log.read(0, 'c', 10)
+    await log.ack(0, [b])
+    expect(await log.remaining?.(0, [a, b, c])).toEqual([a, c])
+    await log.deadLetter(0, entries[0] as (typeof entries)[number], 1, 'Error: a', [])
+    expect(await log.remaining?.(0, [a, b, c, '1-0'])).toEqual([c])
+    expect(await log.remaining?.(1, [c])).toEqual([])
+    expect(await log.remaining?.(0, [])).toEqual([])
+  })
+
   it('removes acknowledged entries in any order and keeps every other one, pending or never read', async () => {
     const log = open(kind)
     const appended = (await log.append(
