@@ -50,10 +50,10 @@ const APPENDS_PER_CALL = 16
 /**
  * Appends issued in the same tick share one round trip per partition: script calls of up to
  * {@link APPENDS_PER_CALL} writes of the tick (see APPEND), sent in issue order over the log's
- * connection. Each write's promise is settled by its batch's reply,
- * which also does the per-write bookkeeping (stats, unstaging a refused write's L1 entry, the
- * typed errors) and, once per batch, the appended ids (settled() waits for them), the flusher's nudge and the bus
- * message for the cache entries written with it.
+ * connection. Each write's promise is settled by its batch's reply, which also does the
+ * per-write bookkeeping (stats, unstaging a refused write's L1 entry, the typed errors) and, once
+ * per batch, the appended ids (what settled() waits for), the flusher's nudge and the bus message
+ * for the cache entries written with it.
  */
 export class Appender {
   readonly #host: AppenderHost
