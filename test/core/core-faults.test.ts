@@ -195,3 +195,32 @@ describe('wrap', () => {
     await expect(answer).rejects.toBe(failure)
   })
 })
+
+describe('a change too large for one bus message', () => {
+  // 60,000 keys of ~40 characters: about 3 MB of JSON, over the 1 MiB a receiver accepts.
+  const filler = Array.from(
+    { length: 60_000 },
+    (_, i) => `order:2026-12-08:customer-${String(i).padStart(12, '0')}`,
+  )
+
+  it('deleteMany of many keys still reaches every instance: none keeps serving its copy', async () => {
+    const tier = new MemoryRemoteTier()
+    const a = open({ namespace: 'n', l2: { tier } })
+    const b = open({ namespace: 'n', l2: { tier } })
+    await b.set('k0', 'old')
+    expect(b.peek('k0')).toBe('old')
+    await a.deleteMany(['k0', ...filler])
+    await vi.waitFor(() => expect(b.peek('k0')).toBeUndefined())
+    expect(b.stats().busMessagesDropped).toBe(0)
+  })
+
+  it('invalidateTags of many tags still reaches every instance', async () => {
+    const tier = new MemoryRemoteTier()
+    const a = open({ namespace: 'n', l2: { tier } })
+    const b = open({ namespace: 'n', l2: { tier } })
+    await b.set('x', 'old', { tags: ['t0'] })
+    await a.invalidateTags(['t0', ...filler])
+    await vi.waitFor(() => expect(b.peek('x')).toBeUndefined())
+    expect(b.stats().busMessagesDropped).toBe(0)
+  })
+})
