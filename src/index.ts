@@ -100,9 +100,12 @@ export type { RemoteEntry, RemoteInfo, RemoteTier } from './tiers/tier.js'
 export { AdaptiveTtl, type AdaptiveTtlOptions, adaptiveTtl } from './ttl/adaptive.js'
 export { ttl } from './ttl/presets.js'
 export {
+  type CloseResult,
   createWriteBehind,
   type DeadLetter,
   type DeadLetters,
+  type DroppedDeadLetter,
+  type DroppedDeadLetters,
   type FlushContext,
   MemoryWriteLog,
   RedisStreamLog,
