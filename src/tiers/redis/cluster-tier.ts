@@ -70,14 +70,18 @@ export class ClusterLanes {
     return this.adapter.ownerOf(key) ?? UNKNOWN
   }
 
+  /** False until a client we opened has first connected: no slot table yet (see {@link routed}). */
+  get routable(): boolean {
+    return this.adapter.connectedOnce
+  }
+
   /**
-   * `run` now; or, before a client we opened has first connected (no slot table yet: every key's
-   * lane would be the unknown one, its keys on several masters), once it has, within one deadline
-   * from now. So reads are split by master even then, and one master down fails its own keys
-   * only, each failure counted as a failed read by the view that made it.
+   * `run` once a client we opened has first connected (before, there is no slot table: every key's
+   * lane would be the unknown one, its keys on several masters), within one deadline from now. So
+   * reads are split by master even then, and one master down fails its own keys only, each
+   * failure counted as a failed read by the view that made it.
    */
   routed<T>(run: () => Promise<T>): Promise<T> {
-    if (this.adapter.connectedOnce) return run()
     const ms = this.#options.timeoutMs
     return within(
       this.adapter.afterFirstConnection(run),
@@ -217,11 +221,13 @@ export class ClusterTier implements RemoteTier {
 
   get(key: string): Promise<Uint8Array | undefined> {
     const lanes = this.#lanes
-    return lanes.routed(() => this.#on(lanes.addressOf(key), (lane) => lane.get(key)))
+    if (!lanes.routable) return lanes.routed(() => this.get(key))
+    return this.#on(lanes.addressOf(key), (lane) => lane.get(key))
   }
 
   getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
-    return this.#lanes.routed(() => this.#getMany(keys))
+    if (!this.#lanes.routable) return this.#lanes.routed(() => this.getMany(keys))
+    return this.#getMany(keys)
   }
 
   /** Split by master, all at once: the keys of a master that failed read as absent, its failure counted. */
