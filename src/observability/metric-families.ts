@@ -24,15 +24,22 @@ export interface Family {
   readonly samples: (cache: string, snapshots: readonly CacheSnapshot[], prefixed: string) => Sample[]
 }
 
+/**
+ * Every alert the core can raise, as the keys of a record over {@link AlertName}: an alert added to
+ * the type and not here fails to compile, instead of never showing in `alert_firing`.
+ */
+const ALERTS: Readonly<Record<AlertName, true>> = {
+  'low-hit-ratio': true,
+  'memory-high': true,
+  'evictions-high': true,
+  'latency-high': true,
+  'l2-unavailable': true,
+  'redis-eviction-misconfigured': true,
+  'bus-silent': true,
+}
+
 /** Every alert the core can raise: `alert_firing` has one series per name, 0 or 1, so series never appear or vanish. */
-export const ALERT_NAMES: readonly AlertName[] = [
-  'low-hit-ratio',
-  'memory-high',
-  'evictions-high',
-  'latency-high',
-  'l2-unavailable',
-  'redis-eviction-misconfigured',
-]
+export const ALERT_NAMES: readonly AlertName[] = Object.keys(ALERTS) as AlertName[]
 
 const BREAKER_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const
 const HEALTH_VALUE = { healthy: 0, degraded: 1, unhealthy: 2 } as const

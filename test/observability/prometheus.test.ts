@@ -126,6 +126,15 @@ describe('registerPrometheus', () => {
     expect(firing.filter((s) => s.value === 1).map((s) => s.labels.alert)).toEqual(['low-hit-ratio'])
   })
 
+  it('alert_firing has a series for every alert health() can raise, bus-silent included', async () => {
+    const registry = new Registry()
+    const snap = snapshot({ health: { status: 'degraded', alerts: [alert('bus-silent', 12, 0)] } })
+    registerPrometheus(mutable(snap).source, { registry })
+    const families = await scrape(registry)
+    expect(value(families, 'stratacache_alert_firing', { alert: 'bus-silent' })).toBe(1)
+    expect(ALERT_NAMES).toContain('bus-silent')
+  })
+
   it('adds up the snapshots of one cache published by several instances, and keeps caches apart', async () => {
     const registry = new Registry()
     const snapshots = [
