@@ -577,7 +577,8 @@ export class Cache {
     refuseUnknown(options, 'getOrSetMany')
     this.#assertKeys(options.keys)
     if (this.#lifecycle.closed) throw closed()
-    // Resolved (and so validated) before any of the keys' flights is registered.
+    // Refused before any of the keys' flights is registered (others would join and fail with it).
+    this.#writer.assertLoadOptions(options)
     const res = this.#resilienceOf(options)
     return (await this.#loader.getOrSetMany(options, res)) as Map<string, DeepReadonly<T>>
   }
@@ -591,9 +592,18 @@ export class Cache {
     if (!Array.isArray(keys)) {
       throw new InvalidOptionError(`warm: the keys must be an array of strings; got ${describeValue(keys)}.`)
     }
+    if (typeof loader !== 'function') {
+      throw new InvalidOptionError(
+        'warm: the loader must be a function (keys) => Map of the values it found.',
+      )
+    }
     const { batchSize = 100, ...entry } = options
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new InvalidOptionError('warm: batchSize must be an integer ≥ 1.')
+    // Every batch's input is checked before the first loads: a bad key in the last batch does
+    // not fail the call halfway, after the others were loaded.
+    this.#assertKeys(keys)
+    this.#writer.assertLoadOptions(entry)
     let cached = 0
     for (let i = 0; i < keys.length; i += batchSize) {
       const found = await this.getOrSetMany({

@@ -90,6 +90,50 @@ describe('getOrSet refuses its own bad options before joining or starting a load
   })
 })
 
+describe('getOrSetMany and warm refuse bad input before they load anything', () => {
+  it('getOrSetMany with a bad ttl is refused before its factory runs; a valid getOrSet of one of its keys is not failed by it', async () => {
+    const cache = open({ namespace: 'n', l2: { tier: new MemoryRemoteTier() } })
+    const gate = deferred<string>()
+    let manyCalls = 0
+    const bad = cache.getOrSetMany({
+      keys: ['a', 'b'],
+      ttl: -1 as never,
+      factory: (keys) => {
+        manyCalls++
+        return new Map(keys.map((k) => [k, k]))
+      },
+    })
+    const good = cache.getOrSet({ key: 'a', factory: () => gate.promise })
+    await expect(bad).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+    gate.resolve('a from its own load')
+    expect(await good).toBe('a from its own load')
+    expect(manyCalls).toBe(0)
+    expect(cache.stats().l2Hits + cache.stats().l2Misses).toBe(1) // good's read only
+  })
+
+  it('warm with a bad key in a later batch loads no batch at all', async () => {
+    const cache = open({ namespace: 'n', l2: { tier: new MemoryRemoteTier() } })
+    const loaded: string[] = []
+    const loader = (keys: string[]) => {
+      loaded.push(...keys)
+      return new Map(keys.map((k) => [k, k]))
+    }
+    await expect(cache.warm(['a', 'b', 'c', ''], loader, { batchSize: 2 })).rejects.toMatchObject({
+      code: 'E_INVALID_KEY',
+    })
+    await expect(
+      cache.warm(['a', 'b', 'c'], loader, { batchSize: 2, ttl: 'soon' as never }),
+    ).rejects.toMatchObject({
+      code: 'E_INVALID_OPTION',
+    })
+    await expect(cache.warm(['a'], 'not a function' as never)).rejects.toMatchObject({
+      code: 'E_INVALID_OPTION',
+    })
+    expect(loaded).toEqual([])
+    expect(cache.stats().l1Entries).toBe(0)
+  })
+})
+
 describe('writeThrough refuses what it could not cache before it writes the source of truth', () => {
   const refusals: [string, Record<string, unknown>, string][] = [
     ['undefined as the value', { value: undefined }, 'E_INVALID_OPTION'],
