@@ -65,8 +65,11 @@ export function assertPattern(pattern: string): void {
     )
   }
   let stars = 0
-  for (let at = pattern.indexOf('*'); at >= 0; at = pattern.indexOf('*', at + 1)) {
-    if (pattern[at - 1] !== '\\' && ++stars > LIMIT_DEFAULTS.maxPatternWildcards) {
+  for (let at = 0; at < pattern.length; at++) {
+    const c = pattern[at]
+    // '\\' escapes the next character, a backslash included: in `\\*` the star is a wildcard.
+    if (c === '\\') at++
+    else if (c === '*' && ++stars > LIMIT_DEFAULTS.maxPatternWildcards) {
       throw new InvalidOptionError(
         `deleteMatching: more than ${LIMIT_DEFAULTS.maxPatternWildcards} '*' in one pattern; escape user input with key() or escapeGlob().`,
       )
