@@ -3,7 +3,7 @@ import { describeValue } from '../base/describe.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { InvalidKeyError, InvalidOptionError } from '../errors.js'
 import type { InvalidationMode } from '../invalidation/store.js'
-import { assertPattern, invalidKeyError } from '../keys/limits.js'
+import { assertPattern, assertTags, invalidKeyError } from '../keys/limits.js'
 import { type OperationContext, operationChannel } from '../observability/channels.js'
 import type { Diagnosis } from '../observability/diagnose.js'
 import { publishSnapshots } from '../observability/publisher.js'
@@ -496,6 +496,8 @@ export class Cache {
     ) {
       throw new InvalidOptionError('invalidateTags expects a non-empty array of non-empty tag strings.')
     }
+    // No entry can carry a tag over the length limit (set refuses it): it is a caller's bug.
+    assertTags(tags, Number.POSITIVE_INFINITY)
     refuseUnknown(options, 'invalidateTags')
     const mode = options?.mode ?? 'delete'
     if (mode !== 'delete' && mode !== 'expire') {

@@ -134,6 +134,19 @@ describe('getOrSetMany and warm refuse bad input before they load anything', () 
   })
 })
 
+describe('invalidateTags', () => {
+  it('refuses a tag over the length limit that set() refuses (no entry can carry it), before it writes anything; any number of tags is fine', async () => {
+    const tier = new MemoryRemoteTier()
+    const cache = open({ namespace: 'n', l2: { tier } })
+    const before = tier.keys().length
+    await expect(cache.invalidateTags(['ok', 'x'.repeat(1025)])).rejects.toMatchObject({
+      code: 'E_INVALID_OPTION',
+    })
+    expect(tier.keys().length).toBe(before)
+    await cache.invalidateTags(Array.from({ length: 500 }, (_, i) => `t${i}`))
+  })
+})
+
 describe('writeThrough refuses what it could not cache before it writes the source of truth', () => {
   const refusals: [string, Record<string, unknown>, string][] = [
     ['undefined as the value', { value: undefined }, 'E_INVALID_OPTION'],
