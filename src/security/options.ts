@@ -40,6 +40,11 @@ export interface ResolvedSecurity {
 }
 
 export const DEFAULT_BUS_MAX_AGE_MS: number = DEFAULTS.busMaxAgeMs
+/**
+ * The smallest `bus.maxAge` accepted: below it, ordinary clock skew between hosts and delivery
+ * delays make genuine messages read as expired — all of them at 0, which reads like "no limit".
+ */
+export const MIN_BUS_MAX_AGE_MS = 1_000
 
 export function resolveSecurity(options: {
   namespace: string
@@ -80,12 +85,23 @@ export function resolveSecurity(options: {
         ? undefined
         : { ring: KeyRing.from(options.encryption), all: resolveAll(options.encryption.all) },
     busSecret: bus?.secret,
-    busMaxAgeMs: bus?.maxAge === undefined ? DEFAULT_BUS_MAX_AGE_MS : parseDuration(bus.maxAge, 'bus.maxAge'),
+    busMaxAgeMs: busMaxAge(bus?.maxAge),
     busHeartbeatMs: heartbeatMs,
     busMaxSilenceMs: maxSilenceMs,
     maxKeyLength: limit(options.maxKeyLength, LIMIT_DEFAULTS.maxKeyLength, 'maxKeyLength'),
     maxTags: limit(options.maxTags, LIMIT_DEFAULTS.maxTags, 'maxTags'),
   }
+}
+
+function busMaxAge(maxAge: Duration | undefined): number {
+  if (maxAge === undefined) return DEFAULT_BUS_MAX_AGE_MS
+  const ms = parseDuration(maxAge, 'bus.maxAge')
+  if (!(ms >= MIN_BUS_MAX_AGE_MS)) {
+    throw new InvalidOptionError(
+      `bus.maxAge (${ms} ms) must be at least ${MIN_BUS_MAX_AGE_MS} ms: a shorter one drops other instances' messages as expired (0 drops them all; for no age limit use Infinity, default '5m').`,
+    )
+  }
+  return ms
 }
 
 function resolveAll(all: unknown): boolean {

@@ -200,6 +200,18 @@ describe('the authenticated bus (S10)', () => {
     expect(await b.get('k')).toBe('fresh')
   })
 
+  it('a bus.maxAge of 0 (or under a second) is refused: every other instance’s message would be dropped as expired', () => {
+    // 0 reads like "no limit" (as Keyv's ttl 0), but the age check would drop every message sent
+    // even a millisecond before it is read, while heartbeats still say the bus is healthy.
+    for (const maxAge of [0, '0s', 50, '500ms']) {
+      expect(() => createCache({ namespace: 'sec', bus: { maxAge } }), String(maxAge)).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_OPTION', message: expect.stringContaining('bus.maxAge') }),
+      )
+    }
+    const c = createCache({ namespace: 'sec', bus: { maxAge: '1s' } })
+    open.push(c)
+  })
+
   it('a captured genuine message replayed later is dropped', async () => {
     const tier = new MemoryRemoteTier()
     const captured: Uint8Array[] = []
