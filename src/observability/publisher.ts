@@ -9,6 +9,7 @@ import { timerMs } from '../base/clock.js'
 import { describeValue, expectObject } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
 import type { Bus } from '../invalidation/bus.js'
+import { checkSnapshot } from './snapshot-check.js'
 import type { CacheSnapshot } from './types.js'
 
 /** Snapshots larger than this are not published (nor accepted). */
@@ -58,7 +59,8 @@ export interface SnapshotSource {
 
 /**
  * Calls `listener` with every snapshot instances of `cache.name`'s namespace publish. Malformed or
- * oversized messages are dropped. Resolves to the function that unsubscribes.
+ * oversized messages, and snapshots of another cache name, are dropped; a listener that throws is
+ * not unsubscribed (the error goes no further). Resolves to the function that unsubscribes.
  */
 export async function subscribeSnapshots(
   cache: SnapshotSource,
@@ -79,13 +81,26 @@ export async function subscribeSnapshots(
     snapshotChannel(cache.name),
     (bytes) => {
       const snapshot = parseSnapshot(bytes)
-      if (snapshot !== undefined) listener(snapshot)
+      // The channel is the namespace's: a snapshot naming another cache is not one of its instances
+      // (and its name would become one more `cache` label value).
+      if (snapshot === undefined || snapshot.cache !== cache.name) return
+      try {
+        listener(snapshot)
+      } catch {
+        // This runs inside the Redis client's reply parser: a throw here would be an uncaught
+        // exception in the host process. The listener's failure is its own; the next snapshot
+        // reaches it again.
+      }
     },
     () => {},
   )
 }
 
-/** A published snapshot, or undefined when the bytes are not one. */
+/**
+ * A published snapshot, or undefined when the bytes are not one: not JSON, over
+ * {@link MAX_SNAPSHOT_BYTES}, or with a field missing, of the wrong type or not finite (see
+ * `snapshot-check.ts`). The result holds only the known fields.
+ */
 export function parseSnapshot(bytes: Uint8Array): CacheSnapshot | undefined {
   if (!(bytes instanceof Uint8Array)) {
     throw new InvalidOptionError(
@@ -93,27 +108,11 @@ export function parseSnapshot(bytes: Uint8Array): CacheSnapshot | undefined {
     )
   }
   if (bytes.length > MAX_SNAPSHOT_BYTES) return undefined
+  let value: unknown
   try {
-    const value: unknown = JSON.parse(
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'),
-    )
-    if (typeof value !== 'object' || value === null) return undefined
-    const candidate = value as Partial<CacheSnapshot>
-    if (
-      typeof candidate.cache !== 'string' ||
-      typeof candidate.instance !== 'string' ||
-      typeof candidate.at !== 'number' ||
-      typeof candidate.stats !== 'object' ||
-      candidate.stats === null ||
-      !Array.isArray(candidate.latency) ||
-      typeof candidate.health !== 'object' ||
-      candidate.health === null ||
-      !Array.isArray(candidate.hotKeyGroups)
-    ) {
-      return undefined
-    }
-    return candidate as CacheSnapshot
+    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'))
   } catch {
     return undefined
   }
+  return checkSnapshot(value)
 }

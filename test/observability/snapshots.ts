@@ -20,8 +20,8 @@ export function stats(overrides: Partial<CacheStats> = {}): CacheStats {
     l1HitRatio: 1,
     l2HitRatio: 1,
     hitRatio: 1,
-    breakerState: 'closed',
-    factorySeconds: { count: 0, sum: 0, p50: 0, p99: 0 },
+    breakerOpen: 0,
+    factorySeconds: 0,
   }
   for (const name of [
     'l1Hits',
