@@ -236,6 +236,43 @@ describe.each(CLIENTS)('client %s', (client) => {
     expect(unhandled).toEqual([])
   }, 60_000)
 
+  it('a namespace opened while the master holding the bus subscriber is frozen: its SUBSCRIBE waits for the move instead of failing, ready() resolves, and it hears invalidations', async () => {
+    const namespace = uniqueNamespace('frozen-subscribe')
+    const bus = { heartbeat: '20s', maxSilence: '60s' } as const
+    const before = await pubsubClients()
+    const reader = track(createCache(options(namespace, { bus })))
+    await reader.ready()
+    const frozen = newSubscriberNode(before, await pubsubClients())
+    const writer = track(createCache(options(namespace, { bus })))
+    await writer.ready()
+    let key = ''
+    for (let i = 0; key === ''; i++) {
+      if ((await cluster().nodeOf(`${namespace}.child:v1:k${i}`)) !== frozen) key = `k${i}`
+    }
+    frozen.pause()
+    try {
+      // A new channel, SUBSCRIBEd on the frozen master's connection: answered only once it moved.
+      const child = reader.namespace('child')
+      const started = performance.now()
+      const ready = await child.ready({ timeout: '10s' }).then(
+        () => 'ready',
+        (error: Error) => error.message,
+      )
+      const readyMs = Math.round(performance.now() - started)
+      await writer.namespace('child').set(key, 'old')
+      expect(await child.get(key)).toBe('old')
+      await writer.namespace('child').set(key, 'new')
+      const heard = await pollUntil(() => child.peek(key) === undefined, 3 * DEADLINE_MS)
+      console.log(`[cluster subscribe while frozen] ${JSON.stringify({ client, ready, readyMs, heard })}`)
+      expect(ready).toBe('ready')
+      expect(heard).toBe(true)
+      expect(await child.get(key)).toBe('new')
+    } finally {
+      frozen.resume()
+    }
+    expect(unhandled).toEqual([])
+  }, 60_000)
+
   it('a slot resharded while two instances read, write, delete and invalidate its keys: no error reaches a caller, no read returns a value older than the last acknowledged write', async () => {
     const namespace = uniqueNamespace('reshard')
     // Every `{rs}` key shares one slot: the slot being moved.

@@ -106,11 +106,20 @@ export class ClusterSubscriber<N> {
       channel,
       { onMessage, onState },
       async () => {
-        const current = await this.#connected()
-        if (current.subscribed.has(channel)) return
-        // A connection lost meanwhile is replaced by one that subscribes every channel, this one included.
-        await current.link?.subscribe(channel)
-        current.subscribed.add(channel)
+        for (;;) {
+          const current = await this.#connected()
+          if (current.subscribed.has(channel)) return
+          try {
+            await current.link?.subscribe(channel)
+            current.subscribed.add(channel)
+            return
+          } catch (error) {
+            // A connection lost meanwhile (before or while this SUBSCRIBE went out: a frozen node
+            // answers it only with its lost PING) is replaced by one that subscribes every
+            // channel, this one included: wait for it.
+            if (!current.ended || this.#closed) throw error
+          }
+        }
       },
       async () => {
         const current = this.#current
