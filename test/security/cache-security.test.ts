@@ -203,7 +203,7 @@ describe('the authenticated bus (S10)', () => {
   it('a bus.maxAge of 0 (or under a second) is refused: every other instance’s message would be dropped as expired', () => {
     // 0 reads like "no limit" (as Keyv's ttl 0), but the age check would drop every message sent
     // even a millisecond before it is read, while heartbeats still say the bus is healthy.
-    for (const maxAge of [0, '0s', 50, '500ms']) {
+    for (const maxAge of [0, '0s', 50, '500ms'] as const) {
       expect(() => createCache({ namespace: 'sec', bus: { maxAge } }), String(maxAge)).toThrow(
         expect.objectContaining({ code: 'E_INVALID_OPTION', message: expect.stringContaining('bus.maxAge') }),
       )
