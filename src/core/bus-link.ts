@@ -198,18 +198,21 @@ export class BusLink {
 
   /** Tells the others that repaired keys changed, directly on `tier` (its breaker is still half-open). */
   async publishRepaired(tier: RemoteTier, keys: readonly string[], version: string): Promise<void> {
-    await tier.bus
-      ?.publish(
-        this.#options.channel,
-        this.#codec.encode({
-          op: 'delete',
-          source: this.source,
-          at: this.#clock.stamp(),
-          version,
-          keys: [...keys],
-        }),
-      )
-      .catch((error: unknown) => this.#telemetry.l2Failure(error, 'publish'))
+    const bus = tier.bus
+    if (bus === undefined) return
+    const at = this.#clock.stamp()
+    // In parts when long keys would make one message over the size every receiver refuses.
+    const parts = busParts(keys) ?? [[...keys]]
+    await Promise.all(
+      parts.map((part) =>
+        bus
+          .publish(
+            this.#options.channel,
+            this.#codec.encode({ op: 'delete', source: this.source, at, version, keys: part }),
+          )
+          .catch((error: unknown) => this.#telemetry.l2Failure(error, 'publish')),
+      ),
+    )
   }
 
   /**
@@ -287,4 +290,33 @@ export class BusLink {
     this.#local.clear()
     this.#telemetry.counters.busResyncs++
   }
+}
+
+/**
+ * How much of a bus change's keys or tags one part carries, counted as the bus counts them
+ * (UTF-16 units plus 24 per item, `coalesce` in src/invalidation/messages.ts): half of what it
+ * packs into one message, so that a part never needs splitting there, even fully escaped.
+ */
+const BUS_PART_CHARS = 64 * 1024
+
+/** `items` in parts of at most BUS_PART_CHARS, or undefined when they fit in one. */
+export function busParts(items: readonly string[]): string[][] | undefined {
+  let total = 0
+  for (const item of items) total += item.length + 24
+  if (total <= BUS_PART_CHARS) return undefined
+  const parts: string[][] = []
+  let part: string[] = []
+  let chars = 0
+  for (const item of items) {
+    const size = item.length + 24
+    if (part.length > 0 && chars + size > BUS_PART_CHARS) {
+      parts.push(part)
+      part = []
+      chars = 0
+    }
+    part.push(item)
+    chars += size
+  }
+  parts.push(part)
+  return parts
 }

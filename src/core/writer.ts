@@ -7,7 +7,7 @@ import type { InvalidationMode } from '../invalidation/store.js'
 import { globToRegExp } from '../keys/glob.js'
 import type { EncodedValue } from '../serialization/serializer.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
-import type { BusLink } from './bus-link.js'
+import { type BusLink, busParts } from './bus-link.js'
 import type { EntryCodec } from './entry-codec.js'
 import { emitInvalidation } from './events.js'
 import type { Flights } from './flights.js'
@@ -359,7 +359,7 @@ export class Writer {
   #publish(change: BusChange, after?: Promise<unknown>): Promise<void> {
     const bus = this.#p.bus
     if (change.op !== 'delete' && change.op !== 'tags') return bus.publish(change, after)
-    const parts = partsOf(change.op === 'delete' ? change.keys : change.tags)
+    const parts = busParts(change.op === 'delete' ? change.keys : change.tags)
     if (parts === undefined) return bus.publish(change, after)
     const published = parts.map((part) =>
       bus.publish(change.op === 'delete' ? { ...change, keys: part } : { ...change, tags: part }, after),
@@ -452,33 +452,4 @@ export class Writer {
     this.#p.flights.overtakeAll(at, match)
     return this.#p.local.deleteMatching(match)
   }
-}
-
-/**
- * How much of a bus change's keys or tags one part carries, counted as the bus counts them
- * (UTF-16 units plus 24 per item, `coalesce` in src/invalidation/messages.ts): half of what it
- * packs into one message, so that a part never needs splitting there, even fully escaped.
- */
-const BUS_PART_CHARS = 64 * 1024
-
-/** `items` in parts of at most BUS_PART_CHARS, or undefined when they fit in one. */
-function partsOf(items: readonly string[]): string[][] | undefined {
-  let total = 0
-  for (const item of items) total += item.length + 24
-  if (total <= BUS_PART_CHARS) return undefined
-  const parts: string[][] = []
-  let part: string[] = []
-  let chars = 0
-  for (const item of items) {
-    const size = item.length + 24
-    if (part.length > 0 && chars + size > BUS_PART_CHARS) {
-      parts.push(part)
-      part = []
-      chars = 0
-    }
-    part.push(item)
-    chars += size
-  }
-  parts.push(part)
-  return parts
 }

@@ -236,6 +236,37 @@ describe('invalidations the L2 missed, queued for replay', () => {
   })
 })
 
+describe('deletes the L2 missed, repaired later', () => {
+  it('tell the other instances once repaired, however long the keys: no message over the size a receiver accepts', async () => {
+    // 500 keys of 4,000 characters (within maxKeyLength): one repair chunk, ~2 MB as one message.
+    const keys = Array.from({ length: 500 }, (_, i) => `${String(i).padStart(4, '0')}:${'k'.repeat(3995)}`)
+    const tier = new MemoryRemoteTier()
+    let down = false
+    const tombstone = tier.invalidation.tombstone.bind(tier.invalidation)
+    tier.invalidation.tombstone = async (...args) => {
+      if (down) throw new Error('connection refused')
+      return tombstone(...args)
+    }
+    const writer = open({ namespace: 'n', l2: { tier, breaker: false } })
+    for (const key of keys) await writer.set(key, 'old')
+    await writer.set('untouched', 'kept')
+    down = true
+    await writer.deleteMany(keys).catch(() => {})
+    // An instance that started after the deletes (it never heard them) reads the old values the
+    // L2 still holds: only the repair's announcement can tell it otherwise.
+    const reader = open({ namespace: 'n', l2: { tier } })
+    expect(await reader.getMany([...keys, 'untouched'])).toEqual([...keys.map(() => 'old'), 'kept'])
+    down = false
+    // A write that reaches the L2 runs the pending repairs, which announce the keys they deleted.
+    await writer.set('other', 'v')
+    await vi.waitFor(() => expect(keys.filter((key) => reader.peek(key) !== undefined)).toEqual([]))
+    // Dropped by the announcement of those keys, not by a flush of the whole L1 after a message
+    // it had to drop.
+    expect(reader.peek('untouched')).toBe('kept')
+    expect(reader.stats().busMessagesDropped).toBe(0)
+  })
+})
+
 describe('wrap', () => {
   it('a key builder that throws rejects the promise the wrapped function returns; it never throws synchronously', async () => {
     const cache = open({ namespace: 'n', l2: false })
