@@ -16,6 +16,7 @@ import { InvalidOptionError } from '../errors.js'
 import { groupByCache } from './aggregate.js'
 import { ALERT_NAMES, FAMILIES, type Family, type MetricType, type Sample } from './metric-families.js'
 import { loadPromClient } from './peer.js'
+import { RetainedSums } from './retained.js'
 import type { CacheSnapshot } from './types.js'
 
 export { ALERT_NAMES }
@@ -28,7 +29,7 @@ export interface SnapshotSource {
 /**
  * What to expose: one cache, several, or a function returning snapshots (e.g. the latest
  * snapshot each instance published; snapshots of one cache name from several instances are added
- * up into one series).
+ * up into one series, whose counters keep the share of an instance that stopped reporting).
  */
 export type PrometheusTarget = SnapshotSource | readonly SnapshotSource[] | (() => readonly CacheSnapshot[])
 
@@ -74,6 +75,8 @@ class Collector {
   readonly #family: Family
   readonly #read: () => readonly CacheSnapshot[]
   readonly #prefixed: string
+  /** Counters and histograms: sums over instances that never go down when one leaves. */
+  readonly #retained: RetainedSums | undefined
 
   constructor(prefix: string, family: Family, read: () => readonly CacheSnapshot[]) {
     this.#prefixed = `${prefix}${family.name}`
@@ -82,6 +85,7 @@ class Collector {
     this.type = family.type
     this.#family = family
     this.#read = read
+    this.#retained = family.type === 'gauge' ? undefined : new RetainedSums(family, this.#prefixed)
   }
 
   async get(): Promise<{
@@ -91,9 +95,13 @@ class Collector {
     aggregator: string
     values: Sample[]
   }> {
-    const values: Sample[] = []
-    for (const [cache, snapshots] of groupByCache(this.#read())) {
-      for (const sample of this.#family.samples(cache, snapshots, this.#prefixed)) values.push(sample)
+    const groups = groupByCache(this.#read())
+    let values: Sample[] = []
+    if (this.#retained !== undefined) values = this.#retained.samples(groups)
+    else {
+      for (const [cache, snapshots] of groups) {
+        for (const sample of this.#family.samples(cache, snapshots, this.#prefixed)) values.push(sample)
+      }
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
   }

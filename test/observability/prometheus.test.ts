@@ -156,6 +156,39 @@ describe('registerPrometheus', () => {
     ).toBe(5)
   })
 
+  it('keeps counters and histograms of added-up instances monotonic when one stops reporting, and when it comes back', async () => {
+    // An instance that stops publishing ages out of the feed: without its share kept, the sum
+    // drops, and rate() reads the drop as a counter reset — the whole remaining total counted
+    // again as new reads, a spike an operator would chase.
+    const registry = new Registry()
+    const a = (hits: number, at: number) =>
+      snapshot({ instance: 'a', at, stats: { l1Hits: hits }, latency: [series('get', 'l1', [hits])] })
+    const b = (hits: number, at: number) =>
+      snapshot({ instance: 'b', at, stats: { l1Hits: hits }, latency: [series('get', 'l1', [0, hits])] })
+    let current: CacheSnapshot[] = [a(100, 1), b(50, 1)]
+    registerPrometheus(() => current, { registry })
+    const read = async () => {
+      const families = await scrape(registry)
+      return {
+        hits: value(families, 'stratacache_hits_total', { tier: 'l1' }),
+        count: value(families, 'stratacache_operation_duration_seconds_count', { operation: 'get' }),
+        inf: value(families, 'stratacache_operation_duration_seconds_bucket', {
+          operation: 'get',
+          le: '+Inf',
+        }),
+        instances: value(families, 'stratacache_instances', {}),
+      }
+    }
+    expect(await read()).toEqual({ hits: 150, count: 150, inf: 150, instances: 2 })
+    current = [a(110, 2)]
+    expect(await read()).toEqual({ hits: 160, count: 160, inf: 160, instances: 1 })
+    // A new instance adds from zero; b coming back (it was only unheard) is not counted twice.
+    current = [a(120, 3), snapshot({ instance: 'c', at: 3, stats: { l1Hits: 5 } })]
+    expect((await read()).hits).toBe(175)
+    current = [a(130, 4), b(60, 4), snapshot({ instance: 'c', at: 4, stats: { l1Hits: 5 } })]
+    expect(await read()).toMatchObject({ hits: 195, instances: 3 })
+  })
+
   it('follows Prometheus naming: valid names, counters end in _total, histograms in _seconds, only the bounded labels', async () => {
     const registry = new Registry()
     const snap = snapshot({
