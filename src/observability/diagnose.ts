@@ -37,6 +37,23 @@ export interface DiagnoseInputs {
 }
 
 const MIN_READS = 50
+/**
+ * Findings of one per-group kind kept, the groups with the most reads first: keys (and so groups)
+ * may be chosen by clients, and one finding per group made diagnoses of hundreds of KB, too large
+ * for a published snapshot (256 KiB), so the instance vanished from every dashboard.
+ */
+const MAX_GROUP_FINDINGS = 10
+
+/** The `limit` findings with the most `weight`, each saying how many groups had it. */
+function strongest(found: { finding: Finding; weight: number }[], limit: number): Finding[] {
+  return found
+    .sort((a, b) => b.weight - a.weight)
+    .slice(0, limit)
+    .map(({ finding }) => ({
+      ...finding,
+      evidence: { ...finding.evidence, groupsWithFinding: found.length },
+    }))
+}
 
 export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
   const { keys, times } = inputs
@@ -81,6 +98,7 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
 
     // TTLs shorter than the time between reads of the same key: the entry is gone when it is needed.
     const expiredShare = shareOf(inputs.missesAfterExpiry, inputs.l1Misses)
+    const shortTtls: { finding: Finding; weight: number }[] = []
     for (const [group, gaps] of gapsByGroup) {
       const ttl = inputs.ttlByGroup.get(group)
       if (ttl === undefined || !Number.isFinite(ttl) || gaps.length < 10) continue
@@ -89,21 +107,25 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
       const sorted = [...gaps].sort((a, b) => a - b)
       const median = sorted[Math.floor(sorted.length / 2)] as number
       const p90 = sorted[Math.floor(sorted.length * 0.9)] as number
-      findings.push({
-        kind: 'ttl-too-short',
-        severity: 'warning',
-        message: `${(outlived * 100).toFixed(0)}% of re-reads of "${group}" come after its TTL (${fmtMs(ttl)}) ran out: median time between reads ${fmtMs(median)}, p90 ${fmtMs(p90)}.`,
-        suggestion: `Raise the TTL of "${group}" towards ${fmtMs(p90)} if that much staleness is acceptable (or invalidate on change and use a long TTL); grace keeps serving while it refreshes.`,
-        evidence: {
-          group,
-          ttlMs: ttl,
-          medianReuseMs: median,
-          p90ReuseMs: p90,
-          reReadsAfterTtl: outlived,
-          missesAfterExpiry: expiredShare,
+      shortTtls.push({
+        weight: gaps.length,
+        finding: {
+          kind: 'ttl-too-short',
+          severity: 'warning',
+          message: `${(outlived * 100).toFixed(0)}% of re-reads of "${group}" come after its TTL (${fmtMs(ttl)}) ran out: median time between reads ${fmtMs(median)}, p90 ${fmtMs(p90)}.`,
+          suggestion: `Raise the TTL of "${group}" towards ${fmtMs(p90)} if that much staleness is acceptable (or invalidate on change and use a long TTL); grace keeps serving while it refreshes.`,
+          evidence: {
+            group,
+            ttlMs: ttl,
+            medianReuseMs: median,
+            p90ReuseMs: p90,
+            reReadsAfterTtl: outlived,
+            missesAfterExpiry: expiredShare,
+          },
         },
       })
     }
+    findings.push(...strongest(shortTtls, MAX_GROUP_FINDINGS))
 
     // One-hit wonders: keys read once in the whole sample.
     let once = 0
@@ -137,17 +159,22 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
       entry.reads += count
       entry.keys.add(key)
     }
+    const explosions: { finding: Finding; weight: number }[] = []
     for (const [group, { reads: groupTotal, keys: groupKeys }] of groupReads) {
       const perKey = groupTotal / groupKeys.size
       if (groupTotal < MIN_READS || groupKeys.size < 0.8 * groupTotal) continue
-      findings.push({
-        kind: 'cardinality-explosion',
-        severity: 'warning',
-        message: `"${group}" had ${groupKeys.size} distinct keys for ${groupTotal} reads (${perKey.toFixed(2)} reads per key): its keys almost never repeat.`,
-        suggestion: `Check how "${group}" keys are built: a timestamp, a random id, a session or an unsorted parameter list in the key defeats the cache. Build keys with key() from the parts that decide the value.`,
-        evidence: { group, distinctKeys: groupKeys.size, reads: groupTotal, readsPerKey: perKey },
+      explosions.push({
+        weight: groupTotal,
+        finding: {
+          kind: 'cardinality-explosion',
+          severity: 'warning',
+          message: `"${group}" had ${groupKeys.size} distinct keys for ${groupTotal} reads (${perKey.toFixed(2)} reads per key): its keys almost never repeat.`,
+          suggestion: `Check how "${group}" keys are built: a timestamp, a random id, a session or an unsorted parameter list in the key defeats the cache. Build keys with key() from the parts that decide the value.`,
+          evidence: { group, distinctKeys: groupKeys.size, reads: groupTotal, readsPerKey: perKey },
+        },
       })
     }
+    findings.push(...strongest(explosions, MAX_GROUP_FINDINGS))
 
     // Near-duplicates: different keys that differ only by case, spacing, separators or parameter order.
     const byCanonical = new Map<string, string>()

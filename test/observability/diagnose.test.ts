@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type CacheOptions, createCache, type Diagnosis, MemoryRemoteTier } from '../../dist/index.js'
+import { MAX_SNAPSHOT_BYTES } from '../../dist/observability/publisher.js'
 import { manualClock } from '../helpers/clock.js'
 
 function setup(extra: CacheOptions = {}) {
@@ -139,5 +140,30 @@ describe('diagnose(): explains a low hit ratio with evidence', () => {
     const text = JSON.stringify(await cache.diagnose())
     expect(text).not.toMatch(/secret-token-abc:\d/)
     expect(text).not.toContain('0d4c2a9e7b1f4c3a9e8d7c6b5a4f3e2')
+  })
+
+  it('stays small whatever keys it sees: 1,300 exploding key groups give a few findings, and the published snapshot fits its 256 KiB', async () => {
+    // Keys a client chooses (a path segment in the key): each word its own group of 50 distinct
+    // keys. One finding per group made a 590 KB diagnosis, so the instance's snapshot was too
+    // large to publish and it vanished from the dashboard and `stratacache diagnose`.
+    const { cache } = setup()
+    const word = (n: number) => {
+      let text = ''
+      do {
+        text += String.fromCharCode(97 + (n % 26))
+        n = Math.floor(n / 26)
+      } while (n > 0)
+      return text
+    }
+    for (let group = 0; group < 1300; group++) {
+      for (let i = 0; i < 50; i++) await cache.get(`page:${word(group)}:${i}`)
+    }
+    const diagnosis = await cache.diagnose()
+    const explosions = diagnosis.findings.filter((f) => f.kind === 'cardinality-explosion')
+    expect(explosions.length).toBeGreaterThan(0)
+    expect(explosions.length).toBeLessThanOrEqual(10)
+    expect(explosions[0]?.evidence.groupsWithFinding).toBe(1300)
+    const published = Buffer.byteLength(JSON.stringify({ ...cache.snapshot(), diagnosis }))
+    expect(published).toBeLessThanOrEqual(MAX_SNAPSHOT_BYTES)
   })
 })
