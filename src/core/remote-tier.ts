@@ -27,10 +27,10 @@ export type Unavailable = typeof L2_UNAVAILABLE
  * - `miss`: a read; the caller sees a miss (the failure is counted).
  * - `count`: housekeeping (tag markers, a loaded value's write-back, bus messages); counted only:
  *   nothing is outdated, or the bus tells the instances anyway.
- * - `writeErrors`: an explicit change whose L2 state is now outdated. `l2.writeErrors: 'throw'`
- *   rejects; `'suppress'` (the default) resolves and queues a repair that runs once the L2
- *   answers again (before the breaker closes): the keys' deletion, or the invalidation, clear or
- *   pattern deletion replayed. Replaying these is safe: markers only move forward, and deleting
+ * - `writeErrors`: an explicit change whose L2 state is now outdated. A repair is queued that
+ *   runs once the L2 answers again (before the breaker closes): the keys' deletion, or the
+ *   invalidation, clear or pattern deletion replayed; `l2.writeErrors: 'throw'` rejects as well,
+ *   `'suppress'` (the default) resolves. Replaying these is safe: markers only move forward, and deleting
  *   a value written meanwhile costs a miss, never a wrong answer. The L1 and the bus are updated
  *   at the call either way.
  */
@@ -358,12 +358,14 @@ class RedisRemoteAccess implements RemoteAccess {
   ): void {
     const failure = this.failed(error, operation)
     if (L2_FAILURE_POLICY[operation] !== 'writeErrors') return
-    if (this.#deps.options.l2WriteErrors === 'throw') throw failure
+    // Repaired under either setting: the L1 and the bus already moved on, and a caller told of the
+    // failure may never retry (a retry is newer than the repair, which then leaves it standing).
     this.#repairs.queueKeys(
       keys.map((key) => ({ storageKey: this.storageKey(key), key })),
       at,
     )
     if (replay !== undefined) this.#repairs.queueChange(replay.id, replay.run)
+    if (this.#deps.options.l2WriteErrors === 'throw') throw failure
   }
 
   read<R>(

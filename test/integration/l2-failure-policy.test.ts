@@ -112,6 +112,28 @@ describe.each(CLIENTS)('the L2 failure policy during an outage (client %s)', (cl
     },
   )
 
+  it("with writeErrors 'throw', a set and a delete Redis missed reject and are still repaired once it answers: no instance reads the value they replaced", async () => {
+    const cache = open('throw')
+    await cache.ready()
+    await cache.set('user:1', 'old')
+    await cache.set('user:2', 'old')
+    server().pause()
+    await expect(cache.set('user:1', 'new')).rejects.toBeInstanceOf(StrataError)
+    await expect(cache.delete('user:2')).rejects.toBeInstanceOf(StrataError)
+    server().resume()
+    // The next write that reaches Redis runs the queued repairs (the caller need not retry).
+    await cache.set('ping', 1)
+    await expect.poll(() => cache.stats().l2Repairs, { timeout: 5000 }).toBe(2)
+    const reader = track(
+      createCache({ namespace: cache.name, jitter: 0, l2: { redis: server().url, client, timeout: '1s' } }),
+    )
+    await expect(reader.get('user:1')).resolves.toBeUndefined()
+    await expect(reader.get('user:2')).resolves.toBeUndefined()
+    // A retry after the failure is newer than the repair: it stands.
+    await cache.set('user:1', 'retried')
+    await expect(reader.get('user:1', { skipL1: true })).resolves.toBe('retried')
+  })
+
   it("an L2 error's message is stratacache's own and the client's error is its cause", async () => {
     const cache = open('throw')
     await cache.ready()
