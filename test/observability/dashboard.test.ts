@@ -8,7 +8,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import { createRequire } from 'node:module'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import express from 'express'
@@ -213,6 +213,52 @@ describe('createDashboardHandler, watching caches of this process', () => {
     )
     expect(await (await fetch(`${next}/other`)).text()).toBe('next')
     expect(passed).toBe(true)
+  })
+
+  it('reads the request target as a path: "//x" is not an authority, a malformed one is a 404 (never a 500), an absolute-form one still works', async () => {
+    const handler = dashboard({ caches: [cache()] })
+    const base = await serve(handler)
+    const { port } = new URL(base)
+    /** The status line of one raw request (fetch would normalise the target). */
+    const statusOf = (target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+        )
+        let text = ''
+        socket.on('data', (chunk) => {
+          text += chunk.toString()
+        })
+        socket.on('end', () => resolve(text.split('\r\n')[0]!.split(' ')[1]!))
+        socket.on('error', reject)
+      })
+    // Read as an authority, "//metrics" served the page, and "//evil.example/" a page whose
+    // relative fetches went to another host; "//[" made new URL() throw: a 500.
+    expect(await statusOf('//metrics')).toBe('404')
+    expect(await statusOf('//evil.example/')).toBe('404')
+    expect(await statusOf('//[')).toBe('404')
+    expect(await statusOf('/metrics')).toBe('200')
+    expect(await statusOf('http://x/health')).toBe('200')
+    expect(await statusOf('/api/snapshots?since=abc')).toBe('200')
+    let passedError: unknown = 'not called'
+    const withNext = await serve((req, res) =>
+      handler(req, res, (error) => {
+        passedError = error
+        res.end('next')
+      }),
+    )
+    expect(await (await fetch(`${withNext}/ok`)).text()).toBe('next')
+    passedError = 'not called'
+    const nextPort = Number(new URL(withNext).port)
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(nextPort, '127.0.0.1', () =>
+        socket.write('GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      )
+      socket.on('data', () => {})
+      socket.on('end', resolve)
+      socket.on('error', reject)
+    })
+    expect(passedError).toBeUndefined()
   })
 
   it('works mounted under a path in Express (the page fetches relative to where it is served)', async () => {

@@ -198,14 +198,18 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    let path = url.pathname
+    const target = requestTarget(req.url)
+    const url = target ?? new URL('http://localhost/\u0000')
+    let path = target === undefined ? '/\u0000' : url.pathname
     if (basePath !== '') {
       if (path !== basePath && !path.startsWith(`${basePath}/`))
         path = '/\u0000' // not ours
       else path = path.slice(basePath.length)
     }
     path = path.replace(/\/+$/, '') || '/'
+    // An empty segment ('//metrics'): not one of ours, and a page served there would resolve its
+    // relative fetches ('//host/api/…') against another host.
+    if (path.includes('//')) path = '/\u0000'
     const known = path === '/' || path === '/api/snapshots' || path === '/metrics' || path === '/health'
     if (!known) {
       if (next !== undefined) return next()
@@ -265,6 +269,20 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
   handler.sample = sample
   handler.close = () => clearInterval(timer)
   return handler
+}
+
+/**
+ * The request target as a URL on this server, or undefined when it is malformed. An origin-form
+ * target ('/path?query') is a path whatever it holds — `new URL('//metrics', base)` would read
+ * 'metrics' as a host; an absolute-form one ('http://host/path', sent to proxies) keeps its path.
+ */
+function requestTarget(raw: string | undefined): URL | undefined {
+  const text = raw ?? '/'
+  try {
+    return text.startsWith('/') ? new URL(`http://localhost${text}`) : new URL(text)
+  } catch {
+    return undefined
+  }
 }
 
 export interface CollectOptions {
