@@ -64,6 +64,11 @@ export function assertPattern(pattern: string): void {
       `deleteMatching: the pattern is ${pattern.length} characters, over ${LIMIT_DEFAULTS.maxPatternLength}: build it from key() parts plus a trailing '*'.`,
     )
   }
+  if (/\p{Cs}/u.test(pattern)) {
+    throw new InvalidOptionError(
+      'deleteMatching: the pattern holds a lone surrogate (ill-formed UTF-16), which Redis would read as U+FFFD and match other keys; a key with one is stored hashed and only delete(key) reaches it.',
+    )
+  }
   let stars = 0
   for (let at = 0; at < pattern.length; at++) {
     const c = pattern[at]

@@ -112,6 +112,14 @@ describe('pattern limits (S2)', () => {
     expect(() => assertPattern(pattern)).toThrow(InvalidOptionError)
   })
 
+  it('a lone surrogate is refused: Redis would read it as U+FFFD and match other keys (keys with one are stored hashed)', () => {
+    for (const pattern of ['a\uD800*', '*\uDC00', 'x\uDBFF']) {
+      expect(() => assertPattern(pattern), JSON.stringify(pattern)).toThrow(InvalidOptionError)
+    }
+    // A well-formed pair (an emoji) is fine.
+    expect(() => assertPattern('a\uD83D\uDE00*')).not.toThrow()
+  })
+
   it('escaped stars do not count', () => {
     expect(() => assertPattern(`${escapeGlob('*'.repeat(40))}:*`)).not.toThrow()
   })
