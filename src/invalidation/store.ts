@@ -130,14 +130,22 @@ const ENVELOPE_LAST_VERSION = 2
  * before they replace a key (see SET_LOADED in tiers/redis/scripts.ts), for tiers that run no
  * script: a plain entry created after `since` (its envelope's created-at, float64 LE at offset 3),
  * or a tombstone dated after it — or at the same time, for a `load`. Bytes it cannot date (an
- * encrypted entry) are never newer.
+ * encrypted entry), or date {@link NEWER_HORIZON_MS} or more ahead of the write, are never newer.
  */
 export function holdsNewer(bytes: Uint8Array, since: number, load: boolean): boolean {
   if (isTombstone(bytes)) {
     const at = tombstoneTime(bytes)
-    return at > since || (load && at === since)
+    return at - since < NEWER_HORIZON_MS && (at > since || (load && at === since))
   }
   if (bytes.length < 11 || bytes[0] !== ENVELOPE_FIRST_BYTE || (bytes[1] as number) > ENVELOPE_LAST_VERSION)
     return false
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(3, true) > since
+  const createdAt = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(3, true)
+  return createdAt > since && createdAt - since < NEWER_HORIZON_MS
 }
+
+/**
+ * How far ahead of a write a stored time may be and still count as newer (a day): further than
+ * any clock is off, it was forged — anyone who can write to Redis could plant an entry dated
+ * Infinity, which would refuse every later write of the key — and the write replaces it.
+ */
+export const NEWER_HORIZON_MS = 86_400_000

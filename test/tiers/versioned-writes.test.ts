@@ -39,6 +39,12 @@ const CASES: [string, Buffer | undefined, number, Kind, boolean][] = [
   ['a tombstone made later (a later delete)', tombstone(10.5), 10.25, 'set', false],
   ['a tombstone made earlier', tombstone(10.5), 11, 'load', true],
   ['an encrypted entry', sealed, 0, 'set', true],
+  // Further ahead than any clock is off (a day): forged, and replaced — else it refused every write.
+  ['a value dated Infinity (planted)', entry(Number.POSITIVE_INFINITY), 10, 'set', true],
+  ['a value dated a day ahead of the write (planted)', entry(10 + 86_400_000), 10, 'load', true],
+  ['a value dated just under a day ahead', entry(10 + 86_399_000), 10, 'set', false],
+  ['a tombstone dated 1e300 (planted)', tombstone(1e300), 10, 'set', true],
+  ['a tombstone dated just under a day ahead', tombstone(10 + 86_399_000), 10, 'load', false],
 ]
 
 describe('versioned writes: a write is refused when the key holds something newer', () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { NEWER_HORIZON_MS } from '../../invalidation/store.js'
 
 /** A Lua script run with EVALSHA, and EVAL when the server does not have it cached (NOSCRIPT). */
 export interface LuaScript {
@@ -43,16 +44,18 @@ export const COMPARE_AND_EXPIRE = script(
  * `since`: a plain entry (envelope: magic 0xC5, version 1 or 2, created-at as a float64 LE at
  * offset 3) created after it, or a tombstone ('!del:<ms>') made after it — or at the same time,
  * for a `load` (a loaded value loses a tie with a delete; a set made in the same clock reading as
- * a delete was issued after it). What it cannot date (an encrypted entry, foreign bytes) is never
- * newer. Only the first bytes of the current value are read.
+ * a delete was issued after it). What it cannot date (an encrypted entry, foreign bytes), or dates
+ * {@link NEWER_HORIZON_MS} or more ahead of the write (forged), is never newer. Only the first
+ * bytes of the current value are read.
  */
 const NEWER =
   'local function newer(key, since, load) ' +
   "local head = redis.call('getrange', key, 0, 31) " +
   "if string.sub(head, 1, 5) == '!del:' then local t = tonumber(string.sub(head, 6)) " +
-  'return t ~= nil and (t > since or (load and t == since)) end ' +
+  `return t ~= nil and t - since < ${NEWER_HORIZON_MS} and (t > since or (load and t == since)) end ` +
   'if #head >= 11 and string.byte(head, 1) == 197 and string.byte(head, 2) <= 2 then ' +
-  "return struct.unpack('<d', string.sub(head, 4, 11)) > since end " +
+  "local t = struct.unpack('<d', string.sub(head, 4, 11)) " +
+  `return t > since and t - since < ${NEWER_HORIZON_MS} end ` +
   'return false end '
 
 /**
