@@ -41,8 +41,24 @@ export class Subscriptions {
     }
   }
 
+  /**
+   * Runs in the client's socket handler: a listener that throws is reported as a process warning,
+   * and the channel's other listeners still get the message (thrown there, the error skipped
+   * them and escaped into the client).
+   */
   deliver(channel: string, message: Buffer): void {
-    for (const listener of this.#channels.get(channel) ?? []) listener.onMessage(message)
+    for (const listener of this.#channels.get(channel) ?? []) {
+      try {
+        listener.onMessage(message)
+      } catch (error) {
+        const warning = new Error(
+          `A listener of the bus channel ${JSON.stringify(channel)} threw: ${error instanceof Error ? error.message : String(error)}. Catch errors in bus listeners; the others still got the message.`,
+          { cause: error },
+        )
+        warning.name = 'StratacacheWarning'
+        process.emitWarning(warning)
+      }
+    }
   }
 
   get isDown(): boolean {
