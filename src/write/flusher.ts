@@ -92,6 +92,13 @@ export class PartitionFlusher<T> {
   readonly #suspects = new Map<string, number>()
   #aloneFailures = 0
   #notBefore = 0
+  /**
+   * Set by a key's failure alone: the next flush takes the other keys, if there are any, before a
+   * failing key is retried. Without it several poison keys, each due again before the others had a
+   * turn, were retried in a round forever: no flush succeeded, so none was ever judged poison
+   * (that needs a success since its failure) and no other key flowed.
+   */
+  #othersFirst = false
   /** Flush outcomes counted, so that "a success after this failure" needs no clock resolution. */
   #outcomes = 0
   #lastSuccess = 0
@@ -314,10 +321,15 @@ export class PartitionFlusher<T> {
     if (this.#notBefore > now) return { attempt: 0, waitMs: this.#notBefore - now }
     let nextRetry = Number.POSITIVE_INFINITY
     // A failing key whose wait is over is retried alone: its failures stay attributable to it.
+    let due: { batch: LogEntry[]; attempt: number; waitMs: number } | undefined
     for (const [key, failing] of this.#failing) {
       if (failing.notBefore <= now) {
         const batch = this.#buffer.filter((e) => e.key === key)
-        if (batch.length > 0) return { batch, attempt: failing.attempts + 1, waitMs: 0 }
+        if (batch.length > 0) {
+          due = { batch, attempt: failing.attempts + 1, waitMs: 0 }
+          if (!this.#othersFirst) return due
+          break
+        }
         this.#failing.delete(key)
         continue
       }
@@ -337,13 +349,19 @@ export class PartitionFlusher<T> {
       }
       oldest = Math.min(oldest, entry.at)
     }
-    if (keys.size === 0) return { attempt: 0, waitMs: Math.min(nextRetry - now, s.pollIntervalMs) }
+    if (keys.size === 0) {
+      this.#othersFirst = false
+      return due ?? { attempt: 0, waitMs: Math.min(nextRetry - now, s.pollIntervalMs) }
+    }
     const dueAt = oldest + s.maxDelayMs
     const full = more || keys.size >= this.#batchLimit
-    if (!full && !this.#draining && dueAt > now) {
+    // With a failing key due, the others go now, whatever maxDelay says: they tell whether the
+    // database works, and the failing key waits for them.
+    if (due === undefined && !full && !this.#draining && dueAt > now) {
       // Bounded by maxDelay: a log clock ahead of ours must not stall the flush.
       return { attempt: 0, waitMs: Math.min(dueAt - now, s.maxDelayMs, nextRetry - now) }
     }
+    this.#othersFirst = false
     return { batch: this.#buffer.filter((e) => keys.has(e.key)), attempt: 1, waitMs: 0 }
   }
 
@@ -469,6 +487,7 @@ export class PartitionFlusher<T> {
     failing.notBefore = now + delayMs
     this.#failing.set(key, failing)
     this.#batchLimit = 1
+    this.#othersFirst = true
     this.#aloneFailures++
     // Failures alone in a row, with no success between them: the database, not a key. Everyone waits.
     if (this.#aloneFailures > 1) this.#notBefore = now + backoffDelay(this.#aloneFailures - 1, s)

@@ -251,6 +251,29 @@ describe('write-behind engine (in-memory log)', () => {
     expect(wb.stats().deadLettered).toBe(1)
   })
 
+  it('several poison keys do not starve the others: each is dead-lettered after maxAttempts, and the other keys flow meanwhile', async () => {
+    const log = new MemoryWriteLog()
+    const db = table<number>()
+    const wb = make<number>(
+      log,
+      async (batch) => {
+        if (batch.some((op) => op.key.startsWith('poison'))) throw new Error('violates a constraint')
+        db.apply(batch)
+      },
+      { maxAttempts: 3, maxBatch: 16 },
+    )
+    const poison = ['poison:a', 'poison:b', 'poison:c']
+    for (const key of poison) await wb.set(key, 1)
+    const keys = Array.from({ length: 10 }, (_, i) => `k${i}`)
+    for (const key of keys) await wb.set(key, 1)
+    // Before: the poison keys, each due again before the others had a turn, were retried in a
+    // round forever — no flush ever succeeded, so none counted as poison and nothing else flowed.
+    await wb.settled(5000)
+    expect(keys.filter((k) => !db.rows.has(k))).toEqual([])
+    expect((await wb.deadLetters.list()).map((l) => l.key).sort()).toEqual(poison)
+    expect(wb.stats().deadLettered).toBe(3)
+  })
+
   it("settles on this instance's own writes: another process's older poison write, still being retried, does not hold it", async () => {
     const log = new MemoryWriteLog()
     const db = table<number>()
