@@ -448,13 +448,13 @@ export class Cache {
       unstage: (key) => local.delete(key),
       announce: (keys, at) => writer.announce(keys, at),
     })
-    const name = options.name
     const events = this.#telemetry.events
     const emit = (kind: CacheEvents['write-behind']['kind'], count: number, ms: number) =>
-      events.emit('write-behind', { name, kind, count, ms })
+      events.emit('write-behind', { name: options.name, kind, count, ms })
     wb.on('flushed', (e) => emit('flushed', e.keys, e.lagMs))
     wb.on('retry', (e) => emit('retry', e.keys, e.delayMs))
     wb.on('dead-letter', () => emit('dead-letter', 1, 0))
+    wb.on('dead-letter-dropped', (e) => emit('dead-letter-dropped', e.count, 0))
     wb.on('backpressure', (e) => emit('backpressure', e.pending, 0))
     return wb
   }

@@ -97,6 +97,7 @@ export class CacheReport {
       writeBehindRetries: 0,
       writeBehindDeadLettered: 0,
       writeBehindRejected: 0,
+      writeBehindDeadLettersDropped: 0,
     }
     for (const wb of writeBehindsOf(this.#p.cache)) {
       const s = wb.stats()
@@ -106,6 +107,7 @@ export class CacheReport {
       out.writeBehindRetries += s.retries
       out.writeBehindDeadLettered += s.deadLettered
       out.writeBehindRejected += s.rejected
+      out.writeBehindDeadLettersDropped += s.deadLettersDropped
     }
     return out
   }

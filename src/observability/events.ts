@@ -28,12 +28,13 @@ export interface CacheEvents {
   invalidate: InvalidationEvent
   /**
    * Progress of a write-behind created by `cache.writeBehind`: a batch flushed, a flush to retry,
-   * an entry dead-lettered, a write refused because the log was full.
+   * an entry dead-lettered, dead letters dropped past `maxDeadLetters`, a write refused because
+   * the log was full.
    */
   'write-behind': {
     name: string
-    kind: 'flushed' | 'retry' | 'dead-letter' | 'backpressure'
-    /** Keys in the batch (flushed, retry), pending writes (backpressure), 1 (dead-letter). */
+    kind: 'flushed' | 'retry' | 'dead-letter' | 'dead-letter-dropped' | 'backpressure'
+    /** Keys in the batch (flushed, retry), pending writes (backpressure), 1 (dead-letter), dead letters dropped. */
     count: number
     /** End-to-end lag of the flushed batch, or the retry delay, in ms (0 otherwise). */
     ms: number

@@ -255,6 +255,34 @@ export const FAMILIES: readonly Family[] = [
     'Loaded values not written because their key was deleted meanwhile.',
     'writesRefused',
   ),
+  statFamily(
+    'write_behind_writes_total',
+    'counter',
+    'Write-behind entries by outcome: flushed to the database, dead-lettered, refused (log full), dead letters dropped past maxDeadLetters.',
+    {
+      result: {
+        flushed: 'writeBehindFlushed',
+        dead_lettered: 'writeBehindDeadLettered',
+        rejected: 'writeBehindRejected',
+        dead_letter_dropped: 'writeBehindDeadLettersDropped',
+      },
+    },
+  ),
+  statFamily(
+    'write_behind_retries_total',
+    'counter',
+    'Write-behind flush calls that failed and were retried.',
+    'writeBehindRetries',
+  ),
+  // Every instance counts the whole log (all processes): the largest figure, never their sum.
+  gaugeFamily('write_behind_pending', 'Writes waiting in the write-behind logs (all processes).', (s) =>
+    max(s, (x) => x.stats.writeBehindPending),
+  ),
+  gaugeFamily(
+    'write_behind_lag_seconds',
+    'Age of the oldest waiting write-behind entry (the worst log).',
+    (s) => max(s, (x) => x.stats.writeBehindLagMs) / 1000,
+  ),
   {
     name: 'operation_duration_seconds',
     type: 'histogram',

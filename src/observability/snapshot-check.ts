@@ -82,6 +82,7 @@ const STAT_FIELDS: Readonly<Record<keyof CacheStats, true>> = {
   writeBehindRetries: true,
   writeBehindDeadLettered: true,
   writeBehindRejected: true,
+  writeBehindDeadLettersDropped: true,
 }
 
 const OPERATIONS: ReadonlySet<string> = new Set<OperationName>([

@@ -106,6 +106,8 @@ export interface CacheStats {
   writeBehindDeadLettered: number
   /** Write-behind writes refused because a log was full (`maxPending`). */
   writeBehindRejected: number
+  /** Dead letters removed past `maxDeadLetters` by this instance: acknowledged writes that never reached the database. */
+  writeBehindDeadLettersDropped: number
 }
 
 export type CounterName = Exclude<
@@ -132,6 +134,7 @@ export type WriteBehindStatName =
   | 'writeBehindRetries'
   | 'writeBehindDeadLettered'
   | 'writeBehindRejected'
+  | 'writeBehindDeadLettersDropped'
 
 export function emptyCounters(): Record<CounterName, number> {
   return {

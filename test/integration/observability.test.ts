@@ -246,4 +246,36 @@ describe('write-behind in the cache’s observability', () => {
       expect(cache.stats().writeBehindPending).toBe(0)
     })
   })
+
+  it('reports dead letters dropped past maxDeadLetters as an event and in stats()', async () => {
+    const { cache } = redisCache({ l2: { redis: server().url, timeout: '5s' } })
+    const dropped: number[] = []
+    cache.on('write-behind', (e) => {
+      if (e.kind === 'dead-letter-dropped') dropped.push(e.count)
+    })
+    const wb = cache.writeBehind<number>({
+      name: 'poisoned',
+      maxDelay: 10,
+      retryBase: 10,
+      retryMax: 50,
+      maxAttempts: 1,
+      maxDeadLetters: 1,
+      // The database refuses the poison keys and takes the others (so it is not down: an outage
+      // never dead-letters).
+      flush: async (batch) => {
+        if (batch.some((op) => op.key.startsWith('poison'))) throw new Error('rejected by the database')
+      },
+    })
+    for (const key of ['poison:a', 'poison:b', 'poison:c']) await wb.set(key, 1)
+    let ok = 0
+    await vi.waitFor(
+      async () => {
+        await wb.set(`ok:${ok++}`, 1)
+        expect(cache.stats().writeBehindDeadLettered).toBe(3)
+      },
+      { timeout: 10_000, interval: 20 },
+    )
+    expect(cache.stats().writeBehindDeadLettersDropped).toBe(2)
+    expect(dropped.reduce((a, b) => a + b, 0)).toBe(2)
+  })
 })

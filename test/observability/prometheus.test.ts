@@ -45,6 +45,41 @@ function value(
 }
 
 describe('registerPrometheus', () => {
+  it('exposes the write-behinds: outcomes and retries as counters, the backlog and its age as gauges (the largest an instance saw: each sees every process)', async () => {
+    const registry = new Registry()
+    const one = snapshot({
+      instance: 'i1',
+      stats: {
+        writeBehindFlushed: 40,
+        writeBehindDeadLettered: 3,
+        writeBehindDeadLettersDropped: 1,
+        writeBehindRejected: 2,
+        writeBehindRetries: 5,
+        writeBehindPending: 120,
+        writeBehindLagMs: 1500,
+      },
+    })
+    const two = snapshot({
+      instance: 'i2',
+      stats: { writeBehindFlushed: 2, writeBehindPending: 100, writeBehindLagMs: 900 },
+    })
+    registerPrometheus(() => [one, two], { registry })
+    const families = await scrape(registry)
+    expect(families.get('stratacache_write_behind_writes_total')?.type).toBe('counter')
+    const writes = (result: string) =>
+      value(families, 'stratacache_write_behind_writes_total', { cache: 'products', result })
+    expect([
+      writes('flushed'),
+      writes('dead_lettered'),
+      writes('dead_letter_dropped'),
+      writes('rejected'),
+    ]).toEqual([42, 3, 1, 2])
+    expect(value(families, 'stratacache_write_behind_retries_total', { cache: 'products' })).toBe(5)
+    expect(families.get('stratacache_write_behind_pending')?.type).toBe('gauge')
+    expect(value(families, 'stratacache_write_behind_pending', { cache: 'products' })).toBe(120)
+    expect(value(families, 'stratacache_write_behind_lag_seconds', { cache: 'products' })).toBe(1.5)
+  })
+
   it('exposes stats counters as _total counters read at scrape time, with tier/cause/result labels', async () => {
     const registry = new Registry()
     const target = mutable(snapshot({ stats: { l1Hits: 7, l2Hits: 3, misses: 2 } }))
