@@ -160,7 +160,19 @@ function report(
     )
     for (const alert of redisAlerts) lines.push(`  ALERT ${alert.name}: ${alert.message}`)
   }
-  return `${lines.join('\n')}\n`
+  // What other instances publish (alert messages, key groups, findings) is printed inert: a
+  // control character (an escape sequence that clears the screen or retitles the terminal) is
+  // shown as its JSON escape.
+  return `${lines.map(inert).join('\n')}\n`
+}
+
+function inert(line: string): string {
+  let out = ''
+  for (const c of line) {
+    const code = c.charCodeAt(0)
+    out += code < 0x20 || (code >= 0x7f && code < 0xa0) ? `\\u${code.toString(16).padStart(4, '0')}` : c
+  }
+  return out
 }
 
 /** Alerts about the shared Redis, not about one instance. */

@@ -194,6 +194,36 @@ describe('published snapshots', () => {
     expect(cli.stdout()).toContain('Hottest key groups: page:{n} 100.0%')
   })
 
+  it('`stratacache diagnose` prints what other instances publish without their control characters (no terminal escape reaches the screen)', async () => {
+    const namespace = uniqueNamespace('cli-escape')
+    const publisher = track(
+      createCache({
+        namespace,
+        l1: { maxEntries: 5 },
+        l2: { redis: server().url },
+        observability: { publish: { interval: '100ms' } },
+      }),
+    )
+    // Keys an application took from its users: a group name that clears the screen and retitles the terminal.
+    for (let i = 0; i < 40; i++) {
+      await publisher.getOrSet({ key: `\u001b[2J\u001b]0;owned\u0007:${i}`, factory: () => i, skipL2: true })
+    }
+    const cli = captureCli()
+    const code = await main(
+      ['diagnose', '--redis', server().url, '--namespace', namespace, '--wait', '1s'],
+      cli.ctx,
+    )
+    expect(code).toBe(0)
+    expect(cli.stdout()).toContain('Hottest key groups:')
+    // Shown escaped, as JSON would: visible, inert.
+    expect(cli.stdout()).toContain('\\u001b]{n};owned\\u0007')
+    const controls = [...cli.stdout()].filter((c) => {
+      const code = c.charCodeAt(0)
+      return (code < 0x20 && c !== '\n') || (code >= 0x7f && code < 0xa0)
+    })
+    expect(controls).toEqual([])
+  })
+
   it('`stratacache diagnose` says so when no instance publishes, and fails clearly on an unreachable Redis', async () => {
     const idle = captureCli()
     const code = await main(
