@@ -29,6 +29,20 @@ export function table(
   return [line(header), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n')
 }
 
+/**
+ * C0 and C1 control characters (tab and newline too) and DEL: a key or a URL from the log may carry
+ * an escape sequence (ESC, CSI) that would retitle or clear the user's terminal, or forge a line.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g
+
+/** Text from the log as a terminal shows it harmlessly: control characters as `\xHH`. */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+/** Text from the log, made {@link printable}, cut to `width` characters. */
 export function clip(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 1)}…`
+  const shown = printable(text)
+  return shown.length <= width ? shown : `${shown.slice(0, width - 1)}…`
 }

@@ -1,6 +1,6 @@
 import type { AnalysisReport } from '../report-model.js'
 import { humanDuration } from '../ttl.js'
-import { bytes, clip, int, pct, points, table } from './format.js'
+import { bytes, clip, int, pct, points, printable, table } from './format.js'
 
 const DECISION: Readonly<Record<string, string>> = {
   cache: 'cache',
@@ -13,7 +13,7 @@ export function formatTerminal(report: AnalysisReport): string {
   const out: string[] = []
   const { lines } = report
   out.push(
-    `stratacache analyze — ${report.source.file} (${report.source.format}, ${bytes(report.source.bytes)})`,
+    `stratacache analyze — ${printable(report.source.file)} (${report.source.format}, ${bytes(report.source.bytes)})`,
   )
   out.push(
     `${int(lines.total)} lines in ${(report.elapsedMs / 1000).toFixed(1)} s: ${int(lines.events)} accesses ` +
@@ -29,11 +29,11 @@ export function formatTerminal(report: AnalysisReport): string {
     out.push('')
     out.push(
       `Malformed lines: ${Object.entries(lines.malformedByReason)
-        .map(([r, n]) => `${int(n)} ${r}`)
+        .map(([r, n]) => `${int(n)} ${printable(r)}`)
         .join(', ')}`,
     )
     for (const sample of lines.malformedSamples.slice(0, 10))
-      out.push(`  line ${sample.line}: ${sample.reason}: ${clip(sample.text, 80)}`)
+      out.push(`  line ${sample.line}: ${printable(sample.reason)}: ${clip(sample.text, 80)}`)
   }
 
   const hot = report.hotSet
@@ -108,7 +108,7 @@ export function formatTerminal(report: AnalysisReport): string {
   const cache = report.cache
   out.push('')
   out.push('Cache size')
-  if (cache.size === 0) out.push(`  ${cache.reason}`)
+  if (cache.size === 0) out.push(`  ${printable(cache.reason)}`)
   else {
     const ladder = cache.policies[0]?.points ?? []
     out.push(
@@ -131,7 +131,7 @@ export function formatTerminal(report: AnalysisReport): string {
     out.push('')
     out.push(
       `Recommended L1: maxEntries ${int(cache.size)}${cache.memoryBytes === null ? '' : ` (≈ ${bytes(cache.memoryBytes)})`}, policy ${cache.policy}` +
-        ` — ${cache.reason}.`,
+        ` — ${printable(cache.reason)}.`,
     )
     out.push(
       `Predicted hit ratio: ${pct(cache.predictedHitRatio)} ± ${points(cache.errorBand)} points of the cached signatures' reads ` +
