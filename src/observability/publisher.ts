@@ -31,13 +31,20 @@ export function publishSnapshots(
   take: () => Promise<CacheSnapshot>,
 ): () => void {
   let running = false
+  let warned = false
   const timer = setInterval(() => {
     if (running) return
     running = true
     take()
       .then((snapshot) => {
-        const bytes = Buffer.from(JSON.stringify(snapshot))
-        if (bytes.length <= MAX_SNAPSHOT_BYTES) return bus.publish(snapshotChannel(namespace), bytes)
+        const bytes = publishable(snapshot)
+        if (bytes !== undefined) return bus.publish(snapshotChannel(namespace), bytes)
+        if (!warned) {
+          warned = true
+          process.emitWarning(
+            `stratacache: the snapshot of cache '${snapshot.cache}' is over ${MAX_SNAPSHOT_BYTES} bytes even without its diagnosis: it is not published (dashboards and diagnose do not see this instance).`,
+          )
+        }
         return undefined
       })
       .catch(() => {
@@ -49,6 +56,27 @@ export function publishSnapshots(
   }, timerMs(intervalMs))
   timer.unref()
   return () => clearInterval(timer)
+}
+
+/** Key groups a snapshot keeps when it must be made smaller to be published. */
+const GROUPS_KEPT = 10
+
+/**
+ * The snapshot's bytes, within {@link MAX_SNAPSHOT_BYTES}: as it is, or without its diagnosis and
+ * with its top key groups only (the parts that grow with the keys an instance sees); undefined
+ * when even that is too large. Dropped whole, an instance vanished from dashboards and diagnose.
+ */
+function publishable(snapshot: CacheSnapshot): Buffer | undefined {
+  const bytes = Buffer.from(JSON.stringify(snapshot))
+  if (bytes.length <= MAX_SNAPSHOT_BYTES) return bytes
+  const smaller = Buffer.from(
+    JSON.stringify({
+      ...snapshot,
+      diagnosis: undefined,
+      hotKeyGroups: snapshot.hotKeyGroups.slice(0, GROUPS_KEPT),
+    }),
+  )
+  return smaller.length <= MAX_SNAPSHOT_BYTES ? smaller : undefined
 }
 
 /** The cache surface {@link subscribeSnapshots} needs (a `Cache`, typically with `l1: false`). */

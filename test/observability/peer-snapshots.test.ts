@@ -11,7 +11,12 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type Cache, createCache } from '../../dist/index.js'
 import { collectSnapshots, createDashboardHandler } from '../../dist/observability/dashboard/index.js'
 import { PROMETHEUS_BOUNDS } from '../../dist/observability/histogram.js'
-import { parseSnapshot, snapshotChannel, subscribeSnapshots } from '../../dist/observability/publisher.js'
+import {
+  parseSnapshot,
+  publishSnapshots,
+  snapshotChannel,
+  subscribeSnapshots,
+} from '../../dist/observability/publisher.js'
 import type { CacheSnapshot, HistogramData } from '../../dist/observability/types.js'
 import { pollUntil } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
@@ -217,5 +222,32 @@ describe('the dashboard fed by published snapshots, under hostile messages', () 
     expect(calls).toBe(2)
     expect(uncaught).toEqual([])
     expect(await watcher.get('anything')).toBeUndefined()
+  })
+})
+
+describe('publishing a snapshot too large for the channel', () => {
+  it('publishes it without its diagnosis and with its top key groups only, rather than not at all', async () => {
+    const published: Buffer[] = []
+    const bus = {
+      publish: async (_channel: string, message: Uint8Array) => {
+        published.push(Buffer.from(message))
+      },
+      subscribe: async () => async () => {},
+      close: async () => {},
+    }
+    const groups = Array.from({ length: 20 }, (_, i) => ({ group: `g${i}:{n}`, count: 20 - i, share: 0.05 }))
+    const big = {
+      ...snapshot(),
+      hotKeyGroups: groups,
+      // A diagnosis over the publishable size: each finding's message is 20 kB.
+      diagnosis: { findings: Array.from({ length: 20 }, () => ({ kind: 'x', message: 'm'.repeat(20_000) })) },
+    } as unknown as CacheSnapshot
+    const stop = publishSnapshots('n', bus, 10, async () => big)
+    cleanups.push(stop)
+    await pollUntil(async () => published.length > 0, 5000)
+    const sent = JSON.parse((published[0] as Buffer).toString()) as CacheSnapshot
+    expect(sent.diagnosis).toBeUndefined()
+    expect(sent.hotKeyGroups).toEqual(groups.slice(0, 10))
+    expect(sent.stats).toEqual(big.stats)
   })
 })
