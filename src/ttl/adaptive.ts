@@ -1,4 +1,4 @@
-import { expectObject } from '../base/describe.js'
+import { describeValue, expectObject } from '../base/describe.js'
 import { type Duration, parseDuration } from '../base/duration.js'
 import { fnv1a } from '../base/fnv.js'
 import { InvalidOptionError } from '../errors.js'
@@ -17,6 +17,12 @@ export interface AdaptiveTtlOptions {
 
 const DEPTH = 4
 const SATURATION = 255
+/**
+ * The widest sketch: 4 × 2^24 one-byte counters, 64 MiB. Beyond it a width allocated gigabytes,
+ * and from 2^32 on it passed the power-of-two check (`&` reads 32 bits) and failed with a bare
+ * RangeError.
+ */
+const MAX_WIDTH = 2 ** 24
 
 /**
  * A TTL that grows with how often a key is read: rarely read keys get `min`, hot keys `max`, in
@@ -45,8 +51,10 @@ export class AdaptiveTtl {
       throw new InvalidOptionError(`ttl.adaptive hotReads must be an integer in 2..${SATURATION}.`)
     }
     const width = options.width ?? 4096
-    if (!Number.isInteger(width) || width < 64 || (width & (width - 1)) !== 0) {
-      throw new InvalidOptionError('ttl.adaptive width must be a power of two ≥ 64.')
+    if (!Number.isInteger(width) || width < 64 || width > MAX_WIDTH || (width & (width - 1)) !== 0) {
+      throw new InvalidOptionError(
+        `ttl.adaptive width must be a power of two from 64 to ${MAX_WIDTH} (2^24, 64 MiB of counters); got ${describeValue(width)}.`,
+      )
     }
     this.#counters = new Uint8Array(width * DEPTH)
     this.#mask = width - 1
@@ -81,7 +89,8 @@ export class AdaptiveTtl {
   ttlFor(key: string): number {
     const reads = this.frequency(key)
     if (reads <= 1) return this.minMs
-    if (reads >= this.#hotReads) return this.maxMs
+    // min = max: nothing to scale (and Infinity − Infinity below is NaN, a TTL that cached nothing).
+    if (reads >= this.#hotReads || this.minMs === this.maxMs) return this.maxMs
     const share = Math.log(reads) / Math.log(this.#hotReads)
     return Math.round(this.minMs + (this.maxMs - this.minMs) * share)
   }
