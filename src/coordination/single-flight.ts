@@ -16,11 +16,22 @@ export class SingleFlight<T> {
     return this.#flights.has(key)
   }
 
-  /** Runs `load` unless a load for `key` is already in flight, and returns the shared promise. */
+  /**
+   * Runs `load` unless a load for `key` is already in flight, and returns the shared promise; never
+   * throws (what `load` throws synchronously rejects it).
+   */
   do(key: string, load: () => Promise<T>): Promise<T> {
     const existing = this.#flights.get(key)
     if (existing !== undefined) return existing
-    return this.track(key, load())
+    let flight: Promise<T>
+    try {
+      flight = load()
+    } catch (error) {
+      // A load that throws before returning its promise fails like one that rejects: the caller
+      // awaits a promise, and a synchronous throw escaped `do` (and any `.catch` chained to it).
+      flight = Promise.reject(error)
+    }
+    return this.track(key, flight)
   }
 
   /** Registers `flight` as the load for `key` until it settles. */

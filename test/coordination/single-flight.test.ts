@@ -38,4 +38,21 @@ describe('SingleFlight', () => {
     fresh.resolve(2)
     expect(await second).toBe(2)
   })
+
+  it('a load that throws synchronously rejects the returned promise (it does not throw), and the next call loads again', async () => {
+    const flights = new SingleFlight<number>()
+    let calls = 0
+    const load = (): Promise<number> => {
+      calls++
+      throw new Error('sync')
+    }
+    let returned: Promise<number> | undefined
+    expect(() => {
+      returned = flights.do('k', load)
+    }).not.toThrow()
+    await expect(returned).rejects.toThrow('sync')
+    expect(flights.size).toBe(0)
+    expect(await flights.do('k', async () => 2)).toBe(2)
+    expect(calls).toBe(1)
+  })
 })
