@@ -96,3 +96,23 @@ describe('MemoryRemoteTier locks', () => {
     expect('locks' in remote).toBe(false)
   })
 })
+
+describe('MemoryRemoteTier deleteByPrefix', () => {
+  it('counts only the live keys it deletes, as Redis does (SCAN skips expired keys, DEL counts 0 for them)', async () => {
+    const { clock, remote } = tier()
+    const bytes = new Uint8Array([1])
+    await remote.set('p:expired', bytes, 10)
+    await remote.set('p:live', bytes, 100)
+    await remote.set('p:forever', bytes, Number.POSITIVE_INFINITY)
+    await remote.set('q:live', bytes, 100)
+    clock.advance(10)
+    expect(await remote.deleteByPrefix('p:')).toBe(2)
+    expect(remote.keys()).toEqual(['q:live'])
+    await remote.set('p:a1', bytes, 5)
+    await remote.set('p:a2', bytes, 50)
+    await remote.set('p:b1', bytes, 50)
+    clock.advance(5)
+    expect(await remote.deleteByPrefix('p:', 'a*')).toBe(1)
+    expect(remote.keys().sort()).toEqual(['p:b1', 'q:live'])
+  })
+})
