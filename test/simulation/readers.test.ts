@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   CsvKeyColumnError,
+  CsvTraceError,
   decodeArc,
   decodeCache2k,
   decodeCsv,
@@ -172,6 +173,67 @@ describe('csv reader', () => {
     expect(await collect(readCsv(tmp.path('trace.csv.gz'), { keyColumn: 'the key' }))).toEqual(expected)
     await expect(collect(readCsv(tmp.path('trace.csv'), { keyColumn: 'nope' }))).rejects.toThrow(
       /no column 'nope'.*id, the key, other/,
+    )
+  })
+})
+
+describe('CSV reader: bad rows', () => {
+  const malformed = () => {
+    const seen: [number, string][] = []
+    return { seen, onMalformed: (line: number, reason: string) => void seen.push([line, reason]) }
+  }
+
+  it('skips a row too short to hold the key (a truncated last row too), counted with its line number', async () => {
+    const bad = malformed()
+    const csv = 'ts,key\n1,a\n2\n3,"multi\nline"\n4\n5,b\n6'
+    expect(await flat(decodeCsv(splitEverywhere(Buffer.from(csv)), bad))).toEqual(['a', 'multi\nline', 'b'])
+    expect(bad.seen).toEqual([
+      [3, 'row has 1 field(s); the key is field 2'],
+      [6, 'row has 1 field(s); the key is field 2'],
+      [8, 'row has 1 field(s); the key is field 2'],
+    ])
+  })
+
+  it('skips a line longer than the limit without assembling it, counted', async () => {
+    const long = 'x'.repeat(200_000)
+    const csv = Buffer.from(`key\na\n${long}\nb\n${long},${long}\nc\n`)
+    const whole = malformed()
+    expect(await flat(decodeCsv([csv], whole))).toEqual(['a', 'b', 'c'])
+    expect(whole.seen).toEqual([
+      [3, 'line too long (200000 characters, more than 65536)'],
+      [5, 'line too long (400001 characters, more than 65536)'],
+    ])
+    const split = malformed()
+    expect(await flat(decodeCsv(splitEverywhere(csv, 4096), { ...split, maxLineBytes: 1000 }))).toEqual([
+      'a',
+      'b',
+      'c',
+    ])
+    expect(split.seen).toEqual([
+      [3, 'line too long (200000 characters, more than 1000)'],
+      [5, 'line too long (400001 characters, more than 1000)'],
+    ])
+  })
+
+  it('stops at a quote never closed once it runs past the limit, naming the line it opened on, instead of holding the rest of the file', async () => {
+    let chunksRead = 0
+    function* rows(): Generator<Buffer> {
+      chunksRead++
+      yield Buffer.from('key\na\n"b\n')
+      for (let i = 0; i < 1000; i++) {
+        chunksRead++
+        yield Buffer.from('c,d,e\n'.repeat(10_000))
+      }
+    }
+    const reading = flat(decodeCsv(rows(), {}, 'open.csv'))
+    await expect(reading).rejects.toThrow(CsvTraceError)
+    await expect(flat(decodeCsv(rows(), {}, 'open.csv'))).rejects.toThrow(
+      /open\.csv:3: a quoted field opened on this line runs past 65536 characters: is a quote unbalanced\?/,
+    )
+    expect(chunksRead).toBeLessThan(10)
+    const quotedLong = Buffer.from(`key\na\n"${'x'.repeat(70_000)}"\nb\n`)
+    await expect(flat(decodeCsv([quotedLong], {}, 'q.csv'))).rejects.toThrow(
+      /q\.csv:3: a quoted field opened/,
     )
   })
 })

@@ -1,6 +1,13 @@
 import { StringDecoder } from 'node:string_decoder'
 import type { TraceKey } from '../hash.js'
-import { type Chunks, flatten, keyFromText, type ReadOptions, readChunks } from './source.js'
+import {
+  type Chunks,
+  flatten,
+  keyFromText,
+  MAX_TRACE_LINE_BYTES,
+  type ReadOptions,
+  readChunks,
+} from './source.js'
 
 export interface CsvReadOptions extends ReadOptions {
   /**
@@ -12,6 +19,26 @@ export interface CsvReadOptions extends ReadOptions {
   readonly keyColumn?: string
   /** The field separator, one character. Default `,`. */
   readonly delimiter?: string
+  /**
+   * Records longer than this many characters are skipped (told to `onMalformed`), never assembled;
+   * one holding a quoted field is an error (an unbalanced quote would swallow the rest of the file).
+   * Default {@link MAX_TRACE_LINE_BYTES}.
+   */
+  readonly maxLineBytes?: number
+}
+
+/** A CSV trace the reader cannot go on with: names the file and the line. */
+export class CsvTraceError extends Error {
+  override name = 'CsvTraceError'
+
+  constructor(
+    readonly file: string,
+    /** 1-based line of the file where the problem starts. */
+    readonly line: number,
+    problem: string,
+  ) {
+    super(`${file}:${line}: ${problem}`)
+  }
 }
 
 /** Header names taken for the key column when none is named (any case), in this order. */
@@ -78,11 +105,11 @@ export async function* decodeCsv(
     )
   }
   const sep = delimiter.charCodeAt(0)
+  const max = options.maxLineBytes ?? MAX_TRACE_LINE_BYTES
   const decoder = new StringDecoder('utf8')
 
   let header: string[] | undefined
   let keyIndex = -1
-  let row = 0
   // Parser state, carried across chunks.
   let fields: string[] = []
   let field = ''
@@ -90,29 +117,80 @@ export async function* decodeCsv(
   let quotePending = false // saw a quote inside a quoted field: an escaped quote or the closing one
   let fieldStarted = false
   let out: TraceKey[] = []
+  // Where we are, for messages and limits: lines count every LF, quoted ones too.
+  let line = 1
+  let recordLine = 1 // the line the current record starts on
+  let quoteLine = 0 // the line the record's last quoted field opened on (0: none in this record)
+  let recordChars = 0 // characters of the current record in earlier chunks
+  let skipping = false // inside a record too long to assemble: dropped up to its line's end
 
-  const endRecord = (): void => {
-    row++
+  const unbalanced = (): CsvTraceError =>
+    new CsvTraceError(
+      name,
+      quoteLine,
+      `a quoted field opened on this line runs past ${max} characters: is a quote unbalanced? A field starting with '"' is quoted up to the next lone '"' (quotes inside are doubled: ""). Fix the line, or raise maxLineBytes.`,
+    )
+  const tooLong = (length: number): void => {
     if (header === undefined) {
+      throw new CsvTraceError(
+        name,
+        recordLine,
+        `the header line is longer than ${max} characters (${length}): is this a CSV trace?`,
+      )
+    }
+    options.onMalformed?.(recordLine, `line too long (${length} characters, more than ${max})`)
+  }
+  const startRecord = (): void => {
+    fields = []
+    field = ''
+    fieldStarted = false
+    recordChars = 0
+    recordLine = line
+    quoteLine = 0
+  }
+
+  const endRecord = (length: number): void => {
+    if (length > max) {
+      if (quoteLine > 0) throw unbalanced()
+      tooLong(length)
+    } else if (header === undefined) {
       header = fields
       if (header.length > 0) header[0] = (header[0] as string).replace(/^\uFEFF/, '')
       keyIndex = chooseKeyColumn(header, options.keyColumn, name)
     } else if (!(fields.length === 1 && fields[0] === '')) {
       const value = fields[keyIndex]
+      // A short row (a truncated last line, a stray newline) is skipped and counted, as an
+      // overlong one: one bad row does not void the replay of the others.
       if (value === undefined) {
-        throw new Error(
-          `${name}: record ${row} has ${fields.length} field(s); the key is field ${keyIndex + 1}.`,
+        options.onMalformed?.(
+          recordLine,
+          `row has ${fields.length} field(s); the key is field ${keyIndex + 1}`,
         )
+      } else {
+        const key = keyFromText(value)
+        if (key !== undefined) out.push(key)
       }
-      const key = keyFromText(value)
-      if (key !== undefined) out.push(key)
     }
-    fields = []
+    startRecord()
   }
 
   const consume = (text: string): void => {
-    let start = 0 // start of the unquoted run not yet appended to `field`
-    for (let i = 0; i < text.length; i++) {
+    let i = 0
+    if (skipping) {
+      const nl = text.indexOf('\n')
+      if (nl === -1) {
+        recordChars += text.length
+        return
+      }
+      tooLong(recordChars + nl)
+      skipping = false
+      line++
+      startRecord()
+      i = nl + 1
+    }
+    let start = i // start of the unquoted run not yet appended to `field`
+    let recordStart = i // where the current record starts in `text` (0: in an earlier chunk)
+    for (; i < text.length; i++) {
       const c = text.charCodeAt(i)
       if (inQuotes) {
         if (quotePending) {
@@ -128,7 +206,7 @@ export async function* decodeCsv(
           if (c === QUOTE) {
             field += text.slice(start, i)
             quotePending = true
-          }
+          } else if (c === LF) line++
           continue
         }
       }
@@ -137,12 +215,18 @@ export async function* decodeCsv(
         field = ''
         fieldStarted = false
         start = i + 1
-        if (c === LF) endRecord()
+        if (c === LF) {
+          endRecord(recordChars + i - recordStart)
+          line++
+          recordLine = line
+          recordStart = i + 1
+        }
       } else if (c === CR) {
         field += text.slice(start, i) // dropped: a CR is only ever part of a line ending here
         start = i + 1
       } else if (c === QUOTE && !fieldStarted && field === '' && start === i) {
         inQuotes = true
+        quoteLine = line
         fieldStarted = true
         start = i + 1
       } else {
@@ -150,6 +234,14 @@ export async function* decodeCsv(
       }
     }
     if (!inQuotes || !quotePending) field += text.slice(start)
+    recordChars += text.length - recordStart
+    if (recordChars > max) {
+      // Not assembled further: memory stays bounded whatever the file holds.
+      if (quoteLine > 0) throw unbalanced()
+      fields = []
+      field = ''
+      skipping = true
+    }
   }
 
   for await (const chunk of chunks) {
@@ -160,10 +252,18 @@ export async function* decodeCsv(
     }
   }
   consume(decoder.end())
-  if (inQuotes && !quotePending) throw new Error(`${name}: a quoted field is never closed.`)
-  if (field !== '' || fields.length > 0 || fieldStarted) {
-    fields.push(field)
-    endRecord()
+  if (skipping) tooLong(recordChars)
+  else {
+    if (inQuotes && !quotePending)
+      throw new CsvTraceError(
+        name,
+        quoteLine,
+        `a quoted field opened on this line is never closed: is a quote unbalanced? Quotes inside a quoted field are doubled ("").`,
+      )
+    if (field !== '' || fields.length > 0 || fieldStarted) {
+      fields.push(field)
+      endRecord(recordChars)
+    }
   }
   if (out.length > 0) yield out
 }

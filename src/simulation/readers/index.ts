@@ -12,6 +12,7 @@ export { decodeCache2k, readCache2k, readCache2kBatches } from './cache2k.js'
 export {
   CsvKeyColumnError,
   type CsvReadOptions,
+  CsvTraceError,
   decodeCsv,
   defaultKeyColumn,
   KEY_COLUMN_NAMES,
