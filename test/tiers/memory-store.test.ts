@@ -72,6 +72,19 @@ describe.each(POLICY_NAMES)('MemoryStore (L1) with %s eviction', (policy) => {
     expect(store.get('tagged', 5600)).toBe(MISS)
   })
 
+  it('expireTagged counts each entry once, however many of the given tags it carries', () => {
+    const store = new MemoryStore({ maxEntries: 10, maxBytes: NEVER, policy })
+    // With grace (kept, stale) and without (removed), each under both tags.
+    store.set('graced', 'g', 2000, 1, 0, ['a', 'b'], 0, 0, 2000, 1000)
+    store.set('plain', 'p', 2000, 1, 0, ['a', 'b'], 0)
+    store.set('other', 'o', 2000, 1, 0, ['c'], 0)
+    expect(store.expireTagged(['a', 'b'], 10)).toBe(2)
+    expect(store.expireTagged(['a', 'a'], 20)).toBe(1)
+    expect(store.has('graced')).toBe(true)
+    expect(store.has('plain')).toBe(false)
+    expect(store.get('other', 20)).toBe('o')
+  })
+
   it('slides a sliding entry on each hit, up to its cap', () => {
     const store = new MemoryStore({ maxEntries: 10, maxBytes: NEVER, policy })
     store.set('s', 'v', 10, 1, 0, [], 0, 10, 25)

@@ -445,10 +445,16 @@ export class MemoryStore {
    */
   expireTagged(tags: readonly string[], now: number): number {
     let expired = 0
+    // An entry kept for grace stays under each of its tags: count it once, not once per tag.
+    const seen = tags.length > 1 ? new Set<number>() : undefined
     for (const tag of tags) {
       const slots = this.#byTag.get(tag)
       if (slots === undefined) continue
       for (const slot of [...slots]) {
+        if (seen !== undefined) {
+          if (seen.has(slot)) continue
+          seen.add(slot)
+        }
         if ((this.#flags[slot] as number) & GRACE) {
           this.#freshUntil.set(slot, Math.min(this.#freshUntil.get(slot) as number, now))
           this.#setTimes(slot, Math.min(this.#softAt(slot), now), this.#expiryAt(slot))
