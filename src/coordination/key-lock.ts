@@ -17,11 +17,13 @@ export interface KeyLockOptions {
   /** The clock renewals are scheduled on (the cache's; a test's fake clock fires them). Default: the system's. */
   timers?: ClockTimers
   /**
-   * The same locks without the circuit breaker, which releases (and the undoing of a failed take,
-   * see {@link KeyLocks.tryAcquire}) go through. Default: the service locks are taken through. A
-   * release the breaker stops leaves a lock nobody holds, and the other processes, whose breakers
-   * may be closed, wait for its holder's value until it expires; and the failure being undone may
-   * be the one that opened the breaker.
+   * The same locks without the circuit breaker, which renewals, releases (and the undoing of a
+   * failed take, see {@link KeyLocks.tryAcquire}) go through. Default: the service locks are taken
+   * through. A release the breaker stops leaves a lock nobody holds, and the other processes, whose
+   * breakers may be closed, wait for its holder's value until it expires; the failure being undone
+   * may be the one that opened the breaker; and a renewal the breaker stops (open for its whole
+   * break, while the L2 may answer again after a blip) lets a live holder's lock expire, so
+   * another process takes it and runs the factory at the same time. None is on a caller's path.
    */
   unguarded?: LockService
 }
@@ -66,7 +68,6 @@ export class KeyLocks {
       throw error
     }
     if (!acquired) return undefined
-    const locks = this.#locks
     const unguarded = this.#unguarded
     const onError = this.#options.onError
     const timers = this.#options.timers ?? SYSTEM_TIMERS
@@ -74,7 +75,7 @@ export class KeyLocks {
     let renewal: unknown
     const schedule = () => {
       renewal = timers.setTimeout(() => {
-        locks.extend(key, token, ttlMs).catch(onError)
+        unguarded.extend(key, token, ttlMs).catch(onError)
         schedule()
       }, everyMs)
       // A renewal alone never keeps the process alive.

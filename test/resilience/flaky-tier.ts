@@ -18,8 +18,12 @@ export class FlakyTier implements RemoteTier {
   readonly calls: string[] = []
   closed = 0
 
-  constructor(options: { locks?: boolean } = {}) {
-    this.store = new MemoryRemoteTier({ locks: options.locks ?? true })
+  /** `clock`: the time the store's TTLs and lock expiry follow (default `Date.now`). */
+  constructor(options: { locks?: boolean; clock?: () => number } = {}) {
+    this.store = new MemoryRemoteTier({
+      locks: options.locks ?? true,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    })
     const locks = this.store.locks
     if (locks !== undefined) {
       this.locks = {
