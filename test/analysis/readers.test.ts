@@ -128,6 +128,21 @@ describe('log readers', () => {
     expect(sink.bad.map((b) => b.reason)).toEqual(['not JSON', 'not a JSON object'])
   })
 
+  it('epoch timestamps in seconds, milliseconds, microseconds or nanoseconds all give the same time', () => {
+    const at = 1767603600.25 // 2026-01-05T09:00:00.250Z
+    const stamps = [
+      `${at}`,
+      `${at * 1e3}`,
+      `${at * 1e6}`,
+      `${BigInt(at * 1e6) * 1000n}`, // nanoseconds: as text, past the exact integers of a double
+    ]
+    const csv = read('csv', ['ts,key', ...stamps.map((t) => `${t},k`)].join('\n'))
+    expect(csv.bad).toEqual([])
+    expect(csv.events.map((e) => e.time)).toEqual(stamps.map(() => at * 1000))
+    const jsonl = read('jsonl', stamps.map((t) => `{"ts": ${t}, "key": "k"}`).join('\n'))
+    expect(jsonl.events.map((e) => e.time)).toEqual(stamps.map(() => at * 1000))
+  })
+
   it('detects every format from its first lines', () => {
     expect(detectFormat(['1767603601.25 [0 127.0.0.1:5000] "GET" "k"'])).toBe('redis-monitor')
     expect(detectFormat(['2026-01-05 09:00:01 UTC [1] LOG:  statement: SELECT 1'])).toBe('postgres')

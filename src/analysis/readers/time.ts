@@ -86,8 +86,9 @@ export function isoTimeParser(): (text: string) => number {
 }
 
 /**
- * Any timestamp a CSV or JSON log may hold: epoch seconds (`1700000000.25`), epoch milliseconds
- * (13 digits), or ISO 8601 / `YYYY-MM-DD hh:mm:ss` text. NaN when it is none of those.
+ * Any timestamp a CSV or JSON log may hold: epoch seconds (`1700000000.25`), milliseconds (13
+ * digits), microseconds (16) or nanoseconds (19), or ISO 8601 / `YYYY-MM-DD hh:mm:ss` text. NaN
+ * when it is none of those.
  */
 export function anyTimeParser(): (value: unknown) => number {
   const iso = isoTimeParser()
@@ -100,8 +101,17 @@ export function anyTimeParser(): (value: unknown) => number {
   }
 }
 
-/** Seconds below 1e11 (until year 5138), milliseconds above. */
+/**
+ * An epoch time in seconds (below 1e11: until year 5138), else milliseconds (below 1e14), else
+ * microseconds (below 1e17), else nanoseconds, as milliseconds. Microseconds and nanoseconds are
+ * common (Go, Java's Instant, tracing exporters); read as milliseconds they stretched every
+ * interval a thousandfold, and with them the TTLs recommended.
+ */
 function epochToMs(n: number): number {
   if (!Number.isFinite(n)) return Number.NaN
-  return n < 1e11 ? n * 1000 : n
+  if (n < 1e11) return n * 1000
+  if (n < 1e14) return n
+  if (n < 1e17) return n / 1000
+  // In two steps: n / 1e6 is off in the last digits (…249.9998 for …250), to the microsecond is not.
+  return Math.round(n / 1000) / 1000
 }
