@@ -145,25 +145,22 @@ describe('published snapshots', () => {
     expect(JSON.stringify(received)).not.toMatch(/customer:1\d{3}/)
   })
 
+  /** An instance of `namespace` with a 5-entry L1 that publishes its snapshot every 100 ms. */
+  const publishing = (namespace: string) =>
+    track(
+      createCache({
+        namespace,
+        l1: { maxEntries: 5 },
+        l2: { redis: server().url },
+        observability: { publish: { interval: '100ms' } },
+      }),
+    )
+
   it('`stratacache diagnose --redis` reports each publishing instance and what Redis says', async () => {
     const namespace = uniqueNamespace('cli')
-    const publisher = track(
-      createCache({
-        namespace,
-        l1: { maxEntries: 5 },
-        l2: { redis: server().url },
-        observability: { publish: { interval: '100ms' } },
-      }),
-    )
+    const publisher = publishing(namespace)
     // A second instance: what is said about the shared Redis must still be said once.
-    const other = track(
-      createCache({
-        namespace,
-        l1: { maxEntries: 5 },
-        l2: { redis: server().url },
-        observability: { publish: { interval: '100ms' } },
-      }),
-    )
+    const other = publishing(namespace)
     for (let round = 0; round < 10; round++) {
       for (let i = 0; i < 40; i++) {
         await publisher.getOrSet({ key: `page:${i}`, factory: () => i, skipL2: true })
@@ -196,14 +193,7 @@ describe('published snapshots', () => {
 
   it('`stratacache diagnose` prints what other instances publish without their control characters (no terminal escape reaches the screen)', async () => {
     const namespace = uniqueNamespace('cli-escape')
-    const publisher = track(
-      createCache({
-        namespace,
-        l1: { maxEntries: 5 },
-        l2: { redis: server().url },
-        observability: { publish: { interval: '100ms' } },
-      }),
-    )
+    const publisher = publishing(namespace)
     // Keys an application took from its users: a group name that clears the screen and retitles the terminal.
     for (let i = 0; i < 40; i++) {
       await publisher.getOrSet({ key: `\u001b[2J\u001b]0;owned\u0007:${i}`, factory: () => i, skipL2: true })
