@@ -38,7 +38,12 @@ export async function headLines(path: string): Promise<string[]> {
       }
     }
     // CRLF too: a trailing \r would keep the line-anchored patterns of detectFormat from matching.
-    const lines = head.toString('utf8').split(/\r?\n/)
+    // A byte order mark is no part of the first line: `\s` matches it, and a BOM'd JSON log read
+    // was read as PostgreSQL's (whose continuation lines start with a blank).
+    const lines = head
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/)
     if (bytesRead === buffer.length) lines.pop() // cut mid-line
     return lines.slice(0, 200)
   } finally {

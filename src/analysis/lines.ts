@@ -15,7 +15,8 @@ export interface LineHandler {
 }
 
 /**
- * Splits a byte stream into lines (`\n`, a trailing `\r` removed) and hands each to `handler`.
+ * Splits a byte stream into lines (`\n`, a trailing `\r` removed, a leading byte order mark too) and
+ * hands each to `handler`.
  * Each chunk is decoded once (a multi-byte character cut by a chunk boundary is completed by the
  * next one) and lines are slices of it; the binary check runs once per chunk, and per line only in
  * the rare chunks where it found something. Bounded memory: a line longer than `maxLineBytes`
@@ -37,6 +38,9 @@ export async function splitLines(
   const emit = (text: string): void => {
     lineNumber++
     if (text.length > 0 && text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1)
+    // A byte order mark (Windows editors write one) would make the first line malformed in every
+    // format but CSV, or a key of its own.
+    if (lineNumber === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1)
     if (text.length > maxLineBytes) {
       handler.bad(lineNumber, `line too long (${text.length} characters)`, text.slice(0, 80))
       return

@@ -181,6 +181,37 @@ describe('log readers', () => {
     }
   })
 
+  it('reads a log that starts with a UTF-8 byte order mark: detected as without it, its first line not malformed', async () => {
+    const tmp = await tempDir()
+    try {
+      const cases: [string, LogFormat, string[]][] = [
+        ['bom.jsonl', 'jsonl', ['{"ts": 1767603600, "key": "a:1"}', '{"ts": 1767603601, "key": "a:2"}']],
+        [
+          'bom.log',
+          'combined',
+          [1, 2, 3].map(
+            (n) => `10.0.0.${n} - - [05/Jan/2026:09:00:0${n} +0000] "GET /api/users/${n} HTTP/1.1" 200 5`,
+          ),
+        ],
+        [
+          'bom.monitor',
+          'redis-monitor',
+          ['1767603600.000001 [0 127.0.0.1:5000] "GET" "k:1"', '1767603600.5 [0 127.0.0.1:5000] "GET" "k:2"'],
+        ],
+      ]
+      for (const [name, format, lines] of cases) {
+        const path = tmp.path(name)
+        await writeFile(path, `\uFEFF${lines.join('\n')}\n`)
+        expect(detectFormat(await headLines(path), path), name).toBe(format)
+        const report = await analyzeFile(path)
+        expect(report.lines.malformedSamples, name).toEqual([])
+        expect(report.lines.events, name).toBe(lines.length)
+      }
+    } finally {
+      await tmp.cleanup()
+    }
+  })
+
   it('splits lines across chunk boundaries; long and binary lines are reported, not assembled', async () => {
     const lines: [number, string][] = []
     const bad: [number, string][] = []
