@@ -2,7 +2,7 @@ import { resolveWaitUntil, type WaitUntil } from '../base/background.js'
 import type { Clock } from '../base/clock.js'
 import { DEFAULTS } from '../base/defaults.js'
 import { describeValue } from '../base/describe.js'
-import { parseDuration } from '../base/duration.js'
+import { type Duration, parseDuration } from '../base/duration.js'
 import { refuseUnknown } from '../base/option-names.js'
 import { InvalidOptionError } from '../errors.js'
 import { POLICY_NAMES, type PolicyName } from '../eviction/index.js'
@@ -287,12 +287,20 @@ function resolveLock(lock: CacheOptions['lock']): ResolvedOptions['lock'] {
     throw new InvalidOptionError("lock must be false or an object like { ttl: '5s' }.")
   }
   return {
-    ttlMs:
-      lock?.ttl === undefined
-        ? DEFAULTS.lockTtlMs
-        : positive(parseDuration(lock.ttl, 'lock.ttl'), 'lock.ttl'),
+    ttlMs: lock?.ttl === undefined ? DEFAULTS.lockTtlMs : finiteLockTtl(lock.ttl),
     waitMs: lock?.wait === undefined ? undefined : parseDuration(lock.wait, 'lock.wait'),
   }
+}
+
+/** A lock that never expires would outlive a holder that crashed: every waiter of its key, for good. */
+function finiteLockTtl(ttl: Duration): number {
+  const ms = positive(parseDuration(ttl, 'lock.ttl'), 'lock.ttl')
+  if (!Number.isFinite(ms)) {
+    throw new InvalidOptionError(
+      "lock.ttl must be finite: a lock that never expires outlives a holder that crashed, and every process waits on its key for good. The holder renews it while it runs: a few seconds is enough (default '5s').",
+    )
+  }
+  return ms
 }
 
 function resolveBreaker(breaker: L2Options['breaker']): ResolvedOptions['breaker'] {

@@ -134,6 +134,17 @@ describe('getOrSetMany and warm refuse bad input before they load anything', () 
   })
 })
 
+describe('options', () => {
+  it('refuse a lock that never expires (lock.ttl Infinity): it would outlive a holder that crashed', () => {
+    expect(() => createCache({ lock: { ttl: Number.POSITIVE_INFINITY } })).toThrow(
+      expect.objectContaining({
+        code: 'E_INVALID_OPTION',
+        message: expect.stringContaining('lock.ttl must be finite'),
+      }),
+    )
+  })
+})
+
 describe('invalidateTags', () => {
   it('refuses a tag over the length limit that set() refuses (no entry can carry it), before it writes anything; any number of tags is fine', async () => {
     const tier = new MemoryRemoteTier()
