@@ -254,6 +254,22 @@ describe('ARC .lis reader', () => {
     await expect(flat(decodeArc([Buffer.from('1\n')], 'bad.lis'))).rejects.toThrow(/bad\.lis:1:/)
     await expect(flat(decodeArc([Buffer.from('1x2 1 0 0\n')], 'bad.lis'))).rejects.toThrow(/bad\.lis:1:/)
   })
+
+  it('refuses a request of an implausible block count (a corrupt line) instead of expanding it until memory runs out', async () => {
+    const lis = Buffer.from(`1 3 0 1\n5 ${5_000_000} 0 2\n7 1 0 3\n`)
+    await expect(flat(decodeArc([lis], 'corrupt.lis'))).rejects.toThrow(
+      /corrupt\.lis:2: block_count 5000000 is more than one request holds \(1048576 blocks at most\): a corrupt line\?/,
+    )
+  })
+
+  it('hands a chunk of large requests over in bounded batches', async () => {
+    const count = 1 << 20
+    const lis = Buffer.from(`0 ${count} 0 1\n${count} ${count} 0 2\n${2 * count} ${count} 0 3\n`)
+    const batches = await collect(decodeArc([lis]))
+    expect(batches.reduce((n, batch) => n + batch.length, 0)).toBe(3 * count)
+    expect(Math.max(...batches.map((batch) => batch.length))).toBeLessThanOrEqual(count)
+    expect(batches.flat().every((block, i) => block === i)).toBe(true)
+  })
 })
 
 describe('cache2k reader', () => {

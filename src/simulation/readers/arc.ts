@@ -7,6 +7,13 @@ const ZERO = 48
 const NINE = 57
 
 /**
+ * The most blocks one request may touch (4 GiB of 4 KiB blocks): the ARC traces' requests are a
+ * few blocks to a few thousand. A corrupt line's count (`5 99999999999 0 2`) was expanded block by
+ * block until V8 aborted the process.
+ */
+export const MAX_ARC_BLOCK_COUNT = 1 << 20
+
+/**
  * A trace in the ARC paper's `.lis` format (Megiddo & Modha, FAST 2003), in batches: each line is
  * `start_block block_count ignored request_id`, and a request touches `block_count` consecutive
  * blocks from `start_block`, each block one key. Only the first two fields are read. Blank lines
@@ -47,6 +54,11 @@ export function decodeArc(chunks: Chunks, name = 'input'): AsyncGenerator<number
         const text = buffer.toString('utf8', start, Math.min(end, start + 80))
         throw new Error(
           `${name}:${line}: expected 'start_block block_count ignored request_id'; got '${text}'.`,
+        )
+      }
+      if (count > MAX_ARC_BLOCK_COUNT) {
+        throw new Error(
+          `${name}:${line}: block_count ${count} is more than one request holds (${MAX_ARC_BLOCK_COUNT} blocks at most): a corrupt line? Fix or remove it.`,
         )
       }
       for (let b = 0; b < count; b++) out.push(block + b)

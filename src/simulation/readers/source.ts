@@ -160,6 +160,13 @@ export async function* flatten<K extends TraceKey>(
  */
 export const MAX_TRACE_LINE_BYTES = 64 * 1024
 
+/**
+ * Keys handed over at most per batch: a chunk's lines usually give fewer, but one line may stand
+ * for many keys (an ARC request of block_count blocks), and a chunk of such lines would otherwise
+ * be expanded whole before any of it is handed over.
+ */
+export const MAX_BATCH_KEYS = 1 << 20
+
 /** `onMalformed` is told of each line skipped for its length (without it: skipped silently). */
 export interface LineOptions extends Pick<ReadOptions, 'onMalformed'> {
   /** Default {@link MAX_TRACE_LINE_BYTES}. */
@@ -196,7 +203,7 @@ export async function* forEachLine<K>(
     carried = 0
   }
   for await (const chunk of chunks) {
-    const out: K[] = []
+    let out: K[] = []
     let start = 0
     let nl = chunk.indexOf(10)
     if (carried > 0 && nl !== -1) {
@@ -208,6 +215,10 @@ export async function* forEachLine<K>(
       if (nl - start > max) tooLong(++lineNumber, nl - start)
       else onLine(chunk, start, nl, ++lineNumber, out)
       start = nl + 1
+      if (out.length >= MAX_BATCH_KEYS) {
+        yield out
+        out = []
+      }
     }
     if (start < chunk.length) {
       carried += chunk.length - start
