@@ -345,6 +345,9 @@ describe('oracleGeneral reader', () => {
     await expect(flat(decodeOracleGeneral([encode(ids).subarray(0, 30)], 'cut'))).rejects.toThrow(
       /cut: 30 bytes/,
     )
+    // Whatever the chunks, the size named is the file's: a chunk too short to complete a record counts.
+    const cut = encode(ids).subarray(0, 53)
+    await expect(flat(decodeOracleGeneral(splitEverywhere(cut, 5), 'cut'))).rejects.toThrow(/cut: 53 bytes/)
   })
 })
 

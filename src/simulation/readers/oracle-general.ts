@@ -33,6 +33,7 @@ export async function* decodeOracleGeneral(input: Chunks, name = 'input'): Async
   let pendingLength = 0
   let offset = 0
   for await (const chunk of chunks) {
+    offset += chunk.length // first: a chunk that only adds to the pending record counts too
     const out: TraceKey[] = []
     let i = 0
     if (pendingLength > 0) {
@@ -51,7 +52,6 @@ export async function* decodeOracleGeneral(input: Chunks, name = 'input'): Async
       chunk.copy(pending, 0, i)
       pendingLength = chunk.length - i
     }
-    offset += chunk.length
     if (out.length > 0) yield out
   }
   if (pendingLength > 0) {
