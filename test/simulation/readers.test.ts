@@ -316,6 +316,11 @@ describe('cache2k reader', () => {
 
   it('refuses a file that is not a whole number of integers', async () => {
     await expect(flat(decodeCache2k([Buffer.alloc(10)], 'odd.trace'))).rejects.toThrow(/odd\.trace: 10 bytes/)
+    // Split anyhow: a chunk that only adds to the pending integer counts too.
+    const odd = [Buffer.alloc(6), Buffer.alloc(1), Buffer.alloc(3)]
+    await expect(flat(decodeCache2k(odd, 'odd.trace'))).rejects.toThrow(
+      /odd\.trace: 10 bytes .*\(2 byte\(s\) left over\)/,
+    )
   })
 })
 

@@ -22,6 +22,7 @@ export async function* decodeCache2k(input: Chunks, name = 'input'): AsyncGenera
   let pendingLength = 0
   let offset = 0
   for await (const chunk of chunks) {
+    offset += chunk.length // first: a chunk that only adds to the pending integer counts too
     const out: number[] = []
     let i = 0
     if (pendingLength > 0) {
@@ -40,7 +41,6 @@ export async function* decodeCache2k(input: Chunks, name = 'input'): AsyncGenera
       )
     }
     while (i < chunk.length) pending[pendingLength++] = chunk[i++] as number
-    offset += chunk.length
     if (out.length > 0) yield out
   }
   if (pendingLength > 0) {
