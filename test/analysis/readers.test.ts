@@ -107,6 +107,42 @@ describe('log readers', () => {
     expect(sink.bad).toEqual([{ line: 4, reason: 'wrong field count (2, header has 4)' }])
   })
 
+  it('csv: a quoted field spanning lines (a multi-line SQL statement) is one row, numbered by its first line', () => {
+    const sink = read(
+      'csv',
+      [
+        'timestamp,query,duration_ms',
+        '2026-01-05T09:00:00Z,"SELECT *',
+        '  FROM users',
+        '  WHERE id = 7",1.5',
+        '2026-01-05T09:00:01Z,"SELECT ""a"",',
+        ' b FROM t WHERE x IN (1,2)",2',
+        '2026-01-05T09:00:02Z,SELECT 1,3',
+        '2026-01-05T09:00:03Z,"never closed,4',
+      ].join('\n'),
+    )
+    expect(sink.events.map((e) => [e.line, e.text, e.durationMs])).toEqual([
+      [2, 'SELECT *\n  FROM users\n  WHERE id = 7', 1.5],
+      [5, 'SELECT "a",\n b FROM t WHERE x IN (1,2)', 2],
+      [7, 'SELECT 1', 3],
+    ])
+    expect(sink.bad).toEqual([{ line: 8, reason: 'unterminated quote' }])
+    // Detected as CSV too: its records have the header's width, though most of its lines do not.
+    const statement = (i: number) => [
+      `2026-01-05T09:00:0${i},"SELECT *`,
+      '  FROM users',
+      `  WHERE id = ${i}",1.5`,
+    ]
+    expect(detectFormat(['timestamp,query,duration_ms', ...[1, 2, 3, 4].flatMap(statement)])).toBe('csv')
+    // A quote left open gives up after 64 KiB: the lines it held are read again as rows, not lost.
+    const held = ['key,size', 'a,1', '"open,2', ...Array.from({ length: 9000 }, (_, i) => `k${i},${i}`)]
+    const open = read('csv', held.join('\n'))
+    expect(open.bad).toEqual([{ line: 3, reason: 'unterminated quote' }])
+    expect(open.events).toHaveLength(1 + 9000)
+    expect(open.events.map((e) => e.line)).toEqual([2, ...Array.from({ length: 9000 }, (_, i) => i + 4)])
+    expect(open.events.at(-1)?.text).toBe('k8999')
+  })
+
   it('jsonl: configurable fields with dotted paths and units; non-JSON is malformed', () => {
     const sink = read(
       'jsonl',

@@ -54,6 +54,29 @@ function headerOverValues(header: readonly string[], rows: readonly string[]): b
 }
 
 /**
+ * CSV records from lines (blank ones left out): a line whose quoted field is left open goes on
+ * with the next ones until its quotes balance, as the CSV reader reads them.
+ */
+function csvRecords(lines: readonly string[]): string[] {
+  const records: string[] = []
+  let open: string[] = []
+  let quotes = 0
+  for (const raw of lines) {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    if (open.length === 0 && line.trim() === '') continue
+    open.push(line)
+    quotes += line.split('"').length - 1
+    if (quotes % 2 === 0) {
+      records.push(open.join('\n'))
+      open = []
+      quotes = 0
+    }
+  }
+  if (open.length > 0) records.push(open.join('\n'))
+  return records
+}
+
+/**
  * The format of a log from its first lines (blank and binary lines ignored): the format most of
  * them parse as, tried from the most specific (MONITOR, PostgreSQL, combined) to the least (a
  * CSV header naming a known column, JSON objects); anything else is a key per line. `name` breaks
@@ -70,15 +93,23 @@ export function detectFormat(lines: readonly string[], name = ''): LogFormat {
   const share = (test: (line: string) => boolean): number =>
     sample.filter((line) => test(line)).length / sample.length
   if (share((line) => MONITOR.test(line) || line === 'OK') >= 0.5) return 'redis-monitor'
-  if (share((line) => POSTGRES.test(line) || /^\s/.test(line)) >= 0.5) return 'postgres'
+  // Continuation lines (indented) count, but only beside a line with PostgreSQL's prefix: an
+  // indented multi-line SQL statement in a CSV is not a PostgreSQL log.
+  if (
+    share((line) => POSTGRES.test(line) || /^\s/.test(line)) >= 0.5 &&
+    sample.some((line) => POSTGRES.test(line))
+  )
+    return 'postgres'
   if (share((line) => COMBINED_LINE.test(line)) >= 0.5) return 'combined'
   if (share((line) => line.trimStart().startsWith('{')) >= 0.5) return 'jsonl'
   const header = splitCsv(sample[0] as string)
   if (header !== undefined && header.length >= 2) {
     const known = header.some((cell) => KNOWN_COLUMNS.has(cell.trim().toLowerCase()))
     const width = header.length
-    const consistent = share((line) => splitCsv(line)?.length === width) >= 0.8
-    const named = known || /\.csv(\.gz)?$/i.test(name) || headerOverValues(header, sample.slice(1))
+    const records = csvRecords(lines).slice(0, 50)
+    const consistent =
+      records.filter((record) => splitCsv(record)?.length === width).length >= 0.8 * records.length
+    const named = known || /\.csv(\.gz)?$/i.test(name) || headerOverValues(header, records.slice(1))
     if (named && consistent) return 'csv'
   }
   if (/\.(jsonl|ndjson)(\.gz)?$/i.test(name)) return 'jsonl'
