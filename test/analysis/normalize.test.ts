@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { normalizeKey, normalizeSql, normalizeUrl } from '../../dist/analysis/normalize/index.js'
+import { newRawEvent } from '../../dist/analysis/event.js'
+import { Normalizer, normalizeKey, normalizeSql, normalizeUrl } from '../../dist/analysis/normalize/index.js'
 
 describe('normalisation into signatures and data types', () => {
   it('SQL: numbers and strings become ?, IN-lists of any length one shape; the key keeps the values', () => {
@@ -76,5 +77,17 @@ describe('normalisation into signatures and data types', () => {
     expect(normalizeKey('session:a8f5f167f44f4964e6c998dee827110c', 'read').signature).toBe('session:{hash}')
     expect(normalizeKey('page:item42', 'read').signature).toBe('page:item{n}')
     expect(normalizeKey('views:9', 'write', 'INCR').shape).toBe('counter')
+  })
+})
+
+describe('the normaliser memo', () => {
+  it('stays within its bound whatever the verbs: a column of ever-new methods does not grow it', () => {
+    const normalizer = new Normalizer()
+    const event = (text: string, verb: string) => ({ ...newRawEvent(), kind: 'key' as const, text, verb })
+    // Hot keys first: the memo pays, so it stays on.
+    for (let i = 0; i < 100_000; i++) normalizer.normalize(event(`product:${i % 100}`, 'GET'))
+    // Then every line with a verb never seen before (a garbage or attacker-filled column).
+    for (let i = 0; i < 300_000; i++) normalizer.normalize(event(`product:${i % 100}`, `VERB${i}`))
+    expect(normalizer.memoized).toBeLessThanOrEqual(100_001)
   })
 })

@@ -50,11 +50,7 @@ export class Normalizer {
       Map<string, NormalizedAccess>
     >
     let memo = group.get(event.verb)
-    if (memo === undefined) {
-      memo = new Map()
-      group.set(detach(event.verb), memo)
-    }
-    let access = memo.get(event.text)
+    let access = memo?.get(event.text)
     if (++this.#lookups === MEMO_LIMIT) {
       this.#enabled = this.#hits * 2 > this.#lookups
       if (!this.#enabled) for (const g of this.#memos) g.clear()
@@ -65,12 +61,26 @@ export class Normalizer {
     }
     access = this.#compute(event)
     if (this.#size >= MEMO_LIMIT) {
-      for (const g of this.#memos) for (const m of g.values()) m.clear()
+      // Verbs too: a log with a column of ever-new methods or commands grew one map per verb.
+      for (const g of this.#memos) g.clear()
       this.#size = 0
+      memo = undefined
+    }
+    if (memo === undefined) {
+      memo = new Map()
+      group.set(detach(event.verb), memo)
+      this.#size++
     }
     memo.set(detach(event.text), access)
     this.#size++
     return access
+  }
+
+  /** Memoised entries, verbs and texts (within {@link MEMO_LIMIT}): for tests and diagnostics. */
+  get memoized(): number {
+    let n = 0
+    for (const g of this.#memos) for (const m of g.values()) n += 1 + m.size
+    return n
   }
 
   #compute(event: RawEvent): NormalizedAccess {
