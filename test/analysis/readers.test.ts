@@ -8,6 +8,7 @@ import {
   type LogFormat,
   parseFieldMap,
 } from '../../dist/analysis/readers/index.js'
+import { monitorArgs } from '../../dist/analysis/readers/redis-monitor.js'
 import { collector, tempDir } from './helpers.js'
 
 function read(format: LogFormat, text: string, fields?: string) {
@@ -270,5 +271,16 @@ describe('log readers', () => {
       [3, 'line too long (5000 characters)'],
       [5, 'binary data'],
     ])
+  })
+})
+
+describe('MONITOR arguments', () => {
+  it('unescape what Redis escapes (sdscatrepr: \\a, \\b, \\n, \\r, \\t, \\xHH, \\\\, \\"): a BEL in a key is not the letter a', () => {
+    expect(monitorArgs(String.raw`"GET" "x\ay\bz\x41\n\"q\\"`)).toEqual(['GET', 'x\u0007y\u0008zA\n"q\\'])
+  })
+
+  it('refuse an \\x escape that is not two hex digits (a malformed line, not a NUL in the key)', () => {
+    expect(monitorArgs(String.raw`"GET" "k\xZZ"`)).toBeUndefined()
+    expect(monitorArgs(String.raw`"GET" "k\x4"`)).toBeUndefined()
   })
 })

@@ -90,7 +90,10 @@ const WRITES: Readonly<Record<string, number>> = {
   JSON_SET: 0,
 }
 
-/** The quoted arguments of a MONITOR line (`\"`, `\\`, `\n`, `\xHH` unescaped), or undefined. */
+/** The one-letter escapes of Redis's sdscatrepr, the quoting MONITOR uses. */
+const ESCAPED: Readonly<Record<string, string>> = { n: '\n', r: '\r', t: '\t', a: '\u0007', b: '\b' }
+
+/** The quoted arguments of a MONITOR line (`\"`, `\\`, `\n`, `\r`, `\t`, `\a`, `\b`, `\xHH` unescaped), or undefined. */
 export function monitorArgs(text: string): string[] | undefined {
   const args: string[] = []
   let i = 0
@@ -113,11 +116,14 @@ export function monitorArgs(text: string): string[] | undefined {
       if (c === '\\') {
         const n = text[i + 1]
         if (n === 'x') {
-          value += String.fromCharCode(Number.parseInt(text.slice(i + 2, i + 4), 16))
+          const hex = text.slice(i + 2, i + 4)
+          // Two hex digits, as Redis writes them; anything else is not a MONITOR line.
+          if (!/^[0-9a-fA-F]{2}$/.test(hex)) return undefined
+          value += String.fromCharCode(Number.parseInt(hex, 16))
           i += 4
           continue
         }
-        value += n === 'n' ? '\n' : n === 'r' ? '\r' : n === 't' ? '\t' : (n ?? '')
+        value += (n !== undefined && ESCAPED[n]) ?? n ?? ''
         i += 2
         continue
       }
