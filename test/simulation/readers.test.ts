@@ -59,6 +59,11 @@ describe('lines reader', () => {
     expect(await collect(readLines(tmp.path('keys.txt.gz')))).toEqual(expected)
   })
 
+  it('drops a UTF-8 byte order mark before the first key (an editor that saves with one adds no key)', async () => {
+    await writeFile(tmp.path('bom.txt'), `\uFEFF${text}`)
+    expect(await collect(readLines(tmp.path('bom.txt')))).toEqual(expected)
+  })
+
   it('joins lines split across chunks anywhere', async () => {
     expect(await flat(decodeLines(splitEverywhere(Buffer.from(text))))).toEqual(expected)
   })

@@ -12,7 +12,7 @@ import {
 /**
  * A text trace with one key per line, in batches (one per chunk of the file). A line holding a
  * canonical decimal integer gives a number key, any other line the trimmed text; blank lines are
- * skipped. Streams: memory stays at a chunk or two whatever the file's size.
+ * skipped, and so is a byte order mark before the first line. Streams: memory stays at a chunk or two whatever the file's size.
  */
 export function readLinesBatches(path: string, options: ReadOptions = {}): AsyncGenerator<TraceKey[]> {
   return decodeLines(readChunks(path, options), options)
@@ -22,7 +22,16 @@ export function readLinesBatches(path: string, options: ReadOptions = {}): Async
 export function decodeLines(chunks: Chunks, options: LineOptions = {}): AsyncGenerator<TraceKey[]> {
   return forEachLine<TraceKey>(
     chunks,
-    (buffer, start, end, _line, out) => {
+    (buffer, start, end, line, out) => {
+      // A UTF-8 byte order mark (an editor's) is not part of the first key.
+      if (
+        line === 1 &&
+        end - start >= 3 &&
+        buffer[start] === 0xef &&
+        buffer[start + 1] === 0xbb &&
+        buffer[start + 2] === 0xbf
+      )
+        start += 3
       const key = keyFromBytes(buffer, start, end)
       if (key !== undefined) out.push(key)
     },
