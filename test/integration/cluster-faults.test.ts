@@ -158,9 +158,12 @@ describe.each(CLIENTS)('client %s', (client) => {
     expect(unhandled).toEqual([])
   }, 60_000)
 
-  it('the master holding an instance’s bus subscriber frozen: the subscriber notices within 3 s, moves to another master, and no invalidated value is read from the L1 later than 100 ms after that', async () => {
-    const namespace = uniqueNamespace('frozen-subscriber')
-    // Heartbeats rare and silence long: the bus watch (bus.maxSilence) must not be what saves the L1.
+  /**
+   * A reader, the master its bus subscriber landed on (the node that gained a pub/sub client) and a
+   * writer. Heartbeats rare and silence long: the bus watch (bus.maxSilence) must not be what saves
+   * the reader's L1 when that master freezes.
+   */
+  async function subscriberPair(namespace: string) {
     const bus = { heartbeat: '20s', maxSilence: '60s' } as const
     const before = await pubsubClients()
     const reader = track(createCache(options(namespace, { bus })))
@@ -168,6 +171,11 @@ describe.each(CLIENTS)('client %s', (client) => {
     const frozen = newSubscriberNode(before, await pubsubClients())
     const writer = track(createCache(options(namespace, { bus })))
     await writer.ready()
+    return { namespace, reader, writer, frozen }
+  }
+
+  it('the master holding an instance’s bus subscriber frozen: the subscriber notices within 3 s, moves to another master, and no invalidated value is read from the L1 later than 100 ms after that', async () => {
+    const { namespace, reader, writer, frozen } = await subscriberPair(uniqueNamespace('frozen-subscriber'))
     // Keys on the other masters: their reads and writes work all along.
     const keys: string[] = []
     for (let i = 0; keys.length < 8; i++) {
@@ -237,14 +245,7 @@ describe.each(CLIENTS)('client %s', (client) => {
   }, 60_000)
 
   it('a namespace opened while the master holding the bus subscriber is frozen: its SUBSCRIBE waits for the move instead of failing, ready() resolves, and it hears invalidations', async () => {
-    const namespace = uniqueNamespace('frozen-subscribe')
-    const bus = { heartbeat: '20s', maxSilence: '60s' } as const
-    const before = await pubsubClients()
-    const reader = track(createCache(options(namespace, { bus })))
-    await reader.ready()
-    const frozen = newSubscriberNode(before, await pubsubClients())
-    const writer = track(createCache(options(namespace, { bus })))
-    await writer.ready()
+    const { namespace, reader, writer, frozen } = await subscriberPair(uniqueNamespace('frozen-subscribe'))
     let key = ''
     for (let i = 0; key === ''; i++) {
       if ((await cluster().nodeOf(`${namespace}.child:v1:k${i}`)) !== frozen) key = `k${i}`
