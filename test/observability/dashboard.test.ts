@@ -333,6 +333,14 @@ describe('createDashboardHandler, watching caches of this process', () => {
     expect(() => createDashboardHandler({ source: { snapshots: () => [] }, intervalMs: 0 })).toThrow(
       /intervalMs/,
     )
+    // Of the wrong type: a typed error naming the option, not a TypeError from inside.
+    const source = { snapshots: () => [] }
+    expect(() => createDashboardHandler({ source, title: 42 as never })).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_OPTION', message: expect.stringContaining('title') }),
+    )
+    expect(() => createDashboardHandler({ source, basePath: 5 as never })).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_OPTION', message: expect.stringContaining('basePath') }),
+    )
   })
 })
 

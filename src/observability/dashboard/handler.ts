@@ -135,13 +135,20 @@ export function createDashboardHandler(options: DashboardOptions): DashboardHand
   }
   const historySeconds = positive('historySeconds', options.historySeconds, 300, 1)
   const intervalMs = positive('intervalMs', options.intervalMs, 1000, 10)
-  const basePath = (options.basePath ?? '').replace(/\/+$/, '')
-  if (typeof basePath !== 'string' || (basePath !== '' && !basePath.startsWith('/'))) {
+  const rawBasePath: unknown = options.basePath ?? ''
+  const basePath = typeof rawBasePath === 'string' ? rawBasePath.replace(/\/+$/, '') : undefined
+  if (basePath === undefined || (basePath !== '' && !basePath.startsWith('/'))) {
     throw new InvalidOptionError(
       `createDashboardHandler: basePath must start with '/' (e.g. '/cache'); got ${describeValue(options.basePath)}.`,
     )
   }
-  const page = buildPage(options.title ?? 'stratacache')
+  const title: unknown = options.title ?? 'stratacache'
+  if (typeof title !== 'string') {
+    throw new InvalidOptionError(
+      `createDashboardHandler: title must be a string; got ${describeValue(title)}.`,
+    )
+  }
+  const page = buildPage(title)
   const mode: DashboardFeed['mode'] = caches === undefined ? 'published' : 'local'
 
   const read = (): readonly CacheSnapshot[] =>
