@@ -200,16 +200,12 @@ export class BusLink {
   async publishRepaired(tier: RemoteTier, keys: readonly string[], version: string): Promise<void> {
     const bus = tier.bus
     if (bus === undefined) return
-    const at = this.#clock.stamp()
-    // In parts when long keys would make one message over the size every receiver refuses.
-    const parts = busParts(keys) ?? [[...keys]]
+    const change: BusChange = { op: 'delete', at: this.#clock.stamp(), version, keys: [...keys] }
+    // In several messages when long keys would make one over the size every receiver refuses.
     await Promise.all(
-      parts.map((part) =>
+      coalesce(this.source, [change]).map((message) =>
         bus
-          .publish(
-            this.#options.channel,
-            this.#codec.encode({ op: 'delete', source: this.source, at, version, keys: part }),
-          )
+          .publish(this.#options.channel, this.#codec.encode(message))
           .catch((error: unknown) => this.#telemetry.l2Failure(error, 'publish')),
       ),
     )
@@ -290,33 +286,4 @@ export class BusLink {
     this.#local.clear()
     this.#telemetry.counters.busResyncs++
   }
-}
-
-/**
- * How much of a bus change's keys or tags one part carries, counted as the bus counts them
- * (UTF-16 units plus 24 per item, `coalesce` in src/invalidation/messages.ts): half of what it
- * packs into one message, so that a part never needs splitting there, even fully escaped.
- */
-const BUS_PART_CHARS = 64 * 1024
-
-/** `items` in parts of at most BUS_PART_CHARS, or undefined when they fit in one. */
-export function busParts(items: readonly string[]): string[][] | undefined {
-  let total = 0
-  for (const item of items) total += item.length + 24
-  if (total <= BUS_PART_CHARS) return undefined
-  const parts: string[][] = []
-  let part: string[] = []
-  let chars = 0
-  for (const item of items) {
-    const size = item.length + 24
-    if (part.length > 0 && chars + size > BUS_PART_CHARS) {
-      parts.push(part)
-      part = []
-      chars = 0
-    }
-    part.push(item)
-    chars += size
-  }
-  parts.push(part)
-  return parts
 }

@@ -7,7 +7,7 @@ import type { InvalidationMode } from '../invalidation/store.js'
 import { globToRegExp } from '../keys/glob.js'
 import type { EncodedValue } from '../serialization/serializer.js'
 import { AdaptiveTtl } from '../ttl/adaptive.js'
-import { type BusLink, busParts } from './bus-link.js'
+import type { BusLink } from './bus-link.js'
 import type { EntryCodec } from './entry-codec.js'
 import { emitInvalidation } from './events.js'
 import type { Flights } from './flights.js'
@@ -154,7 +154,7 @@ export class Writer {
   /** After staged sets reached the L2: one bus message for all their keys (with the tick's other changes). */
   async announce(keys: readonly string[], at: number): Promise<void> {
     if (keys.length === 0) return
-    await this.#publish({ op: 'delete', at, version: this.#p.version, keys: [...keys] })
+    await this.#p.bus.publish({ op: 'delete', at, version: this.#p.version, keys: [...keys] })
   }
 
   /**
@@ -286,7 +286,7 @@ export class Writer {
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
-    const { telemetry, clock, flights, local } = this.#p
+    const { telemetry, clock, flights, local, bus } = this.#p
     telemetry.events.emit('delete', { keys })
     const at = clock.stamp()
     for (const key of keys) {
@@ -299,7 +299,7 @@ export class Writer {
     // Announced in the same tick as the L2 delete (see set); rejects as the delete's policy says.
     // When the L2 failed (and its policy did not reject), the queued repair tells the others again once it answers.
     const deleted = this.#p.remote.delete(keys, at, dependents)
-    const published = this.#publish(change, deleted)
+    const published = bus.publish(change, deleted)
     await this.#announced(published, undefined, !(await deleted))
     emitInvalidation(telemetry.events, { ...change, keys: keys as string[] }, 'local')
   }
@@ -316,13 +316,13 @@ export class Writer {
   }
 
   async invalidateTags(tags: readonly string[], mode: InvalidationMode): Promise<void> {
-    const { clock, telemetry } = this.#p
+    const { clock, telemetry, bus } = this.#p
     const at = clock.stamp()
     this.#applyTags(tags, mode, at)
     telemetry.counters.tagInvalidations += tags.length
     const recorded = this.#p.remote.invalidateTags(tags, at, mode)
     // The others hear of it even when the L2 could not record it.
-    const published = this.#publish({ op: 'tags', at, tags: [...tags], mode }, recorded)
+    const published = bus.publish({ op: 'tags', at, tags: [...tags], mode }, recorded)
     try {
       await recorded
       await this.#announced(published)
@@ -349,22 +349,6 @@ export class Writer {
     await bus.publish(message)
     emitInvalidation(this.#p.telemetry.events, message, 'local')
     return deleted ?? removed
-  }
-
-  /**
-   * Publishes `change` on the bus, as several changes when its keys or tags would not fit in one
-   * message: the bus packs the changes of a tick into messages of a bounded size, but never splits
-   * one change, and every receiver refuses a message over 1 MiB — the change would be lost to all.
-   */
-  #publish(change: BusChange, after?: Promise<unknown>): Promise<void> {
-    const bus = this.#p.bus
-    if (change.op !== 'delete' && change.op !== 'tags') return bus.publish(change, after)
-    const parts = busParts(change.op === 'delete' ? change.keys : change.tags)
-    if (parts === undefined) return bus.publish(change, after)
-    const published = parts.map((part) =>
-      bus.publish(change.op === 'delete' ? { ...change, keys: part } : { ...change, tags: part }, after),
-    )
-    return Promise.all(published).then(() => undefined)
   }
 
   /** Applies a change another instance announced. */

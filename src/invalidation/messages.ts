@@ -260,6 +260,14 @@ function isStrings(value: unknown): value is string[] {
 /** Keys (in UTF-16 units) one change carries at most, so a message stays far below {@link MAX_MESSAGE_BYTES}. */
 const MAX_CHANGE_CHARS = 128 * 1024
 
+/** Whether a change goes out as it is: anything but a delete or tag invalidation over {@link MAX_CHANGE_CHARS}. */
+function fitsOneMessage(change: BusChange): boolean {
+  if (change.op !== 'delete' && change.op !== 'tags') return true
+  let chars = 0
+  for (const item of change.op === 'delete' ? change.keys : change.tags) chars += item.length + 24
+  return chars <= MAX_CHANGE_CHARS
+}
+
 /** Items (keys or tags) of one merged change, each with when it changed (the later, if twice). */
 class Merged {
   readonly times = new Map<string, number>()
@@ -267,14 +275,10 @@ class Merged {
 
   constructor(readonly change: BusChange & { op: 'delete' | 'tags' }) {}
 
-  add(items: readonly string[], at: number, ats: readonly number[] | undefined): void {
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as string
-      const time = ats?.[i] ?? at
-      const known = this.times.get(item)
-      if (known === undefined) this.chars += item.length + 24
-      if (known === undefined || time > known) this.times.set(item, time)
-    }
+  add(item: string, time: number): void {
+    const known = this.times.get(item)
+    if (known === undefined) this.chars += item.length + 24
+    if (known === undefined || time > known) this.times.set(item, time)
   }
 
   /** The change with its items and their times (`ats` only when they differ; `at` the earliest). */
@@ -301,20 +305,32 @@ class Merged {
  * that started microseconds before a change); changes of several kinds go out as one `batch`.
  */
 export function coalesce(source: string, changes: readonly BusChange[]): BusMessage[] {
-  if (changes.length === 1) return [{ ...(changes[0] as BusChange), source }]
+  if (changes.length === 1 && fitsOneMessage(changes[0] as BusChange)) {
+    return [{ ...(changes[0] as BusChange), source }]
+  }
   const order: (Merged | BusChange)[] = []
   const open = new Map<string, Merged>()
   let clear: { op: 'clear'; at: number } | undefined
   const patterns = new Set<string>()
-  const into = (id: string, fresh: () => Merged, items: readonly string[]): Merged => {
+  // Item by item: one change too large for a message (60,000 keys of one deleteMany) is split
+  // over several, where every receiver would refuse it whole.
+  const into = (
+    id: string,
+    fresh: () => Merged,
+    items: readonly string[],
+    at: number,
+    ats: readonly number[] | undefined,
+  ): void => {
     let merged = open.get(id)
-    const chars = items.reduce((n, k) => n + k.length + 24, 0)
-    if (merged === undefined || merged.chars + chars > MAX_CHANGE_CHARS) {
-      merged = fresh()
-      open.set(id, merged)
-      order.push(merged)
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as string
+      if (merged === undefined || merged.chars + item.length + 24 > MAX_CHANGE_CHARS) {
+        merged = fresh()
+        open.set(id, merged)
+        order.push(merged)
+      }
+      merged.add(item, ats?.[i] ?? at)
     }
-    return merged
   }
   for (const change of changes) {
     switch (change.op) {
@@ -323,14 +339,18 @@ export function coalesce(source: string, changes: readonly BusChange[]): BusMess
           `d\u0000${change.version}`,
           () => new Merged({ op: 'delete', at: change.at, version: change.version, keys: [] }),
           change.keys,
-        ).add(change.keys, change.at, change.ats)
+          change.at,
+          change.ats,
+        )
         break
       case 'tags':
         into(
           `t\u0000${change.mode}`,
           () => new Merged({ op: 'tags', at: change.at, tags: [], mode: change.mode }),
           change.tags,
-        ).add(change.tags, change.at, change.ats)
+          change.at,
+          change.ats,
+        )
         break
       case 'clear':
         if (clear === undefined) {
