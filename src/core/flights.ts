@@ -57,11 +57,23 @@ export class Flights {
     return this.#tokens.get(key)
   }
 
-  /** Registers a load as the key's flight, with a token that a later write or delete can mark overtaken. */
+  /**
+   * Registers a load as the key's flight, with a token that a later write or delete can mark
+   * overtaken. Never throws: what `start` throws synchronously rejects the flight.
+   */
   track(key: string, start: (token: LoadToken) => Promise<Loaded>): Promise<Loaded> {
     const token: LoadToken = { overtaken: false, startedAt: this.#stamp() }
     this.#tokens.set(key, token)
-    const flight = this.#flights.track(key, start(token))
+    let started: Promise<Loaded>
+    try {
+      started = start(token)
+    } catch (error) {
+      // Thrown before a promise existed, the token would stay registered with no flight to
+      // settle and remove it: the key's entry leaked, and writes kept "overtaking" a dead load.
+      // As a rejected flight it settles, and is cleaned up, like a load that rejects.
+      started = Promise.reject(error)
+    }
+    const flight = this.#flights.track(key, started)
     const done = () => {
       if (this.#tokens.get(key) === token) this.#tokens.delete(key)
     }
