@@ -59,6 +59,16 @@ export interface HealthInputs {
 const MAX_SAMPLES = 4096
 
 /**
+ * The shortest cadence at which Redis' figures are taken to be re-read: watchers (dashboard,
+ * publishing) sample once a second, so figures read by them are at most about this old.
+ */
+const INFO_EVERY_FLOOR_MS = 1_000
+/** Figures older than this many times the cadence they are re-read at are stale: unconfirmed. */
+const INFO_STALE_AFTER_READS = 3
+/** Intervals between reads kept to judge the cadence (the largest counts: one quick extra read must not shorten it). */
+const INFO_INTERVALS_KEPT = 4
+
+/**
  * The one eviction advice (health() and diagnose() both give it): a Redis that only caches should
  * evict by frequency, but one that also holds write-behind's log must never evict (docs/write-behind.md).
  */
@@ -71,6 +81,17 @@ export class HealthMonitor {
   readonly #thresholds: AlertThresholds
   readonly #samples: Sample[] = []
   readonly #firing = new Map<AlertName, number>()
+  /**
+   * Redis' figures last seen, and when: the report keeps the last INFO it got and passes it on
+   * every evaluation, replacing the object only when Redis answers again, so a new object is a
+   * new read (read just before the health() that evaluates it).
+   */
+  #info: RemoteInfo | undefined
+  #infoReadAt = 0
+  /** The latest intervals between two reads with no failed one between them. */
+  readonly #infoIntervals: number[] = []
+  /** Whether a read failed since the last one that answered (the interval then says nothing of the cadence). */
+  #infoMissed = false
 
   constructor(cache: string, windowMs: number, thresholds: AlertThresholds, createdAt: number) {
     this.#cache = cache
@@ -90,15 +111,43 @@ export class HealthMonitor {
     return this.#windowMs
   }
 
+  /**
+   * Redis' figures if Redis still confirms them, else undefined (unknown): the last read must have
+   * answered, and be no older than {@link INFO_STALE_AFTER_READS} times the cadence of the reads.
+   * Without this, a frozen or unreachable Redis kept showing (and judging) its last figures.
+   */
+  #confirmedInfo(inputs: HealthInputs): { info: RemoteInfo; readAt: number } | undefined {
+    const l2 = inputs.l2
+    const info = l2?.info
+    if (l2 === undefined || info === undefined) return undefined
+    if (info !== this.#info) {
+      if (this.#info !== undefined && !this.#infoMissed) {
+        this.#infoIntervals.push(inputs.now - this.#infoReadAt)
+        if (this.#infoIntervals.length > INFO_INTERVALS_KEPT) this.#infoIntervals.shift()
+      }
+      this.#info = info
+      this.#infoReadAt = inputs.now
+      this.#infoMissed = false
+    }
+    if (!l2.answered) {
+      this.#infoMissed = true
+      return undefined
+    }
+    const every = Math.max(INFO_EVERY_FLOOR_MS, ...this.#infoIntervals)
+    if (inputs.now - this.#infoReadAt > INFO_STALE_AFTER_READS * every) return undefined
+    return { info, readAt: this.#infoReadAt }
+  }
+
   /** Records the figures of now and returns the health over the window that ends now. */
   evaluate(inputs: HealthInputs): CacheHealth {
     const reads = mergeHistograms(inputs.readHistograms)
+    const confirmed = this.#confirmedInfo(inputs)
     const sample: Sample = {
       at: inputs.now,
       hits: inputs.hits,
       misses: inputs.misses,
       evictions: inputs.l1Evictions,
-      redisEvicted: inputs.l2?.info?.evictedKeys,
+      redisEvicted: confirmed?.info.evictedKeys,
       reads: Float64Array.from(reads.counts),
     }
     const base = this.#baseline(inputs.now)
@@ -142,9 +191,11 @@ export class HealthMonitor {
       )
     }
     let memory: RedisMemory | undefined
-    const info = inputs.l2?.info
-    if (info !== undefined) {
+    // Only figures Redis still confirms are shown and judged: stale ones are unknown.
+    if (confirmed !== undefined) {
+      const info = confirmed.info
       memory = {
+        readAt: confirmed.readAt,
         usedBytes: info.usedMemory,
         maxBytes: info.maxMemory,
         policy: info.maxMemoryPolicy,

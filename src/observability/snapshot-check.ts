@@ -246,6 +246,8 @@ function checkHealth(value: unknown): CacheHealth {
         ? {}
         : {
             memory: {
+              // An older version's snapshot has no readAt: its figures were current when it was checked.
+              readAt: memory.readAt === undefined ? health.checkedAt : finite(memory.readAt),
               usedBytes: count(memory.usedBytes),
               maxBytes: count(memory.maxBytes),
               policy: text(memory.policy, 64),

@@ -82,6 +82,12 @@ export interface Alert {
 }
 
 export interface RedisMemory {
+  /**
+   * When Redis answered the INFO these figures come from (ms since the epoch). Figures Redis no
+   * longer confirms (its last INFO failed, or it is older than 3 times the cadence of the reads)
+   * are not reported: `memory` is then absent.
+   */
+  readonly readAt: number
   readonly usedBytes: number
   /** 0 when Redis has no limit. */
   readonly maxBytes: number
@@ -126,7 +132,7 @@ export interface CacheHealth {
     }[]
     /** While not connected: the connection's last error, e.g. `connect ECONNREFUSED 127.0.0.1:6379` or `WRONGPASS …`. */
     readonly error?: string
-    /** From Redis `INFO memory` (absent when the tier is not Redis or did not answer). */
+    /** From Redis `INFO memory` (absent when the tier is not Redis, or Redis no longer confirms its figures: see `RedisMemory.readAt`). */
     readonly memory?: RedisMemory
   }
   readonly alerts: readonly Alert[]

@@ -108,6 +108,68 @@ describe('health() reads Redis memory and eviction figures', () => {
   })
 })
 
+describe('Redis figures that Redis no longer confirms', () => {
+  it('health() on a frozen Redis: its last memory figures are not shown nor judged, and Redis is reported as not answering', async () => {
+    const { clock, cache } = redisCache({ l2: { redis: server().url, timeout: '200ms' } })
+    await server().command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')
+    const info = String(await server().command('INFO', 'memory'))
+    const used = Number(/used_memory:(\d+)/.exec(info)?.[1])
+    // A limit Redis is already near: memory-high fires while Redis answers.
+    await server().command('CONFIG', 'SET', 'maxmemory', String(Math.ceil(used / 0.95)))
+    const answering = await cache.health()
+    expect(names(answering)).toEqual(['memory-high'])
+    expect(answering.l2?.memory?.readAt).toBe(clock())
+
+    server().pause()
+    try {
+      clock.advance(1000)
+      const frozen = await cache.health()
+      // Unknown, not the figures of a Redis that no longer answers (nor alerts computed from them).
+      expect(frozen.l2?.memory).toBeUndefined()
+      expect(names(frozen)).toEqual(['l2-unavailable'])
+      expect(frozen.l2?.connected).toBe(false)
+      expect(frozen.status).toBe('degraded')
+      // Minutes later, still unknown.
+      clock.advance(120_000)
+      const later = await cache.health()
+      expect(later.l2?.memory).toBeUndefined()
+      expect(names(later)).toEqual(['l2-unavailable'])
+      expect(cache.snapshot().health.l2?.memory).toBeUndefined()
+    } finally {
+      server().resume()
+    }
+    clock.advance(1000)
+    const back = await cache.health()
+    expect(back.l2?.memory?.readAt).toBe(clock())
+    expect(names(back)).toEqual(['memory-high'])
+  })
+
+  it('snapshot() (what Prometheus and dashboards read) drops figures older than 3 times the cadence of the reads', async () => {
+    const { clock, cache } = redisCache()
+    await server().command('CONFIG', 'SET', 'maxmemory', String(256 * 2 ** 20))
+    await server().command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lfu')
+    const readAt = (await cache.health()).l2?.memory?.readAt
+    expect(readAt).toBe(clock())
+    // Read once: they count as re-read every second (watchers sample once a second).
+    clock.advance(3000)
+    expect(cache.snapshot().health.l2?.memory?.readAt).toBe(readAt)
+    clock.advance(1)
+    expect(cache.snapshot().health.l2?.memory).toBeUndefined()
+    expect(cache.snapshot().health.alerts).toEqual([])
+
+    // Read every 5 s (a dashboard with intervalMs 5000): figures up to 15 s old still count.
+    await cache.health()
+    clock.advance(5000)
+    await cache.health()
+    clock.advance(5000)
+    const last = (await cache.health()).l2?.memory?.readAt
+    clock.advance(15_000)
+    expect(cache.snapshot().health.l2?.memory?.readAt).toBe(last)
+    clock.advance(1)
+    expect(cache.snapshot().health.l2?.memory).toBeUndefined()
+  })
+})
+
 describe('published snapshots', () => {
   it('reach another process’s subscriber with stats, health, hot key groups and a diagnosis — never a key', async () => {
     const namespace = uniqueNamespace('pub')
