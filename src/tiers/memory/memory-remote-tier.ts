@@ -12,6 +12,7 @@ import {
   tombstoneBytes,
 } from '../../invalidation/store.js'
 import { globToRegExp } from '../../keys/glob.js'
+import { pxOf } from '../redis/adapter.js'
 import type { RemoteEntry, RemoteTier } from '../tier.js'
 
 export interface MemoryRemoteTierOptions {
@@ -72,7 +73,7 @@ export class MemoryRemoteTier implements RemoteTier {
       },
       touchMarkers: async (keys, ttlMs, createdBefore) => {
         this.roundTrips++
-        const until = this.#clock() + ttlMs
+        const until = this.#clock() + lifetimeOf(ttlMs)
         for (const key of keys) {
           const entry = this.#read(key) === undefined ? undefined : this.#entries.get(key)
           if (entry === undefined) this.#write(key, encoder.encode(`${createdBefore},0`), ttlMs)
@@ -193,7 +194,8 @@ export class MemoryRemoteTier implements RemoteTier {
   #read(key: string): Uint8Array | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
-    if (entry.expiresAt <= this.#clock()) {
+    // As Redis's keyIsExpired (`now > when`): a key lives through its expiry millisecond.
+    if (entry.expiresAt < this.#clock()) {
       this.#entries.delete(key)
       return undefined
     }
@@ -211,8 +213,21 @@ export class MemoryRemoteTier implements RemoteTier {
 
   #write(key: string, value: Uint8Array, ttlMs: number): void {
     // Copy: a caller reusing its buffer must not change what is stored, as with a real server.
-    this.#entries.set(key, { value: Uint8Array.from(value), expiresAt: this.#clock() + ttlMs })
+    this.#entries.set(key, {
+      value: Uint8Array.from(value),
+      expiresAt: this.#clock() + lifetimeOf(ttlMs),
+    })
   }
+}
+
+/**
+ * How long a write of `ttlMs` lives: the PX the Redis tier sends for it (Redis refuses PX 0 and
+ * takes whole milliseconds, so 0 and fractions round up to at least 1), or forever. Without it,
+ * TTL 0 would write a key already expired and 0.5 one that expires mid-millisecond: unit tests
+ * would pass on semantics Redis lacks.
+ */
+function lifetimeOf(ttlMs: number): number {
+  return pxOf(ttlMs) ?? Number.POSITIVE_INFINITY
 }
 
 function bumped(marker: TagMarker, at: number, mode: InvalidationMode): TagMarker {
