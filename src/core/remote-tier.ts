@@ -9,7 +9,7 @@ import { CircuitBreakerTier, type CircuitState } from '../resilience/circuit-bre
 import { type ClusterMasterState, ClusterTier, clusterView } from '../tiers/redis/cluster-tier.js'
 import { ConnectionReport, connectionOf, unreachableWarning } from '../tiers/redis/connection.js'
 import { createRedisTier } from '../tiers/redis/create.js'
-import type { RemoteEntry, RemoteInfo, RemoteTier } from '../tiers/tier.js'
+import { type RemoteEntry, type RemoteInfo, type RemoteTier, UNREAD, type Unread } from '../tiers/tier.js'
 import type { EntryCodec, EnvelopeFields } from './entry-codec.js'
 import type { ResolvedOptions } from './options.js'
 import { Repairs } from './repairs.js'
@@ -411,16 +411,20 @@ class RedisRemoteAccess implements RemoteAccess {
   async readMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
     const storageKeys = keys.map((k) => this.storageKey(k))
     const started = this.#telemetry.l2Started()
-    let values: (Uint8Array | undefined)[]
+    const tier = this.tier
+    let values: (Uint8Array | undefined | Unread)[]
     try {
-      values = await this.tier.getMany(storageKeys)
+      // UNREAD: a cluster master failed (counted by the view) — a failed read, not an L2 miss.
+      values = await (tier.getManyOrUnread?.(storageKeys) ?? tier.getMany(storageKeys))
       this.#telemetry.l2Finished(started)
       for (const bytes of values) if (bytes === undefined) this.#telemetry.counters.l2Misses++
     } catch (error) {
       this.failed(error, 'getMany')
       return keys.map(() => undefined)
     }
-    return values.map((bytes, i) => (this.#repairs.outdated(storageKeys[i] as string) ? undefined : bytes))
+    return values.map((bytes, i) =>
+      bytes === UNREAD || this.#repairs.outdated(storageKeys[i] as string) ? undefined : bytes,
+    )
   }
 
   write(

@@ -3,6 +3,10 @@ import type { Bus } from '../invalidation/bus.js'
 import type { InvalidationStore } from '../invalidation/store.js'
 import type { KeyTracking } from '../invalidation/tracking.js'
 
+/** A key of a many-key read that was not read (its node failed): neither present nor absent. */
+export const UNREAD: unique symbol = Symbol('stratacache.unread')
+export type Unread = typeof UNREAD
+
 /**
  * A shared, byte-oriented tier (the L2): Redis in production, {@link MemoryRemoteTier} in unit
  * tests. Keys are full storage keys (namespace and version included). The core never sees a
@@ -15,6 +19,13 @@ export interface RemoteTier {
   get(key: string): Promise<Uint8Array | undefined>
   /** One round trip for all keys (MGET or pipeline); the result is aligned with `keys`. */
   getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]>
+  /**
+   * As {@link getMany}, for a tier whose keys live on several nodes (a Redis Cluster): a key whose
+   * node failed while others answered is {@link UNREAD} instead of undefined, so that it counts as
+   * a failed read rather than as a miss (undefined means the tier said "absent"). Rejects when no
+   * node answered. Optional: a tier without it has no partial reads (its getMany fails whole).
+   */
+  getManyOrUnread?(keys: readonly string[]): Promise<(Uint8Array | undefined | Unread)[]>
   /** Stores `value`; `ttlMs` is Infinity for no expiry. */
   set(key: string, value: Uint8Array, ttlMs: number): Promise<void>
   setMany(entries: readonly RemoteEntry[]): Promise<void>

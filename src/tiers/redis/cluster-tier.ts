@@ -4,7 +4,7 @@ import { L2TimeoutError } from '../../errors.js'
 import type { Bus } from '../../invalidation/bus.js'
 import { bumpAlongside, type InvalidationStore, type TagMarker } from '../../invalidation/store.js'
 import { CircuitBreakerTier, type CircuitState } from '../../resilience/circuit-breaker.js'
-import type { RemoteEntry, RemoteTier, StreamCommands } from '../tier.js'
+import { type RemoteEntry, type RemoteTier, type StreamCommands, UNREAD, type Unread } from '../tier.js'
 import type { RedisAdapter } from './adapter.js'
 import type { ClusterAdapter } from './cluster-adapter.js'
 import { ConnectionReport } from './connection.js'
@@ -34,7 +34,8 @@ export interface ClusterViewOptions {
   breakers?: MasterBreakerOptions
   /**
    * One master's part of a many-key read failed while the others answered: the read resolves
-   * (those keys as absent), and this counts the failure (what a rejection would have done).
+   * (those keys UNREAD, or absent from getMany), and this counts the failure (what a rejection
+   * would have done).
    */
   onPartialFailure?: (error: unknown, operation: string) => void
 }
@@ -225,19 +226,28 @@ export class ClusterTier implements RemoteTier {
     return this.#on(lanes.addressOf(key), (lane) => lane.get(key))
   }
 
-  getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
-    if (!this.#lanes.routable) return this.#lanes.routed(() => this.getMany(keys))
+  /** As {@link getManyOrUnread}, the keys of a master that failed read as absent (its failure counted). */
+  async getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+    const values = await this.getManyOrUnread(keys)
+    return values.map((value) => (value === UNREAD ? undefined : value))
+  }
+
+  getManyOrUnread(keys: readonly string[]): Promise<(Uint8Array | undefined | Unread)[]> {
+    if (!this.#lanes.routable) return this.#lanes.routed(() => this.getManyOrUnread(keys))
     return this.#getMany(keys)
   }
 
-  /** Split by master, all at once: the keys of a master that failed read as absent, its failure counted. */
-  async #getMany(keys: readonly string[]): Promise<(Uint8Array | undefined)[]> {
+  /**
+   * Split by master, all at once: the keys of a master that failed are UNREAD (not absent: Redis
+   * did not say so), its failure counted; rejects when every master failed.
+   */
+  async #getMany(keys: readonly string[]): Promise<(Uint8Array | undefined | Unread)[]> {
     const groups = this.#group(keys, (k) => k)
     if (groups.size <= 1) {
       const [address] = groups.keys()
       return address === undefined ? [] : this.#on(address, (lane) => lane.getMany(keys))
     }
-    const out: (Uint8Array | undefined)[] = new Array(keys.length).fill(undefined)
+    const out: (Uint8Array | undefined | Unread)[] = new Array(keys.length).fill(UNREAD)
     const failures = await this.#each(groups, async (lane, indexes) => {
       const values = await lane.getMany(indexes.map((i) => keys[i] as string))
       for (let j = 0; j < indexes.length; j++) out[indexes[j] as number] = values[j]
