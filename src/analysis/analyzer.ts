@@ -6,6 +6,7 @@ import { type RetainedEvents, RetainedLog } from './retained.js'
 import { CountMin } from './sketch/count-min.js'
 import { SpaceSaving } from './sketch/space-saving.js'
 import { SignatureStats, TypeStats } from './stats.js'
+import { TimeExtremes } from './time-outliers.js'
 
 export interface AnalyzerOptions {
   /** Signatures tracked; later new ones are counted under their type's "(other signatures)". Default 2,000. */
@@ -62,9 +63,12 @@ export class Analyzer implements EventSink {
   malformedLines = 0
   readonly malformedByReason = new Map<string, number>()
   readonly malformedSamples: MalformedSample[] = []
+  /** Earliest and latest timestamps, outliers included (the report's span leaves them out: {@link times}). */
   firstTime = Number.POSITIVE_INFINITY
   lastTime = Number.NEGATIVE_INFINITY
   timedEvents = 0
+  /** The extremes of the events' times, from which the report finds the outliers. */
+  readonly times = new TimeExtremes()
   readDurationSumMs = 0
   readDurationCount = 0
   readonly #retained: RetainedLog
@@ -94,6 +98,7 @@ export class Analyzer implements EventSink {
       this.timedEvents++
       if (time < this.firstTime) this.firstTime = time
       if (time > this.lastTime) this.lastTime = time
+      this.times.add(time, raw.line)
     }
     const signature = this.#signature(access, raw)
     const type = signature.type

@@ -24,6 +24,12 @@ export interface ReplayConfig {
   readonly policy: PolicyName
   /** Whether the events' times drive expiry; without times, entries never expire. */
   readonly timed: boolean
+  /**
+   * Whether an event's time is the log's (not an outlier far off the rest): the others leave the
+   * clock where it was, so that one line dated decades off does not expire, or keep alive, what
+   * is stored at it. Default: every time.
+   */
+  readonly timeWithin?: (time: number) => boolean
   /** ±fraction of every TTL, as `createCache`'s `jitter` (default 0.1). */
   readonly jitter: number
   /** Replays only the reads whose key hash has this low bit (for the error band); undefined: all. */
@@ -78,12 +84,13 @@ export function replayConfiguration(events: RetainedEvents, config: ReplayConfig
     config.timed && Number.isFinite(ttlMs)
       ? now + ttlMs * (1 + (2 * random.next() - 1) * jitter)
       : Number.POSITIVE_INFINITY
+  const within = config.timeWithin ?? (() => true)
   let now = 0
   let reads = 0
   let hits = 0
   for (let i = 0; i < events.length; i++) {
     const time = events.times[i] as number
-    if (config.timed && !Number.isNaN(time)) now = time
+    if (config.timed && !Number.isNaN(time) && within(time)) now = time
     const id = events.ids[i] as number
     const code = events.codes[i] as number
     if (id < 0) {

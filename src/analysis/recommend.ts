@@ -63,8 +63,10 @@ export interface RecommendOptions {
 const perReadSignature = (s: SignatureStats): number => s.reads
 
 export function buildReport(analyzer: Analyzer, options: RecommendOptions): AnalysisReport {
-  const timed = analyzer.timedEvents > 0 && analyzer.lastTime > analyzer.firstTime
-  const spanMs = timed ? analyzer.lastTime - analyzer.firstTime : 0
+  // The span without the lines whose times are far off the rest: one epoch-0 line made it decades.
+  const range = analyzer.times.range()
+  const timed = analyzer.timedEvents > 0 && range.last > range.first
+  const spanMs = timed ? range.last - range.first : 0
   const allSignatures = [...analyzer.signatures.values()]
   const names = new Map<SignatureStats, string>()
   const used = new Set<string>()
@@ -128,13 +130,17 @@ export function buildReport(analyzer: Analyzer, options: RecommendOptions): Anal
       malformedSamples: analyzer.malformedSamples,
     },
     spanMs,
+    timeOutliers: {
+      count: range.outliers.length,
+      samples: range.outliers.slice(0, 20).map(({ line, time }) => ({ line, time })),
+    },
     timed,
     elapsedMs: options.elapsedMs,
     options: { maxStalenessMs: options.maxStalenessMs, target: options.target },
     hotSet: hotSet(analyzer, readSignatures, hot),
     signatures: signatureReports,
     types: [...typeReports.values()].sort((a, b) => b.reads + b.writes - (a.reads + a.writes)),
-    cache: cacheRecommendation(analyzer, plans, timed, options.target, typeReports),
+    cache: cacheRecommendation(analyzer, plans, timed, range.within, options.target, typeReports),
     accuracy: { distinctKeysRelativeError: 1.04 / Math.sqrt(4096), samplingRate: analyzer.profiler.rate },
   }
 }
@@ -361,6 +367,7 @@ function cacheRecommendation(
   analyzer: Analyzer,
   plans: readonly SignaturePlan[],
   timed: boolean,
+  timeWithin: (time: number) => boolean,
   target: number,
   types: Map<TypeStats, TypeReport>,
 ): CacheRecommendation {
@@ -426,6 +433,7 @@ function cacheRecommendation(
     size,
     policy: chosen.policy,
     timed,
+    timeWithin,
     jitter: CACHE_JITTER,
     totalReads: reads,
   }

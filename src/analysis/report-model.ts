@@ -23,8 +23,17 @@ export interface AnalysisReport {
     readonly malformedByReason: Readonly<Record<string, number>>
     readonly malformedSamples: readonly MalformedSample[]
   }
-  /** First to last timestamp, ms (0 when the log has no times). */
+  /** First to last timestamp, ms (0 when the log has no times), the {@link timeOutliers} left out. */
   readonly spanMs: number
+  /**
+   * Lines whose timestamps lie far outside the others' (a corrupted or epoch-0 line): left out of
+   * `spanMs`, of every rate and interval derived from it, and of the prediction's clock.
+   */
+  readonly timeOutliers: {
+    readonly count: number
+    /** Up to 20 of them, earliest first then latest first. */
+    readonly samples: readonly { readonly line: number; readonly time: number }[]
+  }
   readonly timed: boolean
   readonly elapsedMs: number
   readonly options: { readonly maxStalenessMs: number; readonly target: number }

@@ -1,4 +1,6 @@
 /** Small formatting helpers shared by the reports. */
+import type { AnalysisReport } from '../report-model.js'
+
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 export const pct = (ratio: number, digits = 1): string => `${(ratio * 100).toFixed(digits)}%`
 /** A difference of ratios in percentage points: 0.012 → '1.2'. */
@@ -45,4 +47,22 @@ export function printable(text: string): string {
 export function clip(text: string, width: number): string {
   const shown = printable(text)
   return shown.length <= width ? shown : `${shown.slice(0, width - 1)}…`
+}
+
+/** The lines whose times were left out of the span, as a sentence (the HTML report says the same). */
+export function outlierText(outliers: AnalysisReport['timeOutliers']): string {
+  const shown = outliers.samples
+    .slice(0, 10)
+    .map((o) => `line ${o.line} (${isoTime(o.time)})`)
+    .join(', ')
+  const more = outliers.count > 10 ? `, and ${int(outliers.count - 10)} more` : ''
+  return (
+    `Time outliers: ${int(outliers.count)} line${outliers.count === 1 ? '' : 's'} dated far outside the rest of the log, ` +
+    `left out of the time span and of every rate and interval: ${shown}${more}.`
+  )
+}
+
+function isoTime(ms: number): string {
+  // A time Date cannot represent (beyond ±8.64e15 ms) is shown as the number the line gave.
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`
 }

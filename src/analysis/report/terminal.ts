@@ -1,6 +1,6 @@
 import type { AnalysisReport } from '../report-model.js'
 import { humanDuration } from '../ttl.js'
-import { bytes, clip, int, pct, points, printable, table } from './format.js'
+import { bytes, clip, int, outlierText, pct, points, printable, table } from './format.js'
 
 const DECISION: Readonly<Record<string, string>> = {
   cache: 'cache',
@@ -25,6 +25,8 @@ export function formatTerminal(report: AnalysisReport): string {
       ? `Time span: ${humanDuration(report.spanMs)}`
       : 'No timestamps: change rates and intervals are unknown.',
   )
+  const outliers = report.timeOutliers
+  if (outliers.count > 0) out.push(outlierText(outliers))
   if (lines.malformed > 0) {
     out.push('')
     out.push(
