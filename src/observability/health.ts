@@ -160,13 +160,7 @@ export class HealthMonitor {
     const operations = hits + misses
     const hitRatio = operations === 0 ? 1 : hits / operations
     const l1EvictionsPerSecond = (sample.evictions - base.evictions) / seconds
-    // Redis' figures start with the first health() that reached it: the oldest such sample in the window.
-    const redisBase = this.#samples.find((s) => s.redisEvicted !== undefined && s !== sample)
-    const redisEvictedPerSecond =
-      sample.redisEvicted !== undefined && redisBase?.redisEvicted !== undefined
-        ? Math.max(0, sample.redisEvicted - redisBase.redisEvicted) /
-          Math.max(0.001, (inputs.now - redisBase.at) / 1000)
-        : 0
+    const redisEvictedPerSecond = this.#redisEvictedPerSecond(sample)
     const evictionsPerSecond = l1EvictionsPerSecond + redisEvictedPerSecond
     const p99 = reads.quantile(0.99, base.reads)
 
@@ -326,6 +320,29 @@ export class HealthMonitor {
       warnings,
     }
     return health
+  }
+
+  /**
+   * Redis' evicted_keys per second over the window, from the samples that hold it (the oldest one
+   * in the window on), counted like Prometheus' increase(): a count below the one before means
+   * Redis restarted (its counters start again from 0), so all of it is new. Subtracting the oldest
+   * count from the newest instead read a restarted Redis as evicting nothing until the samples of
+   * before the restart left the window. 0 while the newest figures are unknown.
+   */
+  #redisEvictedPerSecond(newest: Sample): number {
+    if (newest.redisEvicted === undefined) return 0
+    let first: Sample | undefined
+    let previous = 0
+    let evicted = 0
+    for (const sample of this.#samples) {
+      const count = sample.redisEvicted
+      if (count === undefined) continue
+      if (first === undefined) first = sample
+      else evicted += count >= previous ? count - previous : count
+      previous = count
+    }
+    if (first === undefined || first === newest) return 0
+    return evicted / Math.max(0.001, (newest.at - first.at) / 1000)
   }
 
   /** The oldest sample inside the window (or the newest one before it), dropping older ones. */

@@ -170,6 +170,44 @@ describe('Redis figures that Redis no longer confirms', () => {
   })
 })
 
+describe('Redis counters across a Redis restart', () => {
+  /** Fills Redis past a maxmemory just above its use with `count` 20 KB values; answers its evicted_keys. */
+  async function evict(count: number): Promise<number> {
+    await server().command('CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru')
+    const used = Number(/used_memory:(\d+)/.exec(String(await server().command('INFO', 'memory')))?.[1])
+    await server().command('CONFIG', 'SET', 'maxmemory', String(used + 512 * 1024))
+    const value = 'x'.repeat(20_000)
+    for (let i = 0; i < count; i++) await server().command('SET', `evict:${i}`, value)
+    return Number(/evicted_keys:(\d+)/.exec(String(await server().command('INFO', 'stats')))?.[1])
+  }
+
+  it('evictions after a restart count from 0 (its evicted_keys started again), not as none', async () => {
+    const { clock, cache } = redisCache({
+      l1: false,
+      observability: { window: WINDOW, alerts: { p99Above: 10, evictionsPerSecondAbove: 1 } },
+    })
+    await cache.health()
+    const before = await evict(100)
+    clock.advance(1000)
+    expect((await cache.health()).l2?.memory?.evictedKeysPerSecond).toBeCloseTo(before, 6)
+    // The window now starts at that count.
+    clock.advance(WINDOW + 1)
+    expect((await cache.health()).l2?.memory?.evictedKeysPerSecond).toBe(0)
+
+    await server().restart()
+    const after = await evict(60)
+    // Fewer than before the restart: subtracting the old count would read as no eviction at all.
+    expect(after).toBeGreaterThan(10)
+    expect(after).toBeLessThan(before)
+    clock.advance(1000)
+    await vi.waitFor(async () => expect((await cache.health()).l2?.memory).toBeDefined(), { timeout: 10_000 })
+    const restarted = await cache.health()
+    const seconds = (WINDOW + 1 + 1000) / 1000
+    expect(restarted.l2?.memory?.evictedKeysPerSecond).toBeCloseTo(after / seconds, 6)
+    expect(names(restarted)).toContain('evictions-high')
+  })
+})
+
 describe('published snapshots', () => {
   it('reach another process’s subscriber with stats, health, hot key groups and a diagnosis — never a key', async () => {
     const namespace = uniqueNamespace('pub')
