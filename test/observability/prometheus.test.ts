@@ -303,7 +303,14 @@ describe('registerPrometheus', () => {
         l2: {
           connected: true,
           breaker: 'closed',
-          memory: { usedBytes: 1, maxBytes: 2, policy: 'allkeys-lru', usage: 0.5, evictedKeysPerSecond: 0 },
+          memory: {
+            readAt: 0,
+            usedBytes: 1,
+            maxBytes: 2,
+            policy: 'allkeys-lru',
+            usage: 0.5,
+            evictedKeysPerSecond: 0,
+          },
         },
       },
     })
