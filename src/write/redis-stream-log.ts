@@ -128,9 +128,13 @@ export class RedisStreamLog implements WriteLog {
     let px = ''
     for (const op of ops) {
       const cache = this.writesCache ? op.cache : undefined
+      // An entry that ends with the write's own bytes (the usual one: the envelope of the value
+      // as the log holds it) goes as its head only; the script appends the value. The value then
+      // crosses the wire once: a second copy was about half of what a write sends.
+      const head = cache === undefined ? 0 : headLength(cache.value, op.value)
       letters +=
         (op.op === 'set' ? (op.holdSequence === true ? 'h' : 's') : 'd') +
-        (cache === undefined ? '-' : 'c') +
+        (cache === undefined ? '-' : head < 0 ? 'c' : 'e') +
         (op.replay === undefined ? '-' : 'r')
       fields.add(op.key)
       fields.add(op.value)
@@ -141,7 +145,7 @@ export class RedisStreamLog implements WriteLog {
           px = Number.isFinite(ttl) ? String(Math.max(1, Math.ceil(ttl))) : ''
         }
         fields.add(px)
-        fields.add(cache.value)
+        fields.add(head < 0 ? cache.value : cache.value.subarray(0, head))
       }
       if (op.replay !== undefined) {
         fields.add(op.replay.id)
@@ -412,6 +416,16 @@ export class RedisStreamLog implements WriteLog {
 }
 
 // ---- reply parsing: ioredis gives arrays of Buffers; node-redis (RESP3) may give maps ----------
+
+/**
+ * Where `value` starts when `entry` ends with it (the entry's head is what precedes it); -1 when it
+ * does not, or `value` is empty (nothing to share). One memcmp of the value's bytes.
+ */
+function headLength(entry: Uint8Array, value: Uint8Array): number {
+  const head = entry.byteLength - value.byteLength
+  if (value.byteLength === 0 || head < 0) return -1
+  return Buffer.from(entry.buffer, entry.byteOffset + head, value.byteLength).equals(value) ? head : -1
+}
 
 function asArray(reply: unknown): unknown[] {
   if (Array.isArray(reply)) return reply

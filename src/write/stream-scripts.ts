@@ -5,9 +5,10 @@ import { luaScript } from '../tiers/redis/scripts.js'
  * sequence, then the cache entries written with the appends (single Redis only: on a cluster
  * they live in other slots), then dependency markers. ARGV[1] the pending bound ('' for none),
  * ARGV[2] three letters per write: its op ('s' set, 'h' set whose sequence is held, 'd' delete),
- * 'c' when a cache entry comes with it ('-' if not), 'r' when it is a replayed dead letter ('-'
+ * 'c' when a cache entry comes with it, 'e' when it comes as its head only (the entry is the head
+ * followed by the write's value) ('-' if none), 'r' when it is a replayed dead letter ('-'
  * if not). ARGV[3] packs the fields (see Packer: `struct.unpack('<i4c0')`): per write its key and
- * value, then with 'c' the entry's PX ('' for none) and bytes (its key: the next of KEYS), with
+ * value, then with 'c' the entry's PX ('' for none) and bytes (with 'e' its head's; its key: the next of KEYS), with
  * 'r' its original id and sequence; after the writes, the time of each marker of KEYS (8 bytes, a
 little-endian double). The markers are read with one MGET. Appends
  * each write unless the stream already holds the bound, in one atomic step with its sequence and
@@ -38,7 +39,8 @@ for n = 1, #ops, 3 do
   local op, c, r = sub(ops, n, n), sub(ops, n + 1, n + 1), sub(ops, n + 2, n + 2)
   local key, value, px, entry, rid, rq
   key, value, pos = su('<i4c0i4c0', blob, pos)
-  if c == 'c' then px, entry, pos = su('<i4c0i4c0', blob, pos) end
+  if c ~= '-' then px, entry, pos = su('<i4c0i4c0', blob, pos) end
+  if c == 'e' then entry = entry .. value end
   if r == 'r' then rid, rq, pos = su('<i4c0i4c0', blob, pos) end
   if max and len >= max then
     out[#out + 1] = 'full'
@@ -65,7 +67,7 @@ for n = 1, #ops, 3 do
       if op == 'h' then seqs[#seqs + 1] = q .. '!' else seqs[#seqs + 1] = q end
       id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', o, 'q', q, 'v', value)
     end
-    if c == 'c' then
+    if c ~= '-' then
       if px == '' then
         redis.call('SET', KEYS[k], entry)
       else
@@ -76,7 +78,7 @@ for n = 1, #ops, 3 do
     out[#out + 1] = id
     out[#out + 1] = q
   end
-  if c == 'c' then k = k + 1 end
+  if c ~= '-' then k = k + 1 end
 end
 for i = 1, #seqs, 1000 do
   redis.call('HSET', KEYS[2], unpack(seqs, i, math.min(i + 999, #seqs)))

@@ -91,6 +91,43 @@ describe.each(['ioredis', 'redis'] as const)(
       expect(await redis().command('EXISTS', `${ns}:1:d`)).toBe(0)
     })
 
+    it("writes an entry that ends with the write's own bytes whole (it is sent as its head, the value once)", async () => {
+      const tier = createRedisTier(
+        { redis: redis().url, client: kind },
+        { timeoutMs: 2000, batchSize: 100, onError: () => {} },
+      )
+      tiers.push(tier)
+      if (tier.streams === undefined) throw new Error('no stream commands')
+      const ns = uniqueNamespace('wbh')
+      const log = new RedisStreamLog(tier.streams, { namespace: ns, name: 'log', writesCache: true })
+      await log.init(1)
+      const value = bytes('{"name":"the value"}')
+      const entry = (head: string) => Buffer.concat([bytes(head), value])
+      await log.append(
+        0,
+        [
+          { key: 'a', op: 'set', value, cache: { key: `${ns}:1:a`, value: entry('head-a|'), ttlMs: 60_000 } },
+          // Only the value: an empty head.
+          { key: 'b', op: 'set', value, cache: { key: `${ns}:1:b`, value: entry(''), ttlMs: 60_000 } },
+          // Ends with all but the value's first byte: not its bytes, sent whole.
+          {
+            key: 'c',
+            op: 'set',
+            value,
+            cache: { key: `${ns}:1:c`, value: entry('x').subarray(2), ttlMs: Infinity },
+          },
+        ],
+        Number.POSITIVE_INFINITY,
+      )
+      expect(await redis().command('GET', `${ns}:1:a`)).toBe('head-a|{"name":"the value"}')
+      expect(await redis().command('GET', `${ns}:1:b`)).toBe('{"name":"the value"}')
+      expect(await redis().command('GET', `${ns}:1:c`)).toBe('"name":"the value"}')
+      expect(Number(await redis().command('PTTL', `${ns}:1:c`))).toBe(-1)
+      // The log holds the value itself, as before.
+      const [first] = await log.read(0, 'reader', 10)
+      expect(Buffer.from(first?.value ?? []).toString()).toBe('{"name":"the value"}')
+    })
+
     it('ignores cache entries when it was not told the cache shares its Redis', async () => {
       const tier = createRedisTier(
         { redis: redis().url, client: kind },
