@@ -1,12 +1,43 @@
 import { describeValue } from '../base/describe.js'
+import { SerializationError } from '../errors.js'
 /**
  * Bounds every decoder applies to bytes read from a shared store (anyone with write access to
  * Redis can put anything there). A decoder throws {@link DecodeError} — and only that — for input
  * it refuses; the cache turns it into a miss, never a crash.
  */
 
-/** Deepest nesting of arrays/objects/maps a decoder accepts (the encoders' own limit is the same). */
+/**
+ * The one nesting limit, for every built-in serializer, both ways: a value nests at most this many
+ * containers deep — each array, plain object, Map or Set counts one, so a scalar is 0, `[]` is 1
+ * and `[[1]]` is 2 (a Date, a BigInt or bytes count none). Encoders refuse a deeper value before
+ * anything is written ({@link tooDeep}); decoders refuse deeper input (a {@link DecodeError}), so
+ * whatever is accepted on set reads back. 512, not @msgpack/msgpack's default of 100: entries the
+ * JSON serializer wrote up to 512 deep must stay readable, and 512 levels of recursion (in revivers,
+ * freezing, structuredClone, user code) is far within Node's stack, while real data rarely passes
+ * a few dozen: the bound is against forged or runaway input, not a budget for data.
+ */
 export const MAX_DEPTH = 512
+
+/**
+ * The same limit on the wire, where a format's brackets differ from the value's containers:
+ * MessagePack and plain JSON have one per container; tagged JSON adds its own (a Map is
+ * `{"$t":"map","v":[[k,v]…]}`: three brackets to its keys and values, a Set or an object with a
+ * `$t` key two, a tagged leaf such as a Date one), so a value {@link MAX_DEPTH} deep is at most
+ * 3 × 512 + 1 brackets deep. The tagged reader checks the value's own depth as it revives it.
+ */
+export const WIRE_DEPTH = {
+  msgpack: MAX_DEPTH,
+  json: MAX_DEPTH,
+  taggedJson: 3 * MAX_DEPTH + 1,
+} as const
+
+/** The error an encoder throws for a value nested deeper than {@link MAX_DEPTH}. */
+export function tooDeep(serializer: string, cause?: unknown): SerializationError {
+  return new SerializationError(
+    `The value nests deeper than ${MAX_DEPTH} levels (each array, object, Map or Set counts one), more than the ${serializer} serializer reads back, so it was not cached. Flatten it (for a tree, a list of nodes with parent ids) or cache a shallower projection.`,
+    cause === undefined ? undefined : { cause },
+  )
+}
 
 /** The one error a decoder throws for bytes it refuses: truncated, malformed, too deep, too large. */
 export class DecodeError extends Error {
@@ -30,7 +61,7 @@ export function assertBytes(bytes: unknown): asserts bytes is Uint8Array {
  * `maxDepth` needs more than `maxDepth` opening brackets, so short or bracket-poor payloads are
  * cleared by a few native `indexOf` calls before any byte-by-byte scan.
  */
-export function assertJsonDepth(bytes: Uint8Array, start: number, maxDepth = MAX_DEPTH): void {
+export function assertJsonDepth(bytes: Uint8Array, start: number, maxDepth: number = WIRE_DEPTH.json): void {
   if (bytes.length - start <= maxDepth) return
   const buffer = Buffer.isBuffer(bytes)
     ? bytes
@@ -68,7 +99,7 @@ function scanJsonDepth(bytes: Uint8Array, start: number, maxDepth: number): void
  * `maxDepth` or declare a length beyond the end of the buffer. Only the header bytes are read:
  * no allocation depends on a declared length.
  */
-export function assertMsgpackShape(bytes: Uint8Array, maxDepth = MAX_DEPTH): void {
+export function assertMsgpackShape(bytes: Uint8Array, maxDepth: number = WIRE_DEPTH.msgpack): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const end = bytes.byteLength
   // Items still to read in each open container, innermost last.
@@ -78,10 +109,12 @@ export function assertMsgpackShape(bytes: Uint8Array, maxDepth = MAX_DEPTH): voi
     if (at + n > end) throw new DecodeError('MessagePack truncated: a length points past the end')
   }
   const open = (items: number) => {
-    if (items === 0) return done()
-    if (items > end - at) throw new DecodeError('MessagePack declares more items than there are bytes')
+    // Before the empty case: an empty container is a level too (as a JSON `[]` is), so a 513th
+    // level of `[]` is refused here as the encoder refuses it.
     if (remaining.length >= maxDepth)
       throw new DecodeError(`MessagePack nests deeper than ${maxDepth} levels`)
+    if (items === 0) return done()
+    if (items > end - at) throw new DecodeError('MessagePack declares more items than there are bytes')
     remaining.push(items)
   }
   const skip = (n: number) => {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../errors.js'
-import { assertBytes, assertMsgpackShape, DecodeError } from './limits.js'
+import { assertBytes, assertMsgpackShape, DecodeError, MAX_DEPTH, tooDeep } from './limits.js'
 import type { Serializer } from './serializer.js'
 
 interface ExtensionCodecLike {
@@ -16,6 +16,7 @@ interface MsgpackModule {
   Encoder: new (options?: {
     useBigInt64?: boolean
     ignoreUndefined?: boolean
+    maxDepth?: number
     extensionCodec?: ExtensionCodecLike
   }) => { encode(value: unknown): Uint8Array }
   Decoder: new (options?: {
@@ -35,13 +36,15 @@ const EXT_TIMESTAMP = -1
  * `__proto__` map keys instead of renaming them, and bounds allocations on truncated input).
  * Smaller than JSON for numeric data; Date and BigInt round-trip, Map and Set do not (use 'json').
  *
- * Decoding is bounded: the bytes are walked first (depth ≤ 512, every declared length within the
- * buffer, nothing allocated from a declared length), extension types other than the timestamp are
- * refused instead of surfacing as opaque `ExtData`, and every failure is a {@link DecodeError}.
+ * Nesting is bounded both ways by {@link MAX_DEPTH}: a deeper value is refused when written, and
+ * decoding walks the bytes first (depth, every declared length within the buffer, nothing
+ * allocated from a declared length). Extension types other than the timestamp are refused instead
+ * of surfacing as opaque `ExtData`, and every decoding failure is a {@link DecodeError}.
  */
 export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack'
   readonly #encoder: { encode(value: unknown): Uint8Array }
+  readonly #nearLimit: { encode(value: unknown): Uint8Array }
   readonly #decoder: { decode(bytes: Uint8Array): unknown }
 
   constructor() {
@@ -75,13 +78,38 @@ export class MsgpackSerializer implements Serializer {
       if (type !== EXT_TIMESTAMP) throw new DecodeError(`MessagePack extension type ${type} is not allowed`)
       return decodeExtension(data, type, context)
     }
-    this.#encoder = new lib.Encoder({ useBigInt64: true, extensionCodec: extensions })
+    // The library counts the top value as depth 1 and refuses an item deeper than maxDepth. With
+    // MAX_DEPTH, what it writes is never too deep, but it also refuses a value exactly at the limit
+    // with something in its deepest container (its default of 100 refused values the reader
+    // accepts). Such a value, and only such, is written again by #nearLimit (see encode).
+    const options = { useBigInt64: true, extensionCodec: extensions }
+    this.#encoder = new lib.Encoder({ ...options, maxDepth: MAX_DEPTH })
+    this.#nearLimit = new lib.Encoder({ ...options, maxDepth: MAX_DEPTH + 1 })
     this.#decoder = new lib.Decoder({ useBigInt64: true, extensionCodec: extensions })
   }
 
   encode(value: unknown): Uint8Array {
     if (value === undefined) throw new TypeError('undefined cannot be serialized')
-    return this.#encoder.encode(value)
+    try {
+      return this.#encoder.encode(value)
+    } catch (cause) {
+      if (!isTooDeep(cause)) throw cause
+    }
+    // At least MAX_DEPTH deep: written again one level deeper, which refuses more than one level
+    // too many (bounding its recursion on runaway values), and lets through at most an empty
+    // container one level too deep, which the reader's walk then finds. Only values this deep pay.
+    let bytes: Uint8Array
+    try {
+      bytes = this.#nearLimit.encode(value)
+    } catch (cause) {
+      throw isTooDeep(cause) ? tooDeep(this.name, cause) : cause
+    }
+    try {
+      assertMsgpackShape(bytes)
+    } catch (cause) {
+      throw tooDeep(this.name, cause)
+    }
+    return bytes
   }
 
   decode(bytes: Uint8Array): unknown {
@@ -99,4 +127,9 @@ export class MsgpackSerializer implements Serializer {
       )
     }
   }
+}
+
+/** The library's refusal of a value nested deeper than its `maxDepth` (it has no error class or code). */
+function isTooDeep(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('Too deep objects')
 }
