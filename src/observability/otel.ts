@@ -10,7 +10,8 @@
  *
  * Metrics: `stratacache.operation.duration` (a Histogram fed by the same channel, durations
  * measured here) and, for the caches you pass, observable counters and gauges read from
- * `cache.snapshot()` at collection time: the same families as the Prometheus adapter.
+ * `cache.snapshot()` at collection time, after `cache.health()`: the same families as the
+ * Prometheus adapter.
  */
 import {
   type Attributes,
@@ -28,7 +29,7 @@ import { InvalidOptionError } from '../errors.js'
 import { groupByCache } from './aggregate.js'
 import { type OperationContext, operationChannel } from './channels.js'
 import { FAMILIES, type Family } from './metric-families.js'
-import type { SnapshotSource } from './prometheus.js'
+import { freshSnapshots, type SnapshotSource } from './prometheus.js'
 
 export type { SnapshotSource }
 
@@ -193,8 +194,8 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): Ope
 
   // Observable counters and gauges: one snapshot per cache per collection, shared by all of them.
   const observables: { family: Family; observable: Observable }[] = []
-  const observe = (result: BatchObservableResult): void => {
-    const groups = groupByCache(sources.map((source) => source.snapshot()))
+  const observe = async (result: BatchObservableResult): Promise<void> => {
+    const groups = groupByCache(await freshSnapshots(sources))
     for (const { family, observable } of observables) {
       for (const [cache, snapshots] of groups) {
         for (const sample of family.samples(cache, snapshots, family.name)) {

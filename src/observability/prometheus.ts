@@ -3,7 +3,7 @@
  *
  * Nothing is counted per call here: the cache already counts (plain increments) and times its
  * operations (histograms with Prometheus' bucket bounds), so each metric is a collector object
- * that reads `cache.snapshot()` when Prometheus scrapes. prom-client's own Counter/Histogram
+ * that reads `cache.snapshot()` (after `cache.health()`) when Prometheus scrapes. prom-client's own Counter/Histogram
  * classes cannot take externally aggregated bucket counts, while its Registry accepts any object
  * with `name`, `help`, `type`, `get()` and `reset()`: that is what these collectors are.
  *
@@ -24,6 +24,30 @@ export { ALERT_NAMES }
 /** Anything with a `snapshot()`: a `Cache`. */
 export interface SnapshotSource {
   snapshot(): CacheSnapshot
+  /**
+   * Asks the source what its L2 says now (a `Cache`: one Redis INFO, under the L2 deadline); when
+   * present, called before each snapshot is read.
+   */
+  health?(): Promise<unknown>
+}
+
+/**
+ * The snapshots of `sources`, each taken after its `health()`: a snapshot carries what the last
+ * health() learnt of Redis (whether it answers, its memory), so read alone it repeated that
+ * forever — a frozen Redis read as connected and healthy for as long as nothing else called
+ * health(). A health() that fails leaves its snapshot as it is.
+ */
+export async function freshSnapshots(sources: readonly SnapshotSource[]): Promise<CacheSnapshot[]> {
+  await Promise.all(
+    sources.map(async (source) => {
+      try {
+        if (typeof source.health === 'function') await source.health()
+      } catch {
+        // The snapshot says what is known; a source whose health() throws still has one.
+      }
+    }),
+  )
+  return sources.map((source) => source.snapshot())
 }
 
 /**
@@ -49,8 +73,8 @@ export interface PrometheusRegistration {
 
 const NAME_PATTERN = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 
-function snapshotReader(target: PrometheusTarget): () => readonly CacheSnapshot[] {
-  if (typeof target === 'function') return target
+function snapshotReader(target: PrometheusTarget): () => Promise<readonly CacheSnapshot[]> {
+  if (typeof target === 'function') return async () => target()
   const sources: readonly SnapshotSource[] = Array.isArray(target) ? target : [target as SnapshotSource]
   for (const source of sources) {
     if (typeof source?.snapshot !== 'function') {
@@ -59,7 +83,7 @@ function snapshotReader(target: PrometheusTarget): () => readonly CacheSnapshot[
       )
     }
   }
-  return () => sources.map((source) => source.snapshot())
+  return () => freshSnapshots(sources)
 }
 
 /**
@@ -73,12 +97,12 @@ class Collector {
   readonly type: MetricType
   readonly aggregator = 'sum'
   readonly #family: Family
-  readonly #read: () => readonly CacheSnapshot[]
+  readonly #read: () => Promise<readonly CacheSnapshot[]>
   readonly #prefixed: string
   /** Counters and histograms: sums over instances that never go down when one leaves. */
   readonly #retained: RetainedSums | undefined
 
-  constructor(prefix: string, family: Family, read: () => readonly CacheSnapshot[]) {
+  constructor(prefix: string, family: Family, read: () => Promise<readonly CacheSnapshot[]>) {
     this.#prefixed = `${prefix}${family.name}`
     this.name = this.#prefixed
     this.help = family.help
@@ -95,7 +119,7 @@ class Collector {
     aggregator: string
     values: Sample[]
   }> {
-    const groups = groupByCache(this.#read())
+    const groups = groupByCache(await this.#read())
     let values: Sample[] = []
     if (this.#retained !== undefined) values = this.#retained.samples(groups)
     else {
@@ -112,8 +136,8 @@ class Collector {
 
 /**
  * Registers the metrics of `target` (a cache, several caches, or a snapshot provider) in a
- * prom-client Registry. Values are read at scrape time: one `snapshot()` per cache per scrape,
- * shared by every metric.
+ * prom-client Registry. Values are read at scrape time: one `health()` (one Redis INFO, under the
+ * L2 deadline) then one `snapshot()` per cache per scrape, shared by every metric.
  *
  * ```ts
  * import { Registry } from 'prom-client'
@@ -137,8 +161,8 @@ export function registerPrometheus(
 
   // registry.metrics() calls every collector's get() synchronously, one after the other: they
   // share one round of snapshots, dropped at the next microtask so the next scrape reads afresh.
-  let memo: readonly CacheSnapshot[] | undefined
-  const shared = (): readonly CacheSnapshot[] => {
+  let memo: Promise<readonly CacheSnapshot[]> | undefined
+  const shared = (): Promise<readonly CacheSnapshot[]> => {
     if (memo === undefined) {
       memo = read()
       queueMicrotask(() => {

@@ -1,6 +1,15 @@
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics'
+import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { main } from '../../dist/cli/main.js'
 import { type CacheSnapshot, createCache, subscribeSnapshots } from '../../dist/index.js'
+import { instrumentOpenTelemetry } from '../../dist/observability/otel.js'
+import { registerPrometheus } from '../../dist/observability/prometheus.js'
 import { captureCli } from '../helpers/cli.js'
 import { manualClock } from '../helpers/clock.js'
 import { closeAfterEach } from '../helpers/fixtures.js'
@@ -167,6 +176,74 @@ describe('Redis figures that Redis no longer confirms', () => {
     expect(cache.snapshot().health.l2?.memory?.readAt).toBe(last)
     clock.advance(1)
     expect(cache.snapshot().health.l2?.memory).toBeUndefined()
+  })
+})
+
+describe('metrics read from snapshots say what Redis says now', () => {
+  /** The value of one Prometheus sample line (`name{labels} value`), or undefined when absent. */
+  function sample(text: string, name: string): number | undefined {
+    for (const line of text.split('\n')) {
+      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) return Number(line.split(' ').at(-1))
+    }
+    return undefined
+  }
+
+  it('Prometheus: a scrape while Redis is frozen shows it disconnected, without memory figures; once resumed, connected with fresh figures', async () => {
+    // No health() call anywhere: Prometheus is all that watches this cache.
+    const { cache } = redisCache({ l2: { redis: server().url, timeout: '200ms' } })
+    const registry = new Registry()
+    registerPrometheus(cache, { registry })
+    const answering = await registry.metrics()
+    expect(sample(answering, 'stratacache_l2_connected')).toBe(1)
+    expect(sample(answering, 'stratacache_redis_memory_used_bytes')).toBeGreaterThan(0)
+
+    server().pause()
+    let frozen: string
+    try {
+      frozen = await registry.metrics()
+    } finally {
+      server().resume()
+    }
+    expect(sample(frozen, 'stratacache_l2_connected')).toBe(0)
+    expect(sample(frozen, 'stratacache_health_status')).toBe(1)
+    expect(frozen).toContain(`stratacache_alert_firing{cache="${cache.name}",alert="l2-unavailable"} 1`)
+    expect(sample(frozen, 'stratacache_redis_memory_used_bytes')).toBeUndefined()
+
+    const resumed = await registry.metrics()
+    expect(sample(resumed, 'stratacache_l2_connected')).toBe(1)
+    expect(sample(resumed, 'stratacache_redis_memory_used_bytes')).toBeGreaterThan(0)
+  })
+
+  it('OpenTelemetry: a collection while Redis is frozen shows it disconnected, without memory figures', async () => {
+    const { cache } = redisCache({ l2: { redis: server().url, timeout: '200ms' } })
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })
+    const provider = new MeterProvider({ readers: [reader] })
+    const stop = instrumentOpenTelemetry({ caches: cache, meter: provider.getMeter('test'), traces: false })
+    const collect = async () => {
+      await reader.forceFlush()
+      const points = new Map<string, unknown>()
+      for (const scope of exporter.getMetrics().at(-1)?.scopeMetrics ?? [])
+        for (const metric of scope.metrics) points.set(metric.descriptor.name, metric.dataPoints[0]?.value)
+      return points
+    }
+    try {
+      const answering = await collect()
+      expect(answering.get('stratacache.l2_connected')).toBe(1)
+      expect(answering.get('stratacache.redis_memory_used_bytes')).toBeGreaterThan(0)
+      server().pause()
+      let frozen: Map<string, unknown>
+      try {
+        frozen = await collect()
+      } finally {
+        server().resume()
+      }
+      expect(frozen.get('stratacache.l2_connected')).toBe(0)
+      expect(frozen.get('stratacache.health_status')).toBe(1)
+    } finally {
+      stop()
+      await provider.shutdown()
+    }
   })
 })
 
