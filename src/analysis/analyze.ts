@@ -69,6 +69,7 @@ export async function analyzeFile(path: string, options: AnalyzeOptions = {}): P
     options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
   )
   reader.end(analyzer)
+  analyzer.end()
   const { size } = await stat(path)
   return buildReport(analyzer, {
     file: path,

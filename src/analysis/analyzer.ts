@@ -30,6 +30,12 @@ export interface MalformedSample {
   readonly text: string
 }
 
+/**
+ * Events held back at the start, until the key positions that hold values are learned from them
+ * (see {@link Normalizer.learn}): then they are analysed, in order, with what was learned.
+ */
+export const WARM_UP_EVENTS = 20_000
+
 const OTHER_TYPE = '(other)'
 const OTHER_SIGNATURES = '(other signatures)'
 
@@ -74,6 +80,8 @@ export class Analyzer implements EventSink {
   readonly #retained: RetainedLog
   /** Set when even the smallest key sample left no room: later events are not replayed. */
   retainedTruncated = false
+  /** The first events, copied, until {@link WARM_UP_EVENTS} (undefined once analysed). */
+  #warmUp: RawEvent[] | undefined = []
 
   constructor(options: AnalyzerOptions = {}) {
     this.#maxSignatures = options.maxSignatures ?? 2000
@@ -86,6 +94,26 @@ export class Analyzer implements EventSink {
   }
 
   event(raw: RawEvent): void {
+    const held = this.#warmUp
+    if (held !== undefined) {
+      this.#normalizer.learn(raw)
+      // A copy: readers reuse their event; the text detached from the chunk it was cut from.
+      held.push({ ...raw, text: detach(raw.text) })
+      if (held.length >= WARM_UP_EVENTS) this.end()
+      return
+    }
+    this.#analyse(raw)
+  }
+
+  /** Analyses the events held back at the start (the report calls it; later calls do nothing). */
+  end(): void {
+    const held = this.#warmUp
+    if (held === undefined) return
+    this.#warmUp = undefined
+    for (const raw of held) this.#analyse(raw)
+  }
+
+  #analyse(raw: RawEvent): void {
     const access = this.#normalizer.normalize(raw)
     this.lines = Math.max(this.lines, raw.line)
     if (access.op === 'other') {
@@ -154,6 +182,7 @@ export class Analyzer implements EventSink {
 
   /** The events kept for replays (see {@link RetainedEvents}); valid until the next event. */
   retained(): RetainedEvents {
+    this.end()
     this.#compact()
     return this.#retained.view(this.profiler.rate)
   }

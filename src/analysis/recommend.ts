@@ -63,6 +63,7 @@ export interface RecommendOptions {
 const perReadSignature = (s: SignatureStats): number => s.reads
 
 export function buildReport(analyzer: Analyzer, options: RecommendOptions): AnalysisReport {
+  analyzer.end()
   // The span without the lines whose times are far off the rest: one epoch-0 line made it decades.
   const range = analyzer.times.range()
   const timed = analyzer.timedEvents > 0 && range.last > range.first

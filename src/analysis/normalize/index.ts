@@ -2,12 +2,13 @@ import { hashKey } from '../../eviction/policy.js'
 import { detach } from '../detach.js'
 import type { EventKind, Operation, RawEvent } from '../event.js'
 import type { Access, NormalizedAccess } from './access.js'
-import { normalizeKey } from './key.js'
+import { KeyPatterns } from './key-patterns.js'
 import { normalizeSql } from './sql.js'
 import { normalizeUrl, UrlNormalizer } from './url.js'
 
 export type { Access, NormalizedAccess, Shape } from './access.js'
-export { normalizeKey } from './key.js'
+export { normalizeKey, VALUE_PLACEHOLDER } from './key.js'
+export { KeyPatterns, VALUE_WORDS } from './key-patterns.js'
 export { normalizeSql, scanSql } from './sql.js'
 export { normalizeUrl } from './url.js'
 
@@ -30,6 +31,9 @@ export class Normalizer {
     () => new Map(),
   )
   readonly #urls = new UrlNormalizer()
+  /** Key patterns, with the positions learned to hold values (a user name in `session:{v}:cart`). */
+  readonly #keys = new KeyPatterns()
+  #keysVersion = 0
   #size = 0
   #lookups = 0
   #hits = 0
@@ -60,6 +64,12 @@ export class Normalizer {
       return access
     }
     access = this.#compute(event)
+    if (this.#keysVersion !== this.#keys.version) {
+      // A key position was just found to hold values: the keys memoised before have other patterns now.
+      this.#keysVersion = this.#keys.version
+      for (const [i, g] of this.#memos.entries()) if (KINDS[Math.floor(i / OPS.length)] === 'key') g.clear()
+      memo = undefined
+    }
     if (this.#size >= MEMO_LIMIT) {
       // Verbs too: a log with a column of ever-new methods or commands grew one map per verb.
       for (const g of this.#memos) g.clear()
@@ -74,6 +84,15 @@ export class Normalizer {
     memo.set(detach(event.text), access)
     this.#size++
     return access
+  }
+
+  /**
+   * Counts a key event's words by position without normalising it: the analyser shows it the log's
+   * first events before it normalises any, so that the positions that hold values are known from the
+   * start (else the first users' names would each make a group of their own).
+   */
+  learn(event: RawEvent): void {
+    if (event.kind === 'key') this.#keys.learn(event.text)
   }
 
   /** Memoised entries, verbs and texts (within {@link MEMO_LIMIT}): for tests and diagnostics. */
@@ -103,7 +122,7 @@ export class Normalizer {
       case 'http':
         return overrideOp(normalizeUrl(event.text, urlMethod(event)), event.op)
       case 'key':
-        return normalizeKey(event.text, event.op === '' ? opOfVerb(event.verb) : event.op, event.verb)
+        return this.#keys.normalize(event.text, event.op === '' ? opOfVerb(event.verb) : event.op, event.verb)
     }
   }
 }
