@@ -8,6 +8,8 @@
  *   sender's socket paused, so the kernel's buffers fill as TCP's would) and delivered in order
  *   on `resume`, as TCP retransmission would once the path heals.
  * - `delay(ms)`: every chunk is delivered `ms` after it arrived, in order (a slow or congested path).
+ *   `delay(ms, which, direction, jitter)`: each chunk's delay is drawn uniformly from
+ *   `ms ± jitter`, still in order (a chunk never overtakes the one before it, as on one TCP stream).
  * - `sever`: both sockets destroyed (a reset).
  *
  * Each mode applies to all connections (present and future) or to the ones a selector picks:
@@ -17,7 +19,7 @@
 import net from 'node:net'
 
 export type Direction = 'up' | 'down' | 'both'
-type Mode = { kind: 'forward' } | { kind: 'blackhole' } | { kind: 'delay'; ms: number }
+type Mode = { kind: 'forward' } | { kind: 'blackhole' } | { kind: 'delay'; ms: number; jitter: number }
 export type LinkSelector = ProxyLink | ((link: ProxyLink) => boolean) | 'all'
 
 /** How many bytes a link remembers of what its client sent first (to tell connections apart). */
@@ -34,12 +36,23 @@ class Pipe {
   constructor(
     readonly from: net.Socket,
     readonly to: net.Socket,
+    readonly random: () => number = Math.random,
   ) {
     from.on('data', (chunk: Buffer) => {
-      const due = this.#mode.kind === 'delay' ? Date.now() + this.#mode.ms : 0
-      this.#queue.push({ chunk, due })
+      this.#queue.push({ chunk, due: this.#dueOf(Date.now()) })
       this.#pump()
     })
+  }
+
+  /**
+   * When a chunk that arrived at `now` is due under the current mode: 0 (at once) unless delayed.
+   * A chunk drawn shorter than the one before it still waits for it: the queue is delivered in
+   * order (#pump), as one TCP stream is.
+   */
+  #dueOf(now: number): number {
+    const mode = this.#mode
+    if (mode.kind !== 'delay') return 0
+    return now + mode.ms + (mode.jitter === 0 ? 0 : (2 * this.random() - 1) * mode.jitter)
   }
 
   get held(): number {
@@ -100,10 +113,11 @@ export class ProxyLink {
     id: number,
     readonly client: net.Socket,
     readonly upstream: net.Socket,
+    random: () => number = Math.random,
   ) {
     this.id = id
-    this.up = new Pipe(client, upstream)
-    this.down = new Pipe(upstream, client)
+    this.up = new Pipe(client, upstream, random)
+    this.down = new Pipe(upstream, client, random)
     client.on('data', (chunk: Buffer) => {
       if (this.sent.length < SNIFF_BYTES) this.sent += chunk.toString('latin1', 0, SNIFF_BYTES)
     })
@@ -130,12 +144,15 @@ export class ProxyLink {
 export interface TcpProxyOptions {
   /** The server to forward to. */
   target: { host?: string; port: number }
+  /** Draws the jitter of `delay` (uniform in [0, 1)); default Math.random. A seeded one replays a run. */
+  random?: () => number
 }
 
 /** A proxy on a free loopback port; see the file header. Close it in afterAll/afterEach. */
 export class TcpProxy {
   readonly #server: net.Server
   readonly #target: { host: string; port: number }
+  readonly #random: () => number
   readonly #links: ProxyLink[] = []
   /** The mode new connections start in (set by the 'all' selector), per direction. */
   #defaults: { up: Mode; down: Mode } = { up: { kind: 'forward' }, down: { kind: 'forward' } }
@@ -144,6 +161,7 @@ export class TcpProxy {
 
   private constructor(options: TcpProxyOptions) {
     this.#target = { host: options.target.host ?? '127.0.0.1', port: options.target.port }
+    this.#random = options.random ?? Math.random
     this.#server = net.createServer((client) => this.#accept(client))
   }
 
@@ -175,9 +193,10 @@ export class TcpProxy {
     this.#apply(which, direction, { kind: 'blackhole' })
   }
 
-  /** Delivers every chunk `ms` after it arrived. */
-  delay(ms: number, which: LinkSelector = 'all', direction: Direction = 'both'): void {
-    this.#apply(which, direction, { kind: 'delay', ms })
+  /** Delivers every chunk `ms` (± `jitter`, uniformly, order kept) after it arrived. */
+  delay(ms: number, which: LinkSelector = 'all', direction: Direction = 'both', jitter = 0): void {
+    if (!(jitter >= 0)) throw new RangeError(`delay: jitter must be ≥ 0 ms, got ${jitter}`)
+    this.#apply(which, direction, { kind: 'delay', ms, jitter })
   }
 
   /** Forwards again, delivering what was held first. */
@@ -212,7 +231,7 @@ export class TcpProxy {
   #accept(client: net.Socket): void {
     client.pause()
     const upstream = net.connect(this.#target.port, this.#target.host)
-    const link = new ProxyLink(this.#nextId++, client, upstream)
+    const link = new ProxyLink(this.#nextId++, client, upstream, this.#random)
     this.#links.push(link)
     const end = () => link.sever()
     client.on('error', end).on('close', end)

@@ -6,7 +6,7 @@
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { useRedisServer } from '../helpers/redis-server.js'
-import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
+import { startTcpProxy, TcpProxy } from '../helpers/tcp-proxy.js'
 
 const server = useRedisServer()
 let proxy: TcpProxy | undefined
@@ -97,5 +97,27 @@ describe('the TCP proxy test helper', () => {
 
     proxy.sever()
     expect(await until(() => a.closed() && b.closed() && c.closed(), 5000)).toBe(true)
+  })
+
+  it('delay with jitter: each chunk waits ms ± jitter (as drawn), and a chunk never overtakes the one before it', async () => {
+    // Draws of 0 then ~1: the first PING is held 150 ms up, the second (sent right after) only
+    // 50 ms — it must still arrive after the first.
+    const draws = [1 - 1e-9, 0]
+    let i = 0
+    proxy = await TcpProxy.start({ target: { port: server().port }, random: () => draws[i++ % 2] as number })
+    const a = await rawClient(proxy.port)
+    proxy.delay(100, 'all', 'up', 50)
+    const started = Date.now()
+    a.ping()
+    await new Promise((r) => setTimeout(r, 5))
+    a.ping()
+    // The first answer comes no sooner than the first chunk's 150 ms: the second chunk, due at
+    // ~55 ms, was held behind it (overtaking, it would have been answered at ~55 ms).
+    expect(await until(() => a.pongs() >= 1, 5000)).toBe(true)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(145)
+    expect(await until(() => a.pongs() === 2, 5000)).toBe(true)
+    expect(proxy.links[0]?.up.delivered).toBe(28)
+    expect(() => proxy?.delay(100, 'all', 'both', -1)).toThrow(RangeError)
+    a.end()
   })
 })
