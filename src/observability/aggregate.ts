@@ -1,8 +1,30 @@
 /**
- * Arithmetic on snapshots shared by the Prometheus adapter and the dashboard: grouping the
- * snapshots of several instances by cache name, and adding, subtracting and reading histograms.
+ * Arithmetic on snapshots shared by the Prometheus adapter and the dashboard: reading caches'
+ * snapshots afresh, grouping the snapshots of several instances by cache name, and adding,
+ * subtracting and reading histograms.
  */
 import type { CacheSnapshot, HistogramData } from './types.js'
+
+/**
+ * The snapshots of `sources`, each taken after its `health()`: a snapshot carries what the last
+ * health() learnt of Redis (whether it answers, its memory), so read alone it repeated that
+ * forever — a frozen Redis read as connected and healthy for as long as nothing else called
+ * health(). A health() that fails leaves its snapshot as it is.
+ */
+export async function freshSnapshots(
+  sources: readonly { snapshot(): CacheSnapshot; health?(): Promise<unknown> }[],
+): Promise<CacheSnapshot[]> {
+  await Promise.all(
+    sources.map(async (source) => {
+      try {
+        if (typeof source.health === 'function') await source.health()
+      } catch {
+        // The snapshot says what is known; a source whose health() throws still has one.
+      }
+    }),
+  )
+  return sources.map((source) => source.snapshot())
+}
 
 /** Snapshots grouped by cache name, in first-seen order. */
 export function groupByCache(snapshots: readonly CacheSnapshot[]): Map<string, CacheSnapshot[]> {

@@ -26,10 +26,10 @@ import {
   trace,
 } from '@opentelemetry/api'
 import { InvalidOptionError } from '../errors.js'
-import { groupByCache } from './aggregate.js'
+import { freshSnapshots, groupByCache } from './aggregate.js'
 import { type OperationContext, operationChannel } from './channels.js'
 import { FAMILIES, type Family } from './metric-families.js'
-import { freshSnapshots, type SnapshotSource } from './prometheus.js'
+import type { SnapshotSource } from './prometheus.js'
 
 export type { SnapshotSource }
 

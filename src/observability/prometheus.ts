@@ -13,7 +13,7 @@
 import type { Metric, Registry, RegistryContentType } from 'prom-client'
 import { describeValue, expectObject } from '../base/describe.js'
 import { InvalidOptionError } from '../errors.js'
-import { groupByCache } from './aggregate.js'
+import { freshSnapshots, groupByCache } from './aggregate.js'
 import { ALERT_NAMES, FAMILIES, type Family, type MetricType, type Sample } from './metric-families.js'
 import { loadPromClient } from './peer.js'
 import { RetainedSums } from './retained.js'
@@ -29,25 +29,6 @@ export interface SnapshotSource {
    * present, called before each snapshot is read.
    */
   health?(): Promise<unknown>
-}
-
-/**
- * The snapshots of `sources`, each taken after its `health()`: a snapshot carries what the last
- * health() learnt of Redis (whether it answers, its memory), so read alone it repeated that
- * forever — a frozen Redis read as connected and healthy for as long as nothing else called
- * health(). A health() that fails leaves its snapshot as it is.
- */
-export async function freshSnapshots(sources: readonly SnapshotSource[]): Promise<CacheSnapshot[]> {
-  await Promise.all(
-    sources.map(async (source) => {
-      try {
-        if (typeof source.health === 'function') await source.health()
-      } catch {
-        // The snapshot says what is known; a source whose health() throws still has one.
-      }
-    }),
-  )
-  return sources.map((source) => source.snapshot())
 }
 
 /**
