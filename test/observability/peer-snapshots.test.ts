@@ -126,6 +126,28 @@ describe('parseSnapshot: what a peer publishes is checked field by field', () =>
     expect(parsed).not.toHaveProperty('extra')
   })
 
+  it("keeps when Redis' memory figures were read; an older version's figures, without it, read as of its health check", () => {
+    const memory = {
+      usedBytes: 10,
+      maxBytes: 100,
+      policy: 'allkeys-lfu',
+      usage: 0.1,
+      evictedKeysPerSecond: 0,
+    }
+    const withMemory = (readAt?: number) =>
+      mutated((s) => {
+        s.health.checkedAt = 5000
+        s.health.l2 = {
+          connected: true,
+          breaker: 'closed',
+          memory: readAt === undefined ? memory : { ...memory, readAt },
+        }
+      })('products')
+    expect(parseSnapshot(withMemory(4000))?.health.l2?.memory).toEqual({ ...memory, readAt: 4000 })
+    expect(parseSnapshot(withMemory())?.health.l2?.memory).toEqual({ ...memory, readAt: 5000 })
+    expect(parseSnapshot(withMemory(Number.NaN))).toBeUndefined()
+  })
+
   it('accepts what a real instance publishes, diagnosis included (an unbounded L1 bound, null in JSON, reads as Infinity again)', async () => {
     const namespace = uniqueNamespace('peer')
     const publisher = cache({
