@@ -67,6 +67,8 @@ export class Analyzer implements EventSink {
   others = 0
   skippedLines = 0
   malformedLines = 0
+  /** Durations and sizes left unknown because no real one is that large (over 2^53: a corrupted field). */
+  impossibleValues = 0
   readonly malformedByReason = new Map<string, number>()
   readonly malformedSamples: MalformedSample[] = []
   /** Earliest and latest timestamps, outliers included (the report's span leaves them out: {@link times}). */
@@ -128,39 +130,52 @@ export class Analyzer implements EventSink {
       if (time > this.lastTime) this.lastTime = time
       this.times.add(time, raw.line)
     }
+    const durationMs = this.#plausible(raw.durationMs)
+    const bytes = this.#plausible(raw.bytes)
     const signature = this.#signature(access, raw)
     const type = signature.type
     if (!Number.isNaN(time)) type.observe(time)
     signature.shapes[access.shape]++
-    if (raw.durationMs >= 0) {
-      signature.durationSumMs += raw.durationMs
+    if (durationMs >= 0) {
+      signature.durationSumMs += durationMs
       signature.durationCount++
     }
-    if (raw.bytes >= 0) {
-      signature.bytesSum += raw.bytes
+    if (bytes >= 0) {
+      signature.bytesSum += bytes
       signature.bytesCount++
     }
     if (access.op === 'write') {
       this.writes++
       signature.writes++
-      type.write(access, time, raw.bytes)
+      type.write(access, time, bytes)
       if (this.#room()) this.#retained.write(type.index, access.entityHash, time)
       return
     }
     this.reads++
     signature.reads++
-    if (raw.durationMs >= 0) {
-      this.readDurationSumMs += raw.durationMs
+    if (durationMs >= 0) {
+      this.readDurationSumMs += durationMs
       this.readDurationCount++
     }
     const hash = access.keyHash
     signature.keys.add(hash)
     const estimate = this.#frequencies.add(hash)
-    type.read(access, hash, time, raw.durationMs, raw.bytes, estimate)
+    type.read(access, hash, time, durationMs, bytes, estimate)
     this.topKeys.offer(access.key, estimate)
     const id = this.profiler.access(access.key, hash, time)
     if (id >= 0 && this.#room() && hash < this.profiler.threshold)
       this.#retained.read(id, hash, signature.index, access.shape === 'list' ? 0 : access.entityHash, time)
+  }
+
+  /**
+   * A duration or size, or NaN (unknown) when no real one is that large: a corrupted line's
+   * 400-digit size (Infinity) made every mean of its signature and type, and the memory estimate,
+   * Infinity; one of 10^20, as good as that. Counted in {@link impossibleValues}.
+   */
+  #plausible(value: number): number {
+    if (!(value > Number.MAX_SAFE_INTEGER)) return value
+    this.impossibleValues++
+    return Number.NaN
   }
 
   malformed(line: number, reason: string, text: string): void {

@@ -127,6 +127,7 @@ export function buildReport(analyzer: Analyzer, options: RecommendOptions): Anal
       other: analyzer.others,
       skipped: analyzer.skippedLines,
       malformed: analyzer.malformedLines,
+      impossibleValues: analyzer.impossibleValues,
       malformedByReason: Object.fromEntries(analyzer.malformedByReason),
       malformedSamples: analyzer.malformedSamples,
     },

@@ -20,6 +20,8 @@ export interface AnalysisReport {
     /** Well-formed lines without an access (headers, blank lines, checkpoint messages). */
     readonly skipped: number
     readonly malformed: number
+    /** Durations and sizes larger than any real one (over 2^53, a corrupted field): left out of every mean. */
+    readonly impossibleValues: number
     readonly malformedByReason: Readonly<Record<string, number>>
     readonly malformedSamples: readonly MalformedSample[]
   }

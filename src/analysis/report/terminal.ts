@@ -27,6 +27,10 @@ export function formatTerminal(report: AnalysisReport): string {
   )
   const outliers = report.timeOutliers
   if (outliers.count > 0) out.push(outlierText(outliers))
+  if (lines.impossibleValues > 0)
+    out.push(
+      `Impossible values: ${int(lines.impossibleValues)} durations or sizes larger than any real one (a corrupted field), left out of every mean.`,
+    )
   if (lines.malformed > 0) {
     out.push('')
     out.push(
