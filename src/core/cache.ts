@@ -22,7 +22,7 @@ import {
 } from '../write/index.js'
 import { BusLink } from './bus-link.js'
 import { EntryCodec, serializerOf } from './entry-codec.js'
-import type { CacheEventListener, CacheEventName, CacheEvents } from './events.js'
+import { type CacheEventListener, type CacheEventName, forwardWriteBehind } from './events.js'
 import { Flights, type Loaded } from './flights.js'
 import { localTierOf } from './heartbeat.js'
 import type { DeepReadonly } from './isolation.js'
@@ -48,7 +48,8 @@ import { CacheReport } from './report.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 import { TagState } from './tag-state.js'
 import { Telemetry } from './telemetry.js'
-import { Writer } from './writer.js'
+import { WriteThroughs, writeThroughParts } from './write-through.js'
+import { type WriteLease, Writer } from './writer.js'
 
 /** What get() returns inside its promise: the value on an L1 hit (no promise of its own), else a promise. */
 type Read<T> = DeepReadonly<T> | undefined | Promise<DeepReadonly<T> | undefined>
@@ -80,6 +81,7 @@ export class Cache {
   readonly #flights: Flights
   readonly #loader: Loader
   readonly #writer: Writer
+  readonly #writeThroughs: WriteThroughs
   readonly #bus: BusLink
   readonly #lifecycle: Lifecycle = { closed: false, controllers: new Set() }
   readonly #maxKeyLength: number
@@ -152,6 +154,7 @@ export class Cache {
       scope: `${security.scope}:`,
       prefix,
     })
+    this.#writeThroughs = new WriteThroughs(clock.stamp)
     this.#loader = new Loader({
       options: resolved,
       clock,
@@ -395,14 +398,19 @@ export class Cache {
           'set: undefined is never cached; call delete(key) to remove an entry, or cache null.',
         )
       }
-      return this.#telemetry.observedWrite(
-        'set',
-        () => key,
-        () => this.#writer.set(key, value, options, this.#resilienceOf(options)),
-      )
+      return this.#set(key, value, options)
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  #set(key: string, value: unknown, options: EntryOptions, lease?: WriteLease): Promise<void> {
+    const res = this.#resilienceOf(options)
+    return this.#telemetry.observedWrite(
+      'set',
+      () => key,
+      () => this.#writer.set(key, value, options, res, lease),
+    )
   }
 
   /**
@@ -410,22 +418,13 @@ export class Cache {
    * succeeded; if it throws, the cache is untouched and the error propagates as is.
    */
   async writeThrough<T>(options: WriteThroughOptions<T>): Promise<DeepReadonly<T>> {
-    if (typeof options !== 'object' || options === null || typeof options.write !== 'function') {
-      throw new InvalidOptionError('writeThrough expects { key, value, write: (value) => Promise }.')
-    }
-    refuseUnknown(options, 'writeThrough')
-    const { key, value, write, ...entry } = options
+    const { key, value, write, entry } = writeThroughParts(options)
     this.#assertKeys([key])
     if (this.#lifecycle.closed) throw closed()
-    if (value === undefined) {
-      throw new InvalidOptionError(
-        'writeThrough: undefined is never cached; pass the value the write stores (or null), or call delete(key) to remove an entry.',
-      )
-    }
     // What set would refuse is refused before the source of truth is written, not after it.
     this.#writer.assertSettable(key, value, entry)
-    await write.call(options, value)
-    await this.set(key, value, entry)
+    const set = (lease: WriteLease) => this.#set(key, value, entry, lease)
+    await this.#writeThroughs.run(key, write, set, () => this.delete(key))
     return value as DeepReadonly<T> // frozen by set
   }
 
@@ -448,14 +447,7 @@ export class Cache {
       unstage: (key) => local.delete(key),
       announce: (keys, at) => writer.announce(keys, at),
     })
-    const events = this.#telemetry.events
-    const emit = (kind: CacheEvents['write-behind']['kind'], count: number, ms: number) =>
-      events.emit('write-behind', { name: options.name, kind, count, ms })
-    wb.on('flushed', (e) => emit('flushed', e.keys, e.lagMs))
-    wb.on('retry', (e) => emit('retry', e.keys, e.delayMs))
-    wb.on('dead-letter', () => emit('dead-letter', 1, 0))
-    wb.on('dead-letter-dropped', (e) => emit('dead-letter-dropped', e.count, 0))
-    wb.on('backpressure', (e) => emit('backpressure', e.pending, 0))
+    forwardWriteBehind(wb as WriteBehind<unknown>, this.#telemetry.events, options.name)
     return wb
   }
 

@@ -2,6 +2,7 @@ import { Emitter } from '../base/emitter.js'
 import type { BusChange } from '../invalidation/messages.js'
 import { eventChannel } from '../observability/channels.js'
 import type { CacheEventName, CacheEvents, InvalidationEvent } from '../observability/events.js'
+import type { WriteBehind } from '../write/index.js'
 
 export type { CacheEventName, CacheEvents, InvalidationEvent } from '../observability/events.js'
 export type CacheEventListener<E extends CacheEventName> = (event: CacheEvents[E]) => void
@@ -58,4 +59,15 @@ export function emitInvalidation(
       break
   }
   events.emit('invalidate', event)
+}
+
+/** Forwards a write-behind's events as the cache's `write-behind` event, named after it. */
+export function forwardWriteBehind(wb: WriteBehind<unknown>, events: CacheEventEmitter, name: string): void {
+  const emit = (kind: CacheEvents['write-behind']['kind'], count: number, ms: number) =>
+    events.emit('write-behind', { name, kind, count, ms })
+  wb.on('flushed', (e) => emit('flushed', e.keys, e.lagMs))
+  wb.on('retry', (e) => emit('retry', e.keys, e.delayMs))
+  wb.on('dead-letter', () => emit('dead-letter', 1, 0))
+  wb.on('dead-letter-dropped', (e) => emit('dead-letter-dropped', e.count, 0))
+  wb.on('backpressure', (e) => emit('backpressure', e.pending, 0))
 }

@@ -56,7 +56,13 @@ export class Writer {
    * L2 is issued in this tick, so the tier sends it with the other writes of the tick (one round
    * trip for all of them), and the bus message leaves with the tick's other changes.
    */
-  async set(key: string, value: unknown, options: EntryOptions, res: Resilience): Promise<void> {
+  async set(
+    key: string,
+    value: unknown,
+    options: EntryOptions,
+    res: Resilience,
+    lease?: WriteLease,
+  ): Promise<void> {
     const { flights, clock, bus, remote } = this.#p
     // Everything that can refuse the call comes first: a refused set has overtaken no load and
     // dropped no dependent entry (the L1 is as it was).
@@ -81,7 +87,7 @@ export class Writer {
       const written =
         entry === undefined
           ? remote.delete([key], at, dependents).then((deleted) => (deleted ? undefined : 'failed'))
-          : remote.write(key, entry, tags, 'set', load?.startedAt, { dependents, at })
+          : remote.write(key, entry, tags, 'set', leaseOf(load?.startedAt, lease), { dependents, at })
       // Other instances drop their copy of the old value (and read the new one from the L2). Sent
       // even if the write fails: dropping a copy costs them a miss, never a wrong answer.
       const published = bus.publish(change, written)
@@ -90,6 +96,7 @@ export class Writer {
       this.#settled(key, outcome)
       // A failed write does not wait for the message (it may be failing too): its repair tells the others.
       await this.#announced(published, res.waitUntil, outcome === 'failed')
+      if (lease !== undefined) lease.refused = outcome === 'refused'
     }
     emitInvalidation(this.#p.telemetry.events, change, 'local')
   }
@@ -436,4 +443,23 @@ export class Writer {
     this.#p.flights.overtakeAll(at, match)
     return this.#p.local.deleteMatching(match)
   }
+}
+
+/**
+ * A write-through's fence: its L2 write is refused if the key holds anything written or deleted
+ * since `from` (the write-through's start), and says so in `refused`.
+ */
+export interface WriteLease {
+  readonly from: number
+  refused: boolean
+}
+
+/**
+ * The time an L2 write is fenced from (refused if the key holds anything written or deleted since):
+ * the earlier of a load's start and a write-through's; undefined for a plain set (fenced by its
+ * own creation time).
+ */
+function leaseOf(startedAt: number | undefined, lease: WriteLease | undefined): number | undefined {
+  if (lease === undefined) return startedAt
+  return startedAt === undefined ? lease.from : Math.min(startedAt, lease.from)
 }
