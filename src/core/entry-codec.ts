@@ -84,6 +84,9 @@ export class EntryCodec {
           ? encoded.bytes
           : this.#serializer.encode(value)
     } catch (cause) {
+      // A serializer that refuses with its own SerializationError (a value nested too deep, say)
+      // already says what is wrong and what to do; the generic advice below would contradict it.
+      if (cause instanceof SerializationError) throw cause
       throw new SerializationError(
         `The ${this.#serializer.name} serializer cannot encode this value (${messageOf(cause)}). Cache plain data: no functions, symbols, class instances or circular references.`,
         { cause },

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { EntryCodec } from '../../src/core/entry-codec.js'
-import { ValueTooLargeError } from '../../src/errors.js'
+import { SerializationError, ValueTooLargeError } from '../../src/errors.js'
+import { MAX_DEPTH } from '../../src/serialization/limits.js'
 import { MsgpackSerializer } from '../../src/serialization/msgpack.js'
 import type { Serializer } from '../../src/serialization/serializer.js'
 import { TaggedJsonSerializer } from '../../src/serialization/tagged-json.js'
@@ -61,5 +62,74 @@ describe('EntryCodec.encode with bytes already written', () => {
     expect(() =>
       codec(new TaggedJsonSerializer(), 100).encode({}, { serializer: new TaggedJsonSerializer(), bytes }),
     ).toThrow(ValueTooLargeError)
+  })
+})
+
+function thrownBy(run: () => unknown): unknown {
+  try {
+    run()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a throw')
+}
+
+function nested(depth: number): unknown {
+  let v: unknown = 1
+  for (let i = 0; i < depth; i++) v = [v]
+  return v
+}
+
+describe('EntryCodec.encode when the serializer refuses', () => {
+  for (const make of [() => new TaggedJsonSerializer(), () => new MsgpackSerializer()]) {
+    const name = make().name
+    it(`passes the ${name} serializer's too-deep refusal through as is, with its advice to flatten`, () => {
+      const serializer = make()
+      const direct = thrownBy(() => serializer.encode(nested(MAX_DEPTH + 1))) as SerializationError
+      const error = thrownBy(() => codec(serializer).encode(nested(MAX_DEPTH + 1)))
+      expect(error).toBeInstanceOf(SerializationError)
+      const refused = error as SerializationError
+      expect(refused.code).toBe('E_SERIALIZATION')
+      expect(refused.message).toBe(direct.message)
+      expect(refused.message).toMatch(/Flatten it/)
+      expect(refused.message).not.toMatch(/Cache plain data/)
+      // msgpack's refusal carries the library's error as cause: it is still there, not replaced.
+      expect(refused.cause === undefined).toBe(direct.cause === undefined)
+      if (direct.cause instanceof Error) {
+        expect(refused.cause).toBeInstanceOf(direct.cause.constructor)
+        expect((refused.cause as Error).message).toBe(direct.cause.message)
+      }
+    })
+  }
+
+  it("keeps a custom serializer's SerializationError itself, cause included", () => {
+    const root = new Error('schema says no')
+    const own = new SerializationError('This value breaks the schema; drop its extra fields.', {
+      cause: root,
+    })
+    const serializer: Serializer = {
+      name: 'strict',
+      encode: () => {
+        throw own
+      },
+      decode: () => undefined,
+    }
+    const error = thrownBy(() => codec(serializer).encode({ a: 1 }))
+    expect(error).toBe(own)
+    expect((error as SerializationError).cause).toBe(root)
+  })
+
+  it('still wraps any other refusal with the plain-data advice, the refusal as cause', () => {
+    const serializer = new TaggedJsonSerializer()
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    const error = thrownBy(() => codec(serializer).encode(circular))
+    expect(error).toBeInstanceOf(SerializationError)
+    const refused = error as SerializationError
+    expect(refused.code).toBe('E_SERIALIZATION')
+    expect(refused.message).toMatch(/json serializer cannot encode this value \(a circular structure/)
+    expect(refused.message).toMatch(/Cache plain data/)
+    expect(refused.cause).toBeInstanceOf(TypeError)
+    expect((refused.cause as TypeError).message).toBe('a circular structure cannot be serialized')
   })
 })

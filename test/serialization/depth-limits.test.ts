@@ -88,10 +88,14 @@ describe.each(serializers)('the %s serializer and the nesting limit', (name, ser
       l2: { tier: remote },
     })
     try {
-      await expect(cache.set('deep', nest(MAX_DEPTH + 1, inArray, 1))).rejects.toMatchObject({
+      const refused = cache.set('deep', nest(MAX_DEPTH + 1, inArray, 1))
+      await expect(refused).rejects.toMatchObject({
         code: 'E_SERIALIZATION',
         message: expect.stringContaining(`deeper than ${MAX_DEPTH} levels`),
       })
+      // The serializer's own advice (flatten it) reaches the caller, not the generic plain-data one.
+      await expect(refused).rejects.toThrow(/Flatten it/)
+      await expect(refused).rejects.not.toThrow(/Cache plain data/)
       expect(cache.peek('deep')).toBeUndefined()
       expect(remote.keys()).toEqual([])
       const deepest = nest(MAX_DEPTH, inArray, 1)
