@@ -20,6 +20,7 @@ import type {
   SignatureReport,
   TypeReport,
 } from './report-model.js'
+import { inTimeOrder, type RetainedEvents } from './retained.js'
 import type { SignatureStats, TypeStats } from './stats.js'
 import { formatDuration, humanDuration, ttlFor } from './ttl.js'
 
@@ -117,6 +118,11 @@ export function buildReport(analyzer: Analyzer, options: RecommendOptions): Anal
   )
   const plans = analyzer.signatureList.map((s) => planOf(s, recommendations.get(s.signature) ?? null))
 
+  // The replays see the log in time order, whatever order its lines came in.
+  const ordered = timed
+    ? inTimeOrder(analyzer.retained(), range.within)
+    : { events: analyzer.retained(), backwardJumps: 0, largestJumpMs: 0 }
+
   return {
     source: { file: options.file, format: options.format, bytes: options.bytes },
     lines: {
@@ -142,7 +148,16 @@ export function buildReport(analyzer: Analyzer, options: RecommendOptions): Anal
     hotSet: hotSet(analyzer, readSignatures, hot),
     signatures: signatureReports,
     types: [...typeReports.values()].sort((a, b) => b.reads + b.writes - (a.reads + a.writes)),
-    cache: cacheRecommendation(analyzer, plans, timed, range.within, options.target, typeReports),
+    timeOrder: { backwardJumps: ordered.backwardJumps, largestJumpMs: ordered.largestJumpMs },
+    cache: cacheRecommendation(
+      analyzer,
+      ordered.events,
+      plans,
+      timed,
+      range.within,
+      options.target,
+      typeReports,
+    ),
     accuracy: { distinctKeysRelativeError: 1.04 / Math.sqrt(4096), samplingRate: analyzer.profiler.rate },
   }
 }
@@ -367,13 +382,13 @@ function hotSet(analyzer: Analyzer, readSignatures: SignatureStats[], hot: Set<S
 
 function cacheRecommendation(
   analyzer: Analyzer,
+  retained: RetainedEvents,
   plans: readonly SignaturePlan[],
   timed: boolean,
   timeWithin: (time: number) => boolean,
   target: number,
   types: Map<TypeStats, TypeReport>,
 ): CacheRecommendation {
-  const retained = analyzer.retained()
   // Only the reads of signatures worth caching: a don't-cache signature's reads never reach the cache.
   const cachedRead = (i: number): boolean =>
     (retained.ids[i] as number) >= 0 && (plans[retained.codes[i] as number] as SignaturePlan).cached

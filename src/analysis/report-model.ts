@@ -37,6 +37,12 @@ export interface AnalysisReport {
     readonly samples: readonly { readonly line: number; readonly time: number }[]
   }
   readonly timed: boolean
+  /**
+   * Whether the log is in time order (rotated files concatenated newest first are not): steps back
+   * of more than a minute between the events the replays keep. The replays sort them; the re-read
+   * and write-gap medians see the lines as they come.
+   */
+  readonly timeOrder: { readonly backwardJumps: number; readonly largestJumpMs: number }
   readonly elapsedMs: number
   readonly options: { readonly maxStalenessMs: number; readonly target: number }
   readonly hotSet: HotSet

@@ -139,3 +139,71 @@ export class RetainedLog {
     this.#times = grow(this.#times, (n) => new Float64Array(n))
   }
 }
+
+/** A log that goes back in time by more than this between two events is out of order (not mere jitter). */
+export const BACKWARD_JUMP_MS = 60_000
+
+export interface TimeOrdered {
+  /** The events sorted by time (the same object when they already were). */
+  readonly events: RetainedEvents
+  /** Times an event is dated more than {@link BACKWARD_JUMP_MS} before the one kept before it. */
+  readonly backwardJumps: number
+  /** The largest of those steps back, ms (0 without any). */
+  readonly largestJumpMs: number
+}
+
+/**
+ * The events in time order. A log that is not (rotated files concatenated newest first, several
+ * servers' logs appended) was replayed as it came: the clock went back, and what was stored at the
+ * later times stayed fresh through the earlier ones, so the prediction was too high. Sorted stably;
+ * an event without a usable time (NaN, or outside `within`: an outlier) keeps the time of the one
+ * before it, so it stays where it was among its neighbours.
+ */
+export function inTimeOrder(events: RetainedEvents, within: (time: number) => boolean): TimeOrdered {
+  const n = events.length
+  const keys = new Float64Array(n)
+  let previous = Number.NEGATIVE_INFINITY
+  let sorted = true
+  let backwardJumps = 0
+  let largestJumpMs = 0
+  for (let i = 0; i < n; i++) {
+    const time = events.times[i] as number
+    if (!Number.isNaN(time) && within(time)) {
+      if (time < previous) {
+        sorted = false
+        if (previous - time > BACKWARD_JUMP_MS) {
+          backwardJumps++
+          largestJumpMs = Math.max(largestJumpMs, previous - time)
+        }
+      }
+      previous = time
+    }
+    keys[i] = previous
+  }
+  if (sorted) return { events, backwardJumps, largestJumpMs }
+  // Array.prototype.sort is stable: events of the same time keep the log's order.
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => (keys[a] as number) - (keys[b] as number),
+  )
+  const pick = <T extends Int32Array | Uint32Array | Uint16Array | Float64Array>(
+    column: T,
+    make: (n: number) => T,
+  ): T => {
+    const out = make(n)
+    for (let i = 0; i < n; i++) out[i] = column[order[i] as number] as number
+    return out
+  }
+  return {
+    events: {
+      ids: pick(events.ids, (k) => new Int32Array(k)),
+      hashes: pick(events.hashes, (k) => new Uint32Array(k)),
+      codes: pick(events.codes, (k) => new Uint16Array(k)),
+      entities: pick(events.entities, (k) => new Uint32Array(k)),
+      times: pick(events.times, (k) => new Float64Array(k)),
+      length: n,
+      rate: events.rate,
+    },
+    backwardJumps,
+    largestJumpMs,
+  }
+}
