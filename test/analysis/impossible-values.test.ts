@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { analyzeFile } from '../../dist/analysis/analyze.js'
 import { type TypeSpec, writeWorkloadLog } from '../../dist/analysis/generate/index.js'
+import { formatHtml } from '../../dist/analysis/report/html.js'
 import { formatTerminal } from '../../dist/analysis/report/terminal.js'
 import type { AnalysisReport } from '../../dist/analysis/report-model.js'
 import { tempDir } from './helpers.js'
@@ -48,5 +49,6 @@ describe('a duration or size larger than any real one', () => {
     expect(formatTerminal(dirty)).toContain(
       'Impossible values: 2 durations or sizes larger than any real one',
     )
+    expect(formatHtml(dirty)).toContain('Impossible values: 2 durations or sizes larger than any real one')
   })
 })

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { analyzeFile } from '../../dist/analysis/analyze.js'
 import { type TypeSpec, writeWorkloadLog } from '../../dist/analysis/generate/index.js'
+import { formatHtml } from '../../dist/analysis/report/html.js'
 import { formatTerminal } from '../../dist/analysis/report/terminal.js'
 import type { AnalysisReport } from '../../dist/analysis/report-model.js'
 import { tempDir } from './helpers.js'
@@ -49,6 +50,7 @@ describe('a log whose lines are not in time order', () => {
     expect(swapped.timeOrder.largestJumpMs).toBeGreaterThan(0.9 * ordered.spanMs)
     expect(swapped.timeOrder.largestJumpMs).toBeLessThanOrEqual(ordered.spanMs)
     expect(formatTerminal(swapped)).toContain('Not in time order: the log goes back in time 1 time')
+    expect(formatHtml(swapped)).toContain('Not in time order: the log goes back in time 1 time')
     expect(formatTerminal(ordered)).not.toContain('Not in time order')
   })
 })

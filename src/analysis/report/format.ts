@@ -1,5 +1,6 @@
 /** Small formatting helpers shared by the reports. */
 import type { AnalysisReport } from '../report-model.js'
+import { humanDuration } from '../ttl.js'
 
 export const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 export const pct = (ratio: number, digits = 1): string => `${(ratio * 100).toFixed(digits)}%`
@@ -65,4 +66,18 @@ export function outlierText(outliers: AnalysisReport['timeOutliers']): string {
 function isoTime(ms: number): string {
   // A time Date cannot represent (beyond ±8.64e15 ms) is shown as the number the line gave.
   return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`
+}
+
+/** That the log goes back in time, as a sentence (terminal and HTML reports). */
+export function timeOrderText(order: AnalysisReport['timeOrder']): string {
+  return (
+    `Not in time order: the log goes back in time ${int(order.backwardJumps)} time${order.backwardJumps === 1 ? '' : 's'} ` +
+    `(by up to ${humanDuration(order.largestJumpMs)}); the prediction replays it sorted by time, ` +
+    'the re-read and write-gap medians take the lines as they come.'
+  )
+}
+
+/** The durations and sizes left out of the means, as a sentence (terminal and HTML reports). */
+export function impossibleValuesText(count: number): string {
+  return `Impossible values: ${int(count)} durations or sizes larger than any real one (a corrupted field), left out of every mean.`
 }

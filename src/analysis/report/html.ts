@@ -1,7 +1,7 @@
 import { UPLOT_CSS, UPLOT_JS } from '../../observability/dashboard/uplot.generated.js'
 import type { AnalysisReport } from '../report-model.js'
 import { humanDuration } from '../ttl.js'
-import { bytes, int, outlierText, pct, points } from './format.js'
+import { bytes, impossibleValuesText, int, outlierText, pct, points, timeOrderText } from './format.js'
 
 const escapeHtml = (text: string): string =>
   text.replace(
@@ -85,6 +85,8 @@ td:nth-child(n+2){font-variant-numeric:tabular-nums}tr.dont-cache{color:#888}cod
 ${int(report.lines.total)} lines, ${int(report.lines.reads)} reads, ${int(report.lines.writes)} writes, ${int(report.lines.malformed)} malformed
 ${report.timed ? `over ${humanDuration(report.spanMs)}` : '(no timestamps)'}.<br>
 ${report.timeOutliers.count > 0 ? `<span id="time-outliers">${escapeHtml(outlierText(report.timeOutliers))}</span><br>` : ''}
+${report.timeOrder.backwardJumps > 0 ? `<span id="time-order">${escapeHtml(timeOrderText(report.timeOrder))}</span><br>` : ''}
+${report.lines.impossibleValues > 0 ? `<span id="impossible-values">${escapeHtml(impossibleValuesText(report.lines.impossibleValues))}</span><br>` : ''}
 Hot set: ${report.hotSet.signatureCount} of ${report.hotSet.totalSignatures} read signatures carry ${pct(report.hotSet.readShare)} of reads;
 ${pct(report.hotSet.keyShareFor80)} of keys receive 80% of reads.<br>
 Recommended L1: <b>maxEntries ${int(cache.size)}</b>${cache.memoryBytes === null ? '' : ` (≈ ${bytes(cache.memoryBytes)})`}, policy <b>${cache.policy}</b>:

@@ -1,6 +1,17 @@
 import type { AnalysisReport } from '../report-model.js'
 import { humanDuration } from '../ttl.js'
-import { bytes, clip, int, outlierText, pct, points, printable, table } from './format.js'
+import {
+  bytes,
+  clip,
+  impossibleValuesText,
+  int,
+  outlierText,
+  pct,
+  points,
+  printable,
+  table,
+  timeOrderText,
+} from './format.js'
 
 const DECISION: Readonly<Record<string, string>> = {
   cache: 'cache',
@@ -27,16 +38,8 @@ export function formatTerminal(report: AnalysisReport): string {
   )
   const outliers = report.timeOutliers
   if (outliers.count > 0) out.push(outlierText(outliers))
-  if (report.timeOrder.backwardJumps > 0)
-    out.push(
-      `Not in time order: the log goes back in time ${int(report.timeOrder.backwardJumps)} time${report.timeOrder.backwardJumps === 1 ? '' : 's'} ` +
-        `(by up to ${humanDuration(report.timeOrder.largestJumpMs)}); the prediction replays it sorted by time, ` +
-        'the re-read and write-gap medians take the lines as they come.',
-    )
-  if (lines.impossibleValues > 0)
-    out.push(
-      `Impossible values: ${int(lines.impossibleValues)} durations or sizes larger than any real one (a corrupted field), left out of every mean.`,
-    )
+  if (report.timeOrder.backwardJumps > 0) out.push(timeOrderText(report.timeOrder))
+  if (lines.impossibleValues > 0) out.push(impossibleValuesText(lines.impossibleValues))
   if (lines.malformed > 0) {
     out.push('')
     out.push(
