@@ -87,23 +87,45 @@ export class RemoteReads {
   /** Aligned with `keys`: every entry found and judged (fresh or stale), undefined elsewhere. */
   async readMany(keys: readonly string[], schema: Schema, res: Resilience): Promise<(Decoded | undefined)[]> {
     const values = await this.#remote.readMany(keys)
-    return Promise.all(
+    const crossed: number[] = []
+    const found = await Promise.all(
       values.map((bytes, i) =>
-        bytes === undefined ? undefined : this.#accept(keys[i] as string, bytes, schema, res),
+        bytes === undefined
+          ? undefined
+          : this.#accept(keys[i] as string, bytes, schema, res, () => crossed.push(i)),
       ),
     )
+    if (crossed.length === 0) return found
+    // Values older than a change heard while the read was on its way: a slow many-key read (a
+    // cluster slot moving: TRYAGAIN, ASK, each key read on its own, all awaited together) crossed
+    // a write. The change's own value is in the L2 by now (a change is announced once written),
+    // so those keys are read once more rather than answered as silent misses.
+    const again = crossed.map((i) => keys[i] as string)
+    const second = await this.#remote.readMany(again)
+    const judged = await Promise.all(
+      second.map((bytes, j) =>
+        bytes === undefined ? undefined : this.#accept(again[j] as string, bytes, schema, res),
+      ),
+    )
+    for (let j = 0; j < crossed.length; j++) found[crossed[j] as number] = judged[j]
+    return found
   }
 
+  /** `crossed`, if given, is told when the entry is refused as older than a change this instance heard of. */
   #accept(
     key: string,
     bytes: Uint8Array,
     schema: Schema,
     res: Resilience,
+    crossed?: () => void,
   ): Decoded | undefined | Promise<Decoded | undefined> {
     const decoded = this.#codec.decode(bytes, this.#remote.storageKey(key))
     if (decoded === undefined) return undefined
     // A read that crossed a delete (its reply came back after the bus told us): the value is older.
-    if (this.#tags.deletedSince(key, decoded.createdAt)) return undefined
+    if (this.#tags.deletedSince(key, decoded.createdAt)) {
+      crossed?.()
+      return undefined
+    }
     const now = this.#clock.now()
     if (decoded.expiresAt <= now) {
       if (decoded.expiresAt + res.graceMs <= now) return undefined
