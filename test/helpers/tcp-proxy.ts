@@ -114,12 +114,14 @@ export class ProxyLink {
     readonly client: net.Socket,
     readonly upstream: net.Socket,
     random: () => number = Math.random,
+    onSent?: (chunk: Buffer, link: ProxyLink) => void,
   ) {
     this.id = id
     this.up = new Pipe(client, upstream, random)
     this.down = new Pipe(upstream, client, random)
     client.on('data', (chunk: Buffer) => {
       if (this.sent.length < SNIFF_BYTES) this.sent += chunk.toString('latin1', 0, SNIFF_BYTES)
+      onSent?.(chunk, this)
     })
   }
 
@@ -146,6 +148,11 @@ export interface TcpProxyOptions {
   target: { host?: string; port: number }
   /** Draws the jitter of `delay` (uniform in [0, 1)); default Math.random. A seeded one replays a run. */
   random?: () => number
+  /**
+   * Sees every chunk a client sends, as it arrives (before any delay): e.g. to count the commands
+   * a cache sends, which the server's INFO commandstats mixes with the calls its scripts make.
+   */
+  onSent?: (chunk: Buffer, link: ProxyLink) => void
 }
 
 /** A proxy on a free loopback port; see the file header. Close it in afterAll/afterEach. */
@@ -153,6 +160,7 @@ export class TcpProxy {
   readonly #server: net.Server
   readonly #target: { host: string; port: number }
   readonly #random: () => number
+  readonly #onSent: ((chunk: Buffer, link: ProxyLink) => void) | undefined
   readonly #links: ProxyLink[] = []
   /** The mode new connections start in (set by the 'all' selector), per direction. */
   #defaults: { up: Mode; down: Mode } = { up: { kind: 'forward' }, down: { kind: 'forward' } }
@@ -162,6 +170,7 @@ export class TcpProxy {
   private constructor(options: TcpProxyOptions) {
     this.#target = { host: options.target.host ?? '127.0.0.1', port: options.target.port }
     this.#random = options.random ?? Math.random
+    this.#onSent = options.onSent
     this.#server = net.createServer((client) => this.#accept(client))
   }
 
@@ -231,7 +240,7 @@ export class TcpProxy {
   #accept(client: net.Socket): void {
     client.pause()
     const upstream = net.connect(this.#target.port, this.#target.host)
-    const link = new ProxyLink(this.#nextId++, client, upstream, this.#random)
+    const link = new ProxyLink(this.#nextId++, client, upstream, this.#random, this.#onSent)
     this.#links.push(link)
     const end = () => link.sever()
     client.on('error', end).on('close', end)
