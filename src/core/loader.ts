@@ -36,6 +36,8 @@ interface Stale {
   expiresAt: number
   /** The L1 could not vouch for it (the bus is silent): it stands in only by the fail-safe rules. */
   unverified?: boolean
+  /** Refreshed by eagerRefresh: every read in its window would start a refresh. */
+  eager?: boolean
 }
 
 /** How a load got past the key's distributed lock. */
@@ -138,6 +140,7 @@ export class Loader {
   ): Promise<Loaded> {
     const { flights, telemetry } = this.#p
     const stale: Stale = { value: view.value, freshUntil: view.freshUntil, expiresAt: view.expiresAt }
+    if (view.flags & EAGER) stale.eager = true
     if (view.unverified === true) {
       // Held while the bus is silent: it may have changed elsewhere unheard. Read again (the L2,
       // else the origin); the held value stands in only when both fail — never as a
@@ -391,7 +394,10 @@ export class Loader {
         return { lock, l2Failed: found === L2_UNAVAILABLE }
       }
       // Someone else refreshes: the value at hand stays — unless nothing vouches for it.
-      if (stale !== undefined && stale.unverified !== true) return { value: { v: stale.value } }
+      if (stale !== undefined && stale.unverified !== true) {
+        this.#postponeRefresh(key, stale)
+        return { value: { v: stale.value } }
+      }
       const elapsed = clock.stamp() - started
       if (elapsed >= maxWaitMs) {
         this.#lockWaited(key, started, waited, 'gave-up')
@@ -408,6 +414,20 @@ export class Loader {
         return { value: { v: found.value } }
       }
     }
+  }
+
+  /**
+   * After losing the key's lock to another process's refresh, the next read of an eagerly
+   * refreshed value still fresh would start another refresh at once (eagerRefresh says yes to
+   * every read in the window): one L2 round trip per read of a hot key until the holder stores
+   * its value (F15). The window reopens halfway to the fresh end instead — time for the holder
+   * to finish, and a look at the L2 still before expiry, so no read has to wait then. (XFetch's
+   * window is left alone: its draws are scaled by the window's width.)
+   */
+  #postponeRefresh(key: string, stale: Stale): void {
+    const now = this.#p.clock.now()
+    if (stale.eager === true && now < stale.freshUntil)
+      this.#p.local.refreshUntil(key, now + (stale.freshUntil - now) / 2)
   }
 
   #lockWaited(
