@@ -1,10 +1,10 @@
 import type { CacheClock } from '../base/clock.js'
 import { type Diagnosis, diagnoseReads } from '../observability/diagnose.js'
+import type { InfoRead } from '../observability/health.js'
 import type { CacheStats, WriteBehindStatName } from '../observability/stats.js'
 import type { CacheHealth, CacheSnapshot } from '../observability/types.js'
 import { type SecurityStats, securityStats } from '../security/entries.js'
 import { describeConnectionError } from '../tiers/redis/connection.js'
-import type { RemoteInfo } from '../tiers/tier.js'
 import { writeBehindsOf } from '../write/index.js'
 import type { Flights } from './flights.js'
 import type { Lifecycle } from './loader.js'
@@ -37,8 +37,11 @@ export interface ReportParts {
  */
 export class CacheReport {
   readonly #p: ReportParts
-  /** Redis' memory figures from the last health check. */
-  #lastInfo: RemoteInfo | undefined
+  /**
+   * Redis' memory figures from the last INFO that answered, with when it answered: the health
+   * monitor judges their age from that time (passed, not inferred from a new object).
+   */
+  #lastRead: InfoRead | undefined
   #lastInfoAnswered = true
   /** The diagnosis published snapshots carry (recomputed every DIAGNOSIS_EVERY_MS: it replays the latest reads). */
   #diagnosis: Diagnosis | undefined
@@ -136,7 +139,8 @@ export class CacheReport {
     const info = this.#p.lifecycle.closed ? undefined : this.#p.remote.info()
     if (info !== undefined) {
       try {
-        this.#lastInfo = await info
+        const figures = await info
+        this.#lastRead = { info: figures, at: this.#p.clock.now() }
         this.#lastInfoAnswered = true
       } catch {
         this.#lastInfoAnswered = false
@@ -163,7 +167,7 @@ export class CacheReport {
             l2: {
               breaker: remote.breakerState,
               ...(masters === undefined ? {} : { masters }),
-              info: this.#lastInfo,
+              read: this.#lastRead,
               answered: this.#lastInfoAnswered,
               ...(remote.connection.cause === undefined
                 ? {}

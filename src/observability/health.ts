@@ -46,7 +46,11 @@ export interface HealthInputs {
     breaker: 'closed' | 'open' | 'half-open'
     /** On a Redis Cluster: its masters, each with its own breaker's state. */
     masters?: readonly { address: string; breaker: 'closed' | 'open' | 'half-open' }[]
-    info: RemoteInfo | undefined
+    /**
+     * Redis' last INFO answer and when it came (the cache's clock): the figures' age is judged
+     * from `at`, whatever object carries them (a tier may answer the same object twice).
+     */
+    read: InfoRead | undefined
     answered: boolean
     /** The connection's last error since Redis last answered (`connect ECONNREFUSED 127.0.0.1:6379`). */
     error?: string
@@ -54,6 +58,12 @@ export interface HealthInputs {
   closed: boolean
   /** How long the invalidation bus has been silent past `bus.maxSilence` (0: it is heard). */
   busSilentMs?: number
+}
+
+/** One INFO answer: its figures, and when Redis gave them (ms, the cache's clock). */
+export interface InfoRead {
+  readonly info: RemoteInfo
+  readonly at: number
 }
 
 const MAX_SAMPLES = 4096
@@ -81,13 +91,8 @@ export class HealthMonitor {
   readonly #thresholds: AlertThresholds
   readonly #samples: Sample[] = []
   readonly #firing = new Map<AlertName, number>()
-  /**
-   * Redis' figures last seen, and when: the report keeps the last INFO it got and passes it on
-   * every evaluation, replacing the object only when Redis answers again, so a new object is a
-   * new read (read just before the health() that evaluates it).
-   */
-  #info: RemoteInfo | undefined
-  #infoReadAt = 0
+  /** When the last INFO seen was read (its `at`): a later `at` is a new read. */
+  #infoReadAt: number | undefined
   /** The latest intervals between two reads with no failed one between them. */
   readonly #infoIntervals: number[] = []
   /** Whether a read failed since the last one that answered (the interval then says nothing of the cadence). */
@@ -118,15 +123,14 @@ export class HealthMonitor {
    */
   #confirmedInfo(inputs: HealthInputs): { info: RemoteInfo; readAt: number } | undefined {
     const l2 = inputs.l2
-    const info = l2?.info
-    if (l2 === undefined || info === undefined) return undefined
-    if (info !== this.#info) {
-      if (this.#info !== undefined && !this.#infoMissed) {
-        this.#infoIntervals.push(inputs.now - this.#infoReadAt)
+    const read = l2?.read
+    if (l2 === undefined || read === undefined) return undefined
+    if (read.at !== this.#infoReadAt) {
+      if (this.#infoReadAt !== undefined && !this.#infoMissed) {
+        this.#infoIntervals.push(read.at - this.#infoReadAt)
         if (this.#infoIntervals.length > INFO_INTERVALS_KEPT) this.#infoIntervals.shift()
       }
-      this.#info = info
-      this.#infoReadAt = inputs.now
+      this.#infoReadAt = read.at
       this.#infoMissed = false
     }
     if (!l2.answered) {
@@ -134,8 +138,8 @@ export class HealthMonitor {
       return undefined
     }
     const every = Math.max(INFO_EVERY_FLOOR_MS, ...this.#infoIntervals)
-    if (inputs.now - this.#infoReadAt > INFO_STALE_AFTER_READS * every) return undefined
-    return { info, readAt: this.#infoReadAt }
+    if (inputs.now - read.at > INFO_STALE_AFTER_READS * every) return undefined
+    return { info: read.info, readAt: read.at }
   }
 
   /** Records the figures of now and returns the health over the window that ends now. */
