@@ -1,3 +1,5 @@
+import { describeValue } from '../../base/describe.js'
+import { InvalidOptionError } from '../../errors.js'
 import type { TrackingListener } from '../../invalidation/tracking.js'
 import type { LuaScript } from './scripts.js'
 
@@ -91,7 +93,27 @@ export interface RedisAdapter {
 /** The key {@link RedisTier.ping} reads when the adapter has no `ping` (it never needs to exist). */
 export const PING_FALLBACK_KEY = 'stratacache:ping'
 
-/** Redis takes PX as a positive integer; sub-millisecond TTLs round up so they still expire. */
-export function pxOf(ttlMs: number): number | undefined {
-  return Number.isFinite(ttlMs) ? Math.max(1, Math.ceil(ttlMs)) : undefined
+/**
+ * The largest PX sent: 2^53 - 1 ms (285,000 years). A longer finite TTL (an `s-maxage` of 20
+ * digits, a TTL of `1e22`) would go out as '1e+22', which Redis refuses as not an integer: every
+ * write of the key would fail. Capped, it is as good as no expiry, and Redis takes it (now + PX
+ * stays far below its 2^63 limit).
+ */
+export const MAX_PX = Number.MAX_SAFE_INTEGER
+
+/**
+ * A TTL as Redis takes PX: a positive integer (sub-millisecond TTLs round up so they still
+ * expire, a zero or negative one, -Infinity included, lives 1 ms), at most {@link MAX_PX};
+ * undefined, no expiry, for Infinity only. NaN (or anything that is not a number) is refused
+ * with an E_INVALID_OPTION naming `operation`: read as "not finite", it used to mean no expiry,
+ * so a TTL computed from a missing value kept its key for good.
+ */
+export function pxOf(ttlMs: number, operation = 'a Redis write'): number | undefined {
+  if (ttlMs === Number.POSITIVE_INFINITY) return undefined
+  if (typeof ttlMs !== 'number' || Number.isNaN(ttlMs)) {
+    throw new InvalidOptionError(
+      `${operation}: the TTL is ${describeValue(ttlMs)}, not a number of milliseconds, so nothing was written (it is never taken as "no expiry"). Pass a TTL in ms (Infinity for no expiry); a NaN usually comes from arithmetic on a missing value.`,
+    )
+  }
+  return Math.min(MAX_PX, Math.max(1, Math.ceil(ttlMs)))
 }

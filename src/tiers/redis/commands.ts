@@ -97,12 +97,14 @@ export class RedisCommands implements RedisAdapter {
   }
 
   set(key: string, value: Buffer, ttlMs: number): Promise<void> {
-    return this.#run(() => this.#client.set(key, value, pxOf(ttlMs)))
+    return this.#run(() => this.#client.set(key, value, pxOf(ttlMs, 'Redis SET')))
   }
 
   setMany(entries: readonly { key: string; value: Buffer; ttlMs: number }[]): Promise<void> {
     return this.#run(() =>
-      this.#client.setMany(entries.map(({ key, value, ttlMs }) => ({ key, value, px: pxOf(ttlMs) }))),
+      this.#client.setMany(
+        entries.map(({ key, value, ttlMs }) => ({ key, value, px: pxOf(ttlMs, 'Redis SET (setMany)') })),
+      ),
     )
   }
 
@@ -123,7 +125,7 @@ export class RedisCommands implements RedisAdapter {
   }
 
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
-    return this.#run(() => this.#client.setIfAbsent(key, value, pxOf(ttlMs)))
+    return this.#run(() => this.#client.setIfAbsent(key, value, pxOf(ttlMs, 'lock acquire (SET NX)')))
   }
 
   compareAndDelete(key: string, token: string): Promise<boolean> {
@@ -131,11 +133,13 @@ export class RedisCommands implements RedisAdapter {
   }
 
   compareAndExpire(key: string, token: string, ttlMs: number): Promise<boolean> {
-    const px = pxOf(ttlMs)
-    return this.#run(
-      async () =>
-        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)], true)) === 1,
-    )
+    // In the run: a refused TTL rejects the renewal (which its caller catches), never throws.
+    return this.#run(async () => {
+      const px = pxOf(ttlMs, 'lock renewal')
+      return (
+        (await this.#eval(COMPARE_AND_EXPIRE, key, [token, px === undefined ? '' : String(px)], true)) === 1
+      )
+    })
   }
 
   evalScript(script: LuaScript, key: string, args: readonly (string | Buffer)[]): Promise<unknown> {

@@ -133,7 +133,14 @@ export class RedisTier implements RemoteTier {
         this.#call(() => evalScript.call(adapter, script, key, args), what)
       /** SET unless the key holds something newer than `since` (see SET_LOADED); 1 when stored. */
       const versioned = (key: string, value: Buffer, ttlMs: number, since: number, op: 'l' | 'v') => {
-        const args = [value, pxArg(ttlMs), stampText(since)]
+        let px: string
+        try {
+          px = pxArg(ttlMs, 'SET (unless the key holds a newer value)')
+        } catch (error) {
+          // A promise's caller catches rejections: a refused TTL must not throw past it.
+          return Promise.reject(error)
+        }
+        const args = [value, px, stampText(since)]
         if (writes !== undefined) return this.#write(op, [key], args)
         return run(SET_LOADED, key, [...args, op], 'SET (unless the key holds a newer value)')
       }
@@ -149,13 +156,15 @@ export class RedisTier implements RemoteTier {
         since: number,
         marker: string,
         bump: MarkerBump,
-      ) =>
-        this.#write(
-          'w',
-          [key, marker],
-          [value, pxArg(ttlMs), stampText(since), stampText(bump.at)],
-          bump.failed,
-        )
+      ) => {
+        let px: string
+        try {
+          px = pxArg(ttlMs, 'SET (and a dependency marker bump)')
+        } catch (error) {
+          return Promise.reject(error)
+        }
+        return this.#write('w', [key, marker], [value, px, stampText(since), stampText(bump.at)], bump.failed)
+      }
       const store: InvalidationStore = {
         // Versioned like a set (dated `at`): a delete that reaches Redis late never replaces a
         // newer value, nor a later tombstone (whose time a load's lease check needs).
@@ -192,7 +201,7 @@ export class RedisTier implements RemoteTier {
           )
         },
         touchMarkers: async (keys, ttlMs, createdBefore) => {
-          const args = [pxArg(ttlMs), String(createdBefore)]
+          const args = [pxArg(ttlMs, 'tag marker touch'), String(createdBefore)]
           await Promise.all(
             keys.map((key) =>
               writes !== undefined
@@ -205,7 +214,7 @@ export class RedisTier implements RemoteTier {
           const args = [
             String(at),
             mode === 'delete' ? 'd' : 'e',
-            String(pxOf(ttlMs) ?? ''),
+            pxArg(ttlMs, 'tag marker bump'),
             onlyExisting ? '1' : '0',
           ]
           await Promise.all(
@@ -354,7 +363,7 @@ export class RedisTier implements RemoteTier {
   async set(key: string, value: Uint8Array, ttlMs: number): Promise<void> {
     this.#assertOpen()
     if (this.#writes !== undefined) {
-      await this.#write('s', [key], [toBuffer(value), pxArg(ttlMs)])
+      await this.#write('s', [key], [toBuffer(value), pxArg(ttlMs, 'SET')])
       return
     }
     await this.#deadline(this.adapter.set(key, toBuffer(value), ttlMs), 'SET')
@@ -364,7 +373,9 @@ export class RedisTier implements RemoteTier {
     this.#assertOpen()
     if (entries.length === 0) return
     if (this.#writes !== undefined) {
-      await Promise.all(entries.map((e) => this.#write('s', [e.key], [toBuffer(e.value), pxArg(e.ttlMs)])))
+      await Promise.all(
+        entries.map((e) => this.#write('s', [e.key], [toBuffer(e.value), pxArg(e.ttlMs, 'SET (setMany)')])),
+      )
       return
     }
     const buffers = entries.map((e) => ({ key: e.key, value: toBuffer(e.value), ttlMs: e.ttlMs }))
@@ -458,9 +469,9 @@ export class RedisTier implements RemoteTier {
   }
 }
 
-/** A TTL as the scripts take PX: '' for no expiry. */
-function pxArg(ttlMs: number): string {
-  return String(pxOf(ttlMs) ?? '')
+/** A TTL as the scripts take PX: '' for no expiry; `what` names the operation if it is refused. */
+function pxArg(ttlMs: number, what: string): string {
+  return String(pxOf(ttlMs, `Redis ${what}`) ?? '')
 }
 
 function isOne(reply: unknown): boolean {
