@@ -65,9 +65,16 @@ export class KeyvStratacache extends EventEmitter implements KeyvStoreAdapter {
   /**
    * `ttl` in milliseconds, as Keyv passes it; none (or 0) means no expiry (Keyv's meaning, not the
    * cache's default TTL), a negative one an expiry already past: the key is deleted, as Keyv would
-   * never read it back (e.g. `ttl = token.expiresAt - Date.now()` for an expired token).
+   * never read it back (e.g. `ttl = token.expiresAt - Date.now()` for an expired token). NaN, or
+   * anything else that is not a number, is refused: it fails every comparison, and so used to
+   * fall through to "no expiry" (a TTL computed from a missing value cached for good).
    */
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    if (ttl !== undefined && (typeof ttl !== 'number' || Number.isNaN(ttl))) {
+      throw new InvalidOptionError(
+        `KeyvStratacache set(${describeValue(key)}): ttl must be a number of milliseconds (0 or none for no expiry); got ${describeValue(ttl)}, which would have cached the key for good. A NaN usually comes from arithmetic on a missing value.`,
+      )
+    }
     const stored = this.#toCache(value)
     if (stored === undefined || (typeof ttl === 'number' && ttl < 0)) {
       await this.#cache.delete(key)
