@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { InvalidOptionError } from '../../../src/errors.js'
+import { type Cache, createCache } from '../../../src/index.js'
 import { MAX_PX, pxOf } from '../../../src/tiers/redis/adapter.js'
 import { IoRedisAdapter } from '../../../src/tiers/redis/ioredis-adapter.js'
 import { NodeRedisAdapter } from '../../../src/tiers/redis/node-redis-adapter.js'
@@ -126,6 +127,21 @@ describe.each(['redis', 'ioredis'] as const)('RedisTier TTLs over a real Redis (
       message: expect.stringContaining('lock acquire'),
     })
     expect(await pttl(key)).toBe(-2)
+  })
+
+  it('a cache.set with a 20-digit TTL (what the HTTP layer passes for s-maxage=99999999999999999999) reaches Redis: another instance reads it', async () => {
+    const namespace = uniqueNamespace('px-far')
+    const open = (): Cache => createCache({ namespace, l2: { redis: server().url, client } })
+    const writer = open()
+    const reader = open()
+    try {
+      // The HTTP layer stores a response for ceil(1.25 × (s-maxage + stale windows) in ms) + 1 s.
+      await writer.set('page', 'body', { ttl: Math.ceil(99999999999999999999 * 1000 * 1.25) + 1000 })
+      expect(writer.stats().l2Errors).toBe(0)
+      expect(await reader.get('page')).toBe('body')
+    } finally {
+      await Promise.all([writer.close(), reader.close()])
+    }
   })
 
   it('a 20-digit TTL is stored with an expiry far ahead, not refused by Redis as "1e+22"', async () => {
