@@ -42,7 +42,11 @@ export class CacheReport {
    * monitor judges their age from that time (passed, not inferred from a new object).
    */
   #lastRead: InfoRead | undefined
-  #lastInfoAnswered = true
+  /**
+   * Whether the last INFO answered; undefined until one was asked. It started as true, so a
+   * snapshot() before any health() said connected although nothing had confirmed it.
+   */
+  #lastInfoAnswered: boolean | undefined
   /** The diagnosis published snapshots carry (recomputed every DIAGNOSIS_EVERY_MS: it replays the latest reads). */
   #diagnosis: Diagnosis | undefined
   #diagnosedReads = 0
@@ -168,7 +172,8 @@ export class CacheReport {
               breaker: remote.breakerState,
               ...(masters === undefined ? {} : { masters }),
               read: this.#lastRead,
-              answered: this.#lastInfoAnswered,
+              // A tier without INFO has nothing to confirm: its breaker alone judges it.
+              answered: typeof remote.tier.info === 'function' ? this.#lastInfoAnswered : true,
               ...(remote.connection.cause === undefined
                 ? {}
                 : { error: describeConnectionError(remote.connection.cause) }),

@@ -62,7 +62,8 @@ export function diagnoseReads(inputs: DiagnoseInputs): Diagnosis {
   const overall = reads === 0 ? 1 : inputs.hits / reads
 
   const l2 = inputs.health.l2
-  if (l2 !== undefined && !l2.connected) {
+  // Not connected is not yet down: before the first health() nothing confirmed Redis, nor failed.
+  if (l2 !== undefined && !l2.connected && inputs.health.alerts.some((a) => a.name === 'l2-unavailable')) {
     findings.push({
       kind: 'l2-unavailable',
       severity: 'warning',

@@ -51,7 +51,11 @@ export interface HealthInputs {
      * from `at`, whatever object carries them (a tier may answer the same object twice).
      */
     read: InfoRead | undefined
-    answered: boolean
+    /**
+     * Whether the last INFO answered; undefined before one was asked (nothing confirmed yet: not
+     * said connected, nor unavailable). A tier without INFO passes true (its breaker judges).
+     */
+    answered: boolean | undefined
     /** The connection's last error since Redis last answered (`connect ECONNREFUSED 127.0.0.1:6379`). */
     error?: string
   }
@@ -133,8 +137,8 @@ export class HealthMonitor {
       this.#infoReadAt = read.at
       this.#infoMissed = false
     }
-    if (!l2.answered) {
-      this.#infoMissed = true
+    if (l2.answered !== true) {
+      if (l2.answered === false) this.#infoMissed = true
       return undefined
     }
     const every = Math.max(INFO_EVERY_FLOOR_MS, ...this.#infoIntervals)
@@ -254,7 +258,7 @@ export class HealthMonitor {
       })
     }
     const l2 = inputs.l2
-    const l2Down = l2 !== undefined && (l2.breaker !== 'closed' || !l2.answered)
+    const l2Down = l2 !== undefined && (l2.breaker !== 'closed' || l2.answered === false)
     const broken = l2?.masters?.filter((m) => m.breaker !== 'closed').map((m) => m.address) ?? []
     if (l2Down && broken.length > 0 && broken.length < (l2?.masters?.length ?? 0)) {
       // A cluster with some masters down: only their slots fall back.
@@ -313,7 +317,8 @@ export class HealthMonitor {
         ? {}
         : {
             l2: {
-              connected: !l2Down,
+              // Connected once Redis confirmed it: before the first INFO answered it is not known.
+              connected: !l2Down && inputs.l2.answered === true,
               breaker: inputs.l2.breaker,
               ...(inputs.l2.masters === undefined ? {} : { masters: inputs.l2.masters }),
               ...(l2Down && inputs.l2.error !== undefined ? { error: inputs.l2.error } : {}),

@@ -122,6 +122,12 @@ export interface CacheHealth {
     readonly usage: number
   }
   readonly l2?: {
+    /**
+     * True once Redis confirmed it answers (the last `health()` INFO answered) while the breaker
+     * is closed. False while it does not answer (with the `l2-unavailable` alert), and before
+     * the first `health()` call: nothing confirmed it yet, nothing failed (no alert). A tier
+     * without INFO is judged by its breaker alone.
+     */
     readonly connected: boolean
     /** The breaker's state; on a Redis Cluster, the worst over its masters' breakers. */
     readonly breaker: 'closed' | 'open' | 'half-open'

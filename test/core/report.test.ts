@@ -53,3 +53,52 @@ describe('Redis figures carry when they were read', () => {
     expect(cache.snapshot().health.l2?.memory?.readAt).toBe(clock())
   })
 })
+
+describe('what the L2 is said to be before anything confirmed it', () => {
+  it('snapshot() before any health() does not say connected; the first INFO answered does', async () => {
+    const { cache } = cacheOver(new InfoTier())
+    const before = cache.snapshot().health
+    expect(before.l2?.connected).toBe(false)
+    // Nothing failed either: no alert, no error, no figures.
+    expect(before.alerts).toEqual([])
+    expect(before.status).toBe('healthy')
+    expect(before.l2?.memory).toBeUndefined()
+    expect(before.l2?.error).toBeUndefined()
+
+    const health = await cache.health()
+    expect(health.l2?.connected).toBe(true)
+    expect(cache.snapshot().health.l2?.connected).toBe(true)
+  })
+
+  it('an INFO that fails says not connected, with l2-unavailable', async () => {
+    const tier = new InfoTier()
+    tier.failing = true
+    const { cache } = cacheOver(tier)
+    const health = await cache.health()
+    expect(health.l2?.connected).toBe(false)
+    expect(health.alerts.map((a) => a.name)).toEqual(['l2-unavailable'])
+  })
+
+  it('a tier without INFO is judged by its breaker alone: connected from the start', async () => {
+    const { cache } = cacheOver(new MemoryRemoteTier())
+    expect(cache.snapshot().health.l2?.connected).toBe(true)
+    expect((await cache.health()).l2?.connected).toBe(true)
+  })
+})
+
+describe('diagnose() before anything confirmed Redis', () => {
+  it('does not say Redis does not answer when it was never asked (a closed cache asks nothing)', async () => {
+    const { cache } = cacheOver(new InfoTier())
+    await cache.close()
+    const diagnosis = await cache.diagnose()
+    expect(diagnosis.findings.map((f) => f.kind)).not.toContain('l2-unavailable')
+  })
+
+  it('says so when Redis did not answer', async () => {
+    const tier = new InfoTier()
+    tier.failing = true
+    const { cache } = cacheOver(tier)
+    const diagnosis = await cache.diagnose()
+    expect(diagnosis.findings.map((f) => f.kind)).toContain('l2-unavailable')
+  })
+})
