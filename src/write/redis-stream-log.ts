@@ -1,5 +1,6 @@
 import { expectObject } from '../base/describe.js'
 import { InvalidOptionError, WriteBehindNotReplicatedError } from '../errors.js'
+import { pxOf } from '../tiers/redis/adapter.js'
 import { keySlot, SLOT_COUNT } from '../tiers/redis/cluster-slot.js'
 import { Packer } from '../tiers/redis/pack.js'
 import type { StreamCommands } from '../tiers/tier.js'
@@ -142,7 +143,9 @@ export class RedisStreamLog implements WriteLog {
         keys.push(cache.key)
         if (cache.ttlMs !== ttl) {
           ttl = cache.ttlMs
-          px = Number.isFinite(ttl) ? String(Math.max(1, Math.ceil(ttl))) : ''
+          // pxOf, as every Redis write: its own copy sent 1e19 ms and more as is, which Redis
+          // refused inside the append (after the XADD), and read NaN as no expiry.
+          px = String(pxOf(ttl, 'write-behind cache entry') ?? '')
         }
         fields.add(px)
         fields.add(head < 0 ? cache.value : cache.value.subarray(0, head))
