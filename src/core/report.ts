@@ -5,6 +5,7 @@ import type { CacheStats, WriteBehindStatName } from '../observability/stats.js'
 import type { CacheHealth, CacheSnapshot } from '../observability/types.js'
 import { type SecurityStats, securityStats } from '../security/entries.js'
 import { describeConnectionError } from '../tiers/redis/connection.js'
+import { runIdOf } from '../tiers/redis/info.js'
 import { writeBehindsOf } from '../write/index.js'
 import type { Flights } from './flights.js'
 import type { Lifecycle } from './loader.js'
@@ -144,7 +145,8 @@ export class CacheReport {
     if (info !== undefined) {
       try {
         const figures = await info
-        this.#lastRead = { info: figures, at: this.#p.clock.now() }
+        const run = runIdOf(figures)
+        this.#lastRead = { info: figures, at: this.#p.clock.now(), ...(run === undefined ? {} : { run }) }
         this.#lastInfoAnswered = true
       } catch {
         this.#lastInfoAnswered = false

@@ -31,7 +31,24 @@ interface Sample {
   misses: number
   evictions: number
   redisEvicted: number | undefined
+  /** The Redis run the counts above come from (its `run_id`), if known. */
+  redisRun: string | undefined
   reads: Float64Array
+}
+
+/**
+ * How much a counter of Redis grew from one sample to the next, like Prometheus' increase(): all
+ * of `count` when Redis restarted in between (its counters start again from 0) — known by a new
+ * run id, or, without run ids, by a count below the one before (CONFIG RESETSTAT does that too).
+ * The count alone misses a restart whose new count already exceeds the old one.
+ */
+function counterIncrease(
+  previous: { count: number; run: string | undefined },
+  count: number,
+  run: string | undefined,
+): number {
+  const restarted = previous.run !== undefined && run !== undefined && previous.run !== run
+  return restarted || count < previous.count ? count : count - previous.count
 }
 
 /** Cumulative figures at one moment, from the cache. */
@@ -68,6 +85,8 @@ export interface HealthInputs {
 export interface InfoRead {
   readonly info: RemoteInfo
   readonly at: number
+  /** The server run that answered (Redis `run_id`), if known: a new one means Redis restarted. */
+  readonly run?: string
 }
 
 const MAX_SAMPLES = 4096
@@ -112,6 +131,7 @@ export class HealthMonitor {
       misses: 0,
       evictions: 0,
       redisEvicted: undefined,
+      redisRun: undefined,
       reads: new LatencyHistogram().counts,
     })
   }
@@ -125,7 +145,7 @@ export class HealthMonitor {
    * answered, and be no older than {@link INFO_STALE_AFTER_READS} times the cadence of the reads.
    * Without this, a frozen or unreachable Redis kept showing (and judging) its last figures.
    */
-  #confirmedInfo(inputs: HealthInputs): { info: RemoteInfo; readAt: number } | undefined {
+  #confirmedInfo(inputs: HealthInputs): InfoRead | undefined {
     const l2 = inputs.l2
     const read = l2?.read
     if (l2 === undefined || read === undefined) return undefined
@@ -143,7 +163,7 @@ export class HealthMonitor {
     }
     const every = Math.max(INFO_EVERY_FLOOR_MS, ...this.#infoIntervals)
     if (inputs.now - read.at > INFO_STALE_AFTER_READS * every) return undefined
-    return { info: read.info, readAt: read.at }
+    return read
   }
 
   /** Records the figures of now and returns the health over the window that ends now. */
@@ -156,6 +176,7 @@ export class HealthMonitor {
       misses: inputs.misses,
       evictions: inputs.l1Evictions,
       redisEvicted: confirmed?.info.evictedKeys,
+      redisRun: confirmed?.run,
       reads: Float64Array.from(reads.counts),
     }
     const base = this.#baseline(inputs.now)
@@ -197,7 +218,7 @@ export class HealthMonitor {
     if (confirmed !== undefined) {
       const info = confirmed.info
       memory = {
-        readAt: confirmed.readAt,
+        readAt: confirmed.at,
         usedBytes: info.usedMemory,
         maxBytes: info.maxMemory,
         policy: info.maxMemoryPolicy,
@@ -333,22 +354,22 @@ export class HealthMonitor {
 
   /**
    * Redis' evicted_keys per second over the window, from the samples that hold it (the oldest one
-   * in the window on), counted like Prometheus' increase(): a count below the one before means
-   * Redis restarted (its counters start again from 0), so all of it is new. Subtracting the oldest
-   * count from the newest instead read a restarted Redis as evicting nothing until the samples of
-   * before the restart left the window. 0 while the newest figures are unknown.
+   * in the window on), summed sample to sample by {@link counterIncrease}: after a Redis restart
+   * all of the new count is new. Subtracting the oldest count from the newest instead read a
+   * restarted Redis as evicting nothing until the samples of before the restart left the window.
+   * 0 while the newest figures are unknown.
    */
   #redisEvictedPerSecond(newest: Sample): number {
     if (newest.redisEvicted === undefined) return 0
     let first: Sample | undefined
-    let previous = 0
+    let previous: { count: number; run: string | undefined } = { count: 0, run: undefined }
     let evicted = 0
     for (const sample of this.#samples) {
       const count = sample.redisEvicted
       if (count === undefined) continue
       if (first === undefined) first = sample
-      else evicted += count >= previous ? count - previous : count
-      previous = count
+      else evicted += counterIncrease(previous, count, sample.redisRun)
+      previous = { count, run: sample.redisRun }
     }
     if (first === undefined || first === newest) return 0
     return evicted / Math.max(0.001, (newest.at - first.at) / 1000)
