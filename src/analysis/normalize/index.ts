@@ -4,13 +4,15 @@ import type { EventKind, Operation, RawEvent } from '../event.js'
 import type { Access, NormalizedAccess } from './access.js'
 import { KeyPatterns } from './key-patterns.js'
 import { normalizeSql } from './sql.js'
-import { normalizeUrl, UrlNormalizer } from './url.js'
+import { UrlNormalizer } from './url.js'
+import { UrlPatterns } from './url-patterns.js'
 
 export type { Access, NormalizedAccess, Shape } from './access.js'
 export { normalizeKey, VALUE_PLACEHOLDER } from './key.js'
 export { KeyPatterns, VALUE_WORDS } from './key-patterns.js'
 export { normalizeSql, scanSql } from './sql.js'
 export { normalizeUrl } from './url.js'
+export { UrlPatterns } from './url-patterns.js'
 
 const MEMO_LIMIT = 100_000
 
@@ -30,7 +32,10 @@ export class Normalizer {
     { length: KINDS.length * OPS.length },
     () => new Map(),
   )
-  readonly #urls = new UrlNormalizer()
+  /** URL routes, with the path positions learned to hold values (a slug in `/api/users/:v`). */
+  readonly #urlPatterns = new UrlPatterns()
+  readonly #urls = new UrlNormalizer(this.#urlPatterns)
+  #urlsVersion = 0
   /** Key patterns, with the positions learned to hold values (a user name in `session:{v}:cart`). */
   readonly #keys = new KeyPatterns()
   #keysVersion = 0
@@ -64,6 +69,12 @@ export class Normalizer {
       return access
     }
     access = this.#compute(event)
+    if (this.#urlsVersion !== this.#urlPatterns.version) {
+      // The same for URLs (the URL normaliser drops its own templates).
+      this.#urlsVersion = this.#urlPatterns.version
+      for (const [i, g] of this.#memos.entries()) if (KINDS[Math.floor(i / OPS.length)] === 'http') g.clear()
+      memo = undefined
+    }
     if (this.#keysVersion !== this.#keys.version) {
       // A key position was just found to hold values: the keys memoised before have other patterns now.
       this.#keysVersion = this.#keys.version
@@ -93,6 +104,7 @@ export class Normalizer {
    */
   learn(event: RawEvent): void {
     if (event.kind === 'key') this.#keys.learn(event.text)
+    else if (event.kind === 'http') this.#urlPatterns.learn(event.text)
   }
 
   /** Memoised entries, verbs and texts (within {@link MEMO_LIMIT}): for tests and diagnostics. */
@@ -120,7 +132,7 @@ export class Normalizer {
       case 'sql':
         return overrideOp(normalizeSql(event.text, event.params), event.op)
       case 'http':
-        return overrideOp(normalizeUrl(event.text, urlMethod(event)), event.op)
+        return overrideOp(this.#urlPatterns.normalize(event.text, urlMethod(event)), event.op)
       case 'key':
         return this.#keys.normalize(event.text, event.op === '' ? opOfVerb(event.verb) : event.op, event.verb)
     }

@@ -28,25 +28,52 @@ function opOfMethod(method: string): Operation {
   }
 }
 
-/**
- * A request → its route (`/api/products/:id`, query parameters by name with values as `:v`), the
- * resource it reads or changes (the last literal path segment: `products`), the entity (the id
- * after it), and the key a cache would use (path and sorted parameters, tracking parameters
- * dropped). Static files whose names carry a content hash (`app.3f9a8b7c.js`) are one route.
- */
-export function normalizeUrl(url: string, method: string): Access {
+/** A URL's path and query string (scheme, host and fragment dropped). */
+export function splitUrl(url: string): { path: string; query: string } {
   let target = url
   const scheme = /^https?:\/\/[^/]+/i.exec(target)
   if (scheme !== null) target = target.slice(scheme[0].length) || '/'
   const hash = target.indexOf('#')
   if (hash !== -1) target = target.slice(0, hash)
   const q = target.indexOf('?')
-  const path = q === -1 ? target : target.slice(0, q)
-  const query = q === -1 ? '' : target.slice(q + 1)
+  return { path: q === -1 ? target : target.slice(0, q), query: q === -1 ? '' : target.slice(q + 1) }
+}
+
+export function isStaticPath(path: string): boolean {
+  return STATIC_EXT.test(path)
+}
+
+/** A path segment, percent-decoded when it can be. */
+export function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return segment
+  }
+}
+
+/** Whether a decoded segment is a prefix of routes (`api`, `v2`), never a resource nor a value. */
+export function isRoutePrefix(decoded: string): boolean {
+  return PREFIX.test(decoded)
+}
+
+/**
+ * A request → its route (`/api/products/:id`, query parameters by name with values as `:v`), the
+ * resource it reads or changes (the last literal path segment: `products`), the entity (the id
+ * after it), and the key a cache would use (path and sorted parameters, tracking parameters
+ * dropped). Static files whose names carry a content hash (`app.3f9a8b7c.js`) are one route.
+ */
+export function normalizeUrl(
+  url: string,
+  method: string,
+  isValue?: (position: number, segments: readonly string[]) => boolean,
+): Access {
+  const { path, query } = splitUrl(url)
   const op = opOfMethod(method)
 
   const segments = path.split('/')
-  const isStatic = STATIC_EXT.test(path)
+  const isStatic = isStaticPath(path)
   let resource = ''
   let lastIsPlaceholder = false
   let entity = ''
@@ -77,6 +104,13 @@ export function normalizeUrl(url: string, method: string): Access {
     }
     if (placeholder !== undefined) {
       routeParts.push(placeholder)
+      lastIsPlaceholder = true
+      entity = decoded
+      continue
+    }
+    if (!isStatic && isValue?.(i, segments) === true) {
+      // A position learned to hold values (a user name, a slug): see UrlPatterns.
+      routeParts.push(':v')
       lastIsPlaceholder = true
       entity = decoded
       continue
@@ -171,6 +205,19 @@ function finish(h: number): number {
  */
 export class UrlNormalizer {
   readonly #templates = new Map<string, Map<string, UrlTemplate>>()
+  /** The route of a URL without a template (the learned value positions, when given). */
+  readonly #normalizeUrl: (url: string, method: string) => Access
+  readonly #patterns: { readonly version: number } | undefined
+  #patternsVersion = 0
+
+  constructor(patterns?: {
+    readonly version: number
+    normalize(url: string, method: string): Access
+  }) {
+    this.#patterns = patterns
+    this.#normalizeUrl =
+      patterns === undefined ? normalizeUrl : (url, method) => patterns.normalize(url, method)
+  }
   /** Start and end of each all-digit segment of the path being normalised. */
   readonly #digits = new Int32Array(2 * MAX_DIGIT_SEGMENTS)
   /** FNV state of each all-digit segment (before finishing). */
@@ -180,6 +227,7 @@ export class UrlNormalizer {
 
   /** normalizeUrl(url, method) through a template, or undefined for a URL that is not a plain path. */
   normalize(url: string, method: string): NormalizedAccess | undefined {
+    this.#checkPatterns()
     const skeleton = this.#skeleton(url)
     if (skeleton === undefined) return undefined
     let templates = this.#templates.get(method)
@@ -189,7 +237,9 @@ export class UrlNormalizer {
     }
     let template = templates.get(skeleton)
     if (template === undefined) {
-      template = this.#template(normalizeUrl(url, method), url)
+      const access = this.#normalizeUrl(url, method)
+      this.#checkPatterns()
+      template = this.#template(access, url)
       if (template === undefined) return undefined
       if (templates.size >= TEMPLATE_LIMIT) templates.clear()
       templates.set(detach(skeleton), template)
@@ -215,6 +265,13 @@ export class UrlNormalizer {
       keyHash,
       entityHash,
     }
+  }
+
+  /** A position was found to hold values (here or by another caller of the patterns): the templates made before may be wrong now. */
+  #checkPatterns(): void {
+    if (this.#patterns === undefined || this.#patterns.version === this.#patternsVersion) return
+    this.#patternsVersion = this.#patterns.version
+    for (const t of this.#templates.values()) t.clear()
   }
 
   /**
