@@ -25,6 +25,8 @@ import type { Writer } from './writer.js'
 /** First and longest pause between two looks at the L2 while another process holds the key's lock. */
 const LOCK_POLL_FIRST_MS = 10
 const LOCK_POLL_MAX_MS = 100
+/** Most keys remembered as backing off after a lost refresh (see Loader.#postponeRefresh). */
+const MAX_BACKING_OFF = 10_000
 
 type Schema = StandardSchemaV1<unknown, unknown> | undefined
 
@@ -90,6 +92,11 @@ export class Loader {
    * value its holder stores), or — no L2, a tier without locks, `lock: false` — straight through.
    */
   readonly #lockOrValue: LockStep
+  /**
+   * Keys whose refresh of a stale value lost the key's lock to another process, and when this
+   * instance may try again: until then the stale value answers without a new attempt (F15).
+   */
+  readonly #retryAt = new Map<string, number>()
   /**
    * One L2 entry, judged, and backfilled into the L1 unless `skipL1` — or unless a change of the
    * key (a write, a delete, a clear or a resync, here or heard from another instance) overtook
@@ -159,8 +166,21 @@ export class Loader {
       }
       return Promise.resolve({ value: view.value, tier: 'l1' })
     }
-    const flight = flights.get(key) ?? this.refresh(key, options, res, stale)
+    const flight =
+      flights.get(key) ??
+      (this.#backingOff(key, now)
+        ? // As when the attempt loses the lock (see #postponeRefresh), without the round trip.
+          Promise.resolve<Loaded>({ value: stale.value, tier: 'l2' })
+        : this.refresh(key, options, res, stale))
     return this.#preferFresh(key, flight, stale, res)
+  }
+
+  #backingOff(key: string, now: number): boolean {
+    const at = this.#retryAt.get(key)
+    if (at === undefined) return false
+    if (now < at) return true
+    this.#retryAt.delete(key)
+    return false
   }
 
   /** {@link read} with an L1. */
@@ -422,12 +442,17 @@ export class Loader {
    * every read in the window): one L2 round trip per read of a hot key until the holder stores
    * its value (F15). The window reopens halfway to the fresh end instead — time for the holder
    * to finish, and a look at the L2 still before expiry, so no read has to wait then. (XFetch's
-   * window is left alone: its draws are scaled by the window's width.)
+   * window is left alone: its draws are scaled by the window's width.) A stale value (past its
+   * fresh time, within grace) would be refreshed by every read likewise: this instance waits
+   * LOCK_POLL_MAX_MS, a lock waiter's longest pause, before trying again.
    */
   #postponeRefresh(key: string, stale: Stale): void {
     const now = this.#p.clock.now()
-    if (stale.eager === true && now < stale.freshUntil)
-      this.#p.local.refreshUntil(key, now + (stale.freshUntil - now) / 2)
+    if (now >= stale.freshUntil) {
+      // Bounded: past this many keys backing off at once, the oldest attempts are simply retried.
+      if (this.#retryAt.size >= MAX_BACKING_OFF) this.#retryAt.clear()
+      this.#retryAt.set(key, now + LOCK_POLL_MAX_MS)
+    } else if (stale.eager === true) this.#p.local.refreshUntil(key, now + (stale.freshUntil - now) / 2)
   }
 
   #lockWaited(
