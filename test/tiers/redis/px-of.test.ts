@@ -136,7 +136,9 @@ describe.each(['redis', 'ioredis'] as const)('RedisTier TTLs over a real Redis (
     const reader = open()
     try {
       // The HTTP layer stores a response for ceil(1.25 × (s-maxage + stale windows) in ms) + 1 s.
-      await writer.set('page', 'body', { ttl: Math.ceil(99999999999999999999 * 1000 * 1.25) + 1000 })
+      await writer.set('page', 'body', {
+        ttl: Math.ceil(Number.parseInt('99999999999999999999', 10) * 1000 * 1.25) + 1000,
+      })
       expect(writer.stats().l2Errors).toBe(0)
       expect(await reader.get('page')).toBe('body')
     } finally {
