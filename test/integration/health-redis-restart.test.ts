@@ -1,7 +1,6 @@
-import { describe, expect, it, vi } from 'vitest'
-import { createCache } from '../../src/index.js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { type Cache, createCache } from '../../src/index.js'
 import { manualClock } from '../helpers/clock.js'
-import { closeAfterEach } from '../helpers/fixtures.js'
 import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
 
 /**
@@ -9,7 +8,14 @@ import { uniqueNamespace, useRedisServer } from '../helpers/redis-server.js'
  * restarted Redis counts from 0 again, and its new count may already exceed the old one.
  */
 const server = useRedisServer()
-const track = closeAfterEach()
+const open: Cache[] = []
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((cache) => cache.close()))
+})
+const track = (cache: Cache): Cache => {
+  open.push(cache)
+  return cache
+}
 const WINDOW = 60_000
 
 /** Redis' evicted_keys and run_id, read directly. */
