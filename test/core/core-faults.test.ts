@@ -323,3 +323,20 @@ describe('a change too large for one bus message', () => {
     expect(b.stats().busMessagesDropped).toBe(0)
   })
 })
+
+describe('getOrSetMany of many keys', () => {
+  it('writes 150,000 loaded values to the L2 (spreading them as arguments overflowed the stack: none was written)', async () => {
+    const tier = new MemoryRemoteTier()
+    const cache = open({ namespace: 'n', l1: { maxEntries: 1000 }, l2: { tier } })
+    const keys = Array.from({ length: 150_000 }, (_, i) => `k${i}`)
+    const found = await cache.getOrSetMany({
+      keys,
+      tags: ['t'],
+      factory: (missing) => new Map(missing.map((key) => [key, key.length])),
+    })
+    expect(found.size).toBe(keys.length)
+    expect(cache.stats().l2Errors).toBe(0)
+    const later = open({ namespace: 'n', l2: { tier } })
+    expect(await later.get('k149999')).toBe(7)
+  }, 60_000)
+})
