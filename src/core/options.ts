@@ -178,7 +178,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     maxValueBytes: integer(options.maxValueBytes ?? DEFAULTS.maxValueBytes, 'maxValueBytes', 1),
     maxKeyBytes: integer(options.maxKeyBytes ?? DEFAULTS.maxKeyBytes, 'maxKeyBytes', 64),
     clock: fn(options.clock ?? Date.now, 'clock'),
-    random: fn(options.random ?? Math.random, 'random'),
+    random: options.random === undefined ? Math.random : unitRandom(fn(options.random, 'random')),
     resilience: resolveResilience(options),
     lock: resolveLock(options.lock),
     breaker: resolveBreaker(options.l2 ? options.l2.breaker : undefined),
@@ -476,4 +476,18 @@ function fraction(value: unknown, what: string): number {
 function fn<T>(value: T, what: string): T {
   if (typeof value !== 'function') throw new InvalidOptionError(`${what} must be a function.`)
   return value
+}
+
+/**
+ * An injected `random`, checked on every draw: one that answers NaN or a number outside [0, 1)
+ * made every TTL NaN (nothing cached, silently) or stretched it. Math.random is used as is.
+ */
+function unitRandom(random: () => number): () => number {
+  return () => {
+    const r = random()
+    if (r >= 0 && r < 1) return r
+    throw new InvalidOptionError(
+      `random() must return a number in [0, 1) (it drives TTL jitter and early refresh); it returned ${describeValue(r)}.`,
+    )
+  }
 }

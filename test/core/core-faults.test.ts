@@ -340,3 +340,28 @@ describe('getOrSetMany of many keys', () => {
     expect(await later.get('k149999')).toBe(7)
   }, 60_000)
 })
+
+describe('an injected random', () => {
+  it('that answers NaN or a number outside [0, 1) is refused at the write it would have spoiled, not cached as nothing', async () => {
+    for (const bad of [Number.NaN, 1, -0.5, 7]) {
+      const cache = open({
+        namespace: 'n',
+        jitter: 0.1,
+        random: () => bad,
+        l2: { tier: new MemoryRemoteTier() },
+      })
+      await expect(cache.set('k', 'v')).rejects.toMatchObject({
+        code: 'E_INVALID_OPTION',
+        message: expect.stringContaining('random() must return a number in [0, 1)'),
+      })
+    }
+    const good = open({
+      namespace: 'n',
+      jitter: 0.1,
+      random: () => 0.25,
+      l2: { tier: new MemoryRemoteTier() },
+    })
+    await good.set('k', 'v')
+    expect(good.peek('k')).toBe('v')
+  })
+})
