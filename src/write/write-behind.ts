@@ -48,6 +48,12 @@ interface PreparedWrite {
 
 const SETTLE_POLL_MS = 20
 /**
+ * A flusher measures its lag at least once a second while it works (flusher.ts, MEASURE_EVERY_MS);
+ * a measure older than twice that is overdue (a step one second late is not yet silence), and the
+ * writes it saw unflushed, still unflushed as far as this instance knows, keep ageing.
+ */
+const LAG_OVERDUE_AFTER_MS = 2000
+/**
  * The last part of close()'s timeout (at most this, and at most a fifth of it) is kept for what
  * follows the drain: stopping the flushers, releasing their leases, counting what is left. Each of
  * those waits only for what is left of the timeout, so close() resolves within it even when Redis
@@ -180,8 +186,14 @@ class WriteBehindLog<T> implements WriteBehind<T> {
   readonly #inFlight = new Set<Promise<unknown>>()
   /** This instance's entries that may still be in the log (what settled() and close() wait for). */
   readonly #own: OwnWrites
-  /** What each partition's flusher last saw, summed (pending) or maxed (lag) into stats. */
-  readonly #seen = new Map<number, { pending: number; lagMs: number }>()
+  /**
+   * What each partition's flusher last saw, summed (pending) or maxed (lag) into stats: `at`, when
+   * its lag was measured; `appendedAt`, the first append acknowledged since (its age is a lag too).
+   */
+  readonly #seen = new Map<
+    number,
+    { pending: number; lagMs: number; at: number; appendedAt?: number | undefined }
+  >()
   #init: Promise<void> | undefined
   /** The log's init resolved: writes need not wait for it (the fast path of #submit). */
   #initialized = false
@@ -224,9 +236,9 @@ class WriteBehindLog<T> implements WriteBehind<T> {
       stats: this.#stats,
       emit: (name, event) => this.#emit(name, event),
       track: (promise) => this.#track(promise),
-      observe: (partition, pending) =>
-        this.#observe(partition, pending, this.#seen.get(partition)?.lagMs ?? 0),
+      observe: (partition, pending) => this.#count(partition, pending),
       appended: (partition, entryIds) => {
+        this.#appendedTo(partition)
         this.#own.add(partition, entryIds)
         this.#flushers[partition]?.nudge()
       },
@@ -454,10 +466,9 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     let total = 0
     for (const p of partitions) {
       const length = lengths[p] as number
-      this.#seen.set(p, { pending: length, lagMs: this.#seen.get(p)?.lagMs ?? 0 })
+      this.#count(p, length)
       total += length
     }
-    this.#stats.pending = total
     return total
   }
 
@@ -487,20 +498,61 @@ class WriteBehindLog<T> implements WriteBehind<T> {
     }
   }
 
+  /** A flusher's measure: the partition's length and its oldest unflushed entry's age, as of now. */
   #observe(partition: number, pending: number, lagMs: number): void {
-    this.#seen.set(partition, { pending, lagMs })
+    this.#seen.set(partition, { pending, lagMs, at: this.#o.clock() })
+    this.#count(partition, pending)
+  }
+
+  /**
+   * A partition's length, learnt without its lag (an append refused, pending()): the lag stays as
+   * measured, unless nothing is left to flush.
+   */
+  #count(partition: number, pending: number): void {
+    const seen = this.#seen.get(partition)
+    if (seen === undefined || pending === 0)
+      this.#seen.set(partition, { pending, lagMs: 0, at: this.#o.clock() })
+    else seen.pending = pending
     let total = 0
-    let lag = 0
-    for (const seen of this.#seen.values()) {
-      total += seen.pending
-      lag = Math.max(lag, seen.lagMs)
-    }
+    for (const s of this.#seen.values()) total += s.pending
     this.#stats.pending = total
-    this.#stats.lagMs = lag
+  }
+
+  /** An append acknowledged: until the flusher measures again, it is an unflushed write of known age. */
+  #appendedTo(partition: number): void {
+    // Only where this instance flushes: elsewhere another process measures (and no measure here clears it).
+    if (this.#flushers[partition]?.owned !== true) return
+    const seen = this.#seen.get(partition)
+    if (seen === undefined)
+      this.#seen.set(partition, { pending: 0, lagMs: 0, at: this.#o.clock(), appendedAt: this.#o.clock() })
+    else seen.appendedAt ??= this.#o.clock()
+  }
+
+  /**
+   * The age of the oldest unflushed write as known now, in ms, the worst over partitions. A lag
+   * measured once stays true only while the flusher measures again: while the log's Redis is
+   * silent (or a flush hangs) it does not, and the last measure froze while the writes aged. So
+   * where this instance flushes, an overdue measure that saw writes waiting counts the time since
+   * it was taken, and a write appended since counts from its append; where it does not, another
+   * process measures and the last measure seen here is reported as it was.
+   */
+  #lagMs(): number {
+    const now = this.#o.clock()
+    let lag = 0
+    for (const [partition, seen] of this.#seen) {
+      let age = seen.lagMs
+      if (this.#flushers[partition]?.owned === true) {
+        // pending > 0, not lagMs > 0: a write read in the millisecond it was appended measures 0.
+        if (seen.pending > 0 && now - seen.at > LAG_OVERDUE_AFTER_MS) age = seen.lagMs + (now - seen.at)
+        if (seen.appendedAt !== undefined) age = Math.max(age, now - seen.appendedAt)
+      } else seen.appendedAt = undefined
+      lag = Math.max(lag, age)
+    }
+    return lag
   }
 
   stats(): WriteBehindStats {
-    return { ...this.#stats }
+    return { ...this.#stats, lagMs: this.#lagMs() }
   }
 
   on<E extends WriteBehindEventName>(name: E, listener: (event: WriteBehindEvents[E]) => void): () => void {
