@@ -9,10 +9,11 @@ import { UrlPatterns } from './url-patterns.js'
 
 export type { Access, NormalizedAccess, Shape } from './access.js'
 export { normalizeKey, VALUE_PLACEHOLDER } from './key.js'
-export { KeyPatterns, VALUE_WORDS } from './key-patterns.js'
+export { KeyPatterns } from './key-patterns.js'
 export { normalizeSql, scanSql } from './sql.js'
 export { normalizeUrl } from './url.js'
 export { UrlPatterns } from './url-patterns.js'
+export { VALUE_WORDS } from './value-positions.js'
 
 const MEMO_LIMIT = 100_000
 

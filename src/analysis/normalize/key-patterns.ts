@@ -1,16 +1,6 @@
-import { detach } from '../detach.js'
 import type { Access } from './access.js'
 import { keySegments, keySeparator, normalizeKey, segmentPattern } from './key.js'
-
-/**
- * A segment position (within the keys of one prefix) with more distinct words than this holds
- * values, not names: `session:{v}:cart` for one session per user, where the words of a real
- * pattern (`profile`, `cart`, `views`) are a handful.
- */
-export const VALUE_WORDS = 20
-
-/** Positions whose words are counted at most (bounded memory); later ones keep their words. */
-const MAX_CONTEXTS = 10_000
+import { type VALUE_WORDS, ValuePositions } from './value-positions.js'
 
 /**
  * Learns, from the keys it sees, which segment positions hold values although they have no digits
@@ -21,12 +11,12 @@ const MAX_CONTEXTS = 10_000
  * there, its segments are `{v}`.
  */
 export class KeyPatterns {
-  /** The distinct words seen per position, until it has too many. */
-  readonly #words = new Map<string, Set<string>>()
-  /** Positions found to hold values. */
-  readonly #values = new Set<string>()
+  readonly #positions = new ValuePositions()
+
   /** Bumped whenever a position is found to hold values: patterns computed before may have changed. */
-  version = 0
+  get version(): number {
+    return this.#positions.version
+  }
 
   /** Counts the words of `key`'s segments by position. */
   learn(key: string): void {
@@ -35,35 +25,21 @@ export class KeyPatterns {
     for (let i = parts.length > 1 ? 1 : 0; i < parts.length; i++) {
       const part = parts[i] as string
       if (part === '' || segmentPattern(part) !== undefined) continue
-      const context = contextOf(prefix, separator, i)
-      if (this.#values.has(context)) continue
-      let words = this.#words.get(context)
-      if (words === undefined) {
-        if (this.#words.size >= MAX_CONTEXTS) continue
-        words = new Set()
-        this.#words.set(detach(context), words)
-      }
-      if (words.has(part)) continue
-      words.add(detach(part))
-      if (words.size > VALUE_WORDS) {
-        this.#words.delete(context)
-        this.#values.add(detach(context))
-        this.version++
-      }
+      this.#positions.count(contextOf(prefix, separator, i), part)
     }
   }
 
   /** `key`'s pattern with what was learned so far (it learns from `key` first). */
   normalize(key: string, op: 'read' | 'write' | 'other', verb = ''): Access {
     this.learn(key)
-    if (this.#values.size === 0) return normalizeKey(key, op, verb)
+    if (this.#positions.size === 0) return normalizeKey(key, op, verb)
     const separator = keySeparator(key)
     let prefix: string | undefined
     return normalizeKey(key, op, verb, (i, _part, parts) => {
       if (parts.length > 1 && i === 0) return false
       const first = parts[0] as string
       prefix ??= parts.length > 1 ? (segmentPattern(first) ?? first) : ''
-      return this.#values.has(contextOf(prefix, separator, i))
+      return this.#positions.has(contextOf(prefix, separator, i))
     })
   }
 }
