@@ -44,8 +44,8 @@ export class CacheReport {
    */
   #lastRead: InfoRead | undefined
   /**
-   * Whether the last INFO answered; undefined until one was asked. It started as true, so a
-   * snapshot() before any health() said connected although nothing had confirmed it.
+   * Whether the last INFO answered; undefined until one was asked: until then nothing confirmed
+   * Redis, so no snapshot may say it is connected (nor that it failed).
    */
   #lastInfoAnswered: boolean | undefined
   /** The diagnosis published snapshots carry (recomputed every DIAGNOSIS_EVERY_MS: it replays the latest reads). */
@@ -122,7 +122,8 @@ export class CacheReport {
 
   /**
    * Everything this instance reports at once: stats, latency histograms, health over the window
-   * (with Redis' memory figures from the last `health()` call) and the hottest key groups.
+   * (with what the last `health()` call learnt of Redis: whether it answered, and its memory
+   * figures while still confirmed) and the hottest key groups.
    */
   snapshot(): CacheSnapshot {
     return {
