@@ -158,7 +158,10 @@ export interface WriteBehindStats {
   reclaimed: number
   /** Entries waiting in the log (all processes), as last seen by this instance. */
   pending: number
-  /** Age of the oldest waiting entry as last seen, in ms (0 when none). */
+  /**
+   * Age of the oldest waiting entry, in ms (0 when none): as last measured, growing with the time
+   * since when that measurement is stale (the log silent) or a write was appended after it.
+   */
   lagMs: number
   /** End-to-end lag (append to acknowledgment) of the last flushed batch's oldest entry, in ms. */
   lastLagMs: number
