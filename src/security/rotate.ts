@@ -16,16 +16,18 @@ import { type EncryptionOptions, isSealed, KeyRing, sealedKeyId } from './keyrin
 
 /**
  * For each triple (key, expected, next) in ARGV: SET key next KEEPTTL if it still holds expected.
- * Returns how many it swapped. KEYS[1] is the first of those keys; every key of one call hashes to
- * the same slot on a cluster (one call per slot), so the script only touches keys local to its
- * node. Static source, data only through KEYS/ARGV. A value written meanwhile (by a cache, with
+ * Returns one character per triple, '1' swapped or '0' left alone: a count alone cannot tell a
+ * re-encrypted entry from a sealed plaintext one when some changed meanwhile. KEYS[1] is the
+ * first of those keys; every key of one call hashes to the same slot on a cluster (one call per
+ * slot), so the script only touches keys local to its node. Static source, data only through KEYS/ARGV. A value written meanwhile (by a cache, with
  * the current key) is left alone.
  */
 const COMPARE_AND_SWAP_MANY: LuaScript = script(
-  'local n = 0 ' +
+  'local r = {} ' +
     'for i = 1, #ARGV, 3 do ' +
-    "if redis.call('get', ARGV[i]) == ARGV[i + 1] then redis.call('set', ARGV[i], ARGV[i + 2], 'KEEPTTL') n = n + 1 end " +
-    'end return n',
+    "if redis.call('get', ARGV[i]) == ARGV[i + 1] then redis.call('set', ARGV[i], ARGV[i + 2], 'KEEPTTL') r[#r + 1] = '1' " +
+    "else r[#r + 1] = '0' end " +
+    'end return table.concat(r)',
 )
 /**
  * Deadline of each Redis call (SCAN, MGET, a script call) when `l2.timeout` is not given: longer
@@ -71,8 +73,13 @@ export interface RotationReport {
   rotated: number
   /** Entries already under the current key. */
   current: number
-  /** Plaintext entries encrypted (with `encryptPlaintext`) or left alone (without). */
+  /** Plaintext entries seen (sealed or not). */
   plaintext: number
+  /**
+   * Plaintext entries sealed with the current key (`encryptPlaintext`): each is now trusted by
+   * caches that require encryption, whoever wrote it.
+   */
+  plaintextSealed: number
   /** Entries under a key id the ring does not hold, or failing authentication: left alone (they read as misses). */
   unreadable: number
   /** Entries that changed between the read and the swap (a cache wrote them meanwhile): left alone. */
@@ -141,6 +148,7 @@ async function rotateWith(
     rotated: 0,
     current: 0,
     plaintext: 0,
+    plaintextSealed: 0,
     unreadable: 0,
     changed: 0,
   }
@@ -190,17 +198,17 @@ async function rotateWith(
         const chunk = group.slice(at, at + SWAPS_PER_CALL)
         const args: (string | Buffer)[] = []
         for (const { key, value, next } of chunk) args.push(key, value, next)
-        const sealed = chunk.filter(({ value }) => isSealed(value)).length
         swaps.push(
           answer(
             'EVALSHA (compare-and-swap)',
             evalScript(COMPARE_AND_SWAP_MANY, (chunk[0] as { key: string }).key, args),
           ).then((reply) => {
-            const swapped = Number(reply)
-            // Which entries changed meanwhile is not told apart from which were plaintext: the
-            // count of swaps is exact, and so is what is left for a second pass.
-            report.rotated += Math.min(swapped, sealed)
-            report.changed += chunk.length - swapped
+            const swapped = String(reply)
+            chunk.forEach(({ value }, i) => {
+              if (swapped[i] !== '1') report.changed++
+              else if (isSealed(value)) report.rotated++
+              else report.plaintextSealed++
+            })
           }),
         )
       }

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Cache, createCache, type EncryptionOptions } from '../../src/index.js'
+import { isSealed, KeyRing, sealedKeyId } from '../../src/security/keyring.js'
+import { rotateKeys } from '../../src/security/rotate.js'
+import { encodeEnvelope, TaggedJsonSerializer } from '../../src/serialization/index.js'
+import type { RedisAdapter } from '../../src/tiers/redis/adapter.js'
+import { IoRedisAdapter } from '../../src/tiers/redis/index.js'
+import { useRedisServer } from '../helpers/redis-server.js'
+
+const server = useRedisServer()
+const K1 = randomBytes(32)
+const K2 = randomBytes(32)
+const json = new TaggedJsonSerializer()
+const open: Cache[] = []
+
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()))
+})
+
+function cache(namespace: string, encryption?: EncryptionOptions): Cache {
+  const c = createCache({
+    namespace,
+    l1: false,
+    ...(encryption === undefined ? {} : { encryption }),
+    l2: { redis: server().url, client: 'ioredis', timeout: '5s' },
+  })
+  open.push(c)
+  return c
+}
+
+/** What an attacker with write access to Redis plants: a well-formed plaintext envelope. */
+function planted(value: unknown): Buffer {
+  const now = Date.now()
+  return Buffer.from(
+    encodeEnvelope({ createdAt: now, expiresAt: now + 3_600_000, tags: [], payload: json.encode(value) }),
+  )
+}
+
+describe('rotateKeys report', () => {
+  it('counts re-encrypted, sealed-plaintext and changed entries exactly when one script call mixes them', async () => {
+    const old = KeyRing.from({ keys: { k1: K1 }, current: 'k1' })
+    const now = KeyRing.from({ keys: { k2: K2, k1: K1 }, current: 'k2' })
+    const envelope = planted({ v: 1 })
+    await server().commandBuffer('SET', 'mix:v1:a', old.seal(envelope, 'mix:v1:a'))
+    await server().commandBuffer('SET', 'mix:v1:b', old.seal(envelope, 'mix:v1:b'))
+    await server().commandBuffer('SET', 'mix:v1:c', envelope)
+    const rewritten = now.seal(planted({ v: 2 }), 'mix:v1:b')
+
+    // A cache writes b between the rotation's MGET and its compare-and-swap.
+    const adapter = new IoRedisAdapter(server().url, {
+      commandTimeoutMs: 5000,
+      connectTimeoutMs: 2000,
+      onError: () => {},
+    })
+    const racing = new Proxy(adapter, {
+      get(target, property) {
+        if (property === 'mget') {
+          return async (keys: string[]) => {
+            const values = await target.mget(keys)
+            await server().commandBuffer('SET', 'mix:v1:b', rewritten)
+            return values
+          }
+        }
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    }) as RedisAdapter
+    const report = await rotateKeys({
+      l2: { redis: racing },
+      namespace: 'mix',
+      encryption: { keys: { k2: K2, k1: K1 }, current: 'k2', all: false },
+      encryptPlaintext: true,
+    })
+    expect(report).toMatchObject({ scanned: 3, rotated: 1, plaintext: 1, plaintextSealed: 1, changed: 1 })
+    expect(sealedKeyId((await server().commandBuffer('GET', 'mix:v1:a')) as Buffer)).toBe('k2')
+    expect(((await server().commandBuffer('GET', 'mix:v1:b')) as Buffer).equals(rewritten)).toBe(true)
+    expect(sealedKeyId((await server().commandBuffer('GET', 'mix:v1:c')) as Buffer)).toBe('k2')
+  })
+})
