@@ -41,7 +41,11 @@ Options:
   --ca FILE              PEM of the CA that signed the server's certificate (rediss://)
   --client NAME          ioredis | redis (default: ioredis when installed)
   --batch-size N         keys per SCAN page and per round of swaps (default 500)
-  --encrypt-plaintext    also encrypt plaintext entries (turning encryption on)
+  --encrypt-plaintext    also encrypt plaintext entries (turning encryption on). Only while
+                         every cache still runs with encryption.all: false: a plaintext entry
+                         may have been planted by anyone who can write to Redis, and once
+                         sealed it reads as authentic. Caches with all: true refuse plaintext;
+                         to turn encryption on there, let the old entries read as misses.
   --json                 print the report as JSON
   -q, --quiet            no progress on stderr
   -h, --help             this help
@@ -85,7 +89,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
             l2: { redis: leftOpen(redis.tier.adapter), timeout: ROTATE_CALL_TIMEOUT_MS },
             namespace: args.namespace as string,
             ...(args.tenant === undefined ? {} : { tenant: args.tenant }),
-            encryption,
+            // The flag states that the caches still accept plaintext (all: false): rotateKeys
+            // refuses to seal plaintext for caches that require encryption.
+            encryption: args['encrypt-plaintext'] ? { ...encryption, all: false } : encryption,
             batchSize,
             encryptPlaintext: args['encrypt-plaintext'],
             ...(showProgress
@@ -109,6 +115,12 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     ctx.stderr.write(`stratacache rotate-keys: ${error.message}\n`)
     return 1
   }
+  if (report.plaintextSealed > 0) {
+    // Not progress: shown with --quiet and --json too, since it changes what caches trust.
+    ctx.stderr.write(
+      `stratacache rotate-keys: warning: ${report.plaintextSealed} plaintext entries sealed with key '${encryption.current}': caches that require encryption now trust them, whoever wrote them. Check securityEvents was 0 before this run.\n`,
+    )
+  }
   ctx.stdout.write(
     args.json
       ? `${JSON.stringify({ key: encryption.current, ...report })}\n`
@@ -131,7 +143,7 @@ function leftOpen(adapter: RedisAdapter): RedisAdapter {
 function summary(current: string, r: RotationReport): string {
   return (
     `Rotated to key '${current}': ${r.rotated} re-encrypted, ${r.current} already current, ` +
-    `${r.changed} changed meanwhile (written by a cache: current already), ${r.plaintext} plaintext, ` +
+    `${r.changed} changed meanwhile (written by a cache: current already), ${r.plaintext} plaintext (${r.plaintextSealed} sealed), ` +
     `${r.unreadable} unreadable (key not in the ring, or tampered: they read as misses), ${r.scanned} keys scanned.\n`
   )
 }

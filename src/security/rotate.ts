@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
 import { within } from '../base/deadline.js'
-import { expectObject } from '../base/describe.js'
+import { DEFAULTS } from '../base/defaults.js'
+import { describeValue, expectObject } from '../base/describe.js'
 import { parseDuration } from '../base/duration.js'
 import { InvalidOptionError, L2TimeoutError } from '../errors.js'
 import { escapeGlob } from '../keys/key.js'
 import { tenantScope } from '../keys/limits.js'
-import { ENVELOPE_MAGIC } from '../serialization/envelope.js'
+import { decodeEnvelope, ENVELOPE_MAGIC } from '../serialization/envelope.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
 import { ClusterAdapter } from '../tiers/redis/cluster-adapter.js'
 import { keySlot } from '../tiers/redis/cluster-slot.js'
@@ -58,7 +59,15 @@ export interface RotateKeysOptions {
   encryption: EncryptionOptions
   /** Keys per SCAN page and per round of compare-and-swap writes. Default 500. */
   batchSize?: number
-  /** Also encrypt plaintext entries (turning encryption on for an existing cache). Default false. */
+  /**
+   * Also encrypt plaintext entries (turning encryption on for an existing cache). Default false.
+   * Nothing tells a plaintext entry a cache wrote from one planted by whoever can write to Redis,
+   * and sealing makes it authentic: so this needs `encryption.all: false` — the caches still
+   * accept plaintext, so sealing grants no trust they do not already give — and is refused
+   * (E_INVALID_OPTION) with the default `all: true`, where every plaintext entry is a forgery or
+   * a leftover the caches refuse. Only entries that decode as the cache's envelope are sealed;
+   * `plaintextSealed` counts them.
+   */
   encryptPlaintext?: boolean
   /** Called after each batch. */
   onProgress?: (progress: RotationReport) => void
@@ -103,6 +112,7 @@ export async function rotateKeys(options: RotateKeysOptions): Promise<RotationRe
   if (typeof options.namespace !== 'string' || options.namespace.length === 0) {
     throw new InvalidOptionError('rotateKeys: namespace is required (the caches’ `namespace`).')
   }
+  refuseLaundering(options)
   const timeoutMs =
     options.l2.timeout === undefined
       ? ROTATE_CALL_TIMEOUT_MS
@@ -117,6 +127,28 @@ export async function rotateKeys(options: RotateKeysOptions): Promise<RotationRe
     return await rotateWith(adapter, ring, options, batchSize, timeoutMs)
   } finally {
     await tier.close()
+  }
+}
+
+/**
+ * `encryptPlaintext` with caches that require encryption would launder: an entry planted in
+ * Redis as plaintext (refused by those caches) would come out sealed, read as authentic.
+ */
+function refuseLaundering(options: RotateKeysOptions): void {
+  const plaintext = options.encryptPlaintext
+  if (plaintext !== undefined && typeof plaintext !== 'boolean') {
+    throw new InvalidOptionError(
+      `rotateKeys: encryptPlaintext must be true or false; got ${describeValue(plaintext)}.`,
+    )
+  }
+  const all = options.encryption.all
+  if (all !== undefined && typeof all !== 'boolean') {
+    throw new InvalidOptionError('rotateKeys: encryption.all must be true or false.')
+  }
+  if (plaintext === true && all !== false) {
+    throw new InvalidOptionError(
+      'rotateKeys: encryptPlaintext needs encryption.all: false. Caches that require encryption (all: true, the default) refuse plaintext entries, so any found in Redis is a leftover or was planted, and sealing it would make it authentic. To turn encryption on for an existing cache, run the caches with encryption.all: false, rotate with { encryptPlaintext: true, encryption: { ..., all: false } }, then deploy all: true — or simply deploy all: true and let the old plaintext entries read as misses.',
+    )
   }
 }
 
@@ -181,7 +213,9 @@ async function rotateWith(
         next = ring.seal(opened.plaintext, key)
       } else if (value[0] === ENVELOPE_MAGIC) {
         report.plaintext++
-        if (options.encryptPlaintext !== true) continue
+        // Bytes that are not an envelope stay as they are: sealed, they would read as a corrupt
+        // entry (a decode error) instead of as planted plaintext (a security event).
+        if (options.encryptPlaintext !== true || !isEnvelope(value)) continue
         next = ring.seal(value, key)
       } else continue // a tombstone or foreign bytes
       const slot = cluster ? keySlot(key) : 0
@@ -217,4 +251,14 @@ async function rotateWith(
     options.onProgress?.({ ...report })
   } while (cursor !== '0')
   return report
+}
+
+/** Whether plaintext bytes decode as the cache's envelope (inflating no more than a cache would by default). */
+function isEnvelope(bytes: Buffer): boolean {
+  try {
+    decodeEnvelope(bytes, DEFAULTS.maxValueBytes)
+    return true
+  } catch {
+    return false
+  }
 }

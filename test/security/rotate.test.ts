@@ -37,6 +37,53 @@ function planted(value: unknown): Buffer {
   )
 }
 
+describe('rotateKeys and plaintext entries', () => {
+  it('refuses to seal plaintext for caches that require encryption: a planted entry stays a miss', async () => {
+    const encryption = { keys: { k2: K2, k1: K1 }, current: 'k2' }
+    const c = cache('launder', encryption)
+    await server().commandBuffer('SET', 'launder:v1:session', planted({ admin: true }), 'PX', 3_600_000)
+    expect(await c.get('session')).toBeUndefined()
+    expect(c.stats().plaintextRefused).toBe(1)
+
+    // The caches refuse plaintext (all: true by default): sealing it would make the forgery authentic.
+    await expect(
+      rotateKeys({
+        l2: { redis: server().url, client: 'ioredis' },
+        namespace: 'launder',
+        encryption,
+        encryptPlaintext: true,
+      }),
+    ).rejects.toMatchObject({ code: 'E_INVALID_OPTION', message: expect.stringMatching(/all: false/) })
+
+    const stored = (await server().commandBuffer('GET', 'launder:v1:session')) as Buffer
+    expect(isSealed(stored)).toBe(false)
+    expect(await c.get('session')).toBeUndefined()
+    expect(c.stats().plaintextRefused).toBe(2)
+  })
+
+  it('seals genuine plaintext entries when the caches still accept them (all: false), and counts them', async () => {
+    const plain = cache('migrate')
+    for (let i = 0; i < 5; i++) await plain.set(`k${i}`, { i })
+    // Bytes that start like an envelope but are not one: never sealed (they would read as
+    // "corrupt" instead of as planted plaintext, hiding the security event).
+    await server().commandBuffer('SET', 'migrate:v1:junk', Buffer.from([0xc5, 2, 0, 1, 2, 3]))
+
+    const report = await rotateKeys({
+      l2: { redis: server().url, client: 'ioredis' },
+      namespace: 'migrate',
+      encryption: { keys: { k1: K1 }, current: 'k1', all: false },
+      encryptPlaintext: true,
+    })
+    expect(report).toMatchObject({ scanned: 6, plaintext: 6, plaintextSealed: 5, rotated: 0, changed: 0 })
+    expect(isSealed((await server().commandBuffer('GET', 'migrate:v1:junk')) as Buffer)).toBe(false)
+
+    const strict = cache('migrate', { keys: { k1: K1 }, current: 'k1' })
+    expect(await strict.getMany(['k0', 'k1', 'k2', 'k3', 'k4'])).toEqual([0, 1, 2, 3, 4].map((i) => ({ i })))
+    expect(await strict.get('junk')).toBeUndefined()
+    expect(strict.stats().plaintextRefused).toBe(1)
+  })
+})
+
 describe('rotateKeys report', () => {
   it('counts re-encrypted, sealed-plaintext and changed entries exactly when one script call mixes them', async () => {
     const old = KeyRing.from({ keys: { k1: K1 }, current: 'k1' })
