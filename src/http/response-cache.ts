@@ -36,6 +36,9 @@ import type {
 
 type Listener<E extends keyof HttpCacheEvents> = (event: HttpCacheEvents[E]) => void
 
+/** Methods that do not change the resource (RFC 9110 §9.2.1): any other invalidates its URL. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+
 /** Errors that let a stored response stand in (RFC 5861 §4). */
 const ERROR_STATUSES = new Set([500, 502, 503, 504])
 
@@ -391,6 +394,12 @@ export class HttpCache {
       }
     }
 
+    // A non-error answer to an unsafe method may have changed the resource: its stored responses
+    // go (RFC 9111 §4.4), before this answer is sent, so the client's next GET sees the change.
+    if (!SAFE_METHODS.has(method) && status >= 200 && status < 400) {
+      await this.#invalidate([urlTag(request.url)])
+    }
+
     let entry: StoredResponse | undefined
     if (key !== undefined && outcome !== 'bypass' && method === 'GET') {
       entry = await this.#maybeStore(state, status, headers, body, tags)
@@ -501,6 +510,14 @@ export class HttpCache {
     } catch (error) {
       this.#cacheError('get', error)
       return undefined
+    }
+  }
+
+  async #invalidate(tags: readonly string[]): Promise<void> {
+    try {
+      await this.cache.invalidateTags(tags)
+    } catch (error) {
+      this.#cacheError('invalidate', error)
     }
   }
 

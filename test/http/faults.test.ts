@@ -89,4 +89,56 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     expect(fresh.headers.get('x-cache')).toBe('HIT')
     expect(await fresh.text()).toBe('anonymous v2')
   })
+
+  describe('unsafe methods invalidate the URL (RFC 9111 §4.4)', () => {
+    function productRoutes(status: () => number) {
+      let version = 1
+      const policy = { maxAge: '60s', sMaxAge: '5m' }
+      const routes: RouteSpec[] = [
+        {
+          path: '/products/:id',
+          policy,
+          handler: ({ params }) => ({ body: `product ${params.id} v${version}` }),
+        },
+        {
+          path: '/products/:id',
+          method: 'POST',
+          policy,
+          handler: () => {
+            const code = status()
+            if (code < 400) version++
+            return { status: code, body: 'updated' }
+          },
+        },
+      ]
+      return routes
+    }
+
+    it('a POST answered 2xx drops the stored responses of its URL (every query string), so the next GET runs the route', async () => {
+      const app = await start(productRoutes(() => 200))
+      expect(await (await get(app, '/products/1')).text()).toBe('product 1 v1')
+      expect(await (await get(app, '/products/1?view=full')).text()).toBe('product 1 v1')
+      expect(await (await get(app, '/products/2')).text()).toBe('product 2 v1')
+      const post = await fetch(`${app.url}/products/1`, { method: 'POST' })
+      expect(post.status).toBe(200)
+      expect(await post.text()).toBe('updated')
+      const after = await get(app, '/products/1')
+      expect(after.headers.get('x-cache')).toBe('MISS')
+      expect(await after.text()).toBe('product 1 v2')
+      expect(await (await get(app, '/products/1?view=full')).text()).toBe('product 1 v2')
+      // Another URL keeps its entry.
+      const other = await get(app, '/products/2')
+      expect(other.headers.get('x-cache')).toBe('HIT')
+      expect(await other.text()).toBe('product 2 v1')
+    })
+
+    it('a POST answered with an error status leaves the stored response in place', async () => {
+      const app = await start(productRoutes(() => 409))
+      expect(await (await get(app, '/products/1')).text()).toBe('product 1 v1')
+      expect((await fetch(`${app.url}/products/1`, { method: 'POST' })).status).toBe(409)
+      const after = await get(app, '/products/1')
+      expect(after.headers.get('x-cache')).toBe('HIT')
+      expect(await after.text()).toBe('product 1 v1')
+    })
+  })
 })
