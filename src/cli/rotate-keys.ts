@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { encryptionFromEnv } from '../security/keyring.js'
+import { encryptionFromEnv, KeyRing } from '../security/keyring.js'
 import { ROTATE_CALL_TIMEOUT_MS, type RotationReport, rotateKeys } from '../security/rotate.js'
 import type { RedisAdapter } from '../tiers/redis/adapter.js'
 import { parseCommandArgs, parseIntegerOption, UsageError } from './args.js'
@@ -66,6 +66,9 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   }
   const batchSize = parseIntegerOption('batch-size', args['batch-size'], { min: 1 })
   const encryption = encryptionFromEnv(args['keys-env'], ctx.env)
+  // Checked before connecting: a bad key ring is told at once, not after (or hidden behind) a
+  // Redis that cannot be reached.
+  KeyRing.from(encryption)
   const showProgress = !args.quiet && !args.json
   if (args.ca !== undefined && !url.startsWith('rediss://')) {
     throw new UsageError('--ca applies to a rediss:// URL (TLS); --redis is plaintext redis://.')

@@ -130,7 +130,16 @@ export class KeyRing {
       )
     }
     const keys = new Map<string, KeyObject>()
+    let position = 0
     for (const [id, material] of Object.entries(map as Record<string, unknown>)) {
+      position++
+      if (looksLikeKey(id)) {
+        // A hex or base64url key passes KEY_ID: quoted (here or in the material's error below),
+        // it would reach logs; accepted, it would be stored in clear in every entry.
+        throw new InvalidOptionError(
+          `${what}.keys: key id ${position} (${id.length} characters) looks like key material, and ids are stored in clear in every entry: is the map written the wrong way round? Use { k1: <key> } (or "k1=<key>" in the environment).`,
+        )
+      }
       if (!KEY_ID.test(id)) {
         // Not quoted: a map written the wrong way round would put a key here.
         throw new InvalidOptionError(
@@ -250,6 +259,11 @@ function keyBytes(material: unknown, what: string): Buffer {
     )
   }
   return bytes
+}
+
+/** Text shaped like a 256-bit key: 64 hex digits, or 43 base64/base64url characters (+ '='). */
+function looksLikeKey(text: string): boolean {
+  return /^[0-9a-fA-F]{64}$/.test(text) || /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
 }
 
 /**

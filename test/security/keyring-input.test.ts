@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.js'
+import { encryptionFromEnv, KeyRing } from '../../src/security/keyring.js'
+
+/** The error `build` throws (it must throw). */
+function refusal(build: () => unknown): Error & { code?: string } {
+  try {
+    build()
+  } catch (error) {
+    return error as Error & { code?: string }
+  }
+  throw new Error('expected a refusal')
+}
+
+describe('key ring input never echoes key material', () => {
+  const hex = randomBytes(32).toString('hex')
+  const base64url = randomBytes(32).toString('base64url')
+
+  it.each([
+    ['a hex key', hex],
+    ['an unpadded base64url key', base64url],
+  ])('a map written the wrong way round (%s as the id) is refused without quoting it', (_, key) => {
+    const error = refusal(() => KeyRing.from({ keys: { [key]: 'k1' }, current: 'k1' }))
+    expect(error.code).toBe('E_INVALID_OPTION')
+    expect(error.message).not.toContain(key)
+    expect(error.message).toMatch(/wrong way round/)
+  })
+
+  it('the same from STRATACACHE_KEYS ("<key>=k1"), and the CLI prints no key', async () => {
+    const env = { STRATACACHE_KEYS: `${hex}=k1` }
+    const error = refusal(() => KeyRing.from(encryptionFromEnv('STRATACACHE_KEYS', env)))
+    expect(error.code).toBe('E_INVALID_OPTION')
+    expect(error.message).not.toContain(hex)
+    let printed = ''
+    const sink = {
+      write: (s: string) => {
+        printed += s
+        return true
+      },
+    }
+    const code = await main(['rotate-keys', '--redis', 'redis://127.0.0.1:1', '--namespace', 'x'], {
+      stdout: sink,
+      stderr: sink,
+      env,
+    })
+    expect(code).toBe(1)
+    expect(printed).toMatch(/wrong way round/)
+    expect(printed).not.toContain(hex)
+  })
+
+  it('a key id that is itself key material is refused even next to a valid key: ids are stored in clear', () => {
+    const error = refusal(() => KeyRing.from({ keys: { [hex]: randomBytes(32) }, current: hex }))
+    expect(error.code).toBe('E_INVALID_OPTION')
+    expect(error.message).not.toContain(hex)
+  })
+})
