@@ -258,12 +258,32 @@ function keyBytes(material: unknown, what: string): Buffer {
       `${what} must be a 256-bit key: 32 bytes, or their base64 (44 characters) or hex (64 characters). Generate one with \`openssl rand -base64 32\`.`,
     )
   }
+  if (isWeak(bytes)) {
+    throw new InvalidOptionError(
+      `${what} is a weak key (a few byte values repeated, or text rather than random bytes): anyone who guesses it reads and forges every entry. Generate one with \`openssl rand -base64 32\`.`,
+    )
+  }
   return bytes
 }
 
 /** Text shaped like a 256-bit key: 64 hex digits, or 43 base64/base64url characters (+ '='). */
 function looksLikeKey(text: string): boolean {
   return /^[0-9a-fA-F]{64}$/.test(text) || /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
+}
+
+/**
+ * Placeholder or typed keys: fewer than 16 distinct byte values (zeros, a repeated byte or
+ * pattern) or printable ASCII only (a password or phrase given as bytes). 32 random bytes hit
+ * either with a probability under 10^-13.
+ */
+function isWeak(bytes: Buffer): boolean {
+  const seen = new Set<number>()
+  let printable = true
+  for (const byte of bytes) {
+    seen.add(byte)
+    if (byte < 0x20 || byte > 0x7e) printable = false
+  }
+  return seen.size < 16 || printable
 }
 
 /**

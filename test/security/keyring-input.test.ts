@@ -55,3 +55,25 @@ describe('key ring input never echoes key material', () => {
     expect(error.message).not.toContain(hex)
   })
 })
+
+describe('weak keys are refused', () => {
+  it.each([
+    ['32 zero bytes', Buffer.alloc(32)],
+    ['one repeated byte', Buffer.alloc(32, 7)],
+    ['64 hex zeros', '0'.repeat(64)],
+    ['base64 of 32 zero bytes', Buffer.alloc(32).toString('base64')],
+    ['a password typed as 32 bytes', Buffer.from('correct horse battery staple 123')],
+    ['base64 of text', Buffer.from('passwordpasswordpasswordpassword').toString('base64')],
+    ['a short repeating pattern', Buffer.from(Array.from({ length: 32 }, (_, i) => i % 4))],
+  ])('%s', (_, material) => {
+    const error = refusal(() => KeyRing.from({ keys: { k1: material }, current: 'k1' }))
+    expect(error.code).toBe('E_INVALID_OPTION')
+    expect(error.message).toMatch(/encryption\.keys\.k1.*weak.*openssl rand -base64 32/s)
+  })
+
+  it('random keys are accepted (10,000 of them)', () => {
+    for (let i = 0; i < 10_000; i++) {
+      expect(KeyRing.from({ keys: { k1: randomBytes(32) }, current: 'k1' }).currentId).toBe('k1')
+    }
+  })
+})

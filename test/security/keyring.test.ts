@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { encryptionFromEnv, InvalidOptionError, KeyRing } from '../../dist/index.js'
 import { IvSource, isSealed, SEALED_MAGIC, sealedKeyId } from '../../dist/security/keyring.js'
 
-const K1 = Buffer.alloc(32, 1)
+const K1 = randomBytes(32)
 const K2 = randomBytes(32)
 const plaintext = Buffer.from('an envelope, as the cache would seal it')
 
