@@ -92,8 +92,21 @@ export function urlTag(url: string): string {
 }
 
 /**
+ * Request headers whose values are credentials. A route may vary on them (with `user`), but the
+ * key is a Redis key name, the `stored` event's key and what dashboards list as the latest reads:
+ * a bearer token or session id there would be readable by anyone who sees those.
+ */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization'])
+
+/** A header's value as keyed: a credential by its SHA-256 (still one entry per value), any other as sent. */
+function keyedValue(name: string, value: string): string {
+  if (!CREDENTIAL_HEADERS.has(name)) return value
+  return `sha256:${createHash('sha256').update(value).digest('base64url')}`
+}
+
+/**
  * The cache key of a request: method, host (or the origin the app sees), normalized URL, the values of the route's Vary
- * headers (absent and empty are different), the always-keyed headers that are present, and, on a
+ * headers (absent and empty are different; credentials hashed), the always-keyed headers that are present, and, on a
  * per-user route, the user: `null` for a visitor without credentials, a part no user id can
  * produce (an id of `-` once shared the anonymous entry). Parts are escaped by `key()`, so no
  * header value can forge another request's key; long keys are hashed by the cache.
@@ -114,13 +127,13 @@ export function requestKey(
   const parts: string[] = [method, host.toLowerCase(), normalizeUrl(url)]
   for (const name of vary) {
     const value = headerValue(headers, name)
-    parts.push(value === undefined ? '-' : `=${value.trim()}`)
+    parts.push(value === undefined ? '-' : `=${keyedValue(name, value.trim())}`)
   }
   let extra = ''
   for (const name of alwaysKeyed) {
     if (vary.includes(name)) continue
     const value = headerValue(headers, name)
-    if (value !== undefined) extra += `${name}=${JSON.stringify(value)};`
+    if (value !== undefined) extra += `${name}=${JSON.stringify(keyedValue(name, value))};`
   }
   parts.push(extra, user === undefined ? '-' : user === null ? 'anonymous' : `u=${user}`)
   return key(prefix, ...parts)

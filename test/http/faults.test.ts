@@ -141,4 +141,32 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect(await after.text()).toBe('product 1 v1')
     })
   })
+
+  it('keys a credential header a per-user route varies on by its hash: the token never reaches the key (Redis, events, dashboards)', async () => {
+    const app = await start([
+      {
+        path: '/me',
+        policy: {
+          maxAge: '60s',
+          vary: ['authorization', 'cookie'],
+          user: (headers) => (headers.authorization === undefined ? undefined : 'alice'),
+        },
+        handler: ({ headers }) => ({ body: `${headers.authorization} ${headers.cookie}` }),
+      },
+    ])
+    const keys: string[] = []
+    app.http.on('stored', (event) => keys.push(event.key))
+    const first = { authorization: 'Bearer SECRET-TOKEN-1', cookie: 'sid=SECRET-SID' }
+    const second = { authorization: 'Bearer SECRET-TOKEN-2', cookie: 'sid=SECRET-SID' }
+    expect(await (await get(app, '/me', first)).text()).toBe('Bearer SECRET-TOKEN-1 sid=SECRET-SID')
+    // Still keyed apart by value: another token of the same user is another entry.
+    const other = await get(app, '/me', second)
+    expect(other.headers.get('x-cache')).toBe('MISS')
+    expect(await other.text()).toBe('Bearer SECRET-TOKEN-2 sid=SECRET-SID')
+    const again = await get(app, '/me', first)
+    expect(again.headers.get('x-cache')).toBe('HIT')
+    expect(await again.text()).toBe('Bearer SECRET-TOKEN-1 sid=SECRET-SID')
+    expect(keys).toHaveLength(2)
+    for (const key of keys) expect(key).not.toMatch(/SECRET/)
+  })
 })
