@@ -8,7 +8,15 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { HttpCache, HttpCacheEvents } from '../../dist/http/index.js'
 import { type Cache, createCache } from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
-import { ADAPTERS, type AdapterName, AS_SENT, type RouteSpec, type RunningApp, startApp } from './harness.js'
+import {
+  ADAPTERS,
+  type AdapterName,
+  AS_SENT,
+  type PlainPolicy,
+  type RouteSpec,
+  type RunningApp,
+  startApp,
+} from './harness.js'
 
 const open: { app: RunningApp; cache: Cache }[] = []
 afterEach(async () => {
@@ -93,7 +101,7 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
   describe('unsafe methods invalidate the URL (RFC 9111 §4.4)', () => {
     function productRoutes(status: () => number) {
       let version = 1
-      const policy = { maxAge: '60s', sMaxAge: '5m' }
+      const policy: PlainPolicy = { maxAge: '60s', sMaxAge: '5m' }
       const routes: RouteSpec[] = [
         {
           path: '/products/:id',
