@@ -300,6 +300,13 @@ export function encryptionFromEnv(
       `encryptionFromEnv(variable): the variable's name must be a string; got ${describeValue(variable)}.`,
     )
   }
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,255}$/.test(variable)) {
+    // Not quoted: the keys given where their variable's name goes (`--keys-env k1=…`) would be
+    // printed by every message below, which all name the variable.
+    throw new InvalidOptionError(
+      `encryptionFromEnv(variable): takes the name of an environment variable (letters, digits, '_'), such as 'STRATACACHE_KEYS'; got something else (${variable.length} characters). Put the keys in that variable, never on the command line.`,
+    )
+  }
   const text = expectObject(env, 'encryptionFromEnv(variable, env): the environment')[variable]
   if (text === undefined || text.trim() === '') {
     throw new InvalidOptionError(

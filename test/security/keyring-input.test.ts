@@ -77,3 +77,32 @@ describe('weak keys are refused', () => {
     }
   })
 })
+
+describe('the keys variable', () => {
+  it('a value given where the variable name goes is refused without printing it (rotate-keys --keys-env)', async () => {
+    const k1 = randomBytes(32).toString('base64')
+    const error = refusal(() => encryptionFromEnv(`k1=${k1}`, {}))
+    expect(error.code).toBe('E_INVALID_OPTION')
+    expect(error.message).not.toContain(k1)
+    expect(error.message).toMatch(/name of an environment variable/)
+    let printed = ''
+    const sink = {
+      write: (s: string) => {
+        printed += s
+        return true
+      },
+    }
+    const argv = [
+      'rotate-keys',
+      '--redis',
+      'redis://127.0.0.1:1',
+      '--namespace',
+      'x',
+      '--keys-env',
+      `k1=${k1}`,
+    ]
+    expect(await main(argv, { stdout: sink, stderr: sink, env: {} })).toBe(1)
+    expect(printed).toMatch(/name of an environment variable/)
+    expect(printed).not.toContain(k1)
+  })
+})
