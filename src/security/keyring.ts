@@ -4,6 +4,7 @@ import {
   createSecretKey,
   type KeyObject,
   randomFillSync,
+  timingSafeEqual,
 } from 'node:crypto'
 import { inspect } from 'node:util'
 import { describeValue, expectObject } from '../base/describe.js'
@@ -130,6 +131,7 @@ export class KeyRing {
       )
     }
     const keys = new Map<string, KeyObject>()
+    const raw = new Map<string, Buffer>()
     let position = 0
     for (const [id, material] of Object.entries(map as Record<string, unknown>)) {
       position++
@@ -146,7 +148,18 @@ export class KeyRing {
           `${what}.keys: a key id (${id.length} characters) is invalid: use 1–64 letters, digits, '.', '_' or '-', e.g. 'k2'.`,
         )
       }
-      keys.set(id, createSecretKey(keyBytes(material, `${what}.keys.${id}`)))
+      const bytes = keyBytes(material, `${what}.keys.${id}`)
+      // One key under two ids: a rotation to the new id would report success while re-encrypting
+      // under the old key (a copy-paste slip), so the retired key would still read everything.
+      for (const [other, seen] of raw) {
+        if (timingSafeEqual(seen, bytes)) {
+          throw new InvalidOptionError(
+            `${what}.keys.${id} is the same key as ${what}.keys.${other}: give each id its own key (\`openssl rand -base64 32\`).`,
+          )
+        }
+      }
+      raw.set(id, bytes)
+      keys.set(id, createSecretKey(bytes))
     }
     const current = options.current
     if (typeof current !== 'string' || !keys.has(current)) {

@@ -106,3 +106,15 @@ describe('the keys variable', () => {
     expect(printed).not.toContain(k1)
   })
 })
+
+describe('one key under two ids', () => {
+  it('is refused: a rotation to the new id would re-encrypt under the same key', () => {
+    const key = randomBytes(32)
+    const error = refusal(() =>
+      KeyRing.from({ keys: { k2: key.toString('base64'), k1: key.toString('hex') }, current: 'k2' }),
+    )
+    expect(error.code).toBe('E_INVALID_OPTION')
+    expect(error.message).toMatch(/encryption\.keys\.k1 is the same key as encryption\.keys\.k2/)
+    expect(error.message).not.toContain(key.toString('hex'))
+  })
+})
