@@ -31,6 +31,12 @@ export class MessageAuthenticator {
           `${what}${list.length > 1 ? `[${i}]` : ''} must be at least ${MIN_SECRET_BYTES} bytes: generate one with \`openssl rand -base64 32\` and give every instance the same.`,
         )
       }
+      if (isPlaceholder(bytes)) {
+        // Not quoted: it is a secret all the same.
+        throw new InvalidOptionError(
+          `${what}${list.length > 1 ? `[${i}]` : ''} is a placeholder (a few characters, or a short run repeated): anyone could guess it and sign messages. Generate one with \`openssl rand -base64 32\` and give every instance the same.`,
+        )
+      }
       return bytes
     })
   }
@@ -54,6 +60,20 @@ export class MessageAuthenticator {
   [inspect.custom](): string {
     return `MessageAuthenticator { secrets: ${this.#secrets.length} }`
   }
+}
+
+/**
+ * Fewer than 8 distinct bytes ('x' x 32, zeros) or a run repeated ('changeme' x 4): long enough
+ * to pass the length check, yet guessable. A passphrase or random bytes are neither.
+ */
+function isPlaceholder(bytes: Buffer): boolean {
+  if (new Set(bytes).size < 8) return true
+  for (let period = 1; period <= bytes.length / 2; period++) {
+    let repeats = true
+    for (let i = period; i < bytes.length && repeats; i++) repeats = bytes[i] === bytes[i - period]
+    if (repeats) return true
+  }
+  return false
 }
 
 function mac(secret: Buffer, parts: Uint8Array[]): Buffer {
