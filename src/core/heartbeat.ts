@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { type CacheClock, timerMs } from '../base/clock.js'
 import type { Bus } from '../invalidation/bus.js'
 import type { EntryView } from '../tiers/memory/memory-store.js'
@@ -10,15 +11,38 @@ import type { Telemetry } from './telemetry.js'
 
 /**
  * A heartbeat on the bus channel: a first byte no bus message starts with (0xB5 for v2, '{' for
- * v1) and nothing else to read. It says only "the bus delivers"; any message heard counts too.
- * On the bus channel itself, so the ACL a deployment already grants (`&!bus:<namespace>`) covers it.
+ * v1), 'hb', then the sender's nonce and the beat's number. Another instance's beat says only "the
+ * bus delivers" (any message heard counts too); the sender's own, heard back, says how late the
+ * bus delivers — a subscription that delivers everything seconds late is no fresher than a silent
+ * one. On the bus channel itself, so the ACL a deployment already grants (`&!bus:<namespace>`)
+ * covers it.
  */
 const HEARTBEAT_MAGIC = 0xb6
-const BEAT = Buffer.from([HEARTBEAT_MAGIC, 0x68, 0x62])
+const BEAT_PREFIX = [HEARTBEAT_MAGIC, 0x68, 0x62] as const
+/** The beat of earlier releases: the prefix alone (still a heartbeat here, heard as anyone's). */
+const LEGACY_BEAT_BYTES = BEAT_PREFIX.length
+const NONCE_BYTES = 8
+/** Prefix, nonce, the beat's number (float64: never wraps). */
+const BEAT_BYTES = BEAT_PREFIX.length + NONCE_BYTES + 8
+/**
+ * Own beats sent and not heard back, at most: only the oldest matters (how late the bus is), so
+ * past this, beats are sent without being remembered (a black-holed bus is silent long before).
+ */
+const MAX_PENDING_BEATS = 64
 
 /** Whether bus bytes are a heartbeat (the bus link skips them unread and uncounted). */
 export function isHeartbeat(bytes: Uint8Array): boolean {
-  return bytes.byteLength === BEAT.byteLength && bytes[0] === HEARTBEAT_MAGIC
+  return (
+    bytes[0] === HEARTBEAT_MAGIC &&
+    (bytes.byteLength === BEAT_BYTES || bytes.byteLength === LEGACY_BEAT_BYTES)
+  )
+}
+
+/** An own beat on its way: its number, and when it was sent (real timer, and the cache's clock). */
+interface PendingBeat {
+  seq: number
+  at: number
+  stamp: number
 }
 
 export interface BusWatchOptions {
@@ -39,8 +63,11 @@ export interface BusWatchOptions {
  * resynchronises as a reconnect does: the L1 is dropped, loads in flight are disowned, tag
  * markers are read afresh.
  *
- * Silence is judged with the injected clock (`now - lastHeard ≥ maxSilence`) AND a missed beat
- * of the real timer, so a test's manual clock jumping ahead while the bus delivers is not silence.
+ * Silence is judged with the injected clock (`now - lastHeard ≥ maxSilence`, or now past an own
+ * beat sent maxSilence ago and not heard back) AND real time: a missed beat of the real timer,
+ * nothing heard for maxSilence of real time (an event loop held that long reads its sockets only
+ * after it serves), or an own beat not back after maxSilence of real time (a bus that delivers
+ * late). So a test's manual clock jumping ahead while the bus delivers is not silence.
  */
 export class BusWatch {
   readonly #options: BusWatchOptions
@@ -51,8 +78,18 @@ export class BusWatch {
   #channel = ''
   /** Injected-clock time of the last heartbeat (or any message on the channel) heard. */
   #lastHeard: number
-  /** `#lastHeard + maxSilence`: before it, the L1 is verified whatever the timer says. */
+  /** performance.now() of the same. */
+  #lastHeardAt = performance.now()
+  /**
+   * `maxSilence` after the last thing heard, or after the oldest own beat not heard back if
+   * earlier: before it, the L1 is verified whatever the timer says.
+   */
   #verifiedUntil: number
+  /** Tells this instance's beats from the others'. */
+  readonly #nonce = randomBytes(NONCE_BYTES)
+  #seq = 0
+  /** Own beats sent (the publish did not fail) and not heard back yet, oldest first. */
+  readonly #pending: PendingBeat[] = []
   /** A beat of the timer passed without hearing anything since the one before. */
   #deaf = false
   #heardSinceBeat = false
@@ -75,7 +112,26 @@ export class BusWatch {
 
   /** Whether the L1 is unverified at `now` (the read path's check: two comparisons). */
   silent(now: number): boolean {
-    return this.#deaf && now >= this.#verifiedUntil
+    return now >= this.#verifiedUntil && (this.#deaf || this.#late(performance.now()))
+  }
+
+  /**
+   * Whether real time says the bus is behind at `at` (performance.now()): nothing heard for
+   * maxSilence — the event loop was held, what arrived meanwhile is still unread — or an own beat
+   * sent maxSilence ago is not back — the bus delivers, but that late.
+   */
+  #late(at: number): boolean {
+    const maxSilence = this.#options.maxSilenceMs
+    if (at - this.#lastHeardAt >= maxSilence) return true
+    const oldest = this.#pending[0]
+    return oldest !== undefined && at - oldest.at >= maxSilence
+  }
+
+  /** `#verifiedUntil` from what was heard and what is still on its way. */
+  #verify(): void {
+    const oldest = this.#pending[0]
+    const since = oldest === undefined ? this.#lastHeard : Math.min(this.#lastHeard, oldest.stamp)
+    this.#verifiedUntil = since + this.#options.maxSilenceMs
   }
 
   /** How long nothing was heard, when silent (for health()); 0 otherwise. */
@@ -103,8 +159,10 @@ export class BusWatch {
     bus
       .subscribe(
         channel,
-        () => this.#heard(),
+        (bytes) => this.#heard(bytes),
         (state) => {
+          // Beats sent while the subscription was down never come back.
+          this.#pending.length = 0
           if (state === 'up') this.#heard()
         },
       )
@@ -136,25 +194,62 @@ export class BusWatch {
     if (!this.#heardSinceBeat && !late) this.#deaf = true
     this.#heardSinceBeat = false
     const now = this.#clock.now()
+    // Real time says the bus is behind: so be it whatever the cache's clock says (stopped, or set
+    // back: its `now` would stay before #verifiedUntil).
+    if (this.#late(at)) this.#verifiedUntil = Math.min(this.#verifiedUntil, now)
     if (!this.#silent && this.silent(now)) {
       this.#silent = true
       // Remembered tag markers are not trusted either: they are read from the L2 meanwhile.
       this.#parts?.tags.busState(false)
       this.#telemetry.counters.busSilences++
     }
-    this.#bus?.publish(this.#channel, BEAT).catch(() => {
-      // Not hearing our own beat is the signal; the failure itself is the L2's to report.
+    const bus = this.#bus
+    if (bus === undefined) return
+    const beat = this.#nextBeat(at, now)
+    bus.publish(this.#channel, beat.bytes).catch(() => {
+      // Not hearing our own beat is the signal; the failure itself is the L2's to report. A beat
+      // Redis did not take will not come back: it says nothing about how late the bus is.
+      const sent = this.#pending.findIndex((p) => p.seq === beat.seq)
+      if (sent >= 0) this.#pending.splice(sent, 1)
     })
   }
 
-  #heard(): void {
+  #nextBeat(at: number, stamp: number): { seq: number; bytes: Buffer } {
+    const seq = ++this.#seq
+    const bytes = Buffer.allocUnsafe(BEAT_BYTES)
+    bytes.set(BEAT_PREFIX, 0)
+    this.#nonce.copy(bytes, BEAT_PREFIX.length)
+    bytes.writeDoubleBE(seq, BEAT_PREFIX.length + NONCE_BYTES)
+    if (this.#pending.length < MAX_PENDING_BEATS) this.#pending.push({ seq, at, stamp })
+    if (this.#pending.length === 1) this.#verify()
+    return { seq, bytes }
+  }
+
+  /** An own beat heard back: it and those before it (one connection delivers in order) are no longer on their way. */
+  #ownBeat(bytes: Uint8Array): void {
+    if (bytes.byteLength !== BEAT_BYTES || bytes[0] !== HEARTBEAT_MAGIC) return
+    const nonce = Buffer.from(bytes.buffer, bytes.byteOffset + BEAT_PREFIX.length, NONCE_BYTES)
+    if (!nonce.equals(this.#nonce)) return
+    const seq = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readDoubleBE(
+      BEAT_PREFIX.length + NONCE_BYTES,
+    )
+    let heard = 0
+    while (heard < this.#pending.length && (this.#pending[heard] as PendingBeat).seq <= seq) heard++
+    this.#pending.splice(0, heard)
+  }
+
+  #heard(bytes?: Uint8Array): void {
     const now = this.#clock.now()
     const wasSilent = this.#silent || this.silent(now)
     this.#lastHeard = now
-    this.#verifiedUntil = now + this.#options.maxSilenceMs
+    this.#lastHeardAt = performance.now()
+    if (bytes !== undefined) this.#ownBeat(bytes)
+    this.#verify()
     this.#heardSinceBeat = true
     this.#deaf = false
-    if (!wasSilent) return
+    // Still silent (what is heard is late: an own beat sent maxSilence ago is not back): no
+    // resync yet — it comes once the bus delivers in time again.
+    if (!wasSilent || this.silent(now)) return
     this.#silent = false
     const parts = this.#parts
     if (parts === undefined) return
