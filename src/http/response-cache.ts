@@ -375,7 +375,7 @@ export class HttpCache {
       headers.etag = computeEtag(body, policy.etag === 'weak')
     }
     const tags = [
-      ...policy.tags(source.context),
+      ...routeTags(policy.tags(source.context)),
       ...(this.#tagsByContext.get(source.context as object) ?? []),
     ]
     const cc = headerValue(headers, 'cache-control') ?? ''
@@ -556,6 +556,20 @@ export class HttpCache {
     this.#stats.cacheErrors++
     this.#events.emit('cache-error', { operation, error })
   }
+}
+
+/**
+ * What a policy's tags function returned, checked: it is built from the request (`[req.query.id]`
+ * may be undefined or an array), and a non-string reached tagToken as a TypeError, an empty one
+ * the cache as a failed set; refused here as the policy's array is when the route is declared.
+ */
+function routeTags(tags: unknown): readonly string[] {
+  const bad = (t: unknown): boolean => typeof t !== 'string' || t === ''
+  if (Array.isArray(tags) && !tags.some(bad)) return tags
+  const got = Array.isArray(tags) ? `an array holding ${describeValue(tags.find(bad))}` : describeValue(tags)
+  throw new InvalidOptionError(
+    `policy.tags(request) must return an array of non-empty strings (build each from a value every request has, e.g. \`product:\${req.params.id}\`); got ${got}.`,
+  )
 }
 
 function hasBody(headers: RequestHeaders): boolean {

@@ -12,6 +12,7 @@ import {
   ADAPTERS,
   type AdapterName,
   AS_SENT,
+  ERROR_CODE_HEADER,
   type PlainPolicy,
   type RouteSpec,
   type RunningApp,
@@ -176,5 +177,25 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     expect(await again.text()).toBe('Bearer SECRET-TOKEN-1 sid=SECRET-SID')
     expect(keys).toHaveLength(2)
     for (const key of keys) expect(key).not.toMatch(/SECRET/)
+  })
+
+  it('refuses a tags function that returns anything but non-empty strings with E_INVALID_OPTION saying what to return, and stores nothing', async () => {
+    const cases: [string, (params: Record<string, string>) => readonly string[]][] = [
+      ['an undefined tag', (params) => [params.missing as string]],
+      ['an empty tag', () => ['']],
+      ['a number', () => [42 as unknown as string]],
+      ['not an array', () => 'product:1' as unknown as readonly string[]],
+    ]
+    for (const [what, tags] of cases) {
+      const app = await start([
+        { path: '/p/:id', policy: { maxAge: '60s', tags }, handler: () => ({ body: 'x' }) },
+      ])
+      const stored: string[] = []
+      app.http.on('stored', (event) => stored.push(event.key))
+      const response = await get(app, '/p/1')
+      expect(response.status, what).toBe(500)
+      expect(response.headers.get(ERROR_CODE_HEADER), what).toBe('E_INVALID_OPTION')
+      expect(stored, what).toEqual([])
+    }
   })
 })

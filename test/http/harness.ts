@@ -58,6 +58,14 @@ export interface RunningApp {
  */
 export const AS_SENT: RequestInit = { cache: 'force-cache' } as RequestInit
 
+/** Header on the 500 the app's error handler sends: the error's `code`, or `none`, so tests see which error it was. */
+export const ERROR_CODE_HEADER = 'x-error-code'
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : 'none'
+}
+
 export type AdapterName = 'express' | 'fastify' | 'hono'
 export const ADAPTERS: readonly AdapterName[] = ['express', 'fastify', 'hono']
 
@@ -131,8 +139,8 @@ async function startExpress(routes: readonly RouteSpec[], options: Options): Pro
     if (route.method === 'POST') app.post(route.path, ...middleware, handler)
     else app.get(route.path, ...middleware, handler)
   }
-  app.use((_error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(500).send('origin failed')
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).setHeader(ERROR_CODE_HEADER, errorCode(error)).send('origin failed')
   })
   const server = app.listen(0, '127.0.0.1')
   await new Promise<void>((resolve) => server.once('listening', () => resolve()))
@@ -181,8 +189,8 @@ async function startFastify(routes: readonly RouteSpec[], options: Options): Pro
       },
     })
   }
-  app.setErrorHandler((_error, _request, reply) => {
-    reply.code(500).send('origin failed')
+  app.setErrorHandler((error, _request, reply) => {
+    reply.code(500).header(ERROR_CODE_HEADER, errorCode(error)).send('origin failed')
   })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
@@ -222,7 +230,7 @@ async function startHono(routes: readonly RouteSpec[], options: Options): Promis
       app.on(method, route.path, middleware, handler)
     }
   }
-  app.onError((_error, c) => c.text('origin failed', 500))
+  app.onError((error, c) => c.text('origin failed', 500, { [ERROR_CODE_HEADER]: errorCode(error) }))
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
   await new Promise<void>((resolve) => {
     if (server.listening) resolve()
