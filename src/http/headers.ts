@@ -29,7 +29,9 @@ export type CacheControl = ReadonlyMap<string, string | true>
 
 /**
  * Parses Cache-Control (RFC 9111 §5.2). Directive names are case-insensitive; quoted values are
- * unquoted. A repeated directive keeps its last value, as http-cache-semantics does.
+ * unquoted. A directive repeated with another value is kept with an empty (malformed) value, which
+ * {@link deltaSeconds} reads as 0: RFC 9111 §4.2.1 has such a response considered stale, where
+ * keeping the last value made `max-age=0, max-age=3600` (two layers each adding one) fresh for an hour.
  */
 export function parseCacheControl(value: string | undefined): CacheControl {
   const out = new Map<string, string | true>()
@@ -44,15 +46,15 @@ export function parseCacheControl(value: string | undefined): CacheControl {
     const eq = part.indexOf('=')
     const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase()
     if (name === '') continue
-    out.set(
-      name,
+    const directive =
       eq === -1
         ? true
         : part
             .slice(eq + 1)
             .trim()
-            .replace(/^"|"$/g, ''),
-    )
+            .replace(/^"|"$/g, '')
+    const before = out.get(name)
+    out.set(name, before === undefined || before === directive ? directive : '')
   }
   return out
 }

@@ -198,4 +198,39 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       expect(stored, what).toEqual([])
     }
   })
+
+  describe("the route's own Cache-Control and Expires", () => {
+    async function versions(headers: Record<string, string | string[]>) {
+      let n = 0
+      const app = await start([
+        { path: '/d', policy: { maxAge: '60s' }, handler: () => ({ headers, body: `v${++n}` }) },
+      ])
+      const first = await (await get(app, '/d')).text()
+      clock.advance(10_000)
+      const later = await get(app, '/d')
+      return { first, later: await later.text(), xCache: later.headers.get('x-cache') }
+    }
+
+    it('a max-age given twice with different values is read as stale, in either order and as two fields (RFC 9111 §4.2.1)', async () => {
+      for (const cc of [
+        'max-age=0, max-age=3600',
+        'max-age=3600, max-age=0',
+        ['max-age=0', 'max-age=3600'],
+      ]) {
+        expect(await versions({ 'cache-control': cc }), String(cc)).toEqual({
+          first: 'v1',
+          later: 'v2',
+          xCache: 'MISS',
+        })
+      }
+    })
+
+    it('the same max-age given twice is still that max-age', async () => {
+      expect(await versions({ 'cache-control': 'max-age=3600, max-age=3600' })).toEqual({
+        first: 'v1',
+        later: 'v1',
+        xCache: 'HIT',
+      })
+    })
+  })
 })
