@@ -1,3 +1,4 @@
+import { parseHttpDate } from './etag.js'
 import {
   type CacheControl,
   deltaSeconds,
@@ -142,9 +143,11 @@ export function freshnessLifetime(
   if (maxAge !== undefined) return maxAge
   const expires = headerValue(headers, 'expires')
   if (expires === undefined) return 0
-  const expiresAt = Date.parse(expires)
+  // Only an HTTP-date: anything else (`0`, `2099`) means already expired (RFC 9111 §5.3), where
+  // Date.parse read `2099` as a date and the response stayed fresh for decades.
+  const expiresAt = parseHttpDate(expires)
   if (!Number.isFinite(expiresAt)) return 0
-  const date = Date.parse(headerValue(headers, 'date') ?? '')
+  const date = parseHttpDate(headerValue(headers, 'date') ?? '')
   const base = Number.isFinite(date) ? date : Date.now()
   return Math.max(0, (expiresAt - base) / 1000)
 }

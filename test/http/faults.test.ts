@@ -232,5 +232,15 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
         xCache: 'HIT',
       })
     })
+
+    it('an Expires that is not an HTTP-date is in the past (RFC 9111 §5.3): "2099" does not make the response fresh for decades', async () => {
+      for (const expires of ['2099', 'Dec 2099', '0']) {
+        expect(await versions({ 'cache-control': 'public', expires }), expires).toEqual({
+          first: 'v1',
+          later: 'v2',
+          xCache: 'MISS',
+        })
+      }
+    })
   })
 })
