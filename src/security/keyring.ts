@@ -114,6 +114,13 @@ export class KeyRing {
         `${what} must be an object like { keys: { k1: process.env.CACHE_KEY_K1 }, current: 'k1' }.`,
       )
     }
+    for (const name of Object.keys(options)) {
+      if (name === 'keys' || name === 'current' || name === 'all') continue
+      // A name is quoted unless it could be a key (a key map one level too high).
+      throw new InvalidOptionError(
+        `${what} takes keys, current, all; got also ${looksLikeKey(name) ? `a name shaped like a key (${name.length} characters): keys go inside \`keys: { k1: <key> }\`` : `\`${name}\``}.`,
+      )
+    }
     let map: unknown = options.keys
     if (typeof map === 'function') {
       try {

@@ -3,6 +3,7 @@ import { within } from '../base/deadline.js'
 import { DEFAULTS } from '../base/defaults.js'
 import { describeValue, expectObject } from '../base/describe.js'
 import { parseDuration } from '../base/duration.js'
+import { refuseUnknown } from '../base/option-names.js'
 import { InvalidOptionError, L2TimeoutError } from '../errors.js'
 import { escapeGlob } from '../keys/key.js'
 import { tenantScope } from '../keys/limits.js'
@@ -75,6 +76,18 @@ export interface RotateKeysOptions {
   signal?: AbortSignal
 }
 
+/** The names `rotateKeys` reads: any other is a typo, refused with the nearest one. */
+const ROTATE_OPTION_NAMES = {
+  l2: true,
+  namespace: true,
+  tenant: true,
+  encryption: true,
+  batchSize: true,
+  encryptPlaintext: true,
+  onProgress: true,
+  signal: true,
+} as const satisfies Record<keyof RotateKeysOptions, true>
+
 export interface RotationReport {
   /** Keys seen by SCAN (entries, plus tombstones and anything else under the prefix). */
   scanned: number
@@ -104,6 +117,7 @@ export interface RotationReport {
  */
 export async function rotateKeys(options: RotateKeysOptions): Promise<RotationReport> {
   expectObject(options, 'rotateKeys(options)')
+  refuseUnknown(options, ROTATE_OPTION_NAMES, 'rotateKeys', '', 'docs/security.md')
   const ring = KeyRing.from(options.encryption)
   const batchSize = options.batchSize ?? 500
   if (!Number.isInteger(batchSize) || batchSize < 1) {

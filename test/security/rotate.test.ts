@@ -125,3 +125,32 @@ describe('rotateKeys report', () => {
     expect(sealedKeyId((await server().commandBuffer('GET', 'mix:v1:c')) as Buffer)).toBe('k2')
   })
 })
+
+describe('rotateKeys options', () => {
+  it('refuses an unknown option before any I/O, naming the nearest one (a typo must not fall back silently)', async () => {
+    await expect(
+      rotateKeys({
+        l2: { redis: server().url, client: 'ioredis' },
+        namespace: 'typo',
+        encryption: { keys: { k1: K1 }, current: 'k1' },
+        encryptPlainText: true,
+      } as never),
+    ).rejects.toMatchObject({
+      code: 'E_INVALID_OPTION',
+      message: expect.stringMatching(/`encryptPlainText`: did you mean `encryptPlaintext`/),
+    })
+  })
+
+  it('refuses an unknown encryption option without quoting a name shaped like a key', async () => {
+    const hex = randomBytes(32).toString('hex')
+    const rejection = rotateKeys({
+      l2: { redis: server().url, client: 'ioredis' },
+      namespace: 'typo',
+      encryption: { keys: { k1: K1 }, current: 'k1', [hex]: 'k2' } as never,
+    })
+    await expect(rejection).rejects.toMatchObject({ code: 'E_INVALID_OPTION' })
+    const message = await rejection.catch((error: Error) => error.message)
+    expect(message).not.toContain(hex)
+    expect(message).toMatch(/encryption takes keys, current, all/)
+  })
+})
