@@ -118,6 +118,13 @@ export interface RotationReport {
 export async function rotateKeys(options: RotateKeysOptions): Promise<RotationReport> {
   expectObject(options, 'rotateKeys(options)')
   refuseUnknown(options, ROTATE_OPTION_NAMES, 'rotateKeys', '', 'docs/security.md')
+  const l2: unknown = options.l2
+  if (typeof l2 !== 'object' || l2 === null || Array.isArray(l2)) {
+    // Only its type: a URL given bare would carry its password into the message.
+    throw new InvalidOptionError(
+      `rotateKeys: l2 must be an object like { redis: 'rediss://…' } (as the caches' l2); got ${l2 === null ? 'null' : typeof l2}.`,
+    )
+  }
   const ring = KeyRing.from(options.encryption)
   const batchSize = options.batchSize ?? 500
   if (!Number.isInteger(batchSize) || batchSize < 1) {

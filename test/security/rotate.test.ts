@@ -153,4 +153,19 @@ describe('rotateKeys options', () => {
     expect(message).not.toContain(hex)
     expect(message).toMatch(/encryption takes keys, current, all/)
   })
+
+  it.each([
+    ['missing', undefined],
+    ['a bare URL', 'redis://:hunter2@127.0.0.1'],
+  ])('says what l2 must be when it is %s (a typed error, not a TypeError)', async (_, l2) => {
+    await expect(
+      rotateKeys({ l2, namespace: 'x', encryption: { keys: { k1: K1 }, current: 'k1' } } as never),
+    ).rejects.toMatchObject({
+      code: 'E_INVALID_OPTION',
+      // Never the URL: it may hold a password.
+      message: expect.stringMatching(
+        /^rotateKeys: l2 must be an object like \{ redis: .*; got (undefined|string)\.$/,
+      ),
+    })
+  })
 })
