@@ -14,6 +14,7 @@ import type { Exchange } from './exchange.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, resolvePolicy } from './policy.js'
 import { HttpCache } from './response-cache.js'
+import { privateCacheControl } from './stored.js'
 import type { CapturedResponse, HttpCacheOptions, HttpRequest, OutgoingResponse } from './types.js'
 
 export type { HttpCacheOptions, HttpCachePolicy }
@@ -166,8 +167,34 @@ function capture(req: IncomingMessage, res: Response, next: NextFunction, exchan
 function send(res: Response, out: OutgoingResponse, end: End): void {
   res.statusCode = out.status
   for (const [name, value] of Object.entries(out.headers)) res.setHeader(name, value)
+  if (out.headers['set-cookie'] === undefined) privateIfCookieAdded(res)
   if (out.body === null) end.call(res)
   else end.call(res, out.body)
+}
+
+/**
+ * Session middleware (express-session, cookie-session, through on-headers) sets its cookie as the
+ * headers are written, after the core chose a Cache-Control without it: a CDN could then store the
+ * response, cookie and all, under `s-maxage`, and hand that session to everyone. A cookie set from
+ * here on turns the response private, as the core does for a cookie the route sets, and drops the
+ * tag headers (not sent on private responses).
+ */
+function privateIfCookieAdded(res: Response): void {
+  const setHeader = res.setHeader
+  res.setHeader = function (this: Response, name: string, value: number | string | readonly string[]) {
+    if (name.toLowerCase() === 'set-cookie') {
+      const cc = res.getHeader('cache-control')
+      if (typeof cc === 'string') setHeader.call(this, 'cache-control', privateCacheControl(cc))
+      res.removeHeader('surrogate-key')
+      res.removeHeader('cache-tag')
+    }
+    return setHeader.call(this, name, value)
+  } as Response['setHeader']
+  const restore = (): void => {
+    res.setHeader = setHeader
+  }
+  res.once('finish', restore)
+  res.once('close', restore)
 }
 
 function lowercaseHeaders(headers: Record<string, string | string[] | number | undefined>): ResponseHeaders {

@@ -100,6 +100,20 @@ export function notModifiedHeaders(headers: ResponseHeaders): ResponseHeaders {
   return out
 }
 
+/**
+ * `cacheControl` as no shared cache may keep it: `private` first, without the directives only a
+ * shared cache reads (`public`, `s-maxage`, `proxy-revalidate`). As is when it says `private` or
+ * `no-store` already.
+ */
+export function privateCacheControl(cacheControl: string): string {
+  if (/\b(private|no-store)\b/i.test(cacheControl)) return cacheControl
+  const kept = cacheControl
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '' && !/^(public|s-maxage|proxy-revalidate)\b/i.test(d))
+  return ['private', ...kept].join(', ')
+}
+
 /** The response's Vary with `names` added (`*` stays alone). */
 export function mergeVary(existing: string | undefined, names: readonly string[]): string {
   const all = tokens(existing)

@@ -47,6 +47,52 @@ describe('Express', () => {
     }
   })
 
+  it('a Set-Cookie a session middleware adds as the headers are written (on-headers, as express-session does) turns the response private for CDNs', async () => {
+    const cache = createCache({ namespace: 'express-late-cookie', jitter: 0 })
+    const http = httpCache({ cache })
+    const app = express()
+    app.set('etag', false)
+    let sessions = 0
+    // What on-headers does for express-session and cookie-session: the cookie is set by a wrapper
+    // of writeHead, after the route (and the HTTP layer) has finished.
+    app.use((req, res, next) => {
+      const writeHead = res.writeHead
+      res.writeHead = function (this: typeof res, ...args: unknown[]) {
+        if (req.headers.cookie === undefined) res.setHeader('set-cookie', `sid=${++sessions}; HttpOnly`)
+        return (writeHead as (...a: unknown[]) => typeof res).apply(this, args)
+      } as typeof res.writeHead
+      next()
+    })
+    app.get('/page', http.route({ maxAge: '60s', sMaxAge: '5m', tags: ['page'] }), (_req, res) => {
+      res.send('a public page')
+    })
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      for (const [n, xCache] of [
+        [1, 'MISS'],
+        [2, 'HIT'],
+      ] as const) {
+        const response = await fetch(`${base}/page`)
+        expect(await response.text()).toBe('a public page')
+        expect(response.headers.get('x-cache')).toBe(xCache)
+        expect(response.headers.get('set-cookie')).toBe(`sid=${n}; HttpOnly`)
+        // No shared cache (a CDN) may keep it: it would hand this visitor's session to everyone.
+        expect(response.headers.get('cache-control')).toBe('private, max-age=60')
+        expect(response.headers.get('surrogate-key')).toBeNull()
+        expect(response.headers.get('cache-tag')).toBeNull()
+      }
+      // Without a cookie to set, the stored page is public as ever.
+      const withSession = await fetch(`${base}/page`, { headers: { cookie: 'sid=1' } })
+      expect(withSession.headers.get('set-cookie')).toBeNull()
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await cache.close()
+    }
+  })
+
   it("keeps Express's own ETag when the app computes one, and still answers 304 itself", async () => {
     const cache = createCache({ namespace: 'express-etag', jitter: 0 })
     const http = httpCache({ cache })
