@@ -121,7 +121,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   if (report.plaintextSealed > 0) {
     // Not progress: shown with --quiet and --json too, since it changes what caches trust.
     ctx.stderr.write(
-      `stratacache rotate-keys: warning: ${report.plaintextSealed} plaintext entries sealed with key '${encryption.current}': caches that require encryption now trust them, whoever wrote them. Check securityEvents was 0 before this run.\n`,
+      `stratacache rotate-keys: warning: ${report.plaintextSealed} plaintext entries sealed with key '${encryption.current}': caches that require encryption (all: true) will trust them, whoever wrote them: run this only if no one else could write to this Redis since the entries were written.\n`,
     )
   }
   ctx.stdout.write(
