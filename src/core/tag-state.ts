@@ -60,6 +60,16 @@ export class TagState {
     )
   }
 
+  /** `marker` (read from the L2), or later where this instance knows of a later invalidation of `tag`. */
+  #newest(tag: string, marker: TagMarker): TagMarker {
+    const known = this.#markers.get(tag)
+    if (known === undefined) return marker
+    return {
+      deletedAt: Math.max(known.deletedAt, marker.deletedAt),
+      expiredAt: Math.max(known.expiredAt, marker.expiredAt),
+    }
+  }
+
   #remember(tag: string, marker: TagMarker): void {
     this.#markers.delete(tag)
     this.#markers.set(tag, marker)
@@ -116,8 +126,11 @@ export class TagState {
     return read(asked).then(
       (found): Judgement => {
         for (let i = 0; i < asked.length; i++) {
-          const marker = found[i]
-          if (marker === undefined) return 'gone'
+          const read = found[i]
+          if (read === undefined) return 'gone'
+          // The read may answer after the bus told of a newer invalidation of the tag (they
+          // travel on different connections): what Redis held before it does not replace it.
+          const marker = this.#newest(asked[i] as string, read)
           if (this.#busUp) this.#remember(asked[i] as string, marker)
           const judged = judge(marker, createdAt)
           if (judged === 'gone') return 'gone'
