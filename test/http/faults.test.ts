@@ -243,4 +243,53 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       }
     })
   })
+
+  it("a stored response is dropped when the route's next answer for its key says not to keep it (no-store, private), not served on until it expires", async () => {
+    for (const refusal of ['no-store', 'private, max-age=60']) {
+      let version = 1
+      let cacheControl: string | undefined
+      const app = await start([
+        {
+          path: '/account',
+          policy: { maxAge: '60s', staleIfError: '10m' },
+          handler: () => ({
+            headers: cacheControl === undefined ? {} : { 'cache-control': cacheControl },
+            body: `page v${version++}`,
+          }),
+        },
+      ])
+      expect(await (await get(app, '/account')).text()).toBe('page v1')
+      cacheControl = refusal
+      // A reload (or, past freshness, any request) runs the route: its answer may not be kept...
+      const reload = await get(app, '/account', { 'cache-control': 'no-cache' })
+      expect(await reload.text(), refusal).toBe('page v2')
+      // ...and the copy it replaces is not served in its place afterwards.
+      const next = await get(app, '/account')
+      expect(next.headers.get('x-cache'), refusal).toBe('MISS')
+      expect(await next.text(), refusal).toBe('page v3')
+    }
+  })
+
+  it('a stored response stays when the route answers a reload with 304 itself: that says the copy is current', async () => {
+    let calls = 0
+    const app = await start([
+      {
+        path: '/file',
+        policy: { maxAge: '60s' },
+        handler: ({ headers }) => {
+          calls++
+          // As a static-file route does: it answers a conditional request itself.
+          if (headers['if-none-match'] !== undefined) return { status: 304, body: '' }
+          return { headers: { etag: '"f1"' }, body: 'file v1' }
+        },
+      },
+    ])
+    expect(await (await get(app, '/file')).text()).toBe('file v1')
+    const reload = await get(app, '/file', { 'cache-control': 'no-cache', 'if-none-match': '"f1"' })
+    expect(reload.status).toBe(304)
+    const next = await get(app, '/file')
+    expect(next.headers.get('x-cache')).toBe('HIT')
+    expect(await next.text()).toBe('file v1')
+    expect(calls).toBe(2)
+  })
 })

@@ -215,7 +215,9 @@ async function startHono(routes: readonly RouteSpec[], options: Options): Promis
         if (Array.isArray(v)) for (const one of v) headers.append(k, one)
         else headers.set(k, v)
       }
-      return new Response(out.body, { status: out.status ?? 200, headers })
+      const status = out.status ?? 200
+      // fetch's Response refuses a body, even an empty one, on a null-body status.
+      return new Response(status === 204 || status === 304 ? null : out.body, { status, headers })
     }
     const method = route.method === 'POST' ? 'POST' : 'GET'
     if (route.policy === undefined) app.on(method, route.path, handler)
