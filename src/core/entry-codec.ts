@@ -63,10 +63,19 @@ export class EntryCodec {
     this.#onDecodeError = options.onDecodeError
   }
 
-  /** Refuses `encrypt: true` without a key ring (before anything is written). */
+  /**
+   * Refuses (before anything is written) `encrypt: true` without a key ring, and `encrypt: false`
+   * where every read requires encryption (`all: true`): that entry would be stored in plaintext,
+   * which every instance then refuses — a miss on each read, counted as a security event.
+   */
   assertEncryptable(encrypt: boolean | undefined): void {
     if (encrypt === true && this.#crypto === undefined) {
       throw new InvalidOptionError('encrypt: true needs the cache option `encryption: { keys, current }`.')
+    }
+    if (encrypt === false && this.#crypto?.all === true) {
+      throw new InvalidOptionError(
+        'encrypt: false on a cache with `encryption.all: true` (the default) stores an entry every read refuses as plaintext: drop `encrypt: false`, or set `encryption.all: false` on every instance of the namespace.',
+      )
     }
   }
 

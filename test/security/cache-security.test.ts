@@ -406,3 +406,35 @@ describe('limits (F16, S16): refused before any I/O, with typed errors', () => {
     expect(s.l1Evictions).toBeGreaterThan(18_000)
   })
 })
+
+describe('encryption options refused before anything is written', () => {
+  it('encrypt: false on a cache that requires encryption (all: true) is refused: the entry would be plaintext every read refuses', async () => {
+    const tier = new MemoryRemoteTier()
+    const c = cache(tier, ring())
+    await expect(c.set('k', 'v', { encrypt: false })).rejects.toMatchObject({
+      code: 'E_INVALID_OPTION',
+      message: expect.stringContaining('encrypt: false'),
+    })
+    expect(tier.keys()).toEqual([])
+    expect(c.stats().plaintextRefused).toBe(0)
+    // With all: false, encrypt: false is the default and is taken.
+    const optIn = cache(tier, { encryption: { keys: { k1: K1 }, current: 'k1', all: false } })
+    await optIn.set('k', 'v', { encrypt: false })
+    expect(await optIn.get('k')).toBe('v')
+  })
+
+  it('a key map given one level too high (a key as an option name) is refused without printing the key', () => {
+    const hex = K2.toString('hex')
+    for (const name of [hex, K2.toString('base64url')]) {
+      let message = ''
+      try {
+        createCache({ encryption: { [name]: 'k1', current: 'k1' } as never })
+      } catch (error) {
+        expect(error).toBeInstanceOf(InvalidOptionError)
+        message = (error as Error).message
+      }
+      expect(message).not.toBe('')
+      expect(message).not.toContain(name)
+    }
+  })
+})
