@@ -7,6 +7,7 @@ import { refuseUnknown } from '../base/option-names.js'
 import { InvalidOptionError } from '../errors.js'
 import { POLICY_NAMES, type PolicyName } from '../eviction/index.js'
 import type { AlertThresholds } from '../observability/health.js'
+import { looksLikeKey } from '../security/keyring.js'
 import { type ResolvedSecurity, resolveSecurity } from '../security/options.js'
 import type { Serializer } from '../serialization/serializer.js'
 import { isClusterUrls, parseClusterUrls } from '../tiers/redis/cluster-options.js'
@@ -207,7 +208,15 @@ function refuseUnknownNames(options: CacheOptions): void {
   if (isObject(options.lock)) refuseUnknown(options.lock, names.lock, 'createCache', 'lock.')
   if (isObject(options.bus)) refuseUnknown(options.bus, names.bus, 'createCache', 'bus.')
   if (isObject(options.encryption)) {
-    refuseUnknown(options.encryption, names.encryption, 'createCache', 'encryption.')
+    // A name shaped like a key (a key map given one level too high) is left to KeyRing.from,
+    // which refuses it without printing it; the others get the nearest valid name.
+    const named = Object.keys(options.encryption).filter((name) => !looksLikeKey(name))
+    refuseUnknown(
+      Object.fromEntries(named.map((n) => [n, true])),
+      names.encryption,
+      'createCache',
+      'encryption.',
+    )
   }
   const observability = options.observability
   if (isObject(observability)) {

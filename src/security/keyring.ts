@@ -287,7 +287,7 @@ function keyBytes(material: unknown, what: string): Buffer {
 }
 
 /** Text shaped like a 256-bit key: 64 hex digits, or 43 base64/base64url characters (+ '='). */
-function looksLikeKey(text: string): boolean {
+export function looksLikeKey(text: string): boolean {
   return /^[0-9a-fA-F]{64}$/.test(text) || /^[A-Za-z0-9+/_-]{43}=?$/.test(text)
 }
 
