@@ -20,6 +20,7 @@ import type { Exchange } from './exchange.js'
 import type { ResponseHeaders } from './headers.js'
 import { type HttpCachePolicy, type ResolvedPolicy, resolvePolicy } from './policy.js'
 import { HttpCache } from './response-cache.js'
+import { privateCacheControl } from './stored.js'
 import type { HttpCacheOptions, HttpRequest } from './types.js'
 
 export type { HttpCacheOptions, HttpCachePolicy }
@@ -82,6 +83,8 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
   const exchanges = new WeakMap<FastifyRequest, Exchange>()
   /** Hits whose stored response had no Content-Type: Fastify gives a Buffer one, onSend takes it back. */
   const untyped = new WeakSet<FastifyRequest>()
+  /** Stored responses being sent: a cookie a later onSend hook adds must make them private. */
+  const hits = new WeakSet<FastifyRequest>()
 
   // Routes declared after the plugin: a bad policy fails at startup, not on the first request.
   fastify.addHook('onRoute', (route) => {
@@ -117,6 +120,7 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
     }
     reply.code(out.status)
     reply.headers(out.headers)
+    hits.add(request)
     // The stored headers as they were: Fastify adds `application/octet-stream` to a Buffer sent
     // without a Content-Type (a redirect, a stream the route sent untyped, an entry another
     // adapter stored), which onSend removes again.
@@ -128,6 +132,7 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
   })
 
   fastify.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    if (hits.delete(request)) privateIfCookieAdded(reply)
     if (untyped.delete(request)) {
       reply.removeHeader('content-type')
       return payload
@@ -145,6 +150,7 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
     for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
     reply.code(out.status)
     reply.headers(out.headers)
+    if (out.headers['set-cookie'] === undefined) privateIfCookieAdded(reply)
     if (out.body === null) {
       // A HEAD's 304: Fastify's HEAD handling measures the payload (and fails on null), so it gets
       // the 200's body, which it sends none of: its Content-Length is then the 200's, as it may be.
@@ -161,6 +167,31 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
   }
   fastify.addHook('onResponse', abandon)
   fastify.addHook('onRequestAbort', abandon)
+}
+
+/**
+ * A Set-Cookie that an onSend hook running after this plugin's adds (@fastify/cookie and
+ * @fastify/session set cookies there) comes after the core chose a shared Cache-Control without
+ * it: a CDN could store the response, cookie and all, and hand that session to everyone. Checked
+ * where Fastify writes the headers: such a response is sent private, without its tag headers (as
+ * the core does for a cookie the route sets).
+ */
+function privateIfCookieAdded(reply: FastifyReply): void {
+  const raw = reply.raw
+  const writeHead = raw.writeHead
+  raw.writeHead = function (this: typeof raw, ...args: unknown[]) {
+    raw.writeHead = writeHead
+    const headers = args.find((a) => typeof a === 'object' && a !== null && !Array.isArray(a)) as
+      | Record<string, unknown>
+      | undefined
+    if (headers?.['set-cookie'] !== undefined) {
+      const cc = headers['cache-control']
+      if (typeof cc === 'string') headers['cache-control'] = privateCacheControl(cc)
+      delete headers['surrogate-key']
+      delete headers['cache-tag']
+    }
+    return (writeHead as (...a: unknown[]) => typeof raw).apply(this, args)
+  } as typeof raw.writeHead
 }
 
 async function readPayload(payload: unknown): Promise<Uint8Array> {

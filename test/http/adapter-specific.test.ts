@@ -136,6 +136,42 @@ describe('Fastify', () => {
     }
   })
 
+  it("a Set-Cookie a later plugin's onSend hook adds (as @fastify/cookie and @fastify/session do) turns the response private for CDNs", async () => {
+    const cache = createCache({ namespace: 'fastify-late-cookie', jitter: 0 })
+    const app = Fastify()
+    await app.register(fastifyHttpCache, { cache })
+    let sessions = 0
+    // Registered after the HTTP layer: its onSend runs after the layer's, once the headers are chosen.
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (request.headers.cookie === undefined) reply.header('set-cookie', `sid=${++sessions}; HttpOnly`)
+      return payload
+    })
+    app.get(
+      '/page',
+      { config: { httpCache: { maxAge: '60s', sMaxAge: '5m', tags: ['page'] } } },
+      async () => 'a page',
+    )
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    try {
+      for (const [n, xCache] of [
+        [1, 'MISS'],
+        [2, 'HIT'],
+      ] as const) {
+        const response = await fetch(`${base}/page`)
+        expect(await response.text()).toBe('a page')
+        expect(response.headers.get('x-cache')).toBe(xCache)
+        expect(response.headers.get('set-cookie')).toBe(`sid=${n}; HttpOnly`)
+        expect(response.headers.get('cache-control')).toBe('private, max-age=60')
+        expect(response.headers.get('surrogate-key')).toBeNull()
+        expect(response.headers.get('cache-tag')).toBeNull()
+      }
+    } finally {
+      await app.close()
+      await cache.close()
+    }
+  })
+
   it('replays a stored response that had no Content-Type (a redirect, a stream) without one', async () => {
     const cache = createCache({ namespace: 'fastify-type', jitter: 0 })
     const app = Fastify()
