@@ -8,7 +8,7 @@
  * await app.httpCache.invalidateTags(['product:42'])
  * ```
  */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type {
   FastifyInstance,
   FastifyPluginAsync,
@@ -140,17 +140,23 @@ async function plugin(fastify: FastifyInstance, options: HttpCacheOptions): Prom
     const exchange = exchanges.get(request)
     if (exchange === undefined) return payload
     exchanges.delete(request)
-    const body = await readPayload(payload)
+    const { body, rest } = await readPayload(payload, http.maxBodyBytes)
     const out = await exchange.finish({
       status: reply.statusCode,
       headers: lowercaseHeaders(reply.getHeaders()),
       body,
+      partial: rest !== undefined,
     })
     // Start from none: reply.header() appends to set-cookie rather than replacing it.
     for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name)
     reply.code(out.status)
     reply.headers(out.headers)
     if (out.headers['set-cookie'] === undefined) privateIfCookieAdded(reply)
+    if (rest !== undefined) {
+      // Past maxBodyBytes: what was read, then the rest as the route produces it.
+      if (out.body === body) return Readable.from(concat(body, rest))
+      rest.destroy()
+    }
     if (out.body === null) {
       // A HEAD's 304: Fastify's HEAD handling measures the payload (and fails on null), so it gets
       // the 200's body, which it sends none of: its Content-Length is then the 200's, as it may be.
@@ -194,18 +200,33 @@ function privateIfCookieAdded(reply: FastifyReply): void {
   } as typeof raw.writeHead
 }
 
-async function readPayload(payload: unknown): Promise<Uint8Array> {
-  if (payload === null || payload === undefined) return new Uint8Array(0)
-  if (typeof payload === 'string') return Buffer.from(payload, 'utf8')
-  if (payload instanceof Uint8Array) return payload
+/**
+ * The payload as bytes. A stream is read up to `limit` bytes (maxBodyBytes: past it nothing is
+ * stored): a longer one is answered as its first bytes and the stream itself, for the rest, so a
+ * large download is neither held whole in memory nor delayed until its end.
+ */
+async function readPayload(payload: unknown, limit: number): Promise<{ body: Uint8Array; rest?: Readable }> {
+  if (payload === null || payload === undefined) return { body: new Uint8Array(0) }
+  if (typeof payload === 'string') return { body: Buffer.from(payload, 'utf8') }
+  if (payload instanceof Uint8Array) return { body: payload }
   if (typeof (payload as Readable).pipe === 'function') {
+    const stream = payload as Readable
     const chunks: Buffer[] = []
-    for await (const chunk of payload as Readable) {
-      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array))
+    let size = 0
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array)
+      chunks.push(buffer)
+      size += buffer.byteLength
+      if (size > limit) return { body: Buffer.concat(chunks), rest: stream }
     }
-    return Buffer.concat(chunks)
+    return { body: Buffer.concat(chunks) }
   }
-  return Buffer.from(String(payload))
+  return { body: Buffer.from(String(payload)) }
+}
+
+async function* concat(head: Uint8Array, rest: Readable): AsyncGenerator<Uint8Array> {
+  yield head
+  yield* rest
 }
 
 function lowercaseHeaders(headers: Record<string, string | string[] | number | undefined>): ResponseHeaders {

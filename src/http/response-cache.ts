@@ -156,6 +156,11 @@ export class HttpCache {
     return this
   }
 
+  /** The largest body stored (the `maxBodyBytes` option): adapters stream a longer one through. */
+  get maxBodyBytes(): number {
+    return this.#options.maxBodyBytes
+  }
+
   /** Counters since creation (a copy). */
   stats(): HttpCacheStats {
     return { ...this.#stats, uncacheable: { ...this.#stats.uncacheable } }
@@ -372,10 +377,12 @@ export class HttpCache {
           : policy.sharedCacheControl
     }
     if (policy.varyHeader !== undefined) headers.vary = mergeVary(headerValue(headers, 'vary'), policy.vary)
+    const partial = captured.partial === true
     if (
       policy.etag !== false &&
       status === 200 &&
       headers.etag === undefined &&
+      !partial &&
       hasWholeBody(method, body, headers)
     ) {
       headers.etag = computeEtag(body, policy.etag === 'weak')
@@ -416,7 +423,7 @@ export class HttpCache {
     }
 
     if (statusHeader !== undefined) headers[statusHeader] = outcome.toUpperCase()
-    if (isNotModified(method, request.headers, status, headers)) {
+    if (!partial && isNotModified(method, request.headers, status, headers)) {
       this.#stats.notModified++
       return { status: 304, headers: notModifiedHeaders(headers), body: null, outcome }
     }

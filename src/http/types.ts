@@ -60,7 +60,14 @@ export interface HttpRequest {
 export interface CapturedResponse {
   readonly status: number
   readonly headers: ResponseHeaders
+  /** The whole body, or with `partial` its first bytes (past maxBodyBytes). */
   readonly body: Uint8Array
+  /**
+   * The body grew past maxBodyBytes and the adapter streams the rest instead of buffering it: no
+   * ETag is computed, no 304 is answered from it, nothing is stored. When the core answers with
+   * this very `body`, the adapter sends it followed by the rest.
+   */
+  readonly partial?: boolean
 }
 
 /** What the cache did with a request (the status header shows it upper-cased). */

@@ -13,6 +13,7 @@ import { httpCache } from '../../dist/http/express.js'
 import { fastifyHttpCache } from '../../dist/http/fastify.js'
 import { createCache } from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
+import { deferred } from '../helpers/deferred.js'
 import { AS_SENT } from './harness.js'
 
 describe('Express', () => {
@@ -171,6 +172,43 @@ describe('Fastify', () => {
       await cache.close()
     }
   })
+
+  it('streams a body past maxBodyBytes through instead of buffering it whole, and does not store it', async () => {
+    const cache = createCache({ namespace: 'fastify-stream', jitter: 0 })
+    const app = Fastify()
+    await app.register(fastifyHttpCache, { cache, maxBodyBytes: 1000 })
+    let rest = deferred()
+    app.get('/download', { config: { httpCache: { maxAge: '60s' } } }, async (_request, reply) => {
+      const gate = rest
+      // The end of the body is only produced once the client has the start: buffered whole, the
+      // response would never begin (and a large one would sit in memory).
+      async function* body() {
+        for (let i = 0; i < 3; i++) yield Buffer.alloc(500, 'a')
+        await gate.promise
+        yield Buffer.from('end')
+      }
+      return reply.type('application/octet-stream').send(Readable.from(body()))
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    try {
+      for (let round = 0; round < 2; round++) {
+        rest = deferred()
+        const response = await fetch(`${base}/download`)
+        expect(response.status).toBe(200)
+        expect(response.headers.get('x-cache')).toBe('MISS')
+        expect(response.headers.get('etag')).toBeNull()
+        rest.resolve()
+        const body = Buffer.from(await response.arrayBuffer())
+        expect(body.byteLength).toBe(1503)
+        expect(body.subarray(1500).toString()).toBe('end')
+      }
+      expect(app.httpCache.stats().uncacheable['too-large']).toBe(2)
+    } finally {
+      await app.close()
+      await cache.close()
+    }
+  }, 10_000)
 
   it('replays a stored response that had no Content-Type (a redirect, a stream) without one', async () => {
     const cache = createCache({ namespace: 'fastify-type', jitter: 0 })
