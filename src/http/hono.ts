@@ -91,11 +91,17 @@ export class HonoHttpCache extends HttpCache {
       })
       const cookies = res.headers.getSetCookie()
       if (cookies.length > 0) captured['set-cookie'] = cookies
-      const body = new Uint8Array(await res.arrayBuffer())
-      const out = await step.exchange.finish({ status: res.status, headers: captured, body })
+      const { body, rest } = await readBody(res, this.maxBodyBytes)
+      const out = await step.exchange.finish({
+        status: res.status,
+        headers: captured,
+        body,
+        partial: rest !== undefined,
+      })
+      if (rest !== undefined && out.body !== body) void rest.cancel()
       // Assigning over an existing response merges its headers back in: clear it first.
       c.res = undefined as unknown as Response
-      c.res = toResponse(out)
+      c.res = rest !== undefined && out.body === body ? toResponse(out, rest) : toResponse(out)
       return undefined
     }
   }
@@ -121,7 +127,52 @@ function executionWaitUntil(c: Context): WaitUntil | undefined {
   }
 }
 
-function toResponse(out: OutgoingResponse): Response {
+/**
+ * The response's body as bytes, read up to `limit` bytes (maxBodyBytes: past it nothing is
+ * stored): a longer one is answered as its first bytes and the reader of the rest, so a large
+ * download is neither held whole in memory nor delayed until its end.
+ */
+async function readBody(
+  res: Response,
+  limit: number,
+): Promise<{ body: Uint8Array; rest?: ReadableStreamDefaultReader<Uint8Array> }> {
+  if (res.body === null) return { body: new Uint8Array(0) }
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    chunks.push(value)
+    size += value.byteLength
+    if (size > limit) return { body: Buffer.concat(chunks), rest: reader }
+  }
+  return { body: chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks) }
+}
+
+/** `head`, then what `rest` still has to read. */
+function continued(
+  head: Uint8Array,
+  rest: ReadableStreamDefaultReader<Uint8Array>,
+): ReadableStream<Uint8Array> {
+  let first = true
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (first) {
+        first = false
+        controller.enqueue(head)
+        return
+      }
+      const { done, value } = await rest.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    cancel: (reason) => rest.cancel(reason),
+  })
+}
+
+/** The Response for `out`; with `rest`, its body is `out.body` followed by what `rest` reads (no Content-Length). */
+function toResponse(out: OutgoingResponse, rest?: ReadableStreamDefaultReader<Uint8Array>): Response {
   const headers = new Headers()
   for (const [name, value] of Object.entries(out.headers)) {
     if (typeof value === 'string') headers.set(name, value)
@@ -130,6 +181,9 @@ function toResponse(out: OutgoingResponse): Response {
   headers.delete(REVALIDATE_HEADER)
   // Hono answers a HEAD with the GET's response minus its body, which leaves the server nothing
   // to count: the length goes with the headers, as a GET's would (RFC 9110 §8.6).
+  if (rest !== undefined && out.body !== null) {
+    return new Response(continued(out.body, rest), { status: out.status, headers })
+  }
   if (out.body !== null && !headers.has('content-length')) {
     headers.set('content-length', String(out.body.byteLength))
   }

@@ -6,11 +6,14 @@
  */
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
+import { serve } from '@hono/node-server'
 import express from 'express'
 import Fastify from 'fastify'
+import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { httpCache } from '../../dist/http/express.js'
 import { fastifyHttpCache } from '../../dist/http/fastify.js'
+import { httpCache as honoHttpCache } from '../../dist/http/hono.js'
 import { createCache } from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/deferred.js'
@@ -238,4 +241,55 @@ describe('Fastify', () => {
       await cache.close()
     }
   })
+})
+
+describe('Hono', () => {
+  it('streams a body past maxBodyBytes through instead of buffering it whole, and does not store it', async () => {
+    const cache = createCache({ namespace: 'hono-stream', jitter: 0 })
+    const app = new Hono()
+    const http = honoHttpCache({ cache, app, maxBodyBytes: 1000 })
+    let rest = deferred()
+    app.get('/download', http.route({ maxAge: '60s' }), () => {
+      const gate = rest
+      let sent = 0
+      // The end of the body is only produced once the client has the start (see the Fastify case).
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent < 3) {
+            sent++
+            controller.enqueue(new Uint8Array(500).fill(97))
+            return
+          }
+          await gate.promise
+          controller.enqueue(new TextEncoder().encode('end'))
+          controller.close()
+        },
+      })
+      return new Response(body, { headers: { 'content-type': 'application/octet-stream' } })
+    })
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+    await new Promise<void>((resolve) => {
+      if (server.listening) resolve()
+      else server.once('listening', () => resolve())
+    })
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      for (let round = 0; round < 2; round++) {
+        rest = deferred()
+        const response = await fetch(`${base}/download`)
+        expect(response.status).toBe(200)
+        expect(response.headers.get('x-cache')).toBe('MISS')
+        expect(response.headers.get('etag')).toBeNull()
+        rest.resolve()
+        const body = Buffer.from(await response.arrayBuffer())
+        expect(body.byteLength).toBe(1503)
+        expect(body.subarray(1500).toString()).toBe('end')
+      }
+      expect(http.stats().uncacheable['too-large']).toBe(2)
+    } finally {
+      ;(server as unknown as { closeAllConnections(): void }).closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await cache.close()
+    }
+  }, 10_000)
 })
