@@ -43,7 +43,7 @@ export class ExpressHttpCache extends HttpCache {
       }
       this.begin(resolved, source).then((step) => {
         if (step.kind === 'respond') send(res, step.response, res.end as End)
-        else capture(req, res, next, step.exchange)
+        else capture(req, res, next, step.exchange, this.maxBodyBytes)
       }, next)
     }
   }
@@ -69,7 +69,13 @@ type End = (this: Response, chunk?: unknown, encoding?: BufferEncoding) => unkno
  * object only, and restored before the real write, so outer middleware that patched them too
  * (compression, loggers) see one ordinary response.
  */
-function capture(req: IncomingMessage, res: Response, next: NextFunction, exchange: Exchange): void {
+function capture(
+  req: IncomingMessage,
+  res: Response,
+  next: NextFunction,
+  exchange: Exchange,
+  limit: number,
+): void {
   const original: ServerResponseMethods = {
     write: res.write,
     end: res.end,
@@ -77,7 +83,10 @@ function capture(req: IncomingMessage, res: Response, next: NextFunction, exchan
     send: res.send,
   }
   const chunks: Buffer[] = []
+  let size = 0
   let ended = false
+  /** Past `limit`: the exchange is being finished with what was written so far; later writes wait here. */
+  let streaming: { queue: Buffer[]; end: boolean } | undefined
   const restore = (): void => {
     res.write = original.write
     res.end = original.end
@@ -119,17 +128,75 @@ function capture(req: IncomingMessage, res: Response, next: NextFunction, exchan
     }
     return res
   } as Response['writeHead']
+  const fail = (error: unknown): void => {
+    // Finishing failed, or sending did (a header value Node refuses throws from setHeader): the
+    // app's error handler answers while it still can; after that, the connection is cut. Never
+    // an unhandled rejection, which would leave the request hanging and may end the process.
+    if (!res.headersSent) next(error)
+    else res.destroy(error instanceof Error ? error : undefined)
+  }
+  /**
+   * The body grew past maxBodyBytes, so it will not be stored: rather than hold all of it (a
+   * download of any size) and send nothing until its end, the response starts with what was
+   * written, and the rest passes through. Writes wait (returning false) until the headers are out.
+   */
+  const stream = (): void => {
+    const wait = { queue: [] as Buffer[], end: false }
+    streaming = wait
+    const body = Buffer.concat(chunks)
+    exchange
+      .finish({ status: res.statusCode, headers: lowercaseHeaders(res.getHeaders()), body, partial: true })
+      .then((out) => {
+        if (exchange.revalidation || out.body !== body) {
+          // A background refresh goes nowhere; a stored response standing in for a failed route
+          // (stale-if-error) is sent instead of the rest.
+          res.write = (() => true) as Response['write']
+          res.end = (() => res) as Response['end']
+          if (exchange.revalidation) return
+          for (const name of res.getHeaderNames()) res.removeHeader(name)
+          send(res, out, original.end as End)
+          return
+        }
+        restore()
+        for (const name of res.getHeaderNames()) res.removeHeader(name)
+        res.statusCode = out.status
+        for (const [name, value] of Object.entries(out.headers)) res.setHeader(name, value)
+        if (out.headers['set-cookie'] === undefined) privateIfCookieAdded(res)
+        const write = original.write as (this: Response, chunk: Buffer) => boolean
+        write.call(res, body)
+        for (const queued of wait.queue) write.call(res, queued)
+        if (wait.end) (original.end as End).call(res)
+        else res.emit('drain')
+      })
+      .catch(fail)
+  }
   res.write = function write(chunk: unknown, encoding?: unknown, callback?: unknown) {
     const buffer = toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined)
-    if (buffer !== undefined) chunks.push(buffer)
     const cb = typeof encoding === 'function' ? encoding : callback
     if (typeof cb === 'function') queueMicrotask(cb as () => void)
-    return true
+    if (streaming !== undefined) {
+      if (buffer !== undefined) streaming.queue.push(buffer)
+      return false
+    }
+    if (buffer !== undefined) {
+      chunks.push(buffer)
+      size += buffer.byteLength
+    }
+    if (size <= limit) return true
+    stream()
+    return false
   } as Response['write']
   res.end = function end(chunk?: unknown, encoding?: unknown, callback?: unknown) {
     if (ended) return res
     ended = true
     const buffer = toBuffer(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined)
+    const cb = [chunk, encoding, callback].find((c) => typeof c === 'function')
+    if (typeof cb === 'function') res.once('finish', cb as () => void)
+    if (streaming !== undefined) {
+      if (buffer !== undefined) streaming.queue.push(buffer)
+      streaming.end = true
+      return res
+    }
     if (buffer !== undefined) chunks.push(buffer)
     restore()
     const captured: CapturedResponse = {
@@ -144,19 +211,11 @@ function capture(req: IncomingMessage, res: Response, next: NextFunction, exchan
         for (const name of res.getHeaderNames()) res.removeHeader(name)
         send(res, out, original.end as End)
       })
-      .catch((error: unknown) => {
-        // Finishing failed, or sending did (a header value Node refuses throws from setHeader): the
-        // app's error handler answers while it still can; after that, the connection is cut. Never
-        // an unhandled rejection, which would leave the request hanging and may end the process.
-        if (!res.headersSent) next(error)
-        else res.destroy(error instanceof Error ? error : undefined)
-      })
-    const cb = [chunk, encoding, callback].find((c) => typeof c === 'function')
-    if (typeof cb === 'function') res.once('finish', cb as () => void)
+      .catch(fail)
     return res
   } as Response['end']
   res.once('close', () => {
-    if (!ended) {
+    if (!ended && streaming === undefined) {
       restore()
       exchange.abandon()
     }

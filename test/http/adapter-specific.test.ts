@@ -97,6 +97,47 @@ describe('Express', () => {
     }
   })
 
+  it('streams a body past maxBodyBytes through instead of buffering it whole, and does not store it', async () => {
+    const cache = createCache({ namespace: 'express-stream', jitter: 0 })
+    const http = httpCache({ cache, maxBodyBytes: 1000 })
+    const app = express()
+    app.set('etag', false)
+    let rest = deferred()
+    app.get('/download', http.route({ maxAge: '60s' }), (_req, res) => {
+      const gate = rest
+      // The end of the body is only produced once the client has the start (see the Fastify case).
+      async function* body() {
+        for (let i = 0; i < 3; i++) yield Buffer.alloc(500, 'a')
+        await gate.promise
+        yield Buffer.from('end')
+      }
+      res.type('application/octet-stream')
+      Readable.from(body()).pipe(res)
+    })
+    const server = app.listen(0, '127.0.0.1')
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      for (let round = 0; round < 2; round++) {
+        rest = deferred()
+        const response = await fetch(`${base}/download`)
+        expect(response.status).toBe(200)
+        expect(response.headers.get('x-cache')).toBe('MISS')
+        expect(response.headers.get('etag')).toBeNull()
+        expect(response.headers.get('content-type')).toBe('application/octet-stream')
+        rest.resolve()
+        const body = Buffer.from(await response.arrayBuffer())
+        expect(body.byteLength).toBe(1503)
+        expect(body.subarray(1500).toString()).toBe('end')
+      }
+      expect(http.stats().uncacheable['too-large']).toBe(2)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+      await cache.close()
+    }
+  }, 10_000)
+
   it("keeps Express's own ETag when the app computes one, and still answers 304 itself", async () => {
     const cache = createCache({ namespace: 'express-etag', jitter: 0 })
     const http = httpCache({ cache })
