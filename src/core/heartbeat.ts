@@ -134,10 +134,14 @@ export class BusWatch {
     this.#verifiedUntil = since + this.#options.maxSilenceMs
   }
 
-  /** How long nothing was heard, when silent (for health()); 0 otherwise. */
+  /**
+   * How long the L1 has not been verified, when silent (for health()); 0 otherwise: since the last
+   * thing heard, or, on a bus that delivers late, since the oldest own beat not heard back (what
+   * is heard then is recent, but says nothing newer than that).
+   */
   silentForMs(): number {
     const now = this.#clock.now()
-    return this.silent(now) ? now - this.#lastHeard : 0
+    return this.silent(now) ? now - this.#verifiedUntil + this.#options.maxSilenceMs : 0
   }
 
   /** The L1 as reads see it: unverified while the bus is silent. */

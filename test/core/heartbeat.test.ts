@@ -58,6 +58,10 @@ describe.each(CLIENTS)('the staleness bound on a delayed bus (%s)', (client) => 
       if ((await b.get('k')) === 'v1') lastOld = asked - changedAt
       await new Promise((r) => setTimeout(r, 25))
     }
+    // health() says for how long the L1 has not been verified: at least maxSilence (what B hears
+    // is recent, but 3 s old).
+    const silent = (await b.health()).alerts.find((x) => x.name === 'bus-silent')
+    expect(silent?.value).toBeGreaterThanOrEqual(MAX_SILENCE_MS / 1000)
     // v1 perhaps at first (the bound allows it), never past maxSilence + one L2 deadline.
     expect(lastOld).toBeLessThanOrEqual(MAX_SILENCE_MS + L2_TIMEOUT_MS + SLACK_MS)
     expect(b.stats().busSilences).toBeGreaterThanOrEqual(1)
