@@ -28,10 +28,20 @@ export function headerValue(
 export type CacheControl = ReadonlyMap<string, string | true>
 
 /**
- * Parses Cache-Control (RFC 9111 §5.2). Directive names are case-insensitive; quoted values are
- * unquoted. A directive repeated with another value is kept with an empty (malformed) value, which
- * {@link deltaSeconds} reads as 0: RFC 9111 §4.2.1 has such a response considered stale, where
- * keeping the last value made `max-age=0, max-age=3600` (two layers each adding one) fresh for an hour.
+ * Parses Cache-Control (RFC 9111 §5.2). Directive names are case-insensitive. A value is a token
+ * or a quoted string (RFC 9110 §5.6.4): commas inside the quotes belong to it (`private="set-cookie,
+ * x-user"` is one directive, where splitting on every comma once made `ext="a, s-maxage=3600"` a
+ * lifetime of an hour), a quoted-pair (`\"`) stands for the character after its backslash, and the
+ * value is returned unquoted. A directive repeated with another value is kept with an empty
+ * (malformed) value, which {@link deltaSeconds} reads as 0: RFC 9111 §4.2.1 has such a response
+ * considered stale, where keeping the last value made `max-age=0, max-age=3600` (two layers each
+ * adding one) fresh for an hour.
+ *
+ * Fails safe on a header it cannot read (an unterminated quoted string, anything but a comma after
+ * a closing quote, a quote inside a token): where its value ends cannot be told, so that directive
+ * and every one after it are kept with an empty (malformed) value. A `no-store`, `private` or
+ * `no-cache` there still counts; a lifetime there reads as 0, never as one text meant to be quoted
+ * could grant.
  */
 export function parseCacheControl(value: string | undefined): CacheControl {
   const out = new Map<string, string | true>()
@@ -42,21 +52,77 @@ export function parseCacheControl(value: string | undefined): CacheControl {
       `parseCacheControl(value): the header must be a string; got ${describeValue(value)}.`,
     )
   }
-  for (const part of value.split(',')) {
-    const eq = part.indexOf('=')
-    const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase()
-    if (name === '') continue
-    const directive =
-      eq === -1
-        ? true
-        : part
-            .slice(eq + 1)
-            .trim()
-            .replace(/^"|"$/g, '')
+  const add = (name: string, directive: string | true): void => {
+    if (name === '') return
     const before = out.get(name)
     out.set(name, before === undefined || before === directive ? directive : '')
   }
+  const unreadable = (name: string, rest: string): CacheControl => {
+    add(name, '')
+    for (const part of rest.split(',')) {
+      const eq = part.indexOf('=')
+      add(lowerTrim(eq === -1 ? part : part.slice(0, eq)), '')
+    }
+    return out
+  }
+  let at = 0
+  while (at < value.length) {
+    let end = at
+    while (end < value.length && value[end] !== ',' && value[end] !== '=') end++
+    const name = lowerTrim(value.slice(at, end))
+    if (value[end] !== '=') {
+      add(name, true)
+      at = end + 1
+      continue
+    }
+    let start = end + 1
+    while (value[start] === ' ' || value[start] === '\t') start++
+    if (value[start] !== '"') {
+      const comma = value.indexOf(',', start)
+      const stop = comma === -1 ? value.length : comma
+      const token = value.slice(start, stop)
+      const quote = token.indexOf('"')
+      if (quote !== -1) return unreadable(name, value.slice(start + quote + 1))
+      add(name, token.trim())
+      at = stop + 1
+      continue
+    }
+    const quoted = readQuoted(value, start)
+    if (quoted === undefined) return unreadable(name, value.slice(start + 1))
+    let after = quoted.end
+    while (value[after] === ' ' || value[after] === '\t') after++
+    if (after < value.length && value[after] !== ',') return unreadable(name, value.slice(after))
+    add(name, quoted.text)
+    at = after + 1
+  }
   return out
+}
+
+function lowerTrim(text: string): string {
+  return text.trim().toLowerCase()
+}
+
+/**
+ * The quoted string opening at `open` (RFC 9110 §5.6.4): its text with each quoted-pair replaced by
+ * the character after the backslash, and the index after its closing quote; undefined when it is
+ * never closed.
+ */
+function readQuoted(value: string, open: number): { text: string; end: number } | undefined {
+  let text = ''
+  let i = open + 1
+  while (i < value.length) {
+    const c = value[i]
+    if (c === '"') return { text, end: i + 1 }
+    if (c === '\\') {
+      if (i + 1 >= value.length) return undefined
+      text += value[i + 1]
+      i += 2
+    } else {
+      text += c
+      i++
+    }
+  }
+  return undefined
 }
 
 /** A delta-seconds directive in seconds: absent → undefined, malformed or valueless → 0 (stale). */

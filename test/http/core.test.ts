@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest'
 import {
   computeEtag,
+  freshnessLifetime,
   HttpCache,
   type HttpRequest,
   normalizeUrl,
+  parseCacheControl,
   parseEntityTags,
   requestKey,
   resolvePolicy,
@@ -214,5 +216,47 @@ describe('HttpCache request flow', () => {
 
   it('refuses an options object without a cache', () => {
     expect(() => new HttpCache({} as never)).toThrow(/createCache/)
+  })
+})
+
+describe('Cache-Control parsing (RFC 9111 §5.2, quoted strings by RFC 9110 §5.6.4)', () => {
+  const parsed = (value: string) => Object.fromEntries(parseCacheControl(value))
+
+  it('keeps the commas of a quoted value inside it and unquotes it, quoted-pairs included', () => {
+    expect(parsed('private="set-cookie, x-user", max-age=60')).toEqual({
+      private: 'set-cookie, x-user',
+      'max-age': '60',
+    })
+    expect(parsed('no-cache="a, b"')).toEqual({ 'no-cache': 'a, b' })
+    expect(parsed('ext="say \\"hi\\", ok", max-age=5')).toEqual({ ext: 'say "hi", ok', 'max-age': '5' })
+    expect(parsed('ext="a\\\\", no-store')).toEqual({ ext: 'a\\', 'no-store': true })
+    expect(parsed('max-age="60" , Public')).toEqual({ 'max-age': '60', public: true })
+  })
+
+  it('never reads a directive out of a quoted value: a lifetime there grants nothing', () => {
+    expect(parsed('max-age=0, ext="a, s-maxage=3600"')).toEqual({ 'max-age': '0', ext: 'a, s-maxage=3600' })
+    const cc = parseCacheControl('max-age=0, ext="a, s-maxage=3600"')
+    expect(freshnessLifetime(cc, {}, true)).toBe(0)
+  })
+
+  it('fails safe on a header it cannot read: the rest is kept with malformed values (restrictions count, lifetimes read 0)', () => {
+    // An unterminated quoted string.
+    expect(parsed('max-age=3600, ext="a, s-maxage=3600, no-store')).toEqual({
+      'max-age': '3600',
+      ext: '',
+      a: '',
+      's-maxage': '',
+      'no-store': '',
+    })
+    expect(freshnessLifetime(parseCacheControl('max-age=3600, ext="a, s-maxage=3600'), {}, true)).toBe(0)
+    expect(parseCacheControl('max-age=3600, private="set-cookie').has('private')).toBe(true)
+    // Text after a closing quote, and a quote inside a token.
+    expect(parsed('ext="a"b, s-maxage=3600')).toEqual({ ext: '', b: '', 's-maxage': '' })
+    expect(parsed('ext=a"b, s-maxage=3600"')).toEqual({ ext: '', b: '', 's-maxage': '' })
+  })
+
+  it('still reads a directive repeated with another value as malformed (stale), a quoted one included', () => {
+    expect(parsed('max-age=60, max-age="3600"')).toEqual({ 'max-age': '' })
+    expect(parsed('max-age=60, max-age="60"')).toEqual({ 'max-age': '60' })
   })
 })

@@ -233,6 +233,24 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       })
     })
 
+    it('a comma inside a quoted value does not start a directive: a lifetime quoted there grants nothing (RFC 9110 §5.6.4)', async () => {
+      for (const cc of [
+        'max-age=0, ext="a, s-maxage=3600"',
+        'max-age=0, ext="a\\", s-maxage=3600"',
+        // Unterminated: what follows is read as malformed, a lifetime there as 0.
+        'max-age=3600, ext="a, s-maxage=3600',
+        'max-age=3600, ext="a, no-store',
+        'max-age=3600, private="set-cookie, x-user"',
+        'max-age=3600, no-cache="set-cookie, x-user"',
+      ]) {
+        expect(await versions({ 'cache-control': cc }), cc).toEqual({
+          first: 'v1',
+          later: 'v2',
+          xCache: 'MISS',
+        })
+      }
+    })
+
     it('an Expires that is not an HTTP-date is in the past (RFC 9111 §5.3): "2099" does not make the response fresh for decades', async () => {
       for (const expires of ['2099', 'Dec 2099', '0']) {
         expect(await versions({ 'cache-control': 'public', expires }), expires).toEqual({
@@ -292,4 +310,5 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     expect(await next.text()).toBe('file v1')
     expect(calls).toBe(2)
   })
+
 })
