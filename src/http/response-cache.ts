@@ -449,7 +449,7 @@ export class HttpCache {
     const decision = decideStorage(
       { method: 'GET', headers: state.source.request.headers },
       { status, headers },
-      { keyed: this.#keyedSet(state.policy), perUser: state.perUser },
+      { keyed: this.#keyedSet(state.policy), perUser: state.perUser, now: this.#clock() },
     )
     if (!decision.storable) {
       this.#count(decision.reason)

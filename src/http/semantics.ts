@@ -16,6 +16,7 @@ import {
  */
 export const STORABLE_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 410])
 
+
 /** Why a response is not stored (counted in `stats().uncacheable`). */
 export type UncacheableReason =
   | 'method'
@@ -47,6 +48,11 @@ export interface StorageContext {
   readonly keyed: ReadonlySet<string>
   /** The route opted in with a key that includes the user: the cache acts as that user's private cache. */
   readonly perUser: boolean
+  /**
+   * When the response was received, in ms since the epoch, by the cache's clock: what `Expires`
+   * is measured from when the response has no `Date`. Default: the system clock.
+   */
+  readonly now?: number
 }
 
 /**
@@ -80,7 +86,7 @@ export function decideStorage(
   }
   if (cc.has('no-cache')) return { storable: false, reason: 'no-cache' }
   const shared = !context.perUser
-  const freshS = freshnessLifetime(cc, response.headers, shared)
+  const freshS = freshnessLifetime(cc, response.headers, shared, context.now)
   // must-revalidate / proxy-revalidate forbid serving stale (RFC 9111 §5.2.2.2, RFC 5861 §4).
   const noStale = cc.has('must-revalidate') || (shared && cc.has('proxy-revalidate'))
   const swrS = noStale ? 0 : (deltaSeconds(cc, 'stale-while-revalidate') ?? 0)
@@ -128,11 +134,18 @@ export function requestAllowsStored(cc: CacheControl, timing: Timing, now: numbe
   return maxAge === undefined || ageMs(timing, now) <= maxAge * 1000
 }
 
-/** Freshness lifetime in seconds (RFC 9111 §4.2.1), without heuristics; proxy-revalidate makes it 0 for a shared cache. */
+/**
+ * Freshness lifetime in seconds (RFC 9111 §4.2.1), without heuristics; proxy-revalidate makes it 0
+ * for a shared cache. `Expires` counts from the response's `Date`, or without one from `now`, when
+ * it was received (RFC 9110 §6.6.1): pass the cache's clock, as HttpCache does, so an injected
+ * clock dates it too (the system clock, read here before, made a response whose Expires was set
+ * by that clock stale or fresh by how far the two clocks were apart). Default: the system clock.
+ */
 export function freshnessLifetime(
   cc: CacheControl,
   headers: Readonly<ResponseHeaders>,
   shared: boolean,
+  now: number = Date.now(),
 ): number {
   if (shared) {
     if (cc.has('proxy-revalidate')) return 0
@@ -148,7 +161,7 @@ export function freshnessLifetime(
   const expiresAt = parseHttpDate(expires)
   if (!Number.isFinite(expiresAt)) return 0
   const date = parseHttpDate(headerValue(headers, 'date') ?? '')
-  const base = Number.isFinite(date) ? date : Date.now()
+  const base = Number.isFinite(date) ? date : now
   return Math.max(0, (expiresAt - base) / 1000)
 }
 

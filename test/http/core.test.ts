@@ -260,3 +260,15 @@ describe('Cache-Control parsing (RFC 9111 §5.2, quoted strings by RFC 9110 §5.
     expect(parsed('max-age=60, max-age="60"')).toEqual({ 'max-age': '60' })
   })
 })
+
+describe('freshness lifetime', () => {
+  it("counts Expires without a Date from the time given (the cache's clock), not the system clock", () => {
+    const now = 1_700_000_000_000
+    const headers = { expires: new Date(now + 60_000).toUTCString() }
+    expect(freshnessLifetime(new Map(), headers, true, now)).toBe(60)
+    // With a Date, from the Date.
+    expect(
+      freshnessLifetime(new Map(), { ...headers, date: new Date(now + 30_000).toUTCString() }, true, now),
+    ).toBe(30)
+  })
+})

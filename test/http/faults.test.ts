@@ -233,6 +233,16 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
       })
     })
 
+    it("an Expires without a Date counts from the cache's injected clock, not the system clock", async () => {
+      // The clock is in 2023: Expires one minute after it was in the system clock's past.
+      const expires = new Date(clock() + 60_000).toUTCString()
+      expect(await versions({ 'cache-control': 'public', expires })).toEqual({
+        first: 'v1',
+        later: 'v1',
+        xCache: 'HIT',
+      })
+    })
+
     it('a comma inside a quoted value does not start a directive: a lifetime quoted there grants nothing (RFC 9110 §5.6.4)', async () => {
       for (const cc of [
         'max-age=0, ext="a, s-maxage=3600"',
