@@ -1,4 +1,4 @@
-import type { UncacheableReason } from './semantics.js'
+import { PER_REQUEST_STATUSES, type UncacheableReason } from './semantics.js'
 
 /** How long a key stays passed after a response that could not be stored, unless one can be sooner. */
 export const HIT_FOR_PASS_MS = 60_000
@@ -10,12 +10,14 @@ const MAX_KEYS = 10_000
  * alike: what the response itself says (`private`, `no-store`, `no-cache`, a `Set-Cookie`, an
  * undeclared `Vary`, no freshness, its status, its size). Not a 5xx: coalescing keeps a failing
  * origin from being hit by every waiting request at once. Not what belongs to one request
- * (`no-store` in it, credentials) or one moment (an invalidation, a cache error).
+ * (`no-store` in it, credentials, a 206/304/412/416 answering its range or conditions — once
+ * taken for an unstorable page, so one Range request stopped plain GETs sharing a route run for
+ * 60 s) or one moment (an invalidation, a cache error).
  */
 export function passes(reason: UncacheableReason | 'too-large', status: number): boolean {
   switch (reason) {
     case 'status':
-      return status < 500
+      return status < 500 && !PER_REQUEST_STATUSES.has(status)
     case 'no-store':
     case 'no-cache':
     case 'private':

@@ -39,12 +39,6 @@ type Listener<E extends keyof HttpCacheEvents> = (event: HttpCacheEvents[E]) => 
 /** Methods that do not change the resource (RFC 9110 §9.2.1): any other invalidates its URL. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
-/**
- * Statuses that answer this request's conditions or range (RFC 9110 §13, §14), not what the
- * resource is now: a 304 even says the stored copy is current.
- */
-const PER_REQUEST_STATUSES = new Set([206, 304, 412, 416])
-
 /** Errors that let a stored response stand in (RFC 5861 §4). */
 const ERROR_STATUSES = new Set([500, 502, 503, 504])
 
@@ -457,10 +451,10 @@ export class HttpCache {
       // The origin now says "do not keep this": the old copy must not outlive that, whether a
       // background refresh or a request the stored copy did not answer (past freshness, a reload)
       // heard it; it was served on until it expired. Not for what belongs to this request alone
-      // (its no-store, its credentials) nor an error, which the copy may stand in for.
+      // (its no-store, its credentials, a 206/304/412/416 answering its range or conditions:
+      // passes() leaves them all out) nor an error, which the copy may stand in for.
       const replaced =
-        state.outcome === 'revalidate' ||
-        (state.fallback !== undefined && passes(decision.reason, status) && !PER_REQUEST_STATUSES.has(status))
+        state.outcome === 'revalidate' || (state.fallback !== undefined && passes(decision.reason, status))
       if (replaced && !ERROR_STATUSES.has(status)) await this.#delete(key)
       return undefined
     }

@@ -16,6 +16,12 @@ import {
  */
 export const STORABLE_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 410])
 
+/**
+ * Statuses that answer one request's conditions or range (RFC 9110 §13, §14), not what the
+ * resource is now: a 304 even says the stored copy is current. Not stored, yet they say nothing
+ * about the next plain request's response.
+ */
+export const PER_REQUEST_STATUSES: ReadonlySet<number> = new Set([206, 304, 412, 416])
 
 /** Why a response is not stored (counted in `stats().uncacheable`). */
 export type UncacheableReason =

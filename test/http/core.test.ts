@@ -190,6 +190,28 @@ describe('HttpCache request flow', () => {
     await cache.close()
   })
 
+  it("a 206, 304, 412 or 416 (one request's range or conditions) does not stop identical requests sharing one route call (no hit-for-pass)", async () => {
+    for (const status of [206, 304, 412, 416]) {
+      const { http, cache } = make()
+      const policy = resolvePolicy({ maxAge: '1m' })
+      await origin(await http.begin(policy, source())).finish({ ...ok, status })
+      expect(http.stats().uncacheable.status, String(status)).toBe(1)
+      const leader = origin(await http.begin(policy, source()))
+      let waiterBegan = false
+      const waiter = http.begin(policy, source()).then((step) => {
+        waiterBegan = true
+        return step
+      })
+      // Its lookup done, the second request waits for the leader's response rather than running the route.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(waiterBegan, String(status)).toBe(false)
+      await leader.finish(ok)
+      const step = await waiter
+      expect(step.kind === 'respond' && step.response.outcome, String(status)).toBe('coalesced')
+      await cache.close()
+    }
+  })
+
   it('does not store a response whose tag was invalidated while it was being produced', async () => {
     const { http, cache } = make()
     const policy = resolvePolicy({ maxAge: '1m', tags: ['product:1'] })

@@ -321,4 +321,62 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     expect(calls).toBe(2)
   })
 
+  it('after a Range request answered 206, concurrent plain GETs share one route run again (no hit-for-pass)', async () => {
+    let runs = 0
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let entered = () => {}
+    const leaderIn = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const cache = createCache({ namespace: 'httpfaults', jitter: 0, clock })
+    // The HTTP layer reads the cache once per GET: the third read is the second plain GET's lookup.
+    const read = cache.get.bind(cache)
+    let reads = 0
+    let thirdRead = () => {}
+    const thirdReadDone = new Promise<void>((resolve) => {
+      thirdRead = resolve
+    })
+    cache.get = ((...args: Parameters<typeof read>) => {
+      const result = read(...args)
+      if (++reads === 3) void result.finally(() => thirdRead())
+      return result
+    }) as typeof cache.get
+    const app = await startApp(
+      adapter,
+      [
+        {
+          path: '/video',
+          policy: { maxAge: '60s' },
+          handler: async ({ headers }) => {
+            if (headers.range !== undefined) {
+              return { status: 206, headers: { 'content-range': 'bytes 0-3/10' }, body: 'vide' }
+            }
+            runs++
+            entered()
+            await gate
+            return { body: 'video data' }
+          },
+        },
+      ],
+      { cache, clock },
+    )
+    open.push({ app, cache })
+    const partial = await get(app, '/video', { range: 'bytes=0-3' })
+    expect(partial.status).toBe(206)
+    await partial.text()
+    const first = get(app, '/video')
+    await leaderIn
+    const second = get(app, '/video')
+    // The second GET has looked the key up and either waits for the first or runs the route itself.
+    await thirdReadDone
+    await new Promise((resolve) => setImmediate(resolve))
+    release()
+    const [a, b] = await Promise.all([first, second])
+    expect([await a.text(), await b.text()]).toEqual(['video data', 'video data'])
+    expect(b.headers.get('x-cache')).toBe('COALESCED')
+    expect(runs).toBe(1)
+  })
 })
