@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { expectKeyText } from '../base/describe.js'
-import { key } from '../index.js'
+import { describeValue, expectKeyText } from '../base/describe.js'
+import { InvalidOptionError, key } from '../index.js'
 import { headerValue, type RequestHeaders } from './headers.js'
 
 export { DEFAULT_KEYED_HEADERS } from './defaults.js'
@@ -75,6 +75,42 @@ function sentPath(url: string): string {
   } catch {
     return url
   }
+}
+
+const PURGE_URL_FORMS = "a path like '/products/42' or a full URL like 'https://shop.example/products/42'"
+
+/**
+ * The URL given to purgeUrl, checked: a path (`/…`) or an absolute http(s) URL, whose host is not
+ * read (the URL tag is the path's: every host's entries of the path go). Anything else is refused
+ * rather than read as some path: `''` and `'products/42'` resolved against `/` (the empty URL
+ * purged the home page), `'//shop.example/p'` was a path no request has, an unparseable URL
+ * (`'http://[bad'`) a tag that matched nothing, all without a word.
+ */
+export function purgeTarget(url: unknown): string {
+  const refuse = (why: string, cause?: unknown): never => {
+    throw new InvalidOptionError(
+      `purgeUrl(url): ${why}; pass ${PURGE_URL_FORMS}.`,
+      cause === undefined ? undefined : { cause },
+    )
+  }
+  if (typeof url !== 'string') return refuse(`the URL must be a string, got ${describeValue(url)}`)
+  if (url === '') return refuse("the URL is empty (the home page is '/')")
+  if (url.startsWith('//')) {
+    return refuse(
+      `${describeValue(url)} is a URL without a scheme, not a path (a path starting with '//' is purged as 'https://<host>//…')`,
+    )
+  }
+  if (url.startsWith('/')) return url
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch (error) {
+    return refuse(`${describeValue(url)} is neither a path (it must start with '/') nor a full URL`, error)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    return refuse(`${describeValue(url)} is not an http(s) URL`)
+  }
+  return url
 }
 
 /**

@@ -10,7 +10,7 @@ import { Exchange, type ExchangeState, type Fallback, type Flight, newFlight, ty
 import { headerValue, type RequestHeaders, type ResponseHeaders } from './headers.js'
 import { HitForPass, passes } from './hit-for-pass.js'
 import { RecentInvalidations } from './invalidations.js'
-import { requestKey, URL_TAG, urlTag } from './key.js'
+import { purgeTarget, requestKey, URL_TAG, urlTag } from './key.js'
 import { type ResolvedHttpCacheOptions, resolveHttpCacheOptions } from './options.js'
 import type { ResolvedPolicy } from './policy.js'
 import { BackgroundRevalidations, REVALIDATE_HEADER } from './revalidation.js'
@@ -203,9 +203,13 @@ export class HttpCache {
     )
   }
 
-  /** Drops every stored variant of a path (all query strings, Vary values and users). Local only: CDNs purge URLs through their own API. */
+  /**
+   * Drops every stored variant of a path (all query strings, Vary values, users and hosts): `url`
+   * is the path (`/products/42`) or a full http(s) URL; anything else rejects with
+   * E_INVALID_OPTION ({@link purgeTarget}). Local only: CDNs purge URLs through their own API.
+   */
   async purgeUrl(url: string): Promise<void> {
-    await this.cache.invalidateTags([urlTag(url)])
+    await this.cache.invalidateTags([urlTag(purgeTarget(url))])
   }
 
   /**
@@ -224,6 +228,12 @@ export class HttpCache {
   async begin<Req>(policy: ResolvedPolicy<Req>, source: RequestSource<Req>): Promise<Step> {
     this.#stats.requests++
     const { request } = source
+    // An empty target was read as '/': an unsafe method on it dropped the home page's copies.
+    if (typeof request.url !== 'string' || request.url === '') {
+      throw new InvalidOptionError(
+        `begin(policy, source): source.request.url must be the request target as sent ('/path?query'); got ${describeValue(request.url)}.`,
+      )
+    }
     const method = request.method.toUpperCase()
     const headers = request.headers
     const revalidation = this.#revalidations.isOwn(headerValue(headers, REVALIDATE_HEADER))

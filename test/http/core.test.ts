@@ -212,6 +212,23 @@ describe('HttpCache request flow', () => {
     }
   })
 
+  it('refuses a request whose URL is empty or not a string with E_INVALID_OPTION (an empty one was read as "/")', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m' })
+    for (const url of ['', undefined, 42]) {
+      for (const method of ['GET', 'POST']) {
+        await expect(
+          http.begin(policy, source({ method, url: url as string })),
+          `${method} ${String(url)}`,
+        ).rejects.toMatchObject({
+          code: 'E_INVALID_OPTION',
+          message: /request\.url must be the request target/,
+        })
+      }
+    }
+    await cache.close()
+  })
+
   it('does not store a response whose tag was invalidated while it was being produced', async () => {
     const { http, cache } = make()
     const policy = resolvePolicy({ maxAge: '1m', tags: ['product:1'] })

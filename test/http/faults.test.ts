@@ -321,6 +321,34 @@ describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
     expect(calls).toBe(2)
   })
 
+  it('refuses a purgeUrl that is not a path or a full http(s) URL with E_INVALID_OPTION, and purges nothing ("" purged "/")', async () => {
+    const app = await start([{ path: '/', policy: { maxAge: '60s' }, handler: () => ({ body: 'home' }) }])
+    await (await get(app, '/')).text()
+    for (const url of [
+      '',
+      'products/42',
+      '?page=2',
+      '//shop.example/',
+      'mailto:x@shop.example',
+      'http://[bad',
+      42,
+      undefined,
+    ]) {
+      await expect(app.http.purgeUrl(url as string), String(url)).rejects.toMatchObject({
+        code: 'E_INVALID_OPTION',
+        message: expect.stringMatching(
+          /^purgeUrl\(url\): .*; pass a path like '\/products\/42' or a full URL like/,
+        ),
+      })
+    }
+    // An unparseable URL carries URL's own error as the cause.
+    await expect(app.http.purgeUrl('http://[bad')).rejects.toHaveProperty('cause', expect.any(TypeError))
+    expect((await get(app, '/')).headers.get('x-cache')).toBe('HIT')
+    // A full URL, whatever its host, purges its path.
+    await app.http.purgeUrl('https://elsewhere.example/')
+    expect((await get(app, '/')).headers.get('x-cache')).toBe('MISS')
+  })
+
   it('after a Range request answered 206, concurrent plain GETs share one route run again (no hit-for-pass)', async () => {
     let runs = 0
     let release = () => {}
