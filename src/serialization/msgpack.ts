@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { InvalidOptionError } from '../errors.js'
 import { assertBytes, assertMsgpackShape, DecodeError, MAX_DEPTH, tooDeep } from './limits.js'
+import { checkMsgpack } from './msgpack-check.js'
 import type { Serializer } from './serializer.js'
 
 interface ExtensionCodecLike {
@@ -16,6 +17,7 @@ interface MsgpackModule {
   Encoder: new (options?: {
     useBigInt64?: boolean
     ignoreUndefined?: boolean
+    forceIntegerToFloat?: boolean
     maxDepth?: number
     extensionCodec?: ExtensionCodecLike
   }) => { encode(value: unknown): Uint8Array }
@@ -34,7 +36,10 @@ const EXT_TIMESTAMP = -1
 /**
  * MessagePack via the optional peer `@msgpack/msgpack` (chosen over msgpackr because it rejects
  * `__proto__` map keys instead of renaming them, and bounds allocations on truncated input).
- * Smaller than JSON for numeric data; Date and BigInt round-trip, Map and Set do not (use 'json').
+ * Smaller than JSON for numeric data; Date, BigInt (64-bit), Uint8Array and -0 round-trip. What it
+ * would write but not read back the same (a Map, a Set, a class instance, another typed array…) is
+ * refused with a SerializationError naming where it is, before anything is written
+ * (`msgpack-check.ts`); `undefined` follows JSON: left out of objects, null in arrays.
  *
  * Nesting is bounded both ways by {@link MAX_DEPTH}: a deeper value is refused when written, and
  * decoding walks the bytes first (depth, every declared length within the buffer, nothing
@@ -44,7 +49,7 @@ const EXT_TIMESTAMP = -1
 export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack'
   readonly #encoder: { encode(value: unknown): Uint8Array }
-  readonly #nearLimit: { encode(value: unknown): Uint8Array }
+  readonly #floats: { encode(value: unknown): Uint8Array }
   readonly #decoder: { decode(bytes: Uint8Array): unknown }
 
   constructor() {
@@ -78,38 +83,33 @@ export class MsgpackSerializer implements Serializer {
       if (type !== EXT_TIMESTAMP) throw new DecodeError(`MessagePack extension type ${type} is not allowed`)
       return decodeExtension(data, type, context)
     }
-    // The library counts the top value as depth 1 and refuses an item deeper than maxDepth. With
-    // MAX_DEPTH, what it writes is never too deep, but it also refuses a value exactly at the limit
-    // with something in its deepest container (its default of 100 refused values the reader
-    // accepts). Such a value, and only such, is written again by #nearLimit (see encode).
-    const options = { useBigInt64: true, extensionCodec: extensions }
-    this.#encoder = new lib.Encoder({ ...options, maxDepth: MAX_DEPTH })
-    this.#nearLimit = new lib.Encoder({ ...options, maxDepth: MAX_DEPTH + 1 })
+    // The library counts the top value as depth 1 and refuses an item deeper than maxDepth: one
+    // more than MAX_DEPTH lets through a scalar inside MAX_DEPTH containers. checkMsgpack has
+    // already refused anything deeper, so the library's limit is never what refuses a value.
+    // ignoreUndefined: an object property holding undefined is left out, as JSON does (written as
+    // nil, it read back as a null the caller never stored).
+    const options = {
+      useBigInt64: true,
+      extensionCodec: extensions,
+      maxDepth: MAX_DEPTH + 1,
+      ignoreUndefined: true,
+    }
+    this.#encoder = new lib.Encoder(options)
+    // MessagePack's integers have no -0 (written as 0); its floats do. Only a value holding a -0
+    // is written with every number as a float64, which reads back as the same number.
+    this.#floats = new lib.Encoder({ ...options, forceIntegerToFloat: true })
     this.#decoder = new lib.Decoder({ useBigInt64: true, extensionCodec: extensions })
   }
 
   encode(value: unknown): Uint8Array {
     if (value === undefined) throw new TypeError('undefined cannot be serialized')
+    // Refuses, before anything is written, what would read back different (see msgpack-check.ts).
+    const scan = checkMsgpack(value, this.name)
     try {
-      return this.#encoder.encode(value)
-    } catch (cause) {
-      if (!isTooDeep(cause)) throw cause
-    }
-    // At least MAX_DEPTH deep: written again one level deeper, which refuses more than one level
-    // too many (bounding its recursion on runaway values), and lets through at most an empty
-    // container one level too deep, which the reader's walk then finds. Only values this deep pay.
-    let bytes: Uint8Array
-    try {
-      bytes = this.#nearLimit.encode(value)
+      return (scan.negativeZero ? this.#floats : this.#encoder).encode(value)
     } catch (cause) {
       throw isTooDeep(cause) ? tooDeep(this.name, cause) : cause
     }
-    try {
-      assertMsgpackShape(bytes)
-    } catch (cause) {
-      throw tooDeep(this.name, cause)
-    }
-    return bytes
   }
 
   decode(bytes: Uint8Array): unknown {
