@@ -312,7 +312,8 @@ export class HttpCache {
       return this.#origin(policy, source, method, key, 'miss', fallback, undefined, user)
     }
     // Identical GETs in flight share one origin call; HEAD never leads (it stores nothing), nor
-    // does a no-store request (its response may be kept by no one, waiters included).
+    // does a no-store request (its response may be kept by no one, waiters included), nor a Range
+    // request (Range is not keyed: plain GETs waited for its 206, then ran the route after it).
     const inFlight = this.#flights.get(key)
     if (inFlight !== undefined) {
       const entry = await this.#wait(inFlight)
@@ -326,7 +327,7 @@ export class HttpCache {
     }
     this.#stats.misses++
     let leader: Flight | undefined
-    if (method === 'GET' && !requestCc.has('no-store')) {
+    if (method === 'GET' && !requestCc.has('no-store') && headers.range === undefined) {
       leader = newFlight()
       this.#flights.track(key, leader.promise)
     }

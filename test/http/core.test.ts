@@ -212,6 +212,28 @@ describe('HttpCache request flow', () => {
     }
   })
 
+  it('a Range request does not lead: identical plain GETs arriving while its route runs do not wait for its 206', async () => {
+    const { http, cache } = make()
+    const policy = resolvePolicy({ maxAge: '1m' })
+    const ranged = origin(await http.begin(policy, source({ headers: { host: 'h', range: 'bytes=0-3' } })))
+    let plainBegan = false
+    const plain = http.begin(policy, source()).then((step) => {
+      plainBegan = true
+      return step
+    })
+    // Its lookup done, the plain GET runs the route rather than waiting for the ranged answer.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(plainBegan).toBe(true)
+    await ranged.finish({ ...ok, status: 206, headers: { 'content-range': 'bytes 0-3/4' } })
+    // The plain GET leads: the next identical one waits for it and gets its response.
+    const leader = origin(await plain)
+    const waiter = http.begin(policy, source())
+    await leader.finish(ok)
+    const step = await waiter
+    expect(step.kind === 'respond' && step.response.outcome).toBe('coalesced')
+    await cache.close()
+  })
+
   it('refuses a request whose URL is empty or not a string with E_INVALID_OPTION (an empty one was read as "/")', async () => {
     const { http, cache } = make()
     const policy = resolvePolicy({ maxAge: '1m' })
