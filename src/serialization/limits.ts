@@ -97,14 +97,15 @@ function scanJsonDepth(bytes: Uint8Array, start: number, maxDepth: number): void
 /**
  * Walks MessagePack bytes without building anything and throws when they nest deeper than
  * `maxDepth` or declare a length beyond the end of the buffer. Only the header bytes are read:
- * no allocation depends on a declared length.
+ * no allocation depends on a declared length. Answers whether the bytes hold a bin (binary) item.
  */
-export function assertMsgpackShape(bytes: Uint8Array, maxDepth: number = WIRE_DEPTH.msgpack): void {
+export function assertMsgpackShape(bytes: Uint8Array, maxDepth: number = WIRE_DEPTH.msgpack): boolean {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const end = bytes.byteLength
   // Items still to read in each open container, innermost last.
   const remaining: number[] = []
   let at = 0
+  let binary = false
   const need = (n: number) => {
     if (at + n > end) throw new DecodeError('MessagePack truncated: a length points past the end')
   }
@@ -140,6 +141,7 @@ export function assertMsgpackShape(bytes: Uint8Array, maxDepth: number = WIRE_DE
     else if (b <= 0x9f) open(b & 0x0f)
     else if (b <= 0xbf) skip(b & 0x1f)
     else {
+      if (b === 0xc4 || b === 0xc5 || b === 0xc6) binary = true
       switch (b) {
         case 0xc4:
         case 0xd9:
@@ -233,4 +235,5 @@ export function assertMsgpackShape(bytes: Uint8Array, maxDepth: number = WIRE_DE
     }
   } while (remaining.length > 0)
   if (at !== end) throw new DecodeError('MessagePack has bytes after its value')
+  return binary
 }

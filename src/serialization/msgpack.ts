@@ -114,9 +114,13 @@ export class MsgpackSerializer implements Serializer {
 
   decode(bytes: Uint8Array): unknown {
     assertBytes(bytes)
-    assertMsgpackShape(bytes)
+    const binary = assertMsgpackShape(bytes)
     try {
-      return this.#decoder.decode(bytes)
+      // The library reads a bin item as a view of the bytes it decodes: of a Buffer (what the L2
+      // answers), a Uint8Array read back as a Buffer, and it shared memory with the entry read
+      // (a caller changing it changed the stored entry). Bytes with a bin item are decoded from a
+      // plain copy: they read back as Uint8Arrays that share nothing with the entry.
+      return this.#decoder.decode(binary ? new Uint8Array(bytes) : bytes)
     } catch (cause) {
       if (cause instanceof DecodeError) throw cause
       throw new DecodeError(

@@ -129,6 +129,17 @@ describe('the msgpack serializer reads back what it accepts', () => {
     expect(roundTrip([1, , 3])).toStrictEqual([1, null, 3])
   })
 
+  it('a Uint8Array read from a Buffer (as the L2 answers) is a Uint8Array that shares no memory with it', () => {
+    const bytes = Buffer.from(msgpack.encode({ bytes: new Uint8Array([7, 8]) }))
+    const back = msgpack.decode(bytes) as { bytes: Uint8Array }
+    expect(Object.getPrototypeOf(back.bytes)).toBe(Uint8Array.prototype)
+    expect(Buffer.isBuffer(back.bytes)).toBe(false)
+    back.bytes[0] = 99
+    expect(msgpack.decode(bytes)).toStrictEqual({ bytes: new Uint8Array([7, 8]) })
+    bytes.fill(0)
+    expect([...back.bytes]).toEqual([99, 8])
+  })
+
   it('a null-prototype object reads back as a plain object with the same properties', () => {
     const value = Object.assign(Object.create(null) as Record<string, unknown>, { x: 1 })
     expect(roundTrip(value)).toStrictEqual({ x: 1 })
@@ -182,6 +193,22 @@ describe('a cache with serializer: msgpack', () => {
     } finally {
       await other.close()
       await cache.close()
+    }
+  })
+
+  it('a Uint8Array read from the L2 is a Uint8Array, and changing it does not change the stored entry', async () => {
+    const remote = new MemoryRemoteTier()
+    const open = () =>
+      createCache({ namespace: 'mp3', serializer: 'msgpack', l1: false, l2: { tier: remote } })
+    const [writer, reader, later] = [open(), open(), open()]
+    try {
+      await writer.set('k', { bytes: new Uint8Array([7, 8]) })
+      const read = (await reader.get('k')) as { bytes: Uint8Array }
+      expect(Object.getPrototypeOf(read.bytes)).toBe(Uint8Array.prototype)
+      read.bytes[0] = 99
+      expect(await later.get('k')).toStrictEqual({ bytes: new Uint8Array([7, 8]) })
+    } finally {
+      await Promise.all([writer.close(), reader.close(), later.close()])
     }
   })
 })
