@@ -4,11 +4,18 @@
  * cache and the HTTP layer, so expiry never waits; background work is awaited through events.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { HttpCache, HttpCacheEvents } from '../../dist/http/index.js'
 import { type Cache, createCache } from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
 import { deferred } from '../helpers/deferred.js'
-import { ADAPTERS, type AdapterName, AS_SENT, type RouteSpec, type RunningApp, startApp } from './harness.js'
+import {
+  ADAPTERS,
+  type AdapterName,
+  AS_SENT,
+  nextEvent,
+  type RouteSpec,
+  type RunningApp,
+  startApp,
+} from './harness.js'
 
 const open: { app: RunningApp; cache: Cache }[] = []
 afterEach(async () => {
@@ -17,16 +24,6 @@ afterEach(async () => {
     await cache.close()
   }
 })
-
-function nextEvent<E extends keyof HttpCacheEvents>(http: HttpCache, name: E): Promise<HttpCacheEvents[E]> {
-  return new Promise((resolve) => {
-    const listener = (event: HttpCacheEvents[E]) => {
-      http.off(name, listener)
-      resolve(event)
-    }
-    http.on(name, listener)
-  })
-}
 
 describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
   const clock = manualClock()

@@ -5,7 +5,6 @@
  * something other than strings.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import type { HttpCache, HttpCacheEvents } from '../../dist/http/index.js'
 import { type Cache, createCache } from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
 import {
@@ -13,6 +12,7 @@ import {
   type AdapterName,
   AS_SENT,
   ERROR_CODE_HEADER,
+  nextEvent,
   type PlainPolicy,
   type RouteSpec,
   type RunningApp,
@@ -26,16 +26,6 @@ afterEach(async () => {
     await cache.close()
   }
 })
-
-function nextEvent<E extends keyof HttpCacheEvents>(http: HttpCache, name: E): Promise<HttpCacheEvents[E]> {
-  return new Promise((resolve) => {
-    const listener = (event: HttpCacheEvents[E]) => {
-      http.off(name, listener)
-      resolve(event)
-    }
-    http.on(name, listener)
-  })
-}
 
 describe.each(ADAPTERS)('%s adapter', (adapter: AdapterName) => {
   const clock = manualClock()

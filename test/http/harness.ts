@@ -11,7 +11,7 @@ import { type Context, Hono } from 'hono'
 import { httpCache as expressHttpCache } from '../../dist/http/express.js'
 import { fastifyHttpCache } from '../../dist/http/fastify.js'
 import { httpCache as honoHttpCache } from '../../dist/http/hono.js'
-import type { HttpCache, HttpCacheOptions, HttpCachePolicy } from '../../dist/http/index.js'
+import type { HttpCache, HttpCacheEvents, HttpCacheOptions, HttpCachePolicy } from '../../dist/http/index.js'
 import type { Cache } from '../../dist/index.js'
 
 /** What a shared-suite handler sees of a request. */
@@ -249,4 +249,18 @@ async function startHono(routes: readonly RouteSpec[], options: Options): Promis
         server.close(() => resolve())
       }),
   }
+}
+
+/** The next `name` event of `http`. */
+export function nextEvent<E extends keyof HttpCacheEvents>(
+  http: HttpCache,
+  name: E,
+): Promise<HttpCacheEvents[E]> {
+  return new Promise((resolve) => {
+    const listener = (event: HttpCacheEvents[E]) => {
+      http.off(name, listener)
+      resolve(event)
+    }
+    http.on(name, listener)
+  })
 }
