@@ -14,9 +14,12 @@ import { MAX_DEPTH, tooDeep } from './limits.js'
  * holding it is left out, an array item (or hole) reads back null.
  */
 
-/** What the walk learnt besides refusals: a -0 somewhere, which MessagePack's integers would turn into 0. */
+/** What the walk learnt besides refusals, which the encoder is chosen by. */
 export interface MsgpackScan {
+  /** A -0 somewhere, which MessagePack's integers would turn into 0. */
   negativeZero: boolean
+  /** An object property holding undefined, which is left out (as JSON does) rather than written as nil. */
+  undefinedProperty: boolean
 }
 
 /** Why a value is refused; `path` and `containers` are filled in innermost first as the walk unwinds. */
@@ -51,7 +54,7 @@ const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string
  * where; answers what the encoder needs to know otherwise.
  */
 export function checkMsgpack(value: unknown, serializer: string): MsgpackScan {
-  const scan: MsgpackScan = { negativeZero: false }
+  const scan: MsgpackScan = { negativeZero: false, undefinedProperty: false }
   const problem = visit(value, 0, scan)
   if (problem !== undefined) throw refusal(problem, serializer)
   return scan
@@ -75,7 +78,7 @@ function visit(value: unknown, depth: number, scan: MsgpackScan): Problem | unde
     default:
       return problem(
         `a ${typeof value}`,
-        'no serializer can store it',
+        'the built-in serializers cannot store it',
         'cache plain data: drop it or store what it computes',
       )
   }
@@ -108,7 +111,9 @@ function visitObject(value: object, depth: number, scan: MsgpackScan): Problem |
           value,
         )
       if (!isWellFormed.call(key)) return within(loneSurrogate('a property name'), key, value)
-      const found = visit((value as Record<string, unknown>)[key], depth + 1, scan)
+      const item = (value as Record<string, unknown>)[key]
+      if (item === undefined) scan.undefinedProperty = true
+      const found = visit(item, depth + 1, scan)
       if (found !== undefined) return within(found, key, value)
     }
     return undefined

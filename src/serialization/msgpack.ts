@@ -13,6 +13,10 @@ interface ExtensionCodecLike {
   }): void
 }
 
+interface Encoder {
+  encode(value: unknown): Uint8Array
+}
+
 interface MsgpackModule {
   Encoder: new (options?: {
     useBigInt64?: boolean
@@ -20,7 +24,7 @@ interface MsgpackModule {
     forceIntegerToFloat?: boolean
     maxDepth?: number
     extensionCodec?: ExtensionCodecLike
-  }) => { encode(value: unknown): Uint8Array }
+  }) => Encoder
   Decoder: new (options?: {
     useBigInt64?: boolean
     extensionCodec?: ExtensionCodecLike
@@ -48,8 +52,8 @@ const EXT_TIMESTAMP = -1
  */
 export class MsgpackSerializer implements Serializer {
   readonly name = 'msgpack'
-  readonly #encoder: { encode(value: unknown): Uint8Array }
-  readonly #floats: { encode(value: unknown): Uint8Array }
+  /** By what the value holds: [plain, an undefined property, a -0, both] (see the constructor). */
+  readonly #encoders: readonly Encoder[]
   readonly #decoder: { decode(bytes: Uint8Array): unknown }
 
   constructor() {
@@ -86,18 +90,19 @@ export class MsgpackSerializer implements Serializer {
     // The library counts the top value as depth 1 and refuses an item deeper than maxDepth: one
     // more than MAX_DEPTH lets through a scalar inside MAX_DEPTH containers. checkMsgpack has
     // already refused anything deeper, so the library's limit is never what refuses a value.
-    // ignoreUndefined: an object property holding undefined is left out, as JSON does (written as
-    // nil, it read back as a null the caller never stored).
-    const options = {
-      useBigInt64: true,
-      extensionCodec: extensions,
-      maxDepth: MAX_DEPTH + 1,
-      ignoreUndefined: true,
-    }
-    this.#encoder = new lib.Encoder(options)
-    // MessagePack's integers have no -0 (written as 0); its floats do. Only a value holding a -0
-    // is written with every number as a float64, which reads back as the same number.
-    this.#floats = new lib.Encoder({ ...options, forceIntegerToFloat: true })
+    const options = { useBigInt64: true, extensionCodec: extensions, maxDepth: MAX_DEPTH + 1 }
+    this.#encoders = [
+      new lib.Encoder(options),
+      // Each option below costs every value written with it (ignoreUndefined a second pass over
+      // each object's keys, floats 9 bytes a number), so only values that need one pay for it.
+      // ignoreUndefined: an object property holding undefined is left out, as JSON does (written
+      // as nil, it read back as a null the caller never stored).
+      new lib.Encoder({ ...options, ignoreUndefined: true }),
+      // MessagePack's integers have no -0 (written as 0); its floats do, and a float64 reads back
+      // as the same number, so a value holding a -0 has every number written as one.
+      new lib.Encoder({ ...options, forceIntegerToFloat: true }),
+      new lib.Encoder({ ...options, ignoreUndefined: true, forceIntegerToFloat: true }),
+    ]
     this.#decoder = new lib.Decoder({ useBigInt64: true, extensionCodec: extensions })
   }
 
@@ -105,8 +110,9 @@ export class MsgpackSerializer implements Serializer {
     if (value === undefined) throw new TypeError('undefined cannot be serialized')
     // Refuses, before anything is written, what would read back different (see msgpack-check.ts).
     const scan = checkMsgpack(value, this.name)
+    const encoder = this.#encoders[(scan.undefinedProperty ? 1 : 0) + (scan.negativeZero ? 2 : 0)] as Encoder
     try {
-      return (scan.negativeZero ? this.#floats : this.#encoder).encode(value)
+      return encoder.encode(value)
     } catch (cause) {
       throw isTooDeep(cause) ? tooDeep(this.name, cause) : cause
     }

@@ -124,6 +124,11 @@ describe('the msgpack serializer reads back what it accepts', () => {
     const back = roundTrip({ a: undefined, b: 1, list: [1, undefined, 3] }) as Record<string, unknown>
     expect(back).toStrictEqual({ b: 1, list: [1, null, 3] })
     expect(Object.hasOwn(back, 'a')).toBe(false)
+    // The same bytes as without the property; and beside a -0 (both written another way) too.
+    expect(Buffer.from(msgpack.encode({ a: undefined, b: 1 }))).toEqual(Buffer.from(msgpack.encode({ b: 1 })))
+    const both = roundTrip({ gone: undefined, zero: -0, n: 300 }) as Record<string, unknown>
+    expect(both).toStrictEqual({ zero: -0, n: 300 })
+    expect(Object.is(both.zero, -0)).toBe(true)
     // A hole too, as JSON.stringify writes it.
     // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
     expect(roundTrip([1, , 3])).toStrictEqual([1, null, 3])
@@ -174,6 +179,22 @@ describe('a cache with serializer: msgpack', () => {
       } finally {
         await other.close()
       }
+    } finally {
+      await cache.close()
+    }
+  })
+
+  it('getOrSet refuses a loaded value it cannot round-trip, and caches nothing', async () => {
+    const remote = new MemoryRemoteTier()
+    const cache = createCache({ namespace: 'mp4', serializer: 'msgpack', l2: { tier: remote } })
+    try {
+      const loaded = cache.getOrSet({ key: 'k', factory: async () => ({ seen: new Set(['a']) }) })
+      await expect(loaded).rejects.toMatchObject({
+        code: 'E_SERIALIZATION',
+        message: expect.stringContaining('a Set at .seen'),
+      })
+      expect(cache.peek('k')).toBeUndefined()
+      expect(remote.keys()).toEqual([])
     } finally {
       await cache.close()
     }
