@@ -1,5 +1,5 @@
+import { attempt } from '../base/attempt.js'
 import { L2Error, messageOf, StrataError, WriteBehindFullError } from '../errors.js'
-import { attempt } from './deadline.js'
 import type { AppendOp, Replication, WriteLog } from './log.js'
 import type { CacheStaging, StagedSet } from './staging.js'
 import type { WriteBehindEvents, WriteBehindStats, WriteReceipt } from './types.js'

@@ -1,4 +1,4 @@
-import { attempt } from './deadline.js'
+import { attempt } from '../base/attempt.js'
 import type { FlushedKey, WriteLog } from './log.js'
 import type { WriteBehindCache } from './staging.js'
 import type { WriteBehindEvents, WriteBehindStats } from './types.js'

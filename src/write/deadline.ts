@@ -15,12 +15,3 @@ export function settledOr<R, F>(promise: Promise<R>, ms: number, fallback: F): P
   })
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer))
 }
-
-/** Calls `run` and hands back its promise; a synchronous throw becomes a rejection (a custom log's bug must not crash the process from a timer or a tick). */
-export function attempt<R>(run: () => Promise<R>): Promise<R> {
-  try {
-    return run()
-  } catch (error) {
-    return Promise.reject(error)
-  }
-}

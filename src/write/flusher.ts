@@ -1,6 +1,7 @@
+import { attempt } from '../base/attempt.js'
 import { timerMs } from '../base/clock.js'
 import { backoffDelay } from './backoff.js'
-import { attempt, settledOr } from './deadline.js'
+import { settledOr } from './deadline.js'
 import { compareIds, type FlushedKey, type LogEntry, type WriteLog } from './log.js'
 import type { FlushContext, WriteBehindEvents, WriteBehindOp, WriteBehindStats } from './types.js'
 

@@ -16,8 +16,53 @@ import { fastifyHttpCache } from '../../dist/http/fastify.js'
 import { httpCache as honoHttpCache } from '../../dist/http/hono.js'
 import { createCache } from '../../dist/index.js'
 import { manualClock } from '../helpers/clock.js'
-import { deferred } from '../helpers/deferred.js'
+import { type Deferred, deferred } from '../helpers/deferred.js'
 import { AS_SENT } from './harness.js'
+
+/**
+ * Two visits to `${base}/page`, whose session cookie is set after the HTTP layer chose its
+ * headers: a MISS then a HIT, each with its own cookie and sent private, without tag headers — no
+ * shared cache (a CDN) may keep it: it would hand this visitor's session to everyone.
+ */
+async function expectLateCookiePrivate(base: string, body: string): Promise<void> {
+  for (const [n, xCache] of [
+    [1, 'MISS'],
+    [2, 'HIT'],
+  ] as const) {
+    const response = await fetch(`${base}/page`)
+    expect(await response.text()).toBe(body)
+    expect(response.headers.get('x-cache')).toBe(xCache)
+    expect(response.headers.get('set-cookie')).toBe(`sid=${n}; HttpOnly`)
+    expect(response.headers.get('cache-control')).toBe('private, max-age=60')
+    expect(response.headers.get('surrogate-key')).toBeNull()
+    expect(response.headers.get('cache-tag')).toBeNull()
+  }
+}
+
+/**
+ * Two downloads of `${base}/download`, a 1,503-byte body whose last 3 bytes the route produces
+ * only once `arm`'s gate is released — after the client has the start: each a MISS streamed
+ * through without an ETag (with `contentType` when given), never stored.
+ */
+async function expectStreamedThrough(
+  base: string,
+  arm: (gate: Deferred<void>) => void,
+  contentType?: string,
+): Promise<void> {
+  for (let round = 0; round < 2; round++) {
+    const gate = deferred()
+    arm(gate)
+    const response = await fetch(`${base}/download`)
+    expect(response.status).toBe(200)
+    expect(response.headers.get('x-cache')).toBe('MISS')
+    expect(response.headers.get('etag')).toBeNull()
+    if (contentType !== undefined) expect(response.headers.get('content-type')).toBe(contentType)
+    gate.resolve()
+    const body = Buffer.from(await response.arrayBuffer())
+    expect(body.byteLength).toBe(1503)
+    expect(body.subarray(1500).toString()).toBe('end')
+  }
+}
 
 describe('Express', () => {
   it('revalidates a route of a mounted sub-app in the background through the root app', async () => {
@@ -74,19 +119,7 @@ describe('Express', () => {
     await new Promise<void>((resolve) => server.once('listening', () => resolve()))
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     try {
-      for (const [n, xCache] of [
-        [1, 'MISS'],
-        [2, 'HIT'],
-      ] as const) {
-        const response = await fetch(`${base}/page`)
-        expect(await response.text()).toBe('a public page')
-        expect(response.headers.get('x-cache')).toBe(xCache)
-        expect(response.headers.get('set-cookie')).toBe(`sid=${n}; HttpOnly`)
-        // No shared cache (a CDN) may keep it: it would hand this visitor's session to everyone.
-        expect(response.headers.get('cache-control')).toBe('private, max-age=60')
-        expect(response.headers.get('surrogate-key')).toBeNull()
-        expect(response.headers.get('cache-tag')).toBeNull()
-      }
+      await expectLateCookiePrivate(base, 'a public page')
       // Without a cookie to set, the stored page is public as ever.
       const withSession = await fetch(`${base}/page`, { headers: { cookie: 'sid=1' } })
       expect(withSession.headers.get('set-cookie')).toBeNull()
@@ -118,18 +151,13 @@ describe('Express', () => {
     await new Promise<void>((resolve) => server.once('listening', () => resolve()))
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     try {
-      for (let round = 0; round < 2; round++) {
-        rest = deferred()
-        const response = await fetch(`${base}/download`)
-        expect(response.status).toBe(200)
-        expect(response.headers.get('x-cache')).toBe('MISS')
-        expect(response.headers.get('etag')).toBeNull()
-        expect(response.headers.get('content-type')).toBe('application/octet-stream')
-        rest.resolve()
-        const body = Buffer.from(await response.arrayBuffer())
-        expect(body.byteLength).toBe(1503)
-        expect(body.subarray(1500).toString()).toBe('end')
-      }
+      await expectStreamedThrough(
+        base,
+        (next) => {
+          rest = next
+        },
+        'application/octet-stream',
+      )
       expect(http.stats().uncacheable['too-large']).toBe(2)
     } finally {
       server.closeAllConnections()
@@ -199,18 +227,7 @@ describe('Fastify', () => {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     try {
-      for (const [n, xCache] of [
-        [1, 'MISS'],
-        [2, 'HIT'],
-      ] as const) {
-        const response = await fetch(`${base}/page`)
-        expect(await response.text()).toBe('a page')
-        expect(response.headers.get('x-cache')).toBe(xCache)
-        expect(response.headers.get('set-cookie')).toBe(`sid=${n}; HttpOnly`)
-        expect(response.headers.get('cache-control')).toBe('private, max-age=60')
-        expect(response.headers.get('surrogate-key')).toBeNull()
-        expect(response.headers.get('cache-tag')).toBeNull()
-      }
+      await expectLateCookiePrivate(base, 'a page')
     } finally {
       await app.close()
       await cache.close()
@@ -236,17 +253,9 @@ describe('Fastify', () => {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     try {
-      for (let round = 0; round < 2; round++) {
-        rest = deferred()
-        const response = await fetch(`${base}/download`)
-        expect(response.status).toBe(200)
-        expect(response.headers.get('x-cache')).toBe('MISS')
-        expect(response.headers.get('etag')).toBeNull()
-        rest.resolve()
-        const body = Buffer.from(await response.arrayBuffer())
-        expect(body.byteLength).toBe(1503)
-        expect(body.subarray(1500).toString()).toBe('end')
-      }
+      await expectStreamedThrough(base, (next) => {
+        rest = next
+      })
       expect(app.httpCache.stats().uncacheable['too-large']).toBe(2)
     } finally {
       await app.close()
@@ -315,17 +324,9 @@ describe('Hono', () => {
     })
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
     try {
-      for (let round = 0; round < 2; round++) {
-        rest = deferred()
-        const response = await fetch(`${base}/download`)
-        expect(response.status).toBe(200)
-        expect(response.headers.get('x-cache')).toBe('MISS')
-        expect(response.headers.get('etag')).toBeNull()
-        rest.resolve()
-        const body = Buffer.from(await response.arrayBuffer())
-        expect(body.byteLength).toBe(1503)
-        expect(body.subarray(1500).toString()).toBe('end')
-      }
+      await expectStreamedThrough(base, (next) => {
+        rest = next
+      })
       expect(http.stats().uncacheable['too-large']).toBe(2)
     } finally {
       ;(server as unknown as { closeAllConnections(): void }).closeAllConnections()

@@ -1,3 +1,4 @@
+import { attempt } from '../../base/attempt.js'
 import type { TrackingListener } from '../../invalidation/tracking.js'
 import { pxOf, type RedisAdapter } from './adapter.js'
 import { afterFirstConnection, type FirstConnection } from './first-connection.js'
@@ -186,14 +187,5 @@ export class RedisCommands implements RedisAdapter {
       if (!isNoScript(error)) throw error
       return await send.eval()
     }
-  }
-}
-
-/** `command()`, a synchronous throw included as a rejection. */
-function attempt<T>(command: () => Promise<T>): Promise<T> {
-  try {
-    return command()
-  } catch (error) {
-    return Promise.reject(error)
   }
 }

@@ -1,3 +1,4 @@
+import { attempt } from '../../base/attempt.js'
 import { stampText } from '../../base/clock.js'
 import { within } from '../../base/deadline.js'
 import type { LockService } from '../../coordination/lock.js'
@@ -132,18 +133,13 @@ export class RedisTier implements RemoteTier {
       const run = (script: LuaScript, key: string, args: (string | Buffer)[], what: string) =>
         this.#call(() => evalScript.call(adapter, script, key, args), what)
       /** SET unless the key holds something newer than `since` (see SET_LOADED); 1 when stored. */
-      const versioned = (key: string, value: Buffer, ttlMs: number, since: number, op: 'l' | 'v') => {
-        let px: string
-        try {
-          px = pxArg(ttlMs, 'SET (unless the key holds a newer value)')
-        } catch (error) {
-          // A promise's caller catches rejections: a refused TTL must not throw past it.
-          return Promise.reject(error)
-        }
-        const args = [value, px, stampText(since)]
-        if (writes !== undefined) return this.#write(op, [key], args)
-        return run(SET_LOADED, key, [...args, op], 'SET (unless the key holds a newer value)')
-      }
+      // Under attempt: a promise's caller catches rejections, so a refused TTL must not throw past it.
+      const versioned = (key: string, value: Buffer, ttlMs: number, since: number, op: 'l' | 'v') =>
+        attempt(() => {
+          const args = [value, pxArg(ttlMs, 'SET (unless the key holds a newer value)'), stampText(since)]
+          if (writes !== undefined) return this.#write(op, [key], args)
+          return run(SET_LOADED, key, [...args, op], 'SET (unless the key holds a newer value)')
+        })
       /**
        * A `v` write and the bump of one dependency marker, as one write of the batch (`w`): one
        * promise and one script operation instead of two of each (measured: 6 µs of this process's
@@ -156,15 +152,16 @@ export class RedisTier implements RemoteTier {
         since: number,
         marker: string,
         bump: MarkerBump,
-      ) => {
-        let px: string
-        try {
-          px = pxArg(ttlMs, 'SET (and a dependency marker bump)')
-        } catch (error) {
-          return Promise.reject(error)
-        }
-        return this.#write('w', [key, marker], [value, px, stampText(since), stampText(bump.at)], bump.failed)
-      }
+      ) =>
+        attempt(() => {
+          const px = pxArg(ttlMs, 'SET (and a dependency marker bump)')
+          return this.#write(
+            'w',
+            [key, marker],
+            [value, px, stampText(since), stampText(bump.at)],
+            bump.failed,
+          )
+        })
       const store: InvalidationStore = {
         // Versioned like a set (dated `at`): a delete that reaches Redis late never replaces a
         // newer value, nor a later tombstone (whose time a load's lease check needs).
